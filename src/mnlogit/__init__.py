@@ -1,0 +1,15 @@
+"""mnlogit: multinomial logistic regression.
+
+Public names:
+
+- :class:`MultinomialLogit`, the scikit-learn compatible estimator;
+- :mod:`mnlogit.exceptions`, the named exceptions and warnings;
+- :mod:`mnlogit.datasets`, the bundled real datasets.
+"""
+
+from mnlogit import datasets, exceptions
+from mnlogit.estimator import MultinomialLogit
+
+__version__ = "0.1.0"
+
+__all__ = ["MultinomialLogit", "__version__", "datasets", "exceptions"]

@@ -1,0 +1,122 @@
+"""Input checks that sit between scikit-learn's validation and the objective.
+
+scikit-learn's ``validate_data`` already rejects NaN/inf, complex and non-numeric X
+and mismatched lengths; this module checks what is specific to this model: labels,
+weights, the reference class and the parameters.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import _check_sample_weight
+
+from mnlogit.exceptions import InvalidInputError
+
+__all__ = [
+    "check_positive_number",
+    "check_weights",
+    "encode_labels",
+    "resolve_reference",
+]
+
+
+def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Sorted unique classes and integer codes, refusing a single class.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+
+    Returns
+    -------
+    classes : ndarray of shape (K,)
+    codes : ndarray of shape (n,)
+    """
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        only = classes[0] if classes.size else None
+        raise InvalidInputError(
+            f"y contains only one class ({only!r}); a multinomial model needs at least "
+            "two classes to compare"
+        )
+    return classes, codes.astype(np.intp, copy=False)
+
+
+def check_weights(
+    sample_weight: Any,
+    X: Any,
+    y: NDArray[Any],
+    classes: NDArray[Any],
+    codes: NDArray[np.intp],
+    class_weight: Any,
+) -> NDArray[np.float64]:
+    """Validated effective weights: ``sample_weight * class_weight[y]``.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n,) or None
+    X : array-like of shape (n, p)
+    y : ndarray of shape (n,)
+    classes : ndarray of shape (K,)
+    codes : ndarray of shape (n,)
+    class_weight : dict, "balanced" or None
+        As in scikit-learn (``"balanced"`` uses the weighted class counts).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    sw = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+    )
+    if class_weight is not None:
+        cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sw)
+        sw = sw * cw[codes]
+    total = float(sw.sum())
+    if not total > 0:
+        raise InvalidInputError(
+            "sample weights (times class weights) must contain at least one non-zero "
+            "number; all weights are zero"
+        )
+    return np.asarray(sw, dtype=np.float64)
+
+
+def resolve_reference(reference: Any, classes: NDArray[Any], penalized: bool) -> int | None:
+    """Index of the reference class in ``classes``, or ``None`` for the symmetric form.
+
+    ``"auto"``: the first class for unpenalized fits, the symmetric form for penalized
+    ones. ``"first"`` / ``"last"``: by sorted order. Any other value must be one of the
+    classes. The keywords are checked before the labels: a class literally named
+    ``"first"``, ``"last"`` or ``"auto"`` is chosen by its sorted position instead.
+    """
+    if isinstance(reference, str) and reference in ("auto", "first", "last"):
+        if reference == "auto":
+            return None if penalized else 0
+        return 0 if reference == "first" else int(classes.size - 1)
+    if reference is None:
+        return None
+    matches = np.flatnonzero(classes == reference)
+    if matches.size != 1:
+        shown = ", ".join(repr(c) for c in classes[:10])
+        raise InvalidInputError(
+            f"reference={reference!r} is not one of the classes ({shown}); pass a class "
+            "label, 'first', 'last', 'auto' or None (symmetric form)"
+        )
+    return int(matches[0])
+
+
+def check_positive_number(name: str, value: Any, allow_zero: bool = False) -> float:
+    """A finite real number, positive (or non-negative), as float."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        bound = "non-negative" if allow_zero else "positive"
+        raise InvalidInputError(f"{name} must be a finite {bound} number, got {value!r}")
+    return float(value)

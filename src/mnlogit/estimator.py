@@ -1,0 +1,425 @@
+"""``MultinomialLogit``: the scikit-learn face of the model.
+
+It validates inputs, builds the objective for the chosen parameterization and
+penalty, runs a solver, and stores the fitted state. The math lives in
+:mod:`mnlogit.objective`, the optimization in :mod:`mnlogit.solvers`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mnlogit.convergence import ConvergenceReport
+from mnlogit.diagnostics import (
+    check_positive_number,
+    check_weights,
+    encode_labels,
+    resolve_reference,
+)
+from mnlogit.exceptions import ConvergenceWarning, InvalidInputError, SolverError
+from mnlogit.fitstats import FitStatistics, null_loglik
+from mnlogit.objective import MultinomialObjective, log_softmax
+from mnlogit.parameterization import Parameterization
+from mnlogit.penalties import make_penalty
+from mnlogit.solvers import (
+    CRITERIA,
+    DEFAULT_MAX_ITER,
+    SOLVERS,
+    SolverOptions,
+    choose_solver,
+)
+
+__all__ = ["MultinomialLogit"]
+
+FloatArray = NDArray[np.float64]
+
+
+class MultinomialLogit(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic (softmax) regression fitted by maximum likelihood.
+
+    ``P(y = c_k | x) = exp(b_k + x . w_k) / sum_j exp(b_j + x . w_j)`` over the sorted
+    classes ``c_1 .. c_K``. Unpenalized fits use a reference class whose coefficients
+    are zero, so the others are log relative-risk ratios against it; penalized fits
+    default to the symmetric form (coefficients sum to zero over classes), whose
+    penalty does not depend on which class is called the reference.
+
+    Parameters
+    ----------
+    reference : label, "first", "last", "auto" or None, default="auto"
+        The reference (baseline) class. ``"auto"``: the first class in sorted order
+        for unpenalized fits (as statsmodels and R's ``nnet::multinom``), the symmetric
+        form for penalized fits. ``None``: always the symmetric form.
+    penalty : None or "l2", default=None
+        ``None`` is maximum likelihood; ``"l2"`` adds ``alpha/2 * ||W||_F^2`` to the mean
+        log-loss (intercepts are not penalized).
+    alpha : float or None, default=None
+        Penalty strength on the mean log-loss. ``None`` means ``1 / S`` (``S`` the sum
+        of sample weights), which makes ``MultinomialLogit(penalty="l2")`` equal
+        scikit-learn's ``LogisticRegression()`` (``C=1``). In general
+        ``alpha = 1 / (C * S)``. Ignored (with a warning) when ``penalty=None``.
+    solver : {"auto", "newton", "irls", "lbfgs", "newton-cg", "gd"}, default="auto"
+        ``"auto"`` takes ``"newton"`` for dense X with at most 400 free parameters
+        ``(K-1)(p+1)``, ``"newton-cg"`` otherwise.
+    tol : float, default=1e-8
+        Tolerance of the convergence ``criterion``.
+    max_iter : int or None, default=None
+        Iteration limit; ``None`` picks the solver's default (100 for Newton and IRLS,
+        200 for Newton-CG, 5000 for L-BFGS, 50000 for gradient descent).
+    criterion : {"gradient", "parameter", "loglik"}, default="gradient"
+        Which of the three recorded convergence measures stops the solver: the largest
+        absolute gradient entry of the mean objective, the relative parameter change,
+        or the relative objective (log-likelihood) change.
+    fit_intercept : bool, default=True
+    class_weight : dict, "balanced" or None, default=None
+        Multiplies each row's sample weight by its class's weight, as in scikit-learn.
+    warm_start : bool, default=False
+        Start from the previous solution when refitting on data with the same classes
+        and number of features.
+    verbose : int, default=0
+        1 or more prints one line per solver iteration.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (K,)
+    reference_ : label or None
+    coef_ : ndarray of shape (K, p)
+        Rows in ``classes_`` order; the reference row is zero.
+    intercept_ : ndarray of shape (K,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (p,)
+        Only when X has string column names.
+    solver_ : str
+    alpha_ : float
+        Penalty strength used (0 for unpenalized fits).
+    n_iter_ : int
+    converged_ : bool
+    convergence_ : ConvergenceReport
+    loglik_, loglik_null_, deviance_, aic_, bic_, pseudo_r2_ : float
+    nobs_ : float
+        Sum of the effective sample weights.
+    n_params_ : int
+        Free parameters, ``(K-1)(p+1)`` (``(K-1)p`` without intercept).
+    """
+
+    def __init__(
+        self,
+        *,
+        reference: Any = "auto",
+        penalty: str | None = None,
+        alpha: float | None = None,
+        solver: str = "auto",
+        tol: float = 1e-8,
+        max_iter: int | None = None,
+        criterion: str = "gradient",
+        fit_intercept: bool = True,
+        class_weight: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+    ) -> None:
+        self.reference = reference
+        self.penalty = penalty
+        self.alpha = alpha
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.criterion = criterion
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> tuple[str, float, float]:
+        if self.penalty not in (None, "l2"):
+            raise InvalidInputError(f"penalty must be None or 'l2', got {self.penalty!r}")
+        if self.solver != "auto" and self.solver not in SOLVERS:
+            raise InvalidInputError(
+                f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {self.solver!r}"
+            )
+        if self.criterion not in CRITERIA:
+            raise InvalidInputError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
+        tol = check_positive_number("tol", self.tol)
+        if self.max_iter is not None and (
+            isinstance(self.max_iter, bool)
+            or not isinstance(self.max_iter, int | np.integer)
+            or self.max_iter < 1
+        ):
+            raise InvalidInputError(
+                f"max_iter must be a positive integer or None, got {self.max_iter!r}"
+            )
+        if self.penalty is None and self.alpha is not None:
+            warnings.warn(
+                "alpha is ignored because penalty=None; set penalty='l2' to use it",
+                UserWarning,
+                stacklevel=3,
+            )
+        alpha = 0.0
+        if self.penalty is not None and self.alpha is not None:
+            alpha = check_positive_number("alpha", self.alpha, allow_zero=True)
+        return self.solver, alpha, tol
+
+    def _initial_theta(
+        self, param: Parameterization, p1: int, classes: NDArray[Any], class_totals: FloatArray
+    ) -> FloatArray:
+        """Warm start if asked and compatible, else the intercept-only (null) model."""
+        K = classes.size
+        if (
+            self.warm_start
+            and hasattr(self, "coef_")
+            and np.array_equal(getattr(self, "classes_", np.empty(0)), classes)
+            and self.coef_.shape[1] == p1 - int(self.fit_intercept)
+        ):
+            B = self.coef_.T
+            if self.fit_intercept:
+                B = np.vstack([self.intercept_[None, :], B])
+            return param.from_full(np.asarray(B, dtype=np.float64))
+        B = np.zeros((p1, K))
+        if self.fit_intercept:
+            freq = np.maximum(class_totals / class_totals.sum(), 1e-12)
+            B[0] = np.log(freq)
+        return param.from_full(B)
+
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> MultinomialLogit:
+        """Fit the model by (penalized) maximum likelihood.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, p)
+            Numeric features (a DataFrame's column names are kept).
+        y : array-like of shape (n,)
+            Class labels of any sortable type.
+        sample_weight : array-like of shape (n,), optional
+            Non-negative frequency weights: weight 2 is the same as the row twice.
+
+        Returns
+        -------
+        self
+        """
+        solver, alpha, tol = self._check_params()
+        Xv: Any
+        yv: Any
+        Xv, yv = validate_data(
+            self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64, y_numeric=False
+        )
+        check_classification_targets(yv)
+        classes, codes = encode_labels(yv)
+        sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
+        S = float(sw.sum())
+        K = classes.size
+        penalized = self.penalty is not None
+        ref = resolve_reference(self.reference, classes, penalized)
+        if penalized and self.alpha is None:
+            alpha = 1.0 / S
+        param = Parameterization(K, ref)
+        penalty = make_penalty(self.penalty, alpha, self.fit_intercept)
+        obj = MultinomialObjective(Xv, codes, K, sw, param, penalty, self.fit_intercept)
+        if solver == "auto":
+            solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv))
+        max_iter = DEFAULT_MAX_ITER[solver] if self.max_iter is None else int(self.max_iter)
+        options = SolverOptions(
+            tol=tol, max_iter=max_iter, criterion=self.criterion, verbose=int(self.verbose)
+        )
+        class_totals = np.bincount(codes, weights=sw, minlength=K).astype(np.float64)
+        x0 = self._initial_theta(param, obj.p1, classes, class_totals)
+        try:
+            with np.errstate(over="ignore", under="ignore"):
+                result = SOLVERS[solver](obj, x0, options)
+        except FloatingPointError as exc:
+            raise SolverError(
+                f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
+                "penalty='l2' or another solver"
+            ) from exc
+
+        B = obj.full_coefficients(result.x)
+        off = int(self.fit_intercept)
+        self.classes_ = classes
+        self.reference_ = None if ref is None else classes[ref]
+        self.intercept_ = B[0].copy() if self.fit_intercept else np.zeros(K)
+        self.coef_ = np.ascontiguousarray(B[off:].T)
+        self.solver_ = solver
+        self.alpha_ = alpha
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.convergence_ = ConvergenceReport.from_result(
+            solver, self.criterion, tol, max_iter, result
+        )
+        stats = FitStatistics(
+            loglik=obj.loglik(result.x),
+            loglik_null=null_loglik(class_totals, self.fit_intercept),
+            n_params=obj.n_params,
+            nobs=S,
+        )
+        self.loglik_ = stats.loglik
+        self.loglik_null_ = stats.loglik_null
+        self.deviance_ = stats.deviance
+        self.aic_ = stats.aic
+        self.bic_ = stats.bic
+        self.pseudo_r2_ = stats.pseudo_r2
+        self.nobs_ = S
+        self.n_params_ = obj.n_params
+        if not result.converged:
+            warnings.warn(
+                ConvergenceWarning(
+                    f"MultinomialLogit (solver={solver!r}) {result.message}. "
+                    "Try a larger max_iter, solver='newton', scaling the features, or "
+                    "penalty='l2' (coefficients that keep growing suggest separated classes)."
+                ),
+                stacklevel=2,
+            )
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def linear_predictor(self, X: ArrayLike) -> FloatArray:
+        """Linear predictors ``eta = X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, p)
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+        """
+        check_is_fitted(self, "coef_")
+        Xv: Any = validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+        )
+        eta = np.asarray(Xv @ self.coef_.T, dtype=np.float64)
+        eta += self.intercept_
+        return eta
+
+    def decision_function(self, X: ArrayLike) -> FloatArray:
+        """Linear predictors, in scikit-learn's shape convention.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, p)
+
+        Returns
+        -------
+        ndarray of shape (n, K), or (n,) when K == 2
+            For two classes, the log-odds of ``classes_[1]`` against ``classes_[0]``
+            (what scikit-learn's binary classifiers return); use
+            :meth:`linear_predictor` for the ``(n, 2)`` matrix.
+        """
+        eta = self.linear_predictor(X)
+        if eta.shape[1] == 2:
+            return eta[:, 1] - eta[:, 0]
+        return eta
+
+    def predict_log_proba(self, X: ArrayLike) -> FloatArray:
+        """Log class probabilities, finite for any finite input (log-sum-exp).
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+        """
+        return log_softmax(self.linear_predictor(X))
+
+    def predict_proba(self, X: ArrayLike) -> FloatArray:
+        """Class probabilities; each row sums to one.
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """Most probable class.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
+        eta = self.linear_predictor(X)
+        return np.asarray(self.classes_[np.argmax(eta, axis=1)])
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_coefficients(
+        cls,
+        classes: ArrayLike,
+        intercept: ArrayLike,
+        coef: ArrayLike,
+        reference: Any = None,
+        feature_names: ArrayLike | None = None,
+    ) -> MultinomialLogit:
+        """A fitted model from given coefficients (worked examples, model files).
+
+        Parameters
+        ----------
+        classes : array-like of shape (K,)
+            Class labels, in the order of the rows of ``intercept`` and ``coef``.
+        intercept : array-like of shape (K,) or (K-1,)
+        coef : array-like of shape (K, p) or (K-1, p)
+            With ``K-1`` rows, ``reference`` must be given and the rows are the other
+            classes in the order of ``classes``; the reference row is zero.
+        reference : label or None
+            The reference class. With ``K`` rows and a reference, the coefficients are
+            re-expressed against it (each row minus the reference row); with ``None``
+            they are centred over classes (symmetric form). Probabilities are the
+            same either way.
+        feature_names : array-like of shape (p,), optional
+
+        Returns
+        -------
+        MultinomialLogit
+            Ready for ``predict``/``predict_proba``; it carries no fit statistics.
+        """
+        labels = np.asarray(classes)
+        K = labels.size
+        if K < 2 or np.unique(labels).size != K:
+            raise InvalidInputError("classes must hold at least two distinct labels")
+        b = np.atleast_1d(np.asarray(intercept, dtype=np.float64))
+        W = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+        if W.shape[0] != b.shape[0]:
+            raise InvalidInputError(
+                f"intercept has {b.shape[0]} entries but coef has {W.shape[0]} rows"
+            )
+        ref_pos = None
+        if reference is not None:
+            hits = np.flatnonzero(labels == reference)
+            if hits.size != 1:
+                raise InvalidInputError(f"reference={reference!r} is not one of the classes")
+            ref_pos = int(hits[0])
+        if W.shape[0] == K - 1:
+            if ref_pos is None:
+                raise InvalidInputError("coef with K-1 rows needs the reference class")
+            W = np.insert(W, ref_pos, 0.0, axis=0)
+            b = np.insert(b, ref_pos, 0.0)
+        if W.shape[0] != K:
+            raise InvalidInputError(f"coef must have {K} or {K - 1} rows, got {W.shape[0]}")
+        B = np.vstack([b[None, :], W.T])
+        shift = B.mean(axis=1, keepdims=True) if ref_pos is None else B[:, [ref_pos]]
+        B = B - shift
+        order = np.argsort(labels, kind="stable")
+        model = cls(reference=reference)
+        model.classes_ = labels[order]
+        model.reference_ = reference
+        model.intercept_ = np.ascontiguousarray(B[0, order])
+        model.coef_ = np.ascontiguousarray(B[1:, order].T)
+        model.n_features_in_ = W.shape[1]
+        if feature_names is not None:
+            names = np.asarray(feature_names, dtype=object)
+            if names.shape != (W.shape[1],):
+                raise InvalidInputError(
+                    f"feature_names must have {W.shape[1]} entries, got {names.shape}"
+                )
+            model.feature_names_in_ = names
+        return model

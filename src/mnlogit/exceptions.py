@@ -1,0 +1,37 @@
+"""Named exceptions and warnings raised by mnlogit.
+
+Every exception subclasses a standard Python or scikit-learn one, so that code
+catching ``ValueError`` or scikit-learn's ``ConvergenceWarning`` keeps working.
+Messages say what happened, where (column, row or class) and what to do about it.
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+__all__ = [
+    "ConvergenceWarning",
+    "InvalidInputError",
+    "MnlogitWarning",
+    "SolverError",
+]
+
+
+class MnlogitWarning(UserWarning):
+    """Base class of the warnings mnlogit emits (other than convergence)."""
+
+
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    """The solver stopped before its convergence criterion was met.
+
+    The message names the criterion, the value it reached and the tolerance, and
+    suggests what to try (more iterations, another solver, a penalty).
+    """
+
+
+class InvalidInputError(ValueError):
+    """The data, the labels, the weights or a parameter cannot be used as given."""
+
+
+class SolverError(RuntimeError):
+    """A solver could not make progress at all (for example a non-finite objective)."""

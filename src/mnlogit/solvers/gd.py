@@ -1,0 +1,47 @@
+"""Gradient descent with a backtracking (Armijo) line search.
+
+The slowest solver (linear convergence at a rate set by the condition number), kept
+as the simplest reference and for teaching. The trial step starts at twice the last
+accepted step, so the step size adapts up as well as down.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnlogit.solvers._base import (
+    ConvergenceMonitor,
+    SolverOptions,
+    SolverResult,
+    check_requirements,
+)
+from mnlogit.solvers.linesearch import backtracking
+
+__all__ = ["REQUIRES", "solve"]
+
+FloatArray = NDArray[np.float64]
+REQUIRES = ("value_and_gradient",)
+
+
+def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+    """Minimize ``objective`` from ``x0`` by steepest descent."""
+    check_requirements("gd", objective, REQUIRES)
+    obj = objective
+    monitor = ConvergenceMonitor("gd", options)
+    x = np.array(x0, dtype=np.float64, copy=True)
+    f, g = obj.value_and_gradient(x)  # type: ignore[attr-defined]
+    if monitor.record(x, f, g):
+        return monitor.result(x)
+    step = 1.0
+    stop_reason = None
+    for _ in range(options.max_iter):
+        ls = backtracking(obj, x, f, g, -g, step=step)  # type: ignore[arg-type]
+        if not ls.ok:
+            stop_reason = "the line search found no decrease along the negative gradient"
+            break
+        x, f, g = ls.x, ls.f, ls.g
+        step = 2.0 * ls.step
+        if monitor.record(x, f, g, ls.step):
+            break
+    return monitor.result(x, stop_reason)

@@ -1,0 +1,92 @@
+"""Truncated Newton (Newton-CG) using Hessian-vector products only.
+
+Memory is O(n K + p K): the Hessian is never formed, which suits large ``p * K``.
+Each outer iteration solves ``H d = -g`` approximately by conjugate gradients, to a
+relative residual of ``min(0.5, sqrt(|g|))`` (the Eisenstat-Walker forcing
+sequence that gives superlinear convergence), stops CG early on negative curvature,
+then takes a backtracking line search from the unit step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnlogit.solvers._base import (
+    ConvergenceMonitor,
+    SolverOptions,
+    SolverResult,
+    check_requirements,
+)
+from mnlogit.solvers.linesearch import backtracking
+
+__all__ = ["REQUIRES", "conjugate_gradient", "solve"]
+
+FloatArray = NDArray[np.float64]
+REQUIRES = ("value_and_gradient", "hessp")
+
+
+def conjugate_gradient(
+    hessp: object, g: FloatArray, rtol: float, max_iter: int
+) -> tuple[FloatArray, int]:
+    """Approximately solve ``H d = -g`` by CG.
+
+    Parameters
+    ----------
+    hessp : callable
+        ``v -> H v`` for vectors of shape ``(m,)``.
+    g : ndarray of shape (m,)
+    rtol : float
+        Stop when ``|H d + g| <= rtol * |g|``.
+    max_iter : int
+
+    Returns
+    -------
+    d : ndarray of shape (m,)
+    n_products : int
+        Hessian-vector products used.
+    """
+    d = np.zeros_like(g)
+    r = -g.copy()
+    s = r.copy()
+    rr = float(r @ r)
+    target = (rtol**2) * rr
+    for i in range(max_iter):
+        Hs = hessp(s)  # type: ignore[operator]
+        curv = float(s @ Hs)
+        if curv <= 1e-16 * float(s @ s):
+            return (d if i > 0 else -g.copy()), i + 1
+        a = rr / curv
+        d += a * s
+        r -= a * Hs
+        rr_new = float(r @ r)
+        if rr_new <= target:
+            return d, i + 1
+        s = r + (rr_new / rr) * s
+        rr = rr_new
+    return d, max_iter
+
+
+def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+    """Minimize ``objective`` from ``x0`` by truncated Newton with CG inner solves."""
+    check_requirements("newton-cg", objective, REQUIRES)
+    obj = objective
+    monitor = ConvergenceMonitor("newton-cg", options)
+    x = np.array(x0, dtype=np.float64, copy=True)
+    f, g = obj.value_and_gradient(x)  # type: ignore[attr-defined]
+    if monitor.record(x, f, g):
+        return monitor.result(x)
+    max_cg = max(20, min(10 * x.size, 500))
+    stop_reason = None
+    for _ in range(options.max_iter):
+        gnorm = float(np.linalg.norm(g))
+        rtol = min(0.5, np.sqrt(gnorm))
+        d, _ = conjugate_gradient(lambda v, x=x: obj.hessp(x, v), g, rtol, max_cg)  # type: ignore[attr-defined]
+        ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
+        if not ls.ok:
+            stop_reason = "the line search found no decrease along the CG direction"
+            break
+        x, f, g = ls.x, ls.f, ls.g
+        if monitor.record(x, f, g, ls.step):
+            break
+    return monitor.result(x, stop_reason)
