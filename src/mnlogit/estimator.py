@@ -24,8 +24,15 @@ from mnlogit.diagnostics import (
     encode_labels,
     resolve_reference,
 )
-from mnlogit.exceptions import ConvergenceWarning, InvalidInputError, SolverError
+from mnlogit.exceptions import (
+    ConvergenceWarning,
+    InferenceUnavailableError,
+    InvalidInputError,
+    SolverError,
+)
 from mnlogit.fitstats import FitStatistics, null_loglik
+from mnlogit.inference import InferenceMixin
+from mnlogit.inference.covariance import COV_TYPES, compute_covariance
 from mnlogit.objective import MultinomialObjective, log_softmax
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import make_penalty
@@ -42,7 +49,7 @@ __all__ = ["MultinomialLogit"]
 FloatArray = NDArray[np.float64]
 
 
-class MultinomialLogit(ClassifierMixin, BaseEstimator):
+class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression fitted by maximum likelihood.
 
     ``P(y = c_k | x) = exp(b_k + x . w_k) / sum_j exp(b_j + x . w_j)`` over the sorted
@@ -85,6 +92,11 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
         and number of features.
     verbose : int, default=0
         1 or more prints one line per solver iteration.
+    cov_type : {"nonrobust", "robust", "cluster"} or None, default="nonrobust"
+        Covariance computed at the end of ``fit``: inverse observed information,
+        sandwich, or cluster sandwich over ``groups=`` passed to ``fit``; ``None``
+        skips it (and all standard errors). Skipped with a message in ``cov_status_``
+        when there are more than 3000 free parameters (``compute_covariance`` forces it).
 
     Attributes
     ----------
@@ -107,6 +119,8 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
         Sum of the effective sample weights.
     n_params_ : int
         Free parameters, ``(K-1)(p+1)`` (``(K-1)p`` without intercept).
+    cov_status_ : str
+        Whether and how the covariance was computed, or why not.
     """
 
     def __init__(
@@ -123,6 +137,7 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
         class_weight: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
+        cov_type: str | None = "nonrobust",
     ) -> None:
         self.reference = reference
         self.penalty = penalty
@@ -135,6 +150,7 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.verbose = verbose
+        self.cov_type = cov_type
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -148,6 +164,10 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
         if self.solver != "auto" and self.solver not in SOLVERS:
             raise InvalidInputError(
                 f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {self.solver!r}"
+            )
+        if self.cov_type is not None and self.cov_type not in COV_TYPES:
+            raise InvalidInputError(
+                f"cov_type must be one of {COV_TYPES} or None, got {self.cov_type!r}"
             )
         if self.criterion not in CRITERIA:
             raise InvalidInputError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
@@ -192,8 +212,44 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
             B[0] = np.log(freq)
         return param.from_full(B)
 
+    def _objective(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None,
+        alpha: float,
+        reset: bool,
+    ) -> tuple[MultinomialObjective, NDArray[Any], int | None, float]:
+        """Validate data and build the objective; returns it with classes, reference, alpha."""
+        Xv: Any
+        yv: Any
+        Xv, yv = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=np.float64,
+            y_numeric=False,
+            reset=reset,
+        )
+        check_classification_targets(yv)
+        classes, codes = encode_labels(yv)
+        sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
+        penalized = self.penalty is not None
+        ref = resolve_reference(self.reference, classes, penalized)
+        if penalized and self.alpha is None:
+            alpha = 1.0 / float(sw.sum())
+        param = Parameterization(classes.size, ref)
+        penalty = make_penalty(self.penalty, alpha, self.fit_intercept)
+        obj = MultinomialObjective(Xv, codes, classes.size, sw, param, penalty, self.fit_intercept)
+        return obj, classes, ref, alpha
+
     def fit(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        groups: ArrayLike | None = None,
     ) -> MultinomialLogit:
         """Fit the model by (penalized) maximum likelihood.
 
@@ -205,29 +261,21 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
             Class labels of any sortable type.
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: weight 2 is the same as the row twice.
+        groups : array-like of shape (n,), optional
+            Cluster labels for ``cov_type="cluster"``.
 
         Returns
         -------
         self
         """
         solver, alpha, tol = self._check_params()
-        Xv: Any
-        yv: Any
-        Xv, yv = validate_data(
-            self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64, y_numeric=False
-        )
-        check_classification_targets(yv)
-        classes, codes = encode_labels(yv)
-        sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
-        S = float(sw.sum())
+        if self.cov_type == "cluster" and groups is None:
+            raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
+        obj, classes, ref, alpha = self._objective(X, y, sample_weight, alpha, reset=True)
+        S = obj.sum_weights
         K = classes.size
-        penalized = self.penalty is not None
-        ref = resolve_reference(self.reference, classes, penalized)
-        if penalized and self.alpha is None:
-            alpha = 1.0 / S
-        param = Parameterization(K, ref)
-        penalty = make_penalty(self.penalty, alpha, self.fit_intercept)
-        obj = MultinomialObjective(Xv, codes, K, sw, param, penalty, self.fit_intercept)
+        codes, sw = obj.y, obj.sample_weight
+        Xv = obj.X
         if solver == "auto":
             solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv))
         max_iter = DEFAULT_MAX_ITER[solver] if self.max_iter is None else int(self.max_iter)
@@ -235,7 +283,7 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
             tol=tol, max_iter=max_iter, criterion=self.criterion, verbose=int(self.verbose)
         )
         class_totals = np.bincount(codes, weights=sw, minlength=K).astype(np.float64)
-        x0 = self._initial_theta(param, obj.p1, classes, class_totals)
+        x0 = self._initial_theta(obj.param, obj.p1, classes, class_totals)
         try:
             with np.errstate(over="ignore", under="ignore"):
                 result = SOLVERS[solver](obj, x0, options)
@@ -272,6 +320,12 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
         self.pseudo_r2_ = stats.pseudo_r2
         self.nobs_ = S
         self.n_params_ = obj.n_params
+        if self.cov_type is None:
+            self._cov_full, self.cov_status_ = None, "covariance not computed (cov_type=None)"
+        else:
+            self._cov_full, self.cov_status_ = compute_covariance(
+                obj, result.x, self.cov_type, groups
+            )
         if not result.converged:
             warnings.warn(
                 ConvergenceWarning(
@@ -281,6 +335,48 @@ class MultinomialLogit(ClassifierMixin, BaseEstimator):
                 ),
                 stacklevel=2,
             )
+        return self
+
+    def compute_covariance(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        groups: ArrayLike | None = None,
+        cov_type: str | None = None,
+    ) -> MultinomialLogit:
+        """Compute (or recompute) the covariance at the fitted coefficients.
+
+        Use it when ``fit`` skipped the covariance (more than 3000 free parameters, or
+        ``cov_type=None``) or to switch between nonrobust, robust and cluster errors
+        without refitting. Pass the training data.
+
+        Parameters
+        ----------
+        X, y, sample_weight, groups
+            As given to ``fit``.
+        cov_type : {"nonrobust", "robust", "cluster"}, optional
+            Defaults to the estimator's ``cov_type`` (or ``"nonrobust"`` if that is None).
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "coef_")
+        kind = cov_type or self.cov_type or "nonrobust"
+        if kind not in COV_TYPES:
+            raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
+        obj, classes, _, _ = self._objective(
+            X, y, sample_weight, float(getattr(self, "alpha_", 0.0)), reset=False
+        )
+        if not np.array_equal(classes, self.classes_):
+            raise InvalidInputError("y does not have the classes the model was fitted on")
+        theta = obj.param.from_full(self._full_B())
+        cov, status = compute_covariance(obj, theta, kind, groups, max_params=None)
+        if cov is None:
+            raise InferenceUnavailableError(status)
+        self._cov_full, self.cov_status_ = cov, status
+        self.cov_type = kind
         return self
 
     # ------------------------------------------------------------------ prediction

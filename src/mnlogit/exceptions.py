@@ -11,8 +11,10 @@ from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
     "ConvergenceWarning",
+    "InferenceUnavailableError",
     "InvalidInputError",
     "MnlogitWarning",
+    "PenalizedInferenceWarning",
     "SolverError",
 ]
 
@@ -35,3 +37,21 @@ class InvalidInputError(ValueError):
 
 class SolverError(RuntimeError):
     """A solver could not make progress at all (for example a non-finite objective)."""
+
+
+class InferenceUnavailableError(RuntimeError):
+    """Standard errors or tests were asked for but no covariance matrix is available.
+
+    The message says why (``cov_type=None``, too many parameters, a singular
+    information matrix) and how to obtain one.
+    """
+
+
+class PenalizedInferenceWarning(MnlogitWarning):
+    """Inference on a penalized fit: the numbers are not classical standard errors.
+
+    The covariance of a penalized fit is the inverse penalized information (the
+    posterior covariance under the Gaussian prior that the ridge penalty encodes).
+    The estimates are shrunk toward zero, so intervals are not centred on the true
+    value and tests against zero are conservative in unknown measure.
+    """

@@ -198,8 +198,19 @@ class MultinomialObjective:
         """
         return self.param.free_gradient(self._xt_full(U))
 
+    def residuals(self, theta: FloatArray) -> FloatArray:
+        """Per-row score with respect to ``eta``: ``onehot(y) - P``, shape ``(n, K)``.
+
+        The log-likelihood score of row ``i`` with respect to ``B`` is
+        ``outer([1, x_i], residuals[i])``.
+        """
+        self._update(theta)
+        R = -self._prob
+        R[self._rows, self.y] += 1.0
+        return R
+
     # ------------------------------------------------------------------ curvature
-    def _weighted_gram(self, h: FloatArray) -> FloatArray:
+    def weighted_gram(self, h: FloatArray) -> FloatArray:
         """``[1, X].T @ diag(h) @ [1, X]`` of shape ``(p1, p1)``, never copying ``X``."""
         X = self.X
         p = self.n_features
@@ -240,7 +251,7 @@ class MultinomialObjective:
             pa = self._ws * P[:, a + 1]
             for b in range(a, k1):
                 h = pa * ((1.0 if a == b else 0.0) - P[:, b + 1])
-                block = self._weighted_gram(h)
+                block = self.weighted_gram(h)
                 H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
                 if b != a:
                     H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block.T

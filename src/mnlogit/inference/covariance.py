@@ -1,0 +1,160 @@
+"""Covariance of the estimates: inverse information, sandwich, cluster sandwich.
+
+All three are computed for the free parameters of the fitted parameterization from
+the same objective code the solvers use, then mapped to the covariance of the full
+coefficient matrix ``vec(B)`` (class-major, ``K * p1`` entries; the reference class's
+block is exactly zero), which is what the model stores and every inference method
+reads.
+
+- ``"nonrobust"``: ``I^{-1}``, with ``I = S * hessian`` the (penalized) observed
+  information on the sum scale (equal to the expected information for this model).
+- ``"robust"``: ``I^{-1} M I^{-1}`` with ``M = sum_i s_i u_i u_i^T`` (``u_i`` the
+  score of row ``i``; frequency-weight semantics, so a row of weight 2 counts as two
+  rows). No small-sample factor (statsmodels' ``HC0``).
+- ``"cluster"``: ``M = G/(G-1) * sum_g U_g U_g^T`` with ``U_g = sum_{i in g} s_i u_i``
+  (Stata's ``vce(cluster)`` factor for maximum-likelihood estimators).
+
+The covariance is skipped when the free-parameter count exceeds
+:data:`MAX_COV_PARAMS`, or when the information matrix is singular (collinear
+columns, separated classes); the status message says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from mnlogit.objective import MultinomialObjective
+
+__all__ = ["COV_TYPES", "MAX_COV_PARAMS", "compute_covariance"]
+
+FloatArray = NDArray[np.float64]
+COV_TYPES = ("nonrobust", "robust", "cluster")
+
+#: Largest number of free parameters ``(K-1)(p+1)`` for which ``fit`` computes the
+#: covariance: the information matrix is then at most 3000 x 3000 (72 MB) and its
+#: inverse takes a few seconds on two cores.
+MAX_COV_PARAMS = 3000
+
+_MAX_INFLATION = 1e12
+
+
+def _inverse_information(obj: MultinomialObjective, theta: FloatArray) -> FloatArray | None:
+    info = obj.hessian(theta) * obj.sum_weights
+    try:
+        factor = scipy.linalg.cho_factor(info, lower=False, check_finite=True)
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
+        return None
+    inv = scipy.linalg.cho_solve(factor, np.eye(info.shape[0]))
+    # Cholesky succeeds on matrices that are singular to working precision. The
+    # product diag(inv) * diag(info) is each parameter's variance inflation (>= 1);
+    # beyond 1e12 the data carry no information that rounding does not swamp.
+    if not np.all(np.isfinite(inv)) or np.max(np.diag(inv) * np.diag(info)) > _MAX_INFLATION:
+        return None
+    return np.asarray(0.5 * (inv + inv.T))
+
+
+def _score_blocks(obj: MultinomialObjective, theta: FloatArray) -> FloatArray:
+    """Per-row scores in free coordinates, per class: ``R = (onehot(y) - P) @ A``, (n, K-1)."""
+    return obj.residuals(theta) @ obj.param.A
+
+
+def _meat_robust(obj: MultinomialObjective, theta: FloatArray) -> FloatArray:
+    R = _score_blocks(obj, theta)
+    k1, p1 = R.shape[1], obj.p1
+    s = obj.sample_weight
+    M = np.empty((k1 * p1, k1 * p1))
+    for a in range(k1):
+        for b in range(a, k1):
+            block = obj.weighted_gram(s * R[:, a] * R[:, b])
+            M[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
+            M[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block.T
+    return M
+
+
+def _dense(a: Any) -> FloatArray:
+    """A dense ndarray from a dense or sparse product."""
+    return np.asarray(a.toarray() if sp.issparse(a) else a, dtype=np.float64)
+
+
+def _meat_cluster(obj: MultinomialObjective, theta: FloatArray, groups: Any) -> FloatArray:
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    G = int(codes.max()) + 1
+    if G < 2:
+        raise ValueError("cluster-robust covariance needs at least two groups")
+    R = _score_blocks(obj, theta)
+    n = obj.n_samples
+    cols = []
+    for a in range(R.shape[1]):
+        weights = obj.sample_weight * R[:, a]
+        C = sp.csr_matrix((weights, (codes, np.arange(n))), shape=(G, n))
+        prod: Any = C @ obj.X
+        Ua = _dense(prod)
+        if obj.fit_intercept:
+            Ua = np.hstack([np.asarray(C.sum(axis=1)).reshape(G, 1), np.asarray(Ua)])
+        cols.append(Ua)
+    U = np.hstack(cols)
+    return (G / (G - 1.0)) * (U.T @ U)
+
+
+def compute_covariance(
+    obj: MultinomialObjective,
+    theta: FloatArray,
+    cov_type: str,
+    groups: Any = None,
+    max_params: int | None = MAX_COV_PARAMS,
+) -> tuple[FloatArray | None, str]:
+    """Covariance of ``vec(B)`` and a status message.
+
+    Parameters
+    ----------
+    obj : MultinomialObjective
+        The objective the model was fitted with.
+    theta : ndarray of shape ((K-1) * p1,)
+        The estimate.
+    cov_type : {"nonrobust", "robust", "cluster"}
+    groups : array-like of shape (n,), optional
+        Cluster labels, required for ``"cluster"``.
+    max_params : int or None
+        Skip when there are more free parameters than this (``None``: never skip).
+
+    Returns
+    -------
+    cov : ndarray of shape (K * p1, K * p1) or None
+        ``None`` when skipped; the message says why.
+    status : str
+    """
+    m = obj.n_params
+    if max_params is not None and m > max_params:
+        return None, (
+            f"covariance skipped: {m} free parameters exceed MAX_COV_PARAMS={max_params}; "
+            "call compute_covariance(X, y) on the fitted model to force it"
+        )
+    bread = _inverse_information(obj, theta)
+    if bread is None:
+        return None, (
+            "covariance unavailable: the information matrix is singular or nearly so "
+            "(collinear columns, or classes separated by the predictors)"
+        )
+    if cov_type == "nonrobust":
+        cov_free = bread
+    elif cov_type == "robust":
+        cov_free = bread @ _meat_robust(obj, theta) @ bread
+    elif cov_type == "cluster":
+        if groups is None:
+            raise ValueError("cov_type='cluster' needs groups= passed to fit")
+        if np.shape(groups) != (obj.n_samples,):
+            raise ValueError(
+                f"groups must have one label per row ({obj.n_samples}), got shape "
+                f"{np.shape(groups)}"
+            )
+        cov_free = bread @ _meat_cluster(obj, theta, groups) @ bread
+    else:
+        raise ValueError(f"cov_type must be one of {COV_TYPES} or None, got {cov_type!r}")
+    L = np.kron(obj.param.A, np.eye(obj.p1))
+    cov = L @ cov_free @ L.T
+    return 0.5 * (cov + cov.T), f"{cov_type} covariance of {m} free parameters"

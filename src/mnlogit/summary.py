@@ -1,0 +1,183 @@
+"""Rendering of a fitted model's summary: text, HTML and LaTeX. No math here.
+
+:class:`Summary` holds already-computed numbers (a header of fit statistics and the
+coefficient table) and only formats them.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["Summary"]
+
+_WIDTH = 78
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:  # nan
+            return "nan"
+        if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3):
+            return f"{value:.4g}"
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in [
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\textasciicircum{}"),
+    ]:
+        text = text.replace(a, b)
+    return text
+
+
+@dataclass
+class Summary:
+    """A publication-ready summary of a fitted model.
+
+    Attributes
+    ----------
+    title : str
+    header : list of (label, value) pairs
+        Fit statistics, shown two per line in text.
+    table : DataFrame
+        Indexed by ``(class, term)``; the first column is ``coef`` or ``rrr``, then
+        ``std_err, z, p_value, ci_lower, ci_upper``.
+    reference : str
+        How the coefficients are to be read (e.g. "against Strong Democrat").
+    alpha : float
+    notes : list of str
+    """
+
+    title: str
+    header: list[tuple[str, object]]
+    table: pd.DataFrame
+    reference: str
+    alpha: float
+    notes: list[str]
+
+    def _columns(self) -> list[str]:
+        level = 100 * (1 - self.alpha)
+        ci = f"{level:g}%"
+        return [self.table.columns[0], "std err", "z", "P>|z|", f"[{ci}", "CI]"]
+
+    def _blocks(self) -> list[tuple[object, pd.DataFrame]]:
+        blocks: list[tuple[object, pd.DataFrame]] = []
+        for cls in self.table.index.get_level_values("class").unique():
+            block = self.table.xs(cls, level="class")
+            assert isinstance(block, pd.DataFrame)
+            blocks.append((cls, block))
+        return blocks
+
+    def __str__(self) -> str:
+        lines = [self.title.center(_WIDTH), "=" * _WIDTH]
+        pairs = [f"{label + ':':<22}{_fmt(value):>16}" for label, value in self.header]
+        for i in range(0, len(pairs), 2):
+            lines.append("  ".join(pairs[i : i + 2]))
+        lines.append("=" * _WIDTH)
+        term_width = max([len(str(t)) for t in self.table.index.get_level_values("term")] + [12])
+        cols = self._columns()
+        head = f"{'':<{term_width}}" + "".join(f"{c:>11}" for c in cols)
+        for cls, block in self._blocks():
+            lines.append(f"class = {cls}  ({self.reference})")
+            lines.append(head)
+            lines.append("-" * max(_WIDTH, len(head)))
+            for term, row in block.iterrows():
+                vals = [
+                    f"{row.iloc[0]:>11.4f}",
+                    f"{row['std_err']:>11.4f}",
+                    f"{row['z']:>11.3f}",
+                    f"{_p(row['p_value']):>11}",
+                    f"{row['ci_lower']:>11.4f}",
+                    f"{row['ci_upper']:>11.4f}",
+                ]
+                lines.append(f"{term!s:<{term_width}}" + "".join(vals))
+            lines.append("=" * max(_WIDTH, len(head)))
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        out = [f"<div class='mnlogit-summary'><h4>{esc(self.title)}</h4>", "<table>"]
+        for label, value in self.header:
+            out.append(f"<tr><th style='text-align:left'>{esc(label)}</th>")
+            out.append(f"<td style='text-align:right'>{esc(_fmt(value))}</td></tr>")
+        out.append("</table>")
+        cols = self._columns()
+        for cls, block in self._blocks():
+            out.append(f"<table><caption>class = {esc(str(cls))} ({esc(self.reference)})</caption>")
+            out.append("<tr><th></th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
+            for term, row in block.iterrows():
+                vals = [
+                    f"{row.iloc[0]:.4f}",
+                    f"{row['std_err']:.4f}",
+                    f"{row['z']:.3f}",
+                    _p(row["p_value"]),
+                    f"{row['ci_lower']:.4f}",
+                    f"{row['ci_upper']:.4f}",
+                ]
+                out.append(
+                    f"<tr><th style='text-align:left'>{esc(str(term))}</th>"
+                    + "".join(f"<td style='text-align:right'>{v}</td>" for v in vals)
+                    + "</tr>"
+                )
+            out.append("</table>")
+        out.extend(f"<p>{esc(n)}</p>" for n in self.notes)
+        out.append("</div>")
+        return "\n".join(out)
+
+    def as_latex(self) -> str:
+        """A LaTeX ``table`` (booktabs rules) with the header and one panel per class."""
+        cols = [_latex_escape(str(c)) for c in self._columns()]
+        out = [
+            r"\begin{table}[htbp]",
+            r"\centering",
+            rf"\caption{{{_latex_escape(self.title)}}}",
+            r"\begin{tabular}{l" + "r" * len(cols) + "}",
+            r"\toprule",
+        ]
+        for label, value in self.header:
+            out.append(
+                rf"\multicolumn{{4}}{{l}}{{{_latex_escape(label)}}} & "
+                rf"\multicolumn{{3}}{{r}}{{{_latex_escape(_fmt(value))}}} \\"
+            )
+        out.append(r"\midrule")
+        out.append(" & " + " & ".join(cols) + r" \\")
+        for cls, block in self._blocks():
+            out.append(r"\midrule")
+            caption = _latex_escape(f"class = {cls} ({self.reference})")
+            out.append(rf"\multicolumn{{{len(cols) + 1}}}{{l}}{{\textit{{{caption}}}}} \\")
+            for term, row in block.iterrows():
+                vals = [
+                    f"{row.iloc[0]:.4f}",
+                    f"{row['std_err']:.4f}",
+                    f"{row['z']:.3f}",
+                    _p(row["p_value"]).replace("<", "$<$"),
+                    f"{row['ci_lower']:.4f}",
+                    f"{row['ci_upper']:.4f}",
+                ]
+                out.append(_latex_escape(str(term)) + " & " + " & ".join(vals) + r" \\")
+        out.extend([r"\bottomrule", r"\end{tabular}"])
+        for note in self.notes:
+            out.append(rf"\par\small {_latex_escape(note)}")
+        out.append(r"\end{table}")
+        return "\n".join(out)
