@@ -78,7 +78,9 @@ def _meat_robust(obj: MultinomialObjective, theta: FloatArray) -> FloatArray:
 
 def _dense(a: Any) -> FloatArray:
     """A dense ndarray from a dense or sparse product."""
-    return np.asarray(a.toarray() if sp.issparse(a) else a, dtype=np.float64)
+    if sp.issparse(a):
+        a = a.toarray()  # type: ignore[attr-defined]
+    return np.asarray(a, dtype=np.float64)
 
 
 def _meat_cluster(obj: MultinomialObjective, theta: FloatArray, groups: Any) -> FloatArray:
