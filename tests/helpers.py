@@ -1,0 +1,39 @@
+"""Synthetic data shared by the tests (imported as ``helpers``; tests/ is on pythonpath)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def make_data(
+    n: int = 400,
+    p: int = 3,
+    K: int = 3,
+    seed: int = 0,
+    scale: float = 0.7,
+    unequal: bool = True,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+    """Draw ``(X, y, B)`` from a multinomial logit with well-conditioned features.
+
+    ``X`` is (n, p) standard normal (columns given different means), ``B`` is the true
+    (p + 1, K) coefficient matrix with column 0 zero, and ``y`` (n,) holds codes 0..K-1.
+    With ``unequal`` the intercepts make class sizes unequal. Labels always include all
+    K classes (the draw is repeated with another seed if one is missing).
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        X = rng.standard_normal((n, p)) + rng.uniform(-1, 1, size=p)
+        B = scale * rng.standard_normal((p + 1, K))
+        if unequal:
+            B[0] = np.linspace(0.8, -0.8, K)
+        B[:, 0] = 0.0
+        eta = B[0] + X @ B[1:]
+        prob = np.exp(eta - eta.max(axis=1, keepdims=True))
+        prob /= prob.sum(axis=1, keepdims=True)
+        u = rng.uniform(size=(n, 1))
+        y = (u > np.cumsum(prob, axis=1)).sum(axis=1)
+        y = np.minimum(y, K - 1)
+        if np.unique(y).size == K:
+            return X, y.astype(np.int64), B
+    raise RuntimeError("could not draw data containing every class")
