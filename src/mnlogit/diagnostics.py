@@ -39,7 +39,7 @@ def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     """
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
-        only = classes[0] if classes.size else None
+        only = classes[:1].tolist()[0] if classes.size else None
         raise InvalidInputError(
             f"y contains only one class ({only!r}); a multinomial model needs at least "
             "two classes to compare"
@@ -102,7 +102,7 @@ def resolve_reference(reference: Any, classes: NDArray[Any], penalized: bool) ->
         return None
     matches = np.flatnonzero(classes == reference)
     if matches.size != 1:
-        shown = ", ".join(repr(c) for c in classes[:10])
+        shown = ", ".join(repr(c) for c in classes[:10].tolist())
         raise InvalidInputError(
             f"reference={reference!r} is not one of the classes ({shown}); pass a class "
             "label, 'first', 'last', 'auto' or None (symmetric form)"

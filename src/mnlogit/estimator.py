@@ -172,6 +172,16 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if self.criterion not in CRITERIA:
             raise InvalidInputError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
         tol = check_positive_number("tol", self.tol)
+        if not isinstance(self.fit_intercept, bool | np.bool_):
+            raise InvalidInputError(
+                f"fit_intercept must be True or False, got {self.fit_intercept!r}"
+            )
+        if (
+            isinstance(self.verbose, bool)
+            or not isinstance(self.verbose, int | np.integer)
+            or self.verbose < 0
+        ):
+            raise InvalidInputError(f"verbose must be a non-negative integer, got {self.verbose!r}")
         if self.max_iter is not None and (
             isinstance(self.max_iter, bool)
             or not isinstance(self.max_iter, int | np.integer)
