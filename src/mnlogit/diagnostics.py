@@ -90,13 +90,17 @@ def resolve_reference(reference: Any, classes: NDArray[Any], penalized: bool) ->
     """Index of the reference class in ``classes``, or ``None`` for the symmetric form.
 
     ``"auto"``: the first class for unpenalized fits, the symmetric form for penalized
-    ones. ``"first"`` / ``"last"``: by sorted order. Any other value must be one of the
+    ones with three or more classes. With two classes a penalized fit also uses the
+    first class: the ridge penalty on the single log-odds vector does not depend on
+    which class is the reference (switching only flips its sign), and it is then the
+    penalty of ordinary binary ridge logistic regression (scikit-learn's).
+    ``"first"`` / ``"last"``: by sorted order. Any other value must be one of the
     classes. The keywords are checked before the labels: a class literally named
     ``"first"``, ``"last"`` or ``"auto"`` is chosen by its sorted position instead.
     """
     if isinstance(reference, str) and reference in ("auto", "first", "last"):
         if reference == "auto":
-            return None if penalized else 0
+            return None if penalized and classes.size > 2 else 0
         return 0 if reference == "first" else int(classes.size - 1)
     if reference is None:
         return None

@@ -63,7 +63,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     reference : label, "first", "last", "auto" or None, default="auto"
         The reference (baseline) class. ``"auto"``: the first class in sorted order
         for unpenalized fits (as statsmodels and R's ``nnet::multinom``), the symmetric
-        form for penalized fits. ``None``: always the symmetric form.
+        form for penalized fits with K >= 3 (with K = 2 the first class again: the
+        penalty on the one log-odds vector is the same whichever class is the
+        reference). ``None``: always the symmetric form (for K = 2 its penalty
+        ``alpha/2 ||W||^2`` is half that of the log-odds form, so it equals scikit-learn
+        with ``C = 2 / (alpha * S)``).
     penalty : None or "l2", default=None
         ``None`` is maximum likelihood; ``"l2"`` adds ``alpha/2 * ||W||_F^2`` to the mean
         log-loss (intercepts are not penalized).
@@ -119,6 +123,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         Sum of the effective sample weights.
     n_params_ : int
         Free parameters, ``(K-1)(p+1)`` (``(K-1)p`` without intercept).
+    cov_type_ : str or None
+        The covariance type held (``compute_covariance`` can change it).
     cov_status_ : str
         Whether and how the covariance was computed, or why not.
     """
@@ -330,6 +336,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self.pseudo_r2_ = stats.pseudo_r2
         self.nobs_ = S
         self.n_params_ = obj.n_params
+        self.cov_type_ = self.cov_type
         if self.cov_type is None:
             self._cov_full, self.cov_status_ = None, "covariance not computed (cov_type=None)"
         else:
@@ -386,7 +393,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if cov is None:
             raise InferenceUnavailableError(status)
         self._cov_full, self.cov_status_ = cov, status
-        self.cov_type = kind
+        self.cov_type_ = kind
         return self
 
     # ------------------------------------------------------------------ prediction

@@ -7,6 +7,7 @@ coefficient table) and only formats them.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,6 +18,8 @@ _WIDTH = 78
 
 
 def _fmt(value: object) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     if isinstance(value, float):
         if value != value:  # nan
             return "nan"
@@ -30,21 +33,24 @@ def _p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_PATTERN = re.compile(r"[\\&%$#_{}~^]")
+
+
 def _latex_escape(text: str) -> str:
-    for a, b in [
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("$", r"\$"),
-        ("#", r"\#"),
-        ("_", r"\_"),
-        ("{", r"\{"),
-        ("}", r"\}"),
-        ("~", r"\textasciitilde{}"),
-        ("^", r"\textasciicircum{}"),
-    ]:
-        text = text.replace(a, b)
-    return text
+    """Escape LaTeX's special characters in one pass."""
+    return _LATEX_PATTERN.sub(lambda m: _LATEX_SPECIAL[m.group()], text)
 
 
 @dataclass

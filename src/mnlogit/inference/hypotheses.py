@@ -242,7 +242,12 @@ def wald_statistic(
     """
     diff = R @ beta - q
     V = R @ cov @ R.T
-    w, U = np.linalg.eigh(0.5 * (V + V.T))
+    # Rank from the correlation matrix, so that a coefficient's units (a feature in
+    # dollars rather than in 100k dollars) do not decide which restrictions count.
+    d = np.sqrt(np.maximum(np.diag(V), 0.0))
+    s = np.divide(1.0, d, out=np.zeros_like(d), where=d > 0)
+    Vs = V * np.outer(s, s)
+    w, U = np.linalg.eigh(0.5 * (Vs + Vs.T))
     keep = w > max(float(w.max(initial=0.0)), 0.0) * 1e-10
     df = int(keep.sum())
     if df == 0:
@@ -250,7 +255,7 @@ def wald_statistic(
             "the hypothesis involves only coefficients with zero variance (for example "
             "the reference class's, which are fixed at zero)"
         )
-    z = U[:, keep].T @ diff
+    z = U[:, keep].T @ (diff * s)
     stat = float(np.sum(z * z / w[keep]))
     return TestResult(stat, df, float(scipy.stats.chi2.sf(stat, df)), description)
 

@@ -467,7 +467,7 @@ class InferenceMixin:
             ("McFadden pseudo-R2", m.pseudo_r2_),
             ("AIC", m.aic_),
             ("BIC", m.bic_),
-            ("Covariance", m.cov_type),
+            ("Covariance", m.cov_type_),
             ("Solver", m.solver_),
             ("Converged", f"{'yes' if m.converged_ else 'NO'} ({m.n_iter_} it.)"),
         ]
