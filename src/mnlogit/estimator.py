@@ -31,6 +31,7 @@ from mnlogit.exceptions import (
     SolverError,
 )
 from mnlogit.fitstats import FitStatistics, null_loglik
+from mnlogit.formula import FormulaDesign
 from mnlogit.inference import InferenceMixin
 from mnlogit.inference.covariance import COV_TYPES, compute_covariance
 from mnlogit.objective import MultinomialObjective, log_softmax
@@ -101,6 +102,17 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         sandwich, or cluster sandwich over ``groups=`` passed to ``fit``; ``None``
         skips it (and all standard errors). Skipped with a message in ``cov_status_``
         when there are more than 3000 free parameters (``compute_covariance`` forces it).
+    formula : str or None, default=None
+        A formulaic formula such as ``"risk ~ age + income + C(region)"``. Then ``fit``
+        takes a pandas or polars DataFrame and no ``y`` (the left-hand side is the
+        response); strings and categoricals on the right expand to indicator columns
+        (``C(x, contr.treatment("level"))`` picks the reference level); the intercept
+        follows the formula (``~ 0 + ...`` drops it). ``predict`` and the other methods
+        then take data frames too.
+    missing : {"error", "drop"}, default="error"
+        With a formula: refuse rows with missing values in the formula's columns
+        (counting them per column), or drop them with a warning
+        (``n_missing_dropped_`` says how many). Prediction always refuses them.
 
     Attributes
     ----------
@@ -144,6 +156,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         cov_type: str | None = "nonrobust",
+        formula: str | None = None,
+        missing: str = "error",
     ) -> None:
         self.reference = reference
         self.penalty = penalty
@@ -157,6 +171,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.cov_type = cov_type
+        self.formula = formula
+        self.missing = missing
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -171,6 +187,10 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             raise InvalidInputError(
                 f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {self.solver!r}"
             )
+        if self.missing not in ("error", "drop"):
+            raise InvalidInputError(f"missing must be 'error' or 'drop', got {self.missing!r}")
+        if self.formula is not None and not isinstance(self.formula, str):
+            raise InvalidInputError(f"formula must be a string, got {type(self.formula).__name__}")
         if self.cov_type is not None and self.cov_type not in COV_TYPES:
             raise InvalidInputError(
                 f"cov_type must be one of {COV_TYPES} or None, got {self.cov_type!r}"
@@ -208,22 +228,26 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         return self.solver, alpha, tol
 
     def _initial_theta(
-        self, param: Parameterization, p1: int, classes: NDArray[Any], class_totals: FloatArray
+        self,
+        obj: MultinomialObjective,
+        classes: NDArray[Any],
+        class_totals: FloatArray,
     ) -> FloatArray:
         """Warm start if asked and compatible, else the intercept-only (null) model."""
-        K = classes.size
+        K, p1, param = classes.size, obj.p1, obj.param
         if (
             self.warm_start
             and hasattr(self, "coef_")
             and np.array_equal(getattr(self, "classes_", np.empty(0)), classes)
-            and self.coef_.shape[1] == p1 - int(self.fit_intercept)
+            and self.coef_.shape[1] == obj.n_features
+            and getattr(self, "fit_intercept_", None) == obj.fit_intercept
         ):
             B = self.coef_.T
-            if self.fit_intercept:
+            if obj.fit_intercept:
                 B = np.vstack([self.intercept_[None, :], B])
             return param.from_full(np.asarray(B, dtype=np.float64))
         B = np.zeros((p1, K))
-        if self.fit_intercept:
+        if obj.fit_intercept:
             freq = np.maximum(class_totals / class_totals.sum(), 1e-12)
             B[0] = np.log(freq)
         return param.from_full(B)
@@ -235,6 +259,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         sample_weight: ArrayLike | None,
         alpha: float,
         reset: bool,
+        fit_intercept: bool,
     ) -> tuple[MultinomialObjective, NDArray[Any], int | None, float]:
         """Validate data and build the objective; returns it with classes, reference, alpha."""
         Xv: Any
@@ -256,14 +281,52 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if penalized and self.alpha is None:
             alpha = 1.0 / float(sw.sum())
         param = Parameterization(classes.size, ref)
-        penalty = make_penalty(self.penalty, alpha, self.fit_intercept)
-        obj = MultinomialObjective(Xv, codes, classes.size, sw, param, penalty, self.fit_intercept)
+        penalty = make_penalty(self.penalty, alpha, fit_intercept)
+        obj = MultinomialObjective(Xv, codes, classes.size, sw, param, penalty, fit_intercept)
         return obj, classes, ref, alpha
+
+    def _fitted_design(self) -> FormulaDesign:
+        design = getattr(self, "design_", None)
+        if design is None:
+            raise InvalidInputError("this model was not fitted with a formula")
+        return design
+
+    def _prepare_data(
+        self, X: Any, y: Any, sample_weight: Any, groups: Any, reset: bool
+    ) -> tuple[Any, Any, Any, Any, bool]:
+        """Resolve a formula (or plain arrays) into ``(X, y, sample_weight, groups, intercept)``."""
+        fit_intercept = bool(self.fit_intercept)
+        if self.formula is None:
+            if y is None:
+                raise InvalidInputError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None "
+                    "(or give formula='y ~ ...' and a data frame)"
+                )
+            if reset:
+                self.design_ = None
+            return X, y, sample_weight, groups, fit_intercept
+        if y is not None:
+            raise InvalidInputError(
+                "with a formula, y comes from its left-hand side: call fit(data) without y"
+            )
+        if reset:
+            design, Xd, yd, kept = FormulaDesign.fit(self.formula, X, self.missing)
+            self.design_ = design
+            self.n_missing_dropped_ = int((~kept).sum())
+        else:
+            design = self._fitted_design()
+            Xd, yd = design.transform(X), design.response_values(X)
+            kept = np.ones(Xd.shape[0], dtype=bool)
+        if sample_weight is not None and not isinstance(sample_weight, str):
+            sample_weight = np.asarray(sample_weight)[kept]
+        if groups is not None:
+            groups = np.asarray(groups)[kept]
+        return Xd, yd, sample_weight, groups, fit_intercept and design.has_intercept
 
     def fit(
         self,
-        X: ArrayLike,
-        y: ArrayLike,
+        X: Any,
+        y: ArrayLike | None = None,
         sample_weight: ArrayLike | None = None,
         groups: ArrayLike | None = None,
     ) -> MultinomialLogit:
@@ -271,10 +334,12 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n, p)
-            Numeric features (a DataFrame's column names are kept).
-        y : array-like of shape (n,)
-            Class labels of any sortable type.
+        X : array-like or sparse matrix of shape (n, p), or a data frame with a formula
+            Numeric features (a DataFrame's column names are kept). With ``formula=``, a
+            pandas or polars DataFrame holding the formula's columns.
+        y : array-like of shape (n,), optional
+            Class labels of any sortable type. Omitted with a formula (the left-hand side
+            gives them).
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: weight 2 is the same as the row twice.
         groups : array-like of shape (n,), optional
@@ -287,7 +352,12 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         solver, alpha, tol = self._check_params()
         if self.cov_type == "cluster" and groups is None:
             raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
-        obj, classes, ref, alpha = self._objective(X, y, sample_weight, alpha, reset=True)
+        X, y, sample_weight, groups, fit_intercept = self._prepare_data(
+            X, y, sample_weight, groups, reset=True
+        )
+        obj, classes, ref, alpha = self._objective(
+            X, y, sample_weight, alpha, reset=True, fit_intercept=fit_intercept
+        )
         S = obj.sum_weights
         K = classes.size
         codes, sw = obj.y, obj.sample_weight
@@ -299,7 +369,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             tol=tol, max_iter=max_iter, criterion=self.criterion, verbose=int(self.verbose)
         )
         class_totals = np.bincount(codes, weights=sw, minlength=K).astype(np.float64)
-        x0 = self._initial_theta(obj.param, obj.p1, classes, class_totals)
+        x0 = self._initial_theta(obj, classes, class_totals)
         try:
             with np.errstate(over="ignore", under="ignore"):
                 result = SOLVERS[solver](obj, x0, options)
@@ -310,10 +380,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             ) from exc
 
         B = obj.full_coefficients(result.x)
-        off = int(self.fit_intercept)
+        off = int(fit_intercept)
+        self.fit_intercept_ = fit_intercept
         self.classes_ = classes
         self.reference_ = None if ref is None else classes[ref]
-        self.intercept_ = B[0].copy() if self.fit_intercept else np.zeros(K)
+        self.intercept_ = B[0].copy() if fit_intercept else np.zeros(K)
         self.coef_ = np.ascontiguousarray(B[off:].T)
         self.solver_ = solver
         self.alpha_ = alpha
@@ -324,7 +395,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         )
         stats = FitStatistics(
             loglik=obj.loglik(result.x),
-            loglik_null=null_loglik(class_totals, self.fit_intercept),
+            loglik_null=null_loglik(class_totals, fit_intercept),
             n_params=obj.n_params,
             nobs=S,
         )
@@ -356,8 +427,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
 
     def compute_covariance(
         self,
-        X: ArrayLike,
-        y: ArrayLike,
+        X: Any,
+        y: ArrayLike | None = None,
         sample_weight: ArrayLike | None = None,
         groups: ArrayLike | None = None,
         cov_type: str | None = None,
@@ -383,8 +454,16 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         kind = cov_type or self.cov_type or "nonrobust"
         if kind not in COV_TYPES:
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
+        X, y, sample_weight, groups, _ = self._prepare_data(
+            X, y, sample_weight, groups, reset=False
+        )
         obj, classes, _, _ = self._objective(
-            X, y, sample_weight, float(getattr(self, "alpha_", 0.0)), reset=False
+            X,
+            y,
+            sample_weight,
+            float(getattr(self, "alpha_", 0.0)),
+            reset=False,
+            fit_intercept=self.fit_intercept_,
         )
         if not np.array_equal(classes, self.classes_):
             raise InvalidInputError("y does not have the classes the model was fitted on")
@@ -397,6 +476,25 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ prediction
+    def _design_matrix(self, X: Any) -> Any:
+        """The model's design matrix for new data (formula applied, or X validated).
+
+        Returns
+        -------
+        ndarray or sparse matrix of shape (n, p)
+        """
+        check_is_fitted(self, "coef_")
+        design = getattr(self, "design_", None)
+        if design is not None:
+            return design.transform(X)
+        return validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False)
+
+    def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
+        """Accuracy; with a formula, ``y`` defaults to the data's response column."""
+        if y is None and getattr(self, "design_", None) is not None:
+            y = self._fitted_design().response_values(X)
+        return float(super().score(X, y, sample_weight=sample_weight))
+
     def linear_predictor(self, X: ArrayLike) -> FloatArray:
         """Linear predictors ``eta = X @ coef_.T + intercept_``.
 
@@ -408,10 +506,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n, K)
         """
-        check_is_fitted(self, "coef_")
-        Xv: Any = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
-        )
+        Xv = self._design_matrix(X)
         eta = np.asarray(Xv @ self.coef_.T, dtype=np.float64)
         eta += self.intercept_
         return eta
@@ -528,6 +623,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         model.intercept_ = np.ascontiguousarray(B[0, order])
         model.coef_ = np.ascontiguousarray(B[1:, order].T)
         model.n_features_in_ = W.shape[1]
+        model.fit_intercept_ = True
+        model.design_ = None
         if feature_names is not None:
             names = np.asarray(feature_names, dtype=object)
             if names.shape != (W.shape[1],):

@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from mnlogit.exceptions import (
     InferenceUnavailableError,
@@ -71,12 +71,16 @@ class InferenceMixin:
     intercept_: FloatArray
     reference_: Any
     fit_intercept: bool
+    fit_intercept_: bool
     penalty: str | None
     _cov_full: FloatArray | None
     cov_status_: str
 
     # ------------------------------------------------------------------ layout
     def _feature_names(self) -> list[str]:
+        design = getattr(self, "design_", None)
+        if design is not None:
+            return list(design.columns)
         names = getattr(self, "feature_names_in_", None)
         if names is not None:
             return [str(n) for n in names]
@@ -84,12 +88,12 @@ class InferenceMixin:
 
     def _term_names(self) -> list[str]:
         terms = self._feature_names()
-        return ["Intercept", *terms] if self.fit_intercept else terms
+        return ["Intercept", *terms] if self.fit_intercept_ else terms
 
     def _full_B(self) -> FloatArray:
         """``B`` of shape ``(p1, K)``."""
         B = self.coef_.T
-        if self.fit_intercept:
+        if self.fit_intercept_:
             B = np.vstack([self.intercept_[None, :], B])
         return np.asarray(B, dtype=np.float64)
 
@@ -258,7 +262,7 @@ class InferenceMixin:
         n_params = int(self.n_params_)  # type: ignore[attr-defined]
         if other is None:
             K = self.classes_.size
-            df = n_params - (K - 1) * int(self.fit_intercept)
+            df = n_params - (K - 1) * int(self.fit_intercept_)
             stat = 2.0 * (ll - float(self.loglik_null_))  # type: ignore[attr-defined]
             desc = "LR test against the intercept-only model"
         else:
@@ -278,38 +282,62 @@ class InferenceMixin:
             desc = "LR test of nested models"
         return TestResult(stat, df, float(scipy.stats.chi2.sf(stat, df)), desc)
 
+    def _term_columns(self) -> dict[str, list[int]]:
+        """Each term's design-matrix columns (a formula term may span several)."""
+        names = self._feature_names()
+        design = getattr(self, "design_", None)
+        if design is None:
+            return {name: [j] for j, name in enumerate(names)}
+        position = {name: j for j, name in enumerate(names)}
+        return {term: [position[c] for c in cols] for term, cols in design.terms.items() if cols}
+
     def term_tests(
         self,
-        X: ArrayLike | None = None,
+        X: Any = None,
         y: ArrayLike | None = None,
         sample_weight: ArrayLike | None = None,
     ) -> pd.DataFrame:
         """Joint tests that a term's coefficients are zero in every class.
 
-        Like SPost's ``mlogtest, wald lr``: a Wald test per feature always; with the
-        training ``X`` and ``y`` also a likelihood-ratio test, refitting without the
-        feature (same settings).
+        Like SPost's ``mlogtest, wald lr``: a Wald test per term always; with the
+        training data also a likelihood-ratio test, refitting without the term's
+        columns (same settings). A formula term (e.g. ``C(region)``) is tested as a
+        whole, over all its indicator columns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p) or data frame, optional
+            The training data (with a formula, the data frame; ``y`` is then not needed).
+        y : array-like of shape (n,), optional
+        sample_weight : array-like of shape (n,), optional
 
         Returns
         -------
-        DataFrame of shape (p, 3) or (p, 6)
+        DataFrame of shape (n_terms, 3) or (n_terms, 6)
             Indexed by term; columns ``wald_chi2, wald_df, wald_p`` and, with data,
             ``lr_chi2, lr_df, lr_p``.
         """
+        cov = self._covariance()
+        beta = self._beta()
+        p1 = len(self._term_names())
+        off = int(self.fit_intercept_)
+        terms = self._term_columns()
         rows: dict[str, dict[str, float]] = {}
-        features = self._feature_names()
-        for name in features:
-            res = self.wald_test(name)
+        for name, cols in terms.items():
+            R = np.zeros((len(cols) * len(self._shown_classes()), beta.size))
+            for r, (k, j) in enumerate((k, j) for k in self._shown_classes() for j in cols):
+                R[r, k * p1 + j + off] = 1.0
+            res = wald_statistic(beta, cov, R, np.zeros(R.shape[0]), name)
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
-        if X is not None and y is not None:
-            Xv = np.asarray(
-                validate_data(self, X, accept_sparse=False, dtype=np.float64, reset=False)
-            )
-            for j, name in enumerate(features):
-                reduced = clone(self).set_params(warm_start=False)
-                if hasattr(reduced, "cov_type"):
-                    reduced.set_params(cov_type=None)
-                reduced.fit(np.delete(Xv, j, axis=1), y, sample_weight=sample_weight)
+        design = getattr(self, "design_", None)
+        if X is not None and (y is not None or design is not None):
+            Xd = self._rows(X)
+            yd = y if y is not None else self._fitted_design().response_values(X)  # type: ignore[attr-defined]
+            for name, cols in terms.items():
+                reduced = clone(self).set_params(
+                    formula=None, warm_start=False, cov_type=None, fit_intercept=self.fit_intercept_
+                )
+                reduced.fit(np.delete(Xd, cols, axis=1), yd, sample_weight=sample_weight)
                 res = self.lr_test(reduced)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -347,8 +375,8 @@ class InferenceMixin:
         new = copy.deepcopy(self)
         new.reference = reference  # type: ignore[attr-defined]
         new.reference_ = reference
-        off = int(self.fit_intercept)
-        if self.fit_intercept:
+        off = int(self.fit_intercept_)
+        if self.fit_intercept_:
             new.intercept_ = np.ascontiguousarray(B_new[0])
         new.coef_ = np.ascontiguousarray(B_new[off:].T)
         cov = getattr(self, "_cov_full", None)
@@ -358,11 +386,11 @@ class InferenceMixin:
         return new
 
     # ------------------------------------------------------------------ effects
-    def _rows(self, X: ArrayLike) -> FloatArray:
-        check_is_fitted(self, "coef_")
-        return np.asarray(
-            validate_data(self, X, accept_sparse=False, dtype=np.float64, reset=False)
-        )
+    def _rows(self, X: Any) -> FloatArray:
+        rows: Any = self._design_matrix(X)  # type: ignore[attr-defined]
+        if hasattr(rows, "toarray"):
+            rows = rows.toarray()
+        return np.asarray(rows, dtype=np.float64)
 
     def marginal_effects(
         self,
@@ -408,7 +436,7 @@ class InferenceMixin:
             rows = np.median(rows, axis=0, keepdims=True)
         elif at != "overall":
             raise InvalidInputError(f"at must be 'overall', 'mean', 'median' or a dict, got {at!r}")
-        effects, J = average_effects(rows, self._full_B(), self.fit_intercept, method)
+        effects, J = average_effects(rows, self._full_B(), self.fit_intercept_, method)
         se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0))
         index = self._class_term_index(list(range(self.classes_.size)), names)
         return _z_table(effects.ravel(), se, alpha, index, "effect")
@@ -431,7 +459,7 @@ class InferenceMixin:
         if not 0 < alpha < 1:
             raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
         cov = self._covariance()
-        return probability_intervals(self._rows(X), self._full_B(), cov, self.fit_intercept, alpha)
+        return probability_intervals(self._rows(X), self._full_B(), cov, self.fit_intercept_, alpha)
 
     # ------------------------------------------------------------------ summary
     def summary(self, alpha: float = 0.05, exponentiate: bool = False) -> Summary:
