@@ -558,6 +558,23 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         eta = self.linear_predictor(X)
         return np.asarray(self.classes_[np.argmax(eta, axis=1)])
 
+    def save(self, path: Any) -> Any:
+        """Write the model to a file (ZIP of JSON metadata and ``.npy`` arrays, no pickle).
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        Path
+            See :mod:`mnlogit.io` and ``docs/model-file.md``; read back with
+            :func:`mnlogit.load`.
+        """
+        from mnlogit.io import save
+
+        return save(self, path)
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_coefficients(
