@@ -1,5 +1,5 @@
-"""``python -m mnlogit`` runs the demo."""
+"""``python -m mnlogit`` is the ``mnlogit`` command."""
 
-from mnlogit.demo import main
+from mnlogit.cli import main
 
 raise SystemExit(main())

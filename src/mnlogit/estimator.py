@@ -558,6 +558,23 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         eta = self.linear_predictor(X)
         return np.asarray(self.classes_[np.argmax(eta, axis=1)])
 
+    def evaluate(self, X: Any, y: ArrayLike | None = None) -> Any:
+        """Accuracy, log loss, Brier score, per-class precision/recall/F1, confusion matrix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p), or a data frame for formula models
+        y : array-like of shape (n,), optional
+            With a formula model, defaults to the data's response column.
+
+        Returns
+        -------
+        EvaluationReport
+        """
+        from mnlogit.evaluation import evaluate
+
+        return evaluate(self, X, y)
+
     def save(self, path: Any) -> Any:
         """Write the model to a file (ZIP of JSON metadata and ``.npy`` arrays, no pickle).
 

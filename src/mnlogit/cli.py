@@ -1,0 +1,261 @@
+"""The ``mnlogit`` command: fit, predict, summary, report, demo.
+
+Errors (missing file, bad formula, unknown column, unreadable model) print one line
+``mnlogit: error: ...`` to standard error and exit with status 2; there is never a
+traceback. Long fits show one progress line per solver iteration on standard error
+(``--quiet`` turns it off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["main", "read_table", "write_table"]
+
+_READERS = {
+    ".csv": lambda p: pd.read_csv(p),
+    ".txt": lambda p: pd.read_csv(p),
+    ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+    ".parquet": lambda p: pd.read_parquet(p),
+    ".pq": lambda p: pd.read_parquet(p),
+    ".feather": lambda p: pd.read_feather(p),
+    ".json": lambda p: pd.read_json(p),
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """Read a data file by its extension (CSV, TSV, Parquet, Feather, JSON)."""
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"no such file: {path}")
+    reader = _READERS.get(p.suffix.lower())
+    if reader is None:
+        raise CliError(
+            f"cannot read {path}: unknown extension {p.suffix!r} "
+            f"(use one of {', '.join(sorted(_READERS))})"
+        )
+    try:
+        return reader(p)
+    except ImportError as exc:
+        raise CliError(
+            f"reading {p.suffix} files needs pyarrow: pip install 'mnlogit[parquet]' ({exc})"
+        ) from exc
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from exc
+
+
+def write_table(frame: pd.DataFrame, path: str) -> None:
+    """Write CSV or Parquet by the extension of ``path``."""
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame.to_parquet(path, index=False)
+        elif suffix in (".csv", ".txt", ""):
+            frame.to_csv(path, index=False)
+        elif suffix == ".tsv":
+            frame.to_csv(path, index=False, sep="\t")
+        else:
+            raise CliError(f"cannot write {path}: use a .csv, .tsv or .parquet file name")
+    except ImportError as exc:
+        raise CliError(
+            f"writing Parquet needs pyarrow: pip install 'mnlogit[parquet]' ({exc})"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[None]:
+    """Route the solver's per-iteration lines to standard error."""
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _load_model(path: str) -> Any:
+    from mnlogit.io import load
+
+    if not Path(path).exists():
+        raise CliError(f"no such model file: {path}")
+    return load(path)
+
+
+def _reference(value: str | None, data: pd.DataFrame, formula: str) -> Any:
+    """The reference label typed on the command line, in the response's own type."""
+    if value is None:
+        return "auto"
+    if value in ("first", "last", "auto", "none"):
+        return None if value == "none" else value
+    response = formula.split("~", 1)[0].strip()
+    if response in data.columns:
+        for label in pd.unique(data[response].dropna()):
+            if str(label) == value:
+                return label.item() if isinstance(label, np.generic) else label
+    raise CliError(f"--reference {value!r} is not a value of the response column {response!r}")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from mnlogit.estimator import MultinomialLogit
+
+    data = read_table(args.data)
+    model = MultinomialLogit(
+        formula=args.formula,
+        reference=_reference(args.reference, data, args.formula),
+        penalty=args.penalty,
+        alpha=args.alpha,
+        solver=args.solver,
+        cov_type=None if args.cov_type == "none" else args.cov_type,
+        missing=args.missing,
+        max_iter=args.max_iter,
+        verbose=0 if args.quiet else 1,
+    )
+    groups = None
+    if args.cov_type == "cluster":
+        if not args.groups:
+            raise CliError("--cov-type cluster needs --groups COLUMN")
+        if args.groups not in data.columns:
+            raise CliError(f"--groups: no column {args.groups!r} in {args.data}")
+        groups = data[args.groups].to_numpy()
+    with _progress(not args.quiet):
+        model.fit(data, groups=groups)
+    if model.cov_type_ is not None and getattr(model, "_cov_full", None) is not None:
+        print(model.summary(exponentiate=args.rrr))
+    else:
+        print(model.convergence_)
+        print(f"(no standard errors: {model.cov_status_})")
+    if args.output:
+        model.save(args.output)
+        print(f"\nmodel written to {args.output}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    data = read_table(args.data)
+    proba = model.predict_proba(data)
+    out = pd.DataFrame(proba, columns=[f"prob_{c}" for c in model.classes_])
+    out["predicted"] = model.classes_[np.argmax(proba, axis=1)]
+    for col in args.keep or []:
+        if col not in data.columns:
+            raise CliError(f"--keep: no column {col!r} in {args.data}")
+        out.insert(0, col, data[col].to_numpy())
+    if args.output:
+        write_table(out, args.output)
+        print(f"{len(out)} predictions written to {args.output}")
+    else:
+        print(out.to_csv(index=False), end="")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    print(model.summary(alpha=args.alpha, exponentiate=args.rrr))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mnlogit.report import write_report
+
+    model = _load_model(args.model)
+    data = read_table(args.data)
+    write_report(model, data, args.output, title=args.title)
+    print(f"report written to {args.output}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mnlogit.demo import run_demo
+
+    return run_demo(Path(args.output_dir), quiet=args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="mnlogit",
+        description="Multinomial logistic regression: fit, predict, summarize, report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="fit a model from a data file and a formula")
+    fit.add_argument("data", help="CSV, TSV, Parquet, Feather or JSON file")
+    fit.add_argument("--formula", required=True, help="e.g. 'risk ~ age + income + C(region)'")
+    fit.add_argument("--reference", help="reference class (a value of the response), or 'none'")
+    fit.add_argument("--penalty", choices=["l2"], default=None)
+    fit.add_argument("--alpha", type=float, default=None, help="ridge strength (mean-loss scale)")
+    fit.add_argument(
+        "--solver", default="auto", choices=["auto", "newton", "irls", "lbfgs", "newton-cg", "gd"]
+    )
+    fit.add_argument(
+        "--cov-type", default="nonrobust", choices=["nonrobust", "robust", "cluster", "none"]
+    )
+    fit.add_argument("--groups", help="cluster column for --cov-type cluster")
+    fit.add_argument("--missing", default="error", choices=["error", "drop"])
+    fit.add_argument("--max-iter", type=int, default=None)
+    fit.add_argument("--rrr", action="store_true", help="show relative risk ratios")
+    fit.add_argument("--output", "-o", help="model file to write")
+    fit.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    fit.set_defaults(func=cmd_fit)
+
+    pred = sub.add_parser("predict", help="class probabilities and predicted class")
+    pred.add_argument("model")
+    pred.add_argument("data")
+    pred.add_argument("--output", "-o", help="CSV or Parquet file (default: standard output)")
+    pred.add_argument("--keep", nargs="*", help="data columns to copy into the output")
+    pred.set_defaults(func=cmd_predict)
+
+    summ = sub.add_parser("summary", help="print a saved model's summary")
+    summ.add_argument("model")
+    summ.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
+    summ.add_argument("--rrr", action="store_true", help="show relative risk ratios")
+    summ.set_defaults(func=cmd_summary)
+
+    rep = sub.add_parser("report", help="self-contained HTML report of a model on data")
+    rep.add_argument("model")
+    rep.add_argument("data")
+    rep.add_argument("--output", "-o", required=True, help="HTML file to write")
+    rep.add_argument("--title", default=None)
+    rep.set_defaults(func=cmd_report)
+
+    demo = sub.add_parser("demo", help="fit, summarize and report on a bundled real dataset")
+    demo.add_argument("--output-dir", default="mnlogit-demo")
+    demo.add_argument("--quiet", "-q", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    from mnlogit.exceptions import MnlogitWarning
+    from mnlogit.io import ModelFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", MnlogitWarning)
+            status: int = args.func(args)
+            return status
+    except (CliError, ModelFileError, ValueError, KeyError, RuntimeError, OSError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"mnlogit: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mnlogit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, never a traceback
+        print(f"mnlogit: error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2

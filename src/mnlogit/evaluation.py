@@ -1,0 +1,162 @@
+"""Out-of-sample evaluation: accuracy, log loss, Brier score, per-class report, confusion.
+
+The metrics are scikit-learn's; this module gathers them for a fitted model and
+renders them (text and HTML).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    log_loss,
+    precision_recall_fscore_support,
+)
+
+from mnlogit.exceptions import InvalidInputError
+
+__all__ = ["EvaluationReport", "evaluate"]
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Classification metrics of a model on labelled data.
+
+    Attributes
+    ----------
+    n : int
+        Rows evaluated.
+    accuracy : float
+    log_loss : float
+        Mean negative log-likelihood of the true labels (natural log).
+    brier : float
+        Multiclass Brier score, ``mean_i sum_k (P_ik - 1[y_i = k])^2`` (0 is perfect,
+        2 the worst).
+    per_class : DataFrame of shape (K + 2, 4)
+        ``precision, recall, f1, support`` per class, then ``macro avg`` and
+        ``weighted avg`` rows.
+    confusion : DataFrame of shape (K, K)
+        Counts; rows are true classes, columns predicted classes.
+    """
+
+    n: int
+    accuracy: float
+    log_loss: float
+    brier: float
+    per_class: pd.DataFrame
+    confusion: pd.DataFrame
+
+    def __str__(self) -> str:
+        with pd.option_context("display.width", 120, "display.float_format", "{:.4f}".format):
+            return (
+                f"Evaluation on {self.n} rows\n"
+                f"  accuracy     {self.accuracy:.4f}\n"
+                f"  log loss     {self.log_loss:.4f}\n"
+                f"  Brier score  {self.brier:.4f}\n\n"
+                f"Per class:\n{self.per_class.to_string()}\n\n"
+                f"Confusion matrix (rows: true, columns: predicted):\n"
+                f"{self.confusion.to_string()}"
+            )
+
+    def _repr_html_(self) -> str:
+        head = (
+            "<table>"
+            f"<tr><th style='text-align:left'>rows</th><td>{self.n}</td></tr>"
+            f"<tr><th style='text-align:left'>accuracy</th><td>{self.accuracy:.4f}</td></tr>"
+            f"<tr><th style='text-align:left'>log loss</th><td>{self.log_loss:.4f}</td></tr>"
+            f"<tr><th style='text-align:left'>Brier score</th><td>{self.brier:.4f}</td></tr>"
+            "</table>"
+        )
+        per_class = self.per_class.to_html(float_format="{:.4f}".format, escape=True)
+        confusion = self.confusion.to_html(escape=True)
+        return (
+            f"<div class='mnlogit-evaluation'>{head}<h5>Per class</h5>{per_class}"
+            f"<h5>Confusion matrix (rows: true, columns: predicted)</h5>{confusion}</div>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Scalars plus the tables as nested dicts."""
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "log_loss": self.log_loss,
+            "brier": self.brier,
+            "per_class": self.per_class.to_dict(orient="index"),
+            "confusion": self.confusion.to_dict(orient="index"),
+        }
+
+
+def evaluate(model: Any, X: Any, y: Any = None) -> EvaluationReport:
+    """Evaluate a fitted model on ``(X, y)``.
+
+    Parameters
+    ----------
+    model : MultinomialLogit
+    X : array-like of shape (n, p), or a data frame for formula models
+    y : array-like of shape (n,), optional
+        True labels; with a formula model, taken from the data's response column when
+        omitted.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    design = getattr(model, "design_", None)
+    if y is None:
+        if design is None:
+            raise InvalidInputError("evaluate needs the true labels y")
+        y = design.response_values(X)
+    y = np.asarray(y)
+    classes = model.classes_
+    unknown = sorted(map(str, set(pd.unique(y).tolist()) - set(classes.tolist())))
+    if unknown:
+        raise InvalidInputError(
+            f"y holds label(s) {unknown[:5]} that the model was not fitted on "
+            f"(its classes: {[str(c) for c in classes]})"
+        )
+    proba = model.predict_proba(X)
+    if proba.shape[0] != y.shape[0]:
+        raise InvalidInputError(f"X has {proba.shape[0]} rows but y has {y.shape[0]}")
+    codes = _codes(classes, y)
+    pred_codes = np.argmax(proba, axis=1)
+    onehot = np.zeros_like(proba)
+    onehot[np.arange(y.shape[0]), codes] = 1.0
+    K = classes.size
+    labels = list(range(K))
+    prec, rec, f1, support = precision_recall_fscore_support(
+        codes, pred_codes, labels=labels, zero_division=0.0
+    )
+    names = [str(c) for c in classes]
+    per_class = pd.DataFrame(
+        {"precision": prec, "recall": rec, "f1": f1, "support": support}, index=names
+    )
+    for avg in ("macro", "weighted"):
+        p_, r_, f_, _ = precision_recall_fscore_support(
+            codes, pred_codes, labels=labels, average=avg, zero_division=0.0
+        )
+        per_class.loc[f"{avg} avg"] = [p_, r_, f_, int(support.sum())]
+    per_class["support"] = per_class["support"].astype(int)
+    confusion = pd.DataFrame(
+        confusion_matrix(codes, pred_codes, labels=labels),
+        index=pd.Index(names, name="true"),
+        columns=pd.Index(names, name="predicted"),
+    )
+    return EvaluationReport(
+        n=int(y.shape[0]),
+        accuracy=float(accuracy_score(codes, pred_codes)),
+        log_loss=float(log_loss(codes, proba, labels=labels)),
+        brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
+        per_class=per_class,
+        confusion=confusion,
+    )
+
+
+def _codes(classes: NDArray[Any], y: NDArray[Any]) -> NDArray[np.intp]:
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    return np.asarray([lookup[v] for v in y.tolist()], dtype=np.intp)

@@ -1,0 +1,203 @@
+"""A self-contained HTML report of a fitted model on a dataset.
+
+One file, no external resources: inline CSS, figures embedded as base64 PNG. It
+holds the summary (fit statistics and coefficients), relative risk ratios, joint term
+tests, the evaluation on the given data, and the figures of :mod:`mnlogit.plotting`.
+A figure that cannot be drawn for this model (say, a decision-region plot for a model
+with one predictor) is replaced by a visible note saying why.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
+
+__all__ = ["render_report", "write_report"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+th, td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
+caption { text-align: left; font-weight: bold; padding: 4px 0; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figcaption { font-size: 0.85em; color: #555; max-width: 560px; }
+img { max-width: 560px; border: 1px solid #ddd; }
+.note { color: #8a5300; font-style: italic; }
+"""
+
+
+def _png(draw: Callable[..., Any], size: tuple[float, float] = (6.4, 4.4)) -> str:
+    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    draw(ax=ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _numeric_predictors(model: Any, data: Any) -> list[Any]:
+    """Up to two raw numeric predictors to plot along."""
+    design = getattr(model, "design_", None)
+    if design is not None:
+        frame = pd.DataFrame(data)
+        used = sorted(design.spec.required_variables)
+        return [
+            c
+            for c in used
+            if c in frame.columns
+            and c != design.response
+            and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+        ][:2]
+    names = getattr(model, "feature_names_in_", None)
+    p = model.coef_.shape[1]
+    return [str(names[j]) if names is not None else j for j in range(min(p, 2))]
+
+
+def render_report(model: Any, data: Any, y: Any = None, title: str | None = None) -> str:
+    """The report as an HTML string.
+
+    Parameters
+    ----------
+    model : MultinomialLogit
+        Fitted (or loaded from a model file).
+    data : array-like of shape (n, p) or data frame
+        Data to evaluate and plot on (for formula models, a frame with the response).
+    y : array-like of shape (n,), optional
+        True labels (formula models read them from ``data``).
+    title : str, optional
+    """
+    from mnlogit import plotting
+
+    design = getattr(model, "design_", None)
+    if y is None and design is not None:
+        y = design.response_values(data)
+    if y is None:
+        raise InvalidInputError("the report needs true labels: pass y or use a formula model")
+    esc = html.escape
+    title = title or "Multinomial logit report"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by mnlogit."
+        + (f" Formula: <code>{esc(design.formula)}</code>." if design is not None else "")
+        + "</p>",
+    ]
+
+    has_cov = getattr(model, "_cov_full", None) is not None
+    parts.append("<h2>Summary</h2>")
+    if has_cov:
+        parts.append(model.summary()._repr_html_())
+        parts.append("<h2>Relative risk ratios</h2>")
+        parts.append(
+            model.coef_table(exponentiate=True).to_html(float_format="{:.4g}".format, escape=True)
+        )
+        try:
+            tests = model.term_tests()
+            parts.append("<h2>Joint tests of each term (Wald)</h2>")
+            parts.append(tests.to_html(float_format="{:.4g}".format, escape=True))
+        except (InferenceUnavailableError, ValueError) as exc:
+            parts.append(f"<p class='note'>Term tests unavailable: {esc(str(exc))}</p>")
+    else:
+        status = getattr(model, "cov_status_", "no covariance")
+        parts.append(f"<p class='note'>No standard errors: {esc(str(status))}</p>")
+        coef = pd.DataFrame(
+            np.column_stack([model.intercept_, model.coef_]),
+            index=[str(c) for c in model.classes_],
+            columns=["Intercept", *model._feature_names()],
+        )
+        parts.append(coef.to_html(float_format="{:.4f}".format, escape=True))
+
+    parts.append("<h2>Evaluation on the given data</h2>")
+    parts.append(model.evaluate(data, y)._repr_html_())
+
+    figures: list[tuple[str, Callable[..., Any]]] = []
+    if has_cov:
+        figures.append(
+            (
+                "Relative risk ratios with 95% intervals (log scale)",
+                lambda ax: plotting.plot_coefficients(model, exponentiate=True, ax=ax),
+            )
+        )
+    figures.append(
+        ("Confusion matrix", lambda ax: plotting.plot_confusion_matrix(model, data, y, ax=ax))
+    )
+    figures.append(
+        (
+            "Calibration (reliability) per class",
+            lambda ax: plotting.plot_calibration(model, data, y, ax=ax),
+        )
+    )
+    features = _numeric_predictors(model, data)
+    for feature in features:
+        figures.append(
+            (
+                f"Predicted probabilities along {feature} (others at typical values)"
+                + (", with 95% bands" if has_cov else ""),
+                partial(plotting.plot_predicted_probabilities, model, data, feature, bands=has_cov),
+            )
+        )
+        figures.append(
+            (
+                f"Log-odds against the reference along {feature}",
+                partial(plotting.plot_log_odds, model, data, feature),
+            )
+        )
+    if len(features) == 2:
+        pair = (features[0], features[1])
+        figures.append(
+            (
+                f"Decision regions over {pair[0]} and {pair[1]}",
+                lambda ax: plotting.plot_decision_regions(model, data, pair, ax=ax, scatter_y=y),
+            )
+        )
+        figures.append(
+            (
+                f"Probability of {model.classes_[-1]} over {pair[0]} and {pair[1]}",
+                lambda ax: plotting.plot_probability_surface(
+                    model, data, pair, cls=model.classes_[-1], ax=ax
+                ),
+            )
+        )
+    figures.append(
+        (
+            "The softmax: linear predictors to probabilities",
+            lambda ax: plotting.plot_softmax(ax=ax),
+        )
+    )
+    parts.append("<h2>Figures</h2>")
+    for caption, draw in figures:
+        try:
+            encoded = _png(draw)
+        except (ValueError, InvalidInputError, InferenceUnavailableError, KeyError) as exc:
+            parts.append(f"<p class='note'>{esc(caption)}: not drawn ({esc(str(exc))})</p>")
+            continue
+        parts.append(
+            f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{encoded}'>"
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    model: Any, data: Any, path: str | Path, y: Any = None, title: str | None = None
+) -> Path:
+    """Write :func:`render_report` to ``path``; returns the path."""
+    target = Path(path)
+    target.write_text(render_report(model, data, y=y, title=title), encoding="utf-8")
+    return target
