@@ -20,6 +20,8 @@ requiring pyarrow).
 
 from __future__ import annotations
 
+import ast
+import builtins
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +37,7 @@ from numpy.typing import NDArray
 
 from mnlogit.exceptions import InvalidInputError, MnlogitWarning
 
-__all__ = ["FormulaDesign", "as_pandas", "missing_report"]
+__all__ = ["FormulaDesign", "as_pandas", "check_formula_safe", "missing_report"]
 
 FloatArray = NDArray[np.float64]
 
@@ -50,6 +52,142 @@ _CONTRASTS = {
         "SASContrasts",
     )
 }
+
+
+#: Functions a formula read from a model file may call. formulaic evaluates formula
+#: terms as Python, so a model file's formula is code: only these names (and data
+#: columns) are allowed in it, with literal arguments.
+SAFE_FUNCTIONS = frozenset(
+    {
+        "C",
+        "I",
+        "scale",
+        "center",
+        "standardize",
+        "lag",
+        "bs",
+        "cs",
+        "cc",
+        "cr",
+        "poly",
+        "hashed",
+        "log",
+        "log1p",
+        "log2",
+        "log10",
+        "exp",
+        "sqrt",
+        "abs",
+        "np.log",
+        "np.log1p",
+        "np.log2",
+        "np.log10",
+        "np.exp",
+        "np.sqrt",
+        "np.abs",
+        "np.square",
+        "contr.treatment",
+        "contr.sum",
+        "contr.helmert",
+        "contr.diff",
+        "contr.poly",
+        "contr.SAS",
+    }
+)
+_SAFE_NODES = (
+    ast.Expression,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.List,
+    ast.Tuple,
+    ast.keyword,
+)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def check_formula_safe(rhs: str) -> None:
+    """Refuse a formula whose terms could run arbitrary code when evaluated.
+
+    Each term must be a column name, or an expression of column names, literals,
+    arithmetic and calls of :data:`SAFE_FUNCTIONS` -- no attribute access, subscripts,
+    builtins (``open``, ``__import__``, ...) or dunder names.
+
+    Raises
+    ------
+    InvalidInputError
+    """
+    try:
+        parsed = Formula(rhs)
+    except (FormulaicError, ValueError, SyntaxError) as exc:
+        raise InvalidInputError(f"cannot parse formula {rhs!r}: {exc}") from exc
+    builtin_names = set(dir(builtins))
+    for term in parsed:
+        for factor in term.factors:
+            method = getattr(factor.eval_method, "value", str(factor.eval_method))
+            if method != "python":
+                continue
+            expr = str(factor.expr)
+            try:
+                tree = ast.parse(expr, mode="eval")
+            except SyntaxError as exc:
+                raise InvalidInputError(f"formula term {expr!r} is not an expression") from exc
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    name = _dotted(node.func)
+                    if name not in SAFE_FUNCTIONS:
+                        raise InvalidInputError(
+                            f"formula term {expr!r} calls {name or 'an expression'}, which "
+                            "mnlogit does not allow in a model file's formula"
+                        )
+                    continue
+                if isinstance(node, ast.Attribute):
+                    if _dotted(node) not in SAFE_FUNCTIONS:
+                        raise InvalidInputError(
+                            f"formula term {expr!r} uses attribute access, which mnlogit does "
+                            "not allow in a model file's formula"
+                        )
+                    continue
+                if (
+                    isinstance(node, ast.Name)
+                    and (node.id.startswith("__") or node.id in builtin_names)
+                    and node.id not in SAFE_FUNCTIONS
+                ):
+                    raise InvalidInputError(
+                        f"formula term {expr!r} uses the name {node.id!r}, which mnlogit does "
+                        "not allow in a model file's formula"
+                    )
+                if not isinstance(node, _SAFE_NODES):
+                    raise InvalidInputError(
+                        f"formula term {expr!r} uses {type(node).__name__}, which mnlogit "
+                        "does not allow in a model file's formula"
+                    )
 
 
 class MissingValuesDropped(MnlogitWarning):
@@ -331,7 +469,15 @@ class FormulaDesign:
 
     # ------------------------------------------------------------------ model files
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-able description of the fitted formula (no code)."""
+        """Plain, JSON-able description of the fitted formula.
+
+        Raises
+        ------
+        InvalidInputError
+            When the formula calls functions outside :data:`SAFE_FUNCTIONS` (it could
+            not be loaded back safely).
+        """
+        check_formula_safe(str(self.spec.formula))
         return {
             "formula": self.formula,
             "response": self.response,
@@ -350,7 +496,13 @@ class FormulaDesign:
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> FormulaDesign:
-        """Rebuild a :class:`FormulaDesign` written by :meth:`to_dict`."""
+        """Rebuild a :class:`FormulaDesign` written by :meth:`to_dict`.
+
+        The formula is checked with :func:`check_formula_safe` before anything else, since
+        formulaic evaluates formula terms as Python.
+        """
+        check_formula_safe(str(payload["rhs"]))
+        check_formula_safe(str(payload["formula"]).split("~", 1)[-1])
         kinds = Factor.Kind
         encoder_state = {
             factor: (kinds(kind), _decode_value(state))

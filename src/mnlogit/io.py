@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
+from mnlogit.exceptions import InvalidInputError
 from mnlogit.solvers import IterationRecord
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "save"]
@@ -301,7 +302,10 @@ def load(path: str | Path) -> Any:
         model.fit_intercept_ = bool(meta.get("fit_intercept", True))
         names = meta.get("feature_names")
         formula = meta.get("formula")
-        model.design_ = None if formula is None else FormulaDesign.from_dict(formula)
+        try:
+            model.design_ = None if formula is None else FormulaDesign.from_dict(formula)
+        except InvalidInputError as exc:
+            raise ModelFileError(f"{p}: refusing the model's formula: {exc}") from exc
         if names is not None and formula is None:
             model.feature_names_in_ = np.asarray(names, dtype=object)
         for key, value in dict(meta.get("fit", {})).items():
