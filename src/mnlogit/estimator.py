@@ -21,6 +21,7 @@ from mnlogit.convergence import ConvergenceReport
 from mnlogit.diagnostics import (
     check_positive_number,
     check_weights,
+    column_scales,
     encode_labels,
     resolve_reference,
 )
@@ -234,7 +235,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         class_totals: FloatArray,
     ) -> FloatArray:
         """Warm start if asked and compatible, else the intercept-only (null) model."""
-        K, p1, param = classes.size, obj.p1, obj.param
+        K, p1 = classes.size, obj.p1
         if (
             self.warm_start
             and hasattr(self, "coef_")
@@ -245,12 +246,12 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             B = self.coef_.T
             if obj.fit_intercept:
                 B = np.vstack([self.intercept_[None, :], B])
-            return param.from_full(np.asarray(B, dtype=np.float64))
+            return obj.free_from_original(np.asarray(B, dtype=np.float64))
         B = np.zeros((p1, K))
         if obj.fit_intercept:
             freq = np.maximum(class_totals / class_totals.sum(), 1e-12)
             B[0] = np.log(freq)
-        return param.from_full(B)
+        return obj.free_from_original(B)
 
     def _objective(
         self,
@@ -281,8 +282,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if penalized and self.alpha is None:
             alpha = 1.0 / float(sw.sum())
         param = Parameterization(classes.size, ref)
-        penalty = make_penalty(self.penalty, alpha, fit_intercept)
-        obj = MultinomialObjective(Xv, codes, classes.size, sw, param, penalty, fit_intercept)
+        scale = column_scales(Xv)
+        penalty = make_penalty(self.penalty, alpha, fit_intercept, row_weights=1.0 / scale**2)
+        obj = MultinomialObjective(
+            Xv, codes, classes.size, sw, param, penalty, fit_intercept, feature_scale=scale
+        )
         return obj, classes, ref, alpha
 
     def _fitted_design(self) -> FormulaDesign:
@@ -379,7 +383,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
                 "penalty='l2' or another solver"
             ) from exc
 
-        B = obj.full_coefficients(result.x)
+        B = obj.original_coefficients(result.x)
         off = int(fit_intercept)
         self.fit_intercept_ = fit_intercept
         self.classes_ = classes
@@ -467,7 +471,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         )
         if not np.array_equal(classes, self.classes_):
             raise InvalidInputError("y does not have the classes the model was fitted on")
-        theta = obj.param.from_full(self._full_B())
+        theta = obj.free_from_original(self._full_B())
         cov, status = compute_covariance(obj, theta, kind, groups, max_params=None)
         if cov is None:
             raise InferenceUnavailableError(status)

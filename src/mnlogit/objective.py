@@ -74,6 +74,12 @@ class MultinomialObjective:
         Acts on ``theta`` viewed as ``(p1, K-1)``; intercepts are not penalized.
     fit_intercept : bool
         Whether row 0 of ``B`` is an intercept (``p1 = p + 1``) or not (``p1 = p``).
+    feature_scale : ndarray of shape (p,), optional
+        Positive column scales ``s``. The parameters then live on the scaled features
+        ``X / s`` (without copying X: the weights are divided instead), which makes the
+        problem's conditioning -- and the gradient criterion -- independent of the
+        features' units. :meth:`original_coefficients` maps back. The penalty (given
+        row weights by the caller) stays on the original scale.
 
     Notes
     -----
@@ -90,6 +96,7 @@ class MultinomialObjective:
         parameterization: Parameterization,
         penalty: Penalty,
         fit_intercept: bool = True,
+        feature_scale: FloatArray | None = None,
     ) -> None:
         self.X = X
         self.sparse = sp.issparse(X)
@@ -105,6 +112,9 @@ class MultinomialObjective:
         self.p1 = self.n_features + int(fit_intercept)
         self.n_params = (n_classes - 1) * self.p1
         self._rows = np.arange(self.n_samples)
+        self._inv_scale: FloatArray | None = (
+            None if feature_scale is None else 1.0 / np.asarray(feature_scale, dtype=np.float64)
+        )
         # theta_ref0 = Theta @ T: used to build the Hessian from one kernel.
         self._to_ref0 = parameterization.transform_to(Parameterization(n_classes, 0))
         self._cached_theta: FloatArray | None = None
@@ -120,6 +130,8 @@ class MultinomialObjective:
         """Linear predictor ``(n, K)`` from a full ``(p1, K)`` matrix."""
         off = int(self.fit_intercept)
         W = B[off:]
+        if self._inv_scale is not None:
+            W = W * self._inv_scale[:, None]
         eta = np.asarray(self.X @ W, dtype=np.float64)
         if self.fit_intercept:
             eta += B[0]
@@ -128,13 +140,30 @@ class MultinomialObjective:
     def _xt_full(self, U: FloatArray) -> FloatArray:
         """``[U.sum(0); X.T @ U]`` of shape ``(p1, K')`` for a per-row ``(n, K')`` matrix."""
         XtU = np.asarray(self.X.T @ U, dtype=np.float64)
+        if self._inv_scale is not None:
+            XtU *= self._inv_scale[:, None]
         if self.fit_intercept:
             return np.vstack([U.sum(axis=0, keepdims=True), XtU])
         return XtU
 
     def full_coefficients(self, theta: FloatArray) -> FloatArray:
-        """``B`` of shape ``(p1, K)`` for the free vector ``theta``."""
+        """``B`` of shape ``(p1, K)`` for the free vector ``theta`` (scaled features)."""
         return self.param.to_full(theta, self.p1)
+
+    def row_unscale(self) -> FloatArray:
+        """``d`` of shape ``(p1,)``: ``B_original = d[:, None] * B`` (1 for the intercept)."""
+        d = np.ones(self.p1) if self._inv_scale is None else self._inv_scale
+        if self._inv_scale is not None and self.fit_intercept:
+            d = np.concatenate([[1.0], self._inv_scale])
+        return d
+
+    def original_coefficients(self, theta: FloatArray) -> FloatArray:
+        """``B`` of shape ``(p1, K)`` on the original features' scale."""
+        return self.row_unscale()[:, None] * self.full_coefficients(theta)
+
+    def free_from_original(self, B: FloatArray) -> FloatArray:
+        """Free vector ``((K-1) * p1,)`` for a ``(p1, K)`` matrix on the original scale."""
+        return self.param.from_full(B / self.row_unscale()[:, None])
 
     def linear_predictor(self, theta: FloatArray) -> FloatArray:
         """``eta`` of shape ``(n, K)`` at ``theta``."""
@@ -214,19 +243,25 @@ class MultinomialObjective:
         """``[1, X].T @ diag(h) @ [1, X]`` of shape ``(p1, p1)``, never copying ``X``."""
         X = self.X
         p = self.n_features
+        inv = self._inv_scale
         if self.sparse:
-            XtHX = np.asarray((X.T @ X.multiply(h[:, None]).tocsc()).toarray())
+            Xs = X if inv is None else X @ sp.diags(inv)
+            XtHX = np.asarray((Xs.T @ Xs.multiply(h[:, None]).tocsc()).toarray())
         else:
             XtHX = np.zeros((p, p))
             step = max(1, _CHUNK_ELEMENTS // max(p, 1))
             for start in range(0, self.n_samples, step):
                 Xc = X[start : start + step]
+                if inv is not None:
+                    Xc = Xc * inv
                 XtHX += Xc.T @ (Xc * h[start : start + step, None])
         if not self.fit_intercept:
             return XtHX
         out = np.empty((p + 1, p + 1))
         out[0, 0] = h.sum()
         border = np.asarray(X.T @ h).ravel()
+        if inv is not None:
+            border = border * inv
         out[0, 1:] = border
         out[1:, 0] = border
         out[1:, 1:] = XtHX

@@ -65,33 +65,47 @@ class L2Penalty:
         ``alpha = 1 / (C * sum(sample_weight))``.
     intercept_row : bool
         Whether row 0 of ``theta`` is an (unpenalized) intercept.
+    row_weights : ndarray of shape (p,), optional
+        Per-feature weights ``r_j`` of the penalty, ``alpha/2 * sum_j r_j ||theta_j||^2``.
+        The objective passes ``1 / s_j^2`` when it works on features scaled by ``s``, so
+        that the penalty is the ridge penalty on the original coefficients.
     """
 
     name = "l2"
 
-    def __init__(self, alpha: float, intercept_row: bool) -> None:
+    def __init__(
+        self, alpha: float, intercept_row: bool, row_weights: FloatArray | None = None
+    ) -> None:
         self.alpha = float(alpha)
         self._start = 1 if intercept_row else 0
+        self._rows = None if row_weights is None else np.asarray(row_weights, dtype=np.float64)
 
-    def value(self, theta: FloatArray) -> float:
-        w = theta[self._start :]
-        return 0.5 * self.alpha * float(np.vdot(w, w))
-
-    def gradient(self, theta: FloatArray) -> FloatArray:
-        g = self.alpha * theta
-        g[: self._start] = 0.0
-        return g
-
-    def hessian_diagonal(self, shape: tuple[int, int]) -> FloatArray:
+    def _weights(self, shape: tuple[int, int]) -> FloatArray:
         d = np.full(shape, self.alpha)
+        if self._rows is not None:
+            d[self._start :] *= self._rows[:, None]
         d[: self._start] = 0.0
         return d
 
+    def value(self, theta: FloatArray) -> float:
+        return 0.5 * float(np.sum(self._weights(theta.shape) * theta * theta))
 
-def make_penalty(name: str | None, alpha: float, intercept_row: bool) -> Penalty:
+    def gradient(self, theta: FloatArray) -> FloatArray:
+        return np.asarray(self._weights(theta.shape) * theta)
+
+    def hessian_diagonal(self, shape: tuple[int, int]) -> FloatArray:
+        return self._weights(shape)
+
+
+def make_penalty(
+    name: str | None,
+    alpha: float,
+    intercept_row: bool,
+    row_weights: FloatArray | None = None,
+) -> Penalty:
     """Build a penalty from its public name (``None`` or ``"l2"``)."""
     if name is None or name == "none":
         return NoPenalty()
     if name == "l2":
-        return L2Penalty(alpha, intercept_row)
+        return L2Penalty(alpha, intercept_row, row_weights)
     raise ValueError(f"penalty must be None or 'l2', got {name!r}")

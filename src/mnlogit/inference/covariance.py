@@ -98,7 +98,7 @@ def _meat_cluster(obj: MultinomialObjective, theta: FloatArray, groups: Any) -> 
         Ua = _dense(prod)
         if obj.fit_intercept:
             Ua = np.hstack([np.asarray(C.sum(axis=1)).reshape(G, 1), np.asarray(Ua)])
-        cols.append(Ua)
+        cols.append(Ua * obj.row_unscale())  # scores of the scaled-feature parameters
     U = np.hstack(cols)
     return (G / (G - 1.0)) * (U.T @ U)
 
@@ -157,6 +157,6 @@ def compute_covariance(
         cov_free = bread @ _meat_cluster(obj, theta, groups) @ bread
     else:
         raise ValueError(f"cov_type must be one of {COV_TYPES} or None, got {cov_type!r}")
-    L = np.kron(obj.param.A, np.eye(obj.p1))
+    L = np.kron(obj.param.A, np.diag(obj.row_unscale()))
     cov = L @ cov_free @ L.T
     return 0.5 * (cov + cov.T), f"{cov_type} covariance of {m} free parameters"
