@@ -99,7 +99,9 @@ def _reference(value: str | None, data: pd.DataFrame, formula: str) -> Any:
         return "auto"
     if value in ("first", "last", "auto", "none"):
         return None if value == "none" else value
-    response = formula.split("~", 1)[0].strip()
+    from mnlogit.formula import FormulaDesign
+
+    response = FormulaDesign.response_of(formula)
     if response in data.columns:
         for label in pd.unique(data[response].dropna()):
             if str(label) == value:
@@ -148,10 +150,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     proba = model.predict_proba(data)
     out = pd.DataFrame(proba, columns=[f"prob_{c}" for c in model.classes_])
     out["predicted"] = model.classes_[np.argmax(proba, axis=1)]
-    for col in args.keep or []:
+    for position, col in enumerate(args.keep or []):
         if col not in data.columns:
             raise CliError(f"--keep: no column {col!r} in {args.data}")
-        out.insert(0, col, data[col].to_numpy())
+        out.insert(position, col, data[col].to_numpy())
     if args.output:
         write_table(out, args.output)
         print(f"{len(out)} predictions written to {args.output}")
@@ -162,6 +164,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
+    if getattr(model, "_cov_full", None) is None:
+        coef = pd.DataFrame(
+            np.column_stack([model.intercept_, model.coef_]),
+            index=pd.Index([str(c) for c in model.classes_], name="class"),
+            columns=["Intercept", *model._feature_names()],
+        )
+        print(f"(no standard errors: {getattr(model, 'cov_status_', 'no covariance')})")
+        print(coef.to_string(float_format="{:.6g}".format))
+        if getattr(model, "convergence_", None) is not None:
+            print(model.convergence_)
+        return 0
     print(model.summary(alpha=args.alpha, exponentiate=args.rrr))
     return 0
 
@@ -244,9 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
+        print(f"mnlogit: warning: {message}", file=sys.stderr)
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", MnlogitWarning)
+            warnings.showwarning = one_line_warning
             status: int = args.func(args)
             return status
     except (CliError, ModelFileError, ValueError, KeyError, RuntimeError, OSError) as exc:

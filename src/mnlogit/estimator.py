@@ -31,6 +31,7 @@ from mnlogit.exceptions import (
     InvalidInputError,
     SolverError,
 )
+from mnlogit.firth import FirthObjective
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.formula import FormulaDesign
 from mnlogit.inference import InferenceMixin
@@ -70,9 +71,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         reference). ``None``: always the symmetric form (for K = 2 its penalty
         ``alpha/2 ||W||^2`` is half that of the log-odds form, so it equals scikit-learn
         with ``C = 2 / (alpha * S)``).
-    penalty : None or "l2", default=None
+    penalty : None, "l2" or "firth", default=None
         ``None`` is maximum likelihood; ``"l2"`` adds ``alpha/2 * ||W||_F^2`` to the mean
-        log-loss (intercepts are not penalized).
+        log-loss (intercepts are not penalized); ``"firth"`` maximizes
+        ``loglik + 1/2 log det I`` (Jeffreys prior), which gives finite, bias-reduced
+        estimates even under separation (see :mod:`mnlogit.firth`).
     alpha : float or None, default=None
         Penalty strength on the mean log-loss. ``None`` means ``1 / S`` (``S`` the sum
         of sample weights), which makes ``MultinomialLogit(penalty="l2")`` equal
@@ -182,8 +185,12 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> tuple[str, float, float]:
-        if self.penalty not in (None, "l2"):
-            raise InvalidInputError(f"penalty must be None or 'l2', got {self.penalty!r}")
+        if self.penalty not in (None, "l2", "firth"):
+            raise InvalidInputError(f"penalty must be None, 'l2' or 'firth', got {self.penalty!r}")
+        if self.penalty == "firth" and self.solver == "irls":
+            raise InvalidInputError(
+                "solver='irls' does not support penalty='firth'; use 'newton' or 'lbfgs'"
+            )
         if self.solver != "auto" and self.solver not in SOLVERS:
             raise InvalidInputError(
                 f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {self.solver!r}"
@@ -217,14 +224,14 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             raise InvalidInputError(
                 f"max_iter must be a positive integer or None, got {self.max_iter!r}"
             )
-        if self.penalty is None and self.alpha is not None:
+        if self.penalty != "l2" and self.alpha is not None:
             warnings.warn(
-                "alpha is ignored because penalty=None; set penalty='l2' to use it",
+                f"alpha is ignored because penalty={self.penalty!r}; set penalty='l2' to use it",
                 UserWarning,
                 stacklevel=3,
             )
         alpha = 0.0
-        if self.penalty is not None and self.alpha is not None:
+        if self.penalty == "l2" and self.alpha is not None:
             alpha = check_positive_number("alpha", self.alpha, allow_zero=True)
         return self.solver, alpha, tol
 
@@ -277,16 +284,20 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(yv)
         classes, codes = encode_labels(yv)
         sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
-        penalized = self.penalty is not None
-        ref = resolve_reference(self.reference, classes, penalized)
-        if penalized and self.alpha is None:
+        ridge = self.penalty == "l2"
+        ref = resolve_reference(self.reference, classes, ridge)
+        if ridge and self.alpha is None:
             alpha = 1.0 / float(sw.sum())
         param = Parameterization(classes.size, ref)
         scale = column_scales(Xv)
-        penalty = make_penalty(self.penalty, alpha, fit_intercept, row_weights=1.0 / scale**2)
-        obj = MultinomialObjective(
+        penalty = make_penalty(
+            self.penalty if ridge else None, alpha, fit_intercept, row_weights=1.0 / scale**2
+        )
+        obj: Any = MultinomialObjective(
             Xv, codes, classes.size, sw, param, penalty, fit_intercept, feature_scale=scale
         )
+        if self.penalty == "firth":
+            obj = FirthObjective(obj)
         return obj, classes, ref, alpha
 
     def _fitted_design(self) -> FormulaDesign:
@@ -318,9 +329,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             self.design_ = design
             self.n_missing_dropped_ = int((~kept).sum())
         else:
+            Xd, yd, kept = self._fitted_design().training_arrays(X, self.missing)
             design = self._fitted_design()
-            Xd, yd = design.transform(X), design.response_values(X)
-            kept = np.ones(Xd.shape[0], dtype=bool)
         if sample_weight is not None and not isinstance(sample_weight, str):
             sample_weight = np.asarray(sample_weight)[kept]
         if groups is not None:
@@ -368,6 +378,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         Xv = obj.X
         if solver == "auto":
             solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv))
+            if self.penalty == "firth" and solver == "newton-cg":
+                solver = "lbfgs"
         max_iter = DEFAULT_MAX_ITER[solver] if self.max_iter is None else int(self.max_iter)
         options = SolverOptions(
             tol=tol, max_iter=max_iter, criterion=self.criterion, verbose=int(self.verbose)

@@ -21,7 +21,6 @@ requiring pyarrow).
 from __future__ import annotations
 
 import ast
-import builtins
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -136,8 +135,10 @@ def check_formula_safe(rhs: str) -> None:
     """Refuse a formula whose terms could run arbitrary code when evaluated.
 
     Each term must be a column name, or an expression of column names, literals,
-    arithmetic and calls of :data:`SAFE_FUNCTIONS` -- no attribute access, subscripts,
-    builtins (``open``, ``__import__``, ...) or dunder names.
+    arithmetic and calls of :data:`SAFE_FUNCTIONS` -- no other calls (``open(...)``,
+    ``__import__(...)``, ``eval(...)``), attribute access, subscripts, lambdas or dunder
+    names. A bare name is a data column (formulaic looks it up in the data first); even
+    where it falls through to a Python builtin it is a value, never called.
 
     Raises
     ------
@@ -147,8 +148,8 @@ def check_formula_safe(rhs: str) -> None:
         parsed = Formula(rhs)
     except (FormulaicError, ValueError, SyntaxError) as exc:
         raise InvalidInputError(f"cannot parse formula {rhs!r}: {exc}") from exc
-    builtin_names = set(dir(builtins))
-    for term in parsed:
+    sides = [parsed.lhs, parsed.rhs] if hasattr(parsed, "rhs") else [parsed]
+    for term in (t for side in sides for t in side):
         for factor in term.factors:
             method = getattr(factor.eval_method, "value", str(factor.eval_method))
             if method != "python":
@@ -174,11 +175,7 @@ def check_formula_safe(rhs: str) -> None:
                             "not allow in a model file's formula"
                         )
                     continue
-                if (
-                    isinstance(node, ast.Name)
-                    and (node.id.startswith("__") or node.id in builtin_names)
-                    and node.id not in SAFE_FUNCTIONS
-                ):
+                if isinstance(node, ast.Name) and node.id.startswith("__"):
                     raise InvalidInputError(
                         f"formula term {expr!r} uses the name {node.id!r}, which mnlogit does "
                         "not allow in a model file's formula"
@@ -243,7 +240,9 @@ def _encode_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_encode_value(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _encode_value(v) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: _encode_value(v) for k, v in value.items()}
+        return {"__items__": [[_encode_value(k), _encode_value(v)] for k, v in value.items()]}
     if isinstance(value, _contrasts.ContrastsState):
         return {
             "__contrasts_state__": {
@@ -269,6 +268,8 @@ def _decode_value(value: Any) -> Any:
         return value
     if value.get("__unset__"):
         return UNSET
+    if "__items__" in value:
+        return {_decode_value(k): _decode_value(v) for k, v in value["__items__"]}
     if "__array__" in value:
         return np.asarray(value["__array__"])
     if "__contrasts_state__" in value:
@@ -316,8 +317,13 @@ class FormulaDesign:
     factor_variables: dict[str, list[str]]
     terms: dict[str, list[str]]
 
+    @classmethod
+    def response_of(cls, formula: str) -> str:
+        """The data column a formula's left-hand side reads (``C(risk)`` -> ``risk``)."""
+        return cls._split(formula)[0]
+
     @staticmethod
-    def _split(formula: str) -> tuple[str, str]:
+    def _split(formula: str) -> tuple[str, Any]:
         try:
             parsed = Formula(formula)
         except (FormulaicError, ValueError, SyntaxError) as exc:
@@ -331,7 +337,9 @@ class FormulaDesign:
             raise InvalidInputError(
                 f"the left-hand side of {formula!r} must be one column of class labels"
             )
-        return lhs_vars[0], str(parsed.rhs)
+        # The parsed right-hand side itself, not its text: printing loses "0 +"/"- 1",
+        # {...} quoting and backticks.
+        return lhs_vars[0], parsed.rhs
 
     @classmethod
     def fit(
@@ -358,8 +366,7 @@ class FormulaDesign:
         if missing not in ("error", "drop"):
             raise InvalidInputError(f"missing must be 'error' or 'drop', got {missing!r}")
         frame = as_pandas(data)
-        response, rhs = cls._split(formula)
-        rhs_formula = Formula(rhs)
+        response, rhs_formula = cls._split(formula)
         needed = [response, *sorted(rhs_formula.required_variables)]
         absent = [c for c in needed if c not in frame.columns]
         if absent:
@@ -457,6 +464,34 @@ class FormulaDesign:
                 raise InvalidInputError(f"cannot build the design matrix: {exc}") from exc
         return np.asarray(matrix[self.columns].to_numpy(dtype=np.float64))
 
+    def training_arrays(
+        self, data: Any, missing: str = "error"
+    ) -> tuple[FloatArray, NDArray[Any], NDArray[np.bool_]]:
+        """Design matrix, labels and kept-row mask for labelled data, as at fit time.
+
+        With ``missing="drop"`` rows with a missing value in the formula's columns (or
+        the response) are dropped, as ``fit`` did; otherwise they are refused.
+
+        Returns
+        -------
+        X : ndarray of shape (m, p)
+        y : ndarray of shape (m,)
+        kept : ndarray of shape (n,)
+        """
+        frame = as_pandas(data)
+        needed = [self.response, *sorted(self.spec.required_variables)]
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            raise InvalidInputError(f"the data lack column(s) {absent} of {self.formula!r}")
+        _, rows = missing_report(frame, needed)
+        if missing == "drop" and rows.any():
+            frame = frame.loc[~rows]
+        return (
+            self.transform(frame),
+            self.response_values(frame),
+            ~rows if missing == "drop" else np.ones(rows.size, dtype=bool),
+        )
+
     def response_values(self, data: Any) -> NDArray[Any]:
         """The response column of ``data`` as raw labels."""
         frame = as_pandas(data)
@@ -477,7 +512,7 @@ class FormulaDesign:
             When the formula calls functions outside :data:`SAFE_FUNCTIONS` (it could
             not be loaded back safely).
         """
-        check_formula_safe(str(self.spec.formula))
+        check_formula_safe(self.formula)
         return {
             "formula": self.formula,
             "response": self.response,
@@ -501,15 +536,14 @@ class FormulaDesign:
         The formula is checked with :func:`check_formula_safe` before anything else, since
         formulaic evaluates formula terms as Python.
         """
-        check_formula_safe(str(payload["rhs"]))
-        check_formula_safe(str(payload["formula"]).split("~", 1)[-1])
+        check_formula_safe(str(payload["formula"]))
         kinds = Factor.Kind
         encoder_state = {
             factor: (kinds(kind), _decode_value(state))
             for factor, (kind, state) in payload["encoder_state"].items()
         }
         spec = ModelSpec(
-            formula=Formula(payload["rhs"]),
+            formula=cls._split(str(payload["formula"]))[1],
             ensure_full_rank=bool(payload.get("ensure_full_rank", True)),
             encoder_state=encoder_state,
             transform_state=_decode_value(payload["transform_state"]),

@@ -25,6 +25,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,11 @@ _FIT_ATTRIBUTES = (
     "cov_status_",
     "n_missing_dropped_",
 )
+
+
+# What reading a damaged archive member can raise: bad CRC or headers, a broken
+# deflate stream, a compression method this Python lacks, a short read.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError)
 
 
 class ModelFileError(ValueError):
@@ -225,12 +231,12 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]]]:
             raise ModelFileError(f"{path} is not an mnlogit model file (no model.json inside)")
         try:
             meta = json.loads(zf.read("model.json").decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        except (ValueError, UnicodeDecodeError, *_ARCHIVE_ERRORS) as exc:
             raise ModelFileError(f"{path}: model.json is corrupted: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
             raise ModelFileError(f"{path} is not an mnlogit model file (format mismatch)")
         version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
             raise ModelFileError(
                 f"{path} uses model-file format version {version!r}; this mnlogit reads "
                 f"versions up to {FORMAT_VERSION}: upgrade mnlogit"
@@ -241,7 +247,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]]]:
                 raise ModelFileError(f"{path} is truncated: {name} is missing")
             try:
                 blob = zf.read(name)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            except _ARCHIVE_ERRORS as exc:
                 raise ModelFileError(f"{path}: cannot read {name}: {exc}") from exc
             if hashlib.sha256(blob).hexdigest() != digest:
                 raise ModelFileError(f"{path} is corrupted: the checksum of {name} does not match")
@@ -274,7 +280,7 @@ def load(path: str | Path) -> Any:
     FileNotFoundError
     """
     from mnlogit.estimator import MultinomialLogit
-    from mnlogit.formula import FormulaDesign
+    from mnlogit.formula import FormulaDesign, check_formula_safe
 
     p = Path(path)
     meta, arrays = _read(p)
@@ -291,6 +297,15 @@ def load(path: str | Path) -> Any:
         cw = params.get("class_weight")
         if isinstance(cw, dict) and "pairs" in cw:
             params["class_weight"] = {k: w for k, w in cw["pairs"]}
+        formula = meta.get("formula")
+        param_formula = params.get("formula")
+        if param_formula is not None:
+            if formula is None or param_formula != formula.get("formula"):
+                raise ModelFileError(f"{p}: the estimator's formula does not match the model's")
+            try:
+                check_formula_safe(str(param_formula))
+            except InvalidInputError as exc:
+                raise ModelFileError(f"{p}: refusing the model's formula: {exc}") from exc
         known = set(MultinomialLogit().get_params())
         model = MultinomialLogit(**{k: v for k, v in params.items() if k in known})
         ref_index = meta.get("reference_index")
@@ -301,7 +316,8 @@ def load(path: str | Path) -> Any:
         model.n_features_in_ = n_features
         model.fit_intercept_ = bool(meta.get("fit_intercept", True))
         names = meta.get("feature_names")
-        formula = meta.get("formula")
+        if names is not None and len(names) != n_features:
+            raise ModelFileError(f"{p}: {len(names)} feature names for {n_features} features")
         try:
             model.design_ = None if formula is None else FormulaDesign.from_dict(formula)
         except InvalidInputError as exc:
@@ -311,7 +327,13 @@ def load(path: str | Path) -> Any:
         for key, value in dict(meta.get("fit", {})).items():
             if key in _FIT_ATTRIBUTES:
                 setattr(model, key, _unfloat(value))
-        model._cov_full = arrays.get("cov")
+        cov = arrays.get("cov")
+        p1 = n_features + int(model.fit_intercept_)
+        if cov is not None and cov.shape != (K * p1, K * p1):
+            raise ModelFileError(
+                f"{p}: covariance of shape {cov.shape}, expected {(K * p1, K * p1)}"
+            )
+        model._cov_full = cov
         if model._cov_full is None and "cov_status_" not in meta.get("fit", {}):
             model.cov_status_ = "the model file holds no covariance"
         conv = meta.get("convergence")

@@ -49,11 +49,11 @@ def _png(draw: Callable[..., Any], size: tuple[float, float] = (6.4, 4.4)) -> st
 
 
 def _numeric_predictors(model: Any, data: Any) -> list[Any]:
-    """Up to two raw numeric predictors to plot along."""
+    """Up to two raw numeric predictors to plot along, in the order the model names them."""
     design = getattr(model, "design_", None)
     if design is not None:
         frame = pd.DataFrame(data)
-        used = sorted(design.spec.required_variables)
+        used = sorted(design.spec.required_variables, key=lambda v: (design.formula.find(v), v))
         return [
             c
             for c in used
@@ -62,9 +62,7 @@ def _numeric_predictors(model: Any, data: Any) -> list[Any]:
             and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])
         ][:2]
-    names = getattr(model, "feature_names_in_", None)
-    p = model.coef_.shape[1]
-    return [str(names[j]) if names is not None else j for j in range(min(p, 2))]
+    return list(model._feature_names()[:2])
 
 
 def render_report(model: Any, data: Any, y: Any = None, title: str | None = None) -> str:
@@ -157,7 +155,12 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
                 partial(plotting.plot_log_odds, model, data, feature),
             )
         )
-    if len(features) == 2:
+    if len(features) < 2:
+        parts.append(
+            "<p class='note'>Decision regions and probability surface: not drawn (they need "
+            f"two numeric predictors; this model has {len(features)}).</p>"
+        )
+    else:
         pair = (features[0], features[1])
         figures.append(
             (

@@ -143,7 +143,7 @@ class Summary:
                 ]
                 out.append(
                     f"<tr><th style='text-align:left'>{esc(str(term))}</th>"
-                    + "".join(f"<td style='text-align:right'>{v}</td>" for v in vals)
+                    + "".join(f"<td style='text-align:right'>{esc(v)}</td>" for v in vals)
                     + "</tr>"
                 )
             out.append("</table>")

@@ -44,7 +44,8 @@ _MAX_INFLATION = 1e12
 
 
 def _inverse_information(obj: MultinomialObjective, theta: FloatArray) -> FloatArray | None:
-    info = obj.hessian(theta) * obj.sum_weights
+    curvature = getattr(obj, "information", obj.hessian)
+    info = curvature(theta) * obj.sum_weights
     try:
         factor = scipy.linalg.cho_factor(info, lower=False, check_finite=True)
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):

@@ -133,7 +133,7 @@ class InferenceMixin:
                 f"no covariance matrix: {status}. Fit with cov_type='nonrobust' (or "
                 "'robust'/'cluster'), or call compute_covariance(X, y) on the fitted model"
             )
-        if self.penalty is not None:
+        if self.penalty == "l2":
             warnings.warn(
                 PenalizedInferenceWarning(
                     "standard errors of a penalized fit come from the inverse penalized "
@@ -331,13 +331,15 @@ class InferenceMixin:
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
         design = getattr(self, "design_", None)
         if X is not None and (y is not None or design is not None):
-            Xd = self._rows(X)
-            yd = y if y is not None else self._fitted_design().response_values(X)  # type: ignore[attr-defined]
+            Xd, yd, sw, _, _ = self._prepare_data(  # type: ignore[attr-defined]
+                X, y, sample_weight, None, reset=False
+            )
+            Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
             for name, cols in terms.items():
                 reduced = clone(self).set_params(
                     formula=None, warm_start=False, cov_type=None, fit_intercept=self.fit_intercept_
                 )
-                reduced.fit(np.delete(Xd, cols, axis=1), yd, sample_weight=sample_weight)
+                reduced.fit(np.delete(Xd, cols, axis=1), yd, sample_weight=sw)
                 res = self.lr_test(reduced)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -489,6 +491,8 @@ class InferenceMixin:
         if self.penalty is None:
             lr = self.lr_test()
             header += [(f"LR chi2({lr.df})", lr.statistic), ("Prob > chi2", lr.p_value)]
+        elif self.penalty == "firth":
+            header += [("Penalty", "Firth (Jeffreys prior)")]
         else:
             header += [("Penalty", f"{self.penalty}, alpha={m.alpha_:.4g}")]
         header += [
@@ -506,7 +510,12 @@ class InferenceMixin:
         notes = []
         if exponentiate:
             notes.append("Relative risk ratios exp(coef); std err by the delta method.")
-        if self.penalty is not None:
+        if self.penalty == "firth":
+            notes.append(
+                "Firth-penalized fit: standard errors from the inverse Fisher information at "
+                "the penalized estimate; the log-likelihood shown is unpenalized."
+            )
+        elif self.penalty is not None:
             notes.append(
                 "Penalized fit: standard errors are from the inverse penalized information "
                 "(posterior covariance under the ridge prior), not classical ones."

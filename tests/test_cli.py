@@ -1,0 +1,716 @@
+"""The ``mnlogit`` command: fit, predict, summary, report, demo and its error contract.
+
+Commands run in-process through ``mnlogit.cli.main`` (fast, output captured with capsys);
+one test runs the installed console script in a subprocess to check the entry point and
+that the exit status reaches the shell.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnlogit import MultinomialLogit
+from mnlogit.cli import main
+from mnlogit.io import load
+
+FORMULA = "risk ~ age + income + C(region)"
+CLASSES = ["high", "low", "medium"]
+PROB_COLUMNS = [f"prob_{c}" for c in CLASSES]
+
+
+def make_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n).round(1),
+            "income": rng.normal(50, 15, n).round(1),
+            "region": rng.choice(["east", "north", "south"], n),
+            "cluster": rng.integers(0, 20, n),
+        }
+    )
+    eta = np.column_stack(
+        [np.zeros(n), -2 + 0.05 * frame["age"], 1 - 0.03 * frame["income"]]
+    ).astype(float)
+    prob = np.exp(eta)
+    prob /= prob.sum(axis=1, keepdims=True)
+    u = rng.uniform(size=(n, 1))
+    frame["risk"] = np.array(["low", "medium", "high"])[(u > prob.cumsum(axis=1)).sum(axis=1)]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Data files, and a model fitted through the CLI, shared by the module."""
+    d = tmp_path_factory.mktemp("cli")
+    frame = make_frame()
+    out = {"dir": d, "csv": d / "data.csv", "parquet": d / "data.parquet"}
+    frame.to_csv(out["csv"], index=False)
+    frame.to_parquet(out["parquet"], index=False)
+    # missing values in a predictor
+    missing = frame.copy()
+    missing.loc[[3, 7, 11], "age"] = np.nan
+    out["missing"] = d / "missing.csv"
+    missing.to_csv(out["missing"], index=False)
+    # a region level the model never saw
+    unseen = frame.copy()
+    unseen.loc[5, "region"] = "atlantis"
+    out["unseen"] = d / "unseen.csv"
+    unseen.to_csv(out["unseen"], index=False)
+    # new data without the response column
+    out["new"] = d / "new.parquet"
+    frame.drop(columns="risk").iloc[:40].to_parquet(out["new"], index=False)
+    # same data under an extension nobody reads
+    out["unknown_ext"] = d / "data.xlsx2"
+    shutil.copy(out["csv"], out["unknown_ext"])
+    # a model fitted through the CLI
+    out["model"] = d / "model.mnlogit"
+    assert main(["fit", str(out["csv"]), "--formula", FORMULA, "-o", str(out["model"]), "-q"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return make_frame()
+
+
+@pytest.fixture(scope="module")
+def api_model(frame: pd.DataFrame) -> MultinomialLogit:
+    return MultinomialLogit(formula=FORMULA).fit(frame)
+
+
+def progress_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if " iter " in line and line.startswith("[")]
+
+
+def assert_one_error_line(rc: int, out: str, err: str, *needles: str) -> None:
+    """The error contract: status 2, one ``mnlogit: error:`` line, no traceback."""
+    assert rc == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got {lines}"
+    assert lines[0].startswith("mnlogit: error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    assert "Traceback" not in out and "Traceback" not in err
+    assert 'File "' not in out and 'File "' not in err
+    assert out.strip() == "", f"nothing expected on stdout, got {out!r}"
+
+
+# ---------------------------------------------------------------------- fit
+def test_fit_csv_prints_summary_progress_and_writes_a_loadable_model(
+    files, api_model, tmp_path, capsys
+) -> None:
+    target = tmp_path / "m.mnlogit"
+    rc = main(["fit", str(files["csv"]), "--formula", FORMULA, "--output", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "Multinomial logit regression results" in out
+    assert "class = low  (against reference high)" in out
+    assert f"model written to {target}" in out
+    assert str(api_model.summary()) in out
+
+    # progress: one line per iteration on stderr, none on stdout
+    lines = progress_lines(err)
+    assert len(lines) >= api_model.n_iter_ >= 1
+    assert lines[0].startswith("[newton] iter    0")
+    assert not progress_lines(out)
+
+    model = load(target)
+    assert list(model.classes_) == CLASSES
+    np.testing.assert_allclose(model.coef_, api_model.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.intercept_, api_model.intercept_, rtol=1e-10, atol=1e-12)
+    frame = pd.read_csv(files["csv"])
+    np.testing.assert_allclose(
+        model.predict_proba(frame), api_model.predict_proba(frame), rtol=1e-10, atol=1e-14
+    )
+    assert str(model.summary()) == str(api_model.summary())
+
+
+def test_fit_parquet_equals_csv(files, api_model, tmp_path, capsys) -> None:
+    target = tmp_path / "pq.mnlogit"
+    rc = main(["fit", str(files["parquet"]), "--formula", FORMULA, "-o", str(target), "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "Multinomial logit regression results" in out
+    model = load(target)
+    np.testing.assert_allclose(model.coef_, api_model.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_quiet_prints_no_progress(files, capsys) -> None:
+    rc = main(["fit", str(files["csv"]), "--formula", FORMULA, "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert not progress_lines(err) and not progress_lines(out)
+    assert err.strip() == ""
+    assert "model written" not in out  # no --output: nothing written
+    assert "Multinomial logit regression results" in out
+
+
+def test_fit_reference(files, frame, tmp_path, capsys) -> None:
+    target = tmp_path / "ref.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "--reference", "medium", "-q"]
+    rc = main([*argv, "-o", str(target)])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert "against reference medium" in out
+    model = load(target)
+    assert model.reference_ == "medium"
+    ref = list(model.classes_).index("medium")
+    np.testing.assert_array_equal(model.coef_[ref], 0.0)
+    expected = MultinomialLogit(formula=FORMULA, reference="medium").fit(frame)
+    np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_reference_with_integer_labels(tmp_path, frame, capsys) -> None:
+    data = frame.assign(code=frame["risk"].map({"low": 0, "medium": 1, "high": 2}))
+    path = tmp_path / "int.csv"
+    data.to_csv(path, index=False)
+    target = tmp_path / "int.mnlogit"
+    rc = main(
+        [
+            "fit",
+            str(path),
+            "--formula",
+            "code ~ age + income",
+            "--reference",
+            "1",
+            "-q",
+            "-o",
+            str(target),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "against reference 1" in out
+    model = load(target)
+    assert model.reference_ == 1
+    assert list(model.classes_) == [0, 1, 2]
+
+
+def test_fit_reference_none_is_symmetric(files, capsys) -> None:
+    rc = main(["fit", str(files["csv"]), "--formula", FORMULA, "--reference", "none", "-q"])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert "symmetric form" in out
+    assert "against reference" not in out
+
+
+def test_fit_reference_with_transformed_response(files, frame, capsys) -> None:
+    """The formula API accepts a left-hand side such as ``C(risk)`` (the labels are the
+    ``risk`` column); ``--reference`` must find the labels there too."""
+    formula = "C(risk) ~ age + income"
+    api = MultinomialLogit(formula=formula, reference="low").fit(frame)
+    assert api.reference_ == "low"
+    rc = main(["fit", str(files["csv"]), "--formula", formula, "--reference", "low", "-q"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "against reference low" in out
+
+
+def test_fit_penalty_and_alpha(files, frame, tmp_path, capsys) -> None:
+    target = tmp_path / "l2.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "--penalty", "l2", "--alpha", "0.1"]
+    # warnings are printed as one line each on stderr, not in Python's source-line format
+    rc = main([*argv, "-q", "-o", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "mnlogit: warning: standard errors of a penalized fit" in err
+    assert ".py:" not in err
+    assert "l2, alpha=0.1" in out
+    assert "Penalized fit" in out
+    model = load(target)
+    assert model.penalty == "l2"
+    assert model.alpha_ == pytest.approx(0.1)
+    expected = MultinomialLogit(formula=FORMULA, penalty="l2", alpha=0.1).fit(frame)
+    np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-8, atol=1e-10)
+    unpenalized = MultinomialLogit(formula=FORMULA).fit(frame)
+    assert model.loglik_ < unpenalized.loglik_
+
+
+@pytest.mark.parametrize("cov_type", ["robust", "cluster"])
+def test_fit_cov_types(files, frame, tmp_path, capsys, cov_type) -> None:
+    target = tmp_path / f"{cov_type}.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "--cov-type", cov_type]
+    groups = None
+    if cov_type == "cluster":
+        argv += ["--groups", "cluster"]
+        groups = frame["cluster"].to_numpy()
+    rc = main([*argv, "-q", "-o", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    model = load(target)
+    assert model.cov_type_ == cov_type
+    expected = MultinomialLogit(formula=FORMULA, cov_type=cov_type).fit(frame, groups=groups)
+    ours, theirs = model.coef_table(), expected.coef_table()
+    np.testing.assert_allclose(ours["std_err"], theirs["std_err"], rtol=1e-8)
+    nonrobust = MultinomialLogit(formula=FORMULA).fit(frame).coef_table()
+    assert not np.allclose(ours["std_err"], nonrobust["std_err"], rtol=1e-3)
+    row = next(line for line in out.splitlines() if "Covariance:" in line)
+    assert cov_type in row
+
+
+def test_fit_cov_type_none(files, tmp_path, capsys) -> None:
+    target = tmp_path / "nocov.mnlogit"
+    rc = main(
+        [
+            "fit",
+            str(files["csv"]),
+            "--formula",
+            FORMULA,
+            "--cov-type",
+            "none",
+            "-q",
+            "-o",
+            str(target),
+        ]
+    )
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert "converged" in out
+    assert "no standard errors" in out
+    assert load(target).cov_type_ is None
+
+
+def test_fit_missing_drop(files, frame, tmp_path, capsys) -> None:
+    target = tmp_path / "drop.mnlogit"
+    argv = ["fit", str(files["missing"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "missing values", "'age': 3")
+
+    rc = main([*argv, "--missing", "drop"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "mnlogit: warning: dropped 3 of 300 rows" in err
+    assert re.search(r"Observations:\s+297\b", out)
+    model = load(target)
+    assert model.nobs_ == 297
+    assert model.n_missing_dropped_ == 3
+    data = pd.read_csv(files["missing"])
+    expected = MultinomialLogit(formula=FORMULA).fit(data.dropna())
+    np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_missing_drop_with_clusters(files, tmp_path, capsys) -> None:
+    """Dropped rows leave the cluster column aligned with the rows kept."""
+    target = tmp_path / "dropc.mnlogit"
+    argv = ["fit", str(files["missing"]), "--formula", FORMULA, "--missing", "drop", "-q"]
+    rc = main([*argv, "--cov-type", "cluster", "--groups", "cluster", "-o", str(target)])
+    _, err = capsys.readouterr()
+    assert "mnlogit: warning: dropped" in err
+    assert rc == 0, err
+    model = load(target)
+    assert model.cov_type_ == "cluster"
+    kept = pd.read_csv(files["missing"]).dropna()
+    expected = MultinomialLogit(formula=FORMULA, cov_type="cluster").fit(
+        kept, groups=kept["cluster"].to_numpy()
+    )
+    np.testing.assert_allclose(
+        model.coef_table()["std_err"], expected.coef_table()["std_err"], rtol=1e-8
+    )
+
+
+def test_fit_rrr(files, api_model, capsys) -> None:
+    rc = main(["fit", str(files["csv"]), "--formula", FORMULA, "--rrr", "-q"])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert str(api_model.summary(exponentiate=True)) in out
+    assert " rrr " in out
+    assert "Relative risk ratios" in out
+
+
+# ---------------------------------------------------------------------- predict
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_writes_probabilities_and_labels(files, tmp_path, capsys, suffix) -> None:
+    target = tmp_path / f"pred{suffix}"
+    rc = main(["predict", str(files["model"]), str(files["csv"]), "--output", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    data = pd.read_csv(files["csv"])
+    assert f"{len(data)} predictions written to {target}" in out
+    pred = pd.read_csv(target) if suffix == ".csv" else pd.read_parquet(target)
+    assert list(pred.columns) == [*PROB_COLUMNS, "predicted"]
+    assert len(pred) == len(data)
+    model = load(files["model"])
+    np.testing.assert_allclose(pred[PROB_COLUMNS].sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        pred[PROB_COLUMNS].to_numpy(), model.predict_proba(data), rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_array_equal(pred["predicted"].to_numpy(), model.predict(data))
+
+
+def test_predict_parquet_input_and_keep(files, tmp_path, capsys) -> None:
+    target = tmp_path / "keep.parquet"
+    rc = main(
+        [
+            "predict",
+            str(files["model"]),
+            str(files["parquet"]),
+            "-o",
+            str(target),
+            "--keep",
+            "risk",
+            "region",
+        ]
+    )
+    _, err = capsys.readouterr()
+    assert rc == 0, err
+    data = pd.read_parquet(files["parquet"])
+    pred = pd.read_parquet(target)
+    assert set(pred.columns) == {"risk", "region", *PROB_COLUMNS, "predicted"}
+    np.testing.assert_array_equal(pred["risk"].to_numpy(), data["risk"].to_numpy())
+    np.testing.assert_array_equal(pred["region"].to_numpy(), data["region"].to_numpy())
+    np.testing.assert_allclose(pred[PROB_COLUMNS].sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_predict_keep_preserves_the_order_given(files, tmp_path, capsys) -> None:
+    """``--keep risk region`` copies the columns in the order they were named."""
+    target = tmp_path / "order.csv"
+    rc = main(
+        [
+            "predict",
+            str(files["model"]),
+            str(files["csv"]),
+            "-o",
+            str(target),
+            "--keep",
+            "risk",
+            "region",
+        ]
+    )
+    capsys.readouterr()
+    assert rc == 0
+    assert list(pd.read_csv(target).columns) == ["risk", "region", *PROB_COLUMNS, "predicted"]
+
+
+def test_predict_to_stdout_on_data_without_response(files, capsys) -> None:
+    rc = main(["predict", str(files["model"]), str(files["new"])])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    pred = pd.read_csv(io.StringIO(out))
+    assert list(pred.columns) == [*PROB_COLUMNS, "predicted"]
+    assert len(pred) == 40
+    model = load(files["model"])
+    new = pd.read_parquet(files["new"])
+    np.testing.assert_array_equal(pred["predicted"].to_numpy(), model.predict(new))
+    np.testing.assert_allclose(pred[PROB_COLUMNS].sum(axis=1), 1.0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- summary, report, demo
+def test_summary(files, capsys) -> None:
+    model = load(files["model"])
+    rc = main(["summary", str(files["model"])])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out == str(model.summary()) + "\n"
+    rc = main(["summary", str(files["model"]), "--rrr", "--alpha", "0.1"])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    assert out == str(model.summary(alpha=0.1, exponentiate=True)) + "\n"
+    assert "[90%" in out and " rrr " in out
+
+
+def test_report(files, tmp_path, capsys) -> None:
+    target = tmp_path / "r.html"
+    rc = main(
+        [
+            "report",
+            str(files["model"]),
+            str(files["csv"]),
+            "--output",
+            str(target),
+            "--title",
+            "Risk & reward",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert f"report written to {target}" in out
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.rstrip().endswith("</html>")
+    assert "<title>Risk &amp; reward</title>" in page
+    assert "Multinomial logit regression results" in page
+    assert "Formula: <code>risk ~ age + income + C(region)</code>" in page
+    assert page.count("<img ") >= 5
+    report = load(files["model"]).evaluate(pd.read_csv(files["csv"]))
+    assert f"{report.accuracy:.4f}" in page
+
+
+def test_demo(tmp_path, capsys) -> None:
+    target = tmp_path / "demo"
+    rc = main(["demo", "--output-dir", str(target), "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert not progress_lines(err)
+    assert "Multinomial logit regression results" in out
+    assert re.search(r"Observations:\s+944\b", out)
+    assert "against reference Strong Democrat" in out
+    assert "Evaluation on 944 rows" in out
+    model_path, report_path = target / "model.mnlogit", target / "report.html"
+    assert model_path.is_file() and report_path.is_file()
+    model = load(model_path)
+    assert model.classes_.size == 7
+    assert model.reference_ == "Strong Democrat"
+    assert str(model.summary()) in out
+    page = report_path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "ANES 1996 party identification" in page
+    assert "<img " in page
+
+
+# ---------------------------------------------------------------------- errors
+def _data_offset(archive: bytes, member: str) -> int:
+    """Where ``member``'s (compressed) data start in a ZIP archive."""
+    info = zipfile.ZipFile(io.BytesIO(archive)).getinfo(member)
+    name_len, extra_len = struct.unpack(
+        "<HH", archive[info.header_offset + 26 : info.header_offset + 30]
+    )
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def _central_entry(archive: bytes, member: str) -> int:
+    """Offset of ``member``'s central-directory record."""
+    pos = archive.find(b"PK\x01\x02")
+    while pos != -1:
+        name_len = struct.unpack("<H", archive[pos + 28 : pos + 30])[0]
+        if archive[pos + 46 : pos + 46 + name_len] == member.encode():
+            return pos
+        pos = archive.find(b"PK\x01\x02", pos + 4)
+    raise AssertionError(f"{member} not in the archive")
+
+
+def corrupt_model_files(model: Path, d: Path) -> dict[str, Path]:
+    """Damaged copies of a good model file, each damaged in a known, deterministic way."""
+    raw = model.read_bytes()
+    out: dict[str, Path] = {}
+
+    def put(name: str, data: bytes) -> None:
+        out[name] = d / f"{name}.mnlogit"
+        out[name].write_bytes(data)
+
+    put("garbage", b"this is not a model file at all\n" * 10)
+    put("truncated", raw[: len(raw) // 2])
+    put("empty", b"")
+
+    with zipfile.ZipFile(model) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+
+    def rezip(replace: dict[str, bytes | None], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=method) as zf:
+            for member, blob in members.items():
+                new = replace.get(member, blob)
+                if new is not None:
+                    zf.writestr(member, new)
+        return buf.getvalue()
+
+    coef = members["coef.npy"]
+    put("checksum", rezip({"coef.npy": coef[:-8] + b"\x00" * 8}))
+    put("bad_json", rezip({"model.json": b"{not json"}))
+    put("no_json", rezip({"model.json": None}))
+    put("no_coef", rezip({"coef.npy": None}))
+    meta = json.loads(members["model.json"])
+    del meta["classes"]
+    put("incomplete_json", rezip({"model.json": json.dumps(meta).encode()}))
+
+    # a changed byte in a stored (uncompressed) member: the ZIP CRC catches it
+    stored = bytearray(rezip({}, method=zipfile.ZIP_STORED))
+    at = stored.index(b'"format"', _data_offset(bytes(stored), "model.json"))
+    stored[at + 1] ^= 0x20  # "format" -> "Format"
+    put("crc", bytes(stored))
+
+    # a damaged deflate stream: the first block header of model.json says block type 3
+    # (reserved), which zlib rejects ("invalid block type")
+    deflated = bytearray(raw)
+    deflated[_data_offset(raw, "model.json")] |= 0x06
+    put("bad_deflate", bytes(deflated))
+
+    # the central directory names a compression method that does not exist
+    method = bytearray(raw)
+    entry = _central_entry(raw, "model.json")
+    method[entry + 10 : entry + 12] = struct.pack("<H", 99)
+    put("unknown_compression", bytes(method))
+    return out
+
+
+@pytest.fixture(scope="module")
+def corrupted(files) -> dict[str, Path]:
+    d = files["dir"] / "corrupted"
+    d.mkdir()
+    return corrupt_model_files(files["model"], d)
+
+
+def error_cases(files: dict[str, Path]) -> dict[str, tuple[list[str], tuple[str, ...]]]:
+    csv, model = str(files["csv"]), str(files["model"])
+    return {
+        "missing data file": (
+            ["fit", str(files["dir"] / "nope.csv"), "--formula", FORMULA],
+            ("no such file", "nope.csv"),
+        ),
+        "unknown extension": (
+            ["fit", str(files["unknown_ext"]), "--formula", FORMULA],
+            ("unknown extension", ".xlsx2"),
+        ),
+        "bad formula": (["fit", csv, "--formula", "risk ~ age +"], ("cannot parse formula",)),
+        "unbalanced formula": (["fit", csv, "--formula", "risk ~ (age"], ("formula",)),
+        "no left-hand side": (["fit", csv, "--formula", "age + income"], ("left-hand side",)),
+        "unknown column": (
+            ["fit", csv, "--formula", "risk ~ age + shoe_size"],
+            ("shoe_size", "not in the data"),
+        ),
+        "unknown response": (["fit", csv, "--formula", "danger ~ age"], ("danger",)),
+        "unknown reference": (
+            ["fit", csv, "--formula", FORMULA, "--reference", "extreme"],
+            ("--reference", "'extreme'"),
+        ),
+        "cluster without groups": (
+            ["fit", csv, "--formula", FORMULA, "--cov-type", "cluster"],
+            ("--groups",),
+        ),
+        "cluster with unknown groups": (
+            ["fit", csv, "--formula", FORMULA, "--cov-type", "cluster", "--groups", "nope"],
+            ("--groups", "'nope'"),
+        ),
+        "missing model file": (
+            ["predict", str(files["dir"] / "nope.mnlogit"), csv],
+            ("no such model file", "nope.mnlogit"),
+        ),
+        "summary of missing model file": (
+            ["summary", str(files["dir"] / "nope.mnlogit")],
+            ("no such model file",),
+        ),
+        "unseen category level": (
+            ["predict", model, str(files["unseen"])],
+            ("'region'", "atlantis"),
+        ),
+        "predict with missing values": (
+            ["predict", model, str(files["missing"])],
+            ("missing values",),
+        ),
+        "keep unknown column": (
+            ["predict", model, csv, "--keep", "nope"],
+            ("--keep", "'nope'"),
+        ),
+        "predict output extension": (
+            ["predict", model, csv, "-o", str(files["dir"] / "out.xlsx")],
+            ("cannot write",),
+        ),
+        "report on missing data file": (
+            ["report", model, str(files["dir"] / "nope.csv"), "-o", str(files["dir"] / "x.html")],
+            ("no such file",),
+        ),
+    }
+
+
+ERROR_NAMES = [
+    "missing data file",
+    "unknown extension",
+    "bad formula",
+    "unbalanced formula",
+    "no left-hand side",
+    "unknown column",
+    "unknown response",
+    "unknown reference",
+    "cluster without groups",
+    "cluster with unknown groups",
+    "missing model file",
+    "summary of missing model file",
+    "unseen category level",
+    "predict with missing values",
+    "keep unknown column",
+    "predict output extension",
+    "report on missing data file",
+]
+
+
+@pytest.mark.parametrize("name", ERROR_NAMES)
+def test_errors_print_one_line_and_return_2(files, capsys, name) -> None:
+    argv, needles = error_cases(files)[name]
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, *needles)
+
+
+def test_error_case_list_is_complete(files) -> None:
+    assert sorted(error_cases(files)) == sorted(ERROR_NAMES)
+
+
+CORRUPTIONS = [
+    "garbage",
+    "truncated",
+    "empty",
+    "checksum",
+    "bad_json",
+    "no_json",
+    "no_coef",
+    "incomplete_json",
+    "crc",
+    "bad_deflate",
+    "unknown_compression",
+]
+
+
+@pytest.mark.parametrize("kind", CORRUPTIONS)
+def test_corrupted_model_file(files, corrupted, tmp_path, capsys, kind) -> None:
+    """Every command that reads the model refuses a damaged file with one line that names
+    the file (as for any unreadable model file), and writes nothing."""
+    path = str(corrupted[kind])
+    for argv in (
+        ["summary", path],
+        ["predict", path, str(files["csv"]), "-o", str(tmp_path / "p.csv")],
+        ["report", path, str(files["csv"]), "-o", str(tmp_path / "r.html")],
+    ):
+        rc = main(argv)
+        out, err = capsys.readouterr()
+        assert_one_error_line(rc, out, err, path)
+        assert "unexpected" not in err
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_corruption_list_is_complete(corrupted) -> None:
+    assert sorted(corrupted) == sorted(CORRUPTIONS)
+
+
+def test_usage_errors_exit_through_argparse(files, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["fit", str(files["csv"])])  # --formula is required
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["fit", str(files["csv"]), "--formula", FORMULA, "--cov-type", "bogus"])
+    assert info.value.code == 2
+    _, err = capsys.readouterr()
+    assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------- the real console script
+def console_script() -> str:
+    beside = Path(sys.executable).with_name("mnlogit")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("mnlogit")
+    assert found is not None, "the mnlogit console script is not installed"
+    return found
+
+
+def test_console_script_entry_point_and_exit_status(files) -> None:
+    """One run of the installed ``mnlogit`` script: an error reaches the shell as status 2,
+    with one line on stderr and no traceback."""
+    proc = subprocess.run(
+        [console_script(), "fit", str(files["csv"]), "--formula", "risk ~ age + shoe_size"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert_one_error_line(proc.returncode, proc.stdout, proc.stderr, "shoe_size")
