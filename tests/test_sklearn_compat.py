@@ -18,14 +18,14 @@ from mnlogit import MultinomialLogit
 
 # check_sample_weight_equivalence_* fits 15 rows with 30 features: the classes are
 # linearly separable, so the unpenalized maximum-likelihood estimate does not exist
-# (the log-likelihood rises towards 0 as the coefficients grow without bound) and the
-# reported coefficients depend on where the solver stops, not on the weights. The
-# penalized instance passes the same check, and test_estimator.py checks weights
-# against repeated rows on data where the optimum exists.
-# test_separation_in_weight_check_data below verifies that this reason holds.
+# (the log-likelihood rises towards 0 as the coefficients grow without bound). An
+# unpenalized MultinomialLogit therefore refuses the fit (p + 1 >= n) with an error
+# saying so, and the check cannot run. The penalized instances pass the same check, and
+# test_estimator.py checks weights against repeated rows on data where the optimum
+# exists. test_separation_in_weight_check_data below verifies that this reason holds.
 _SEPARABLE = (
     "unpenalized MLE does not exist on this check's data (15 samples, 30 features: "
-    "linearly separable), so the solution depends on where the solver stops"
+    "linearly separable), so an unpenalized fit refuses it (p + 1 >= n)"
 )
 
 
@@ -62,6 +62,11 @@ def _weight_check_data():
 
 def test_separation_in_weight_check_data():
     X, y = _weight_check_data()
+    with pytest.raises(ValueError, match="no maximum-likelihood estimate"):
+        MultinomialLogit().fit(X, y)
+    # The reason holds: with the columns reduced below n (10 of 30) the classes are
+    # still separated, and the unpenalized fit runs off to a perfect fit.
+    X = X[:, :10]
     model = MultinomialLogit().fit(X, y)
     # Perfect fit: log-likelihood at 0 and every training point predicted with P ~ 1.
     assert model.loglik_ > -1e-4

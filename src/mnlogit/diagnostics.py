@@ -21,6 +21,8 @@ from mnlogit.exceptions import InvalidInputError
 _SCALE_LOW, _SCALE_HIGH = 1e-3, 1e3
 
 __all__ = [
+    "check_class_sizes",
+    "check_feature_values",
     "check_positive_number",
     "check_weights",
     "column_scales",
@@ -158,3 +160,104 @@ def column_scales(X: Any) -> NDArray[np.float64]:
     keep = ~np.isfinite(s) | (s == 0) | ((s >= _SCALE_LOW) & (s <= _SCALE_HIGH))
     s[keep] = 1.0
     return s
+
+
+def check_feature_values(X: Any, feature_names: Any = None) -> None:
+    """Refuse non-numeric columns and non-finite values, saying where they are.
+
+    Runs before scikit-learn's validation, whose messages do not name columns or rows.
+
+    Parameters
+    ----------
+    X : array-like, DataFrame or sparse matrix of shape (n, p)
+    feature_names : sequence of str, optional
+
+    Raises
+    ------
+    InvalidInputError
+    """
+    if sp.issparse(X):
+        data = np.asarray(X.tocoo().data)  # type: ignore[attr-defined]
+        if data.dtype.kind in "fc" and not np.all(np.isfinite(data)):
+            bad = int((~np.isfinite(data)).sum())
+            raise InvalidInputError(
+                f"X contains {bad} NaN or infinite stored values; remove or impute them"
+            )
+        return
+    module = type(X).__module__
+    if module.startswith("pandas") and hasattr(X, "dtypes"):
+        non_numeric = [
+            str(c)
+            for c, dt in X.dtypes.items()
+            if not (pd_is_numeric(dt) and not isinstance(dt, _pd_categorical()))
+        ]
+        if non_numeric:
+            raise InvalidInputError(
+                f"X has non-numeric column(s) {non_numeric[:10]}; encode them, or pass "
+                "formula='y ~ ...' (strings and categoricals then become indicator columns)"
+            )
+        names = [str(c) for c in X.columns]
+        values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            values = np.asarray(X)
+        except (TypeError, ValueError):
+            return
+        if values.dtype.kind not in "biufc":
+            if values.dtype.kind in "OUS":
+                try:
+                    values = values.astype(np.float64)
+                except ValueError as exc:  # a TypeError (dicts, objects) is numpy's to raise
+                    raise InvalidInputError(
+                        f"X has non-numeric values ({exc}); encode them, or use a DataFrame "
+                        "with formula='y ~ ...'"
+                    ) from exc
+            else:
+                return
+        names = None
+    if values.ndim != 2 or values.dtype.kind not in "fc" or values.size == 0:
+        return
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    if names is None:
+        names = (
+            [str(n) for n in feature_names]
+            if feature_names is not None
+            else [f"x{j}" for j in range(values.shape[1])]
+        )
+    parts = []
+    for j in np.flatnonzero(~finite.all(axis=0))[:10]:
+        col = values[:, j]
+        n_nan = int(np.isnan(col).sum())
+        n_inf = int(np.isinf(col).sum())
+        first = int(np.flatnonzero(~np.isfinite(col))[0])
+        kinds = ", ".join(
+            k for k in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} inf" if n_inf else "") if k
+        )
+        parts.append(f"{names[j]!r}: {kinds} (first at row {first})")
+    raise InvalidInputError(
+        f"X contains NaN or infinite values in {int((~finite.all(axis=0)).sum())} column(s): "
+        + "; ".join(parts)
+        + ". Drop or impute them (with a formula, missing='drop' drops such rows)"
+    )
+
+
+def pd_is_numeric(dtype: Any) -> bool:
+    """Whether a pandas dtype holds numbers (booleans count)."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(dtype))
+
+
+def _pd_categorical() -> type:
+    import pandas as pd
+
+    return pd.CategoricalDtype
+
+
+def check_class_sizes(classes: NDArray[Any], codes: NDArray[np.intp], weights: Any) -> list[Any]:
+    """Classes observed only once (among rows with positive weight)."""
+    positive = np.asarray(weights) > 0
+    counts = np.bincount(codes[positive], minlength=classes.size)
+    return [c for c, n in zip(classes.tolist(), counts, strict=True) if n == 1]

@@ -19,6 +19,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.diagnostics import (
+    check_class_sizes,
+    check_feature_values,
     check_positive_number,
     check_weights,
     column_scales,
@@ -27,6 +29,7 @@ from mnlogit.diagnostics import (
 )
 from mnlogit.exceptions import (
     ConvergenceWarning,
+    DataWarning,
     InferenceUnavailableError,
     InvalidInputError,
     SolverError,
@@ -270,6 +273,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         fit_intercept: bool,
     ) -> tuple[MultinomialObjective, NDArray[Any], int | None, float]:
         """Validate data and build the objective; returns it with classes, reference, alpha."""
+        check_feature_values(X, getattr(self, "feature_names_in_", None) if not reset else None)
         Xv: Any
         yv: Any
         Xv, yv = validate_data(
@@ -284,6 +288,25 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(yv)
         classes, codes = encode_labels(yv)
         sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
+        n_rows = int(np.count_nonzero(sw > 0))
+        p1 = Xv.shape[1] + int(fit_intercept)
+        if self.penalty is None and p1 >= n_rows:
+            raise InvalidInputError(
+                f"an unpenalized fit with {p1} parameters per class and only {n_rows} rows "
+                "(with positive weight) has no maximum-likelihood estimate: the classes are "
+                "separable. Use penalty='l2' or penalty='firth', or fewer features"
+            )
+        if reset:
+            single = check_class_sizes(classes, codes, sw)
+            if single:
+                warnings.warn(
+                    DataWarning(
+                        f"class(es) {single[:10]} have a single observation; their "
+                        "coefficients are barely identified (expect huge standard errors or "
+                        "separation)"
+                    ),
+                    stacklevel=4,
+                )
         ridge = self.penalty == "l2"
         ref = resolve_reference(self.reference, classes, ridge)
         if ridge and self.alpha is None:

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
     "ConvergenceWarning",
+    "DataWarning",
     "InferenceUnavailableError",
     "InvalidInputError",
     "MnlogitWarning",
@@ -21,6 +22,10 @@ __all__ = [
 
 class MnlogitWarning(UserWarning):
     """Base class of the warnings mnlogit emits (other than convergence)."""
+
+
+class DataWarning(MnlogitWarning):
+    """Something about the data deserves attention (e.g. a class seen only once)."""
 
 
 class ConvergenceWarning(_SklearnConvergenceWarning):
