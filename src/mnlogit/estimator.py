@@ -32,11 +32,20 @@ from mnlogit.exceptions import (
     DataWarning,
     InferenceUnavailableError,
     InvalidInputError,
+    SeparationError,
     SolverError,
 )
 from mnlogit.firth import FirthObjective
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.formula import FormulaDesign
+from mnlogit.identification import (
+    aliased_mask,
+    drop_aliased,
+    expand_coefficients,
+    expand_covariance,
+    find_separation,
+    kept_rows,
+)
 from mnlogit.inference import InferenceMixin
 from mnlogit.inference.covariance import COV_TYPES, compute_covariance
 from mnlogit.objective import MultinomialObjective, log_softmax
@@ -146,6 +155,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         The covariance type held (``compute_covariance`` can change it).
     cov_status_ : str
         Whether and how the covariance was computed, or why not.
+    collinearity_ : CollinearityResult or None
+        The rank check of the design (``None`` for ridge fits or above 2000 columns);
+        aliased columns were dropped from the fit (see :mod:`mnlogit.identification`).
+    separation_ : SeparationResult or None
+        Set when an unpenalized fit's classes are separated (no MLE exists).
     """
 
     def __init__(
@@ -288,6 +302,15 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(yv)
         classes, codes = encode_labels(yv)
         sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
+        if reset:
+            self._kept_columns = None
+            self.collinearity_ = None
+            if self.penalty != "l2":
+                Xv, self._kept_columns, self.collinearity_ = drop_aliased(
+                    Xv, fit_intercept, self._input_names(Xv.shape[1]), sw
+                )
+        elif getattr(self, "_kept_columns", None) is not None:
+            Xv = Xv[:, self._kept_columns]
         n_rows = int(np.count_nonzero(sw > 0))
         p1 = Xv.shape[1] + int(fit_intercept)
         if self.penalty is None and p1 >= n_rows:
@@ -322,6 +345,16 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if self.penalty == "firth":
             obj = FirthObjective(obj)
         return obj, classes, ref, alpha
+
+    def _input_names(self, p: int) -> list[str]:
+        """Names of the design columns being fitted (formula terms, frame columns, x0..)."""
+        design = getattr(self, "design_", None)
+        if design is not None:
+            return list(design.columns)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and len(names) == p:
+            return [str(n) for n in names]
+        return [f"x{j}" for j in range(p)]
 
     def _fitted_design(self) -> FormulaDesign:
         design = getattr(self, "design_", None)
@@ -425,6 +458,10 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self.reference_ = None if ref is None else classes[ref]
         self.intercept_ = B[0].copy() if fit_intercept else np.zeros(K)
         self.coef_ = np.ascontiguousarray(B[off:].T)
+        kept = self._kept_columns
+        if kept is not None:
+            self.coef_ = expand_coefficients(self.coef_, kept, self.n_features_in_)
+        self._aliased = aliased_mask(kept, self.n_features_in_, K, fit_intercept)
         self.solver_ = solver
         self.alpha_ = alpha
         self.n_iter_ = result.n_iter
@@ -447,12 +484,32 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self.nobs_ = S
         self.n_params_ = obj.n_params
         self.cov_type_ = self.cov_type
-        if self.cov_type is None:
+        self.separation_ = None
+        if self.penalty is None:
+            names = self._input_names(self.n_features_in_)
+            if kept is not None:
+                names = [names[j] for j in kept]
+            self.separation_ = find_separation(
+                obj.X, codes, K, sw, fit_intercept, names, classes, ref
+            )
+        if self.separation_ is not None:
+            self._cov_full, self.cov_status_ = (
+                None,
+                (
+                    f"no standard errors: the classes are {self.separation_.kind}ly separated, "
+                    "so the maximum-likelihood estimate does not exist"
+                ),
+            )
+        elif self.cov_type is None:
             self._cov_full, self.cov_status_ = None, "covariance not computed (cov_type=None)"
         else:
             self._cov_full, self.cov_status_ = compute_covariance(
                 obj, result.x, self.cov_type, groups
             )
+            if self._cov_full is not None and kept is not None:
+                self._cov_full = expand_covariance(
+                    self._cov_full, kept, self.n_features_in_, K, fit_intercept
+                )
         if not result.converged:
             warnings.warn(
                 ConvergenceWarning(
@@ -490,6 +547,9 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self
         """
         check_is_fitted(self, "coef_")
+        separation = getattr(self, "separation_", None)
+        if separation is not None:
+            raise SeparationError(separation.message)
         kind = cov_type or self.cov_type or "nonrobust"
         if kind not in COV_TYPES:
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
@@ -506,10 +566,18 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         )
         if not np.array_equal(classes, self.classes_):
             raise InvalidInputError("y does not have the classes the model was fitted on")
-        theta = obj.free_from_original(self._full_B())
+        kept = getattr(self, "_kept_columns", None)
+        B = self._full_B()
+        if kept is not None:
+            B = B[kept_rows(kept, self.fit_intercept_)]
+        theta = obj.free_from_original(B)
         cov, status = compute_covariance(obj, theta, kind, groups, max_params=None)
         if cov is None:
             raise InferenceUnavailableError(status)
+        if kept is not None:
+            cov = expand_covariance(
+                cov, kept, self.n_features_in_, self.classes_.size, self.fit_intercept_
+            )
         self._cov_full, self.cov_status_ = cov, status
         self.cov_type_ = kind
         return self

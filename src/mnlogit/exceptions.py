@@ -10,12 +10,15 @@ from __future__ import annotations
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
+    "CollinearityWarning",
     "ConvergenceWarning",
     "DataWarning",
     "InferenceUnavailableError",
     "InvalidInputError",
     "MnlogitWarning",
     "PenalizedInferenceWarning",
+    "SeparationError",
+    "SeparationWarning",
     "SolverError",
 ]
 
@@ -26,6 +29,16 @@ class MnlogitWarning(UserWarning):
 
 class DataWarning(MnlogitWarning):
     """Something about the data deserves attention (e.g. a class seen only once)."""
+
+
+class CollinearityWarning(MnlogitWarning):
+    """Columns are linear combinations of others; they were dropped from the fit and their
+    coefficients are reported as not estimable."""
+
+
+class SeparationWarning(MnlogitWarning):
+    """The classes are (quasi-)completely separated: the maximum-likelihood estimate does
+    not exist. The message names the classes and predictors involved."""
 
 
 class ConvergenceWarning(_SklearnConvergenceWarning):
@@ -50,6 +63,12 @@ class InferenceUnavailableError(RuntimeError):
     The message says why (``cov_type=None``, too many parameters, a singular
     information matrix) and how to obtain one.
     """
+
+
+class SeparationError(InferenceUnavailableError):
+    """Inference was asked of a fit whose classes are separated: the estimates are not
+    maximum-likelihood estimates (none exists) and their standard errors are meaningless.
+    Refit with ``penalty="firth"`` (or ``"l2"``)."""
 
 
 class PenalizedInferenceWarning(MnlogitWarning):

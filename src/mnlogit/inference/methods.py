@@ -22,6 +22,7 @@ from mnlogit.exceptions import (
     InferenceUnavailableError,
     InvalidInputError,
     PenalizedInferenceWarning,
+    SeparationError,
 )
 from mnlogit.inference.hypotheses import (
     TestResult,
@@ -120,10 +121,20 @@ class InferenceMixin:
             [list(self.classes_[classes]), terms], names=["class", "term"]
         )
 
+    def _aliased_positions(self) -> NDArray[np.bool_]:
+        """True for entries of ``vec(B)`` whose column was aliased (not estimable)."""
+        mask = getattr(self, "_aliased", None)
+        if mask is None or mask.size != self._beta().size:
+            return np.zeros(self._beta().size, dtype=bool)
+        return np.asarray(mask, dtype=bool)
+
     # ------------------------------------------------------------------ covariance
     def _covariance(self) -> FloatArray:
         """Covariance of ``vec(B)``; raises when there is none, warns when penalized."""
         check_is_fitted(self, "coef_")
+        separation = getattr(self, "separation_", None)
+        if separation is not None:
+            raise SeparationError("no inference for this fit: " + separation.message)
         cov = getattr(self, "_cov_full", None)
         if cov is None:
             status = getattr(
@@ -158,7 +169,10 @@ class InferenceMixin:
         DataFrame of shape (m, m)
             ``m = (K-1) * p1`` (reference form) or ``K * p1`` (symmetric form).
         """
-        cov = self._covariance()
+        cov = self._covariance().copy()
+        bad = self._aliased_positions()
+        cov[bad, :] = np.nan
+        cov[:, bad] = np.nan
         pos = self._shown_positions()
         index = self._class_term_index(self._shown_classes(), self._term_names())
         return pd.DataFrame(cov[np.ix_(pos, pos)], index=index, columns=index)
@@ -183,8 +197,11 @@ class InferenceMixin:
         """
         cov = self._covariance()
         pos = self._shown_positions()
-        est = self._beta()[pos]
+        est = self._beta()[pos].copy()
         se = np.sqrt(np.maximum(np.diag(cov)[pos], 0.0))
+        not_estimable = self._aliased_positions()[pos]
+        est[not_estimable] = np.nan
+        se[not_estimable] = np.nan
         index = self._class_term_index(self._shown_classes(), self._term_names())
         table = _z_table(est, se, alpha, index, "coef")
         if not exponentiate:
@@ -236,6 +253,12 @@ class InferenceMixin:
             R = np.zeros((Rs.shape[0], beta.size))
             R[:, pos] = Rs
             desc = f"{Rs.shape[0]} linear restrictions"
+        touched = np.any(R[:, self._aliased_positions()] != 0, axis=1)
+        if touched.any():
+            raise InvalidInputError(
+                "the hypothesis involves coefficients of aliased (collinear) columns, which "
+                "are not estimable"
+            )
         return wald_statistic(beta, cov, R, qv, desc)
 
     def lr_test(self, other: Any = None) -> TestResult:
@@ -323,7 +346,12 @@ class InferenceMixin:
         off = int(self.fit_intercept_)
         terms = self._term_columns()
         rows: dict[str, dict[str, float]] = {}
+        aliased = self._aliased_positions()
         for name, cols in terms.items():
+            if any(aliased[k * p1 + j + off] for k in self._shown_classes() for j in cols):
+                nan = float("nan")
+                rows[name] = {"wald_chi2": nan, "wald_df": nan, "wald_p": nan}
+                continue
             R = np.zeros((len(cols) * len(self._shown_classes()), beta.size))
             for r, (k, j) in enumerate((k, j) for k in self._shown_classes() for j in cols):
                 R[r, k * p1 + j + off] = 1.0
@@ -336,6 +364,10 @@ class InferenceMixin:
             )
             Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
             for name, cols in terms.items():
+                if np.isnan(rows[name]["wald_chi2"]):
+                    nan = float("nan")
+                    rows[name].update({"lr_chi2": nan, "lr_df": nan, "lr_p": nan})
+                    continue
                 reduced = clone(self).set_params(
                     formula=None, warm_start=False, cov_type=None, fit_intercept=self.fit_intercept_
                 )
@@ -440,6 +472,14 @@ class InferenceMixin:
             raise InvalidInputError(f"at must be 'overall', 'mean', 'median' or a dict, got {at!r}")
         effects, J = average_effects(rows, self._full_B(), self.fit_intercept_, method)
         se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0))
+        p1 = len(self._term_names())
+        off = int(self.fit_intercept_)
+        gone = self._aliased_positions()[off:p1]  # aliased features (same in every class)
+        effects = effects.copy()
+        effects[:, gone] = np.nan
+        se = se.reshape(effects.shape)
+        se[:, gone] = np.nan
+        se = se.ravel()
         index = self._class_term_index(list(range(self.classes_.size)), names)
         return _z_table(effects.ravel(), se, alpha, index, "effect")
 
@@ -522,6 +562,13 @@ class InferenceMixin:
             )
         if not m.converged_:
             notes.append(f"WARNING: the solver did not converge: {m.convergence_.message}")
+        collinearity = getattr(self, "collinearity_", None)
+        if collinearity is not None and collinearity.collinear:
+            notes.append(
+                "Not estimable (aliased, dropped from the fit): "
+                + ", ".join(collinearity.aliased)
+                + "."
+            )
         return Summary(
             title="Multinomial logit regression results",
             header=header,
