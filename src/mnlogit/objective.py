@@ -33,6 +33,16 @@ IntArray = NDArray[np.intp]
 _CHUNK_ELEMENTS = 2**21
 
 
+def _row_max(A: FloatArray) -> FloatArray:
+    """Row maxima of an ``(n, K)`` array; a loop over few columns beats ``max(axis=1)``."""
+    if A.shape[1] > 32:
+        return np.asarray(A.max(axis=1))
+    m = A[:, 0].copy()
+    for k in range(1, A.shape[1]):
+        np.maximum(m, A[:, k], out=m)
+    return m
+
+
 def log_softmax(eta: FloatArray, out: FloatArray | None = None) -> FloatArray:
     """Row-wise log-softmax, stable for any finite input.
 
@@ -120,6 +130,10 @@ class MultinomialObjective:
         self._cached_theta: FloatArray | None = None
         self._logp = np.empty((self.n_samples, n_classes))
         self._prob = np.empty((self.n_samples, n_classes))
+        self._work = np.empty((self.n_samples, n_classes))
+        # Flat positions of each row's observed class in the C-ordered (n, K) buffers.
+        self._hit = self._rows * n_classes + self.y
+        self._ones_k = np.ones(n_classes)
 
     # ------------------------------------------------------------------ helpers
     def _flat(self, M: FloatArray) -> FloatArray:
@@ -139,7 +153,10 @@ class MultinomialObjective:
 
     def _xt_full(self, U: FloatArray) -> FloatArray:
         """``[U.sum(0); X.T @ U]`` of shape ``(p1, K')`` for a per-row ``(n, K')`` matrix."""
-        XtU = np.asarray(self.X.T @ U, dtype=np.float64)
+        if self.sparse:
+            XtU = np.asarray(self.X.T @ U, dtype=np.float64)
+        else:  # (U^T X)^T: BLAS is faster with the long dimension inner here
+            XtU = np.asarray((U.T @ self.X).T, dtype=np.float64)
         if self._inv_scale is not None:
             XtU *= self._inv_scale[:, None]
         if self.fit_intercept:
@@ -172,9 +189,24 @@ class MultinomialObjective:
     def _update(self, theta: FloatArray) -> None:
         if self._cached_theta is not None and np.array_equal(theta, self._cached_theta):
             return
-        eta = self.linear_predictor(theta)
-        log_softmax(eta, out=self._logp)
-        np.exp(self._logp, out=self._prob)
+        # Fused, in place: eta into the log-probability buffer, one exp pass.
+        B = self.full_coefficients(theta)
+        off = int(self.fit_intercept)
+        W = B[off:]
+        if self._inv_scale is not None:
+            W = W * self._inv_scale[:, None]
+        logp, prob = self._logp, self._prob
+        if self.sparse or not isinstance(self.X, np.ndarray):
+            logp[...] = self.X @ W
+        else:
+            np.matmul(self.X, W, out=logp)
+        if self.fit_intercept:
+            logp += B[0]
+        logp -= _row_max(logp)[:, None]
+        np.exp(logp, out=prob)
+        total = prob @ self._ones_k  # row sums; a matrix-vector product beats sum(axis=1)
+        prob /= total[:, None]
+        logp -= np.log(total)[:, None]
         self._cached_theta = np.array(theta, copy=True)
 
     def probabilities(self, theta: FloatArray) -> FloatArray:
@@ -188,7 +220,7 @@ class MultinomialObjective:
     def loss(self, theta: FloatArray) -> float:
         """Mean negative log-likelihood ``-(1/S) sum_i s_i log P(y_i|x_i)`` (no penalty)."""
         self._update(theta)
-        return -float(np.dot(self._ws, self._logp[self._rows, self.y]))
+        return -float(np.dot(self._ws, np.take(self._logp, self._hit)))
 
     def loglik(self, theta: FloatArray) -> float:
         """Weighted log-likelihood on the sum scale, ``sum_i s_i log P(y_i|x_i)``."""
@@ -202,8 +234,8 @@ class MultinomialObjective:
     def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
         """``f(theta)`` and its gradient of shape ``((K-1) * p1,)``."""
         f = self.value(theta)
-        G = self._prob * self._ws[:, None]
-        G[self._rows, self.y] -= self._ws
+        G = np.multiply(self._prob, self._ws[:, None], out=self._work)
+        G.reshape(-1)[self._hit] -= self._ws
         grad = self.param.free_gradient(self._xt_full(G))
         Theta = self.param.theta_matrix(theta, self.p1)
         grad += self._flat(self.penalty.gradient(Theta))
