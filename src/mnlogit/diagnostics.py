@@ -23,12 +23,29 @@ _SCALE_LOW, _SCALE_HIGH = 1e-3, 1e3
 __all__ = [
     "check_class_sizes",
     "check_feature_values",
+    "check_labels_present",
     "check_positive_number",
     "check_weights",
     "column_scales",
     "encode_labels",
     "resolve_reference",
 ]
+
+
+def check_labels_present(y: Any) -> None:
+    """Refuse missing labels (None or NaN) in ``y``, naming the first row."""
+    values = np.asarray(y)
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+    elif values.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, float) and v != v) for v in values.ravel()])
+    else:
+        return
+    if missing.any():
+        raise InvalidInputError(
+            f"y has {int(missing.sum())} missing label(s) (None or NaN), first at row "
+            f"{int(np.flatnonzero(missing)[0])}; drop those rows or give them a class"
+        )
 
 
 def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -77,17 +94,46 @@ def check_weights(
     -------
     ndarray of shape (n,)
     """
+    if sample_weight is not None and not np.isscalar(sample_weight):
+        raw = np.asarray(sample_weight)
+        if raw.ndim == 1 and raw.dtype.kind in "biuf" and raw.size:
+            values = raw.astype(np.float64)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise InvalidInputError(
+                    f"sample_weight has {int(bad.sum())} NaN or infinite value(s), first at "
+                    f"row {int(np.flatnonzero(bad)[0])}; weights must be finite"
+                )
+            if (values < 0).any():
+                raise InvalidInputError(
+                    f"sample_weight has {int((values < 0).sum())} negative value(s), first at "
+                    f"row {int(np.flatnonzero(values < 0)[0])}; frequency weights must be >= 0"
+                )
+            if not values.any():
+                raise InvalidInputError(
+                    "sample weights must contain at least one non-zero number; all weights "
+                    "are zero, so there is nothing to fit"
+                )
     sw = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
     )
     if class_weight is not None:
-        cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sw)
+        cw = np.asarray(
+            compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sw),
+            dtype=np.float64,
+        )
+        bad = ~np.isfinite(cw) | (cw < 0)
+        if bad.any():
+            raise InvalidInputError(
+                f"class_weight must be finite and >= 0; got {cw[bad].tolist()} for class(es) "
+                f"{classes[bad].tolist()}"
+            )
         sw = sw * cw[codes]
     total = float(sw.sum())
     if not total > 0:
         raise InvalidInputError(
             "sample weights (times class weights) must contain at least one non-zero "
-            "number; all weights are zero"
+            "number; all weights are zero, so there is nothing to fit"
         )
     return np.asarray(sw, dtype=np.float64)
 

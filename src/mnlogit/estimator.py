@@ -21,6 +21,7 @@ from mnlogit.convergence import ConvergenceReport
 from mnlogit.diagnostics import (
     check_class_sizes,
     check_feature_values,
+    check_labels_present,
     check_positive_number,
     check_weights,
     column_scales,
@@ -155,6 +156,9 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         The covariance type held (``compute_covariance`` can change it).
     cov_status_ : str
         Whether and how the covariance was computed, or why not.
+    aliased_ : list of str
+        Columns dropped from the fit as linear combinations of earlier ones (not
+        estimable).
     collinearity_ : CollinearityResult or None
         The rank check of the design (``None`` for ridge fits or above 2000 columns);
         aliased columns were dropped from the fit (see :mod:`mnlogit.identification`).
@@ -299,6 +303,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             y_numeric=False,
             reset=reset,
         )
+        check_labels_present(yv)
         check_classification_targets(yv)
         classes, codes = encode_labels(yv)
         sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
@@ -336,6 +341,10 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             alpha = 1.0 / float(sw.sum())
         param = Parameterization(classes.size, ref)
         scale = column_scales(Xv)
+        if ridge:
+            # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
+            # become astronomically large in the scaled coordinates.
+            scale = np.maximum(scale, 1.0)
         penalty = make_penalty(
             self.penalty if ridge else None, alpha, fit_intercept, row_weights=1.0 / scale**2
         )
@@ -462,6 +471,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if kept is not None:
             self.coef_ = expand_coefficients(self.coef_, kept, self.n_features_in_)
         self._aliased = aliased_mask(kept, self.n_features_in_, K, fit_intercept)
+        self.aliased_ = [] if self.collinearity_ is None else list(self.collinearity_.aliased)
         self.solver_ = solver
         self.alpha_ = alpha
         self.n_iter_ = result.n_iter
@@ -565,7 +575,10 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             fit_intercept=self.fit_intercept_,
         )
         if not np.array_equal(classes, self.classes_):
-            raise InvalidInputError("y does not have the classes the model was fitted on")
+            raise InvalidInputError(
+                f"y has classes {classes.tolist()[:10]}, the model was fitted on "
+                f"{self.classes_.tolist()[:10]}"
+            )
         kept = getattr(self, "_kept_columns", None)
         B = self._full_B()
         if kept is not None:
@@ -594,6 +607,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         design = getattr(self, "design_", None)
         if design is not None:
             return design.transform(X)
+        check_feature_values(X, getattr(self, "feature_names_in_", None))
         return validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False)
 
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:

@@ -91,14 +91,29 @@ class FirthObjective:
             chol = scipy.linalg.cholesky(info, lower=True, check_finite=True)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
             return float("-inf"), np.zeros_like(theta)
-        half_logdet = float(np.sum(np.log(np.diag(chol))))
-        inv = scipy.linalg.cho_solve((chol, True), np.eye(info.shape[0]))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            half_logdet = float(np.sum(np.log(np.diag(chol))))
+            inv = scipy.linalg.cho_solve((chol, True), np.eye(info.shape[0]))
+        if not (np.isfinite(half_logdet) and np.all(np.isfinite(inv))):
+            return float("-inf"), np.zeros_like(theta)
         k1, p1 = base.n_classes - 1, base.p1
         inv4 = inv.reshape(k1, p1, k1, p1)
         P = np.array(base.probabilities(theta))
         n = base.n_samples
         U = np.zeros((n, base.n_classes))
         step = max(1, _CHUNK_ELEMENTS // max(p1 * k1, 1))
+        with np.errstate(all="ignore"):
+            self._leverage_scores(P, inv4, U, step)
+        grad = base.backproject(U)
+        if not np.all(np.isfinite(grad)):
+            return float("-inf"), np.zeros_like(theta)
+        self._cache = (np.array(theta, copy=True), half_logdet, grad)
+        return half_logdet, grad
+
+    def _leverage_scores(self, P: FloatArray, inv4: FloatArray, U: FloatArray, step: int) -> None:
+        """Fill ``U`` (n, K) with ``d (1/2 log det I) / d eta``, chunk by chunk."""
+        base = self.base
+        n = base.n_samples
         unscale = base.row_unscale()
         X = base.X
         for start in range(0, n, step):
@@ -115,9 +130,6 @@ class FirthObjective:
             s = base.sample_weight[start:stop, None]
             U[start:stop, 1:] = 0.5 * s * v
             U[start:stop, :] -= 0.5 * s * P[start:stop, :] * v.sum(axis=1, keepdims=True)
-        grad = base.backproject(U)
-        self._cache = (np.array(theta, copy=True), half_logdet, grad)
-        return half_logdet, grad
 
     # ------------------------------------------------------------------ objective
     def value(self, theta: FloatArray) -> float:

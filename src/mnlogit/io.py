@@ -185,6 +185,10 @@ def save(model: Any, path: str | Path) -> Path:
         "n_features": int(model.coef_.shape[1]),
         "feature_names": None if names is None else [str(n) for n in names],
         "formula": None if design is None else design.to_dict(),
+        "kept_columns": None
+        if getattr(model, "_kept_columns", None) is None
+        else [int(j) for j in model._kept_columns],
+        "aliased": list(getattr(model, "aliased_", [])),
         "params": _params(model),
         "fit": {a: _plain(getattr(model, a)) for a in _FIT_ATTRIBUTES if hasattr(model, a)},
         "convergence": None
@@ -281,6 +285,7 @@ def load(path: str | Path) -> Any:
     """
     from mnlogit.estimator import MultinomialLogit
     from mnlogit.formula import FormulaDesign, check_formula_safe
+    from mnlogit.identification import aliased_mask
 
     p = Path(path)
     meta, arrays = _read(p)
@@ -334,6 +339,16 @@ def load(path: str | Path) -> Any:
                 f"{p}: covariance of shape {cov.shape}, expected {(K * p1, K * p1)}"
             )
         model._cov_full = cov
+        kept = meta.get("kept_columns")
+        if kept is not None:
+            kept_arr = np.asarray(kept, dtype=np.intp)
+            if kept_arr.size and (kept_arr.min() < 0 or kept_arr.max() >= n_features):
+                raise ModelFileError(f"{p}: kept_columns out of range")
+            model._kept_columns = kept_arr
+        else:
+            model._kept_columns = None
+        model.aliased_ = [str(a) for a in meta.get("aliased", [])]
+        model._aliased = aliased_mask(model._kept_columns, n_features, K, model.fit_intercept_)
         if model._cov_full is None and "cov_status_" not in meta.get("fit", {}):
             model.cov_status_ = "the model file holds no covariance"
         conv = meta.get("convergence")

@@ -363,6 +363,9 @@ class InferenceMixin:
                 X, y, sample_weight, None, reset=False
             )
             Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
+            p_all = Xd.shape[1]
+            kept = getattr(self, "_kept_columns", None)
+            dropped = set() if kept is None else set(range(p_all)) - {int(j) for j in kept}
             for name, cols in terms.items():
                 if np.isnan(rows[name]["wald_chi2"]):
                     nan = float("nan")
@@ -371,7 +374,8 @@ class InferenceMixin:
                 reduced = clone(self).set_params(
                     formula=None, warm_start=False, cov_type=None, fit_intercept=self.fit_intercept_
                 )
-                reduced.fit(np.delete(Xd, cols, axis=1), yd, sample_weight=sw)
+                remove = sorted(set(cols) | dropped)
+                reduced.fit(np.delete(Xd, remove, axis=1), yd, sample_weight=sw)
                 res = self.lr_test(reduced)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -562,12 +566,10 @@ class InferenceMixin:
             )
         if not m.converged_:
             notes.append(f"WARNING: the solver did not converge: {m.convergence_.message}")
-        collinearity = getattr(self, "collinearity_", None)
-        if collinearity is not None and collinearity.collinear:
+        aliased = getattr(self, "aliased_", [])
+        if aliased:
             notes.append(
-                "Not estimable (aliased, dropped from the fit): "
-                + ", ".join(collinearity.aliased)
-                + "."
+                "Not estimable (aliased, dropped from the fit): " + ", ".join(aliased) + "."
             )
         return Summary(
             title="Multinomial logit regression results",
