@@ -159,7 +159,12 @@ def test_intercept_removed_other_spellings(data: pd.DataFrame, formula: str) -> 
 
 
 def test_fit_intercept_false_with_formula(data: pd.DataFrame) -> None:
-    model = MultinomialLogit(formula="risk ~ age + income", fit_intercept=False).fit(data)
+    # The intercept follows the formula: fit_intercept=False would encode categoricals as if
+    # there were an intercept (one level dropped) and then fit without one, so it is refused
+    # with the way to say it in the formula.
+    with pytest.raises(InvalidInputError, match=r"~ 0 \+"):
+        MultinomialLogit(formula="risk ~ age + income", fit_intercept=False).fit(data)
+    model = MultinomialLogit(formula="risk ~ 0 + age + income").fit(data)
     assert model.fit_intercept_ is False
     np.testing.assert_array_equal(model.intercept_, np.zeros(3))
 

@@ -200,7 +200,11 @@ def column_scales(X: Any) -> NDArray[np.float64]:
     M: Any = X
     if M.shape[0] == 0:
         return np.ones(M.shape[1])
-    raw: Any = abs(M).max(axis=0) if sp.issparse(M) else np.max(np.abs(M), axis=0)  # type: ignore[arg-type]
+    raw: Any = (
+        abs(M).max(axis=0)  # type: ignore[arg-type]
+        if sp.issparse(M)
+        else np.maximum(M.max(axis=0), -M.min(axis=0))  # no n x p temporary
+    )
     dense: Any = raw.todense() if sp.issparse(raw) else raw  # type: ignore[attr-defined]
     s = np.asarray(dense, dtype=np.float64).ravel()
     keep = ~np.isfinite(s) | (s == 0) | ((s >= _SCALE_LOW) & (s <= _SCALE_HIGH))

@@ -268,18 +268,30 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             self.warm_start
             and hasattr(self, "coef_")
             and np.array_equal(getattr(self, "classes_", np.empty(0)), classes)
-            and self.coef_.shape[1] == obj.n_features
             and getattr(self, "fit_intercept_", None) == obj.fit_intercept
+            and self._warm_columns_match(obj)
         ):
             B = self.coef_.T
             if obj.fit_intercept:
                 B = np.vstack([self.intercept_[None, :], B])
+            kept = getattr(self, "_kept_columns", None)
+            if kept is not None:
+                B = B[kept_rows(kept, obj.fit_intercept)]
             return obj.free_from_original(np.asarray(B, dtype=np.float64))
         B = np.zeros((p1, K))
         if obj.fit_intercept:
             freq = np.maximum(class_totals / class_totals.sum(), 1e-12)
             B[0] = np.log(freq)
         return obj.free_from_original(B)
+
+    def _warm_columns_match(self, obj: MultinomialObjective) -> bool:
+        """Whether the previous fit estimated the same columns as this objective holds."""
+        p_old = self.coef_.shape[1]
+        if p_old != getattr(self, "n_features_in_", -1):
+            return False
+        kept = getattr(self, "_kept_columns", None)
+        used = p_old if kept is None else kept.size
+        return bool(used == obj.n_features)
 
     def _objective(
         self,
@@ -388,6 +400,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if y is not None:
             raise InvalidInputError(
                 "with a formula, y comes from its left-hand side: call fit(data) without y"
+            )
+        if not self.fit_intercept:
+            raise InvalidInputError(
+                "with a formula, the intercept follows the formula: write 'y ~ 0 + ...' "
+                "instead of fit_intercept=False (so that categorical terms keep all levels)"
             )
         if reset:
             design, Xd, yd, kept = FormulaDesign.fit(self.formula, X, self.missing)

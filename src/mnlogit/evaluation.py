@@ -158,5 +158,9 @@ def evaluate(model: Any, X: Any, y: Any = None) -> EvaluationReport:
 
 
 def _codes(classes: NDArray[Any], y: NDArray[Any]) -> NDArray[np.intp]:
-    lookup = {c: i for i, c in enumerate(classes.tolist())}
-    return np.asarray([lookup[v] for v in y.tolist()], dtype=np.intp)
+    """Positions of the labels in the (sorted) classes; labels were checked to be known."""
+    try:
+        return np.asarray(np.searchsorted(classes, y), dtype=np.intp)
+    except TypeError:  # labels of mixed types that numpy cannot order together
+        lookup = {c: i for i, c in enumerate(classes.tolist())}
+        return np.asarray([lookup[v] for v in y.tolist()], dtype=np.intp)

@@ -14,7 +14,8 @@
   :class:`~mnlogit.exceptions.SeparationError`.
 
 Both checks have size limits (documented in ``docs/diagnostics.md``): collinearity up
-to 2000 free columns, separation up to ``n*K = 200,000`` observation-class cells.
+to 2000 design columns; separation up to 200,000 inequalities, i.e. (rows with positive
+weight) x (K - 1), checked before any work is done.
 """
 
 from __future__ import annotations

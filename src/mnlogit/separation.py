@@ -332,6 +332,18 @@ def detect_separation(
         raise InvalidInputError("the design has no columns (p = 0 and no intercept)")
 
     pos = np.flatnonzero(w > 0)
+    if pos.size * (K - 1) > max_cells:
+        # Checked before any copy of X: the de-duplicated count below can only be smaller,
+        # but computing it costs copies and a sort that a big problem should not pay.
+        present0 = np.zeros(K, dtype=bool)
+        present0[codes[pos]] = True
+        return _Base(
+            terms, names, reference, n, K, (), tuple(int(k) for k in np.flatnonzero(~present0))
+        ).unchecked(
+            f"the linear program would have up to {pos.size * (K - 1)} inequalities (rows with "
+            f"positive weight times K-1), more than max_cells={max_cells}",
+            pos.size * (K - 1),
+        )
     col = detect_collinearity(
         Xa,
         fit_intercept,

@@ -245,6 +245,13 @@ def wald_statistic(
     # Rank from the correlation matrix, so that a coefficient's units (a feature in
     # dollars rather than in 100k dollars) do not decide which restrictions count.
     d = np.sqrt(np.maximum(np.diag(V), 0.0))
+    fixed = d <= 0
+    if np.any(fixed & (np.abs(diff) > 1e-12 * (1.0 + np.abs(q)))):
+        raise ValueError(
+            "the hypothesis has a restriction on coefficients with zero variance (for example "
+            "the reference class's, fixed at zero) that the estimates do not satisfy; such a "
+            "restriction is false by construction, not testable"
+        )
     s = np.divide(1.0, d, out=np.zeros_like(d), where=d > 0)
     Vs = V * np.outer(s, s)
     w, U = np.linalg.eigh(0.5 * (Vs + Vs.T))
