@@ -21,6 +21,7 @@ weight) x (K - 1), checked before any work is done.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from mnlogit.separation import SeparationResult, detect_separation
 
 __all__ = [
     "MAX_COLLINEARITY_COLUMNS",
+    "RecordedSeparation",
     "aliased_mask",
     "drop_aliased",
     "expand_coefficients",
@@ -41,6 +43,15 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RecordedSeparation:
+    """What a model file keeps of a :class:`SeparationResult`: enough to refuse inference."""
+
+    kind: str
+    message: str
+
 
 #: Largest number of design columns for which ``fit`` checks collinearity.
 MAX_COLLINEARITY_COLUMNS = 2000

@@ -189,6 +189,9 @@ def save(model: Any, path: str | Path) -> Path:
         if getattr(model, "_kept_columns", None) is None
         else [int(j) for j in model._kept_columns],
         "aliased": list(getattr(model, "aliased_", [])),
+        "separation": None
+        if getattr(model, "separation_", None) is None
+        else {"kind": model.separation_.kind, "message": model.separation_.message},
         "params": _params(model),
         "fit": {a: _plain(getattr(model, a)) for a in _FIT_ATTRIBUTES if hasattr(model, a)},
         "convergence": None
@@ -285,7 +288,7 @@ def load(path: str | Path) -> Any:
     """
     from mnlogit.estimator import MultinomialLogit
     from mnlogit.formula import FormulaDesign, check_formula_safe
-    from mnlogit.identification import aliased_mask
+    from mnlogit.identification import RecordedSeparation, aliased_mask
 
     p = Path(path)
     meta, arrays = _read(p)
@@ -348,6 +351,10 @@ def load(path: str | Path) -> Any:
         else:
             model._kept_columns = None
         model.aliased_ = [str(a) for a in meta.get("aliased", [])]
+        sep = meta.get("separation")
+        model.separation_ = (
+            None if sep is None else RecordedSeparation(str(sep["kind"]), str(sep["message"]))
+        )
         model._aliased = aliased_mask(model._kept_columns, n_features, K, model.fit_intercept_)
         if model._cov_full is None and "cov_status_" not in meta.get("fit", {}):
             model.cov_status_ = "the model file holds no covariance"
