@@ -352,7 +352,7 @@ def load(path: str | Path) -> Any:
             model._kept_columns = None
         model.aliased_ = [str(a) for a in meta.get("aliased", [])]
         sep = meta.get("separation")
-        model.separation_ = (
+        model.separation_ = (  # type: ignore[assignment]
             None if sep is None else RecordedSeparation(str(sep["kind"]), str(sep["message"]))
         )
         model._aliased = aliased_mask(model._kept_columns, n_features, K, model.fit_intercept_)
