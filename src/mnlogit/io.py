@@ -352,9 +352,10 @@ def load(path: str | Path) -> Any:
             model._kept_columns = None
         model.aliased_ = [str(a) for a in meta.get("aliased", [])]
         sep = meta.get("separation")
-        model.separation_ = (  # type: ignore[assignment]
+        recorded = (
             None if sep is None else RecordedSeparation(str(sep["kind"]), str(sep["message"]))
         )
+        setattr(model, "separation_", recorded)  # noqa: B010  (a recorded, not a live, result)
         model._aliased = aliased_mask(model._kept_columns, n_features, K, model.fit_intercept_)
         if model._cov_full is None and "cov_status_" not in meta.get("fit", {}):
             model.cov_status_ = "the model file holds no covariance"

@@ -134,7 +134,10 @@ class InferenceMixin:
         check_is_fitted(self, "coef_")
         separation = getattr(self, "separation_", None)
         if separation is not None:
-            raise SeparationError("no inference for this fit: " + separation.message)
+            raise SeparationError(
+                "no inference for this fit: its classes are separated, so the "
+                "maximum-likelihood estimate does not exist. " + separation.message
+            )
         cov = getattr(self, "_cov_full", None)
         if cov is None:
             status = getattr(
