@@ -46,6 +46,7 @@ from mnlogit.identification import (
     expand_covariance,
     find_separation,
     kept_rows,
+    separation_suspected,
 )
 from mnlogit.inference import InferenceMixin
 from mnlogit.inference.covariance import COV_TYPES, compute_covariance
@@ -512,7 +513,9 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self.n_params_ = obj.n_params
         self.cov_type_ = self.cov_type
         self.separation_ = None
-        if self.penalty is None:
+        if self.penalty is None and separation_suspected(
+            obj.probabilities(result.x), sw, result.converged, K
+        ):
             names = self._input_names(self.n_features_in_)
             if kept is not None:
                 names = [names[j] for j in kept]

@@ -8,9 +8,11 @@
   standard error is ever given for them. Ridge fits keep every column: the penalty makes
   the estimate unique.
 - **Separation** (after the solver, for unpenalized fits): the linear program of
-  :mod:`mnlogit.separation`; when the classes are (quasi-)completely separated the MLE
-  does not exist, the fit warns with :class:`~mnlogit.exceptions.SeparationWarning`,
-  keeps the finding in ``separation_``, and inference refuses with
+  :mod:`mnlogit.separation` -- always for small problems, and for larger ones when the
+  fit shows signs of separation (no convergence, or a fitted probability below 1e-10:
+  the LP can take tens of seconds on 10^5 inequalities); when the classes are
+  (quasi-)completely separated the MLE does not exist, the fit warns with
+  :class:`~mnlogit.exceptions.SeparationWarning`, keeps the finding in ``separation_``, and inference refuses with
   :class:`~mnlogit.exceptions.SeparationError`.
 
 Both checks have size limits (documented in ``docs/diagnostics.md``): collinearity up
@@ -40,6 +42,7 @@ __all__ = [
     "expand_covariance",
     "find_separation",
     "kept_rows",
+    "separation_suspected",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -128,6 +131,31 @@ def aliased_mask(
     for k in range(K):
         mask[k * p1 + gone] = True
     return mask
+
+
+#: The LP always runs when it has at most this many inequalities (well under a second);
+#: bigger fits run it only when the fit itself shows signs of separation.
+ALWAYS_CHECK_CELLS = 20_000
+#: A fitted probability below this, for any row and class, is such a sign: under
+#: separation the separated cells' probabilities are driven to zero.
+SUSPICIOUS_PROBABILITY = 1e-10
+
+
+def separation_suspected(
+    prob: FloatArray, sample_weight: FloatArray, converged: bool, K: int
+) -> bool:
+    """Whether to run the separation LP after an unpenalized fit.
+
+    Always for small problems (``rows * (K - 1) <= ALWAYS_CHECK_CELLS``); otherwise when the
+    solver did not converge or some fitted probability (rows with positive weight) fell
+    below ``SUSPICIOUS_PROBABILITY``.
+    """
+    rows = sample_weight > 0
+    if int(rows.sum()) * (K - 1) <= ALWAYS_CHECK_CELLS:
+        return True
+    if not converged:
+        return True
+    return bool(np.min(prob[rows]) < SUSPICIOUS_PROBABILITY)
 
 
 def find_separation(

@@ -1,0 +1,5 @@
+"""Benchmarks: mnlogit against scikit-learn and statsmodels on the same data.
+
+Not part of the test suite. Run with ``python -m benchmarks.run`` (see
+``docs/benchmarks.md``).
+"""
