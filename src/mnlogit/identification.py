@@ -12,8 +12,8 @@
   fit shows signs of separation (no convergence, or a fitted probability below 1e-10:
   the LP can take tens of seconds on 10^5 inequalities); when the classes are
   (quasi-)completely separated the MLE does not exist, the fit warns with
-  :class:`~mnlogit.exceptions.SeparationWarning`, keeps the finding in ``separation_``, and inference refuses with
-  :class:`~mnlogit.exceptions.SeparationError`.
+  :class:`~mnlogit.exceptions.SeparationWarning`, keeps the finding in
+  ``separation_``, and inference refuses with :class:`~mnlogit.exceptions.SeparationError`.
 
 Both checks have size limits (documented in ``docs/diagnostics.md``): collinearity up
 to 2000 design columns; separation up to 200,000 inequalities, i.e. (rows with positive
