@@ -26,8 +26,6 @@ uses the inverse Fisher information at the penalized estimate (as R's ``logistf`
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
@@ -68,13 +66,39 @@ class FirthObjective:
         self.n_samples = base.n_samples
         self.y = base.y
         self.X = base.X
+        self.n_classes = base.n_classes
         self.penalty = base.penalty
         self._cache: tuple[FloatArray, float, FloatArray] | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        # Everything not redefined (probabilities, residuals, weighted_gram, scaling
-        # maps, linear_predictor, ...) is the base objective's.
-        return getattr(self.base, name)
+    # ------------------------------------------------------------------ delegated
+    # The data-level maps are the base objective's; spelled out (no __getattr__) so that
+    # readers and type checkers see exactly what a Firth objective offers.
+    def probabilities(self, theta: FloatArray) -> FloatArray:
+        return self.base.probabilities(theta)
+
+    def residuals(self, theta: FloatArray) -> FloatArray:
+        return self.base.residuals(theta)
+
+    def linear_predictor(self, theta: FloatArray) -> FloatArray:
+        return self.base.linear_predictor(theta)
+
+    def backproject(self, U: FloatArray) -> FloatArray:
+        return self.base.backproject(U)
+
+    def weighted_gram(self, h: FloatArray) -> FloatArray:
+        return self.base.weighted_gram(h)
+
+    def row_unscale(self) -> FloatArray:
+        return self.base.row_unscale()
+
+    def full_coefficients(self, theta: FloatArray) -> FloatArray:
+        return self.base.full_coefficients(theta)
+
+    def original_coefficients(self, theta: FloatArray) -> FloatArray:
+        return self.base.original_coefficients(theta)
+
+    def free_from_original(self, B: FloatArray) -> FloatArray:
+        return self.base.free_from_original(B)
 
     # ------------------------------------------------------------------ penalty
     def _information_ref0(self, theta: FloatArray) -> FloatArray:

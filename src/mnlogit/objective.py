@@ -277,8 +277,11 @@ class MultinomialObjective:
         p = self.n_features
         inv = self._inv_scale
         if self.sparse:
-            Xs = X if inv is None else X @ sp.diags(inv)
-            XtHX = np.asarray((Xs.T @ Xs.multiply(h[:, None]).tocsc()).toarray())
+            # One sparse product; the column scaling is applied to the p x p result, not to
+            # a scaled copy of X.
+            XtHX = np.asarray((X.T @ X.multiply(h[:, None]).tocsc()).toarray())
+            if inv is not None:
+                XtHX *= np.outer(inv, inv)
         else:
             XtHX = np.zeros((p, p))
             step = max(1, _CHUNK_ELEMENTS // max(p, 1))
