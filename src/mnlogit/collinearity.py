@@ -15,11 +15,11 @@ enter with ``sqrt(weight)``, as in R's ``lm.wfit``, so that a frequency weight o
 the same as the row twice.
 
 The computation works on an ``R`` factor of the column-scaled design: a Householder QR
-of a dense copy of the design (``method="qr"``), or, for sparse or very large X, a pivoted
-Cholesky factor of the Gram matrix ``[1, X]ᵀ W [1, X]`` (``method="gram"``), which never
-copies or densifies X; as the Gram matrix resolves relative residuals only to about 1e-8,
-every column it finds below 1e-5 is re-checked on the data by corrected semi-normal
-equations. See ``docs/diagnostics.md``.
+of a dense copy of the design (``method="qr"``, on request), or -- the default, used by
+``fit`` -- a pivoted Cholesky factor of the Gram matrix ``[1, X]ᵀ W [1, X]``
+(``method="gram"``), which never copies or densifies X; as the Gram matrix resolves
+relative residuals only to about 1e-8, every column it finds below 1e-5 is re-checked
+on the data by corrected semi-normal equations. See ``docs/diagnostics.md``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ IntArray = NDArray[np.intp]
 DEFAULT_TOL = 1e-7
 #: Above this many entries of the (positive-weight rows of the) design, ``method="auto"``
 #: uses the Gram matrix instead of copying the design for a Householder QR (80 MB).
-_MAX_QR_ENTRIES = 10_000_000
 #: Rows per chunk when forming the Gram matrix of a dense X (a 16 MiB temporary).
 _CHUNK_ELEMENTS = 2**21
 #: Coefficients smaller than this (in units of the scaled columns) are left out of messages.
@@ -275,7 +274,8 @@ def detect_collinearity(
         of the design (copies n × (p+1) numbers). ``"gram"``: an ``R`` factor of the
         scaled Gram matrix (memory (p+1)², X neither copied nor densified), with every
         suspected column re-checked on the data by corrected semi-normal equations.
-        ``"auto"``: ``"qr"`` when the design has at most 1e7 entries, else ``"gram"``.
+        ``"auto"``: ``"gram"``, so that fitting never copies ``X`` (the QR copy doubled the
+        peak memory of a fit; see docs/benchmarks.md).
 
     Returns
     -------
@@ -293,7 +293,7 @@ def detect_collinearity(
     if m == 0:
         raise InvalidInputError("the design has no columns (p = 0 and no intercept)")
     if method == "auto":
-        method = "qr" if rows.size * m <= _MAX_QR_ENTRIES else "gram"
+        method = "gram"
     if method not in ("qr", "gram"):
         raise InvalidInputError(f"method must be 'auto', 'qr' or 'gram', got {method!r}")
     sw = np.sqrt(w / w.max())
@@ -341,6 +341,8 @@ def _col_maxabs(Xa: FloatArray | sp.csr_array, rows: IntArray) -> FloatArray:
     if sp.issparse(Xa):
         sub = Xa[rows]
         mx = np.asarray(abs(sub).max(axis=0).toarray()).ravel() if rows.size else np.zeros(p)
+    elif rows.size == Xa.shape[0]:  # every row: column max and min, no n x p temporary
+        mx = np.maximum(Xa.max(axis=0), -Xa.min(axis=0)) if rows.size else np.zeros(p)
     else:
         mx = np.zeros(p)
         for sl in _row_chunks(rows.size, p):

@@ -8,6 +8,7 @@ penalty, runs a solver, and stores the fitted state. The math lives in
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,41 @@ __all__ = ["MultinomialLogit"]
 
 FloatArray = NDArray[np.float64]
 
+# validate_data's dtype for each value of the dtype parameter: None keeps float32.
+_DTYPES: dict[str | None, Any] = {
+    None: (np.float64, np.float32),
+    "float32": np.float32,
+    "float64": np.float64,
+}
+# With float32 X the solver first iterates on float32 products down to this tolerance
+# (about where float32 rounding of X @ W and X.T @ G stops the progress), then finishes
+# in float64.
+FLOAT32_TOL = 1e-5
+
+
+def _solve_in_precision(solve: Any, obj: Any, x0: FloatArray, options: SolverOptions) -> Any:
+    """Run ``solve``; for float32 X in two phases, float32 products then float64 ones.
+
+    The second phase starts from the first phase's end; the returned result counts the
+    iterations of both and concatenates their histories.
+    """
+    if not getattr(obj, "low_precision", False):
+        return solve(obj, x0, options)
+    fast = SolverOptions(
+        tol=max(options.tol, FLOAT32_TOL),
+        max_iter=options.max_iter,
+        criterion=options.criterion,
+        verbose=options.verbose,
+    )
+    first = solve(obj, x0, fast)
+    obj.set_exact(True)
+    second = solve(obj, first.x, options)
+    offset = first.n_iter
+    tail = [replace(rec, iteration=rec.iteration + offset) for rec in second.history[1:]]
+    second.history = list(first.history) + tail
+    second.n_iter += offset
+    return second
+
 
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression fitted by maximum likelihood.
@@ -95,9 +131,12 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         of sample weights), which makes ``MultinomialLogit(penalty="l2")`` equal
         scikit-learn's ``LogisticRegression()`` (``C=1``). In general
         ``alpha = 1 / (C * S)``. Ignored (with a warning) when ``penalty=None``.
-    solver : {"auto", "newton", "irls", "lbfgs", "newton-cg", "gd"}, default="auto"
-        ``"auto"`` takes ``"newton"`` for dense X with at most 400 free parameters
-        ``(K-1)(p+1)``, ``"newton-cg"`` otherwise.
+    solver : {"auto", "newton", "irls", "lbfgs", "newton-cg", "gd", "subsample-newton"}, \
+default="auto"
+        ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`: ``"subsample-newton"``
+        (Newton steps with a Hessian formed on a row subsample) for dense X with many
+        rows per parameter, ``"newton"`` for small dense problems, ``"lbfgs"`` for dense
+        X with many parameters, ``"newton-cg"`` for sparse X. See docs/solvers.md.
     tol : float, default=1e-8
         Tolerance of the convergence ``criterion``.
     max_iter : int or None, default=None
@@ -131,6 +170,13 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         With a formula: refuse rows with missing values in the formula's columns
         (counting them per column), or drop them with a warning
         (``n_missing_dropped_`` says how many). Prediction always refuses them.
+    dtype : {None, "float32", "float64"}, default=None
+        Precision of the products with ``X`` during ``fit``. ``None`` keeps a float32 or
+        float64 ``X`` as it is (other types become float64); ``"float32"`` converts ``X``
+        to float32 (a copy, half the size) and ``"float64"`` to float64. With float32
+        data the solver iterates on float32 products to a gradient of 1e-5, then
+        finishes in float64 (row chunks converted on the fly, ``X`` never copied), so the
+        coefficients match the float64 fit of the same numbers to the requested ``tol``.
 
     Attributes
     ----------
@@ -184,6 +230,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         cov_type: str | None = "nonrobust",
         formula: str | None = None,
         missing: str = "error",
+        dtype: str | None = None,
     ) -> None:
         self.reference = reference
         self.penalty = penalty
@@ -199,6 +246,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         self.cov_type = cov_type
         self.formula = formula
         self.missing = missing
+        self.dtype = dtype
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -216,6 +264,10 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if self.solver != "auto" and self.solver not in SOLVERS:
             raise InvalidInputError(
                 f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {self.solver!r}"
+            )
+        if self.dtype not in (None, "float32", "float64"):
+            raise InvalidInputError(
+                f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}"
             )
         if self.missing not in ("error", "drop"):
             raise InvalidInputError(f"missing must be 'error' or 'drop', got {self.missing!r}")
@@ -312,7 +364,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=np.float64,
+            dtype=_DTYPES[self.dtype],
             y_numeric=False,
             reset=reset,
         )
@@ -461,8 +513,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         Xv = obj.X
         if solver == "auto":
             solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv))
-            if self.penalty == "firth" and solver == "newton-cg":
-                solver = "lbfgs"
+            if self.penalty == "firth" and solver in ("newton-cg", "subsample-newton"):
+                solver = "newton" if solver == "subsample-newton" else "lbfgs"
         max_iter = DEFAULT_MAX_ITER[solver] if self.max_iter is None else int(self.max_iter)
         options = SolverOptions(
             tol=tol, max_iter=max_iter, criterion=self.criterion, verbose=int(self.verbose)
@@ -471,7 +523,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         x0 = self._initial_theta(obj, classes, class_totals)
         try:
             with np.errstate(over="ignore", under="ignore"):
-                result = SOLVERS[solver](obj, x0, options)
+                result = _solve_in_precision(SOLVERS[solver], obj, x0, options)
         except FloatingPointError as exc:
             raise SolverError(
                 f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
@@ -628,7 +680,9 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         if design is not None:
             return design.transform(X)
         check_feature_values(X, getattr(self, "feature_names_in_", None))
-        return validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False)
+        return validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
+        )
 
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""
@@ -648,7 +702,14 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         ndarray of shape (n, K)
         """
         Xv = self._design_matrix(X)
-        eta = np.asarray(Xv @ self.coef_.T, dtype=np.float64)
+        if Xv.dtype == np.float32 and not sp.issparse(Xv):
+            # float64 products of row chunks: no float64 copy of X, no float32 rounding
+            eta = np.empty((Xv.shape[0], self.coef_.shape[0]))
+            step = max(1, 2**21 // max(Xv.shape[1], 1))
+            for a in range(0, Xv.shape[0], step):
+                eta[a : a + step] = Xv[a : a + step].astype(np.float64) @ self.coef_.T
+        else:
+            eta = np.asarray(Xv @ self.coef_.T, dtype=np.float64)
         eta += self.intercept_
         return eta
 

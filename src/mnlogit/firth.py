@@ -76,6 +76,13 @@ class FirthObjective:
     def probabilities(self, theta: FloatArray) -> FloatArray:
         return self.base.probabilities(theta)
 
+    @property
+    def low_precision(self) -> bool:
+        return self.base.low_precision
+
+    def set_exact(self, exact: bool) -> None:
+        self.base.set_exact(exact)
+
     def residuals(self, theta: FloatArray) -> FloatArray:
         return self.base.residuals(theta)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.linalg.blas import dsyrk as _syrk
 
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import Penalty
@@ -128,39 +129,140 @@ class MultinomialObjective:
         # theta_ref0 = Theta @ T: used to build the Hessian from one kernel.
         self._to_ref0 = parameterization.transform_to(Parameterization(n_classes, 0))
         self._cached_theta: FloatArray | None = None
-        self._logp = np.empty((self.n_samples, n_classes))
+        # Products run in X's dtype when X is float32 (``exact = False``, the fast mode) or
+        # in float64 through row chunks converted on the fly (``exact = True``); float64
+        # X is always exact. The n x K buffers are float64 either way.
+        self.low_precision = bool(getattr(X, "dtype", np.float64) == np.float32)
+        self.exact = not self.low_precision
+        self._eta = np.empty((self.n_samples, n_classes))
         self._prob = np.empty((self.n_samples, n_classes))
         self._work = np.empty((self.n_samples, n_classes))
+        self._lse = np.empty(self.n_samples)
         # Flat positions of each row's observed class in the C-ordered (n, K) buffers.
         self._hit = self._rows * n_classes + self.y
         self._ones_k = np.ones(n_classes)
+        self._ones_n = np.ones(self.n_samples)
+        self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
+        # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
+        coo: Any = (self._ws, (self._rows, self.y))
+        onehot = sp.csr_matrix(coo, shape=(self.n_samples, n_classes), dtype=np.float64)
+        self._class_sums = self._xt_full(onehot, exact=True)
+
+    def set_exact(self, exact: bool) -> None:
+        """Choose float64 products (``True``) or X's own float32 ones (``False``).
+
+        Only matters for float32 ``X``; float64 ``X`` is always exact.
+        """
+        self.exact = bool(exact) or not self.low_precision
+        self._cached_theta = None
+
+    def subsample(self, stride: int) -> MultinomialObjective:
+        """The same objective on every ``stride``-th row (a systematic subsample).
+
+        The ``n / stride`` selected rows are copied (contiguous, in ``X``'s dtype): BLAS
+        cannot multiply a row-strided view without copying it on every product. Weights
+        are renormalized over the subsample, so its objective estimates this one (mean
+        scale, same penalty).
+
+        Parameters
+        ----------
+        stride : int
+            Keep rows ``0, stride, 2 stride, ...``.
+
+        Returns
+        -------
+        MultinomialObjective
+        """
+        X = self.X[::stride]
+        X = X.tocsr() if self.sparse else np.ascontiguousarray(X)
+        scale = None if self._inv_scale is None else 1.0 / self._inv_scale
+        sub = MultinomialObjective(
+            X,
+            self.y[::stride],
+            self.n_classes,
+            self.sample_weight[::stride],
+            self.param,
+            self.penalty,
+            self.fit_intercept,
+            feature_scale=scale,
+        )
+        sub.set_exact(self.exact)
+        return sub
 
     # ------------------------------------------------------------------ helpers
     def _flat(self, M: FloatArray) -> FloatArray:
         """``(p1, K-1)`` matrix to the class-major free vector."""
         return np.ascontiguousarray(M.T).reshape(-1)
 
-    def _eta_from_full(self, B: FloatArray) -> FloatArray:
-        """Linear predictor ``(n, K)`` from a full ``(p1, K)`` matrix."""
-        off = int(self.fit_intercept)
-        W = B[off:]
+    def _scaled_weights(self, B: FloatArray) -> FloatArray:
+        """The ``(p, K')`` rows of ``B`` that multiply ``X``, on X's own scale."""
+        W = B[int(self.fit_intercept) :]
         if self._inv_scale is not None:
             W = W * self._inv_scale[:, None]
-        eta = np.asarray(self.X @ W, dtype=np.float64)
+        return W
+
+    def _xw(self, W: FloatArray, out: FloatArray) -> FloatArray:
+        """``out[...] = X @ W`` for ``W`` ``(p, K')`` and a float64 ``out`` ``(n, K')``.
+
+        Dense float64 X: one BLAS product written into ``out``. Float32 X: a float32
+        product (fast mode) or float64 products of converted row chunks (exact mode).
+        """
+        X = self.X
+        if self.sparse or not isinstance(X, np.ndarray):
+            if self.low_precision and not self.exact:
+                out[...] = X @ W.astype(np.float32)
+            else:
+                out[...] = X @ W
+        elif X.dtype == np.float64:
+            np.matmul(X, W, out=out)
+        elif not self.exact:
+            out[...] = X @ W.astype(X.dtype)
+        else:
+            for sl in self._chunks():
+                np.matmul(X[sl].astype(np.float64), W, out=out[sl])
+        return out
+
+    def _chunks(self) -> list[slice]:
+        step = max(1, _CHUNK_ELEMENTS // max(self.n_features, 1))
+        return [slice(a, min(a + step, self.n_samples)) for a in range(0, self.n_samples, step)]
+
+    def _eta_from_full(self, B: FloatArray) -> FloatArray:
+        """Linear predictor ``(n, K)`` from a full ``(p1, K)`` matrix."""
+        eta = self._xw(self._scaled_weights(B), np.empty((self.n_samples, B.shape[1])))
         if self.fit_intercept:
             eta += B[0]
         return eta
 
-    def _xt_full(self, U: FloatArray) -> FloatArray:
+    def _xt_full(self, U: Any, exact: bool | None = None) -> FloatArray:
         """``[U.sum(0); X.T @ U]`` of shape ``(p1, K')`` for a per-row ``(n, K')`` matrix."""
-        if self.sparse:
-            XtU = np.asarray(self.X.T @ U, dtype=np.float64)
-        else:  # (U^T X)^T: BLAS is faster with the long dimension inner here
-            XtU = np.asarray((U.T @ self.X).T, dtype=np.float64)
+        X = self.X
+        exact = self.exact if exact is None else exact
+        fast32 = self.low_precision and not exact
+        if sp.issparse(U):  # the one-hot matrix, once per objective
+            U = U.tocsr()  # type: ignore[attr-defined]
+            colsum = np.asarray(U.sum(axis=0)).ravel()
+            if self.sparse:
+                XtU = np.asarray((U.T @ X).toarray().T, dtype=np.float64)
+            else:
+                XtU = np.zeros((self.n_features, U.shape[1]))
+                for sl in self._chunks():
+                    XtU += np.asarray(U[sl].T @ np.asarray(X[sl], dtype=np.float64)).T
+        else:
+            colsum = self._ones_n @ U
+            Uc = U.astype(np.float32) if fast32 else U
+            if self.sparse:
+                XtU = np.asarray(X.T @ Uc, dtype=np.float64)
+            elif X.dtype == np.float64 or fast32:
+                # (U^T X)^T: BLAS is faster with the long dimension inner here
+                XtU = np.asarray((Uc.T @ X).T, dtype=np.float64)
+            else:
+                XtU = np.zeros((self.n_features, U.shape[1]))
+                for sl in self._chunks():
+                    XtU += (U[sl].T @ X[sl].astype(np.float64)).T
         if self._inv_scale is not None:
             XtU *= self._inv_scale[:, None]
         if self.fit_intercept:
-            return np.vstack([U.sum(axis=0, keepdims=True), XtU])
+            return np.vstack([colsum[None, :], XtU])
         return XtU
 
     def full_coefficients(self, theta: FloatArray) -> FloatArray:
@@ -189,24 +291,18 @@ class MultinomialObjective:
     def _update(self, theta: FloatArray) -> None:
         if self._cached_theta is not None and np.array_equal(theta, self._cached_theta):
             return
-        # Fused, in place: eta into the log-probability buffer, one exp pass.
+        # Fused, in place: eta, shifted by its row maximum, into one buffer; one exp pass
+        # into the probability buffer; row sums by a matrix-vector product.
         B = self.full_coefficients(theta)
-        off = int(self.fit_intercept)
-        W = B[off:]
-        if self._inv_scale is not None:
-            W = W * self._inv_scale[:, None]
-        logp, prob = self._logp, self._prob
-        if self.sparse or not isinstance(self.X, np.ndarray):
-            logp[...] = self.X @ W
-        else:
-            np.matmul(self.X, W, out=logp)
+        eta, prob = self._eta, self._prob
+        self._xw(self._scaled_weights(B), eta)
         if self.fit_intercept:
-            logp += B[0]
-        logp -= _row_max(logp)[:, None]
-        np.exp(logp, out=prob)
-        total = prob @ self._ones_k  # row sums; a matrix-vector product beats sum(axis=1)
-        prob /= total[:, None]
-        logp -= np.log(total)[:, None]
+            eta += B[0]
+        eta -= _row_max(eta)[:, None]
+        np.exp(eta, out=prob)
+        total = prob @ self._ones_k
+        prob *= (1.0 / total)[:, None]
+        np.log(total, out=self._lse)  # log P_ik = eta_ik - lse_i
         self._cached_theta = np.array(theta, copy=True)
 
     def probabilities(self, theta: FloatArray) -> FloatArray:
@@ -220,7 +316,7 @@ class MultinomialObjective:
     def loss(self, theta: FloatArray) -> float:
         """Mean negative log-likelihood ``-(1/S) sum_i s_i log P(y_i|x_i)`` (no penalty)."""
         self._update(theta)
-        return -float(np.dot(self._ws, np.take(self._logp, self._hit)))
+        return float(np.dot(self._ws, self._lse) - np.dot(self._ws, np.take(self._eta, self._hit)))
 
     def loglik(self, theta: FloatArray) -> float:
         """Weighted log-likelihood on the sum scale, ``sum_i s_i log P(y_i|x_i)``."""
@@ -234,9 +330,15 @@ class MultinomialObjective:
     def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
         """``f(theta)`` and its gradient of shape ``((K-1) * p1,)``."""
         f = self.value(theta)
-        G = np.multiply(self._prob, self._ws[:, None], out=self._work)
-        G.reshape(-1)[self._hit] -= self._ws
-        grad = self.param.free_gradient(self._xt_full(G))
+        # sum_i w_i (P_i - onehot(y_i)) [1, x_i]: the one-hot part is the constant
+        # _class_sums, so only P (times w, unless all weights are equal) meets X.
+        if self._unweighted:
+            XtP = self._xt_full(self._prob)
+            XtP *= self._ws[0] if self.n_samples else 0.0
+        else:
+            XtP = self._xt_full(np.multiply(self._prob, self._ws[:, None], out=self._work))
+        XtP -= self._class_sums
+        grad = self.param.free_gradient(XtP)
         Theta = self.param.theta_matrix(theta, self.p1)
         grad += self._flat(self.penalty.gradient(Theta))
         return f, grad
@@ -305,8 +407,12 @@ class MultinomialObjective:
     def loss_hessian_ref0(self, theta: FloatArray) -> FloatArray:
         """Hessian of the mean loss in the reference-class-0 coordinates.
 
-        Built from ``K(K-1)/2`` weighted Gram matrices ``X.T @ (h_kl * X)`` with
-        ``h_kl = s_i P_ik (I(k=l) - P_il) / S`` over classes ``1 .. K-1``.
+        Block ``(a, b)`` over classes ``1 .. K-1`` is ``Y.T @ diag(h_ab) @ Y`` with
+        ``Y = [1, X]`` and ``h_ab = s_i P_ia (I(a=b) - P_ib) / S``. For dense ``X`` the
+        whole matrix comes from one symmetric rank-``r`` update per row chunk: with
+        ``Z = [P_a sqrt(s/S) Y]_a`` (``r x (K-1) p1``), ``H = blockdiag(Y.T diag(s P_a / S) Y)
+        - Z.T Z``, the second term a single BLAS ``syrk`` (half the flops of the
+        ``K(K-1)/2`` separate Gram products, and near peak speed).
 
         Returns
         -------
@@ -316,16 +422,51 @@ class MultinomialObjective:
         P = self._prob
         k1 = self.n_classes - 1
         p1 = self.p1
-        H = np.empty((k1 * p1, k1 * p1))
+        m = k1 * p1
+        if self.sparse:
+            H = np.empty((m, m))
+            for a in range(k1):
+                pa = self._ws * P[:, a + 1]
+                for b in range(a, k1):
+                    h = pa * ((1.0 if a == b else 0.0) - P[:, b + 1])
+                    block = self.weighted_gram(h)
+                    H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
+                    if b != a:
+                        H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block.T
+            return H
+        return self._dense_hessian_ref0(P[:, 1:])
+
+    def _dense_hessian_ref0(self, P1: FloatArray) -> FloatArray:
+        """The dense-``X`` kernel of :meth:`loss_hessian_ref0`; ``P1`` is ``P[:, 1:]``."""
+        k1 = self.n_classes - 1
+        p1 = self.p1
+        m = k1 * p1
+        off = int(self.fit_intercept)
+        inv = self._inv_scale
+        step = max(1, min(self.n_samples, _CHUNK_ELEMENTS // max(m, 1)))
+        Zbuf = np.empty((step, m))
+        Ybuf = np.empty((step, p1))
+        H = np.zeros((m, m), order="F")
+        D = np.zeros((p1, m))
+        sqrt_w = np.sqrt(self._ws)
+        for start in range(0, self.n_samples, step):
+            stop = min(self.n_samples, start + step)
+            r = stop - start
+            Y = Ybuf[:r]
+            if off:
+                Y[:, 0] = sqrt_w[start:stop]
+            np.multiply(self.X[start:stop], sqrt_w[start:stop, None], out=Y[:, off:])
+            if inv is not None:
+                Y[:, off:] *= inv
+            Z = Zbuf[:r]
+            np.multiply(Y[:, None, :], P1[start:stop, :, None], out=Z.reshape(r, k1, p1))
+            H = _syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
+            D += Y.T @ Z
         for a in range(k1):
-            pa = self._ws * P[:, a + 1]
-            for b in range(a, k1):
-                h = pa * ((1.0 if a == b else 0.0) - P[:, b + 1])
-                block = self.weighted_gram(h)
-                H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
-                if b != a:
-                    H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block.T
-        return H
+            H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
+        out = np.triu(H)
+        out += np.triu(H, 1).T
+        return out
 
     def hessian(self, theta: FloatArray) -> FloatArray:
         """Hessian of ``f`` at ``theta`` (loss plus penalty).

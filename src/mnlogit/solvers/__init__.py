@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.solvers import gd, irls, lbfgs, newton, newton_cg
+from mnlogit.solvers import gd, irls, lbfgs, newton, newton_cg, subsample_newton
 from mnlogit.solvers._base import (
     CRITERIA,
     ConvergenceMonitor,
@@ -39,6 +39,7 @@ SOLVERS: dict[str, SolveFunction] = {
     "lbfgs": lbfgs.solve,
     "newton-cg": newton_cg.solve,
     "gd": gd.solve,
+    "subsample-newton": subsample_newton.solve,
 }
 
 # Iteration budgets used when the estimator's max_iter is None. Second-order
@@ -49,27 +50,35 @@ DEFAULT_MAX_ITER: dict[str, int] = {
     "newton-cg": 200,
     "lbfgs": 5000,
     "gd": 50000,
+    "subsample-newton": 200,
 }
 
-# Largest number of free parameters (K-1)(p+1) for which "auto" forms the Hessian.
-# Beyond it a dense Newton system costs more than the Hessian-free inner solves.
-NEWTON_MAX_PARAMS = 400
+# Largest number of free parameters (K-1)(p+1) for which "auto" forms the full-data
+# Hessian when no subsample is possible: with the syrk kernel a Hessian costs about
+# 0.1 m passes over X, so five Newton iterations beat ~50 L-BFGS iterations only for
+# small m (docs/benchmarks.md).
+NEWTON_MAX_PARAMS = 100
 
 
 def choose_solver(n_samples: int, n_params: int, sparse: bool) -> str:
     """The ``solver="auto"`` rule.
 
-    - ``"newton"`` when the free-parameter count ``m = (K-1)(p+1)`` is at most
-      ``NEWTON_MAX_PARAMS`` and ``X`` is dense: forming the Hessian costs about
-      ``n m^2 / (K-1)`` flops per iteration and Newton needs few iterations;
-    - ``"newton-cg"`` otherwise (sparse ``X`` or many parameters): two passes over
-      ``X`` per Hessian-vector product and no ``m x m`` matrix.
+    - ``"newton-cg"`` for sparse ``X``: Hessian-vector products, no ``m x m`` matrix;
+    - ``"subsample-newton"`` for dense ``X`` with enough rows per free parameter
+      ``m = (K-1)(p+1)`` that a subsample of at most ``n / 8`` rows holds ``30 m`` (and
+      2,000) rows: a Hessian from the subsample preconditions full-data steps;
+    - ``"newton"`` for other dense problems with ``m <= NEWTON_MAX_PARAMS``;
+    - ``"lbfgs"`` for the rest (dense, many parameters, few rows per parameter).
 
     Parameters
     ----------
     n_samples, n_params : int
     sparse : bool
     """
-    if not sparse and n_params <= NEWTON_MAX_PARAMS:
+    if sparse:
+        return "newton-cg"
+    if subsample_newton.subsample_rows(n_samples, n_params) < n_samples:
+        return "subsample-newton"
+    if n_params <= NEWTON_MAX_PARAMS:
         return "newton"
-    return "newton-cg"
+    return "lbfgs"
