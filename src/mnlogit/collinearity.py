@@ -203,12 +203,16 @@ def design_terms(p: int, fit_intercept: bool, feature_names: Sequence[str] | Non
     return (["Intercept"] if fit_intercept else []) + names
 
 
-def as_2d(X: Any) -> tuple[FloatArray | sp.csr_array, list[str] | None]:
-    """X as a float64 ndarray or CSR array, and its column names when it is a data frame.
+def as_2d(X: Any, check_finite: bool = True) -> tuple[FloatArray | sp.csr_array, list[str] | None]:
+    """X as a float ndarray or CSR array, and its column names when it is a data frame.
+
+    Float32 and float64 arrays are used as they are (no copy); other types become float64.
 
     Parameters
     ----------
     X : array-like or sparse matrix of shape (n, p)
+    check_finite : bool, default=True
+        Refuse NaN and infinite values (``fit`` has checked them already).
 
     Returns
     -------
@@ -217,16 +221,20 @@ def as_2d(X: Any) -> tuple[FloatArray | sp.csr_array, list[str] | None]:
     """
     columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     if sp.issparse(X):
-        Xs = sp.csr_array(cast(Any, X)).astype(np.float64)
+        Xs = sp.csr_array(cast(Any, X))
+        if Xs.dtype not in (np.float32, np.float64):
+            Xs = Xs.astype(np.float64)
         if Xs.ndim != 2:
             raise InvalidInputError(f"X must be 2-D, got shape {Xs.shape}")
-        if not np.all(np.isfinite(Xs.data)):
+        if check_finite and not np.all(np.isfinite(Xs.data)):
             raise InvalidInputError("X contains NaN or infinite values")
         return Xs, columns
-    Xd = np.asarray(X, dtype=np.float64)
+    Xd = np.asarray(X)
+    if Xd.dtype not in (np.float32, np.float64):
+        Xd = np.asarray(X, dtype=np.float64)
     if Xd.ndim != 2:
         raise InvalidInputError(f"X must be 2-D, got shape {Xd.shape}")
-    if not np.all(np.isfinite(Xd)):
+    if check_finite and not np.all(np.isfinite(Xd)):
         raise InvalidInputError("X contains NaN or infinite values")
     return Xd, columns
 
@@ -253,6 +261,7 @@ def detect_collinearity(
     tol: float | None = None,
     *,
     method: Literal["auto", "qr", "gram"] = "auto",
+    check_finite: bool = True,
 ) -> CollinearityResult:
     """Find the columns of ``[1, X]`` that are linear combinations of earlier columns.
 
@@ -276,12 +285,14 @@ def detect_collinearity(
         suspected column re-checked on the data by corrected semi-normal equations.
         ``"auto"``: ``"gram"``, so that fitting never copies ``X`` (the QR copy doubled the
         peak memory of a fit; see docs/benchmarks.md).
+    check_finite : bool, default=True
+        Refuse NaN and infinite values; ``fit`` passes False, having checked them.
 
     Returns
     -------
     CollinearityResult
     """
-    Xa, columns = as_2d(X)
+    Xa, columns = as_2d(X, check_finite=check_finite)
     n, p = Xa.shape
     terms = design_terms(p, fit_intercept, feature_names if feature_names is not None else columns)
     tol = DEFAULT_TOL if tol is None else float(tol)
@@ -446,6 +457,15 @@ def _r_factor_gram(
         WZ = sp.diags_array(wr) @ Z
         G[off:, off:] = (Z.T @ WZ).toarray()
         colsum = np.asarray(WZ.sum(axis=0)).ravel()
+    elif np.all(sw == 1.0) and np.all((mx >= 1e-3) & (mx <= 1e3)):
+        # Equal weights, moderate magnitudes: X.T X of each chunk as it is (a syrk, no
+        # scaled temporary), scaled afterwards; nothing can overflow in this range.
+        for sl in _row_chunks(Xa.shape[0], p):
+            Xs = Xa[sl] if Xa.dtype == np.float64 else Xa[sl].astype(np.float64)
+            G[off:, off:] += Xs.T @ Xs
+            colsum += Xs.sum(axis=0)
+        G[off:, off:] /= mx[:, None] * mx[None, :]
+        colsum /= mx
     else:
         for sl in _row_chunks(Xa.shape[0], p):
             Zs = Xa[sl] * (sw[sl, None] / mx)

@@ -76,7 +76,11 @@ def drop_aliased(
     if X.shape[1] + int(fit_intercept) > MAX_COLLINEARITY_COLUMNS or X.shape[1] == 0:
         return X, None, None
     result = detect_collinearity(
-        X, fit_intercept=fit_intercept, feature_names=names, sample_weight=sample_weight
+        X,
+        fit_intercept=fit_intercept,
+        feature_names=names,
+        sample_weight=sample_weight,
+        check_finite=False,  # validated by fit
     )
     if not result.collinear:
         return X, None, result
