@@ -31,7 +31,7 @@ class Limits:
     Attributes
     ----------
     newton_max_params : int
-        mnlogit ``newton``/``irls`` only when ``(K-1)(p+1)`` is at most this.
+        mnlogit ``newton``/``irls``/``subsample-newton`` only when ``(K-1)(p+1)`` is at most this.
     gd_max_work : float
         mnlogit ``gd`` only when ``n * (K-1)(p+1)`` is at most this ("small problems").
     newton_cholesky_max_params : int
@@ -103,7 +103,10 @@ class Method:
         """Why this method is not run on ``prob``, or None when it is."""
         m = prob.n_params
         if self.library == "mnlogit":
-            if self.solver in ("newton", "irls") and m > limits.newton_max_params:
+            if (
+                self.solver in ("newton", "irls", "subsample-newton")
+                and m > limits.newton_max_params
+            ):
                 return f"(K-1)(p+1) = {m:,} > {limits.newton_max_params:,}"
             if self.solver == "gd" and prob.n * m > limits.gd_max_work:
                 return f"gd only on small problems (n·m ≤ {limits.gd_max_work:.0e})"
@@ -234,6 +237,7 @@ METHODS: dict[str, Method] = {
         Method("mnlogit-irls", "mnlogit", "irls"),
         Method("mnlogit-newton-cg", "mnlogit", "newton-cg"),
         Method("mnlogit-lbfgs", "mnlogit", "lbfgs"),
+        Method("mnlogit-subsample-newton", "mnlogit", "subsample-newton"),
         Method("mnlogit-gd", "mnlogit", "gd"),
         Method("mnlogit-auto+cov", "mnlogit", "auto", covariance=True),
         Method("sklearn-lbfgs", "sklearn", "lbfgs"),
