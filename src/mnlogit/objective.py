@@ -32,6 +32,10 @@ IntArray = NDArray[np.intp]
 # Rows per chunk when forming X.T @ (h * X) for dense X: bounds the temporary to
 # about 2**21 elements (16 MiB in float64) whatever n is.
 _CHUNK_ELEMENTS = 2**21
+# Rows per chunk of the dense Hessian's (rows, (K-1)(p+1)) work matrix: about 2**18
+# elements (2 MiB), at least 256 rows so that each syrk stays efficient.
+_HESSIAN_CHUNK_ELEMENTS = 2**18
+_HESSIAN_MIN_ROWS = 256
 
 
 def _row_max(A: FloatArray) -> FloatArray:
@@ -122,7 +126,6 @@ class MultinomialObjective:
         self.fit_intercept = fit_intercept
         self.p1 = self.n_features + int(fit_intercept)
         self.n_params = (n_classes - 1) * self.p1
-        self._rows = np.arange(self.n_samples)
         self._inv_scale: FloatArray | None = (
             None if feature_scale is None else 1.0 / np.asarray(feature_scale, dtype=np.float64)
         )
@@ -136,15 +139,16 @@ class MultinomialObjective:
         self.exact = not self.low_precision
         self._eta = np.empty((self.n_samples, n_classes))
         self._prob = np.empty((self.n_samples, n_classes))
-        self._work = np.empty((self.n_samples, n_classes))
+        self._work: FloatArray | None = None  # weighted fits only, allocated on first use
         self._lse = np.empty(self.n_samples)
         # Flat positions of each row's observed class in the C-ordered (n, K) buffers.
-        self._hit = self._rows * n_classes + self.y
+        rows = np.arange(self.n_samples)
+        self._hit = rows * n_classes + self.y
         self._ones_k = np.ones(n_classes)
         self._ones_n = np.ones(self.n_samples)
         self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
         # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
-        coo: Any = (self._ws, (self._rows, self.y))
+        coo: Any = (self._ws, (rows, self.y))
         onehot = sp.csr_matrix(coo, shape=(self.n_samples, n_classes), dtype=np.float64)
         self._class_sums = self._xt_full(onehot, exact=True)
 
@@ -159,10 +163,12 @@ class MultinomialObjective:
     def subsample(self, stride: int) -> MultinomialObjective:
         """The same objective on every ``stride``-th row (a systematic subsample).
 
-        The ``n / stride`` selected rows are copied (contiguous, in ``X``'s dtype): BLAS
-        cannot multiply a row-strided view without copying it on every product. Weights
-        are renormalized over the subsample, so its objective estimates this one (mean
-        scale, same penalty).
+        The ``n / stride`` selected rows are copied, contiguous (BLAS cannot multiply a
+        row-strided view without copying it on every product) and as float32 for dense
+        ``X``: the subsample only serves as a warm start and a preconditioner, so half the
+        memory and faster products matter more than precision. Weights are renormalized
+        over the subsample, so its objective estimates this one (mean scale, same
+        penalty); it computes in fast (float32) mode.
 
         Parameters
         ----------
@@ -174,7 +180,7 @@ class MultinomialObjective:
         MultinomialObjective
         """
         X = self.X[::stride]
-        X = X.tocsr() if self.sparse else np.ascontiguousarray(X)
+        X = X.tocsr() if self.sparse else np.ascontiguousarray(X, dtype=np.float32)
         scale = None if self._inv_scale is None else 1.0 / self._inv_scale
         sub = MultinomialObjective(
             X,
@@ -186,7 +192,6 @@ class MultinomialObjective:
             self.fit_intercept,
             feature_scale=scale,
         )
-        sub.set_exact(self.exact)
         return sub
 
     # ------------------------------------------------------------------ helpers
@@ -336,6 +341,8 @@ class MultinomialObjective:
             XtP = self._xt_full(self._prob)
             XtP *= self._ws[0] if self.n_samples else 0.0
         else:
+            if self._work is None:
+                self._work = np.empty_like(self._prob)
             XtP = self._xt_full(np.multiply(self._prob, self._ws[:, None], out=self._work))
         XtP -= self._class_sums
         grad = self.param.free_gradient(XtP)
@@ -369,7 +376,7 @@ class MultinomialObjective:
         """
         self._update(theta)
         R = -self._prob
-        R[self._rows, self.y] += 1.0
+        R.reshape(-1)[self._hit] += 1.0
         return R
 
     # ------------------------------------------------------------------ curvature
@@ -443,7 +450,9 @@ class MultinomialObjective:
         m = k1 * p1
         off = int(self.fit_intercept)
         inv = self._inv_scale
-        step = max(1, min(self.n_samples, _CHUNK_ELEMENTS // max(m, 1)))
+        # Smaller chunks than elsewhere: Zbuf is the largest temporary of a fit.
+        rows = max(_HESSIAN_MIN_ROWS, _HESSIAN_CHUNK_ELEMENTS // max(m, 1))
+        step = max(1, min(self.n_samples, rows))
         Zbuf = np.empty((step, m))
         Ybuf = np.empty((step, p1))
         H = np.zeros((m, m), order="F")
