@@ -37,3 +37,13 @@ def make_data(
         if np.unique(y).size == K:
             return X, y.astype(np.int64), B
     raise RuntimeError("could not draw data containing every class")
+
+
+def fd_jacobian(F, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central-difference Jacobian of a vector function (column j = d F / d theta_j)."""
+    cols = []
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = h
+        cols.append((F(theta + e) - F(theta - e)) / (2 * h))
+    return np.column_stack(cols)

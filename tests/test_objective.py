@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 
 import mnlogit.objective as objective_module
-from helpers import make_data
+from helpers import fd_jacobian, make_data
 from mnlogit.objective import MultinomialObjective, log_softmax
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import L2Penalty, NoPenalty, make_penalty
@@ -74,16 +74,6 @@ def fd_gradient(f, theta: np.ndarray, h: float = STEP) -> np.ndarray:
         e[j] = h
         g[j] = (f(theta + e) - f(theta - e)) / (2 * h)
     return g
-
-
-def fd_jacobian(F, theta: np.ndarray, h: float = STEP) -> np.ndarray:
-    """Central-difference Jacobian of a vector function (column j = d F / d theta_j)."""
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h
-        cols.append((F(theta + e) - F(theta - e)) / (2 * h))
-    return np.column_stack(cols)
 
 
 def full_matrix(

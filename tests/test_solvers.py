@@ -423,11 +423,11 @@ def test_choose_solver_rule():
     assert choose_solver(1000, 10, sparse=False) == "newton"
     assert choose_solver(1000, 100, sparse=False) == "newton"
     assert choose_solver(1000, 101, sparse=False) == "lbfgs"
-    # Subsample-Newton once n / 8 rows hold max(30 m, 2000) rows.
+    # Subsample-Newton once n / 8 rows hold max(10 m, 2000) rows.
     assert choose_solver(16_000, 10, sparse=False) == "subsample-newton"
     assert choose_solver(15_999, 10, sparse=False) == "newton"
-    assert choose_solver(240_000, 1000, sparse=False) == "subsample-newton"
-    assert choose_solver(239_999, 1000, sparse=False) == "lbfgs"
+    assert choose_solver(80_000, 1000, sparse=False) == "subsample-newton"
+    assert choose_solver(79_999, 1000, sparse=False) == "lbfgs"
     assert choose_solver(10**6, 10, sparse=True) == "newton-cg"
     assert choose_solver(1000, 10, sparse=True) == "newton-cg"
 

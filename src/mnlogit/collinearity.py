@@ -262,6 +262,7 @@ def detect_collinearity(
     *,
     method: Literal["auto", "qr", "gram"] = "auto",
     check_finite: bool = True,
+    col_maxabs: FloatArray | None = None,
 ) -> CollinearityResult:
     """Find the columns of ``[1, X]`` that are linear combinations of earlier columns.
 
@@ -287,6 +288,9 @@ def detect_collinearity(
         peak memory of a fit; see docs/benchmarks.md).
     check_finite : bool, default=True
         Refuse NaN and infinite values; ``fit`` passes False, having checked them.
+    col_maxabs : ndarray of shape (p,), optional
+        Each column's largest absolute value over all rows, when already known (used
+        only when every row has positive weight).
 
     Returns
     -------
@@ -308,7 +312,10 @@ def detect_collinearity(
     if method not in ("qr", "gram"):
         raise InvalidInputError(f"method must be 'auto', 'qr' or 'gram', got {method!r}")
     sw = np.sqrt(w / w.max())
-    mx = _col_maxabs(Xa, rows)
+    if col_maxabs is not None and rows.size == n:
+        mx = np.where(col_maxabs > 0, col_maxabs, 1.0)
+    else:
+        mx = _col_maxabs(Xa, rows)
     design: _Design | None
     if method == "qr":
         R0, scale = _r_factor_qr(Xa, rows, sw, mx, fit_intercept)
@@ -464,6 +471,7 @@ def _r_factor_gram(
             Xs = Xa[sl] if Xa.dtype == np.float64 else Xa[sl].astype(np.float64)
             G[off:, off:] += Xs.T @ Xs
             colsum += Xs.sum(axis=0)
+            del Xs  # before the next chunk's conversion
         G[off:, off:] /= mx[:, None] * mx[None, :]
         colsum /= mx
     else:

@@ -26,6 +26,7 @@ __all__ = [
     "check_labels_present",
     "check_positive_number",
     "check_weights",
+    "column_maxabs",
     "column_scales",
     "encode_labels",
     "resolve_reference",
@@ -178,7 +179,26 @@ def check_positive_number(name: str, value: Any, allow_zero: bool = False) -> fl
     return float(value)
 
 
-def column_scales(X: Any) -> NDArray[np.float64]:
+def column_maxabs(X: Any) -> NDArray[np.float64]:
+    """Largest absolute value of each column, shape ``(p,)`` (no ``n x p`` temporary).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+    """
+    M: Any = X
+    if M.shape[0] == 0:
+        return np.zeros(M.shape[1])
+    raw: Any = (
+        abs(M).max(axis=0)  # type: ignore[arg-type]
+        if sp.issparse(M)
+        else np.maximum(M.max(axis=0), -M.min(axis=0))
+    )
+    dense: Any = raw.todense() if sp.issparse(raw) else raw  # type: ignore[attr-defined]
+    return np.asarray(dense, dtype=np.float64).ravel()
+
+
+def column_scales(X: Any, maxabs: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """Internal column scales: 1, except for columns of extreme magnitude.
 
     A column whose largest absolute value lies outside ``[1e-3, 1e3]`` is scaled to
@@ -192,21 +212,16 @@ def column_scales(X: Any) -> NDArray[np.float64]:
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n, p)
+    maxabs : ndarray of shape (p,), optional
+        :func:`column_maxabs` of ``X`` when already known.
 
     Returns
     -------
     ndarray of shape (p,)
     """
-    M: Any = X
-    if M.shape[0] == 0:
-        return np.ones(M.shape[1])
-    raw: Any = (
-        abs(M).max(axis=0)  # type: ignore[arg-type]
-        if sp.issparse(M)
-        else np.maximum(M.max(axis=0), -M.min(axis=0))  # no n x p temporary
-    )
-    dense: Any = raw.todense() if sp.issparse(raw) else raw  # type: ignore[attr-defined]
-    s = np.asarray(dense, dtype=np.float64).ravel()
+    if X.shape[0] == 0:
+        return np.ones(X.shape[1])
+    s = np.array(column_maxabs(X) if maxabs is None else maxabs, dtype=np.float64)
     keep = ~np.isfinite(s) | (s == 0) | ((s >= _SCALE_LOW) & (s <= _SCALE_HIGH))
     s[keep] = 1.0
     return s

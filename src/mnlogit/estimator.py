@@ -25,6 +25,7 @@ from mnlogit.diagnostics import (
     check_labels_present,
     check_positive_number,
     check_weights,
+    column_maxabs,
     column_scales,
     encode_labels,
     resolve_reference,
@@ -60,6 +61,7 @@ from mnlogit.solvers import (
     SOLVERS,
     SolverOptions,
     choose_solver,
+    subsample_newton,
 )
 
 __all__ = ["MultinomialLogit"]
@@ -94,11 +96,26 @@ def _solve_in_precision(solve: Any, obj: Any, x0: FloatArray, options: SolverOpt
     )
     first = solve(obj, x0, fast)
     obj.set_exact(True)
-    second = solve(obj, first.x, options)
     offset = first.n_iter
+    # max_iter bounds both phases together.
+    rest = replace(options, max_iter=max(options.max_iter - offset, 0))
+    if solve is SOLVERS["subsample-newton"]:  # already warm: no second subsample fit
+        second = subsample_newton.solve(obj, first.x, rest, warm_start=False)
+    else:
+        second = solve(obj, first.x, rest)
     tail = [replace(rec, iteration=rec.iteration + offset) for rec in second.history[1:]]
     second.history = list(first.history) + tail
-    second.n_iter += offset
+    total = second.n_iter + offset
+    second.message = second.message.replace(
+        f"after {second.n_iter} iterations",
+        f"after {total} iterations ({offset} on float32 products)",
+    )
+    if not second.converged and options.max_iter - offset <= 0:
+        second.message = (
+            f"did not converge: reached max_iter={options.max_iter} "
+            f"({offset} iterations on float32 products)"
+        )
+    second.n_iter = total
     return second
 
 
@@ -372,15 +389,19 @@ default="auto"
         check_classification_targets(yv)
         classes, codes = encode_labels(yv)
         sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
+        maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling
         if reset:
             self._kept_columns = None
             self.collinearity_ = None
             if self.penalty != "l2":
                 Xv, self._kept_columns, self.collinearity_ = drop_aliased(
-                    Xv, fit_intercept, self._input_names(Xv.shape[1]), sw
+                    Xv, fit_intercept, self._input_names(Xv.shape[1]), sw, col_maxabs=maxabs
                 )
+                if self._kept_columns is not None:
+                    maxabs = maxabs[self._kept_columns]
         elif getattr(self, "_kept_columns", None) is not None:
             Xv = Xv[:, self._kept_columns]
+            maxabs = maxabs[self._kept_columns]
         n_rows = int(np.count_nonzero(sw > 0))
         p1 = Xv.shape[1] + int(fit_intercept)
         if self.penalty is None and p1 >= n_rows:
@@ -405,7 +426,7 @@ default="auto"
         if ridge and self.alpha is None:
             alpha = 1.0 / float(sw.sum())
         param = Parameterization(classes.size, ref)
-        scale = column_scales(Xv)
+        scale = column_scales(Xv, maxabs=maxabs)
         if ridge:
             # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
             # become astronomically large in the scaled coordinates.

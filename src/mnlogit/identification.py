@@ -61,7 +61,11 @@ MAX_COLLINEARITY_COLUMNS = 2000
 
 
 def drop_aliased(
-    X: Any, fit_intercept: bool, names: list[str], sample_weight: FloatArray
+    X: Any,
+    fit_intercept: bool,
+    names: list[str],
+    sample_weight: FloatArray,
+    col_maxabs: FloatArray | None = None,
 ) -> tuple[Any, NDArray[np.intp] | None, CollinearityResult | None]:
     """Remove aliased columns, warning about them.
 
@@ -81,6 +85,7 @@ def drop_aliased(
         feature_names=names,
         sample_weight=sample_weight,
         check_finite=False,  # validated by fit
+        col_maxabs=col_maxabs,
     )
     if not result.collinear:
         return X, None, result

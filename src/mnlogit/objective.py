@@ -36,6 +36,9 @@ _CHUNK_ELEMENTS = 2**21
 # elements (2 MiB), at least 256 rows so that each syrk stays efficient.
 _HESSIAN_CHUNK_ELEMENTS = 2**18
 _HESSIAN_MIN_ROWS = 256
+# Numbers of X per row block in the one-pass value-and-gradient sweep (512 KiB of
+# float64: the block stays in cache between its two products).
+_SWEEP_ELEMENTS = 2**16
 
 
 def _row_max(A: FloatArray) -> FloatArray:
@@ -132,6 +135,7 @@ class MultinomialObjective:
         # theta_ref0 = Theta @ T: used to build the Hessian from one kernel.
         self._to_ref0 = parameterization.transform_to(Parameterization(n_classes, 0))
         self._cached_theta: FloatArray | None = None
+        self._xtp: FloatArray | None = None
         # Products run in X's dtype when X is float32 (``exact = False``, the fast mode) or
         # in float64 through row chunks converted on the fly (``exact = True``); float64
         # X is always exact. The n x K buffers are float64 either way.
@@ -159,6 +163,7 @@ class MultinomialObjective:
         """
         self.exact = bool(exact) or not self.low_precision
         self._cached_theta = None
+        self._xtp = None
 
     def subsample(self, stride: int) -> MultinomialObjective:
         """The same objective on every ``stride``-th row (a systematic subsample).
@@ -293,22 +298,95 @@ class MultinomialObjective:
         """``eta`` of shape ``(n, K)`` at ``theta``."""
         return self._eta_from_full(self.full_coefficients(theta))
 
-    def _update(self, theta: FloatArray) -> None:
-        if self._cached_theta is not None and np.array_equal(theta, self._cached_theta):
+    def _update(self, theta: FloatArray, gradient: bool = False) -> None:
+        """Probabilities at ``theta`` into the cache; with ``gradient``, also ``[1, X]ᵀ G``.
+
+        ``G`` is ``P`` (equal weights) or ``w * P``; the result, ``(p1, K)``, goes to
+        ``self._xtp``. For dense ``X`` everything happens in one sweep over row blocks of
+        about 2**16 numbers: ``X_b @ W``, the shifted exponentials, the row sums and
+        ``G_b.T @ X_b`` while ``X_b`` is still in cache -- one read of ``X`` per gradient
+        instead of two, and the ``n x K`` work done on cache-resident blocks.
+        """
+        same = self._cached_theta is not None and np.array_equal(theta, self._cached_theta)
+        if same and (not gradient or self._xtp is not None):
             return
-        # Fused, in place: eta, shifted by its row maximum, into one buffer; one exp pass
-        # into the probability buffer; row sums by a matrix-vector product.
         B = self.full_coefficients(theta)
-        eta, prob = self._eta, self._prob
-        self._xw(self._scaled_weights(B), eta)
+        W = self._scaled_weights(B)
+        if self.sparse or not isinstance(self.X, np.ndarray):
+            if not same:
+                self._xtp = None
+                self._softmax_block(self._eta, self._prob, self._lse, B, None, W, slice(None))
+            if gradient:
+                self._xtp = self._xt_full(self._weighted_prob())
+        else:
+            self._dense_sweep(B, W, gradient and not same, same)
+            if gradient and same:
+                self._xtp = self._xt_full(self._weighted_prob())
+        self._cached_theta = np.array(theta, copy=True)
+
+    def _weighted_prob(self) -> FloatArray:
+        """``G = P`` for equal weights, else ``w * P`` (in the lazily made work buffer)."""
+        if self._unweighted:
+            return self._prob
+        if self._work is None:
+            self._work = np.empty_like(self._prob)
+        return np.multiply(self._prob, self._ws[:, None], out=self._work)
+
+    def _softmax_block(
+        self,
+        eta: FloatArray,
+        prob: FloatArray,
+        lse: FloatArray,
+        B: FloatArray,
+        Xb: Any,
+        W: Any,
+        rows: slice,
+    ) -> None:
+        """Shifted linear predictor, probabilities and log row sums for one row block."""
+        if Xb is None:
+            self._xw(W, eta)
+        elif Xb.dtype == np.float64:
+            np.matmul(Xb, W, out=eta)
+        else:
+            eta[...] = Xb @ W
         if self.fit_intercept:
             eta += B[0]
         eta -= _row_max(eta)[:, None]
         np.exp(eta, out=prob)
         total = prob @ self._ones_k
         prob *= (1.0 / total)[:, None]
-        np.log(total, out=self._lse)  # log P_ik = eta_ik - lse_i
-        self._cached_theta = np.array(theta, copy=True)
+        np.log(total, out=lse)  # log P_ik = eta_ik - lse_i
+
+    def _dense_sweep(self, B: FloatArray, W: FloatArray, gradient: bool, same: bool) -> None:
+        """The one-pass dense kernel of :meth:`_update` (see there)."""
+        X = self.X
+        fast32 = self.low_precision and not self.exact
+        Wb = W.astype(np.float32) if fast32 else W
+        K = self.n_classes
+        XtG = np.zeros((self.n_features, K)) if gradient else None
+        colsum = np.zeros(K) if gradient else None
+        step = max(64, _SWEEP_ELEMENTS // max(self.n_features, K, 1))
+        for a in range(0, self.n_samples, step):
+            sl = slice(a, min(a + step, self.n_samples))
+            Xb = X[sl]
+            if X.dtype != np.float64 and not fast32:
+                Xb = Xb.astype(np.float64)
+            eta, prob = self._eta[sl], self._prob[sl]
+            if not same:
+                self._softmax_block(eta, prob, self._lse[sl], B, Xb, Wb, sl)
+            if XtG is not None and colsum is not None:
+                G = prob if self._unweighted else prob * self._ws[sl, None]
+                colsum += G.sum(axis=0)
+                if fast32:
+                    XtG += (G.astype(np.float32).T @ Xb).T
+                else:
+                    XtG += (G.T @ Xb).T
+        if XtG is not None and colsum is not None:
+            if self._inv_scale is not None:
+                XtG *= self._inv_scale[:, None]
+            self._xtp = np.vstack([colsum[None, :], XtG]) if self.fit_intercept else XtG
+        else:
+            self._xtp = None
 
     def probabilities(self, theta: FloatArray) -> FloatArray:
         """Class probabilities ``(n, K)`` at ``theta`` (a read-only view of the cache)."""
@@ -334,16 +412,14 @@ class MultinomialObjective:
 
     def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
         """``f(theta)`` and its gradient of shape ``((K-1) * p1,)``."""
+        self._update(theta, gradient=True)
         f = self.value(theta)
         # sum_i w_i (P_i - onehot(y_i)) [1, x_i]: the one-hot part is the constant
         # _class_sums, so only P (times w, unless all weights are equal) meets X.
+        assert self._xtp is not None
+        XtP = self._xtp.copy()
         if self._unweighted:
-            XtP = self._xt_full(self._prob)
             XtP *= self._ws[0] if self.n_samples else 0.0
-        else:
-            if self._work is None:
-                self._work = np.empty_like(self._prob)
-            XtP = self._xt_full(np.multiply(self._prob, self._ws[:, None], out=self._work))
         XtP -= self._class_sums
         grad = self.param.free_gradient(XtP)
         Theta = self.param.theta_matrix(theta, self.p1)

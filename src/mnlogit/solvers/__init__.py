@@ -65,7 +65,7 @@ def choose_solver(n_samples: int, n_params: int, sparse: bool) -> str:
 
     - ``"newton-cg"`` for sparse ``X``: Hessian-vector products, no ``m x m`` matrix;
     - ``"subsample-newton"`` for dense ``X`` with enough rows per free parameter
-      ``m = (K-1)(p+1)`` that a subsample of at most ``n / 8`` rows holds ``30 m`` (and
+      ``m = (K-1)(p+1)`` that a subsample of at most ``n / 8`` rows holds ``10 m`` (and
       2,000) rows: a Hessian from the subsample preconditions full-data steps;
     - ``"newton"`` for other dense problems with ``m <= NEWTON_MAX_PARAMS``;
     - ``"lbfgs"`` for the rest (dense, many parameters, few rows per parameter).

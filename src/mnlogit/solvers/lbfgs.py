@@ -48,7 +48,7 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
 
     x = np.array(x0, dtype=np.float64, copy=True)
     f, g = fun(x)
-    if monitor.record(x, f, g):
+    if monitor.record(x, f, g) or options.max_iter <= 0:
         return monitor.result(x)
 
     def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:

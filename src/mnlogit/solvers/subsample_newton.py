@@ -6,24 +6,25 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
 ``sqrt(m / r)``. The solver therefore
 
 1. fits the model on a systematic row subsample ``X[::s]`` (copied as float32: at most
-   ``n / 8`` rows, so at most a sixteenth of a float64 ``X``'s memory) -- recursively by this same method, so
-   the warm start costs a fraction of a pass -- which lands within sampling error
-   ``O(sqrt(m / r))`` of the full-data estimate;
-2. forms and factors the Hessian of the subsample objective at that point;
-3. iterates on the full data with that fixed matrix, ``x <- x - t H_r^{-1} g(x)``
-   (a chord, or quasi-Newton, iteration): one gradient pass per iteration, the
-   gradient shrinking by a factor of about ``sqrt(m / r)`` each time; a backtracking
-   line search guards every step.
+   ``n / 8`` rows, a sixteenth of a float64 ``X``'s memory) -- recursively by this same
+   method, so the warm start costs a fraction of a pass -- which lands within sampling
+   error ``O(sqrt(m / r))`` of the full-data estimate;
+2. forms and factors (Cholesky) the Hessian of the subsample objective at that point;
+3. iterates on the full data by L-BFGS whose initial matrix is that Hessian: the first
+   step is ``x - t H_r^{-1} g(x)``, later ones correct ``H_r`` with up to 10 pairs of
+   full-data steps and gradient changes. One gradient pass per iteration; the gradient
+   shrinks by a factor of about ``sqrt(m / r)`` or better each time; a backtracking line
+   search guards every step.
 
-If an iteration shrinks the gradient's largest entry by less than half, the preconditioner
-is refreshed at the current point on four times as many rows (the full data at most,
+If an iteration shrinks the gradient's largest entry by less than half, the Hessian is
+formed again at the current point on four times as many rows (the full data at most,
 which makes the iteration Newton's method). A subsample in which some class is absent,
 or whose fit does not converge, is abandoned for the full data.
 
-The subsample size is ``r = min(n / 8, max(30 m, 25 n / m, 2000))`` rows, chosen so the
-subsample Hessian costs a few passes while the chord iteration contracts fast; when
-``30 m`` or 2,000 rows exceed ``n / 8`` there is no subsample and the method is damped
-Newton with a Hessian refreshed only when progress slows.
+The subsample size is ``r = min(n / 8, max(10 m, 25 n / m, 2000))`` rows, chosen so the
+subsample Hessian costs a few passes while the iteration contracts fast; when ``10 m``
+or 2,000 rows exceed ``n / 8`` there is no subsample and the method is Newton's with a
+Hessian formed again only when progress slows (and L-BFGS corrections in between).
 
 Iteration 0 of the history is the warm start (the subsample solution) evaluated on the
 full data; iterations are full-data iterations.
@@ -31,13 +32,16 @@ full data; iterations are full-data iterations.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
+from mnlogit.solvers import lbfgs
 from mnlogit.solvers._base import (
     ConvergenceMonitor,
     SolverOptions,
@@ -53,13 +57,21 @@ REQUIRES = ("value_and_gradient", "hessian", "subsample")
 
 # Subsample rows per free parameter (quality of the subsample Hessian) and the
 # number of passes' worth of Hessian work aimed for (cost), see subsample_rows.
-_ROWS_PER_PARAM = 30
+_ROWS_PER_PARAM = 10
 _HESSIAN_BUDGET = 25
 _MIN_ROWS = 2000
 # At most n / 8 rows: the subsample is copied.
 _MAX_FRACTION = 8
 # Gradient tolerance of the subsample fits.
 _SUB_TOL = 1e-5
+# Above this many parameters the last (smallest) subsample is fitted by plain L-BFGS:
+# there a Hessian costs more than the few dozen gradients L-BFGS needs.
+_NEWTON_MAX_PARAMS = 100
+# Correction pairs kept: the subsample Hessian is the initial matrix of an L-BFGS
+# update, which corrects it with the full data's curvature along the steps taken.
+_MEMORY = 10
+# Slow iterations in a row, with the largest subsample, before the full Hessian is formed.
+_STALL = 5
 # A chord iteration must shrink max|g| by at least this factor, else refresh.
 _SLOW = 0.5
 
@@ -67,7 +79,7 @@ _SLOW = 0.5
 def subsample_rows(n_samples: int, n_params: int) -> int:
     """Rows ``r`` of the subsample the preconditioner is built on (``n_samples`` = none).
 
-    ``r = min(n / 8, max(25 n / m, 30 m, 2000))``; the full data when ``30 m`` or 2,000
+    ``r = min(n / 8, max(25 n / m, 10 m, 2000))``; the full data when ``10 m`` or 2,000
     rows exceed ``n / 8``.
     """
     m = max(n_params, 1)
@@ -78,21 +90,40 @@ def subsample_rows(n_samples: int, n_params: int) -> int:
     return min(cap, max(floor, int(_HESSIAN_BUDGET * n_samples / m)))
 
 
-def _factor(H: FloatArray) -> Callable[[FloatArray], FloatArray]:
+def _factor(H: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
     """A solver ``g -> H^{-1} g`` for a symmetric positive semi-definite ``H``.
 
-    Cholesky when it succeeds; otherwise an eigendecomposition with eigenvalues floored
-    at ``1e-10`` of the largest (as :func:`mnlogit.solvers.newton.solve_psd`).
+    Cholesky when it succeeds (and the second item is True); otherwise an
+    eigendecomposition with eigenvalues floored at ``1e-10`` of the largest (as
+    :func:`mnlogit.solvers.newton.solve_psd`), and False: a subsample Hessian that is
+    singular (a column zero on every sampled row, say) is no preconditioner.
     """
     try:
         factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
         if np.all(np.isfinite(factor[0])):
-            return lambda g: np.asarray(scipy.linalg.cho_solve(factor, g, check_finite=False))
+            d = np.abs(np.diag(factor[0]))
+            if d.min() > 1e-7 * d.max():
+                return (
+                    lambda g: np.asarray(scipy.linalg.cho_solve(factor, g, check_finite=False))
+                ), True
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
         pass
     w, V = scipy.linalg.eigh(H, check_finite=False)
     w = np.maximum(w, max(float(np.max(np.abs(w))), 1e-300) * 1e-10)
-    return lambda g: np.asarray(V @ ((V.T @ g) / w))
+    return (lambda g: np.asarray(V @ ((V.T @ g) / w))), False
+
+
+def _preconditioner(
+    obj: Any, curvature: Any, x: FloatArray
+) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+    """Factor ``curvature``'s Hessian at ``x``; the full data's if that one is singular.
+
+    Returns the solver and whether the full data's Hessian was used.
+    """
+    inverse, ok = _factor(curvature.hessian(x))
+    if ok or curvature is obj:
+        return inverse, curvature is obj
+    return _factor(obj.hessian(x))[0], True
 
 
 def _warm_start(
@@ -113,14 +144,25 @@ def _warm_start(
     sub_options = SolverOptions(
         tol=max(options.tol, _SUB_TOL), max_iter=100, criterion="gradient", verbose=0
     )
-    res = solve(sub, x0, sub_options)
+    n_sub, m = int(sub.n_samples), int(sub.n_params)
+    if subsample_rows(n_sub, m) >= n_sub and m > _NEWTON_MAX_PARAMS:
+        # The last level, where a Hessian costs many of its gradients: plain L-BFGS.
+        res = lbfgs.solve(sub, x0, replace(sub_options, max_iter=1000))
+    else:
+        res = solve(sub, x0, sub_options)
     if not res.converged:
         return x0, None
     return res.x, sub
 
 
-def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
-    """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring)."""
+def solve(
+    objective: object, x0: FloatArray, options: SolverOptions, warm_start: bool = True
+) -> SolverResult:
+    """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring).
+
+    ``warm_start=False`` skips step 1 (``x0`` is already close, e.g. the end of a float32
+    phase): the subsample only provides the Hessian, at ``x0``.
+    """
     check_requirements("subsample-newton", objective, REQUIRES)
     obj: Any = objective
     n = int(obj.n_samples)
@@ -129,38 +171,89 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     rows = subsample_rows(n, m)
     x = np.array(x0, dtype=np.float64, copy=True)
     sub: Any = None
-    if rows < n:
+    if rows < n and warm_start:
         x, sub = _warm_start(obj, x, options, rows)
         if sub is None:
             rows = n
+    elif rows < n:
+        sub = obj.subsample(max(1, n // rows))
     f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
     curvature = obj if sub is None else sub
-    inverse = _factor(curvature.hessian(x))
+    inverse, full = _preconditioner(obj, curvature, x)
+    if full:
+        rows = n
+    pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
+    cap = rows if rows >= n else max(rows, n // _MAX_FRACTION)
+    slow = 0
     fresh = True  # the preconditioner was formed at the current point
     stop_reason = None
     for _ in range(options.max_iter):
         gmax = float(np.max(np.abs(g)))
-        d = -inverse(g)
+        d = -_two_loop(g, pairs, inverse)
         ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
-            if fresh and rows >= n:
+            if fresh and rows >= n and not pairs:
                 stop_reason = "the line search found no decrease along the Newton direction"
                 break
-            rows = n if 4 * rows > n // _MAX_FRACTION else 4 * rows
-            curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
-            inverse = _factor(curvature.hessian(x))
-            fresh = True
+            pairs.clear()
+            if not fresh:
+                rows = min(4 * rows, cap) if rows < n else n
+                curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
+                inverse, full = _preconditioner(obj, curvature, x)
+                fresh = True
+            elif rows < n:  # a fresh subsample Hessian failed: use the full data's
+                rows, full = n, True
+                inverse = _factor(obj.hessian(x))[0]
+            if full:
+                rows = n
             continue
+        s_k, y_k = ls.x - x, ls.g - g
+        sy = float(s_k @ y_k)
+        if sy > 1e-12 * float(np.linalg.norm(s_k) * np.linalg.norm(y_k)):
+            pairs.append((s_k, y_k, 1.0 / sy))
         x, f, g = ls.x, ls.f, ls.g
         if monitor.record(x, f, g, ls.step):
             break
         fresh = False
         if float(np.max(np.abs(g))) > _SLOW * gmax:
-            if rows < n:
-                rows = n if 4 * rows > n // _MAX_FRACTION else 4 * rows
-                curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
-            inverse = _factor(curvature.hessian(x))
-            fresh = True
+            slow += 1
+        else:
+            slow = 0
+        if slow >= 2 and rows < cap:
+            # Two slow iterations in a row: a better Hessian from more rows, up to n / 8.
+            rows = min(4 * rows, cap)
+            curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
+            inverse, full = _preconditioner(obj, curvature, x)
+            rows = n if full else rows
+            fresh, slow = True, 0
+        elif slow >= _STALL or (slow >= 2 and rows >= n):
+            # Still slow with the largest subsample: the full data's Hessian (Newton).
+            rows = n
+            inverse = _factor(obj.hessian(x))[0]
+            fresh, slow = True, 0
     return monitor.result(x, stop_reason)
+
+
+def _two_loop(
+    g: FloatArray,
+    pairs: deque[tuple[FloatArray, FloatArray, float]],
+    inverse: Callable[[FloatArray], FloatArray],
+) -> FloatArray:
+    """L-BFGS two-loop recursion with the initial inverse Hessian ``inverse``.
+
+    Returns ``H_k^{-1} g`` where ``H_k`` is the BFGS update of the (subsample) Hessian by
+    the stored pairs ``(s, y, 1 / s.y)``; with no pairs, ``inverse(g)``.
+    """
+    q = np.array(g, copy=True)
+    alphas = []
+    for s_i, y_i, rho in reversed(pairs):
+        a = rho * float(s_i @ q)
+        q -= a * y_i
+        alphas.append(a)
+    r = inverse(q)
+    for (s_i, y_i, rho), a in zip(pairs, reversed(alphas), strict=True):
+        b = rho * float(y_i @ r)
+        r += (a - b) * s_i
+    return r
