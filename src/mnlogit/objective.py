@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.linalg.blas import dsyrk as _syrk
+from scipy.linalg.blas import ssyrk as _ssyrk
 
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import Penalty
@@ -529,10 +530,14 @@ class MultinomialObjective:
         # Smaller chunks than elsewhere: Zbuf is the largest temporary of a fit.
         rows = max(_HESSIAN_MIN_ROWS, _HESSIAN_CHUNK_ELEMENTS // max(m, 1))
         step = max(1, min(self.n_samples, rows))
-        Zbuf = np.empty((step, m))
-        Ybuf = np.empty((step, p1))
-        H = np.zeros((m, m), order="F")
-        D = np.zeros((p1, m))
+        # Fast mode on float32 X (subsample preconditioners): a float32 syrk, twice as
+        # fast; otherwise float64 throughout.
+        dtype = np.float32 if self.low_precision and not self.exact else np.float64
+        syrk = _ssyrk if dtype == np.float32 else _syrk
+        Zbuf = np.empty((step, m), dtype=dtype)
+        Ybuf = np.empty((step, p1), dtype=dtype)
+        H = np.zeros((m, m), order="F", dtype=dtype)
+        D = np.zeros((p1, m), dtype=dtype)
         sqrt_w = np.sqrt(self._ws)
         for start in range(0, self.n_samples, step):
             stop = min(self.n_samples, start + step)
@@ -544,12 +549,14 @@ class MultinomialObjective:
             if inv is not None:
                 Y[:, off:] *= inv
             Z = Zbuf[:r]
-            np.multiply(Y[:, None, :], P1[start:stop, :, None], out=Z.reshape(r, k1, p1))
-            H = _syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
+            np.multiply(
+                Y[:, None, :], P1[start:stop, :, None], out=Z.reshape(r, k1, p1), casting="unsafe"
+            )
+            H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
             D += Y.T @ Z
         for a in range(k1):
             H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
-        out = np.triu(H)
+        out = np.triu(H).astype(np.float64)
         out += np.triu(H, 1).T
         return out
 

@@ -39,6 +39,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 CRITERIA = ("gradient", "parameter", "loglik")
+STALL_RECORDS = 3
 
 
 class ObjectiveLike(Protocol):
@@ -64,12 +65,17 @@ class SolverOptions:
     criterion : {"gradient", "parameter", "loglik"}
     verbose : int
         0 is silent; 1 or more prints one line per iteration.
+    stop_on_stall : bool
+        Also stop (unconverged) after ``STALL_RECORDS`` iterations in a row that change
+        the objective by no more than rounding -- for the float32 phase of a fit, whose
+        objective is only accurate to about 1e-8.
     """
 
     tol: float = 1e-8
     max_iter: int = 100
     criterion: str = "gradient"
     verbose: int = 0
+    stop_on_stall: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,9 @@ class SolverResult:
     history : list of IterationRecord
         Iteration 0 is the starting point.
     message : str
+    state : object, optional
+        Solver-specific state that lets a later call continue where this one stopped
+        (``subsample-newton``: its preconditioner and correction pairs).
     """
 
     x: FloatArray
@@ -104,6 +113,7 @@ class SolverResult:
     n_iter: int
     history: list[IterationRecord] = field(default_factory=list)
     message: str = ""
+    state: object = None
 
 
 def check_requirements(solver: str, objective: object, requires: tuple[str, ...]) -> None:
@@ -164,7 +174,15 @@ class ConvergenceMonitor:
                 f"[{self.solver}] iter {rec.iteration:4d}  f={rec.objective:.12g}  "
                 f"|g|max={rec.gradient:.3e}  dpar={rec.parameter:.3e}  dll={rec.loglik:.3e}"
             )
-        return self.converged
+        return self.converged or (self.options.stop_on_stall and self.stalled)
+
+    @property
+    def stalled(self) -> bool:
+        """The last ``STALL_RECORDS`` iterations changed the objective only by rounding."""
+        recent = self.history[-STALL_RECORDS:]
+        if len(recent) < STALL_RECORDS or recent[0].iteration == 0:
+            return False
+        return all(rec.loglik <= 8 * np.finfo(np.float64).eps for rec in recent)
 
     @property
     def converged(self) -> bool:
@@ -195,7 +213,11 @@ class ConvergenceMonitor:
                 f"after {self.n_iter} iterations"
             )
         else:
-            why = stop_reason or f"reached max_iter={self.options.max_iter}"
+            why = stop_reason or (
+                "the objective stopped changing"
+                if self.options.stop_on_stall and self.stalled
+                else f"reached max_iter={self.options.max_iter}"
+            )
             message = (
                 f"did not converge: {why}; {crit} criterion is {value:.3e}, "
                 f"tol is {self.options.tol:.1e}"

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -156,12 +156,18 @@ def _warm_start(
 
 
 def solve(
-    objective: object, x0: FloatArray, options: SolverOptions, warm_start: bool = True
+    objective: object,
+    x0: FloatArray,
+    options: SolverOptions,
+    warm_start: bool = True,
+    state: object = None,
 ) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring).
 
     ``warm_start=False`` skips step 1 (``x0`` is already close, e.g. the end of a float32
-    phase): the subsample only provides the Hessian, at ``x0``.
+    phase): the subsample only provides the Hessian, at ``x0``. ``state``, the ``state``
+    of an earlier result on the same objective, reuses its factored Hessian and
+    correction pairs as well (no new Hessian at all).
     """
     check_requirements("subsample-newton", objective, REQUIRES)
     obj: Any = objective
@@ -171,7 +177,9 @@ def solve(
     rows = subsample_rows(n, m)
     x = np.array(x0, dtype=np.float64, copy=True)
     sub: Any = None
-    if rows < n and warm_start:
+    if isinstance(state, _State):
+        rows = state.rows
+    elif rows < n and warm_start:
         x, sub = _warm_start(obj, x, options, rows)
         if sub is None:
             rows = n
@@ -180,11 +188,15 @@ def solve(
     f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
-    curvature = obj if sub is None else sub
-    inverse, full = _preconditioner(obj, curvature, x)
-    if full:
-        rows = n
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
+    if isinstance(state, _State):
+        inverse = state.inverse
+        pairs.extend(state.pairs)
+    else:
+        curvature = obj if sub is None else sub
+        inverse, full = _preconditioner(obj, curvature, x)
+        if full:
+            rows = n
     cap = rows if rows >= n else max(rows, n // _MAX_FRACTION)
     slow = 0
     fresh = True  # the preconditioner was formed at the current point
@@ -233,7 +245,18 @@ def solve(
             rows = n
             inverse = _factor(obj.hessian(x))[0]
             fresh, slow = True, 0
-    return monitor.result(x, stop_reason)
+    result = monitor.result(x, stop_reason)
+    result.state = _State(inverse, list(pairs), rows)
+    return result
+
+
+@dataclass
+class _State:
+    """What a later call needs to continue: the factored Hessian, pairs, subsample rows."""
+
+    inverse: Callable[[FloatArray], FloatArray]
+    pairs: list[tuple[FloatArray, FloatArray, float]]
+    rows: int
 
 
 def _two_loop(
