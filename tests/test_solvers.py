@@ -419,15 +419,17 @@ def test_verbose_prints_one_line_per_iteration(solver, capsys):
 
 # ---------------------------------------------------------------------------- solver="auto"
 def test_choose_solver_rule():
-    # Small dense problems: Newton up to 100 free parameters, L-BFGS beyond.
+    # Small dense problems: Newton up to 100 free parameters.
     assert choose_solver(1000, 10, sparse=False) == "newton"
     assert choose_solver(1000, 100, sparse=False) == "newton"
-    assert choose_solver(1000, 101, sparse=False) == "lbfgs"
+    assert choose_solver(1000, 101, sparse=False) == "subsample-newton"
     # Subsample-Newton once n / 8 rows hold max(10 m, 2000) rows.
     assert choose_solver(16_000, 10, sparse=False) == "subsample-newton"
     assert choose_solver(15_999, 10, sparse=False) == "newton"
     assert choose_solver(80_000, 1000, sparse=False) == "subsample-newton"
-    assert choose_solver(79_999, 1000, sparse=False) == "lbfgs"
+    # The Kronecker model needs its (p+1)-square factor: not beyond 2000 rows of it.
+    assert choose_solver(50_000, 5719, sparse=False, n_coef_rows=301) == "subsample-newton"
+    assert choose_solver(50_000, 2 * 2001, sparse=False, n_coef_rows=2001) == "lbfgs"
     assert choose_solver(10**6, 10, sparse=True) == "newton-cg"
     assert choose_solver(1000, 10, sparse=True) == "newton-cg"
 
@@ -453,7 +455,7 @@ def test_auto_picks_newton_cg_for_sparse_x():
 
 @pytest.mark.parametrize(
     ("p", "fit_intercept", "expected"),
-    [(49, True, "newton"), (50, True, "lbfgs"), (50, False, "newton")],
+    [(49, True, "newton"), (50, True, "subsample-newton"), (50, False, "newton")],
 )
 def test_auto_threshold_on_free_parameters(p, fit_intercept, expected):
     # K = 3: (K-1)(p+1) = 100 for p = 49, 102 for p = 50; (K-1)p = 100 without intercept.

@@ -535,7 +535,7 @@ default="auto"
         codes, sw = obj.y, obj.sample_weight
         Xv = obj.X
         if solver == "auto":
-            solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv))
+            solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv), obj.p1)
             if self.penalty == "firth" and solver in ("newton-cg", "subsample-newton"):
                 solver = "newton" if solver == "subsample-newton" else "lbfgs"
         max_iter = DEFAULT_MAX_ITER[solver] if self.max_iter is None else int(self.max_iter)

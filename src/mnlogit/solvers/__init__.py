@@ -19,6 +19,7 @@ from mnlogit.solvers._base import (
     SolverOptions,
     SolverResult,
 )
+from mnlogit.solvers.curvature import MAX_KRONECKER_FEATURES
 
 __all__ = [
     "CRITERIA",
@@ -53,32 +54,43 @@ DEFAULT_MAX_ITER: dict[str, int] = {
     "subsample-newton": 200,
 }
 
-# Largest number of free parameters (K-1)(p+1) for which "auto" forms the full-data
-# Hessian when no subsample is possible: with the syrk kernel a Hessian costs about
-# 0.1 m passes over X, so five Newton iterations beat ~50 L-BFGS iterations only for
-# small m (docs/benchmarks.md).
+# Largest number of free parameters (K-1)(p+1) for which "auto" takes plain Newton when
+# no row subsample is possible: a Hessian costs about 0.1 m passes over X.
 NEWTON_MAX_PARAMS = 100
 
 
-def choose_solver(n_samples: int, n_params: int, sparse: bool) -> str:
+def choose_solver(
+    n_samples: int, n_params: int, sparse: bool, n_coef_rows: int | None = None
+) -> str:
     """The ``solver="auto"`` rule.
 
     - ``"newton-cg"`` for sparse ``X``: Hessian-vector products, no ``m x m`` matrix;
-    - ``"subsample-newton"`` for dense ``X`` with enough rows per free parameter
-      ``m = (K-1)(p+1)`` that a subsample of at most ``n / 8`` rows holds ``10 m`` (and
-      2,000) rows: a Hessian from the subsample preconditions full-data steps;
-    - ``"newton"`` for other dense problems with ``m <= NEWTON_MAX_PARAMS``;
-    - ``"lbfgs"`` for the rest (dense, many parameters, few rows per parameter).
+    - ``"newton"`` for dense ``X`` with ``m = (K-1)(p+1) <= 100`` free parameters and too
+      few rows for a subsample (``n / 8 < 2000``): small problems;
+    - ``"lbfgs"`` for dense ``X`` whose curvature would be the Kronecker model but whose
+      ``p + 1`` exceeds ``MAX_KRONECKER_FEATURES`` (the ``(p+1)``-square factor is not
+      formed there);
+    - ``"subsample-newton"`` for every other dense problem: a Hessian from a row
+      subsample, or the Kronecker model, as the initial matrix of L-BFGS steps on the
+      full data (see :mod:`mnlogit.solvers.subsample_newton`).
 
     Parameters
     ----------
     n_samples, n_params : int
     sparse : bool
+    n_coef_rows : int, optional
+        ``p + 1`` (or ``p`` without intercept); ``n_params`` over ``K - 1`` matters only
+        through this bound.
     """
     if sparse:
         return "newton-cg"
-    if subsample_newton.subsample_rows(n_samples, n_params) < n_samples:
-        return "subsample-newton"
-    if n_params <= NEWTON_MAX_PARAMS:
+    rows = subsample_newton.subsample_rows(n_samples, n_params)
+    if n_params <= NEWTON_MAX_PARAMS and rows >= n_samples:
         return "newton"
-    return "lbfgs"
+    if (
+        subsample_newton.uses_kronecker(n_samples, n_params)
+        and n_coef_rows is not None
+        and n_coef_rows > MAX_KRONECKER_FEATURES
+    ):
+        return "lbfgs"
+    return "subsample-newton"

@@ -34,23 +34,23 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from mnlogit.solvers import lbfgs
 from mnlogit.solvers._base import (
     ConvergenceMonitor,
     SolverOptions,
     SolverResult,
     check_requirements,
 )
+from mnlogit.solvers.curvature import kronecker_inverse
 from mnlogit.solvers.linesearch import backtracking
 
-__all__ = ["REQUIRES", "solve", "subsample_rows"]
+__all__ = ["REQUIRES", "solve", "subsample_rows", "uses_kronecker"]
 
 FloatArray = NDArray[np.float64]
 REQUIRES = ("value_and_gradient", "hessian", "subsample")
@@ -64,9 +64,13 @@ _MIN_ROWS = 2000
 _MAX_FRACTION = 8
 # Gradient tolerance of the subsample fits.
 _SUB_TOL = 1e-5
-# Above this many parameters the last (smallest) subsample is fitted by plain L-BFGS:
-# there a Hessian costs more than the few dozen gradients L-BFGS needs.
+# Exact Hessians: on the full data up to 100 parameters, on a subsample up to 2000;
+# otherwise the Kronecker model (mnlogit.solvers.curvature).
 _NEWTON_MAX_PARAMS = 100
+_HESSIAN_MAX_PARAMS = 2000
+# Without a subsample, the Kronecker model is built on every 4th row once n > 20,000.
+_KRONECKER_FULL_ROWS = 20_000
+_KRONECKER_STRIDE = 4
 # Correction pairs kept: the subsample Hessian is the initial matrix of an L-BFGS
 # update, which corrects it with the full data's curvature along the steps taken.
 _MEMORY = 10
@@ -144,12 +148,7 @@ def _warm_start(
     sub_options = SolverOptions(
         tol=max(options.tol, _SUB_TOL), max_iter=100, criterion="gradient", verbose=0
     )
-    n_sub, m = int(sub.n_samples), int(sub.n_params)
-    if subsample_rows(n_sub, m) >= n_sub and m > _NEWTON_MAX_PARAMS:
-        # The last level, where a Hessian costs many of its gradients: plain L-BFGS.
-        res = lbfgs.solve(sub, x0, replace(sub_options, max_iter=1000))
-    else:
-        res = solve(sub, x0, sub_options)
+    res = solve(sub, x0, sub_options)
     if not res.converged:
         return x0, None
     return res.x, sub
@@ -166,7 +165,7 @@ def solve(
 
     ``warm_start=False`` skips step 1 (``x0`` is already close, e.g. the end of a float32
     phase): the subsample only provides the Hessian, at ``x0``. ``state``, the ``state``
-    of an earlier result on the same objective, reuses its factored Hessian and
+    of an earlier result on the same objective, reuses its preconditioner and
     correction pairs as well (no new Hessian at all).
     """
     check_requirements("subsample-newton", objective, REQUIRES)
@@ -175,6 +174,7 @@ def solve(
     m = int(obj.n_params)
     monitor = ConvergenceMonitor("subsample-newton", options)
     rows = subsample_rows(n, m)
+    kron = uses_kronecker(n, m)
     x = np.array(x0, dtype=np.float64, copy=True)
     sub: Any = None
     if isinstance(state, _State):
@@ -188,13 +188,26 @@ def solve(
     f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
+    # Where the curvature comes from: the subsample, or (Kronecker model) a quarter of
+    # the rows when there is no subsample and n is large.
+    if sub is not None:
+        curvature = sub
+    elif kron and n > _KRONECKER_FULL_ROWS:
+        curvature = obj.subsample(_KRONECKER_STRIDE)
+    else:
+        curvature = obj
+
+    def precondition(at: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+        if kron:
+            return kronecker_inverse(curvature, at), False
+        return _preconditioner(obj, curvature, at)
+
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
     if isinstance(state, _State):
         inverse = state.inverse
         pairs.extend(state.pairs)
     else:
-        curvature = obj if sub is None else sub
-        inverse, full = _preconditioner(obj, curvature, x)
+        inverse, full = precondition(x)
         if full:
             rows = n
     cap = rows if rows >= n else max(rows, n // _MAX_FRACTION)
@@ -206,20 +219,21 @@ def solve(
         d = -_two_loop(g, pairs, inverse)
         ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
-            if fresh and rows >= n and not pairs:
+            if fresh and not pairs and (kron or rows >= n):
                 stop_reason = "the line search found no decrease along the Newton direction"
                 break
             pairs.clear()
-            if not fresh:
+            if kron:
+                inverse, _ = precondition(x)
+            elif not fresh:
                 rows = min(4 * rows, cap) if rows < n else n
                 curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
-                inverse, full = _preconditioner(obj, curvature, x)
-                fresh = True
+                inverse, full = precondition(x)
+                rows = n if full else rows
             elif rows < n:  # a fresh subsample Hessian failed: use the full data's
-                rows, full = n, True
-                inverse = _factor(obj.hessian(x))[0]
-            if full:
                 rows = n
+                inverse = _factor(obj.hessian(x))[0]
+            fresh = True
             continue
         s_k, y_k = ls.x - x, ls.g - g
         sy = float(s_k @ y_k)
@@ -229,18 +243,23 @@ def solve(
         if monitor.record(x, f, g, ls.step):
             break
         fresh = False
-        if float(np.max(np.abs(g))) > _SLOW * gmax:
-            slow += 1
-        else:
-            slow = 0
-        if slow >= 2 and rows < cap:
+        slow = slow + 1 if float(np.max(np.abs(g))) > _SLOW * gmax else 0
+        if slow < 2:
+            continue
+        if kron:
+            # The Kronecker model is formed again only when progress stalls: L-BFGS
+            # corrects it meanwhile, and each one costs a weighted Gram matrix.
+            if slow >= _STALL:
+                inverse, _ = precondition(x)
+                fresh, slow = True, 0
+        elif rows < cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 8.
             rows = min(4 * rows, cap)
             curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
-            inverse, full = _preconditioner(obj, curvature, x)
+            inverse, full = precondition(x)
             rows = n if full else rows
             fresh, slow = True, 0
-        elif slow >= _STALL or (slow >= 2 and rows >= n):
+        elif slow >= _STALL or rows >= n:
             # Still slow with the largest subsample: the full data's Hessian (Newton).
             rows = n
             inverse = _factor(obj.hessian(x))[0]
@@ -248,6 +267,18 @@ def solve(
     result = monitor.result(x, stop_reason)
     result.state = _State(inverse, list(pairs), rows)
     return result
+
+
+def uses_kronecker(n_samples: int, n_params: int) -> bool:
+    """Whether the curvature is the Kronecker model rather than an exact Hessian.
+
+    Above ``2000`` parameters an ``m x m`` Hessian is too costly to form and factor; from
+    ``101`` parameters on it is also too costly on the full data, so without a subsample
+    the Kronecker model is used as well.
+    """
+    if n_params > _HESSIAN_MAX_PARAMS:
+        return True
+    return n_params > _NEWTON_MAX_PARAMS and subsample_rows(n_samples, n_params) >= n_samples
 
 
 @dataclass
