@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-__all__ = ["MAX_KRONECKER_FEATURES", "kronecker_inverse"]
+__all__ = ["MAX_KRONECKER_FEATURES", "block_diagonal_inverse", "kronecker_inverse"]
 
 FloatArray = NDArray[np.float64]
 
@@ -87,17 +87,37 @@ def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], Flo
             return np.ascontiguousarray((UC @ Z @ UM.T).T).reshape(-1)
 
         return apply
-    # Very many features: the diagonals only (Jacobi on both factors).
-    dC = _weighted_column_squares(obj, wc) + r / mbar
-    dM = np.maximum(np.diag(M), 0.0)
-    denom_d = dC[:, None] * dM[None, :]
-    denom_d += 1e-10 * max(float(denom_d.max()), 1e-300)
+    return block_diagonal_inverse(obj, theta)
 
-    def apply_diagonal(g: FloatArray) -> FloatArray:
-        G = g.reshape(k1, p1).T
-        return np.ascontiguousarray((G / denom_d).T).reshape(-1)
 
-    return apply_diagonal
+def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], FloatArray]:
+    """``g -> (M ⊗ diag(C) + D)^{-1} g``: the Kronecker model with ``C`` cut to its diagonal.
+
+    One ``(K-1) x (K-1)`` block per feature, all sharing ``M``'s eigenvectors; costs one
+    weighted sum of squares per column (no ``p1 x p1`` matrix), so it suits sparse ``X``
+    with many columns. ``D`` is the penalty's diagonal, exactly.
+    """
+    k1, p1 = obj.n_classes - 1, obj.p1
+    P = np.asarray(obj.probabilities(theta))[:, 1:]
+    w = obj._ws
+    wP = P * w[:, None]
+    wc = w * np.einsum("ik,ik->i", P, 1.0 - P)
+    scale = max(float(wc.sum()), 1e-300)
+    T = obj._to_ref0
+    M = T @ ((np.diag(wP.sum(axis=0)) - wP.T @ P) / scale) @ T.T
+    lm, UM = scipy.linalg.eigh(M, check_finite=False)
+    lm = np.maximum(lm, 0.0)
+    dC = _weighted_column_squares(obj, wc)
+    R = np.asarray(obj.penalty.hessian_diagonal((p1, k1)))  # (p1, k1), diagonal in theta
+    denom = dC[:, None] * lm[None, :] + R.mean(axis=1)[:, None]
+    denom += 1e-10 * max(float(denom.max()), 1e-300)
+
+    def apply(g: FloatArray) -> FloatArray:
+        G = g.reshape(k1, p1).T @ UM  # (p1, k1) in M's eigenbasis
+        G /= denom
+        return np.ascontiguousarray((G @ UM.T).T).reshape(-1)
+
+    return apply
 
 
 def _weighted_column_squares(obj: Any, h: FloatArray) -> FloatArray:
