@@ -143,15 +143,15 @@ class MultinomialObjective:
         # X is always exact. The n x K buffers are float64 either way.
         self.low_precision = bool(getattr(X, "dtype", np.float64) == np.float32)
         self.exact = not self.low_precision
-        self._eta = np.empty((self.n_samples, n_classes))
+        # One n x K buffer persists: the probabilities (the Hessian, Hessian-vector
+        # products and inference read them). The linear predictor lives in a block-sized
+        # scratch buffer (dense X) or a lazily made n x K one (sparse X).
         self._prob = np.empty((self.n_samples, n_classes))
         self._work: FloatArray | None = None  # weighted fits only, allocated on first use
-        self._lse = np.empty(self.n_samples)
-        # Flat positions of each row's observed class in the C-ordered (n, K) buffers.
+        self._eta_full: FloatArray | None = None
+        self._loss = float("nan")
         rows = np.arange(self.n_samples)
-        self._hit = rows * n_classes + self.y
         self._ones_k = np.ones(n_classes)
-        self._ones_n = np.ones(self.n_samples)
         self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
         # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
         coo: Any = (self._ws, (rows, self.y))
@@ -260,7 +260,7 @@ class MultinomialObjective:
                 for sl in self._chunks():
                     XtU += np.asarray(U[sl].T @ np.asarray(X[sl], dtype=np.float64)).T
         else:
-            colsum = self._ones_n @ U
+            colsum = np.asarray(U.sum(axis=0), dtype=np.float64)
             Uc = U.astype(np.float32) if fast32 else U
             if self.sparse:
                 XtU = np.asarray(X.T @ Uc, dtype=np.float64)
@@ -317,7 +317,11 @@ class MultinomialObjective:
         if self.sparse or not isinstance(self.X, np.ndarray):
             if not same:
                 self._xtp = None
-                self._softmax_block(self._eta, self._prob, self._lse, B, None, W, slice(None))
+                if self._eta_full is None:
+                    self._eta_full = np.empty_like(self._prob)
+                self._loss = self._softmax_block(
+                    self._eta_full, self._prob, B, None, W, slice(None)
+                )
             if gradient:
                 self._xtp = self._xt_full(self._weighted_prob())
         else:
@@ -338,13 +342,17 @@ class MultinomialObjective:
         self,
         eta: FloatArray,
         prob: FloatArray,
-        lse: FloatArray,
         B: FloatArray,
         Xb: Any,
         W: Any,
         rows: slice,
-    ) -> None:
-        """Shifted linear predictor, probabilities and log row sums for one row block."""
+    ) -> float:
+        """Probabilities of one row block into ``prob``; returns its share of the loss.
+
+        ``eta`` is scratch space of the block's shape. The share is
+        ``sum_i w_i (log sum_k exp(eta_ik) - eta_i,y_i)`` with ``eta`` shifted by its row
+        maximum (which cancels).
+        """
         if Xb is None:
             self._xw(W, eta)
         elif Xb.dtype == np.float64:
@@ -357,7 +365,9 @@ class MultinomialObjective:
         np.exp(eta, out=prob)
         total = prob @ self._ones_k
         prob *= (1.0 / total)[:, None]
-        np.log(total, out=lse)  # log P_ik = eta_ik - lse_i
+        w = self._ws[rows]
+        hit = np.take_along_axis(eta, self.y[rows, None], axis=1)[:, 0]
+        return float(w @ np.log(total) - w @ hit)
 
     def _dense_sweep(self, B: FloatArray, W: FloatArray, gradient: bool, same: bool) -> None:
         """The one-pass dense kernel of :meth:`_update` (see there)."""
@@ -368,14 +378,17 @@ class MultinomialObjective:
         XtG = np.zeros((self.n_features, K)) if gradient else None
         colsum = np.zeros(K) if gradient else None
         step = max(64, _SWEEP_ELEMENTS // max(self.n_features, K, 1))
+        scratch = np.empty((min(step, self.n_samples), K))
+        loss = 0.0
         for a in range(0, self.n_samples, step):
             sl = slice(a, min(a + step, self.n_samples))
             Xb = X[sl]
             if X.dtype != np.float64 and not fast32:
                 Xb = Xb.astype(np.float64)
-            eta, prob = self._eta[sl], self._prob[sl]
+            prob = self._prob[sl]
             if not same:
-                self._softmax_block(eta, prob, self._lse[sl], B, Xb, Wb, sl)
+                eta = scratch[: prob.shape[0]]
+                loss += self._softmax_block(eta, prob, B, Xb, Wb, sl)
             if XtG is not None and colsum is not None:
                 G = prob if self._unweighted else prob * self._ws[sl, None]
                 colsum += G.sum(axis=0)
@@ -383,6 +396,8 @@ class MultinomialObjective:
                     XtG += (G.astype(np.float32).T @ Xb).T
                 else:
                     XtG += (G.T @ Xb).T
+        if not same:
+            self._loss = loss
         if XtG is not None and colsum is not None:
             if self._inv_scale is not None:
                 XtG *= self._inv_scale[:, None]
@@ -401,7 +416,7 @@ class MultinomialObjective:
     def loss(self, theta: FloatArray) -> float:
         """Mean negative log-likelihood ``-(1/S) sum_i s_i log P(y_i|x_i)`` (no penalty)."""
         self._update(theta)
-        return float(np.dot(self._ws, self._lse) - np.dot(self._ws, np.take(self._eta, self._hit)))
+        return self._loss
 
     def loglik(self, theta: FloatArray) -> float:
         """Weighted log-likelihood on the sum scale, ``sum_i s_i log P(y_i|x_i)``."""
@@ -454,7 +469,7 @@ class MultinomialObjective:
         """
         self._update(theta)
         R = -self._prob
-        R.reshape(-1)[self._hit] += 1.0
+        R[np.arange(self.n_samples), self.y] += 1.0
         return R
 
     # ------------------------------------------------------------------ curvature
