@@ -423,10 +423,10 @@ def test_choose_solver_rule():
     assert choose_solver(1000, 10, sparse=False) == "newton"
     assert choose_solver(1000, 100, sparse=False) == "newton"
     assert choose_solver(1000, 101, sparse=False) == "subsample-newton"
-    # Subsample-Newton once n / 8 rows hold max(10 m, 2000) rows.
-    assert choose_solver(16_000, 10, sparse=False) == "subsample-newton"
-    assert choose_solver(15_999, 10, sparse=False) == "newton"
-    assert choose_solver(80_000, 1000, sparse=False) == "subsample-newton"
+    # Subsample-Newton once n / 16 rows hold max(10 m, 2000) rows.
+    assert choose_solver(32_000, 10, sparse=False) == "subsample-newton"
+    assert choose_solver(31_999, 10, sparse=False) == "newton"
+    assert choose_solver(160_000, 1000, sparse=False) == "subsample-newton"
     # The Kronecker model needs its (p+1)-square factor: not beyond 2000 rows of it.
     assert choose_solver(50_000, 5719, sparse=False, n_coef_rows=301) == "subsample-newton"
     assert choose_solver(50_000, 2 * 2001, sparse=False, n_coef_rows=2001) == "lbfgs"

@@ -28,8 +28,8 @@ from mnlogit.solvers import SOLVERS, SolverOptions
 from mnlogit.solvers.subsample_newton import subsample_rows
 
 # Large enough that "auto" picks subsample-newton and the subsample is really a subsample
-# (n / 8 rows hold the subsample_rows minimum for m = (K-1)(p+1) = 18 free parameters).
-N_BIG, P_BIG, K_BIG = 24_000, 5, 4
+# (n / 16 rows hold the subsample_rows minimum for m = (K-1)(p+1) = 18 free parameters).
+N_BIG, P_BIG, K_BIG = 40_000, 5, 4
 assert subsample_rows(N_BIG, (K_BIG - 1) * (P_BIG + 1)) < N_BIG
 
 

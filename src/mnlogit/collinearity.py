@@ -46,7 +46,7 @@ DEFAULT_TOL = 1e-7
 #: Above this many entries of the (positive-weight rows of the) design, ``method="auto"``
 #: uses the Gram matrix instead of copying the design for a Householder QR (80 MB).
 #: Rows per chunk when forming the Gram matrix of a dense X (a 16 MiB temporary).
-_CHUNK_ELEMENTS = 2**21
+_CHUNK_ELEMENTS = 2**18
 #: Coefficients smaller than this (in units of the scaled columns) are left out of messages.
 _SHOW_COEF = 1e-6
 

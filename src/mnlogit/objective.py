@@ -32,7 +32,7 @@ IntArray = NDArray[np.intp]
 
 # Rows per chunk when forming X.T @ (h * X) for dense X: bounds the temporary to
 # about 2**21 elements (16 MiB in float64) whatever n is.
-_CHUNK_ELEMENTS = 2**21
+_CHUNK_ELEMENTS = 2**18
 # Rows per chunk of the dense Hessian's (rows, (K-1)(p+1)) work matrix: about 2**18
 # elements (2 MiB), at least 256 rows so that each syrk stays efficient.
 _HESSIAN_CHUNK_ELEMENTS = 2**18
@@ -154,9 +154,31 @@ class MultinomialObjective:
         self._ones_k = np.ones(n_classes)
         self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
         # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
-        coo: Any = (self._ws, (rows, self.y))
-        onehot = sp.csr_matrix(coo, shape=(self.n_samples, n_classes), dtype=np.float64)
-        self._class_sums = self._xt_full(onehot, exact=True)
+        self._class_sums = self._weighted_class_sums(rows)
+
+    def _weighted_class_sums(self, rows: IntArray) -> FloatArray:
+        """``sum_i w_i onehot(y_i) [1, x_i]``, shape ``(p1, K)``, in float64.
+
+        Dense X: one small one-hot block per row chunk (no ``n``-sized temporaries).
+        """
+        K = self.n_classes
+        if self.sparse:
+            coo: Any = (self._ws, (rows, self.y))
+            return self._xt_full(
+                sp.csr_matrix(coo, shape=(self.n_samples, K), dtype=np.float64), exact=True
+            )
+        XtY = np.zeros((self.n_features, K))
+        for sl in self._chunks():
+            Xc = np.asarray(self.X[sl], dtype=np.float64)
+            onehot = np.zeros((Xc.shape[0], K))
+            onehot[np.arange(Xc.shape[0]), self.y[sl]] = self._ws[sl]
+            XtY += Xc.T @ onehot
+        if self._inv_scale is not None:
+            XtY *= self._inv_scale[:, None]
+        if not self.fit_intercept:
+            return XtY
+        totals = np.bincount(self.y, weights=self._ws, minlength=K).astype(np.float64)
+        return np.vstack([totals[None, :], XtY])
 
     def set_exact(self, exact: bool) -> None:
         """Choose float64 products (``True``) or X's own float32 ones (``False``).
@@ -473,8 +495,17 @@ class MultinomialObjective:
         return R
 
     # ------------------------------------------------------------------ curvature
-    def weighted_gram(self, h: FloatArray) -> FloatArray:
-        """``[1, X].T @ diag(h) @ [1, X]`` of shape ``(p1, p1)``, never copying ``X``."""
+    def weighted_gram(self, h: FloatArray, stride: int = 1) -> FloatArray:
+        """``[1, X].T @ diag(h) @ [1, X]`` of shape ``(p1, p1)``, never copying ``X``.
+
+        Parameters
+        ----------
+        h : ndarray of shape (n,)
+        stride : int, default=1
+            Dense X only: sum over every ``stride``-th row and multiply by ``stride`` (an
+            estimate, for preconditioners; reads about ``1/stride`` of X). For ``h >= 0``
+            each chunk is one symmetric product (``syrk``).
+        """
         X = self.X
         p = self.n_features
         inv = self._inv_scale
@@ -484,21 +515,34 @@ class MultinomialObjective:
             XtHX = np.asarray((X.T @ X.multiply(h[:, None]).tocsc()).toarray())
             if inv is not None:
                 XtHX *= np.outer(inv, inv)
+            border = np.asarray(X.T @ h).ravel() * (1.0 if inv is None else inv)
         else:
+            # Row chunks converted to float64 (and scaled) one at a time: temporaries of
+            # about 2**18 numbers, never a copy of X.
             XtHX = np.zeros((p, p))
-            step = max(1, _CHUNK_ELEMENTS // max(p, 1))
-            for start in range(0, self.n_samples, step):
-                Xc = X[start : start + step]
+            border = np.zeros(p)
+            nonnegative = bool(np.all(h >= 0))
+            for chunk in self._chunks():
+                sl = slice(chunk.start, chunk.stop, stride)
+                Xc = np.asarray(X[sl], dtype=np.float64)
                 if inv is not None:
                     Xc = Xc * inv
-                XtHX += Xc.T @ (Xc * h[start : start + step, None])
+                hc = h[sl]
+                if nonnegative:
+                    Z = Xc * np.sqrt(hc)[:, None]
+                    XtHX += Z.T @ Z  # numpy runs this as a syrk
+                else:
+                    XtHX += Xc.T @ (Xc * hc[:, None])
+                border += hc @ Xc
+            if stride > 1:
+                XtHX *= stride
+                border *= stride
         if not self.fit_intercept:
             return XtHX
         out = np.empty((p + 1, p + 1))
         out[0, 0] = h.sum()
-        border = np.asarray(X.T @ h).ravel()
-        if inv is not None:
-            border = border * inv
+        if stride > 1 and not self.sparse:
+            out[0, 0] = stride * h[::stride].sum()
         out[0, 1:] = border
         out[1:, 0] = border
         out[1:, 1:] = XtHX
@@ -572,9 +616,16 @@ class MultinomialObjective:
             D += Y.T @ Z
         for a in range(k1):
             H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
-        out = np.triu(H).astype(np.float64)
-        out += np.triu(H, 1).T
-        return out
+        # Mirror the upper triangle into the lower one in column blocks (small
+        # temporaries, no second m x m array).
+        out = H if H.dtype == np.float64 else H.astype(np.float64)
+        block = 256
+        for j0 in range(0, m, block):
+            j1 = min(m, j0 + block)
+            out[j1:, j0:j1] = out[j0:j1, j1:].T
+            tile = out[j0:j1, j0:j1]
+            tile[...] = np.triu(tile) + np.triu(tile, 1).T
+        return np.ascontiguousarray(out.T)  # symmetric: the transpose is the C-ordered view
 
     def hessian(self, theta: FloatArray) -> FloatArray:
         """Hessian of ``f`` at ``theta`` (loss plus penalty).

@@ -66,7 +66,7 @@ def choose_solver(
 
     - ``"newton-cg"`` for sparse ``X``: Hessian-vector products, no ``m x m`` matrix;
     - ``"newton"`` for dense ``X`` with ``m = (K-1)(p+1) <= 100`` free parameters and too
-      few rows for a subsample (``n / 8 < 2000``): small problems;
+      few rows for a subsample (``n / 16 < 2000``): small problems;
     - ``"lbfgs"`` for dense ``X`` whose curvature would be the Kronecker model but whose
       ``p + 1`` exceeds ``MAX_KRONECKER_FEATURES`` (the ``(p+1)``-square factor is not
       formed there);

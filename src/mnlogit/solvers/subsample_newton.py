@@ -6,7 +6,7 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
 ``sqrt(m / r)``. The solver therefore
 
 1. fits the model on a systematic row subsample ``X[::s]`` (copied as float32: at most
-   ``n / 8`` rows, a sixteenth of a float64 ``X``'s memory) -- recursively by this same
+   ``n / 16`` rows, a thirty-second of a float64 ``X``'s memory) -- recursively by this same
    method, so the warm start costs a fraction of a pass -- which lands within sampling
    error ``O(sqrt(m / r))`` of the full-data estimate;
 2. forms and factors (Cholesky) the Hessian of the subsample objective at that point;
@@ -21,9 +21,9 @@ formed again at the current point on four times as many rows (the full data at m
 which makes the iteration Newton's method). A subsample in which some class is absent,
 or whose fit does not converge, is abandoned for the full data.
 
-The subsample size is ``r = min(n / 8, max(10 m, 25 n / m, 2000))`` rows, chosen so the
+The subsample size is ``r = min(n / 16, max(10 m, 25 n / m, 2000))`` rows, chosen so the
 subsample Hessian costs a few passes while the iteration contracts fast; when ``10 m``
-or 2,000 rows exceed ``n / 8`` there is no subsample and the method is Newton's with a
+or 2,000 rows exceed ``n / 16`` there is no subsample and the method is Newton's with a
 Hessian formed again only when progress slows (and L-BFGS corrections in between).
 
 Iteration 0 of the history is the warm start (the subsample solution) evaluated on the
@@ -60,17 +60,14 @@ REQUIRES = ("value_and_gradient", "hessian", "subsample")
 _ROWS_PER_PARAM = 10
 _HESSIAN_BUDGET = 25
 _MIN_ROWS = 2000
-# At most n / 8 rows: the subsample is copied.
-_MAX_FRACTION = 8
+# At most n / 16 rows: the subsample is copied.
+_MAX_FRACTION = 16
 # Gradient tolerance of the subsample fits.
 _SUB_TOL = 1e-5
 # Exact Hessians: on the full data up to 100 parameters, on a subsample up to 2000;
 # otherwise the Kronecker model (mnlogit.solvers.curvature).
 _NEWTON_MAX_PARAMS = 100
 _HESSIAN_MAX_PARAMS = 2000
-# Without a subsample, the Kronecker model is built on every 4th row once n > 20,000.
-_KRONECKER_FULL_ROWS = 20_000
-_KRONECKER_STRIDE = 4
 # Correction pairs kept: the subsample Hessian is the initial matrix of an L-BFGS
 # update, which corrects it with the full data's curvature along the steps taken.
 _MEMORY = 10
@@ -83,8 +80,8 @@ _SLOW = 0.5
 def subsample_rows(n_samples: int, n_params: int) -> int:
     """Rows ``r`` of the subsample the preconditioner is built on (``n_samples`` = none).
 
-    ``r = min(n / 8, max(25 n / m, 10 m, 2000))``; the full data when ``10 m`` or 2,000
-    rows exceed ``n / 8``.
+    ``r = min(n / 16, max(25 n / m, 10 m, 2000))``; the full data when ``10 m`` or 2,000
+    rows exceed ``n / 16``.
     """
     m = max(n_params, 1)
     floor = max(_ROWS_PER_PARAM * m, _MIN_ROWS)
@@ -94,16 +91,19 @@ def subsample_rows(n_samples: int, n_params: int) -> int:
     return min(cap, max(floor, int(_HESSIAN_BUDGET * n_samples / m)))
 
 
-def _factor(H: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
-    """A solver ``g -> H^{-1} g`` for a symmetric positive semi-definite ``H``.
+def _factor(objective: Any, x: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+    """A solver ``g -> H^{-1} g`` for the Hessian ``H`` of ``objective`` at ``x``.
 
-    Cholesky when it succeeds (and the second item is True); otherwise an
-    eigendecomposition with eigenvalues floored at ``1e-10`` of the largest (as
-    :func:`mnlogit.solvers.newton.solve_psd`), and False: a subsample Hessian that is
-    singular (a column zero on every sampled row, say) is no preconditioner.
+    Cholesky, in place (no second ``m x m`` copy), when it succeeds with a pivot ratio
+    above 1e-7 -- and the second item is True. Otherwise the Hessian is formed again and
+    eigendecomposed, eigenvalues floored at ``1e-10`` of the largest (as
+    :func:`mnlogit.solvers.newton.solve_psd`), and the second item is False: a subsample
+    Hessian that is singular (a column zero on every sampled row, say) is no
+    preconditioner.
     """
+    H = objective.hessian(x).T  # symmetric; the F-ordered view lets LAPACK work in place
     try:
-        factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
+        factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False, overwrite_a=True)
         if np.all(np.isfinite(factor[0])):
             d = np.abs(np.diag(factor[0]))
             if d.min() > 1e-7 * d.max():
@@ -112,7 +112,8 @@ def _factor(H: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
                 ), True
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
         pass
-    w, V = scipy.linalg.eigh(H, check_finite=False)
+    del H
+    w, V = scipy.linalg.eigh(objective.hessian(x), check_finite=False, overwrite_a=True)
     w = np.maximum(w, max(float(np.max(np.abs(w))), 1e-300) * 1e-10)
     return (lambda g: np.asarray(V @ ((V.T @ g) / w))), False
 
@@ -124,10 +125,10 @@ def _preconditioner(
 
     Returns the solver and whether the full data's Hessian was used.
     """
-    inverse, ok = _factor(curvature.hessian(x))
+    inverse, ok = _factor(curvature, x)
     if ok or curvature is obj:
         return inverse, curvature is obj
-    return _factor(obj.hessian(x))[0], True
+    return _factor(obj, x)[0], True
 
 
 def _warm_start(
@@ -188,14 +189,9 @@ def solve(
     f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
-    # Where the curvature comes from: the subsample, or (Kronecker model) a quarter of
-    # the rows when there is no subsample and n is large.
-    if sub is not None:
-        curvature = sub
-    elif kron and n > _KRONECKER_FULL_ROWS:
-        curvature = obj.subsample(_KRONECKER_STRIDE)
-    else:
-        curvature = obj
+    # Where the curvature comes from: the subsample, else the full data (the Kronecker
+    # model's weighted Gram matrix reads X in small chunks and needs no copy).
+    curvature = obj if sub is None else sub
 
     def precondition(at: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
         if kron:
@@ -232,7 +228,7 @@ def solve(
                 rows = n if full else rows
             elif rows < n:  # a fresh subsample Hessian failed: use the full data's
                 rows = n
-                inverse = _factor(obj.hessian(x))[0]
+                inverse = _factor(obj, x)[0]
             fresh = True
             continue
         s_k, y_k = ls.x - x, ls.g - g
@@ -253,7 +249,7 @@ def solve(
                 inverse, _ = precondition(x)
                 fresh, slow = True, 0
         elif rows < cap:
-            # Two slow iterations in a row: a better Hessian from more rows, up to n / 8.
+            # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
             rows = min(4 * rows, cap)
             curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
             inverse, full = precondition(x)
@@ -262,7 +258,7 @@ def solve(
         elif slow >= _STALL or rows >= n:
             # Still slow with the largest subsample: the full data's Hessian (Newton).
             rows = n
-            inverse = _factor(obj.hessian(x))[0]
+            inverse = _factor(obj, x)[0]
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
     result.state = _State(inverse, list(pairs), rows)
