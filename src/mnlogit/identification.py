@@ -164,6 +164,8 @@ def separation_suspected(
         return True
     if not converged:
         return True
+    if bool(rows.all()):  # no n x K copy (prob[rows] would make one)
+        return bool(prob.min() < SUSPICIOUS_PROBABILITY)
     return bool(np.min(prob[rows]) < SUSPICIOUS_PROBABILITY)
 
 

@@ -561,6 +561,8 @@ class MultinomialObjective:
         Returns
         -------
         ndarray of shape ((K-1) * p1, (K-1) * p1)
+            float64, except float32 for float32 ``X`` in fast mode (``exact=False``, the
+            subsample preconditioners of ``subsample-newton``).
         """
         self._update(theta)
         P = self._prob
@@ -578,10 +580,16 @@ class MultinomialObjective:
                     if b != a:
                         H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block.T
             return H
-        return self._dense_hessian_ref0(P[:, 1:])
+        return self._dense_hessian(P[:, 1:], None)
 
-    def _dense_hessian_ref0(self, P1: FloatArray) -> FloatArray:
-        """The dense-``X`` kernel of :meth:`loss_hessian_ref0`; ``P1`` is ``P[:, 1:]``."""
+    def _dense_hessian(self, P1: FloatArray, T: FloatArray | None) -> FloatArray:
+        """The dense-``X`` kernel of :meth:`loss_hessian_ref0`; ``P1`` is ``P[:, 1:]``.
+
+        With ``T`` (``theta_ref0 = theta @ T``), the Hessian in the free coordinates
+        ``(T ⊗ I) H (T ⊗ I)ᵀ``, formed directly: each chunk's ``Z`` is transformed before
+        its ``syrk`` and the block diagonal is spread over the blocks it maps to, so no
+        second ``m x m`` array is ever made.
+        """
         k1 = self.n_classes - 1
         p1 = self.p1
         m = k1 * p1
@@ -595,6 +603,7 @@ class MultinomialObjective:
         dtype = np.float32 if self.low_precision and not self.exact else np.float64
         syrk = _ssyrk if dtype == np.float32 else _syrk
         Zbuf = np.empty((step, m), dtype=dtype)
+        Zfree = None if T is None else np.empty((step, k1, p1), dtype=dtype)
         Ybuf = np.empty((step, p1), dtype=dtype)
         H = np.zeros((m, m), order="F", dtype=dtype)
         D = np.zeros((p1, m), dtype=dtype)
@@ -612,13 +621,27 @@ class MultinomialObjective:
             np.multiply(
                 Y[:, None, :], P1[start:stop, :, None], out=Z.reshape(r, k1, p1), casting="unsafe"
             )
-            H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
+            if T is None or Zfree is None:
+                H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
+            else:  # block b of the free Z is sum_a T[b, a] Z_a
+                Zf = Zfree[:r]
+                np.matmul(T.astype(dtype), Z.reshape(r, k1, p1), out=Zf)
+                H = syrk(-1.0, Zf.reshape(r, m).T, beta=1.0, c=H, trans=0, overwrite_c=1)
             D += Y.T @ Z
-        for a in range(k1):
-            H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
+        if T is None:
+            for a in range(k1):
+                H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
+        else:  # block (b, c) gains sum_a T[b, a] T[c, a] D_a (upper blocks only)
+            D3 = D.reshape(p1, k1, p1)
+            for b in range(k1):
+                for c in range(b, k1):
+                    coef = (T[b] * T[c]).astype(dtype)
+                    H[b * p1 : (b + 1) * p1, c * p1 : (c + 1) * p1] += np.tensordot(
+                        coef, D3, axes=([0], [1])
+                    )
         # Mirror the upper triangle into the lower one in column blocks (small
         # temporaries, no second m x m array).
-        out = H if H.dtype == np.float64 else H.astype(np.float64)
+        out = H  # float32 in fast mode: a preconditioner's precision, half the memory
         block = 256
         for j0 in range(0, m, block):
             j1 = min(m, j0 + block)
@@ -634,10 +657,15 @@ class MultinomialObjective:
         -------
         ndarray of shape ((K-1) * p1, (K-1) * p1)
         """
-        H0 = self.loss_hessian_ref0(theta)
         k1, p1 = self.n_classes - 1, self.p1
         T = self._to_ref0
-        if not np.array_equal(T, np.eye(k1)):
+        identity = np.array_equal(T, np.eye(k1))
+        if not self.sparse and not identity:
+            self._update(theta)
+            H0 = self._dense_hessian(self._prob[:, 1:], T)
+        else:
+            H0 = self.loss_hessian_ref0(theta)
+        if self.sparse and not identity:
             H4 = H0.reshape(k1, p1, k1, p1)
             H0 = np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True).reshape(k1 * p1, k1 * p1)
         diag = self._flat(self.penalty.hessian_diagonal((p1, k1)))

@@ -107,9 +107,13 @@ def _factor(objective: Any, x: FloatArray) -> tuple[Callable[[FloatArray], Float
         if np.all(np.isfinite(factor[0])):
             d = np.abs(np.diag(factor[0]))
             if d.min() > 1e-7 * d.max():
-                return (
-                    lambda g: np.asarray(scipy.linalg.cho_solve(factor, g, check_finite=False))
-                ), True
+                dtype = factor[0].dtype  # float32 for a fast-mode subsample Hessian
+
+                def solve_with(g: FloatArray) -> FloatArray:
+                    z = scipy.linalg.cho_solve(factor, g.astype(dtype), check_finite=False)
+                    return np.asarray(z, dtype=np.float64)
+
+                return solve_with, True
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
         pass
     del H
