@@ -152,10 +152,11 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         ``alpha = 1 / (C * S)``. Ignored (with a warning) when ``penalty=None``.
     solver : {"auto", "newton", "irls", "lbfgs", "newton-cg", "gd", "subsample-newton"}, \
 default="auto"
-        ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`: ``"subsample-newton"``
-        (Newton steps with a Hessian formed on a row subsample) for dense X with many
-        rows per parameter, ``"newton"`` for small dense problems, ``"lbfgs"`` for dense
-        X with many parameters, ``"newton-cg"`` for sparse X. See docs/solvers.md.
+        ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`: ``"newton-cg"`` for
+        sparse X; ``"newton"`` for small dense problems; ``"lbfgs"`` for dense X with more
+        than 2000 columns and too few rows for a subsample; otherwise
+        ``"subsample-newton"`` (L-BFGS whose initial matrix is a Hessian from a row
+        subsample, or a Kronecker-factored model of it). See docs/solvers.md.
     tol : float, default=1e-8
         Tolerance of the convergence ``criterion``.
     max_iter : int or None, default=None
