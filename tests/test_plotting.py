@@ -275,8 +275,6 @@ def test_predicted_probabilities_without_covariance_skips_bands(synth: Any) -> N
 
 
 def test_categorical_feature_of_a_formula_model(tmp_path: Path) -> None:
-    if "formula" not in MultinomialLogit().get_params():
-        pytest.skip("the estimator has no formula support")
     data = load_anes96()
     data["educ_c"] = pd.Categorical(
         np.where(data["educ"] <= 3, "low", np.where(data["educ"] <= 5, "mid", "high")),

@@ -19,11 +19,11 @@ from numpy.testing import assert_allclose
 import mnlogit.objective as objective_module
 from helpers import fd_jacobian, make_data
 from mnlogit import MultinomialLogit
-from mnlogit.estimator import FLOAT32_TOL
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.objective import MultinomialObjective
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import make_penalty
+from mnlogit.precision import FLOAT32_TOL
 from mnlogit.solvers import SOLVERS, SolverOptions
 from mnlogit.solvers.subsample_newton import subsample_rows
 

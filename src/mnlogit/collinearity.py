@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from scipy.linalg import lapack
 
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.precision import row_chunks
 
 __all__ = ["CollinearityResult", "detect_collinearity"]
 
@@ -349,8 +350,7 @@ _GRAM_SUSPECT = 1e-5
 
 
 def _row_chunks(n: int, p: int) -> list[slice]:
-    step = max(1, _CHUNK_ELEMENTS // max(p, 1))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+    return row_chunks(n, p, _CHUNK_ELEMENTS)
 
 
 def _col_maxabs(Xa: FloatArray | sp.csr_array, rows: IntArray) -> FloatArray:

@@ -8,7 +8,6 @@ penalty, runs a solver, and stores the fitted state. The math lives in
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -55,70 +54,18 @@ from mnlogit.inference.covariance import COV_TYPES, compute_covariance
 from mnlogit.objective import MultinomialObjective, log_softmax
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import make_penalty
+from mnlogit.precision import VALIDATE_DTYPES, float64_product, solve_in_precision
 from mnlogit.solvers import (
     CRITERIA,
     DEFAULT_MAX_ITER,
     SOLVERS,
     SolverOptions,
     choose_solver,
-    subsample_newton,
 )
 
 __all__ = ["MultinomialLogit"]
 
 FloatArray = NDArray[np.float64]
-
-# validate_data's dtype for each value of the dtype parameter: None keeps float32.
-_DTYPES: dict[str | None, Any] = {
-    None: (np.float64, np.float32),
-    "float32": np.float32,
-    "float64": np.float64,
-}
-# With float32 X the solver first iterates on float32 products down to this tolerance,
-# then finishes in float64. The float32 gradient's error was measured at 2e-9 to 5e-9
-# at the optimum of the benchmark problems (docs/solvers.md), so 1e-6 is safely above
-# its floor.
-FLOAT32_TOL = 1e-6
-
-
-def _solve_in_precision(solve: Any, obj: Any, x0: FloatArray, options: SolverOptions) -> Any:
-    """Run ``solve``; for float32 X in two phases, float32 products then float64 ones.
-
-    The second phase starts from the first phase's end; the returned result counts the
-    iterations of both and concatenates their histories.
-    """
-    if not getattr(obj, "low_precision", False):
-        return solve(obj, x0, options)
-    fast = SolverOptions(
-        tol=max(options.tol, FLOAT32_TOL),
-        max_iter=options.max_iter,
-        criterion=options.criterion,
-        verbose=options.verbose,
-        stop_on_stall=True,
-    )
-    first = solve(obj, x0, fast)
-    obj.set_exact(True)
-    offset = first.n_iter
-    # max_iter bounds both phases together.
-    rest = replace(options, max_iter=max(options.max_iter - offset, 0))
-    if solve is SOLVERS["subsample-newton"]:  # already warm: no second subsample fit
-        second = subsample_newton.solve(obj, first.x, rest, warm_start=False, state=first.state)
-    else:
-        second = solve(obj, first.x, rest)
-    tail = [replace(rec, iteration=rec.iteration + offset) for rec in second.history[1:]]
-    second.history = list(first.history) + tail
-    total = second.n_iter + offset
-    second.message = second.message.replace(
-        f"after {second.n_iter} iterations",
-        f"after {total} iterations ({offset} on float32 products)",
-    )
-    if not second.converged and options.max_iter - offset <= 0:
-        second.message = (
-            f"did not converge: reached max_iter={options.max_iter} "
-            f"({offset} iterations on float32 products)"
-        )
-    second.n_iter = total
-    return second
 
 
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
@@ -384,7 +331,7 @@ default="auto"
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=_DTYPES[self.dtype],
+            dtype=VALIDATE_DTYPES[self.dtype],
             y_numeric=False,
             reset=reset,
         )
@@ -547,7 +494,7 @@ default="auto"
         x0 = self._initial_theta(obj, classes, class_totals)
         try:
             with np.errstate(over="ignore", under="ignore"):
-                result = _solve_in_precision(SOLVERS[solver], obj, x0, options)
+                result = solve_in_precision(SOLVERS[solver], obj, x0, options)
         except FloatingPointError as exc:
             raise SolverError(
                 f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
@@ -725,15 +672,8 @@ default="auto"
         -------
         ndarray of shape (n, K)
         """
-        Xv = self._design_matrix(X)
-        if Xv.dtype == np.float32 and not sp.issparse(Xv):
-            # float64 products of row chunks: no float64 copy of X, no float32 rounding
-            eta = np.empty((Xv.shape[0], self.coef_.shape[0]))
-            step = max(1, 2**21 // max(Xv.shape[1], 1))
-            for a in range(0, Xv.shape[0], step):
-                eta[a : a + step] = Xv[a : a + step].astype(np.float64) @ self.coef_.T
-        else:
-            eta = np.asarray(Xv @ self.coef_.T, dtype=np.float64)
+        # float32 X: float64 products of row chunks (no float64 copy, no float32 rounding)
+        eta = float64_product(self._design_matrix(X), self.coef_.T)
         eta += self.intercept_
         return eta
 

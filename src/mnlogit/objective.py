@@ -24,6 +24,7 @@ from scipy.linalg.blas import ssyrk as _ssyrk
 
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import Penalty
+from mnlogit.precision import float64_product, row_chunks
 
 __all__ = ["MultinomialObjective", "log_softmax"]
 
@@ -164,15 +165,15 @@ class MultinomialObjective:
         K = self.n_classes
         if self.sparse:
             coo: Any = (self._ws, (rows, self.y))
-            return self._xt_full(
-                sp.csr_matrix(coo, shape=(self.n_samples, K), dtype=np.float64), exact=True
-            )
-        XtY = np.zeros((self.n_features, K))
-        for sl in self._chunks():
-            Xc = np.asarray(self.X[sl], dtype=np.float64)
-            onehot = np.zeros((Xc.shape[0], K))
-            onehot[np.arange(Xc.shape[0]), self.y[sl]] = self._ws[sl]
-            XtY += Xc.T @ onehot
+            onehot = sp.csr_matrix(coo, shape=(self.n_samples, K), dtype=np.float64)
+            XtY = np.asarray((onehot.T @ self.X).toarray().T, dtype=np.float64)
+        else:
+            XtY = np.zeros((self.n_features, K))
+            for sl in self._chunks():
+                Xc = np.asarray(self.X[sl], dtype=np.float64)
+                block = np.zeros((Xc.shape[0], K))
+                block[np.arange(Xc.shape[0]), self.y[sl]] = self._ws[sl]
+                XtY += Xc.T @ block
         if self._inv_scale is not None:
             XtY *= self._inv_scale[:, None]
         if not self.fit_intercept:
@@ -247,18 +248,14 @@ class MultinomialObjective:
                 out[...] = X @ W.astype(np.float32)
             else:
                 out[...] = X @ W
-        elif X.dtype == np.float64:
-            np.matmul(X, W, out=out)
-        elif not self.exact:
-            out[...] = X @ W.astype(X.dtype)
+        elif X.dtype == np.float32 and not self.exact:
+            out[...] = X @ W.astype(np.float32)
         else:
-            for sl in self._chunks():
-                np.matmul(X[sl].astype(np.float64), W, out=out[sl])
+            float64_product(X, W, out, _CHUNK_ELEMENTS)
         return out
 
     def _chunks(self) -> list[slice]:
-        step = max(1, _CHUNK_ELEMENTS // max(self.n_features, 1))
-        return [slice(a, min(a + step, self.n_samples)) for a in range(0, self.n_samples, step)]
+        return row_chunks(self.n_samples, self.n_features, _CHUNK_ELEMENTS)
 
     def _eta_from_full(self, B: FloatArray) -> FloatArray:
         """Linear predictor ``(n, K)`` from a full ``(p1, K)`` matrix."""
@@ -267,32 +264,21 @@ class MultinomialObjective:
             eta += B[0]
         return eta
 
-    def _xt_full(self, U: Any, exact: bool | None = None) -> FloatArray:
+    def _xt_full(self, U: FloatArray) -> FloatArray:
         """``[U.sum(0); X.T @ U]`` of shape ``(p1, K')`` for a per-row ``(n, K')`` matrix."""
         X = self.X
-        exact = self.exact if exact is None else exact
-        fast32 = self.low_precision and not exact
-        if sp.issparse(U):  # the one-hot matrix, once per objective
-            U = U.tocsr()  # type: ignore[attr-defined]
-            colsum = np.asarray(U.sum(axis=0)).ravel()
-            if self.sparse:
-                XtU = np.asarray((U.T @ X).toarray().T, dtype=np.float64)
-            else:
-                XtU = np.zeros((self.n_features, U.shape[1]))
-                for sl in self._chunks():
-                    XtU += np.asarray(U[sl].T @ np.asarray(X[sl], dtype=np.float64)).T
+        fast32 = self.low_precision and not self.exact
+        colsum = np.asarray(U.sum(axis=0), dtype=np.float64)
+        Uc = U.astype(np.float32) if fast32 else U
+        if self.sparse:
+            XtU = np.asarray(X.T @ Uc, dtype=np.float64)
+        elif X.dtype == np.float64 or fast32:
+            # (U^T X)^T: BLAS is faster with the long dimension inner here
+            XtU = np.asarray((Uc.T @ X).T, dtype=np.float64)
         else:
-            colsum = np.asarray(U.sum(axis=0), dtype=np.float64)
-            Uc = U.astype(np.float32) if fast32 else U
-            if self.sparse:
-                XtU = np.asarray(X.T @ Uc, dtype=np.float64)
-            elif X.dtype == np.float64 or fast32:
-                # (U^T X)^T: BLAS is faster with the long dimension inner here
-                XtU = np.asarray((Uc.T @ X).T, dtype=np.float64)
-            else:
-                XtU = np.zeros((self.n_features, U.shape[1]))
-                for sl in self._chunks():
-                    XtU += (U[sl].T @ X[sl].astype(np.float64)).T
+            XtU = np.zeros((self.n_features, U.shape[1]))
+            for sl in self._chunks():
+                XtU += (U[sl].T @ X[sl].astype(np.float64)).T
         if self._inv_scale is not None:
             XtU *= self._inv_scale[:, None]
         if self.fit_intercept:

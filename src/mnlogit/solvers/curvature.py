@@ -59,15 +59,7 @@ def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], Flo
         Maps a gradient of shape ``(m,)`` (class-major, as the free vector) to ``(m,)``.
     """
     k1, p1 = obj.n_classes - 1, obj.p1
-    P = np.asarray(obj.probabilities(theta))[:, 1:]
-    w = obj._ws
-    wP = P * w[:, None]
-    c = np.einsum("ik,ik->i", P, 1.0 - P)  # trace of each row's M_i (reference 0)
-    wc = w * c
-    scale = max(float(wc.sum()), 1e-300)
-    M0 = (np.diag(wP.sum(axis=0)) - wP.T @ P) / scale
-    T = obj._to_ref0
-    M = T @ M0 @ T.T
+    M, wc = _class_factor(obj, theta)
     r = np.asarray(obj.penalty.hessian_diagonal((p1, k1))).mean(axis=1)
     mbar = max(float(np.trace(M)) / k1, 1e-300)
     lm, UM = scipy.linalg.eigh(M, check_finite=False)
@@ -101,13 +93,7 @@ def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray]
     with many columns. ``D`` is the penalty's diagonal, exactly.
     """
     k1, p1 = obj.n_classes - 1, obj.p1
-    P = np.asarray(obj.probabilities(theta))[:, 1:]
-    w = obj._ws
-    wP = P * w[:, None]
-    wc = w * np.einsum("ik,ik->i", P, 1.0 - P)
-    scale = max(float(wc.sum()), 1e-300)
-    T = obj._to_ref0
-    M = T @ ((np.diag(wP.sum(axis=0)) - wP.T @ P) / scale) @ T.T
+    M, wc = _class_factor(obj, theta)
     lm, UM = scipy.linalg.eigh(M, check_finite=False)
     lm = np.maximum(lm, 0.0)
     dC = _weighted_column_squares(obj, wc)
@@ -121,6 +107,21 @@ def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray]
         return np.ascontiguousarray((G @ UM.T).T).reshape(-1)
 
     return apply
+
+
+def _class_factor(obj: Any, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The class factor ``M`` (free coordinates, ``(K-1, K-1)``) and the row weights ``w c``.
+
+    ``c_i`` is the trace of row ``i``'s ``M_i = diag(p_i) - p_i p_iᵀ`` over the classes of
+    the reference-0 coordinates; ``M = T (sum_i w_i M_i) Tᵀ / sum_i w_i c_i``.
+    """
+    P = np.asarray(obj.probabilities(theta))[:, 1:]
+    w = obj._ws
+    wP = P * w[:, None]
+    wc = w * np.einsum("ik,ik->i", P, 1.0 - P)
+    M0 = (np.diag(wP.sum(axis=0)) - wP.T @ P) / max(float(wc.sum()), 1e-300)
+    T = obj._to_ref0
+    return T @ M0 @ T.T, wc
 
 
 def _weighted_column_squares(obj: Any, h: FloatArray) -> FloatArray:

@@ -163,15 +163,13 @@ def solve(
     objective: object,
     x0: FloatArray,
     options: SolverOptions,
-    warm_start: bool = True,
     state: object = None,
 ) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring).
 
-    ``warm_start=False`` skips step 1 (``x0`` is already close, e.g. the end of a float32
-    phase): the subsample only provides the Hessian, at ``x0``. ``state``, the ``state``
-    of an earlier result on the same objective, reuses its preconditioner and
-    correction pairs as well (no new Hessian at all).
+    ``state``, the ``state`` of an earlier result on the same objective (the float32
+    phase of a fit, see :func:`mnlogit.precision.solve_in_precision`), skips step 1 and
+    reuses that result's preconditioner and correction pairs: ``x0`` is already close.
     """
     check_requirements("subsample-newton", objective, REQUIRES)
     obj: Any = objective
@@ -184,12 +182,10 @@ def solve(
     sub: Any = None
     if isinstance(state, _State):
         rows = state.rows
-    elif rows < n and warm_start:
+    elif rows < n:
         x, sub = _warm_start(obj, x, options, rows)
         if sub is None:
             rows = n
-    elif rows < n:
-        sub = obj.subsample(max(1, n // rows))
     f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
