@@ -95,10 +95,16 @@ def _profile_rows(entry: dict[str, Any]) -> list[str]:
         fg = prof.get("value_and_gradient", [0, 0.0])
         f_only = prof.get("value", [0, 0.0])
         hess = prof.get("hessian", [0, 0.0])
-        hv = prof.get("hessp", [0, 0.0])
+        # H·v: exact products (hessp) and float32 ones for search directions
+        hv = [
+            a + b
+            for a, b in zip(
+                prof.get("hessp", [0, 0.0]), prof.get("curvature_product", [0, 0.0]), strict=True
+            )
+        ]
         other_calls = sum(
             v[1] for k, v in prof.items() if k not in ("value_and_gradient", "value", "hessian",
-                                                        "hessp")
+                                                        "hessp", "curvature_product")
         )  # fmt: skip
         spent = fg[1] + f_only[1] + hess[1] + hv[1] + other_calls
         rest = r["time_s"] - spent

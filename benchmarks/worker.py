@@ -52,6 +52,7 @@ _PROFILED = (
     "gradient",
     "hessian",
     "hessp",
+    "curvature_product",
     "probabilities",
     "linear_predictor",
     "backproject",

@@ -14,7 +14,7 @@ with ``S = sum_i s_i``. Log-likelihoods reported to users are sums: ``-S * loss`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,6 +42,15 @@ _HESSIAN_MIN_ROWS = 256
 # float64: the block stays in cache between its two products; measured best of 2**14
 # to 2**22 on the benchmark problems).
 _SWEEP_ELEMENTS = 2**18
+
+
+class _Float32Operands(NamedTuple):
+    """What :meth:`MultinomialObjective.curvature_product` multiplies in float32."""
+
+    x: Any  # X's values as float32, sharing X's index arrays
+    a: NDArray[np.float32]  # the parameterization's A, (K, K-1)
+    weights: NDArray[np.float32]  # normalized sample weights, (n,)
+    ones: NDArray[np.float32]  # (n,), for column sums by BLAS
 
 
 def _row_max(A: FloatArray) -> FloatArray:
@@ -150,6 +159,11 @@ class MultinomialObjective:
         self._prob = np.empty((self.n_samples, n_classes))
         self._work: FloatArray | None = None  # weighted fits only, allocated on first use
         self._eta_full: FloatArray | None = None
+        # Sparse X only, made on the first curvature_product: X's values as float32
+        # (sharing its index arrays) and the probabilities as float32.
+        self._f32: _Float32Operands | None = None
+        self._prob32: NDArray[np.float32] | None = None
+        self._pen_diag: FloatArray | None = None
         self._loss = float("nan")
         rows = np.arange(self.n_samples)
         self._ones_k = np.ones(n_classes)
@@ -189,6 +203,7 @@ class MultinomialObjective:
         self.exact = bool(exact) or not self.low_precision
         self._cached_theta = None
         self._xtp = None
+        self._prob32 = None
 
     def subsample(self, stride: int) -> MultinomialObjective:
         """The same objective on every ``stride``-th row (a systematic subsample).
@@ -320,6 +335,8 @@ class MultinomialObjective:
         same = self._cached_theta is not None and np.array_equal(theta, self._cached_theta)
         if same and (not gradient or self._xtp is not None):
             return
+        if not same:
+            self._prob32 = None
         B = self.full_coefficients(theta)
         W = self._scaled_weights(B)
         if self.sparse or not isinstance(self.X, np.ndarray):
@@ -678,5 +695,78 @@ class MultinomialObjective:
         R = P * (d_eta - np.einsum("ij,ij->i", P, d_eta)[:, None])
         R *= self._ws[:, None]
         out = self.backproject(R)
-        out += self._flat(self.penalty.hessian_diagonal(V.shape) * V)
+        out += self._penalty_diagonal() * v
         return out
+
+    def curvature_product(self, theta: FloatArray, v: FloatArray) -> FloatArray:
+        """Hessian-vector product for search directions: float32 products on sparse X.
+
+        For sparse ``X`` the two sparse products of :meth:`hessp` and the ``n x K``
+        work between them run in float32, on a float32 copy of ``X``'s values that
+        shares its index arrays (``nnz`` x 4 bytes, made once), which halves their cost.
+        The result agrees with :meth:`hessp` to about 1e-6 relative -- ample for a
+        direction that conjugate gradients solve to a relative residual of 1e-4 or
+        more; gradients and objective values stay float64, so the fit's accuracy is
+        unchanged. Dense ``X``: the same as :meth:`hessp` (a float32 copy would double
+        the memory).
+
+        Parameters
+        ----------
+        theta, v : ndarray of shape ((K-1) * p1,)
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1,)
+        """
+        if not self.sparse:
+            return self.hessp(theta, v)
+        self._update(theta)
+        if self._f32 is None:
+            X = self.X
+            x32 = (
+                X
+                if X.dtype == np.float32
+                else type(X)((X.data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
+            )
+            self._f32 = _Float32Operands(
+                x32,
+                self.param.A.astype(np.float32),
+                self._ws.astype(np.float32),
+                np.ones(self.n_samples, dtype=np.float32),
+            )
+        x32, a32, ws32, ones32 = self._f32
+        if self._prob32 is None:
+            self._prob32 = self._prob.astype(np.float32)
+        P = self._prob32
+        k1 = self.n_classes - 1
+        V = v.reshape(k1, self.p1)  # row j = free class j
+        B = V.astype(np.float32).T @ a32.T  # (p1, K), C-ordered
+        W = B[int(self.fit_intercept) :]
+        if self._inv_scale is not None:
+            W = W * self._inv_scale[:, None].astype(np.float32)
+        D = np.asarray(x32 @ W)
+        if self.fit_intercept:
+            D += B[0]
+        # R = P * (D - rowsum(P * D)), in place in D
+        D -= np.einsum("ij,ij->i", P, D)[:, None]
+        D *= P
+        if not self._unweighted:
+            D *= ws32[:, None]
+        XtR = np.asarray(x32.T @ D)
+        if self._inv_scale is not None:
+            XtR *= self._inv_scale[:, None].astype(np.float32)
+        if self.fit_intercept:
+            XtR = np.vstack([ones32 @ D, XtR])
+        # free gradient A.T @ XtR.T, in float64 from here on
+        out = np.asarray(self.param.A.T @ XtR.T.astype(np.float64)).reshape(-1)
+        if self._unweighted:
+            out *= self._ws[0]
+        out += self._penalty_diagonal() * v
+        return out
+
+    def _penalty_diagonal(self) -> FloatArray:
+        """The penalty's Hessian diagonal as a free vector ``((K-1) * p1,)`` (cached)."""
+        if self._pen_diag is None:
+            shape = (self.p1, self.n_classes - 1)
+            self._pen_diag = self._flat(self.penalty.hessian_diagonal(shape))
+        return self._pen_diag

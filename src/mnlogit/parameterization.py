@@ -135,4 +135,5 @@ class Parameterization:
         -------
         ndarray of shape ((K-1) * p1,)
         """
-        return np.ascontiguousarray((grad_full @ self.A).T).reshape(-1)
+        # (grad_full @ A).T computed as A.T @ grad_full.T: C-ordered, no transposing copy
+        return np.asarray(self.A.T @ grad_full.T).reshape(-1)

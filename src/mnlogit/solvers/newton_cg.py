@@ -3,14 +3,17 @@
 Memory is O(n K + p K): the Hessian is never formed, which suits large ``p * K``.
 Each outer iteration solves ``H d = -g`` approximately by conjugate gradients, to a
 relative residual of ``min(0.5, sqrt(|g|))`` (the Eisenstat-Walker forcing
-sequence that gives superlinear convergence), stops CG early on negative curvature,
-then takes a backtracking line search from the unit step.
+sequence that gives superlinear convergence), stops CG early on
+negative curvature, then takes a backtracking line search from the unit step. The
+products come from the objective's ``curvature_product`` when it has one (float32
+on sparse X), else from ``hessp``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg.blas import daxpy as _axpy
 
 from mnlogit.solvers._base import (
     ConvergenceMonitor,
@@ -46,23 +49,25 @@ def conjugate_gradient(
     n_products : int
         Hessian-vector products used.
     """
+    # Vector updates in place through BLAS (m can be in the millions).
     d = np.zeros_like(g)
-    r = -g.copy()
+    r = -g
     s = r.copy()
     rr = float(r @ r)
     target = (rtol**2) * rr
     for i in range(max_iter):
-        Hs = hessp(s)  # type: ignore[operator]
+        Hs = np.asarray(hessp(s), dtype=np.float64)  # type: ignore[operator]
         curv = float(s @ Hs)
         if curv <= 1e-16 * float(s @ s):
-            return (d if i > 0 else -g.copy()), i + 1
+            return (d if i > 0 else -g), i + 1
         a = rr / curv
-        d += a * s
-        r -= a * Hs
+        d = _axpy(s, d, a=a)
+        r = _axpy(Hs, r, a=-a)
         rr_new = float(r @ r)
         if rr_new <= target:
             return d, i + 1
-        s = r + (rr_new / rr) * s
+        s *= rr_new / rr
+        s += r
         rr = rr_new
     return d, max_iter
 
@@ -77,11 +82,14 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     if monitor.record(x, f, g):
         return monitor.result(x)
     max_cg = max(20, min(10 * x.size, 500))
+    # Search directions may use a cheaper product (float32 on sparse X) when the
+    # objective offers one; gradients and values stay exact.
+    product = getattr(obj, "curvature_product", None) or obj.hessp  # type: ignore[attr-defined]
     stop_reason = None
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
-        d, _ = conjugate_gradient(lambda v, x=x: obj.hessp(x, v), g, rtol, max_cg)  # type: ignore[attr-defined]
+        d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg)
         ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
         if not ls.ok:
             stop_reason = "the line search found no decrease along the CG direction"
