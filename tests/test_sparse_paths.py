@@ -12,11 +12,19 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
+import mnlogit.objective as objective_module
 from helpers import make_data
 from mnlogit import MultinomialLogit
 from mnlogit.objective import MultinomialObjective
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import make_penalty
+
+
+@pytest.fixture(autouse=True)
+def float32_products_at_any_size(monkeypatch):
+    """These small problems would otherwise stay below the float32 threshold."""
+    monkeypatch.setattr(objective_module, "_FLOAT32_PRODUCT_MIN_WORK", 0)
+
 
 CASES = {
     "reference": dict(reference=0),
@@ -138,3 +146,52 @@ def test_sparse_newton_cg_reaches_the_dense_newton_optimum(kw, fmt):
     assert_allclose(fast.coef_, dense.coef_, rtol=0, atol=1e-7)
     assert_allclose(fast.intercept_, dense.intercept_, rtol=0, atol=1e-7)
     assert fast.solver_ == "newton-cg"
+
+
+def _objective(X, y, K=4, scale=None):
+    return MultinomialObjective(
+        X,
+        y,
+        K,
+        np.ones(X.shape[0]),
+        Parameterization(K, 0),
+        make_penalty(None, 0.0, True),
+        feature_scale=scale,
+    )
+
+
+def test_curvature_product_falls_back_to_float64_outside_float32_range():
+    X, y, _ = sparse_data()
+    X = sp.csr_matrix(X @ sp.diags(np.r_[1e-200, np.ones(X.shape[1] - 1)]))
+    obj = _objective(X, y)
+    theta = np.full(obj.n_params, 0.1)
+    v = np.sin(np.arange(obj.n_params))
+    assert obj._float32_operands() is None
+    assert_allclose(obj.curvature_product(theta, v), obj.hessp(theta, v), rtol=0, atol=0)
+    # with the objective's column scaling the scaled values fit, and the fast path runs
+    scale = np.r_[1e-200, np.ones(X.shape[1] - 1)]
+    scaled = _objective(X, y, scale=scale)
+    assert scaled._float32_operands() is not None
+    exact = scaled.hessp(theta, v)
+    assert np.linalg.norm(scaled.curvature_product(theta, v) - exact) <= 1e-5 * np.linalg.norm(
+        exact
+    )
+
+
+@pytest.mark.parametrize("magnitude", [1e-36, 1e36, 1e300])
+def test_curvature_product_is_linear_in_v_at_any_scale(magnitude):
+    obj, theta = build(CASES["reference"])
+    v = np.cos(np.arange(obj.n_params))
+    with np.errstate(all="raise"):
+        big = obj.curvature_product(theta, magnitude * v)
+    assert_allclose(big / magnitude, obj.hessp(theta, v), rtol=1e-5, atol=1e-6)
+
+
+def test_small_sparse_problems_keep_float64_products(monkeypatch):
+    monkeypatch.setattr(objective_module, "_FLOAT32_PRODUCT_MIN_WORK", 2**22)
+    X, y, _ = sparse_data()
+    obj = _objective(X, y)
+    theta = np.full(obj.n_params, 0.1)
+    v = np.sin(np.arange(obj.n_params))
+    assert_allclose(obj.curvature_product(theta, v), obj.hessp(theta, v), rtol=0, atol=0)
+    assert obj._f32 is None  # no float32 copy made

@@ -24,7 +24,7 @@ from scipy.linalg.blas import ssyrk as _ssyrk
 
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import Penalty
-from mnlogit.precision import float64_product, row_chunks
+from mnlogit.precision import float32_sparse, float64_product, row_chunks
 
 __all__ = ["MultinomialObjective", "log_softmax"]
 
@@ -42,12 +42,17 @@ _HESSIAN_MIN_ROWS = 256
 # float64: the block stays in cache between its two products; measured best of 2**14
 # to 2**22 on the benchmark problems).
 _SWEEP_ELEMENTS = 2**18
+# Sparse X: curvature_product uses float32 products from this many stored numbers
+# times classes (about 4 ms of float64 products) up. Below it the gain is a few
+# milliseconds, and float64 products keep fits that should agree to rounding (weights
+# against repeated rows, say) on the same path.
+_FLOAT32_PRODUCT_MIN_WORK = 2**22
 
 
 class _Float32Operands(NamedTuple):
     """What :meth:`MultinomialObjective.curvature_product` multiplies in float32."""
 
-    x: Any  # X's values as float32, sharing X's index arrays
+    x: Any  # X's (scaled) values as float32, sharing X's index arrays; None: unsafe
     a: NDArray[np.float32]  # the parameterization's A, (K, K-1)
     weights: NDArray[np.float32]  # normalized sample weights, (n,)
     ones: NDArray[np.float32]  # (n,), for column sums by BLAS
@@ -702,13 +707,16 @@ class MultinomialObjective:
         """Hessian-vector product for search directions: float32 products on sparse X.
 
         For sparse ``X`` the two sparse products of :meth:`hessp` and the ``n x K``
-        work between them run in float32, on a float32 copy of ``X``'s values that
-        shares its index arrays (``nnz`` x 4 bytes, made once), which halves their cost.
-        The result agrees with :meth:`hessp` to about 1e-6 relative -- ample for a
-        direction that conjugate gradients solve to a relative residual of 1e-4 or
-        more; gradients and objective values stay float64, so the fit's accuracy is
-        unchanged. Dense ``X``: the same as :meth:`hessp` (a float32 copy would double
-        the memory).
+        work between them run in float32, on a float32 copy of ``X``'s (scaled) values
+        that shares its index arrays (``nnz`` x 4 bytes, made once), which halves their
+        cost. ``v`` is divided by its largest entry first (the product is linear), so
+        its scale cannot overflow. The result agrees with :meth:`hessp` to about 1e-6
+        relative -- ample for a direction that conjugate gradients solve to a relative
+        residual of 1e-4 or more; gradients and objective values stay float64, so the
+        fit's accuracy is unchanged. Falls back to :meth:`hessp` for dense ``X`` (a
+        float32 copy would double the memory), for sparse ``X`` with fewer than
+        ``2**22 / K`` stored values (little to gain), for values outside float32's safe
+        range (see :func:`mnlogit.precision.float32_sparse`) and for a non-finite result.
 
         Parameters
         ----------
@@ -718,51 +726,51 @@ class MultinomialObjective:
         -------
         ndarray of shape ((K-1) * p1,)
         """
-        if not self.sparse:
+        large = self.sparse and self.X.nnz * self.n_classes >= _FLOAT32_PRODUCT_MIN_WORK
+        ops = self._float32_operands() if large else None
+        vmax = float(np.max(np.abs(v))) if v.size else 0.0
+        if ops is None or not 0.0 < vmax < np.inf:
             return self.hessp(theta, v)
         self._update(theta)
+        if self._prob32 is None:
+            self._prob32 = self._prob.astype(np.float32)
+        P = self._prob32
+        V = (v / vmax).reshape(self.n_classes - 1, self.p1).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            B = V.T @ ops.a.T  # (p1, K), C-ordered
+            D = np.asarray(ops.x @ B[int(self.fit_intercept) :])
+            if self.fit_intercept:
+                D += B[0]
+            # R = P * (D - rowsum(P * D)), in place in D
+            D -= np.einsum("ij,ij->i", P, D)[:, None]
+            D *= P
+            if not self._unweighted:
+                D *= ops.weights[:, None]
+            XtR = np.asarray(ops.x.T @ D)
+            if self.fit_intercept:
+                XtR = np.vstack([ops.ones @ D, XtR])
+        # free gradient A.T @ XtR.T, in float64 from here on
+        out = np.asarray(self.param.A.T @ XtR.T.astype(np.float64)).reshape(-1)
+        out *= vmax * (self._ws[0] if self._unweighted else 1.0)
+        out += self._penalty_diagonal() * v
+        if not np.isfinite(out).all():
+            return self.hessp(theta, v)
+        return out
+
+    def _float32_operands(self) -> _Float32Operands | None:
+        """The float32 operands of :meth:`curvature_product` (made once), or None."""
         if self._f32 is None:
-            X = self.X
-            x32 = (
-                X
-                if X.dtype == np.float32
-                else type(X)((X.data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
-            )
+            if self.low_precision and self._inv_scale is None:
+                x32: Any = self.X
+            else:
+                x32 = float32_sparse(self.X, self._inv_scale)
             self._f32 = _Float32Operands(
                 x32,
                 self.param.A.astype(np.float32),
                 self._ws.astype(np.float32),
                 np.ones(self.n_samples, dtype=np.float32),
             )
-        x32, a32, ws32, ones32 = self._f32
-        if self._prob32 is None:
-            self._prob32 = self._prob.astype(np.float32)
-        P = self._prob32
-        k1 = self.n_classes - 1
-        V = v.reshape(k1, self.p1)  # row j = free class j
-        B = V.astype(np.float32).T @ a32.T  # (p1, K), C-ordered
-        W = B[int(self.fit_intercept) :]
-        if self._inv_scale is not None:
-            W = W * self._inv_scale[:, None].astype(np.float32)
-        D = np.asarray(x32 @ W)
-        if self.fit_intercept:
-            D += B[0]
-        # R = P * (D - rowsum(P * D)), in place in D
-        D -= np.einsum("ij,ij->i", P, D)[:, None]
-        D *= P
-        if not self._unweighted:
-            D *= ws32[:, None]
-        XtR = np.asarray(x32.T @ D)
-        if self._inv_scale is not None:
-            XtR *= self._inv_scale[:, None].astype(np.float32)
-        if self.fit_intercept:
-            XtR = np.vstack([ones32 @ D, XtR])
-        # free gradient A.T @ XtR.T, in float64 from here on
-        out = np.asarray(self.param.A.T @ XtR.T.astype(np.float64)).reshape(-1)
-        if self._unweighted:
-            out *= self._ws[0]
-        out += self._penalty_diagonal() * v
-        return out
+        return None if self._f32.x is None else self._f32
 
     def _penalty_diagonal(self) -> FloatArray:
         """The penalty's Hessian diagonal as a free vector ``((K-1) * p1,)`` (cached)."""

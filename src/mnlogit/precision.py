@@ -20,6 +20,7 @@ from mnlogit.solvers import SolverOptions
 __all__ = [
     "FLOAT32_TOL",
     "VALIDATE_DTYPES",
+    "float32_sparse",
     "float64_product",
     "row_chunks",
     "solve_in_precision",
@@ -78,6 +79,43 @@ def float64_product(
         for sl in row_chunks(X.shape[0], X.shape[1], elements):
             np.matmul(X[sl].astype(np.float64), W, out=out[sl])
     return out
+
+
+# A float32 copy of sparse X is made only when every nonzero value (after column
+# scaling) lies in [1e-30, 1e30]: products and sums of many terms then stay far from
+# float32's overflow (3e38) and underflow (1e-38).
+_FLOAT32_RANGE = (1e-30, 1e30)
+
+
+def float32_sparse(X: Any, column_factor: FloatArray | None = None) -> Any:
+    """Float32 copy of a CSR or CSC matrix's values, sharing its index arrays.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR or CSC matrix of shape (n, p)
+    column_factor : ndarray of shape (p,), optional
+        Multiply column ``j`` by ``column_factor[j]`` on the way (the objective's
+        feature scaling), so the copy holds the values the solver works with.
+
+    Returns
+    -------
+    CSR or CSC matrix of shape (n, p) with float32 values, or None
+        None when a scaled value is not finite or outside ``[1e-30, 1e30]`` in
+        magnitude: float32 products would lose it.
+    """
+    data = np.asarray(X.data, dtype=np.float64)
+    if column_factor is not None:
+        if X.format == "csr":
+            columns = X.indices
+        else:
+            columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+        data = data * column_factor[columns]
+    magnitude = np.abs(data)
+    nonzero = magnitude[magnitude > 0]
+    low, high = _FLOAT32_RANGE
+    if nonzero.size and not (low <= nonzero.min() and nonzero.max() <= high):
+        return None  # also catches nan and inf: the comparisons are False
+    return type(X)((data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
 
 
 def solve_in_precision(solve: Any, obj: Any, x0: FloatArray, options: SolverOptions) -> Any:
