@@ -3,7 +3,8 @@
 Memory is O(n K + p K): the Hessian is never formed, which suits large ``p * K``.
 Each outer iteration solves ``H d = -g`` approximately by conjugate gradients, to a
 relative residual of ``min(0.5, sqrt(|g|))`` (the Eisenstat-Walker forcing
-sequence that gives superlinear convergence), stops CG early on
+sequence that gives superlinear convergence) or, with the gradient criterion, until
+the predicted next gradient is within half the tolerance; it stops CG early on
 negative curvature, then takes a backtracking line search from the unit step. The
 products come from the objective's ``curvature_product`` when it has one (float32
 on sparse X), else from ``hessp``.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg.blas import daxpy as _axpy
+from scipy.linalg.blas import idamax as _iamax
 
 from mnlogit.solvers._base import (
     ConvergenceMonitor,
@@ -30,7 +32,7 @@ REQUIRES = ("value_and_gradient", "hessp")
 
 
 def conjugate_gradient(
-    hessp: object, g: FloatArray, rtol: float, max_iter: int
+    hessp: object, g: FloatArray, rtol: float, max_iter: int, atol: float = 0.0
 ) -> tuple[FloatArray, int]:
     """Approximately solve ``H d = -g`` by CG.
 
@@ -42,6 +44,10 @@ def conjugate_gradient(
     rtol : float
         Stop when ``|H d + g| <= rtol * |g|``.
     max_iter : int
+    atol : float, default=0
+        Also stop when ``max |H d + g| <= atol``: the quadratic model predicts the
+        gradient after the step to be ``H d + g``, so once its largest entry is below
+        the gradient tolerance, more CG iterations buy nothing.
 
     Returns
     -------
@@ -64,7 +70,7 @@ def conjugate_gradient(
         d = _axpy(s, d, a=a)
         r = _axpy(Hs, r, a=-a)
         rr_new = float(r @ r)
-        if rr_new <= target:
+        if rr_new <= target or (atol > 0 and abs(float(r[_iamax(r)])) <= atol):
             return d, i + 1
         s *= rr_new / rr
         s += r
@@ -85,11 +91,14 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     # Search directions may use a cheaper product (float32 on sparse X) when the
     # objective offers one; gradients and values stay exact.
     product = getattr(obj, "curvature_product", None) or obj.hessp  # type: ignore[attr-defined]
+    # With the gradient criterion, CG also stops once the predicted next gradient is
+    # within half the tolerance (see conjugate_gradient).
+    atol = 0.5 * options.tol if options.criterion == "gradient" else 0.0
     stop_reason = None
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
-        d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg)
+        d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg, atol)
         ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
         if not ls.ok:
             stop_reason = "the line search found no decrease along the CG direction"
