@@ -627,3 +627,111 @@ def test_subsample_newton_kronecker_path_matches_newton(case):
     s = np.abs(X).max(axis=0)  # compare coefficients in units of each column's range
     assert_allclose(got.coef_ * s, ref.coef_ * s, rtol=0, atol=1e-7, err_msg=case)
     assert_allclose(got.intercept_, ref.intercept_, rtol=0, atol=1e-7, err_msg=case)
+
+
+# ------------------------------------------------------------ probabilities kept on demand
+def _softmax(eta: np.ndarray) -> np.ndarray:
+    e = np.exp(eta - eta.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_gradients_alone_keep_no_probability_buffer():
+    X, y, _ = make_data(n=5000, p=6, K=4, seed=40)
+    obj = objective(X, y, 4, reference=None, alpha=1e-3, sample_weight=weights(5000, 41))
+    theta = random_theta(obj, 42)
+    f, g = obj.value_and_gradient(theta)
+    assert obj._prob is None
+    # made on request: the softmax of the linear predictor, the cache left as it was
+    assert_allclose(obj.probabilities(theta), _softmax(obj.linear_predictor(theta)), rtol=1e-13)
+    f2, g2 = obj.value_and_gradient(theta)
+    assert f2 == f and np.array_equal(g2, g)
+    # once made, later sweeps fill it: Hessians equal a fresh objective's
+    other = theta + 0.1
+    obj.value_and_gradient(other)
+    fresh = objective(X, y, 4, reference=None, alpha=1e-3, sample_weight=weights(5000, 41))
+    assert_allclose(obj.hessian(other), fresh.hessian(other), rtol=1e-13, atol=1e-16)
+    assert_allclose(obj.hessp(other, g), fresh.hessp(other, g), rtol=1e-13, atol=1e-16)
+
+
+def test_gradient_after_a_value_at_the_same_point_without_buffer():
+    X, y, _ = make_data(n=3000, p=5, K=3, seed=43)
+    obj = objective(X, y, 3)
+    theta = random_theta(obj, 44)
+    f = obj.value(theta)
+    f2, g = obj.value_and_gradient(theta)
+    fresh = objective(X, y, 3)
+    f3, g3 = fresh.value_and_gradient(theta)
+    assert f == f2 == f3
+    assert_allclose(g, g3, rtol=1e-14, atol=1e-17)
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["no-buffer", "buffer"])
+def test_visit_and_min_probability_cover_every_row(made):
+    n = 7000
+    X, y, _ = make_data(n=n, p=4, K=5, seed=45)
+    w = weights(n, 46)
+    obj = objective(X, y, 5, sample_weight=w)
+    theta = random_theta(obj, 47, scale=1.5)
+    expected = _softmax(obj.linear_predictor(theta))
+    if made:
+        obj.probabilities(theta)
+    seen = np.zeros(n, dtype=int)
+    blocks = np.empty_like(expected)
+
+    def visit(prob, rows):
+        seen[rows] += 1
+        blocks[rows] = prob
+
+    obj.visit_probabilities(theta, visit)
+    assert np.all(seen == 1)
+    assert_allclose(blocks, expected, rtol=1e-13)
+    assert obj.min_probability(theta) == pytest.approx(expected[w > 0].min(), rel=1e-12)
+    assert (obj._prob is None) == (not made)
+
+
+def test_kronecker_class_factor_by_blocks_equals_the_whole_formula():
+    from mnlogit.solvers.curvature import _class_factor
+
+    X, y, _ = make_data(n=6000, p=3, K=4, seed=48)
+    obj = objective(X, y, 4, reference=None, sample_weight=weights(6000, 49))
+    theta = random_theta(obj, 50)
+    M, wc = _class_factor(obj, theta)
+    P = _softmax(obj.linear_predictor(theta))[:, 1:]
+    w = obj._ws
+    M0 = (np.diag((P * w[:, None]).sum(0)) - (P * w[:, None]).T @ P) / (
+        w * np.einsum("ik,ik->i", P, 1 - P)
+    ).sum()
+    T = obj._to_ref0
+    assert_allclose(M, T @ M0 @ T.T, rtol=1e-12, atol=1e-15)
+    assert_allclose(wc, w * np.einsum("ik,ik->i", P, 1 - P), rtol=1e-12, atol=1e-18)
+    assert obj._prob is None
+
+
+def test_fits_by_gradients_hold_no_n_by_k_buffer():
+    Xw, yw, _ = make_data(n=300, p=4, K=3, seed=27)
+    MultinomialLogit().fit(Xw, yw)  # warm-up: lazy imports, caches
+    n, K = 200_000, 10
+    X, y, _ = make_data(n=n, p=10, K=K, seed=42, scale=0.3)
+    buffer = n * K * 8
+    kw = dict(penalty="l2", alpha=1e-4, cov_type=None)
+    # the control: Newton needs the probabilities (and so the buffer) every iteration
+    assert _fit_peak(X, y, solver="newton", **kw) > 1.5 * buffer
+    for solver in ("lbfgs", "auto"):
+        peak = _fit_peak(X, y, solver=solver, **kw)
+        assert peak < 0.85 * buffer, (solver, peak / buffer)
+
+
+def test_finite_check_makes_no_boolean_copy_of_x():
+    from mnlogit.diagnostics import check_feature_values
+
+    X = np.random.default_rng(51).standard_normal((100_000, 40))
+    tracemalloc.start()
+    try:
+        check_feature_values(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.size / 8, peak  # an n x p boolean array would be X.size bytes
+    X[70_000, 3] = np.nan
+    with pytest.raises(InvalidInputError, match="first at row 70000"):
+        check_feature_values(X)

@@ -17,6 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight
 
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.precision import row_chunks
 
 _SCALE_LOW, _SCALE_HIGH = 1e-3, 1e3
 
@@ -282,9 +283,10 @@ def check_feature_values(X: Any, feature_names: Any = None) -> None:
         names = None
     if values.ndim != 2 or values.dtype.kind not in "fc" or values.size == 0:
         return
-    finite = np.isfinite(values)
-    if finite.all():
+    # row chunks: no n x p boolean temporary on the (usual) all-finite path
+    if all(np.isfinite(values[sl]).all() for sl in row_chunks(*values.shape)):
         return
+    finite = np.isfinite(values)
     if names is None:
         names = (
             [str(n) for n in feature_names]

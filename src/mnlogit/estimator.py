@@ -537,7 +537,7 @@ default="auto"
         self.cov_type_ = self.cov_type
         self.separation_ = None
         if self.penalty is None and separation_suspected(
-            obj.probabilities(result.x), sw, result.converged, K
+            lambda: obj.min_probability(result.x), sw, result.converged, K
         ):
             names = self._input_names(self.n_features_in_)
             if kept is not None:

@@ -26,6 +26,8 @@ uses the inverse Fisher information at the penalized estimate (as R's ``logistf`
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
@@ -75,6 +77,12 @@ class FirthObjective:
     # readers and type checkers see exactly what a Firth objective offers.
     def probabilities(self, theta: FloatArray) -> FloatArray:
         return self.base.probabilities(theta)
+
+    def visit_probabilities(self, theta: FloatArray, visit: Any) -> None:
+        self.base.visit_probabilities(theta, visit)
+
+    def min_probability(self, theta: FloatArray) -> float:
+        return self.base.min_probability(theta)
 
     @property
     def low_precision(self) -> bool:

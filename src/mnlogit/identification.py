@@ -23,6 +23,7 @@ weight) x (K - 1), checked before any work is done.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,22 +152,24 @@ SUSPICIOUS_PROBABILITY = 1e-10
 
 
 def separation_suspected(
-    prob: FloatArray, sample_weight: FloatArray, converged: bool, K: int
+    min_probability: Callable[[], float],
+    sample_weight: FloatArray,
+    converged: bool,
+    K: int,
 ) -> bool:
     """Whether to run the separation LP after an unpenalized fit.
 
     Always for small problems (``rows * (K - 1) <= ALWAYS_CHECK_CELLS``); otherwise when the
     solver did not converge or some fitted probability (rows with positive weight) fell
-    below ``SUSPICIOUS_PROBABILITY``.
+    below ``SUSPICIOUS_PROBABILITY``. ``min_probability`` returns that smallest
+    probability; it is called only when the answer depends on it (it may cost a pass).
     """
     rows = sample_weight > 0
     if int(rows.sum()) * (K - 1) <= ALWAYS_CHECK_CELLS:
         return True
     if not converged:
         return True
-    if bool(rows.all()):  # no n x K copy (prob[rows] would make one)
-        return bool(prob.min() < SUSPICIOUS_PROBABILITY)
-    return bool(np.min(prob[rows]) < SUSPICIOUS_PROBABILITY)
+    return bool(min_probability() < SUSPICIOUS_PROBABILITY)
 
 
 def find_separation(

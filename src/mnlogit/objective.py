@@ -158,10 +158,17 @@ class MultinomialObjective:
         # X is always exact. The n x K buffers are float64 either way.
         self.low_precision = bool(getattr(X, "dtype", np.float64) == np.float32)
         self.exact = not self.low_precision
-        # One n x K buffer persists: the probabilities (the Hessian, Hessian-vector
-        # products and inference read them). The linear predictor lives in a block-sized
-        # scratch buffer (dense X) or a lazily made n x K one (sparse X).
-        self._prob = np.empty((self.n_samples, n_classes))
+        # At most one n x K buffer persists: the probabilities, which the Hessian,
+        # Hessian-vector products and inference read. Dense X makes it on the first such
+        # call (value-and-gradient sweeps need only block-sized scratch, so a fit by
+        # gradients alone never holds it); sparse X, whose products take whole matrices,
+        # from the start. The linear predictor lives in block-sized scratch (dense X) or
+        # a lazily made n x K buffer (sparse X).
+        self._blockwise = isinstance(X, np.ndarray)
+        self._prob: FloatArray | None = (
+            None if self._blockwise else np.empty((self.n_samples, n_classes))
+        )
+        self._prob_ok = False  # whether _prob holds the probabilities at _cached_theta
         self._work: FloatArray | None = None  # weighted fits only, allocated on first use
         self._eta_full: FloatArray | None = None
         # Sparse X only, made on the first curvature_product: X's values as float32
@@ -170,20 +177,19 @@ class MultinomialObjective:
         self._prob32: NDArray[np.float32] | None = None
         self._pen_diag: FloatArray | None = None
         self._loss = float("nan")
-        rows = np.arange(self.n_samples)
         self._ones_k = np.ones(n_classes)
         self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
         # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
-        self._class_sums = self._weighted_class_sums(rows)
+        self._class_sums = self._weighted_class_sums()
 
-    def _weighted_class_sums(self, rows: IntArray) -> FloatArray:
+    def _weighted_class_sums(self) -> FloatArray:
         """``sum_i w_i onehot(y_i) [1, x_i]``, shape ``(p1, K)``, in float64.
 
         Dense X: one small one-hot block per row chunk (no ``n``-sized temporaries).
         """
         K = self.n_classes
         if self.sparse:
-            coo: Any = (self._ws, (rows, self.y))
+            coo: Any = (self._ws, (np.arange(self.n_samples), self.y))
             onehot = sp.csr_matrix(coo, shape=(self.n_samples, K), dtype=np.float64)
             XtY = np.asarray((onehot.T @ self.X).toarray().T, dtype=np.float64)
         else:
@@ -209,6 +215,7 @@ class MultinomialObjective:
         self._cached_theta = None
         self._xtp = None
         self._prob32 = None
+        self._prob_ok = False
 
     def subsample(self, stride: int) -> MultinomialObjective:
         """The same objective on every ``stride``-th row (a systematic subsample).
@@ -344,7 +351,8 @@ class MultinomialObjective:
             self._prob32 = None
         B = self.full_coefficients(theta)
         W = self._scaled_weights(B)
-        if self.sparse or not isinstance(self.X, np.ndarray):
+        if not self._blockwise:
+            assert self._prob is not None
             if not same:
                 self._xtp = None
                 if self._eta_full is None:
@@ -352,16 +360,73 @@ class MultinomialObjective:
                 self._loss = self._softmax_block(
                     self._eta_full, self._prob, B, None, W, slice(None)
                 )
+                self._prob_ok = True
             if gradient:
                 self._xtp = self._xt_full(self._weighted_prob())
+        elif same and not self._prob_ok:
+            # the gradient at a point whose probabilities were not kept: sweep again
+            self._dense_sweep(B, W, gradient=True, same=False)
         else:
             self._dense_sweep(B, W, gradient and not same, same)
             if gradient and same:
                 self._xtp = self._xt_full(self._weighted_prob())
         self._cached_theta = np.array(theta, copy=True)
 
+    def _probabilities_at(self, theta: FloatArray) -> FloatArray:
+        """The cached ``(n, K)`` probabilities at ``theta``, making the buffer if needed.
+
+        Dense X: when the last sweep kept no probabilities (no buffer yet), one more
+        sweep without the gradient fills a new buffer; the cached loss and gradient
+        product stay as they were.
+        """
+        self._update(theta)
+        if self._prob is None or not self._prob_ok:
+            if self._prob is None:
+                self._prob = np.empty((self.n_samples, self.n_classes))
+            xtp = self._xtp
+            B = self.full_coefficients(theta)
+            self._dense_sweep(B, self._scaled_weights(B), gradient=False, same=False)
+            self._xtp = xtp
+        assert self._prob is not None
+        return self._prob
+
+    def visit_probabilities(self, theta: FloatArray, visit: Any) -> None:
+        """Call ``visit(prob, rows)`` on row blocks of the probabilities at ``theta``.
+
+        ``prob`` is a read-only ``(rows, K)`` block (valid during the call only), ``rows``
+        its slice. Dense X with no probability buffer kept: one sweep over row blocks,
+        no ``n x K`` buffer made (the cached loss and gradient product are kept).
+        """
+        self._update(theta)
+        if self._prob is not None and self._prob_ok:
+            for sl in row_chunks(self.n_samples, self.n_classes, _CHUNK_ELEMENTS):
+                visit(self._prob[sl], sl)
+            return
+        xtp = self._xtp
+        B = self.full_coefficients(theta)
+        self._dense_sweep(B, self._scaled_weights(B), gradient=False, same=False, visit=visit)
+        self._xtp = xtp
+
+    def min_probability(self, theta: FloatArray) -> float:
+        """Smallest fitted probability over the rows with positive weight (``inf`` if none)."""
+        rows = self._ws > 0
+        every = bool(rows.all())
+        found = [float("inf")]
+
+        def visit(prob: FloatArray, sl: slice) -> None:
+            block = prob if every else prob[rows[sl]]
+            if block.size:
+                found[0] = min(found[0], float(block.min()))
+
+        self.visit_probabilities(theta, visit)
+        return found[0]
+
     def _weighted_prob(self) -> FloatArray:
-        """``G = P`` for equal weights, else ``w * P`` (in the lazily made work buffer)."""
+        """``G = P`` for equal weights, else ``w * P`` (in the lazily made work buffer).
+
+        Needs the probability buffer filled at the cached point.
+        """
+        assert self._prob is not None and self._prob_ok
         if self._unweighted:
             return self._prob
         if self._work is None:
@@ -399,8 +464,20 @@ class MultinomialObjective:
         hit = np.take_along_axis(eta, self.y[rows, None], axis=1)[:, 0]
         return float(w @ np.log(total) - w @ hit)
 
-    def _dense_sweep(self, B: FloatArray, W: FloatArray, gradient: bool, same: bool) -> None:
-        """The one-pass dense kernel of :meth:`_update` (see there)."""
+    def _dense_sweep(
+        self,
+        B: FloatArray,
+        W: FloatArray,
+        gradient: bool,
+        same: bool,
+        visit: Any = None,
+    ) -> None:
+        """The one-pass dense kernel of :meth:`_update` (see there).
+
+        Probabilities go to the ``n x K`` buffer when it exists, else to block scratch
+        (``same`` then needs the buffer). ``visit(prob_block, rows)``, when given, sees
+        each block's probabilities.
+        """
         X = self.X
         fast32 = self.low_precision and not self.exact
         Wb = W.astype(np.float32) if fast32 else W
@@ -409,16 +486,24 @@ class MultinomialObjective:
         colsum = np.zeros(K) if gradient else None
         step = max(64, _SWEEP_ELEMENTS // max(self.n_features, K, 1))
         scratch = np.empty((min(step, self.n_samples), K))
+        keep = self._prob is not None
+        pscratch = None if keep else np.empty_like(scratch)
         loss = 0.0
         for a in range(0, self.n_samples, step):
             sl = slice(a, min(a + step, self.n_samples))
             Xb = X[sl]
             if X.dtype != np.float64 and not fast32:
                 Xb = Xb.astype(np.float64)
-            prob = self._prob[sl]
+            if self._prob is not None:
+                prob = self._prob[sl]
+            else:
+                assert pscratch is not None
+                prob = pscratch[: sl.stop - sl.start]
             if not same:
                 eta = scratch[: prob.shape[0]]
                 loss += self._softmax_block(eta, prob, B, Xb, Wb, sl)
+                if visit is not None:
+                    visit(prob, sl)
             if XtG is not None and colsum is not None:
                 G = prob if self._unweighted else prob * self._ws[sl, None]
                 colsum += G.sum(axis=0)
@@ -428,6 +513,7 @@ class MultinomialObjective:
                     XtG += (G.T @ Xb).T
         if not same:
             self._loss = loss
+            self._prob_ok = keep
         if XtG is not None and colsum is not None:
             if self._inv_scale is not None:
                 XtG *= self._inv_scale[:, None]
@@ -437,8 +523,7 @@ class MultinomialObjective:
 
     def probabilities(self, theta: FloatArray) -> FloatArray:
         """Class probabilities ``(n, K)`` at ``theta`` (a read-only view of the cache)."""
-        self._update(theta)
-        view = self._prob.view()
+        view = self._probabilities_at(theta).view()
         view.flags.writeable = False
         return view
 
@@ -497,8 +582,7 @@ class MultinomialObjective:
         The log-likelihood score of row ``i`` with respect to ``B`` is
         ``outer([1, x_i], residuals[i])``.
         """
-        self._update(theta)
-        R = -self._prob
+        R = -self._probabilities_at(theta)
         R[np.arange(self.n_samples), self.y] += 1.0
         return R
 
@@ -572,8 +656,7 @@ class MultinomialObjective:
             float64, except float32 for float32 ``X`` in fast mode (``exact=False``, the
             subsample preconditioners of ``subsample-newton``).
         """
-        self._update(theta)
-        P = self._prob
+        P = self._probabilities_at(theta)
         k1 = self.n_classes - 1
         p1 = self.p1
         m = k1 * p1
@@ -669,8 +752,7 @@ class MultinomialObjective:
         T = self._to_ref0
         identity = np.array_equal(T, np.eye(k1))
         if not self.sparse and not identity:
-            self._update(theta)
-            H0 = self._dense_hessian(self._prob[:, 1:], T)
+            H0 = self._dense_hessian(self._probabilities_at(theta)[:, 1:], T)
         else:
             H0 = self.loss_hessian_ref0(theta)
         if self.sparse and not identity:
@@ -693,8 +775,7 @@ class MultinomialObjective:
         -------
         ndarray of shape ((K-1) * p1,)
         """
-        self._update(theta)
-        P = self._prob
+        P = self._probabilities_at(theta)
         V = self.param.theta_matrix(v, self.p1)
         d_eta = self._eta_from_full(V @ self.param.A.T)
         R = P * (d_eta - np.einsum("ij,ij->i", P, d_eta)[:, None])
@@ -731,9 +812,9 @@ class MultinomialObjective:
         vmax = float(np.max(np.abs(v))) if v.size else 0.0
         if ops is None or not 0.0 < vmax < np.inf:
             return self.hessp(theta, v)
-        self._update(theta)
+        P64 = self._probabilities_at(theta)
         if self._prob32 is None:
-            self._prob32 = self._prob.astype(np.float32)
+            self._prob32 = P64.astype(np.float32)
         P = self._prob32
         V = (v / vmax).reshape(self.n_classes - 1, self.p1).astype(np.float32)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):

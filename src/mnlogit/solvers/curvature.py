@@ -113,13 +113,24 @@ def _class_factor(obj: Any, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The class factor ``M`` (free coordinates, ``(K-1, K-1)``) and the row weights ``w c``.
 
     ``c_i`` is the trace of row ``i``'s ``M_i = diag(p_i) - p_i p_iᵀ`` over the classes of
-    the reference-0 coordinates; ``M = T (sum_i w_i M_i) Tᵀ / sum_i w_i c_i``.
+    the reference-0 coordinates; ``M = T (sum_i w_i M_i) Tᵀ / sum_i w_i c_i``. Summed
+    over row blocks of the probabilities (no ``n x K`` temporaries).
     """
-    P = np.asarray(obj.probabilities(theta))[:, 1:]
+    k1 = obj.n_classes - 1
     w = obj._ws
-    wP = P * w[:, None]
-    wc = w * np.einsum("ik,ik->i", P, 1.0 - P)
-    M0 = (np.diag(wP.sum(axis=0)) - wP.T @ P) / max(float(wc.sum()), 1e-300)
+    wc = np.empty(obj.n_samples)
+    outer = np.zeros((k1, k1))
+    totals = np.zeros(k1)
+
+    def visit(prob: FloatArray, rows: slice) -> None:
+        P = prob[:, 1:]
+        wP = P * w[rows, None]
+        totals[...] += wP.sum(axis=0)
+        outer[...] += wP.T @ P
+        wc[rows] = w[rows] * np.einsum("ik,ik->i", P, 1.0 - P)
+
+    obj.visit_probabilities(theta, visit)
+    M0 = (np.diag(totals) - outer) / max(float(wc.sum()), 1e-300)
     T = obj._to_ref0
     return T @ M0 @ T.T, wc
 
