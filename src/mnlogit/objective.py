@@ -809,14 +809,16 @@ class MultinomialObjective:
         """
         large = self.sparse and self.X.nnz * self.n_classes >= _FLOAT32_PRODUCT_MIN_WORK
         ops = self._float32_operands() if large else None
-        vmax = float(np.max(np.abs(v))) if v.size else 0.0
+        vmax = max(float(v.max()), -float(v.min())) if v.size else 0.0
         if ops is None or not 0.0 < vmax < np.inf:
             return self.hessp(theta, v)
         P64 = self._probabilities_at(theta)
         if self._prob32 is None:
             self._prob32 = P64.astype(np.float32)
         P = self._prob32
-        V = (v / vmax).reshape(self.n_classes - 1, self.p1).astype(np.float32)
+        # v / vmax straight into float32 (one pass, no float64 temporary)
+        V = np.empty((self.n_classes - 1, self.p1), dtype=np.float32)
+        np.multiply(v.reshape(V.shape), 1.0 / vmax, out=V, casting="unsafe")
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             B = V.T @ ops.a.T  # (p1, K), C-ordered
             D = np.asarray(ops.x @ B[int(self.fit_intercept) :])
@@ -834,7 +836,7 @@ class MultinomialObjective:
         out = np.asarray(self.param.A.T @ XtR.T.astype(np.float64)).reshape(-1)
         out *= vmax * (self._ws[0] if self._unweighted else 1.0)
         out += self._penalty_diagonal() * v
-        if not np.isfinite(out).all():
+        if not np.isfinite(float(out.sum())):  # an inf or nan anywhere (or overflow)
             return self.hessp(theta, v)
         return out
 
