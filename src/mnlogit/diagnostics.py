@@ -190,6 +190,14 @@ def column_maxabs(X: Any) -> NDArray[np.float64]:
     M: Any = X
     if M.shape[0] == 0:
         return np.zeros(M.shape[1])
+    if isinstance(M, np.ndarray) and M.ndim == 2:
+        # row chunks: the chunk's minimum is taken while it is still in cache (one read of
+        # X instead of two)
+        out = np.zeros(M.shape[1])
+        for sl in row_chunks(*M.shape):
+            chunk = M[sl]
+            np.maximum(out, np.maximum(chunk.max(axis=0), -chunk.min(axis=0)), out=out)
+        return out
     raw: Any = (
         abs(M).max(axis=0)  # type: ignore[arg-type]
         if sp.issparse(M)
