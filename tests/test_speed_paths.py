@@ -492,8 +492,8 @@ def test_float32_fit_does_not_copy_x():
     X32 = X.astype(np.float32)
     del X
     peak = _fit_peak(X32, y)
-    # A float64 copy alone is 2 * X32.nbytes; without it the fit needs the n x K buffers
-    # and bounded row chunks (about 1.3 X32.nbytes at this shape).
+    # A float64 copy alone is 2 * X32.nbytes; without it the fit needs at most an n x K
+    # buffer and bounded row chunks.
     assert peak < 2 * X32.nbytes, peak / X32.nbytes
     # The control: dtype="float64" does copy, and the measurement sees it.
     peak_copy = _fit_peak(X32, y, dtype="float64")
