@@ -195,3 +195,20 @@ def test_small_sparse_problems_keep_float64_products(monkeypatch):
     v = np.sin(np.arange(obj.n_params))
     assert_allclose(obj.curvature_product(theta, v), obj.hessp(theta, v), rtol=0, atol=0)
     assert obj._f32 is None  # no float32 copy made
+
+
+@pytest.mark.parametrize("fmt", ["coo", "lil", "bsr"])
+def test_curvature_product_on_other_sparse_formats_is_hessp(fmt):
+    X, y, _ = sparse_data()
+    obj = _objective(X.asformat(fmt), y)
+    theta = np.full(obj.n_params, 0.1)
+    v = np.sin(np.arange(obj.n_params))
+    assert_allclose(obj.curvature_product(theta, v), obj.hessp(theta, v), rtol=0, atol=0)
+
+
+def test_objective_refuses_codes_outside_the_classes():
+    X, y, _ = sparse_data()
+    with pytest.raises(ValueError, match=r"class codes 0 \.\. 3"):
+        _objective(X, np.where(y == 0, 4, y))
+    with pytest.raises(ValueError, match="class codes"):
+        _objective(X, np.where(y == 0, -1, y))

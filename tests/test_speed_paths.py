@@ -735,3 +735,21 @@ def test_finite_check_makes_no_boolean_copy_of_x():
     X[70_000, 3] = np.nan
     with pytest.raises(InvalidInputError, match="first at row 70000"):
         check_feature_values(X)
+
+
+def test_column_maxabs_in_chunks_equals_the_whole_reduction():
+    from mnlogit.diagnostics import column_maxabs
+
+    rng = np.random.default_rng(52)
+    X = rng.standard_normal((70_000, 9)) * np.geomspace(1e-200, 1e200, 9)
+    X[12_345, 2] = -1e300
+    assert_allclose(column_maxabs(X), np.abs(X).max(axis=0), rtol=0, atol=0)
+    X32 = (rng.standard_normal((70_000, 3)) * [1e-30, 1.0, 1e30]).astype(np.float32)
+    assert_allclose(column_maxabs(X32), np.abs(X32).max(axis=0), rtol=0, atol=0)
+    X[50_000, 4] = np.nan
+    assert np.isnan(column_maxabs(X)[4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix itself
+        M = np.matrix([[1.0, -4.0], [2.0, 3.0]])
+    assert_allclose(column_maxabs(M), [2.0, 4.0])
+    assert_allclose(column_maxabs(np.array([[-128, 5]], dtype=np.int8)), [128.0, 5.0])

@@ -195,7 +195,9 @@ def column_maxabs(X: Any) -> NDArray[np.float64]:
         # X instead of two)
         out = np.zeros(M.shape[1])
         for sl in row_chunks(*M.shape):
-            chunk = M[sl]
+            chunk = np.asarray(M[sl])  # a plain ndarray (np.matrix keeps 2-d reductions)
+            if chunk.dtype.kind in "iub":  # -min would overflow at the type's minimum
+                chunk = chunk.astype(np.float64)
             np.maximum(out, np.maximum(chunk.max(axis=0), -chunk.min(axis=0)), out=out)
         return out
     raw: Any = (

@@ -136,6 +136,8 @@ class MultinomialObjective:
         self.X = X
         self.sparse = sp.issparse(X)
         self.y = np.asarray(y, dtype=np.intp)
+        if self.y.size and (self.y.min() < 0 or self.y.max() >= n_classes):
+            raise ValueError(f"y must hold class codes 0 .. {n_classes - 1}")
         self.n_samples, self.n_features = X.shape
         self.n_classes = n_classes
         self.sample_weight = np.asarray(sample_weight, dtype=np.float64)
@@ -817,7 +819,9 @@ class MultinomialObjective:
         fit's accuracy is unchanged. Falls back to :meth:`hessp` for dense ``X`` (a
         float32 copy would double the memory), for sparse ``X`` with fewer than
         ``2**22 / K`` stored values (little to gain), for values outside float32's safe
-        range (see :func:`mnlogit.precision.float32_sparse`) and for a non-finite result.
+        range (see :func:`mnlogit.precision.float32_sparse`), for sparse formats other than
+        CSR and CSC, and for a non-finite result. The copy shares X's index arrays: X must
+        not be changed (its indices sorted in place, say) while the objective is in use.
 
         Parameters
         ----------
@@ -827,7 +831,11 @@ class MultinomialObjective:
         -------
         ndarray of shape ((K-1) * p1,)
         """
-        large = self.sparse and self.X.nnz * self.n_classes >= _FLOAT32_PRODUCT_MIN_WORK
+        large = (
+            self.sparse
+            and self.X.format in ("csr", "csc")
+            and self.X.nnz * self.n_classes >= _FLOAT32_PRODUCT_MIN_WORK
+        )
         ops = self._float32_operands() if large else None
         vmax = max(float(v.max()), -float(v.min())) if v.size else 0.0
         if ops is None or not 0.0 < vmax < np.inf:
