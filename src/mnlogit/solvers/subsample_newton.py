@@ -195,11 +195,6 @@ def solve(
 
     def precondition(at: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
         if kron:
-            if curvature is obj:
-                # The model reads every row's probabilities: keep the n x K buffer (made
-                # here, then filled by each gradient sweep) so that rebuilding the model
-                # later costs no extra pass over X.
-                obj.probabilities(at)
             return kronecker_inverse(curvature, at), False
         return _preconditioner(obj, curvature, at)
 
