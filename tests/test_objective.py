@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 
+import mnlogit.hessian_kernel as hessian_kernel
 import mnlogit.objective as objective_module
 from helpers import fd_jacobian, make_data
 from mnlogit.objective import MultinomialObjective, log_softmax
@@ -417,8 +418,8 @@ def test_dense_gram_chunking_does_not_change_hessian(monkeypatch, chunk):
     theta = random_theta(obj, seed=40)
     expected = obj.hessian(theta)
     monkeypatch.setattr(objective_module, "_CHUNK_ELEMENTS", chunk)
-    monkeypatch.setattr(objective_module, "_HESSIAN_CHUNK_ELEMENTS", chunk)
-    monkeypatch.setattr(objective_module, "_HESSIAN_MIN_ROWS", 1)
+    monkeypatch.setattr(hessian_kernel, "HESSIAN_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(hessian_kernel, "HESSIAN_MIN_ROWS", 1)
     chunked = MultinomialObjective(X, y, 3, sw, obj.param, obj.penalty)
     assert_allclose(chunked.hessian(theta), expected, rtol=1e-12, atol=1e-15)
     fd = fd_jacobian(chunked.gradient, theta)

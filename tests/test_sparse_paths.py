@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-import mnlogit.objective as objective_module
+import mnlogit.float32_curvature as float32_curvature
 from helpers import make_data
 from mnlogit import MultinomialLogit
 from mnlogit.objective import MultinomialObjective
@@ -23,7 +23,7 @@ from mnlogit.penalties import make_penalty
 @pytest.fixture(autouse=True)
 def float32_products_at_any_size(monkeypatch):
     """These small problems would otherwise stay below the float32 threshold."""
-    monkeypatch.setattr(objective_module, "_FLOAT32_PRODUCT_MIN_WORK", 0)
+    monkeypatch.setattr(float32_curvature, "MIN_WORK", 0)
 
 
 CASES = {
@@ -188,7 +188,7 @@ def test_curvature_product_is_linear_in_v_at_any_scale(magnitude):
 
 
 def test_small_sparse_problems_keep_float64_products(monkeypatch):
-    monkeypatch.setattr(objective_module, "_FLOAT32_PRODUCT_MIN_WORK", 2**22)
+    monkeypatch.setattr(float32_curvature, "MIN_WORK", 2**22)
     X, y, _ = sparse_data()
     obj = _objective(X, y)
     theta = np.full(obj.n_params, 0.1)

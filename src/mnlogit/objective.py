@@ -14,17 +14,17 @@ with ``S = sum_i s_i``. Log-likelihoods reported to users are sums: ``-S * loss`
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.linalg.blas import dsyrk as _syrk
-from scipy.linalg.blas import ssyrk as _ssyrk
 
+from mnlogit import float32_curvature
+from mnlogit.hessian_kernel import dense_loss_hessian
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import Penalty
-from mnlogit.precision import float32_sparse, float64_product, row_chunks
+from mnlogit.precision import float64_product, row_chunks
 
 __all__ = ["MultinomialObjective", "log_softmax"]
 
@@ -34,28 +34,10 @@ IntArray = NDArray[np.intp]
 # Rows per chunk when forming X.T @ (h * X) for dense X: bounds the temporary to
 # about 2**21 elements (16 MiB in float64) whatever n is.
 _CHUNK_ELEMENTS = 2**18
-# Rows per chunk of the dense Hessian's (rows, (K-1)(p+1)) work matrix: about 2**18
-# elements (2 MiB), at least 256 rows so that each syrk stays efficient.
-_HESSIAN_CHUNK_ELEMENTS = 2**18
-_HESSIAN_MIN_ROWS = 256
 # Numbers of X per row block in the one-pass value-and-gradient sweep (2 MiB of
 # float64: the block stays in cache between its two products; measured best of 2**14
 # to 2**22 on the benchmark problems).
 _SWEEP_ELEMENTS = 2**18
-# Sparse X: curvature_product uses float32 products from this many stored numbers
-# times classes (about 4 ms of float64 products) up. Below it the gain is a few
-# milliseconds, and float64 products keep fits that should agree to rounding (weights
-# against repeated rows, say) on the same path.
-_FLOAT32_PRODUCT_MIN_WORK = 2**22
-
-
-class _Float32Operands(NamedTuple):
-    """What :meth:`MultinomialObjective.curvature_product` multiplies in float32."""
-
-    x: Any  # X's (scaled) values as float32, sharing X's index arrays; None: unsafe
-    a: NDArray[np.float32]  # the parameterization's A, (K, K-1)
-    weights: NDArray[np.float32]  # normalized sample weights, (n,)
-    ones: NDArray[np.float32]  # (n,), for column sums by BLAS
 
 
 def _row_max(A: FloatArray) -> FloatArray:
@@ -175,7 +157,7 @@ class MultinomialObjective:
         self._eta_full: FloatArray | None = None
         # Sparse X only, made on the first curvature_product: X's values as float32
         # (sharing its index arrays) and the probabilities as float32.
-        self._f32: _Float32Operands | None = None
+        self._f32: float32_curvature.Float32Operands | None = None
         self._prob32: NDArray[np.float32] | None = None
         self._pen_diag: FloatArray | None = None
         self._loss = float("nan")
@@ -186,6 +168,7 @@ class MultinomialObjective:
         # smallest probability (rows of positive weight) of the last dense sweep
         self._min_prob: float | None = None
         self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
+        self._all_positive = self._unweighted or bool(np.all(self._ws > 0))
         # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
         self._class_sums = self._weighted_class_sums()
 
@@ -347,7 +330,7 @@ class MultinomialObjective:
 
         ``G`` is ``P`` (equal weights) or ``w * P``; the result, ``(p1, K)``, goes to
         ``self._xtp``. For dense ``X`` everything happens in one sweep over row blocks of
-        about 2**16 numbers: ``X_b @ W``, the shifted exponentials, the row sums and
+        about 2**18 numbers: ``X_b @ W``, the shifted exponentials, the row sums and
         ``G_b.T @ X_b`` while ``X_b`` is still in cache -- one read of ``X`` per gradient
         instead of two, and the ``n x K`` work done on cache-resident blocks.
         """
@@ -391,12 +374,16 @@ class MultinomialObjective:
         if self._prob is None or not self._prob_ok:
             if self._prob is None:
                 self._prob = np.empty((self.n_samples, self.n_classes))
-            xtp = self._xtp
-            B = self.full_coefficients(theta)
-            self._dense_sweep(B, self._scaled_weights(B), gradient=False, same=False)
-            self._xtp = xtp
+            self._sweep_again(theta)
         assert self._prob is not None
         return self._prob
+
+    def _sweep_again(self, theta: FloatArray, visit: Any = None) -> None:
+        """A dense sweep (no gradient) at the cached ``theta``, keeping the gradient product."""
+        xtp = self._xtp
+        B = self.full_coefficients(theta)
+        self._dense_sweep(B, self._scaled_weights(B), gradient=False, same=False, visit=visit)
+        self._xtp = xtp
 
     def visit_probabilities(self, theta: FloatArray, visit: Any) -> None:
         """Call ``visit(prob, rows)`` on row blocks of the probabilities at ``theta``.
@@ -410,22 +397,17 @@ class MultinomialObjective:
             for sl in row_chunks(self.n_samples, self.n_classes, _CHUNK_ELEMENTS):
                 visit(self._prob[sl], sl)
             return
-        xtp = self._xtp
-        B = self.full_coefficients(theta)
-        self._dense_sweep(B, self._scaled_weights(B), gradient=False, same=False, visit=visit)
-        self._xtp = xtp
+        self._sweep_again(theta, visit)
 
     def min_probability(self, theta: FloatArray) -> float:
         """Smallest fitted probability over the rows with positive weight (``inf`` if none)."""
         self._update(theta)
         if self._min_prob is not None:  # kept by the last dense sweep, at theta
             return self._min_prob
-        rows = self._ws > 0
-        every = bool(rows.all())
         found = [float("inf")]
 
         def visit(prob: FloatArray, sl: slice) -> None:
-            block = prob if every else prob[rows[sl]]
+            block = prob if self._all_positive else prob[self._ws[sl] > 0]
             if block.size:
                 found[0] = min(found[0], float(block.min()))
 
@@ -504,7 +486,6 @@ class MultinomialObjective:
         scratch = np.empty((min(step, self.n_samples), K))
         keep = self._prob is not None
         pscratch = None if keep else np.empty_like(scratch)
-        positive = self._unweighted or bool(np.all(self._ws > 0))
         pmin = float("inf")
         loss = 0.0
         for a in range(0, self.n_samples, step):
@@ -520,7 +501,7 @@ class MultinomialObjective:
             if not same:
                 eta = scratch[: prob.shape[0]]
                 loss += self._softmax_block(eta, prob, B, Xb, Wb, sl)
-                block = prob if positive else prob[self._ws[sl] > 0]
+                block = prob if self._all_positive else prob[self._ws[sl] > 0]
                 if block.size:
                     pmin = min(pmin, float(block.min()))
                 if visit is not None:
@@ -698,70 +679,18 @@ class MultinomialObjective:
     def _dense_hessian(self, P1: FloatArray, T: FloatArray | None) -> FloatArray:
         """The dense-``X`` kernel of :meth:`loss_hessian_ref0`; ``P1`` is ``P[:, 1:]``.
 
-        With ``T`` (``theta_ref0 = theta @ T``), the Hessian in the free coordinates
-        ``(T ⊗ I) H (T ⊗ I)ᵀ``, formed directly: each chunk's ``Z`` is transformed before
-        its ``syrk`` and the block diagonal is spread over the blocks it maps to, so no
-        second ``m x m`` array is ever made.
+        See :func:`mnlogit.hessian_kernel.dense_loss_hessian`; float32 (``ssyrk``) in
+        fast mode on float32 X (subsample preconditioners), float64 otherwise.
         """
-        k1 = self.n_classes - 1
-        p1 = self.p1
-        m = k1 * p1
-        off = int(self.fit_intercept)
-        inv = self._inv_scale
-        # Smaller chunks than elsewhere: Zbuf is the largest temporary of a fit.
-        rows = max(_HESSIAN_MIN_ROWS, _HESSIAN_CHUNK_ELEMENTS // max(m, 1))
-        step = max(1, min(self.n_samples, rows))
-        # Fast mode on float32 X (subsample preconditioners): a float32 syrk, twice as
-        # fast; otherwise float64 throughout.
-        dtype = np.float32 if self.low_precision and not self.exact else np.float64
-        syrk = _ssyrk if dtype == np.float32 else _syrk
-        Zbuf = np.empty((step, m), dtype=dtype)
-        Zfree = None if T is None else np.empty((step, k1, p1), dtype=dtype)
-        Ybuf = np.empty((step, p1), dtype=dtype)
-        H = np.zeros((m, m), order="F", dtype=dtype)
-        D = np.zeros((p1, m), dtype=dtype)
-        sqrt_w = np.sqrt(self._ws)
-        for start in range(0, self.n_samples, step):
-            stop = min(self.n_samples, start + step)
-            r = stop - start
-            Y = Ybuf[:r]
-            if off:
-                Y[:, 0] = sqrt_w[start:stop]
-            np.multiply(self.X[start:stop], sqrt_w[start:stop, None], out=Y[:, off:])
-            if inv is not None:
-                Y[:, off:] *= inv
-            Z = Zbuf[:r]
-            np.multiply(
-                Y[:, None, :], P1[start:stop, :, None], out=Z.reshape(r, k1, p1), casting="unsafe"
-            )
-            if T is None or Zfree is None:
-                H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
-            else:  # block b of the free Z is sum_a T[b, a] Z_a
-                Zf = Zfree[:r]
-                np.matmul(T.astype(dtype), Z.reshape(r, k1, p1), out=Zf)
-                H = syrk(-1.0, Zf.reshape(r, m).T, beta=1.0, c=H, trans=0, overwrite_c=1)
-            D += Y.T @ Z
-        if T is None:
-            for a in range(k1):
-                H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
-        else:  # block (b, c) gains sum_a T[b, a] T[c, a] D_a (upper blocks only)
-            D3 = D.reshape(p1, k1, p1)
-            for b in range(k1):
-                for c in range(b, k1):
-                    coef = (T[b] * T[c]).astype(dtype)
-                    H[b * p1 : (b + 1) * p1, c * p1 : (c + 1) * p1] += np.tensordot(
-                        coef, D3, axes=([0], [1])
-                    )
-        # Mirror the upper triangle into the lower one in column blocks (small
-        # temporaries, no second m x m array).
-        out = H  # float32 in fast mode: a preconditioner's precision, half the memory
-        block = 256
-        for j0 in range(0, m, block):
-            j1 = min(m, j0 + block)
-            out[j1:, j0:j1] = out[j0:j1, j1:].T
-            tile = out[j0:j1, j0:j1]
-            tile[...] = np.triu(tile) + np.triu(tile, 1).T
-        return np.ascontiguousarray(out.T)  # symmetric: the transpose is the C-ordered view
+        return dense_loss_hessian(
+            self.X,
+            P1,
+            self._ws,
+            self._inv_scale,
+            self.fit_intercept,
+            T,
+            float32=self.low_precision and not self.exact,
+        )
 
     def hessian(self, theta: FloatArray) -> FloatArray:
         """Hessian of ``f`` at ``theta`` (loss plus penalty).
@@ -812,8 +741,7 @@ class MultinomialObjective:
         For sparse ``X`` the two sparse products of :meth:`hessp` and the ``n x K``
         work between them run in float32, on a float32 copy of ``X``'s (scaled) values
         that shares its index arrays (``nnz`` x 4 bytes, made once), which halves their
-        cost. ``v`` is divided by its largest entry first (the product is linear), so
-        its scale cannot overflow. The result agrees with :meth:`hessp` to about 1e-6
+        cost (:mod:`mnlogit.float32_curvature`). The result agrees with :meth:`hessp` to about 1e-6
         relative -- ample for a direction that conjugate gradients solve to a relative
         residual of 1e-4 or more; gradients and objective values stay float64, so the
         fit's accuracy is unchanged. Falls back to :meth:`hessp` for dense ``X`` (a
@@ -831,56 +759,20 @@ class MultinomialObjective:
         -------
         ndarray of shape ((K-1) * p1,)
         """
-        large = (
-            self.sparse
-            and self.X.format in ("csr", "csc")
-            and self.X.nnz * self.n_classes >= _FLOAT32_PRODUCT_MIN_WORK
-        )
-        ops = self._float32_operands() if large else None
-        vmax = max(float(v.max()), -float(v.min())) if v.size else 0.0
-        if ops is None or not 0.0 < vmax < np.inf:
-            return self.hessp(theta, v)
-        P64 = self._probabilities_at(theta)
-        if self._prob32 is None:
-            self._prob32 = P64.astype(np.float32)
-        P = self._prob32
-        # v / vmax straight into float32 (one pass, no float64 temporary)
-        V = np.empty((self.n_classes - 1, self.p1), dtype=np.float32)
-        np.multiply(v.reshape(V.shape), 1.0 / vmax, out=V, casting="unsafe")
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            B = V.T @ ops.a.T  # (p1, K), C-ordered
-            D = np.asarray(ops.x @ B[int(self.fit_intercept) :])
-            if self.fit_intercept:
-                D += B[0]
-            # R = P * (D - rowsum(P * D)), in place in D
-            D -= np.einsum("ij,ij->i", P, D)[:, None]
-            D *= P
-            if not self._unweighted:
-                D *= ops.weights[:, None]
-            XtR = np.asarray(ops.x.T @ D)
-            if self.fit_intercept:
-                XtR = np.vstack([ops.ones @ D, XtR])
-        # free gradient A.T @ XtR.T, in float64 from here on
-        out = np.asarray(self.param.A.T @ XtR.T.astype(np.float64)).reshape(-1)
-        out *= vmax * (self._ws[0] if self._unweighted else 1.0)
-        out += self._penalty_diagonal() * v
-        if not np.isfinite(float(out.sum())):  # an inf or nan anywhere (or overflow)
-            return self.hessp(theta, v)
-        return out
+        ops = self._float32_operands() if float32_curvature.worthwhile(self) else None
+        if ops is not None:
+            P64 = self._probabilities_at(theta)
+            if self._prob32 is None:
+                self._prob32 = P64.astype(np.float32)
+            out = float32_curvature.product(self, ops, self._prob32, v)
+            if out is not None:
+                return out
+        return self.hessp(theta, v)
 
-    def _float32_operands(self) -> _Float32Operands | None:
-        """The float32 operands of :meth:`curvature_product` (made once), or None."""
+    def _float32_operands(self) -> float32_curvature.Float32Operands | None:
+        """The operands of :meth:`curvature_product` (made once), or None when unsafe."""
         if self._f32 is None:
-            if self.low_precision and self._inv_scale is None:
-                x32: Any = self.X
-            else:
-                x32 = float32_sparse(self.X, self._inv_scale)
-            self._f32 = _Float32Operands(
-                x32,
-                self.param.A.astype(np.float32),
-                self._ws.astype(np.float32),
-                np.ones(self.n_samples, dtype=np.float32),
-            )
+            self._f32 = float32_curvature.operands(self)
         return None if self._f32.x is None else self._f32
 
     def _penalty_diagonal(self) -> FloatArray:
