@@ -7,10 +7,18 @@ sequence that gives superlinear convergence) or, with the gradient criterion, un
 the predicted next gradient is within half the tolerance; it stops CG early on
 negative curvature, then takes a backtracking line search from the unit step. The
 products come from the objective's ``curvature_product`` when it has one (float32
-on sparse X), else from ``hessp``.
+on sparse X), else from ``hessp``. For the multinomial objective CG is preconditioned
+by the block-diagonal Kronecker model of the Hessian
+(:func:`mnlogit.solvers.curvature.block_diagonal_inverse`: one ``(K-1) x (K-1)`` block
+per feature, sharing one class factor), formed again at each Newton point; it cut the
+products on the benchmark's sparse text problem from 104 to 75 and halved the time of
+``newton-cg`` on the dense ones (docs/solvers.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,18 +31,31 @@ from mnlogit.solvers._base import (
     SolverResult,
     check_requirements,
 )
+from mnlogit.solvers.curvature import block_diagonal_inverse
 from mnlogit.solvers.linesearch import backtracking
 
-__all__ = ["REQUIRES", "conjugate_gradient", "solve"]
+__all__ = ["PRECONDITION_MIN_WORK", "REQUIRES", "conjugate_gradient", "solve"]
 
 FloatArray = NDArray[np.float64]
 REQUIRES = ("value_and_gradient", "hessp")
 
+# Multiply-adds of one product X @ V (rows x columns x classes, or stored values x
+# classes) from which CG is preconditioned. Smaller problems need few CG iterations
+# anyway, and plain CG keeps fits that should agree to rounding on one path: with the
+# preconditioner, a fit weighted by integers and the same fit on repeated rows (one of
+# scikit-learn's estimator checks, 15 rows) parted at 4e-8 after a 14-iteration solve.
+PRECONDITION_MIN_WORK = 2**22
+
 
 def conjugate_gradient(
-    hessp: object, g: FloatArray, rtol: float, max_iter: int, atol: float = 0.0
+    hessp: object,
+    g: FloatArray,
+    rtol: float,
+    max_iter: int,
+    atol: float = 0.0,
+    precondition: Callable[[FloatArray], FloatArray] | None = None,
 ) -> tuple[FloatArray, int]:
-    """Approximately solve ``H d = -g`` by CG.
+    """Approximately solve ``H d = -g`` by (preconditioned) CG.
 
     Parameters
     ----------
@@ -48,6 +69,9 @@ def conjugate_gradient(
         Also stop when ``max |H d + g| <= atol``: the quadratic model predicts the
         gradient after the step to be ``H d + g``, so once its largest entry is below
         the gradient tolerance, more CG iterations buy nothing.
+    precondition : callable, optional
+        ``r -> P^{-1} r`` for a symmetric positive definite ``P`` close to ``H``. The
+        stopping rules always read the true residual ``H d + g``.
 
     Returns
     -------
@@ -58,24 +82,44 @@ def conjugate_gradient(
     # Vector updates in place through BLAS (m can be in the millions).
     d = np.zeros_like(g)
     r = -g
-    s = r.copy()
-    rr = float(r @ r)
-    target = (rtol**2) * rr
+    z = r if precondition is None else np.asarray(precondition(r), dtype=np.float64)
+    s = z.copy()
+    rz = float(r @ z)
+    target = (rtol**2) * float(r @ r)
     for i in range(max_iter):
         Hs = np.asarray(hessp(s), dtype=np.float64)  # type: ignore[operator]
         curv = float(s @ Hs)
         if curv <= 1e-16 * float(s @ s):
             return (d if i > 0 else -g), i + 1
-        a = rr / curv
+        a = rz / curv
         d = _axpy(s, d, a=a)
         r = _axpy(Hs, r, a=-a)
-        rr_new = float(r @ r)
-        if rr_new <= target or (atol > 0 and abs(float(r[_iamax(r)])) <= atol):
+        rr = float(r @ r)
+        if rr <= target or (atol > 0 and abs(float(r[_iamax(r)])) <= atol):
             return d, i + 1
-        s *= rr_new / rr
-        s += r
-        rr = rr_new
+        z = r if precondition is None else np.asarray(precondition(r), dtype=np.float64)
+        rz_new = rr if precondition is None else float(r @ z)
+        if not rz_new > 0:  # a preconditioner that is not positive definite here
+            return d, i + 1
+        s *= rz_new / rz
+        s += z
+        rz = rz_new
     return d, max_iter
+
+
+def _worth_preconditioning(obj: object) -> bool:
+    """Whether CG on ``obj`` is preconditioned (see :data:`PRECONDITION_MIN_WORK`)."""
+    if not hasattr(obj, "visit_probabilities") or getattr(obj, "n_classes", 0) < 2:
+        return False
+    X: Any = getattr(obj, "X", None)
+    if X is None:
+        return False
+    k = int(getattr(obj, "n_classes", 0))
+    if getattr(obj, "sparse", False):
+        work = int(X.nnz) * k
+    else:
+        work = int(X.shape[0]) * int(X.shape[1] + 1) * k
+    return work >= PRECONDITION_MIN_WORK
 
 
 def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
@@ -91,6 +135,10 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     # Search directions may use a cheaper product (float32 on sparse X) when the
     # objective offers one; gradients and values stay exact.
     product = getattr(obj, "curvature_product", None) or obj.hessp  # type: ignore[attr-defined]
+    # A multinomial objective gets the block-diagonal Kronecker preconditioner, formed
+    # again at every Newton point (a weighted column sum of squares and a (K-1)^2 class
+    # factor: well under one pass over X) -- from PRECONDITION_MIN_WORK on.
+    preconditioned = _worth_preconditioning(obj)
     # With the gradient criterion, CG also stops once the predicted next gradient is
     # within half the tolerance (see conjugate_gradient).
     atol = 0.5 * options.tol if options.criterion == "gradient" else 0.0
@@ -98,7 +146,8 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
-        d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg, atol)
+        precondition = block_diagonal_inverse(obj, x) if preconditioned else None
+        d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg, atol, precondition)
         ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
         if not ls.ok:
             stop_reason = "the line search found no decrease along the CG direction"
