@@ -8,6 +8,8 @@ objective (a separate code path) or plain numpy for the dense sweep's values.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -283,3 +285,93 @@ def test_dense_sweep_equals_the_whole_matrix_route(p, K, dtype, weighted, fit_in
     # kept probabilities, and the smallest one, from the same sweep
     assert_allclose(obj.probabilities(theta), P, rtol=max(tol, 1e-12), atol=1e-300)
     assert obj.min_probability(theta) == pytest.approx(P[w > 0].min(), rel=max(tol, 1e-11))
+
+
+# ------------------------------------------------------------------ found in review
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("factor", [1e200, 1e-170])
+def test_preconditioned_newton_cg_with_extreme_column_scales(always_precondition, sparse, factor):
+    """Values are scaled before they are squared: 1e200 squared overflows, 1e-170
+    underflows, and the preconditioner was inf or nan before that."""
+    X, y, _ = make_data(n=3000, p=4, K=3, seed=27)
+    Xe = X.copy()
+    Xe[:, 2] *= factor
+    Xf = sp.csr_matrix(Xe) if sparse else Xe
+    ref = MultinomialLogit(solver="newton", tol=1e-10, cov_type=None).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way either
+        got = MultinomialLogit(solver="newton-cg", tol=1e-10, cov_type=None).fit(Xf, y)
+    assert got.converged_
+    assert_allclose(got.coef_[:, 2] * factor, ref.coef_[:, 2], rtol=1e-6, atol=1e-8)
+    assert_allclose(got.intercept_, ref.intercept_, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_block_model_of_a_scaled_objective_equals_that_of_prescaled_x(sparse):
+    X, y, _ = make_data(n=1500, p=4, K=4, seed=28)
+    s = np.array([1e180, 1.0, 1e-160, 3.0])
+    raw = X * s
+    penalty = make_penalty(None, 0.0, True)
+    scaled = MultinomialObjective(
+        sp.csr_matrix(raw) if sparse else raw,
+        y,
+        4,
+        np.ones(1500),
+        Parameterization(4, 0),
+        penalty,
+        True,
+        feature_scale=s,
+    )
+    plain = objective(sp.csr_matrix(X) if sparse else X, y, 4)
+    theta = 0.3 * np.random.default_rng(29).standard_normal(plain.n_params)
+    v = np.random.default_rng(30).standard_normal(plain.n_params)
+    got = block_diagonal_inverse(scaled, theta)(v)
+    assert np.all(np.isfinite(got))
+    assert_allclose(got, block_diagonal_inverse(plain, theta)(v), rtol=1e-10)
+
+
+def test_block_model_with_duplicate_sparse_entries():
+    """A duplicate entry's square is the square of the sum, not the sum of squares."""
+    rows = np.array([0, 0, 1, 2, 2, 3, 4, 5])
+    cols = np.array([1, 1, 0, 2, 2, 1, 0, 2])
+    vals = np.array([1.0, 2.0, 0.5, -1.0, 3.0, 1.5, 2.0, 1.0])
+    indptr = np.concatenate([[0], np.bincount(rows, minlength=6).cumsum()])
+    X = sp.csr_matrix((vals, cols, indptr), shape=(6, 3))
+    assert not X.has_canonical_format
+    y = np.array([0, 1, 2, 0, 1, 2])
+    dense = objective(X.toarray(), y, 3)
+    obj = objective(X, y, 3)
+    theta = 0.2 * np.random.default_rng(31).standard_normal(obj.n_params)
+    v = np.random.default_rng(32).standard_normal(obj.n_params)
+    assert_allclose(
+        block_diagonal_inverse(obj, theta)(v), block_diagonal_inverse(dense, theta)(v), rtol=1e-12
+    )
+
+
+def test_block_model_without_any_curvature_is_the_identity():
+    X = np.zeros((50, 3))
+    y = np.arange(50) % 3
+    obj = objective(X, y, 3, fit_intercept=False)
+    v = np.random.default_rng(33).standard_normal(obj.n_params)
+    assert_allclose(block_diagonal_inverse(obj, np.zeros(obj.n_params))(v), v)
+
+
+def test_cg_falls_back_to_plain_cg_for_an_indefinite_preconditioner():
+    H = _spd(20, 1e2, 34)
+    g = np.random.default_rng(35).standard_normal(20)
+    d, _ = conjugate_gradient(lambda v: H @ v, g, 1e-10, 200, precondition=lambda r: -r)
+    assert_allclose(H @ d, -g, rtol=1e-7, atol=1e-9)
+    d, _ = conjugate_gradient(
+        lambda v: H @ v, g, 1e-10, 200, precondition=lambda r: np.full_like(r, np.nan)
+    )
+    assert_allclose(H @ d, -g, rtol=1e-7, atol=1e-9)
+
+
+def test_firth_newton_cg_above_the_threshold_runs_unpreconditioned(always_precondition):
+    """The Firth objective offers no preconditioner: plain CG, the same estimate as Newton."""
+    X, y, _ = make_data(n=2000, p=3, K=3, seed=36)
+    ref = MultinomialLogit(penalty="firth", solver="newton", tol=1e-10).fit(X, y)
+    got = MultinomialLogit(penalty="firth", solver="newton-cg", tol=1e-10).fit(X, y)
+    assert got.converged_
+    assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-7)
+    assert_allclose(got.intercept_, ref.intercept_, rtol=0, atol=1e-7)

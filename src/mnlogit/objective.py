@@ -641,12 +641,11 @@ class MultinomialObjective:
         p = self.n_features
         inv = self._inv_scale
         if self.sparse:
-            # One sparse product; the column scaling is applied to the p x p result, not to
-            # a scaled copy of X.
-            XtHX = np.asarray((X.T @ X.multiply(h[:, None]).tocsc()).toarray())
-            if inv is not None:
-                XtHX *= np.outer(inv, inv)
-            border = np.asarray(X.T @ h).ravel() * (1.0 if inv is None else inv)
+            # One sparse product, on a scaled copy of X when the columns are scaled: the
+            # scaling exists for values whose squares would overflow or underflow.
+            Xs: Any = X if inv is None else sp.csr_matrix(X) @ sp.diags(inv)
+            XtHX = np.asarray((Xs.T @ Xs.multiply(h[:, None]).tocsc()).toarray())
+            border = np.asarray(Xs.T @ h).ravel()
         else:
             # Row chunks converted to float64 (and scaled) one at a time: temporaries of
             # about 2**18 numbers, never a copy of X.
@@ -804,6 +803,16 @@ class MultinomialObjective:
             if out is not None:
                 return out
         return self.hessp(theta, v)
+
+    def curvature_preconditioner(self, theta: FloatArray) -> Any:
+        """``r -> P^{-1} r`` for Newton-CG: the block-diagonal Kronecker model at ``theta``.
+
+        See :func:`mnlogit.solvers.curvature.block_diagonal_inverse`; maps vectors of shape
+        ``((K-1) * p1,)`` to fresh arrays of that shape.
+        """
+        from mnlogit.solvers.curvature import block_diagonal_inverse
+
+        return block_diagonal_inverse(self, theta)
 
     def _float32_operands(self) -> float32_curvature.Float32Operands | None:
         """The operands of :meth:`curvature_product` (made once), or None when unsafe."""

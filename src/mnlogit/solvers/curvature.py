@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 __all__ = ["MAX_KRONECKER_FEATURES", "block_diagonal_inverse", "kronecker_inverse"]
@@ -72,8 +73,7 @@ def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], Flo
         C[np.diag_indices_from(C)] += r / mbar
         lc, UC = scipy.linalg.eigh(C, check_finite=False)
         lc = np.maximum(lc, 0.0)
-        denom = lc[:, None] * lm[None, :]
-        denom += 1e-10 * max(float(denom.max()), 1e-300)
+        denom = _floored(lc[:, None] * lm[None, :])
 
         def apply(g: FloatArray) -> FloatArray:
             G = g.reshape(k1, p1).T  # (p1, k1)
@@ -98,8 +98,7 @@ def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray]
     lm = np.maximum(lm, 0.0)
     dC = _weighted_column_squares(obj, wc)
     R = np.asarray(obj.penalty.hessian_diagonal((p1, k1)))  # (p1, k1), diagonal in theta
-    denom = lm[:, None] * dC[None, :] + R.mean(axis=1)[None, :]  # (k1, p1)
-    denom += 1e-10 * max(float(denom.max()), 1e-300)
+    denom = _floored(lm[:, None] * dC[None, :] + R.mean(axis=1)[None, :])  # (k1, p1)
     inv_denom = 1.0 / denom
     UMT = np.ascontiguousarray(UM.T)
     # Class-major throughout (g.reshape(k1, p1) is the free vector's own layout), with
@@ -115,6 +114,21 @@ def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray]
         return out
 
     return apply
+
+
+def _floored(denom: FloatArray) -> FloatArray:
+    """The model's eigenvalues, each at least ``1e-10`` of the largest (in place).
+
+    With no positive finite eigenvalue at all (no curvature and no penalty, or values that
+    overflowed) every one becomes 1: the identity, which is safe, instead of a
+    division by zero.
+    """
+    top = float(denom.max()) if denom.size else 0.0
+    if not (np.isfinite(top) and top > 0.0) or not np.all(np.isfinite(denom)):
+        denom[...] = 1.0
+        return denom
+    denom += 1e-10 * top
+    return denom
 
 
 def _class_factor(obj: Any, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -148,19 +162,34 @@ def _class_factor(obj: Any, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
 def _weighted_column_squares(obj: Any, h: FloatArray) -> FloatArray:
     """``sum_i h_i y_ij^2`` for ``y = [1, x]`` (scaled), shape ``(p1,)``."""
     X = obj.X
-    if obj.sparse and X.format in ("csr", "csc"):
-        # the squares share X's index arrays (X.multiply(X) would copy them too)
-        squares = type(X)((np.square(X.data), X.indices, X.indptr), shape=X.shape)
+    inv = obj._inv_scale
+    # Values are scaled before they are squared: the scaling exists for columns whose
+    # squares would overflow (1e200) or underflow (1e-170).
+    if obj.sparse and X.format in ("csr", "csc") and X.has_canonical_format:
+        # the squares share X's index arrays (X.multiply(X) would copy them too);
+        # canonical format only, as a duplicate entry's square is not the sum of squares
+        values = np.asarray(X.data, dtype=np.float64)
+        if inv is not None:
+            column = (
+                X.indices
+                if X.format == "csr"
+                else np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+            )
+            values = values * inv[column]
+        squares = type(X)((np.square(values), X.indices, X.indptr), shape=X.shape)
         out = np.asarray(squares.T @ h).ravel()
     elif obj.sparse:
-        out = np.asarray(X.multiply(X).T @ h).ravel()
+        Xs = sp.csr_matrix(X, dtype=np.float64)
+        if inv is not None:
+            Xs = Xs @ sp.diags(inv)
+        out = np.asarray(Xs.multiply(Xs).T @ h).ravel()
     else:
         out = np.zeros(X.shape[1])
         for sl in obj._chunks():
             Xc = np.asarray(X[sl], dtype=np.float64)
+            if inv is not None:
+                Xc = Xc * inv
             out += (Xc * Xc).T @ h[sl]
-    if obj._inv_scale is not None:
-        out = out * obj._inv_scale**2
     if obj.fit_intercept:
         return np.concatenate([[float(h.sum())], out])
     return out

@@ -31,7 +31,6 @@ from mnlogit.solvers._base import (
     SolverResult,
     check_requirements,
 )
-from mnlogit.solvers.curvature import block_diagonal_inverse
 from mnlogit.solvers.linesearch import backtracking
 
 __all__ = ["PRECONDITION_MIN_WORK", "REQUIRES", "conjugate_gradient", "solve"]
@@ -83,8 +82,12 @@ def conjugate_gradient(
     d = np.zeros_like(g)
     r = -g
     z = r if precondition is None else np.asarray(precondition(r), dtype=np.float64)
-    s = z.copy()
     rz = float(r @ z)
+    if precondition is not None and not (np.isfinite(rz) and rz > 0):
+        # not positive definite along r (or not finite): plain CG instead
+        precondition, z = None, r
+        rz = float(r @ r)
+    s = z.copy()
     target = (rtol**2) * float(r @ r)
     for i in range(max_iter):
         Hs = np.asarray(hessp(s), dtype=np.float64)  # type: ignore[operator]
@@ -108,8 +111,9 @@ def conjugate_gradient(
 
 
 def _worth_preconditioning(obj: object) -> bool:
-    """Whether CG on ``obj`` is preconditioned (see :data:`PRECONDITION_MIN_WORK`)."""
-    if not hasattr(obj, "visit_probabilities") or getattr(obj, "n_classes", 0) < 2:
+    """Whether CG on ``obj`` is preconditioned: when the objective offers a
+    ``curvature_preconditioner`` and a product costs :data:`PRECONDITION_MIN_WORK`."""
+    if not callable(getattr(obj, "curvature_preconditioner", None)):
         return False
     X: Any = getattr(obj, "X", None)
     if X is None:
@@ -146,7 +150,7 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
-        precondition = block_diagonal_inverse(obj, x) if preconditioned else None
+        precondition = obj.curvature_preconditioner(x) if preconditioned else None  # type: ignore[attr-defined]
         d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg, atol, precondition)
         ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
         if not ls.ok:
