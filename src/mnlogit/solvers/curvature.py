@@ -168,15 +168,19 @@ def _weighted_column_squares(obj: Any, h: FloatArray) -> FloatArray:
     if obj.sparse and X.format in ("csr", "csc") and X.has_canonical_format:
         # the squares share X's index arrays (X.multiply(X) would copy them too);
         # canonical format only, as a duplicate entry's square is not the sum of squares
-        values = np.asarray(X.data, dtype=np.float64)
-        if inv is not None:
+        # one nnz-sized temporary: the scaled values, squared in place
+        if inv is None:
+            values = np.square(X.data, dtype=np.float64)
+        else:
             column = (
                 X.indices
                 if X.format == "csr"
                 else np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
             )
-            values = values * inv[column]
-        squares = type(X)((np.square(values), X.indices, X.indptr), shape=X.shape)
+            values = inv[column]
+            values *= X.data
+            np.square(values, out=values)
+        squares = type(X)((values, X.indices, X.indptr), shape=X.shape)
         out = np.asarray(squares.T @ h).ravel()
     elif obj.sparse:
         Xs = sp.csr_matrix(X, dtype=np.float64)
