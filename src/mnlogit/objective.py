@@ -149,14 +149,13 @@ class MultinomialObjective:
         # call (value-and-gradient sweeps need only block-sized scratch, so a fit by
         # gradients alone never holds it); sparse X, whose products take whole matrices,
         # from the start. The linear predictor lives in block-sized scratch (dense X) or
-        # a lazily made n x K buffer (sparse X).
+        # in the probability buffer itself, turned into probabilities in place (sparse X).
         self._blockwise = isinstance(X, np.ndarray)
         self._prob: FloatArray | None = (
             None if self._blockwise else np.empty((self.n_samples, n_classes))
         )
         self._prob_ok = False  # whether _prob holds the probabilities at _cached_theta
         self._work: FloatArray | None = None  # weighted fits only, allocated on first use
-        self._eta_full: FloatArray | None = None
         # Sparse X only, made on the first curvature_product: X's values as float32
         # (sharing its index arrays) and the probabilities as float32.
         self._f32: float32_curvature.Float32Operands | None = None
@@ -187,12 +186,16 @@ class MultinomialObjective:
             onehot = sp.csr_matrix(coo, shape=(self.n_samples, K), dtype=np.float64)
             XtY = np.asarray((onehot.T @ self.X).toarray().T, dtype=np.float64)
         else:
-            XtY = np.zeros((self.n_features, K))
+            # the one-hot block as (K, rows), as in the sweep (a third faster than
+            # Xc.T @ block on dense-50k-300-20)
+            YX = np.zeros((K, self.n_features))
             for sl in self._chunks():
                 Xc = np.asarray(self.X[sl], dtype=np.float64)
-                block = np.zeros((Xc.shape[0], K))
-                block[np.arange(Xc.shape[0]), self.y[sl]] = self._ws[sl]
-                XtY += Xc.T @ block
+                m = Xc.shape[0]
+                block = np.zeros((K, m))
+                block[self.y[sl], np.arange(m)] = self._ws[sl]
+                YX += block @ Xc
+            XtY = np.ascontiguousarray(YX.T)
         if self._inv_scale is not None:
             XtY *= self._inv_scale[:, None]
         if not self.fit_intercept:
@@ -350,9 +353,7 @@ class MultinomialObjective:
             assert self._prob is not None
             if not same:
                 self._xtp = None
-                if self._eta_full is None:
-                    self._eta_full = np.empty_like(self._prob)
-                self._loss = self._softmax_block(self._eta_full, self._prob, B, W)
+                self._loss = self._softmax_block(self._prob, B, W)
                 self._prob_ok = True
             if gradient:
                 self._xtp = self._xt_full(self._weighted_prob())
@@ -431,27 +432,22 @@ class MultinomialObjective:
             self._work = np.empty_like(self._prob)
         return np.multiply(self._prob, self._ws[:, None], out=self._work)
 
-    def _softmax_block(
-        self,
-        eta: FloatArray,
-        prob: FloatArray,
-        B: FloatArray,
-        W: Any,
-    ) -> float:
+    def _softmax_block(self, prob: FloatArray, B: FloatArray, W: Any) -> float:
         """Probabilities ``(n, K)`` into ``prob`` (sparse X, whole matrices); the loss.
 
-        ``eta`` is an ``(n, K)`` buffer for the linear predictor. The loss is
+        The linear predictor is formed in ``prob`` itself and turned into the
+        probabilities in place (no second ``n x K`` buffer). The loss is
         ``sum_i w_i (log sum_k exp(eta_ik) - eta_i,y_i)`` with ``eta`` shifted by its row
         maximum (which cancels).
         """
-        self._xw(W, eta)
+        self._xw(W, prob)
         if self.fit_intercept:
-            eta += B[0]
-        eta -= _row_max(eta)[:, None]
-        np.exp(eta, out=prob)
+            prob += B[0]
+        prob -= _row_max(prob)[:, None]
+        hit = np.take_along_axis(prob, self.y[:, None], axis=1)[:, 0]
+        np.exp(prob, out=prob)
         total = prob @ self._ones_k
         prob *= (1.0 / total)[:, None]
-        hit = np.take_along_axis(eta, self.y[:, None], axis=1)[:, 0]
         return float(self._ws @ np.log(total) - self._ws @ hit)
 
     def _dense_sweep(
