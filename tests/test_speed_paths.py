@@ -753,3 +753,34 @@ def test_column_maxabs_in_chunks_equals_the_whole_reduction():
         M = np.matrix([[1.0, -4.0], [2.0, 3.0]])
     assert_allclose(column_maxabs(M), [2.0, 4.0])
     assert_allclose(column_maxabs(np.array([[-128, 5]], dtype=np.int8)), [128.0, 5.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_at_a_point_with_kept_probabilities_makes_no_sweep(monkeypatch, dtype):
+    """Value, then gradient at the same point, with the buffer kept: one product X.T @ P,
+    no second pass through the sweep (which converts float32 blocks in exact mode)."""
+    X, y, _ = make_data(n=4000, p=6, K=4, seed=52)
+    Xd = X.astype(dtype)
+    obj = objective(Xd, y, 4, reference=None, alpha=1e-3, sample_weight=weights(4000, 53))
+    obj.set_exact(True)
+    theta = random_theta(obj, 54)
+    obj.hessian(theta)  # makes the probability buffer
+    sweeps = []
+    original = MultinomialObjective._dense_sweep
+
+    def counted(self, *args, **kwargs):
+        sweeps.append(kwargs.get("gradient", args[2] if len(args) > 2 else None))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MultinomialObjective, "_dense_sweep", counted)
+    other = theta + 0.05
+    f = obj.value(other)
+    assert len(sweeps) == 1
+    f2, g = obj.value_and_gradient(other)
+    assert len(sweeps) == 1
+    fresh = objective(Xd, y, 4, reference=None, alpha=1e-3, sample_weight=weights(4000, 53))
+    fresh.set_exact(True)
+    f3, g3 = fresh.value_and_gradient(other)
+    assert f == f2
+    assert_allclose(f2, f3, rtol=1e-14)
+    assert_allclose(g, g3, rtol=1e-12, atol=1e-16)

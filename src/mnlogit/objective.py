@@ -359,11 +359,12 @@ class MultinomialObjective:
                 self._xtp = self._xt_full(self._weighted_prob())
         elif same and not self._prob_ok:
             # the gradient at a point whose probabilities were not kept: sweep again
-            self._dense_sweep(B, W, gradient=True, same=False)
+            self._dense_sweep(B, W, gradient=True)
+        elif same:
+            # the probabilities at this point are kept: only the gradient product
+            self._xtp = self._xt_full(self._weighted_prob())
         else:
-            self._dense_sweep(B, W, gradient and not same, same)
-            if gradient and same:
-                self._xtp = self._xt_full(self._weighted_prob())
+            self._dense_sweep(B, W, gradient)
         self._cached_theta = np.array(theta, copy=True)
 
     def _probabilities_at(self, theta: FloatArray) -> FloatArray:
@@ -385,7 +386,7 @@ class MultinomialObjective:
         """A dense sweep (no gradient) at the cached ``theta``, keeping the gradient product."""
         xtp = self._xtp
         B = self.full_coefficients(theta)
-        self._dense_sweep(B, self._scaled_weights(B), gradient=False, same=False, visit=visit)
+        self._dense_sweep(B, self._scaled_weights(B), gradient=False, visit=visit)
         self._xtp = xtp
 
     def visit_probabilities(self, theta: FloatArray, visit: Any) -> None:
@@ -455,7 +456,6 @@ class MultinomialObjective:
         B: FloatArray,
         W: FloatArray,
         gradient: bool,
-        same: bool,
         visit: Any = None,
     ) -> None:
         """The one-pass dense kernel of :meth:`_update` (see there).
@@ -467,8 +467,8 @@ class MultinomialObjective:
         and ``K >= 5`` (a quarter to a third faster there than ``X_b @ W``), else
         ``X_b @ W`` copied transposed (OpenBLAS is slower with few output rows, and in
         float32); see docs/solvers.md. Probabilities go to the ``n x K`` buffer when it
-        exists (``same`` then reads them from it). ``visit(prob_block, rows)``, when
-        given, sees each block's probabilities as a ``(rows, K)`` view.
+        exists. ``visit(prob_block, rows)``, when given, sees each block's probabilities
+        as a ``(rows, K)`` view.
         """
         X = self.X
         fast32 = self.low_precision and not self.exact
@@ -492,29 +492,24 @@ class MultinomialObjective:
             Xb = X[sl]
             if X.dtype != np.float64 and not fast32:
                 Xb = Xb.astype(np.float64)
-            if same:
+            etaT = eta_scratch[: K * m].reshape(K, m)
+            probT = prob_scratch[: K * m].reshape(K, m)
+            loss += self._softmax_block_t(etaT, probT, b0, Xb, Wf, transposed, sl)
+            if keep:
                 assert self._prob is not None
-                probT = self._prob[sl].T
-            else:
-                etaT = eta_scratch[: K * m].reshape(K, m)
-                probT = prob_scratch[: K * m].reshape(K, m)
-                loss += self._softmax_block_t(etaT, probT, b0, Xb, Wf, transposed, sl)
-                if keep:
-                    assert self._prob is not None
-                    self._prob[sl] = probT.T
-                block = probT if self._all_positive else probT[:, self._ws[sl] > 0]
-                if block.size:
-                    pmin = min(pmin, float(block.min()))
-                if visit is not None:
-                    visit(probT.T, sl)
+                self._prob[sl] = probT.T
+            block = probT if self._all_positive else probT[:, self._ws[sl] > 0]
+            if block.size:
+                pmin = min(pmin, float(block.min()))
+            if visit is not None:
+                visit(probT.T, sl)
             if GX is not None and colsum is not None:
                 G = probT if self._unweighted else probT * self._ws[sl]
                 colsum += G.sum(axis=1)
                 GX += (G.astype(np.float32) if fast32 else G) @ Xb
-        if not same:
-            self._loss = loss
-            self._prob_ok = keep
-            self._min_prob = pmin
+        self._loss = loss
+        self._prob_ok = keep
+        self._min_prob = pmin
         if GX is not None and colsum is not None:
             XtG = GX.T
             if self._inv_scale is not None:
