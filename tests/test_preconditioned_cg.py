@@ -245,9 +245,9 @@ def test_small_problems_are_not_preconditioned():
 def test_dense_sweep_equals_the_whole_matrix_route(p, K, dtype, weighted, fit_intercept):
     """Several row blocks (the last one partial) against the sparse objective's
     whole-matrix route and plain numpy."""
-    from mnlogit.objective import _SWEEP_ELEMENTS
+    from mnlogit.dense_sweep import sweep_rows
 
-    rows = max(64, _SWEEP_ELEMENTS // p)
+    rows = sweep_rows(p, K)
     n = 2 * rows + 123
     rng = np.random.default_rng(25)
     X = rng.standard_normal((n, p)) + rng.uniform(-1, 1, size=p)

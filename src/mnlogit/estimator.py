@@ -381,9 +381,7 @@ default="auto"
             # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
             # become astronomically large in the scaled coordinates.
             scale = np.maximum(scale, 1.0)
-        # (1/s)^2, not 1/s^2: for s = 1e200 the weight underflows to 0 (its limit)
-        # instead of overflowing on the way (s >= 1 under a ridge; no weights without one)
-        weights = (1.0 / scale) ** 2 if ridge else None
+        weights = (1.0 / scale) ** 2 if ridge else None  # (1/s)^2: no overflow on the way
         penalty = make_penalty(
             self.penalty if ridge else None, alpha, fit_intercept, row_weights=weights
         )

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit import float32_curvature
+from mnlogit import dense_sweep, float32_curvature
 from mnlogit.hessian_kernel import dense_loss_hessian
 from mnlogit.parameterization import Parameterization
 from mnlogit.penalties import Penalty
@@ -34,12 +34,6 @@ IntArray = NDArray[np.intp]
 # Rows per chunk when forming X.T @ (h * X) for dense X: bounds the temporary to
 # about 2**21 elements (16 MiB in float64) whatever n is.
 _CHUNK_ELEMENTS = 2**18
-# Numbers of X per row block in the one-pass value-and-gradient sweep (2 MiB of
-# float64: the block stays in cache between its two products; measured best of 2**14
-# to 2**22 on the benchmark problems).
-_SWEEP_ELEMENTS = 2**18
-# Fewest features for which the sweep's first product is formed as W^T X_b^T.
-_TRANSPOSED_MIN_FEATURES = 64
 
 
 def _row_max(A: FloatArray) -> FloatArray:
@@ -163,11 +157,13 @@ class MultinomialObjective:
         self._pen_diag: FloatArray | None = None
         self._loss = float("nan")
         self._ones_k = np.ones(n_classes)
-        # rows per block of the dense sweep, and 0 .. rows-1 (for eta[y_i, i])
-        self._sweep_rows = max(64, _SWEEP_ELEMENTS // max(self.n_features, n_classes, 1))
-        self._arange = np.arange(min(self._sweep_rows, self.n_samples) if self._blockwise else 0)
-        # rows per block when visiting a kept probability buffer of sparse X
-        self._visit_rows = max(64, _CHUNK_ELEMENTS // n_classes)
+        # rows per block when visiting a kept probability buffer: dense X, the sweep's
+        # blocks (so a visitor sees the same blocks from the buffer or from a sweep)
+        self._visit_rows = (
+            dense_sweep.sweep_rows(self.n_features, n_classes)
+            if self._blockwise
+            else max(64, _CHUNK_ELEMENTS // n_classes)
+        )
         # smallest probability (rows of positive weight) of the last dense sweep
         self._min_prob: float | None = None
         self._unweighted = bool(np.all(self._ws == self._ws[0])) if self.n_samples else True
@@ -398,8 +394,7 @@ class MultinomialObjective:
         """
         self._update(theta)
         if self._prob is not None and self._prob_ok:
-            # dense X: the sweep's blocks, so a visitor sees the same blocks either way
-            step = self._sweep_rows if self._blockwise else self._visit_rows
+            step = self._visit_rows
             for a in range(0, self.n_samples, step):
                 sl = slice(a, min(a + step, self.n_samples))
                 visit(self._prob[sl], sl)
@@ -458,98 +453,16 @@ class MultinomialObjective:
         gradient: bool,
         visit: Any = None,
     ) -> None:
-        """The one-pass dense kernel of :meth:`_update` (see there).
+        """The one-pass dense kernel of :meth:`_update` (:func:`mnlogit.dense_sweep.sweep`).
 
-        Works on transposed blocks: the linear predictor and the probabilities of a block
-        are ``(K, rows)`` arrays, so the softmax reductions run over contiguous rows and
-        the gradient product is ``G_bᵀ X_b`` with ``G_bᵀ`` contiguous. The first product
-        is ``Wᵀ X_bᵀ`` straight into that layout for float64 products with ``p >= 64``
-        and ``K >= 5`` (a quarter to a third faster there than ``X_b @ W``), else
-        ``X_b @ W`` copied transposed (OpenBLAS is slower with few output rows, and in
-        float32); see docs/solvers.md. Probabilities go to the ``n x K`` buffer when it
-        exists. ``visit(prob_block, rows)``, when given, sees each block's probabilities
-        as a ``(rows, K)`` view.
+        Sets the cached loss, smallest probability and gradient product; the probability
+        buffer, when it exists, is filled.
         """
-        X = self.X
-        fast32 = self.low_precision and not self.exact
-        K = self.n_classes
-        Wc = W.astype(np.float32) if fast32 else W
-        # (K, p) for the transposed product, else (p, K) with row-major scratch
-        transposed = not fast32 and self.n_features >= _TRANSPOSED_MIN_FEATURES and K >= 5
-        Wf = np.ascontiguousarray(Wc.T) if transposed else Wc
-        GX = np.zeros((K, self.n_features)) if gradient else None
-        colsum = np.zeros(K) if gradient else None
-        step = self._sweep_rows
-        eta_scratch = np.empty(K * min(step, self.n_samples))
-        prob_scratch = np.empty_like(eta_scratch)
-        b0 = B[0][:, None] if self.fit_intercept else None
-        keep = self._prob is not None
-        pmin = float("inf")
-        loss = 0.0
-        for a in range(0, self.n_samples, step):
-            sl = slice(a, min(a + step, self.n_samples))
-            m = sl.stop - sl.start
-            Xb = X[sl]
-            if X.dtype != np.float64 and not fast32:
-                Xb = Xb.astype(np.float64)
-            etaT = eta_scratch[: K * m].reshape(K, m)
-            probT = prob_scratch[: K * m].reshape(K, m)
-            loss += self._softmax_block_t(etaT, probT, b0, Xb, Wf, transposed, sl)
-            if keep:
-                assert self._prob is not None
-                self._prob[sl] = probT.T
-            block = probT if self._all_positive else probT[:, self._ws[sl] > 0]
-            if block.size:
-                pmin = min(pmin, float(block.min()))
-            if visit is not None:
-                visit(probT.T, sl)
-            if GX is not None and colsum is not None:
-                G = probT if self._unweighted else probT * self._ws[sl]
-                colsum += G.sum(axis=1)
-                GX += (G.astype(np.float32) if fast32 else G) @ Xb
-        self._loss = loss
-        self._prob_ok = keep
-        self._min_prob = pmin
-        if GX is not None and colsum is not None:
-            XtG = GX.T
-            if self._inv_scale is not None:
-                XtG = XtG * self._inv_scale[:, None]
-            self._xtp = np.vstack([colsum[None, :], XtG]) if self.fit_intercept else XtG
-        else:
-            self._xtp = None
-
-    def _softmax_block_t(
-        self,
-        etaT: FloatArray,
-        probT: FloatArray,
-        b0: FloatArray | None,
-        Xb: Any,
-        Wf: Any,
-        transposed: bool,
-        rows: slice,
-    ) -> float:
-        """Transposed probabilities ``(K, m)`` of one row block; its share of the loss.
-
-        ``etaT`` is C-contiguous scratch of shape ``(K, m)``; ``Wf`` is ``Wᵀ`` ``(K, p)``
-        when ``transposed``, else ``W`` ``(p, K)``; ``b0`` the intercepts ``(K, 1)`` (or
-        None). The share is ``sum_i w_i (log sum_k exp(eta_ik) - eta_i,y_i)`` with
-        ``eta`` shifted by its column maximum (which cancels).
-        """
-        if transposed:
-            np.matmul(Wf, Xb.T, out=etaT)
-        else:
-            etaT[...] = (Xb @ Wf).T
-        if b0 is not None:
-            etaT += b0
-        etaT -= etaT.max(axis=0)
-        np.exp(etaT, out=probT)
-        total = probT.sum(axis=0)
-        probT *= 1.0 / total
-        m = etaT.shape[1]
-        # eta[y_i, i] through flat indices y_i * m + i (take_along_axis costs 5x more)
-        hit = etaT.ravel().take(self.y[rows] * m + self._arange[:m])
-        w = self._ws[rows]
-        return float(w @ np.log(total) - w @ hit)
+        found = dense_sweep.sweep(self, B, W, gradient, visit)
+        self._loss = found.loss
+        self._prob_ok = self._prob is not None
+        self._min_prob = found.min_prob
+        self._xtp = found.xtp
 
     def probabilities(self, theta: FloatArray) -> FloatArray:
         """Class probabilities ``(n, K)`` at ``theta`` (a read-only view of the cache)."""
