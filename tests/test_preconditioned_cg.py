@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-import mnlogit.solvers.newton_cg as newton_cg_module
+import mnlogit.solvers.curvature as curvature_module
 from helpers import make_data
 from mnlogit import MultinomialLogit
 from mnlogit.objective import MultinomialObjective
@@ -159,7 +159,7 @@ def test_cg_max_abs_residual_stop_with_a_preconditioner():
 # ------------------------------------------------------------ newton-cg, preconditioned
 @pytest.fixture
 def always_precondition(monkeypatch):
-    monkeypatch.setattr(newton_cg_module, "PRECONDITION_MIN_WORK", 0)
+    monkeypatch.setattr(curvature_module, "PRECONDITION_MIN_WORK", 0)
 
 
 def _count_products(monkeypatch) -> list[int]:
@@ -204,7 +204,7 @@ def test_preconditioning_cuts_the_cg_products(monkeypatch):
     y = np.array([rng.choice(K, p=q) for q in _softmax(X @ B)])
     counts = {}
     for threshold in (0, 10**18):
-        monkeypatch.setattr(newton_cg_module, "PRECONDITION_MIN_WORK", threshold)
+        monkeypatch.setattr(curvature_module, "PRECONDITION_MIN_WORK", threshold)
         count = _count_products(monkeypatch)
         m = MultinomialLogit(solver="newton-cg", tol=1e-8, cov_type=None).fit(X, y)
         assert m.converged_
@@ -230,9 +230,9 @@ def test_preconditioned_newton_cg_is_deterministic(always_precondition):
 def test_small_problems_are_not_preconditioned():
     X, y, _ = make_data(n=300, p=3, K=4, seed=24)
     obj = objective(X, y, 4)
-    assert not newton_cg_module._worth_preconditioning(obj)
+    assert not curvature_module.worth_preconditioning(obj)
     X, y, _ = make_data(n=100_000, p=20, K=4, seed=24)
-    assert newton_cg_module._worth_preconditioning(objective(X, y, 4))
+    assert curvature_module.worth_preconditioning(objective(X, y, 4))
 
 
 # ------------------------------------------------------------------ the dense sweep

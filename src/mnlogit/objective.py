@@ -712,11 +712,14 @@ class MultinomialObjective:
         """``r -> P^{-1} r`` for Newton-CG: the block-diagonal Kronecker model at ``theta``.
 
         See :func:`mnlogit.solvers.curvature.block_diagonal_inverse`; maps vectors of shape
-        ``((K-1) * p1,)`` to fresh arrays of that shape.
+        ``((K-1) * p1,)`` to fresh arrays of that shape. None below
+        :data:`mnlogit.solvers.curvature.PRECONDITION_MIN_WORK` (plain CG there).
         """
-        from mnlogit.solvers.curvature import block_diagonal_inverse
+        from mnlogit.solvers import curvature
 
-        return block_diagonal_inverse(self, theta)
+        if not curvature.worth_preconditioning(self):
+            return None
+        return curvature.block_diagonal_inverse(self, theta)
 
     def _float32_operands(self) -> float32_curvature.Float32Operands | None:
         """The operands of :meth:`curvature_product` (made once), or None when unsafe."""

@@ -18,7 +18,6 @@ products on the benchmark's sparse text problem from 104 to 75 and halved the ti
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,17 +32,10 @@ from mnlogit.solvers._base import (
 )
 from mnlogit.solvers.linesearch import backtracking
 
-__all__ = ["PRECONDITION_MIN_WORK", "REQUIRES", "conjugate_gradient", "solve"]
+__all__ = ["REQUIRES", "conjugate_gradient", "solve"]
 
 FloatArray = NDArray[np.float64]
 REQUIRES = ("value_and_gradient", "hessp")
-
-# Multiply-adds of one product X @ V (rows x columns x classes, or stored values x
-# classes) from which CG is preconditioned. Smaller problems need few CG iterations
-# anyway, and plain CG keeps fits that should agree to rounding on one path: with the
-# preconditioner, a fit weighted by integers and the same fit on repeated rows (one of
-# scikit-learn's estimator checks, 15 rows) parted at 4e-8 after a 14-iteration solve.
-PRECONDITION_MIN_WORK = 2**22
 
 
 def conjugate_gradient(
@@ -110,22 +102,6 @@ def conjugate_gradient(
     return d, max_iter
 
 
-def _worth_preconditioning(obj: object) -> bool:
-    """Whether CG on ``obj`` is preconditioned: when the objective offers a
-    ``curvature_preconditioner`` and a product costs :data:`PRECONDITION_MIN_WORK`."""
-    if not callable(getattr(obj, "curvature_preconditioner", None)):
-        return False
-    X: Any = getattr(obj, "X", None)
-    if X is None:
-        return False
-    k = int(getattr(obj, "n_classes", 0))
-    if getattr(obj, "sparse", False):
-        work = int(X.nnz) * k
-    else:
-        work = int(X.shape[0]) * int(X.shape[1] + 1) * k
-    return work >= PRECONDITION_MIN_WORK
-
-
 def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by truncated Newton with CG inner solves."""
     check_requirements("newton-cg", objective, REQUIRES)
@@ -139,10 +115,10 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     # Search directions may use a cheaper product (float32 on sparse X) when the
     # objective offers one; gradients and values stay exact.
     product = getattr(obj, "curvature_product", None) or obj.hessp  # type: ignore[attr-defined]
-    # A multinomial objective gets the block-diagonal Kronecker preconditioner, formed
-    # again at every Newton point (a weighted column sum of squares and a (K-1)^2 class
-    # factor: well under one pass over X) -- from PRECONDITION_MIN_WORK on.
-    preconditioned = _worth_preconditioning(obj)
+    # The multinomial objective offers the block-diagonal Kronecker preconditioner,
+    # formed again at every Newton point (a weighted column sum of squares and a
+    # (K-1)^2 class factor: well under one pass over X); None where it does not pay.
+    make_preconditioner = getattr(obj, "curvature_preconditioner", None)
     # With the gradient criterion, CG also stops once the predicted next gradient is
     # within half the tolerance (see conjugate_gradient).
     atol = 0.5 * options.tol if options.criterion == "gradient" else 0.0
@@ -150,7 +126,7 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
-        precondition = obj.curvature_preconditioner(x) if preconditioned else None  # type: ignore[attr-defined]
+        precondition = None if make_preconditioner is None else make_preconditioner(x)
         d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg, atol, precondition)
         ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
         if not ls.ok:
