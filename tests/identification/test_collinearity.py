@@ -1,4 +1,4 @@
-"""Tests of mnlogit.collinearity: R's limited-pivoting alias rule on [1, X]."""
+"""Tests of mnlogit.identification.collinearity: R's limited-pivoting alias rule on [1, X]."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from helpers import make_data
-from mnlogit.collinearity import CollinearityResult, detect_collinearity
+from mnlogit.identification import CollinearityResult, detect_collinearity
 from mnlogit.exceptions import InvalidInputError
 
 METHODS = ["qr", "gram"]
