@@ -1,4 +1,4 @@
-"""Tests of mnlogit.identification.separation: existence of the multinomial logit MLE by linear programming.
+"""Tests of mnlogit.identification.separation: does the multinomial logit MLE exist (by LP)?
 
 The independent oracle is the ridge path: for every alpha > 0 the ridge-penalized
 log-likelihood has a unique maximizer B(alpha). If the MLE exists, B(alpha) converges to
