@@ -740,8 +740,8 @@ class RecordedSeparation:
     message: str
 
 
-#: The LP always runs when it has at most this many inequalities (well under a second);
-#: bigger fits run it only when the fit itself shows signs of separation.
+#: The LP always runs when it has at most this many inequalities (cheap at that size; timings
+#: in docs/diagnostics.md); bigger fits run it only when the fit shows signs of separation.
 ALWAYS_CHECK_CELLS = 20_000
 #: A fitted probability below this, for any row and class, is such a sign: under
 #: separation the separated cells' probabilities are driven to zero.
