@@ -48,6 +48,11 @@ IntArray = NDArray[np.intp]
 DEFAULT_TOL = 1e-7
 #: Coefficients smaller than this (in units of the scaled columns) are left out of messages.
 _SHOW_COEF = 1e-6
+#: In the Gram path, columns whose residual from the Gram-based factor is below this are
+#: re-checked on the data (the factor is only accurate to about 1e-8 relative).
+_GRAM_SUSPECT = 1e-5
+# A dense X enters the Gram matrix, and suspects are re-checked, in row chunks of
+# mnlogit.precision.CHUNK_ELEMENTS numbers (2 MiB in float64): no n x p temporary.
 
 
 @dataclass(frozen=True)
@@ -267,11 +272,6 @@ def detect_collinearity(
         method=method,
         fit_intercept=fit_intercept,
     )
-
-
-#: In the Gram path, columns whose residual from the Gram-based factor is below this are
-#: re-checked on the data (the factor is only accurate to about 1e-8 relative).
-_GRAM_SUSPECT = 1e-5
 
 
 class _Design:
