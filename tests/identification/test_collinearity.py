@@ -1,4 +1,4 @@
-"""Tests of mnlogit.collinearity: R's limited-pivoting alias rule on [1, X]."""
+"""Tests of mnlogit.identification.collinearity: R's limited-pivoting alias rule on [1, X]."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import scipy.sparse as sp
 
 from helpers import make_data
-from mnlogit.collinearity import CollinearityResult, detect_collinearity
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.identification import CollinearityResult, detect_collinearity
 
 METHODS = ["qr", "gram"]
 
@@ -250,3 +250,17 @@ def test_invalid_inputs() -> None:
         detect_collinearity(X, feature_names=["a"])
     with pytest.raises(InvalidInputError, match="method"):
         detect_collinearity(X, method="svd")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("with_zero_weights", [False, True])
+def test_float32_sparse_gram_matches_qr(X5: np.ndarray, with_zero_weights: bool) -> None:
+    """The Gram path scales float32 columns in float64 (column_maxabs is float64), so it
+    agrees with the Householder QR of the same numbers to rounding of float64."""
+    X = np.column_stack([X5 * np.array([1.0, 3.7, 0.01, 250.0, 1.0]), 2.5 * X5[:, 1]])
+    Xs = sp.csr_array(X.astype(np.float32))
+    w = np.tile([1.0, 0.0, 2.0], 70)[:200] if with_zero_weights else None
+    qr = detect_collinearity(Xs, sample_weight=w, method="qr")
+    gram = detect_collinearity(Xs, sample_weight=w, method="gram")
+    assert gram.aliased == qr.aliased == ("x5",)
+    np.testing.assert_allclose(gram.scaled_coefficients, qr.scaled_coefficients, atol=1e-12)
+    np.testing.assert_allclose(gram.coefficients, qr.coefficients, rtol=1e-12, atol=1e-12)

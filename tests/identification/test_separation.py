@@ -1,4 +1,4 @@
-"""Tests of mnlogit.separation: existence of the multinomial logit MLE by linear programming.
+"""Tests of mnlogit.identification.separation: does the multinomial logit MLE exist (by LP)?
 
 The independent oracle is the ridge path: for every alpha > 0 the ridge-penalized
 log-likelihood has a unique maximizer B(alpha). If the MLE exists, B(alpha) converges to
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from helpers import make_data
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.separation import SeparationResult, detect_separation
+from mnlogit.identification import SeparationResult, detect_separation
 
 # The customer-risk example: age, income, risk.
 AGE = [25, 30, 35, 40, 45, 50, 25, 30, 35, 40, 45, 50]

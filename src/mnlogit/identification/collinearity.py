@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import scipy.linalg as sla
@@ -35,7 +35,9 @@ from numpy.typing import NDArray
 from scipy.linalg import lapack
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.precision import row_chunks
+from mnlogit.identification.design import as_2d, design_terms, positive_weights
+from mnlogit.identification.scales import as_divisors, column_maxabs
+from mnlogit.precision import CHUNK_ELEMENTS, row_chunks
 
 __all__ = ["CollinearityResult", "detect_collinearity"]
 
@@ -44,12 +46,13 @@ IntArray = NDArray[np.intp]
 
 #: R's ``lm`` default tolerance for the limited-pivoting QR.
 DEFAULT_TOL = 1e-7
-#: Above this many entries of the (positive-weight rows of the) design, ``method="auto"``
-#: uses the Gram matrix instead of copying the design for a Householder QR (80 MB).
-#: Rows per chunk when forming the Gram matrix of a dense X (a 16 MiB temporary).
-_CHUNK_ELEMENTS = 2**18
 #: Coefficients smaller than this (in units of the scaled columns) are left out of messages.
 _SHOW_COEF = 1e-6
+#: In the Gram path, columns whose residual from the Gram-based factor is below this are
+#: re-checked on the data (the factor is only accurate to about 1e-8 relative).
+_GRAM_SUSPECT = 1e-5
+# A dense X enters the Gram matrix, and suspects are re-checked, in row chunks of
+# mnlogit.precision.CHUNK_ELEMENTS numbers (2 MiB in float64): no n x p temporary.
 
 
 @dataclass(frozen=True)
@@ -181,79 +184,6 @@ def _fmt(c: float) -> str:
     return f"{c:.6g}"
 
 
-def design_terms(p: int, fit_intercept: bool, feature_names: Sequence[str] | None) -> list[str]:
-    """Names of the design columns: ``"Intercept"`` (if any), then features (``x0, x1, …``).
-
-    Parameters
-    ----------
-    p : int
-        Number of features.
-    fit_intercept : bool
-    feature_names : sequence of str of length p, or None
-
-    Returns
-    -------
-    list of str, length p + fit_intercept
-    """
-    if feature_names is None:
-        names = [f"x{j}" for j in range(p)]
-    else:
-        names = [str(f) for f in feature_names]
-        if len(names) != p:
-            raise InvalidInputError(f"feature_names has {len(names)} names but X has {p} columns")
-    return (["Intercept"] if fit_intercept else []) + names
-
-
-def as_2d(X: Any, check_finite: bool = True) -> tuple[FloatArray | sp.csr_array, list[str] | None]:
-    """X as a float ndarray or CSR array, and its column names when it is a data frame.
-
-    Float32 and float64 arrays are used as they are (no copy); other types become float64.
-
-    Parameters
-    ----------
-    X : array-like or sparse matrix of shape (n, p)
-    check_finite : bool, default=True
-        Refuse NaN and infinite values (``fit`` has checked them already).
-
-    Returns
-    -------
-    X : ndarray or scipy.sparse.csr_array of shape (n, p)
-    columns : list of str or None
-    """
-    columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
-    if sp.issparse(X):
-        Xs = sp.csr_array(cast(Any, X))
-        if Xs.dtype not in (np.float32, np.float64):
-            Xs = Xs.astype(np.float64)
-        if Xs.ndim != 2:
-            raise InvalidInputError(f"X must be 2-D, got shape {Xs.shape}")
-        if check_finite and not np.all(np.isfinite(Xs.data)):
-            raise InvalidInputError("X contains NaN or infinite values")
-        return Xs, columns
-    Xd = np.asarray(X)
-    if Xd.dtype not in (np.float32, np.float64):
-        Xd = np.asarray(X, dtype=np.float64)
-    if Xd.ndim != 2:
-        raise InvalidInputError(f"X must be 2-D, got shape {Xd.shape}")
-    if check_finite and not np.all(np.isfinite(Xd)):
-        raise InvalidInputError("X contains NaN or infinite values")
-    return Xd, columns
-
-
-def positive_weights(sample_weight: Any, n: int) -> FloatArray:
-    """Validated non-negative finite weights of shape (n,) (ones when None)."""
-    if sample_weight is None:
-        return np.ones(n)
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != (n,):
-        raise InvalidInputError(f"sample_weight has shape {w.shape}; expected ({n},)")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InvalidInputError("sample_weight must be finite and non-negative")
-    if not np.any(w > 0):
-        raise InvalidInputError("every sample weight is zero: there are no rows to examine")
-    return w
-
-
 def detect_collinearity(
     X: Any,
     fit_intercept: bool = True,
@@ -314,9 +244,9 @@ def detect_collinearity(
         raise InvalidInputError(f"method must be 'auto', 'qr' or 'gram', got {method!r}")
     sw = np.sqrt(w / w.max())
     if col_maxabs is not None and rows.size == n:
-        mx = np.where(col_maxabs > 0, col_maxabs, 1.0)
+        mx = as_divisors(col_maxabs)
     else:
-        mx = _col_maxabs(Xa, rows)
+        mx = as_divisors(column_maxabs(Xa, None if rows.size == n else rows))
     design: _Design | None
     if method == "qr":
         R0, scale = _r_factor_qr(Xa, rows, sw, mx, fit_intercept)
@@ -342,30 +272,6 @@ def detect_collinearity(
         method=method,
         fit_intercept=fit_intercept,
     )
-
-
-#: In the Gram path, columns whose residual from the Gram-based factor is below this are
-#: re-checked on the data (the factor is only accurate to about 1e-8 relative).
-_GRAM_SUSPECT = 1e-5
-
-
-def _row_chunks(n: int, p: int) -> list[slice]:
-    return row_chunks(n, p, _CHUNK_ELEMENTS)
-
-
-def _col_maxabs(Xa: FloatArray | sp.csr_array, rows: IntArray) -> FloatArray:
-    """Max |x_ij| over the given rows, per column (1 for all-zero columns), shape (p,)."""
-    p = Xa.shape[1]
-    if sp.issparse(Xa):
-        sub = Xa[rows]
-        mx = np.asarray(abs(sub).max(axis=0).toarray()).ravel() if rows.size else np.zeros(p)
-    elif rows.size == Xa.shape[0]:  # every row: column max and min, no n x p temporary
-        mx = np.maximum(Xa.max(axis=0), -Xa.min(axis=0)) if rows.size else np.zeros(p)
-    else:
-        mx = np.zeros(p)
-        for sl in _row_chunks(rows.size, p):
-            mx = np.maximum(mx, np.abs(Xa[rows[sl]]).max(axis=0))
-    return np.where(mx > 0, mx, 1.0)
 
 
 class _Design:
@@ -467,7 +373,7 @@ def _r_factor_gram(
     elif np.all(sw == 1.0) and np.all((mx >= 1e-3) & (mx <= 1e3)):
         # Equal weights, moderate magnitudes: X.T X of each chunk as it is (a syrk, no
         # scaled temporary), scaled afterwards; nothing can overflow in this range.
-        for sl in _row_chunks(Xa.shape[0], p):
+        for sl in row_chunks(Xa.shape[0], p):
             Xs = Xa[sl] if Xa.dtype == np.float64 else Xa[sl].astype(np.float64)
             G[off:, off:] += Xs.T @ Xs
             colsum += Xs.sum(axis=0)
@@ -475,7 +381,7 @@ def _r_factor_gram(
         G[off:, off:] /= mx[:, None] * mx[None, :]
         colsum /= mx
     else:
-        for sl in _row_chunks(Xa.shape[0], p):
+        for sl in row_chunks(Xa.shape[0], p):
             Zs = Xa[sl] * (sw[sl, None] / mx)
             G[off:, off:] += Zs.T @ Zs
             colsum += sw[sl] @ Zs
@@ -654,7 +560,7 @@ def _residuals(
         tail[: mask.shape[0]][mask] = 0.0
         return np.linalg.norm(tail, axis=0), C
     res = np.empty(s)
-    step = max(1, _CHUNK_ELEMENTS // max(design.sw.size, 1))
+    step = max(1, CHUNK_ELEMENTS // max(design.sw.size, 1))
     for lo in range(0, s, step):
         blk = slice(lo, min(lo + step, s))
         T = design.columns(suspects[blk])

@@ -1,0 +1,119 @@
+"""Per-column magnitudes of X: the one helper that validation, collinearity and separation share.
+
+- :func:`column_maxabs` -- each column's largest absolute value, over all rows or a subset
+  (dense, any scipy.sparse format, integer or float), without an ``n x p`` temporary.
+- :func:`as_divisors` -- those values made safe to divide by (1 for an all-zero column),
+  as the collinearity and separation checks use them to put every column on scale 1.
+- :func:`column_scales` -- the scales the objective divides X by: 1 except for columns of
+  extreme magnitude.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from mnlogit.precision import row_chunks
+
+__all__ = ["SCALE_HIGH", "SCALE_LOW", "as_divisors", "column_maxabs", "column_scales"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+#: Columns whose largest absolute value lies in ``[SCALE_LOW, SCALE_HIGH]`` keep scale 1 in
+#: :func:`column_scales`.
+SCALE_LOW, SCALE_HIGH = 1e-3, 1e3
+
+
+def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
+    """Largest absolute value of each column of ``X`` (over ``rows`` when given).
+
+    A dense ``X`` is read in row chunks: each chunk's maximum and minimum are taken while
+    it is still in cache (one read of X, no ``n x p`` temporary such as ``abs(X)``).
+    Integer and boolean chunks are converted to float64 first, as negating the type's
+    minimum would overflow. A NaN in a column makes its entry NaN, an infinite value
+    makes it ``inf`` (what ``np.abs(X).max(axis=0)`` gives).
+
+    Parameters
+    ----------
+    X : ndarray, np.matrix or scipy.sparse matrix/array of shape (n, p)
+    rows : ndarray of int of shape (m,), optional
+        Only these rows (a sparse ``X`` is then indexed as CSR). Default: every row.
+
+    Returns
+    -------
+    ndarray of float64, shape (p,)
+        Zeros when no row is selected (``n = 0`` or ``m = 0``).
+    """
+    M: Any = X
+    p = M.shape[1]
+    if (M.shape[0] if rows is None else rows.size) == 0:
+        return np.zeros(p)
+    if sp.issparse(X):  # X is Any: sp.issparse would narrow M to an untyped base class
+        sub: Any = M if rows is None else sp.csr_array(M)[rows]
+        raw: Any = abs(sub).max(axis=0)
+        dense = cast(Any, raw).todense() if sp.issparse(raw) else raw  # 1 x p sparse
+        return np.asarray(dense, dtype=np.float64).ravel()
+    if isinstance(M, np.ndarray) and M.ndim == 2:
+        out = np.zeros(p)
+        n_rows = M.shape[0] if rows is None else rows.size
+        for sl in row_chunks(n_rows, p):
+            # a plain ndarray (np.matrix would keep 2-d reductions)
+            chunk = np.asarray(M[sl] if rows is None else M[rows[sl]])
+            if chunk.dtype.kind in "iub":
+                chunk = chunk.astype(np.float64)
+            np.maximum(out, np.maximum(chunk.max(axis=0), -chunk.min(axis=0)), out=out)
+        return out
+    sub = M if rows is None else M[rows]
+    return np.asarray(np.maximum(sub.max(axis=0), -sub.min(axis=0)), dtype=np.float64).ravel()
+
+
+def as_divisors(maxabs: FloatArray) -> FloatArray:
+    """``maxabs`` with 1 where it is not positive (an all-zero column), shape (p,).
+
+    Dividing a column by its largest absolute value puts it on scale 1 and leaves an
+    all-zero column zero.
+
+    Parameters
+    ----------
+    maxabs : ndarray of shape (p,)
+        :func:`column_maxabs` values.
+
+    Returns
+    -------
+    ndarray of float64, shape (p,)
+    """
+    return np.asarray(np.where(maxabs > 0, maxabs, 1.0), dtype=np.float64)
+
+
+def column_scales(X: Any, maxabs: FloatArray | None = None) -> FloatArray:
+    """Internal column scales: 1, except for columns of extreme magnitude.
+
+    A column whose largest absolute value lies outside ``[1e-3, 1e3]`` is scaled to
+    largest absolute value 1; the others are left alone (scale 1). The objective works
+    on ``X / s`` (without copying X), so features in wildly different units (1e-150 next
+    to 1e150) are fitted as accurately as unit-scale ones and their Gram products do
+    not overflow; coefficients, covariances and tests are reported on the original
+    scale. The gradient convergence criterion applies to the scaled parameters, which
+    makes it comparable across such columns.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+    maxabs : ndarray of shape (p,), optional
+        :func:`column_maxabs` of ``X`` when already known.
+
+    Returns
+    -------
+    ndarray of float64, shape (p,)
+        1 also for all-zero and non-finite columns.
+    """
+    if X.shape[0] == 0:
+        return np.ones(X.shape[1])
+    s = np.array(column_maxabs(X) if maxabs is None else maxabs, dtype=np.float64)
+    keep = ~np.isfinite(s) | (s == 0) | ((s >= SCALE_LOW) & (s <= SCALE_HIGH))
+    s[keep] = 1.0
+    return s

@@ -1,0 +1,335 @@
+"""Checks of a fit's inputs that name what is wrong and where.
+
+They run before (or beside) scikit-learn's ``validate_data``, whose messages do not name
+columns or rows: missing labels, a single class, bad sample or class weights, non-numeric
+or non-finite feature values (column and first row), classes seen only once, and
+parameters that must be positive numbers. Each raises
+:class:`~mnlogit.exceptions.InvalidInputError` with a message that says what happened,
+where, and what to do.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import _check_sample_weight
+
+from mnlogit.exceptions import InvalidInputError
+from mnlogit.precision import row_chunks
+
+__all__ = [
+    "check_class_sizes",
+    "check_feature_values",
+    "check_labels_present",
+    "check_positive_number",
+    "check_weights",
+    "encode_labels",
+]
+
+
+def check_labels_present(y: Any) -> None:
+    """Refuse missing labels (None or NaN) in ``y``, naming the first row.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+
+    Raises
+    ------
+    InvalidInputError
+    """
+    values = np.asarray(y)
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+    elif values.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, float) and v != v) for v in values.ravel()])
+    else:
+        return
+    if missing.any():
+        raise InvalidInputError(
+            f"y has {int(missing.sum())} missing label(s) (None or NaN), first at row "
+            f"{int(np.flatnonzero(missing)[0])}; drop those rows or give them a class"
+        )
+
+
+def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Sorted unique classes and integer codes, refusing a single class.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+
+    Returns
+    -------
+    classes : ndarray of shape (K,)
+    codes : ndarray of shape (n,)
+    """
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        only = classes[:1].tolist()[0] if classes.size else None
+        raise InvalidInputError(
+            f"y contains only one class ({only!r}); a multinomial model needs at least "
+            "two classes to compare"
+        )
+    return classes, codes.astype(np.intp, copy=False)
+
+
+def check_weights(
+    sample_weight: Any,
+    X: Any,
+    y: NDArray[Any],
+    classes: NDArray[Any],
+    codes: NDArray[np.intp],
+    class_weight: Any,
+) -> NDArray[np.float64]:
+    """Validated effective weights: ``sample_weight * class_weight[y]``.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n,) or None
+    X : array-like of shape (n, p)
+    y : ndarray of shape (n,)
+    classes : ndarray of shape (K,)
+    codes : ndarray of shape (n,)
+    class_weight : dict, "balanced" or None
+        As in scikit-learn (``"balanced"`` uses the weighted class counts).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    _check_raw_sample_weight(sample_weight)
+    sw = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+    )
+    if class_weight is not None:
+        cw = np.asarray(
+            compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sw),
+            dtype=np.float64,
+        )
+        bad = ~np.isfinite(cw) | (cw < 0)
+        if bad.any():
+            raise InvalidInputError(
+                f"class_weight must be finite and >= 0; got {cw[bad].tolist()} for class(es) "
+                f"{classes[bad].tolist()}"
+            )
+        sw = sw * cw[codes]
+    total = float(sw.sum())
+    if not total > 0:
+        raise InvalidInputError(
+            "sample weights (times class weights) must contain at least one non-zero "
+            "number; all weights are zero, so there is nothing to fit"
+        )
+    return np.asarray(sw, dtype=np.float64)
+
+
+def _check_raw_sample_weight(sample_weight: Any) -> None:
+    """Refuse non-finite, negative and all-zero weights, naming the first bad row.
+
+    scikit-learn's ``_check_sample_weight`` refuses them too, without saying where; only
+    a 1-d numeric array is examined here (the rest is left to it).
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n,), scalar or None
+    """
+    if sample_weight is not None and not np.isscalar(sample_weight):
+        raw = np.asarray(sample_weight)
+        if raw.ndim == 1 and raw.dtype.kind in "biuf" and raw.size:
+            values = raw.astype(np.float64)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise InvalidInputError(
+                    f"sample_weight has {int(bad.sum())} NaN or infinite value(s), first at "
+                    f"row {int(np.flatnonzero(bad)[0])}; weights must be finite"
+                )
+            if (values < 0).any():
+                raise InvalidInputError(
+                    f"sample_weight has {int((values < 0).sum())} negative value(s), first at "
+                    f"row {int(np.flatnonzero(values < 0)[0])}; frequency weights must be >= 0"
+                )
+            if not values.any():
+                raise InvalidInputError(
+                    "sample weights must contain at least one non-zero number; all weights "
+                    "are zero, so there is nothing to fit"
+                )
+
+
+def check_positive_number(name: str, value: Any, allow_zero: bool = False) -> float:
+    """``value`` as a float, refusing anything but a finite positive real number.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : object
+    allow_zero : bool, default=False
+        Accept 0 as well (non-negative numbers).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InvalidInputError
+        For booleans, non-numbers, NaN, infinities and out-of-range values.
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        bound = "non-negative" if allow_zero else "positive"
+        raise InvalidInputError(f"{name} must be a finite {bound} number, got {value!r}")
+    return float(value)
+
+
+def check_feature_values(X: Any, feature_names: Any = None) -> None:
+    """Refuse non-numeric columns and non-finite values, saying where they are.
+
+    Runs before scikit-learn's validation, whose messages do not name columns or rows.
+    Inputs it cannot read as numbers of known type are left to scikit-learn.
+
+    Parameters
+    ----------
+    X : array-like, DataFrame or sparse matrix of shape (n, p)
+    feature_names : sequence of str of length p, optional
+        Column names for the message (a data frame's own names come first).
+
+    Raises
+    ------
+    InvalidInputError
+    """
+    if sp.issparse(X):
+        _check_sparse_values(X)
+        return
+    read = _numeric_values(X)
+    if read is None:
+        return
+    values, names = read
+    if values.ndim != 2 or values.dtype.kind not in "fc" or values.size == 0:
+        return
+    # row chunks: no n x p boolean temporary on the (usual) all-finite path
+    if all(np.isfinite(values[sl]).all() for sl in row_chunks(*values.shape)):
+        return
+    if names is None:
+        names = (
+            [str(n) for n in feature_names]
+            if feature_names is not None
+            else [f"x{j}" for j in range(values.shape[1])]
+        )
+    raise InvalidInputError(_nonfinite_message(values, names))
+
+
+def _check_sparse_values(X: Any) -> None:
+    """Refuse NaN and infinite stored values of a sparse ``X`` (counted, not located)."""
+    data = np.asarray(X.tocoo().data)
+    if data.dtype.kind in "fc" and not np.all(np.isfinite(data)):
+        bad = int((~np.isfinite(data)).sum())
+        raise InvalidInputError(
+            f"X contains {bad} NaN or infinite stored values; remove or impute them"
+        )
+
+
+def _numeric_values(X: Any) -> tuple[NDArray[Any], list[str] | None] | None:
+    """``X`` as a numeric ndarray and its data-frame column names (None for arrays).
+
+    Refuses non-numeric data-frame columns and strings that are not numbers; returns
+    None for what numpy cannot read, or reads as neither numbers nor strings (left to
+    scikit-learn's validation).
+    """
+    module = type(X).__module__
+    if module.startswith("pandas") and hasattr(X, "dtypes"):
+        non_numeric = [
+            str(c)
+            for c, dt in X.dtypes.items()
+            if not (pd_is_numeric(dt) and not isinstance(dt, _pd_categorical()))
+        ]
+        if non_numeric:
+            raise InvalidInputError(
+                f"X has non-numeric column(s) {non_numeric[:10]}; encode them, or pass "
+                "formula='y ~ ...' (strings and categoricals then become indicator columns)"
+            )
+        return X.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in X.columns]
+    try:
+        values = np.asarray(X)
+    except (TypeError, ValueError):
+        return None
+    if values.dtype.kind in "biufc":
+        return values, None
+    if values.dtype.kind not in "OUS":
+        return None
+    try:
+        return values.astype(np.float64), None
+    except ValueError as exc:  # a TypeError (dicts, objects) is numpy's to raise
+        raise InvalidInputError(
+            f"X has non-numeric values ({exc}); encode them, or use a DataFrame "
+            "with formula='y ~ ...'"
+        ) from exc
+
+
+def _nonfinite_message(values: NDArray[Any], names: list[str]) -> str:
+    """The message naming the first 10 columns with NaN or inf: counts and first row.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n, p)
+        Float or complex, with some non-finite entry.
+    names : list of str, length p
+    """
+    finite = np.isfinite(values)
+    parts = []
+    for j in np.flatnonzero(~finite.all(axis=0))[:10]:
+        col = values[:, j]
+        n_nan = int(np.isnan(col).sum())
+        n_inf = int(np.isinf(col).sum())
+        first = int(np.flatnonzero(~np.isfinite(col))[0])
+        kinds = ", ".join(
+            k for k in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} inf" if n_inf else "") if k
+        )
+        parts.append(f"{names[j]!r}: {kinds} (first at row {first})")
+    return (
+        f"X contains NaN or infinite values in {int((~finite.all(axis=0)).sum())} column(s): "
+        + "; ".join(parts)
+        + ". Drop or impute them (with a formula, missing='drop' drops such rows)"
+    )
+
+
+def pd_is_numeric(dtype: Any) -> bool:
+    """Whether a pandas dtype holds numbers (booleans count)."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(dtype))
+
+
+def _pd_categorical() -> type:
+    """pandas' ``CategoricalDtype`` (pandas is imported only when a data frame is seen)."""
+    import pandas as pd
+
+    return pd.CategoricalDtype
+
+
+def check_class_sizes(classes: NDArray[Any], codes: NDArray[np.intp], weights: Any) -> list[Any]:
+    """Classes observed only once (among rows with positive weight).
+
+    Parameters
+    ----------
+    classes : ndarray of shape (K,)
+    codes : ndarray of shape (n,)
+        Class codes in ``0 .. K - 1``.
+    weights : array-like of shape (n,)
+
+    Returns
+    -------
+    list
+        The labels (from ``classes``) with exactly one row of positive weight.
+    """
+    positive = np.asarray(weights) > 0
+    counts = np.bincount(codes[positive], minlength=classes.size)
+    return [c for c, n in zip(classes.tolist(), counts, strict=True) if n == 1]
