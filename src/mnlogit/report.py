@@ -62,7 +62,7 @@ def _numeric_predictors(model: Any, data: Any) -> list[Any]:
             and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])
         ][:2]
-    return list(model._feature_names()[:2])
+    return list(model.fitted_.feature_names[:2])
 
 
 def render_report(model: Any, data: Any, y: Any = None, title: str | None = None) -> str:
@@ -96,7 +96,8 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
         + "</p>",
     ]
 
-    has_cov = getattr(model, "_cov_full", None) is not None
+    state = model.fitted_
+    has_cov = state.cov is not None
     parts.append("<h2>Summary</h2>")
     if has_cov:
         parts.append(model.summary()._repr_html_())
@@ -111,12 +112,12 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
         except (InferenceUnavailableError, ValueError) as exc:
             parts.append(f"<p class='note'>Term tests unavailable: {esc(str(exc))}</p>")
     else:
-        status = getattr(model, "cov_status_", "no covariance")
+        status = state.cov_status or "no covariance"
         parts.append(f"<p class='note'>No standard errors: {esc(str(status))}</p>")
         coef = pd.DataFrame(
             np.column_stack([model.intercept_, model.coef_]),
             index=[str(c) for c in model.classes_],
-            columns=["Intercept", *model._feature_names()],
+            columns=["Intercept", *state.feature_names],
         )
         parts.append(coef.to_html(float_format="{:.4f}".format, escape=True))
 
