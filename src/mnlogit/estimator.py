@@ -295,7 +295,6 @@ default="auto"
         return self
 
     # ------------------------------------------------------------------ fitted state
-    _OPTIONAL = ("feature_names_in_", "convergence_", "cov_status_", "n_missing_dropped_")
     _OUTCOME = (
         "solver_",
         "alpha_",
