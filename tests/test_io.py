@@ -27,7 +27,7 @@ import mnlogit
 from helpers import make_data
 from mnlogit import MultinomialLogit, load
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
-from mnlogit.io import _FIT_ATTRIBUTES, FORMAT_NAME, FORMAT_VERSION, ModelFileError
+from mnlogit.io import FIT_ATTRIBUTES, FORMAT_NAME, FORMAT_VERSION, ModelFileError
 
 REGIONS = ["east", "north", "south", "west"]
 
@@ -203,11 +203,11 @@ def assert_same_model(original: MultinomialLogit, loaded: MultinomialLogit, X: A
         assert getattr(loaded, "feature_names_in_", None) is None
     else:
         assert list(loaded.feature_names_in_) == list(names)
-    assert loaded._feature_names() == original._feature_names()
+    assert loaded.fitted_.feature_names == original.fitted_.feature_names
     assert np.array_equal(loaded.predict_proba(X), original.predict_proba(X))
     assert np.array_equal(loaded.predict_log_proba(X), original.predict_log_proba(X))
     assert np.array_equal(loaded.predict(X), original.predict(X))
-    for attr in _FIT_ATTRIBUTES:
+    for attr in FIT_ATTRIBUTES:
         if attr == "cov_status_" and not hasattr(original, attr):
             continue  # a model from coefficients: the loaded one says why it has no cov
         assert hasattr(loaded, attr) == hasattr(original, attr), attr
@@ -237,8 +237,8 @@ def assert_same_model(original: MultinomialLogit, loaded: MultinomialLogit, X: A
         pd.testing.assert_frame_equal(
             loaded.convergence_.history_frame(), conv.history_frame(), check_exact=True
         )
-    if getattr(original, "_cov_full", None) is None:
-        assert getattr(loaded, "_cov_full", None) is None
+    if original.fitted_.cov is None:
+        assert loaded.fitted_.cov is None
         with pytest.raises(InferenceUnavailableError):
             loaded.cov_params()
         with pytest.raises(InferenceUnavailableError):
@@ -377,7 +377,7 @@ def test_file_is_a_zip_of_json_and_npy(tmp_path: Path) -> None:
     coef = np.load(io.BytesIO(members["coef.npy"]), allow_pickle=False)
     assert np.array_equal(coef, model.coef_)
     cov = np.load(io.BytesIO(members["cov.npy"]), allow_pickle=False)
-    assert np.array_equal(cov, model._cov_full)
+    assert np.array_equal(cov, model.fitted_.cov)
 
 
 def test_model_json_is_standard_json_even_with_nan(tmp_path: Path) -> None:

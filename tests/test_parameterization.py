@@ -187,6 +187,22 @@ def test_covariance_moves_with_jacobian():
     assert_allclose(np.cov(mapped.T), J @ cov @ J.T, atol=0.15 * np.abs(cov).max())
 
 
+@forms
+def test_project_and_full_jacobian_agree(K, reference):
+    """``full_jacobian @ vec(B)`` is ``vec(project(B))`` (class-major), and projecting twice
+    changes nothing."""
+    param = Parameterization(K, reference)
+    B = rng_for("project", K, reference).standard_normal((P1, K))
+    moved = param.project(B)
+    vec = np.ascontiguousarray(B.T).reshape(-1)
+    assert_allclose(param.full_jacobian(P1) @ vec, moved.T.reshape(-1), atol=1e-14)
+    assert_allclose(param.project(moved), moved, atol=1e-14)
+    if reference is None:
+        assert_allclose(moved.sum(axis=1), 0.0, atol=1e-13)
+    else:
+        assert_array_equal(moved[:, reference], 0.0)
+
+
 # --------------------------------------------------------------------------- probabilities
 @pytest.mark.parametrize("K", [2, 3, 5])
 @pytest.mark.parametrize("fit_intercept", [True, False])

@@ -109,7 +109,7 @@ def reports() -> dict[str, dict[str, Any]]:
 def expected_captions(case: dict[str, Any]) -> list[str]:
     """The figures the report should hold for this model, in order."""
     model, features = case["model"], case["features"]
-    has_cov = getattr(model, "_cov_full", None) is not None
+    has_cov = model.fitted_.cov is not None
     captions = []
     if has_cov:
         captions.append("Relative risk ratios with 95% intervals (log scale)")

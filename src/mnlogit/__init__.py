@@ -6,12 +6,32 @@ Public names:
 - :mod:`mnlogit.exceptions`, the named exceptions and warnings;
 - :func:`load`, which reads a model file written by ``MultinomialLogit.save``;
 - :mod:`mnlogit.datasets`, the bundled real datasets.
+
+``MultinomialLogit`` and ``load`` are imported on first use, so that importing a leaf
+module (``mnlogit.io``, ``mnlogit.fitted``, ...) does not import the estimator.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from mnlogit import datasets, exceptions
-from mnlogit.estimator import MultinomialLogit
-from mnlogit.io import load
+
+if TYPE_CHECKING:
+    from mnlogit.estimator import MultinomialLogit, load
 
 __version__ = "0.1.0"
 
 __all__ = ["MultinomialLogit", "__version__", "datasets", "exceptions", "load"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("MultinomialLogit", "load"):
+        from mnlogit import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'mnlogit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -133,7 +133,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         groups = data[args.groups].to_numpy()
     with _progress(not args.quiet):
         model.fit(data, groups=groups)
-    if model.cov_type_ is not None and getattr(model, "_cov_full", None) is not None:
+    if model.cov_type_ is not None and model.fitted_.cov is not None:
         print(model.summary(exponentiate=args.rrr))
     else:
         print(model.convergence_)
@@ -164,16 +164,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    if getattr(model, "_cov_full", None) is None:
+    state = model.fitted_
+    if state.cov is None:
         coef = pd.DataFrame(
-            np.column_stack([model.intercept_, model.coef_]),
-            index=pd.Index([str(c) for c in model.classes_], name="class"),
-            columns=["Intercept", *model._feature_names()],
+            np.column_stack([state.intercept, state.coef]),
+            index=pd.Index([str(c) for c in state.classes], name="class"),
+            columns=["Intercept", *state.feature_names],
         )
-        print(f"(no standard errors: {getattr(model, 'cov_status_', 'no covariance')})")
+        print(f"(no standard errors: {state.cov_status or 'no covariance'})")
         print(coef.to_string(float_format="{:.6g}".format))
-        if getattr(model, "convergence_", None) is not None:
-            print(model.convergence_)
+        if state.convergence is not None:
+            print(state.convergence)
         return 0
     print(model.summary(alpha=args.alpha, exponentiate=args.rrr))
     return 0

@@ -1,67 +1,44 @@
 """``MultinomialLogit``: the scikit-learn face of the model.
 
-It validates inputs, builds the objective for the chosen parameterization and
-penalty, runs a solver, and stores the fitted state. The math lives in
-:mod:`mnlogit.objective`, the optimization in :mod:`mnlogit.solvers`.
+A thin face over the fit pipeline: :mod:`mnlogit.preparation` validates, encodes and
+identifies the data; :mod:`mnlogit.fitting` builds the objective, chooses and runs the
+solver and assembles the one fitted state, :class:`mnlogit.fitted.FittedModel`. The
+estimator keeps that record as ``fitted_`` and :meth:`MultinomialLogit._set_fitted`, the one
+place that writes fitted attributes, copies it onto the scikit-learn attributes.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnlogit.convergence import ConvergenceReport
-from mnlogit.diagnostics import (
-    check_class_sizes,
-    check_feature_values,
-    check_labels_present,
-    check_positive_number,
-    check_weights,
-    column_maxabs,
-    column_scales,
-    encode_labels,
-    resolve_reference,
+from mnlogit import io as modelfile
+from mnlogit.diagnostics import check_feature_values
+from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError
+from mnlogit.fitted import FittedModel
+from mnlogit.fitting import (
+    build_objective,
+    choose_fit_solver,
+    convergence_warning,
+    estimated_rows,
+    fit_covariance,
+    fitted_state,
+    full_covariance,
+    initial_point,
+    solve,
 )
-from mnlogit.exceptions import (
-    ConvergenceWarning,
-    DataWarning,
-    InferenceUnavailableError,
-    InvalidInputError,
-    SeparationError,
-    SolverError,
-)
-from mnlogit.firth import FirthObjective
-from mnlogit.fitstats import FitStatistics, null_loglik
-from mnlogit.formula import FormulaDesign
-from mnlogit.identification import (
-    aliased_mask,
-    drop_aliased,
-    expand_coefficients,
-    expand_covariance,
-    find_separation,
-    kept_rows,
-    separation_suspected,
-)
-from mnlogit.inference import InferenceMixin
-from mnlogit.inference.covariance import COV_TYPES, compute_covariance
-from mnlogit.objective import MultinomialObjective, log_softmax
-from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import make_penalty
-from mnlogit.precision import VALIDATE_DTYPES, float64_product, solve_in_precision
-from mnlogit.solvers import (
-    CRITERIA,
-    DEFAULT_MAX_ITER,
-    SOLVERS,
-    SolverOptions,
-    choose_solver,
-)
+from mnlogit.inference.covariance import COV_TYPES
+from mnlogit.inference.methods import InferenceMixin
+from mnlogit.objective import log_softmax
+from mnlogit.precision import float64_product
+from mnlogit.preparation import FitSettings, prepare
 
 __all__ = ["MultinomialLogit"]
 
@@ -178,6 +155,13 @@ default="auto"
         aliased columns were dropped from the fit (see :mod:`mnlogit.identification`).
     separation_ : SeparationResult or None
         Set when an unpenalized fit's classes are separated (no MLE exists).
+    design_ : FormulaDesign or None
+        The formula's encoding (formula fits).
+    n_missing_dropped_ : int
+        Rows dropped for missing values (formula fits only).
+    fitted_ : FittedModel
+        The one record of the fit that all the attributes above are read from (see
+        :mod:`mnlogit.fitted`): what ``save`` writes, ``load`` reads and inference uses.
     """
 
     def __init__(
@@ -221,229 +205,6 @@ default="auto"
         return tags
 
     # ------------------------------------------------------------------ fitting
-    def _check_params(self) -> tuple[str, float, float]:
-        if self.penalty not in (None, "l2", "firth"):
-            raise InvalidInputError(f"penalty must be None, 'l2' or 'firth', got {self.penalty!r}")
-        if self.penalty == "firth" and self.solver == "irls":
-            raise InvalidInputError(
-                "solver='irls' does not support penalty='firth'; use 'newton' or 'lbfgs'"
-            )
-        if self.solver != "auto" and self.solver not in SOLVERS:
-            raise InvalidInputError(
-                f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {self.solver!r}"
-            )
-        if self.dtype not in (None, "float32", "float64"):
-            raise InvalidInputError(
-                f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}"
-            )
-        if self.missing not in ("error", "drop"):
-            raise InvalidInputError(f"missing must be 'error' or 'drop', got {self.missing!r}")
-        if self.formula is not None and not isinstance(self.formula, str):
-            raise InvalidInputError(f"formula must be a string, got {type(self.formula).__name__}")
-        if self.cov_type is not None and self.cov_type not in COV_TYPES:
-            raise InvalidInputError(
-                f"cov_type must be one of {COV_TYPES} or None, got {self.cov_type!r}"
-            )
-        if self.criterion not in CRITERIA:
-            raise InvalidInputError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
-        tol = check_positive_number("tol", self.tol)
-        if not isinstance(self.fit_intercept, bool | np.bool_):
-            raise InvalidInputError(
-                f"fit_intercept must be True or False, got {self.fit_intercept!r}"
-            )
-        if (
-            isinstance(self.verbose, bool)
-            or not isinstance(self.verbose, int | np.integer)
-            or self.verbose < 0
-        ):
-            raise InvalidInputError(f"verbose must be a non-negative integer, got {self.verbose!r}")
-        if self.max_iter is not None and (
-            isinstance(self.max_iter, bool)
-            or not isinstance(self.max_iter, int | np.integer)
-            or self.max_iter < 1
-        ):
-            raise InvalidInputError(
-                f"max_iter must be a positive integer or None, got {self.max_iter!r}"
-            )
-        if self.penalty != "l2" and self.alpha is not None:
-            warnings.warn(
-                f"alpha is ignored because penalty={self.penalty!r}; set penalty='l2' to use it",
-                UserWarning,
-                stacklevel=3,
-            )
-        alpha = 0.0
-        if self.penalty == "l2" and self.alpha is not None:
-            alpha = check_positive_number("alpha", self.alpha, allow_zero=True)
-        return self.solver, alpha, tol
-
-    def _initial_theta(
-        self,
-        obj: MultinomialObjective,
-        classes: NDArray[Any],
-        class_totals: FloatArray,
-    ) -> FloatArray:
-        """Warm start if asked and compatible, else the intercept-only (null) model."""
-        K, p1 = classes.size, obj.p1
-        if (
-            self.warm_start
-            and hasattr(self, "coef_")
-            and np.array_equal(getattr(self, "classes_", np.empty(0)), classes)
-            and getattr(self, "fit_intercept_", None) == obj.fit_intercept
-            and self._warm_columns_match(obj)
-        ):
-            B = self.coef_.T
-            if obj.fit_intercept:
-                B = np.vstack([self.intercept_[None, :], B])
-            kept = getattr(self, "_kept_columns", None)
-            if kept is not None:
-                B = B[kept_rows(kept, obj.fit_intercept)]
-            return obj.free_from_original(np.asarray(B, dtype=np.float64))
-        B = np.zeros((p1, K))
-        if obj.fit_intercept:
-            freq = np.maximum(class_totals / class_totals.sum(), 1e-12)
-            B[0] = np.log(freq)
-        return obj.free_from_original(B)
-
-    def _warm_columns_match(self, obj: MultinomialObjective) -> bool:
-        """Whether the previous fit estimated the same columns as this objective holds."""
-        p_old = self.coef_.shape[1]
-        if p_old != getattr(self, "n_features_in_", -1):
-            return False
-        kept = getattr(self, "_kept_columns", None)
-        used = p_old if kept is None else kept.size
-        return bool(used == obj.n_features)
-
-    def _objective(
-        self,
-        X: ArrayLike,
-        y: ArrayLike,
-        sample_weight: ArrayLike | None,
-        alpha: float,
-        reset: bool,
-        fit_intercept: bool,
-    ) -> tuple[MultinomialObjective, NDArray[Any], int | None, float]:
-        """Validate data and build the objective; returns it with classes, reference, alpha."""
-        check_feature_values(X, getattr(self, "feature_names_in_", None) if not reset else None)
-        Xv: Any
-        yv: Any
-        Xv, yv = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=VALIDATE_DTYPES[self.dtype],
-            y_numeric=False,
-            reset=reset,
-        )
-        check_labels_present(yv)
-        check_classification_targets(yv)
-        classes, codes = encode_labels(yv)
-        sw = check_weights(sample_weight, Xv, yv, classes, codes, self.class_weight)
-        maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling
-        if reset:
-            self._kept_columns = None
-            self.collinearity_ = None
-            if self.penalty != "l2":
-                Xv, self._kept_columns, self.collinearity_ = drop_aliased(
-                    Xv, fit_intercept, self._input_names(Xv.shape[1]), sw, col_maxabs=maxabs
-                )
-                if self._kept_columns is not None:
-                    maxabs = maxabs[self._kept_columns]
-        elif getattr(self, "_kept_columns", None) is not None:
-            Xv = Xv[:, self._kept_columns]
-            maxabs = maxabs[self._kept_columns]
-        n_rows = int(np.count_nonzero(sw > 0))
-        p1 = Xv.shape[1] + int(fit_intercept)
-        if self.penalty is None and p1 >= n_rows:
-            raise InvalidInputError(
-                f"an unpenalized fit with {p1} parameters per class and only {n_rows} rows "
-                "(with positive weight) has no maximum-likelihood estimate: the classes are "
-                "separable. Use penalty='l2' or penalty='firth', or fewer features"
-            )
-        if reset:
-            single = check_class_sizes(classes, codes, sw)
-            if single:
-                warnings.warn(
-                    DataWarning(
-                        f"class(es) {single[:10]} have a single observation; their "
-                        "coefficients are barely identified (expect huge standard errors or "
-                        "separation)"
-                    ),
-                    stacklevel=4,
-                )
-        ridge = self.penalty == "l2"
-        ref = resolve_reference(self.reference, classes, ridge)
-        if ridge and self.alpha is None:
-            alpha = 1.0 / float(sw.sum())
-        param = Parameterization(classes.size, ref)
-        scale = column_scales(Xv, maxabs=maxabs)
-        if ridge:
-            # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
-            # become astronomically large in the scaled coordinates.
-            scale = np.maximum(scale, 1.0)
-        weights = (1.0 / scale) ** 2 if ridge else None  # (1/s)^2: no overflow on the way
-        penalty = make_penalty(
-            self.penalty if ridge else None, alpha, fit_intercept, row_weights=weights
-        )
-        obj: Any = MultinomialObjective(
-            Xv, codes, classes.size, sw, param, penalty, fit_intercept, feature_scale=scale
-        )
-        if self.penalty == "firth":
-            obj = FirthObjective(obj)
-        return obj, classes, ref, alpha
-
-    def _input_names(self, p: int) -> list[str]:
-        """Names of the design columns being fitted (formula terms, frame columns, x0..)."""
-        design = getattr(self, "design_", None)
-        if design is not None:
-            return list(design.columns)
-        names = getattr(self, "feature_names_in_", None)
-        if names is not None and len(names) == p:
-            return [str(n) for n in names]
-        return [f"x{j}" for j in range(p)]
-
-    def _fitted_design(self) -> FormulaDesign:
-        design = getattr(self, "design_", None)
-        if design is None:
-            raise InvalidInputError("this model was not fitted with a formula")
-        return design
-
-    def _prepare_data(
-        self, X: Any, y: Any, sample_weight: Any, groups: Any, reset: bool
-    ) -> tuple[Any, Any, Any, Any, bool]:
-        """Resolve a formula (or plain arrays) into ``(X, y, sample_weight, groups, intercept)``."""
-        fit_intercept = bool(self.fit_intercept)
-        if self.formula is None:
-            if y is None:
-                raise InvalidInputError(
-                    f"{type(self).__name__} requires y to be passed, but the target y is None "
-                    "(or give formula='y ~ ...' and a data frame)"
-                )
-            if reset:
-                self.design_ = None
-            return X, y, sample_weight, groups, fit_intercept
-        if y is not None:
-            raise InvalidInputError(
-                "with a formula, y comes from its left-hand side: call fit(data) without y"
-            )
-        if not self.fit_intercept:
-            raise InvalidInputError(
-                "with a formula, the intercept follows the formula: write 'y ~ 0 + ...' "
-                "instead of fit_intercept=False (so that categorical terms keep all levels)"
-            )
-        if reset:
-            design, Xd, yd, kept = FormulaDesign.fit(self.formula, X, self.missing)
-            self.design_ = design
-            self.n_missing_dropped_ = int((~kept).sum())
-        else:
-            Xd, yd, kept = self._fitted_design().training_arrays(X, self.missing)
-            design = self._fitted_design()
-        if sample_weight is not None and not isinstance(sample_weight, str):
-            sample_weight = np.asarray(sample_weight)[kept]
-        if groups is not None:
-            groups = np.asarray(groups)[kept]
-        return Xd, yd, sample_weight, groups, fit_intercept and design.has_intercept
-
     def fit(
         self,
         X: Any,
@@ -470,109 +231,20 @@ default="auto"
         -------
         self
         """
-        solver, alpha, tol = self._check_params()
-        if self.cov_type == "cluster" and groups is None:
-            raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
-        X, y, sample_weight, groups, fit_intercept = self._prepare_data(
-            X, y, sample_weight, groups, reset=True
-        )
-        obj, classes, ref, alpha = self._objective(
-            X, y, sample_weight, alpha, reset=True, fit_intercept=fit_intercept
-        )
-        S = obj.sum_weights
-        K = classes.size
-        codes, sw = obj.y, obj.sample_weight
-        Xv = obj.X
-        if solver == "auto":
-            solver = choose_solver(Xv.shape[0], obj.n_params, sp.issparse(Xv), obj.p1)
-            if self.penalty == "firth" and solver in ("newton-cg", "subsample-newton"):
-                solver = "newton" if solver == "subsample-newton" else "lbfgs"
-        max_iter = DEFAULT_MAX_ITER[solver] if self.max_iter is None else int(self.max_iter)
-        options = SolverOptions(
-            tol=tol, max_iter=max_iter, criterion=self.criterion, verbose=int(self.verbose)
-        )
-        class_totals = np.bincount(codes, weights=sw, minlength=K).astype(np.float64)
-        x0 = self._initial_theta(obj, classes, class_totals)
-        try:
-            with np.errstate(over="ignore", under="ignore"):
-                result = solve_in_precision(SOLVERS[solver], obj, x0, options)
-        except FloatingPointError as exc:
-            raise SolverError(
-                f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
-                "penalty='l2' or another solver"
-            ) from exc
-
-        B = obj.original_coefficients(result.x)
-        off = int(fit_intercept)
-        self.fit_intercept_ = fit_intercept
-        self.classes_ = classes
-        self.reference_ = None if ref is None else classes[ref]
-        self.intercept_ = B[0].copy() if fit_intercept else np.zeros(K)
-        self.coef_ = np.ascontiguousarray(B[off:].T)
-        kept = self._kept_columns
-        if kept is not None:
-            self.coef_ = expand_coefficients(self.coef_, kept, self.n_features_in_)
-        self._aliased = aliased_mask(kept, self.n_features_in_, K, fit_intercept)
-        self.aliased_ = [] if self.collinearity_ is None else list(self.collinearity_.aliased)
-        self.solver_ = solver
-        self.alpha_ = alpha
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
-        self.convergence_ = ConvergenceReport.from_result(
-            solver, self.criterion, tol, max_iter, result
-        )
-        stats = FitStatistics(
-            loglik=obj.loglik(result.x),
-            loglik_null=null_loglik(class_totals, fit_intercept),
-            n_params=obj.n_params,
-            nobs=S,
-        )
-        self.loglik_ = stats.loglik
-        self.loglik_null_ = stats.loglik_null
-        self.deviance_ = stats.deviance
-        self.aic_ = stats.aic
-        self.bic_ = stats.bic
-        self.pseudo_r2_ = stats.pseudo_r2
-        self.nobs_ = S
-        self.n_params_ = obj.n_params
-        self.cov_type_ = self.cov_type
-        self.separation_ = None
-        if self.penalty is None and separation_suspected(
-            lambda: obj.min_probability(result.x), sw, result.converged, K
-        ):
-            names = self._input_names(self.n_features_in_)
-            if kept is not None:
-                names = [names[j] for j in kept]
-            self.separation_ = find_separation(
-                obj.X, codes, K, sw, fit_intercept, names, classes, ref
-            )
-        if self.separation_ is not None:
-            self._cov_full, self.cov_status_ = (
-                None,
-                (
-                    f"no standard errors: the classes are {self.separation_.kind}ly separated, "
-                    "so the maximum-likelihood estimate does not exist"
-                ),
-            )
-        elif self.cov_type is None:
-            self._cov_full, self.cov_status_ = None, "covariance not computed (cov_type=None)"
-        else:
-            self._cov_full, self.cov_status_ = compute_covariance(
-                obj, result.x, self.cov_type, groups
-            )
-            if self._cov_full is not None and kept is not None:
-                self._cov_full = expand_covariance(
-                    self._cov_full, kept, self.n_features_in_, K, fit_intercept
-                )
-        if not result.converged:
-            warnings.warn(
-                ConvergenceWarning(
-                    f"MultinomialLogit (solver={solver!r}) {result.message}. "
-                    "Try a larger max_iter, solver='newton', scaling the features, or "
-                    "penalty='l2' (coefficients that keep growing suggest separated classes)."
-                ),
-                stacklevel=2,
-            )
+        settings = FitSettings.from_params(self.get_params())
+        # validated on a blank copy: a failing fit leaves a fitted model as it was
+        data = prepare(clone(self), settings, X, y, sample_weight, groups)
+        objective = build_objective(data, settings)
+        solver = choose_fit_solver(settings, data)
+        previous = getattr(self, "fitted_", None) if settings.warm_start else None
+        x0 = initial_point(objective, data, previous)
+        result, options = solve(solver, objective, x0, settings)
+        state = fitted_state(data, settings, objective, result, solver, options)
+        state = fit_covariance(state, objective, result.x, data)
+        warning = convergence_warning(state)
+        if warning is not None:
+            warnings.warn(warning, stacklevel=2)
+        self._set_fitted(state)
         return self
 
     def compute_covariance(
@@ -601,43 +273,116 @@ default="auto"
         self
         """
         check_is_fitted(self, "coef_")
-        separation = getattr(self, "separation_", None)
-        if separation is not None:
-            raise SeparationError(separation.message)
+        state = self.fitted_
+        if state.separation is not None:
+            raise SeparationError(state.separation.message)
         kind = cov_type or self.cov_type or "nonrobust"
         if kind not in COV_TYPES:
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
-        X, y, sample_weight, groups, _ = self._prepare_data(
-            X, y, sample_weight, groups, reset=False
-        )
-        obj, classes, _, _ = self._objective(
-            X,
-            y,
-            sample_weight,
-            float(getattr(self, "alpha_", 0.0)),
-            reset=False,
-            fit_intercept=self.fit_intercept_,
-        )
-        if not np.array_equal(classes, self.classes_):
+        settings = FitSettings.from_params(self.get_params(), quiet=True)
+        data = prepare(self, settings, X, y, sample_weight, groups, fitted=state)
+        if not np.array_equal(data.classes, state.classes):
             raise InvalidInputError(
-                f"y has classes {classes.tolist()[:10]}, the model was fitted on "
-                f"{self.classes_.tolist()[:10]}"
+                f"y has classes {data.classes.tolist()[:10]}, the model was fitted on "
+                f"{state.classes.tolist()[:10]}"
             )
-        kept = getattr(self, "_kept_columns", None)
-        B = self._full_B()
-        if kept is not None:
-            B = B[kept_rows(kept, self.fit_intercept_)]
-        theta = obj.free_from_original(B)
-        cov, status = compute_covariance(obj, theta, kind, groups, max_params=None)
+        objective = build_objective(data, settings)
+        theta = objective.free_from_original(estimated_rows(state, data.kept_columns))
+        cov, status = full_covariance(objective, theta, kind, data.groups, data, max_params=None)
         if cov is None:
             raise InferenceUnavailableError(status)
-        if kept is not None:
-            cov = expand_covariance(
-                cov, kept, self.n_features_in_, self.classes_.size, self.fit_intercept_
-            )
-        self._cov_full, self.cov_status_ = cov, status
-        self.cov_type_ = kind
+        self._set_fitted(state.with_covariance(cov, kind, status))
         return self
+
+    # ------------------------------------------------------------------ fitted state
+    _OUTCOME = (
+        "solver_",
+        "alpha_",
+        "n_iter_",
+        "converged_",
+        "loglik_",
+        "loglik_null_",
+        "deviance_",
+        "aic_",
+        "bic_",
+        "pseudo_r2_",
+        "nobs_",
+        "n_params_",
+    )
+
+    def _set_fitted(self, state: FittedModel) -> None:
+        """Hold ``state`` as ``fitted_`` and set every scikit-learn attribute from it.
+
+        The one place that writes fitted attributes. Attributes a state cannot know are
+        absent rather than ``None``, as scikit-learn expects: a model built from
+        coefficients has no ``loglik_``, ``solver_``, ``convergence_`` or ``cov_type_``
+        (until ``compute_covariance`` gives it one), a fit without a formula no
+        ``n_missing_dropped_``, a fit on bare arrays no ``feature_names_in_``.
+        """
+        self.fitted_ = state
+        self.classes_ = state.classes
+        self.reference_ = state.reference
+        self.coef_ = state.coef
+        self.intercept_ = state.intercept
+        self.fit_intercept_ = state.fit_intercept
+        self.n_features_in_ = state.n_features
+        self.design_ = state.design
+        self.aliased_ = list(state.aliased)
+        self.separation_ = state.separation
+        self.collinearity_ = state.collinearity
+        values: dict[str, Any] = dict.fromkeys(self._OUTCOME)
+        values.update(
+            feature_names_in_=state.feature_names_in,
+            convergence_=state.convergence,
+            cov_status_=state.cov_status,
+            n_missing_dropped_=state.n_missing_dropped,
+        )
+        outcome = state.outcome
+        if outcome is not None:
+            stats = outcome.statistics
+            values.update(
+                solver_=outcome.solver,
+                alpha_=outcome.alpha,
+                n_iter_=outcome.n_iter,
+                converged_=outcome.converged,
+                loglik_=stats.loglik,
+                loglik_null_=stats.loglik_null,
+                deviance_=stats.deviance,
+                aic_=stats.aic,
+                bic_=stats.bic,
+                pseudo_r2_=stats.pseudo_r2,
+                nobs_=stats.nobs,
+                n_params_=stats.n_params,
+            )
+        for name, value in values.items():
+            if value is not None:
+                setattr(self, name, value)
+            elif hasattr(self, name):
+                delattr(self, name)
+        if outcome is not None or state.cov is not None:
+            self.cov_type_ = state.cov_type
+        elif hasattr(self, "cov_type_"):
+            del self.cov_type_
+
+    def with_reference(self, reference: Any) -> MultinomialLogit:
+        """The same fit expressed against another reference class (no refit).
+
+        Parameters
+        ----------
+        reference : label or None
+            A class label, or ``None`` for the symmetric form.
+
+        Returns
+        -------
+        MultinomialLogit
+            A copy whose coefficients (and covariance, moved as ``J cov J^T``) are
+            re-expressed; probabilities and log-likelihoods are identical.
+        """
+        check_is_fitted(self, "coef_")
+        state = self.fitted_.with_reference(reference)
+        new: MultinomialLogit = clone(self).set_params(reference=reference)
+        new._set_fitted(state)
+        return new
 
     # ------------------------------------------------------------------ prediction
     def _design_matrix(self, X: Any) -> Any:
@@ -648,18 +393,19 @@ default="auto"
         ndarray or sparse matrix of shape (n, p)
         """
         check_is_fitted(self, "coef_")
-        design = getattr(self, "design_", None)
-        if design is not None:
-            return design.transform(X)
-        check_feature_values(X, getattr(self, "feature_names_in_", None))
+        state = self.fitted_
+        if state.design is not None:
+            return state.design.transform(X)
+        check_feature_values(X, state.feature_names_in)
         return validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
         )
 
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""
-        if y is None and getattr(self, "design_", None) is not None:
-            y = self._fitted_design().response_values(X)
+        state = getattr(self, "fitted_", None)
+        if y is None and state is not None and state.design is not None:
+            y = state.design.response_values(X)
         return float(super().score(X, y, sample_weight=sample_weight))
 
     def linear_predictor(self, X: ArrayLike) -> FloatArray:
@@ -755,11 +501,30 @@ default="auto"
             See :mod:`mnlogit.io` and ``docs/model-file.md``; read back with
             :func:`mnlogit.load`.
         """
-        from mnlogit.io import save
-
-        return save(self, path)
+        return modelfile.save(self, path)
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_fitted(
+        cls, fitted: FittedModel, params: Mapping[str, Any] | None = None
+    ) -> MultinomialLogit:
+        """An estimator holding a fitted state (what ``mnlogit.load`` returns).
+
+        Parameters
+        ----------
+        fitted : FittedModel
+        params : mapping, optional
+            Estimator parameters (``get_params()`` names); unknown names are ignored.
+
+        Returns
+        -------
+        MultinomialLogit
+        """
+        known = cls().get_params()
+        model = cls(**{k: v for k, v in (params or {}).items() if k in known})
+        model._set_fitted(fitted)
+        return model
+
     @classmethod
     def from_coefficients(
         cls,
@@ -791,9 +556,21 @@ default="auto"
         MultinomialLogit
             Ready for ``predict``/``predict_proba``; it carries no fit statistics.
         """
-        from mnlogit.construction import build_from_coefficients
+        state = FittedModel.from_coefficients(classes, intercept, coef, reference, feature_names)
+        return cls.from_fitted(state, {"reference": reference})
 
-        model: MultinomialLogit = build_from_coefficients(
-            cls, classes, intercept, coef, reference, feature_names
-        )
-        return model
+
+def load(path: str | Path) -> MultinomialLogit:
+    """Read a model file written by ``MultinomialLogit.save`` (see :func:`mnlogit.io.read`).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    MultinomialLogit
+        Ready to predict; carries the covariance and fit statistics it was saved with.
+    """
+    params, state = modelfile.read(path)
+    return MultinomialLogit.from_fitted(state, params)

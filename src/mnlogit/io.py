@@ -16,6 +16,12 @@ shortest round-trip ``repr``). Non-finite JSON numbers are written as the string
 executes code from the file: the archive is read as bytes, JSON is parsed by the
 standard library, arrays by ``numpy.load(..., allow_pickle=False)``, and the formula is
 rebuilt from its recorded levels and constants. See ``docs/model-file.md``.
+
+The module reads and writes a pair ``(estimator parameters, FittedModel)``
+(:func:`read`, :func:`write`) and knows nothing of the estimator class: ``save`` takes
+any object with ``get_params()`` and ``fitted_``, and ``load`` hands the pair to
+:func:`mnlogit.estimator.load`, imported when called (so importing this module does not
+import the estimator, and the estimator imports this module).
 """
 
 from __future__ import annotations
@@ -26,22 +32,44 @@ import json
 import math
 import zipfile
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.fitstats import FitStatistics
+from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.formula import FormulaDesign, check_formula_safe
+from mnlogit.identification import RecordedSeparation
 from mnlogit.solvers import IterationRecord
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "save"]
+if TYPE_CHECKING:
+    from mnlogit.estimator import MultinomialLogit
+
+__all__ = [
+    "FIT_ATTRIBUTES",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "SavableModel",
+    "load",
+    "read",
+    "save",
+    "write",
+]
+
+FloatArray = NDArray[np.float64]
 
 FORMAT_NAME = "mnlogit-model"
 FORMAT_VERSION = 1
-_FIT_ATTRIBUTES = (
+#: The estimator attributes kept in ``model.json``'s ``"fit"`` object, in file order; a
+#: model has (and a file holds) those its producer knows.
+FIT_ATTRIBUTES = (
     "loglik_",
     "loglik_null_",
     "deviance_",
@@ -138,22 +166,81 @@ def _npy_bytes(array: NDArray[Any]) -> bytes:
     return buf.getvalue()
 
 
-def _params(model: Any) -> dict[str, Any]:
-    params = dict(model.get_params())
-    cw = params.get("class_weight")
+class SavableModel(Protocol):
+    """What :func:`save` needs of a model: its parameters and its fitted state."""
+
+    fitted_: FittedModel
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+
+
+def _encode_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    plain = dict(params)
+    cw = plain.get("class_weight")
     if isinstance(cw, dict):
-        params["class_weight"] = {"pairs": [[_plain(k), float(v)] for k, v in cw.items()]}
-    return _plain(params)
+        plain["class_weight"] = {"pairs": [[_plain(k), float(v)] for k, v in cw.items()]}
+    encoded: dict[str, Any] = _plain(plain)
+    return encoded
 
 
-def save(model: Any, path: str | Path) -> Path:
-    """Write a fitted model to ``path`` (see the module docstring for the format).
+def _fit_section(state: FittedModel) -> dict[str, Any]:
+    """``model.json``'s ``"fit"`` object: the fit attributes the state has."""
+    values: dict[str, Any] = {}
+    if state.outcome is not None:
+        stats = state.outcome.statistics
+        values.update(
+            loglik_=stats.loglik,
+            loglik_null_=stats.loglik_null,
+            deviance_=stats.deviance,
+            aic_=stats.aic,
+            bic_=stats.bic,
+            pseudo_r2_=stats.pseudo_r2,
+            nobs_=stats.nobs,
+            n_params_=stats.n_params,
+            n_iter_=state.outcome.n_iter,
+            converged_=state.outcome.converged,
+            solver_=state.outcome.solver,
+            alpha_=state.outcome.alpha,
+        )
+    if state.outcome is not None or state.cov is not None:
+        values["cov_type_"] = state.cov_type
+    if state.cov_status is not None:
+        values["cov_status_"] = state.cov_status
+    if state.n_missing_dropped is not None:
+        values["n_missing_dropped_"] = state.n_missing_dropped
+    return {a: _plain(values[a]) for a in FIT_ATTRIBUTES if a in values}
+
+
+def _convergence_section(report: ConvergenceReport | None) -> Any:
+    if report is None:
+        return None
+    return _plain(
+        {
+            "solver": report.solver,
+            "criterion": report.criterion,
+            "tol": report.tol,
+            "max_iter": report.max_iter,
+            "converged": report.converged,
+            "n_iter": report.n_iter,
+            "gradient": report.gradient,
+            "parameter": report.parameter,
+            "loglik": report.loglik,
+            "objective": report.objective,
+            "message": report.message,
+            "history": [list(vars(r).values()) for r in report.history],
+        }
+    )
+
+
+def write(path: str | Path, params: Mapping[str, Any], state: FittedModel) -> Path:
+    """Write estimator parameters and a fitted state to ``path``.
 
     Parameters
     ----------
-    model : MultinomialLogit
-        Fitted, or built with ``from_coefficients``.
     path : str or Path
+    params : mapping
+        The estimator's ``get_params()``.
+    state : FittedModel
 
     Returns
     -------
@@ -161,57 +248,30 @@ def save(model: Any, path: str | Path) -> Path:
     """
     from mnlogit import __version__
 
-    if not hasattr(model, "coef_"):
-        raise ModelFileError("the model is not fitted; nothing to save")
-    arrays: dict[str, NDArray[Any]] = {"coef": model.coef_, "intercept": model.intercept_}
-    cov = getattr(model, "_cov_full", None)
-    if cov is not None:
-        arrays["cov"] = cov
+    arrays: dict[str, NDArray[Any]] = {"coef": state.coef, "intercept": state.intercept}
+    if state.cov is not None:
+        arrays["cov"] = state.cov
     blobs = {f"{name}.npy": _npy_bytes(a) for name, a in arrays.items()}
-    classes = model.classes_
-    ref = model.reference_
-    ref_index = None if ref is None else int(np.flatnonzero(classes == ref)[0])
-    design = getattr(model, "design_", None)
-    names = getattr(model, "feature_names_in_", None)
-    report = getattr(model, "convergence_", None)
+    names = state.feature_names_in
+    kept = state.kept_columns
+    sep = state.separation
     meta: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "mnlogit_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "classes": _encode_labels(classes),
-        "reference_index": ref_index,
-        "fit_intercept": bool(getattr(model, "fit_intercept_", True)),
-        "n_features": int(model.coef_.shape[1]),
+        "classes": _encode_labels(state.classes),
+        "reference_index": state.reference_index,
+        "fit_intercept": bool(state.fit_intercept),
+        "n_features": state.n_features,
         "feature_names": None if names is None else [str(n) for n in names],
-        "formula": None if design is None else design.to_dict(),
-        "kept_columns": None
-        if getattr(model, "_kept_columns", None) is None
-        else [int(j) for j in model._kept_columns],
-        "aliased": list(getattr(model, "aliased_", [])),
-        "separation": None
-        if getattr(model, "separation_", None) is None
-        else {"kind": model.separation_.kind, "message": model.separation_.message},
-        "params": _params(model),
-        "fit": {a: _plain(getattr(model, a)) for a in _FIT_ATTRIBUTES if hasattr(model, a)},
-        "convergence": None
-        if report is None
-        else _plain(
-            {
-                "solver": report.solver,
-                "criterion": report.criterion,
-                "tol": report.tol,
-                "max_iter": report.max_iter,
-                "converged": report.converged,
-                "n_iter": report.n_iter,
-                "gradient": report.gradient,
-                "parameter": report.parameter,
-                "loglik": report.loglik,
-                "objective": report.objective,
-                "message": report.message,
-                "history": [list(vars(r).values()) for r in report.history],
-            }
-        ),
+        "formula": None if state.design is None else state.design.to_dict(),
+        "kept_columns": None if kept is None else [int(j) for j in kept],
+        "aliased": list(state.aliased),
+        "separation": None if sep is None else {"kind": sep.kind, "message": sep.message},
+        "params": _encode_params(params),
+        "fit": _fit_section(state),
+        "convergence": _convergence_section(state.convergence),
         "arrays": {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()},
     }
     text = json.dumps(meta, indent=1, allow_nan=False)
@@ -221,6 +281,25 @@ def save(model: Any, path: str | Path) -> Path:
         for name, blob in blobs.items():
             zf.writestr(name, blob)
     return target
+
+
+def save(model: SavableModel, path: str | Path) -> Path:
+    """Write a fitted model to ``path`` (see the module docstring for the format).
+
+    Parameters
+    ----------
+    model : MultinomialLogit
+        Fitted, loaded, or built with ``from_coefficients``.
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    state = getattr(model, "fitted_", None)
+    if state is None:
+        raise ModelFileError("the model is not fitted; nothing to save")
+    return write(path, model.get_params(), state)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]]]:
@@ -268,8 +347,156 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]]]:
     return meta, arrays
 
 
-def load(path: str | Path) -> Any:
+def _decode_params(meta: dict[str, Any], p: Path) -> dict[str, Any]:
+    """The estimator parameters, refusing a formula that is unsafe or not the model's."""
+    params = dict(meta.get("params", {}))
+    cw = params.get("class_weight")
+    if isinstance(cw, dict) and "pairs" in cw:
+        params["class_weight"] = {k: w for k, w in cw["pairs"]}
+    formula = meta.get("formula")
+    param_formula = params.get("formula")
+    if param_formula is not None:
+        if formula is None or param_formula != formula.get("formula"):
+            raise ModelFileError(f"{p}: the estimator's formula does not match the model's")
+        try:
+            check_formula_safe(str(param_formula))
+        except InvalidInputError as exc:
+            raise ModelFileError(f"{p}: refusing the model's formula: {exc}") from exc
+    return params
+
+
+def _decode_outcome(fit: dict[str, Any]) -> FitOutcome | None:
+    """The solver's outcome from the ``"fit"`` object (``None`` when it holds none)."""
+    if "loglik_" not in fit:
+        return None
+    stats = FitStatistics(
+        loglik=float(_unfloat(fit["loglik_"])),
+        loglik_null=float(_unfloat(fit["loglik_null_"])),
+        n_params=int(fit["n_params_"]),
+        nobs=float(_unfloat(fit["nobs_"])),
+    )
+    return FitOutcome(
+        solver=str(fit["solver_"]),
+        alpha=float(_unfloat(fit["alpha_"])),
+        n_iter=int(fit["n_iter_"]),
+        converged=bool(fit["converged_"]),
+        statistics=stats,
+    )
+
+
+def _decode_convergence(conv: Any) -> ConvergenceReport | None:
+    if conv is None:
+        return None
+    history = [IterationRecord(*[_unfloat(v) for v in row]) for row in conv["history"]]
+    return ConvergenceReport(
+        **{k: _unfloat(v) for k, v in conv.items() if k != "history"}, history=history
+    )
+
+
+def _decode_columns(
+    meta: dict[str, Any], n_features: int, p: Path
+) -> tuple[NDArray[np.object_] | None, FormulaDesign | None, NDArray[np.intp] | None]:
+    """Feature names, formula design and kept columns, checked against ``n_features``."""
+    names = meta.get("feature_names")
+    if names is not None and len(names) != n_features:
+        raise ModelFileError(f"{p}: {len(names)} feature names for {n_features} features")
+    formula = meta.get("formula")
+    try:
+        design = None if formula is None else FormulaDesign.from_dict(formula)
+    except InvalidInputError as exc:
+        raise ModelFileError(f"{p}: refusing the model's formula: {exc}") from exc
+    kept = meta.get("kept_columns")
+    kept_arr = None
+    if kept is not None:
+        kept_arr = np.asarray(kept, dtype=np.intp)
+        if kept_arr.size and (kept_arr.min() < 0 or kept_arr.max() >= n_features):
+            raise ModelFileError(f"{p}: kept_columns out of range")
+    feature_names = None
+    if names is not None and formula is None:
+        feature_names = np.asarray(names, dtype=object)
+    return feature_names, design, kept_arr
+
+
+def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) -> FittedModel:
+    classes = _decode_labels(meta["classes"])
+    coef, intercept = arrays["coef"], arrays["intercept"]
+    K, n_features = classes.size, int(meta["n_features"])
+    if coef.shape != (K, n_features) or intercept.shape != (K,):
+        raise ModelFileError(
+            f"{p}: array shapes {coef.shape}, {intercept.shape} do not match "
+            f"{K} classes and {n_features} features"
+        )
+    fit_intercept = bool(meta.get("fit_intercept", True))
+    cov = arrays.get("cov")
+    p1 = n_features + int(fit_intercept)
+    if cov is not None and cov.shape != (K * p1, K * p1):
+        raise ModelFileError(f"{p}: covariance of shape {cov.shape}, expected {(K * p1, K * p1)}")
+    feature_names, design, kept = _decode_columns(meta, n_features, p)
+    ref_index = meta.get("reference_index")
+    reference = None if ref_index is None else classes[int(ref_index)]
+    fit = dict(meta.get("fit", {}))
+    cov_status = fit.get("cov_status_")
+    if cov is None and "cov_status_" not in fit:
+        cov_status = "the model file holds no covariance"
+    sep = meta.get("separation")
+    dropped = fit.get("n_missing_dropped_")
+    return FittedModel(
+        classes=classes,
+        reference=reference,
+        reference_index=None if ref_index is None else int(ref_index),
+        coef=coef,
+        intercept=intercept,
+        fit_intercept=fit_intercept,
+        feature_names_in=feature_names,
+        design=design,
+        kept_columns=kept,
+        aliased=tuple(str(a) for a in meta.get("aliased", [])),
+        cov=cov,
+        cov_type=fit.get("cov_type_"),
+        cov_status=None if cov_status is None else str(cov_status),
+        outcome=_decode_outcome(fit),
+        convergence=_decode_convergence(meta.get("convergence")),
+        separation=None
+        if sep is None
+        else RecordedSeparation(str(sep["kind"]), str(sep["message"])),
+        n_missing_dropped=None if dropped is None else int(dropped),
+    )
+
+
+def read(path: str | Path) -> tuple[dict[str, Any], FittedModel]:
+    """Read a model file: the estimator parameters and the fitted state.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    params : dict
+        Estimator parameters as saved (names the estimator does not know are kept;
+        :meth:`MultinomialLogit.from_fitted` ignores them).
+    state : FittedModel
+
+    Raises
+    ------
+    ModelFileError
+        Foreign, truncated or corrupted file, or a newer format version.
+    FileNotFoundError
+    """
+    p = Path(path)
+    meta, arrays = _read(p)
+    try:
+        return _decode_params(meta, p), _decode_state(meta, arrays, p)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelFileError(f"{p}: model.json is incomplete or malformed: {exc!r}") from exc
+
+
+def load(path: str | Path) -> MultinomialLogit:
     """Read a model written by :func:`save` (or ``MultinomialLogit.save``).
+
+    The same function as :func:`mnlogit.load`.
 
     Parameters
     ----------
@@ -286,88 +513,8 @@ def load(path: str | Path) -> Any:
         Foreign, truncated or corrupted file, or a newer format version.
     FileNotFoundError
     """
-    from mnlogit.estimator import MultinomialLogit
-    from mnlogit.formula import FormulaDesign, check_formula_safe
-    from mnlogit.identification import RecordedSeparation, aliased_mask
+    # imported here, the one reference from the file format to the estimator: the
+    # estimator imports this module, and importing this module loads no estimator
+    from mnlogit.estimator import load as load_model
 
-    p = Path(path)
-    meta, arrays = _read(p)
-    try:
-        classes = _decode_labels(meta["classes"])
-        coef, intercept = arrays["coef"], arrays["intercept"]
-        K, n_features = classes.size, int(meta["n_features"])
-        if coef.shape != (K, n_features) or intercept.shape != (K,):
-            raise ModelFileError(
-                f"{p}: array shapes {coef.shape}, {intercept.shape} do not match "
-                f"{K} classes and {n_features} features"
-            )
-        params = dict(meta.get("params", {}))
-        cw = params.get("class_weight")
-        if isinstance(cw, dict) and "pairs" in cw:
-            params["class_weight"] = {k: w for k, w in cw["pairs"]}
-        formula = meta.get("formula")
-        param_formula = params.get("formula")
-        if param_formula is not None:
-            if formula is None or param_formula != formula.get("formula"):
-                raise ModelFileError(f"{p}: the estimator's formula does not match the model's")
-            try:
-                check_formula_safe(str(param_formula))
-            except InvalidInputError as exc:
-                raise ModelFileError(f"{p}: refusing the model's formula: {exc}") from exc
-        known = set(MultinomialLogit().get_params())
-        model = MultinomialLogit(**{k: v for k, v in params.items() if k in known})
-        ref_index = meta.get("reference_index")
-        model.classes_ = classes
-        model.reference_ = None if ref_index is None else classes[int(ref_index)]
-        model.coef_ = coef
-        model.intercept_ = intercept
-        model.n_features_in_ = n_features
-        model.fit_intercept_ = bool(meta.get("fit_intercept", True))
-        names = meta.get("feature_names")
-        if names is not None and len(names) != n_features:
-            raise ModelFileError(f"{p}: {len(names)} feature names for {n_features} features")
-        try:
-            model.design_ = None if formula is None else FormulaDesign.from_dict(formula)
-        except InvalidInputError as exc:
-            raise ModelFileError(f"{p}: refusing the model's formula: {exc}") from exc
-        if names is not None and formula is None:
-            model.feature_names_in_ = np.asarray(names, dtype=object)
-        for key, value in dict(meta.get("fit", {})).items():
-            if key in _FIT_ATTRIBUTES:
-                setattr(model, key, _unfloat(value))
-        cov = arrays.get("cov")
-        p1 = n_features + int(model.fit_intercept_)
-        if cov is not None and cov.shape != (K * p1, K * p1):
-            raise ModelFileError(
-                f"{p}: covariance of shape {cov.shape}, expected {(K * p1, K * p1)}"
-            )
-        model._cov_full = cov
-        kept = meta.get("kept_columns")
-        if kept is not None:
-            kept_arr = np.asarray(kept, dtype=np.intp)
-            if kept_arr.size and (kept_arr.min() < 0 or kept_arr.max() >= n_features):
-                raise ModelFileError(f"{p}: kept_columns out of range")
-            model._kept_columns = kept_arr
-        else:
-            model._kept_columns = None
-        model.aliased_ = [str(a) for a in meta.get("aliased", [])]
-        sep = meta.get("separation")
-        recorded = (
-            None if sep is None else RecordedSeparation(str(sep["kind"]), str(sep["message"]))
-        )
-        setattr(model, "separation_", recorded)  # noqa: B010  (a recorded, not a live, result)
-        model._aliased = aliased_mask(model._kept_columns, n_features, K, model.fit_intercept_)
-        if model._cov_full is None and "cov_status_" not in meta.get("fit", {}):
-            model.cov_status_ = "the model file holds no covariance"
-        conv = meta.get("convergence")
-        if conv is not None:
-            history = [IterationRecord(*[_unfloat(v) for v in row]) for row in conv["history"]]
-            model.convergence_ = ConvergenceReport(
-                **{k: _unfloat(v) for k, v in conv.items() if k != "history"},
-                history=history,
-            )
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ModelFileError(f"{p}: model.json is incomplete or malformed: {exc!r}") from exc
-    return model
+    return load_model(path)

@@ -19,13 +19,21 @@ which is what lets a ridge penalty act on ``Theta`` directly.
 
 The free vector used by solvers is ``Theta`` flattened class by class (column-major),
 so each non-reference class contributes a contiguous block ``[intercept, w_1 .. w_p]``.
+
+Which class is the reference is decided here once, by :meth:`Parameterization.resolve_reference`
+(the estimator's ``reference`` parameter, ``with_reference`` and ``from_coefficients`` all
+go through it); everything downstream carries the resolved index.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import helmert
+
+from mnlogit.exceptions import InvalidInputError
 
 __all__ = ["Parameterization"]
 
@@ -68,6 +76,58 @@ class Parameterization:
             self.A = np.delete(eye, reference, axis=1)
             self.N = eye.copy()
             self.N[reference, :] -= 1.0
+
+    @staticmethod
+    def resolve_reference(
+        reference: Any, classes: NDArray[Any], penalized: bool = False, keywords: bool = True
+    ) -> int | None:
+        """Index of the reference class in ``classes``, or ``None`` for the symmetric form.
+
+        ``"auto"``: the first class for unpenalized fits, the symmetric form for penalized
+        ones with three or more classes. With two classes a penalized fit also uses the
+        first class: the ridge penalty on the single log-odds vector does not depend on
+        which class is the reference (switching only flips its sign), and it is then the
+        penalty of ordinary binary ridge logistic regression (scikit-learn's).
+        ``"first"`` / ``"last"``: by sorted order. Any other value must be one of the
+        classes. The keywords are checked before the labels: a class literally named
+        ``"first"``, ``"last"`` or ``"auto"`` is chosen by its sorted position instead.
+
+        Parameters
+        ----------
+        reference : label, "auto", "first", "last" or None
+        classes : ndarray of shape (K,)
+            The classes in the order of the coefficient rows (sorted, for a fit).
+        penalized : bool, default=False
+            Whether the fit has a ridge penalty (decides ``"auto"``).
+        keywords : bool, default=True
+            ``False`` takes ``reference`` as a label only (``with_reference``,
+            ``from_coefficients``): no keyword is recognised.
+
+        Returns
+        -------
+        int or None
+
+        Raises
+        ------
+        InvalidInputError
+            ``reference`` is neither a keyword (when accepted), ``None``, nor exactly one
+            of ``classes``.
+        """
+        if keywords and isinstance(reference, str) and reference in ("auto", "first", "last"):
+            if reference == "auto":
+                return None if penalized and classes.size > 2 else 0
+            return 0 if reference == "first" else int(classes.size - 1)
+        if reference is None:
+            return None
+        matches = np.flatnonzero(classes == reference)
+        if matches.size != 1:
+            shown = ", ".join(repr(c) for c in classes[:10].tolist())
+            accepted = "a class label, 'first', 'last', 'auto'" if keywords else "a class label"
+            raise InvalidInputError(
+                f"reference={reference!r} is not one of the classes ({shown}); pass "
+                f"{accepted} or None (symmetric form)"
+            )
+        return int(matches[0])
 
     @property
     def n_free_classes(self) -> int:
@@ -127,6 +187,33 @@ class Parameterization:
         """
         M = self.transform_to(other)
         return np.asarray(np.kron(M.T, np.eye(p1)), dtype=np.float64)
+
+    def project(self, B: FloatArray) -> FloatArray:
+        """``B @ N``: the same probabilities in this parameterization's representative.
+
+        Parameters
+        ----------
+        B : ndarray of shape (p1, K)
+
+        Returns
+        -------
+        ndarray of shape (p1, K)
+            Zero reference column (reference form) or zero row sums (symmetric form).
+        """
+        return np.asarray(B @ self.N, dtype=np.float64)
+
+    def full_jacobian(self, p1: int) -> FloatArray:
+        """Jacobian of ``vec(B @ N)`` with respect to ``vec(B)``, both class-major.
+
+        ``vec(B)`` stacks the columns of ``B`` (class ``k``'s block ``B[:, k]`` of ``p1``
+        entries after class ``k - 1``'s), the layout of a fitted model's covariance; it
+        moves to this parameterization as ``J @ cov @ J.T``.
+
+        Returns
+        -------
+        ndarray of shape (K * p1, K * p1)
+        """
+        return np.asarray(np.kron(self.N.T, np.eye(p1)), dtype=np.float64)
 
     def free_gradient(self, grad_full: FloatArray) -> FloatArray:
         """Chain rule from a ``(p1, K)`` gradient over ``B`` to the free vector.

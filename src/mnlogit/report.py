@@ -50,7 +50,7 @@ def _png(draw: Callable[..., Any], size: tuple[float, float] = (6.4, 4.4)) -> st
 
 def _numeric_predictors(model: Any, data: Any) -> list[Any]:
     """Up to two raw numeric predictors to plot along, in the order the model names them."""
-    design = getattr(model, "design_", None)
+    design = model.fitted_.design
     if design is not None:
         frame = pd.DataFrame(data)
         used = sorted(design.spec.required_variables, key=lambda v: (design.formula.find(v), v))
@@ -62,84 +62,46 @@ def _numeric_predictors(model: Any, data: Any) -> list[Any]:
             and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])
         ][:2]
-    return list(model._feature_names()[:2])
+    return list(model.fitted_.feature_names[:2])
 
 
-def render_report(model: Any, data: Any, y: Any = None, title: str | None = None) -> str:
-    """The report as an HTML string.
+Captioned = tuple[str, Callable[..., Any]]
 
-    Parameters
-    ----------
-    model : MultinomialLogit
-        Fitted (or loaded from a model file).
-    data : array-like of shape (n, p) or data frame
-        Data to evaluate and plot on (for formula models, a frame with the response).
-    y : array-like of shape (n,), optional
-        True labels (formula models read them from ``data``).
-    title : str, optional
-    """
-    from mnlogit import plotting
 
-    design = getattr(model, "design_", None)
-    if y is None and design is not None:
-        y = design.response_values(data)
-    if y is None:
-        raise InvalidInputError("the report needs true labels: pass y or use a formula model")
+def _tables(model: Any) -> list[str]:
+    """The summary, relative risk ratios and term tests (or the bare coefficients)."""
     esc = html.escape
-    title = title or "Multinomial logit report"
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by mnlogit."
-        + (f" Formula: <code>{esc(design.formula)}</code>." if design is not None else "")
-        + "</p>",
-    ]
-
-    has_cov = getattr(model, "_cov_full", None) is not None
-    parts.append("<h2>Summary</h2>")
-    if has_cov:
-        parts.append(model.summary()._repr_html_())
-        parts.append("<h2>Relative risk ratios</h2>")
-        parts.append(
-            model.coef_table(exponentiate=True).to_html(float_format="{:.4g}".format, escape=True)
-        )
-        try:
-            tests = model.term_tests()
-            parts.append("<h2>Joint tests of each term (Wald)</h2>")
-            parts.append(tests.to_html(float_format="{:.4g}".format, escape=True))
-        except (InferenceUnavailableError, ValueError) as exc:
-            parts.append(f"<p class='note'>Term tests unavailable: {esc(str(exc))}</p>")
-    else:
-        status = getattr(model, "cov_status_", "no covariance")
+    state = model.fitted_
+    parts = ["<h2>Summary</h2>"]
+    if state.cov is None:
+        status = state.cov_status or "no covariance"
         parts.append(f"<p class='note'>No standard errors: {esc(str(status))}</p>")
         coef = pd.DataFrame(
-            np.column_stack([model.intercept_, model.coef_]),
-            index=[str(c) for c in model.classes_],
-            columns=["Intercept", *model._feature_names()],
+            np.column_stack([state.intercept, state.coef]),
+            index=[str(c) for c in state.classes],
+            columns=["Intercept", *state.feature_names],
         )
         parts.append(coef.to_html(float_format="{:.4f}".format, escape=True))
-
-    parts.append("<h2>Evaluation on the given data</h2>")
-    parts.append(model.evaluate(data, y)._repr_html_())
-
-    figures: list[tuple[str, Callable[..., Any]]] = []
-    if has_cov:
-        figures.append(
-            (
-                "Relative risk ratios with 95% intervals (log scale)",
-                lambda ax: plotting.plot_coefficients(model, exponentiate=True, ax=ax),
-            )
-        )
-    figures.append(
-        ("Confusion matrix", lambda ax: plotting.plot_confusion_matrix(model, data, y, ax=ax))
+        return parts
+    parts.append(model.summary()._repr_html_())
+    parts.append("<h2>Relative risk ratios</h2>")
+    parts.append(
+        model.coef_table(exponentiate=True).to_html(float_format="{:.4g}".format, escape=True)
     )
-    figures.append(
-        (
-            "Calibration (reliability) per class",
-            lambda ax: plotting.plot_calibration(model, data, y, ax=ax),
-        )
-    )
+    try:
+        tests = model.term_tests()
+        parts.append("<h2>Joint tests of each term (Wald)</h2>")
+        parts.append(tests.to_html(float_format="{:.4g}".format, escape=True))
+    except (InferenceUnavailableError, ValueError) as exc:
+        parts.append(f"<p class='note'>Term tests unavailable: {esc(str(exc))}</p>")
+    return parts
+
+
+def _feature_figures(model: Any, data: Any, y: Any, has_cov: bool) -> tuple[list[Captioned], str]:
+    """Figures along the numeric predictors, and a note when the surfaces cannot be drawn."""
+    from mnlogit import plotting
+
+    figures: list[Captioned] = []
     features = _numeric_predictors(model, data)
     for feature in features:
         figures.append(
@@ -156,32 +118,95 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
             )
         )
     if len(features) < 2:
-        parts.append(
+        note = (
             "<p class='note'>Decision regions and probability surface: not drawn (they need "
             f"two numeric predictors; this model has {len(features)}).</p>"
         )
-    else:
-        pair = (features[0], features[1])
+        return figures, note
+    pair = (features[0], features[1])
+    last = model.classes_[-1]
+    figures.append(
+        (
+            f"Decision regions over {pair[0]} and {pair[1]}",
+            lambda ax: plotting.plot_decision_regions(model, data, pair, ax=ax, scatter_y=y),
+        )
+    )
+    figures.append(
+        (
+            f"Probability of {last} over {pair[0]} and {pair[1]}",
+            lambda ax: plotting.plot_probability_surface(model, data, pair, cls=last, ax=ax),
+        )
+    )
+    return figures, ""
+
+
+def _figures(model: Any, data: Any, y: Any) -> tuple[list[Captioned], str]:
+    """Every figure of the report, in order, and the note on those not drawn."""
+    from mnlogit import plotting
+
+    has_cov = model.fitted_.cov is not None
+    figures: list[Captioned] = []
+    if has_cov:
         figures.append(
             (
-                f"Decision regions over {pair[0]} and {pair[1]}",
-                lambda ax: plotting.plot_decision_regions(model, data, pair, ax=ax, scatter_y=y),
+                "Relative risk ratios with 95% intervals (log scale)",
+                lambda ax: plotting.plot_coefficients(model, exponentiate=True, ax=ax),
             )
         )
-        figures.append(
-            (
-                f"Probability of {model.classes_[-1]} over {pair[0]} and {pair[1]}",
-                lambda ax: plotting.plot_probability_surface(
-                    model, data, pair, cls=model.classes_[-1], ax=ax
-                ),
-            )
+    figures.append(
+        ("Confusion matrix", lambda ax: plotting.plot_confusion_matrix(model, data, y, ax=ax))
+    )
+    figures.append(
+        (
+            "Calibration (reliability) per class",
+            lambda ax: plotting.plot_calibration(model, data, y, ax=ax),
         )
+    )
+    along, note = _feature_figures(model, data, y, has_cov)
+    figures.extend(along)
     figures.append(
         (
             "The softmax: linear predictors to probabilities",
             lambda ax: plotting.plot_softmax(ax=ax),
         )
     )
+    return figures, note
+
+
+def render_report(model: Any, data: Any, y: Any = None, title: str | None = None) -> str:
+    """The report as an HTML string.
+
+    Parameters
+    ----------
+    model : MultinomialLogit
+        Fitted (or loaded from a model file).
+    data : array-like of shape (n, p) or data frame
+        Data to evaluate and plot on (for formula models, a frame with the response).
+    y : array-like of shape (n,), optional
+        True labels (formula models read them from ``data``).
+    title : str, optional
+    """
+    design = model.fitted_.design
+    if y is None and design is not None:
+        y = design.response_values(data)
+    if y is None:
+        raise InvalidInputError("the report needs true labels: pass y or use a formula model")
+    esc = html.escape
+    title = title or "Multinomial logit report"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by mnlogit."
+        + (f" Formula: <code>{esc(design.formula)}</code>." if design is not None else "")
+        + "</p>",
+        *_tables(model),
+        "<h2>Evaluation on the given data</h2>",
+        model.evaluate(data, y)._repr_html_(),
+    ]
+    figures, note = _figures(model, data, y)
+    if note:
+        parts.append(note)
     parts.append("<h2>Figures</h2>")
     for caption, draw in figures:
         try:

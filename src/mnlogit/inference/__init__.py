@@ -1,6 +1,10 @@
-"""Statistical inference on fitted models: covariance, tests, effects, intervals."""
+"""Statistical inference on fitted models: covariance, tests, effects, intervals.
+
+The estimator's inference methods are :class:`mnlogit.inference.methods.InferenceMixin`
+(imported from there: this package's ``__init__`` stays light, so that the fit pipeline
+can import :mod:`mnlogit.inference.covariance` without the methods).
+"""
 
 from mnlogit.inference.hypotheses import TestResult
-from mnlogit.inference.methods import InferenceMixin
 
-__all__ = ["InferenceMixin", "TestResult"]
+__all__ = ["TestResult"]

@@ -28,11 +28,14 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from mnlogit.firth import FirthObjective
 from mnlogit.objective import MultinomialObjective
 
 __all__ = ["COV_TYPES", "MAX_COV_PARAMS", "compute_covariance"]
 
 FloatArray = NDArray[np.float64]
+#: What the covariance is computed from: the fitted objective (Firth's included).
+FittedObjective = MultinomialObjective | FirthObjective
 COV_TYPES = ("nonrobust", "robust", "cluster")
 
 #: Largest number of free parameters ``(K-1)(p+1)`` for which ``fit`` computes the
@@ -43,8 +46,10 @@ MAX_COV_PARAMS = 3000
 _MAX_INFLATION = 1e12
 
 
-def _inverse_information(obj: MultinomialObjective, theta: FloatArray) -> FloatArray | None:
-    curvature = getattr(obj, "information", obj.hessian)
+def _inverse_information(obj: FittedObjective, theta: FloatArray) -> FloatArray | None:
+    # Firth: the Fisher information at the penalized estimate (as R's logistf), not the
+    # Hessian of the penalized objective
+    curvature = obj.information if isinstance(obj, FirthObjective) else obj.hessian
     info = curvature(theta) * obj.sum_weights
     try:
         factor = scipy.linalg.cho_factor(info, lower=False, check_finite=True)
@@ -59,12 +64,12 @@ def _inverse_information(obj: MultinomialObjective, theta: FloatArray) -> FloatA
     return np.asarray(0.5 * (inv + inv.T))
 
 
-def _score_blocks(obj: MultinomialObjective, theta: FloatArray) -> FloatArray:
+def _score_blocks(obj: FittedObjective, theta: FloatArray) -> FloatArray:
     """Per-row scores in free coordinates, per class: ``R = (onehot(y) - P) @ A``, (n, K-1)."""
     return obj.residuals(theta) @ obj.param.A
 
 
-def _meat_robust(obj: MultinomialObjective, theta: FloatArray) -> FloatArray:
+def _meat_robust(obj: FittedObjective, theta: FloatArray) -> FloatArray:
     R = _score_blocks(obj, theta)
     k1, p1 = R.shape[1], obj.p1
     s = obj.sample_weight
@@ -84,7 +89,7 @@ def _dense(a: Any) -> FloatArray:
     return np.asarray(a, dtype=np.float64)
 
 
-def _meat_cluster(obj: MultinomialObjective, theta: FloatArray, groups: Any) -> FloatArray:
+def _meat_cluster(obj: FittedObjective, theta: FloatArray, groups: Any) -> FloatArray:
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     G = int(codes.max()) + 1
     if G < 2:
@@ -105,7 +110,7 @@ def _meat_cluster(obj: MultinomialObjective, theta: FloatArray, groups: Any) -> 
 
 
 def compute_covariance(
-    obj: MultinomialObjective,
+    obj: FittedObjective,
     theta: FloatArray,
     cov_type: str,
     groups: Any = None,
@@ -115,7 +120,7 @@ def compute_covariance(
 
     Parameters
     ----------
-    obj : MultinomialObjective
+    obj : MultinomialObjective or FirthObjective
         The objective the model was fitted with.
     theta : ndarray of shape ((K-1) * p1,)
         The estimate.

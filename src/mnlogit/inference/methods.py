@@ -1,13 +1,13 @@
 """Inference methods of the fitted estimator (mixed into ``MultinomialLogit``).
 
-The math lives in the sibling modules; this mixin turns the fitted state (``coef_``,
-``intercept_``, ``classes_``, ``reference_`` and the covariance of ``vec(B)``) into
-tables indexed by ``(class, term)``.
+The math lives in the sibling modules; this mixin reads the fitted state
+(``fitted_``, a :class:`~mnlogit.fitted.FittedModel`: coefficients, reference, aliased
+columns and the covariance of ``vec(B)``) and turns it into tables indexed by
+``(class, term)``. It never writes the state.
 """
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any
 
@@ -24,6 +24,8 @@ from mnlogit.exceptions import (
     PenalizedInferenceWarning,
     SeparationError,
 )
+from mnlogit.fitstats import FitStatistics
+from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.inference.hypotheses import (
     TestResult,
     as_matrix_hypothesis,
@@ -32,6 +34,7 @@ from mnlogit.inference.hypotheses import (
 )
 from mnlogit.inference.intervals import probability_intervals
 from mnlogit.inference.margins import average_effects
+from mnlogit.preparation import FitSettings, model_inputs
 from mnlogit.summary import Summary
 
 __all__ = ["InferenceMixin"]
@@ -66,83 +69,40 @@ def _z_table(
 class InferenceMixin:
     """Standard errors, tests, reference switching, marginal effects, summaries."""
 
-    # Attributes set by fit (declared for type checkers).
+    # Set by fit (declared for type checkers); everything below reads the fitted state.
+    fitted_: FittedModel
     classes_: NDArray[Any]
-    coef_: FloatArray
-    intercept_: FloatArray
-    reference_: Any
-    fit_intercept: bool
-    fit_intercept_: bool
     penalty: str | None
-    _cov_full: FloatArray | None
-    cov_status_: str
 
     # ------------------------------------------------------------------ layout
-    def _feature_names(self) -> list[str]:
-        design = getattr(self, "design_", None)
-        if design is not None:
-            return list(design.columns)
-        names = getattr(self, "feature_names_in_", None)
-        if names is not None:
-            return [str(n) for n in names]
-        return [f"x{j}" for j in range(self.coef_.shape[1])]
-
     def _term_names(self) -> list[str]:
-        terms = self._feature_names()
-        return ["Intercept", *terms] if self.fit_intercept_ else terms
-
-    def _full_B(self) -> FloatArray:
-        """``B`` of shape ``(p1, K)``."""
-        B = self.coef_.T
-        if self.fit_intercept_:
-            B = np.vstack([self.intercept_[None, :], B])
-        return np.asarray(B, dtype=np.float64)
-
-    def _beta(self) -> FloatArray:
-        """``vec(B)``, class-major, shape ``(K * p1,)``."""
-        return np.ascontiguousarray(self._full_B().T).reshape(-1)
-
-    def _shown_classes(self) -> list[int]:
-        """Class positions with free coefficients (all but the reference)."""
-        K = self.classes_.size
-        if self.reference_ is None:
-            return list(range(K))
-        r = int(np.flatnonzero(self.classes_ == self.reference_)[0])
-        return [k for k in range(K) if k != r]
+        """The coefficient rows of each class (``fitted_.term_names`` as a list)."""
+        return list(self.fitted_.term_names)
 
     def _shown_positions(self) -> NDArray[np.intp]:
-        p1 = len(self._term_names())
+        """Entries of ``vec(B)`` of the classes with free coefficients."""
+        p1 = self.fitted_.p1
         return np.concatenate(
-            [np.arange(k * p1, (k + 1) * p1) for k in self._shown_classes()]
+            [np.arange(k * p1, (k + 1) * p1) for k in self.fitted_.free_classes()]
         ).astype(np.intp)
 
     def _class_term_index(self, classes: list[int], terms: list[str]) -> pd.MultiIndex:
         return pd.MultiIndex.from_product(
-            [list(self.classes_[classes]), terms], names=["class", "term"]
+            [list(self.fitted_.classes[classes]), terms], names=["class", "term"]
         )
-
-    def _aliased_positions(self) -> NDArray[np.bool_]:
-        """True for entries of ``vec(B)`` whose column was aliased (not estimable)."""
-        mask = getattr(self, "_aliased", None)
-        if mask is None or mask.size != self._beta().size:
-            return np.zeros(self._beta().size, dtype=bool)
-        return np.asarray(mask, dtype=bool)
 
     # ------------------------------------------------------------------ covariance
     def _covariance(self) -> FloatArray:
         """Covariance of ``vec(B)``; raises when there is none, warns when penalized."""
         check_is_fitted(self, "coef_")
-        separation = getattr(self, "separation_", None)
-        if separation is not None:
+        state = self.fitted_
+        if state.separation is not None:
             raise SeparationError(
                 "no inference for this fit: its classes are separated, so the "
-                "maximum-likelihood estimate does not exist. " + separation.message
+                "maximum-likelihood estimate does not exist. " + state.separation.message
             )
-        cov = getattr(self, "_cov_full", None)
-        if cov is None:
-            status = getattr(
-                self, "cov_status_", "this model was built from coefficients, without data"
-            )
+        if state.cov is None:
+            status = state.cov_status or "this model was built from coefficients, without data"
             raise InferenceUnavailableError(
                 f"no covariance matrix: {status}. Fit with cov_type='nonrobust' (or "
                 "'robust'/'cluster'), or call compute_covariance(X, y) on the fitted model"
@@ -158,7 +118,15 @@ class InferenceMixin:
                 ),
                 stacklevel=3,
             )
-        return cov
+        return state.cov
+
+    def _outcome(self) -> FitOutcome:
+        """The fit's outcome; ``NotFittedError`` for a model built from coefficients."""
+        check_is_fitted(self, "loglik_")
+        outcome = self.fitted_.outcome
+        if outcome is None:  # loglik_ is set exactly when the state has an outcome
+            raise InferenceUnavailableError("this model carries no fit statistics")
+        return outcome
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance of the coefficients, indexed by ``(class, term)`` on both axes.
@@ -173,11 +141,11 @@ class InferenceMixin:
             ``m = (K-1) * p1`` (reference form) or ``K * p1`` (symmetric form).
         """
         cov = self._covariance().copy()
-        bad = self._aliased_positions()
+        bad = self.fitted_.aliased_mask
         cov[bad, :] = np.nan
         cov[:, bad] = np.nan
         pos = self._shown_positions()
-        index = self._class_term_index(self._shown_classes(), self._term_names())
+        index = self._class_term_index(self.fitted_.free_classes(), self._term_names())
         return pd.DataFrame(cov[np.ix_(pos, pos)], index=index, columns=index)
 
     def coef_table(self, alpha: float = 0.05, exponentiate: bool = False) -> pd.DataFrame:
@@ -200,12 +168,12 @@ class InferenceMixin:
         """
         cov = self._covariance()
         pos = self._shown_positions()
-        est = self._beta()[pos].copy()
+        est = self.fitted_.coefficient_vector()[pos].copy()
         se = np.sqrt(np.maximum(np.diag(cov)[pos], 0.0))
-        not_estimable = self._aliased_positions()[pos]
+        not_estimable = self.fitted_.aliased_mask[pos]
         est[not_estimable] = np.nan
         se[not_estimable] = np.nan
-        index = self._class_term_index(self._shown_classes(), self._term_names())
+        index = self._class_term_index(self.fitted_.free_classes(), self._term_names())
         table = _z_table(est, se, alpha, index, "coef")
         if not exponentiate:
             return table
@@ -241,13 +209,13 @@ class InferenceMixin:
             ``statistic``, ``df`` (the rank of the restrictions) and ``p_value``.
         """
         cov = self._covariance()
-        beta = self._beta()
+        beta = self.fitted_.coefficient_vector()
         if isinstance(hypothesis, str):
             R, qv = parse_hypothesis(
                 hypothesis,
-                [str(c) for c in self.classes_],
+                [str(c) for c in self.fitted_.classes],
                 self._term_names(),
-                self._shown_classes(),
+                self.fitted_.free_classes(),
             )
             desc = hypothesis
         else:
@@ -256,7 +224,7 @@ class InferenceMixin:
             R = np.zeros((Rs.shape[0], beta.size))
             R[:, pos] = Rs
             desc = f"{Rs.shape[0]} linear restrictions"
-        touched = np.any(R[:, self._aliased_positions()] != 0, axis=1)
+        touched = np.any(R[:, self.fitted_.aliased_mask] != 0, axis=1)
         if touched.any():
             raise InvalidInputError(
                 "the hypothesis involves coefficients of aliased (collinear) columns, which "
@@ -278,40 +246,40 @@ class InferenceMixin:
         -------
         TestResult
         """
-        check_is_fitted(self, "loglik_")
+        stats = self._outcome().statistics
         if self.penalty is not None or (other is not None and other.penalty is not None):
             raise InvalidInputError(
                 "likelihood-ratio tests compare maximized likelihoods; penalized fits do "
                 "not maximize the likelihood. Refit with penalty=None"
             )
-        ll = float(self.loglik_)  # type: ignore[attr-defined]
-        n_params = int(self.n_params_)  # type: ignore[attr-defined]
+        ll = float(stats.loglik)
+        n_params = int(stats.n_params)
+        state = self.fitted_
         if other is None:
-            K = self.classes_.size
-            df = n_params - (K - 1) * int(self.fit_intercept_)
-            stat = 2.0 * (ll - float(self.loglik_null_))  # type: ignore[attr-defined]
+            df = n_params - (state.n_classes - 1) * int(state.fit_intercept)
+            stat = 2.0 * (ll - float(stats.loglik_null))
             desc = "LR test against the intercept-only model"
         else:
             check_is_fitted(other, "loglik_")
-            if not np.array_equal(other.classes_, self.classes_) or not np.isclose(
-                other.nobs_,
-                self.nobs_,  # type: ignore[attr-defined]
+            theirs: FitStatistics = other.fitted_.outcome.statistics
+            if not np.array_equal(other.fitted_.classes, state.classes) or not np.isclose(
+                theirs.nobs, stats.nobs
             ):
                 raise InvalidInputError(
                     "lr_test needs both models fitted to the same observations and classes "
-                    f"(nobs {self.nobs_} vs {other.nobs_})"  # type: ignore[attr-defined]
+                    f"(nobs {stats.nobs} vs {theirs.nobs})"
                 )
-            df = abs(n_params - int(other.n_params_))
+            df = abs(n_params - int(theirs.n_params))
             if df == 0:
                 raise InvalidInputError("the two models have the same number of parameters")
-            stat = 2.0 * abs(ll - float(other.loglik_))
+            stat = 2.0 * abs(ll - float(theirs.loglik))
             desc = "LR test of nested models"
         return TestResult(stat, df, float(scipy.stats.chi2.sf(stat, df)), desc)
 
     def _term_columns(self) -> dict[str, list[int]]:
         """Each term's design-matrix columns (a formula term may span several)."""
-        names = self._feature_names()
-        design = getattr(self, "design_", None)
+        names = self.fitted_.feature_names
+        design = self.fitted_.design
         if design is None:
             return {name: [j] for j, name in enumerate(names)}
         position = {name: j for j, name in enumerate(names)}
@@ -344,38 +312,41 @@ class InferenceMixin:
             ``lr_chi2, lr_df, lr_p``.
         """
         cov = self._covariance()
-        beta = self._beta()
-        p1 = len(self._term_names())
-        off = int(self.fit_intercept_)
+        state = self.fitted_
+        beta = state.coefficient_vector()
+        p1 = state.p1
+        off = int(state.fit_intercept)
         terms = self._term_columns()
         rows: dict[str, dict[str, float]] = {}
-        aliased = self._aliased_positions()
+        aliased = state.aliased_mask
+        shown = state.free_classes()
         for name, cols in terms.items():
-            if any(aliased[k * p1 + j + off] for k in self._shown_classes() for j in cols):
+            if any(aliased[k * p1 + j + off] for k in shown for j in cols):
                 nan = float("nan")
                 rows[name] = {"wald_chi2": nan, "wald_df": nan, "wald_p": nan}
                 continue
-            R = np.zeros((len(cols) * len(self._shown_classes()), beta.size))
-            for r, (k, j) in enumerate((k, j) for k in self._shown_classes() for j in cols):
+            R = np.zeros((len(cols) * len(shown), beta.size))
+            for r, (k, j) in enumerate((k, j) for k in shown for j in cols):
                 R[r, k * p1 + j + off] = 1.0
             res = wald_statistic(beta, cov, R, np.zeros(R.shape[0]), name)
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
-        design = getattr(self, "design_", None)
-        if X is not None and (y is not None or design is not None):
-            Xd, yd, sw, _, _ = self._prepare_data(  # type: ignore[attr-defined]
-                X, y, sample_weight, None, reset=False
-            )
+        if X is not None and (y is not None or state.design is not None):
+            settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
+            inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
+            Xd: Any = inputs.X
             Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
             p_all = Xd.shape[1]
-            kept = getattr(self, "_kept_columns", None)
+            kept = state.kept_columns
             dropped = set() if kept is None else set(range(p_all)) - {int(j) for j in kept}
+            sw = inputs.sample_weight
+            yd = inputs.y
             for name, cols in terms.items():
                 if np.isnan(rows[name]["wald_chi2"]):
                     nan = float("nan")
                     rows[name].update({"lr_chi2": nan, "lr_df": nan, "lr_p": nan})
                     continue
                 reduced = clone(self).set_params(
-                    formula=None, warm_start=False, cov_type=None, fit_intercept=self.fit_intercept_
+                    formula=None, warm_start=False, cov_type=None, fit_intercept=off == 1
                 )
                 remove = sorted(set(cols) | dropped)
                 reduced.fit(np.delete(Xd, remove, axis=1), yd, sample_weight=sw)
@@ -384,47 +355,6 @@ class InferenceMixin:
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "term"
         return frame
-
-    # ------------------------------------------------------------------ reference
-    def with_reference(self, reference: Any) -> Any:
-        """The same fit expressed against another reference class (no refit).
-
-        Parameters
-        ----------
-        reference : label or None
-            A class label, or ``None`` for the symmetric form.
-
-        Returns
-        -------
-        MultinomialLogit
-            A copy whose coefficients (and covariance, moved as ``J cov J^T``) are
-            re-expressed; probabilities and log-likelihoods are identical.
-        """
-        check_is_fitted(self, "coef_")
-        K = self.classes_.size
-        if reference is None:
-            N = np.eye(K) - 1.0 / K
-        else:
-            hits = np.flatnonzero(self.classes_ == reference)
-            if hits.size != 1:
-                raise InvalidInputError(
-                    f"reference={reference!r} is not one of the classes {list(self.classes_)}"
-                )
-            N = np.eye(K)
-            N[int(hits[0]), :] -= 1.0
-        B_new = self._full_B() @ N
-        new = copy.deepcopy(self)
-        new.reference = reference  # type: ignore[attr-defined]
-        new.reference_ = reference
-        off = int(self.fit_intercept_)
-        if self.fit_intercept_:
-            new.intercept_ = np.ascontiguousarray(B_new[0])
-        new.coef_ = np.ascontiguousarray(B_new[off:].T)
-        cov = getattr(self, "_cov_full", None)
-        if cov is not None:
-            L = np.kron(N.T, np.eye(B_new.shape[0]))
-            new._cov_full = L @ cov @ L.T
-        return new
 
     # ------------------------------------------------------------------ effects
     def _rows(self, X: Any) -> FloatArray:
@@ -463,7 +393,8 @@ class InferenceMixin:
         """
         cov = self._covariance()
         rows = self._rows(X)
-        names = self._feature_names()
+        state = self.fitted_
+        names = list(state.feature_names)
         if isinstance(at, dict):
             rows = rows.copy()
             for key, value in at.items():
@@ -477,17 +408,17 @@ class InferenceMixin:
             rows = np.median(rows, axis=0, keepdims=True)
         elif at != "overall":
             raise InvalidInputError(f"at must be 'overall', 'mean', 'median' or a dict, got {at!r}")
-        effects, J = average_effects(rows, self._full_B(), self.fit_intercept_, method)
+        effects, J = average_effects(rows, state.coefficient_matrix(), state.fit_intercept, method)
         se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0))
-        p1 = len(self._term_names())
-        off = int(self.fit_intercept_)
-        gone = self._aliased_positions()[off:p1]  # aliased features (same in every class)
+        p1 = state.p1
+        off = int(state.fit_intercept)
+        gone = state.aliased_mask[off:p1]  # aliased features (same in every class)
         effects = effects.copy()
         effects[:, gone] = np.nan
         se = se.reshape(effects.shape)
         se[:, gone] = np.nan
         se = se.ravel()
-        index = self._class_term_index(list(range(self.classes_.size)), names)
+        index = self._class_term_index(list(range(state.n_classes)), names)
         return _z_table(effects.ravel(), se, alpha, index, "effect")
 
     def predict_interval(self, X: ArrayLike, alpha: float = 0.05) -> tuple[FloatArray, FloatArray]:
@@ -508,7 +439,10 @@ class InferenceMixin:
         if not 0 < alpha < 1:
             raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
         cov = self._covariance()
-        return probability_intervals(self._rows(X), self._full_B(), cov, self.fit_intercept_, alpha)
+        state = self.fitted_
+        return probability_intervals(
+            self._rows(X), state.coefficient_matrix(), cov, state.fit_intercept, alpha
+        )
 
     # ------------------------------------------------------------------ summary
     def summary(self, alpha: float = 0.05, exponentiate: bool = False) -> Summary:
@@ -527,33 +461,12 @@ class InferenceMixin:
             content as HTML and LaTeX.
         """
         table = self.coef_table(alpha=alpha, exponentiate=exponentiate)
-        K = self.classes_.size
-        m: Any = self
-        header: list[tuple[str, object]] = [
-            ("Observations", m.nobs_),
-            ("Classes (K)", K),
-            ("Log-likelihood", m.loglik_),
-            ("Null log-likelihood", m.loglik_null_),
-        ]
-        if self.penalty is None:
-            lr = self.lr_test()
-            header += [(f"LR chi2({lr.df})", lr.statistic), ("Prob > chi2", lr.p_value)]
-        elif self.penalty == "firth":
-            header += [("Penalty", "Firth (Jeffreys prior)")]
-        else:
-            header += [("Penalty", f"{self.penalty}, alpha={m.alpha_:.4g}")]
-        header += [
-            ("McFadden pseudo-R2", m.pseudo_r2_),
-            ("AIC", m.aic_),
-            ("BIC", m.bic_),
-            ("Covariance", m.cov_type_),
-            ("Solver", m.solver_),
-            ("Converged", f"{'yes' if m.converged_ else 'NO'} ({m.n_iter_} it.)"),
-        ]
-        if self.reference_ is None:
+        state = self.fitted_
+        outcome = self._outcome()
+        if state.reference_index is None:
             reading = "symmetric form: coefficients sum to zero over classes"
         else:
-            reading = f"against reference {self.reference_}"
+            reading = f"against reference {state.reference}"
         notes = []
         if exponentiate:
             notes.append("Relative risk ratios exp(coef); std err by the delta method.")
@@ -567,18 +480,44 @@ class InferenceMixin:
                 "Penalized fit: standard errors are from the inverse penalized information "
                 "(posterior covariance under the ridge prior), not classical ones."
             )
-        if not m.converged_:
-            notes.append(f"WARNING: the solver did not converge: {m.convergence_.message}")
-        aliased = getattr(self, "aliased_", [])
-        if aliased:
+        if not outcome.converged:
+            message = "" if state.convergence is None else state.convergence.message
+            notes.append(f"WARNING: the solver did not converge: {message}")
+        if state.aliased:
             notes.append(
-                "Not estimable (aliased, dropped from the fit): " + ", ".join(aliased) + "."
+                "Not estimable (aliased, dropped from the fit): " + ", ".join(state.aliased) + "."
             )
         return Summary(
             title="Multinomial logit regression results",
-            header=header,
+            header=self._summary_header(outcome),
             table=table,
             reference=reading,
             alpha=alpha,
             notes=notes,
         )
+
+    def _summary_header(self, outcome: FitOutcome) -> list[tuple[str, object]]:
+        """The fit statistics shown above the coefficient blocks."""
+        stats = outcome.statistics
+        header: list[tuple[str, object]] = [
+            ("Observations", stats.nobs),
+            ("Classes (K)", self.fitted_.n_classes),
+            ("Log-likelihood", stats.loglik),
+            ("Null log-likelihood", stats.loglik_null),
+        ]
+        if self.penalty is None:
+            lr = self.lr_test()
+            header += [(f"LR chi2({lr.df})", lr.statistic), ("Prob > chi2", lr.p_value)]
+        elif self.penalty == "firth":
+            header += [("Penalty", "Firth (Jeffreys prior)")]
+        else:
+            header += [("Penalty", f"{self.penalty}, alpha={outcome.alpha:.4g}")]
+        header += [
+            ("McFadden pseudo-R2", stats.pseudo_r2),
+            ("AIC", stats.aic),
+            ("BIC", stats.bic),
+            ("Covariance", self.fitted_.cov_type),
+            ("Solver", outcome.solver),
+            ("Converged", f"{'yes' if outcome.converged else 'NO'} ({outcome.n_iter} it.)"),
+        ]
+        return header

@@ -13,7 +13,6 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
 from mnlogit.plotting._grid import (
     _REFERENCE_LINE,
-    _array_names,
     _label,
     _names,
     _new_axes,
@@ -22,29 +21,56 @@ from mnlogit.plotting._grid import (
 
 if TYPE_CHECKING:
     from mnlogit.estimator import MultinomialLogit
+    from mnlogit.fitted import FittedModel
 
 
-def _point_table(model: Any, exponentiate: bool) -> pd.DataFrame:
+def _point_table(state: FittedModel, exponentiate: bool) -> pd.DataFrame:
     """Estimates only (no covariance), in coef_table's layout, intervals NaN."""
-    classes = np.asarray(model.classes_)
-    coef = np.asarray(model.coef_, dtype=np.float64)
-    names = _array_names(model, coef.shape[1])
-    fit_intercept = bool(getattr(model, "fit_intercept", True))
-    terms = ["Intercept", *names] if fit_intercept else names
-    ref = getattr(model, "reference_", None)
-    shown = [k for k in range(classes.size) if ref is None or classes[k] != ref]
-    est = []
-    for k in shown:
-        row = list(coef[k])
-        est.extend([float(model.intercept_[k]), *row] if fit_intercept else row)
-    values = np.asarray(est)
-    index = pd.MultiIndex.from_product([list(classes[shown]), terms], names=["class", "term"])
+    shown = state.free_classes()
+    p1 = state.p1
+    values = np.concatenate(
+        [state.coefficient_vector()[k * p1 : (k + 1) * p1] for k in shown]
+    ).astype(np.float64)
+    index = pd.MultiIndex.from_product(
+        [list(state.classes[shown]), list(state.term_names)], names=["class", "term"]
+    )
     column = "rrr" if exponentiate else "coef"
     nan = np.full(values.size, np.nan)
     return pd.DataFrame(
         {column: np.exp(values) if exponentiate else values, "ci_lower": nan, "ci_upper": nan},
         index=index,
     )
+
+
+def _selected(table: pd.DataFrame, include_intercept: bool, terms: Any) -> pd.DataFrame:
+    """The rows to draw: the intercept only if asked, only ``terms`` when given."""
+    term_level = table.index.get_level_values("term")
+    keep = np.ones(len(table), dtype=bool)
+    if not include_intercept:
+        keep &= term_level != "Intercept"
+    if terms is not None:
+        missing = sorted(set(terms) - set(term_level))
+        if missing:
+            raise InvalidInputError(
+                f"terms {missing} are not in the model ({_names(dict.fromkeys(term_level))})"
+            )
+        keep &= term_level.isin(list(terms))
+    table = table[keep]
+    if table.empty:
+        raise InvalidInputError("no coefficient left to plot")
+    return table
+
+
+def _format_x_axis(ax: Axes, exponentiate: bool) -> None:
+    ax.axvline(1.0 if exponentiate else 0.0, **_REFERENCE_LINE)
+    if exponentiate:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("relative risk ratio (log scale)")
+    else:
+        ax.set_xlabel("coefficient (log relative-risk ratio)")
 
 
 def plot_coefficients(
@@ -88,23 +114,10 @@ def plot_coefficients(
         table = model.coef_table(alpha=alpha, exponentiate=exponentiate)
         has_ci = True
     except InferenceUnavailableError:
-        table = _point_table(model, exponentiate)
+        table = _point_table(model.fitted_, exponentiate)
         has_ci = False
     column = "rrr" if exponentiate else "coef"
-    term_level = table.index.get_level_values("term")
-    keep = np.ones(len(table), dtype=bool)
-    if not include_intercept:
-        keep &= term_level != "Intercept"
-    if terms is not None:
-        missing = sorted(set(terms) - set(term_level))
-        if missing:
-            raise InvalidInputError(
-                f"terms {missing} are not in the model ({_names(dict.fromkeys(term_level))})"
-            )
-        keep &= term_level.isin(list(terms))
-    table = table[keep]
-    if table.empty:
-        raise InvalidInputError("no coefficient left to plot")
+    table = _selected(table, include_intercept, terms)
     all_classes = list(np.asarray(model.classes_))
     colors = class_colors(len(all_classes))
     group_classes = list(dict.fromkeys(table.index.get_level_values("class")))
@@ -137,15 +150,7 @@ def plot_coefficients(
             ax.errorbar(est, pos, xerr=err, fmt="o", color=color, capsize=2, label=_label(cls))
         else:
             ax.errorbar(est, pos, fmt="o", color=color, label=_label(cls))
-    ax.axvline(1.0 if exponentiate else 0.0, **_REFERENCE_LINE)
-    if exponentiate:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("relative risk ratio (log scale)")
-    else:
-        ax.set_xlabel("coefficient (log relative-risk ratio)")
+    _format_x_axis(ax, exponentiate)
     ax.set_yticks(ticks, tick_labels)
     for i, text in enumerate(ax.get_yticklabels()):
         if i in headers:

@@ -11,12 +11,12 @@ from matplotlib.axes import Axes
 from numpy.typing import ArrayLike, NDArray
 
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
+from mnlogit.parameterization import Parameterization
 from mnlogit.plotting._grid import (
     _REFERENCE_LINE,
     Feature,
     FloatArray,
     _as_data,
-    _class_codes,
     _for_model,
     _grid_rows,
     _held_note,
@@ -191,10 +191,11 @@ def plot_log_odds(
     """
     name, x, ticks, rows = _line_grid(model, X, feature, at, n_points, grid)
     classes = np.asarray(model.classes_)
-    ref = reference if reference is not None else getattr(model, "reference_", None)
-    if ref is None:
-        ref = classes[0]
-    r = int(_class_codes(classes, np.asarray([ref]))[0])
+    if reference is not None:
+        r = Parameterization.resolve_reference(reference, classes, keywords=False)
+    else:
+        r = model.fitted_.reference_index
+    r = 0 if r is None else r
     eta = np.asarray(model.linear_predictor(rows), dtype=np.float64)
     colors = class_colors(classes.size)
     ax = _new_axes(ax)

@@ -71,33 +71,49 @@ def plot_softmax(
     names = [str(k + 1) for k in range(K)] if labels is None else [str(s) for s in labels]
     if len(names) != K:
         raise InvalidInputError(f"labels must have {K} entries, got {len(names)}")
-    colors = class_colors(K)
-    prob = _softmax(e)
     ax = _new_axes(ax)
     if kind == "curves":
-        if not 0 <= vary < K:
-            raise InvalidInputError(f"vary must be in 0..{K - 1}, got {vary}")
-        if not span > 0 or n_points < 2:
-            raise InvalidInputError("span must be positive and n_points at least 2")
-        t = np.linspace(e[vary] - span, e[vary] + span, n_points)
-        E = np.tile(e, (n_points, 1))
-        E[:, vary] = t
-        P = _softmax(E)
-        for k in range(K):
-            ax.plot(t, P[:, k], color=colors[k], label=f"P({names[k]})")
-        ax.plot(t, P.sum(axis=1), color="k", linestyle=":", linewidth=1.2, label="sum")
-        ax.axvline(e[vary], **_REFERENCE_LINE)
-        for k in range(K):
-            ax.plot([e[vary]], [prob[k]], "o", color=colors[k])
-        fixed = ", ".join(f"η{names[k]} = {e[k]:g}" for k in range(K) if k != vary)
-        ax.set_xlabel(f"η{names[vary]}  (fixed: {fixed})")
-        ax.set_ylabel("probability")
-        ax.set_ylim(-0.02, 1.05)
-        ax.legend(loc="best", fontsize="small")
-        ax.set_title("softmax: probabilities sum to one")
-        return ax
+        return _draw_curves(ax, e, names, vary, span, n_points)
     if kind != "bars":
         raise InvalidInputError(f"kind must be 'curves' or 'bars', got {kind!r}")
+    return _draw_bars(ax, e, names)
+
+
+def _draw_curves(
+    ax: Axes, e: FloatArray, names: list[str], vary: int, span: float, n_points: int
+) -> Axes:
+    """All K probabilities as ``eta[vary]`` varies over ``eta[vary] ± span``."""
+    K = e.size
+    colors = class_colors(K)
+    prob = _softmax(e)
+    if not 0 <= vary < K:
+        raise InvalidInputError(f"vary must be in 0..{K - 1}, got {vary}")
+    if not span > 0 or n_points < 2:
+        raise InvalidInputError("span must be positive and n_points at least 2")
+    t = np.linspace(e[vary] - span, e[vary] + span, n_points)
+    E = np.tile(e, (n_points, 1))
+    E[:, vary] = t
+    P = _softmax(E)
+    for k in range(K):
+        ax.plot(t, P[:, k], color=colors[k], label=f"P({names[k]})")
+    ax.plot(t, P.sum(axis=1), color="k", linestyle=":", linewidth=1.2, label="sum")
+    ax.axvline(e[vary], **_REFERENCE_LINE)
+    for k in range(K):
+        ax.plot([e[vary]], [prob[k]], "o", color=colors[k])
+    fixed = ", ".join(f"η{names[k]} = {e[k]:g}" for k in range(K) if k != vary)
+    ax.set_xlabel(f"η{names[vary]}  (fixed: {fixed})")
+    ax.set_ylabel("probability")
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title("softmax: probabilities sum to one")
+    return ax
+
+
+def _draw_bars(ax: Axes, e: FloatArray, names: list[str]) -> Axes:
+    """K bars of ``eta`` beside K bars of the probabilities on a twin axis."""
+    K = e.size
+    colors = class_colors(K)
+    prob = _softmax(e)
     x = np.arange(K, dtype=np.float64)
     width = 0.38
     ax.bar(x - width / 2, e, width, color="0.6", label="η (left axis)")

@@ -1,0 +1,289 @@
+"""The fit as a straight pipeline, after :func:`mnlogit.preparation.prepare`.
+
+::
+
+    prepare(...)            -> PreparedData        (mnlogit.preparation)
+    build_objective(...)    -> objective
+    choose_fit_solver(...)  -> solver name         (Firth's restrictions included)
+    initial_point(...)      -> x0                  (warm start or the null model)
+    solve(...)              -> SolverResult        (float32 data: two phases)
+    fitted_state(...)       -> FittedModel         (coefficients, statistics, separation)
+    full_covariance(...)    -> covariance of vec(B) and its status
+
+``MultinomialLogit.fit`` calls these in this order; ``compute_covariance`` and the
+likelihood-ratio refits of ``term_tests`` reuse the same stages. Each stage is a function
+of the records before it; none reads or writes the estimator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from mnlogit.convergence import ConvergenceReport
+from mnlogit.exceptions import ConvergenceWarning, SolverError
+from mnlogit.firth import FirthObjective
+from mnlogit.fitstats import FitStatistics, null_loglik
+from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.identification import (
+    expand_coefficients,
+    expand_covariance,
+    find_separation,
+    kept_rows,
+    separation_suspected,
+)
+from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
+from mnlogit.objective import MultinomialObjective
+from mnlogit.parameterization import Parameterization
+from mnlogit.penalties import make_penalty
+from mnlogit.precision import solve_in_precision
+from mnlogit.preparation import FitSettings, PreparedData
+from mnlogit.solvers import DEFAULT_MAX_ITER, SOLVERS, SolverOptions, SolverResult, choose_solver
+
+__all__ = [
+    "Objective",
+    "build_objective",
+    "choose_fit_solver",
+    "convergence_warning",
+    "estimated_rows",
+    "fit_covariance",
+    "fitted_state",
+    "full_covariance",
+    "initial_point",
+    "solve",
+]
+
+FloatArray = NDArray[np.float64]
+#: The objectives a fit builds (the unpenalized or ridge loss, or Firth's wrapper of it).
+Objective = FittedObjective
+
+
+def build_objective(data: PreparedData, settings: FitSettings) -> Objective:
+    """The penalized mean negative log-likelihood of ``data``.
+
+    The parameterization is the prepared reference (or the symmetric form); a ridge
+    penalty acts on the original feature scale (row weights ``1 / s^2`` on the scaled
+    coefficients); Firth's penalty wraps the unpenalized objective.
+    """
+    param = Parameterization(data.n_classes, data.reference_index)
+    weights = (1.0 / data.column_scale) ** 2 if settings.ridge else None  # no overflow
+    penalty = make_penalty(
+        "l2" if settings.ridge else None, data.alpha, data.fit_intercept, row_weights=weights
+    )
+    objective = MultinomialObjective(
+        data.X,
+        data.codes,
+        data.n_classes,
+        data.sample_weight,
+        param,
+        penalty,
+        data.fit_intercept,
+        feature_scale=data.column_scale,
+    )
+    return FirthObjective(objective) if settings.penalty == "firth" else objective
+
+
+def choose_fit_solver(settings: FitSettings, data: PreparedData) -> str:
+    """The solver that runs: the one asked for, or the ``"auto"`` rule.
+
+    ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`; Firth's objective offers
+    neither Hessian-vector products nor a subsample, so for it ``"newton-cg"`` becomes
+    ``"lbfgs"`` and ``"subsample-newton"`` becomes ``"newton"``.
+    """
+    if settings.solver != "auto":
+        return settings.solver
+    p1 = data.X.shape[1] + int(data.fit_intercept)
+    n_params = (data.n_classes - 1) * p1
+    solver = choose_solver(data.X.shape[0], n_params, sp.issparse(data.X), p1)
+    if settings.penalty == "firth" and solver in ("newton-cg", "subsample-newton"):
+        solver = "newton" if solver == "subsample-newton" else "lbfgs"
+    return solver
+
+
+def estimated_rows(state: FittedModel, kept: NDArray[np.intp] | None) -> FloatArray:
+    """The rows of ``state``'s ``B`` that a fit on the ``kept`` columns estimates.
+
+    Returns
+    -------
+    ndarray of shape (p1_kept, K)
+    """
+    B = state.coefficient_matrix()
+    return B if kept is None else B[kept_rows(kept, state.fit_intercept)]
+
+
+def initial_point(
+    objective: Objective, data: PreparedData, previous: FittedModel | None = None
+) -> FloatArray:
+    """The solver's start: ``previous``'s coefficients when compatible (warm start),
+    else the intercept-only (null) model.
+
+    ``previous`` is compatible when it has the same classes, intercept setting and number
+    of design columns.
+
+    Returns
+    -------
+    ndarray of shape ((K-1) * p1_kept,)
+    """
+    if (
+        previous is not None
+        and np.array_equal(previous.classes, data.classes)
+        and previous.fit_intercept == data.fit_intercept
+        and previous.n_features == data.n_features
+    ):
+        return objective.free_from_original(estimated_rows(previous, data.kept_columns))
+    B = np.zeros((objective.p1, data.n_classes))
+    if data.fit_intercept:
+        totals = data.class_totals()
+        B[0] = np.log(np.maximum(totals / totals.sum(), 1e-12))
+    return objective.free_from_original(B)
+
+
+def solve(
+    solver: str, objective: Objective, x0: FloatArray, settings: FitSettings
+) -> tuple[SolverResult, SolverOptions]:
+    """Run ``solver`` from ``x0`` (float32 data: float32 products, then float64).
+
+    Returns
+    -------
+    result : SolverResult
+    options : SolverOptions
+        With ``max_iter`` resolved to the solver's default when not given.
+
+    Raises
+    ------
+    SolverError
+        A floating-point failure inside the solver.
+    """
+    max_iter = DEFAULT_MAX_ITER[solver] if settings.max_iter is None else settings.max_iter
+    options = SolverOptions(
+        tol=settings.tol, max_iter=max_iter, criterion=settings.criterion, verbose=settings.verbose
+    )
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            result = solve_in_precision(SOLVERS[solver], objective, x0, options)
+    except FloatingPointError as exc:
+        raise SolverError(
+            f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
+            "penalty='l2' or another solver"
+        ) from exc
+    return result, options
+
+
+def fitted_state(
+    data: PreparedData,
+    settings: FitSettings,
+    objective: Objective,
+    result: SolverResult,
+    solver: str,
+    options: SolverOptions,
+) -> FittedModel:
+    """The fitted state at the solution, without its covariance.
+
+    Coefficients are mapped back to the original scale and expanded to all ``p``
+    columns (aliased ones 0); an unpenalized fit that looks separated runs the
+    separation linear program (and warns, pointing at the caller of ``fit``).
+    """
+    K = data.n_classes
+    B = objective.original_coefficients(result.x)
+    off = int(data.fit_intercept)
+    coef = np.ascontiguousarray(B[off:].T)
+    if data.kept_columns is not None:
+        coef = expand_coefficients(coef, data.kept_columns, data.n_features)
+    statistics = FitStatistics(
+        loglik=objective.loglik(result.x),
+        loglik_null=null_loglik(data.class_totals(), data.fit_intercept),
+        n_params=objective.n_params,
+        nobs=objective.sum_weights,
+    )
+    separation = None
+    if settings.penalty is None and separation_suspected(
+        lambda: objective.min_probability(result.x), data.sample_weight, result.converged, K
+    ):
+        separation = find_separation(
+            data.X,
+            data.codes,
+            K,
+            data.sample_weight,
+            data.fit_intercept,
+            data.kept_names,
+            data.classes,
+            data.reference_index,
+        )
+    return FittedModel(
+        classes=data.classes,
+        reference=None if data.reference_index is None else data.classes[data.reference_index],
+        reference_index=data.reference_index,
+        coef=coef,
+        intercept=B[0].copy() if data.fit_intercept else np.zeros(K),
+        fit_intercept=data.fit_intercept,
+        feature_names_in=data.feature_names_in,
+        design=data.design,
+        kept_columns=data.kept_columns,
+        aliased=() if data.collinearity is None else tuple(data.collinearity.aliased),
+        cov_type=settings.cov_type,
+        outcome=FitOutcome(
+            solver=solver,
+            alpha=data.alpha,
+            n_iter=result.n_iter,
+            converged=result.converged,
+            statistics=statistics,
+        ),
+        convergence=ConvergenceReport.from_result(
+            solver, settings.criterion, settings.tol, options.max_iter, result
+        ),
+        separation=separation,
+        collinearity=data.collinearity,
+        n_missing_dropped=data.n_missing_dropped,
+    )
+
+
+def full_covariance(
+    objective: Objective,
+    theta: FloatArray,
+    cov_type: str,
+    groups: object,
+    data: PreparedData,
+    max_params: int | None = MAX_COV_PARAMS,
+) -> tuple[FloatArray | None, str]:
+    """Covariance of the full ``vec(B)`` at ``theta`` (aliased entries zero) and its status.
+
+    Returns
+    -------
+    cov : ndarray of shape (K * p1, K * p1) or None
+        ``p1`` counts all ``p`` columns; ``None`` when skipped or singular.
+    status : str
+    """
+    cov, status = compute_covariance(objective, theta, cov_type, groups, max_params=max_params)
+    if cov is not None and data.kept_columns is not None:
+        cov = expand_covariance(
+            cov, data.kept_columns, data.n_features, data.n_classes, data.fit_intercept
+        )
+    return cov, status
+
+
+def fit_covariance(
+    state: FittedModel, objective: Objective, theta: FloatArray, data: PreparedData
+) -> FittedModel:
+    """``state`` with the covariance ``fit`` computes (or the reason it does not)."""
+    if state.separation is not None:
+        status = (
+            f"no standard errors: the classes are {state.separation.kind}ly separated, "
+            "so the maximum-likelihood estimate does not exist"
+        )
+        return state.with_covariance(None, state.cov_type, status)
+    if state.cov_type is None:
+        return state.with_covariance(None, None, "covariance not computed (cov_type=None)")
+    cov, status = full_covariance(objective, theta, state.cov_type, data.groups, data)
+    return state.with_covariance(cov, state.cov_type, status)
+
+
+def convergence_warning(state: FittedModel) -> ConvergenceWarning | None:
+    """The warning for a fit that stopped before converging (``None`` when it converged)."""
+    if state.outcome is None or state.outcome.converged or state.convergence is None:
+        return None
+    return ConvergenceWarning(
+        f"MultinomialLogit (solver={state.outcome.solver!r}) {state.convergence.message}. "
+        "Try a larger max_iter, solver='newton', scaling the features, or "
+        "penalty='l2' (coefficients that keep growing suggest separated classes)."
+    )

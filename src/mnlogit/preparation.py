@@ -1,0 +1,500 @@
+"""Data preparation, the first stage of a fit: validate, encode, identify.
+
+:func:`prepare` turns what the user passed (arrays, a frame and a formula, labels,
+weights, groups) into a :class:`PreparedData` record that the objective is built from:
+
+1. **inputs** (:func:`model_inputs`): a formula is applied (or ``y`` required);
+2. **validation and encoding**: scikit-learn's ``validate_data``, label and weight
+   checks, labels encoded as class codes, effective weights (``sample_weight`` times
+   ``class_weight``);
+3. **identification**: aliased (collinear) columns dropped for unpenalized and Firth fits,
+   the "no MLE with ``p1 >= n``" refusal, the reference class resolved (once, by
+   :meth:`~mnlogit.parameterization.Parameterization.resolve_reference`), the penalty
+   strength's default (once, :func:`penalty_strength`) and the column scales.
+
+A *new* fit validates on a blank copy of the estimator, so a failing ``fit`` leaves a
+fitted model as it was; a refit against a fitted state (``compute_covariance``,
+likelihood-ratio refits) checks the data against the fitted columns and reuses the
+state's design, kept columns, reference and penalty strength.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from mnlogit.collinearity import CollinearityResult
+from mnlogit.diagnostics import (
+    check_class_sizes,
+    check_feature_values,
+    check_labels_present,
+    check_positive_number,
+    check_weights,
+    column_maxabs,
+    column_scales,
+    encode_labels,
+)
+from mnlogit.exceptions import DataWarning, InvalidInputError
+from mnlogit.fitted import FittedModel
+from mnlogit.formula import FormulaDesign
+from mnlogit.identification import drop_aliased
+from mnlogit.inference.covariance import COV_TYPES
+from mnlogit.parameterization import Parameterization
+from mnlogit.solvers import CRITERIA, SOLVERS
+
+__all__ = [
+    "VALIDATE_DTYPES",
+    "FitSettings",
+    "ModelInputs",
+    "PreparedData",
+    "model_inputs",
+    "penalty_strength",
+    "prepare",
+]
+
+FloatArray = NDArray[np.float64]
+
+# validate_data's dtype for each value of the estimator's dtype parameter: None keeps
+# float32 (and float64) X as it is.
+VALIDATE_DTYPES: dict[str | None, Any] = {
+    None: (np.float64, np.float32),
+    "float32": np.float32,
+    "float64": np.float64,
+}
+
+
+def _positive_int_or_none(name: str, value: Any, allow_none: bool) -> None:
+    ok = (allow_none and value is None) or (
+        not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
+    )
+    if not ok:
+        raise InvalidInputError(f"{name} must be a positive integer or None, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The estimator's parameters, validated once per call.
+
+    Attributes
+    ----------
+    penalty : None, "l2" or "firth"
+    alpha : float or None
+        The ridge strength given, validated; ``None`` means the default ``1 / S``
+        (:func:`penalty_strength`); ignored unless ``penalty == "l2"``.
+    solver, criterion, missing : str
+    tol : float
+    max_iter : int or None
+    fit_intercept, warm_start : bool
+    verbose : int
+    reference, class_weight : Any
+        As given (resolved by :func:`prepare`).
+    cov_type, formula, dtype : str or None
+    """
+
+    penalty: str | None
+    alpha: float | None
+    solver: str
+    tol: float
+    max_iter: int | None
+    criterion: str
+    fit_intercept: bool
+    class_weight: Any
+    reference: Any
+    warm_start: bool
+    verbose: int
+    cov_type: str | None
+    formula: str | None
+    missing: str
+    dtype: str | None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], quiet: bool = False) -> FitSettings:
+        """Validate ``MultinomialLogit.get_params()``.
+
+        Warns (pointing at the caller of ``fit``, unless ``quiet``) when ``alpha`` is
+        given without ``penalty="l2"``.
+
+        Raises
+        ------
+        InvalidInputError
+            A parameter out of its domain, named with the value received.
+        """
+        p = dict(params)
+        penalty, solver = p["penalty"], p["solver"]
+        if penalty not in (None, "l2", "firth"):
+            raise InvalidInputError(f"penalty must be None, 'l2' or 'firth', got {penalty!r}")
+        if penalty == "firth" and solver == "irls":
+            raise InvalidInputError(
+                "solver='irls' does not support penalty='firth'; use 'newton' or 'lbfgs'"
+            )
+        if solver != "auto" and solver not in SOLVERS:
+            raise InvalidInputError(
+                f"solver must be 'auto' or one of {sorted(SOLVERS)}, got {solver!r}"
+            )
+        if p["dtype"] not in (None, "float32", "float64"):
+            raise InvalidInputError(
+                f"dtype must be None, 'float32' or 'float64', got {p['dtype']!r}"
+            )
+        if p["missing"] not in ("error", "drop"):
+            raise InvalidInputError(f"missing must be 'error' or 'drop', got {p['missing']!r}")
+        formula = p["formula"]
+        if formula is not None and not isinstance(formula, str):
+            raise InvalidInputError(f"formula must be a string, got {type(formula).__name__}")
+        if p["cov_type"] is not None and p["cov_type"] not in COV_TYPES:
+            raise InvalidInputError(
+                f"cov_type must be one of {COV_TYPES} or None, got {p['cov_type']!r}"
+            )
+        if p["criterion"] not in CRITERIA:
+            raise InvalidInputError(f"criterion must be one of {CRITERIA}, got {p['criterion']!r}")
+        tol = check_positive_number("tol", p["tol"])
+        if not isinstance(p["fit_intercept"], bool | np.bool_):
+            raise InvalidInputError(
+                f"fit_intercept must be True or False, got {p['fit_intercept']!r}"
+            )
+        verbose = p["verbose"]
+        if isinstance(verbose, bool) or not isinstance(verbose, int | np.integer) or verbose < 0:
+            raise InvalidInputError(f"verbose must be a non-negative integer, got {verbose!r}")
+        _positive_int_or_none("max_iter", p["max_iter"], allow_none=True)
+        alpha = p["alpha"]
+        if penalty != "l2" and alpha is not None and not quiet:
+            warnings.warn(
+                f"alpha is ignored because penalty={penalty!r}; set penalty='l2' to use it",
+                UserWarning,
+                stacklevel=3,
+            )
+        if penalty == "l2" and alpha is not None:
+            alpha = check_positive_number("alpha", alpha, allow_zero=True)
+        return cls(
+            penalty=penalty,
+            alpha=alpha if penalty == "l2" else None,
+            solver=solver,
+            tol=tol,
+            max_iter=None if p["max_iter"] is None else int(p["max_iter"]),
+            criterion=p["criterion"],
+            fit_intercept=bool(p["fit_intercept"]),
+            class_weight=p["class_weight"],
+            reference=p["reference"],
+            warm_start=bool(p["warm_start"]),
+            verbose=int(verbose),
+            cov_type=p["cov_type"],
+            formula=formula,
+            missing=p["missing"],
+            dtype=p["dtype"],
+        )
+
+    @property
+    def ridge(self) -> bool:
+        """Whether the fit has a ridge (L2) penalty."""
+        return self.penalty == "l2"
+
+
+def penalty_strength(settings: FitSettings, sum_weights: float) -> float:
+    """The ridge strength ``alpha`` of a new fit: as given, ``1 / S`` by default, else 0.
+
+    ``1 / S`` (``S`` the sum of effective weights) makes ``penalty="l2"`` equal
+    scikit-learn's ``LogisticRegression()`` (``C=1``). The one place this default is set.
+    """
+    if not settings.ridge:
+        return 0.0
+    return 1.0 / sum_weights if settings.alpha is None else settings.alpha
+
+
+@dataclass(frozen=True, eq=False)
+class ModelInputs:
+    """What the model is fitted to, after a formula (if any) was applied.
+
+    Attributes
+    ----------
+    X : array-like or sparse matrix of shape (m, p)
+        As given (not yet validated), or the formula's design matrix.
+    y : array-like of shape (m,)
+    sample_weight : array-like of shape (m,) or None
+    groups : array-like of shape (m,) or None
+    fit_intercept : bool
+        The estimator's, or the formula's.
+    design : FormulaDesign or None
+    n_missing_dropped : int or None
+        Rows a new formula fit dropped for missing values (``None`` without a formula
+        or for a refit).
+    """
+
+    X: Any
+    y: Any
+    sample_weight: Any
+    groups: Any
+    fit_intercept: bool
+    design: FormulaDesign | None
+    n_missing_dropped: int | None
+
+
+def model_inputs(
+    settings: FitSettings,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    groups: Any,
+    fitted: FittedModel | None = None,
+) -> ModelInputs:
+    """Apply the formula (learnt anew, or the fitted one when ``fitted`` is given).
+
+    Parameters
+    ----------
+    settings : FitSettings
+    X : array-like of shape (n, p), or a data frame with a formula
+    y : array-like of shape (n,) or None
+    sample_weight, groups : array-like of shape (n,) or None
+    fitted : FittedModel, optional
+        The state refitted against (its formula design is reused).
+
+    Returns
+    -------
+    ModelInputs
+        Rows dropped for missing values are dropped from the weights and groups too.
+    """
+    if settings.formula is None:
+        if y is None:
+            raise InvalidInputError(
+                "MultinomialLogit requires y to be passed, but the target y is None "
+                "(or give formula='y ~ ...' and a data frame)"
+            )
+        return ModelInputs(X, y, sample_weight, groups, settings.fit_intercept, None, None)
+    if y is not None:
+        raise InvalidInputError(
+            "with a formula, y comes from its left-hand side: call fit(data) without y"
+        )
+    if not settings.fit_intercept:
+        raise InvalidInputError(
+            "with a formula, the intercept follows the formula: write 'y ~ 0 + ...' "
+            "instead of fit_intercept=False (so that categorical terms keep all levels)"
+        )
+    dropped = None
+    if fitted is None:
+        design, Xd, yd, kept = FormulaDesign.fit(settings.formula, X, settings.missing)
+        dropped = int((~kept).sum())
+    else:
+        if fitted.design is None:
+            raise InvalidInputError("this model was not fitted with a formula")
+        design = fitted.design
+        Xd, yd, kept = design.training_arrays(X, settings.missing)
+    if sample_weight is not None and not isinstance(sample_weight, str):
+        sample_weight = np.asarray(sample_weight)[kept]
+    if groups is not None:
+        groups = np.asarray(groups)[kept]
+    return ModelInputs(Xd, yd, sample_weight, groups, design.has_intercept, design, dropped)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """The model's data, validated, encoded and identified: what an objective is built from.
+
+    Attributes
+    ----------
+    X : ndarray or sparse (CSR/CSC) matrix of shape (n, p_kept)
+        float64 or float32; aliased columns removed.
+    codes : ndarray of shape (n,)
+        Class codes ``0 .. K-1`` into ``classes``.
+    classes : ndarray of shape (K,)
+        Sorted labels.
+    sample_weight : ndarray of shape (n,)
+        Effective frequency weights (``sample_weight * class_weight[y]``).
+    groups : array-like of shape (n,) or None
+    fit_intercept : bool
+    n_features : int
+        ``p``, the design columns before dropping aliased ones.
+    feature_names_in : ndarray of shape (p,) or None
+        String column names of a training frame.
+    column_names : tuple of str
+        Names of the ``p`` design columns (formula columns, frame names or ``x0, x1, ...``).
+    design : FormulaDesign or None
+    n_missing_dropped : int or None
+    kept_columns : ndarray of shape (p_kept,) or None
+        Indices of the estimated columns (``None``: all).
+    collinearity : CollinearityResult or None
+    column_scale : ndarray of shape (p_kept,)
+        Positive internal column scales (the objective works on ``X / s``).
+    reference_index : int or None
+    alpha : float
+        Ridge strength (0 without a ridge penalty).
+    """
+
+    X: Any
+    codes: NDArray[np.intp]
+    classes: NDArray[Any]
+    sample_weight: FloatArray
+    groups: Any
+    fit_intercept: bool
+    n_features: int
+    feature_names_in: NDArray[np.object_] | None
+    column_names: tuple[str, ...]
+    design: FormulaDesign | None
+    n_missing_dropped: int | None
+    kept_columns: NDArray[np.intp] | None
+    collinearity: CollinearityResult | None
+    column_scale: FloatArray
+    reference_index: int | None
+    alpha: float
+
+    @property
+    def n_classes(self) -> int:
+        """``K``."""
+        return int(self.classes.size)
+
+    @property
+    def kept_names(self) -> list[str]:
+        """Names of the estimated columns."""
+        if self.kept_columns is None:
+            return list(self.column_names)
+        return [self.column_names[j] for j in self.kept_columns]
+
+    def class_totals(self) -> FloatArray:
+        """Total effective weight of each class.
+
+        Returns
+        -------
+        ndarray of shape (K,)
+        """
+        return np.bincount(self.codes, weights=self.sample_weight, minlength=self.n_classes).astype(
+            np.float64
+        )
+
+
+def _column_names(
+    design: FormulaDesign | None, names: NDArray[Any] | None, p: int
+) -> tuple[str, ...]:
+    if design is not None:
+        return tuple(design.columns)
+    if names is not None and len(names) == p:
+        return tuple(str(n) for n in names)
+    return tuple(f"x{j}" for j in range(p))
+
+
+def _validated(
+    validator: BaseEstimator,
+    settings: FitSettings,
+    inputs: ModelInputs,
+    fitted: FittedModel | None,
+) -> tuple[Any, NDArray[Any], NDArray[np.intp], FloatArray]:
+    """``(X, classes, codes, weights)`` after scikit-learn's and this model's checks."""
+    check_feature_values(inputs.X, None if fitted is None else fitted.feature_names_in)
+    Xv: Any
+    yv: Any
+    Xv, yv = validate_data(
+        validator,
+        inputs.X,
+        inputs.y,
+        accept_sparse=("csr", "csc"),
+        dtype=VALIDATE_DTYPES[settings.dtype],
+        y_numeric=False,
+        reset=fitted is None,
+    )
+    check_labels_present(yv)
+    check_classification_targets(yv)
+    classes, codes = encode_labels(yv)
+    sw = check_weights(inputs.sample_weight, Xv, yv, classes, codes, settings.class_weight)
+    return Xv, classes, codes, sw
+
+
+def prepare(
+    validator: BaseEstimator,
+    settings: FitSettings,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    groups: Any,
+    fitted: FittedModel | None = None,
+) -> PreparedData:
+    """Validate, encode and identify the data of a fit (or of a refit against ``fitted``).
+
+    Parameters
+    ----------
+    validator : MultinomialLogit
+        What scikit-learn's ``validate_data`` records the columns on (new fit: pass a
+        blank copy, which this call changes) or checks them against (refit: the fitted
+        model, unchanged).
+    settings : FitSettings
+    X : array-like or sparse matrix of shape (n, p), or a data frame with a formula
+    y : array-like of shape (n,) or None
+    sample_weight, groups : array-like of shape (n,) or None
+    fitted : FittedModel, optional
+        Refit against this state: its design, kept columns, reference and penalty
+        strength are reused, and the data must have its columns.
+
+    Returns
+    -------
+    PreparedData
+    """
+    if fitted is None and settings.cov_type == "cluster" and groups is None:
+        raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
+    inputs = model_inputs(settings, X, y, sample_weight, groups, fitted)
+    Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
+    maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling
+    n_features = int(Xv.shape[1])
+    names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
+    names = _column_names(inputs.design, names_in, n_features)
+    kept, collinearity = None, None
+    if fitted is not None:
+        kept = fitted.kept_columns
+        if kept is not None:
+            Xv = Xv[:, kept]
+    elif not settings.ridge:
+        # called from here, directly under fit, so that its warning points at the caller
+        Xv, kept, collinearity = drop_aliased(
+            Xv, inputs.fit_intercept, list(names), sw, col_maxabs=maxabs
+        )
+    if kept is not None:
+        maxabs = maxabs[kept]
+    n_rows = int(np.count_nonzero(sw > 0))
+    p1 = Xv.shape[1] + int(inputs.fit_intercept)
+    if settings.penalty is None and p1 >= n_rows:
+        raise InvalidInputError(
+            f"an unpenalized fit with {p1} parameters per class and only {n_rows} rows "
+            "(with positive weight) has no maximum-likelihood estimate: the classes are "
+            "separable. Use penalty='l2' or penalty='firth', or fewer features"
+        )
+    if fitted is None:
+        single = check_class_sizes(classes, codes, sw)
+        if single:
+            warnings.warn(
+                DataWarning(
+                    f"class(es) {single[:10]} have a single observation; their "
+                    "coefficients are barely identified (expect huge standard errors or "
+                    "separation)"
+                ),
+                stacklevel=3,
+            )
+        reference = Parameterization.resolve_reference(settings.reference, classes, settings.ridge)
+        alpha = penalty_strength(settings, float(sw.sum()))
+    else:
+        reference = fitted.reference_index
+        alpha = 0.0 if fitted.outcome is None else fitted.outcome.alpha
+    scale = column_scales(Xv, maxabs=maxabs)
+    if settings.ridge:
+        # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
+        # become astronomically large in the scaled coordinates.
+        scale = np.maximum(scale, 1.0)
+    return PreparedData(
+        X=Xv,
+        codes=codes,
+        classes=classes,
+        sample_weight=sw,
+        groups=inputs.groups,
+        fit_intercept=inputs.fit_intercept,
+        n_features=n_features,
+        feature_names_in=None if names_in is None else np.asarray(names_in, dtype=object),
+        column_names=names,
+        design=inputs.design,
+        n_missing_dropped=inputs.n_missing_dropped,
+        kept_columns=kept,
+        collinearity=collinearity,
+        column_scale=scale,
+        reference_index=reference,
+        alpha=alpha,
+    )
