@@ -20,7 +20,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
-from mnlogit.diagnostics import check_feature_values
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError
 from mnlogit.fitted import FittedModel
 from mnlogit.fitting import (
@@ -34,6 +33,7 @@ from mnlogit.fitting import (
     initial_point,
     solve,
 )
+from mnlogit.identification import check_feature_values
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
 from mnlogit.objective import log_softmax

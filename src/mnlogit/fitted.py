@@ -25,14 +25,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from mnlogit.collinearity import CollinearityResult
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.fitstats import FitStatistics
 from mnlogit.formula import FormulaDesign
-from mnlogit.identification import RecordedSeparation, aliased_mask
+from mnlogit.identification import (
+    CollinearityResult,
+    RecordedSeparation,
+    SeparationResult,
+    aliased_mask,
+)
 from mnlogit.parameterization import Parameterization
-from mnlogit.separation import SeparationResult
 
 __all__ = ["FitOutcome", "FittedModel"]
 

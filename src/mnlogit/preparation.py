@@ -31,8 +31,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from mnlogit.collinearity import CollinearityResult
-from mnlogit.diagnostics import (
+from mnlogit.exceptions import DataWarning, InvalidInputError
+from mnlogit.fitted import FittedModel
+from mnlogit.formula import FormulaDesign
+from mnlogit.identification import (
+    CollinearityResult,
     check_class_sizes,
     check_feature_values,
     check_labels_present,
@@ -40,12 +43,9 @@ from mnlogit.diagnostics import (
     check_weights,
     column_maxabs,
     column_scales,
+    drop_aliased,
     encode_labels,
 )
-from mnlogit.exceptions import DataWarning, InvalidInputError
-from mnlogit.fitted import FittedModel
-from mnlogit.formula import FormulaDesign
-from mnlogit.identification import drop_aliased
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.parameterization import Parameterization
 from mnlogit.solvers import CRITERIA, SOLVERS

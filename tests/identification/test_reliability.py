@@ -375,7 +375,7 @@ INFERENCE_CALLS = {
     "coef_table": lambda m, X, y: m.coef_table(),
     "coef_table_rrr": lambda m, X, y: m.coef_table(exponentiate=True),
     "cov_params": lambda m, X, y: m.cov_params(),
-    "wald_test": lambda m, X, y: m.wald_test(m._term_names()[1]),
+    "wald_test": lambda m, X, y: m.wald_test(m.fitted_.term_names[1]),
     "marginal_effects": lambda m, X, y: m.marginal_effects(X),
     "predict_interval": lambda m, X, y: m.predict_interval(X),
     "summary": lambda m, X, y: m.summary(),

@@ -722,7 +722,7 @@ def test_fits_by_gradients_hold_no_n_by_k_buffer():
 
 
 def test_finite_check_makes_no_boolean_copy_of_x():
-    from mnlogit.diagnostics import check_feature_values
+    from mnlogit.identification import check_feature_values
 
     X = np.random.default_rng(51).standard_normal((100_000, 40))
     tracemalloc.start()
@@ -738,7 +738,7 @@ def test_finite_check_makes_no_boolean_copy_of_x():
 
 
 def test_column_maxabs_in_chunks_equals_the_whole_reduction():
-    from mnlogit.diagnostics import column_maxabs
+    from mnlogit.identification import column_maxabs
 
     rng = np.random.default_rng(52)
     X = rng.standard_normal((70_000, 9)) * np.geomspace(1e-200, 1e200, 9)

@@ -75,10 +75,6 @@ class InferenceMixin:
     penalty: str | None
 
     # ------------------------------------------------------------------ layout
-    def _term_names(self) -> list[str]:
-        """The coefficient rows of each class (``fitted_.term_names`` as a list)."""
-        return list(self.fitted_.term_names)
-
     def _shown_positions(self) -> NDArray[np.intp]:
         """Entries of ``vec(B)`` of the classes with free coefficients."""
         p1 = self.fitted_.p1
@@ -145,7 +141,7 @@ class InferenceMixin:
         cov[bad, :] = np.nan
         cov[:, bad] = np.nan
         pos = self._shown_positions()
-        index = self._class_term_index(self.fitted_.free_classes(), self._term_names())
+        index = self._class_term_index(self.fitted_.free_classes(), list(self.fitted_.term_names))
         return pd.DataFrame(cov[np.ix_(pos, pos)], index=index, columns=index)
 
     def coef_table(self, alpha: float = 0.05, exponentiate: bool = False) -> pd.DataFrame:
@@ -173,7 +169,7 @@ class InferenceMixin:
         not_estimable = self.fitted_.aliased_mask[pos]
         est[not_estimable] = np.nan
         se[not_estimable] = np.nan
-        index = self._class_term_index(self.fitted_.free_classes(), self._term_names())
+        index = self._class_term_index(self.fitted_.free_classes(), list(self.fitted_.term_names))
         table = _z_table(est, se, alpha, index, "coef")
         if not exponentiate:
             return table
@@ -214,7 +210,7 @@ class InferenceMixin:
             R, qv = parse_hypothesis(
                 hypothesis,
                 [str(c) for c in self.fitted_.classes],
-                self._term_names(),
+                list(self.fitted_.term_names),
                 self.fitted_.free_classes(),
             )
             desc = hypothesis
