@@ -35,25 +35,28 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
+from mnlogit.objective.protocol import (
+    HESSIAN,
+    KRONECKER,
+    SUBSAMPLE,
+    Inverse,
+    SolverObjective,
     check_requirements,
 )
-from mnlogit.solvers.curvature import kronecker_inverse
 from mnlogit.solvers.linesearch import backtracking
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "solve", "subsample_rows", "uses_kronecker"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient", "hessian", "subsample")
+REQUIRES = (HESSIAN, SUBSAMPLE)
+# also required where the curvature is the Kronecker model (uses_kronecker)
+REQUIRES_KRONECKER = (KRONECKER,)
 
 # Subsample rows per free parameter (quality of the subsample Hessian) and the
 # number of passes' worth of Hessian work aimed for (cost), see subsample_rows.
@@ -65,7 +68,7 @@ _MAX_FRACTION = 16
 # Gradient tolerance of the subsample fits.
 _SUB_TOL = 1e-5
 # Exact Hessians: on the full data up to 100 parameters, on a subsample up to 2000;
-# otherwise the Kronecker model (mnlogit.solvers.curvature).
+# otherwise the Kronecker model (mnlogit.objective.curvature).
 _NEWTON_MAX_PARAMS = 100
 _HESSIAN_MAX_PARAMS = 2000
 # Correction pairs kept: the subsample Hessian is the initial matrix of an L-BFGS
@@ -91,7 +94,7 @@ def subsample_rows(n_samples: int, n_params: int) -> int:
     return min(cap, max(floor, int(_HESSIAN_BUDGET * n_samples / m)))
 
 
-def _factor(objective: Any, x: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+def _factor(objective: SolverObjective, x: FloatArray) -> tuple[Inverse, bool]:
     """A solver ``g -> H^{-1} g`` for the Hessian ``H`` of ``objective`` at ``x``.
 
     Cholesky, in place (no second ``m x m`` copy), when it succeeds with a pivot ratio
@@ -123,8 +126,8 @@ def _factor(objective: Any, x: FloatArray) -> tuple[Callable[[FloatArray], Float
 
 
 def _preconditioner(
-    obj: Any, curvature: Any, x: FloatArray
-) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+    obj: SolverObjective, curvature: SolverObjective, x: FloatArray
+) -> tuple[Inverse, bool]:
     """Factor ``curvature``'s Hessian at ``x``; the full data's if that one is singular.
 
     Returns the solver and whether the full data's Hessian was used.
@@ -135,17 +138,33 @@ def _preconditioner(
     return _factor(obj, x)[0], True
 
 
+def _subsample(obj: SolverObjective, rows: int) -> SolverObjective:
+    """``obj`` on about ``rows`` of its rows (``obj`` itself for all of them)."""
+    if rows >= obj.n_samples:
+        return obj
+    sub = obj.subsample(max(1, obj.n_samples // rows))
+    if sub is None:  # not offered: REQUIRES has SUBSAMPLE, so only a broken objective
+        raise TypeError(f"{type(obj).__name__}.subsample returned None")
+    return sub
+
+
+def _kronecker(curvature: SolverObjective, x: FloatArray) -> Inverse:
+    """The Kronecker model's inverse from ``curvature`` (REQUIRES_KRONECKER checked)."""
+    inverse = curvature.kronecker_preconditioner(x)
+    if inverse is None:
+        raise TypeError(f"{type(curvature).__name__}.kronecker_preconditioner returned None")
+    return inverse
+
+
 def _warm_start(
-    obj: Any, x0: FloatArray, options: SolverOptions, rows: int
-) -> tuple[FloatArray, Any]:
+    obj: SolverObjective, x0: FloatArray, options: SolverOptions, rows: int
+) -> tuple[FloatArray, SolverObjective | None]:
     """Fit on every ``s``-th row; return the estimate and the subsample objective.
 
     Returns ``(x0, None)`` when the subsample is unusable (a class missing, or its fit
     did not converge).
     """
-    n = obj.n_samples
-    stride = max(1, n // rows)
-    sub = obj.subsample(stride)
+    sub = _subsample(obj, rows)
     if np.unique(sub.y).size < obj.n_classes:
         return x0, None
     # The subsample estimate is a warm start within sampling error of the full-data
@@ -160,27 +179,30 @@ def _warm_start(
 
 
 def solve(
-    objective: object,
+    objective: SolverObjective,
     x0: FloatArray,
     options: SolverOptions,
-    state: object = None,
+    state: _State | None = None,
 ) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring).
 
     ``state``, the ``state`` of an earlier result on the same objective (the float32
-    phase of a fit, see :func:`mnlogit.precision.solve_in_precision`), skips step 1 and
-    reuses that result's preconditioner and correction pairs: ``x0`` is already close.
+    phase of a fit, resumed by :func:`mnlogit.solvers.precision.solve_in_precision`),
+    skips step 1 and reuses that result's preconditioner and correction pairs: ``x0``
+    is already close.
     """
     check_requirements("subsample-newton", objective, REQUIRES)
-    obj: Any = objective
+    obj = objective
     n = int(obj.n_samples)
     m = int(obj.n_params)
+    kron = uses_kronecker(n, m)
+    if kron:
+        check_requirements("subsample-newton", obj, REQUIRES_KRONECKER)
     monitor = ConvergenceMonitor("subsample-newton", options)
     rows = subsample_rows(n, m)
-    kron = uses_kronecker(n, m)
     x = np.array(x0, dtype=np.float64, copy=True)
-    sub: Any = None
-    if isinstance(state, _State):
+    sub: SolverObjective | None = None
+    if state is not None:
         rows = state.rows
     elif rows < n:
         x, sub = _warm_start(obj, x, options, rows)
@@ -193,13 +215,13 @@ def solve(
     # model's weighted Gram matrix reads X in small chunks and needs no copy).
     curvature = obj if sub is None else sub
 
-    def precondition(at: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+    def precondition(at: FloatArray) -> tuple[Inverse, bool]:
         if kron:
-            return kronecker_inverse(curvature, at), False
+            return _kronecker(curvature, at), False
         return _preconditioner(obj, curvature, at)
 
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
-    if isinstance(state, _State):
+    if state is not None:
         inverse = state.inverse
         pairs.extend(state.pairs)
     else:
@@ -226,7 +248,7 @@ def solve(
                 inverse, _ = precondition(x)
             elif not fresh:
                 rows = min(4 * rows, cap) if rows < n else n
-                curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
+                curvature = _subsample(obj, rows)
                 inverse, full = precondition(x)
                 rows = n if full else rows
             elif rows < n:  # a fresh subsample Hessian failed: use the full data's
@@ -254,7 +276,7 @@ def solve(
         elif rows < cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
             rows = min(4 * rows, cap)
-            curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
+            curvature = _subsample(obj, rows)
             inverse, full = precondition(x)
             rows = n if full else rows
             fresh, slow = True, 0
@@ -284,9 +306,15 @@ def uses_kronecker(n_samples: int, n_params: int) -> bool:
 class _State:
     """What a later call needs to continue: the factored Hessian, pairs, subsample rows."""
 
-    inverse: Callable[[FloatArray], FloatArray]
+    inverse: Inverse
     pairs: list[tuple[FloatArray, FloatArray, float]]
     rows: int
+
+    def resume(
+        self, objective: SolverObjective, x0: FloatArray, options: SolverOptions
+    ) -> SolverResult:
+        """Continue on ``objective`` from ``x0`` with this preconditioner and these pairs."""
+        return solve(objective, x0, options, state=self)
 
 
 def _two_loop(
