@@ -26,8 +26,8 @@ __all__ = ["MIN_WORK", "float32_curvature_sums", "float32_sparse", "worthwhile"]
 
 FloatArray = NDArray[np.float64]
 
-# Stored values times classes from which the float32 products are used (about 4 ms of
-# float64 products).
+# Stored values times classes from which the float32 products are used: below it the
+# float64 products take milliseconds (docs/solvers.md).
 MIN_WORK = 2**22
 
 # A float32 copy of sparse X is made only when every nonzero value (after column

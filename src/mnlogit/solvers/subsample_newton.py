@@ -234,9 +234,8 @@ def solve(
     stop_reason = None
     for _ in range(options.max_iter):
         gmax = float(np.max(np.abs(g)))
-        # the Kronecker model's scale is corrected from the newest pair (it cut the
-        # iterations on dense-50k-300-20 from 30 to 27); a subsample Hessian's is not
-        # (10 -> 11 on dense-200k-100-10)
+        # the Kronecker model's overall scale is only approximate, so it is corrected
+        # from the newest pair; a subsample Hessian's is not (docs/solvers.md)
         d = -_two_loop(g, pairs, inverse, rescale=kron)
         ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
