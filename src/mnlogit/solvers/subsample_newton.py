@@ -156,6 +156,45 @@ def _kronecker(curvature: SolverObjective, x: FloatArray) -> Inverse:
     return inverse
 
 
+class _Curvature:
+    """Where the preconditioner comes from, and how it is formed again.
+
+    ``curvature`` is the objective whose Hessian (or Kronecker model) is factored: a row
+    subsample of ``rows`` rows, or ``obj`` itself (``rows == n``); ``cap`` the most rows a
+    subsample may have (set after the first preconditioner).
+    """
+
+    def __init__(
+        self, obj: SolverObjective, curvature: SolverObjective, rows: int, kron: bool
+    ) -> None:
+        self.obj = obj
+        self.curvature = curvature
+        self.rows = rows
+        self.kron = kron
+        self.cap = obj.n_samples
+
+    def form(self, x: FloatArray) -> Inverse:
+        """The preconditioner at ``x`` from the current curvature (full data if singular)."""
+        if self.kron:
+            return _kronecker(self.curvature, x)
+        inverse, full = _preconditioner(self.obj, self.curvature, x)
+        if full:
+            self.rows = self.obj.n_samples
+        return inverse
+
+    def grow(self, x: FloatArray) -> Inverse:
+        """Four times as many rows (up to ``cap``; the full data once there), formed at ``x``."""
+        n = self.obj.n_samples
+        self.rows = min(4 * self.rows, self.cap) if self.rows < n else n
+        self.curvature = _subsample(self.obj, self.rows)
+        return self.form(x)
+
+    def full(self, x: FloatArray) -> Inverse:
+        """The full data's Hessian at ``x`` (Newton's method)."""
+        self.rows = self.obj.n_samples
+        return _factor(self.obj, x)[0]
+
+
 def _warm_start(
     obj: SolverObjective, x0: FloatArray, options: SolverOptions, rows: int
 ) -> tuple[FloatArray, SolverObjective | None]:
@@ -213,22 +252,14 @@ def solve(
         return monitor.result(x)
     # Where the curvature comes from: the subsample, else the full data (the Kronecker
     # model's weighted Gram matrix reads X in small chunks and needs no copy).
-    curvature = obj if sub is None else sub
-
-    def precondition(at: FloatArray) -> tuple[Inverse, bool]:
-        if kron:
-            return _kronecker(curvature, at), False
-        return _preconditioner(obj, curvature, at)
-
+    cur = _Curvature(obj, obj if sub is None else sub, rows, kron)
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
     if state is not None:
         inverse = state.inverse
         pairs.extend(state.pairs)
     else:
-        inverse, full = precondition(x)
-        if full:
-            rows = n
-    cap = rows if rows >= n else max(rows, n // _MAX_FRACTION)
+        inverse = cur.form(x)
+    cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
     slow = 0
     fresh = True  # the preconditioner was formed at the current point
     stop_reason = None
@@ -239,20 +270,16 @@ def solve(
         d = -_two_loop(g, pairs, inverse, rescale=kron)
         ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
-            if fresh and not pairs and (kron or rows >= n):
+            if fresh and not pairs and (kron or cur.rows >= n):
                 stop_reason = "the line search found no decrease along the Newton direction"
                 break
             pairs.clear()
             if kron:
-                inverse, _ = precondition(x)
+                inverse = cur.form(x)
             elif not fresh:
-                rows = min(4 * rows, cap) if rows < n else n
-                curvature = _subsample(obj, rows)
-                inverse, full = precondition(x)
-                rows = n if full else rows
-            elif rows < n:  # a fresh subsample Hessian failed: use the full data's
-                rows = n
-                inverse = _factor(obj, x)[0]
+                inverse = cur.grow(x)
+            elif cur.rows < n:  # a fresh subsample Hessian failed: use the full data's
+                inverse = cur.full(x)
             fresh = True
             continue
         s_k, y_k = ls.x - x, ls.g - g
@@ -270,22 +297,18 @@ def solve(
             # The Kronecker model is formed again only when progress stalls: L-BFGS
             # corrects it meanwhile, and each one costs a weighted Gram matrix.
             if slow >= _STALL:
-                inverse, _ = precondition(x)
+                inverse = cur.form(x)
                 fresh, slow = True, 0
-        elif rows < cap:
+        elif cur.rows < cur.cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
-            rows = min(4 * rows, cap)
-            curvature = _subsample(obj, rows)
-            inverse, full = precondition(x)
-            rows = n if full else rows
+            inverse = cur.grow(x)
             fresh, slow = True, 0
-        elif slow >= _STALL or rows >= n:
+        elif slow >= _STALL or cur.rows >= n:
             # Still slow with the largest subsample: the full data's Hessian (Newton).
-            rows = n
-            inverse = _factor(obj, x)[0]
+            inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
-    result.state = _State(inverse, list(pairs), rows)
+    result.state = _State(inverse, list(pairs), cur.rows)
     return result
 
 
