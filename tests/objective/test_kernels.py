@@ -9,6 +9,8 @@ value, which is the objective's value, gradient and Hessian.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -76,7 +78,7 @@ def rows(M, sl):
 
 def split_sum(kernel, n=N):
     """Sum of ``kernel(sl)`` over the row blocks of SPLITS."""
-    parts = [kernel(slice(a, c)) for a, c in zip(SPLITS[:-1], SPLITS[1:], strict=True)]
+    parts = [kernel(slice(a, c)) for a, c in itertools.pairwise(SPLITS)]
     return sum(parts[1:], parts[0])
 
 
@@ -123,7 +125,7 @@ def test_loss_kernels_against_numpy_and_over_any_split(fmt, weighted, intercept)
     assert found.min_prob == pytest.approx(Pm[ww > 0].min(), rel=t)
     parts = [
         sweep_loss(Xk[sl], y[sl], rows(w, sl), W, bb, gradient=True, fast=fast)
-        for sl in (slice(a, c) for a, c in zip(SPLITS[:-1], SPLITS[1:], strict=True))
+        for sl in (slice(a, c) for a, c in itertools.pairwise(SPLITS))
     ]
     assert_allclose(sum(p.nll for p in parts), nll, rtol=t)
     assert_allclose(sum(p.gradient_sums for p in parts), Y.T @ G, rtol=t, atol=t)
@@ -132,7 +134,7 @@ def test_loss_kernels_against_numpy_and_over_any_split(fmt, weighted, intercept)
 
 @pytest.mark.parametrize(("fmt", "weighted", "intercept"), CASES)
 def test_sum_kernels_against_numpy_and_over_any_split(fmt, weighted, intercept):
-    Xk, X64, y, w, W, b, fast = data(fmt, weighted)
+    Xk, X64, y, w, W, b, _fast = data(fmt, weighted)
     _, Pm, ww, _, Y = reference(X64, y, w, W, b, intercept)
     onehot = np.eye(K)[y]
     factor = np.array([0.5, 2.0, 1.0, 3.0])
@@ -146,9 +148,7 @@ def test_sum_kernels_against_numpy_and_over_any_split(fmt, weighted, intercept):
     }
     kernels = {
         "class sums": lambda sl: class_sums(Xk[sl], y[sl], rows(w, sl), K, intercept=intercept),
-        "gram": lambda sl: weighted_gram(
-            Xk[sl], h[sl], intercept=intercept, column_factor=factor
-        ),
+        "gram": lambda sl: weighted_gram(Xk[sl], h[sl], intercept=intercept, column_factor=factor),
         "gram, h >= 0": lambda sl: weighted_gram(
             Xk[sl], np.abs(h[sl]), intercept=intercept, column_factor=factor
         ),
@@ -213,7 +213,7 @@ def test_curvature_kernels_against_numpy_and_over_any_split(fmt, weighted, inter
 @pytest.mark.parametrize("fmt", ["dense64", "csr"])
 @pytest.mark.parametrize("intercept", [True, False])
 def test_gradient_and_hessian_vector_kernels_against_finite_differences(fmt, intercept):
-    Xk, X64, y, w, W, b, _ = data(fmt, weighted=True)
+    Xk, _X64, y, w, W, b, _ = data(fmt, weighted=True)
     bb = b if intercept else None
 
     def nll(Wt, bt):
@@ -248,9 +248,7 @@ def test_gradient_and_hessian_vector_kernels_against_finite_differences(fmt, int
 @pytest.mark.parametrize("fmt", ["dense64", "dense32-exact", "csr"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("intercept", [True, False])
-def test_split_kernel_sums_are_the_objectives_value_gradient_and_hessian(
-    fmt, weighted, intercept
-):
+def test_split_kernel_sums_are_the_objectives_value_gradient_and_hessian(fmt, weighted, intercept):
     """Reference class 0, unscaled features, no penalty: the kernels' sums are exactly the
     objective's mean-scale value, gradient and Hessian."""
     Xk, _, y, w, _, _, _ = data(fmt, weighted)
@@ -289,3 +287,18 @@ def test_kernels_do_not_write_their_inputs():
     curvature_sums(Xk, Pm, w, W, b)
     for a, kept in zip((Xk, y, w, W, b), before, strict=True):
         assert np.array_equal(a, kept)
+
+
+def test_information_is_the_penalized_hessian_for_both_objectives():
+    from mnlogit.objective import FirthObjective
+
+    Xk, _, y, _, _, _, _ = data("dense64", weighted=False)
+    obj = MultinomialObjective(
+        Xk, y, K, np.ones(N), Parameterization(K, None), make_penalty("l2", 0.1, True)
+    )
+    theta = np.linspace(-0.3, 0.3, obj.n_params)
+    assert np.array_equal(obj.information(theta), obj.hessian(theta))
+    base = MultinomialObjective(
+        Xk, y, K, np.ones(N), Parameterization(K, 0), make_penalty(None, 0.0, True)
+    )
+    assert np.array_equal(FirthObjective(base).information(theta), base.hessian(theta))

@@ -30,7 +30,9 @@ def test_objectives_declare_known_capabilities():
     assert all(set(req) <= CAPABILITIES for req in REQUIRES.values())
 
 
-@pytest.mark.parametrize(("solver", "missing"), [("irls", "irls"), ("subsample-newton", "subsample")])
+@pytest.mark.parametrize(
+    ("solver", "missing"), [("irls", "irls"), ("subsample-newton", "subsample")]
+)
 def test_a_solver_refuses_an_objective_without_a_capability_it_needs(solver, missing):
     X, y, _ = make_data(n=60, p=2, K=3, seed=2)
     firth = FirthObjective(objective(X, y))

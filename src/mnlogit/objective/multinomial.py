@@ -531,6 +531,14 @@ class MultinomialObjective:
         H[np.diag_indices_from(H)] += diag
         return H
 
+    def information(self, theta: FloatArray) -> FloatArray:
+        """The curvature inference inverts (mean scale): :meth:`hessian`, penalty included.
+
+        :class:`~mnlogit.objective.FirthObjective` has the same method (its Fisher
+        information), so covariance code needs no ``getattr``.
+        """
+        return self.hessian(theta)
+
     def hessp(self, theta: FloatArray, v: FloatArray) -> FloatArray:
         """Hessian-vector product without forming the Hessian.
 
