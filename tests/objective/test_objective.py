@@ -1,4 +1,4 @@
-"""Tests for :mod:`mnlogit.objective` and :mod:`mnlogit.penalties`.
+"""Tests for :class:`mnlogit.objective.MultinomialObjective` and :mod:`mnlogit.objective.penalties`.
 
 Every expected value is computed here independently of the code under test: finite
 differences, a direct ``logsumexp`` formula on a full coefficient matrix built in the test,
@@ -16,12 +16,12 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 
-import mnlogit.hessian_kernel as hessian_kernel
-import mnlogit.objective as objective_module
+import mnlogit.objective.blocks as blocks
+import mnlogit.objective.hessian as hessian_kernel
 from helpers import fd_jacobian, make_data
 from mnlogit.objective import MultinomialObjective, log_softmax
+from mnlogit.objective.penalties import L2Penalty, NoPenalty, make_penalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import L2Penalty, NoPenalty, make_penalty
 
 STEP = 1e-6
 ALPHA = 0.05
@@ -413,12 +413,11 @@ def test_hessian_symmetric_and_positive_definite(K, reference, fit_intercept):
 
 @pytest.mark.parametrize("chunk", [1, 7, 10, 600])
 def test_dense_gram_chunking_does_not_change_hessian(monkeypatch, chunk):
-    """Rows are processed in chunks of _CHUNK_ELEMENTS // p; tiny chunks exercise the loop."""
+    """Rows are processed in blocks of BLOCK_ELEMENTS // width; tiny blocks exercise the loop."""
     obj, X, y, sw = build(3, None, weighted=True, alpha=ALPHA, seed=39)
     theta = random_theta(obj, seed=40)
     expected = obj.hessian(theta)
-    monkeypatch.setattr(objective_module, "_CHUNK_ELEMENTS", chunk)
-    monkeypatch.setattr(hessian_kernel, "HESSIAN_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", chunk)
     monkeypatch.setattr(hessian_kernel, "HESSIAN_MIN_ROWS", 1)
     chunked = MultinomialObjective(X, y, 3, sw, obj.param, obj.penalty)
     assert_allclose(chunked.hessian(theta), expected, rtol=1e-12, atol=1e-15)

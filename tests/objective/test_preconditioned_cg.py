@@ -15,14 +15,15 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-import mnlogit.solvers.curvature as curvature_module
+import mnlogit.objective.curvature as curvature_module
 from helpers import make_data
 from mnlogit import MultinomialLogit
 from mnlogit.objective import MultinomialObjective
+from mnlogit.objective.curvature import block_diagonal_inverse
+from mnlogit.objective.loss import sweep_rows
+from mnlogit.objective.penalties import make_penalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import make_penalty
 from mnlogit.solvers import SOLVERS, SolverOptions
-from mnlogit.solvers.curvature import block_diagonal_inverse
 from mnlogit.solvers.newton_cg import conjugate_gradient
 
 
@@ -230,9 +231,11 @@ def test_preconditioned_newton_cg_is_deterministic(always_precondition):
 def test_small_problems_are_not_preconditioned():
     X, y, _ = make_data(n=300, p=3, K=4, seed=24)
     obj = objective(X, y, 4)
-    assert not curvature_module.worth_preconditioning(obj)
+    assert not curvature_module.worth_preconditioning(obj.X, obj.n_classes)
+    assert obj.curvature_preconditioner(np.zeros(obj.n_params)) is None
     X, y, _ = make_data(n=100_000, p=20, K=4, seed=24)
-    assert curvature_module.worth_preconditioning(objective(X, y, 4))
+    assert curvature_module.worth_preconditioning(X, 4)
+    assert objective(X, y, 4).curvature_preconditioner(np.zeros(3 * 21)) is not None
 
 
 # ------------------------------------------------------------------ the dense sweep
@@ -245,8 +248,6 @@ def test_small_problems_are_not_preconditioned():
 def test_dense_sweep_equals_the_whole_matrix_route(p, K, dtype, weighted, fit_intercept):
     """Several row blocks (the last one partial) against the sparse objective's
     whole-matrix route and plain numpy."""
-    from mnlogit.dense_sweep import sweep_rows
-
     rows = sweep_rows(p, K)
     n = 2 * rows + 123
     rng = np.random.default_rng(25)

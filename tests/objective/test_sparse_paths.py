@@ -12,12 +12,13 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-import mnlogit.float32_curvature as float32_curvature
+import mnlogit.objective.float32_curvature as float32_curvature
 from helpers import make_data
 from mnlogit import MultinomialLogit
 from mnlogit.objective import MultinomialObjective
+from mnlogit.objective.float32_curvature import float32_sparse
+from mnlogit.objective.penalties import make_penalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import make_penalty
 
 
 @pytest.fixture(autouse=True)
@@ -107,18 +108,19 @@ def test_curvature_product_copies_only_the_values_of_sparse_x():
         X, y, 4, np.ones(X.shape[0]), Parameterization(4, 0), make_penalty(None, 0.0, True)
     )
     obj.curvature_product(np.zeros(obj.n_params), np.ones(obj.n_params))
-    assert obj._f32 is not None
-    x32 = obj._f32.x
+    assert obj.curvature_dtype == np.float32
+    x32 = float32_sparse(X)  # the copy the objective multiplies
     assert x32.dtype == np.float32
     assert np.shares_memory(x32.indices, X.indices) and np.shares_memory(x32.indptr, X.indptr)
     assert_allclose(X.data, data_before, rtol=0, atol=0)
     # float32 X is used as it is
     X32 = X.astype(np.float32)
+    assert float32_sparse(X32) is X32
     obj32 = MultinomialObjective(
         X32, y, 4, np.ones(X.shape[0]), Parameterization(4, 0), make_penalty(None, 0.0, True)
     )
     obj32.curvature_product(np.zeros(obj32.n_params), np.ones(obj32.n_params))
-    assert obj32._f32 is not None and obj32._f32.x is X32
+    assert obj32.curvature_dtype == np.float32
 
 
 def test_curvature_product_is_hessp_for_dense_x():
@@ -166,12 +168,14 @@ def test_curvature_product_falls_back_to_float64_outside_float32_range():
     obj = _objective(X, y)
     theta = np.full(obj.n_params, 0.1)
     v = np.sin(np.arange(obj.n_params))
-    assert obj._float32_operands() is None
+    assert float32_sparse(X) is None
+    assert obj.curvature_dtype == np.float64
     assert_allclose(obj.curvature_product(theta, v), obj.hessp(theta, v), rtol=0, atol=0)
     # with the objective's column scaling the scaled values fit, and the fast path runs
     scale = np.r_[1e-200, np.ones(X.shape[1] - 1)]
     scaled = _objective(X, y, scale=scale)
-    assert scaled._float32_operands() is not None
+    assert float32_sparse(X, 1.0 / scale) is not None
+    assert scaled.curvature_dtype == np.float32
     exact = scaled.hessp(theta, v)
     assert np.linalg.norm(scaled.curvature_product(theta, v) - exact) <= 1e-5 * np.linalg.norm(
         exact
@@ -194,7 +198,7 @@ def test_small_sparse_problems_keep_float64_products(monkeypatch):
     theta = np.full(obj.n_params, 0.1)
     v = np.sin(np.arange(obj.n_params))
     assert_allclose(obj.curvature_product(theta, v), obj.hessp(theta, v), rtol=0, atol=0)
-    assert obj._f32 is None  # no float32 copy made
+    assert obj.curvature_dtype == np.float64  # no float32 copy made
 
 
 @pytest.mark.parametrize("fmt", ["coo", "lil", "bsr"])

@@ -19,8 +19,8 @@ import mnlogit.exceptions
 from helpers import make_data
 from mnlogit import MultinomialLogit
 from mnlogit.objective import MultinomialObjective
+from mnlogit.objective.penalties import make_penalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import make_penalty
 from mnlogit.solvers import SOLVERS, SolverOptions, choose_solver
 
 ALL_SOLVERS = ("newton", "irls", "lbfgs", "newton-cg", "gd")

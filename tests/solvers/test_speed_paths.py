@@ -16,16 +16,18 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-import mnlogit.objective as objective_module
+import mnlogit.objective.blocks as blocks
+import mnlogit.objective.loss as loss_kernels
 from helpers import fd_jacobian, make_data
 from mnlogit import MultinomialLogit
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.objective import MultinomialObjective
+from mnlogit.objective.curvature import class_factor, kronecker_inverse
+from mnlogit.objective.penalties import make_penalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import make_penalty
-from mnlogit.precision import FLOAT32_TOL
 from mnlogit.solvers import SOLVERS, SolverOptions
-from mnlogit.solvers.subsample_newton import subsample_rows
+from mnlogit.solvers.precision import FLOAT32_TOL
+from mnlogit.solvers.subsample_newton import subsample_rows, uses_kronecker
 
 # Large enough that "auto" picks subsample-newton and the subsample is really a subsample
 # (n / 16 rows hold the subsample_rows minimum for m = (K-1)(p+1) = 18 free parameters).
@@ -460,7 +462,7 @@ def test_float32_objective_fast_and_exact_modes(sparse, reference, alpha, weight
 @pytest.mark.parametrize("chunk", [1, 37, 500])
 def test_float32_exact_mode_with_small_chunks_equals_float64(monkeypatch, chunk):
     """Exact mode converts row chunks of X; tiny chunks exercise the loop and the edges."""
-    monkeypatch.setattr(objective_module, "_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", chunk)
     n, p, K = 301, 4, 3
     X, y, _ = make_data(n=n, p=p, K=K, seed=24)
     X32 = X.astype(np.float32)
@@ -509,7 +511,7 @@ def test_syrk_hessian_matches_finite_differences(monkeypatch, K, fit_intercept, 
     """The dense Hessian (one syrk per row chunk) against finite differences of the
     gradient, with chunks of one row, a few rows, and all rows; weights, a penalty,
     feature scales and a non-first reference class."""
-    monkeypatch.setattr(objective_module, "_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", chunk)
     n, p = 157, 3
     X, y, _ = make_data(n=n, p=p, K=K, seed=30 + K)
     obj = objective(
@@ -562,7 +564,6 @@ def test_kronecker_model_is_exact_when_every_row_has_the_same_probabilities(
     reference, fit_intercept
 ):
     """With all slopes zero every row has the same p, so H = M ⊗ C exactly (no penalty)."""
-    from mnlogit.solvers.curvature import kronecker_inverse
 
     X, y, _ = make_data(n=400, p=6, K=4, seed=41)
     obj = objective(
@@ -581,7 +582,6 @@ def test_kronecker_model_is_exact_when_every_row_has_the_same_probabilities(
 
 def test_kronecker_model_is_a_good_preconditioner_at_a_general_point():
     """At the optimum, (M ⊗ C)^{-1} H is far better conditioned than H (18.7 against 421)."""
-    from mnlogit.solvers.curvature import kronecker_inverse
 
     X, y, _ = make_data(n=3000, p=8, K=5, seed=44)
     obj = objective(X, y, 5)
@@ -600,7 +600,6 @@ def test_kronecker_model_is_a_good_preconditioner_at_a_general_point():
 )
 def test_subsample_newton_kronecker_path_matches_newton(case):
     """m > 100 and no room for a subsample: the Kronecker model drives the L-BFGS steps."""
-    from mnlogit.solvers.subsample_newton import uses_kronecker
 
     n, p, K = 3000, 40, 4
     X, y, _ = make_data(n=n, p=p, K=K, seed=45, scale=0.3)
@@ -640,7 +639,7 @@ def test_gradients_alone_keep_no_probability_buffer():
     obj = objective(X, y, 4, reference=None, alpha=1e-3, sample_weight=weights(5000, 41))
     theta = random_theta(obj, 42)
     f, g = obj.value_and_gradient(theta)
-    assert obj._prob is None
+    assert not obj.keeps_probabilities
     # made on request: the softmax of the linear predictor, the cache left as it was
     assert_allclose(obj.probabilities(theta), _softmax(obj.linear_predictor(theta)), rtol=1e-13)
     f2, g2 = obj.value_and_gradient(theta)
@@ -686,25 +685,23 @@ def test_visit_and_min_probability_cover_every_row(made):
     assert np.all(seen == 1)
     assert_allclose(blocks, expected, rtol=1e-13)
     assert obj.min_probability(theta) == pytest.approx(expected[w > 0].min(), rel=1e-12)
-    assert (obj._prob is None) == (not made)
+    assert obj.keeps_probabilities == made
 
 
 def test_kronecker_class_factor_by_blocks_equals_the_whole_formula():
-    from mnlogit.solvers.curvature import _class_factor
-
     X, y, _ = make_data(n=6000, p=3, K=4, seed=48)
     obj = objective(X, y, 4, reference=None, sample_weight=weights(6000, 49))
     theta = random_theta(obj, 50)
-    M, wc = _class_factor(obj, theta)
+    M, wc = class_factor(obj, theta)
     P = _softmax(obj.linear_predictor(theta))[:, 1:]
-    w = obj._ws
+    w = obj.normalized_weights
     M0 = (np.diag((P * w[:, None]).sum(0)) - (P * w[:, None]).T @ P) / (
         w * np.einsum("ik,ik->i", P, 1 - P)
     ).sum()
-    T = obj._to_ref0
+    T = obj.to_ref0
     assert_allclose(M, T @ M0 @ T.T, rtol=1e-12, atol=1e-15)
     assert_allclose(wc, w * np.einsum("ik,ik->i", P, 1 - P), rtol=1e-12, atol=1e-18)
-    assert obj._prob is None
+    assert not obj.keeps_probabilities
 
 
 def test_fits_by_gradients_hold_no_n_by_k_buffer():
@@ -766,13 +763,13 @@ def test_gradient_at_a_point_with_kept_probabilities_makes_no_sweep(monkeypatch,
     theta = random_theta(obj, 54)
     obj.hessian(theta)  # makes the probability buffer
     sweeps = []
-    original = MultinomialObjective._dense_sweep
+    original = loss_kernels.sweep_loss
 
-    def counted(self, *args, **kwargs):
-        sweeps.append(kwargs.get("gradient", args[2] if len(args) > 2 else None))
-        return original(self, *args, **kwargs)
+    def counted(*args, **kwargs):
+        sweeps.append(kwargs.get("gradient"))
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(MultinomialObjective, "_dense_sweep", counted)
+    monkeypatch.setattr(loss_kernels, "sweep_loss", counted)
     other = theta + 0.05
     f = obj.value(other)
     assert len(sweeps) == 1

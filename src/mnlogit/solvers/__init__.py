@@ -1,38 +1,39 @@
 """Solvers, one module each, behind one registry.
 
-Every solver has the signature ``solve(objective, x0, options) -> SolverResult`` and
-a ``REQUIRES`` tuple naming the objective methods it uses, checked before it runs.
+Every solver has the signature ``solve(objective, x0, options) -> SolverResult``, sees
+the objective only through :class:`mnlogit.objective.protocol.SolverObjective`, and has a
+``REQUIRES`` tuple naming the capabilities it needs beyond values and gradients, checked
+before it runs (:func:`mnlogit.objective.protocol.check_requirements`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
-from numpy.typing import NDArray
-
+from mnlogit.objective.curvature import MAX_KRONECKER_FEATURES
 from mnlogit.solvers import gd, irls, lbfgs, newton, newton_cg, subsample_newton
-from mnlogit.solvers._base import (
+from mnlogit.solvers.monitor import (
     CRITERIA,
     ConvergenceMonitor,
     IterationRecord,
+    SolveFunction,
     SolverOptions,
     SolverResult,
 )
-from mnlogit.solvers.curvature import MAX_KRONECKER_FEATURES
+from mnlogit.solvers.precision import FLOAT32_TOL, solve_in_precision
 
 __all__ = [
     "CRITERIA",
     "DEFAULT_MAX_ITER",
+    "FLOAT32_TOL",
+    "REQUIRES",
     "SOLVERS",
     "ConvergenceMonitor",
     "IterationRecord",
+    "SolveFunction",
     "SolverOptions",
     "SolverResult",
     "choose_solver",
+    "solve_in_precision",
 ]
-
-SolveFunction = Callable[[object, NDArray[np.float64], SolverOptions], SolverResult]
 
 SOLVERS: dict[str, SolveFunction] = {
     "newton": newton.solve,
@@ -41,6 +42,16 @@ SOLVERS: dict[str, SolveFunction] = {
     "newton-cg": newton_cg.solve,
     "gd": gd.solve,
     "subsample-newton": subsample_newton.solve,
+}
+
+# The capabilities each solver needs beyond values and gradients.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "newton": newton.REQUIRES,
+    "irls": irls.REQUIRES,
+    "lbfgs": lbfgs.REQUIRES,
+    "newton-cg": newton_cg.REQUIRES,
+    "gd": gd.REQUIRES,
+    "subsample-newton": subsample_newton.REQUIRES,
 }
 
 # Iteration budgets used when the estimator's max_iter is None. Second-order

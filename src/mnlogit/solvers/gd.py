@@ -10,33 +10,29 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
-    check_requirements,
-)
+from mnlogit.objective.protocol import SolverObjective, check_requirements
 from mnlogit.solvers.linesearch import backtracking
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "solve"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient",)
+REQUIRES: tuple[str, ...] = ()  # values and gradients only
 
 
-def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by steepest descent."""
     check_requirements("gd", objective, REQUIRES)
     obj = objective
     monitor = ConvergenceMonitor("gd", options)
     x = np.array(x0, dtype=np.float64, copy=True)
-    f, g = obj.value_and_gradient(x)  # type: ignore[attr-defined]
+    f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
     step = 1.0
     stop_reason = None
     for _ in range(options.max_iter):
-        ls = backtracking(obj, x, f, g, -g, step=step)  # type: ignore[arg-type]
+        ls = backtracking(obj, x, f, g, -g, step=step)
         if not ls.ok:
             stop_reason = "the line search found no decrease along the negative gradient"
             break

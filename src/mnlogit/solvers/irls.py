@@ -24,18 +24,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
-    check_requirements,
-)
+from mnlogit.objective.protocol import HESSIAN, IRLS, SolverObjective, check_requirements
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 from mnlogit.solvers.newton import solve_psd
 
 __all__ = ["REQUIRES", "solve", "working_response"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient", "hessian", "probabilities", "linear_predictor", "backproject")
+REQUIRES = (HESSIAN, IRLS)
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -58,32 +54,32 @@ def working_response(eta: FloatArray, prob: FloatArray, y: NDArray[np.intp]) -> 
     return (eta[:, 1:] - eta[:, :1]) + resid / p + resid.sum(axis=1, keepdims=True) / p0
 
 
-def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by IRLS (see the module docstring)."""
     check_requirements("irls", objective, REQUIRES)
     obj = objective
     monitor = ConvergenceMonitor("irls", options)
     x = np.array(x0, dtype=np.float64, copy=True)
-    f, g = obj.value_and_gradient(x)  # type: ignore[attr-defined]
+    f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
-    y = obj.y  # type: ignore[attr-defined]
-    ws = obj.sample_weight / obj.sum_weights  # type: ignore[attr-defined]
+    y = obj.y
+    ws = obj.normalized_weights
     stop_reason = None
     for _ in range(options.max_iter):
-        prob = np.array(obj.probabilities(x))  # type: ignore[attr-defined]
-        eta = obj.linear_predictor(x)  # type: ignore[attr-defined]
+        prob = np.array(obj.probabilities(x))
+        eta = obj.linear_predictor(x)
         z = working_response(eta, prob, y)
         p = prob[:, 1:]
         Wz = ws[:, None] * (p * z - p * np.einsum("ij,ij->i", p, z)[:, None])
         Wz_full = np.hstack([-Wz.sum(axis=1, keepdims=True), Wz])
-        rhs = obj.backproject(Wz_full)  # type: ignore[attr-defined]
-        H = obj.hessian(x)  # type: ignore[attr-defined]
+        rhs = obj.backproject(Wz_full)
+        H = obj.hessian(x)
         x_wls = solve_psd(H, rhs)
         step = 1.0
         for _halving in range(60):
             x_new = x + step * (x_wls - x)
-            f_new, g_new = obj.value_and_gradient(x_new)  # type: ignore[attr-defined]
+            f_new, g_new = obj.value_and_gradient(x_new)
             if np.isfinite(f_new) and f_new <= f + 16 * np.finfo(float).eps * abs(f):
                 break
             step *= 0.5

@@ -11,39 +11,35 @@ import numpy as np
 import scipy.optimize
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
-    check_requirements,
-)
+from mnlogit.objective.protocol import SolverObjective, check_requirements
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "solve"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient",)
+REQUIRES: tuple[str, ...] = ()  # values and gradients only
 
 # Number of correction pairs kept; more than scipy's default of 10 pays off on the
 # ill-conditioned problems that multinomial fits with many classes produce.
 _MEMORY = 20
 
 
-def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) -> SolverResult:
     """Minimize ``objective`` from ``x0`` with scipy's L-BFGS-B (no bounds)."""
     check_requirements("lbfgs", objective, REQUIRES)
     obj = objective
     monitor = ConvergenceMonitor("lbfgs", options)
-    last: dict[str, object] = {}
+    # the last evaluation (x, f, g): scipy's callback reports a point it evaluated
+    last: list[tuple[FloatArray, float, FloatArray]] = []
 
     def fun(theta: FloatArray) -> tuple[float, FloatArray]:
-        f, g = obj.value_and_gradient(theta)  # type: ignore[attr-defined]
-        last["x"], last["f"], last["g"] = np.array(theta, copy=True), f, g
+        f, g = obj.value_and_gradient(theta)
+        last[:] = [(np.array(theta, copy=True), f, g)]
         return f, g
 
     def at(theta: FloatArray) -> tuple[float, FloatArray]:
-        x_last = last.get("x")
-        if isinstance(x_last, np.ndarray) and np.array_equal(x_last, theta):
-            return float(last["f"]), last["g"]  # type: ignore[arg-type, return-value]
+        if last and np.array_equal(last[0][0], theta):
+            return last[0][1], last[0][2]
         return fun(theta)
 
     x = np.array(x0, dtype=np.float64, copy=True)

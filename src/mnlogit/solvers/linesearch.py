@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import ObjectiveLike
+from mnlogit.objective.protocol import SolverObjective
 
 __all__ = ["LineSearchResult", "backtracking"]
 
@@ -36,7 +36,7 @@ class LineSearchResult:
 
 
 def backtracking(
-    objective: ObjectiveLike,
+    objective: SolverObjective,
     x: FloatArray,
     f: float,
     g: FloatArray,
@@ -49,7 +49,7 @@ def backtracking(
 
     Parameters
     ----------
-    objective : ObjectiveLike
+    objective : SolverObjective
     x, g, direction : ndarray of shape (n_params,)
         Current point, gradient there, and a descent direction.
     f : float

@@ -3,7 +3,7 @@
 For the multinomial logit (a canonical-link exponential family) the observed
 information equals the expected (Fisher) information, because the Hessian of the
 log-likelihood does not involve ``y``. Newton-Raphson and Fisher scoring therefore
-take identical steps; ``tests/test_solvers.py`` checks this numerically.
+take identical steps; ``tests/solvers/test_solvers.py`` checks this numerically.
 """
 
 from __future__ import annotations
@@ -12,18 +12,14 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
-    check_requirements,
-)
+from mnlogit.objective.protocol import HESSIAN, SolverObjective, check_requirements
 from mnlogit.solvers.linesearch import backtracking
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "solve", "solve_psd"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient", "hessian")
+REQUIRES = (HESSIAN,)
 
 
 def solve_psd(H: FloatArray, rhs: FloatArray) -> FloatArray:
@@ -56,7 +52,7 @@ def solve_psd(H: FloatArray, rhs: FloatArray) -> FloatArray:
     return np.asarray(V @ ((V.T @ rhs) / w))
 
 
-def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by damped Newton-Raphson.
 
     Each iteration: gradient and Hessian at ``x``, Newton direction from a Cholesky
@@ -66,14 +62,14 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     obj = objective
     monitor = ConvergenceMonitor("newton", options)
     x = np.array(x0, dtype=np.float64, copy=True)
-    f, g = obj.value_and_gradient(x)  # type: ignore[attr-defined]
+    f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
     stop_reason = None
     for _ in range(options.max_iter):
-        H = obj.hessian(x)  # type: ignore[attr-defined]
+        H = obj.hessian(x)
         d = -solve_psd(H, g)
-        ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
+        ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
             stop_reason = "the line search found no decrease along the Newton direction"
             break

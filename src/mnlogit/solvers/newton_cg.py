@@ -6,13 +6,13 @@ relative residual of ``min(0.5, sqrt(|g|))`` (the Eisenstat-Walker forcing
 sequence that gives superlinear convergence) or, with the gradient criterion, until
 the predicted next gradient is within half the tolerance; it stops CG early on
 negative curvature, then takes a backtracking line search from the unit step. The
-products come from the objective's ``curvature_product`` when it has one (float32
-on sparse X), else from ``hessp``. For the multinomial objective CG is preconditioned
-by the block-diagonal Kronecker model of the Hessian
-(:func:`mnlogit.solvers.curvature.block_diagonal_inverse`: one ``(K-1) x (K-1)`` block
-per feature, sharing one class factor), formed again at each Newton point; it cut the
-products on the benchmark's sparse text problem from 104 to 75 and halved the time of
-``newton-cg`` on the dense ones (docs/solvers.md).
+products come from the objective's ``curvature_product`` (float32 on large sparse X
+for the multinomial objective, ``hessp`` otherwise). CG is preconditioned by the
+objective's ``curvature_preconditioner`` when it gives one -- for the multinomial
+objective the block-diagonal Kronecker model of the Hessian
+(:func:`mnlogit.objective.curvature.block_diagonal_inverse`: one ``(K-1) x (K-1)`` block
+per feature, sharing one class factor), formed again at each Newton point; docs/solvers.md
+has what it saves.
 """
 
 from __future__ import annotations
@@ -24,22 +24,18 @@ from numpy.typing import NDArray
 from scipy.linalg.blas import daxpy as _axpy
 from scipy.linalg.blas import idamax as _iamax
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
-    check_requirements,
-)
+from mnlogit.objective.protocol import HESSP, SolverObjective, check_requirements
 from mnlogit.solvers.linesearch import backtracking
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "conjugate_gradient", "solve"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient", "hessp")
+REQUIRES = (HESSP,)
 
 
 def conjugate_gradient(
-    hessp: object,
+    hessp: Callable[[FloatArray], FloatArray],
     g: FloatArray,
     rtol: float,
     max_iter: int,
@@ -82,7 +78,7 @@ def conjugate_gradient(
     s = z.copy()
     target = (rtol**2) * float(r @ r)
     for i in range(max_iter):
-        Hs = np.asarray(hessp(s), dtype=np.float64)  # type: ignore[operator]
+        Hs = np.asarray(hessp(s), dtype=np.float64)
         curv = float(s @ Hs)
         if curv <= 1e-16 * float(s @ s):
             return (d if i > 0 else -g), i + 1
@@ -102,23 +98,21 @@ def conjugate_gradient(
     return d, max_iter
 
 
-def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverResult:
+def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by truncated Newton with CG inner solves."""
     check_requirements("newton-cg", objective, REQUIRES)
     obj = objective
     monitor = ConvergenceMonitor("newton-cg", options)
     x = np.array(x0, dtype=np.float64, copy=True)
-    f, g = obj.value_and_gradient(x)  # type: ignore[attr-defined]
+    f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
         return monitor.result(x)
     max_cg = max(20, min(10 * x.size, 500))
-    # Search directions may use a cheaper product (float32 on sparse X) when the
-    # objective offers one; gradients and values stay exact.
-    product = getattr(obj, "curvature_product", None) or obj.hessp  # type: ignore[attr-defined]
-    # The multinomial objective offers the block-diagonal Kronecker preconditioner,
-    # formed again at every Newton point (a weighted column sum of squares and a
-    # (K-1)^2 class factor: well under one pass over X); None where it does not pay.
-    make_preconditioner = getattr(obj, "curvature_preconditioner", None)
+    # Search directions use the objective's curvature product, which may be cheaper than
+    # hessp (float32 on sparse X); gradients and values stay exact. The preconditioner
+    # is formed again at every Newton point (the multinomial objective's block-diagonal
+    # Kronecker model: a weighted column sum of squares and a (K-1)^2 class factor, well
+    # under one pass over X); None where it does not pay or the objective has none.
     # With the gradient criterion, CG also stops once the predicted next gradient is
     # within half the tolerance (see conjugate_gradient).
     atol = 0.5 * options.tol if options.criterion == "gradient" else 0.0
@@ -126,9 +120,13 @@ def solve(objective: object, x0: FloatArray, options: SolverOptions) -> SolverRe
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
-        precondition = None if make_preconditioner is None else make_preconditioner(x)
-        d, _ = conjugate_gradient(lambda v, x=x: product(x, v), g, rtol, max_cg, atol, precondition)
-        ls = backtracking(obj, x, f, g, d)  # type: ignore[arg-type]
+        precondition = obj.curvature_preconditioner(x)
+
+        def product(v: FloatArray, at: FloatArray = x) -> FloatArray:
+            return obj.curvature_product(at, v)
+
+        d, _ = conjugate_gradient(product, g, rtol, max_cg, atol, precondition)
+        ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
             stop_reason = "the line search found no decrease along the CG direction"
             break

@@ -35,25 +35,28 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from mnlogit.solvers._base import (
-    ConvergenceMonitor,
-    SolverOptions,
-    SolverResult,
+from mnlogit.objective.protocol import (
+    HESSIAN,
+    KRONECKER,
+    SUBSAMPLE,
+    Inverse,
+    SolverObjective,
     check_requirements,
 )
-from mnlogit.solvers.curvature import kronecker_inverse
 from mnlogit.solvers.linesearch import backtracking
+from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "solve", "subsample_rows", "uses_kronecker"]
 
 FloatArray = NDArray[np.float64]
-REQUIRES = ("value_and_gradient", "hessian", "subsample")
+REQUIRES = (HESSIAN, SUBSAMPLE)
+# also required where the curvature is the Kronecker model (uses_kronecker)
+REQUIRES_KRONECKER = (KRONECKER,)
 
 # Subsample rows per free parameter (quality of the subsample Hessian) and the
 # number of passes' worth of Hessian work aimed for (cost), see subsample_rows.
@@ -65,7 +68,7 @@ _MAX_FRACTION = 16
 # Gradient tolerance of the subsample fits.
 _SUB_TOL = 1e-5
 # Exact Hessians: on the full data up to 100 parameters, on a subsample up to 2000;
-# otherwise the Kronecker model (mnlogit.solvers.curvature).
+# otherwise the Kronecker model (mnlogit.objective.curvature).
 _NEWTON_MAX_PARAMS = 100
 _HESSIAN_MAX_PARAMS = 2000
 # Correction pairs kept: the subsample Hessian is the initial matrix of an L-BFGS
@@ -91,7 +94,7 @@ def subsample_rows(n_samples: int, n_params: int) -> int:
     return min(cap, max(floor, int(_HESSIAN_BUDGET * n_samples / m)))
 
 
-def _factor(objective: Any, x: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+def _factor(objective: SolverObjective, x: FloatArray) -> tuple[Inverse, bool]:
     """A solver ``g -> H^{-1} g`` for the Hessian ``H`` of ``objective`` at ``x``.
 
     Cholesky, in place (no second ``m x m`` copy), when it succeeds with a pivot ratio
@@ -123,8 +126,8 @@ def _factor(objective: Any, x: FloatArray) -> tuple[Callable[[FloatArray], Float
 
 
 def _preconditioner(
-    obj: Any, curvature: Any, x: FloatArray
-) -> tuple[Callable[[FloatArray], FloatArray], bool]:
+    obj: SolverObjective, curvature: SolverObjective, x: FloatArray
+) -> tuple[Inverse, bool]:
     """Factor ``curvature``'s Hessian at ``x``; the full data's if that one is singular.
 
     Returns the solver and whether the full data's Hessian was used.
@@ -135,17 +138,72 @@ def _preconditioner(
     return _factor(obj, x)[0], True
 
 
+def _subsample(obj: SolverObjective, rows: int) -> SolverObjective:
+    """``obj`` on about ``rows`` of its rows (``obj`` itself for all of them)."""
+    if rows >= obj.n_samples:
+        return obj
+    sub = obj.subsample(max(1, obj.n_samples // rows))
+    if sub is None:  # not offered: REQUIRES has SUBSAMPLE, so only a broken objective
+        raise TypeError(f"{type(obj).__name__}.subsample returned None")
+    return sub
+
+
+def _kronecker(curvature: SolverObjective, x: FloatArray) -> Inverse:
+    """The Kronecker model's inverse from ``curvature`` (REQUIRES_KRONECKER checked)."""
+    inverse = curvature.kronecker_preconditioner(x)
+    if inverse is None:
+        raise TypeError(f"{type(curvature).__name__}.kronecker_preconditioner returned None")
+    return inverse
+
+
+class _Curvature:
+    """Where the preconditioner comes from, and how it is formed again.
+
+    ``curvature`` is the objective whose Hessian (or Kronecker model) is factored: a row
+    subsample of ``rows`` rows, or ``obj`` itself (``rows == n``); ``cap`` the most rows a
+    subsample may have (set after the first preconditioner).
+    """
+
+    def __init__(
+        self, obj: SolverObjective, curvature: SolverObjective, rows: int, kron: bool
+    ) -> None:
+        self.obj = obj
+        self.curvature = curvature
+        self.rows = rows
+        self.kron = kron
+        self.cap = obj.n_samples
+
+    def form(self, x: FloatArray) -> Inverse:
+        """The preconditioner at ``x`` from the current curvature (full data if singular)."""
+        if self.kron:
+            return _kronecker(self.curvature, x)
+        inverse, full = _preconditioner(self.obj, self.curvature, x)
+        if full:
+            self.rows = self.obj.n_samples
+        return inverse
+
+    def grow(self, x: FloatArray) -> Inverse:
+        """Four times as many rows (up to ``cap``; the full data once there), formed at ``x``."""
+        n = self.obj.n_samples
+        self.rows = min(4 * self.rows, self.cap) if self.rows < n else n
+        self.curvature = _subsample(self.obj, self.rows)
+        return self.form(x)
+
+    def full(self, x: FloatArray) -> Inverse:
+        """The full data's Hessian at ``x`` (Newton's method)."""
+        self.rows = self.obj.n_samples
+        return _factor(self.obj, x)[0]
+
+
 def _warm_start(
-    obj: Any, x0: FloatArray, options: SolverOptions, rows: int
-) -> tuple[FloatArray, Any]:
+    obj: SolverObjective, x0: FloatArray, options: SolverOptions, rows: int
+) -> tuple[FloatArray, SolverObjective | None]:
     """Fit on every ``s``-th row; return the estimate and the subsample objective.
 
     Returns ``(x0, None)`` when the subsample is unusable (a class missing, or its fit
     did not converge).
     """
-    n = obj.n_samples
-    stride = max(1, n // rows)
-    sub = obj.subsample(stride)
+    sub = _subsample(obj, rows)
     if np.unique(sub.y).size < obj.n_classes:
         return x0, None
     # The subsample estimate is a warm start within sampling error of the full-data
@@ -160,27 +218,30 @@ def _warm_start(
 
 
 def solve(
-    objective: object,
+    objective: SolverObjective,
     x0: FloatArray,
     options: SolverOptions,
-    state: object = None,
+    state: _State | None = None,
 ) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring).
 
     ``state``, the ``state`` of an earlier result on the same objective (the float32
-    phase of a fit, see :func:`mnlogit.precision.solve_in_precision`), skips step 1 and
-    reuses that result's preconditioner and correction pairs: ``x0`` is already close.
+    phase of a fit, resumed by :func:`mnlogit.solvers.precision.solve_in_precision`),
+    skips step 1 and reuses that result's preconditioner and correction pairs: ``x0``
+    is already close.
     """
     check_requirements("subsample-newton", objective, REQUIRES)
-    obj: Any = objective
+    obj = objective
     n = int(obj.n_samples)
     m = int(obj.n_params)
+    kron = uses_kronecker(n, m)
+    if kron:
+        check_requirements("subsample-newton", obj, REQUIRES_KRONECKER)
     monitor = ConvergenceMonitor("subsample-newton", options)
     rows = subsample_rows(n, m)
-    kron = uses_kronecker(n, m)
     x = np.array(x0, dtype=np.float64, copy=True)
-    sub: Any = None
-    if isinstance(state, _State):
+    sub: SolverObjective | None = None
+    if state is not None:
         rows = state.rows
     elif rows < n:
         x, sub = _warm_start(obj, x, options, rows)
@@ -191,47 +252,34 @@ def solve(
         return monitor.result(x)
     # Where the curvature comes from: the subsample, else the full data (the Kronecker
     # model's weighted Gram matrix reads X in small chunks and needs no copy).
-    curvature = obj if sub is None else sub
-
-    def precondition(at: FloatArray) -> tuple[Callable[[FloatArray], FloatArray], bool]:
-        if kron:
-            return kronecker_inverse(curvature, at), False
-        return _preconditioner(obj, curvature, at)
-
+    cur = _Curvature(obj, obj if sub is None else sub, rows, kron)
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
-    if isinstance(state, _State):
+    if state is not None:
         inverse = state.inverse
         pairs.extend(state.pairs)
     else:
-        inverse, full = precondition(x)
-        if full:
-            rows = n
-    cap = rows if rows >= n else max(rows, n // _MAX_FRACTION)
+        inverse = cur.form(x)
+    cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
     slow = 0
     fresh = True  # the preconditioner was formed at the current point
     stop_reason = None
     for _ in range(options.max_iter):
         gmax = float(np.max(np.abs(g)))
-        # the Kronecker model's scale is corrected from the newest pair (it cut the
-        # iterations on dense-50k-300-20 from 30 to 27); a subsample Hessian's is not
-        # (10 -> 11 on dense-200k-100-10)
+        # the Kronecker model's overall scale is only approximate, so it is corrected
+        # from the newest pair; a subsample Hessian's is not (docs/solvers.md)
         d = -_two_loop(g, pairs, inverse, rescale=kron)
         ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
-            if fresh and not pairs and (kron or rows >= n):
+            if fresh and not pairs and (kron or cur.rows >= n):
                 stop_reason = "the line search found no decrease along the Newton direction"
                 break
             pairs.clear()
             if kron:
-                inverse, _ = precondition(x)
+                inverse = cur.form(x)
             elif not fresh:
-                rows = min(4 * rows, cap) if rows < n else n
-                curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
-                inverse, full = precondition(x)
-                rows = n if full else rows
-            elif rows < n:  # a fresh subsample Hessian failed: use the full data's
-                rows = n
-                inverse = _factor(obj, x)[0]
+                inverse = cur.grow(x)
+            elif cur.rows < n:  # a fresh subsample Hessian failed: use the full data's
+                inverse = cur.full(x)
             fresh = True
             continue
         s_k, y_k = ls.x - x, ls.g - g
@@ -249,22 +297,18 @@ def solve(
             # The Kronecker model is formed again only when progress stalls: L-BFGS
             # corrects it meanwhile, and each one costs a weighted Gram matrix.
             if slow >= _STALL:
-                inverse, _ = precondition(x)
+                inverse = cur.form(x)
                 fresh, slow = True, 0
-        elif rows < cap:
+        elif cur.rows < cur.cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
-            rows = min(4 * rows, cap)
-            curvature = obj if rows >= n else obj.subsample(max(1, n // rows))
-            inverse, full = precondition(x)
-            rows = n if full else rows
+            inverse = cur.grow(x)
             fresh, slow = True, 0
-        elif slow >= _STALL or rows >= n:
+        elif slow >= _STALL or cur.rows >= n:
             # Still slow with the largest subsample: the full data's Hessian (Newton).
-            rows = n
-            inverse = _factor(obj, x)[0]
+            inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
-    result.state = _State(inverse, list(pairs), rows)
+    result.state = _State(inverse, list(pairs), cur.rows)
     return result
 
 
@@ -284,9 +328,15 @@ def uses_kronecker(n_samples: int, n_params: int) -> bool:
 class _State:
     """What a later call needs to continue: the factored Hessian, pairs, subsample rows."""
 
-    inverse: Callable[[FloatArray], FloatArray]
+    inverse: Inverse
     pairs: list[tuple[FloatArray, FloatArray, float]]
     rows: int
+
+    def resume(
+        self, objective: SolverObjective, x0: FloatArray, options: SolverOptions
+    ) -> SolverResult:
+        """Continue on ``objective`` from ``x0`` with this preconditioner and these pairs."""
+        return solve(objective, x0, options, state=self)
 
 
 def _two_loop(

@@ -27,29 +27,21 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from mnlogit.objective.protocol import SolverObjective
+
 __all__ = [
     "CRITERIA",
     "ConvergenceMonitor",
     "IterationRecord",
-    "ObjectiveLike",
+    "Resumable",
+    "SolveFunction",
     "SolverOptions",
     "SolverResult",
-    "check_requirements",
 ]
 
 FloatArray = NDArray[np.float64]
 CRITERIA = ("gradient", "parameter", "loglik")
 STALL_RECORDS = 3
-
-
-class ObjectiveLike(Protocol):
-    """The part of :class:`mnlogit.objective.MultinomialObjective` solvers may use."""
-
-    n_params: int
-
-    def value(self, theta: FloatArray) -> float: ...
-
-    def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]: ...
 
 
 @dataclass(frozen=True)
@@ -89,10 +81,37 @@ class IterationRecord:
     loglik: float
     step: float
 
+    def measure(self, criterion: str) -> float:
+        """The value of ``criterion`` (one of :data:`CRITERIA`) in this record."""
+        measures = {"gradient": self.gradient, "parameter": self.parameter, "loglik": self.loglik}
+        return measures[criterion]
+
+
+class SolveFunction(Protocol):
+    """``solve(objective, x0, options) -> SolverResult``: what every solver module offers."""
+
+    def __call__(
+        self, objective: SolverObjective, x0: FloatArray, options: SolverOptions, /
+    ) -> SolverResult: ...
+
+
+class Resumable(Protocol):
+    """Solver state that continues a solve where it stopped (``SolverResult.state``)."""
+
+    def resume(
+        self, objective: SolverObjective, x0: FloatArray, options: SolverOptions
+    ) -> SolverResult:
+        """Continue on ``objective`` (the same one, possibly in another precision)."""
+        ...
+
 
 @dataclass
 class SolverResult:
     """What a solver returns.
+
+    The message is composed from the structured fields (never edited as text), so a
+    two-phase solve (:func:`mnlogit.solvers.precision.solve_in_precision`) can merge
+    two results by setting fields.
 
     Attributes
     ----------
@@ -102,27 +121,52 @@ class SolverResult:
     n_iter : int
     history : list of IterationRecord
         Iteration 0 is the starting point.
-    message : str
-    state : object, optional
-        Solver-specific state that lets a later call continue where this one stopped
+    state : Resumable, optional
+        Solver-specific state whose ``resume`` continues where this solve stopped
         (``subsample-newton``: its preconditioner and correction pairs).
+    criterion : str
+        The stopping criterion, ``tol`` its tolerance.
+    tol : float
+    stop_reason : str
+        Why an unconverged solve stopped ("reached max_iter=100", ...); empty when
+        converged.
+    float32_iterations : int
+        How many of the ``n_iter`` iterations ran on float32 products.
     """
 
     x: FloatArray
     converged: bool
     n_iter: int
     history: list[IterationRecord] = field(default_factory=list)
-    message: str = ""
-    state: object = None
+    state: Resumable | None = None
+    criterion: str = "gradient"
+    tol: float = float("nan")
+    stop_reason: str = ""
+    float32_iterations: int = 0
 
-
-def check_requirements(solver: str, objective: object, requires: tuple[str, ...]) -> None:
-    """Fail early, and readably, when the objective lacks what a solver needs."""
-    missing = [name for name in requires if not callable(getattr(objective, name, None))]
-    if missing:
-        raise TypeError(
-            f"solver {solver!r} needs the objective to provide {', '.join(missing)}; "
-            f"{type(objective).__name__} does not"
+    @property
+    def message(self) -> str:
+        """Why the solver stopped, with the chosen criterion's last value."""
+        last = self.history[-1] if self.history else None
+        value = last.measure(self.criterion) if last is not None else float("nan")
+        if self.converged:
+            phases = (
+                f" ({self.float32_iterations} on float32 products)"
+                if self.float32_iterations
+                else ""
+            )
+            return (
+                f"converged: {self.criterion} criterion {value:.3e} <= tol {self.tol:.1e} "
+                f"after {self.n_iter} iterations{phases}"
+            )
+        phases = (
+            f" ({self.float32_iterations} iterations on float32 products)"
+            if self.float32_iterations
+            else ""
+        )
+        return (
+            f"did not converge: {self.stop_reason}{phases}; {self.criterion} criterion is "
+            f"{value:.3e}, tol is {self.tol:.1e}"
         )
 
 
@@ -189,7 +233,7 @@ class ConvergenceMonitor:
         """Whether the latest record satisfies the chosen criterion."""
         if not self.history:
             return False
-        value = getattr(self.history[-1], self.options.criterion)
+        value = self.history[-1].measure(self.options.criterion)
         return bool(value <= self.options.tol)
 
     @property
@@ -203,29 +247,25 @@ class ConvergenceMonitor:
         return max(len(self.history) - 1, 0)
 
     def result(self, x: FloatArray, stop_reason: str | None = None) -> SolverResult:
-        """Package the final state, with a message that says why it stopped."""
-        crit = self.options.criterion
-        last = self.history[-1] if self.history else None
-        value = getattr(last, crit) if last is not None else float("nan")
-        if self.converged:
-            message = (
-                f"converged: {crit} criterion {value:.3e} <= tol {self.options.tol:.1e} "
-                f"after {self.n_iter} iterations"
-            )
-        else:
+        """Package the final state and why it stopped (``stop_reason`` if unconverged).
+
+        Without ``stop_reason`` an unconverged solve stopped on a stall (with
+        ``stop_on_stall``) or at ``max_iter``.
+        """
+        converged = self.converged
+        why = ""
+        if not converged:
             why = stop_reason or (
                 "the objective stopped changing"
                 if self.options.stop_on_stall and self.stalled
                 else f"reached max_iter={self.options.max_iter}"
             )
-            message = (
-                f"did not converge: {why}; {crit} criterion is {value:.3e}, "
-                f"tol is {self.options.tol:.1e}"
-            )
         return SolverResult(
             x=x,
-            converged=self.converged,
+            converged=converged,
             n_iter=self.n_iter,
             history=list(self.history),
-            message=message,
+            criterion=self.options.criterion,
+            tol=self.options.tol,
+            stop_reason=why,
         )

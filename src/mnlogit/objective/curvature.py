@@ -13,9 +13,8 @@ subsample), and ``H^{-1} g`` two small eigendecompositions and four small produc
 It keeps what makes the multinomial problem hard for plain gradient methods -- the
 coupling between classes (``M``) and the correlation and scale of the features, weighted
 by how uncertain each row's prediction is (``C``) -- and misses only the dependence of
-each row's class-curvature shape on ``x``. Used as the initial matrix of L-BFGS
-(:mod:`mnlogit.solvers.subsample_newton`) it cut the iterations on the benchmark's
-``dense-50k-300-20`` from 86 (scipy's L-BFGS) to 29.
+each row's class-curvature shape on ``x``. It is the initial matrix of L-BFGS in
+:mod:`mnlogit.solvers.subsample_newton` (docs/solvers.md has what it saves).
 
 This is the Kronecker-factored approximate curvature (K-FAC) idea of Martens & Grosse
 (2015) applied to one softmax layer, with the per-row weights ``c_i``.
@@ -24,22 +23,54 @@ This is the Kronecker-factored approximate curvature (K-FAC) idea of Martens & G
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse as sp
 from numpy.typing import NDArray
+
+from mnlogit.objective.kernels import is_sparse
+from mnlogit.objective.loss import ProbabilityVisitor
+from mnlogit.objective.penalties import Penalty
 
 __all__ = [
     "MAX_KRONECKER_FEATURES",
     "PRECONDITION_MIN_WORK",
+    "CurvatureSource",
     "block_diagonal_inverse",
+    "class_factor",
     "kronecker_inverse",
     "worth_preconditioning",
 ]
 
 FloatArray = NDArray[np.float64]
+Inverse = Callable[[FloatArray], FloatArray]
+
+
+class CurvatureSource(Protocol):
+    """What the curvature models read of an objective (all public names)."""
+
+    @property
+    def n_samples(self) -> int: ...
+    @property
+    def n_classes(self) -> int: ...
+    @property
+    def p1(self) -> int: ...
+    @property
+    def sparse(self) -> bool: ...
+    @property
+    def penalty(self) -> Penalty: ...
+    @property
+    def normalized_weights(self) -> FloatArray: ...
+    @property
+    def to_ref0(self) -> FloatArray: ...
+
+    def visit_probabilities(self, theta: FloatArray, visit: ProbabilityVisitor) -> None: ...
+
+    def weighted_gram(self, h: FloatArray, stride: int = 1) -> FloatArray: ...
+
+    def weighted_column_squares(self, h: FloatArray) -> FloatArray: ...
+
 
 # Largest p1 for which C (p1 x p1) is formed and eigendecomposed; beyond it only the
 # diagonals of M and C are used.
@@ -53,14 +84,19 @@ MAX_KRONECKER_FEATURES = 2000
 PRECONDITION_MIN_WORK = 2**22
 
 
-def worth_preconditioning(obj: Any) -> bool:
-    """Whether one product with the X of ``obj`` costs :data:`PRECONDITION_MIN_WORK`."""
-    X = obj.X
-    work = X.nnz if obj.sparse else X.shape[0] * (X.shape[1] + 1)
-    return int(work) * int(obj.n_classes) >= PRECONDITION_MIN_WORK
+def worth_preconditioning(X: Any, n_classes: int) -> bool:
+    """Whether one product ``X @ V`` costs :data:`PRECONDITION_MIN_WORK` multiply-adds.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+    n_classes : int
+    """
+    work = X.nnz if is_sparse(X) else X.shape[0] * (X.shape[1] + 1)
+    return int(work) * int(n_classes) >= PRECONDITION_MIN_WORK
 
 
-def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], FloatArray]:
+def kronecker_inverse(obj: CurvatureSource, theta: FloatArray) -> Inverse:
     """``g -> (M ⊗ C + D)^{-1} g`` for the objective ``obj`` at ``theta`` (module docstring).
 
     ``D`` folds in the penalty's diagonal (as ``I ⊗ diag(r)``, ``r`` its mean over classes,
@@ -70,8 +106,9 @@ def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], Flo
 
     Parameters
     ----------
-    obj : MultinomialObjective
-        Usually a row subsample of the objective being minimized.
+    obj : CurvatureSource
+        A :class:`~mnlogit.objective.MultinomialObjective`, usually a row subsample of
+        the objective being minimized.
     theta : ndarray of shape (m,)
 
     Returns
@@ -80,7 +117,7 @@ def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], Flo
         Maps a gradient of shape ``(m,)`` (class-major, as the free vector) to ``(m,)``.
     """
     k1, p1 = obj.n_classes - 1, obj.p1
-    M, wc = _class_factor(obj, theta)
+    M, wc = class_factor(obj, theta)
     r = np.asarray(obj.penalty.hessian_diagonal((p1, k1))).mean(axis=1)
     mbar = max(float(np.trace(M)) / k1, 1e-300)
     lm, UM = scipy.linalg.eigh(M, check_finite=False)
@@ -105,7 +142,7 @@ def kronecker_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], Flo
     return block_diagonal_inverse(obj, theta)
 
 
-def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray], FloatArray]:
+def block_diagonal_inverse(obj: CurvatureSource, theta: FloatArray) -> Inverse:
     """``g -> (M ⊗ diag(C) + D)^{-1} g``: the Kronecker model with ``C`` cut to its diagonal.
 
     One ``(K-1) x (K-1)`` block per feature, all sharing ``M``'s eigenvectors; costs one
@@ -113,17 +150,17 @@ def block_diagonal_inverse(obj: Any, theta: FloatArray) -> Callable[[FloatArray]
     with many columns. ``D`` is the penalty's diagonal, exactly.
     """
     k1, p1 = obj.n_classes - 1, obj.p1
-    M, wc = _class_factor(obj, theta)
+    M, wc = class_factor(obj, theta)
     lm, UM = scipy.linalg.eigh(M, check_finite=False)
     lm = np.maximum(lm, 0.0)
-    dC = _weighted_column_squares(obj, wc)
+    dC = obj.weighted_column_squares(wc)
     R = np.asarray(obj.penalty.hessian_diagonal((p1, k1)))  # (p1, k1), diagonal in theta
     denom = _floored(lm[:, None] * dC[None, :] + R.mean(axis=1)[None, :])  # (k1, p1)
     inv_denom = 1.0 / denom
     UMT = np.ascontiguousarray(UM.T)
     # Class-major throughout (g.reshape(k1, p1) is the free vector's own layout), with
     # one reused scratch array: m can be in the millions, and fresh temporaries and
-    # transposed copies tripled the cost of an application (10 ms -> 3 ms at m = 950,019).
+    # transposed copies tripled the cost of an application (docs/solvers.md).
     scratch = np.empty((k1, p1))
 
     def apply(g: FloatArray) -> FloatArray:
@@ -151,15 +188,20 @@ def _floored(denom: FloatArray) -> FloatArray:
     return denom
 
 
-def _class_factor(obj: Any, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+def class_factor(obj: CurvatureSource, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The class factor ``M`` (free coordinates, ``(K-1, K-1)``) and the row weights ``w c``.
 
     ``c_i`` is the trace of row ``i``'s ``M_i = diag(p_i) - p_i p_iᵀ`` over the classes of
     the reference-0 coordinates; ``M = T (sum_i w_i M_i) Tᵀ / sum_i w_i c_i``. Summed
     over row blocks of the probabilities (no ``n x K`` temporaries).
+
+    Returns
+    -------
+    M : ndarray of shape (K-1, K-1)
+    wc : ndarray of shape (n,)
     """
     k1 = obj.n_classes - 1
-    w = obj._ws
+    w = obj.normalized_weights
     wc = np.empty(obj.n_samples)
     outer = np.zeros((k1, k1))
     totals = np.zeros(k1)
@@ -175,45 +217,5 @@ def _class_factor(obj: Any, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
 
     obj.visit_probabilities(theta, visit)
     M0 = (np.diag(totals) - outer) / max(float(wc.sum()), 1e-300)
-    T = obj._to_ref0
+    T = obj.to_ref0
     return T @ M0 @ T.T, wc
-
-
-def _weighted_column_squares(obj: Any, h: FloatArray) -> FloatArray:
-    """``sum_i h_i y_ij^2`` for ``y = [1, x]`` (scaled), shape ``(p1,)``."""
-    X = obj.X
-    inv = obj._inv_scale
-    # Values are scaled before they are squared: the scaling exists for columns whose
-    # squares would overflow (1e200) or underflow (1e-170).
-    if obj.sparse and X.format in ("csr", "csc") and X.has_canonical_format:
-        # the squares share X's index arrays (X.multiply(X) would copy them too);
-        # canonical format only, as a duplicate entry's square is not the sum of squares
-        # one nnz-sized temporary: the scaled values, squared in place
-        if inv is None:
-            values = np.square(X.data, dtype=np.float64)
-        else:
-            column = (
-                X.indices
-                if X.format == "csr"
-                else np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
-            )
-            values = inv[column]
-            values *= X.data
-            np.square(values, out=values)
-        squares = type(X)((values, X.indices, X.indptr), shape=X.shape)
-        out = np.asarray(squares.T @ h).ravel()
-    elif obj.sparse:
-        Xs = sp.csr_matrix(X, dtype=np.float64)
-        if inv is not None:
-            Xs = Xs @ sp.diags(inv)
-        out = np.asarray(Xs.multiply(Xs).T @ h).ravel()
-    else:
-        out = np.zeros(X.shape[1])
-        for sl in obj._chunks():
-            Xc = np.asarray(X[sl], dtype=np.float64)
-            if inv is not None:
-                Xc = Xc * inv
-            out += (Xc * Xc).T @ h[sl]
-    if obj.fit_intercept:
-        return np.concatenate([[float(h.sum())], out])
-    return out

@@ -1,0 +1,53 @@
+"""Row blocks: the one block size every kernel walks its rows in.
+
+A kernel never holds a temporary with as many rows as ``X``: it visits its rows in blocks
+of about :data:`BLOCK_ELEMENTS` numbers (``rows x row_width``), so that a block of ``X``
+(2 MiB in float64) stays in cache between the products that read it, and the scratch
+arrays are bounded whatever ``n`` is. ``row_width`` is the width of the widest array a
+kernel forms per row: ``p`` for a converted block of ``X``, ``max(p, K)`` for the
+value-and-gradient sweep, ``(K-1)(p+1)`` for the Hessian's work matrix. The block size
+was measured best of ``2**14`` to ``2**22`` on the benchmark problems (docs/solvers.md).
+"""
+
+from __future__ import annotations
+
+__all__ = ["BLOCK_ELEMENTS", "block_rows", "row_blocks"]
+
+# Numbers per row block (2 MiB of float64).
+BLOCK_ELEMENTS = 2**18
+
+
+def block_rows(row_width: int, min_rows: int = 1) -> int:
+    """Rows per block for temporaries ``row_width`` numbers wide.
+
+    Parameters
+    ----------
+    row_width : int
+        Numbers per row of the widest per-block temporary.
+    min_rows : int, default=1
+        Fewest rows of a block, for kernels whose BLAS calls lose speed on few rows.
+
+    Returns
+    -------
+    int
+        ``max(min_rows, BLOCK_ELEMENTS // row_width)``, at least 1.
+    """
+    return max(min_rows, BLOCK_ELEMENTS // max(row_width, 1), 1)
+
+
+def row_blocks(n_rows: int, row_width: int, min_rows: int = 1) -> list[slice]:
+    """Consecutive row slices covering ``0 .. n_rows`` of :func:`block_rows` rows each.
+
+    Parameters
+    ----------
+    n_rows : int
+    row_width, min_rows : int
+        As for :func:`block_rows`.
+
+    Returns
+    -------
+    list of slice
+        The last one may be shorter; empty for ``n_rows == 0``.
+    """
+    step = block_rows(row_width, min_rows)
+    return [slice(a, min(a + step, n_rows)) for a in range(0, n_rows, step)]

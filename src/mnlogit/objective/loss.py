@@ -1,0 +1,222 @@
+"""The loss kernels: weighted negative log-likelihood, probabilities and gradient sums.
+
+Two kernels with one contract (see :mod:`mnlogit.objective.kernels` for the vocabulary):
+
+:func:`sweep_loss`
+    Dense ``X_b`` read once. Per row sub-block of :func:`sweep_rows` rows it forms the
+    linear predictor, the softmax and its share of the loss, and ``G_sᵀ X_s`` while
+    ``X_s`` is still in cache -- one read of ``X`` per gradient instead of two, and the
+    ``m x K`` work done on cache-resident sub-blocks. The sub-block's linear predictor
+    and probabilities are ``(K, rows)`` arrays, so the softmax reductions run over
+    contiguous rows and ``G_sᵀ`` is contiguous for the gradient product. The first
+    product is ``Wᵀ X_sᵀ`` straight into that layout for float64 products with
+    ``p >= TRANSPOSED_MIN_FEATURES`` and ``K >= 5`` (faster there than ``X_s @ W``), else
+    ``X_s @ W`` copied transposed (OpenBLAS is slower with few output rows, and in
+    float32); docs/solvers.md has the timings.
+:func:`softmax_loss`
+    Any ``X_b`` (sparse, or dense when the probabilities are wanted whole): the linear
+    predictor formed by one product into a ``(m, K)`` buffer and turned into the
+    probabilities in place (no second ``m x K`` buffer).
+
+Both shift ``eta`` by its row maximum before exponentiating (it cancels in
+``log sum_k exp(eta_k) - eta_y``), so any finite ``eta`` gives finite results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnlogit.objective.blocks import block_rows
+from mnlogit.objective.kernels import linear_predictor
+
+__all__ = [
+    "TRANSPOSED_MIN_FEATURES",
+    "BlockLoss",
+    "ProbabilityVisitor",
+    "softmax_loss",
+    "sweep_loss",
+    "sweep_rows",
+]
+
+FloatArray = NDArray[np.float64]
+#: ``visit(prob_block, rows)``: a read-only ``(rows, K)`` block of probabilities (valid
+#: during the call only) and its row slice within the block of ``X``.
+ProbabilityVisitor = Callable[[FloatArray, slice], None]
+
+# Fewest features for which the first product is formed as Wᵀ X_sᵀ.
+TRANSPOSED_MIN_FEATURES = 64
+# Fewest rows of a sweep's sub-block.
+_SWEEP_MIN_ROWS = 64
+
+
+class BlockLoss(NamedTuple):
+    """What :func:`sweep_loss` returns for a block of rows.
+
+    Attributes
+    ----------
+    nll : float
+        ``sum_i w_i (log sum_k exp(eta_ik) - eta_i,y_i)`` (``w_i = 1`` for ``w_b=None``).
+    min_prob : float
+        The smallest probability over rows of positive weight (``inf`` if none).
+    gradient_sums : ndarray of shape (p1, K) or None
+        ``[colsum(G); X_bᵀ G]`` with ``G = w * P`` (``P`` for ``w_b=None``), on ``X``'s
+        scale, when the gradient was asked for.
+    """
+
+    nll: float
+    min_prob: float
+    gradient_sums: FloatArray | None
+
+
+def sweep_rows(n_features: int, n_classes: int) -> int:
+    """Rows per sub-block of :func:`sweep_loss` for ``p`` features and ``K`` classes."""
+    return block_rows(max(n_features, n_classes), _SWEEP_MIN_ROWS)
+
+
+def sweep_loss(
+    X_b: NDArray[Any],
+    y_b: NDArray[np.intp],
+    w_b: FloatArray | None,
+    W: FloatArray,
+    b: FloatArray | None,
+    *,
+    gradient: bool,
+    fast: bool = False,
+    prob_out: FloatArray | None = None,
+    visit: ProbabilityVisitor | None = None,
+) -> BlockLoss:
+    """Loss, smallest probability and (optionally) gradient sums of a dense block, one read.
+
+    Parameters
+    ----------
+    X_b : ndarray of shape (m, p), float64 or float32
+    y_b : ndarray of shape (m,)
+    w_b : ndarray of shape (m,), optional
+    W : ndarray of shape (p, K), float64
+    b : ndarray of shape (K,), optional
+    gradient : bool
+        Also form the gradient sums.
+    fast : bool, default=False
+        float32 ``X_b``: float32 products.
+    prob_out : ndarray of shape (m, K), optional
+        Filled with the probabilities.
+    visit : callable, optional
+        ``visit(prob, rows)`` sees each sub-block's probabilities as a ``(rows, K)`` view.
+
+    Returns
+    -------
+    BlockLoss
+        ``nll`` and ``gradient_sums`` are additive over row blocks; ``min_prob`` combines
+        by ``min``.
+    """
+    n, p = X_b.shape
+    K = W.shape[1]
+    fast32 = fast and X_b.dtype == np.float32
+    Wc = W.astype(np.float32) if fast32 else W
+    transposed = not fast32 and p >= TRANSPOSED_MIN_FEATURES and K >= 5
+    Wf = np.ascontiguousarray(Wc.T) if transposed else Wc  # (K, p), else (p, K)
+    GX = np.zeros((K, p)) if gradient else None
+    colsum = np.zeros(K)
+    step = sweep_rows(p, K)
+    eta_scratch = np.empty(K * min(step, n))
+    prob_scratch = np.empty_like(eta_scratch)
+    b0 = None if b is None else b[:, None]
+    arange = np.arange(min(step, n))
+    all_positive = w_b is None or bool(np.all(w_b > 0))
+    pmin = float("inf")
+    nll = 0.0
+    for a in range(0, n, step):
+        sl = slice(a, min(a + step, n))
+        m = sl.stop - sl.start
+        Xs = X_b[sl]
+        if X_b.dtype != np.float64 and not fast32:
+            Xs = Xs.astype(np.float64)
+        etaT = eta_scratch[: K * m].reshape(K, m)
+        probT = prob_scratch[: K * m].reshape(K, m)
+        if transposed:
+            np.matmul(Wf, Xs.T, out=etaT)
+        else:
+            etaT[...] = (Xs @ Wf).T
+        if b0 is not None:
+            etaT += b0
+        etaT -= etaT.max(axis=0)
+        np.exp(etaT, out=probT)
+        total = probT.sum(axis=0)
+        probT *= 1.0 / total
+        # eta[y_i, i] through flat indices y_i * m + i (take_along_axis costs 5x more)
+        hit = etaT.ravel().take(y_b[sl] * m + arange[:m])
+        if w_b is None:
+            nll += float(np.log(total).sum() - hit.sum())
+        else:
+            nll += float(w_b[sl] @ np.log(total) - w_b[sl] @ hit)
+        if prob_out is not None:
+            prob_out[sl] = probT.T
+        block = probT if all_positive or w_b is None else probT[:, w_b[sl] > 0]
+        if block.size:
+            pmin = min(pmin, float(block.min()))
+        if visit is not None:
+            visit(probT.T, sl)
+        if GX is not None:
+            G = probT if w_b is None else probT * w_b[sl]
+            colsum += G.sum(axis=1)
+            GX += (G.astype(np.float32) if fast32 else G) @ Xs
+    if GX is None:
+        return BlockLoss(nll, pmin, None)
+    XtG = np.ascontiguousarray(GX.T)
+    sums = XtG if b is None else np.vstack([colsum[None, :], XtG])
+    return BlockLoss(nll, pmin, sums)
+
+
+def _row_max(A: FloatArray) -> FloatArray:
+    """Row maxima of an ``(m, K)`` array; a loop over few columns beats ``max(axis=1)``."""
+    if A.shape[1] > 32:
+        return np.asarray(A.max(axis=1))
+    m = A[:, 0].copy()
+    for k in range(1, A.shape[1]):
+        np.maximum(m, A[:, k], out=m)
+    return m
+
+
+def softmax_loss(
+    X_b: Any,
+    y_b: NDArray[np.intp],
+    w_b: FloatArray | None,
+    W: FloatArray,
+    b: FloatArray | None,
+    *,
+    fast: bool = False,
+    prob_out: FloatArray | None = None,
+) -> tuple[float, FloatArray]:
+    """Loss and probabilities of a block by whole-block products (any ``X_b``).
+
+    Parameters
+    ----------
+    X_b : ndarray or sparse matrix of shape (m, p)
+    y_b : ndarray of shape (m,)
+    w_b : ndarray of shape (m,), optional
+    W : ndarray of shape (p, K), float64
+    b : ndarray of shape (K,), optional
+    fast : bool, default=False
+    prob_out : ndarray of shape (m, K), float64, optional
+        The buffer the linear predictor is formed in and turned into the probabilities.
+
+    Returns
+    -------
+    nll : float
+        ``sum_i w_i (log sum_k exp(eta_ik) - eta_i,y_i)``; additive over row blocks.
+    prob : ndarray of shape (m, K)
+        The probabilities (``prob_out`` when given).
+    """
+    prob = linear_predictor(X_b, W, b, fast=fast, out=prob_out)
+    prob -= _row_max(prob)[:, None]
+    hit = np.take_along_axis(prob, y_b[:, None], axis=1)[:, 0]
+    np.exp(prob, out=prob)
+    total = prob @ np.ones(prob.shape[1])
+    prob *= (1.0 / total)[:, None]
+    if w_b is None:
+        return float(np.log(total).sum() - hit.sum()), prob
+    return float(w_b @ np.log(total) - w_b @ hit), prob

@@ -1,0 +1,657 @@
+"""The penalized multinomial negative log-likelihood of data in memory, and its derivatives.
+
+:class:`MultinomialObjective` composes the block kernels (:mod:`mnlogit.objective.kernels`,
+:mod:`~mnlogit.objective.loss`, :mod:`~mnlogit.objective.hessian`) over the rows of ``X``
+and adds the parameterization, the feature scaling and the penalty. It keeps one cache:
+what is known at the last point (:class:`_Point`) and, once asked for, one ``n x K``
+buffer of probabilities.
+
+The objective is on the mean scale (DESIGN.md §1)::
+
+    f(theta) = -(1/S) sum_i s_i log P(y_i | x_i) + penalty(theta)
+
+with ``S = sum_i s_i``. Log-likelihoods reported to users are sums: ``-S * loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from mnlogit.objective import curvature, kernels
+from mnlogit.objective import loss as loss_kernels
+from mnlogit.objective.blocks import block_rows
+from mnlogit.objective.float32_curvature import (
+    float32_curvature_sums,
+    float32_sparse,
+    worthwhile,
+)
+from mnlogit.objective.hessian import loss_hessian
+from mnlogit.objective.loss import ProbabilityVisitor
+from mnlogit.objective.penalties import Penalty
+from mnlogit.objective.protocol import HESSIAN, HESSP, IRLS, KRONECKER, SUBSAMPLE, Inverse
+from mnlogit.parameterization import Parameterization
+
+__all__ = ["MultinomialObjective"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+
+@dataclass
+class _Point:
+    """What is known at the last point evaluated (all of it at ``theta``)."""
+
+    theta: FloatArray
+    loss: float  # mean loss, no penalty
+    min_prob: float | None = None  # smallest probability over rows of positive weight
+    gradient_sums: FloatArray | None = None  # [1, X]ᵀ G (p1, K) on the scaled features
+    prob_kept: bool = False  # whether the probability buffer holds P at theta
+    prob32: NDArray[np.float32] | None = None  # float32 copy of P, for curvature products
+
+
+class _Float32Operands(NamedTuple):
+    """What the float32 curvature products multiply (sparse X only)."""
+
+    x: Any  # X's (scaled) values as float32, sharing X's index arrays
+    a: NDArray[np.float32]  # the parameterization's A, (K, K-1)
+    weights: NDArray[np.float32] | None  # normalized sample weights; None when all equal
+
+
+class MultinomialObjective:
+    """Objective, gradient, Hessian and Hessian-vector product for one dataset.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix of shape (n, p)
+    y : ndarray of shape (n,)
+        Integer class codes in ``0 .. K-1``.
+    n_classes : int
+        ``K``.
+    sample_weight : ndarray of shape (n,)
+        Non-negative frequency weights with a positive sum ``S``.
+    parameterization : Parameterization
+        Maps the free vector ``theta`` of shape ``((K-1) * p1,)`` to ``B`` ``(p1, K)``.
+    penalty : Penalty
+        Acts on ``theta`` viewed as ``(p1, K-1)``; intercepts are not penalized.
+    fit_intercept : bool
+        Whether row 0 of ``B`` is an intercept (``p1 = p + 1``) or not (``p1 = p``).
+    feature_scale : ndarray of shape (p,), optional
+        Positive column scales ``s``. The parameters then live on the scaled features
+        ``X / s`` (without copying X: the weights are divided instead), which makes the
+        problem's conditioning -- and the gradient criterion -- independent of the
+        features' units. :meth:`original_coefficients` maps back. The penalty (given
+        row weights by the caller) stays on the original scale.
+
+    Notes
+    -----
+    The probabilities at the most recent ``theta`` are cached, so a solver calling
+    ``value_and_gradient`` then ``hessian`` at the same point computes them once.
+    Products run in X's dtype when X is float32 (``exact = False``, the fast mode) or in
+    float64 on row blocks converted on the fly (``exact = True``); float64 X is always
+    exact. The ``n x K`` buffers are float64 either way. At most one of them persists:
+    the probabilities, which the Hessian, Hessian-vector products and inference read.
+    Dense X makes it on the first such call (a fit by gradients alone never holds it:
+    the value-and-gradient sweep needs only block-sized scratch); sparse X, whose
+    products take whole matrices, from the start.
+    """
+
+    capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER})
+
+    def __init__(
+        self,
+        X: Any,
+        y: IntArray,
+        n_classes: int,
+        sample_weight: FloatArray,
+        parameterization: Parameterization,
+        penalty: Penalty,
+        fit_intercept: bool = True,
+        feature_scale: FloatArray | None = None,
+    ) -> None:
+        self.X = X
+        self.sparse = sp.issparse(X)
+        self.y = np.asarray(y, dtype=np.intp)
+        if self.y.size and (self.y.min() < 0 or self.y.max() >= n_classes):
+            raise ValueError(f"y must hold class codes 0 .. {n_classes - 1}")
+        self.n_samples, self.n_features = X.shape
+        self.n_classes = n_classes
+        self.sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        self.sum_weights = float(self.sample_weight.sum())
+        self.param = parameterization
+        self.penalty = penalty
+        self.fit_intercept = fit_intercept
+        self.p1 = self.n_features + int(fit_intercept)
+        self.n_params = (n_classes - 1) * self.p1
+        self.low_precision = bool(getattr(X, "dtype", np.float64) == np.float32)
+        self.exact = not self.low_precision
+        ws = self.sample_weight / self.sum_weights
+        self._weights = ws
+        equal = bool(np.all(ws == ws[0])) if self.n_samples else True
+        # The kernels' row weights: None when all are equal, whose common value
+        # multiplies the sums afterwards instead of every row.
+        self._kernel_weights = None if equal else ws
+        self._common_weight = float(ws[0]) if equal and self.n_samples else 1.0
+        self._inv_scale: FloatArray | None = (
+            None if feature_scale is None else 1.0 / np.asarray(feature_scale, dtype=np.float64)
+        )
+        # theta_ref0 = Theta @ T: used to build the Hessian from one kernel.
+        self._to_ref0 = parameterization.transform_to(Parameterization(n_classes, 0))
+        self._blockwise = isinstance(X, np.ndarray)
+        self._prob: FloatArray | None = (
+            None if self._blockwise else np.empty((self.n_samples, n_classes))
+        )
+        self._work: FloatArray | None = None  # w * P, weighted fits only, made on first use
+        self._point: _Point | None = None
+        self._f32: _Float32Operands | None = None
+        self._f32_made = False
+        self._pen_diag: FloatArray | None = None
+        # rows per block when visiting a kept probability buffer: dense X, the sweep's
+        # blocks (so a visitor sees the same blocks from the buffer or from a sweep)
+        self._visit_rows = (
+            loss_kernels.sweep_rows(self.n_features, n_classes)
+            if self._blockwise
+            else block_rows(n_classes, 64)
+        )
+        # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
+        self._class_sums = self._scaled_sums(
+            kernels.class_sums(X, self.y, ws, n_classes, intercept=fit_intercept)
+        )
+
+    # ------------------------------------------------------------------ public views
+    @property
+    def normalized_weights(self) -> FloatArray:
+        """Sample weights over their total ``S``, shape ``(n,)`` (read-only)."""
+        view = self._weights.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def column_factor(self) -> FloatArray | None:
+        """``1 / feature_scale`` of shape ``(p,)``: scaled features are ``X * column_factor``."""
+        return self._inv_scale
+
+    @property
+    def to_ref0(self) -> FloatArray:
+        """``T`` of shape ``(K-1, K-1)`` with ``Theta_ref0 = Theta @ T`` (reference class 0)."""
+        return self._to_ref0
+
+    @property
+    def keeps_probabilities(self) -> bool:
+        """Whether an ``n x K`` probability buffer is held (dense X: made on demand)."""
+        return self._prob is not None
+
+    @property
+    def curvature_dtype(self) -> type[np.floating[Any]]:
+        """The dtype :meth:`curvature_product` computes in: float32 on large sparse X."""
+        if worthwhile(self.X, self.n_classes) and self._float32_operands() is not None:
+            return np.float32
+        return np.float64
+
+    def set_exact(self, exact: bool) -> None:
+        """Choose float64 products (``True``) or X's own float32 ones (``False``).
+
+        Only matters for float32 ``X``; float64 ``X`` is always exact.
+        """
+        self.exact = bool(exact) or not self.low_precision
+        self._point = None
+
+    def subsample(self, stride: int) -> MultinomialObjective:
+        """The same objective on every ``stride``-th row (a systematic subsample).
+
+        The ``n / stride`` selected rows are copied, contiguous (BLAS cannot multiply a
+        row-strided view without copying it on every product) and as float32 for dense
+        ``X``: the subsample only serves as a warm start and a preconditioner, so half the
+        memory and faster products matter more than precision. Weights are renormalized
+        over the subsample, so its objective estimates this one (mean scale, same
+        penalty); it computes in fast (float32) mode.
+
+        Parameters
+        ----------
+        stride : int
+            Keep rows ``0, stride, 2 stride, ...``.
+
+        Returns
+        -------
+        MultinomialObjective
+        """
+        X = self.X[::stride]
+        X = X.tocsr() if self.sparse else np.ascontiguousarray(X, dtype=np.float32)
+        scale = None if self._inv_scale is None else 1.0 / self._inv_scale
+        return MultinomialObjective(
+            X,
+            self.y[::stride],
+            self.n_classes,
+            self.sample_weight[::stride],
+            self.param,
+            self.penalty,
+            self.fit_intercept,
+            feature_scale=scale,
+        )
+
+    # ------------------------------------------------------------------ coefficients
+    def _flat(self, M: FloatArray) -> FloatArray:
+        """``(p1, K-1)`` matrix to the class-major free vector."""
+        return np.ascontiguousarray(M.T).reshape(-1)
+
+    def _kernel_coefficients(self, B: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        """``(W, b)`` for the kernels from a full ``(p1, K')`` matrix: ``W`` on X's scale."""
+        W = B[int(self.fit_intercept) :]
+        if self._inv_scale is not None:
+            W = W * self._inv_scale[:, None]
+        return W, (B[0] if self.fit_intercept else None)
+
+    def _scaled_sums(self, sums: FloatArray) -> FloatArray:
+        """Kernel sums ``[colsum; Xᵀ U]`` (``(p1, K')``) moved to the scaled features, in place."""
+        if self._inv_scale is not None:
+            sums[int(self.fit_intercept) :] *= self._inv_scale[:, None]
+        return sums
+
+    @property
+    def _fast(self) -> bool:
+        return self.low_precision and not self.exact
+
+    def full_coefficients(self, theta: FloatArray) -> FloatArray:
+        """``B`` of shape ``(p1, K)`` for the free vector ``theta`` (scaled features)."""
+        return self.param.to_full(theta, self.p1)
+
+    def row_unscale(self) -> FloatArray:
+        """``d`` of shape ``(p1,)``: ``B_original = d[:, None] * B`` (1 for the intercept)."""
+        if self._inv_scale is None:
+            return np.ones(self.p1)
+        if self.fit_intercept:
+            return np.concatenate([[1.0], self._inv_scale])
+        return self._inv_scale
+
+    def original_coefficients(self, theta: FloatArray) -> FloatArray:
+        """``B`` of shape ``(p1, K)`` on the original features' scale."""
+        return self.row_unscale()[:, None] * self.full_coefficients(theta)
+
+    def free_from_original(self, B: FloatArray) -> FloatArray:
+        """Free vector ``((K-1) * p1,)`` for a ``(p1, K)`` matrix on the original scale."""
+        return self.param.from_full(B / self.row_unscale()[:, None])
+
+    def linear_predictor(self, theta: FloatArray) -> FloatArray:
+        """``eta`` of shape ``(n, K)`` at ``theta``."""
+        W, b = self._kernel_coefficients(self.full_coefficients(theta))
+        return kernels.linear_predictor(self.X, W, b, fast=self._fast)
+
+    # ------------------------------------------------------------------ the cache
+    def _sweep(
+        self,
+        theta: FloatArray,
+        gradient: bool,
+        prob_out: FloatArray | None = None,
+        visit: ProbabilityVisitor | None = None,
+    ) -> loss_kernels.BlockLoss:
+        """One :func:`~mnlogit.objective.loss.sweep_loss` over dense X at ``theta``."""
+        W, b = self._kernel_coefficients(self.full_coefficients(theta))
+        return loss_kernels.sweep_loss(
+            self.X,
+            self.y,
+            self._kernel_weights,
+            W,
+            b,
+            gradient=gradient,
+            fast=self._fast,
+            prob_out=prob_out,
+            visit=visit,
+        )
+
+    def _evaluate(self, theta: FloatArray, gradient: bool = False) -> _Point:
+        """The cached point at ``theta`` (made if needed); with ``gradient``, its sums too."""
+        point = self._point
+        if point is None or not np.array_equal(theta, point.theta):
+            point = self._point = self._new_point(np.array(theta, copy=True), gradient)
+        elif gradient and point.gradient_sums is None:
+            point.gradient_sums = self._gradient_sums(point)
+        return point
+
+    def _new_point(self, theta: FloatArray, gradient: bool) -> _Point:
+        """Loss (and gradient sums) at a new point: one sweep over dense X (filling the
+        probability buffer when it exists), or the probabilities of sparse X in place."""
+        if not self._blockwise:
+            assert self._prob is not None
+            W, b = self._kernel_coefficients(self.full_coefficients(theta))
+            nll, _ = loss_kernels.softmax_loss(
+                self.X, self.y, self._kernel_weights, W, b, fast=self._fast, prob_out=self._prob
+            )
+            point = _Point(theta, self._common_weight * nll, prob_kept=True)
+            if gradient:
+                point.gradient_sums = self._gradient_sums(point)
+            return point
+        found = self._sweep(theta, gradient, prob_out=self._prob)
+        sums = None if found.gradient_sums is None else self._scaled_sums(found.gradient_sums)
+        return _Point(
+            theta, self._common_weight * found.nll, found.min_prob, sums, self._prob is not None
+        )
+
+    def _gradient_sums(self, point: _Point) -> FloatArray:
+        """``[1, X]ᵀ G`` at ``point``: one product with kept probabilities, else a sweep."""
+        if point.prob_kept:
+            sums = kernels.backproject(
+                self.X, self._weighted_prob(), intercept=self.fit_intercept, fast=self._fast
+            )
+        else:
+            found = self._sweep(point.theta, gradient=True)
+            assert found.gradient_sums is not None
+            sums = found.gradient_sums
+        return self._scaled_sums(sums)
+
+    def _weighted_prob(self) -> FloatArray:
+        """``G = P`` for equal weights, else ``w * P`` (in the lazily made work buffer)."""
+        assert self._prob is not None
+        if self._kernel_weights is None:
+            return self._prob
+        if self._work is None:
+            self._work = np.empty_like(self._prob)
+        return np.multiply(self._prob, self._kernel_weights[:, None], out=self._work)
+
+    def _probabilities_at(self, theta: FloatArray) -> FloatArray:
+        """The ``(n, K)`` probabilities at ``theta``, making the buffer if needed.
+
+        Dense X whose last sweep kept no probabilities: one more sweep without the
+        gradient fills a new buffer; what the cache knew stays.
+        """
+        point = self._evaluate(theta)
+        if not point.prob_kept:
+            if self._prob is None:
+                self._prob = np.empty((self.n_samples, self.n_classes))
+            self._sweep(point.theta, gradient=False, prob_out=self._prob)
+            point.prob_kept = True
+        assert self._prob is not None
+        return self._prob
+
+    def visit_probabilities(self, theta: FloatArray, visit: ProbabilityVisitor) -> None:
+        """Call ``visit(prob, rows)`` on row blocks of the probabilities at ``theta``.
+
+        ``prob`` is a read-only ``(rows, K)`` block (valid during the call only), ``rows``
+        its slice. Dense X with no probability buffer kept: one sweep over row blocks,
+        no ``n x K`` buffer made (the cached loss and gradient sums are kept).
+        """
+        point = self._evaluate(theta)
+        if not point.prob_kept:
+            self._sweep(point.theta, gradient=False, visit=visit)
+            return
+        assert self._prob is not None
+        step = self._visit_rows
+        for a in range(0, self.n_samples, step):
+            sl = slice(a, min(a + step, self.n_samples))
+            visit(self._prob[sl], sl)
+
+    def min_probability(self, theta: FloatArray) -> float:
+        """Smallest fitted probability over the rows with positive weight (``inf`` if none)."""
+        point = self._evaluate(theta)
+        if point.min_prob is None:
+            found = [float("inf")]
+            w = self._kernel_weights
+
+            def visit(prob: FloatArray, sl: slice) -> None:
+                found[0] = min(
+                    found[0], kernels.smallest_probability(prob, None if w is None else w[sl])
+                )
+
+            self.visit_probabilities(theta, visit)
+            point.min_prob = found[0]
+        return point.min_prob
+
+    def probabilities(self, theta: FloatArray) -> FloatArray:
+        """Class probabilities ``(n, K)`` at ``theta`` (a read-only view of the cache)."""
+        view = self._probabilities_at(theta).view()
+        view.flags.writeable = False
+        return view
+
+    # ------------------------------------------------------------------ values
+    def loss(self, theta: FloatArray) -> float:
+        """Mean negative log-likelihood ``-(1/S) sum_i s_i log P(y_i|x_i)`` (no penalty)."""
+        return self._evaluate(theta).loss
+
+    def loglik(self, theta: FloatArray) -> float:
+        """Weighted log-likelihood on the sum scale, ``sum_i s_i log P(y_i|x_i)``."""
+        return -self.sum_weights * self.loss(theta)
+
+    def value(self, theta: FloatArray) -> float:
+        """Penalized mean objective ``f(theta)``."""
+        Theta = self.param.theta_matrix(theta, self.p1)
+        return self.loss(theta) + self.penalty.value(Theta)
+
+    def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """``f(theta)`` and its gradient of shape ``((K-1) * p1,)``."""
+        point = self._evaluate(theta, gradient=True)
+        f = self.value(theta)
+        # sum_i w_i (P_i - onehot(y_i)) [1, x_i]: the one-hot part is the constant
+        # _class_sums, so only P (times w, unless all weights are equal) meets X.
+        assert point.gradient_sums is not None
+        XtP = point.gradient_sums.copy()
+        if self._kernel_weights is None:
+            XtP *= self._common_weight if self.n_samples else 0.0
+        XtP -= self._class_sums
+        grad = self.param.free_gradient(XtP)
+        Theta = self.param.theta_matrix(theta, self.p1)
+        grad += self._flat(self.penalty.gradient(Theta))
+        return f, grad
+
+    def gradient(self, theta: FloatArray) -> FloatArray:
+        """Gradient of ``f`` at ``theta``, shape ``((K-1) * p1,)``."""
+        return self.value_and_gradient(theta)[1]
+
+    def backproject(self, U: FloatArray) -> FloatArray:
+        """Chain rule from a per-row derivative with respect to ``eta`` to ``theta``.
+
+        Parameters
+        ----------
+        U : ndarray of shape (n, K)
+            ``d(something)/d eta``.
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1,)
+        """
+        sums = kernels.backproject(self.X, U, intercept=self.fit_intercept, fast=self._fast)
+        return self.param.free_gradient(self._scaled_sums(sums))
+
+    def residuals(self, theta: FloatArray) -> FloatArray:
+        """Per-row score with respect to ``eta``: ``onehot(y) - P``, shape ``(n, K)``.
+
+        The log-likelihood score of row ``i`` with respect to ``B`` is
+        ``outer([1, x_i], residuals[i])``.
+        """
+        R = -self._probabilities_at(theta)
+        R[np.arange(self.n_samples), self.y] += 1.0
+        return R
+
+    # ------------------------------------------------------------------ curvature
+    def weighted_gram(self, h: FloatArray, stride: int = 1) -> FloatArray:
+        """``[1, X].T @ diag(h) @ [1, X]`` (scaled features), ``(p1, p1)``, never copying ``X``.
+
+        Parameters
+        ----------
+        h : ndarray of shape (n,)
+        stride : int, default=1
+            Dense X only: sum over every ``stride``-th row and multiply by ``stride`` (an
+            estimate, for preconditioners; reads about ``1/stride`` of X).
+        """
+        strided = stride > 1 and not self.sparse
+        out = kernels.weighted_gram(
+            self.X[::stride] if strided else self.X,
+            h[::stride] if strided else h,
+            intercept=self.fit_intercept,
+            column_factor=self._inv_scale,
+        )
+        if strided:
+            out *= stride
+        return out
+
+    def weighted_column_squares(self, h: FloatArray) -> FloatArray:
+        """The diagonal of :meth:`weighted_gram`, ``sum_i h_i y_ij²``, shape ``(p1,)``."""
+        return kernels.weighted_column_squares(
+            self.X, h, intercept=self.fit_intercept, column_factor=self._inv_scale
+        )
+
+    def loss_hessian_ref0(self, theta: FloatArray) -> FloatArray:
+        """Hessian of the mean loss in the reference-class-0 coordinates.
+
+        See :func:`mnlogit.objective.hessian.loss_hessian`.
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1, (K-1) * p1)
+            float64, except float32 for float32 dense ``X`` in fast mode (``exact=False``,
+            the subsample preconditioners of ``subsample-newton``).
+        """
+        return self._loss_hessian(theta, None)
+
+    def _loss_hessian(self, theta: FloatArray, T: FloatArray | None) -> FloatArray:
+        P = self._probabilities_at(theta)
+        return loss_hessian(
+            self.X,
+            P[:, 1:],
+            self._weights,
+            intercept=self.fit_intercept,
+            column_factor=self._inv_scale,
+            T=T,
+            float32=self._fast,
+        )
+
+    def hessian(self, theta: FloatArray) -> FloatArray:
+        """Hessian of ``f`` at ``theta`` (loss plus penalty).
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1, (K-1) * p1)
+        """
+        k1, p1 = self.n_classes - 1, self.p1
+        T = self._to_ref0
+        H = self._loss_hessian(theta, None if np.array_equal(T, np.eye(k1)) else T)
+        diag = self._flat(self.penalty.hessian_diagonal((p1, k1)))
+        H[np.diag_indices_from(H)] += diag
+        return H
+
+    def information(self, theta: FloatArray) -> FloatArray:
+        """The curvature inference inverts (mean scale): :meth:`hessian`, penalty included.
+
+        :class:`~mnlogit.objective.FirthObjective` has the same method (its Fisher
+        information), so covariance code needs no ``getattr``.
+        """
+        return self.hessian(theta)
+
+    def hessp(self, theta: FloatArray, v: FloatArray) -> FloatArray:
+        """Hessian-vector product without forming the Hessian.
+
+        One ``X @ D`` and one ``X.T @ R`` per call
+        (:func:`mnlogit.objective.kernels.curvature_sums`).
+
+        Parameters
+        ----------
+        theta, v : ndarray of shape ((K-1) * p1,)
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1,)
+        """
+        P = self._probabilities_at(theta)
+        V = self.param.theta_matrix(v, self.p1) @ self.param.A.T
+        W, b = self._kernel_coefficients(V)
+        sums = kernels.curvature_sums(self.X, P, self._weights, W, b, fast=self._fast)
+        out = self.param.free_gradient(self._scaled_sums(sums))
+        out += self._penalty_diagonal() * v
+        return out
+
+    def curvature_product(self, theta: FloatArray, v: FloatArray) -> FloatArray:
+        """Hessian-vector product for search directions: float32 products on sparse X.
+
+        For sparse ``X`` the two sparse products of :meth:`hessp` and the ``n x K``
+        work between them run in float32 (:mod:`mnlogit.objective.float32_curvature`),
+        agreeing with :meth:`hessp` to about 1e-6 relative -- ample for a direction that
+        conjugate gradients solve to a relative residual of 1e-4 or more; gradients and
+        objective values stay float64, so the fit's accuracy is unchanged. Falls back to
+        :meth:`hessp` for dense ``X`` (a float32 copy would double the memory), for
+        sparse ``X`` with fewer than ``MIN_WORK / K`` stored values (little to gain), for
+        values outside float32's safe range, for sparse formats other than CSR and CSC,
+        and for a non-finite result. The float32 copy shares X's index arrays: X must
+        not be changed while the objective is in use.
+
+        Parameters
+        ----------
+        theta, v : ndarray of shape ((K-1) * p1,)
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1,)
+        """
+        ops = self._float32_operands() if worthwhile(self.X, self.n_classes) else None
+        if ops is not None:
+            P64 = self._probabilities_at(theta)
+            point = self._evaluate(theta)
+            if point.prob32 is None:
+                point.prob32 = P64.astype(np.float32)
+            out = self._float32_product(ops, point.prob32, v)
+            if out is not None:
+                return out
+        return self.hessp(theta, v)
+
+    def _float32_operands(self) -> _Float32Operands | None:
+        """The operands of the float32 products (made once), or None when unsafe."""
+        if not self._f32_made:
+            self._f32_made = True
+            x32 = float32_sparse(self.X, self._inv_scale)
+            if x32 is not None:
+                w = self._kernel_weights
+                self._f32 = _Float32Operands(
+                    x32,
+                    self.param.A.astype(np.float32),
+                    None if w is None else w.astype(np.float32),
+                )
+        return self._f32
+
+    def _float32_product(
+        self, ops: _Float32Operands, P32: NDArray[np.float32], v: FloatArray
+    ) -> FloatArray | None:
+        """``H v`` by float32 products, or None for ``v`` zero or not finite, or overflow.
+
+        ``v`` is divided by its largest entry first (the product is linear), so its scale
+        cannot overflow.
+        """
+        vmax = max(float(v.max()), -float(v.min())) if v.size else 0.0
+        if not 0.0 < vmax < np.inf:
+            return None
+        # v / vmax straight into float32 (one pass, no float64 temporary)
+        V = np.empty((self.n_classes - 1, self.p1), dtype=np.float32)
+        np.multiply(v.reshape(V.shape), 1.0 / vmax, out=V, casting="unsafe")
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            B = V.T @ ops.a.T  # (p1, K), C-ordered
+            XtR = float32_curvature_sums(ops.x, P32, ops.weights, B, intercept=self.fit_intercept)
+            # free gradient A.T @ XtR.T, still in float32 (a third of the float64 cost)
+            free = ops.a.T @ XtR.T
+        out = free.astype(np.float64).reshape(-1)
+        out *= vmax * self._common_weight
+        out += self._penalty_diagonal() * v
+        if not np.isfinite(float(out.sum())):  # an inf or nan anywhere (or overflow)
+            return None
+        return out
+
+    def curvature_preconditioner(self, theta: FloatArray) -> Inverse | None:
+        """``r -> P^{-1} r`` for Newton-CG: the block-diagonal Kronecker model at ``theta``.
+
+        See :func:`mnlogit.objective.curvature.block_diagonal_inverse`; maps vectors of
+        shape ``((K-1) * p1,)`` to fresh arrays of that shape. None below
+        :data:`mnlogit.objective.curvature.PRECONDITION_MIN_WORK` (plain CG there).
+        """
+        if not curvature.worth_preconditioning(self.X, self.n_classes):
+            return None
+        return curvature.block_diagonal_inverse(self, theta)
+
+    def kronecker_preconditioner(self, theta: FloatArray) -> Inverse:
+        """``g -> (M ⊗ C + D)^{-1} g``: :func:`mnlogit.objective.curvature.kronecker_inverse`."""
+        return curvature.kronecker_inverse(self, theta)
+
+    def _penalty_diagonal(self) -> FloatArray:
+        """The penalty's Hessian diagonal as a free vector ``((K-1) * p1,)`` (cached)."""
+        if self._pen_diag is None:
+            shape = (self.p1, self.n_classes - 1)
+            self._pen_diag = self._flat(self.penalty.hessian_diagonal(shape))
+        return self._pen_diag

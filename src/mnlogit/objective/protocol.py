@@ -1,0 +1,158 @@
+"""What a solver may ask of an objective: one typed protocol and declared capabilities.
+
+Every objective gives a value and a gradient. Everything else a solver may use is a
+*capability*, declared by the objective in its ``capabilities`` set (never probed with
+``getattr``) and checked against the solver's ``REQUIRES`` before the solver runs
+(:func:`check_requirements`):
+
+``"hessian"``
+    :meth:`SolverObjective.hessian` is a positive (semi-)definite ``m x m`` curvature for
+    Newton steps.
+``"hessp"``
+    :meth:`~SolverObjective.hessp` and :meth:`~SolverObjective.curvature_product` give
+    curvature-vector products without forming the Hessian (Newton-CG).
+``"irls"``
+    The objective is a (ridge-)penalized multinomial likelihood, so
+    :meth:`~SolverObjective.probabilities`, :meth:`~SolverObjective.linear_predictor`,
+    :meth:`~SolverObjective.backproject`, ``y`` and ``normalized_weights`` define IRLS's
+    working responses.
+``"subsample"``
+    :meth:`~SolverObjective.subsample` returns the same objective on a row subsample.
+``"kronecker"``
+    :meth:`~SolverObjective.kronecker_preconditioner` returns the Kronecker-factored
+    curvature model.
+
+Methods of a capability an objective does not declare still exist (so every objective
+satisfies the one protocol, checked by mypy) but are not called; those that can decline
+say so in their return type (``None``).
+
+The protocol lives in the objective package because the objectives declare it; solvers
+import it (and never :class:`~mnlogit.objective.MultinomialObjective` itself), and the
+objective package never imports the solvers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "CAPABILITIES",
+    "HESSIAN",
+    "HESSP",
+    "IRLS",
+    "KRONECKER",
+    "SUBSAMPLE",
+    "Inverse",
+    "SolverObjective",
+    "check_requirements",
+]
+
+FloatArray = NDArray[np.float64]
+#: ``g -> P^{-1} g`` for a symmetric positive definite curvature model ``P``.
+Inverse = Callable[[FloatArray], FloatArray]
+
+HESSIAN = "hessian"
+HESSP = "hessp"
+IRLS = "irls"
+SUBSAMPLE = "subsample"
+KRONECKER = "kronecker"
+CAPABILITIES = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER})
+
+
+class SolverObjective(Protocol):
+    """The objective as the solvers see it (mean scale; free vectors of shape ``(m,)``)."""
+
+    @property
+    def n_params(self) -> int:
+        """``m``, the length of the free vector."""
+        ...
+
+    @property
+    def n_samples(self) -> int: ...
+
+    @property
+    def n_classes(self) -> int: ...
+
+    @property
+    def y(self) -> NDArray[np.intp]:
+        """Class codes ``(n,)``."""
+        ...
+
+    @property
+    def normalized_weights(self) -> FloatArray:
+        """Sample weights over their total, ``(n,)``."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The optional capabilities this objective offers (module docstring)."""
+        ...
+
+    @property
+    def low_precision(self) -> bool:
+        """Whether the data are float32, so that a solve may run in two phases."""
+        ...
+
+    def set_exact(self, exact: bool) -> None:
+        """float64 products (``True``) or the data's float32 ones (``False``)."""
+        ...
+
+    def value(self, theta: FloatArray) -> float: ...
+
+    def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]: ...
+
+    def hessian(self, theta: FloatArray) -> NDArray[Any]:
+        """``"hessian"``: ``(m, m)`` curvature (float32 only for a fast-mode subsample)."""
+        ...
+
+    def hessp(self, theta: FloatArray, v: FloatArray) -> FloatArray:
+        """``"hessp"``: the curvature times ``v``, ``(m,)``."""
+        ...
+
+    def curvature_product(self, theta: FloatArray, v: FloatArray) -> FloatArray:
+        """``"hessp"``: :meth:`hessp` for search directions (may be cheaper, less exact)."""
+        ...
+
+    def curvature_preconditioner(self, theta: FloatArray) -> Inverse | None:
+        """``"hessp"``: a preconditioner for conjugate gradients, or None (plain CG)."""
+        ...
+
+    def kronecker_preconditioner(self, theta: FloatArray) -> Inverse | None:
+        """``"kronecker"``: the Kronecker curvature model's inverse; None without it."""
+        ...
+
+    def probabilities(self, theta: FloatArray) -> FloatArray:
+        """``"irls"``: class probabilities ``(n, K)``."""
+        ...
+
+    def linear_predictor(self, theta: FloatArray) -> FloatArray:
+        """``"irls"``: ``eta`` of shape ``(n, K)``."""
+        ...
+
+    def backproject(self, U: FloatArray) -> FloatArray:
+        """``"irls"``: a per-row derivative ``(n, K)`` in ``eta`` carried to ``(m,)``."""
+        ...
+
+    def subsample(self, stride: int) -> SolverObjective | None:
+        """``"subsample"``: the objective on every ``stride``-th row; None without it."""
+        ...
+
+
+def check_requirements(solver: str, objective: SolverObjective, requires: Iterable[str]) -> None:
+    """Fail early, and readably, when the objective lacks a capability ``solver`` needs.
+
+    Raises
+    ------
+    TypeError
+        Naming the solver, the missing capabilities and the objective's type.
+    """
+    missing = [name for name in requires if name not in objective.capabilities]
+    if missing:
+        raise TypeError(
+            f"solver {solver!r} needs the objective to provide {', '.join(missing)}; "
+            f"{type(objective).__name__} does not"
+        )
