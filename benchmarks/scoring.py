@@ -58,9 +58,8 @@ def common_objective(
     float
         ``-(1/n) sum_i log P(y_i | x_i) + alpha/2 ||W_centred||_F^2``.
     """
-    from mnlogit.objective import MultinomialObjective
+    from mnlogit.objective import MultinomialObjective, make_penalty
     from mnlogit.parameterization import Parameterization
-    from mnlogit.penalties import make_penalty
 
     K = coef.shape[0]
     X64 = _as_float64(X)

@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnlogit import MultinomialLogit
+from mnlogit import MultinomialLogit, load
 from mnlogit.cli import main
-from mnlogit.io import load
 
 FORMULA = "risk ~ age + income + C(region)"
 CLASSES = ["high", "low", "medium"]

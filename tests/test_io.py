@@ -265,7 +265,7 @@ def test_round_trip_is_exact(case: str, tmp_path: Path) -> None:
 def test_load_accepts_str_path_and_module_function(tmp_path: Path) -> None:
     model, X = _arrays()
     mnlogit.io.save(model, str(tmp_path / "m.zip"))
-    loaded = mnlogit.io.load(str(tmp_path / "m.zip"))
+    loaded = mnlogit.load(str(tmp_path / "m.zip"))
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 

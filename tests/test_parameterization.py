@@ -10,9 +10,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from helpers import make_data
-from mnlogit.objective import MultinomialObjective
+from mnlogit.objective import MultinomialObjective, NoPenalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import NoPenalty
 
 
 def references(K: int) -> list[int | None]:

@@ -86,7 +86,7 @@ def _progress(enabled: bool) -> Iterator[None]:
 
 
 def _load_model(path: str) -> Any:
-    from mnlogit.io import load
+    from mnlogit import load
 
     if not Path(path).exists():
         raise CliError(f"no such model file: {path}")

@@ -21,7 +21,7 @@ class ConvergenceReport:
         The solver that ran (``"auto"`` resolved).
     criterion : str
         The criterion that decides convergence: ``"gradient"``, ``"parameter"``
-        or ``"loglik"`` (definitions in :mod:`mnlogit.solvers._base`).
+        or ``"loglik"`` (definitions in :mod:`mnlogit.solvers.monitor`).
     tol : float
     max_iter : int
     converged : bool

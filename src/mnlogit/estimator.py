@@ -36,8 +36,7 @@ from mnlogit.fitting import (
 from mnlogit.identification import check_feature_values
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
-from mnlogit.objective import log_softmax
-from mnlogit.precision import float64_product
+from mnlogit.objective import float64_product, log_softmax
 from mnlogit.preparation import FitSettings, prepare
 
 __all__ = ["MultinomialLogit"]
@@ -68,7 +67,7 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         ``None`` is maximum likelihood; ``"l2"`` adds ``alpha/2 * ||W||_F^2`` to the mean
         log-loss (intercepts are not penalized); ``"firth"`` maximizes
         ``loglik + 1/2 log det I`` (Jeffreys prior), which gives finite, bias-reduced
-        estimates even under separation (see :mod:`mnlogit.firth`).
+        estimates even under separation (see :mod:`mnlogit.objective.firth`).
     alpha : float or None, default=None
         Penalty strength on the mean log-loss. ``None`` means ``1 / S`` (``S`` the sum
         of sample weights), which makes ``MultinomialLogit(penalty="l2")`` equal

@@ -23,7 +23,6 @@ from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import ConvergenceWarning, SolverError
-from mnlogit.firth import FirthObjective
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.identification import (
@@ -34,12 +33,17 @@ from mnlogit.identification import (
     separation_suspected,
 )
 from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
-from mnlogit.objective import MultinomialObjective
+from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
 from mnlogit.parameterization import Parameterization
-from mnlogit.penalties import make_penalty
-from mnlogit.precision import solve_in_precision
 from mnlogit.preparation import FitSettings, PreparedData
-from mnlogit.solvers import DEFAULT_MAX_ITER, SOLVERS, SolverOptions, SolverResult, choose_solver
+from mnlogit.solvers import (
+    DEFAULT_MAX_ITER,
+    SOLVERS,
+    SolverOptions,
+    SolverResult,
+    choose_solver,
+    solve_in_precision,
+)
 
 __all__ = [
     "Objective",

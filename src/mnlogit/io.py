@@ -19,9 +19,9 @@ rebuilt from its recorded levels and constants. See ``docs/model-file.md``.
 
 The module reads and writes a pair ``(estimator parameters, FittedModel)``
 (:func:`read`, :func:`write`) and knows nothing of the estimator class: ``save`` takes
-any object with ``get_params()`` and ``fitted_``, and ``load`` hands the pair to
-:func:`mnlogit.estimator.load`, imported when called (so importing this module does not
-import the estimator, and the estimator imports this module).
+any object with ``get_params()`` and ``fitted_``; :func:`mnlogit.load` (the estimator's
+``load``) turns a pair read back into a ``MultinomialLogit``. The estimator imports this
+module; this module never imports the estimator.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,16 +48,12 @@ from mnlogit.formula import FormulaDesign, check_formula_safe
 from mnlogit.identification import RecordedSeparation
 from mnlogit.solvers import IterationRecord
 
-if TYPE_CHECKING:
-    from mnlogit.estimator import MultinomialLogit
-
 __all__ = [
     "FIT_ATTRIBUTES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ModelFileError",
     "SavableModel",
-    "load",
     "read",
     "save",
     "write",
@@ -491,30 +487,3 @@ def read(path: str | Path) -> tuple[dict[str, Any], FittedModel]:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelFileError(f"{p}: model.json is incomplete or malformed: {exc!r}") from exc
-
-
-def load(path: str | Path) -> MultinomialLogit:
-    """Read a model written by :func:`save` (or ``MultinomialLogit.save``).
-
-    The same function as :func:`mnlogit.load`.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    MultinomialLogit
-        Ready to predict; carries the covariance and fit statistics it was saved with.
-
-    Raises
-    ------
-    ModelFileError
-        Foreign, truncated or corrupted file, or a newer format version.
-    FileNotFoundError
-    """
-    # imported here, the one reference from the file format to the estimator: the
-    # estimator imports this module, and importing this module loads no estimator
-    from mnlogit.estimator import load as load_model
-
-    return load_model(path)

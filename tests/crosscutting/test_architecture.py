@@ -47,13 +47,32 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
+def _own_private_names(tree: ast.Module) -> set[str]:
+    """Private names this module defines: its functions and methods, ``self._x = ...``."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
+            names.add(node.attr)
+    return {name for name in names if name.startswith("_")}
+
+
 def _private_reads(tree: ast.Module) -> Iterator[tuple[int, str]]:
-    """``x._name`` where ``x`` is not ``self``/``cls`` (and ``_name`` is not a dunder)."""
+    """``x._name`` where ``x`` is not ``self``/``cls``, ``_name`` is not a dunder and not a
+    private name of this module's own (a class may use its private members on another
+    instance of itself)."""
+    own = _own_private_names(tree)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
             continue
         name = node.attr
-        if not name.startswith("_") or name.startswith("__") or name in _EXTERNAL_PRIVATE:
+        if not name.startswith("_") or name.startswith("__") or name in _EXTERNAL_PRIVATE | own:
             continue
         owner = node.value
         if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
@@ -68,7 +87,7 @@ def test_no_private_attribute_of_another_object(path: Path) -> None:
 
 
 def test_the_private_attribute_check_can_fail() -> None:
-    tree = ast.parse("def f(obj):\n    return obj._cache + self._ok\n")
+    tree = ast.parse("def f(obj):\n    return obj._cache + self._ok + obj._g()\ndef _g(): ...\n")
     assert [text for _, text in _private_reads(tree)] == ["obj._cache"]
 
 

@@ -37,7 +37,7 @@ from scipy.linalg import lapack
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.design import as_2d, design_terms, positive_weights
 from mnlogit.identification.scales import as_divisors, column_maxabs
-from mnlogit.precision import CHUNK_ELEMENTS, row_chunks
+from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
 
 __all__ = ["CollinearityResult", "detect_collinearity"]
 
@@ -52,7 +52,7 @@ _SHOW_COEF = 1e-6
 #: re-checked on the data (the factor is only accurate to about 1e-8 relative).
 _GRAM_SUSPECT = 1e-5
 # A dense X enters the Gram matrix, and suspects are re-checked, in row chunks of
-# mnlogit.precision.CHUNK_ELEMENTS numbers (2 MiB in float64): no n x p temporary.
+# mnlogit.objective.blocks.BLOCK_ELEMENTS numbers (2 MiB in float64): no n x p temporary.
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ def _r_factor_gram(
     elif np.all(sw == 1.0) and np.all((mx >= 1e-3) & (mx <= 1e3)):
         # Equal weights, moderate magnitudes: X.T X of each chunk as it is (a syrk, no
         # scaled temporary), scaled afterwards; nothing can overflow in this range.
-        for sl in row_chunks(Xa.shape[0], p):
+        for sl in row_blocks(Xa.shape[0], p):
             Xs = Xa[sl] if Xa.dtype == np.float64 else Xa[sl].astype(np.float64)
             G[off:, off:] += Xs.T @ Xs
             colsum += Xs.sum(axis=0)
@@ -381,7 +381,7 @@ def _r_factor_gram(
         G[off:, off:] /= mx[:, None] * mx[None, :]
         colsum /= mx
     else:
-        for sl in row_chunks(Xa.shape[0], p):
+        for sl in row_blocks(Xa.shape[0], p):
             Zs = Xa[sl] * (sw[sl, None] / mx)
             G[off:, off:] += Zs.T @ Zs
             colsum += sw[sl] @ Zs
@@ -560,7 +560,7 @@ def _residuals(
         tail[: mask.shape[0]][mask] = 0.0
         return np.linalg.norm(tail, axis=0), C
     res = np.empty(s)
-    step = max(1, CHUNK_ELEMENTS // max(design.sw.size, 1))
+    step = max(1, BLOCK_ELEMENTS // max(design.sw.size, 1))
     for lo in range(0, s, step):
         blk = slice(lo, min(lo + step, s))
         T = design.columns(suspects[blk])

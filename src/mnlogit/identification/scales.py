@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.precision import row_chunks
+from mnlogit.objective.blocks import row_blocks
 
 __all__ = ["SCALE_HIGH", "SCALE_LOW", "as_divisors", "column_maxabs", "column_scales"]
 
@@ -60,7 +60,7 @@ def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
     if isinstance(M, np.ndarray) and M.ndim == 2:
         out = np.zeros(p)
         n_rows = M.shape[0] if rows is None else rows.size
-        for sl in row_chunks(n_rows, p):
+        for sl in row_blocks(n_rows, p):
             # a plain ndarray (np.matrix would keep 2-d reductions)
             chunk = np.asarray(M[sl] if rows is None else M[rows[sl]])
             if chunk.dtype.kind in "iub":

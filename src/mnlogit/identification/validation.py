@@ -20,7 +20,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.precision import row_chunks
+from mnlogit.objective.blocks import row_blocks
 
 __all__ = [
     "check_class_sizes",
@@ -216,7 +216,7 @@ def check_feature_values(X: Any, feature_names: Any = None) -> None:
     if values.ndim != 2 or values.dtype.kind not in "fc" or values.size == 0:
         return
     # row chunks: no n x p boolean temporary on the (usual) all-finite path
-    if all(np.isfinite(values[sl]).all() for sl in row_chunks(*values.shape)):
+    if all(np.isfinite(values[sl]).all() for sl in row_blocks(*values.shape)):
         return
     if names is None:
         names = (

@@ -28,8 +28,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.firth import FirthObjective
-from mnlogit.objective import MultinomialObjective
+from mnlogit.objective import FirthObjective, MultinomialObjective
 
 __all__ = ["COV_TYPES", "MAX_COV_PARAMS", "compute_covariance"]
 
@@ -47,10 +46,9 @@ _MAX_INFLATION = 1e12
 
 
 def _inverse_information(obj: FittedObjective, theta: FloatArray) -> FloatArray | None:
-    # Firth: the Fisher information at the penalized estimate (as R's logistf), not the
-    # Hessian of the penalized objective
-    curvature = obj.information if isinstance(obj, FirthObjective) else obj.hessian
-    info = curvature(theta) * obj.sum_weights
+    # each objective says which curvature inference inverts: the (penalized) Hessian, or
+    # for Firth the Fisher information at the penalized estimate (as R's logistf)
+    info = obj.information(theta) * obj.sum_weights
     try:
         factor = scipy.linalg.cho_factor(info, lower=False, check_finite=True)
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
