@@ -145,9 +145,9 @@ class PeakMemory:
 def instrument_mnlogit() -> dict[str, list[float]]:
     """Count and time mnlogit's objective calls during a fit.
 
-    Replaces ``mnlogit.fitting.MultinomialObjective`` (the name the fit pipeline builds) by a subclass whose public
-    methods record ``[calls, seconds]`` (outermost calls only: ``value_and_gradient``
-    calling ``value`` counts once). Returns the (live) record.
+    Replaces ``mnlogit.fitting.MultinomialObjective`` (the class the fit pipeline
+    builds) by a subclass whose public methods record ``[calls, seconds]`` (outermost
+    calls only: ``value_and_gradient`` calling ``value`` counts once). Returns the (live) record.
     """
     import mnlogit.fitting as est
 
