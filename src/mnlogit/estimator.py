@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError
-from mnlogit.fitted import FittedModel
+from mnlogit.fitted import OUTCOME_ATTRIBUTES, FittedModel
 from mnlogit.fitting import (
     build_objective,
     choose_fit_solver,
@@ -294,21 +294,6 @@ default="auto"
         return self
 
     # ------------------------------------------------------------------ fitted state
-    _OUTCOME = (
-        "solver_",
-        "alpha_",
-        "n_iter_",
-        "converged_",
-        "loglik_",
-        "loglik_null_",
-        "deviance_",
-        "aic_",
-        "bic_",
-        "pseudo_r2_",
-        "nobs_",
-        "n_params_",
-    )
-
     def _set_fitted(self, state: FittedModel) -> None:
         """Hold ``state`` as ``fitted_`` and set every scikit-learn attribute from it.
 
@@ -329,36 +314,21 @@ default="auto"
         self.aliased_ = list(state.aliased)
         self.separation_ = state.separation
         self.collinearity_ = state.collinearity
-        values: dict[str, Any] = dict.fromkeys(self._OUTCOME)
+        values: dict[str, Any] = dict.fromkeys(OUTCOME_ATTRIBUTES)
         values.update(
             feature_names_in_=state.feature_names_in,
             convergence_=state.convergence,
             cov_status_=state.cov_status,
             n_missing_dropped_=state.n_missing_dropped,
         )
-        outcome = state.outcome
-        if outcome is not None:
-            stats = outcome.statistics
-            values.update(
-                solver_=outcome.solver,
-                alpha_=outcome.alpha,
-                n_iter_=outcome.n_iter,
-                converged_=outcome.converged,
-                loglik_=stats.loglik,
-                loglik_null_=stats.loglik_null,
-                deviance_=stats.deviance,
-                aic_=stats.aic,
-                bic_=stats.bic,
-                pseudo_r2_=stats.pseudo_r2,
-                nobs_=stats.nobs,
-                n_params_=stats.n_params,
-            )
+        if state.outcome is not None:
+            values.update(state.outcome.attributes())
         for name, value in values.items():
             if value is not None:
                 setattr(self, name, value)
             elif hasattr(self, name):
                 delattr(self, name)
-        if outcome is not None or state.cov is not None:
+        if state.outcome is not None or state.cov is not None:
             self.cov_type_ = state.cov_type
         elif hasattr(self, "cov_type_"):
             del self.cov_type_

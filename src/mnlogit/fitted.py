@@ -37,9 +37,26 @@ from mnlogit.identification import (
 )
 from mnlogit.parameterization import Parameterization
 
-__all__ = ["FitOutcome", "FittedModel"]
+__all__ = ["OUTCOME_ATTRIBUTES", "FitOutcome", "FittedModel"]
 
 FloatArray = NDArray[np.float64]
+
+
+#: The estimator attributes a :class:`FitOutcome` gives, in :meth:`FitOutcome.attributes`'s order.
+OUTCOME_ATTRIBUTES = (
+    "loglik_",
+    "loglik_null_",
+    "deviance_",
+    "aic_",
+    "bic_",
+    "pseudo_r2_",
+    "nobs_",
+    "n_params_",
+    "n_iter_",
+    "converged_",
+    "solver_",
+    "alpha_",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +81,18 @@ class FitOutcome:
     n_iter: int
     converged: bool
     statistics: FitStatistics
+
+    def attributes(self) -> dict[str, Any]:
+        """The estimator's fitted attributes for this outcome, by name (``loglik_``, ...).
+
+        The one mapping from the record to scikit-learn-style names: the estimator sets
+        these attributes and the model file stores them under the same names.
+        """
+        s = self.statistics
+        values: tuple[Any, ...] = (s.loglik, s.loglik_null, s.deviance, s.aic, s.bic)
+        values += (s.pseudo_r2, s.nobs, s.n_params, self.n_iter, self.converged)
+        values += (self.solver, self.alpha)
+        return dict(zip(OUTCOME_ATTRIBUTES, values, strict=True))
 
 
 @dataclass(frozen=True, eq=False)

@@ -183,21 +183,7 @@ def _fit_section(state: FittedModel) -> dict[str, Any]:
     """``model.json``'s ``"fit"`` object: the fit attributes the state has."""
     values: dict[str, Any] = {}
     if state.outcome is not None:
-        stats = state.outcome.statistics
-        values.update(
-            loglik_=stats.loglik,
-            loglik_null_=stats.loglik_null,
-            deviance_=stats.deviance,
-            aic_=stats.aic,
-            bic_=stats.bic,
-            pseudo_r2_=stats.pseudo_r2,
-            nobs_=stats.nobs,
-            n_params_=stats.n_params,
-            n_iter_=state.outcome.n_iter,
-            converged_=state.outcome.converged,
-            solver_=state.outcome.solver,
-            alpha_=state.outcome.alpha,
-        )
+        values.update(state.outcome.attributes())
     if state.outcome is not None or state.cov is not None:
         values["cov_type_"] = state.cov_type
     if state.cov_status is not None:

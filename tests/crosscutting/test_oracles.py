@@ -214,7 +214,7 @@ def test_default_alpha_equals_sklearn_default_C(K, weighting):
 
 @pytest.mark.parametrize("alpha", [None, 0.02])
 def test_l2_two_classes_matches_sklearn_binary(alpha):
-    # The documented mapping (estimator docstring, DESIGN.md §1): alpha = 1/(C S), and
+    # The documented mapping (estimator docstring, docs/model.md): alpha = 1/(C S), and
     # alpha=None makes MultinomialLogit(penalty="l2") equal LogisticRegression().
     # sklearn's binary coef_ (1, p) is the log-odds coefficient, coef_[1] - coef_[0].
     X, y = synthetic(2, 400, 3, 80, 0.4)

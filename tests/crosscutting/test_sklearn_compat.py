@@ -146,7 +146,7 @@ def test_clone_of_fitted_is_unfitted(data):
 
 
 def test_l2_equals_logistic_regression(data):
-    # DESIGN.md §1: alpha = 1/(C S) makes the symmetric L2 fit equal LogisticRegression(C).
+    # docs/model.md: alpha = 1/(C S) makes the symmetric L2 fit equal LogisticRegression(C).
     X, y, _ = data
     w = np.random.default_rng(0).integers(1, 4, size=y.size).astype(float)
     for C in (0.05, 1.0):

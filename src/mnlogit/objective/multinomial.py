@@ -6,7 +6,7 @@ and adds the parameterization, the feature scaling and the penalty. It keeps one
 what is known at the last point (:class:`_Point`) and, once asked for, one ``n x K``
 buffer of probabilities.
 
-The objective is on the mean scale (DESIGN.md §1)::
+The objective is on the mean scale (docs/model.md)::
 
     f(theta) = -(1/S) sum_i s_i log P(y_i | x_i) + penalty(theta)
 
