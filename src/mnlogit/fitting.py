@@ -201,7 +201,7 @@ def fitted_state(
         nobs=objective.sum_weights,
     )
     separation = None
-    if settings.penalty is None and separation_suspected(
+    if settings.maximum_likelihood and separation_suspected(
         lambda: objective.min_probability(result.x), data.sample_weight, result.converged, K
     ):
         separation = find_separation(

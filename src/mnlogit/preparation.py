@@ -38,6 +38,7 @@ from mnlogit.identification import (
     CollinearityResult,
     check_class_sizes,
     check_feature_values,
+    check_groups,
     check_labels_present,
     check_positive_number,
     check_weights,
@@ -131,9 +132,10 @@ class FitSettings:
         penalty, solver = p["penalty"], p["solver"]
         if penalty not in (None, "l2", "firth"):
             raise InvalidInputError(f"penalty must be None, 'l2' or 'firth', got {penalty!r}")
-        if penalty == "firth" and solver == "irls":
+        if penalty == "firth" and solver in ("irls", "subsample-newton"):
             raise InvalidInputError(
-                "solver='irls' does not support penalty='firth'; use 'newton' or 'lbfgs'"
+                f"solver={solver!r} does not support penalty='firth' (Firth's penalty has no "
+                "IRLS form and no row subsample); use 'newton', 'lbfgs' or 'newton-cg'"
             )
         if solver != "auto" and solver not in SOLVERS:
             raise InvalidInputError(
@@ -194,6 +196,13 @@ class FitSettings:
     def ridge(self) -> bool:
         """Whether the fit has a ridge (L2) penalty."""
         return self.penalty == "l2"
+
+    @property
+    def maximum_likelihood(self) -> bool:
+        """Whether the fit maximizes the plain likelihood: no penalty, or a ridge of
+        strength exactly 0, which is the same model and gets the same checks (aliased
+        columns dropped, the ``p + 1 >= n`` refusal, the separation check)."""
+        return self.penalty is None or (self.ridge and self.alpha == 0.0)
 
 
 def penalty_strength(settings: FitSettings, sum_weights: float) -> float:
@@ -384,6 +393,8 @@ def _validated(
 ) -> tuple[Any, NDArray[Any], NDArray[np.intp], FloatArray]:
     """``(X, classes, codes, weights)`` after scikit-learn's and this model's checks."""
     check_feature_values(inputs.X, None if fitted is None else fitted.feature_names_in)
+    if inputs.y is not None and not isinstance(inputs.y, str):
+        check_labels_present(inputs.y)
     Xv: Any
     yv: Any
     Xv, yv = validate_data(
@@ -397,6 +408,7 @@ def _validated(
     )
     check_labels_present(yv)
     check_classification_targets(yv)
+    check_groups(inputs.groups, int(Xv.shape[0]))
     classes, codes = encode_labels(yv)
     sw = check_weights(inputs.sample_weight, Xv, yv, classes, codes, settings.class_weight)
     return Xv, classes, codes, sw
@@ -444,7 +456,7 @@ def prepare(
         kept = fitted.kept_columns
         if kept is not None:
             Xv = Xv[:, kept]
-    elif not settings.ridge:
+    elif not settings.ridge or settings.maximum_likelihood:
         # called from here, directly under fit, so that its warning points at the caller
         Xv, kept, collinearity = drop_aliased(
             Xv, inputs.fit_intercept, list(names), sw, col_maxabs=maxabs
@@ -453,7 +465,12 @@ def prepare(
         maxabs = maxabs[kept]
     n_rows = int(np.count_nonzero(sw > 0))
     p1 = Xv.shape[1] + int(inputs.fit_intercept)
-    if settings.penalty is None and p1 >= n_rows:
+    if p1 == 0:
+        raise InvalidInputError(
+            f"no column is left to estimate: all {n_features} column(s) are aliased (zero, "
+            "constant or linear combinations of others) and there is no intercept"
+        )
+    if settings.maximum_likelihood and p1 >= n_rows:
         raise InvalidInputError(
             f"an unpenalized fit with {p1} parameters per class and only {n_rows} rows "
             "(with positive weight) has no maximum-likelihood estimate: the classes are "
@@ -476,7 +493,7 @@ def prepare(
         reference = fitted.reference_index
         alpha = 0.0 if fitted.outcome is None else fitted.outcome.alpha
     scale = column_scales(Xv, maxabs=maxabs)
-    if settings.ridge:
+    if settings.ridge and not settings.maximum_likelihood:
         # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
         # become astronomically large in the scaled coordinates.
         scale = np.maximum(scale, 1.0)

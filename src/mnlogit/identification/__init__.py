@@ -43,6 +43,7 @@ from mnlogit.identification.separation import (
 from mnlogit.identification.validation import (
     check_class_sizes,
     check_feature_values,
+    check_groups,
     check_labels_present,
     check_positive_number,
     check_weights,
@@ -57,6 +58,7 @@ __all__ = [
     "aliased_mask",
     "check_class_sizes",
     "check_feature_values",
+    "check_groups",
     "check_labels_present",
     "check_positive_number",
     "check_weights",
