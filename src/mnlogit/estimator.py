@@ -387,11 +387,42 @@ default="auto"
         Returns
         -------
         ndarray of shape (n, K)
+            ``inf`` where a linear predictor exceeds the float64 range (features near
+            1e308); :meth:`predict_log_proba` stays finite there.
         """
+        return self._eta(self._design_matrix(X))
+
+    def _eta(self, Xd: Any) -> FloatArray:
+        """Linear predictors of a design matrix."""
         # float32 X: float64 products of row chunks (no float64 copy, no float32 rounding)
-        eta = float64_product(self._design_matrix(X), self.coef_.T)
-        eta += self.intercept_
+        with np.errstate(over="ignore", invalid="ignore"):
+            eta = float64_product(Xd, self.coef_.T)
+            eta += self.intercept_
         return eta
+
+    def _log_proba(self, Xd: Any) -> FloatArray:
+        """Log probabilities of a design matrix, finite for finite input.
+
+        Rows whose linear predictor overflows are recomputed on rows scaled by a power of
+        two ``s`` (``log p = log_softmax(s * eta(x / s))``, exact scaling); log
+        probabilities below float64's range are clipped to its most negative number
+        (their probability is 0 either way).
+        """
+        eta = self._eta(Xd)
+        bad = np.flatnonzero(~np.isfinite(eta).all(axis=1))
+        lowest = np.finfo(np.float64).min
+        if bad.size:
+            rows: Any = Xd[bad]
+            rows = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, np.float64)
+            top = np.maximum(np.abs(rows).max(axis=1, initial=0.0), 1.0)
+            s = np.ldexp(1.0, np.frexp(top)[1] - 1)[:, None]  # a power of two <= top
+            with np.errstate(over="ignore", invalid="ignore"):
+                small = (rows / s) @ self.coef_.T + self.intercept_ / s
+                t = (small - small.max(axis=1, keepdims=True)) * s
+            eta[bad] = np.maximum(np.nan_to_num(t, nan=lowest), lowest)
+        with np.errstate(over="ignore", under="ignore"):
+            out = log_softmax(eta)
+        return np.maximum(out, lowest)
 
     def decision_function(self, X: ArrayLike) -> FloatArray:
         """Linear predictors, in scikit-learn's shape convention.
@@ -409,17 +440,19 @@ default="auto"
         """
         eta = self.linear_predictor(X)
         if eta.shape[1] == 2:
-            return eta[:, 1] - eta[:, 0]
+            with np.errstate(invalid="ignore", over="ignore"):
+                return eta[:, 1] - eta[:, 0]
         return eta
 
     def predict_log_proba(self, X: ArrayLike) -> FloatArray:
-        """Log class probabilities, finite for any finite input (log-sum-exp).
+        """Log class probabilities, finite for any finite input (log-sum-exp, and rows
+        scaled where the linear predictor overflows).
 
         Returns
         -------
         ndarray of shape (n, K)
         """
-        return log_softmax(self.linear_predictor(X))
+        return self._log_proba(self._design_matrix(X))
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities; each row sums to one.
@@ -428,7 +461,8 @@ default="auto"
         -------
         ndarray of shape (n, K)
         """
-        return np.exp(self.predict_log_proba(X))
+        with np.errstate(under="ignore"):
+            return np.exp(self.predict_log_proba(X))
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Most probable class.
@@ -437,7 +471,10 @@ default="auto"
         -------
         ndarray of shape (n,)
         """
-        eta = self.linear_predictor(X)
+        Xd = self._design_matrix(X)
+        eta = self._eta(Xd)
+        if not np.isfinite(eta).all():
+            eta = self._log_proba(Xd)
         return np.asarray(self.classes_[np.argmax(eta, axis=1)])
 
     def evaluate(self, X: Any, y: ArrayLike | None = None) -> Any:

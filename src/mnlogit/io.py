@@ -35,7 +35,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,9 +56,9 @@ __all__ = [
     "FIT_ATTRIBUTES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
-    "ModelFileError",
     "MAX_ARRAY_BYTES",
     "MAX_JSON_BYTES",
+    "ModelFileError",
     "SavableModel",
     "atomic_write",
     "read",
@@ -183,7 +183,9 @@ def _decode_labels(record: dict[str, Any]) -> NDArray[Any]:
         raise ModelFileError("classes must be an object with a list of values")
     labels = _label_values(record.get("type"), record["values"])
     if labels.size < 2 or labels.size != np.unique(labels).size:
-        raise ModelFileError(f"class labels must be at least two distinct values, got {labels.size}")
+        raise ModelFileError(
+            f"class labels must be at least two distinct values, got {labels.size}"
+        )
     if not np.array_equal(labels, np.sort(labels)):
         raise ModelFileError("class labels are not in sorted order, as a fit stores them")
     return labels
