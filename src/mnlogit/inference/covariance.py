@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective import FirthObjective, MultinomialObjective
 
-__all__ = ["COV_TYPES", "MAX_COV_PARAMS", "compute_covariance"]
+__all__ = ["COV_TYPES", "MAX_COV_PARAMS", "NOISE_VARIANCE_RATIO", "compute_covariance"]
 
 FloatArray = NDArray[np.float64]
 #: What the covariance is computed from: the fitted objective (Firth's included).
@@ -43,6 +43,8 @@ COV_TYPES = ("nonrobust", "robust", "cluster")
 MAX_COV_PARAMS = 3000
 
 _MAX_INFLATION = 1e12
+#: A sandwich variance below this multiple of the model-based variance is rounding noise.
+NOISE_VARIANCE_RATIO = 1e-10
 
 
 def _inverse_information(obj: FittedObjective, theta: FloatArray) -> FloatArray | None:
@@ -161,6 +163,34 @@ def compute_covariance(
         cov_free = bread @ _meat_cluster(obj, theta, groups) @ bread
     else:
         raise ValueError(f"cov_type must be one of {COV_TYPES} or None, got {cov_type!r}")
+    status = f"{cov_type} covariance of {m} free parameters"
+    if cov_type != "nonrobust":
+        cov_free, status = _drop_rounding_noise(cov_free, bread, status)
     L = np.kron(obj.param.A, np.diag(obj.row_unscale()))
     cov = L @ cov_free @ L.T
-    return 0.5 * (cov + cov.T), f"{cov_type} covariance of {m} free parameters"
+    return 0.5 * (cov + cov.T), status
+
+
+def _drop_rounding_noise(
+    cov_free: FloatArray, bread: FloatArray, status: str
+) -> tuple[FloatArray, str]:
+    """Zero the sandwich variances that are rounding noise, and say so in the status.
+
+    A free parameter whose sandwich variance is below :data:`NOISE_VARIANCE_RATIO` times
+    its model-based variance does not vary with the data: e.g. the coefficient of a
+    constant column under a ridge penalty, which the unpenalized intercept leaves at 0
+    whatever the sample. Its variance is set to exactly 0 (coefficient tables then
+    show no z and no p-value) rather than a p-value computed from rounding noise.
+    """
+    model_based = np.diag(bread)
+    noise = np.diag(cov_free) <= NOISE_VARIANCE_RATIO * model_based
+    if not noise.any():
+        return cov_free, status
+    cov_free = cov_free.copy()
+    cov_free[noise, :] = 0.0
+    cov_free[:, noise] = 0.0
+    return cov_free, (
+        f"{status}; {int(noise.sum())} free parameter(s) have a sandwich variance that is "
+        "zero to rounding (they do not vary with the data, e.g. a constant column under a "
+        "ridge penalty): their standard error is 0 and no z or p-value is reported"
+    )

@@ -51,7 +51,9 @@ def _z_table(
         raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
     crit = float(scipy.stats.norm.ppf(1 - alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
+        # a standard error of exactly 0 (an estimate that does not vary with the data)
+        # or one that is not representable (NaN) gives no test
+        z = np.where(se > 0, est / se, np.nan)
     frame = pd.DataFrame(
         {
             first: est,
