@@ -9,6 +9,7 @@ place that writes fitted attributes, copies it onto the scikit-learn attributes.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,11 @@ from mnlogit.preparation import FitSettings, prepare
 __all__ = ["MultinomialLogit"]
 
 FloatArray = NDArray[np.float64]
+
+# Serializes the publication of fitted states (``_set_fitted``): fits of one estimator
+# from several threads each build their state privately, and the last to finish
+# publishes all its attributes at once, never a mixture of two fits.
+_PUBLISH_LOCK = threading.Lock()
 
 
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
@@ -303,35 +309,36 @@ default="auto"
         (until ``compute_covariance`` gives it one), a fit without a formula no
         ``n_missing_dropped_``, a fit on bare arrays no ``feature_names_in_``.
         """
-        self.fitted_ = state
-        self.classes_ = state.classes
-        self.reference_ = state.reference
-        self.coef_ = state.coef
-        self.intercept_ = state.intercept
-        self.fit_intercept_ = state.fit_intercept
-        self.n_features_in_ = state.n_features
-        self.design_ = state.design
-        self.aliased_ = list(state.aliased)
-        self.separation_ = state.separation
-        self.collinearity_ = state.collinearity
         values: dict[str, Any] = dict.fromkeys(OUTCOME_ATTRIBUTES)
         values.update(
             feature_names_in_=state.feature_names_in,
             convergence_=state.convergence,
             cov_status_=state.cov_status,
             n_missing_dropped_=state.n_missing_dropped,
+            cov_type_=None,
         )
         if state.outcome is not None:
             values.update(state.outcome.attributes())
-        for name, value in values.items():
-            if value is not None:
-                setattr(self, name, value)
-            elif hasattr(self, name):
-                delattr(self, name)
+        optional = {name: value for name, value in values.items() if value is not None}
         if state.outcome is not None or state.cov is not None:
-            self.cov_type_ = state.cov_type
-        elif hasattr(self, "cov_type_"):
-            del self.cov_type_
+            optional["cov_type_"] = state.cov_type  # None too: fit skipped the covariance
+        fixed = {
+            "fitted_": state,
+            "classes_": state.classes,
+            "reference_": state.reference,
+            "coef_": state.coef,
+            "intercept_": state.intercept,
+            "fit_intercept_": state.fit_intercept,
+            "n_features_in_": state.n_features,
+            "design_": state.design,
+            "aliased_": list(state.aliased),
+            "separation_": state.separation,
+            "collinearity_": state.collinearity,
+        }
+        with _PUBLISH_LOCK:
+            for name in set(values) - set(optional):
+                self.__dict__.pop(name, None)
+            self.__dict__.update(fixed, **optional)
 
     def with_reference(self, reference: Any) -> MultinomialLogit:
         """The same fit expressed against another reference class (no refit).
@@ -390,17 +397,20 @@ default="auto"
             ``inf`` where a linear predictor exceeds the float64 range (features near
             1e308); :meth:`predict_log_proba` stays finite there.
         """
-        return self._eta(self._design_matrix(X))
+        return self._eta(self._design_matrix(X), self.fitted_)
 
-    def _eta(self, Xd: Any) -> FloatArray:
-        """Linear predictors of a design matrix."""
+    @staticmethod
+    def _eta(Xd: Any, state: FittedModel) -> FloatArray:
+        """Linear predictors of a design matrix (one fitted state read once: a fit in
+        another thread cannot mix two states)."""
         # float32 X: float64 products of row chunks (no float64 copy, no float32 rounding)
         with np.errstate(over="ignore", invalid="ignore"):
-            eta = float64_product(Xd, self.coef_.T)
-            eta += self.intercept_
+            eta = float64_product(Xd, state.coef.T)
+            eta += state.intercept
         return eta
 
-    def _log_proba(self, Xd: Any) -> FloatArray:
+    @classmethod
+    def _log_proba(cls, Xd: Any, state: FittedModel) -> FloatArray:
         """Log probabilities of a design matrix, finite for finite input.
 
         Rows whose linear predictor overflows are recomputed on rows scaled by a power of
@@ -408,7 +418,7 @@ default="auto"
         probabilities below float64's range are clipped to its most negative number
         (their probability is 0 either way).
         """
-        eta = self._eta(Xd)
+        eta = cls._eta(Xd, state)
         bad = np.flatnonzero(~np.isfinite(eta).all(axis=1))
         lowest = np.finfo(np.float64).min
         if bad.size:
@@ -417,7 +427,7 @@ default="auto"
             top = np.maximum(np.abs(rows).max(axis=1, initial=0.0), 1.0)
             s = np.ldexp(1.0, np.frexp(top)[1] - 1)[:, None]  # a power of two <= top
             with np.errstate(over="ignore", invalid="ignore"):
-                small = (rows / s) @ self.coef_.T + self.intercept_ / s
+                small = (rows / s) @ state.coef.T + state.intercept / s
                 t = (small - small.max(axis=1, keepdims=True)) * s
             eta[bad] = np.maximum(np.nan_to_num(t, nan=lowest), lowest)
         with np.errstate(over="ignore", under="ignore"):
@@ -452,7 +462,8 @@ default="auto"
         -------
         ndarray of shape (n, K)
         """
-        return self._log_proba(self._design_matrix(X))
+        Xd = self._design_matrix(X)
+        return self._log_proba(Xd, self.fitted_)
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities; each row sums to one.
@@ -472,10 +483,11 @@ default="auto"
         ndarray of shape (n,)
         """
         Xd = self._design_matrix(X)
-        eta = self._eta(Xd)
+        state = self.fitted_
+        eta = self._eta(Xd, state)
         if not np.isfinite(eta).all():
-            eta = self._log_proba(Xd)
-        return np.asarray(self.classes_[np.argmax(eta, axis=1)])
+            eta = self._log_proba(Xd, state)
+        return np.asarray(state.classes[np.argmax(eta, axis=1)])
 
     def evaluate(self, X: Any, y: ArrayLike | None = None) -> Any:
         """Accuracy, log loss, Brier score, per-class precision/recall/F1, confusion matrix.
