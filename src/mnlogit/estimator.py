@@ -264,12 +264,13 @@ default="auto"
 
         Use it when ``fit`` skipped the covariance (more than 3000 free parameters, or
         ``cov_type=None``) or to switch between nonrobust, robust and cluster errors
-        without refitting. Pass the training data.
+        without refitting. Pass the training data: its fingerprint (X, labels, weights)
+        must match the one ``fit`` recorded (``InvalidInputError`` otherwise).
 
         Parameters
         ----------
         X, y, sample_weight, groups
-            As given to ``fit``.
+            As given to ``fit``; ``sample_weight`` defaults to the fit's weights.
         cov_type : {"nonrobust", "robust", "cluster"}, optional
             Defaults to the estimator's ``cov_type`` (or ``"nonrobust"`` if that is None).
 

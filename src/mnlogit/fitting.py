@@ -239,6 +239,8 @@ def fitted_state(
         separation=separation,
         collinearity=data.collinearity,
         n_missing_dropped=data.n_missing_dropped,
+        fingerprint=data.fingerprint,
+        sample_weight=data.given_weight,
     )
 
 

@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.formula import FormulaDesign, check_formula_safe
@@ -289,6 +290,7 @@ def write(path: str | Path, params: Mapping[str, Any], state: FittedModel) -> Pa
         "params": _encode_params(params),
         "fit": _fit_section(state),
         "convergence": _convergence_section(state.convergence),
+        "data_fingerprint": None if state.fingerprint is None else state.fingerprint.to_dict(),
         "arrays": {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()},
     }
     text = json.dumps(meta, indent=1, allow_nan=False)
@@ -578,6 +580,7 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
         cov_status = "the model file holds no covariance"
     sep = meta.get("separation")
     dropped = fit.get("n_missing_dropped_")
+    fingerprint = meta.get("data_fingerprint")  # optional: older version-1 files lack it
     return FittedModel(
         classes=classes,
         reference=reference,
@@ -598,6 +601,7 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
         if sep is None
         else RecordedSeparation(str(sep["kind"]), str(sep["message"])),
         n_missing_dropped=None if dropped is None else int(dropped),
+        fingerprint=None if fingerprint is None else DataFingerprint.from_dict(fingerprint),
     )
 
 

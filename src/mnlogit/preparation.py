@@ -32,6 +32,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from mnlogit.exceptions import DataWarning, InvalidInputError
+from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitted import FittedModel
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
@@ -56,6 +57,7 @@ __all__ = [
     "FitSettings",
     "ModelInputs",
     "PreparedData",
+    "check_same_data",
     "model_inputs",
     "penalty_strength",
     "prepare",
@@ -332,6 +334,11 @@ class PreparedData:
     reference_index : int or None
     alpha : float
         Ridge strength (0 without a ridge penalty).
+    fingerprint : DataFingerprint
+        Digests of the validated X (before aliased columns are dropped), the labels and
+        the effective weights.
+    given_weight : ndarray of shape (n_given,) or None
+        ``sample_weight`` as passed (before a formula dropped rows), for refits.
     """
 
     X: Any
@@ -350,6 +357,8 @@ class PreparedData:
     column_scale: FloatArray
     reference_index: int | None
     alpha: float
+    fingerprint: DataFingerprint
+    given_weight: FloatArray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -445,8 +454,13 @@ def prepare(
     """
     if fitted is None and settings.cov_type == "cluster" and groups is None:
         raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
+    if fitted is not None and sample_weight is None:
+        sample_weight = fitted.sample_weight  # a refit reuses the fit's weights
     inputs = model_inputs(settings, X, y, sample_weight, groups, fitted)
     Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
+    fingerprint = DataFingerprint.of(Xv, classes, codes, sw)
+    if fitted is not None and fitted.fingerprint is not None:
+        check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
     maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling
     n_features = int(Xv.shape[1])
     names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
@@ -514,4 +528,47 @@ def prepare(
         column_scale=scale,
         reference_index=reference,
         alpha=alpha,
+        fingerprint=fingerprint,
+        given_weight=_given_weight(sample_weight),
     )
+
+
+def check_same_data(
+    fitted: DataFingerprint, given: DataFingerprint, what: str, rows_only: bool = False
+) -> None:
+    """Refuse data that are not those a model was fitted to.
+
+    Parameters
+    ----------
+    fitted, given : DataFingerprint
+        The fit's and the data's.
+    what : str
+        The operation, for the message (``"compute_covariance"``, ``"lr_test"``, ...).
+    rows_only : bool, default=False
+        Compare rows, labels and weights but not the features (nested models differ
+        in their columns).
+
+    Raises
+    ------
+    InvalidInputError
+        Naming what differs (rows, labels, weights, features).
+    """
+    differs = fitted.differences(given, rows_only=rows_only)
+    if differs:
+        hint = ""
+        if "weights" in differs:
+            hint = " (a model fitted with sample_weight needs the same sample_weight again)"
+        raise InvalidInputError(
+            f"{what} needs the data the model was fitted to, but the {', '.join(differs)} "
+            f"differ from the fit's{hint}; pass the same X, y and sample_weight as to fit"
+        )
+
+
+def _given_weight(sample_weight: Any) -> FloatArray | None:
+    """``sample_weight`` as a float64 array (``None`` when absent or not array-like)."""
+    if sample_weight is None or isinstance(sample_weight, str) or np.isscalar(sample_weight):
+        return None
+    try:
+        return np.array(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
