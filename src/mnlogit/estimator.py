@@ -287,11 +287,6 @@ default="auto"
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
         settings = FitSettings.from_params(self.get_params(), quiet=True)
         data = prepare(self, settings, X, y, sample_weight, groups, fitted=state)
-        if not np.array_equal(data.classes, state.classes):
-            raise InvalidInputError(
-                f"y has classes {data.classes.tolist()[:10]}, the model was fitted on "
-                f"{state.classes.tolist()[:10]}"
-            )
         objective = build_objective(data, settings)
         theta = objective.free_from_original(estimated_rows(state, data.kept_columns))
         cov, status = full_covariance(objective, theta, kind, data.groups, data, max_params=None)

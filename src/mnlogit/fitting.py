@@ -26,6 +26,7 @@ from mnlogit.exceptions import ConvergenceWarning, SolverError
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.identification import (
+    SeparationResult,
     expand_coefficients,
     expand_covariance,
     find_separation,
@@ -201,19 +202,8 @@ def fitted_state(
         nobs=objective.sum_weights,
     )
     separation = None
-    if settings.maximum_likelihood and separation_suspected(
-        lambda: objective.min_probability(result.x), data.sample_weight, result.converged, K
-    ):
-        separation = find_separation(
-            data.X,
-            data.codes,
-            K,
-            data.sample_weight,
-            data.fit_intercept,
-            data.kept_names,
-            data.classes,
-            data.reference_index,
-        )
+    if settings.maximum_likelihood:
+        separation = _separation_check(data, objective, result)
     return FittedModel(
         classes=data.classes,
         reference=None if data.reference_index is None else data.classes[data.reference_index],
@@ -241,6 +231,43 @@ def fitted_state(
         n_missing_dropped=data.n_missing_dropped,
         fingerprint=data.fingerprint,
         sample_weight=data.given_weight,
+    )
+
+
+def _separation_check(
+    data: PreparedData, objective: Objective, result: SolverResult
+) -> SeparationResult | None:
+    """The separation check of an unpenalized fit (it warns when the classes are separated).
+
+    Every such fit is checked; the size decides how: the full LP for small problems and
+    for fits that show signs of separation (:func:`separation_suspected`), else the LP
+    on a subset of rows grown until it decides (starting from the rows with the smallest
+    fitted probabilities, where separated cells show first).
+    """
+    candidates = None
+    if not separation_suspected(
+        lambda: objective.min_probability(result.x),
+        data.sample_weight,
+        result.converged,
+        data.n_classes,
+    ):
+        smallest = np.empty(objective.n_samples)
+
+        def visit(prob: FloatArray, rows: slice) -> None:
+            smallest[rows] = prob.min(axis=1)
+
+        objective.visit_probabilities(result.x, visit)
+        candidates = np.argsort(smallest, kind="stable").astype(np.intp)
+    return find_separation(
+        data.X,
+        data.codes,
+        data.n_classes,
+        data.sample_weight,
+        data.fit_intercept,
+        data.kept_names,
+        data.classes,
+        data.reference_index,
+        candidates=candidates,
     )
 
 

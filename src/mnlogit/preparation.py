@@ -459,6 +459,12 @@ def prepare(
     inputs = model_inputs(settings, X, y, sample_weight, groups, fitted)
     Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
     fingerprint = DataFingerprint.of(Xv, classes, codes, sw)
+    if fitted is not None and not np.array_equal(classes, fitted.classes):
+        foreign = [c for c in classes.tolist() if c not in set(fitted.classes.tolist())]
+        raise InvalidInputError(
+            f"y has classes {classes.tolist()[:10]} (foreign: {foreign[:10]}), the model was "
+            f"fitted on {fitted.classes.tolist()[:10]}"
+        )
     if fitted is not None and fitted.fingerprint is not None:
         check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
     maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling

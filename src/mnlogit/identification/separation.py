@@ -87,6 +87,8 @@ __all__ = [
     "MAX_CELLS",
     "MAX_COEF_LPS",
     "MAX_VARIABLES",
+    "REDUCED_ROUNDS",
+    "REDUCED_ROWS",
     "SUSPICIOUS_PROBABILITY",
     "RecordedSeparation",
     "SeparationResult",
@@ -740,12 +742,20 @@ class RecordedSeparation:
     message: str
 
 
-#: The LP always runs when it has at most this many inequalities (cheap at that size; timings
-#: in docs/diagnostics.md); bigger fits run it only when the fit shows signs of separation.
+#: The full LP always runs when it has at most this many inequalities (cheap at that size;
+#: timings in docs/diagnostics.md); bigger fits run it when the fit shows signs of
+#: separation, and otherwise the reduced LP on a subset of rows (:func:`find_separation`
+#: with candidates): every unpenalized fit is checked, the size decides how.
 ALWAYS_CHECK_CELLS = 20_000
 #: A fitted probability below this, for any row and class, is such a sign: under
 #: separation the separated cells' probabilities are driven to zero.
 SUSPICIOUS_PROBABILITY = 1e-10
+#: Rows in the first reduced LP of a large fit (:func:`find_separation` with candidates):
+#: those with the smallest fitted probabilities, plus the first rows of every class.
+REDUCED_ROWS = 2000
+#: Rounds of the reduced LP (each adds the rows the last direction violates) before the
+#: full LP is run instead.
+REDUCED_ROUNDS = 20
 
 
 def separation_suspected(
@@ -783,6 +793,70 @@ def separation_suspected(
     return bool(min_probability() < SUSPICIOUS_PROBABILITY)
 
 
+def _violated_rows(
+    X: Any, codes: IntArray, weights: FloatArray, direction: FloatArray, fit_intercept: bool
+) -> IntArray:
+    """Rows with positive weight where ``direction`` lowers the own class's predictor
+    relative to another class (beyond rounding): the cells it violates."""
+    off = int(fit_intercept)
+    D = direction[off:]
+    eta = np.asarray(X @ D, dtype=np.float64)
+    mag = np.asarray(abs(X) @ np.abs(D), dtype=np.float64)
+    if fit_intercept:
+        eta = eta + direction[0]
+        mag = mag + np.abs(direction[0])
+    own = eta[np.arange(codes.size), codes][:, None]
+    scale = mag[np.arange(codes.size), codes][:, None] + mag
+    bad = ((own - eta) < -1e-7 * scale).any(axis=1) & (weights > 0)
+    return np.flatnonzero(bad).astype(np.intp)
+
+
+def _initial_rows(candidates: IntArray, codes: IntArray, weights: FloatArray, K: int) -> IntArray:
+    """The first reduced LP's rows: the leading candidates and some rows of every class."""
+    positive = weights > 0
+    picks = [candidates[positive[candidates]][:REDUCED_ROWS]]
+    for k in range(K):
+        picks.append(np.flatnonzero(positive & (codes == k))[: max(REDUCED_ROWS // 20, 2)])
+    return np.unique(np.concatenate(picks)).astype(np.intp)
+
+
+def _reduced_separation(
+    X: Any,
+    codes: IntArray,
+    K: int,
+    weights: FloatArray,
+    fit_intercept: bool,
+    names: list[str],
+    labels: list[str],
+    reference: int,
+    candidates: IntArray,
+) -> bool | None:
+    """Whether the classes are separated, by the LP on a growing subset of rows.
+
+    The cone of a subset of rows contains the full cone, so a subset that is not
+    separated proves the full data are not; a subset's direction of recession that
+    violates no other row proves they are. Otherwise the violated rows join the subset
+    and the LP runs again. ``None`` when this takes more than :data:`REDUCED_ROUNDS`
+    rounds or the LP does not solve.
+    """
+    rows = _initial_rows(candidates, codes, weights, K)
+    Xa: Any = sp.csr_array(X) if sp.issparse(X) else X
+    for _ in range(REDUCED_ROUNDS):
+        sub = detect_separation(
+            Xa[rows], codes[rows], K, weights[rows], fit_intercept, names, labels,
+            reference=reference,
+        )  # fmt: skip
+        if not sub.checked:
+            return None
+        if not sub.separated:
+            return False
+        violated = _violated_rows(Xa, codes, weights, sub.direction, fit_intercept)
+        if violated.size == 0:
+            return True
+        rows = np.union1d(rows, violated[: 4 * REDUCED_ROWS]).astype(np.intp)
+    return None
+
+
 def find_separation(
     X: Any,
     codes: IntArray,
@@ -792,8 +866,14 @@ def find_separation(
     names: list[str],
     classes: NDArray[Any],
     reference: int | None,
+    candidates: IntArray | None = None,
 ) -> SeparationResult | None:
     """Run the separation LP; warn and return the result when the classes are separated.
+
+    With ``candidates`` (a large fit without signs of separation), the question is first
+    decided exactly by the LP on a subset of rows grown by constraint generation
+    (:func:`_reduced_separation`), starting from the candidates; only separated data
+    then pay for the full LP that describes the separation.
 
     Parameters
     ----------
@@ -811,6 +891,8 @@ def find_separation(
         Class labels for the message.
     reference : int or None
         Reference class code; None (symmetric form) reports against class 0.
+    candidates : ndarray of int, optional
+        Row indices, most suspect first (e.g. by smallest fitted probability).
 
     Returns
     -------
@@ -822,17 +904,18 @@ def find_separation(
     SeparationWarning
         With :attr:`SeparationResult.message`.
     """
+    labels = [str(c) for c in classes.tolist()]
+    ref = 0 if reference is None else reference
+    if candidates is not None:
+        found = _reduced_separation(
+            X, codes, K, sample_weight, fit_intercept, names, labels, ref, candidates
+        )
+        if found is False:
+            return None
     result = detect_separation(
-        X,
-        codes,
-        K,
-        sample_weight=sample_weight,
-        fit_intercept=fit_intercept,
-        feature_names=names,
-        class_names=[str(c) for c in classes.tolist()],
-        reference=0 if reference is None else reference,
+        X, codes, K, sample_weight, fit_intercept, names, labels, reference=ref
     )
     if not (result.checked and result.separated):
         return None
-    warnings.warn(SeparationWarning(result.message), stacklevel=4)
+    warnings.warn(SeparationWarning(result.message), stacklevel=5)  # the caller of fit
     return result
