@@ -27,6 +27,7 @@ from mnlogit.fitting import (
     build_objective,
     choose_fit_solver,
     convergence_warning,
+    covariance_warning,
     estimated_rows,
     fit_covariance,
     fitted_state,
@@ -246,9 +247,9 @@ default="auto"
         result, options = solve(solver, objective, x0, settings)
         state = fitted_state(data, settings, objective, result, solver, options)
         state = fit_covariance(state, objective, result.x, data)
-        warning = convergence_warning(state)
-        if warning is not None:
-            warnings.warn(warning, stacklevel=2)
+        for warning in (convergence_warning(state), covariance_warning(state)):
+            if warning is not None:
+                warnings.warn(warning, stacklevel=2)
         self._set_fitted(state)
         return self
 
@@ -292,7 +293,11 @@ default="auto"
         cov, status = full_covariance(objective, theta, kind, data.groups, data, max_params=None)
         if cov is None:
             raise InferenceUnavailableError(status)
-        self._set_fitted(state.with_covariance(cov, kind, status))
+        state = state.with_covariance(cov, kind, status)
+        warning = covariance_warning(state)
+        if warning is not None:
+            warnings.warn(warning, stacklevel=2)
+        self._set_fitted(state)
         return self
 
     # ------------------------------------------------------------------ fitted state

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
-from mnlogit.exceptions import ConvergenceWarning, SolverError
+from mnlogit.exceptions import ConvergenceWarning, DataWarning, SolverError
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.identification import (
@@ -51,6 +51,7 @@ __all__ = [
     "build_objective",
     "choose_fit_solver",
     "convergence_warning",
+    "covariance_warning",
     "estimated_rows",
     "fit_covariance",
     "fitted_state",
@@ -309,6 +310,24 @@ def fit_covariance(
         return state.with_covariance(None, None, "covariance not computed (cov_type=None)")
     cov, status = full_covariance(objective, theta, state.cov_type, data.groups, data)
     return state.with_covariance(cov, state.cov_type, status)
+
+
+def covariance_warning(state: FittedModel) -> DataWarning | None:
+    """The warning for standard errors that float64 cannot hold (``None`` when all can)."""
+    if state.cov is None:
+        return None
+    lost = np.isnan(np.diag(state.cov)) & ~state.aliased_mask
+    if not lost.any():
+        return None
+    p1 = state.p1
+    terms = state.term_names
+    names = sorted({terms[i % p1] for i in np.flatnonzero(lost)})
+    return DataWarning(
+        f"the variances of the coefficients of {names[:10]} lie outside float64's range "
+        "(columns whose largest absolute value is beyond about 1e±150): their standard "
+        "errors, tests and intervals are NaN. Rescale those columns (change their units) "
+        "for inference"
+    )
 
 
 def convergence_warning(state: FittedModel) -> ConvergenceWarning | None:

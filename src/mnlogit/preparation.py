@@ -38,6 +38,7 @@ from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
     CollinearityResult,
     check_class_sizes,
+    check_column_range,
     check_feature_values,
     check_groups,
     check_labels_present,
@@ -471,6 +472,7 @@ def prepare(
     n_features = int(Xv.shape[1])
     names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
     names = _column_names(inputs.design, names_in, n_features)
+    check_column_range(maxabs, names)
     kept, collinearity = None, None
     if fitted is not None:
         kept = fitted.kept_columns

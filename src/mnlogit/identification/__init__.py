@@ -32,7 +32,7 @@ from mnlogit.identification.aliasing import (
     kept_rows,
 )
 from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
-from mnlogit.identification.scales import column_maxabs, column_scales
+from mnlogit.identification.scales import check_column_range, column_maxabs, column_scales
 from mnlogit.identification.separation import (
     RecordedSeparation,
     SeparationResult,
@@ -57,6 +57,7 @@ __all__ = [
     "SeparationResult",
     "aliased_mask",
     "check_class_sizes",
+    "check_column_range",
     "check_feature_values",
     "check_groups",
     "check_labels_present",

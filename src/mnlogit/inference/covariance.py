@@ -166,9 +166,40 @@ def compute_covariance(
     status = f"{cov_type} covariance of {m} free parameters"
     if cov_type != "nonrobust":
         cov_free, status = _drop_rounding_noise(cov_free, bread, status)
+    return _to_original_scale(obj, cov_free, status)
+
+
+def _to_original_scale(
+    obj: FittedObjective, cov_free: FloatArray, status: str
+) -> tuple[FloatArray, str]:
+    """``L cov_free L^T`` on the features' original scale, unrepresentable entries NaN.
+
+    The covariance is computed on the internal (scaled) coordinates, where it is well
+    conditioned; the map back multiplies entry ``(i, j)`` by ``d_i d_j`` (``d`` the
+    inverse column scales). A variance whose value lies outside float64's normal range
+    (a column whose largest absolute value is beyond about 1e±150, so that the standard
+    error is beyond about 1e∓150 times the column's own scale) cannot be stored: its row
+    and column are NaN (no standard error, no test) and the status says so, rather than
+    a variance that underflowed to 0 (``z = inf``, ``p = 0``) or overflowed to inf
+    (``p = 1``).
+    """
     L = np.kron(obj.param.A, np.diag(obj.row_unscale()))
-    cov = L @ cov_free @ L.T
-    return 0.5 * (cov + cov.T), status
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cov = L @ cov_free @ L.T
+    unit = np.kron(obj.param.A, np.eye(obj.p1))
+    internal = np.einsum("ia,ab,ib->i", unit, cov_free, unit)
+    var = np.diag(cov)
+    lost = (internal > 0) & ~((var >= np.finfo(np.float64).tiny) & np.isfinite(var))
+    cov = 0.5 * (cov + cov.T)
+    if lost.any():
+        cov[lost, :] = np.nan
+        cov[:, lost] = np.nan
+        status = (
+            f"{status}; the variances of {int(lost.sum())} coefficient(s) lie outside "
+            "float64's range (a column whose largest absolute value is beyond about "
+            "1e±150): their standard errors, tests and intervals are NaN"
+        )
+    return cov, status
 
 
 def _drop_rounding_noise(

@@ -325,8 +325,11 @@ class InferenceMixin:
         rows: dict[str, dict[str, float]] = {}
         aliased = state.aliased_mask
         shown = state.free_classes()
+        unknown = np.isnan(np.diag(cov))  # aliased, or a variance not representable
         for name, cols in terms.items():
-            if any(aliased[k * p1 + j + off] for k in shown for j in cols):
+            if any(
+                aliased[k * p1 + j + off] or unknown[k * p1 + j + off] for k in shown for j in cols
+            ):
                 nan = float("nan")
                 rows[name] = {"wald_chi2": nan, "wald_df": nan, "wald_p": nan}
                 continue
