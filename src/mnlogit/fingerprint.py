@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,15 +38,15 @@ def _update_array(h: Any, a: NDArray[Any]) -> None:
     h.update(f"{a.dtype.str}{a.shape}".encode())
     if a.ndim == 2 and a.shape[0] > 0:
         for sl in row_blocks(*a.shape):
-            h.update(memoryview(np.ascontiguousarray(a[sl])).cast("B"))
+            h.update(np.ascontiguousarray(a[sl]).data.cast("B"))
     else:
-        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+        h.update(np.ascontiguousarray(a).data.cast("B"))
 
 
 def _digest_features(X: Any) -> str:
     h = hashlib.sha256()
     if sp.issparse(X):
-        csr = sp.csr_array(X)
+        csr: Any = sp.csr_array(cast(Any, X))
         if not csr.has_sorted_indices:
             csr = csr.sorted_indices()
         h.update(b"csr")

@@ -463,14 +463,14 @@ class FormulaDesign:
         for factor, (kind, state) in self.spec.encoder_state.items():
             name = str(factor)
             if getattr(kind, "value", kind) == "numerical" and name in frame.columns:
-                column = frame[name]
-                bad = _non_numeric(column)
+                numbers = frame[name]
+                bad = _non_numeric(numbers)
                 if len(bad):
-                    raise InvalidInputError(_typo_message(name, column, bad, fitted=True))
-                if not pd.api.types.is_numeric_dtype(column.dtype) and column.notna().any():
+                    raise InvalidInputError(_typo_message(name, numbers, bad, fitted=True))
+                if not pd.api.types.is_numeric_dtype(numbers.dtype) and numbers.notna().any():
                     raise InvalidInputError(
                         f"column {name!r} was fitted as numeric but holds numbers as text "
-                        f"(dtype {column.dtype}); convert it with pandas.to_numeric"
+                        f"(dtype {numbers.dtype}); convert it with pandas.to_numeric"
                     )
                 continue
             if getattr(kind, "value", kind) != "categorical" or "categories" not in state:

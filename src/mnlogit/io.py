@@ -411,7 +411,8 @@ def _read_array(
         )
     buf = bytearray(info.file_size)
     with zf.open(info) as fh:
-        if fh.readinto(buf) != info.file_size or fh.read(1):
+        stream: Any = fh  # a ZipExtFile (io.BufferedIOBase): it has readinto
+        if stream.readinto(buf) != info.file_size or stream.read(1):
             raise ModelFileError(f"{p}: {name} is truncated")
     if hashlib.sha256(buf).hexdigest() != digest:
         raise ModelFileError(f"{p} is corrupted: the checksum of {name} does not match")

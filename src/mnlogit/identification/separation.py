@@ -64,7 +64,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -840,7 +840,7 @@ def _reduced_separation(
     rounds or the LP does not solve.
     """
     rows = _initial_rows(candidates, codes, weights, K)
-    Xa: Any = sp.csr_array(X) if sp.issparse(X) else X
+    Xa: Any = sp.csr_array(cast(Any, X)) if sp.issparse(X) else X
     for _ in range(REDUCED_ROUNDS):
         sub = detect_separation(
             Xa[rows], codes[rows], K, weights[rows], fit_intercept, names, labels,

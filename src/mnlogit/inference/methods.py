@@ -344,7 +344,7 @@ class InferenceMixin:
                 sample_weight = state.sample_weight  # the fit's weights
             # checks that the data are the fit's (its fingerprint): refits of other data
             # would compare likelihoods of different samples
-            prepare(self, settings, X, y, sample_weight, None, fitted=state)  # type: ignore[arg-type]
+            prepare(self, settings, X, y, sample_weight, None, fitted=state)
             inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
             Xd: Any = inputs.X
             Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
