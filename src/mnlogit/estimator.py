@@ -374,9 +374,10 @@ default="auto"
         if state.design is not None:
             return state.design.transform(X)
         check_feature_values(X, state.feature_names_in)
-        return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # its finiteness check sums X
+            return validate_data(
+                self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
+            )
 
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""

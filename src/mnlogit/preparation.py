@@ -407,15 +407,16 @@ def _validated(
         check_labels_present(inputs.y)
     Xv: Any
     yv: Any
-    Xv, yv = validate_data(
-        validator,
-        inputs.X,
-        inputs.y,
-        accept_sparse=("csr", "csc"),
-        dtype=VALIDATE_DTYPES[settings.dtype],
-        y_numeric=False,
-        reset=fitted is None,
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # its finiteness check sums X
+        Xv, yv = validate_data(
+            validator,
+            inputs.X,
+            inputs.y,
+            accept_sparse=("csr", "csc"),
+            dtype=VALIDATE_DTYPES[settings.dtype],
+            y_numeric=False,
+            reset=fitted is None,
+        )
     check_labels_present(yv)
     check_classification_targets(yv)
     check_groups(inputs.groups, int(Xv.shape[0]))

@@ -190,7 +190,8 @@ def _to_original_scale(
     internal = np.einsum("ia,ab,ib->i", unit, cov_free, unit)
     var = np.diag(cov)
     lost = (internal > 0) & ~((var >= np.finfo(np.float64).tiny) & np.isfinite(var))
-    cov = 0.5 * (cov + cov.T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cov = 0.5 * cov + 0.5 * cov.T
     if lost.any():
         cov[lost, :] = np.nan
         cov[:, lost] = np.nan
