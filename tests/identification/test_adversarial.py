@@ -350,7 +350,13 @@ def test_cli_outputs_are_written_atomically(tmp_path, monkeypatch) -> None:
     path = tmp_path / "out.csv"
     path.write_text("old\n")
 
-    def broken(self, *args, **kwargs):
+    def broken(self, target, *args, **kwargs):
+        """Write part of the table, then fail (as a full disk would)."""
+        if isinstance(target, str):
+            with open(target, "w") as fh:
+                fh.write("a\n1")
+        else:
+            target.write(b"a\n1")
         raise OSError(27, "File too large")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
