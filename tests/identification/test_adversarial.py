@@ -152,7 +152,7 @@ def rare_indicator(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([x, ind]), y
 
 
-@pytest.mark.parametrize("n", [10_000, 10_001, 30_000])
+@pytest.mark.parametrize("n", [10_000, 10_001, 30_000, 110_000])
 def test_separation_is_found_past_the_size_cliff(n) -> None:
     X, y = rare_indicator(n)
     with pytest.warns(SeparationWarning, match="x1"):

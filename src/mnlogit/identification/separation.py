@@ -793,11 +793,19 @@ def separation_suspected(
     return bool(min_probability() < SUSPICIOUS_PROBABILITY)
 
 
-def _violated_rows(
+def _cell_margins(
     X: Any, codes: IntArray, weights: FloatArray, direction: FloatArray, fit_intercept: bool
-) -> IntArray:
-    """Rows with positive weight where ``direction`` lowers the own class's predictor
-    relative to another class (beyond rounding): the cells it violates."""
+) -> tuple[IntArray, NDArray[np.bool_]]:
+    """Where ``direction`` violates or makes strict the cell inequalities of all rows.
+
+    Returns
+    -------
+    violated : ndarray of int
+        Rows with positive weight where the direction lowers the own class's predictor
+        relative to another class beyond rounding.
+    strict : ndarray of bool, shape (n,)
+        Rows whose every cell is strict (the own class gains on every other class).
+    """
     off = int(fit_intercept)
     D = direction[off:]
     eta = np.asarray(X @ D, dtype=np.float64)
@@ -805,10 +813,14 @@ def _violated_rows(
     if fit_intercept:
         eta = eta + direction[0]
         mag = mag + np.abs(direction[0])
-    own = eta[np.arange(codes.size), codes][:, None]
-    scale = mag[np.arange(codes.size), codes][:, None] + mag
-    bad = ((own - eta) < -1e-7 * scale).any(axis=1) & (weights > 0)
-    return np.flatnonzero(bad).astype(np.intp)
+    idx = np.arange(codes.size)
+    margin = eta[idx, codes][:, None] - eta
+    tol = 1e-7 * (mag[idx, codes][:, None] + mag)
+    bad = (margin < -tol).any(axis=1) & (weights > 0)
+    others = np.ones_like(margin, dtype=bool)
+    others[idx, codes] = False
+    strict = ((margin > tol) | ~others).all(axis=1)
+    return np.flatnonzero(bad).astype(np.intp), strict
 
 
 def _initial_rows(candidates: IntArray, codes: IntArray, weights: FloatArray, K: int) -> IntArray:
@@ -830,14 +842,16 @@ def _reduced_separation(
     labels: list[str],
     reference: int,
     candidates: IntArray,
-) -> bool | None:
+) -> SeparationResult | bool | None:
     """Whether the classes are separated, by the LP on a growing subset of rows.
 
     The cone of a subset of rows contains the full cone, so a subset that is not
-    separated proves the full data are not; a subset's direction of recession that
-    violates no other row proves they are. Otherwise the violated rows join the subset
-    and the LP runs again. ``None`` when this takes more than :data:`REDUCED_ROUNDS`
-    rounds or the LP does not solve.
+    separated proves the full data are not (``False``); a subset's direction of recession
+    that violates no other row proves they are: the subset's result is returned, its
+    ``zero_probability`` over all rows and its kind ``"complete"`` only when the
+    direction is strict on every cell. Otherwise the violated rows join the subset and
+    the LP runs again. ``None`` when this takes more than :data:`REDUCED_ROUNDS` rounds
+    or the LP does not solve.
     """
     rows = _initial_rows(candidates, codes, weights, K)
     Xa: Any = sp.csr_array(cast(Any, X)) if sp.issparse(X) else X
@@ -850,9 +864,15 @@ def _reduced_separation(
             return None
         if not sub.separated:
             return False
-        violated = _violated_rows(Xa, codes, weights, sub.direction, fit_intercept)
+        violated, strict = _cell_margins(Xa, codes, weights, sub.direction, fit_intercept)
         if violated.size == 0:
-            return True
+            complete = bool(strict[weights > 0].all())
+            kind: Literal["complete", "quasi-complete"] = (
+                "complete" if complete else "quasi-complete"
+            )
+            zero = np.zeros((codes.size, K), dtype=bool)
+            zero[rows] = sub.zero_probability
+            return replace(sub, kind=kind, zero_probability=zero)
         rows = np.union1d(rows, violated[: 4 * REDUCED_ROWS]).astype(np.intp)
     return None
 
@@ -906,6 +926,7 @@ def find_separation(
     """
     labels = [str(c) for c in classes.tolist()]
     ref = 0 if reference is None else reference
+    found: SeparationResult | bool | None = None
     if candidates is not None:
         found = _reduced_separation(
             X, codes, K, sample_weight, fit_intercept, names, labels, ref, candidates
@@ -915,6 +936,8 @@ def find_separation(
     result = detect_separation(
         X, codes, K, sample_weight, fit_intercept, names, labels, reference=ref
     )
+    if not result.checked and isinstance(found, SeparationResult):
+        result = found  # the full LP is over its size caps: the subset's finding stands
     if not (result.checked and result.separated):
         return None
     warnings.warn(SeparationWarning(result.message), stacklevel=5)  # the caller of fit
