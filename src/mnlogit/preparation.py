@@ -403,8 +403,7 @@ def _validated(
 ) -> tuple[Any, NDArray[Any], NDArray[np.intp], FloatArray]:
     """``(X, classes, codes, weights)`` after scikit-learn's and this model's checks."""
     check_feature_values(inputs.X, None if fitted is None else fitted.feature_names_in)
-    if inputs.y is not None and not isinstance(inputs.y, str):
-        check_labels_present(inputs.y)
+    check_labels_present(inputs.y)  # before validate_data, whose messages are bare
     Xv: Any
     yv: Any
     with np.errstate(over="ignore", invalid="ignore"):  # its finiteness check sums X
@@ -417,7 +416,6 @@ def _validated(
             y_numeric=False,
             reset=fitted is None,
         )
-    check_labels_present(yv)
     check_classification_targets(yv)
     check_groups(inputs.groups, int(Xv.shape[0]))
     classes, codes = encode_labels(yv)

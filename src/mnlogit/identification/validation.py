@@ -38,24 +38,15 @@ __all__ = [
 ]
 
 
-def _is_missing(value: Any) -> bool:
-    """Whether one label or group value is missing: None, NaN, ``pd.NA`` or ``pd.NaT``."""
-    if value is None:
-        return True
-    if isinstance(value, float | np.floating):
-        return bool(value != value)
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _label_kind(value: Any) -> str:
-    """The kind of a label for the mixed-type check: bool, number, str or the type name."""
-    if isinstance(value, bool | np.bool_):
+def _label_kind(kind: type) -> str:
+    """The kind of a label type for the mixed-type check: bool, number, str or its name."""
+    if issubclass(kind, bool | np.bool_):
         return "bool"
-    if isinstance(value, numbers.Number):
+    if issubclass(kind, numbers.Number):
         return "number"
-    if isinstance(value, str | np.str_):
+    if issubclass(kind, str):
         return "str"
-    return type(value).__name__
+    return kind.__name__
 
 
 def _missing_mask(values: NDArray[Any]) -> NDArray[np.bool_] | None:
@@ -65,7 +56,9 @@ def _missing_mask(values: NDArray[Any]) -> NDArray[np.bool_] | None:
     if values.dtype.kind == "M":
         return np.isnat(values)
     if values.dtype.kind == "O":
-        return np.fromiter((_is_missing(v) for v in values.ravel()), bool, values.size)
+        import pandas as pd  # vectorized: None, NaN, pd.NA and NaT
+
+        return np.asarray(pd.isna(values), dtype=bool)
     return None
 
 
@@ -109,17 +102,18 @@ def check_labels_present(y: Any) -> None:
             f"{int(np.flatnonzero(missing)[0])}; drop those rows or give them a class"
         )
     if values.dtype.kind == "O" and values.size:
-        kinds = np.array([_label_kind(v) for v in values], dtype=object)
-        distinct, counts = np.unique(kinds.astype(str), return_counts=True)
-        if distinct.size > 1:
+        kind_of = {t: _label_kind(t) for t in set(map(type, values))}
+        if len(set(kind_of.values())) > 1:
+            kinds = np.array([kind_of[type(v)] for v in values])
+            distinct, counts = np.unique(kinds, return_counts=True)
             rare = distinct[np.argmin(counts)]
-            row = int(np.flatnonzero(kinds.astype(str) == rare)[0])
+            row = int(np.flatnonzero(kinds == rare)[0])
             raise InvalidInputError(
                 f"y mixes labels of different types ({', '.join(distinct.tolist())}): e.g. "
                 f"{values[row]!r} ({rare}) at row {row}; labels of one type are sorted into "
                 "classes, so convert them all to str (or all to numbers)"
             )
-        if distinct[0] == "number":
+        if set(kind_of.values()) == {"number"}:
             values = np.asarray(values.tolist())
     if values.dtype.kind == "f":
         frac = np.flatnonzero(values != np.round(values))
@@ -158,7 +152,7 @@ def check_groups(groups: Any, n_rows: int) -> None:
             f"first at row {int(np.flatnonzero(missing)[0])}; give every row a cluster"
         )
     if values.dtype.kind == "O":
-        kinds = sorted({_label_kind(v) for v in values})
+        kinds = sorted({_label_kind(t) for t in set(map(type, values))})
         if len(kinds) > 1:
             raise InvalidInputError(
                 f"groups mixes cluster labels of different types ({', '.join(kinds)}); "
