@@ -245,20 +245,20 @@ def _separation_check(
     on a subset of rows grown until it decides (starting from the rows with the smallest
     fitted probabilities, where separated cells show first).
     """
-    candidates = None
+    smallest = None
     if not separation_suspected(
         lambda: objective.min_probability(result.x),
         data.sample_weight,
         result.converged,
         data.n_classes,
     ):
-        smallest = np.empty(objective.n_samples)
+        scores = np.empty(objective.n_samples)
 
         def visit(prob: FloatArray, rows: slice) -> None:
-            smallest[rows] = prob.min(axis=1)
+            scores[rows] = prob.min(axis=1)
 
         objective.visit_probabilities(result.x, visit)
-        candidates = np.argsort(smallest, kind="stable").astype(np.intp)
+        smallest = scores
     return find_separation(
         data.X,
         data.codes,
@@ -268,7 +268,7 @@ def _separation_check(
         data.kept_names,
         data.classes,
         data.reference_index,
-        candidates=candidates,
+        row_scores=smallest,
     )
 
 

@@ -823,10 +823,13 @@ def _cell_margins(
     return np.flatnonzero(bad).astype(np.intp), strict
 
 
-def _initial_rows(candidates: IntArray, codes: IntArray, weights: FloatArray, K: int) -> IntArray:
-    """The first reduced LP's rows: the leading candidates and some rows of every class."""
+def _initial_rows(scores: FloatArray, codes: IntArray, weights: FloatArray, K: int) -> IntArray:
+    """The first reduced LP's rows: the lowest scores and some rows of every class."""
     positive = weights > 0
-    picks = [candidates[positive[candidates]][:REDUCED_ROWS]]
+    ranked = np.where(positive, scores, np.inf)
+    k = min(REDUCED_ROWS, ranked.size)
+    lowest = np.argpartition(ranked, k - 1)[:k] if k else np.zeros(0, np.intp)
+    picks = [lowest[positive[lowest]]]
     for k in range(K):
         picks.append(np.flatnonzero(positive & (codes == k))[: max(REDUCED_ROWS // 20, 2)])
     return np.unique(np.concatenate(picks)).astype(np.intp)
@@ -841,7 +844,7 @@ def _reduced_separation(
     names: list[str],
     labels: list[str],
     reference: int,
-    candidates: IntArray,
+    scores: FloatArray,
 ) -> SeparationResult | bool | None:
     """Whether the classes are separated, by the LP on a growing subset of rows.
 
@@ -853,7 +856,7 @@ def _reduced_separation(
     the LP runs again. ``None`` when this takes more than :data:`REDUCED_ROUNDS` rounds
     or the LP does not solve.
     """
-    rows = _initial_rows(candidates, codes, weights, K)
+    rows = _initial_rows(scores, codes, weights, K)
     Xa: Any = sp.csr_array(cast(Any, X)) if sp.issparse(X) else X
     for _ in range(REDUCED_ROUNDS):
         sub = detect_separation(
@@ -886,14 +889,14 @@ def find_separation(
     names: list[str],
     classes: NDArray[Any],
     reference: int | None,
-    candidates: IntArray | None = None,
+    row_scores: FloatArray | None = None,
 ) -> SeparationResult | None:
     """Run the separation LP; warn and return the result when the classes are separated.
 
-    With ``candidates`` (a large fit without signs of separation), the question is first
+    With ``row_scores`` (a large fit without signs of separation), the question is first
     decided exactly by the LP on a subset of rows grown by constraint generation
-    (:func:`_reduced_separation`), starting from the candidates; only separated data
-    then pay for the full LP that describes the separation.
+    (:func:`_reduced_separation`), starting from the rows with the lowest scores; only
+    separated data then pay for the full LP that describes the separation.
 
     Parameters
     ----------
@@ -911,8 +914,9 @@ def find_separation(
         Class labels for the message.
     reference : int or None
         Reference class code; None (symmetric form) reports against class 0.
-    candidates : ndarray of int, optional
-        Row indices, most suspect first (e.g. by smallest fitted probability).
+    row_scores : ndarray of shape (n,), optional
+        How suspect each row is, lowest first (the smallest fitted probability of the
+        row: separated cells' probabilities go to zero).
 
     Returns
     -------
@@ -927,9 +931,9 @@ def find_separation(
     labels = [str(c) for c in classes.tolist()]
     ref = 0 if reference is None else reference
     found: SeparationResult | bool | None = None
-    if candidates is not None:
+    if row_scores is not None:
         found = _reduced_separation(
-            X, codes, K, sample_weight, fit_intercept, names, labels, ref, candidates
+            X, codes, K, sample_weight, fit_intercept, names, labels, ref, row_scores
         )
         if found is False:
             return None
