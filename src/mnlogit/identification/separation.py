@@ -81,6 +81,7 @@ from mnlogit.identification.cone import (
 )
 from mnlogit.identification.design import as_2d, design_terms, positive_weights
 from mnlogit.identification.scales import as_divisors, column_maxabs
+from mnlogit.objective.blocks import row_blocks
 
 __all__ = [
     "ALWAYS_CHECK_CELLS",
@@ -798,6 +799,8 @@ def _cell_margins(
 ) -> tuple[IntArray, NDArray[np.bool_]]:
     """Where ``direction`` violates or makes strict the cell inequalities of all rows.
 
+    Reads X in row blocks (no ``n x p`` temporary such as ``abs(X)``).
+
     Returns
     -------
     violated : ndarray of int
@@ -807,19 +810,25 @@ def _cell_margins(
         Rows whose every cell is strict (the own class gains on every other class).
     """
     off = int(fit_intercept)
-    D = direction[off:]
-    eta = np.asarray(X @ D, dtype=np.float64)
-    mag = np.asarray(abs(X) @ np.abs(D), dtype=np.float64)
-    if fit_intercept:
-        eta = eta + direction[0]
-        mag = mag + np.abs(direction[0])
-    idx = np.arange(codes.size)
-    margin = eta[idx, codes][:, None] - eta
-    tol = 1e-7 * (mag[idx, codes][:, None] + mag)
-    bad = (margin < -tol).any(axis=1) & (weights > 0)
-    others = np.ones_like(margin, dtype=bool)
-    others[idx, codes] = False
-    strict = ((margin > tol) | ~others).all(axis=1)
+    D, absD = direction[off:], np.abs(direction[off:])
+    n = codes.size
+    bad = np.zeros(n, dtype=bool)
+    strict = np.zeros(n, dtype=bool)
+    for sl in row_blocks(n, max(D.shape[0], 1)):
+        block: Any = X[sl]
+        eta = np.asarray(block @ D, dtype=np.float64)
+        mag = np.asarray(abs(block) @ absD, dtype=np.float64)
+        if fit_intercept:
+            eta += direction[0]
+            mag += np.abs(direction[0])
+        idx = np.arange(eta.shape[0])
+        own = codes[sl]
+        margin = eta[idx, own][:, None] - eta
+        tol = 1e-7 * (mag[idx, own][:, None] + mag)
+        bad[sl] = (margin < -tol).any(axis=1)
+        margin[idx, own] = np.inf  # the own class is no constraint
+        strict[sl] = (margin > tol).all(axis=1)
+    bad &= weights > 0
     return np.flatnonzero(bad).astype(np.intp), strict
 
 
