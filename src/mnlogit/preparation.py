@@ -138,7 +138,7 @@ class FitSettings:
         if penalty == "firth" and solver in ("irls", "subsample-newton"):
             raise InvalidInputError(
                 f"solver={solver!r} does not support penalty='firth' (Firth's penalty has no "
-                "IRLS form and no row subsample); use 'newton', 'lbfgs' or 'newton-cg'"
+                "IRLS form and no row subsample); use 'newton' or 'lbfgs' (or 'newton-cg')"
             )
         if solver != "auto" and solver not in SOLVERS:
             raise InvalidInputError(
