@@ -236,6 +236,12 @@ default="auto"
         Returns
         -------
         self
+
+        Notes
+        -----
+        The fit builds its state privately and publishes it in one step at the end: a
+        failing fit leaves a fitted model as it was, and fits of one estimator from
+        several threads leave the whole state of one of them (the last to finish).
         """
         settings = FitSettings.from_params(self.get_params())
         # validated on a blank copy: a failing fit leaves a fitted model as it was
