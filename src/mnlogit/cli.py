@@ -58,17 +58,23 @@ def read_table(path: str) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: str) -> None:
-    """Write CSV or Parquet by the extension of ``path``."""
+    """Write CSV or Parquet by the extension of ``path``, atomically (a failed write
+    leaves an existing file as it was; see :func:`mnlogit.io.atomic_write`)."""
+    from mnlogit.io import atomic_write
+
     suffix = Path(path).suffix.lower()
+    writers = {
+        ".parquet": lambda fh: frame.to_parquet(fh, index=False),
+        ".pq": lambda fh: frame.to_parquet(fh, index=False),
+        ".csv": lambda fh: frame.to_csv(fh, index=False, encoding="utf-8"),
+        ".txt": lambda fh: frame.to_csv(fh, index=False, encoding="utf-8"),
+        "": lambda fh: frame.to_csv(fh, index=False, encoding="utf-8"),
+        ".tsv": lambda fh: frame.to_csv(fh, index=False, sep="\t", encoding="utf-8"),
+    }
+    if suffix not in writers:
+        raise CliError(f"cannot write {path}: use a .csv, .tsv or .parquet file name")
     try:
-        if suffix in (".parquet", ".pq"):
-            frame.to_parquet(path, index=False)
-        elif suffix in (".csv", ".txt", ""):
-            frame.to_csv(path, index=False)
-        elif suffix == ".tsv":
-            frame.to_csv(path, index=False, sep="\t")
-        else:
-            raise CliError(f"cannot write {path}: use a .csv, .tsv or .parquet file name")
+        atomic_write(path, writers[suffix])
     except ImportError as exc:
         raise CliError(
             f"writing Parquet needs pyarrow: pip install 'mnlogit[parquet]' ({exc})"

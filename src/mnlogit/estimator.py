@@ -9,6 +9,7 @@ place that writes fitted attributes, copies it onto the scikit-learn attributes.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from mnlogit.fitting import (
     build_objective,
     choose_fit_solver,
     convergence_warning,
+    covariance_warning,
     estimated_rows,
     fit_covariance,
     fitted_state,
@@ -42,6 +44,11 @@ from mnlogit.preparation import FitSettings, prepare
 __all__ = ["MultinomialLogit"]
 
 FloatArray = NDArray[np.float64]
+
+# Serializes the publication of fitted states (``_set_fitted``): fits of one estimator
+# from several threads each build their state privately, and the last to finish
+# publishes all its attributes at once, never a mixture of two fits.
+_PUBLISH_LOCK = threading.Lock()
 
 
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
@@ -229,6 +236,12 @@ default="auto"
         Returns
         -------
         self
+
+        Notes
+        -----
+        The fit builds its state privately and publishes it in one step at the end: a
+        failing fit leaves a fitted model as it was, and fits of one estimator from
+        several threads leave the whole state of one of them (the last to finish).
         """
         settings = FitSettings.from_params(self.get_params())
         # validated on a blank copy: a failing fit leaves a fitted model as it was
@@ -240,9 +253,9 @@ default="auto"
         result, options = solve(solver, objective, x0, settings)
         state = fitted_state(data, settings, objective, result, solver, options)
         state = fit_covariance(state, objective, result.x, data)
-        warning = convergence_warning(state)
-        if warning is not None:
-            warnings.warn(warning, stacklevel=2)
+        for warning in (convergence_warning(state), covariance_warning(state)):
+            if warning is not None:
+                warnings.warn(warning, stacklevel=2)
         self._set_fitted(state)
         return self
 
@@ -258,12 +271,13 @@ default="auto"
 
         Use it when ``fit`` skipped the covariance (more than 3000 free parameters, or
         ``cov_type=None``) or to switch between nonrobust, robust and cluster errors
-        without refitting. Pass the training data.
+        without refitting. Pass the training data: its fingerprint (X, labels, weights)
+        must match the one ``fit`` recorded (``InvalidInputError`` otherwise).
 
         Parameters
         ----------
         X, y, sample_weight, groups
-            As given to ``fit``.
+            As given to ``fit``; ``sample_weight`` defaults to the fit's weights.
         cov_type : {"nonrobust", "robust", "cluster"}, optional
             Defaults to the estimator's ``cov_type`` (or ``"nonrobust"`` if that is None).
 
@@ -280,17 +294,16 @@ default="auto"
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
         settings = FitSettings.from_params(self.get_params(), quiet=True)
         data = prepare(self, settings, X, y, sample_weight, groups, fitted=state)
-        if not np.array_equal(data.classes, state.classes):
-            raise InvalidInputError(
-                f"y has classes {data.classes.tolist()[:10]}, the model was fitted on "
-                f"{state.classes.tolist()[:10]}"
-            )
         objective = build_objective(data, settings)
         theta = objective.free_from_original(estimated_rows(state, data.kept_columns))
         cov, status = full_covariance(objective, theta, kind, data.groups, data, max_params=None)
         if cov is None:
             raise InferenceUnavailableError(status)
-        self._set_fitted(state.with_covariance(cov, kind, status))
+        state = state.with_covariance(cov, kind, status)
+        warning = covariance_warning(state)
+        if warning is not None:
+            warnings.warn(warning, stacklevel=2)
+        self._set_fitted(state)
         return self
 
     # ------------------------------------------------------------------ fitted state
@@ -303,35 +316,36 @@ default="auto"
         (until ``compute_covariance`` gives it one), a fit without a formula no
         ``n_missing_dropped_``, a fit on bare arrays no ``feature_names_in_``.
         """
-        self.fitted_ = state
-        self.classes_ = state.classes
-        self.reference_ = state.reference
-        self.coef_ = state.coef
-        self.intercept_ = state.intercept
-        self.fit_intercept_ = state.fit_intercept
-        self.n_features_in_ = state.n_features
-        self.design_ = state.design
-        self.aliased_ = list(state.aliased)
-        self.separation_ = state.separation
-        self.collinearity_ = state.collinearity
         values: dict[str, Any] = dict.fromkeys(OUTCOME_ATTRIBUTES)
         values.update(
             feature_names_in_=state.feature_names_in,
             convergence_=state.convergence,
             cov_status_=state.cov_status,
             n_missing_dropped_=state.n_missing_dropped,
+            cov_type_=None,
         )
         if state.outcome is not None:
             values.update(state.outcome.attributes())
-        for name, value in values.items():
-            if value is not None:
-                setattr(self, name, value)
-            elif hasattr(self, name):
-                delattr(self, name)
+        optional = {name: value for name, value in values.items() if value is not None}
         if state.outcome is not None or state.cov is not None:
-            self.cov_type_ = state.cov_type
-        elif hasattr(self, "cov_type_"):
-            del self.cov_type_
+            optional["cov_type_"] = state.cov_type  # None too: fit skipped the covariance
+        fixed = {
+            "fitted_": state,
+            "classes_": state.classes,
+            "reference_": state.reference,
+            "coef_": state.coef,
+            "intercept_": state.intercept,
+            "fit_intercept_": state.fit_intercept,
+            "n_features_in_": state.n_features,
+            "design_": state.design,
+            "aliased_": list(state.aliased),
+            "separation_": state.separation,
+            "collinearity_": state.collinearity,
+        }
+        with _PUBLISH_LOCK:
+            for name in set(values) - set(optional):
+                self.__dict__.pop(name, None)
+            self.__dict__.update(fixed, **optional)
 
     def with_reference(self, reference: Any) -> MultinomialLogit:
         """The same fit expressed against another reference class (no refit).
@@ -366,9 +380,10 @@ default="auto"
         if state.design is not None:
             return state.design.transform(X)
         check_feature_values(X, state.feature_names_in)
-        return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # its finiteness check sums X
+            return validate_data(
+                self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
+            )
 
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""
@@ -387,11 +402,45 @@ default="auto"
         Returns
         -------
         ndarray of shape (n, K)
+            ``inf`` where a linear predictor exceeds the float64 range (features near
+            1e308); :meth:`predict_log_proba` stays finite there.
         """
+        return self._eta(self._design_matrix(X), self.fitted_)
+
+    @staticmethod
+    def _eta(Xd: Any, state: FittedModel) -> FloatArray:
+        """Linear predictors of a design matrix (one fitted state read once: a fit in
+        another thread cannot mix two states)."""
         # float32 X: float64 products of row chunks (no float64 copy, no float32 rounding)
-        eta = float64_product(self._design_matrix(X), self.coef_.T)
-        eta += self.intercept_
+        with np.errstate(over="ignore", invalid="ignore"):
+            eta = float64_product(Xd, state.coef.T)
+            eta += state.intercept
         return eta
+
+    @classmethod
+    def _log_proba(cls, Xd: Any, state: FittedModel) -> FloatArray:
+        """Log probabilities of a design matrix, finite for finite input.
+
+        Rows whose linear predictor overflows are recomputed on rows scaled by a power of
+        two ``s`` (``log p = log_softmax(s * eta(x / s))``, exact scaling); log
+        probabilities below float64's range are clipped to its most negative number
+        (their probability is 0 either way).
+        """
+        eta = cls._eta(Xd, state)
+        bad = np.flatnonzero(~np.isfinite(eta).all(axis=1))
+        lowest = np.finfo(np.float64).min
+        if bad.size:
+            rows: Any = Xd[bad]
+            rows = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, np.float64)
+            top = np.maximum(np.abs(rows).max(axis=1, initial=0.0), 1.0)
+            s = np.ldexp(1.0, np.frexp(top)[1] - 1)[:, None]  # a power of two <= top
+            with np.errstate(over="ignore", invalid="ignore"):
+                small = (rows / s) @ state.coef.T + state.intercept / s
+                t = (small - small.max(axis=1, keepdims=True)) * s
+            eta[bad] = np.maximum(np.nan_to_num(t, nan=lowest), lowest)
+        with np.errstate(over="ignore", under="ignore"):
+            out = log_softmax(eta)
+        return np.maximum(out, lowest)
 
     def decision_function(self, X: ArrayLike) -> FloatArray:
         """Linear predictors, in scikit-learn's shape convention.
@@ -409,17 +458,20 @@ default="auto"
         """
         eta = self.linear_predictor(X)
         if eta.shape[1] == 2:
-            return eta[:, 1] - eta[:, 0]
+            with np.errstate(invalid="ignore", over="ignore"):
+                return eta[:, 1] - eta[:, 0]
         return eta
 
     def predict_log_proba(self, X: ArrayLike) -> FloatArray:
-        """Log class probabilities, finite for any finite input (log-sum-exp).
+        """Log class probabilities, finite for any finite input (log-sum-exp, and rows
+        scaled where the linear predictor overflows).
 
         Returns
         -------
         ndarray of shape (n, K)
         """
-        return log_softmax(self.linear_predictor(X))
+        Xd = self._design_matrix(X)
+        return self._log_proba(Xd, self.fitted_)
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities; each row sums to one.
@@ -428,7 +480,8 @@ default="auto"
         -------
         ndarray of shape (n, K)
         """
-        return np.exp(self.predict_log_proba(X))
+        with np.errstate(under="ignore"):
+            return np.exp(self.predict_log_proba(X))
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Most probable class.
@@ -437,8 +490,12 @@ default="auto"
         -------
         ndarray of shape (n,)
         """
-        eta = self.linear_predictor(X)
-        return np.asarray(self.classes_[np.argmax(eta, axis=1)])
+        Xd = self._design_matrix(X)
+        state = self.fitted_
+        eta = self._eta(Xd, state)
+        if not np.isfinite(eta).all():
+            eta = self._log_proba(Xd, state)
+        return np.asarray(state.classes[np.argmax(eta, axis=1)])
 
     def evaluate(self, X: Any, y: ArrayLike | None = None) -> Any:
         """Accuracy, log loss, Brier score, per-class precision/recall/F1, confusion matrix.

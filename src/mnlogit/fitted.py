@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitstats import FitStatistics
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
@@ -139,6 +140,13 @@ class FittedModel:
         The rank check of the design (not kept in model files).
     n_missing_dropped : int or None
         Rows dropped for missing values (formula fits only).
+    fingerprint : DataFingerprint or None
+        Digests of the data fitted (X, labels, weights): refits and nested-model tests
+        check their data against it. Kept in model files; ``None`` for models built
+        from coefficients and files written before it existed.
+    sample_weight : ndarray or None
+        The ``sample_weight`` given to ``fit``, reused by refits that are not given one
+        (not kept in model files).
     """
 
     classes: NDArray[Any]
@@ -159,6 +167,8 @@ class FittedModel:
     separation: SeparationResult | RecordedSeparation | None = None
     collinearity: CollinearityResult | None = field(default=None, repr=False)
     n_missing_dropped: int | None = None
+    fingerprint: DataFingerprint | None = None
+    sample_weight: FloatArray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         K, p = self.n_classes, self.n_features

@@ -22,10 +22,11 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
-from mnlogit.exceptions import ConvergenceWarning, SolverError
+from mnlogit.exceptions import ConvergenceWarning, DataWarning, SolverError
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.identification import (
+    SeparationResult,
     expand_coefficients,
     expand_covariance,
     find_separation,
@@ -50,6 +51,7 @@ __all__ = [
     "build_objective",
     "choose_fit_solver",
     "convergence_warning",
+    "covariance_warning",
     "estimated_rows",
     "fit_covariance",
     "fitted_state",
@@ -201,19 +203,8 @@ def fitted_state(
         nobs=objective.sum_weights,
     )
     separation = None
-    if settings.penalty is None and separation_suspected(
-        lambda: objective.min_probability(result.x), data.sample_weight, result.converged, K
-    ):
-        separation = find_separation(
-            data.X,
-            data.codes,
-            K,
-            data.sample_weight,
-            data.fit_intercept,
-            data.kept_names,
-            data.classes,
-            data.reference_index,
-        )
+    if settings.maximum_likelihood:
+        separation = _separation_check(data, objective, result)
     return FittedModel(
         classes=data.classes,
         reference=None if data.reference_index is None else data.classes[data.reference_index],
@@ -239,6 +230,45 @@ def fitted_state(
         separation=separation,
         collinearity=data.collinearity,
         n_missing_dropped=data.n_missing_dropped,
+        fingerprint=data.fingerprint,
+        sample_weight=data.given_weight,
+    )
+
+
+def _separation_check(
+    data: PreparedData, objective: Objective, result: SolverResult
+) -> SeparationResult | None:
+    """The separation check of an unpenalized fit (it warns when the classes are separated).
+
+    Every such fit is checked; the size decides how: the full LP for small problems and
+    for fits that show signs of separation (:func:`separation_suspected`), else the LP
+    on a subset of rows grown until it decides (starting from the rows with the smallest
+    fitted probabilities, where separated cells show first).
+    """
+    smallest = None
+    if not separation_suspected(
+        lambda: objective.min_probability(result.x),
+        data.sample_weight,
+        result.converged,
+        data.n_classes,
+    ):
+        scores = np.empty(objective.n_samples)
+
+        def visit(prob: FloatArray, rows: slice) -> None:
+            scores[rows] = prob.min(axis=1)
+
+        objective.visit_probabilities(result.x, visit)
+        smallest = scores
+    return find_separation(
+        data.X,
+        data.codes,
+        data.n_classes,
+        data.sample_weight,
+        data.fit_intercept,
+        data.kept_names,
+        data.classes,
+        data.reference_index,
+        row_scores=smallest,
     )
 
 
@@ -280,6 +310,24 @@ def fit_covariance(
         return state.with_covariance(None, None, "covariance not computed (cov_type=None)")
     cov, status = full_covariance(objective, theta, state.cov_type, data.groups, data)
     return state.with_covariance(cov, state.cov_type, status)
+
+
+def covariance_warning(state: FittedModel) -> DataWarning | None:
+    """The warning for standard errors that float64 cannot hold (``None`` when all can)."""
+    if state.cov is None:
+        return None
+    lost = np.isnan(np.diag(state.cov)) & ~state.aliased_mask
+    if not lost.any():
+        return None
+    p1 = state.p1
+    terms = state.term_names
+    names = sorted({terms[i % p1] for i in np.flatnonzero(lost)})
+    return DataWarning(
+        f"the variances of the coefficients of {names[:10]} lie outside float64's range "
+        "(columns whose largest absolute value is beyond about 1e±150): their standard "
+        "errors, tests and intervals are NaN. Rescale those columns (change their units) "
+        "for inference"
+    )
 
 
 def convergence_warning(state: FittedModel) -> ConvergenceWarning | None:

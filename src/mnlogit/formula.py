@@ -10,7 +10,11 @@ needs around it:
   without one;
 - missing values are counted per column and refused, or their rows dropped;
 - at prediction time a categorical level not seen in training is an error naming the
-  column and the level (formulaic would only warn and produce NaN);
+  column and the level (formulaic would only warn and produce NaN), and so is text in a
+  column fitted as numeric; a column fitted bare (``y ~ a``) whose values are numbers
+  except for a few strings (a typo such as ``"?"``) is refused at fit time, naming the
+  values and rows, instead of becoming a factor with a level per number;
+- prediction never changes the fitted encoding (formulaic's spec is copied first);
 - the encoding state (levels, contrasts, centring constants) is exported to and
   rebuilt from plain JSON-able data for model files, without pickle.
 
@@ -21,6 +25,7 @@ requiring pyarrow).
 from __future__ import annotations
 
 import ast
+import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -229,6 +234,47 @@ def _missing_message(frame: pd.DataFrame, counts: pd.Series, rows: NDArray[np.bo
     )
 
 
+def _non_numeric(column: pd.Series) -> pd.Series:
+    """The non-missing values of ``column`` that are not numbers (empty for a numeric
+    column)."""
+    if pd.api.types.is_numeric_dtype(column.dtype) or isinstance(column.dtype, pd.CategoricalDtype):
+        return column.iloc[:0]
+    present = column.dropna()
+    parsed = pd.to_numeric(present.astype(object), errors="coerce")
+    return present[parsed.isna().to_numpy()]
+
+
+def _typo_message(name: str, column: pd.Series, bad: pd.Series, fitted: bool) -> str:
+    """The message for a number column holding a few strings: values and rows."""
+    values = [str(v) for v in pd.unique(bad.astype(object))[:5]]
+    rows = [int(r) for r in np.flatnonzero(column.index.isin(bad.index))[:5]]
+    what = "was fitted as numeric" if fitted else "holds numbers"
+    return (
+        f"column {name!r} {what} but has {len(bad)} value(s) that are not numbers: "
+        f"{values} (first at row(s) {rows}); fix them or mark them missing (NaN; "
+        "missing='drop' drops such rows)"
+        + ("" if fitted else f", or write C({name}) to use the column as categorical")
+    )
+
+
+def _check_numeric_typos(frame: pd.DataFrame, spec: Any) -> None:
+    """Refuse a bare column fitted as a factor whose values are mostly numbers.
+
+    ``y ~ a`` with one ``"?"`` among numbers would otherwise become a factor with a level
+    per distinct number. A column counts as mostly numeric when at least half its
+    non-missing values parse as numbers; ``C(a)`` states a factor and is not checked.
+    """
+    for factor, (kind, _state) in spec.encoder_state.items():
+        name = str(factor)
+        if getattr(kind, "value", kind) != "categorical" or name not in frame.columns:
+            continue
+        column = frame[name]
+        bad = _non_numeric(column)
+        present = int(column.notna().sum())
+        if 0 < len(bad) <= present / 2:
+            raise InvalidInputError(_typo_message(name, column, bad, fitted=False))
+
+
 def _encode_value(value: Any) -> Any:
     """JSON-able form of a piece of formulaic encoder/transform state."""
     if value is UNSET:
@@ -392,6 +438,7 @@ class FormulaDesign:
         except (FormulaicError, ValueError, TypeError, KeyError, NameError) as exc:
             raise InvalidInputError(f"cannot build the design of {formula!r}: {exc}") from exc
         spec = matrix.model_spec
+        _check_numeric_typos(frame, spec)
         names = [str(c) for c in matrix.columns]
         has_intercept = "Intercept" in names
         columns = [c for c in names if c != "Intercept"]
@@ -411,8 +458,21 @@ class FormulaDesign:
         return design, X, y, kept
 
     def _check_levels(self, frame: pd.DataFrame) -> None:
-        """Refuse categorical levels not seen in training, naming column and level."""
+        """Refuse categorical levels not seen in training (naming column and level) and
+        text in a column fitted as numeric (naming values and rows)."""
         for factor, (kind, state) in self.spec.encoder_state.items():
+            name = str(factor)
+            if getattr(kind, "value", kind) == "numerical" and name in frame.columns:
+                numbers = frame[name]
+                bad = _non_numeric(numbers)
+                if len(bad):
+                    raise InvalidInputError(_typo_message(name, numbers, bad, fitted=True))
+                if not pd.api.types.is_numeric_dtype(numbers.dtype) and numbers.notna().any():
+                    raise InvalidInputError(
+                        f"column {name!r} was fitted as numeric but holds numbers as text "
+                        f"(dtype {numbers.dtype}); convert it with pandas.to_numeric"
+                    )
+                continue
             if getattr(kind, "value", kind) != "categorical" or "categories" not in state:
                 continue
             variables = [
@@ -457,11 +517,15 @@ class FormulaDesign:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
-                matrix = self.spec.get_model_matrix(frame, output="pandas", na_action="raise")
+                # on a copy: formulaic may update the spec's encoder state it is given
+                spec = copy.deepcopy(self.spec)
+                matrix = spec.get_model_matrix(frame, output="pandas", na_action="raise")
             except Warning as exc:
                 raise InvalidInputError(f"the data do not fit the model's formula: {exc}") from exc
             except (FormulaicError, ValueError, TypeError, KeyError) as exc:
-                raise InvalidInputError(f"cannot build the design matrix: {exc}") from exc
+                raise InvalidInputError(
+                    f"cannot build the design matrix: {str(exc)[:300]}"
+                ) from exc
         return np.asarray(matrix[self.columns].to_numpy(dtype=np.float64))
 
     def training_arrays(

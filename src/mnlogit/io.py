@@ -26,13 +26,16 @@ module; this module never imports the estimator.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
+import os
+import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +45,7 @@ from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.formula import FormulaDesign, check_formula_safe
@@ -49,11 +53,15 @@ from mnlogit.identification import RecordedSeparation
 from mnlogit.solvers import IterationRecord
 
 __all__ = [
+    "ARRAY_MEMBERS",
     "FIT_ATTRIBUTES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "MAX_ARRAY_BYTES",
+    "MAX_JSON_BYTES",
     "ModelFileError",
     "SavableModel",
+    "atomic_write",
     "read",
     "save",
     "write",
@@ -63,6 +71,14 @@ FloatArray = NDArray[np.float64]
 
 FORMAT_NAME = "mnlogit-model"
 FORMAT_VERSION = 1
+#: The array members a model file may hold (any other name in ``"arrays"`` is refused).
+ARRAY_MEMBERS = ("coef.npy", "intercept.npy", "cov.npy")
+#: Largest ``model.json`` read (its declared uncompressed size is checked first).
+MAX_JSON_BYTES = 256 * 2**20
+#: Largest array member read: 4 GiB (a covariance of 23,000 coefficients).
+MAX_ARRAY_BYTES = 4 * 2**30
+# Room for a .npy header (magic, version, length and the padded header dictionary).
+_MAX_NPY_HEADER = 4096
 #: The estimator attributes kept in ``model.json``'s ``"fit"`` object, in file order; a
 #: model has (and a file holds) those its producer knows.
 FIT_ATTRIBUTES = (
@@ -143,17 +159,37 @@ def _encode_labels(classes: NDArray[Any]) -> dict[str, Any]:
     return {"type": kind, "values": values}
 
 
-def _decode_labels(record: dict[str, Any]) -> NDArray[Any]:
-    kind, values = record["type"], record["values"]
-    if kind == "str":
-        return np.asarray([str(v) for v in values])
-    if kind == "int":
-        return np.asarray([int(v) for v in values])
+def _label_values(kind: Any, values: list[Any]) -> NDArray[Any]:
+    """The labels of one JSON type as an array (each value must have that type)."""
+    if kind == "str" and all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str)
+    if kind == "int" and all(type(v) is int for v in values):
+        if all(-(2**63) <= v < 2**63 for v in values):
+            return np.asarray(values, dtype=np.int64)
+        if all(0 <= v < 2**64 for v in values):
+            return np.asarray(values, dtype=np.uint64)  # exact, as fitted
+        return np.asarray(values, dtype=object)
     if kind == "float":
-        return np.asarray([float(_unfloat(v)) for v in values])
-    if kind == "bool":
-        return np.asarray([bool(v) for v in values])
-    raise ModelFileError(f"unknown class label type {kind!r}")
+        floats = [_unfloat(v) for v in values]
+        if all(type(v) in (int, float) for v in floats):
+            return np.asarray(floats, dtype=np.float64)
+    if kind == "bool" and all(type(v) is bool for v in values):
+        return np.asarray(values, dtype=bool)
+    raise ModelFileError(f"class labels of type {kind!r} hold values of another type")
+
+
+def _decode_labels(record: dict[str, Any]) -> NDArray[Any]:
+    """The class labels, refusing unknown types, mixed values, duplicates and disorder."""
+    if not isinstance(record, dict) or not isinstance(record.get("values"), list):
+        raise ModelFileError("classes must be an object with a list of values")
+    labels = _label_values(record.get("type"), record["values"])
+    if labels.size < 2 or labels.size != np.unique(labels).size:
+        raise ModelFileError(
+            f"class labels must be at least two distinct values, got {labels.size}"
+        )
+    if not np.array_equal(labels, np.sort(labels)):
+        raise ModelFileError("class labels are not in sorted order, as a fit stores them")
+    return labels
 
 
 def _npy_bytes(array: NDArray[Any]) -> bytes:
@@ -254,15 +290,54 @@ def write(path: str | Path, params: Mapping[str, Any], state: FittedModel) -> Pa
         "params": _encode_params(params),
         "fit": _fit_section(state),
         "convergence": _convergence_section(state.convergence),
+        "data_fingerprint": None if state.fingerprint is None else state.fingerprint.to_dict(),
         "arrays": {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()},
     }
     text = json.dumps(meta, indent=1, allow_nan=False)
     target = Path(path)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("model.json", text)
-        for name, blob in blobs.items():
-            zf.writestr(name, blob)
+
+    def write_zip(fh: Any) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("model.json", text)
+            for name, blob in blobs.items():
+                zf.writestr(name, blob)
+
+    atomic_write(target, write_zip)
     return target
+
+
+def atomic_write(path: str | Path, writer: Callable[[Any], None]) -> None:
+    """Write a file so that it is either entirely new or untouched.
+
+    ``writer`` writes into a temporary file in the same folder (binary mode); the
+    file is flushed and fsync-ed, then renamed over ``path`` with :func:`os.replace`
+    (atomic on POSIX and Windows). If anything fails (disk full, a size limit, an
+    exception in ``writer``) the temporary file is removed and an existing ``path``
+    is left as it was.
+
+    Parameters
+    ----------
+    path : str or Path
+    writer : callable (binary file object) -> None
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            writer(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable (POSIX)
+        dir_fd = os.open(target.parent or ".", os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def save(model: SavableModel, path: str | Path) -> Path:
@@ -284,45 +359,129 @@ def save(model: SavableModel, path: str | Path) -> Path:
     return write(path, model.get_params(), state)
 
 
+def _manifest_layout(meta: dict[str, Any], p: Path) -> dict[str, tuple[int, ...]]:
+    """The shape each array member must have, from ``model.json`` alone.
+
+    Refuses a malformed ``"arrays"`` record (not an object, unknown member names,
+    checksums that are not strings) and class or feature counts that cannot be a model.
+    """
+    listed = meta.get("arrays")
+    if not isinstance(listed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in listed.items()
+    ):
+        raise ModelFileError(f"{p}: model.json's 'arrays' must map member names to checksums")
+    unknown = sorted(set(listed) - set(ARRAY_MEMBERS))
+    if unknown:
+        raise ModelFileError(f"{p}: unexpected array member(s) {unknown[:5]}")
+    classes = meta.get("classes")
+    values = classes.get("values") if isinstance(classes, dict) else None
+    n_features = meta.get("n_features")
+    if not isinstance(values, list) or len(values) < 2:
+        raise ModelFileError(f"{p}: model.json must list at least two class labels")
+    if type(n_features) is not int or n_features < 0:
+        raise ModelFileError(f"{p}: n_features must be a non-negative integer")
+    K, p1 = len(values), n_features + int(bool(meta.get("fit_intercept", True)))
+    shapes = {"coef.npy": (K, n_features), "intercept.npy": (K,), "cov.npy": (K * p1, K * p1)}
+    return {name: shapes[name] for name in listed}
+
+
+def _read_array(
+    zf: zipfile.ZipFile, name: str, digest: str, shape: tuple[int, ...], p: Path
+) -> NDArray[np.float64]:
+    """One ``.npy`` member, checked before it is decompressed and before it is parsed.
+
+    The member's declared size must be that of a float64 array of ``shape`` (the
+    manifest's) plus a header, so decompression reads no more than the model needs; the
+    bytes must match the checksum; the header must declare ``<f8``, C order and
+    ``shape``. The array is read into one buffer (no second copy).
+    """
+    if name not in zf.namelist():
+        raise ModelFileError(f"{p} is truncated: {name} is missing")
+    info = zf.getinfo(name)
+    data_bytes = 8 * math.prod(shape)
+    if data_bytes > MAX_ARRAY_BYTES:
+        raise ModelFileError(
+            f"{p}: {name} would hold {data_bytes} bytes, more than MAX_ARRAY_BYTES="
+            f"{MAX_ARRAY_BYTES}"
+        )
+    if not data_bytes < info.file_size <= data_bytes + _MAX_NPY_HEADER:
+        raise ModelFileError(
+            f"{p}: {name} has {info.file_size} bytes, not those of a float64 array of shape "
+            f"{shape} that model.json describes"
+        )
+    buf = bytearray(info.file_size)
+    with zf.open(info) as fh:
+        stream: Any = fh  # a ZipExtFile (io.BufferedIOBase): it has readinto
+        if stream.readinto(buf) != info.file_size or stream.read(1):
+            raise ModelFileError(f"{p}: {name} is truncated")
+    if hashlib.sha256(buf).hexdigest() != digest:
+        raise ModelFileError(f"{p} is corrupted: the checksum of {name} does not match")
+    head = io.BytesIO(bytes(buf[: _MAX_NPY_HEADER + 16]))
+    try:
+        version = np.lib.format.read_magic(head)
+        reader = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }[version]
+        got_shape, fortran, dtype = reader(head, max_header_size=_MAX_NPY_HEADER)
+    except (ValueError, KeyError, SyntaxError, TypeError) as exc:
+        raise ModelFileError(f"{p}: {name} is not a .npy array: {exc!r}") from exc
+    if dtype != np.dtype("<f8") or fortran or tuple(got_shape) != shape:
+        raise ModelFileError(
+            f"{p}: {name} holds a {'Fortran-order ' if fortran else ''}{dtype} array of "
+            f"shape {got_shape}; expected C-order float64 of shape {shape}"
+        )
+    offset = head.tell()
+    if offset + data_bytes != len(buf):
+        raise ModelFileError(f"{p}: {name} has trailing or missing bytes")
+    return np.frombuffer(buf, dtype="<f8", count=math.prod(shape), offset=offset).reshape(shape)
+
+
+def _read_json(zf: zipfile.ZipFile, p: Path) -> dict[str, Any]:
+    """``model.json``, size-checked before reading; format and version checked."""
+    info = zf.getinfo("model.json")
+    if info.file_size > MAX_JSON_BYTES:
+        raise ModelFileError(
+            f"{p}: model.json declares {info.file_size} bytes, more than MAX_JSON_BYTES"
+        )
+    try:
+        with zf.open(info) as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError, *_ARCHIVE_ERRORS) as exc:
+        raise ModelFileError(f"{p}: model.json is corrupted: {exc!r}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{p} is not an mnlogit model file (format mismatch)")
+    version = meta.get("format_version")
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
+        raise ModelFileError(
+            f"{p} uses model-file format version {version!r}; this mnlogit reads "
+            f"versions up to {FORMAT_VERSION}: upgrade mnlogit"
+        )
+    return meta
+
+
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]]]:
     try:
         zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, *_ARCHIVE_ERRORS) as exc:
         raise ModelFileError(
             f"{path} is not an mnlogit model file (not a ZIP archive, or truncated): {exc}"
         ) from exc
     with zf:
-        names = set(zf.namelist())
-        if "model.json" not in names:
+        if "model.json" not in zf.namelist():
             raise ModelFileError(f"{path} is not an mnlogit model file (no model.json inside)")
-        try:
-            meta = json.loads(zf.read("model.json").decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, *_ARCHIVE_ERRORS) as exc:
-            raise ModelFileError(f"{path}: model.json is corrupted: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ModelFileError(f"{path} is not an mnlogit model file (format mismatch)")
-        version = meta.get("format_version")
-        if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path} uses model-file format version {version!r}; this mnlogit reads "
-                f"versions up to {FORMAT_VERSION}: upgrade mnlogit"
-            )
+        meta = _read_json(zf, path)
+        layout = _manifest_layout(meta, path)
         arrays: dict[str, NDArray[np.float64]] = {}
-        for name, digest in dict(meta.get("arrays", {})).items():
-            if name not in names:
-                raise ModelFileError(f"{path} is truncated: {name} is missing")
+        for name, shape in layout.items():
             try:
-                blob = zf.read(name)
+                array = _read_array(zf, name, meta["arrays"][name], shape, path)
             except _ARCHIVE_ERRORS as exc:
-                raise ModelFileError(f"{path}: cannot read {name}: {exc}") from exc
-            if hashlib.sha256(blob).hexdigest() != digest:
-                raise ModelFileError(f"{path} is corrupted: the checksum of {name} does not match")
-            try:
-                arrays[name.removesuffix(".npy")] = np.load(io.BytesIO(blob), allow_pickle=False)
-            except ValueError as exc:
-                raise ModelFileError(f"{path}: {name} is not a plain float array: {exc}") from exc
+                raise ModelFileError(f"{path}: cannot read {name}: {exc!r}") from exc
+            arrays[name.removesuffix(".npy")] = array
     for required in ("coef", "intercept"):
         if required not in arrays:
             raise ModelFileError(f"{path} lacks the {required} array")
@@ -422,6 +581,7 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
         cov_status = "the model file holds no covariance"
     sep = meta.get("separation")
     dropped = fit.get("n_missing_dropped_")
+    fingerprint = meta.get("data_fingerprint")  # optional: older version-1 files lack it
     return FittedModel(
         classes=classes,
         reference=reference,
@@ -442,6 +602,7 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
         if sep is None
         else RecordedSeparation(str(sep["kind"]), str(sep["message"])),
         n_missing_dropped=None if dropped is None else int(dropped),
+        fingerprint=None if fingerprint is None else DataFingerprint.from_dict(fingerprint),
     )
 
 
@@ -466,10 +627,12 @@ def read(path: str | Path) -> tuple[dict[str, Any], FittedModel]:
     FileNotFoundError
     """
     p = Path(path)
-    meta, arrays = _read(p)
     try:
+        meta, arrays = _read(p)
         return _decode_params(meta, p), _decode_state(meta, arrays, p)
-    except ModelFileError:
+    except (ModelFileError, FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelFileError(f"{p}: model.json is incomplete or malformed: {exc!r}") from exc
+    except Exception as exc:  # a hostile file must never escape as another error
+        raise ModelFileError(f"{p}: unreadable model file: {exc!r}") from exc

@@ -32,12 +32,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from mnlogit.exceptions import DataWarning, InvalidInputError
+from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitted import FittedModel
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
     CollinearityResult,
     check_class_sizes,
+    check_column_range,
     check_feature_values,
+    check_groups,
     check_labels_present,
     check_positive_number,
     check_weights,
@@ -55,6 +58,7 @@ __all__ = [
     "FitSettings",
     "ModelInputs",
     "PreparedData",
+    "check_same_data",
     "model_inputs",
     "penalty_strength",
     "prepare",
@@ -131,9 +135,10 @@ class FitSettings:
         penalty, solver = p["penalty"], p["solver"]
         if penalty not in (None, "l2", "firth"):
             raise InvalidInputError(f"penalty must be None, 'l2' or 'firth', got {penalty!r}")
-        if penalty == "firth" and solver == "irls":
+        if penalty == "firth" and solver in ("irls", "subsample-newton"):
             raise InvalidInputError(
-                "solver='irls' does not support penalty='firth'; use 'newton' or 'lbfgs'"
+                f"solver={solver!r} does not support penalty='firth' (Firth's penalty has no "
+                "IRLS form and no row subsample); use 'newton' or 'lbfgs' (or 'newton-cg')"
             )
         if solver != "auto" and solver not in SOLVERS:
             raise InvalidInputError(
@@ -194,6 +199,13 @@ class FitSettings:
     def ridge(self) -> bool:
         """Whether the fit has a ridge (L2) penalty."""
         return self.penalty == "l2"
+
+    @property
+    def maximum_likelihood(self) -> bool:
+        """Whether the fit maximizes the plain likelihood: no penalty, or a ridge of
+        strength exactly 0, which is the same model and gets the same checks (aliased
+        columns dropped, the ``p + 1 >= n`` refusal, the separation check)."""
+        return self.penalty is None or (self.ridge and self.alpha == 0.0)
 
 
 def penalty_strength(settings: FitSettings, sum_weights: float) -> float:
@@ -323,6 +335,11 @@ class PreparedData:
     reference_index : int or None
     alpha : float
         Ridge strength (0 without a ridge penalty).
+    fingerprint : DataFingerprint
+        Digests of the validated X (before aliased columns are dropped), the labels and
+        the effective weights.
+    given_weight : ndarray of shape (n_given,) or None
+        ``sample_weight`` as passed (before a formula dropped rows), for refits.
     """
 
     X: Any
@@ -341,6 +358,8 @@ class PreparedData:
     column_scale: FloatArray
     reference_index: int | None
     alpha: float
+    fingerprint: DataFingerprint
+    given_weight: FloatArray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -384,19 +403,21 @@ def _validated(
 ) -> tuple[Any, NDArray[Any], NDArray[np.intp], FloatArray]:
     """``(X, classes, codes, weights)`` after scikit-learn's and this model's checks."""
     check_feature_values(inputs.X, None if fitted is None else fitted.feature_names_in)
+    check_labels_present(inputs.y)  # before validate_data, whose messages are bare
     Xv: Any
     yv: Any
-    Xv, yv = validate_data(
-        validator,
-        inputs.X,
-        inputs.y,
-        accept_sparse=("csr", "csc"),
-        dtype=VALIDATE_DTYPES[settings.dtype],
-        y_numeric=False,
-        reset=fitted is None,
-    )
-    check_labels_present(yv)
+    with np.errstate(over="ignore", invalid="ignore"):  # its finiteness check sums X
+        Xv, yv = validate_data(
+            validator,
+            inputs.X,
+            inputs.y,
+            accept_sparse=("csr", "csc"),
+            dtype=VALIDATE_DTYPES[settings.dtype],
+            y_numeric=False,
+            reset=fitted is None,
+        )
     check_classification_targets(yv)
+    check_groups(inputs.groups, int(Xv.shape[0]))
     classes, codes = encode_labels(yv)
     sw = check_weights(inputs.sample_weight, Xv, yv, classes, codes, settings.class_weight)
     return Xv, classes, codes, sw
@@ -433,18 +454,30 @@ def prepare(
     """
     if fitted is None and settings.cov_type == "cluster" and groups is None:
         raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
+    if fitted is not None and sample_weight is None:
+        sample_weight = fitted.sample_weight  # a refit reuses the fit's weights
     inputs = model_inputs(settings, X, y, sample_weight, groups, fitted)
     Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
+    fingerprint = DataFingerprint.of(Xv, classes, codes, sw)
+    if fitted is not None and not np.array_equal(classes, fitted.classes):
+        foreign = [c for c in classes.tolist() if c not in set(fitted.classes.tolist())]
+        raise InvalidInputError(
+            f"y has classes {classes.tolist()[:10]} (foreign: {foreign[:10]}), the model was "
+            f"fitted on {fitted.classes.tolist()[:10]}"
+        )
+    if fitted is not None and fitted.fingerprint is not None:
+        check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
     maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling
     n_features = int(Xv.shape[1])
     names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
     names = _column_names(inputs.design, names_in, n_features)
+    check_column_range(maxabs, names)
     kept, collinearity = None, None
     if fitted is not None:
         kept = fitted.kept_columns
         if kept is not None:
             Xv = Xv[:, kept]
-    elif not settings.ridge:
+    elif not settings.ridge or settings.maximum_likelihood:
         # called from here, directly under fit, so that its warning points at the caller
         Xv, kept, collinearity = drop_aliased(
             Xv, inputs.fit_intercept, list(names), sw, col_maxabs=maxabs
@@ -453,7 +486,12 @@ def prepare(
         maxabs = maxabs[kept]
     n_rows = int(np.count_nonzero(sw > 0))
     p1 = Xv.shape[1] + int(inputs.fit_intercept)
-    if settings.penalty is None and p1 >= n_rows:
+    if p1 == 0:
+        raise InvalidInputError(
+            f"no column is left to estimate: all {n_features} column(s) are aliased (zero, "
+            "constant or linear combinations of others) and there is no intercept"
+        )
+    if settings.maximum_likelihood and p1 >= n_rows:
         raise InvalidInputError(
             f"an unpenalized fit with {p1} parameters per class and only {n_rows} rows "
             "(with positive weight) has no maximum-likelihood estimate: the classes are "
@@ -476,7 +514,7 @@ def prepare(
         reference = fitted.reference_index
         alpha = 0.0 if fitted.outcome is None else fitted.outcome.alpha
     scale = column_scales(Xv, maxabs=maxabs)
-    if settings.ridge:
+    if settings.ridge and not settings.maximum_likelihood:
         # Never scale a tiny column up under a ridge: its penalty weight 1/s^2 would
         # become astronomically large in the scaled coordinates.
         scale = np.maximum(scale, 1.0)
@@ -497,4 +535,47 @@ def prepare(
         column_scale=scale,
         reference_index=reference,
         alpha=alpha,
+        fingerprint=fingerprint,
+        given_weight=_given_weight(sample_weight),
     )
+
+
+def check_same_data(
+    fitted: DataFingerprint, given: DataFingerprint, what: str, rows_only: bool = False
+) -> None:
+    """Refuse data that are not those a model was fitted to.
+
+    Parameters
+    ----------
+    fitted, given : DataFingerprint
+        The fit's and the data's.
+    what : str
+        The operation, for the message (``"compute_covariance"``, ``"lr_test"``, ...).
+    rows_only : bool, default=False
+        Compare rows, labels and weights but not the features (nested models differ
+        in their columns).
+
+    Raises
+    ------
+    InvalidInputError
+        Naming what differs (rows, labels, weights, features).
+    """
+    differs = fitted.differences(given, rows_only=rows_only)
+    if differs:
+        hint = ""
+        if "weights" in differs:
+            hint = " (a model fitted with sample_weight needs the same sample_weight again)"
+        raise InvalidInputError(
+            f"{what} needs the data the model was fitted to, but the {', '.join(differs)} "
+            f"differ from the fit's{hint}; pass the same X, y and sample_weight as to fit"
+        )
+
+
+def _given_weight(sample_weight: Any) -> FloatArray | None:
+    """``sample_weight`` as a float64 array (``None`` when absent or not array-like)."""
+    if sample_weight is None or isinstance(sample_weight, str) or np.isscalar(sample_weight):
+        return None
+    try:
+        return np.array(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None

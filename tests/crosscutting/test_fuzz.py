@@ -17,12 +17,19 @@ What must hold for every draw:
 - a model file round trip is exact: same classes, coefficients, probabilities and tables.
 
 Bad inputs are fuzzed too: NaN/inf anywhere in X is refused with the column and the first
-row named.
+row named. Issue 16's adversarial draws: labels of mixed types (numbers, strings,
+booleans, None/NaN/pd.NA), formulas with typos and number columns with stray strings,
+weights at the float limits (5e-324 .. 1.7e308), hostile model files (any model.json
+entry replaced by any JSON value, or a byte changed) and failing predictions (the fitted
+state must be unchanged); nothing may escape but the documented exceptions.
 """
 
 from __future__ import annotations
 
+import json
+import pickle
 import warnings
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -42,6 +49,7 @@ from mnlogit.exceptions import (
     MnlogitWarning,
     SeparationWarning,
 )
+from mnlogit.io import ModelFileError
 
 SETTINGS = settings(
     max_examples=30,
@@ -262,3 +270,215 @@ def test_bad_weights_are_value_errors(seed, value) -> None:
     w[rng.integers(20)] = value
     with pytest.raises(ValueError, match="sample_weight"):
         MultinomialLogit().fit(X, y, sample_weight=w)
+
+
+# ---------------------------------------------------------------- issue 16: adversarial draws
+LABEL_ATOMS = [0, 1, 2, -3, 2.0, 0.5, "a", "b", "10", True, False, None, np.nan, pd.NA]
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    atoms=st.lists(st.sampled_from(LABEL_ATOMS), min_size=1, max_size=4),
+    container=st.sampled_from(["object", "series", "string"]),
+)
+def test_mixed_type_labels_are_classes_or_clear_errors(seed, atoms, container) -> None:
+    """Labels drawn from numbers, strings, booleans and missing values of every kind:
+    a fit succeeds with the sorted distinct labels as classes, or raises an
+    InvalidInputError that says what is wrong and where (never a TypeError)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((30, 2))
+    y = np.empty(30, dtype=object)
+    y[:] = [atoms[i % len(atoms)] for i in range(30)]
+    labels: object = y
+    if container == "series":
+        labels = pd.Series(y)
+    elif container == "string":
+        try:
+            labels = pd.Series(y).astype("string")
+        except (TypeError, ValueError):
+            return
+    model, _ = fit_checked(X, labels, None, {"penalty": "l2"})
+    if model is not None:
+        assert model.classes_.size >= 2
+        assert_array_equal(model.predict(X[:3]).shape, (3,))
+
+
+TYPOS = ["?", "n/a", "1,5", "", " ", "abc", "1e", "--"]
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_typos=st.integers(0, 3),
+    typo=st.sampled_from(TYPOS),
+    formula=st.sampled_from(
+        [
+            "y ~ a + b",
+            "y ~ a + C(g)",
+            "y ~ a * b",
+            "y ~ A + b",
+            "y ~ a +",
+            "y ~ log(a",
+            "y ~ a + b + c",
+            "y ~ C(a)",
+            "Y ~ a",
+            "y ~ scale(b) + g",
+        ]
+    ),
+    penalty=st.sampled_from([None, "l2"]),
+)
+def test_formulas_with_typos(seed, n_typos, typo, formula, penalty) -> None:
+    """Formulas with typos, and number columns holding a few strings: a fit either
+    succeeds or raises InvalidInputError; a number column with stray text never turns
+    into a factor silently; a failing prediction leaves the model unchanged."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n).round(3),
+            "b": rng.normal(size=n),
+            "g": rng.choice(["u", "v", "w"], n),
+            "y": rng.integers(0, 3, n),
+        }
+    )
+    if n_typos:
+        frame["a"] = frame["a"].astype(object)
+        frame.loc[rng.choice(n, n_typos, replace=False), "a"] = typo
+    model, _ = fit_checked(frame, None, None, {"formula": formula, "penalty": penalty})
+    if model is None:
+        return
+    # a column of numbers with stray strings is never expanded into one dummy per number
+    # (unless the formula asks for it: C(a))
+    if "C(a)" not in formula:
+        assert len(model.fitted_.feature_names) <= 8
+    state = pickle.dumps(model.fitted_)
+    bad = frame.assign(a=frame["a"].astype(str) + "x", b=frame["b"].astype(str) + "x")
+    with pytest.raises(ValueError):
+        model.predict(bad)
+    assert pickle.dumps(model.fitted_) == state
+
+
+WEIGHT_LIMITS = [0.0, 5e-324, 1e-300, 1e-200, 1e-150, 1.0, 1e150, 1e200, 1e300, 1.7e308]
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    values=st.lists(st.sampled_from(WEIGHT_LIMITS), min_size=1, max_size=3),
+    penalty=st.sampled_from([None, "l2", "firth"]),
+)
+def test_weights_at_the_float_limits(seed, values, penalty) -> None:
+    """Weights from 5e-324 to 1.7e308: a fit with finite coefficients and probabilities,
+    or an InvalidInputError (sums outside [1e-250, 1e250] are refused)."""
+    rng = np.random.default_rng(seed)
+    X, y, _ = make_data(n=40, p=2, K=3, seed=seed % 1000)
+    w = np.asarray([values[i % len(values)] for i in range(40)])
+    rng.shuffle(w)
+    model, _ = fit_checked(X, y, w, {"penalty": penalty})
+    if model is None:
+        return
+    assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.loglik_)
+    P = model.predict_proba(X)
+    assert np.all(np.isfinite(P))
+    assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    X, y, _ = make_data(n=50, p=2, K=3, seed=4)
+    path = tmp_path_factory.mktemp("hostile-fuzz") / "m.mnlogit"
+    MultinomialLogit().fit(X, y).save(path)
+    return path
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_hostile_model_files(saved_model, tmp_path_factory, data) -> None:
+    """model.json with any entry replaced by any JSON value, or a member's bytes
+    flipped: loading gives a model or a ModelFileError, never another exception."""
+    with zipfile.ZipFile(saved_model) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    meta = json.loads(parts["model.json"])
+    if data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(meta)))
+        meta[key] = data.draw(JSON_VALUES)
+        parts["model.json"] = json.dumps(meta, allow_nan=True).encode()
+    else:
+        name = data.draw(st.sampled_from(sorted(parts)))
+        blob = bytearray(parts[name])
+        i = data.draw(st.integers(0, len(blob) - 1))
+        blob[i] = data.draw(st.integers(0, 255))
+        parts[name] = bytes(blob)
+    path = tmp_path_factory.mktemp("hostile") / "m.mnlogit"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, blob in parts.items():
+            zf.writestr(name, blob)
+    try:
+        model = mnlogit.load(path)
+    except ModelFileError as exc:
+        assert str(exc)
+        return
+    assert model.coef_.dtype == np.float64
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    damage=st.sampled_from(
+        ["text", "nan", "inf", "huge", "drop", "extra", "level", "shape", "empty", "object"]
+    ),
+    formula=st.booleans(),
+)
+def test_failing_predictions_change_nothing(seed, damage, formula) -> None:
+    """Bad prediction inputs raise ValueError (or predict, for finite extreme values
+    and extra columns), and never change the fitted state."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "g": rng.choice(["u", "v"], n)}
+    )
+    y = rng.integers(0, 3, n)
+    if formula:
+        model = MultinomialLogit(formula="y ~ a + b + C(g)").fit(frame.assign(y=y))
+        data = frame.copy()
+    else:
+        model = MultinomialLogit().fit(frame[["a", "b"]], y)
+        data = frame[["a", "b"]].copy()
+    state = pickle.dumps(model.fitted_)
+    if damage == "text":
+        data["a"] = data["a"].astype(str)
+    elif damage == "nan":
+        data.loc[3, "a"] = np.nan
+    elif damage == "inf":
+        data.loc[3, "b"] = np.inf
+    elif damage == "huge":
+        data.loc[3, "b"] = 1.7e308
+    elif damage == "drop":
+        data = data.drop(columns="b")
+    elif damage == "extra":
+        data["zz"] = 1.0
+    elif damage == "level" and formula:
+        data.loc[0, "g"] = "unseen"
+    elif damage == "shape":
+        data = data.to_numpy()[:, :1] if not formula else data.iloc[:, :1]
+    elif damage == "empty":
+        data = data.iloc[:0]
+    elif damage == "object":
+        data["b"] = data["b"].astype(object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scikit-learn's feature-name notes
+        try:
+            P = model.predict_proba(data)
+        except ValueError as exc:
+            assert str(exc)
+        else:
+            assert np.all(np.isfinite(P))
+    assert pickle.dumps(model.fitted_) == state

@@ -32,7 +32,7 @@ from mnlogit.identification.aliasing import (
     kept_rows,
 )
 from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
-from mnlogit.identification.scales import column_maxabs, column_scales
+from mnlogit.identification.scales import check_column_range, column_maxabs, column_scales
 from mnlogit.identification.separation import (
     RecordedSeparation,
     SeparationResult,
@@ -43,6 +43,7 @@ from mnlogit.identification.separation import (
 from mnlogit.identification.validation import (
     check_class_sizes,
     check_feature_values,
+    check_groups,
     check_labels_present,
     check_positive_number,
     check_weights,
@@ -56,7 +57,9 @@ __all__ = [
     "SeparationResult",
     "aliased_mask",
     "check_class_sizes",
+    "check_column_range",
     "check_feature_values",
+    "check_groups",
     "check_labels_present",
     "check_positive_number",
     "check_weights",

@@ -10,15 +10,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from mnlogit.exceptions import InvalidInputError
 from mnlogit.objective.blocks import row_blocks
 
-__all__ = ["SCALE_HIGH", "SCALE_LOW", "as_divisors", "column_maxabs", "column_scales"]
+__all__ = [
+    "FEATURE_RANGE",
+    "SCALE_HIGH",
+    "SCALE_LOW",
+    "as_divisors",
+    "check_column_range",
+    "column_maxabs",
+    "column_scales",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -26,6 +36,11 @@ IntArray = NDArray[np.intp]
 #: Columns whose largest absolute value lies in ``[SCALE_LOW, SCALE_HIGH]`` keep scale 1 in
 #: :func:`column_scales`.
 SCALE_LOW, SCALE_HIGH = 1e-3, 1e3
+#: The largest absolute values a fitted column may have (zero columns aside): a column's
+#: coefficient is of order ``1 / max|x|``, which float64 holds with full precision only
+#: inside this range (a subnormal column would need a coefficient near 1e310, a column
+#: at 1.7e308 one near 1e-308 with a subnormal internal scale 1/s).
+FEATURE_RANGE = (1e-300, 1e300)
 
 
 def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
@@ -117,3 +132,28 @@ def column_scales(X: Any, maxabs: FloatArray | None = None) -> FloatArray:
     keep = ~np.isfinite(s) | (s == 0) | ((s >= SCALE_LOW) & (s <= SCALE_HIGH))
     s[keep] = 1.0
     return s
+
+
+def check_column_range(maxabs: FloatArray, names: Sequence[str]) -> None:
+    """Refuse columns whose largest absolute value is outside :data:`FEATURE_RANGE`.
+
+    Parameters
+    ----------
+    maxabs : ndarray of shape (p,)
+        :func:`column_maxabs` values (0 for an all-zero column, which is allowed).
+    names : sequence of str, length p
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the columns and their largest absolute values.
+    """
+    low, high = FEATURE_RANGE
+    bad = np.flatnonzero((maxabs > 0) & ((maxabs < low) | (maxabs > high)))
+    if bad.size:
+        listed = ", ".join(f"{names[j]!r} (max |x| = {maxabs[j]:.3g})" for j in bad[:10])
+        raise InvalidInputError(
+            f"column(s) {listed} lie outside [{low:g}, {high:g}] in absolute value: their "
+            "coefficients (of order 1/|x|) would leave float64's range or lose precision. "
+            "Rescale them (change their units) and refit"
+        )

@@ -22,9 +22,15 @@ from sklearn.utils.validation import _check_sample_weight
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.objective.blocks import row_blocks
 
+#: The sums of effective weights a fit accepts: beyond them the summed log-likelihood,
+#: the information ``S * H`` or its inverse leave the float64 range.
+WEIGHT_TOTAL_RANGE = (1e-250, 1e250)
+
 __all__ = [
+    "WEIGHT_TOTAL_RANGE",
     "check_class_sizes",
     "check_feature_values",
+    "check_groups",
     "check_labels_present",
     "check_positive_number",
     "check_weights",
@@ -32,8 +38,47 @@ __all__ = [
 ]
 
 
+def _label_kind(kind: type) -> str:
+    """The kind of a label type for the mixed-type check: bool, number, str or its name."""
+    if issubclass(kind, bool | np.bool_):
+        return "bool"
+    if issubclass(kind, numbers.Number):
+        return "number"
+    if issubclass(kind, str):
+        return "str"
+    return kind.__name__
+
+
+def _missing_mask(values: NDArray[Any]) -> NDArray[np.bool_] | None:
+    """Missing entries of a 1-d array (``None`` when its dtype cannot hold any)."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind == "M":
+        return np.isnat(values)
+    if values.dtype.kind == "O":
+        import pandas as pd  # vectorized: None, NaN, pd.NA and NaT
+
+        return np.asarray(pd.isna(values), dtype=bool)
+    return None
+
+
+def _as_1d_values(y: Any) -> NDArray[Any]:
+    """``y`` as an ndarray, pandas' missing values (``pd.NA``) kept as objects."""
+    to_numpy = getattr(y, "to_numpy", None)
+    if to_numpy is not None and type(y).__module__.startswith("pandas"):
+        try:
+            return np.asarray(to_numpy(dtype=object))
+        except (TypeError, ValueError):
+            pass
+    return np.asarray(y)
+
+
 def check_labels_present(y: Any) -> None:
-    """Refuse missing labels (None or NaN) in ``y``, naming the first row.
+    """Refuse missing, mixed-type and non-integral float labels, naming a row.
+
+    Runs before scikit-learn's validation, whose messages for these are bare or which
+    raises a ``TypeError`` (``pd.NA`` labels, labels of several types that cannot be
+    sorted together).
 
     Parameters
     ----------
@@ -42,19 +87,77 @@ def check_labels_present(y: Any) -> None:
     Raises
     ------
     InvalidInputError
+        Missing labels (None, NaN, ``pd.NA``): count and first row. Labels of several
+        kinds (numbers, strings, booleans): the kinds and the first row of the rarer one.
+        Floats that are not integral (0.5): ``"Unknown label type: continuous"``, as
+        scikit-learn says, with the first row.
     """
-    values = np.asarray(y)
-    if values.dtype.kind == "f":
-        missing = np.isnan(values)
-    elif values.dtype.kind == "O":
-        missing = np.array([v is None or (isinstance(v, float) and v != v) for v in values.ravel()])
-    else:
+    values = _as_1d_values(y)
+    if values.ndim != 1:
         return
-    if missing.any():
+    missing = _missing_mask(values)
+    if missing is not None and missing.any():
         raise InvalidInputError(
-            f"y has {int(missing.sum())} missing label(s) (None or NaN), first at row "
+            f"y has {int(missing.sum())} missing label(s) (None, NaN or pd.NA), first at row "
             f"{int(np.flatnonzero(missing)[0])}; drop those rows or give them a class"
         )
+    if values.dtype.kind == "O" and values.size:
+        kind_of = {t: _label_kind(t) for t in set(map(type, values))}
+        if len(set(kind_of.values())) > 1:
+            kinds = np.array([kind_of[type(v)] for v in values])
+            distinct, counts = np.unique(kinds, return_counts=True)
+            rare = distinct[np.argmin(counts)]
+            row = int(np.flatnonzero(kinds == rare)[0])
+            raise InvalidInputError(
+                f"y mixes labels of different types ({', '.join(distinct.tolist())}): e.g. "
+                f"{values[row]!r} ({rare}) at row {row}; labels of one type are sorted into "
+                "classes, so convert them all to str (or all to numbers)"
+            )
+        if set(kind_of.values()) == {"number"}:
+            values = np.asarray(values.tolist())
+    if values.dtype.kind == "f":
+        frac = np.flatnonzero(values != np.round(values))
+        if frac.size:
+            raise InvalidInputError(
+                f"Unknown label type: continuous. y holds {frac.size} float label(s) that "
+                f"are not whole numbers (e.g. {values[frac[0]].item()!r} at row {int(frac[0])}); "
+                "class labels must be discrete, as in scikit-learn: pass them as strings "
+                "(or integers)"
+            )
+
+
+def check_groups(groups: Any, n_rows: int) -> None:
+    """Refuse cluster labels of the wrong length, missing or of mixed types.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n,) or None
+    n_rows : int
+
+    Raises
+    ------
+    InvalidInputError
+    """
+    if groups is None:
+        return
+    values = _as_1d_values(groups)
+    if values.shape != (n_rows,):
+        raise InvalidInputError(
+            f"groups must have one cluster label per row ({n_rows}), got shape {values.shape}"
+        )
+    missing = _missing_mask(values)
+    if missing is not None and missing.any():
+        raise InvalidInputError(
+            f"groups has {int(missing.sum())} missing cluster label(s) (None, NaN or pd.NA), "
+            f"first at row {int(np.flatnonzero(missing)[0])}; give every row a cluster"
+        )
+    if values.dtype.kind == "O":
+        kinds = sorted({_label_kind(t) for t in set(map(type, values))})
+        if len(kinds) > 1:
+            raise InvalidInputError(
+                f"groups mixes cluster labels of different types ({', '.join(kinds)}); "
+                "convert them all to str (or all to numbers)"
+            )
 
 
 def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -119,11 +222,19 @@ def check_weights(
                 f"{classes[bad].tolist()}"
             )
         sw = sw * cw[codes]
-    total = float(sw.sum())
+    with np.errstate(over="ignore"):
+        total = float(sw.sum())
     if not total > 0:
         raise InvalidInputError(
             "sample weights (times class weights) must contain at least one non-zero "
             "number; all weights are zero, so there is nothing to fit"
+        )
+    if not WEIGHT_TOTAL_RANGE[0] <= total <= WEIGHT_TOTAL_RANGE[1]:
+        raise InvalidInputError(
+            f"sample weights (times class weights) sum to {total:.3g}, outside "
+            f"[{WEIGHT_TOTAL_RANGE[0]:g}, {WEIGHT_TOTAL_RANGE[1]:g}]: the log-likelihood, "
+            "its derivatives and the covariance would over- or underflow. Rescale the "
+            "weights (multiplying them all by one constant leaves the coefficients unchanged)"
         )
     return np.asarray(sw, dtype=np.float64)
 

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective import FirthObjective, MultinomialObjective
 
-__all__ = ["COV_TYPES", "MAX_COV_PARAMS", "compute_covariance"]
+__all__ = ["COV_TYPES", "MAX_COV_PARAMS", "NOISE_VARIANCE_RATIO", "compute_covariance"]
 
 FloatArray = NDArray[np.float64]
 #: What the covariance is computed from: the fitted objective (Firth's included).
@@ -43,6 +43,8 @@ COV_TYPES = ("nonrobust", "robust", "cluster")
 MAX_COV_PARAMS = 3000
 
 _MAX_INFLATION = 1e12
+#: A sandwich variance below this multiple of the model-based variance is rounding noise.
+NOISE_VARIANCE_RATIO = 1e-10
 
 
 def _inverse_information(obj: FittedObjective, theta: FloatArray) -> FloatArray | None:
@@ -161,6 +163,66 @@ def compute_covariance(
         cov_free = bread @ _meat_cluster(obj, theta, groups) @ bread
     else:
         raise ValueError(f"cov_type must be one of {COV_TYPES} or None, got {cov_type!r}")
+    status = f"{cov_type} covariance of {m} free parameters"
+    if cov_type != "nonrobust":
+        cov_free, status = _drop_rounding_noise(cov_free, bread, status)
+    return _to_original_scale(obj, cov_free, status)
+
+
+def _to_original_scale(
+    obj: FittedObjective, cov_free: FloatArray, status: str
+) -> tuple[FloatArray, str]:
+    """``L cov_free L^T`` on the features' original scale, unrepresentable entries NaN.
+
+    The covariance is computed on the internal (scaled) coordinates, where it is well
+    conditioned; the map back multiplies entry ``(i, j)`` by ``d_i d_j`` (``d`` the
+    inverse column scales). A variance whose value lies outside float64's normal range
+    (a column whose largest absolute value is beyond about 1e±150, so that the standard
+    error is beyond about 1e∓150 times the column's own scale) cannot be stored: its row
+    and column are NaN (no standard error, no test) and the status says so, rather than
+    a variance that underflowed to 0 (``z = inf``, ``p = 0``) or overflowed to inf
+    (``p = 1``).
+    """
     L = np.kron(obj.param.A, np.diag(obj.row_unscale()))
-    cov = L @ cov_free @ L.T
-    return 0.5 * (cov + cov.T), f"{cov_type} covariance of {m} free parameters"
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cov = L @ cov_free @ L.T
+    unit = np.kron(obj.param.A, np.eye(obj.p1))
+    internal = np.einsum("ia,ab,ib->i", unit, cov_free, unit)
+    var = np.diag(cov)
+    lost = (internal > 0) & ~((var >= np.finfo(np.float64).tiny) & np.isfinite(var))
+    with np.errstate(over="ignore", invalid="ignore"):
+        cov = 0.5 * cov + 0.5 * cov.T
+    if lost.any():
+        cov[lost, :] = np.nan
+        cov[:, lost] = np.nan
+        status = (
+            f"{status}; the variances of {int(lost.sum())} coefficient(s) lie outside "
+            "float64's range (a column whose largest absolute value is beyond about "
+            "1e±150): their standard errors, tests and intervals are NaN"
+        )
+    return cov, status
+
+
+def _drop_rounding_noise(
+    cov_free: FloatArray, bread: FloatArray, status: str
+) -> tuple[FloatArray, str]:
+    """Zero the sandwich variances that are rounding noise, and say so in the status.
+
+    A free parameter whose sandwich variance is below :data:`NOISE_VARIANCE_RATIO` times
+    its model-based variance does not vary with the data: e.g. the coefficient of a
+    constant column under a ridge penalty, which the unpenalized intercept leaves at 0
+    whatever the sample. Its variance is set to exactly 0 (coefficient tables then
+    show no z and no p-value) rather than a p-value computed from rounding noise.
+    """
+    model_based = np.diag(bread)
+    noise = np.diag(cov_free) <= NOISE_VARIANCE_RATIO * model_based
+    if not noise.any():
+        return cov_free, status
+    cov_free = cov_free.copy()
+    cov_free[noise, :] = 0.0
+    cov_free[:, noise] = 0.0
+    return cov_free, (
+        f"{status}; {int(noise.sum())} free parameter(s) have a sandwich variance that is "
+        "zero to rounding (they do not vary with the data, e.g. a constant column under a "
+        "ridge penalty): their standard error is 0 and no z or p-value is reported"
+    )

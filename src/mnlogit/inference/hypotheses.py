@@ -241,7 +241,15 @@ def wald_statistic(
     q : ndarray of shape (r,)
     """
     diff = R @ beta - q
-    V = R @ cov @ R.T
+    # only the coefficients the restrictions touch: another coefficient's variance may be
+    # NaN (not representable) without concerning this test
+    used = np.flatnonzero(np.any(R != 0, axis=0))
+    V = R[:, used] @ cov[np.ix_(used, used)] @ R[:, used].T
+    if not np.all(np.isfinite(V)):
+        raise ValueError(
+            "the hypothesis involves coefficients whose variance is not representable "
+            "in float64 (see cov_status_): rescale the column(s) and refit"
+        )
     # Rank from the correlation matrix, so that a coefficient's units (a feature in
     # dollars rather than in 100k dollars) do not decide which restrictions count.
     d = np.sqrt(np.maximum(np.diag(V), 0.0))

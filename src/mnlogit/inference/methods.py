@@ -34,7 +34,7 @@ from mnlogit.inference.hypotheses import (
 )
 from mnlogit.inference.intervals import probability_intervals
 from mnlogit.inference.margins import average_effects
-from mnlogit.preparation import FitSettings, model_inputs
+from mnlogit.preparation import FitSettings, check_same_data, model_inputs, prepare
 from mnlogit.summary import Summary
 
 __all__ = ["InferenceMixin"]
@@ -51,7 +51,9 @@ def _z_table(
         raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
     crit = float(scipy.stats.norm.ppf(1 - alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
+        # a standard error of exactly 0 (an estimate that does not vary with the data)
+        # or one that is not representable (NaN) gives no test
+        z = np.where(se > 0, est / se, np.nan)
     frame = pd.DataFrame(
         {
             first: est,
@@ -235,8 +237,9 @@ class InferenceMixin:
         ----------
         other : MultinomialLogit, optional
             A model fitted to the same rows, labels and weights, nested in this one (or
-            containing it: the order does not matter). ``None`` tests all slopes against
-            the intercept-only model in closed form.
+            containing it: the order does not matter). Both fits' data fingerprints
+            must agree on rows, labels and weights (``InvalidInputError`` otherwise).
+            ``None`` tests all slopes against the intercept-only model in closed form.
 
         Returns
         -------
@@ -265,6 +268,9 @@ class InferenceMixin:
                     "lr_test needs both models fitted to the same observations and classes "
                     f"(nobs {stats.nobs} vs {theirs.nobs})"
                 )
+            mine, their_data = state.fingerprint, other.fitted_.fingerprint
+            if mine is not None and their_data is not None:
+                check_same_data(mine, their_data, "lr_test", rows_only=True)
             df = abs(n_params - int(theirs.n_params))
             if df == 0:
                 raise InvalidInputError("the two models have the same number of parameters")
@@ -300,6 +306,9 @@ class InferenceMixin:
             The training data (with a formula, the data frame; ``y`` is then not needed).
         y : array-like of shape (n,), optional
         sample_weight : array-like of shape (n,), optional
+            Default: the weights given to ``fit`` (a loaded model that was fitted with
+            weights needs them again). The data must be the fit's: their fingerprint
+            (X, labels, weights) is compared with the one ``fit`` recorded.
 
         Returns
         -------
@@ -316,8 +325,11 @@ class InferenceMixin:
         rows: dict[str, dict[str, float]] = {}
         aliased = state.aliased_mask
         shown = state.free_classes()
+        unknown = np.isnan(np.diag(cov))  # aliased, or a variance not representable
         for name, cols in terms.items():
-            if any(aliased[k * p1 + j + off] for k in shown for j in cols):
+            if any(
+                aliased[k * p1 + j + off] or unknown[k * p1 + j + off] for k in shown for j in cols
+            ):
                 nan = float("nan")
                 rows[name] = {"wald_chi2": nan, "wald_df": nan, "wald_p": nan}
                 continue
@@ -328,6 +340,11 @@ class InferenceMixin:
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
         if X is not None and (y is not None or state.design is not None):
             settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
+            if sample_weight is None:
+                sample_weight = state.sample_weight  # the fit's weights
+            # checks that the data are the fit's (its fingerprint): refits of other data
+            # would compare likelihoods of different samples
+            prepare(self, settings, X, y, sample_weight, None, fitted=state)
             inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
             Xd: Any = inputs.X
             Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
