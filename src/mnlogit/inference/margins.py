@@ -38,8 +38,11 @@ _CHUNK_ELEMENTS = 2**22
 
 
 def weighted_median(X: FloatArray, weights: FloatArray) -> FloatArray:
-    """Column medians under frequency weights: the smallest value with half the weight
-    at or below it (``np.median``'s midpoint rule with integer weights aside).
+    """Column medians under frequency weights.
+
+    The value where the cumulative weight first reaches half the total; when it reaches
+    exactly half, the midpoint with the next value (so integer weights give
+    ``np.median`` of the duplicated rows). Rows of zero weight are ignored.
 
     Parameters
     ----------
@@ -50,12 +53,17 @@ def weighted_median(X: FloatArray, weights: FloatArray) -> FloatArray:
     -------
     ndarray of shape (p,)
     """
+    positive = weights > 0
+    X, weights = X[positive], weights[positive]
     out = np.empty(X.shape[1])
     half = 0.5 * float(weights.sum())
     for j in range(X.shape[1]):
         order = np.argsort(X[:, j], kind="stable")
+        values = X[order, j]
         cum = np.cumsum(weights[order])
-        out[j] = X[order[np.searchsorted(cum, half)], j]
+        i = int(np.searchsorted(cum, half * (1 - 1e-12)))
+        exact = abs(cum[i] - half) <= 1e-12 * half and i + 1 < values.size
+        out[j] = 0.5 * (values[i] + values[i + 1]) if exact else values[i]
     return out
 
 

@@ -415,8 +415,13 @@ class InferenceMixin:
     def _refit(
         self, X: FloatArray, y: Any, sample_weight: FloatArray | None, reference: Any, cov: bool
     ) -> FittedModel:
-        """A fit with this model's settings on other rows (the :data:`Refit` of the tests)."""
+        """A fit with this model's settings on other rows (the :data:`Refit` of the tests).
+
+        The tolerance is at most 1e-10: the Hausman contrasts difference two fits, so
+        their optimization error must be far below the difference.
+        """
         model = clone(self).set_params(
+            tol=min(float(self.get_params()["tol"]), 1e-10),  # type: ignore[attr-defined]
             formula=None,
             warm_start=False,
             verbose=0,
