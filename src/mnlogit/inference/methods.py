@@ -50,6 +50,11 @@ from mnlogit.summary import Summary
 __all__ = ["InferenceMixin"]
 
 FloatArray = NDArray[np.float64]
+#: The IIA tests ``summary(iia=...)`` shows, with their titles.
+IIA_TITLES = {
+    "hausman": "IIA: Hausman-McFadden tests (H0: odds independent of the omitted class)",
+    "suest": "IIA: generalized Hausman (suest) tests, stacked scores",
+}
 TABLE_COLUMNS = ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
 
 
@@ -729,7 +734,9 @@ class InferenceMixin:
         )
 
     # ------------------------------------------------------------------ summary
-    def summary(self, alpha: float = 0.05, exponentiate: bool = False) -> Summary:
+    def summary(
+        self, alpha: float = 0.05, exponentiate: bool = False, *, iia: Any = None
+    ) -> Summary:
         """A publication-ready summary: fit statistics, then one block per class.
 
         Parameters
@@ -737,6 +744,12 @@ class InferenceMixin:
         alpha : float, default=0.05
         exponentiate : bool, default=False
             Show relative risk ratios instead of coefficients.
+        iia : tuple or data frame, optional
+            The training data, ``(X, y)`` or ``(X, y, sample_weight)`` (a formula model's
+            data frame alone): adds the Hausman-McFadden and suest IIA tests (SPost's
+            ``mlogtest, iia``) after the coefficients. Small-Hsiao depends on a random
+            split; add it with ``summary().add_section(title, model.iia_test(...,
+            method="small-hsiao", random_state=seed))``.
 
         Returns
         -------
@@ -771,7 +784,7 @@ class InferenceMixin:
             notes.append(
                 "Not estimable (aliased, dropped from the fit): " + ", ".join(state.aliased) + "."
             )
-        return Summary(
+        summary = Summary(
             title="Multinomial logit regression results",
             header=self._summary_header(outcome),
             table=table,
@@ -779,6 +792,12 @@ class InferenceMixin:
             alpha=alpha,
             notes=notes,
         )
+        if iia is not None:
+            X, y, weights = (iia, None, None) if not isinstance(iia, tuple) else (*iia, None)[:3]
+            for method, title in IIA_TITLES.items():
+                found = self.iia_test(X, y, method=method, sample_weight=weights)
+                summary.add_section(title, found)
+        return summary
 
     def _summary_header(self, outcome: FitOutcome) -> list[tuple[str, object]]:
         """The fit statistics shown above the coefficient blocks."""
