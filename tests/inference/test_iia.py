@@ -211,6 +211,25 @@ class TestSuest:
         assert hm.loc[0, "note"] == "base class 1"  # positive definite difference
         assert_allclose(hm["statistic"], su["statistic"], rtol=0.05, atol=0.01)
 
+    def test_weights_equal_duplicated_rows(self, data4):
+        X, y = data4
+        w = np.random.default_rng(6).integers(0, 3, size=y.size)
+        dup = np.repeat(np.arange(y.size), w)
+        weighted = MultinomialLogit().fit(X, y, sample_weight=w)
+        got = weighted.iia_test(X, y, method="suest", sample_weight=w)
+        plain = MultinomialLogit().fit(X[dup], y[dup])
+        expected = plain.iia_test(X[dup], y[dup], method="suest")
+        assert_allclose(got["statistic"], expected["statistic"], rtol=1e-6)
+
+    def test_symmetric_form_uses_the_first_class_as_base(self, data4, model4):
+        X, y = data4
+        symmetric = MultinomialLogit(reference=None).fit(X, y)
+        got = symmetric.iia_test(X, y, method="suest")
+        assert_allclose(
+            got["statistic"], model4.iia_test(X, y, method="suest")["statistic"], rtol=1e-6
+        )
+        assert got.loc[1, "note"] == "base class 0"
+
 
 class TestSmallHsiao:
     def test_equals_the_papers_formula(self, data4, model4):
