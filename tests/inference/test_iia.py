@@ -318,11 +318,11 @@ class TestNotes:
     def test_collinearity_after_dropping_rows(self):
         X, y, _ = make_data(n=600, p=2, K=3, seed=4)
         z = X[:, 0] + np.where(y == 0, np.random.default_rng(0).standard_normal(600), 0.0)
-        Xz = np.column_stack([X, z])  # z == x0 on the rows of classes 1 and 2
-        model = MultinomialLogit().fit(Xz, y)
+        Xz = pd.DataFrame(np.column_stack([X, z]), columns=["a", "b", "z"])
+        model = MultinomialLogit().fit(Xz, y)  # z == a on the rows of classes 1 and 2
         assert not model.aliased_
         table = model.iia_test(Xz, y, omit=[0, 1])
-        assert "x2 collinear after dropping rows" in table.loc[0, "note"]
+        assert "column(s) z collinear after dropping rows" in table.loc[0, "note"]
         assert table.loc[0, "df"] == 1 * 3  # intercept, x0, x1 of class 2 against 1
         assert np.isfinite(table.loc[0, "statistic"])
         assert "collinear" not in table.loc[1, "note"]

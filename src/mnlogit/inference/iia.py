@@ -52,7 +52,14 @@ from numpy.typing import NDArray
 
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.fitted import FittedModel
-from mnlogit.inference.refits import NotTestable, Refit, TrainingData, check_classes, checked_fit
+from mnlogit.inference.refits import (
+    NotTestable,
+    Refit,
+    TrainingData,
+    aliased_columns,
+    check_classes,
+    checked_fit,
+)
 from mnlogit.objective import log_softmax
 
 __all__ = ["IIA_METHODS", "iia_tests", "quadratic_form"]
@@ -129,11 +136,12 @@ def _chi2_row(stat: float, rank: int, n_negative: int, m: int, notes: list[str])
 # --------------------------------------------------------------------------- fitting
 
 
-def _aliased_note(state: FittedModel, what: str) -> str | None:
-    if not state.aliased:
+def _aliased_note(state: FittedModel, data: TrainingData, what: str) -> str | None:
+    names = aliased_columns(state, data)
+    if not names:
         return None
     return (
-        f"{what}: column(s) {', '.join(state.aliased)} collinear after dropping rows, "
+        f"{what}: column(s) {', '.join(names)} collinear after dropping rows, "
         "left out of the comparison"
     )
 
@@ -249,10 +257,11 @@ def _halves(
         half = data.subset(rows)
         check_classes(half, list(classes), f"the random {name}")
         state = checked_fit(refit, half, reference, False, f"full model on {name}")
-        if state.aliased:
+        dropped = aliased_columns(state, half)
+        if dropped:
             raise NotTestable(
-                f"full model on {name}: column(s) {', '.join(state.aliased)} collinear; "
-                "try another random_state"
+                f"full model on {name}: column(s) {', '.join(dropped)} collinear; try "
+                "another random_state"
             )
         fits.append(state.coefficient_matrix())
     r2 = 1.0 / np.sqrt(2.0)
@@ -272,7 +281,7 @@ def _small_hsiao(
     part = halves.half_b.subset(halves.half_b.y != omitted)
     check_classes(part, list(kept_classes), "half B without the omitted class")
     restricted = checked_fit(refit, part, base, False, "restricted model on half B")
-    note = _aliased_note(restricted, "restricted model on half B")
+    note = _aliased_note(restricted, part, "restricted model on half B")
     if note:
         notes.append(note)
     assert restricted.outcome is not None
@@ -368,7 +377,7 @@ def iia_tests(
             if base not in fulls:
                 fulls[base] = checked_fit(refit, data, base, True, "full model")
             restricted = checked_fit(refit, part, base, True, "restricted model")
-            note = _aliased_note(restricted, "restricted model")
+            note = _aliased_note(restricted, part, "restricted model")
             if note:
                 notes.append(note)
             if method == "hausman":

@@ -413,9 +413,11 @@ class InferenceMixin:
                 "and sample_weight as to fit)"
             )
         kept = state.kept_columns
+        names = state.feature_names
         if kept is not None:
             Xd = Xd[:, kept]
-        return TrainingData(Xd, labels, w)
+            names = tuple(names[j] for j in kept)
+        return TrainingData(Xd, labels, w, names)
 
     def _refit(
         self, X: FloatArray, y: Any, sample_weight: FloatArray | None, reference: Any, cov: bool

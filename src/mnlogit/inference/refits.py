@@ -19,7 +19,14 @@ from numpy.typing import NDArray
 
 from mnlogit.fitted import FittedModel
 
-__all__ = ["NotTestable", "Refit", "TrainingData", "check_classes", "checked_fit"]
+__all__ = [
+    "NotTestable",
+    "Refit",
+    "TrainingData",
+    "aliased_columns",
+    "check_classes",
+    "checked_fit",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -45,11 +52,18 @@ class TrainingData:
         Class labels.
     sample_weight : ndarray of shape (n,) or None
         Frequency weights.
+    names : tuple of str, optional
+        The ``p`` columns' names (default ``x0, x1, ...``), for notes.
     """
 
     X: FloatArray
     y: NDArray[Any]
     sample_weight: FloatArray | None
+    names: tuple[str, ...] | None = None
+
+    def column_names(self, columns: Sequence[int]) -> list[str]:
+        """Names of the given columns."""
+        return [self.names[j] if self.names else f"x{j}" for j in columns]
 
     def weights(self) -> FloatArray:
         """Frequency weights, ones when none were given; shape (n,)."""
@@ -60,11 +74,11 @@ class TrainingData:
     def subset(self, rows: NDArray[np.bool_]) -> TrainingData:
         """The rows where ``rows`` (shape (n,)) is True."""
         w = None if self.sample_weight is None else self.sample_weight[rows]
-        return TrainingData(self.X[rows], self.y[rows], w)
+        return TrainingData(self.X[rows], self.y[rows], w, self.names)
 
     def with_labels(self, y: NDArray[Any]) -> TrainingData:
         """The same rows with other labels ``y`` (shape (n,))."""
-        return TrainingData(self.X, y, self.sample_weight)
+        return TrainingData(self.X, y, self.sample_weight, self.names)
 
 
 def checked_fit(
@@ -111,3 +125,11 @@ def check_classes(data: TrainingData, classes: Sequence[Any], what: str) -> None
     empty = [c for c in classes if not np.any((data.y == c) & (w > 0))]
     if empty:
         raise NotTestable(f"{what} has no observations of class(es) {empty}")
+
+
+def aliased_columns(state: FittedModel, data: TrainingData) -> list[str]:
+    """Names of the columns of ``data`` a refit dropped as collinear."""
+    if state.kept_columns is None:
+        return []
+    kept = {int(j) for j in state.kept_columns}
+    return data.column_names([j for j in range(state.n_features) if j not in kept])
