@@ -27,7 +27,7 @@ from numpy.testing import assert_allclose
 
 from helpers import make_data
 from mnlogit import MultinomialLogit
-from mnlogit.exceptions import InvalidInputError
+from mnlogit.exceptions import DataWarning, InvalidInputError
 
 # ----------------------------------------------------------------------------- oracles
 
@@ -298,7 +298,8 @@ class TestNotes:
         rare = np.flatnonzero(y == 2)
         y = y.copy()
         y[rare[1:]] = 1  # class 2 has one row: one of the halves lacks it
-        model = MultinomialLogit().fit(X, y)
+        with pytest.warns(DataWarning, match="single observation"):
+            model = MultinomialLogit().fit(X, y)
         table = model.iia_test(X, y, method="small-hsiao", random_state=0)
         assert table["statistic"].isna().all()
         assert table["note"].str.contains("no observations of class").all()
