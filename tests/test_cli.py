@@ -420,6 +420,33 @@ def test_summary(files, capsys) -> None:
     assert "[90%" in out and " rrr " in out
 
 
+def test_summary_iia(files, frame, capsys) -> None:
+    model = load(files["model"])
+    rc = main(["summary", str(files["model"]), "--iia", str(files["csv"])])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    data = pd.read_csv(files["csv"])
+    assert out == str(model.summary(iia=data)) + "\n"
+    assert "IIA: Hausman-McFadden tests" in out and "IIA: generalized Hausman (suest)" in out
+    hm = model.iia_test(data)
+    for label, row in hm.iterrows():
+        assert f"{row['statistic']:.4f}" in out, label
+    rc = main(["summary", str(files["model"]), "--iia", str(files["csv"]), "--iia-seed", "3"])
+    seeded, _ = capsys.readouterr()
+    assert rc == 0
+    sh = model.iia_test(data, method="small-hsiao", random_state=3)
+    assert "Small-Hsiao tests (random split, seed 3)" in seeded
+    assert all(f"{v:.4f}" in seeded for v in sh["statistic"])
+
+
+def test_summary_iia_refuses_other_rows(files, tmp_path, capsys) -> None:
+    part = tmp_path / "part.csv"
+    pd.read_csv(files["csv"]).iloc[:200].to_csv(part, index=False)
+    rc = main(["summary", str(files["model"]), "--iia", str(part)])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "need the training data")
+
+
 def test_report(files, tmp_path, capsys) -> None:
     target = tmp_path / "r.html"
     rc = main(
@@ -445,6 +472,10 @@ def test_report(files, tmp_path, capsys) -> None:
     assert page.count("<img ") >= 5
     report = load(files["model"]).evaluate(pd.read_csv(files["csv"]))
     assert f"{report.accuracy:.4f}" in page
+    assert "<h2>Specification tests</h2>" in page
+    assert "IIA: Hausman-McFadden tests" in page and "IIA: suest tests" in page
+    suest = load(files["model"]).iia_test(pd.read_csv(files["csv"]), method="suest")
+    assert all(f"{v:.4g}" in page for v in suest["statistic"])
 
 
 def test_demo(tmp_path, capsys) -> None:
@@ -605,6 +636,10 @@ def error_cases(files: dict[str, Path]) -> dict[str, tuple[list[str], tuple[str,
             ["predict", model, csv, "-o", str(files["dir"] / "out.xlsx")],
             ("cannot write",),
         ),
+        "iia on data that are not the training data": (
+            ["summary", model, "--iia", str(files["new"])],
+            ("risk",),
+        ),
         "report on missing data file": (
             ["report", model, str(files["dir"] / "nope.csv"), "-o", str(files["dir"] / "x.html")],
             ("no such file",),
@@ -629,6 +664,7 @@ ERROR_NAMES = [
     "predict with missing values",
     "keep unknown column",
     "predict output extension",
+    "iia on data that are not the training data",
     "report on missing data file",
 ]
 

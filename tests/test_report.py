@@ -414,3 +414,30 @@ def test_report_renders_in_headless_chromium(reports, tmp_path) -> None:
     assert float(image[..., :3].var()) > 0.0
     # mostly white page with dark text
     assert float(image[..., :3].mean()) > 0.5 and float(image[..., :3].min()) < 0.3
+
+
+# ---------------------------------------------------------------------- specification tests
+@pytest.mark.parametrize("kind", ["array", "dataframe", "formula"])
+def test_specification_tests_section(reports, kind) -> None:
+    case = reports[kind]
+    model, page = case["model"], case["html"]
+    assert "<h2>Specification tests</h2>" in page
+    X = case["data"]
+    y = None if model.fitted_.design is not None else case["y"]
+    for method in ("hausman", "suest"):
+        table = model.iia_test(X, y, method=method)
+        for value in table["statistic"]:
+            assert f"{value:.4g}" in page
+    for value in model.combine_test()["statistic"]:
+        assert f"{value:.4g}" in page
+    assert "Cheng and Long 2007" in page
+
+
+def test_specification_tests_notes_and_switch(reports) -> None:
+    assert "IIA and combination tests: not computed" in reports["nocov"]["html"]
+    case = reports["array"]
+    other = render_report(case["model"], case["data"][:120], case["y"][:120])
+    assert "IIA tests: not computed (these tests need the training data" in other
+    assert "Can two classes be combined?" in other  # Wald needs no data
+    bare = render_report(case["model"], case["data"], case["y"], iia=False)
+    assert "Specification tests" not in bare

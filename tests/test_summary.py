@@ -337,3 +337,47 @@ class TestLatex:
         assert " & rrr & " in latex
         assert "Penalty" in latex
         assert "Penalized fit" in latex
+
+
+class TestSections:
+    """Tables after the coefficients: ``summary(iia=...)`` and ``add_section``."""
+
+    def test_iia_sections_show_the_tests(self, data, model):
+        X, y = data
+        summary = model.summary(iia=(X, y))
+        text = str(summary)
+        hm = model.iia_test(X, y)
+        su = model.iia_test(X, y, method="suest")
+        assert [title for title, _ in summary.sections] == [
+            "IIA: Hausman-McFadden tests (H0: odds independent of the omitted class)",
+            "IIA: generalized Hausman (suest) tests, stacked scores",
+        ]
+        plain = str(model.summary())
+        assert text.startswith(plain)  # this model has no notes: sections follow the blocks
+        parts = text[len(plain) :].split("IIA: generalized Hausman (suest)")
+        for table, part in zip((hm, su), parts, strict=True):
+            rows = {ln.split()[0]: ln.split() for ln in part.splitlines() if ln[:1].isalpha()}
+            for label, row in table.iterrows():
+                cells = rows[str(label)]
+                assert cells[1] == f"{row['statistic']:.4f}"
+                assert cells[2] == str(int(row["df"]))
+
+    def test_notes_become_footnotes(self, data, model):
+        X, y = data
+        table = model.iia_test(X, y)
+        summary = model.summary().add_section("IIA", table)
+        text = str(summary)
+        notes = [n for n in table["note"] if n]
+        assert notes  # the reference class is omitted in one row at least
+        assert "[1] " + notes[0][:40] in " ".join(text.split())
+        markup = summary._repr_html_()
+        assert "<caption>IIA</caption>" in markup and "[1]" in markup
+        latex = summary.as_latex()
+        assert r"\textit{IIA}" in latex and r"\footnotesize [1]" in latex
+
+    def test_combine_table_as_a_section(self, model):
+        table = model.combine_test()
+        text = str(model.summary().add_section("Combine classes (Wald)", table))
+        for (a, b), row in table.iterrows():
+            assert f"{a} vs {b}" in text
+            assert f"{row['statistic']:.4f}" in text

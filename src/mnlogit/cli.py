@@ -182,7 +182,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if state.convergence is not None:
             print(state.convergence)
         return 0
-    print(model.summary(alpha=args.alpha, exponentiate=args.rrr))
+    iia = None
+    if args.iia:
+        if state.design is None:
+            raise CliError(
+                "--iia needs a model fitted with a formula (the response is read from DATA)"
+            )
+        iia = read_table(args.iia)
+    summary = model.summary(alpha=args.alpha, exponentiate=args.rrr, iia=iia)
+    if args.iia and args.iia_seed is not None:
+        table = model.iia_test(iia, method="small-hsiao", random_state=args.iia_seed)
+        summary.add_section(f"IIA: Small-Hsiao tests (random split, seed {args.iia_seed})", table)
+    print(summary)
     return 0
 
 
@@ -241,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("model")
     summ.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     summ.add_argument("--rrr", action="store_true", help="show relative risk ratios")
+    summ.add_argument(
+        "--iia",
+        metavar="DATA",
+        help="the training data file: add Hausman-McFadden and suest tests of IIA",
+    )
+    summ.add_argument(
+        "--iia-seed",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="with --iia, also the Small-Hsiao test on a random split drawn from SEED",
+    )
     summ.set_defaults(func=cmd_summary)
 
     rep = sub.add_parser("report", help="self-contained HTML report of a model on data")

@@ -491,6 +491,33 @@ class FormulaDesign:
                     f"(known levels: {sorted(map(str, seen))[:20]})"
                 )
 
+    def categorical_levels(self, data: Any) -> dict[str, list[Any]]:
+        """The data columns the formula encodes as categorical, with their training levels.
+
+        Parameters
+        ----------
+        data : pandas or polars DataFrame
+            Names the columns (a factor's variables that are not data columns, such as
+            ``C`` in ``C(region)``, are not columns).
+
+        Returns
+        -------
+        dict of str to list
+            ``{column: levels}`` in the order the formula's factors appear; a column
+            encoded by several factors (``C(r)`` and ``r:x``) appears once.
+        """
+        frame = as_pandas(data)
+        out: dict[str, list[Any]] = {}
+        for factor, (kind, state) in self.spec.encoder_state.items():
+            if getattr(kind, "value", kind) != "categorical" or "categories" not in state:
+                continue
+            variables = [
+                v for v in self.factor_variables.get(str(factor), []) if v in frame.columns
+            ] or ([str(factor)] if str(factor) in frame.columns else [])
+            if len(variables) == 1 and variables[0] != self.response:
+                out.setdefault(variables[0], list(state["categories"]))
+        return out
+
     def transform(self, data: Any) -> FloatArray:
         """Design matrix for new data (intercept column removed).
 

@@ -2,7 +2,8 @@
 
 One file, no external resources: inline CSS, figures embedded as base64 PNG. It
 holds the summary (fit statistics and coefficients), relative risk ratios, joint term
-tests, the evaluation on the given data, and the figures of :mod:`mnlogit.plotting`.
+tests, specification tests (IIA, combining classes), the evaluation on the given data,
+and the figures of :mod:`mnlogit.plotting`.
 A figure that cannot be drawn for this model (say, a decision-region plot for a model
 with one predictor) is replaced by a visible note saying why.
 """
@@ -97,6 +98,41 @@ def _tables(model: Any) -> list[str]:
     return parts
 
 
+_IIA_READING = (
+    "Each row omits one class (and its observations), refits, and compares the coefficients "
+    "the two models share; a small p-value says the odds between the remaining classes "
+    "changed, against the independence of irrelevant alternatives. These tests often "
+    "disagree and have poor size in samples of usual size (Fry and Harris 1996; Cheng and "
+    "Long 2007): read a rejection as a reason to ask whether some classes are close "
+    "substitutes, not as proof. See docs/inference.md."
+)
+
+
+def _specification_tests(model: Any, data: Any, y: Any) -> list[str]:
+    """IIA tests (Hausman-McFadden, suest) and the Wald tests for combining classes."""
+    esc = html.escape
+    parts = ["<h2>Specification tests</h2>"]
+    if model.fitted_.cov is None or model.penalty is not None or len(model.classes_) < 3:
+        parts.append(
+            "<p class='note'>IIA and combination tests: not computed (they need an "
+            "unpenalized fit with standard errors and at least three classes).</p>"
+        )
+        return parts
+    parts.append("<h3>Can two classes be combined? (Wald; H0: all slopes equal)</h3>")
+    parts.append(model.combine_test().to_html(float_format="{:.4g}".format, escape=True))
+    X, labels = (data, None) if model.fitted_.design is not None else (data, y)
+    try:
+        for method, title in (("hausman", "Hausman-McFadden"), ("suest", "suest")):
+            table = model.iia_test(X, labels, method=method)
+            parts.append(f"<h3>IIA: {title} tests</h3>")
+            parts.append(table.to_html(float_format="{:.4g}".format, escape=True))
+    except (InvalidInputError, InferenceUnavailableError, ValueError) as exc:
+        parts.append(f"<p class='note'>IIA tests: not computed ({esc(str(exc))})</p>")
+        return parts
+    parts.append(f"<p>{esc(_IIA_READING)}</p>")
+    return parts
+
+
 def _feature_figures(model: Any, data: Any, y: Any, has_cov: bool) -> tuple[list[Captioned], str]:
     """Figures along the numeric predictors, and a note when the surfaces cannot be drawn."""
     from mnlogit import plotting
@@ -173,7 +209,9 @@ def _figures(model: Any, data: Any, y: Any) -> tuple[list[Captioned], str]:
     return figures, note
 
 
-def render_report(model: Any, data: Any, y: Any = None, title: str | None = None) -> str:
+def render_report(
+    model: Any, data: Any, y: Any = None, title: str | None = None, iia: bool = True
+) -> str:
     """The report as an HTML string.
 
     Parameters
@@ -185,6 +223,10 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
     y : array-like of shape (n,), optional
         True labels (formula models read them from ``data``).
     title : str, optional
+    iia : bool, default=True
+        Add the specification tests: IIA (Hausman-McFadden and suest; computed only
+        when ``data`` are the training data, else a note says so) and the Wald tests
+        that two classes can be combined. The IIA tests refit the model K + 1 times.
     """
     design = model.fitted_.design
     if y is None and design is not None:
@@ -201,6 +243,7 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
         + (f" Formula: <code>{esc(design.formula)}</code>." if design is not None else "")
         + "</p>",
         *_tables(model),
+        *(_specification_tests(model, data, y) if iia else []),
         "<h2>Evaluation on the given data</h2>",
         model.evaluate(data, y)._repr_html_(),
     ]
@@ -223,9 +266,14 @@ def render_report(model: Any, data: Any, y: Any = None, title: str | None = None
 
 
 def write_report(
-    model: Any, data: Any, path: str | Path, y: Any = None, title: str | None = None
+    model: Any,
+    data: Any,
+    path: str | Path,
+    y: Any = None,
+    title: str | None = None,
+    iia: bool = True,
 ) -> Path:
     """Write :func:`render_report` to ``path``; returns the path."""
     target = Path(path)
-    target.write_text(render_report(model, data, y=y, title=title), encoding="utf-8")
+    target.write_text(render_report(model, data, y=y, title=title, iia=iia), encoding="utf-8")
     return target

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -69,6 +70,10 @@ class Summary:
         How the coefficients are to be read (e.g. "against Strong Democrat").
     alpha : float
     notes : list of str
+    sections : list of (str, DataFrame)
+        Further tables shown after the coefficients (the IIA tests of
+        ``summary(iia=...)``, or any added with :meth:`add_section`): a title and a
+        table of ``statistic, df, p_value`` (and ``note``) columns, or any numbers.
     """
 
     title: str
@@ -77,6 +82,73 @@ class Summary:
     reference: str
     alpha: float
     notes: list[str]
+    sections: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+
+    def add_section(self, title: str, table: pd.DataFrame) -> Summary:
+        """Append a table (e.g. ``model.combine_test()``) to the summary; returns it.
+
+        Parameters
+        ----------
+        title : str
+        table : DataFrame
+            Its ``note`` column, if any, is shown as numbered footnotes.
+        """
+        self.sections.append((title, table))
+        return self
+
+    @staticmethod
+    def _section_cells(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """A section's table as strings, with its notes turned into numbered footnotes."""
+        notes: list[str] = []
+        cells = pd.DataFrame(
+            index=[
+                str(i) if not isinstance(i, tuple) else " vs ".join(map(str, i))
+                for i in table.index
+            ]
+        )
+        for col in table.columns:
+            values = table[col].tolist()
+            if col == "note":
+                marks = []
+                for note in values:
+                    if isinstance(note, str) and note:
+                        notes.append(note)
+                        marks.append(f"[{len(notes)}]")
+                    else:
+                        marks.append("")
+                cells["note"] = marks
+            elif col == "p_value":
+                cells["P>chi2"] = [_p(v) if v == v else "" for v in values]
+            else:
+                cells[str(col)] = [
+                    _fmt(float(v)) if isinstance(v, int | float) else str(v) for v in values
+                ]
+        cells.index.name = (
+            table.index.name
+            if table.index.nlevels == 1
+            else " / ".join(map(str, table.index.names))
+        )
+        return cells, notes
+
+    def _sections_text(self) -> list[str]:
+        lines: list[str] = []
+        for title, table in self.sections:
+            cells, notes = self._section_cells(table)
+            lines.append(title)
+            label = str(cells.index.name or "")
+            width = max([len(label), *(len(i) for i in cells.index)]) + 2
+            lines.append(f"{label:<{width}}" + "".join(f"{c:>12}" for c in cells.columns))
+            lines.append("-" * _WIDTH)
+            for name, row in cells.iterrows():
+                lines.append(f"{name!s:<{width}}" + "".join(f"{v:>12}" for v in row))
+            for i, note in enumerate(notes, 1):
+                lines.extend(
+                    textwrap.wrap(
+                        note, _WIDTH, initial_indent=f"  [{i}] ", subsequent_indent="      "
+                    )
+                )
+            lines.append("=" * _WIDTH)
+        return lines
 
     def _columns(self) -> list[str]:
         level = 100 * (1 - self.alpha)
@@ -115,6 +187,7 @@ class Summary:
                 ]
                 lines.append(f"{term!s:<{term_width}}" + "".join(vals))
             lines.append("=" * max(_WIDTH, len(head)))
+        lines.extend(self._sections_text())
         lines.extend(self.notes)
         return "\n".join(lines)
 
@@ -147,6 +220,22 @@ class Summary:
                     + "</tr>"
                 )
             out.append("</table>")
+        for title, table in self.sections:
+            cells, notes = self._section_cells(table)
+            out.append(f"<table><caption>{esc(title)}</caption>")
+            out.append(
+                f"<tr><th>{esc(str(cells.index.name or ''))}</th>"
+                + "".join(f"<th>{esc(c)}</th>" for c in cells.columns)
+                + "</tr>"
+            )
+            for name, row in cells.iterrows():
+                out.append(
+                    f"<tr><th style='text-align:left'>{esc(str(name))}</th>"
+                    + "".join(f"<td style='text-align:right'>{esc(v)}</td>" for v in row)
+                    + "</tr>"
+                )
+            out.append("</table>")
+            out.extend(f"<p><small>[{i}] {esc(n)}</small></p>" for i, n in enumerate(notes, 1))
         out.extend(f"<p>{esc(n)}</p>" for n in self.notes)
         out.append("</div>")
         return "\n".join(out)
@@ -182,6 +271,18 @@ class Summary:
                     f"{row['ci_upper']:.4f}",
                 ]
                 out.append(_latex_escape(str(term)) + " & " + " & ".join(vals) + r" \\")
+        for title, table in self.sections:
+            cells, notes = self._section_cells(table)
+            out.append(r"\midrule")
+            span = len(cols) + 1
+            out.append(rf"\multicolumn{{{span}}}{{l}}{{\textit{{{_latex_escape(title)}}}}} \\")
+            for name, row in cells.iterrows():
+                vals = [_latex_escape(str(v)).replace("<", "$<$") for v in row]
+                out.append(_latex_escape(str(name)) + " & " + " & ".join(vals) + r" \\")
+            for i, note in enumerate(notes, 1):
+                out.append(
+                    rf"\multicolumn{{{span}}}{{l}}{{\footnotesize [{i}] {_latex_escape(note)}}} \\"
+                )
         out.extend([r"\bottomrule", r"\end{tabular}"])
         for note in self.notes:
             out.append(rf"\par\small {_latex_escape(note)}")

@@ -329,6 +329,35 @@ def test_log_odds_against_another_reference(synth: Any) -> None:
     np.testing.assert_allclose(lines["2"].get_ydata(), eta[:, 2] - eta[:, 1], atol=1e-12)
 
 
+def test_log_odds_bands_are_normal_intervals_of_the_difference(synth: Any, tmp_path: Path) -> None:
+    X, _y, model = synth
+    ax = plot_log_odds(model, X, 0, reference=2, n_points=7, alpha=0.1)
+    lines = labelled_lines(ax)
+    x = lines["0"].get_xdata()
+    rows = grid_rows(X.mean(axis=0), {0: x})
+    eta = model.linear_predictor(rows)
+    # The variance of eta_k - eta_r written out from cov_params (reference class 0,
+    # whose coefficients are fixed at zero), independent of log_odds_se.
+    V = model.cov_params().to_numpy()
+    p1 = X.shape[1] + 1
+    xt = np.column_stack([np.ones(len(x)), rows])
+    z = 1.6448536269514722
+    assert len(ax.collections) == 2
+    for poly, k in zip(ax.collections, (0, 1), strict=True):
+        g = np.zeros((len(x), V.shape[0]))
+        if k == 1:
+            g[:, :p1] = xt  # class 1 block
+        g[:, p1:] -= xt  # minus class 2 block
+        se = np.sqrt(np.einsum("ia,ab,ib->i", g, V, g))
+        odds = eta[:, k] - eta[:, 2]
+        verts = poly.get_paths()[0].vertices
+        assert np.isclose(verts[:, 1].min(), (odds - z * se).min())
+        assert np.isclose(verts[:, 1].max(), (odds + z * se).max())
+    assert "90% bands" in ax.get_title()
+    assert not plot_log_odds(model, X, 0, bands=False, n_points=5).collections
+    save_png(ax, tmp_path, "log_odds_bands")
+
+
 # ---------------------------------------------------------------------- coefficients
 def forest_points(ax: Axes) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(estimates, interval lower, interval upper) of each class's error-bar set."""

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective import log_softmax
 
-__all__ = ["probability_intervals"]
+__all__ = ["log_odds_standard_errors", "probability_intervals"]
 
 FloatArray = NDArray[np.float64]
 _CHUNK_ELEMENTS = 2**22
@@ -70,3 +70,44 @@ def probability_intervals(
         lower[start : start + step] = scipy.special.expit(logit - z * se)
         upper[start : start + step] = scipy.special.expit(logit + z * se)
     return lower, upper
+
+
+def log_odds_standard_errors(
+    X: FloatArray, cov: FloatArray, fit_intercept: bool, reference: int
+) -> FloatArray:
+    """Standard errors of the log-odds ``eta_k - eta_r`` against class ``r`` at each row.
+
+    ``eta_k - eta_r = x~ . (B_k - B_r)`` with ``x~ = [1, x]``, so its variance is
+    ``x~' (C_kk - C_kr - C_rk + C_rr) x~`` with ``C`` the blocks of ``cov``. Exact (the
+    log-odds are linear in the coefficients), whichever reference the model uses.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    cov : ndarray of shape (K * p1, K * p1)
+        Covariance of ``vec(B)``.
+    fit_intercept : bool
+    reference : int
+        Position of the class the log-odds are against.
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+        Column ``reference`` is zero.
+    """
+    n = X.shape[0]
+    p1 = X.shape[1] + int(fit_intercept)
+    K = cov.shape[0] // p1
+    C = cov.reshape(K, p1, K, p1)
+    out = np.zeros((n, K))
+    step = max(1, _CHUNK_ELEMENTS // max(p1, 1))
+    for start in range(0, n, step):
+        Xc = X[start : start + step]
+        Xt = np.hstack([np.ones((Xc.shape[0], 1)), Xc]) if fit_intercept else Xc
+        for k in range(K):
+            if k == reference:
+                continue
+            D = C[k, :, k] - C[k, :, reference] - C[reference, :, k] + C[reference, :, reference]
+            var = np.einsum("it,tu,iu->i", Xt, D, Xt)
+            out[start : start + step, k] = np.sqrt(np.maximum(var, 0.0))
+    return out

@@ -26,20 +26,35 @@ from mnlogit.exceptions import (
 )
 from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.inference.combine import COMBINE_METHODS, combine_pairs, combine_table
+from mnlogit.inference.discrete_changes import (
+    Contrast,
+    discrete_change,
+    indicator_columns,
+    level_contrasts,
+)
 from mnlogit.inference.hypotheses import (
     TestResult,
     as_matrix_hypothesis,
     parse_hypothesis,
     wald_statistic,
 )
-from mnlogit.inference.intervals import probability_intervals
-from mnlogit.inference.margins import average_effects
+from mnlogit.inference.iia import IIA_METHODS, iia_tests
+from mnlogit.inference.intervals import log_odds_standard_errors, probability_intervals
+from mnlogit.inference.margins import average_effects, representative_rows
+from mnlogit.inference.refits import TrainingData
+from mnlogit.objective import log_softmax
 from mnlogit.preparation import FitSettings, check_same_data, model_inputs, prepare
 from mnlogit.summary import Summary
 
 __all__ = ["InferenceMixin"]
 
 FloatArray = NDArray[np.float64]
+#: The IIA tests ``summary(iia=...)`` shows, with their titles.
+IIA_TITLES = {
+    "hausman": "IIA: Hausman-McFadden tests (H0: odds independent of the omitted class)",
+    "suest": "IIA: generalized Hausman (suest) tests, stacked scores",
+}
 TABLE_COLUMNS = ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
 
 
@@ -369,6 +384,174 @@ class InferenceMixin:
         frame.index.name = "term"
         return frame
 
+    # ------------------------------------------------------------------ model comparisons
+    def _training_data(
+        self, X: Any, y: ArrayLike | None, sample_weight: ArrayLike | None
+    ) -> TrainingData:
+        """The design (aliased columns removed), labels and weights, checked to be the
+        training data: the model's log-likelihood on them must equal ``loglik_``."""
+        outcome = self._outcome()
+        state = self.fitted_
+        if self.penalty is not None:
+            raise InvalidInputError(
+                "these tests compare maximum-likelihood fits; a penalized fit is not one. "
+                "Refit with penalty=None"
+            )
+        if self.get_params()["class_weight"] is not None:  # type: ignore[attr-defined]
+            raise InvalidInputError(
+                "these tests refit on parts of the data, where class weights change "
+                "meaning; fit with sample_weight instead of class_weight"
+            )
+        settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
+        inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
+        Xd: Any = inputs.X
+        Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
+        labels = np.asarray(inputs.y)
+        w = None if inputs.sample_weight is None else np.asarray(inputs.sample_weight, float)
+        unknown = set(pd.unique(labels)) - set(state.classes)
+        if Xd.shape[1] != state.n_features or unknown:
+            raise InvalidInputError(
+                f"X has {Xd.shape[1]} design columns (the model {state.n_features})"
+                + (
+                    f" and y classes {sorted(map(str, unknown))[:5]} the model lacks"
+                    if unknown
+                    else ""
+                )
+            )
+        B = state.coefficient_matrix()
+        eta = Xd @ B[int(state.fit_intercept) :] + (B[0] if state.fit_intercept else 0.0)
+        logp = log_softmax(eta)[np.arange(labels.size), np.searchsorted(state.classes, labels)]
+        ll = float(np.sum(logp if w is None else w * logp))
+        expected = float(outcome.statistics.loglik)
+        if not np.isclose(ll, expected, rtol=1e-6, atol=1e-6):
+            raise InvalidInputError(
+                f"these tests need the training data: the model's log-likelihood on the data "
+                f"given is {ll:.6g}, at fit time it was {expected:.6g} (pass the same X, y "
+                "and sample_weight as to fit)"
+            )
+        kept = state.kept_columns
+        names = state.feature_names
+        if kept is not None:
+            Xd = Xd[:, kept]
+            names = tuple(names[j] for j in kept)
+        return TrainingData(Xd, labels, w, names)
+
+    def _refit(
+        self, X: FloatArray, y: Any, sample_weight: FloatArray | None, reference: Any, cov: bool
+    ) -> FittedModel:
+        """A fit with this model's settings on other rows (the :data:`Refit` of the tests).
+
+        The tolerance is at most 1e-10: the Hausman contrasts difference two fits, so
+        their optimization error must be far below the difference.
+        """
+        model = clone(self).set_params(
+            tol=min(float(self.get_params()["tol"]), 1e-10),  # type: ignore[attr-defined]
+            formula=None,
+            warm_start=False,
+            verbose=0,
+            reference=reference,
+            cov_type="nonrobust" if cov else None,
+            fit_intercept=self.fitted_.fit_intercept,
+        )
+        model.fit(X, y, sample_weight=sample_weight)
+        state: FittedModel = model.fitted_
+        return state
+
+    def iia_test(
+        self,
+        X: Any,
+        y: ArrayLike | None = None,
+        method: str = "hausman",
+        omit: Any = None,
+        *,
+        sample_weight: ArrayLike | None = None,
+        constant: bool = True,
+        random_state: Any = None,
+    ) -> pd.DataFrame:
+        """Tests of the independence of irrelevant alternatives, one per omitted class.
+
+        Each class in turn (or those in ``omit``) is dropped with its rows, the model is
+        refitted with the same settings, and the restricted coefficients are compared
+        with the full ones (see :mod:`mnlogit.inference.iia` for the statistics and
+        docs/inference.md for how to read them and the literature's warnings).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p), or a data frame for a formula model
+            The training data (the model's log-likelihood on them is checked).
+        y : array-like of shape (n,), optional
+            Not needed with a formula.
+        method : {"hausman", "suest", "small-hsiao"}, default="hausman"
+            Hausman-McFadden (Stata ``hausman ..., alleqs constant``, SPost ``mlogtest,
+            iia``, R ``mlogit::hmftest``), the generalized Hausman test from stacked
+            scores (Stata ``suest``), or Small-Hsiao's split-sample test.
+        omit : label or sequence of labels, optional
+            The classes to omit; default every class.
+        sample_weight : array-like of shape (n,), optional
+            As given to ``fit``.
+        constant : bool, default=True
+            Include the intercepts in the Hausman comparisons.
+        random_state : int, numpy Generator or None
+            Small-Hsiao's random split (pass an int for reproducible results).
+
+        Returns
+        -------
+        DataFrame of shape (n_omitted, 4)
+            Indexed by ``omitted``; columns ``statistic, df, p_value, note`` (``nan``
+            statistic and a note where a test cannot be computed; a note also flags a
+            non-positive-definite variance difference, a changed base class or columns
+            collinear after dropping rows). ``attrs["method"]`` names the test.
+        """
+        if method not in IIA_METHODS:
+            raise InvalidInputError(f"method must be one of {IIA_METHODS}, got {method!r}")
+        data = self._training_data(X, y, sample_weight)
+        state = self.fitted_
+        chosen = None
+        if omit is not None:
+            chosen = list(omit) if isinstance(omit, list | tuple | np.ndarray) else [omit]
+        reference = None if state.reference_index is None else state.reference
+        return iia_tests(
+            data, state.classes, reference, self._refit, method, chosen, constant, random_state
+        )
+
+    def combine_test(
+        self,
+        method: str = "wald",
+        pairs: Any = None,
+        X: Any = None,
+        y: ArrayLike | None = None,
+        *,
+        sample_weight: ArrayLike | None = None,
+    ) -> pd.DataFrame:
+        """Tests that two classes can be combined (all their slopes equal).
+
+        SPost's ``mlogtest, combine`` (Wald) and ``mlogtest, lrcomb`` (likelihood ratio;
+        see :mod:`mnlogit.inference.combine` for the constrained model).
+
+        Parameters
+        ----------
+        method : {"wald", "lr"}, default="wald"
+        pairs : sequence of (label, label), optional
+            Default every pair of classes.
+        X, y, sample_weight : optional
+            The training data, needed for ``"lr"`` (a data frame alone with a formula).
+
+        Returns
+        -------
+        DataFrame of shape (n_pairs, 4)
+            Indexed by ``(class_a, class_b)``; columns ``statistic, df, p_value, note``.
+        """
+        if method not in COMBINE_METHODS:
+            raise InvalidInputError(f"method must be one of {COMBINE_METHODS}, got {method!r}")
+        state = self.fitted_
+        chosen = combine_pairs(state.classes, pairs)
+        if method == "wald":
+            return combine_table(state, method, chosen, cov=self._covariance())
+        if X is None:
+            raise InvalidInputError("the likelihood-ratio test refits the model: pass X (and y)")
+        data = self._training_data(X, y, sample_weight)
+        return combine_table(state, method, chosen, data=data, refit=self._refit)
+
     # ------------------------------------------------------------------ effects
     def _rows(self, X: Any) -> FloatArray:
         rows: Any = self._design_matrix(X)  # type: ignore[attr-defined]
@@ -382,57 +565,169 @@ class InferenceMixin:
         at: Any = "overall",
         method: str = "dydx",
         alpha: float = 0.05,
+        *,
+        dummy: bool = False,
+        sample_weight: ArrayLike | None = None,
     ) -> pd.DataFrame:
         """Marginal effects (or elasticities) of each feature on each class probability.
 
+        Continuous features get derivatives; the categorical variables of a formula
+        always get discrete changes, each level against the base level (see
+        :mod:`mnlogit.inference.discrete_changes`), and so do 0/1 columns with
+        ``dummy=True``.
+
         Parameters
         ----------
-        X : array-like of shape (n, p)
+        X : array-like of shape (n, p), or a data frame for a formula model
             The rows to average over (usually the training data).
         at : "overall", "mean", "median" or dict, default="overall"
             ``"overall"`` averages the effect over the rows (average marginal effects);
             ``"mean"``/``"median"`` evaluate it at the column means/medians; a dict
-            ``{feature: value}`` fixes those features in every row, then averages.
+            ``{feature: value}`` fixes those features in every row, then averages. A
+            discrete change at the means holds the other features at their means.
         method : {"dydx", "eyex", "dyex", "eydx"}, default="dydx"
             Derivative, elasticity, semi-elasticities (``ey``: of the log probability,
-            ``ex``: with respect to the log feature).
+            ``ex``: with respect to the log feature). Discrete changes are of the
+            probability (``dydx``) or of its log (``eydx``); with respect to the log of
+            an indicator they are undefined (``nan`` rows for categorical terms; with
+            ``dummy=True`` an error).
         alpha : float, default=0.05
+        dummy : bool, default=False
+            Discrete change from 0 to 1 for every column holding only 0 and 1
+            (statsmodels' ``get_margeff(dummy=True)``).
+        sample_weight : array-like of shape (n,), optional
+            Frequency weights of the rows: weighted averages, weighted means and
+            medians (use the fit's weights for weighted average marginal effects).
 
         Returns
         -------
-        DataFrame of shape (K * p, 6)
-            Indexed by ``(class, term)`` for all K classes (reference included); columns
-            ``effect, std_err, z, p_value, ci_lower, ci_upper`` with delta-method errors.
+        DataFrame of shape (K * q, 6)
+            Indexed by ``(class, term)`` for all K classes (reference included);
+            columns ``effect, std_err, z, p_value, ci_lower, ci_upper`` with delta-method
+            errors. ``q = p`` without categorical terms; each categorical variable's
+            design columns are replaced by one row per non-base level.
+            ``attrs["discrete"]`` lists the terms reported as discrete changes.
         """
         cov = self._covariance()
-        rows = self._rows(X)
         state = self.fitted_
+        rows = self._rows(X)
+        weights = self._row_weights(sample_weight, rows.shape[0])
         names = list(state.feature_names)
-        if isinstance(at, dict):
-            rows = rows.copy()
-            for key, value in at.items():
-                j = names.index(key) if key in names else key
-                if not isinstance(j, int | np.integer) or not 0 <= j < rows.shape[1]:
-                    raise InvalidInputError(f"at: {key!r} is not a feature ({names})")
-                rows[:, j] = value
-        elif at == "mean":
-            rows = rows.mean(axis=0, keepdims=True)
-        elif at == "median":
-            rows = np.median(rows, axis=0, keepdims=True)
-        elif at != "overall":
-            raise InvalidInputError(f"at must be 'overall', 'mean', 'median' or a dict, got {at!r}")
-        effects, J = average_effects(rows, state.coefficient_matrix(), state.fit_intercept, method)
-        se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0))
-        p1 = state.p1
+        contrasts = self._contrasts(X, rows, dummy, method)
+        point, w_point = representative_rows(rows, at, names, weights)
+        B = state.coefficient_matrix()
+        effects, J = average_effects(point, B, state.fit_intercept, method, w_point)
+        se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0)).reshape(effects.shape)
         off = int(state.fit_intercept)
-        gone = state.aliased_mask[off:p1]  # aliased features (same in every class)
-        effects = effects.copy()
+        gone = state.aliased_mask[off : state.p1]  # aliased features (same in every class)
         effects[:, gone] = np.nan
-        se = se.reshape(effects.shape)
         se[:, gone] = np.nan
-        se = se.ravel()
-        index = self._class_term_index(list(range(state.n_classes)), names)
-        return _z_table(effects.ravel(), se, alpha, index, "effect")
+        replaced = {j: c for c in contrasts for j in c.columns}
+        terms: list[str] = []
+        columns: list[tuple[FloatArray, FloatArray]] = []
+        for j, name in enumerate(names):
+            contrast = replaced.get(j)
+            if contrast is None:
+                terms.append(name)
+                columns.append((effects[:, j], se[:, j]))
+            elif j == contrast.columns[0]:
+                for c in (c for c in contrasts if c.columns == contrast.columns):
+                    terms.append(c.name)
+                    columns.append(self._discrete(c, at, names, weights, method, cov))
+        table_effects = np.column_stack([c[0] for c in columns])
+        table_se = np.column_stack([c[1] for c in columns])
+        index = self._class_term_index(list(range(state.n_classes)), terms)
+        table = _z_table(table_effects.ravel(), table_se.ravel(), alpha, index, "effect")
+        table.attrs["discrete"] = [c.name for c in contrasts]
+        return table
+
+    def _row_weights(self, sample_weight: ArrayLike | None, n: int) -> FloatArray | None:
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise InvalidInputError(
+                f"sample_weight must be {n} finite non-negative numbers with a positive sum"
+            )
+        return w
+
+    def _contrasts(self, X: Any, rows: FloatArray, dummy: bool, method: str) -> list[Contrast]:
+        """The discrete changes of a marginal-effects table (categorical, then 0/1 columns)."""
+        design = self.fitted_.design
+        contrasts = [] if design is None else level_contrasts(design, X)
+        if dummy:
+            if method.endswith("ex"):
+                raise InvalidInputError(
+                    "dummy=True: an elasticity with respect to log(x) of a 0/1 column is "
+                    "undefined; use method='dydx' or 'eydx'"
+                )
+            taken = {j for c in contrasts for j in c.columns}
+            names = self.fitted_.feature_names
+            for j in indicator_columns(rows):
+                if j in taken:
+                    continue
+                high, low = rows.copy(), rows.copy()
+                high[:, j] = 1.0
+                low[:, j] = 0.0
+                contrasts.append(Contrast(names[j], (j,), high, low))
+        return contrasts
+
+    def _discrete(
+        self,
+        contrast: Contrast,
+        at: Any,
+        names: list[str],
+        weights: FloatArray | None,
+        method: str,
+        cov: FloatArray,
+    ) -> tuple[FloatArray, FloatArray]:
+        """One discrete change per class and its delta-method standard error."""
+        state = self.fitted_
+        K = state.n_classes
+        if method.endswith("ex"):
+            nan = np.full(K, np.nan)
+            return nan, nan.copy()
+        if isinstance(at, dict):
+            fixed = {k: v for k, v in at.items() if k not in [names[j] for j in contrast.columns]}
+            high, w = representative_rows(contrast.high, fixed, names, weights)
+            low, _ = representative_rows(contrast.low, fixed, names, weights)
+        else:
+            high, w = representative_rows(contrast.high, at, names, weights)
+            low, _ = representative_rows(contrast.low, at, names, weights)
+        B = state.coefficient_matrix()
+        change, J = discrete_change(high, low, B, state.fit_intercept, w, log=method == "eydx")
+        se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0))
+        return change, se
+
+    def log_odds_se(self, X: ArrayLike, reference: Any = None) -> FloatArray:
+        """Standard errors of the log-odds ``eta_k - eta_r`` of each class against one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p), or a data frame for a formula model
+        reference : label, optional
+            The class ``r``; default the model's reference (the first class for a
+            symmetric-form fit).
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+            Column ``r`` is zero. ``eta_k - eta_r`` itself is
+            ``linear_predictor(X)[:, k] - linear_predictor(X)[:, r]``.
+        """
+        cov = self._covariance()
+        state = self.fitted_
+        r = self._reference_position(reference)
+        return log_odds_standard_errors(self._rows(X), cov, state.fit_intercept, r)
+
+    def _reference_position(self, reference: Any) -> int:
+        state = self.fitted_
+        if reference is None:
+            return 0 if state.reference_index is None else state.reference_index
+        labels = list(state.classes)
+        if reference not in labels:
+            raise InvalidInputError(f"reference {reference!r} is not a class ({labels})")
+        return labels.index(reference)
 
     def predict_interval(self, X: ArrayLike, alpha: float = 0.05) -> tuple[FloatArray, FloatArray]:
         """Confidence bounds of the predicted class probabilities.
@@ -458,7 +753,9 @@ class InferenceMixin:
         )
 
     # ------------------------------------------------------------------ summary
-    def summary(self, alpha: float = 0.05, exponentiate: bool = False) -> Summary:
+    def summary(
+        self, alpha: float = 0.05, exponentiate: bool = False, *, iia: Any = None
+    ) -> Summary:
         """A publication-ready summary: fit statistics, then one block per class.
 
         Parameters
@@ -466,6 +763,12 @@ class InferenceMixin:
         alpha : float, default=0.05
         exponentiate : bool, default=False
             Show relative risk ratios instead of coefficients.
+        iia : tuple or data frame, optional
+            The training data, ``(X, y)`` or ``(X, y, sample_weight)`` (a formula model's
+            data frame alone): adds the Hausman-McFadden and suest IIA tests (SPost's
+            ``mlogtest, iia``) after the coefficients. Small-Hsiao depends on a random
+            split; add it with ``summary().add_section(title, model.iia_test(...,
+            method="small-hsiao", random_state=seed))``.
 
         Returns
         -------
@@ -500,7 +803,7 @@ class InferenceMixin:
             notes.append(
                 "Not estimable (aliased, dropped from the fit): " + ", ".join(state.aliased) + "."
             )
-        return Summary(
+        summary = Summary(
             title="Multinomial logit regression results",
             header=self._summary_header(outcome),
             table=table,
@@ -508,6 +811,12 @@ class InferenceMixin:
             alpha=alpha,
             notes=notes,
         )
+        if iia is not None:
+            X, y, weights = (iia, None, None) if not isinstance(iia, tuple) else (*iia, None)[:3]
+            for method, title in IIA_TITLES.items():
+                found = self.iia_test(X, y, method=method, sample_weight=weights)
+                summary.add_section(title, found)
+        return summary
 
     def _summary_header(self, outcome: FitOutcome) -> list[tuple[str, object]]:
         """The fit statistics shown above the coefficient blocks."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike, NDArray
 
@@ -161,11 +162,16 @@ def plot_log_odds(
     reference: Any = None,
     n_points: int = 100,
     grid: ArrayLike | None = None,
+    bands: bool = True,
+    alpha: float = 0.05,
 ) -> Axes:
     """Log-odds of each class against the reference class along one predictor.
 
     ``log(P_k / P_r) = eta_k - eta_r`` from ``model.linear_predictor``: straight lines in a
-    numeric predictor, with slope ``coef_[k, j] - coef_[r, j]``.
+    numeric predictor, with slope ``coef_[k, j] - coef_[r, j]``. Bands are pointwise
+    ``1 - alpha`` normal intervals ``+- z * se`` with ``se`` from
+    ``model.log_odds_se`` (exact: the log-odds are linear in the coefficients); left
+    out when the model has no covariance.
 
     Parameters
     ----------
@@ -182,13 +188,19 @@ def plot_log_odds(
     n_points : int, default=100
     grid : array-like of shape (m,), optional
         Feature values to use instead of the observed range.
+    bands : bool, default=True
+        Draw confidence bands (skipped when the model has no covariance).
+    alpha : float, default=0.05
 
     Returns
     -------
     Axes
         K - 1 lines of m points, one per non-reference class in ``classes_`` order, and a
-        horizontal line at zero.
+        horizontal line at zero; with bands, one filled polygon per line
+        (``ax.collections``), or error bars for a categorical feature.
     """
+    if not 0 < alpha < 1:
+        raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
     name, x, ticks, rows = _line_grid(model, X, feature, at, n_points, grid)
     classes = np.asarray(model.classes_)
     if reference is not None:
@@ -197,6 +209,13 @@ def plot_log_odds(
         r = model.fitted_.reference_index
     r = 0 if r is None else r
     eta = np.asarray(model.linear_predictor(rows), dtype=np.float64)
+    se: FloatArray | None = None
+    if bands:
+        try:
+            se = model.log_odds_se(rows, reference=classes[r])
+        except InferenceUnavailableError:
+            se = None
+    z = float(scipy.stats.norm.ppf(1 - alpha / 2))
     colors = class_colors(classes.size)
     ax = _new_axes(ax)
     ax.axhline(0.0, **_REFERENCE_LINE)
@@ -204,12 +223,19 @@ def plot_log_odds(
     for k in range(classes.size):
         if k == r:
             continue
-        ax.plot(x, eta[:, k] - eta[:, r], style, color=colors[k], label=_label(classes[k]))
+        odds = eta[:, k] - eta[:, r]
+        ax.plot(x, odds, style, color=colors[k], label=_label(classes[k]))
+        if se is not None and ticks is None:
+            half = z * se[:, k]
+            ax.fill_between(x, odds - half, odds + half, color=colors[k], alpha=0.2, lw=0)
+        elif se is not None:
+            ax.errorbar(x, odds, yerr=z * se[:, k], fmt="none", ecolor=colors[k], capsize=3)
     if ticks is not None:
         ax.set_xticks(x, ticks)
         ax.set_xlim(-0.5, len(ticks) - 0.5)
     ax.set_xlabel(name)
     ax.set_ylabel(f"log odds against {_label(classes[r])}")
-    ax.set_title(_held_note(at), fontsize="medium")
+    band_note = f", {100 * (1 - alpha):g}% bands" if se is not None else ""
+    ax.set_title(f"{_held_note(at)}{band_note}", fontsize="medium")
     ax.legend(title="class", fontsize="small", loc="best")
     return ax
