@@ -34,7 +34,9 @@ def null_loglik(class_weight_totals: NDArray[np.float64], fit_intercept: bool) -
     if not fit_intercept:
         return -S * math.log(totals.size)
     pos = totals[totals > 0]
-    return float(np.sum(pos * np.log(pos / S)))
+    # log(S_k) - log(S), not log(S_k / S): the ratio of a subnormal class total to S
+    # underflows to 0 (weights down to 5e-324 are accepted)
+    return float(np.sum(pos * (np.log(pos) - math.log(S))))
 
 
 @dataclass(frozen=True)
