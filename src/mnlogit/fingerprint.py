@@ -14,8 +14,14 @@ The digests cover
 - ``labels``: the sorted classes and each row's class code;
 - ``weights``: the effective frequency weights (``sample_weight * class_weight``).
 
-Hashing reads X once (about 1.7 GB/s with SHA extensions); it never copies X whole
-(dense X is hashed in row blocks).
+X is hashed in full up to :data:`FULL_HASH_BYTES`; a larger X is hashed on an evenly
+spaced, deterministic sample of its rows holding about that many bytes (with its full
+shape and dtype), so that the fingerprint costs a few tens of milliseconds whatever ``n``
+is (measured in docs/decisions.md). Labels and weights (``n`` numbers each) are always
+hashed in full. A different data set, a subset or a transformation of the data changes
+the sampled rows too; what the sample cannot see is an edit confined to rows it skips.
+X is never copied whole (rows are hashed in blocks, C order, so a Fortran-ordered copy of
+the same numbers has the same digest).
 """
 
 from __future__ import annotations
@@ -30,7 +36,32 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.blocks import row_blocks
 
-__all__ = ["DataFingerprint"]
+__all__ = ["FULL_HASH_BYTES", "DataFingerprint", "sampled_rows"]
+
+
+#: Bytes of X hashed in full (16 MiB); beyond, an evenly spaced sample of rows this size.
+FULL_HASH_BYTES = 2**24
+
+
+def sampled_rows(n_rows: int, row_bytes: float) -> NDArray[np.intp] | None:
+    """The rows of X the fingerprint hashes: None for all of them.
+
+    Parameters
+    ----------
+    n_rows : int
+    row_bytes : float
+        Bytes per row (``p * itemsize`` dense, stored bytes over ``n`` sparse).
+
+    Returns
+    -------
+    ndarray of shape (k,) or None
+        Increasing row indices, evenly spaced from the first row to the last, about
+        :data:`FULL_HASH_BYTES` bytes of rows in all; None when X is that small.
+    """
+    if n_rows * row_bytes <= FULL_HASH_BYTES:
+        return None
+    k = max(2, int(FULL_HASH_BYTES // max(row_bytes, 1.0)))
+    return np.unique((np.arange(k, dtype=np.int64) * (n_rows - 1)) // (k - 1)).astype(np.intp)
 
 
 def _update_array(h: Any, a: NDArray[Any]) -> None:
@@ -45,7 +76,14 @@ def _update_array(h: Any, a: NDArray[Any]) -> None:
 
 def _digest_features(X: Any) -> str:
     h = hashlib.sha256()
+    n_rows, n_cols = X.shape
     if sp.issparse(X):
+        X = cast(Any, X)
+        stored = X.nnz * (X.dtype.itemsize + 8)
+        rows = sampled_rows(n_rows, stored / max(n_rows, 1))
+        h.update(f"{X.dtype.str}{X.shape}".encode())
+        if rows is not None:  # row indexing of CSR or CSC: the sampled rows only
+            X = cast(Any, X)[rows]
         csr: Any = sp.csr_array(cast(Any, X))
         if not csr.has_sorted_indices:
             csr = csr.sorted_indices()
@@ -53,8 +91,15 @@ def _digest_features(X: Any) -> str:
         for part in (csr.data, csr.indices.astype(np.int64), csr.indptr.astype(np.int64)):
             _update_array(h, np.asarray(part))
         h.update(str(csr.shape).encode())
-    else:
-        _update_array(h, np.asarray(X))
+        return h.hexdigest()
+    A = np.asarray(X)
+    rows = sampled_rows(n_rows, n_cols * A.dtype.itemsize)
+    if rows is None:
+        _update_array(h, A)
+        return h.hexdigest()
+    h.update(f"{A.dtype.str}{A.shape}".encode())
+    for sl in row_blocks(rows.size, n_cols):
+        h.update(np.ascontiguousarray(A[rows[sl]]).data.cast("B"))
     return h.hexdigest()
 
 
