@@ -223,3 +223,25 @@ def test_old_files_without_a_fingerprint_still_load(model_file, tmp_path) -> Non
     bad = forge(tmp_path, model_file, meta={"data_fingerprint": {"algorithm": "md5"}})
     with pytest.raises(ModelFileError):
         mnlogit.load(bad)
+
+
+def test_atomic_save_keeps_the_usual_file_mode(tmp_path) -> None:
+    """A new model file gets 0666 less the umask, as open() would; a replaced one keeps its mode."""
+    import os
+    import stat
+
+    from mnlogit import MultinomialLogit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = rng.integers(0, 3, 60)
+    model = MultinomialLogit().fit(X, y)
+    umask = os.umask(0o022)
+    try:
+        path = model.save(tmp_path / "m.mnlogit")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        os.chmod(path, 0o600)
+        model.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(umask)

@@ -32,6 +32,7 @@ import io
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -306,6 +307,16 @@ def write(path: str | Path, params: Mapping[str, Any], state: FittedModel) -> Pa
     return target
 
 
+def _file_mode(target: Path) -> int:
+    """The permission bits ``open(target, "w")`` would leave: the file's own if it exists."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: str | Path, writer: Callable[[Any], None]) -> None:
     """Write a file so that it is either entirely new or untouched.
 
@@ -327,6 +338,9 @@ def atomic_write(path: str | Path, writer: Callable[[Any], None]) -> None:
             writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would:
+        # the existing file's, or 0666 less the umask
+        os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
+from mnlogit.io import atomic_write
 
 __all__ = ["render_report", "write_report"]
 
@@ -275,5 +276,6 @@ def write_report(
 ) -> Path:
     """Write :func:`render_report` to ``path``; returns the path."""
     target = Path(path)
-    target.write_text(render_report(model, data, y=y, title=title, iia=iia), encoding="utf-8")
+    page = render_report(model, data, y=y, title=title, iia=iia).encode("utf-8")
+    atomic_write(target, lambda fh: fh.write(page))  # an old report survives a failure
     return target
