@@ -33,10 +33,9 @@ from mnlogit.identification.aliasing import (
 )
 from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
 from mnlogit.identification.scales import check_column_range, column_maxabs, column_scales
-from mnlogit.identification.separation import (
+from mnlogit.identification.separation import SeparationResult, detect_separation
+from mnlogit.identification.separation_check import (
     RecordedSeparation,
-    SeparationResult,
-    detect_separation,
     find_separation,
     separation_suspected,
 )

@@ -61,16 +61,15 @@ this module holds what ``fit`` does with the finding (:func:`separation_suspecte
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.exceptions import InvalidInputError, SeparationWarning
+from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.collinearity import detect_collinearity
 from mnlogit.identification.cone import (
     ConeLP,
@@ -81,25 +80,17 @@ from mnlogit.identification.cone import (
 )
 from mnlogit.identification.design import as_2d, design_terms, positive_weights
 from mnlogit.identification.scales import as_divisors, column_maxabs
-from mnlogit.objective.blocks import row_blocks
 
 __all__ = [
-    "ALWAYS_CHECK_CELLS",
     "MAX_CELLS",
     "MAX_COEF_LPS",
     "MAX_VARIABLES",
-    "REDUCED_ROUNDS",
-    "REDUCED_ROWS",
-    "SUSPICIOUS_PROBABILITY",
-    "RecordedSeparation",
     "SeparationResult",
     "coefficient_limits",
     "detect_separation",
-    "find_separation",
     "merge_identical_rows",
     "scaled_rows",
     "separation_kind",
-    "separation_suspected",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -721,237 +712,3 @@ class _ResultParts:
             empty_classes=self.empty,
             reason=reason,
         )
-
-
-# ---------------------------------------------------------------------------------------
-# What ``fit`` does with it: when to run the LP, the warning, what a model file keeps
-
-
-@dataclass(frozen=True)
-class RecordedSeparation:
-    """What a model file keeps of a :class:`SeparationResult`: enough to refuse inference.
-
-    Attributes
-    ----------
-    kind : str
-        ``"complete"`` or ``"quasi-complete"``.
-    message : str
-        :attr:`SeparationResult.message` at fit time.
-    """
-
-    kind: str
-    message: str
-
-
-#: The full LP always runs when it has at most this many inequalities (cheap at that size;
-#: timings in docs/diagnostics.md); bigger fits run it when the fit shows signs of
-#: separation, and otherwise the reduced LP on a subset of rows (:func:`find_separation`
-#: with candidates): every unpenalized fit is checked, the size decides how.
-ALWAYS_CHECK_CELLS = 20_000
-#: A fitted probability below this, for any row and class, is such a sign: under
-#: separation the separated cells' probabilities are driven to zero.
-SUSPICIOUS_PROBABILITY = 1e-10
-#: Rows in the first reduced LP of a large fit (:func:`find_separation` with candidates):
-#: those with the smallest fitted probabilities, plus the first rows of every class.
-REDUCED_ROWS = 2000
-#: Rounds of the reduced LP (each adds the rows the last direction violates) before the
-#: full LP is run instead.
-REDUCED_ROUNDS = 20
-
-
-def separation_suspected(
-    min_probability: Callable[[], float],
-    sample_weight: FloatArray,
-    converged: bool,
-    K: int,
-) -> bool:
-    """Whether to run the separation LP after an unpenalized fit.
-
-    Always for small problems (``rows * (K - 1) <= ALWAYS_CHECK_CELLS``); otherwise when the
-    solver did not converge or some fitted probability (rows with positive weight) fell
-    below ``SUSPICIOUS_PROBABILITY``.
-
-    Parameters
-    ----------
-    min_probability : callable () -> float
-        The smallest fitted probability over rows with positive weight and classes;
-        called only when the answer depends on it (it may cost a pass over X).
-    sample_weight : ndarray of shape (n,)
-    converged : bool
-        Whether the solver converged.
-    K : int
-        Number of classes.
-
-    Returns
-    -------
-    bool
-    """
-    rows = sample_weight > 0
-    if int(rows.sum()) * (K - 1) <= ALWAYS_CHECK_CELLS:
-        return True
-    if not converged:
-        return True
-    return bool(min_probability() < SUSPICIOUS_PROBABILITY)
-
-
-def _cell_margins(
-    X: Any, codes: IntArray, weights: FloatArray, direction: FloatArray, fit_intercept: bool
-) -> tuple[IntArray, NDArray[np.bool_]]:
-    """Where ``direction`` violates or makes strict the cell inequalities of all rows.
-
-    Reads X in row blocks (no ``n x p`` temporary such as ``abs(X)``).
-
-    Returns
-    -------
-    violated : ndarray of int
-        Rows with positive weight where the direction lowers the own class's predictor
-        relative to another class beyond rounding.
-    strict : ndarray of bool, shape (n,)
-        Rows whose every cell is strict (the own class gains on every other class).
-    """
-    off = int(fit_intercept)
-    D, absD = direction[off:], np.abs(direction[off:])
-    n = codes.size
-    bad = np.zeros(n, dtype=bool)
-    strict = np.zeros(n, dtype=bool)
-    for sl in row_blocks(n, max(D.shape[0], 1)):
-        block: Any = X[sl]
-        eta = np.asarray(block @ D, dtype=np.float64)
-        mag = np.asarray(abs(block) @ absD, dtype=np.float64)
-        if fit_intercept:
-            eta += direction[0]
-            mag += np.abs(direction[0])
-        idx = np.arange(eta.shape[0])
-        own = codes[sl]
-        margin = eta[idx, own][:, None] - eta
-        tol = 1e-7 * (mag[idx, own][:, None] + mag)
-        bad[sl] = (margin < -tol).any(axis=1)
-        margin[idx, own] = np.inf  # the own class is no constraint
-        strict[sl] = (margin > tol).all(axis=1)
-    bad &= weights > 0
-    return np.flatnonzero(bad).astype(np.intp), strict
-
-
-def _initial_rows(scores: FloatArray, codes: IntArray, weights: FloatArray, K: int) -> IntArray:
-    """The first reduced LP's rows: the lowest scores and some rows of every class."""
-    positive = weights > 0
-    ranked = np.where(positive, scores, np.inf)
-    k = min(REDUCED_ROWS, ranked.size)
-    lowest = np.argpartition(ranked, k - 1)[:k] if k else np.zeros(0, np.intp)
-    picks = [lowest[positive[lowest]]]
-    for k in range(K):
-        picks.append(np.flatnonzero(positive & (codes == k))[: max(REDUCED_ROWS // 20, 2)])
-    return np.unique(np.concatenate(picks)).astype(np.intp)
-
-
-def _reduced_separation(
-    X: Any,
-    codes: IntArray,
-    K: int,
-    weights: FloatArray,
-    fit_intercept: bool,
-    names: list[str],
-    labels: list[str],
-    reference: int,
-    scores: FloatArray,
-) -> SeparationResult | bool | None:
-    """Whether the classes are separated, by the LP on a growing subset of rows.
-
-    The cone of a subset of rows contains the full cone, so a subset that is not
-    separated proves the full data are not (``False``); a subset's direction of recession
-    that violates no other row proves they are: the subset's result is returned, its
-    ``zero_probability`` over all rows and its kind ``"complete"`` only when the
-    direction is strict on every cell. Otherwise the violated rows join the subset and
-    the LP runs again. ``None`` when this takes more than :data:`REDUCED_ROUNDS` rounds
-    or the LP does not solve.
-    """
-    rows = _initial_rows(scores, codes, weights, K)
-    Xa: Any = sp.csr_array(cast(Any, X)) if sp.issparse(X) else X
-    for _ in range(REDUCED_ROUNDS):
-        sub = detect_separation(
-            Xa[rows], codes[rows], K, weights[rows], fit_intercept, names, labels,
-            reference=reference,
-        )  # fmt: skip
-        if not sub.checked:
-            return None
-        if not sub.separated:
-            return False
-        violated, strict = _cell_margins(Xa, codes, weights, sub.direction, fit_intercept)
-        if violated.size == 0:
-            complete = bool(strict[weights > 0].all())
-            kind: Literal["complete", "quasi-complete"] = (
-                "complete" if complete else "quasi-complete"
-            )
-            zero = np.zeros((codes.size, K), dtype=bool)
-            zero[rows] = sub.zero_probability
-            return replace(sub, kind=kind, zero_probability=zero)
-        rows = np.union1d(rows, violated[: 4 * REDUCED_ROWS]).astype(np.intp)
-    return None
-
-
-def find_separation(
-    X: Any,
-    codes: IntArray,
-    K: int,
-    sample_weight: FloatArray,
-    fit_intercept: bool,
-    names: list[str],
-    classes: NDArray[Any],
-    reference: int | None,
-    row_scores: FloatArray | None = None,
-) -> SeparationResult | None:
-    """Run the separation LP; warn and return the result when the classes are separated.
-
-    With ``row_scores`` (a large fit without signs of separation), the question is first
-    decided exactly by the LP on a subset of rows grown by constraint generation
-    (:func:`_reduced_separation`), starting from the rows with the lowest scores; only
-    separated data then pay for the full LP that describes the separation.
-
-    Parameters
-    ----------
-    X : ndarray or sparse matrix of shape (n, p)
-        The features the fit used (aliased columns already dropped).
-    codes : ndarray of shape (n,)
-        Class codes in ``0 .. K - 1``.
-    K : int
-    sample_weight : ndarray of shape (n,)
-        Rows with weight 0 are ignored.
-    fit_intercept : bool
-    names : list of str, length p
-        Feature names for the message.
-    classes : ndarray of shape (K,)
-        Class labels for the message.
-    reference : int or None
-        Reference class code; None (symmetric form) reports against class 0.
-    row_scores : ndarray of shape (n,), optional
-        How suspect each row is, lowest first (the smallest fitted probability of the
-        row: separated cells' probabilities go to zero).
-
-    Returns
-    -------
-    SeparationResult or None
-        None when the data are not separated, or the check was skipped.
-
-    Warns
-    -----
-    SeparationWarning
-        With :attr:`SeparationResult.message`.
-    """
-    labels = [str(c) for c in classes.tolist()]
-    ref = 0 if reference is None else reference
-    found: SeparationResult | bool | None = None
-    if row_scores is not None:
-        found = _reduced_separation(
-            X, codes, K, sample_weight, fit_intercept, names, labels, ref, row_scores
-        )
-        if found is False:
-            return None
-    result = detect_separation(
-        X, codes, K, sample_weight, fit_intercept, names, labels, reference=ref
-    )
-    if not result.checked and isinstance(found, SeparationResult):
-        result = found  # the full LP is over its size caps: the subset's finding stands
-    if not (result.checked and result.separated):
-        return None
-    warnings.warn(SeparationWarning(result.message), stacklevel=5)  # the caller of fit
-    return result
