@@ -53,9 +53,9 @@ scalings do not change the cone); identical rows are merged for dense X. See
 :func:`merge_identical_rows` (the data), then, in :mod:`mnlogit.identification.cone`,
 ``cell_matrix`` (the inequalities), ``separated_cells`` (the set ``S`` and a direction),
 ``free_coefficients`` (the null space) and ``coefficient_signs`` (the sign LPs), and
-last :func:`separation_kind` and :func:`coefficient_limits` (the verdict). The end of
-this module holds what ``fit`` does with the finding (:func:`separation_suspected`,
-:func:`find_separation`, :class:`RecordedSeparation`).
+last :func:`separation_kind` and :func:`coefficient_limits` (the verdict). What ``fit``
+does with the finding (whether and how to look, what a model file keeps) is in
+:mod:`mnlogit.identification.separation_check`.
 """
 
 from __future__ import annotations
