@@ -245,20 +245,16 @@ def _separation_check(
     on a subset of rows grown until it decides (starting from the rows with the smallest
     fitted probabilities, where separated cells show first).
     """
-    smallest = None
+    smallest = probabilities = None
     if not separation_suspected(
         lambda: objective.min_probability(result.x),
         data.sample_weight,
         result.converged,
         data.n_classes,
     ):
-        scores = np.empty(objective.n_samples)
-
-        def visit(prob: FloatArray, rows: slice) -> None:
-            scores[rows] = prob.min(axis=1)
-
-        objective.visit_probabilities(result.x, visit)
-        smallest = scores
+        # the n x K probabilities (kept by the objective for the covariance anyway)
+        probabilities = objective.probabilities(result.x)
+        smallest = probabilities.min(axis=1)
     return find_separation(
         data.X,
         data.codes,
@@ -269,6 +265,8 @@ def _separation_check(
         data.classes,
         data.reference_index,
         row_scores=smallest,
+        probabilities=probabilities,
+        column_factor=1.0 / data.column_scale,
     )
 
 

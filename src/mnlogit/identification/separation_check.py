@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.exceptions import SeparationWarning
+from mnlogit.identification.existence import certificate_work, not_separated
 from mnlogit.identification.separation import (
     SeparationResult,
     detect_separation,
@@ -29,10 +30,14 @@ from mnlogit.objective.blocks import row_blocks
 
 __all__ = [
     "ALWAYS_CHECK_CELLS",
+    "CERTIFICATE_MAX_WORK",
+    "CERTIFICATE_MIN_SAMPLE",
+    "CERTIFICATE_SAMPLE_PER_PARAMETER",
     "REDUCED_ROUNDS",
     "REDUCED_ROWS",
     "SUSPICIOUS_PROBABILITY",
     "RecordedSeparation",
+    "certificate_rows",
     "find_separation",
     "separation_suspected",
 ]
@@ -72,6 +77,15 @@ REDUCED_ROWS = 2000
 #: Rounds of the reduced LP (each adds the rows the last direction violates) before the
 #: full LP is run instead.
 REDUCED_ROUNDS = 20
+#: Largest :func:`~mnlogit.identification.existence.certificate_work` for which a large
+#: fit first looks for a certificate that no class is separated (Stiemke's theorem); it
+#: decides most well-determined fits in a fraction of the LP's time (docs/diagnostics.md).
+CERTIFICATE_MAX_WORK = 2.0**31
+#: Beyond that work the certificate's curvature is formed on an evenly spaced sample of
+#: this many rows per free parameter (at least CERTIFICATE_MIN_SAMPLE rows): the proof
+#: holds on any sample, and a sample that misses a rare category is only inconclusive.
+CERTIFICATE_SAMPLE_PER_PARAMETER = 50
+CERTIFICATE_MIN_SAMPLE = 10_000
 
 
 def separation_suspected(
@@ -147,6 +161,24 @@ def _cell_margins(
     return np.flatnonzero(bad).astype(np.intp), strict
 
 
+def certificate_rows(X: Any, K: int, fit_intercept: bool) -> IntArray | Literal[False] | None:
+    """The rows the non-separation certificate forms its curvature on.
+
+    All rows (None) when that costs at most :data:`CERTIFICATE_MAX_WORK`; else
+    :data:`CERTIFICATE_SAMPLE_PER_PARAMETER` rows per free parameter (at least
+    :data:`CERTIFICATE_MIN_SAMPLE`), evenly spaced; False when even those cost more.
+    """
+    n = X.shape[0]
+    work = certificate_work(X, K, fit_intercept)
+    if work <= CERTIFICATE_MAX_WORK:
+        return None
+    m = (K - 1) * (X.shape[1] + int(fit_intercept))
+    k = max(CERTIFICATE_SAMPLE_PER_PARAMETER * m, CERTIFICATE_MIN_SAMPLE)
+    if k >= n or work * k / n > CERTIFICATE_MAX_WORK:
+        return False
+    return np.unique(np.linspace(0, n - 1, k).astype(np.intp))
+
+
 def _initial_rows(scores: FloatArray, codes: IntArray, weights: FloatArray, K: int) -> IntArray:
     """The first reduced LP's rows: the lowest scores and some rows of every class."""
     positive = weights > 0
@@ -214,11 +246,16 @@ def find_separation(
     classes: NDArray[Any],
     reference: int | None,
     row_scores: FloatArray | None = None,
+    probabilities: FloatArray | None = None,
+    column_factor: FloatArray | None = None,
 ) -> SeparationResult | None:
     """Run the separation LP; warn and return the result when the classes are separated.
 
-    With ``row_scores`` (a large fit without signs of separation), the question is first
-    decided exactly by the LP on a subset of rows grown by constraint generation
+    With ``row_scores`` (a large fit without signs of separation), the fit's
+    ``probabilities`` first give a certificate that no class is separated when that is
+    cheap (:func:`~mnlogit.identification.existence.not_separated`); otherwise, or when
+    it is inconclusive, the question is decided exactly by the LP on a subset of rows
+    grown by constraint generation
     (:func:`_reduced_separation`), starting from the rows with the lowest scores; only
     separated data then pay for the full LP that describes the separation.
 
@@ -241,6 +278,10 @@ def find_separation(
     row_scores : ndarray of shape (n,), optional
         How suspect each row is, lowest first (the smallest fitted probability of the
         row: separated cells' probabilities go to zero).
+    probabilities : ndarray of shape (n, K), optional
+        The fitted probabilities (with ``row_scores``), for the certificate.
+    column_factor : ndarray of shape (p,), optional
+        The fit's column scaling (conditioning of the certificate's products).
 
     Returns
     -------
@@ -255,6 +296,12 @@ def find_separation(
     labels = [str(c) for c in classes.tolist()]
     ref = 0 if reference is None else reference
     found: SeparationResult | bool | None = None
+    if row_scores is not None and probabilities is not None:
+        rows = certificate_rows(X, K, fit_intercept)
+        if rows is not False and not_separated(
+            X, codes, sample_weight, probabilities, fit_intercept, column_factor, rows
+        ):
+            return None
     if row_scores is not None:
         found = _reduced_separation(
             X, codes, K, sample_weight, fit_intercept, names, labels, ref, row_scores

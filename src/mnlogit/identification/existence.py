@@ -1,0 +1,189 @@
+"""A certificate that the classes are not separated, from a converged fit (Stiemke).
+
+The classes are separated exactly when some direction ``D`` satisfies ``a_ik · D >= 0`` on
+every cell (row ``i`` with positive weight, class ``k != y_i``) and ``> 0`` on one, with
+``a_ik = x̃_i ⊗ (e_{y_i} - e_k)`` over the free classes (see
+:mod:`mnlogit.identification.separation`). By Stiemke's theorem of alternatives that
+happens if and only if **no** strictly positive weights ``μ_ik`` give ``Σ μ_ik a_ik = 0``.
+Such weights are therefore a proof that no direction of recession exists.
+
+A converged fit nearly has them: with ``λ_ik = w_i P_ik`` (weights and fitted
+probabilities, all positive), ``Σ λ_ik a_ik = r`` is minus the gradient of the mean loss,
+nearly zero. The correction ``μ = λ ∘ (1 - A z)`` with ``G z = r``,
+``G = Σ λ_ik a_ik a_ikᵀ``, satisfies ``Σ μ_ik a_ik = r - G z = 0``, and it stays positive
+when every cell has ``a_ik · z < 1``. :func:`not_separated` checks that with a margin
+(``a_ik · z <= 1/2``): separated data have ``a_ik · z >= 1`` on some cell whatever the
+fit, so the margin absorbs rounding; a well-determined fit has ``a_ik · z`` of the order
+of its gradient. When the check fails (near-separated data, or no certificate found)
+nothing is concluded and the linear program decides.
+
+The correction may use any positive weights ``ν`` on any subset ``S`` of the rows:
+``μ = λ - ν ∘ (A z)`` on ``S`` (and ``λ`` elsewhere) with ``(Σ_S ν a aᵀ) z = r`` still
+sums to zero, so the proof holds with ``G`` formed on a row sample (``ν = c λ``, ``c`` the
+inverse sampled share of the weight) and only the sampled cells checked
+(``c a_ik · z <= 1/2``). ``G`` has the shape of the Hessian, ``(K-1)(p+1)`` square: block
+``(a, b)`` is a weighted Gram matrix of ``[1, X]`` whose row weights vanish outside the
+rows of classes ``a`` and ``b`` off the diagonal, so its cost is about ``2K - 3`` weighted
+Gram passes over the rows used (:func:`certificate_work`); ``r`` costs one product with X.
+A sample that misses a rare category leaves ``G`` singular: inconclusive, not wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from mnlogit.objective.kernels import backproject, linear_predictor, weighted_gram
+
+__all__ = ["CERTIFICATE_MARGIN", "certificate_work", "not_separated"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+#: Largest ``a_ik · z`` accepted (the exact bound is 1).
+CERTIFICATE_MARGIN = 0.5
+
+
+def certificate_work(X: Any, n_classes: int, fit_intercept: bool) -> float:
+    """About the multiply-adds of the weighted Gram products of :func:`not_separated`.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+    n_classes : int
+    fit_intercept : bool
+
+    Returns
+    -------
+    float
+        ``(2K - 3)`` row-passes of Gram products (``K - 1`` diagonal blocks over all rows,
+        the off-diagonal blocks over two classes' rows each): dense X
+        ``(2K - 3) n p1²``, sparse X ``(2K - 3) Σ_i (nnz_i + 1)²``.
+    """
+    pairs = float(max(2 * n_classes - 3, 1))
+    if sp.issparse(X):
+        per_row = np.diff(sp.csr_array(cast(Any, X)).indptr).astype(np.float64) + float(
+            fit_intercept
+        )
+        return pairs * float(per_row @ per_row)
+    n, p = X.shape
+    return pairs * n * float(p + int(fit_intercept)) ** 2
+
+
+def _rows(X: Any, rows: IntArray) -> Any:
+    return X[rows] if not sp.issparse(X) else sp.csr_array(cast(Any, X))[rows]
+
+
+def _curvature(
+    X: Any,
+    codes: IntArray,
+    w: FloatArray,
+    lam: FloatArray,
+    fit_intercept: bool,
+    column_factor: FloatArray | None,
+) -> FloatArray:
+    """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks."""
+    K = lam.shape[1]
+    p1 = X.shape[1] + int(fit_intercept)
+    G = np.zeros(((K - 1) * p1, (K - 1) * p1))
+    for a in range(1, K):
+        mine = codes == a
+        # own class: Σ_{k != y} λ_ik = w_i (1 - P_iy); other rows: λ_ia
+        h = np.where(mine, w - lam[:, a], lam[:, a])
+        block = weighted_gram(X, h, intercept=fit_intercept, column_factor=column_factor)
+        G[(a - 1) * p1 : a * p1, (a - 1) * p1 : a * p1] = block
+        for b in range(a + 1, K):
+            rows = np.flatnonzero(mine | (codes == b))
+            hb = -np.where(mine[rows], lam[rows, b], lam[rows, a])
+            block = weighted_gram(
+                _rows(X, rows), hb, intercept=fit_intercept, column_factor=column_factor
+            )
+            G[(a - 1) * p1 : a * p1, (b - 1) * p1 : b * p1] = block
+            G[(b - 1) * p1 : b * p1, (a - 1) * p1 : a * p1] = block.T
+    return G
+
+
+def not_separated(
+    X: Any,
+    codes: IntArray,
+    weights: FloatArray,
+    probabilities: FloatArray,
+    fit_intercept: bool,
+    column_factor: FloatArray | None = None,
+    rows: IntArray | None = None,
+) -> bool:
+    """Whether a converged fit's probabilities prove that no class is separated.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+        The design the fit used (full column rank: aliased columns dropped).
+    codes : ndarray of shape (n,)
+        Class codes ``0 .. K-1``.
+    weights : ndarray of shape (n,)
+        Non-negative frequency weights; rows of weight 0 are not constraints.
+    probabilities : ndarray of shape (n, K)
+        Fitted probabilities at the solver's final point.
+    fit_intercept : bool
+    column_factor : ndarray of shape (p,), optional
+        Column scaling for the products (conditioning only: the answer does not depend
+        on it in exact arithmetic).
+    rows : ndarray of shape (m,), optional
+        The rows ``G`` is formed on (all rows by default): a sample keeps its cost
+        independent of ``n``.
+
+    Returns
+    -------
+    bool
+        True: a strictly positive Stiemke certificate exists, so the classes are not
+        separated (proof, up to the margin). False: inconclusive.
+    """
+    K = probabilities.shape[1]
+    total = float(weights.sum())
+    if K < 2 or not total > 0:
+        return False
+    w = weights / total
+    P = np.asarray(probabilities, dtype=np.float64)
+    lam = P * w[:, None]
+    n = codes.size
+    # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates
+    U = -lam
+    U[np.arange(n), codes] += w
+    R = backproject(X, U, intercept=fit_intercept)
+    if column_factor is not None:
+        R[int(fit_intercept) :] *= column_factor[:, None]
+    r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
+    scale = 1.0
+    if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
+        sampled = float(w[rows].sum())
+        if not sampled > 0:
+            return False
+        scale = 1.0 / sampled
+        X, codes, w = _rows(X, rows), codes[rows], w[rows]
+        lam, weights = lam[rows], weights[rows]
+        n = codes.size
+    G = _curvature(X, codes, w, lam, fit_intercept, column_factor)
+    G *= scale
+    try:
+        factor = scipy.linalg.cho_factor(G, lower=False, check_finite=True)
+    except (np.linalg.LinAlgError, ValueError):
+        return False
+    z = scipy.linalg.cho_solve(factor, r)
+    if not np.all(np.isfinite(z)):
+        return False
+    off = int(fit_intercept)
+    p1 = X.shape[1] + off
+    Z = np.zeros((p1, K))
+    Z[:, 1:] = z.reshape(K - 1, p1).T
+    W = Z[off:] if column_factor is None else Z[off:] * column_factor[:, None]
+    eta = linear_predictor(X, W, Z[0] if fit_intercept else None)
+    # a_ik · z = eta_i,y_i - eta_ik on the cells (rows of positive weight, k != y_i)
+    own = eta[np.arange(n), codes]
+    margins = own[:, None] - eta
+    margins[np.arange(n), codes] = -np.inf
+    margins[weights <= 0] = -np.inf
+    return bool(scale * np.max(margins) <= CERTIFICATE_MARGIN)

@@ -1,0 +1,113 @@
+"""The certificate that no class is separated (mnlogit.identification.existence).
+
+The oracle is the separation LP (``detect_separation``, itself tested against the ridge
+path in test_separation.py): whenever the certificate says "not separated" the LP must
+agree (soundness), and on separated data the certificate must never say so.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import mnlogit.identification.separation_check as separation_check
+from mnlogit import MultinomialLogit
+from mnlogit.identification import detect_separation
+from mnlogit.identification.existence import certificate_work, not_separated
+
+
+def _fit_probabilities(X, y, w=None, fit_intercept=True):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultinomialLogit(cov_type=None, max_iter=200, fit_intercept=fit_intercept)
+        model.fit(X, y, sample_weight=w)
+    codes = np.searchsorted(model.classes_, y)
+    return model.predict_proba(X), codes
+
+
+def _lp_separated(X, codes, K, w, fit_intercept=True):
+    names = [f"x{j}" for j in range(X.shape[1])]
+    result = detect_separation(
+        X, codes, K, w, fit_intercept, names, [str(k) for k in range(K)], reference=0
+    )
+    assert result.checked
+    return result.separated
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_well_determined_fits_are_certified(sparse, weighted, fit_intercept) -> None:
+    rng = np.random.default_rng(3)
+    n, p, K = 3000, 4, 4
+    X = rng.normal(size=(n, p))
+    eta = X @ rng.normal(scale=0.5, size=(p, K))
+    y = (eta + rng.gumbel(size=(n, K))).argmax(axis=1)
+    w = rng.integers(0, 4, n).astype(float) if weighted else np.ones(n)
+    Xf = sp.csr_matrix(np.where(np.abs(X) > 0.3, X, 0.0)) if sparse else X
+    P, codes = _fit_probabilities(Xf, y, w, fit_intercept)
+    assert not_separated(Xf, codes, w, P, fit_intercept)
+    assert not _lp_separated(Xf, codes, K, w, fit_intercept)
+
+
+def test_rare_indicator_is_not_certified() -> None:
+    """Issue 16's case: five rows of an indicator, all of one class. The fit converges
+    with probabilities near 1e-5, yet the classes are quasi-separated."""
+    rng = np.random.default_rng(0)
+    n = 10_001
+    X = rng.normal(size=(n, 3))
+    y = rng.integers(0, 3, n)
+    rows = rng.choice(n, 5, replace=False)
+    indicator = np.zeros(n)
+    indicator[rows] = 1.0
+    y[rows] = 2
+    X = np.column_stack([X, indicator])
+    P, codes = _fit_probabilities(X, y)
+    assert not not_separated(X, codes, np.ones(n), P, True)
+    assert _lp_separated(X, codes, 3, np.ones(n))
+
+
+def test_sound_on_data_near_separation() -> None:
+    """Small, strongly separated-or-not data: the certificate never contradicts the LP,
+    and it certifies some of the non-separated ones (it can fail)."""
+    certified = separated = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n, p, K = 25, 2, 3
+        X = rng.normal(size=(n, p))
+        eta = X @ rng.normal(scale=4.0, size=(p, K))
+        y = (eta + rng.gumbel(size=(n, K))).argmax(axis=1)
+        if np.unique(y).size < K:
+            continue
+        P, codes = _fit_probabilities(X, y)
+        lp = _lp_separated(X, codes, K, np.ones(n))
+        separated += lp
+        if not_separated(X, codes, np.ones(n), P, True):
+            certified += 1
+            assert not lp, f"seed {seed}: certified but the LP finds separation"
+    assert separated >= 5 and certified >= 5
+
+
+def test_large_fits_use_the_certificate_before_the_lp(monkeypatch) -> None:
+    rng = np.random.default_rng(1)
+    n, p, K = 30_000, 5, 4
+    X = rng.normal(size=(n, p))
+    y = (X @ rng.normal(size=(p, K)) + rng.gumbel(size=(n, K))).argmax(axis=1)
+
+    def no_lp(*args, **kwargs):
+        raise AssertionError("the LP ran although the certificate decides")
+
+    monkeypatch.setattr(separation_check, "detect_separation", no_lp)
+    assert certificate_work(X, K, True) <= separation_check.CERTIFICATE_MAX_WORK
+    model = MultinomialLogit(cov_type=None).fit(X, y)
+    assert model.separation_ is None
+
+
+def test_work_estimate() -> None:
+    X = np.zeros((100, 9))
+    assert certificate_work(X, 3, True) == 3 * 100 * 10**2
+    S = sp.csr_matrix(np.eye(100, 9))
+    assert certificate_work(S, 3, False) == 3 * 9  # nine rows with one stored value
