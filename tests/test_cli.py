@@ -478,6 +478,28 @@ def test_report(files, tmp_path, capsys) -> None:
     assert all(f"{v:.4g}" in page for v in suest["statistic"])
 
 
+def test_report_warns_about_a_figure_it_cannot_draw_and_strict_fails(
+    files, tmp_path, capsys, monkeypatch
+) -> None:
+    from mnlogit import plotting
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("no confusion today")
+
+    monkeypatch.setattr(plotting, "plot_confusion_matrix", broken)
+    target = tmp_path / "r.html"
+    rc = main(["report", str(files["model"]), str(files["csv"]), "-o", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "mnlogit: warning: figure not drawn: Confusion matrix: no confusion today" in err
+    assert "could not be drawn" in target.read_text(encoding="utf-8")
+    strict = tmp_path / "strict.html"
+    rc = main(["report", str(files["model"]), str(files["csv"]), "-o", str(strict), "--strict"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "figure not drawn: Confusion matrix")
+    assert not strict.exists()
+
+
 def test_demo(tmp_path, capsys) -> None:
     target = tmp_path / "demo"
     rc = main(["demo", "--output-dir", str(target), "--quiet"])

@@ -56,8 +56,33 @@ def formula_frame(n: int = 400, seed: int = 7) -> pd.DataFrame:
     return frame
 
 
+def grade_frame(n: int = 500, seed: int = 3) -> pd.DataFrame:
+    """A numeric column (grade, 1..4) that the formula encodes as categorical."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "grade": rng.integers(1, 5, n),
+            "score": rng.normal(50, 10, n).round(1),
+            "hours": rng.normal(10, 3, n).round(1),
+        }
+    )
+    eta = np.column_stack(
+        [
+            np.zeros(n),
+            -2 + 0.04 * frame["score"] + 0.2 * frame["grade"],
+            1 - 0.1 * frame["hours"] + 0.3 * (frame["grade"] == 3),
+        ]
+    )
+    prob = np.exp(eta)
+    prob /= prob.sum(axis=1, keepdims=True)
+    u = rng.uniform(size=(n, 1))
+    frame["track"] = np.array(["arts", "science", "trade"])[(u > prob.cumsum(axis=1)).sum(axis=1)]
+    return frame
+
+
 def build_case(kind: str) -> dict[str, Any]:
-    """A fitted model, the data and labels to report on, and the expected plotted features."""
+    """A fitted model, the data and labels to report on, and the expected plotted features
+    (numeric ones, then the categorical one drawn as points)."""
     if kind == "formula":
         data = formula_frame()
         model = MultinomialLogit(formula="risk ~ age + income + C(region)").fit(data)
@@ -67,6 +92,18 @@ def build_case(kind: str) -> dict[str, Any]:
             "y": None,
             "labels": data["risk"],
             "features": ["age", "income"],
+            "categorical": ["region"],
+        }
+    if kind == "grade":
+        data = grade_frame()
+        model = MultinomialLogit(formula="track ~ C(grade) + score + hours").fit(data)
+        return {
+            "model": model,
+            "data": data,
+            "y": None,
+            "labels": data["track"],
+            "features": ["score", "hours"],
+            "categorical": ["grade"],
         }
     X, codes, _ = make_data(n=240, p=3, K=3, seed=1)
     if kind == "array":
@@ -92,7 +129,7 @@ def build_case(kind: str) -> dict[str, Any]:
     raise AssertionError(kind)
 
 
-KINDS = ["array", "dataframe", "formula", "nocov", "one_feature"]
+KINDS = ["array", "dataframe", "formula", "grade", "nocov", "one_feature"]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +151,7 @@ def expected_captions(case: dict[str, Any]) -> list[str]:
     if has_cov:
         captions.append("Relative risk ratios with 95% intervals (log scale)")
     captions += ["Confusion matrix", "Calibration (reliability) per class"]
-    for f in features:
+    for f in [*features, *case.get("categorical", [])]:
         captions.append(
             f"Predicted probabilities along {f} (others at typical values)"
             + (", with 95% bands" if has_cov else "")
@@ -234,6 +271,42 @@ def test_one_figure_per_expected_plot(reports, kind) -> None:
         assert len(notes) == 1 and notes[0].startswith("Decision regions"), notes
     else:
         assert notes == []
+    assert "class='warning'" not in page and "could not be drawn" not in page
+
+
+def test_categorical_predictor_is_drawn_as_points_at_its_levels(reports) -> None:
+    """C(grade) on an integer column: every figure is drawn (grade held at its most frequent
+    level, never at its mean), and the figures along grade show its four levels."""
+    case = reports["grade"]
+    figures = FIGURE.findall(case["html"])
+    captions = [html.unescape(c) for _, _, c in figures]
+    assert captions == expected_captions(case)
+    assert "Predicted probabilities along grade (others at typical values), with 95% bands" in (
+        captions
+    )
+    assert "Decision regions over score and hours" in captions
+
+
+def failing_calibration(*args: Any, **kwargs: Any) -> Any:
+    raise ValueError("calibration exploded")
+
+
+def test_a_figure_that_fails_is_a_visible_warning_or_an_error(reports, monkeypatch) -> None:
+    from mnlogit import plotting
+    from mnlogit.exceptions import ReportError, ReportWarning
+
+    case = reports["dataframe"]
+    monkeypatch.setattr(plotting, "plot_calibration", failing_calibration)
+    with pytest.warns(ReportWarning, match="Calibration.*calibration exploded"):
+        page = render_report(case["model"], case["data"], case["y"], iia=False)
+    banner = re.search(r"<p class='warning'>(.*?)</p>", page, re.S)
+    assert banner is not None
+    assert banner.start() < page.index("<h2>Summary</h2>")  # at the top of the page
+    assert f"1 of {len(expected_captions(case))} figures could not be drawn" in banner.group(1)
+    assert "Calibration (reliability) per class: could not be drawn (calibration exploded)" in page
+    assert len(FIGURE.findall(page)) == len(expected_captions(case)) - 1
+    with pytest.raises(ReportError, match="calibration exploded"):
+        render_report(case["model"], case["data"], case["y"], iia=False, strict=True)
 
 
 @pytest.mark.parametrize("kind", ["dataframe", "formula", "nocov", "array"])

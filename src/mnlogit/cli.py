@@ -202,7 +202,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     model = _load_model(args.model)
     data = read_table(args.data)
-    write_report(model, data, args.output, title=args.title)
+    write_report(model, data, args.output, title=args.title, strict=args.strict)
     print(f"report written to {args.output}")
     return 0
 
@@ -271,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("data")
     rep.add_argument("--output", "-o", required=True, help="HTML file to write")
     rep.add_argument("--title", default=None)
+    rep.add_argument(
+        "--strict",
+        action="store_true",
+        help="a figure that cannot be drawn is an error (exit 2, no report written)",
+    )
     rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="fit, summarize and report on a bundled real dataset")

@@ -17,6 +17,8 @@ __all__ = [
     "InvalidInputError",
     "MnlogitWarning",
     "PenalizedInferenceWarning",
+    "ReportError",
+    "ReportWarning",
     "SeparationError",
     "SeparationWarning",
     "SolverError",
@@ -79,3 +81,11 @@ class PenalizedInferenceWarning(MnlogitWarning):
     The estimates are shrunk toward zero, so intervals are not centred on the true
     value and tests against zero are conservative in unknown measure.
     """
+
+
+class ReportWarning(MnlogitWarning):
+    """A figure of the HTML report could not be drawn; the page says which and why."""
+
+
+class ReportError(RuntimeError):
+    """A figure of the HTML report could not be drawn and ``strict=True`` was asked."""

@@ -4,8 +4,11 @@ One file, no external resources: inline CSS, figures embedded as base64 PNG. It
 holds the summary (fit statistics and coefficients), relative risk ratios, joint term
 tests, specification tests (IIA, combining classes), the evaluation on the given data,
 and the figures of :mod:`mnlogit.plotting`.
-A figure that cannot be drawn for this model (say, a decision-region plot for a model
-with one predictor) is replaced by a visible note saying why.
+A figure that does not apply to the model (say, a decision-region plot for a model
+with one predictor) is replaced by a note saying why. A figure that applies but fails
+is a problem: it is marked as a warning at the top of the page and in its place, and a
+:class:`~mnlogit.exceptions.ReportWarning` is emitted; with ``strict=True`` it is a
+:class:`~mnlogit.exceptions.ReportError` and no report is written.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -23,7 +27,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
+from mnlogit.exceptions import (
+    InferenceUnavailableError,
+    InvalidInputError,
+    ReportError,
+    ReportWarning,
+)
 from mnlogit.io import atomic_write
 
 __all__ = ["render_report", "write_report"]
@@ -38,6 +47,8 @@ figure { display: inline-block; margin: 0.5em; vertical-align: top; }
 figcaption { font-size: 0.85em; color: #555; max-width: 560px; }
 img { max-width: 560px; border: 1px solid #ddd; }
 .note { color: #8a5300; font-style: italic; }
+.warning { color: #a00000; font-weight: bold; border-left: 4px solid #a00000;
+           padding-left: 0.5em; }
 """
 
 
@@ -50,21 +61,28 @@ def _png(draw: Callable[..., Any], size: tuple[float, float] = (6.4, 4.4)) -> st
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _numeric_predictors(model: Any, data: Any) -> list[Any]:
-    """Up to two raw numeric predictors to plot along, in the order the model names them."""
+def _predictors(model: Any, data: Any) -> tuple[list[Any], list[str]]:
+    """Up to two numeric predictors to plot along, and up to one categorical predictor.
+
+    Raw data columns in the order the model names them; a column the formula encodes as
+    categorical (``C(grade)``, strings, pandas categoricals) is categorical even when it
+    holds numbers. Models without a formula have numeric features only.
+    """
     design = model.fitted_.design
-    if design is not None:
-        frame = pd.DataFrame(data)
-        used = sorted(design.spec.required_variables, key=lambda v: (design.formula.find(v), v))
-        return [
-            c
-            for c in used
-            if c in frame.columns
-            and c != design.response
-            and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])
-        ][:2]
-    return list(model.fitted_.feature_names[:2])
+    if design is None:
+        return list(model.fitted_.feature_names[:2]), []
+    frame = pd.DataFrame(data)
+    categorical = set(design.categorical_levels(frame))
+    used = sorted(design.spec.required_variables, key=lambda v: (design.formula.find(v), v))
+    used = [c for c in used if c in frame.columns and c != design.response]
+    numeric = [
+        c
+        for c in used
+        if c not in categorical
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    return numeric[:2], [c for c in used if c in categorical][:1]
 
 
 Captioned = tuple[str, Callable[..., Any]]
@@ -134,26 +152,29 @@ def _specification_tests(model: Any, data: Any, y: Any) -> list[str]:
     return parts
 
 
-def _feature_figures(model: Any, data: Any, y: Any, has_cov: bool) -> tuple[list[Captioned], str]:
-    """Figures along the numeric predictors, and a note when the surfaces cannot be drawn."""
+def _along(model: Any, data: Any, feature: Any, has_cov: bool) -> list[Captioned]:
+    """Predicted probabilities and log-odds along one predictor."""
     from mnlogit import plotting
 
-    figures: list[Captioned] = []
-    features = _numeric_predictors(model, data)
-    for feature in features:
-        figures.append(
-            (
-                f"Predicted probabilities along {feature} (others at typical values)"
-                + (", with 95% bands" if has_cov else ""),
-                partial(plotting.plot_predicted_probabilities, model, data, feature, bands=has_cov),
-            )
-        )
-        figures.append(
-            (
-                f"Log-odds against the reference along {feature}",
-                partial(plotting.plot_log_odds, model, data, feature),
-            )
-        )
+    return [
+        (
+            f"Predicted probabilities along {feature} (others at typical values)"
+            + (", with 95% bands" if has_cov else ""),
+            partial(plotting.plot_predicted_probabilities, model, data, feature, bands=has_cov),
+        ),
+        (
+            f"Log-odds against the reference along {feature}",
+            partial(plotting.plot_log_odds, model, data, feature),
+        ),
+    ]
+
+
+def _feature_figures(model: Any, data: Any, y: Any, has_cov: bool) -> tuple[list[Captioned], str]:
+    """Figures along the predictors, and a note when the surfaces cannot be drawn."""
+    from mnlogit import plotting
+
+    features, categorical = _predictors(model, data)
+    figures = [c for f in [*features, *categorical] for c in _along(model, data, f, has_cov)]
     if len(features) < 2:
         note = (
             "<p class='note'>Decision regions and probability surface: not drawn (they need "
@@ -210,8 +231,39 @@ def _figures(model: Any, data: Any, y: Any) -> tuple[list[Captioned], str]:
     return figures, note
 
 
+def _draw_figures(figures: list[Captioned], strict: bool) -> tuple[list[str], list[str]]:
+    """The HTML of each figure (or of a warning in its place), and the failures."""
+    esc = html.escape
+    parts: list[str] = []
+    failures: list[str] = []
+    for caption, draw in figures:
+        try:
+            encoded = _png(draw)
+        except (ValueError, InvalidInputError, InferenceUnavailableError, KeyError) as exc:
+            failure = f"{caption}: {exc}"
+            if strict:
+                raise ReportError(f"figure not drawn: {failure}") from exc
+            warnings.warn(ReportWarning(f"figure not drawn: {failure}"), stacklevel=3)
+            failures.append(caption)
+            parts.append(
+                f"<p class='warning'>{esc(caption)}: could not be drawn ({esc(str(exc))})</p>"
+            )
+            continue
+        parts.append(
+            f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{encoded}'>"
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    return parts, failures
+
+
 def render_report(
-    model: Any, data: Any, y: Any = None, title: str | None = None, iia: bool = True
+    model: Any,
+    data: Any,
+    y: Any = None,
+    title: str | None = None,
+    iia: bool = True,
+    *,
+    strict: bool = False,
 ) -> str:
     """The report as an HTML string.
 
@@ -228,6 +280,9 @@ def render_report(
         Add the specification tests: IIA (Hausman-McFadden and suest; computed only
         when ``data`` are the training data, else a note says so) and the Wald tests
         that two classes can be combined. The IIA tests refit the model K + 1 times.
+    strict : bool, default=False
+        A figure that cannot be drawn raises :class:`~mnlogit.exceptions.ReportError`
+        instead of a :class:`~mnlogit.exceptions.ReportWarning` and a warning on the page.
     """
     design = model.fitted_.design
     if y is None and design is not None:
@@ -252,16 +307,14 @@ def render_report(
     if note:
         parts.append(note)
     parts.append("<h2>Figures</h2>")
-    for caption, draw in figures:
-        try:
-            encoded = _png(draw)
-        except (ValueError, InvalidInputError, InferenceUnavailableError, KeyError) as exc:
-            parts.append(f"<p class='note'>{esc(caption)}: not drawn ({esc(str(exc))})</p>")
-            continue
-        parts.append(
-            f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{encoded}'>"
-            f"<figcaption>{esc(caption)}</figcaption></figure>"
+    drawn, failures = _draw_figures(figures, strict)
+    parts.extend(drawn)
+    if failures:
+        banner = (
+            f"<p class='warning'>{len(failures)} of {len(figures)} figures could not be "
+            f"drawn: {esc('; '.join(failures))}</p>"
         )
+        parts.insert(parts.index("<h2>Summary</h2>"), banner)
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -273,9 +326,11 @@ def write_report(
     y: Any = None,
     title: str | None = None,
     iia: bool = True,
+    *,
+    strict: bool = False,
 ) -> Path:
     """Write :func:`render_report` to ``path``; returns the path."""
     target = Path(path)
-    page = render_report(model, data, y=y, title=title, iia=iia).encode("utf-8")
+    page = render_report(model, data, y=y, title=title, iia=iia, strict=strict).encode("utf-8")
     atomic_write(target, lambda fh: fh.write(page))  # an old report survives a failure
     return target
