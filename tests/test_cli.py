@@ -515,6 +515,13 @@ def test_demo(tmp_path, capsys) -> None:
     model = load(model_path)
     assert model.classes_.size == 7
     assert model.reference_ == "Strong Democrat"
+    # the 7-point party scale in its own order (an ordered categorical), not alphabetical
+    from mnlogit.datasets import ANES96_PARTY_LABELS
+
+    scale = [ANES96_PARTY_LABELS[code] for code in range(7)]
+    assert model.classes_.tolist() == scale
+    headers = re.findall(r"^class = (.+?)  \(against", out, re.M)
+    assert headers == scale[1:]
     assert str(model.summary()) in out
     page = report_path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "ANES 1996 party identification" in page

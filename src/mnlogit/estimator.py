@@ -10,7 +10,6 @@ place that writes fitted attributes, copies it onto the scikit-learn attributes.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
-from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError
+from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
 from mnlogit.fitted import OUTCOME_ATTRIBUTES, FittedModel
 from mnlogit.fitting import (
     build_objective,
@@ -54,16 +53,17 @@ _PUBLISH_LOCK = threading.Lock()
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression fitted by maximum likelihood.
 
-    ``P(y = c_k | x) = exp(b_k + x . w_k) / sum_j exp(b_j + x . w_j)`` over the sorted
-    classes ``c_1 .. c_K``. Unpenalized fits use a reference class whose coefficients
-    are zero, so the others are log relative-risk ratios against it; penalized fits
+    ``P(y = c_k | x) = exp(b_k + x . w_k) / sum_j exp(b_j + x . w_j)`` over the classes
+    ``c_1 .. c_K``: sorted, or in category order for a pandas categorical ``y`` (as R's
+    factor levels and Stata's value order). Unpenalized fits use a reference class whose
+    coefficients are zero, so the others are log relative-risk ratios against it; penalized fits
     default to the symmetric form (coefficients sum to zero over classes), whose
     penalty does not depend on which class is called the reference.
 
     Parameters
     ----------
     reference : label, "first", "last", "auto" or None, default="auto"
-        The reference (baseline) class. ``"auto"``: the first class in sorted order
+        The reference (baseline) class. ``"auto"``: the first class (sorted or category order)
         for unpenalized fits (as statsmodels and R's ``nnet::multinom``), the symmetric
         form for penalized fits with K >= 3 (with K = 2 the first class again: the
         penalty on the one log-odds vector is the same whichever class is the
@@ -226,8 +226,9 @@ default="auto"
             Numeric features (a DataFrame's column names are kept). With ``formula=``, a
             pandas or polars DataFrame holding the formula's columns.
         y : array-like of shape (n,), optional
-            Class labels of any sortable type. Omitted with a formula (the left-hand side
-            gives them).
+            Class labels of any sortable type; a pandas categorical keeps its category
+            order for ``classes_`` (ordered or not), other labels are sorted. Omitted
+            with a formula (the left-hand side gives them).
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: weight 2 is the same as the row twice.
         groups : array-like of shape (n,), optional
@@ -255,7 +256,7 @@ default="auto"
         state = fit_covariance(state, objective, result.x, data)
         for warning in (convergence_warning(state), covariance_warning(state)):
             if warning is not None:
-                warnings.warn(warning, stacklevel=2)
+                warn(warning)
         self._set_fitted(state)
         return self
 
@@ -284,6 +285,10 @@ default="auto"
         Returns
         -------
         self
+            Changed in place (as ``fit`` is): the new covariance replaces the old, and
+            ``get_params()["cov_type"]`` becomes the kind computed, so that the
+            parameters keep describing the model (``clone(model).fit(...)`` gives the same
+            covariance). A call that fails changes nothing.
         """
         check_is_fitted(self, "coef_")
         state = self.fitted_
@@ -302,8 +307,9 @@ default="auto"
         state = state.with_covariance(cov, kind, status)
         warning = covariance_warning(state)
         if warning is not None:
-            warnings.warn(warning, stacklevel=2)
+            warn(warning)
         self._set_fitted(state)
+        self.set_params(cov_type=kind)
         return self
 
     # ------------------------------------------------------------------ fitted state
@@ -352,8 +358,10 @@ default="auto"
 
         Parameters
         ----------
-        reference : label or None
-            A class label, or ``None`` for the symmetric form.
+        reference : label, "first", "last" or None
+            A class label, ``"first"`` or ``"last"`` (of ``classes_``, as the constructor
+            takes them; the keywords are checked before the labels), or ``None`` for the
+            symmetric form. ``get_params()["reference"]`` of the copy is what was given.
 
         Returns
         -------

@@ -20,6 +20,7 @@ from sklearn.metrics import (
 )
 
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.identification.validation import label_codes
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -158,9 +159,6 @@ def evaluate(model: Any, X: Any, y: Any = None) -> EvaluationReport:
 
 
 def _codes(classes: NDArray[Any], y: NDArray[Any]) -> NDArray[np.intp]:
-    """Positions of the labels in the (sorted) classes; labels were checked to be known."""
-    try:
-        return np.asarray(np.searchsorted(classes, y), dtype=np.intp)
-    except TypeError:  # labels of mixed types that numpy cannot order together
-        lookup = {c: i for i, c in enumerate(classes.tolist())}
-        return np.asarray([lookup[v] for v in y.tolist()], dtype=np.intp)
+    """Positions of the labels in the classes (in the model's order); labels were checked
+    to be known."""
+    return label_codes(classes, y)

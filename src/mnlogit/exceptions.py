@@ -7,6 +7,11 @@ Messages say what happened, where (column, row or class) and what to do about it
 
 from __future__ import annotations
 
+import inspect
+import warnings
+from pathlib import Path
+from types import FrameType
+
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
@@ -22,7 +27,10 @@ __all__ = [
     "SeparationError",
     "SeparationWarning",
     "SolverError",
+    "warn",
 ]
+
+_PACKAGE = str(Path(__file__).resolve().parent)
 
 
 class MnlogitWarning(UserWarning):
@@ -89,3 +97,32 @@ class ReportWarning(MnlogitWarning):
 
 class ReportError(RuntimeError):
     """A figure of the HTML report could not be drawn and ``strict=True`` was asked."""
+
+
+def _external_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside mnlogit, as seen by ``warn``'s caller.
+
+    Frames are counted from this function's caller (``warn``, level 1) up the stack
+    while they run mnlogit's own code.
+    """
+    level = 1
+    here = inspect.currentframe()
+    frame: FrameType | None = None if here is None or here.f_back is None else here.f_back.f_back
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn(warning: Warning) -> None:
+    """Emit ``warning`` at the user's line: the first caller outside mnlogit.
+
+    A fixed ``stacklevel`` points at the wrong line when the same warning is reached by
+    call paths of different depths (a fit, a refit inside a test, a formula), and past
+    the outermost frame Python reports ``sys:1``.
+
+    Parameters
+    ----------
+    warning : Warning
+    """
+    warnings.warn(warning, stacklevel=_external_stacklevel() + 1)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -32,6 +31,7 @@ from mnlogit.exceptions import (
     InvalidInputError,
     ReportError,
     ReportWarning,
+    warn,
 )
 from mnlogit.io import atomic_write
 
@@ -243,7 +243,7 @@ def _draw_figures(figures: list[Captioned], strict: bool) -> tuple[list[str], li
             failure = f"{caption}: {exc}"
             if strict:
                 raise ReportError(f"figure not drawn: {failure}") from exc
-            warnings.warn(ReportWarning(f"figure not drawn: {failure}"), stacklevel=3)
+            warn(ReportWarning(f"figure not drawn: {failure}"))
             failures.append(caption)
             parts.append(
                 f"<p class='warning'>{esc(caption)}: could not be drawn ({esc(str(exc))})</p>"

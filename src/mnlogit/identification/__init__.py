@@ -41,6 +41,7 @@ from mnlogit.identification.separation import (
     separation_suspected,
 )
 from mnlogit.identification.validation import (
+    category_order,
     check_class_sizes,
     check_feature_values,
     check_groups,
@@ -48,6 +49,7 @@ from mnlogit.identification.validation import (
     check_positive_number,
     check_weights,
     encode_labels,
+    label_codes,
 )
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "RecordedSeparation",
     "SeparationResult",
     "aliased_mask",
+    "category_order",
     "check_class_sizes",
     "check_column_range",
     "check_feature_values",
@@ -73,5 +76,6 @@ __all__ = [
     "expand_covariance",
     "find_separation",
     "kept_rows",
+    "label_codes",
     "separation_suspected",
 ]

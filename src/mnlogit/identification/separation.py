@@ -61,7 +61,6 @@ this module holds what ``fit`` does with the finding (:func:`separation_suspecte
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
@@ -70,7 +69,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.exceptions import InvalidInputError, SeparationWarning
+from mnlogit.exceptions import InvalidInputError, SeparationWarning, warn
 from mnlogit.identification.collinearity import detect_collinearity
 from mnlogit.identification.cone import (
     ConeLP,
@@ -953,5 +952,5 @@ def find_separation(
         result = found  # the full LP is over its size caps: the subset's finding stands
     if not (result.checked and result.separated):
         return None
-    warnings.warn(SeparationWarning(result.message), stacklevel=5)  # the caller of fit
+    warn(SeparationWarning(result.message))
     return result

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.identification.validation import label_codes
 
 FloatArray = NDArray[np.float64]
 Data = pd.DataFrame | NDArray[Any] | sp.csc_array
@@ -279,23 +280,8 @@ def _for_model(model: Any, X: Any) -> Any:
 
 
 def _class_codes(classes: NDArray[Any], labels: ArrayLike) -> NDArray[np.intp]:
-    """Positions of ``labels`` in the sorted ``classes``; unknown labels raise."""
-    lab = np.asarray(labels)
-    if lab.ndim != 1:
-        lab = lab.ravel()
-    try:
-        idx = np.clip(np.searchsorted(classes, lab), 0, classes.size - 1)
-        bad = np.asarray(classes[idx] != lab)
-    except TypeError as err:  # labels of another type than the classes
-        raise InvalidInputError(
-            f"labels of type {lab.dtype} do not match the model's classes ({_names(classes)})"
-        ) from err
-    if np.any(bad):
-        unknown = sorted({str(v) for v in lab[bad]})[:5]
-        raise InvalidInputError(
-            f"labels {unknown} are not classes of the model ({_names(classes)})"
-        )
-    return idx.astype(np.intp)
+    """Positions of ``labels`` in the model's ``classes`` (its order); unknown labels raise."""
+    return label_codes(classes, labels)
 
 
 def _shown_classes(model: Any, classes: Sequence[Any] | None) -> list[int]:
@@ -314,10 +300,20 @@ def _names(values: Any) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def _is_predictor(model: Any, column: Any) -> bool:
+    """Whether a data column is one the model reads (a formula's response is not)."""
+    design = getattr(getattr(model, "fitted_", None), "design", None)
+    if design is None:
+        return True
+    return str(column) in design.spec.required_variables and str(column) != design.response
+
+
 def _held_note(at: Mapping[Feature, Any] | None, model: Any = None, data: Any = None) -> str:
     """Title text saying where the other predictors are held."""
     categorical = isinstance(data, pd.DataFrame) and any(
-        not _is_numeric_column(data, j, model) for j in range(data.shape[1])
+        not _is_numeric_column(data, j, model)
+        for j in range(data.shape[1])
+        if _is_predictor(model, data.columns[j])
     )
     others = "other predictors at their means" + (
         " (categorical: most frequent level)" if categorical else ""
