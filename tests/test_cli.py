@@ -286,7 +286,8 @@ def test_fit_missing_drop(files, frame, tmp_path, capsys) -> None:
     argv = ["fit", str(files["missing"]), "--formula", FORMULA, "-q", "-o", str(target)]
     rc = main(argv)
     out, err = capsys.readouterr()
-    assert_one_error_line(rc, out, err, "missing values", "'age': 3")
+    assert_one_error_line(rc, out, err, "missing values", "'age': 3", "--missing drop")
+    assert "missing='drop'" not in err  # the advice names the flag, not the Python argument
 
     rc = main([*argv, "--missing", "drop"])
     out, err = capsys.readouterr()
@@ -778,3 +779,90 @@ def test_console_script_entry_point_and_exit_status(files) -> None:
         check=False,
     )
     assert_one_error_line(proc.returncode, proc.stdout, proc.stderr, "shoe_size")
+
+
+# ---------------------------------------------------------------------- completeness (issue 17)
+def test_version(capsys) -> None:
+    from mnlogit import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mnlogit {__version__}"
+
+
+def test_every_api_solver_is_offered_and_fits(files, api_model, tmp_path, capsys) -> None:
+    from mnlogit.cli import SOLVER_CHOICES
+    from mnlogit.solvers import SOLVERS
+
+    assert set(SOLVER_CHOICES) == {"auto", *SOLVERS}
+    target = tmp_path / "sub.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    assert main([*argv, "--solver", "subsample-newton"]) == 0
+    capsys.readouterr()
+    model = load(target)
+    assert model.solver_ == "subsample-newton"
+    np.testing.assert_allclose(model.coef_, api_model.coef_, rtol=1e-5, atol=1e-7)
+
+
+def test_fit_penalty_firth_equals_the_api(files, frame, tmp_path, capsys) -> None:
+    target = tmp_path / "firth.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    rc = main([*argv, "--penalty", "firth"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "Firth" in out
+    expected = MultinomialLogit(formula=FORMULA, penalty="firth").fit(frame)
+    np.testing.assert_allclose(load(target).coef_, expected.coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_fit_without_output_says_nothing_was_saved(files, capsys) -> None:
+    assert main(["fit", str(files["csv"]), "--formula", FORMULA, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("model not saved (give --output FILE to save it)")
+
+
+@pytest.mark.parametrize(
+    ("sep", "decimal", "flag"),
+    [(";", ",", None), (";", ".", None), ("\t", ".", None), ("|", ".", None), (";", ".", ";")],
+)
+def test_delimiters_are_sniffed_or_given(frame, tmp_path, capsys, sep, decimal, flag) -> None:
+    from mnlogit.cli import read_table
+
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, sep=sep, decimal=decimal, index=False)
+    read = read_table(str(path), flag)
+    assert list(read.columns) == list(frame.columns)
+    pd.testing.assert_frame_equal(read, frame, check_dtype=False)
+    target = tmp_path / "m.mnlogit"
+    argv = ["fit", str(path), "--formula", FORMULA, "-q", "-o", str(target)]
+    assert main(argv + (["--sep", flag] if flag else [])) == 0
+    capsys.readouterr()
+    assert load(target).coef_.shape == (3, 4)  # age, income and two region indicators
+
+
+def test_sep_on_a_file_that_has_none(files, capsys) -> None:
+    rc = main(["predict", str(files["model"]), str(files["new"]), "--sep", ";"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--sep applies to .csv, .tsv and .txt files")
+    rc = main(["fit", str(files["csv"]), "--formula", FORMULA, "--sep", ";;"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--sep must be one character")
+
+
+def test_summary_of_a_separated_fit_shows_the_coefficients_and_the_note(tmp_path, capsys) -> None:
+    data = pd.DataFrame({"x": np.arange(1.0, 13.0), "y": ["a"] * 4 + ["b"] * 4 + ["c"] * 4})
+    path = tmp_path / "sep.csv"
+    data.to_csv(path, index=False)
+    target = tmp_path / "sep.mnlogit"
+    assert main(["fit", str(path), "--formula", "y ~ x", "-q", "-o", str(target)]) == 0
+    _, err = capsys.readouterr()
+    assert "--penalty firth" in err and "penalty='firth'" not in err
+    rc = main(["summary", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.count("no standard errors") == 1
+    assert "separat" in out and "--penalty firth" in out
+    model = load(target)
+    for value in [*model.intercept_[1:], *model.coef_[1:, 0]]:
+        assert f"{value:.6g}" in out
