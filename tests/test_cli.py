@@ -866,3 +866,33 @@ def test_summary_of_a_separated_fit_shows_the_coefficients_and_the_note(tmp_path
     model = load(target)
     for value in [*model.intercept_[1:], *model.coef_[1:, 0]]:
         assert f"{value:.6g}" in out
+
+
+def test_predict_on_missing_values(files, tmp_path, capsys) -> None:
+    """A model fitted with --missing drop predicts data with missing values: empty
+    predictions by default, the rows left out with --missing drop, refused with error."""
+    target = tmp_path / "drop.mnlogit"
+    fit = ["fit", str(files["missing"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    assert main([*fit, "--missing", "drop"]) == 0
+    capsys.readouterr()
+    data = pd.read_csv(files["missing"])  # age missing in rows 3, 7, 11
+    out_path = tmp_path / "p.csv"
+    assert main(["predict", str(target), str(files["missing"]), "-o", str(out_path)]) == 0
+    _, err = capsys.readouterr()
+    assert "3 of 300 rows have missing values" in err and "fitted with --missing drop" in err
+    out = pd.read_csv(out_path)
+    assert len(out) == 300
+    assert out.loc[[3, 7, 11], PROB_COLUMNS].isna().all().all()
+    assert out.loc[[3, 7, 11], "predicted"].isna().all()
+    complete = data.dropna()
+    expected = load(target).predict_proba(complete)
+    np.testing.assert_allclose(out.loc[complete.index, PROB_COLUMNS].to_numpy(), expected)
+
+    rc = main(["predict", str(target), str(files["missing"]), "--missing", "drop", "--keep", "age"])
+    out_text, err = capsys.readouterr()
+    assert rc == 0
+    assert "skipped 3 of 300 rows with missing values" in err
+    assert len(pd.read_csv(io.StringIO(out_text))) == 297
+    rc = main(["predict", str(target), str(files["missing"]), "--missing", "error"])
+    out_text, err = capsys.readouterr()
+    assert_one_error_line(rc, out_text, err, "missing values", "--missing drop")

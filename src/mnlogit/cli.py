@@ -252,9 +252,23 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     data = read_table(args.data, _separator(args.sep))
+    rule = args.missing or ("nan" if model.get_params()["missing"] == "drop" else "error")
+    design = model.fitted_.design
+    if design is not None and rule == "drop":
+        complete = design.complete_rows(data)
+        if not complete.all():
+            print(
+                f"mnlogit: warning: skipped {int((~complete).sum())} of {complete.size} rows "
+                "with missing values (--keep an id column to match the rest)",
+                file=sys.stderr,
+            )
+            data = data.loc[complete].reset_index(drop=True)
+    model.set_params(missing="drop" if rule == "nan" else "error")
     proba = model.predict_proba(data)
     out = pd.DataFrame(proba, columns=[f"prob_{c}" for c in model.classes_])
-    out["predicted"] = model.classes_[np.argmax(proba, axis=1)]
+    predicted = model.classes_[np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)].astype(object)
+    predicted[np.isnan(proba).any(axis=1)] = None
+    out["predicted"] = predicted
     for position, col in enumerate(args.keep or []):
         if col not in data.columns:
             raise CliError(f"--keep: no column {col!r} in {args.data}")
@@ -343,6 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("data")
     pred.add_argument("--output", "-o", help="CSV or Parquet file (default: standard output)")
     pred.add_argument("--keep", nargs="*", help="data columns to copy into the output")
+    pred.add_argument(
+        "--missing",
+        choices=["error", "drop", "nan"],
+        default=None,
+        help="rows with missing values: refuse them (error), leave them out (drop; counted "
+        "on standard error) or keep them with empty predictions (nan); default: nan for a "
+        "model fitted with --missing drop, else error",
+    )
     pred.set_defaults(func=cmd_predict)
 
     summ = sub.add_parser("summary", help="print a saved model's summary")

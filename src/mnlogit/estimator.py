@@ -34,6 +34,7 @@ from mnlogit.fitting import (
     initial_point,
     solve,
 )
+from mnlogit.formula import MissingValuesDropped, as_pandas
 from mnlogit.identification import check_feature_values
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
@@ -400,6 +401,40 @@ default="auto"
             y = state.design.response_values(X)
         return float(super().score(X, y, sample_weight=sample_weight))
 
+    def _complete_design(self, X: Any) -> tuple[Any, NDArray[np.bool_] | None]:
+        """The design matrix of the rows that can be predicted, and which rows they are.
+
+        A formula model fitted with ``missing="drop"`` predicts data with missing values:
+        the rows with a missing value in the formula's columns are left out (``mask``
+        False; a ``MissingValuesDropped`` warning counts them) and come back as NaN.
+        Otherwise every row is predicted (``mask`` None) and missing values are refused.
+        """
+        check_is_fitted(self, "coef_")
+        state = self.fitted_
+        if state.design is None or self.missing != "drop":
+            return self._design_matrix(X), None
+        mask = state.design.complete_rows(X)
+        if mask.all():
+            return self._design_matrix(X), None
+        warn(
+            MissingValuesDropped(
+                f"{int((~mask).sum())} of {mask.size} rows have missing values in the "
+                "formula's columns: their predictions are NaN (the model was fitted with "
+                "missing='drop')"
+            )
+        )
+        frame = as_pandas(X)
+        return state.design.transform(frame.loc[mask]), mask
+
+    @staticmethod
+    def _scatter(values: FloatArray, mask: NDArray[np.bool_] | None) -> FloatArray:
+        """``values`` of the predicted rows at their places, NaN elsewhere."""
+        if mask is None:
+            return values
+        out = np.full((mask.size, *values.shape[1:]), np.nan)
+        out[mask] = values
+        return out
+
     def linear_predictor(self, X: ArrayLike) -> FloatArray:
         """Linear predictors ``eta = X @ coef_.T + intercept_``.
 
@@ -411,9 +446,11 @@ default="auto"
         -------
         ndarray of shape (n, K)
             ``inf`` where a linear predictor exceeds the float64 range (features near
-            1e308); :meth:`predict_log_proba` stays finite there.
+            1e308); :meth:`predict_log_proba` stays finite there. NaN rows for rows
+            with missing values when the model was fitted with ``missing="drop"``.
         """
-        return self._eta(self._design_matrix(X), self.fitted_)
+        Xd, mask = self._complete_design(X)
+        return self._scatter(self._eta(Xd, self.fitted_), mask)
 
     @staticmethod
     def _eta(Xd: Any, state: FittedModel) -> FloatArray:
@@ -477,9 +514,11 @@ default="auto"
         Returns
         -------
         ndarray of shape (n, K)
+            NaN rows for rows with missing values when the model was fitted with
+            ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
-        Xd = self._design_matrix(X)
-        return self._log_proba(Xd, self.fitted_)
+        Xd, mask = self._complete_design(X)
+        return self._scatter(self._log_proba(Xd, self.fitted_), mask)
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities; each row sums to one.
@@ -487,6 +526,8 @@ default="auto"
         Returns
         -------
         ndarray of shape (n, K)
+            NaN rows for rows with missing values when the model was fitted with
+            ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
         with np.errstate(under="ignore"):
             return np.exp(self.predict_log_proba(X))
@@ -497,13 +538,20 @@ default="auto"
         Returns
         -------
         ndarray of shape (n,)
+            With ``missing="drop"`` and rows with missing values, an object array with
+            ``None`` for those rows.
         """
-        Xd = self._design_matrix(X)
+        Xd, mask = self._complete_design(X)
         state = self.fitted_
         eta = self._eta(Xd, state)
         if not np.isfinite(eta).all():
             eta = self._log_proba(Xd, state)
-        return np.asarray(state.classes[np.argmax(eta, axis=1)])
+        labels = np.asarray(state.classes[np.argmax(eta, axis=1)])
+        if mask is None:
+            return labels
+        out = np.full(mask.size, None, dtype=object)
+        out[mask] = labels
+        return out
 
     def evaluate(self, X: Any, y: ArrayLike | None = None) -> Any:
         """Accuracy, log loss, Brier score, per-class precision/recall/F1, confusion matrix.

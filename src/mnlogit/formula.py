@@ -518,6 +518,30 @@ class FormulaDesign:
                 out.setdefault(variables[0], list(state["categories"]))
         return out
 
+    def complete_rows(self, data: Any, response: bool = False) -> NDArray[np.bool_]:
+        """Which rows have a value in every column the formula reads.
+
+        Parameters
+        ----------
+        data : pandas or polars DataFrame
+        response : bool, default=False
+            Also require the response column (for evaluation on labelled data).
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
+        frame = as_pandas(data)
+        needed = sorted(self.spec.required_variables)
+        if response:
+            needed = [self.response, *needed]
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            raise InvalidInputError(
+                f"the data lack column(s) {absent} that the formula {self.formula!r} uses"
+            )
+        return ~missing_report(frame, needed)[1]
+
     def transform(self, data: Any) -> FloatArray:
         """Design matrix for new data (intercept column removed).
 

@@ -285,6 +285,16 @@ def render_report(
         instead of a :class:`~mnlogit.exceptions.ReportWarning` and a warning on the page.
     """
     design = model.fitted_.design
+    skipped = ""
+    if design is not None and y is None and model.get_params()["missing"] == "drop":
+        complete = design.complete_rows(data, response=True)
+        if not complete.all():
+            skipped = (
+                f"<p class='note'>{int((~complete).sum())} of {complete.size} rows have "
+                "missing values in the formula's columns and are skipped (the model was "
+                "fitted with missing='drop').</p>"
+            )
+            data = pd.DataFrame(data).loc[complete]
     if y is None and design is not None:
         y = design.response_values(data)
     if y is None:
@@ -298,6 +308,7 @@ def render_report(
         f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by mnlogit."
         + (f" Formula: <code>{esc(design.formula)}</code>." if design is not None else "")
         + "</p>",
+        skipped,
         *_tables(model),
         *(_specification_tests(model, data, y) if iia else []),
         "<h2>Evaluation on the given data</h2>",
