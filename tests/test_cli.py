@@ -414,11 +414,19 @@ def test_summary(files, capsys) -> None:
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert out == str(model.summary()) + "\n"
-    rc = main(["summary", str(files["model"]), "--rrr", "--alpha", "0.1"])
-    out, _ = capsys.readouterr()
-    assert rc == 0
-    assert out == str(model.summary(alpha=0.1, exponentiate=True)) + "\n"
-    assert "[90%" in out and " rrr " in out
+    for level in ("0.9", "90"):
+        rc = main(["summary", str(files["model"]), "--rrr", "--level", level])
+        out, _ = capsys.readouterr()
+        assert rc == 0
+        assert out == str(model.summary(alpha=0.1, exponentiate=True)) + "\n"
+        assert "[90%" in out and " rrr " in out
+    # --alpha is fit's ridge strength: summary refuses it and names --level
+    rc = main(["summary", str(files["model"]), "--alpha", "0.1"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--level", "ridge strength")
+    rc = main(["summary", str(files["model"]), "--level", "1.5"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--level must be in")
 
 
 def test_summary_iia(files, frame, capsys) -> None:

@@ -281,6 +281,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _significance(args: argparse.Namespace) -> float:
+    """``1 - level`` from ``summary --level`` (0.95 or 95); ``--alpha`` is refused, being
+    the ridge strength of ``fit``."""
+    if args.alpha is not None:
+        raise CliError(
+            "summary takes --level (the confidence level, e.g. 0.95 or 95), not --alpha: "
+            "--alpha is the ridge strength of `mnlogit fit`"
+        )
+    level = args.level / 100 if args.level >= 1 else args.level
+    if not (0 < args.level < 1 or 10 <= args.level < 100):
+        raise CliError(
+            f"--level must be in (0, 1) or, as a percentage, in [10, 100), got {args.level}"
+        )
+    return 1 - level
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     state = model.fitted_
@@ -294,7 +310,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 "--iia needs a model fitted with a formula (the response is read from DATA)"
             )
         iia = read_table(args.iia, _separator(args.sep))
-    summary = model.summary(alpha=args.alpha, exponentiate=args.rrr, iia=iia)
+    summary = model.summary(alpha=_significance(args), exponentiate=args.rrr, iia=iia)
     if args.iia and args.iia_seed is not None:
         table = model.iia_test(iia, method="small-hsiao", random_state=args.iia_seed)
         summary.add_section(f"IIA: Small-Hsiao tests (random split, seed {args.iia_seed})", table)
@@ -369,7 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     summ = sub.add_parser("summary", help="print a saved model's summary")
     summ.add_argument("model")
-    summ.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
+    summ.add_argument(
+        "--level",
+        type=float,
+        default=0.95,
+        help="confidence level of the intervals: 0.95 or 95 (Stata's level())",
+    )
+    summ.add_argument("--alpha", type=float, default=None, help=argparse.SUPPRESS)
     summ.add_argument("--rrr", action="store_true", help="show relative risk ratios")
     summ.add_argument(
         "--iia",

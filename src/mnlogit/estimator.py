@@ -570,6 +570,32 @@ default="auto"
 
         return evaluate(self, X, y)
 
+    def results(self, X: Any = None, y: ArrayLike | None = None) -> Any:
+        """statsmodels' names for this fit (``params``, ``bse``, ``llr_pvalue``, ...).
+
+        Parameters
+        ----------
+        X : array-like or data frame, optional
+            The training data, needed by ``resid_response`` and ``get_margeff``.
+        y : array-like, optional
+            Their labels (formula models read them from ``X``).
+
+        Returns
+        -------
+        mnlogit.results.Results
+            A view: every number comes from this model's own API (see
+            :mod:`mnlogit.results` for the mapping).
+        """
+        from mnlogit.results import Results
+
+        check_is_fitted(self, "coef_")
+        return Results(self, X, y)
+
+    @property
+    def results_(self) -> Any:
+        """``results()`` without data: statsmodels' names that need only the fit."""
+        return self.results()
+
     def save(self, path: Any) -> Any:
         """Write the model to a file (ZIP of JSON metadata and ``.npy`` arrays, no pickle).
 
