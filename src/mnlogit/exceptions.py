@@ -11,8 +11,7 @@ import inspect
 import warnings
 from pathlib import Path
 from types import FrameType
-
-from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "CollinearityWarning",
@@ -51,12 +50,41 @@ class SeparationWarning(MnlogitWarning):
     not exist. The message names the classes and predictors involved."""
 
 
-class ConvergenceWarning(_SklearnConvergenceWarning):
-    """The solver stopped before its convergence criterion was met.
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
-    The message names the criterion, the value it reached and the tolerance, and
-    suggests what to try (more iterations, another solver, a penalty).
-    """
+    class ConvergenceWarning(_SklearnConvergenceWarning):
+        """The solver stopped before its convergence criterion was met."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        # ConvergenceWarning subclasses scikit-learn's, so that code filtering
+        # sklearn.exceptions.ConvergenceWarning sees ours; it is made on first use, so that
+        # ``import mnlogit`` does not import scikit-learn (0.6 s)
+        if name == "ConvergenceWarning":
+            return _convergence_warning()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _convergence_warning() -> type[Warning]:
+    """``ConvergenceWarning``, made once, on first use."""
+    made: type[Warning] | None = globals().get("_ConvergenceWarning")
+    if made is not None:
+        return made
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+    class ConvergenceWarning(_SklearnConvergenceWarning):
+        """The solver stopped before its convergence criterion was met.
+
+        The message names the criterion, the value it reached and the tolerance, and
+        suggests what to try (more iterations, another solver, a penalty).
+        """
+
+    ConvergenceWarning.__module__ = __name__
+    ConvergenceWarning.__qualname__ = "ConvergenceWarning"
+    globals()["_ConvergenceWarning"] = ConvergenceWarning
+    return ConvergenceWarning
 
 
 class InvalidInputError(ValueError):
