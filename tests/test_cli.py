@@ -484,7 +484,7 @@ def test_report(files, tmp_path, capsys) -> None:
     assert "<h2>Specification tests</h2>" in page
     assert "IIA: Hausman-McFadden tests" in page and "IIA: suest tests" in page
     suest = load(files["model"]).iia_test(pd.read_csv(files["csv"]), method="suest")
-    assert all(f"{v:.4g}" in page for v in suest["statistic"])
+    assert all(f"<td>{v:.4f}</td>" in page for v in suest["statistic"])
 
 
 def test_report_warns_about_a_figure_it_cannot_draw_and_strict_fails(
@@ -904,3 +904,16 @@ def test_predict_on_missing_values(files, tmp_path, capsys) -> None:
     rc = main(["predict", str(target), str(files["missing"]), "--missing", "error"])
     out_text, err = capsys.readouterr()
     assert_one_error_line(rc, out_text, err, "missing values", "--missing drop")
+
+
+def test_report_with_held_out_data(files, tmp_path, capsys) -> None:
+    test_path = tmp_path / "test.csv"
+    make_frame(n=120, seed=9).to_csv(test_path, index=False)
+    target = tmp_path / "held.html"
+    argv = ["report", str(files["model"]), str(files["csv"]), "-o", str(target)]
+    assert main([*argv, "--test-data", str(test_path)]) == 0
+    capsys.readouterr()
+    page = target.read_text(encoding="utf-8")
+    held = load(files["model"]).evaluate(pd.read_csv(test_path))
+    assert "<h2>Evaluation on held-out data</h2>" in page and "<p>120 rows.</p>" in page
+    assert f"<td>{held.log_loss:.4f}</td>" in page

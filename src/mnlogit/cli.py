@@ -323,7 +323,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     model = _load_model(args.model)
     data = read_table(args.data, _separator(args.sep))
-    write_report(model, data, args.output, title=args.title, strict=args.strict)
+    test = read_table(args.test_data, _separator(args.sep)) if args.test_data else None
+    write_report(model, data, args.output, title=args.title, strict=args.strict, test_data=test)
     print(f"report written to {args.output}")
     return 0
 
@@ -412,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("data")
     rep.add_argument("--output", "-o", required=True, help="HTML file to write")
     rep.add_argument("--title", default=None)
+    rep.add_argument(
+        "--test-data",
+        metavar="FILE",
+        help="held-out data for the evaluation, confusion matrix and calibration "
+        "(default: DATA, labelled in-sample)",
+    )
     rep.add_argument(
         "--strict",
         action="store_true",

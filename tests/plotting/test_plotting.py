@@ -584,3 +584,24 @@ def test_sparse_data(synth: Any) -> None:
     x = np.linspace(dense[:, 1].min(), dense[:, 1].max(), 6)
     expected = model.predict_proba(grid_rows(dense.mean(axis=0), {1: x}))
     np.testing.assert_allclose(ax.get_lines()[2].get_ydata(), expected[:, 2])
+
+
+def test_calibration_bins_carry_their_counts_and_legends_sit_off_the_data(synth: Any) -> None:
+    X, y, model = synth
+    ax = plot_calibration(model, X, y, n_bins=5)
+    proba = model.predict_proba(X)
+    counts = []
+    for k in range(model.classes_.size):
+        binned = np.clip(np.searchsorted(np.linspace(0, 1, 6)[1:-1], proba[:, k]), 0, 4)
+        total = np.bincount(binned, minlength=5)
+        counts += [int(c) for c in total[total > 0]]
+    assert [int(t.get_text()) for t in ax.texts] == counts
+    assert sum(counts) == model.classes_.size * len(y)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for axes in (ax, plot_decision_regions(model, X, (0, 1), scatter_y=y)):
+        FigureCanvasAgg(axes.figure)
+        axes.figure.canvas.draw()
+        renderer = axes.figure.canvas.get_renderer()
+        legend = axes.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= axes.get_window_extent(renderer).x1  # beside the axes

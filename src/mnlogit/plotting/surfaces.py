@@ -155,7 +155,14 @@ def plot_decision_regions(
         Patch(facecolor=_lighten(colors[k], 0.55), edgecolor=colors[k], label=_label(c))
         for k, c in enumerate(classes)
     ]
-    ax.legend(handles=handles, title="class", fontsize="small", loc="best")
+    ax.legend(  # outside the axes, off the data
+        handles=handles,
+        title="class",
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0,
+    )
     return ax
 
 
