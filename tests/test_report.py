@@ -404,6 +404,25 @@ def find_chromium() -> str | None:
 CHECK_SCRIPT = """
 <img id='control-broken' alt='control' src='data:image/png;base64,AAAAAAAA'>
 <script>
+function overlaps() {
+  // pairs of text boxes (cells, headings, paragraphs, captions, images) that overlap
+  var els = Array.prototype.slice.call(
+    document.querySelectorAll('th, td, h1, h2, h3, p, figcaption, img'));
+  var boxes = els.map(function (e) { return [e, e.getBoundingClientRect()]; })
+    .filter(function (b) { return b[1].width > 0 && b[1].height > 0; });
+  var found = [];
+  for (var i = 0; i < boxes.length; i++) {
+    for (var j = i + 1; j < boxes.length; j++) {
+      var a = boxes[i][1], b = boxes[j][1];
+      if (boxes[i][0].contains(boxes[j][0]) || boxes[j][0].contains(boxes[i][0])) continue;
+      var dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      var dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (dx > 1 && dy > 1) found.push(boxes[i][0].textContent.slice(0, 30) + ' / ' +
+                                       boxes[j][0].textContent.slice(0, 30));
+    }
+  }
+  return found.slice(0, 10);
+}
 window.addEventListener('load', function () {
   var all = Array.prototype.slice.call(document.images);
   var control = document.getElementById('control-broken');
@@ -416,7 +435,8 @@ window.addEventListener('load', function () {
     ok: ok.length,
     widths: imgs.map(function (im) { return im.naturalWidth; }),
     controlWidth: control.naturalWidth,
-    figures: document.querySelectorAll('figure img').length
+    figures: document.querySelectorAll('figure img').length,
+    overlaps: overlaps()
   });
   document.body.appendChild(div);
 });
@@ -473,6 +493,7 @@ def test_report_renders_in_headless_chromium(reports, tmp_path) -> None:
     assert result["controlWidth"] == 0, "the check cannot see a broken image"
     assert result["total"] == n_figures == result["figures"]
     assert result["ok"] == result["total"], result
+    assert result["overlaps"] == [], result["overlaps"]  # no text or image over another
     assert all(w > 0 for w in result["widths"])
     # the browser parsed the document's sections and figures
     assert dom.count("<figure>") == n_figures
