@@ -401,21 +401,22 @@ default="auto"
             y = state.design.response_values(X)
         return float(super().score(X, y, sample_weight=sample_weight))
 
-    def _complete_design(self, X: Any) -> tuple[Any, NDArray[np.bool_] | None]:
-        """The design matrix of the rows that can be predicted, and which rows they are.
+    def _complete_rows(self, X: Any) -> tuple[Any, NDArray[np.bool_] | None]:
+        """The rows of ``X`` that can be predicted, and which rows they are.
 
         A formula model fitted with ``missing="drop"`` predicts data with missing values:
         the rows with a missing value in the formula's columns are left out (``mask``
-        False; a ``MissingValuesDropped`` warning counts them) and come back as NaN.
-        Otherwise every row is predicted (``mask`` None) and missing values are refused.
+        False; a ``MissingValuesDropped`` warning counts them) and come back as NaN
+        (:meth:`_scatter`). Otherwise ``X`` itself (``mask`` None): missing values are
+        then refused by the design matrix.
         """
         check_is_fitted(self, "coef_")
-        state = self.fitted_
-        if state.design is None or self.missing != "drop":
-            return self._design_matrix(X), None
-        mask = state.design.complete_rows(X)
+        design = self.fitted_.design
+        if design is None or self.missing != "drop":
+            return X, None
+        mask = design.complete_rows(X)
         if mask.all():
-            return self._design_matrix(X), None
+            return X, None
         warn(
             MissingValuesDropped(
                 f"{int((~mask).sum())} of {mask.size} rows have missing values in the "
@@ -423,8 +424,7 @@ default="auto"
                 "missing='drop')"
             )
         )
-        frame = as_pandas(X)
-        return state.design.transform(frame.loc[mask]), mask
+        return as_pandas(X).loc[mask], mask
 
     @staticmethod
     def _scatter(values: FloatArray, mask: NDArray[np.bool_] | None) -> FloatArray:
@@ -449,8 +449,8 @@ default="auto"
             1e308); :meth:`predict_log_proba` stays finite there. NaN rows for rows
             with missing values when the model was fitted with ``missing="drop"``.
         """
-        Xd, mask = self._complete_design(X)
-        return self._scatter(self._eta(Xd, self.fitted_), mask)
+        rows, mask = self._complete_rows(X)
+        return self._scatter(self._eta(self._design_matrix(rows), self.fitted_), mask)
 
     @staticmethod
     def _eta(Xd: Any, state: FittedModel) -> FloatArray:
@@ -517,8 +517,8 @@ default="auto"
             NaN rows for rows with missing values when the model was fitted with
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
-        Xd, mask = self._complete_design(X)
-        return self._scatter(self._log_proba(Xd, self.fitted_), mask)
+        rows, mask = self._complete_rows(X)
+        return self._scatter(self._log_proba(self._design_matrix(rows), self.fitted_), mask)
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities; each row sums to one.
@@ -541,7 +541,8 @@ default="auto"
             With ``missing="drop"`` and rows with missing values, an object array with
             ``None`` for those rows.
         """
-        Xd, mask = self._complete_design(X)
+        rows, mask = self._complete_rows(X)
+        Xd = self._design_matrix(rows)
         state = self.fitted_
         eta = self._eta(Xd, state)
         if not np.isfinite(eta).all():
