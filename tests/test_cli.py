@@ -286,7 +286,8 @@ def test_fit_missing_drop(files, frame, tmp_path, capsys) -> None:
     argv = ["fit", str(files["missing"]), "--formula", FORMULA, "-q", "-o", str(target)]
     rc = main(argv)
     out, err = capsys.readouterr()
-    assert_one_error_line(rc, out, err, "missing values", "'age': 3")
+    assert_one_error_line(rc, out, err, "missing values", "'age': 3", "--missing drop")
+    assert "missing='drop'" not in err  # the advice names the flag, not the Python argument
 
     rc = main([*argv, "--missing", "drop"])
     out, err = capsys.readouterr()
@@ -413,11 +414,19 @@ def test_summary(files, capsys) -> None:
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert out == str(model.summary()) + "\n"
-    rc = main(["summary", str(files["model"]), "--rrr", "--alpha", "0.1"])
-    out, _ = capsys.readouterr()
-    assert rc == 0
-    assert out == str(model.summary(alpha=0.1, exponentiate=True)) + "\n"
-    assert "[90%" in out and " rrr " in out
+    for level in ("0.9", "90"):
+        rc = main(["summary", str(files["model"]), "--rrr", "--level", level])
+        out, _ = capsys.readouterr()
+        assert rc == 0
+        assert out == str(model.summary(alpha=0.1, exponentiate=True)) + "\n"
+        assert "[90%" in out and " rrr " in out
+    # --alpha is fit's ridge strength: summary refuses it and names --level
+    rc = main(["summary", str(files["model"]), "--alpha", "0.1"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--level", "ridge strength")
+    rc = main(["summary", str(files["model"]), "--level", "1.5"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--level must be in")
 
 
 def test_summary_iia(files, frame, capsys) -> None:
@@ -475,7 +484,29 @@ def test_report(files, tmp_path, capsys) -> None:
     assert "<h2>Specification tests</h2>" in page
     assert "IIA: Hausman-McFadden tests" in page and "IIA: suest tests" in page
     suest = load(files["model"]).iia_test(pd.read_csv(files["csv"]), method="suest")
-    assert all(f"{v:.4g}" in page for v in suest["statistic"])
+    assert all(f"<td>{v:.4f}</td>" in page for v in suest["statistic"])
+
+
+def test_report_warns_about_a_figure_it_cannot_draw_and_strict_fails(
+    files, tmp_path, capsys, monkeypatch
+) -> None:
+    from mnlogit import plotting
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("no confusion today")
+
+    monkeypatch.setattr(plotting, "plot_confusion_matrix", broken)
+    target = tmp_path / "r.html"
+    rc = main(["report", str(files["model"]), str(files["csv"]), "-o", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "mnlogit: warning: figure not drawn: Confusion matrix: no confusion today" in err
+    assert "could not be drawn" in target.read_text(encoding="utf-8")
+    strict = tmp_path / "strict.html"
+    rc = main(["report", str(files["model"]), str(files["csv"]), "-o", str(strict), "--strict"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "figure not drawn: Confusion matrix")
+    assert not strict.exists()
 
 
 def test_demo(tmp_path, capsys) -> None:
@@ -493,6 +524,13 @@ def test_demo(tmp_path, capsys) -> None:
     model = load(model_path)
     assert model.classes_.size == 7
     assert model.reference_ == "Strong Democrat"
+    # the 7-point party scale in its own order (an ordered categorical), not alphabetical
+    from mnlogit.datasets import ANES96_PARTY_LABELS
+
+    scale = [ANES96_PARTY_LABELS[code] for code in range(7)]
+    assert model.classes_.tolist() == scale
+    headers = re.findall(r"^class = (.+?)  \(against", out, re.M)
+    assert headers == scale[1:]
     assert str(model.summary()) in out
     page = report_path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "ANES 1996 party identification" in page
@@ -749,3 +787,133 @@ def test_console_script_entry_point_and_exit_status(files) -> None:
         check=False,
     )
     assert_one_error_line(proc.returncode, proc.stdout, proc.stderr, "shoe_size")
+
+
+# ---------------------------------------------------------------------- completeness (issue 17)
+def test_version(capsys) -> None:
+    from mnlogit import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mnlogit {__version__}"
+
+
+def test_every_api_solver_is_offered_and_fits(files, api_model, tmp_path, capsys) -> None:
+    from mnlogit.cli import SOLVER_CHOICES
+    from mnlogit.solvers import SOLVERS
+
+    assert set(SOLVER_CHOICES) == {"auto", *SOLVERS}
+    target = tmp_path / "sub.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    assert main([*argv, "--solver", "subsample-newton"]) == 0
+    capsys.readouterr()
+    model = load(target)
+    assert model.solver_ == "subsample-newton"
+    np.testing.assert_allclose(model.coef_, api_model.coef_, rtol=1e-5, atol=1e-7)
+
+
+def test_fit_penalty_firth_equals_the_api(files, frame, tmp_path, capsys) -> None:
+    target = tmp_path / "firth.mnlogit"
+    argv = ["fit", str(files["csv"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    rc = main([*argv, "--penalty", "firth"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "Firth" in out
+    expected = MultinomialLogit(formula=FORMULA, penalty="firth").fit(frame)
+    np.testing.assert_allclose(load(target).coef_, expected.coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_fit_without_output_says_nothing_was_saved(files, capsys) -> None:
+    assert main(["fit", str(files["csv"]), "--formula", FORMULA, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("model not saved (give --output FILE to save it)")
+
+
+@pytest.mark.parametrize(
+    ("sep", "decimal", "flag"),
+    [(";", ",", None), (";", ".", None), ("\t", ".", None), ("|", ".", None), (";", ".", ";")],
+)
+def test_delimiters_are_sniffed_or_given(frame, tmp_path, capsys, sep, decimal, flag) -> None:
+    from mnlogit.cli import read_table
+
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, sep=sep, decimal=decimal, index=False)
+    read = read_table(str(path), flag)
+    assert list(read.columns) == list(frame.columns)
+    pd.testing.assert_frame_equal(read, frame, check_dtype=False)
+    target = tmp_path / "m.mnlogit"
+    argv = ["fit", str(path), "--formula", FORMULA, "-q", "-o", str(target)]
+    assert main(argv + (["--sep", flag] if flag else [])) == 0
+    capsys.readouterr()
+    assert load(target).coef_.shape == (3, 4)  # age, income and two region indicators
+
+
+def test_sep_on_a_file_that_has_none(files, capsys) -> None:
+    rc = main(["predict", str(files["model"]), str(files["new"]), "--sep", ";"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--sep applies to .csv, .tsv and .txt files")
+    rc = main(["fit", str(files["csv"]), "--formula", FORMULA, "--sep", ";;"])
+    out, err = capsys.readouterr()
+    assert_one_error_line(rc, out, err, "--sep must be one character")
+
+
+def test_summary_of_a_separated_fit_shows_the_coefficients_and_the_note(tmp_path, capsys) -> None:
+    data = pd.DataFrame({"x": np.arange(1.0, 13.0), "y": ["a"] * 4 + ["b"] * 4 + ["c"] * 4})
+    path = tmp_path / "sep.csv"
+    data.to_csv(path, index=False)
+    target = tmp_path / "sep.mnlogit"
+    assert main(["fit", str(path), "--formula", "y ~ x", "-q", "-o", str(target)]) == 0
+    _, err = capsys.readouterr()
+    assert "--penalty firth" in err and "penalty='firth'" not in err
+    rc = main(["summary", str(target)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.count("no standard errors") == 1
+    assert "separat" in out and "--penalty firth" in out
+    model = load(target)
+    for value in [*model.intercept_[1:], *model.coef_[1:, 0]]:
+        assert f"{value:.6g}" in out
+
+
+def test_predict_on_missing_values(files, tmp_path, capsys) -> None:
+    """A model fitted with --missing drop predicts data with missing values: empty
+    predictions by default, the rows left out with --missing drop, refused with error."""
+    target = tmp_path / "drop.mnlogit"
+    fit = ["fit", str(files["missing"]), "--formula", FORMULA, "-q", "-o", str(target)]
+    assert main([*fit, "--missing", "drop"]) == 0
+    capsys.readouterr()
+    data = pd.read_csv(files["missing"])  # age missing in rows 3, 7, 11
+    out_path = tmp_path / "p.csv"
+    assert main(["predict", str(target), str(files["missing"]), "-o", str(out_path)]) == 0
+    _, err = capsys.readouterr()
+    assert "3 of 300 rows have missing values" in err and "fitted with --missing drop" in err
+    out = pd.read_csv(out_path)
+    assert len(out) == 300
+    assert out.loc[[3, 7, 11], PROB_COLUMNS].isna().all().all()
+    assert out.loc[[3, 7, 11], "predicted"].isna().all()
+    complete = data.dropna()
+    expected = load(target).predict_proba(complete)
+    np.testing.assert_allclose(out.loc[complete.index, PROB_COLUMNS].to_numpy(), expected)
+
+    rc = main(["predict", str(target), str(files["missing"]), "--missing", "drop", "--keep", "age"])
+    out_text, err = capsys.readouterr()
+    assert rc == 0
+    assert "skipped 3 of 300 rows with missing values" in err
+    assert len(pd.read_csv(io.StringIO(out_text))) == 297
+    rc = main(["predict", str(target), str(files["missing"]), "--missing", "error"])
+    out_text, err = capsys.readouterr()
+    assert_one_error_line(rc, out_text, err, "missing values", "--missing drop")
+
+
+def test_report_with_held_out_data(files, tmp_path, capsys) -> None:
+    test_path = tmp_path / "test.csv"
+    make_frame(n=120, seed=9).to_csv(test_path, index=False)
+    target = tmp_path / "held.html"
+    argv = ["report", str(files["model"]), str(files["csv"]), "-o", str(target)]
+    assert main([*argv, "--test-data", str(test_path)]) == 0
+    capsys.readouterr()
+    page = target.read_text(encoding="utf-8")
+    held = load(files["model"]).evaluate(pd.read_csv(test_path))
+    assert "<h2>Evaluation on held-out data</h2>" in page and "<p>120 rows.</p>" in page
+    assert f"<td>{held.log_loss:.4f}</td>" in page

@@ -346,8 +346,13 @@ def test_missing_drop_equals_fit_on_dropped_frame(data: pd.DataFrame) -> None:
     np.testing.assert_array_equal(model.coef_, reference.coef_)
     np.testing.assert_array_equal(model.intercept_, reference.intercept_)
     assert model.nobs_ == 295
+    # a drop model predicts incomplete rows as missing (issue 17); the default refuses them
+    with pytest.warns(MissingValuesDropped, match="their predictions are NaN"):
+        labels = model.predict(frame)
+    incomplete = frame[["age", "income", "region"]].isna().any(axis=1).to_numpy()
+    assert all(v is None for v in labels[incomplete])
     with pytest.raises(InvalidInputError, match="missing"):
-        model.predict(frame)
+        reference.predict(frame)
 
 
 def test_missing_drop_subsets_sample_weight(data: pd.DataFrame) -> None:

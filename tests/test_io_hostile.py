@@ -3,8 +3,9 @@
 Sizes and ``.npy`` headers are checked against ``model.json`` before a member is
 decompressed or parsed, so a small file cannot make ``load`` allocate gigabytes; arrays
 must be C-order float64 of the manifest's shapes; ``"arrays"`` must be an object naming
-only the known members; class labels must be distinct, sorted and of their declared
-type; deeply nested JSON is refused. Checksums are recomputed in each forged file so
+only the known members; class labels must be distinct and of their declared type
+(their order is the fit's: sorted, or a categorical response's category order); deeply
+nested JSON is refused. Checksums are recomputed in each forged file so
 that the check under test, not the checksum, is what refuses it.
 """
 
@@ -150,7 +151,6 @@ def test_arrays_record_that_is_not_a_mapping_of_checksums(model_file, tmp_path, 
     [
         {"type": "int", "values": [0, 0, 2]},
         {"type": "int", "values": [0, 1]},
-        {"type": "int", "values": [2, 1, 0]},
         {"type": "str", "values": ["a", 1, "c"]},
         {"type": "int", "values": [0, True, 2]},
         {"type": "float", "values": [0.0, "x", 2.0]},
@@ -159,12 +159,23 @@ def test_arrays_record_that_is_not_a_mapping_of_checksums(model_file, tmp_path, 
         {"values": [0, 1, 2]},
         [0, 1, 2],
     ],
-    ids=["duplicate", "truncated", "unsorted", "mixed", "bool-in-int", "float-str", "type",
+    ids=["duplicate", "truncated", "mixed", "bool-in-int", "float-str", "type",
          "one", "no-type", "list"],
 )  # fmt: skip
 def test_bad_class_labels(model_file, tmp_path, classes) -> None:
     with pytest.raises(ModelFileError):
         mnlogit.load(forge(tmp_path, model_file, meta={"classes": classes}))
+
+
+def test_class_labels_in_category_order_load_in_that_order(model_file, tmp_path) -> None:
+    """A fit on a categorical response stores its classes in category order (issue 17);
+    a file's order is the model's, not a disorder to refuse."""
+    before = mnlogit.load(model_file)
+    labels = before.classes_.tolist()
+    path = forge(tmp_path, model_file, meta={"classes": {"type": "int", "values": labels[::-1]}})
+    after = mnlogit.load(path)
+    assert after.classes_.tolist() == labels[::-1]
+    np.testing.assert_array_equal(after.coef_, before.coef_)  # rows as stored
 
 
 def test_nested_json(model_file, tmp_path) -> None:

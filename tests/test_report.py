@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import base64
 import html
 import io
+import itertools
 import json
 import os
 import re
@@ -56,8 +57,33 @@ def formula_frame(n: int = 400, seed: int = 7) -> pd.DataFrame:
     return frame
 
 
+def grade_frame(n: int = 500, seed: int = 3) -> pd.DataFrame:
+    """A numeric column (grade, 1..4) that the formula encodes as categorical."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "grade": rng.integers(1, 5, n),
+            "score": rng.normal(50, 10, n).round(1),
+            "hours": rng.normal(10, 3, n).round(1),
+        }
+    )
+    eta = np.column_stack(
+        [
+            np.zeros(n),
+            -2 + 0.04 * frame["score"] + 0.2 * frame["grade"],
+            1 - 0.1 * frame["hours"] + 0.3 * (frame["grade"] == 3),
+        ]
+    )
+    prob = np.exp(eta)
+    prob /= prob.sum(axis=1, keepdims=True)
+    u = rng.uniform(size=(n, 1))
+    frame["track"] = np.array(["arts", "science", "trade"])[(u > prob.cumsum(axis=1)).sum(axis=1)]
+    return frame
+
+
 def build_case(kind: str) -> dict[str, Any]:
-    """A fitted model, the data and labels to report on, and the expected plotted features."""
+    """A fitted model, the data and labels to report on, and the expected plotted features
+    (numeric ones, then the categorical one drawn as points)."""
     if kind == "formula":
         data = formula_frame()
         model = MultinomialLogit(formula="risk ~ age + income + C(region)").fit(data)
@@ -67,6 +93,18 @@ def build_case(kind: str) -> dict[str, Any]:
             "y": None,
             "labels": data["risk"],
             "features": ["age", "income"],
+            "categorical": ["region"],
+        }
+    if kind == "grade":
+        data = grade_frame()
+        model = MultinomialLogit(formula="track ~ C(grade) + score + hours").fit(data)
+        return {
+            "model": model,
+            "data": data,
+            "y": None,
+            "labels": data["track"],
+            "features": ["score", "hours"],
+            "categorical": ["grade"],
         }
     X, codes, _ = make_data(n=240, p=3, K=3, seed=1)
     if kind == "array":
@@ -92,7 +130,7 @@ def build_case(kind: str) -> dict[str, Any]:
     raise AssertionError(kind)
 
 
-KINDS = ["array", "dataframe", "formula", "nocov", "one_feature"]
+KINDS = ["array", "dataframe", "formula", "grade", "nocov", "one_feature"]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +152,7 @@ def expected_captions(case: dict[str, Any]) -> list[str]:
     if has_cov:
         captions.append("Relative risk ratios with 95% intervals (log scale)")
     captions += ["Confusion matrix", "Calibration (reliability) per class"]
-    for f in features:
+    for f in [*features, *case.get("categorical", [])]:
         captions.append(
             f"Predicted probabilities along {f} (others at typical values)"
             + (", with 95% bands" if has_cov else "")
@@ -124,7 +162,7 @@ def expected_captions(case: dict[str, Any]) -> list[str]:
         a, b = features
         captions.append(f"Decision regions over {a} and {b}")
         captions.append(f"Probability of {model.classes_[-1]} over {a} and {b}")
-    captions.append("The softmax: linear predictors to probabilities")
+    captions.append("The softmax: the classes' average linear predictors and their probabilities")
     return captions
 
 
@@ -168,14 +206,17 @@ def test_summary_rrr_and_term_tests(reports, kind) -> None:
     assert "<h2>Relative risk ratios</h2>" in page
     rrr = model.coef_table(exponentiate=True)
     np.testing.assert_allclose(rrr["rrr"], np.exp(model.coef_table()["coef"]))
+    # formatted as the summary: four decimals, p-values to three or "<0.001"
     for value in (*rrr["rrr"].iloc[:4], *rrr["ci_upper"].iloc[-3:]):
-        assert f"<td>{value:.4g}</td>" in page, value
+        assert f"<td>{value:.4f}</td>" in page, value
+    for p in rrr["p_value"]:
+        assert ("<td>&lt;0.001</td>" if p < 0.001 else f"<td>{p:.3f}</td>") in page
 
     assert "<h2>Joint tests of each term (Wald)</h2>" in page
     tests = model.term_tests()
     for term, row in tests.iterrows():
-        assert f"<th>{html.escape(str(term))}</th>" in page
-        assert f"<td>{row['wald_chi2']:.4g}</td>" in page
+        assert f"<td class='label'>{html.escape(str(term))}</td>" in page
+        assert f"<td>{row['wald_chi2']:.4f}</td><td>{int(row['wald_df'])}</td>" in page
     assert "class='note'" not in page
 
 
@@ -184,7 +225,7 @@ def test_formula_report_names_terms_and_formula(reports) -> None:
     page, model = case["html"], case["model"]
     assert "Formula: <code>risk ~ age + income + C(region)</code>" in page
     assert set(model.term_tests().index) == {"age", "income", "C(region)"}
-    assert "<th>C(region)</th>" in page
+    assert "<td class='label'>C(region)</td>" in page
     assert "C(region)[T.north]" in page
     # the model's reference class and its evaluation on the frame's own response column
     assert "against reference high" in page
@@ -195,9 +236,10 @@ def test_evaluation_numbers(reports, kind) -> None:
     case = reports[kind]
     model, page = case["model"], case["html"]
     report = model.evaluate(case["data"], case["y"])
-    assert "<h2>Evaluation on the given data</h2>" in page
-    assert report._repr_html_() in page
-    assert f"<td>{report.n}</td>" in page
+    assert "<h2>Evaluation on the report&#x27;s data (in-sample)</h2>" in page or (
+        "<h2>Evaluation on the report's data (in-sample)</h2>" in page
+    )
+    assert f"<p>{report.n} rows. In-sample measures flatter the model" in page
     assert f"<td>{report.accuracy:.4f}</td>" in page
     assert f"<td>{report.log_loss:.4f}</td>" in page
     assert f"<td>{report.brier:.4f}</td>" in page
@@ -234,6 +276,42 @@ def test_one_figure_per_expected_plot(reports, kind) -> None:
         assert len(notes) == 1 and notes[0].startswith("Decision regions"), notes
     else:
         assert notes == []
+    assert "class='warning'" not in page and "could not be drawn" not in page
+
+
+def test_categorical_predictor_is_drawn_as_points_at_its_levels(reports) -> None:
+    """C(grade) on an integer column: every figure is drawn (grade held at its most frequent
+    level, never at its mean), and the figures along grade show its four levels."""
+    case = reports["grade"]
+    figures = FIGURE.findall(case["html"])
+    captions = [html.unescape(c) for _, _, c in figures]
+    assert captions == expected_captions(case)
+    assert "Predicted probabilities along grade (others at typical values), with 95% bands" in (
+        captions
+    )
+    assert "Decision regions over score and hours" in captions
+
+
+def failing_calibration(*args: Any, **kwargs: Any) -> Any:
+    raise ValueError("calibration exploded")
+
+
+def test_a_figure_that_fails_is_a_visible_warning_or_an_error(reports, monkeypatch) -> None:
+    from mnlogit import plotting
+    from mnlogit.exceptions import ReportError, ReportWarning
+
+    case = reports["dataframe"]
+    monkeypatch.setattr(plotting, "plot_calibration", failing_calibration)
+    with pytest.warns(ReportWarning, match="Calibration.*calibration exploded"):
+        page = render_report(case["model"], case["data"], case["y"], iia=False)
+    banner = re.search(r"<p class='warning'>(.*?)</p>", page, re.S)
+    assert banner is not None
+    assert banner.start() < page.index("<h2>Summary</h2>")  # at the top of the page
+    assert f"1 of {len(expected_captions(case))} figures could not be drawn" in banner.group(1)
+    assert "Calibration (reliability) per class: could not be drawn (calibration exploded)" in page
+    assert len(FIGURE.findall(page)) == len(expected_captions(case)) - 1
+    with pytest.raises(ReportError, match="calibration exploded"):
+        render_report(case["model"], case["data"], case["y"], iia=False, strict=True)
 
 
 @pytest.mark.parametrize("kind", ["dataframe", "formula", "nocov", "array"])
@@ -326,6 +404,25 @@ def find_chromium() -> str | None:
 CHECK_SCRIPT = """
 <img id='control-broken' alt='control' src='data:image/png;base64,AAAAAAAA'>
 <script>
+function overlaps() {
+  // pairs of text boxes (cells, headings, paragraphs, captions, images) that overlap
+  var els = Array.prototype.slice.call(
+    document.querySelectorAll('th, td, h1, h2, h3, p, figcaption, img'));
+  var boxes = els.map(function (e) { return [e, e.getBoundingClientRect()]; })
+    .filter(function (b) { return b[1].width > 0 && b[1].height > 0; });
+  var found = [];
+  for (var i = 0; i < boxes.length; i++) {
+    for (var j = i + 1; j < boxes.length; j++) {
+      var a = boxes[i][1], b = boxes[j][1];
+      if (boxes[i][0].contains(boxes[j][0]) || boxes[j][0].contains(boxes[i][0])) continue;
+      var dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      var dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (dx > 1 && dy > 1) found.push(boxes[i][0].textContent.slice(0, 30) + ' / ' +
+                                       boxes[j][0].textContent.slice(0, 30));
+    }
+  }
+  return found.slice(0, 10);
+}
 window.addEventListener('load', function () {
   var all = Array.prototype.slice.call(document.images);
   var control = document.getElementById('control-broken');
@@ -338,7 +435,8 @@ window.addEventListener('load', function () {
     ok: ok.length,
     widths: imgs.map(function (im) { return im.naturalWidth; }),
     controlWidth: control.naturalWidth,
-    figures: document.querySelectorAll('figure img').length
+    figures: document.querySelectorAll('figure img').length,
+    overlaps: overlaps()
   });
   document.body.appendChild(div);
 });
@@ -395,12 +493,14 @@ def test_report_renders_in_headless_chromium(reports, tmp_path) -> None:
     assert result["controlWidth"] == 0, "the check cannot see a broken image"
     assert result["total"] == n_figures == result["figures"]
     assert result["ok"] == result["total"], result
+    assert result["overlaps"] == [], result["overlaps"]  # no text or image over another
     assert all(w > 0 for w in result["widths"])
     # the browser parsed the document's sections and figures
     assert dom.count("<figure>") == n_figures
     assert dom.count("<figcaption>") == n_figures
-    for heading in ("Summary", "Relative risk ratios", "Evaluation on the given data", "Figures"):
+    for heading in ("Summary", "Relative risk ratios", "Figures"):
         assert f"<h2>{heading}</h2>" in dom
+    assert "<h2>Evaluation on the report's data (in-sample)</h2>" in dom
 
     # a screenshot of the unmodified report is a real, non-blank picture
     shot = tmp_path / "shot.png"
@@ -427,9 +527,9 @@ def test_specification_tests_section(reports, kind) -> None:
     for method in ("hausman", "suest"):
         table = model.iia_test(X, y, method=method)
         for value in table["statistic"]:
-            assert f"{value:.4g}" in page
+            assert f"<td>{value:.4f}</td>" in page
     for value in model.combine_test()["statistic"]:
-        assert f"{value:.4g}" in page
+        assert f"<td>{value:.4f}</td>" in page
     assert "Cheng and Long 2007" in page
 
 
@@ -441,3 +541,88 @@ def test_specification_tests_notes_and_switch(reports) -> None:
     assert "Can two classes be combined?" in other  # Wald needs no data
     bare = render_report(case["model"], case["data"], case["y"], iia=False)
     assert "Specification tests" not in bare
+
+
+# ---------------------------------------------------------------------- layout (issue 17, item 2)
+def test_tables_are_formatted_like_the_summary(reports) -> None:
+    from mnlogit.report import table_html
+
+    case = reports["formula"]
+    page, model = case["html"], case["model"]
+    assert 'class="dataframe"' not in page  # no pandas tables, no index-name rows
+    table = table_html(model.coef_table(exponentiate=True))
+    assert table.count("<tr>") == len(model.coef_table()) + 1  # one header row
+    header = re.search(r"<thead>(.*?)</thead>", table).group(1)
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", header) == [
+        "class", "term", "RRR", "std. err.", "z", "P&gt;|z|", "[95% lower", "upper]"
+    ]  # fmt: skip
+    # each class named once, at the first of its rows
+    for cls in model.classes_[1:]:
+        assert table.count(f"<td class='label'>{cls}</td>") == 1
+    assert "<div class='figures'>" in page
+
+
+def test_forest_plot_is_sized_to_its_terms_without_overlapping_labels(reports) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from mnlogit import plotting
+
+    data = load_anes96_frame()
+    model = MultinomialLogit().fit(
+        data[["logpopul", "selfLR", "age", "educ", "income"]], data["PID"]
+    )
+    page = render_report(
+        model, data[["logpopul", "selfLR", "age", "educ", "income"]], data["PID"], iia=False
+    )
+    rows = len(model.coef_table()) + 2 * len(model.classes_)
+    height = max(4.4, 1.4 + 0.2 * rows)
+    _, encoded, caption = FIGURE.findall(page)[0]
+    assert caption.startswith("Relative risk ratios")
+    assert decode_png(encoded).shape[0] == round(100 * height)
+    # drawn at that size, no two labels overlap and the title stays inside the figure
+    fig = Figure(figsize=(6.4, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = plotting.plot_coefficients(model, exponentiate=True, ax=fig.add_subplot())
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted(
+        (t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()),
+        key=lambda b: b.y0,
+    )
+    assert len(boxes) >= rows - 2 * len(model.classes_)
+    for lower, upper in itertools.pairwise(boxes):
+        assert lower.y1 <= upper.y0 + 0.5, (lower, upper)
+    title = ax.title.get_window_extent(renderer)
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.x1 + 0.5
+
+
+def load_anes96_frame() -> pd.DataFrame:
+    from mnlogit.datasets import load_anes96
+
+    return load_anes96()
+
+
+def test_held_out_evaluation_is_labelled_and_used(reports) -> None:
+    data = formula_frame(n=600, seed=3)
+    train, test = data.iloc[:400], data.iloc[400:]
+    model = MultinomialLogit(formula="risk ~ age + income + C(region)").fit(train)
+    page = render_report(model, train, iia=False, test_data=test)
+    held = model.evaluate(test)
+    assert "<h2>Evaluation on held-out data</h2>" in page
+    assert f"<p>{held.n} rows.</p>" in page and held.n == 200
+    assert f"<td>{held.accuracy:.4f}</td>" in page and f"<td>{held.log_loss:.4f}</td>" in page
+    assert "in-sample" not in page
+    in_sample = render_report(model, train, iia=False)
+    assert "<h2>Evaluation on the report's data (in-sample)</h2>" in in_sample
+
+
+def test_chi2_tables_name_their_p_values(reports) -> None:
+    from mnlogit.report import table_html
+
+    model = reports["formula"]["model"]
+    table = table_html(model.combine_test())
+    header = re.search(r"<thead>(.*?)</thead>", table).group(1)
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", header)[:5] == [
+        "class a", "class b", "chi2", "df", "P&gt;chi2"
+    ]  # fmt: skip

@@ -3,23 +3,27 @@
 Errors (missing file, bad formula, unknown column, unreadable model) print one line
 ``mnlogit: error: ...`` to standard error and exit with status 2; there is never a
 traceback. Long fits show one progress line per solver iteration on standard error
-(``--quiet`` turns it off).
+(``--quiet`` turns it off). Advice in messages names the command line's flags
+(``--missing drop``, ``--penalty firth``), not the Python arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["main", "read_table", "write_table"]
+__all__ = ["SOLVER_CHOICES", "cli_advice", "main", "read_table", "sniff_format", "write_table"]
 
 _READERS = {
     ".csv": lambda p: pd.read_csv(p),
@@ -30,18 +34,88 @@ _READERS = {
     ".feather": lambda p: pd.read_feather(p),
     ".json": lambda p: pd.read_json(p),
 }
+_DELIMITED = (".csv", ".txt", ".tsv")
+_SNIFFED = ",;\t|"  # the delimiters a .csv or .txt file is sniffed for
+
+#: the solvers the command line offers: every solver of the API (``mnlogit.solvers.SOLVERS``)
+SOLVER_CHOICES = ("auto", "newton", "irls", "lbfgs", "newton-cg", "gd", "subsample-newton")
+
+# Python-argument advice in library messages, as the command line's flags
+_FLAG_ADVICE = (
+    (re.compile(r"missing=['\"]drop['\"]"), "--missing drop"),
+    (re.compile(r"penalty=['\"]firth['\"]"), "--penalty firth"),
+    (re.compile(r"penalty=['\"]l2['\"]"), "--penalty l2"),
+    (re.compile(r"solver=['\"]([\w-]+)['\"]"), r"--solver \1"),
+    (re.compile(r"max_iter=(\d+)"), r"--max-iter \1"),
+)
+
+
+def cli_advice(message: str) -> str:
+    """``message`` with Python-argument advice (``missing='drop'``) written as the flags
+    of the command line (``--missing drop``)."""
+    for pattern, flag in _FLAG_ADVICE:
+        message = pattern.sub(flag, message)
+    return message
+
+
+def _separator(value: str | None) -> str | None:
+    """``--sep`` as typed: ``tab`` or ``\\t`` for a tab, otherwise one character."""
+    if value is None:
+        return None
+    sep = "\t" if value in ("tab", "\\t", "\t") else value
+    if len(sep) != 1:
+        raise CliError(f"--sep must be one character (or 'tab'), got {value!r}")
+    return sep
+
+
+def sniff_format(path: Path, sep: str | None = None) -> tuple[str, str]:
+    """The delimiter and decimal mark of a delimited text file, from its first 64 KiB.
+
+    The delimiter (unless ``sep`` gives it) is one of ``,`` ``;`` tab ``|`` (``,`` when
+    the sample says nothing clear). The decimal mark is ``,`` when the delimiter is not
+    a comma and the sample writes numbers only as ``0,5`` (a European CSV), else ``.``.
+    """
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        sample = fh.read(65536)
+    lines = sample.splitlines()
+    if len(lines) > 1 and len(sample) == 65536:
+        sample = "\n".join(lines[:-1])  # the last line may be cut
+    delimiter = sep
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=_SNIFFED).delimiter
+        except csv.Error:
+            delimiter = ","
+    comma_decimals = re.search(r"\d,\d", sample) and not re.search(r"\d\.\d", sample)
+    return delimiter, "," if delimiter != "," and comma_decimals else "."
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """Read a data file by its extension (CSV, TSV, Parquet, Feather, JSON)."""
+def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
+    delimiter, decimal = sniff_format(path, sep)
+    return pd.read_csv(path, sep=delimiter, decimal=decimal)
+
+
+def read_table(path: str, sep: str | None = None) -> pd.DataFrame:
+    """Read a data file by its extension (CSV, TSV, Parquet, Feather, JSON).
+
+    A ``.csv`` or ``.txt`` file's delimiter is sniffed (``,`` ``;`` tab ``|``) unless
+    ``sep`` gives it; ``.tsv`` is tab-separated unless ``sep`` says otherwise. With a
+    delimiter other than ``,``, decimal commas (``0,5``) are read as numbers when the file
+    has no decimal points (see :func:`sniff_format`).
+    """
     p = Path(path)
     if not p.exists():
         raise CliError(f"no such file: {path}")
-    reader = _READERS.get(p.suffix.lower())
+    suffix = p.suffix.lower()
+    reader = _READERS.get(suffix)
+    if sep is not None and suffix not in _DELIMITED:
+        raise CliError(f"--sep applies to .csv, .tsv and .txt files, not {suffix!r}")
+    if suffix in _DELIMITED and p.is_file():
+        reader = partial(_read_delimited, sep=sep or ("\t" if suffix == ".tsv" else None))
     if reader is None:
         raise CliError(
             f"cannot read {path}: unknown extension {p.suffix!r} "
@@ -115,10 +189,34 @@ def _reference(value: str | None, data: pd.DataFrame, formula: str) -> Any:
     raise CliError(f"--reference {value!r} is not a value of the response column {response!r}")
 
 
+def _without_standard_errors(state: Any) -> str:
+    """The coefficients of a model without a covariance, with the reason (and, for a
+    separated fit, what the numbers are and what to do), and its convergence report."""
+    status = str(state.cov_status or "no covariance")
+    status = re.sub(r"^no standard errors:\s*", "", status)  # said once, below
+    lines = [f"(no standard errors: {cli_advice(status)})"]
+    if state.separation is not None:
+        first = str(state.separation.message).splitlines()[0]
+        lines.append(
+            f"note: {first} The coefficients below are where the solver stopped, not "
+            "estimates; refit with --penalty firth (bias-reduced) or --penalty l2 for "
+            "finite estimates with standard errors."
+        )
+    coef = pd.DataFrame(
+        np.column_stack([state.intercept, state.coef]),
+        index=pd.Index([str(c) for c in state.classes], name="class"),
+        columns=["Intercept", *state.feature_names],
+    )
+    lines.append(coef.to_string(float_format="{:.6g}".format))
+    if state.convergence is not None:
+        lines.append(str(state.convergence))
+    return "\n".join(lines)
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from mnlogit.estimator import MultinomialLogit
 
-    data = read_table(args.data)
+    data = read_table(args.data, _separator(args.sep))
     model = MultinomialLogit(
         formula=args.formula,
         reference=_reference(args.reference, data, args.formula),
@@ -142,20 +240,35 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if model.cov_type_ is not None and model.fitted_.cov is not None:
         print(model.summary(exponentiate=args.rrr))
     else:
-        print(model.convergence_)
-        print(f"(no standard errors: {model.cov_status_})")
+        print(_without_standard_errors(model.fitted_))
     if args.output:
         model.save(args.output)
         print(f"\nmodel written to {args.output}")
+    else:
+        print("\nmodel not saved (give --output FILE to save it)")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    data = read_table(args.data)
+    data = read_table(args.data, _separator(args.sep))
+    rule = args.missing or ("nan" if model.get_params()["missing"] == "drop" else "error")
+    design = model.fitted_.design
+    if design is not None and rule == "drop":
+        complete = design.complete_rows(data)
+        if not complete.all():
+            print(
+                f"mnlogit: warning: skipped {int((~complete).sum())} of {complete.size} rows "
+                "with missing values (--keep an id column to match the rest)",
+                file=sys.stderr,
+            )
+            data = data.loc[complete].reset_index(drop=True)
+    model.set_params(missing="drop" if rule == "nan" else "error")
     proba = model.predict_proba(data)
     out = pd.DataFrame(proba, columns=[f"prob_{c}" for c in model.classes_])
-    out["predicted"] = model.classes_[np.argmax(proba, axis=1)]
+    predicted = model.classes_[np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)].astype(object)
+    predicted[np.isnan(proba).any(axis=1)] = None
+    out["predicted"] = predicted
     for position, col in enumerate(args.keep or []):
         if col not in data.columns:
             raise CliError(f"--keep: no column {col!r} in {args.data}")
@@ -168,19 +281,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _significance(args: argparse.Namespace) -> float:
+    """``1 - level`` from ``summary --level`` (0.95 or 95); ``--alpha`` is refused, being
+    the ridge strength of ``fit``."""
+    if args.alpha is not None:
+        raise CliError(
+            "summary takes --level (the confidence level, e.g. 0.95 or 95), not --alpha: "
+            "--alpha is the ridge strength of `mnlogit fit`"
+        )
+    level = args.level / 100 if args.level >= 1 else args.level
+    if not (0 < args.level < 1 or 10 <= args.level < 100):
+        raise CliError(
+            f"--level must be in (0, 1) or, as a percentage, in [10, 100), got {args.level}"
+        )
+    return 1 - level
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     state = model.fitted_
     if state.cov is None:
-        coef = pd.DataFrame(
-            np.column_stack([state.intercept, state.coef]),
-            index=pd.Index([str(c) for c in state.classes], name="class"),
-            columns=["Intercept", *state.feature_names],
-        )
-        print(f"(no standard errors: {state.cov_status or 'no covariance'})")
-        print(coef.to_string(float_format="{:.6g}".format))
-        if state.convergence is not None:
-            print(state.convergence)
+        print(_without_standard_errors(state))
         return 0
     iia = None
     if args.iia:
@@ -188,8 +309,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
             raise CliError(
                 "--iia needs a model fitted with a formula (the response is read from DATA)"
             )
-        iia = read_table(args.iia)
-    summary = model.summary(alpha=args.alpha, exponentiate=args.rrr, iia=iia)
+        iia = read_table(args.iia, _separator(args.sep))
+    summary = model.summary(alpha=_significance(args), exponentiate=args.rrr, iia=iia)
     if args.iia and args.iia_seed is not None:
         table = model.iia_test(iia, method="small-hsiao", random_state=args.iia_seed)
         summary.add_section(f"IIA: Small-Hsiao tests (random split, seed {args.iia_seed})", table)
@@ -201,8 +322,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from mnlogit.report import write_report
 
     model = _load_model(args.model)
-    data = read_table(args.data)
-    write_report(model, data, args.output, title=args.title)
+    data = read_table(args.data, _separator(args.sep))
+    test = read_table(args.test_data, _separator(args.sep)) if args.test_data else None
+    write_report(model, data, args.output, title=args.title, strict=args.strict, test_data=test)
     print(f"report written to {args.output}")
     return 0
 
@@ -215,21 +337,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    from mnlogit import __version__
+
     parser = argparse.ArgumentParser(
         prog="mnlogit",
         description="Multinomial logistic regression: fit, predict, summarize, report.",
     )
+    parser.add_argument("--version", action="version", version=f"mnlogit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     fit = sub.add_parser("fit", help="fit a model from a data file and a formula")
     fit.add_argument("data", help="CSV, TSV, Parquet, Feather or JSON file")
     fit.add_argument("--formula", required=True, help="e.g. 'risk ~ age + income + C(region)'")
     fit.add_argument("--reference", help="reference class (a value of the response), or 'none'")
-    fit.add_argument("--penalty", choices=["l2"], default=None)
-    fit.add_argument("--alpha", type=float, default=None, help="ridge strength (mean-loss scale)")
     fit.add_argument(
-        "--solver", default="auto", choices=["auto", "newton", "irls", "lbfgs", "newton-cg", "gd"]
+        "--penalty",
+        choices=["l2", "firth"],
+        default=None,
+        help="l2: ridge (strength --alpha); firth: bias-reduced, finite under separation",
     )
+    fit.add_argument("--alpha", type=float, default=None, help="ridge strength (mean-loss scale)")
+    fit.add_argument("--solver", default="auto", choices=SOLVER_CHOICES)
     fit.add_argument(
         "--cov-type", default="nonrobust", choices=["nonrobust", "robust", "cluster", "none"]
     )
@@ -246,11 +374,25 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("data")
     pred.add_argument("--output", "-o", help="CSV or Parquet file (default: standard output)")
     pred.add_argument("--keep", nargs="*", help="data columns to copy into the output")
+    pred.add_argument(
+        "--missing",
+        choices=["error", "drop", "nan"],
+        default=None,
+        help="rows with missing values: refuse them (error), leave them out (drop; counted "
+        "on standard error) or keep them with empty predictions (nan); default: nan for a "
+        "model fitted with --missing drop, else error",
+    )
     pred.set_defaults(func=cmd_predict)
 
     summ = sub.add_parser("summary", help="print a saved model's summary")
     summ.add_argument("model")
-    summ.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
+    summ.add_argument(
+        "--level",
+        type=float,
+        default=0.95,
+        help="confidence level of the intervals: 0.95 or 95 (Stata's level())",
+    )
+    summ.add_argument("--alpha", type=float, default=None, help=argparse.SUPPRESS)
     summ.add_argument("--rrr", action="store_true", help="show relative risk ratios")
     summ.add_argument(
         "--iia",
@@ -271,7 +413,25 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("data")
     rep.add_argument("--output", "-o", required=True, help="HTML file to write")
     rep.add_argument("--title", default=None)
+    rep.add_argument(
+        "--test-data",
+        metavar="FILE",
+        help="held-out data for the evaluation, confusion matrix and calibration "
+        "(default: DATA, labelled in-sample)",
+    )
+    rep.add_argument(
+        "--strict",
+        action="store_true",
+        help="a figure that cannot be drawn is an error (exit 2, no report written)",
+    )
     rep.set_defaults(func=cmd_report)
+    for command in (fit, pred, summ, rep):
+        command.add_argument(
+            "--sep",
+            default=None,
+            metavar="CHAR",
+            help="delimiter of .csv/.tsv/.txt data (default: sniffed among , ; tab |)",
+        )
 
     demo = sub.add_parser("demo", help="fit, summarize and report on a bundled real dataset")
     demo.add_argument("--output-dir", default="mnlogit-demo")
@@ -289,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
-        print(f"mnlogit: warning: {message}", file=sys.stderr)
+        print(f"mnlogit: warning: {cli_advice(str(message))}", file=sys.stderr)
 
     try:
         with warnings.catch_warnings():
@@ -299,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return status
     except (CliError, ModelFileError, ValueError, KeyError, RuntimeError, OSError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"mnlogit: error: {message}", file=sys.stderr)
+        print(f"mnlogit: error: {cli_advice(message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mnlogit: interrupted", file=sys.stderr)

@@ -22,10 +22,16 @@ FORMULA = "party ~ logpopul + selfLR + age + educ + income"
 
 def run_demo(output_dir: Path, quiet: bool = False) -> int:
     """Fit, print, and write ``model.mnlogit`` and ``report.html`` into ``output_dir``."""
+    import pandas as pd
+
     from mnlogit.report import write_report
 
     data = load_anes96()
-    data["party"] = data["PID"].map(ANES96_PARTY_LABELS)
+    scale = [ANES96_PARTY_LABELS[code] for code in sorted(ANES96_PARTY_LABELS)]
+    # an ordered categorical: the classes keep the 7-point scale's order in every table
+    data["party"] = pd.Categorical(
+        data["PID"].map(ANES96_PARTY_LABELS), categories=scale, ordered=True
+    )
     model = MultinomialLogit(
         formula=FORMULA, reference="Strong Democrat", verbose=0 if quiet else 1
     )

@@ -10,7 +10,6 @@ place that writes fitted attributes, copies it onto the scikit-learn attributes.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
-from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError
+from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
 from mnlogit.fitted import OUTCOME_ATTRIBUTES, FittedModel
 from mnlogit.fitting import (
     build_objective,
@@ -35,6 +34,7 @@ from mnlogit.fitting import (
     initial_point,
     solve,
 )
+from mnlogit.formula import MissingValuesDropped, as_pandas
 from mnlogit.identification import check_feature_values
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
@@ -54,16 +54,17 @@ _PUBLISH_LOCK = threading.Lock()
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression fitted by maximum likelihood.
 
-    ``P(y = c_k | x) = exp(b_k + x . w_k) / sum_j exp(b_j + x . w_j)`` over the sorted
-    classes ``c_1 .. c_K``. Unpenalized fits use a reference class whose coefficients
-    are zero, so the others are log relative-risk ratios against it; penalized fits
+    ``P(y = c_k | x) = exp(b_k + x . w_k) / sum_j exp(b_j + x . w_j)`` over the classes
+    ``c_1 .. c_K``: sorted, or in category order for a pandas categorical ``y`` (as R's
+    factor levels and Stata's value order). Unpenalized fits use a reference class whose
+    coefficients are zero, so the others are log relative-risk ratios against it; penalized fits
     default to the symmetric form (coefficients sum to zero over classes), whose
     penalty does not depend on which class is called the reference.
 
     Parameters
     ----------
     reference : label, "first", "last", "auto" or None, default="auto"
-        The reference (baseline) class. ``"auto"``: the first class in sorted order
+        The reference (baseline) class. ``"auto"``: the first class (sorted or category order)
         for unpenalized fits (as statsmodels and R's ``nnet::multinom``), the symmetric
         form for penalized fits with K >= 3 (with K = 2 the first class again: the
         penalty on the one log-odds vector is the same whichever class is the
@@ -226,8 +227,9 @@ default="auto"
             Numeric features (a DataFrame's column names are kept). With ``formula=``, a
             pandas or polars DataFrame holding the formula's columns.
         y : array-like of shape (n,), optional
-            Class labels of any sortable type. Omitted with a formula (the left-hand side
-            gives them).
+            Class labels of any sortable type; a pandas categorical keeps its category
+            order for ``classes_`` (ordered or not), other labels are sorted. Omitted
+            with a formula (the left-hand side gives them).
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: weight 2 is the same as the row twice.
         groups : array-like of shape (n,), optional
@@ -255,7 +257,7 @@ default="auto"
         state = fit_covariance(state, objective, result.x, data)
         for warning in (convergence_warning(state), covariance_warning(state)):
             if warning is not None:
-                warnings.warn(warning, stacklevel=2)
+                warn(warning)
         self._set_fitted(state)
         return self
 
@@ -284,6 +286,10 @@ default="auto"
         Returns
         -------
         self
+            Changed in place (as ``fit`` is): the new covariance replaces the old, and
+            ``get_params()["cov_type"]`` becomes the kind computed, so that the
+            parameters keep describing the model (``clone(model).fit(...)`` gives the same
+            covariance). A call that fails changes nothing.
         """
         check_is_fitted(self, "coef_")
         state = self.fitted_
@@ -302,8 +308,9 @@ default="auto"
         state = state.with_covariance(cov, kind, status)
         warning = covariance_warning(state)
         if warning is not None:
-            warnings.warn(warning, stacklevel=2)
+            warn(warning)
         self._set_fitted(state)
+        self.set_params(cov_type=kind)
         return self
 
     # ------------------------------------------------------------------ fitted state
@@ -352,8 +359,10 @@ default="auto"
 
         Parameters
         ----------
-        reference : label or None
-            A class label, or ``None`` for the symmetric form.
+        reference : label, "first", "last" or None
+            A class label, ``"first"`` or ``"last"`` (of ``classes_``, as the constructor
+            takes them; the keywords are checked before the labels), or ``None`` for the
+            symmetric form. ``get_params()["reference"]`` of the copy is what was given.
 
         Returns
         -------
@@ -392,6 +401,40 @@ default="auto"
             y = state.design.response_values(X)
         return float(super().score(X, y, sample_weight=sample_weight))
 
+    def _complete_rows(self, X: Any) -> tuple[Any, NDArray[np.bool_] | None]:
+        """The rows of ``X`` that can be predicted, and which rows they are.
+
+        A formula model fitted with ``missing="drop"`` predicts data with missing values:
+        the rows with a missing value in the formula's columns are left out (``mask``
+        False; a ``MissingValuesDropped`` warning counts them) and come back as NaN
+        (:meth:`_scatter`). Otherwise ``X`` itself (``mask`` None): missing values are
+        then refused by the design matrix.
+        """
+        check_is_fitted(self, "coef_")
+        design = self.fitted_.design
+        if design is None or self.missing != "drop":
+            return X, None
+        mask = design.complete_rows(X)
+        if mask.all():
+            return X, None
+        warn(
+            MissingValuesDropped(
+                f"{int((~mask).sum())} of {mask.size} rows have missing values in the "
+                "formula's columns: their predictions are NaN (the model was fitted with "
+                "missing='drop')"
+            )
+        )
+        return as_pandas(X).loc[mask], mask
+
+    @staticmethod
+    def _scatter(values: FloatArray, mask: NDArray[np.bool_] | None) -> FloatArray:
+        """``values`` of the predicted rows at their places, NaN elsewhere."""
+        if mask is None:
+            return values
+        out = np.full((mask.size, *values.shape[1:]), np.nan)
+        out[mask] = values
+        return out
+
     def linear_predictor(self, X: ArrayLike) -> FloatArray:
         """Linear predictors ``eta = X @ coef_.T + intercept_``.
 
@@ -403,9 +446,11 @@ default="auto"
         -------
         ndarray of shape (n, K)
             ``inf`` where a linear predictor exceeds the float64 range (features near
-            1e308); :meth:`predict_log_proba` stays finite there.
+            1e308); :meth:`predict_log_proba` stays finite there. NaN rows for rows
+            with missing values when the model was fitted with ``missing="drop"``.
         """
-        return self._eta(self._design_matrix(X), self.fitted_)
+        rows, mask = self._complete_rows(X)
+        return self._scatter(self._eta(self._design_matrix(rows), self.fitted_), mask)
 
     @staticmethod
     def _eta(Xd: Any, state: FittedModel) -> FloatArray:
@@ -469,9 +514,11 @@ default="auto"
         Returns
         -------
         ndarray of shape (n, K)
+            NaN rows for rows with missing values when the model was fitted with
+            ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
-        Xd = self._design_matrix(X)
-        return self._log_proba(Xd, self.fitted_)
+        rows, mask = self._complete_rows(X)
+        return self._scatter(self._log_proba(self._design_matrix(rows), self.fitted_), mask)
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities; each row sums to one.
@@ -479,6 +526,8 @@ default="auto"
         Returns
         -------
         ndarray of shape (n, K)
+            NaN rows for rows with missing values when the model was fitted with
+            ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
         with np.errstate(under="ignore"):
             return np.exp(self.predict_log_proba(X))
@@ -489,13 +538,21 @@ default="auto"
         Returns
         -------
         ndarray of shape (n,)
+            With ``missing="drop"`` and rows with missing values, an object array with
+            ``None`` for those rows.
         """
-        Xd = self._design_matrix(X)
+        rows, mask = self._complete_rows(X)
+        Xd = self._design_matrix(rows)
         state = self.fitted_
         eta = self._eta(Xd, state)
         if not np.isfinite(eta).all():
             eta = self._log_proba(Xd, state)
-        return np.asarray(state.classes[np.argmax(eta, axis=1)])
+        labels = np.asarray(state.classes[np.argmax(eta, axis=1)])
+        if mask is None:
+            return labels
+        out = np.full(mask.size, None, dtype=object)
+        out[mask] = labels
+        return out
 
     def evaluate(self, X: Any, y: ArrayLike | None = None) -> Any:
         """Accuracy, log loss, Brier score, per-class precision/recall/F1, confusion matrix.
@@ -513,6 +570,32 @@ default="auto"
         from mnlogit.evaluation import evaluate
 
         return evaluate(self, X, y)
+
+    def results(self, X: Any = None, y: ArrayLike | None = None) -> Any:
+        """statsmodels' names for this fit (``params``, ``bse``, ``llr_pvalue``, ...).
+
+        Parameters
+        ----------
+        X : array-like or data frame, optional
+            The training data, needed by ``resid_response`` and ``get_margeff``.
+        y : array-like, optional
+            Their labels (formula models read them from ``X``).
+
+        Returns
+        -------
+        mnlogit.results.Results
+            A view: every number comes from this model's own API (see
+            :mod:`mnlogit.results` for the mapping).
+        """
+        from mnlogit.results import Results
+
+        check_is_fitted(self, "coef_")
+        return Results(self, X, y)
+
+    @property
+    def results_(self) -> Any:
+        """``results()`` without data: statsmodels' names that need only the fit."""
+        return self.results()
 
     def save(self, path: Any) -> Any:
         """Write the model to a file (ZIP of JSON metadata and ``.npy`` arrays, no pickle).

@@ -20,6 +20,8 @@ from sklearn.metrics import (
 )
 
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.formula import as_pandas
+from mnlogit.identification.validation import label_codes
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -43,6 +45,9 @@ class EvaluationReport:
         ``weighted avg`` rows.
     confusion : DataFrame of shape (K, K)
         Counts; rows are true classes, columns predicted classes.
+    n_skipped : int
+        Rows left out for missing values (a formula model fitted with
+        ``missing="drop"``; 0 otherwise).
     """
 
     n: int
@@ -51,11 +56,18 @@ class EvaluationReport:
     brier: float
     per_class: pd.DataFrame
     confusion: pd.DataFrame
+    n_skipped: int = 0
+
+    @property
+    def _rows_note(self) -> str:
+        if not self.n_skipped:
+            return ""
+        return f" ({self.n_skipped} rows with missing values skipped)"
 
     def __str__(self) -> str:
         with pd.option_context("display.width", 120, "display.float_format", "{:.4f}".format):
             return (
-                f"Evaluation on {self.n} rows\n"
+                f"Evaluation on {self.n} rows{self._rows_note}\n"
                 f"  accuracy     {self.accuracy:.4f}\n"
                 f"  log loss     {self.log_loss:.4f}\n"
                 f"  Brier score  {self.brier:.4f}\n\n"
@@ -65,9 +77,15 @@ class EvaluationReport:
             )
 
     def _repr_html_(self) -> str:
+        skipped = (
+            "<tr><th style='text-align:left'>skipped (missing values)</th>"
+            f"<td>{self.n_skipped}</td></tr>"
+            if self.n_skipped
+            else ""
+        )
         head = (
             "<table>"
-            f"<tr><th style='text-align:left'>rows</th><td>{self.n}</td></tr>"
+            f"<tr><th style='text-align:left'>rows</th><td>{self.n}</td></tr>{skipped}"
             f"<tr><th style='text-align:left'>accuracy</th><td>{self.accuracy:.4f}</td></tr>"
             f"<tr><th style='text-align:left'>log loss</th><td>{self.log_loss:.4f}</td></tr>"
             f"<tr><th style='text-align:left'>Brier score</th><td>{self.brier:.4f}</td></tr>"
@@ -84,6 +102,7 @@ class EvaluationReport:
         """Scalars plus the tables as nested dicts."""
         return {
             "n": self.n,
+            "n_skipped": self.n_skipped,
             "accuracy": self.accuracy,
             "log_loss": self.log_loss,
             "brier": self.brier,
@@ -106,8 +125,17 @@ def evaluate(model: Any, X: Any, y: Any = None) -> EvaluationReport:
     Returns
     -------
     EvaluationReport
+        With a formula model fitted with ``missing="drop"``, rows with a missing value
+        in the formula's columns or the response are skipped and counted
+        (``n_skipped``).
     """
     design = getattr(model, "design_", None)
+    n_skipped = 0
+    if design is not None and y is None and model.get_params()["missing"] == "drop":
+        complete = design.complete_rows(X, response=True)
+        n_skipped = int((~complete).sum())
+        if n_skipped:
+            X = pd.DataFrame(as_pandas(X)).loc[complete]
     if y is None:
         if design is None:
             raise InvalidInputError("evaluate needs the true labels y")
@@ -154,13 +182,11 @@ def evaluate(model: Any, X: Any, y: Any = None) -> EvaluationReport:
         brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
         per_class=per_class,
         confusion=confusion,
+        n_skipped=n_skipped,
     )
 
 
 def _codes(classes: NDArray[Any], y: NDArray[Any]) -> NDArray[np.intp]:
-    """Positions of the labels in the (sorted) classes; labels were checked to be known."""
-    try:
-        return np.asarray(np.searchsorted(classes, y), dtype=np.intp)
-    except TypeError:  # labels of mixed types that numpy cannot order together
-        lookup = {c: i for i, c in enumerate(classes.tolist())}
-        return np.asarray([lookup[v] for v in y.tolist()], dtype=np.intp)
+    """Positions of the labels in the classes (in the model's order); labels were checked
+    to be known."""
+    return label_codes(classes, y)

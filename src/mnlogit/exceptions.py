@@ -7,7 +7,11 @@ Messages say what happened, where (column, row or class) and what to do about it
 
 from __future__ import annotations
 
-from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+import inspect
+import warnings
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "CollinearityWarning",
@@ -17,10 +21,15 @@ __all__ = [
     "InvalidInputError",
     "MnlogitWarning",
     "PenalizedInferenceWarning",
+    "ReportError",
+    "ReportWarning",
     "SeparationError",
     "SeparationWarning",
     "SolverError",
+    "warn",
 ]
+
+_PACKAGE = str(Path(__file__).resolve().parent)
 
 
 class MnlogitWarning(UserWarning):
@@ -41,12 +50,41 @@ class SeparationWarning(MnlogitWarning):
     not exist. The message names the classes and predictors involved."""
 
 
-class ConvergenceWarning(_SklearnConvergenceWarning):
-    """The solver stopped before its convergence criterion was met.
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
-    The message names the criterion, the value it reached and the tolerance, and
-    suggests what to try (more iterations, another solver, a penalty).
-    """
+    class ConvergenceWarning(_SklearnConvergenceWarning):
+        """The solver stopped before its convergence criterion was met."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        # ConvergenceWarning subclasses scikit-learn's, so that code filtering
+        # sklearn.exceptions.ConvergenceWarning sees ours; it is made on first use, so that
+        # ``import mnlogit`` does not import scikit-learn (0.6 s)
+        if name == "ConvergenceWarning":
+            return _convergence_warning()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _convergence_warning() -> type[Warning]:
+    """``ConvergenceWarning``, made once, on first use."""
+    made: type[Warning] | None = globals().get("_ConvergenceWarning")
+    if made is not None:
+        return made
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+    class ConvergenceWarning(_SklearnConvergenceWarning):
+        """The solver stopped before its convergence criterion was met.
+
+        The message names the criterion, the value it reached and the tolerance, and
+        suggests what to try (more iterations, another solver, a penalty).
+        """
+
+    ConvergenceWarning.__module__ = __name__
+    ConvergenceWarning.__qualname__ = "ConvergenceWarning"
+    globals()["_ConvergenceWarning"] = ConvergenceWarning
+    return ConvergenceWarning
 
 
 class InvalidInputError(ValueError):
@@ -79,3 +117,40 @@ class PenalizedInferenceWarning(MnlogitWarning):
     The estimates are shrunk toward zero, so intervals are not centred on the true
     value and tests against zero are conservative in unknown measure.
     """
+
+
+class ReportWarning(MnlogitWarning):
+    """A figure of the HTML report could not be drawn; the page says which and why."""
+
+
+class ReportError(RuntimeError):
+    """A figure of the HTML report could not be drawn and ``strict=True`` was asked."""
+
+
+def _external_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside mnlogit, as seen by ``warn``'s caller.
+
+    Frames are counted from this function's caller (``warn``, level 1) up the stack
+    while they run mnlogit's own code.
+    """
+    level = 1
+    here = inspect.currentframe()
+    frame: FrameType | None = None if here is None or here.f_back is None else here.f_back.f_back
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn(warning: Warning) -> None:
+    """Emit ``warning`` at the user's line: the first caller outside mnlogit.
+
+    A fixed ``stacklevel`` points at the wrong line when the same warning is reached by
+    call paths of different depths (a fit, a refit inside a test, a formula), and past
+    the outermost frame Python reports ``sys:1``.
+
+    Parameters
+    ----------
+    warning : Warning
+    """
+    warnings.warn(warning, stacklevel=_external_stacklevel() + 1)

@@ -275,14 +275,20 @@ class FittedModel:
 
         Parameters
         ----------
-        reference : label or None
-            A class label, or ``None`` for the symmetric form.
+        reference : label, "first", "last" or None
+            A class label, ``"first"`` / ``"last"`` (the first or last of ``classes``,
+            as the constructor's ``reference`` takes them; keywords before labels), or
+            ``None`` for the symmetric form.
 
         Returns
         -------
         FittedModel
         """
-        index = Parameterization.resolve_reference(reference, self.classes, keywords=False)
+        if isinstance(reference, str) and reference in ("first", "last"):
+            index: int | None = 0 if reference == "first" else self.n_classes - 1
+            reference = self.classes[index]
+        else:
+            index = Parameterization.resolve_reference(reference, self.classes, keywords=False)
         target = Parameterization(self.n_classes, index)
         B = target.project(self.coefficient_matrix())
         off = int(self.fit_intercept)

@@ -39,7 +39,7 @@ from formulaic.transforms import contrasts as _contrasts
 from formulaic.utils.sentinels import UNSET
 from numpy.typing import NDArray
 
-from mnlogit.exceptions import InvalidInputError, MnlogitWarning
+from mnlogit.exceptions import InvalidInputError, MnlogitWarning, warn
 
 __all__ = ["FormulaDesign", "as_pandas", "check_formula_safe", "missing_report"]
 
@@ -390,7 +390,7 @@ class FormulaDesign:
     @classmethod
     def fit(
         cls, formula: str, data: Any, missing: str = "error"
-    ) -> tuple[FormulaDesign, FloatArray, NDArray[Any], NDArray[np.bool_]]:
+    ) -> tuple[FormulaDesign, FloatArray, Any, NDArray[np.bool_]]:
         """Learn the encoding from training data.
 
         Parameters
@@ -404,8 +404,9 @@ class FormulaDesign:
         design : FormulaDesign
         X : ndarray of shape (m, p)
             Design matrix without the intercept column, ``m`` rows kept.
-        y : ndarray of shape (m,)
-            Labels from the left-hand side.
+        y : ndarray or pandas Categorical of shape (m,)
+            Labels from the left-hand side (a Categorical when the column is one, so
+            that its category order orders the classes).
         kept : ndarray of shape (n,)
             Boolean mask of the rows used (all True unless ``missing="drop"``).
         """
@@ -424,12 +425,11 @@ class FormulaDesign:
         if rows.any():
             if missing == "error":
                 raise InvalidInputError(_missing_message(frame, counts, rows))
-            warnings.warn(
+            warn(
                 MissingValuesDropped(
                     f"dropped {int(rows.sum())} of {rows.size} rows with missing values "
                     f"({', '.join(f'{c}: {int(n)}' for c, n in counts.items())})"
-                ),
-                stacklevel=3,
+                )
             )
             frame = frame.loc[~rows]
         kept = ~rows
@@ -452,9 +452,9 @@ class FormulaDesign:
         }
         terms = {t: cols for t, cols in terms.items() if cols}
         design = cls(formula, response, spec, columns, has_intercept, factor_variables, terms)
-        y = frame[response].to_numpy()
+        y: Any = frame[response].to_numpy()
         if isinstance(frame[response].dtype, pd.CategoricalDtype):
-            y = np.asarray(frame[response].astype(object).to_numpy())
+            y = frame[response].array  # a Categorical: its category order orders the classes
         return design, X, y, kept
 
     def _check_levels(self, frame: pd.DataFrame) -> None:
@@ -517,6 +517,30 @@ class FormulaDesign:
             if len(variables) == 1 and variables[0] != self.response:
                 out.setdefault(variables[0], list(state["categories"]))
         return out
+
+    def complete_rows(self, data: Any, response: bool = False) -> NDArray[np.bool_]:
+        """Which rows have a value in every column the formula reads.
+
+        Parameters
+        ----------
+        data : pandas or polars DataFrame
+        response : bool, default=False
+            Also require the response column (for evaluation on labelled data).
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
+        frame = as_pandas(data)
+        needed = sorted(self.spec.required_variables)
+        if response:
+            needed = [self.response, *needed]
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            raise InvalidInputError(
+                f"the data lack column(s) {absent} that the formula {self.formula!r} uses"
+            )
+        return ~missing_report(frame, needed)[1]
 
     def transform(self, data: Any) -> FloatArray:
         """Design matrix for new data (intercept column removed).

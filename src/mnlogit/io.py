@@ -180,7 +180,10 @@ def _label_values(kind: Any, values: list[Any]) -> NDArray[Any]:
 
 
 def _decode_labels(record: dict[str, Any]) -> NDArray[Any]:
-    """The class labels, refusing unknown types, mixed values, duplicates and disorder."""
+    """The class labels, refusing unknown types, mixed values and duplicates.
+
+    Their order is the fit's: sorted, or a categorical response's category order.
+    """
     if not isinstance(record, dict) or not isinstance(record.get("values"), list):
         raise ModelFileError("classes must be an object with a list of values")
     labels = _label_values(record.get("type"), record["values"])
@@ -188,8 +191,6 @@ def _decode_labels(record: dict[str, Any]) -> NDArray[Any]:
         raise ModelFileError(
             f"class labels must be at least two distinct values, got {labels.size}"
         )
-    if not np.array_equal(labels, np.sort(labels)):
-        raise ModelFileError("class labels are not in sorted order, as a fit stores them")
     return labels
 
 

@@ -20,7 +20,6 @@ state's design, kept columns, reference and penalty strength.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +30,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from mnlogit.exceptions import DataWarning, InvalidInputError
+from mnlogit.exceptions import DataWarning, InvalidInputError, warn
 from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitted import FittedModel
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
     CollinearityResult,
+    category_order,
     check_class_sizes,
     check_column_range,
     check_feature_values,
@@ -170,10 +170,10 @@ class FitSettings:
         _positive_int_or_none("max_iter", p["max_iter"], allow_none=True)
         alpha = p["alpha"]
         if penalty != "l2" and alpha is not None and not quiet:
-            warnings.warn(
-                f"alpha is ignored because penalty={penalty!r}; set penalty='l2' to use it",
-                UserWarning,
-                stacklevel=3,
+            warn(
+                UserWarning(
+                    f"alpha is ignored because penalty={penalty!r}; set penalty='l2' to use it"
+                )
             )
         if penalty == "l2" and alpha is not None:
             alpha = check_positive_number("alpha", alpha, allow_zero=True)
@@ -418,7 +418,10 @@ def _validated(
         )
     check_classification_targets(yv)
     check_groups(inputs.groups, int(Xv.shape[0]))
-    classes, codes = encode_labels(yv)
+    order = category_order(inputs.y)
+    if order is None and fitted is not None:
+        order = list(fitted.classes.tolist())  # a refit keeps the fitted model's order
+    classes, codes = encode_labels(yv, order)
     sw = check_weights(inputs.sample_weight, Xv, yv, classes, codes, settings.class_weight)
     return Xv, classes, codes, sw
 
@@ -500,13 +503,12 @@ def prepare(
     if fitted is None:
         single = check_class_sizes(classes, codes, sw)
         if single:
-            warnings.warn(
+            warn(
                 DataWarning(
                     f"class(es) {single[:10]} have a single observation; their "
                     "coefficients are barely identified (expect huge standard errors or "
                     "separation)"
-                ),
-                stacklevel=3,
+                )
             )
         reference = Parameterization.resolve_reference(settings.reference, classes, settings.ridge)
         alpha = penalty_strength(settings, float(sw.sum()))

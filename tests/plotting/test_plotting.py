@@ -283,7 +283,11 @@ def test_categorical_feature_of_a_formula_model(tmp_path: Path) -> None:
     model = MultinomialLogit(formula="vote ~ selfLR + age + C(educ_c)").fit(data)
     ax = plot_predicted_probabilities(model, data, "educ_c")
     lines = labelled_lines(ax)
-    np.testing.assert_allclose(lines["0"].get_xdata(), [0, 1, 2])
+    # points at the levels, the classes side by side, no line joining the levels
+    centre = (lines["0"].get_xdata() + lines["1"].get_xdata()) / 2
+    np.testing.assert_allclose(centre, [0, 1, 2], atol=1e-12)
+    assert np.all(lines["0"].get_xdata() < lines["1"].get_xdata())
+    assert all(ln.get_linestyle() == "None" for ln in lines.values())
     assert [t.get_text() for t in ax.get_xticklabels()] == ["low", "mid", "high"]
     rows = pd.concat([data.iloc[:1]] * 3, ignore_index=True)
     for col in data.columns:
@@ -294,6 +298,41 @@ def test_categorical_feature_of_a_formula_model(tmp_path: Path) -> None:
     save_png(ax, tmp_path, "predicted_probabilities_categorical")
     ax = plot_log_odds(model, data, "selfLR", at={"educ_c": "high"})
     assert len(labelled_lines(ax)) == 1
+
+
+@pytest.mark.filterwarnings("ignore::mnlogit.exceptions.PenalizedInferenceWarning")
+def test_numeric_column_in_C_is_held_at_its_most_frequent_level(tmp_path: Path) -> None:
+    """The README's example: C(educ) on an integer column. educ is held at its mode (never
+    at its mean, 4.57, which is no level), and plotting along it draws its seven levels."""
+    data = load_anes96()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultinomialLogit(formula="PID ~ selfLR + age + C(educ)", penalty="l2").fit(data)
+    ax = plot_predicted_probabilities(model, data, "selfLR", n_points=7)
+    lines = labelled_lines(ax)
+    grid = np.linspace(data["selfLR"].min(), data["selfLR"].max(), 7)
+    rows = pd.DataFrame(
+        {
+            "selfLR": grid,
+            "age": data["age"].mean(),
+            "educ": int(data["educ"].value_counts().idxmax()),
+            "PID": 0,
+        }
+    )
+    expected = model.predict_proba(rows)
+    for k, cls in enumerate(model.classes_):
+        np.testing.assert_allclose(lines[str(cls)].get_ydata(), expected[:, k], rtol=1e-12)
+    assert "most frequent level" in ax.get_title()
+    save_png(ax, tmp_path, "predicted_probabilities_C_educ_numeric")
+    ax = plot_predicted_probabilities(model, data, "educ")
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(v) for v in range(1, 8)]
+    assert all(ln.get_linestyle() == "None" for ln in labelled_lines(ax).values())
+    assert len(ax.collections) > 0  # error bars
+    save_png(ax, tmp_path, "predicted_probabilities_along_C_educ")
+    ax = plot_log_odds(model, data, "educ")
+    assert len(labelled_lines(ax)) == model.classes_.size - 1
+    with pytest.raises(InvalidInputError, match="'educ' is categorical"):
+        plot_decision_regions(model, data, ("selfLR", "educ"))
 
 
 # ---------------------------------------------------------------------- log odds
@@ -545,3 +584,24 @@ def test_sparse_data(synth: Any) -> None:
     x = np.linspace(dense[:, 1].min(), dense[:, 1].max(), 6)
     expected = model.predict_proba(grid_rows(dense.mean(axis=0), {1: x}))
     np.testing.assert_allclose(ax.get_lines()[2].get_ydata(), expected[:, 2])
+
+
+def test_calibration_bins_carry_their_counts_and_legends_sit_off_the_data(synth: Any) -> None:
+    X, y, model = synth
+    ax = plot_calibration(model, X, y, n_bins=5)
+    proba = model.predict_proba(X)
+    counts = []
+    for k in range(model.classes_.size):
+        binned = np.clip(np.searchsorted(np.linspace(0, 1, 6)[1:-1], proba[:, k]), 0, 4)
+        total = np.bincount(binned, minlength=5)
+        counts += [int(c) for c in total[total > 0]]
+    assert [int(t.get_text()) for t in ax.texts] == counts
+    assert sum(counts) == model.classes_.size * len(y)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for axes in (ax, plot_decision_regions(model, X, (0, 1), scatter_y=y)):
+        FigureCanvasAgg(axes.figure)
+        axes.figure.canvas.draw()
+        renderer = axes.figure.canvas.get_renderer()
+        legend = axes.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= axes.get_window_extent(renderer).x1  # beside the axes

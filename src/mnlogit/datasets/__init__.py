@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ANES96_PARTY_LABELS", "load_anes96"]
 
@@ -39,6 +40,9 @@ def load_anes96() -> pd.DataFrame:
         household income bracket 1..24; ``vote`` expected vote (0 Clinton, 1 Dole);
         ``logpopul`` = ``log(popul + 0.1)`` as in the statsmodels example.
     """
+    import numpy as np
+    import pandas as pd  # imported on use: ``import mnlogit`` stays light
+
     path = resources.files("mnlogit.datasets").joinpath("data/anes96.csv")
     with path.open("r", encoding="utf-8") as fh:
         frame = pd.read_csv(fh)

@@ -40,6 +40,7 @@ from mnlogit.identification.separation_check import (
     separation_suspected,
 )
 from mnlogit.identification.validation import (
+    category_order,
     check_class_sizes,
     check_feature_values,
     check_groups,
@@ -47,6 +48,7 @@ from mnlogit.identification.validation import (
     check_positive_number,
     check_weights,
     encode_labels,
+    label_codes,
 )
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "RecordedSeparation",
     "SeparationResult",
     "aliased_mask",
+    "category_order",
     "check_class_sizes",
     "check_column_range",
     "check_feature_values",
@@ -72,5 +75,6 @@ __all__ = [
     "expand_covariance",
     "find_separation",
     "kept_rows",
+    "label_codes",
     "separation_suspected",
 ]

@@ -16,13 +16,12 @@ The check runs up to :data:`MAX_COLLINEARITY_COLUMNS` design columns
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.exceptions import CollinearityWarning
+from mnlogit.exceptions import CollinearityWarning, warn
 from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
 
 __all__ = [
@@ -93,13 +92,12 @@ def drop_aliased(
     if not result.collinear:
         return X, None, result
     kept = np.asarray(result.kept_features, dtype=np.intp)
-    warnings.warn(
+    warn(
         CollinearityWarning(
             f"{result.message}\nmnlogit dropped the aliased column(s) "
             f"{list(result.aliased)} from the fit; their coefficients are reported as not "
             "estimable (NaN in tables, 0 in coef_)."
-        ),
-        stacklevel=4,
+        )
     )
     return X[:, kept], kept, result
 

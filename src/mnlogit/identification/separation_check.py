@@ -11,7 +11,6 @@ is what a model file keeps of the result.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
@@ -20,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.exceptions import SeparationWarning
+from mnlogit.exceptions import SeparationWarning, warn
 from mnlogit.identification.existence import certificate_work, not_separated
 from mnlogit.identification.separation import (
     SeparationResult,
@@ -315,5 +314,5 @@ def find_separation(
         result = found  # the full LP is over its size caps: the subset's finding stands
     if not (result.checked and result.separated):
         return None
-    warnings.warn(SeparationWarning(result.message), stacklevel=5)  # the caller of fit
+    warn(SeparationWarning(result.message))
     return result

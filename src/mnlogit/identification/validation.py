@@ -11,6 +11,7 @@ where, and what to do.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ WEIGHT_TOTAL_RANGE = (1e-250, 1e250)
 
 __all__ = [
     "WEIGHT_TOTAL_RANGE",
+    "category_order",
     "check_class_sizes",
     "check_feature_values",
     "check_groups",
@@ -35,6 +37,7 @@ __all__ = [
     "check_positive_number",
     "check_weights",
     "encode_labels",
+    "label_codes",
 ]
 
 
@@ -160,12 +163,62 @@ def check_groups(groups: Any, n_rows: int) -> None:
             )
 
 
-def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
-    """Sorted unique classes and integer codes, refusing a single class.
+def category_order(y: Any) -> list[Any] | None:
+    """The categories of a pandas categorical ``y`` (Series or Categorical), in order.
+
+    ``None`` for anything else. The order is the one classes take (R's factor levels,
+    Stata's value order): ``pd.Categorical(y, categories=[...], ordered=True)``.
+    """
+    dtype: Any = getattr(y, "dtype", None)
+    if type(y).__module__.startswith("pandas") and isinstance(dtype, _pd_categorical()):
+        categories: Any = getattr(dtype, "categories", ())
+        return [c.item() if isinstance(c, np.generic) else c for c in categories]
+    return None
+
+
+def label_codes(classes: NDArray[Any], labels: Any) -> NDArray[np.intp]:
+    """Positions of ``labels`` in ``classes`` (any order); unknown labels raise.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (K,)
+    labels : array-like of shape (n,)
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    lookup: dict[Any, int] = {}
+    for i, c in enumerate(np.asarray(classes).tolist()):
+        lookup.setdefault(c, i)
+    values = np.asarray(labels).ravel().tolist()
+    try:
+        return np.asarray([lookup[v] for v in values], dtype=np.intp)
+    except (KeyError, TypeError) as err:
+        unknown = sorted({str(v) for v in values if _unknown(lookup, v)})[:5]
+        known = ", ".join(str(c) for c in np.asarray(classes).tolist())
+        raise InvalidInputError(f"labels {unknown} are not classes of the model ({known})") from err
+
+
+def _unknown(lookup: dict[Any, int], value: Any) -> bool:
+    try:
+        return value not in lookup
+    except TypeError:  # unhashable
+        return True
+
+
+def encode_labels(
+    y: NDArray[Any], order: Sequence[Any] | None = None
+) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Classes and integer codes, refusing a single class.
 
     Parameters
     ----------
     y : ndarray of shape (n,)
+    order : sequence of labels, optional
+        The order the classes take (a categorical's categories, or the classes of the
+        model refitted); those not present in ``y`` are left out, labels of ``y`` not in
+        ``order`` follow in sorted order. Default: sorted order (scikit-learn's).
 
     Returns
     -------
@@ -173,13 +226,24 @@ def encode_labels(y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     codes : ndarray of shape (n,)
     """
     classes, codes = np.unique(y, return_inverse=True)
+    if order is not None and classes.size:
+        present = classes.tolist()
+        seen = set(present)
+        listed = [c for c in order if c in seen]
+        ranked = listed + [c for c in present if c not in set(listed)]
+        if ranked != present:
+            position = {c: i for i, c in enumerate(ranked)}
+            permutation = np.asarray([position[c] for c in present], dtype=np.intp)
+            reordered = np.empty_like(classes)
+            reordered[permutation] = classes
+            classes, codes = reordered, permutation[codes.ravel()]
     if classes.size < 2:
         only = classes[:1].tolist()[0] if classes.size else None
         raise InvalidInputError(
             f"y contains only one class ({only!r}); a multinomial model needs at least "
             "two classes to compare"
         )
-    return classes, codes.astype(np.intp, copy=False)
+    return classes, np.asarray(codes, dtype=np.intp).ravel()
 
 
 def check_weights(

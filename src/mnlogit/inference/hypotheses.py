@@ -28,6 +28,8 @@ import numpy as np
 import scipy.stats
 from numpy.typing import NDArray
 
+from mnlogit.exceptions import InvalidInputError
+
 __all__ = ["TestResult", "parse_hypothesis", "wald_statistic"]
 
 FloatArray = NDArray[np.float64]
@@ -74,8 +76,8 @@ class _Parser:
         self.p1 = len(term_names)
         self.free_classes = list(free_classes)
 
-    def error(self, what: str) -> ValueError:
-        return ValueError(
+    def error(self, what: str) -> InvalidInputError:
+        return InvalidInputError(
             f"cannot parse hypothesis {self.text!r} at position {self.pos}: {what}. "
             "Write constraints like '[class]term = 0', separated by commas"
         )
@@ -106,13 +108,13 @@ class _Parser:
             raise self.error("missing ']'")
         label = self.text[self.pos : close].strip()
         if label not in self.classes:
-            raise ValueError(
+            raise InvalidInputError(
                 f"hypothesis {self.text!r}: class {label!r} is not one of {self.classes}"
             )
         self.pos = close + 1
         term = self.match_term()
         if term is None:
-            raise ValueError(
+            raise InvalidInputError(
                 f"hypothesis {self.text!r}: no term after [{label}] at position {self.pos}; "
                 f"terms are {sorted(self.term_index)}"
             )
@@ -220,7 +222,7 @@ def parse_hypothesis(
     q : ndarray of shape (r,)
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("hypothesis must be a non-empty string")
+        raise InvalidInputError("hypothesis must be a non-empty string")
     return _Parser(text, class_names, term_names, free_classes).parse()
 
 
@@ -246,7 +248,7 @@ def wald_statistic(
     used = np.flatnonzero(np.any(R != 0, axis=0))
     V = R[:, used] @ cov[np.ix_(used, used)] @ R[:, used].T
     if not np.all(np.isfinite(V)):
-        raise ValueError(
+        raise InvalidInputError(
             "the hypothesis involves coefficients whose variance is not representable "
             "in float64 (see cov_status_): rescale the column(s) and refit"
         )
@@ -255,7 +257,7 @@ def wald_statistic(
     d = np.sqrt(np.maximum(np.diag(V), 0.0))
     fixed = d <= 0
     if np.any(fixed & (np.abs(diff) > 1e-12 * (1.0 + np.abs(q)))):
-        raise ValueError(
+        raise InvalidInputError(
             "the hypothesis has a restriction on coefficients with zero variance (for example "
             "the reference class's, fixed at zero) that the estimates do not satisfy; such a "
             "restriction is false by construction, not testable"
@@ -266,7 +268,7 @@ def wald_statistic(
     keep = w > max(float(w.max(initial=0.0)), 0.0) * 1e-10
     df = int(keep.sum())
     if df == 0:
-        raise ValueError(
+        raise InvalidInputError(
             "the hypothesis involves only coefficients with zero variance (for example "
             "the reference class's, which are fixed at zero)"
         )
@@ -279,10 +281,10 @@ def as_matrix_hypothesis(R: Any, q: Any, n_displayed: int) -> tuple[FloatArray, 
     """Validate a user-given ``R`` (columns = displayed coefficients) and ``q``."""
     Rm = np.atleast_2d(np.asarray(R, dtype=np.float64))
     if Rm.shape[1] != n_displayed:
-        raise ValueError(
+        raise InvalidInputError(
             f"R must have {n_displayed} columns (one per row of cov_params()), got {Rm.shape[1]}"
         )
     qv = np.zeros(Rm.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=np.float64))
     if qv.shape != (Rm.shape[0],):
-        raise ValueError(f"q must have {Rm.shape[0]} entries, got shape {qv.shape}")
+        raise InvalidInputError(f"q must have {Rm.shape[0]} entries, got shape {qv.shape}")
     return Rm, qv

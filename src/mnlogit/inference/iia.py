@@ -52,6 +52,7 @@ from numpy.typing import NDArray
 
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.fitted import FittedModel
+from mnlogit.identification.validation import label_codes
 from mnlogit.inference.refits import (
     NotTestable,
     Refit,
@@ -232,7 +233,7 @@ def _restricted_loglik(
 ) -> float:
     """Log-likelihood of the model restricted to ``classes`` at ``B`` (p1, len(classes))."""
     logp = log_softmax(_design(data.X, fit_intercept) @ B)
-    codes = np.searchsorted(classes, data.y)
+    codes = label_codes(classes, data.y)
     return float(np.sum(data.weights() * logp[np.arange(codes.size), codes]))
 
 

@@ -8,7 +8,6 @@ columns and the covariance of ``vec(B)``) and turns it into tables indexed by
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -23,9 +22,11 @@ from mnlogit.exceptions import (
     InvalidInputError,
     PenalizedInferenceWarning,
     SeparationError,
+    warn,
 )
 from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.identification.validation import label_codes
 from mnlogit.inference.combine import COMBINE_METHODS, combine_pairs, combine_table
 from mnlogit.inference.discrete_changes import (
     Contrast,
@@ -121,15 +122,14 @@ class InferenceMixin:
                 "'robust'/'cluster'), or call compute_covariance(X, y) on the fitted model"
             )
         if self.penalty == "l2":
-            warnings.warn(
+            warn(
                 PenalizedInferenceWarning(
                     "standard errors of a penalized fit come from the inverse penalized "
                     "information: a Bayesian posterior covariance under the ridge prior, not "
                     "the sampling variability of the shrunk estimates; intervals are not "
                     "centred on the true values and tests against zero are biased toward "
                     "acceptance"
-                ),
-                stacklevel=3,
+                )
             )
         return state.cov
 
@@ -211,8 +211,10 @@ class InferenceMixin:
         ----------
         hypothesis : str or array-like of shape (r, m)
             A string such as ``"[2]age = 0, [3]age = 0"``, ``"[b]x1 - [c]x1 = 0"`` or a
-            bare term name ``"age"`` (all its coefficients across classes are zero); or
-            a matrix ``R`` whose ``m`` columns follow the rows of :meth:`cov_params`.
+            bare term name ``"age"`` (all its coefficients across classes are zero),
+            including a formula term such as ``"C(region)"`` (all its indicator columns,
+            all classes: the test of :meth:`term_tests`); or a matrix ``R`` whose ``m``
+            columns follow the rows of :meth:`cov_params`.
         q : array-like of shape (r,), optional
             Right-hand side for a matrix hypothesis (zeros by default).
 
@@ -220,10 +222,21 @@ class InferenceMixin:
         -------
         TestResult
             ``statistic``, ``df`` (the rank of the restrictions) and ``p_value``.
+
+        Raises
+        ------
+        InvalidInputError
+            A hypothesis that cannot be parsed, names an unknown class or term, or a
+            matrix of the wrong shape (a ``ValueError``, as before).
         """
         cov = self._covariance()
         beta = self.fitted_.coefficient_vector()
-        if isinstance(hypothesis, str):
+        terms = self._term_columns()
+        if isinstance(hypothesis, str) and hypothesis.strip() in terms:
+            desc = hypothesis.strip()
+            R = self._term_restrictions(terms[desc])
+            qv = np.zeros(R.shape[0])
+        elif isinstance(hypothesis, str):
             R, qv = parse_hypothesis(
                 hypothesis,
                 [str(c) for c in self.fitted_.classes],
@@ -302,6 +315,17 @@ class InferenceMixin:
         position = {name: j for j, name in enumerate(names)}
         return {term: [position[c] for c in cols] for term, cols in design.terms.items() if cols}
 
+    def _term_restrictions(self, cols: list[int]) -> FloatArray:
+        """``R`` setting the coefficients of design columns ``cols`` to zero in every
+        non-reference class (every class in symmetric form), over ``vec(B)``."""
+        state = self.fitted_
+        p1, off = state.p1, int(state.fit_intercept)
+        shown = state.free_classes()
+        R = np.zeros((len(cols) * len(shown), state.n_classes * p1))
+        for r, (k, j) in enumerate((k, j) for k in shown for j in cols):
+            R[r, k * p1 + j + off] = 1.0
+        return R
+
     def term_tests(
         self,
         X: Any = None,
@@ -348,9 +372,7 @@ class InferenceMixin:
                 nan = float("nan")
                 rows[name] = {"wald_chi2": nan, "wald_df": nan, "wald_p": nan}
                 continue
-            R = np.zeros((len(cols) * len(shown), beta.size))
-            for r, (k, j) in enumerate((k, j) for k in shown for j in cols):
-                R[r, k * p1 + j + off] = 1.0
+            R = self._term_restrictions(cols)
             res = wald_statistic(beta, cov, R, np.zeros(R.shape[0]), name)
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
         if X is not None and (y is not None or state.design is not None):
@@ -420,7 +442,7 @@ class InferenceMixin:
             )
         B = state.coefficient_matrix()
         eta = Xd @ B[int(state.fit_intercept) :] + (B[0] if state.fit_intercept else 0.0)
-        logp = log_softmax(eta)[np.arange(labels.size), np.searchsorted(state.classes, labels)]
+        logp = log_softmax(eta)[np.arange(labels.size), label_codes(state.classes, labels)]
         ll = float(np.sum(logp if w is None else w * logp))
         expected = float(outcome.statistics.loglik)
         if not np.isclose(ll, expected, rtol=1e-6, atol=1e-6):

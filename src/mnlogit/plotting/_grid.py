@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.identification.validation import label_codes
 
 FloatArray = NDArray[np.float64]
 Data = pd.DataFrame | NDArray[Any] | sp.csc_array
@@ -96,9 +97,28 @@ def _n_features(data: Data) -> int:
     return int(data.shape[1])
 
 
-def _is_numeric_column(data: Data, j: int) -> bool:
+def _formula_categoricals(model: Any, data: pd.DataFrame) -> set[str]:
+    """The columns of ``data`` a formula model encodes as categorical (``C(educ)``, ...).
+
+    Empty for models without a formula. A numeric column wrapped in ``C()`` is one of
+    them: it has levels, not a mean.
+    """
+    design = getattr(getattr(model, "fitted_", None), "design", None)
+    if design is None:
+        return set()
+    return set(design.categorical_levels(data))
+
+
+def _is_numeric_column(data: Data, j: int, model: Any = None) -> bool:
+    """Whether column ``j`` is a number to average and run a grid over.
+
+    Non-numeric DataFrame columns (strings, categoricals, booleans) are not, and neither
+    is a numeric column that ``model``'s formula encodes as categorical (``C(educ)``).
+    """
     if isinstance(data, pd.DataFrame):
         s = data.iloc[:, j]
+        if str(data.columns[j]) in _formula_categoricals(model, data):
+            return False
         return bool(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
     return True
 
@@ -178,7 +198,7 @@ def _typical_row(
         columns: dict[Hashable, pd.Series] = {}
         for j, col in enumerate(data.columns):
             s = data.iloc[:, j]
-            numeric = _is_numeric_column(data, j)
+            numeric = _is_numeric_column(data, j, model)
             if j in fixed:
                 value = fixed[j]
                 if isinstance(s.dtype, pd.CategoricalDtype) and value not in s.cat.categories:
@@ -218,9 +238,14 @@ def _grid_rows(
     return out
 
 
-def _numeric_range(data: Data, j: int, name: str, pad: float) -> tuple[float, float]:
-    if not _is_numeric_column(data, j):
-        raise InvalidInputError(f"feature {name!r} is not numeric; a numeric grid is needed")
+def _numeric_range(
+    data: Data, j: int, name: str, pad: float, model: Any = None
+) -> tuple[float, float]:
+    if not _is_numeric_column(data, j, model):
+        raise InvalidInputError(
+            f"feature {name!r} is categorical (non-numeric, or C() in the formula); "
+            "this plot needs a numeric predictor"
+        )
     col = np.asarray(_column(data, j), dtype=np.float64)
     if not np.isfinite(col).any():
         raise InvalidInputError(f"feature {name!r} has no finite value")
@@ -255,23 +280,8 @@ def _for_model(model: Any, X: Any) -> Any:
 
 
 def _class_codes(classes: NDArray[Any], labels: ArrayLike) -> NDArray[np.intp]:
-    """Positions of ``labels`` in the sorted ``classes``; unknown labels raise."""
-    lab = np.asarray(labels)
-    if lab.ndim != 1:
-        lab = lab.ravel()
-    try:
-        idx = np.clip(np.searchsorted(classes, lab), 0, classes.size - 1)
-        bad = np.asarray(classes[idx] != lab)
-    except TypeError as err:  # labels of another type than the classes
-        raise InvalidInputError(
-            f"labels of type {lab.dtype} do not match the model's classes ({_names(classes)})"
-        ) from err
-    if np.any(bad):
-        unknown = sorted({str(v) for v in lab[bad]})[:5]
-        raise InvalidInputError(
-            f"labels {unknown} are not classes of the model ({_names(classes)})"
-        )
-    return idx.astype(np.intp)
+    """Positions of ``labels`` in the model's ``classes`` (its order); unknown labels raise."""
+    return label_codes(classes, labels)
 
 
 def _shown_classes(model: Any, classes: Sequence[Any] | None) -> list[int]:
@@ -290,8 +300,25 @@ def _names(values: Any) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def _held_note(at: Mapping[Feature, Any] | None) -> str:
+def _is_predictor(model: Any, column: Any) -> bool:
+    """Whether a data column is one the model reads (a formula's response is not)."""
+    design = getattr(getattr(model, "fitted_", None), "design", None)
+    if design is None:
+        return True
+    return str(column) in design.spec.required_variables and str(column) != design.response
+
+
+def _held_note(at: Mapping[Feature, Any] | None, model: Any = None, data: Any = None) -> str:
+    """Title text saying where the other predictors are held."""
+    categorical = isinstance(data, pd.DataFrame) and any(
+        not _is_numeric_column(data, j, model)
+        for j in range(data.shape[1])
+        if _is_predictor(model, data.columns[j])
+    )
+    others = "other predictors at their means" + (
+        " (categorical: most frequent level)" if categorical else ""
+    )
     if not at:
-        return "other predictors at their means"
+        return others
     fixed = ", ".join(f"{k} = {v}" for k, v in at.items())
-    return f"{fixed}, other predictors at their means"
+    return f"{fixed}, {others}"

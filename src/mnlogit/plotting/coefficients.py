@@ -158,5 +158,7 @@ def plot_coefficients(
     ax.set_ylim(y - 0.5, -0.8)
     interval = f"{100 * (1 - alpha):g}% intervals" if has_ci else "no covariance: no intervals"
     against = f"reference class {_label(ref)}" if ref is not None else "symmetric form"
-    ax.set_title(f"{against}; {interval}", fontsize="medium")
+    # right-aligned: a title longer than the axes runs left over the (empty) label column
+    # instead of past the figure's right edge
+    ax.set_title(f"{against}; {interval}", fontsize="medium", loc="right")
     return ax

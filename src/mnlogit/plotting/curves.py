@@ -52,19 +52,24 @@ def _line_grid(
         values: Any = np.asarray(grid)
         if values.ndim != 1 or values.size == 0:
             raise InvalidInputError("grid must be a non-empty 1-d array of feature values")
-        if isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j):
+        if isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j, model):
             values = pd.Series(values, dtype=data.iloc[:, j].dtype)
-    elif isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j):
+    elif isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j, model):
         values = _levels(data, j)
     else:
         if n_points < 2:
             raise InvalidInputError(f"n_points must be at least 2, got {n_points}")
-        values = np.linspace(*_numeric_range(data, j, name, 0.0), n_points)
+        values = np.linspace(*_numeric_range(data, j, name, 0.0, model), n_points)
     rows = _for_model(model, _grid_rows(base, {j: values}))
-    if isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j):
+    if isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j, model):
         ticks = [_label(v) for v in values]
         return name, np.arange(len(ticks), dtype=np.float64), ticks, rows
     return name, np.asarray(values, dtype=np.float64), None, rows
+
+
+def _dodge(i: int, n: int) -> float:
+    """Horizontal offset of the i-th of n series at a categorical level (within +-0.3)."""
+    return 0.0 if n == 1 else (i - (n - 1) / 2) * min(0.6 / (n - 1), 0.15)
 
 
 def plot_predicted_probabilities(
@@ -135,11 +140,12 @@ def plot_predicted_probabilities(
             ax.plot(x, P[:, k], color=colors[k], label=lab)
             if lower is not None and upper is not None:
                 ax.fill_between(x, lower[:, k], upper[:, k], color=colors[k], alpha=0.2, lw=0)
-        else:
-            ax.plot(x, P[:, k], "o-", color=colors[k], label=lab, linewidth=0.8)
+        else:  # levels: points with intervals, side by side, no lines between levels
+            xk = x + _dodge(shown.index(k), len(shown))
+            ax.plot(xk, P[:, k], "o", color=colors[k], label=lab, markersize=5)
             if lower is not None and upper is not None:
                 err = np.vstack([P[:, k] - lower[:, k], upper[:, k] - P[:, k]])
-                ax.errorbar(x, P[:, k], yerr=err, fmt="none", ecolor=colors[k], capsize=3)
+                ax.errorbar(xk, P[:, k], yerr=err, fmt="none", ecolor=colors[k], capsize=2)
     if ticks is not None:
         ax.set_xticks(x, ticks)
         ax.set_xlim(-0.5, len(ticks) - 0.5)
@@ -147,7 +153,7 @@ def plot_predicted_probabilities(
     ax.set_ylabel("predicted probability")
     ax.set_ylim(0.0, 1.0)
     band_note = f", {100 * (1 - alpha):g}% bands" if lower is not None else ""
-    ax.set_title(f"{_held_note(at)}{band_note}", fontsize="medium")
+    ax.set_title(f"{_held_note(at, model, _as_data(X))}{band_note}", fontsize="medium")
     ax.legend(title="class", fontsize="small", loc="best")
     return ax
 
@@ -219,23 +225,23 @@ def plot_log_odds(
     colors = class_colors(classes.size)
     ax = _new_axes(ax)
     ax.axhline(0.0, **_REFERENCE_LINE)
-    style = "-" if ticks is None else "o-"
-    for k in range(classes.size):
-        if k == r:
-            continue
+    style = "-" if ticks is None else "o"
+    others = [k for k in range(classes.size) if k != r]
+    for i, k in enumerate(others):
         odds = eta[:, k] - eta[:, r]
-        ax.plot(x, odds, style, color=colors[k], label=_label(classes[k]))
+        xk = x if ticks is None else x + _dodge(i, len(others))
+        ax.plot(xk, odds, style, color=colors[k], label=_label(classes[k]))
         if se is not None and ticks is None:
             half = z * se[:, k]
             ax.fill_between(x, odds - half, odds + half, color=colors[k], alpha=0.2, lw=0)
         elif se is not None:
-            ax.errorbar(x, odds, yerr=z * se[:, k], fmt="none", ecolor=colors[k], capsize=3)
+            ax.errorbar(xk, odds, yerr=z * se[:, k], fmt="none", ecolor=colors[k], capsize=2)
     if ticks is not None:
         ax.set_xticks(x, ticks)
         ax.set_xlim(-0.5, len(ticks) - 0.5)
     ax.set_xlabel(name)
     ax.set_ylabel(f"log odds against {_label(classes[r])}")
     band_note = f", {100 * (1 - alpha):g}% bands" if se is not None else ""
-    ax.set_title(f"{_held_note(at)}{band_note}", fontsize="medium")
+    ax.set_title(f"{_held_note(at, model, _as_data(X))}{band_note}", fontsize="medium")
     ax.legend(title="class", fontsize="small", loc="best")
     return ax

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import Colormap
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix
 
@@ -145,7 +145,9 @@ def plot_calibration(
     Axes
         The diagonal (first line, label ``"perfectly calibrated"``), then one line per
         drawn class in ``classes_`` order with one point per non-empty bin
-        (x: mean predicted probability, y: observed frequency).
+        (x: mean predicted probability, y: observed frequency), each point labelled with
+        the number of rows in its bin (``ax.texts``, in the same order). The legend sits
+        outside the axes, off the data.
     """
     all_classes = np.asarray(model.classes_)
     P = np.asarray(model.predict_proba(_for_model(model, X)), dtype=np.float64)
@@ -163,11 +165,39 @@ def plot_calibration(
             hits, P[:, k], n_bins=n_bins, strategy=strategy, pos_label=1
         )
         ax.plot(mean_pred, frac, "o-", color=colors[k], label=_label(all_classes[k]), ms=4)
+        for x, y_, count in zip(
+            mean_pred, frac, _bin_counts(P[:, k], n_bins, strategy), strict=True
+        ):
+            ax.annotate(
+                str(count),
+                (x, y_),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=6,
+                color=colors[k],
+            )
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_aspect("equal")
+    ax.set_box_aspect(1.0)  # square, and room for the legend beside it
     ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("observed frequency")
-    ax.set_title("calibration (one vs rest)", fontsize="medium")
-    ax.legend(title="class", fontsize="small", loc="upper left")
+    ax.set_title("calibration (one vs rest); numbers: rows per bin", fontsize="medium")
+    ax.legend(
+        title="class",
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0,
+    )
     return ax
+
+
+def _bin_counts(prob: NDArray[np.float64], n_bins: int, strategy: str) -> list[int]:
+    """Rows in each non-empty bin, binned as :func:`sklearn.calibration.calibration_curve`
+    bins them (so the counts match its points one for one)."""
+    if strategy == "quantile":
+        bins = np.percentile(prob, np.linspace(0.0, 1.0, n_bins + 1) * 100)
+    else:
+        bins = np.linspace(0.0, 1.0, n_bins + 1)
+    totals = np.bincount(np.searchsorted(bins[1:-1], prob), minlength=n_bins)
+    return [int(t) for t in totals[totals > 0]]

@@ -53,8 +53,8 @@ def _plane(
     f2 = _resolve_feature(model, data, features[1])
     if f1[0] == f2[0]:
         raise InvalidInputError(f"features must be two different predictors, got {features!r}")
-    xs = np.linspace(*_numeric_range(data, f1[0], f1[1], 0.05), resolution)
-    ys = np.linspace(*_numeric_range(data, f2[0], f2[1], 0.05), resolution)
+    xs = np.linspace(*_numeric_range(data, f1[0], f1[1], 0.05, model), resolution)
+    ys = np.linspace(*_numeric_range(data, f2[0], f2[1], 0.05, model), resolution)
     base = _typical_row(model, data, at, (f1[0], f2[0]))
     gx, gy = np.meshgrid(xs, ys)
     rows = _grid_rows(base, {f1[0]: gx.ravel(), f2[0]: gy.ravel()})
@@ -150,12 +150,19 @@ def plot_decision_regions(
     ax.set_ylim(ys[0] - dy / 2, ys[-1] + dy / 2)
     ax.set_xlabel(f1[1])
     ax.set_ylabel(f2[1])
-    ax.set_title(f"predicted class; {_held_note(at)}", fontsize="medium")
+    ax.set_title(f"predicted class; {_held_note(at, model, data)}", fontsize="medium")
     handles = [
         Patch(facecolor=_lighten(colors[k], 0.55), edgecolor=colors[k], label=_label(c))
         for k, c in enumerate(classes)
     ]
-    ax.legend(handles=handles, title="class", fontsize="small", loc="best")
+    ax.legend(  # outside the axes, off the data
+        handles=handles,
+        title="class",
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0,
+    )
     return ax
 
 
@@ -222,5 +229,5 @@ def plot_probability_surface(
         _scatter_classes(ax, model, data, f1[0], f2[0], scatter_y, class_colors(classes.size), "w")
     ax.set_xlabel(f1[1])
     ax.set_ylabel(f2[1])
-    ax.set_title(f"P({_label(label)}); {_held_note(at)}", fontsize="medium")
+    ax.set_title(f"P({_label(label)}); {_held_note(at, model, data)}", fontsize="medium")
     return ax
