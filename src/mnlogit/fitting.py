@@ -162,8 +162,15 @@ def solve(
         A floating-point failure inside the solver.
     """
     max_iter = DEFAULT_MAX_ITER[solver] if settings.max_iter is None else settings.max_iter
+    # the gradient criterion in the user's units: d f / d B_original = (d f / d B_scaled) / d
+    d = objective.row_unscale()
+    scale = None if np.all(d == 1.0) else np.tile(1.0 / d, x0.size // d.size)
     options = SolverOptions(
-        tol=settings.tol, max_iter=max_iter, criterion=settings.criterion, verbose=settings.verbose
+        tol=settings.tol,
+        max_iter=max_iter,
+        criterion=settings.criterion,
+        verbose=settings.verbose,
+        gradient_scale=scale,
     )
     try:
         with np.errstate(over="ignore", under="ignore"):
