@@ -251,7 +251,7 @@ default="auto"
         solver = choose_fit_solver(settings, data)
         previous = getattr(self, "fitted_", None) if settings.warm_start else None
         x0 = initial_point(objective, data, previous)
-        result, options = solve(solver, objective, x0, settings)
+        result, options, solver = solve(solver, objective, x0, settings)
         state = fitted_state(data, settings, objective, result, solver, options)
         state = fit_covariance(state, objective, result.x, data)
         for warning in (convergence_warning(state), covariance_warning(state)):

@@ -1,4 +1,4 @@
-"""The gradient criterion in the user's units when the fit rescales columns internally."""
+"""The gradient's stated scale; ``auto``'s fallback to Newton; no standard errors unconverged."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 from mnlogit import MultinomialLogit
+from mnlogit.exceptions import ConvergenceWarning, InferenceUnavailableError
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -60,3 +62,44 @@ def test_unscaled_fit_reports_one_gradient():
     X = X * [1e5, 1.0, 1e-5]  # every column now within [1e-3, 1e3]: nothing rescaled
     model = MultinomialLogit(cov_type=None).fit(X, y)
     assert model.convergence_.gradient_user == model.convergence_.gradient
+
+
+# ------------------------------------------------------------------ auto never stalls
+
+
+def _illconditioned(n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Features correlated 0.95, scales 1e-3 .. 1e3 (issue 18: auto stalled at max_iter)."""
+    rng = np.random.default_rng(7)
+    p, K = 50, 6
+    common = rng.standard_normal((n, 1))
+    Z = np.sqrt(0.95) * common + np.sqrt(0.05) * rng.standard_normal((n, p))
+    eta = Z @ rng.normal(0, 4.5 / np.sqrt(p), (p, K)) + rng.normal(0, 0.5, K)
+    y = (eta + rng.gumbel(size=eta.shape)).argmax(axis=1)
+    return Z * np.logspace(-3, 3, p), y
+
+
+@pytest.mark.slow
+def test_auto_converges_where_its_approximate_solver_stalls():
+    X, y = _illconditioned()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        auto = MultinomialLogit(cov_type=None).fit(X, y)
+    assert auto.converged_
+    assert auto.solver_ == "subsample-newton, then newton"
+    history = auto.convergence_.history
+    assert [r.iteration for r in history] == list(range(auto.n_iter_ + 1))
+    newton = MultinomialLogit(solver="newton", cov_type=None).fit(X, y)
+    assert auto.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
+    assert_allclose(auto.coef_, newton.coef_, rtol=1e-5, atol=1e-9)
+
+
+def test_non_converged_fit_refuses_standard_errors():
+    X, y = _data()
+    with pytest.warns(ConvergenceWarning):
+        model = MultinomialLogit(solver="lbfgs", max_iter=2).fit(X, y)
+    assert not model.converged_
+    assert "did not converge" in model.cov_status_
+    with pytest.raises(InferenceUnavailableError, match="did not converge"):
+        model.coef_table()
+    model.compute_covariance(X, y)  # asked for explicitly
+    assert np.isfinite(model.coef_table()["std_err"].to_numpy()).all()
