@@ -24,6 +24,11 @@ SKLEARN_MAX_ITER = 10_000
 STATSMODELS_MAX_ITER = 100
 
 
+# mnlogit.inference.covariance.MAX_COV_PARAMS: where ``fit`` computes the covariance (the
+# default ``MultinomialLogit()`` that ``mnlogit-auto+cov`` times; issue 18)
+_FIT_COV_MAX_PARAMS = 3000
+
+
 @dataclass(frozen=True)
 class Limits:
     """When a method is too expensive to be worth running on a problem.
@@ -110,10 +115,8 @@ class Method:
                 return f"(K-1)(p+1) = {m:,} > {limits.newton_max_params:,}"
             if self.solver == "gd" and prob.n * m > limits.gd_max_work:
                 return f"gd only on small problems (n·m ≤ {limits.gd_max_work:.0e})"
-            if self.covariance and (prob.penalty is not None or prob.sparse):
-                return "covariance variant only where statsmodels runs"
-            if self.covariance and m > limits.statsmodels_max_params:
-                return "covariance variant only where statsmodels runs"
+            if self.covariance and m > _FIT_COV_MAX_PARAMS:
+                return f"fit skips the covariance above {_FIT_COV_MAX_PARAMS:,} parameters"
         if self.library == "sklearn" and self.solver == "newton-cholesky":
             size = prob.K * (prob.p + 1)
             if size > limits.newton_cholesky_max_params:

@@ -12,6 +12,11 @@ run) see exactly the same data.
   (``(1 + log tf) * idf``, rows scaled to unit length, as scikit-learn's
   ``TfidfVectorizer``), and labels from a sparse true model.
 
+- Issue 18's additions: a sparse one-hot problem (``kind="onehot"``: categorical features
+  with 11 levels as CSR indicator columns, first level dropped), ill-conditioned ones
+  (``kind="illcond"``: features sharing one factor, pairwise correlation 0.95, columns
+  scaled ``1e-3 .. 1e3``), a many-class one (K = 100) and a tall one (2M x 10).
+
 ``alpha`` is the ridge strength on the *mean* log-loss, mnlogit's convention;
 scikit-learn's equivalent is ``C = 1 / (alpha * n)``.
 """
@@ -59,6 +64,8 @@ class Problem:
     seed : int
     scale : float
         The factor ``n`` was scaled by (1.0 for the published sizes).
+    kind : str
+        ``""`` (the generator ``sparse`` implies), ``"onehot"`` or ``"illcond"``.
     """
 
     name: str
@@ -73,6 +80,7 @@ class Problem:
     min_n: int = 1000
     seed: int = 0
     scale: float = 1.0
+    kind: str = ""
 
     @property
     def n_params(self) -> int:
@@ -119,6 +127,10 @@ class Problem:
 
     def generate(self) -> tuple[NDArray[Any] | sp.csr_matrix, NDArray[np.intp]]:
         """``(X, y)`` for this problem; ``y`` holds class codes ``0 .. K-1``."""
+        if self.kind == "onehot":
+            return _onehot_problem(self)
+        if self.kind == "illcond":
+            return _illconditioned_problem(self)
         if self.sparse:
             return _sparse_problem(self)
         return _dense_problem(self)
@@ -147,6 +159,36 @@ def _dense_problem(prob: Problem) -> tuple[NDArray[Any], NDArray[np.intp]]:
         y[lo:hi] = _gumbel_labels(Xc @ W + b, child)
     _ensure_all_classes(y, K)
     return X, y
+
+
+def _onehot_problem(prob: Problem) -> tuple[sp.csr_matrix, NDArray[np.intp]]:
+    """``p / 10`` categorical features of 11 levels as CSR indicators (first level dropped)."""
+    rng = np.random.default_rng(prob.seed)
+    n, K, levels = prob.n, prob.K, 11
+    features = prob.p // (levels - 1)
+    codes = rng.integers(0, levels, (n, features))
+    cols = (codes - 1) + np.arange(features) * (levels - 1)
+    keep = codes > 0
+    rows = np.broadcast_to(np.arange(n)[:, None], codes.shape)[keep]
+    X = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=prob.dtype), (rows, cols[keep])), shape=(n, prob.p)
+    )
+    W = rng.normal(0.0, 0.5, (prob.p, K))
+    y = _gumbel_labels(np.asarray(X @ W) + rng.normal(0.0, 0.3, K), rng)
+    _ensure_all_classes(y, K)
+    return X, y
+
+
+def _illconditioned_problem(prob: Problem) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Features correlated 0.95 (one shared factor), columns scaled ``1e-3 .. 1e3``."""
+    rng = np.random.default_rng(prob.seed)
+    n, p, K = prob.n, prob.p, prob.K
+    common = rng.standard_normal((n, 1))
+    Z = np.sqrt(0.95) * common + np.sqrt(0.05) * rng.standard_normal((n, p))
+    eta = Z @ rng.normal(0.0, 4.5 / np.sqrt(p), (p, K)) + rng.normal(0.0, 0.5, K)
+    y = _gumbel_labels(eta, rng)
+    _ensure_all_classes(y, K)
+    return np.asarray(Z * np.logspace(-3, 3, p), dtype=prob.dtype), y
 
 
 def _ensure_all_classes(y: NDArray[np.intp], K: int) -> None:
@@ -211,6 +253,14 @@ PROBLEMS: dict[str, Problem] = {
                 seed=2, min_n=20_000),
         Problem("sparse-100k-50k-20-l2", n=100_000, p=50_000, K=20, penalty="l2", alpha=1e-5,
                 sparse=True, density=0.001, seed=5),
+        # issue 18: what users run
+        Problem("onehot-300k-120-8", n=300_000, p=120, K=8, sparse=True, density=12 / 132,
+                kind="onehot", seed=18, min_n=20_000),
+        Problem("illcond-20k-50-6", n=20_000, p=50, K=6, kind="illcond", seed=7),
+        Problem("illcond-200k-50-6", n=200_000, p=50, K=6, kind="illcond", seed=7,
+                min_n=20_000),
+        Problem("dense-100k-20-100", n=100_000, p=20, K=100, seed=8, min_n=50_000),
+        Problem("tall-2m-10-4", n=2_000_000, p=10, K=4, seed=9),
     ]
 }  # fmt: skip
 

@@ -178,6 +178,9 @@ class TestText:
     def test_non_converged_fit_is_flagged(self, data):
         with pytest.warns(ConvergenceWarning):
             model = MultinomialLogit(max_iter=1).fit(*data)
+        with pytest.raises(InferenceUnavailableError, match="did not converge"):
+            model.summary()  # fit refuses standard errors of a non-converged fit (issue 18)
+        model.compute_covariance(*data)  # asked for explicitly: computed, and flagged
         text = str(model.summary())
         assert header_values(text)["Converged"] == "NO (1 it.)"
         assert "WARNING: the solver did not converge" in text

@@ -28,12 +28,18 @@ class ConvergenceReport:
     n_iter : int
     gradient, parameter, loglik : float
         Final values of the three criteria (``nan`` for a change-based criterion
-        when no iteration was taken).
+        when no iteration was taken). ``gradient`` is in the scale ``tol`` is checked in
+        (:mod:`mnlogit.solvers.monitor`: the user's units, except that columns the fit
+        rescaled internally count per unit of their max ``|x|``).
     objective : float
         Final penalized mean objective.
     message : str
     history : list of IterationRecord
         Iteration 0 is the starting point.
+    gradient_user : float
+        The final largest absolute gradient in the user's units (derivatives with respect
+        to the coefficients of the features as given); equal to ``gradient`` unless the
+        fit rescaled some columns. ``nan`` in model files written before it existed.
     """
 
     solver: str
@@ -48,6 +54,7 @@ class ConvergenceReport:
     objective: float
     message: str
     history: list[IterationRecord] = field(default_factory=list, repr=False)
+    gradient_user: float = float("nan")
 
     @classmethod
     def from_result(
@@ -68,6 +75,7 @@ class ConvergenceReport:
             objective=last.objective,
             message=result.message,
             history=list(result.history),
+            gradient_user=last.gradient_user,
         )
 
     def history_frame(self) -> pd.DataFrame:
@@ -75,8 +83,8 @@ class ConvergenceReport:
 
         Returns
         -------
-        DataFrame of shape (n_iter + 1, 5)
-            Columns ``objective, gradient, parameter, loglik, step``.
+        DataFrame of shape (n_iter + 1, 6)
+            Columns ``objective, gradient, parameter, loglik, step, gradient_user``.
         """
         frame = pd.DataFrame([asdict(r) for r in self.history])
         return frame.set_index("iteration")
@@ -86,7 +94,8 @@ class ConvergenceReport:
         return (
             f"{self.solver}: {status} in {self.n_iter} iterations "
             f"(criterion {self.criterion}, tol {self.tol:.1e})\n"
-            f"  max |gradient|      {self.gradient:.3e}\n"
+            f"  max |gradient|      {self.gradient:.3e} (the scale tol is checked in)\n"
+            f"  in your units       {self.gradient_user:.3e}\n"
             f"  parameter change    {self.parameter:.3e}\n"
             f"  log-lik change      {self.loglik:.3e}\n"
             f"  {self.message}"

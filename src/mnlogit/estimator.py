@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,7 +38,8 @@ from mnlogit.formula import MissingValuesDropped, as_pandas
 from mnlogit.identification import check_feature_values
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
-from mnlogit.objective import float64_product, log_softmax
+from mnlogit.objective import float64_product
+from mnlogit.prediction import predict_blocks
 from mnlogit.preparation import FitSettings, prepare
 
 __all__ = ["MultinomialLogit"]
@@ -252,7 +253,7 @@ default="auto"
         solver = choose_fit_solver(settings, data)
         previous = getattr(self, "fitted_", None) if settings.warm_start else None
         x0 = initial_point(objective, data, previous)
-        result, options = solve(solver, objective, x0, settings)
+        result, options, solver = solve(solver, objective, x0, settings)
         state = fitted_state(data, settings, objective, result, solver, options)
         state = fit_covariance(state, objective, result.x, data)
         for warning in (convergence_warning(state), covariance_warning(state)):
@@ -377,8 +378,15 @@ default="auto"
         return new
 
     # ------------------------------------------------------------------ prediction
-    def _design_matrix(self, X: Any) -> Any:
+    def _design_matrix(self, X: Any, check_finite: bool = True) -> Any:
         """The model's design matrix for new data (formula applied, or X validated).
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or sparse matrix of shape (n, p)
+        check_finite : bool, default=True
+            False: types and shape only; the caller checks finiteness in its own pass
+            (predictions do, see :mod:`mnlogit.prediction`).
 
         Returns
         -------
@@ -388,11 +396,35 @@ default="auto"
         state = self.fitted_
         if state.design is not None:
             return state.design.transform(X)
-        check_feature_values(X, state.feature_names_in)
+        check_feature_values(X, state.feature_names_in, check_finite=check_finite)
         with np.errstate(over="ignore", invalid="ignore"):  # its finiteness check sums X
             return validate_data(
-                self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
+                self,
+                X,
+                accept_sparse=("csr", "csc"),
+                dtype=(np.float64, np.float32),
+                reset=False,
+                ensure_all_finite=check_finite,
             )
+
+    def _predict(
+        self, X: Any, kind: Literal["proba", "log_proba", "argmax"], state: FittedModel | None
+    ) -> NDArray[Any]:
+        """Row-block predictions of one fitted state (:func:`mnlogit.prediction.predict_blocks`).
+
+        Returns
+        -------
+        ndarray of shape (n, K), or (n,) of class indices for ``"argmax"``
+        """
+        check_is_fitted(self, "coef_")
+        state = state if state is not None else self.fitted_
+        Xd = self._design_matrix(X, check_finite=False)
+
+        def refuse() -> None:  # the error path re-reads X to name the columns and rows
+            check_feature_values(X, state.feature_names_in)
+            check_feature_values(Xd, state.feature_names_in)
+
+        return predict_blocks(Xd, state.coef, state.intercept, kind, refuse)
 
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""
@@ -462,31 +494,6 @@ default="auto"
             eta += state.intercept
         return eta
 
-    @classmethod
-    def _log_proba(cls, Xd: Any, state: FittedModel) -> FloatArray:
-        """Log probabilities of a design matrix, finite for finite input.
-
-        Rows whose linear predictor overflows are recomputed on rows scaled by a power of
-        two ``s`` (``log p = log_softmax(s * eta(x / s))``, exact scaling); log
-        probabilities below float64's range are clipped to its most negative number
-        (their probability is 0 either way).
-        """
-        eta = cls._eta(Xd, state)
-        bad = np.flatnonzero(~np.isfinite(eta).all(axis=1))
-        lowest = np.finfo(np.float64).min
-        if bad.size:
-            rows: Any = Xd[bad]
-            rows = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, np.float64)
-            top = np.maximum(np.abs(rows).max(axis=1, initial=0.0), 1.0)
-            s = np.ldexp(1.0, np.frexp(top)[1] - 1)[:, None]  # a power of two <= top
-            with np.errstate(over="ignore", invalid="ignore"):
-                small = (rows / s) @ state.coef.T + state.intercept / s
-                t = (small - small.max(axis=1, keepdims=True)) * s
-            eta[bad] = np.maximum(np.nan_to_num(t, nan=lowest), lowest)
-        with np.errstate(over="ignore", under="ignore"):
-            out = log_softmax(eta)
-        return np.maximum(out, lowest)
-
     def decision_function(self, X: ArrayLike) -> FloatArray:
         """Linear predictors, in scikit-learn's shape convention.
 
@@ -509,7 +516,7 @@ default="auto"
 
     def predict_log_proba(self, X: ArrayLike) -> FloatArray:
         """Log class probabilities, finite for any finite input (log-sum-exp, and rows
-        scaled where the linear predictor overflows).
+        scaled where the linear predictor overflows); computed in row blocks.
 
         Returns
         -------
@@ -518,10 +525,11 @@ default="auto"
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
         rows, mask = self._complete_rows(X)
-        return self._scatter(self._log_proba(self._design_matrix(rows), self.fitted_), mask)
+        return self._scatter(self._predict(rows, "log_proba", None), mask)
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
-        """Class probabilities; each row sums to one.
+        """Class probabilities; each row sums to one. Computed in row blocks, the
+        softmax in place: the result is the only ``(n, K)`` array.
 
         Returns
         -------
@@ -529,8 +537,8 @@ default="auto"
             NaN rows for rows with missing values when the model was fitted with
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
-        with np.errstate(under="ignore"):
-            return np.exp(self.predict_log_proba(X))
+        rows, mask = self._complete_rows(X)
+        return self._scatter(self._predict(rows, "proba", None), mask)
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Most probable class.
@@ -542,12 +550,8 @@ default="auto"
             ``None`` for those rows.
         """
         rows, mask = self._complete_rows(X)
-        Xd = self._design_matrix(rows)
         state = self.fitted_
-        eta = self._eta(Xd, state)
-        if not np.isfinite(eta).all():
-            eta = self._log_proba(Xd, state)
-        labels = np.asarray(state.classes[np.argmax(eta, axis=1)])
+        labels = np.asarray(state.classes[self._predict(rows, "argmax", state)])
         if mask is None:
             return labels
         out = np.full(mask.size, None, dtype=object)

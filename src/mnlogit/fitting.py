@@ -6,7 +6,8 @@
     build_objective(...)    -> objective
     choose_fit_solver(...)  -> solver name         (Firth's restrictions included)
     initial_point(...)      -> x0                  (warm start or the null model)
-    solve(...)              -> SolverResult        (float32 data: two phases)
+    solve(...)              -> SolverResult        (float32 data: two phases; auto's
+                                                   fallback to Newton)
     fitted_state(...)       -> FittedModel         (coefficients, statistics, separation)
     full_covariance(...)    -> covariance of vec(B) and its status
 
@@ -16,6 +17,8 @@ of the records before it; none reads or writes the estimator.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -145,16 +148,62 @@ def initial_point(
     return objective.free_from_original(B)
 
 
+#: ``solver="auto"`` on dense X: iterations an approximate-curvature solver
+#: (``subsample-newton``, ``lbfgs``) gets before exact Newton takes over from its last
+#: iterate, when the problem has at most :data:`NEWTON_FALLBACK_MAX_PARAMS` free parameters
+#: (the approximate solvers need 4-30 on the benchmark problems; a stalled one ran to 200).
+AUTO_PATIENCE = 50
+#: Largest ``(K-1)(p+1)`` for which ``auto`` falls back to exact Newton.
+NEWTON_FALLBACK_MAX_PARAMS = 2000
+_APPROXIMATE = ("subsample-newton", "lbfgs")
+
+
+def _run(solver: str, objective: Objective, x0: FloatArray, options: SolverOptions) -> SolverResult:
+    """One solver from ``x0`` (float32 data: float32 products, then float64)."""
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            return solve_in_precision(SOLVERS[solver], objective, x0, options)
+    except FloatingPointError as exc:
+        raise SolverError(
+            f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
+            "penalty='l2' or another solver"
+        ) from exc
+
+
+def _chain(first: SolverResult, second: SolverResult) -> SolverResult:
+    """One result for ``second`` continuing from ``first``'s last iterate."""
+    offset = first.n_iter
+    later = [replace(rec, iteration=rec.iteration + offset) for rec in second.history[1:]]
+    return SolverResult(
+        x=second.x,
+        converged=second.converged,
+        n_iter=first.n_iter + second.n_iter,
+        history=list(first.history) + later,
+        criterion=second.criterion,
+        tol=second.tol,
+        stop_reason=second.stop_reason,
+        float32_iterations=first.float32_iterations + second.float32_iterations,
+    )
+
+
 def solve(
     solver: str, objective: Objective, x0: FloatArray, settings: FitSettings
-) -> tuple[SolverResult, SolverOptions]:
+) -> tuple[SolverResult, SolverOptions, str]:
     """Run ``solver`` from ``x0`` (float32 data: float32 products, then float64).
+
+    With ``solver="auto"`` (and no ``max_iter`` given) an approximate-curvature solver
+    that has not converged after :data:`AUTO_PATIENCE` iterations hands its iterate to
+    exact Newton when the problem is small enough (:data:`NEWTON_FALLBACK_MAX_PARAMS`):
+    ``auto`` never stops at ``max_iter`` on a slowly converging problem that Newton
+    solves in a few steps.
 
     Returns
     -------
     result : SolverResult
     options : SolverOptions
-        With ``max_iter`` resolved to the solver's default when not given.
+        With ``max_iter`` resolved (the sum of both phases' budgets after a fallback).
+    solver : str
+        What ran: ``solver``, or ``"<solver>, then newton"``.
 
     Raises
     ------
@@ -162,18 +211,30 @@ def solve(
         A floating-point failure inside the solver.
     """
     max_iter = DEFAULT_MAX_ITER[solver] if settings.max_iter is None else settings.max_iter
-    options = SolverOptions(
-        tol=settings.tol, max_iter=max_iter, criterion=settings.criterion, verbose=settings.verbose
+    fallback = (
+        settings.solver == "auto"
+        and settings.max_iter is None
+        and settings.penalty != "firth"
+        and solver in _APPROXIMATE
+        and x0.size <= NEWTON_FALLBACK_MAX_PARAMS
     )
-    try:
-        with np.errstate(over="ignore", under="ignore"):
-            result = solve_in_precision(SOLVERS[solver], objective, x0, options)
-    except FloatingPointError as exc:
-        raise SolverError(
-            f"solver {solver!r} failed: {exc}. Check X for extreme values, or try "
-            "penalty='l2' or another solver"
-        ) from exc
-    return result, options
+    # the gradient's user-unit scale: d f / d B_original = (d f / d B_scaled) / d
+    d = objective.row_unscale()
+    scale = None if np.all(d == 1.0) else np.tile(1.0 / d, x0.size // d.size)
+    options = SolverOptions(
+        tol=settings.tol,
+        max_iter=min(max_iter, AUTO_PATIENCE) if fallback else max_iter,
+        criterion=settings.criterion,
+        verbose=settings.verbose,
+        gradient_scale=scale,
+    )
+    result = _run(solver, objective, x0, options)
+    if not fallback or result.converged:
+        return result, options, solver
+    newton = replace(options, max_iter=DEFAULT_MAX_ITER["newton"])
+    result = _chain(result, _run("newton", objective, result.x, newton))
+    total = replace(options, max_iter=options.max_iter + newton.max_iter)
+    return result, total, f"{solver}, then newton"
 
 
 def fitted_state(
@@ -306,6 +367,15 @@ def fit_covariance(
         return state.with_covariance(None, state.cov_type, status)
     if state.cov_type is None:
         return state.with_covariance(None, None, "covariance not computed (cov_type=None)")
+    if state.outcome is not None and not state.outcome.converged:
+        return state.with_covariance(
+            None,
+            state.cov_type,
+            "no standard errors: the fit did not converge, so the coefficients are not the "
+            "maximum-likelihood estimate and the curvature there does not give their "
+            "covariance. Refit (a larger max_iter, solver='newton'), or call "
+            "compute_covariance(X, y) to compute it at these coefficients anyway",
+        )
     cov, status = full_covariance(objective, theta, state.cov_type, data.groups, data)
     return state.with_covariance(cov, state.cov_type, status)
 

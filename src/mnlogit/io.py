@@ -247,6 +247,7 @@ def _convergence_section(report: ConvergenceReport | None) -> Any:
             "loglik": report.loglik,
             "objective": report.objective,
             "message": report.message,
+            "gradient_user": report.gradient_user,
             "history": [list(vars(r).values()) for r in report.history],
         }
     )

@@ -314,8 +314,9 @@ def test_criterion_stops_solver_at_first_record_within_tol(solver, criterion):
     assert "converged" in rep.message and criterion in rep.message
 
     frame = rep.history_frame()
-    assert frame.shape == (m.n_iter_ + 1, 5)
-    assert list(frame.columns) == ["objective", "gradient", "parameter", "loglik", "step"]
+    assert frame.shape == (m.n_iter_ + 1, 6)
+    columns = ["objective", "gradient", "parameter", "loglik", "step", "gradient_user"]
+    assert list(frame.columns) == columns
     assert frame.index.name == "iteration"
     assert_allclose(frame[criterion].to_numpy(), values)
 

@@ -365,7 +365,7 @@ def check_positive_number(name: str, value: Any, allow_zero: bool = False) -> fl
     return float(value)
 
 
-def check_feature_values(X: Any, feature_names: Any = None) -> None:
+def check_feature_values(X: Any, feature_names: Any = None, check_finite: bool = True) -> None:
     """Refuse non-numeric columns and non-finite values, saying where they are.
 
     Runs before scikit-learn's validation, whose messages do not name columns or rows.
@@ -376,16 +376,23 @@ def check_feature_values(X: Any, feature_names: Any = None) -> None:
     X : array-like, DataFrame or sparse matrix of shape (n, p)
     feature_names : sequence of str of length p, optional
         Column names for the message (a data frame's own names come first).
+    check_finite : bool, default=True
+        False: only the types are checked (a data frame is not converted; the caller
+        checks finiteness in its own pass over the values, as predictions do).
 
     Raises
     ------
     InvalidInputError
     """
     if sp.issparse(X):
-        _check_sparse_values(X)
+        if check_finite:
+            _check_sparse_values(X)
+        return
+    if not check_finite and type(X).__module__.startswith("pandas") and hasattr(X, "dtypes"):
+        _check_numeric_columns(X)
         return
     read = _numeric_values(X)
-    if read is None:
+    if read is None or not check_finite:
         return
     values, names = read
     if values.ndim != 2 or values.dtype.kind not in "fc" or values.size == 0:
@@ -412,6 +419,20 @@ def _check_sparse_values(X: Any) -> None:
         )
 
 
+def _check_numeric_columns(X: Any) -> None:
+    """Refuse a data frame's non-numeric columns (strings, categoricals), naming them."""
+    non_numeric = [
+        str(c)
+        for c, dt in X.dtypes.items()
+        if not (pd_is_numeric(dt) and not isinstance(dt, _pd_categorical()))
+    ]
+    if non_numeric:
+        raise InvalidInputError(
+            f"X has non-numeric column(s) {non_numeric[:10]}; encode them, or pass "
+            "formula='y ~ ...' (strings and categoricals then become indicator columns)"
+        )
+
+
 def _numeric_values(X: Any) -> tuple[NDArray[Any], list[str] | None] | None:
     """``X`` as a numeric ndarray and its data-frame column names (None for arrays).
 
@@ -421,16 +442,7 @@ def _numeric_values(X: Any) -> tuple[NDArray[Any], list[str] | None] | None:
     """
     module = type(X).__module__
     if module.startswith("pandas") and hasattr(X, "dtypes"):
-        non_numeric = [
-            str(c)
-            for c, dt in X.dtypes.items()
-            if not (pd_is_numeric(dt) and not isinstance(dt, _pd_categorical()))
-        ]
-        if non_numeric:
-            raise InvalidInputError(
-                f"X has non-numeric column(s) {non_numeric[:10]}; encode them, or pass "
-                "formula='y ~ ...' (strings and categoricals then become indicator columns)"
-            )
+        _check_numeric_columns(X)
         return X.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in X.columns]
     try:
         values = np.asarray(X)

@@ -5,8 +5,12 @@ In reference-0 coordinates (classes ``1 .. K-1``) block ``(a, c)`` of the loss H
 ``X`` the whole matrix comes from one symmetric rank update per row sub-block:
 ``H = blockdiag_a(Yᵀ diag(w P_a) Y) − ZᵀZ`` with ``Z = [P_a √w Y]_a``, ``ZᵀZ`` accumulated
 by a single BLAS ``syrk`` (half the flops of the ``K(K-1)/2`` separate Gram products, and
-near peak speed), the block diagonal by one ``gemm``. Sparse ``X``: one weighted Gram
-matrix per block pair (:func:`mnlogit.objective.kernels.weighted_gram`).
+near peak speed), the block diagonal by one ``gemm``. Sparse ``X`` with few stored values
+a row (one-hot codes) sums the products of its stored values
+(:mod:`mnlogit.objective.pair_hessian`, work proportional to ``sum_i r_i²``); other sparse
+``X`` takes the dense path, each sub-block of rows densified (``(rows, p)``, bounded by the
+block size) just before its ``syrk``. Both replace ``K(K-1)/2`` weighted sparse Gram
+products that spent most of their time in size passes and format conversions.
 
 The result is an additive partial sum over row blocks (see
 :mod:`mnlogit.objective.kernels` for the vocabulary). ``X_b`` is read in sub-blocks and
@@ -23,7 +27,8 @@ from scipy.linalg.blas import dsyrk as _syrk
 from scipy.linalg.blas import ssyrk as _ssyrk
 
 from mnlogit.objective.blocks import block_rows
-from mnlogit.objective.kernels import is_sparse, weighted_gram
+from mnlogit.objective.kernels import is_sparse
+from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 
 __all__ = ["HESSIAN_MIN_ROWS", "loss_hessian"]
 
@@ -70,27 +75,30 @@ def loss_hessian(
         Symmetric; class-major blocks of ``p1 x p1``. Additive over row blocks.
     """
     w = np.ones(X_b.shape[0]) if w_b is None else w_b
-    if not is_sparse(X_b):
-        return _dense_loss_hessian(X_b, P1_b, w, column_factor, intercept, T, float32)
-    k1 = P1_b.shape[1]
-    p1 = X_b.shape[1] + int(intercept)
-    H = np.empty((k1 * p1, k1 * p1))
-    for a in range(k1):
-        pa = w * P1_b[:, a]
-        for c in range(a, k1):
-            h = pa * ((1.0 if a == c else 0.0) - P1_b[:, c])
-            block = weighted_gram(X_b, h, intercept=intercept, column_factor=column_factor)
-            H[a * p1 : (a + 1) * p1, c * p1 : (c + 1) * p1] = block
-            if c != a:
-                H[c * p1 : (c + 1) * p1, a * p1 : (a + 1) * p1] = block.T
-    if T is None:
-        return H
-    H4 = H.reshape(k1, p1, k1, p1)
-    return np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True).reshape(k1 * p1, k1 * p1)
+    if is_sparse(X_b):
+        if X_b.format != "csr":  # row slices of CSC would rescan every column
+            X_b = X_b.tocsr()
+        k1, p1 = P1_b.shape[1], X_b.shape[1] + int(intercept)
+        if pair_work(X_b, k1, intercept) < dense_work(X_b.shape[0], p1, k1):
+            H = pair_hessian(X_b, P1_b, w, intercept, column_factor)
+            if T is None:
+                return H
+            H4 = H.reshape(k1, p1, k1, p1)
+            out = np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)
+            return np.asarray(out).reshape(k1 * p1, k1 * p1)
+    return _dense_loss_hessian(X_b, P1_b, w, column_factor, intercept, T, float32)
+
+
+def _dense_rows(X: Any, start: int, stop: int) -> NDArray[Any]:
+    """Rows ``start:stop`` of ``X`` as a dense array (a view of dense ``X``)."""
+    if is_sparse(X):
+        block: Any = X[start:stop]
+        return np.asarray(block.toarray())
+    return np.asarray(X[start:stop])
 
 
 def _dense_loss_hessian(
-    X: NDArray[Any],
+    X: Any,
     P1: FloatArray,
     w: FloatArray,
     column_factor: FloatArray | None,
@@ -102,7 +110,8 @@ def _dense_loss_hessian(
 
     Parameters
     ----------
-    X : ndarray of shape (n, p)
+    X : ndarray or CSR matrix of shape (n, p)
+        Sparse ``X`` is densified one sub-block of rows at a time.
     P1 : ndarray of shape (n, K-1)
         The probabilities of classes ``1 .. K-1``.
     w : ndarray of shape (n,)
@@ -143,7 +152,7 @@ def _dense_loss_hessian(
         Y = Ybuf[:r]
         if off:
             Y[:, 0] = sqrt_w[start:stop]
-        np.multiply(X[start:stop], sqrt_w[start:stop, None], out=Y[:, off:])
+        np.multiply(_dense_rows(X, start, stop), sqrt_w[start:stop, None], out=Y[:, off:])
         if column_factor is not None:
             Y[:, off:] *= column_factor
         Z = Zbuf[:r]

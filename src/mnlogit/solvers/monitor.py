@@ -5,7 +5,12 @@ solver, against a single ``tol``:
 
 ``"gradient"``
     ``max_j |g_j|``, the largest absolute entry of the gradient of the mean
-    objective (scale-free in ``n``; the same quantity scikit-learn's lbfgs uses).
+    objective (scale-free in ``n``; the same quantity scikit-learn's lbfgs uses) with
+    respect to the parameters the solver sees: the user's coefficients, except for
+    columns the fit rescaled internally (max ``|x|`` outside ``[1e-3, 1e3]``), whose
+    coefficients count per unit of their max ``|x|`` -- so that ``tol`` asks the same
+    relative accuracy of every column whatever its units. Each record also holds
+    ``gradient_user``, the same maximum in the user's units (``SolverOptions.gradient_scale``).
 ``"parameter"``
     ``max_j |theta_j - theta_j_prev| / (1 + max_j |theta_j|)``.
 ``"loglik"``
@@ -61,6 +66,9 @@ class SolverOptions:
         Also stop (unconverged) after ``STALL_RECORDS`` iterations in a row that change
         the objective by no more than rounding -- for the float32 phase of a fit, whose
         objective is only accurate to about 1e-8.
+    gradient_scale : ndarray of shape (n_params,), optional
+        The chain rule from the solver's (internally rescaled) parameters to the user's
+        coefficients, for ``IterationRecord.gradient_user``; ``None``: they coincide.
     """
 
     tol: float = 1e-8
@@ -68,6 +76,7 @@ class SolverOptions:
     criterion: str = "gradient"
     verbose: int = 0
     stop_on_stall: bool = False
+    gradient_scale: FloatArray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class IterationRecord:
     parameter: float
     loglik: float
     step: float
+    gradient_user: float = float("nan")
 
     def measure(self, criterion: str) -> float:
         """The value of ``criterion`` (one of :data:`CRITERIA`) in this record."""
@@ -204,12 +214,14 @@ class ConvergenceMonitor:
         if not math.isfinite(f):
             raise FloatingPointError(f"{self.solver}: the objective became {f}")
         gnorm = float(np.max(np.abs(g))) if g.size else 0.0
+        scale = self.options.gradient_scale
+        guser = gnorm if scale is None or not g.size else float(np.max(np.abs(g * scale)))
         if self._prev_x is None or self._prev_f is None:
             dpar = dll = float("nan")
         else:
             dpar = float(np.max(np.abs(x - self._prev_x))) / (1.0 + float(np.max(np.abs(x))))
             dll = abs(f - self._prev_f) / (abs(f) + 0.1)
-        rec = IterationRecord(len(self.history), float(f), gnorm, dpar, dll, float(step))
+        rec = IterationRecord(len(self.history), float(f), gnorm, dpar, dll, float(step), guser)
         self.history.append(rec)
         self._prev_x = np.array(x, copy=True)
         self._prev_f = float(f)

@@ -1,0 +1,155 @@
+"""Predictions in row blocks: linear predictor, softmax and argmax without n x p passes.
+
+One sweep over ``X``: each row block is multiplied by the coefficients into its rows of
+the ``(n, K)`` result, and the softmax (or log-softmax, or argmax) is applied there in
+place while the block is in cache. The only ``(n, K)`` array is the result itself.
+
+Validation rides on the same sweep. A NaN or infinite feature makes its row's linear
+predictor non-finite (``inf * w`` is ``±inf`` or, for ``w = 0``, NaN), so finite linear
+predictors prove the row finite; only rows whose linear predictor is not finite are
+inspected: a non-finite feature is reported (:class:`~mnlogit.exceptions.InvalidInputError`
+through ``on_nonfinite``), finite features too large for float64 products are rescaled
+by a power of two (``log p = log_softmax(s * eta(x / s))``, exact scaling), so the output
+is finite for any finite input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnlogit.objective.blocks import row_blocks
+from mnlogit.objective.kernels import is_sparse
+
+__all__ = ["predict_blocks"]
+
+FloatArray = NDArray[np.float64]
+Kind = Literal["proba", "log_proba", "argmax"]
+
+_LOWEST = np.finfo(np.float64).min
+
+
+def _block_eta(X_b: Any, W: FloatArray, b: FloatArray, out: FloatArray) -> None:
+    """``out = X_b @ W + b`` in float64 (a float32 block converted, never rounded)."""
+    if is_sparse(X_b):
+        out[...] = X_b @ W
+    elif X_b.dtype == np.float64:
+        np.matmul(X_b, W, out=out)
+    else:
+        np.matmul(X_b.astype(np.float64), W, out=out)
+    out += b
+
+
+def _rows_dense(X_b: Any, rows: NDArray[np.intp]) -> FloatArray:
+    """Rows ``rows`` of a block as a dense float64 array of shape (len(rows), p)."""
+    sub: Any = X_b[rows]
+    return np.asarray(sub.toarray() if is_sparse(sub) else sub, dtype=np.float64)
+
+
+def _repair_rows(
+    X_b: Any,
+    eta: FloatArray,
+    W: FloatArray,
+    b: FloatArray,
+    on_nonfinite: Callable[[], None],
+) -> None:
+    """Replace the non-finite rows of ``eta`` by shifted, finite linear predictors.
+
+    Parameters
+    ----------
+    X_b : ndarray or sparse matrix of shape (m, p)
+    eta : ndarray of shape (m, K)
+        The block's linear predictors, repaired in place.
+    W : ndarray of shape (p, K)
+    b : ndarray of shape (K,)
+    on_nonfinite : callable
+        Called (and expected to raise) when a row of ``X_b`` holds NaN or inf.
+    """
+    bad = np.flatnonzero(~np.isfinite(eta).all(axis=1))
+    if not bad.size:
+        return
+    rows = _rows_dense(X_b, bad)
+    if not np.isfinite(rows).all():
+        on_nonfinite()
+        raise ValueError("X contains NaN or infinity")  # on_nonfinite did not raise
+    top = np.maximum(np.abs(rows).max(axis=1, initial=0.0), 1.0)
+    s = np.ldexp(1.0, np.frexp(top)[1] - 1)[:, None]  # a power of two <= top
+    small = (rows / s) @ W + b / s
+    t = (small - small.max(axis=1, keepdims=True)) * s
+    eta[bad] = np.maximum(np.nan_to_num(t, nan=_LOWEST), _LOWEST)
+
+
+def _softmax_in_place(eta: FloatArray, log: bool) -> None:
+    """Row-wise softmax (``log``: log-softmax) of a finite-max block, in place.
+
+    Parameters
+    ----------
+    eta : ndarray of shape (m, K)
+        Linear predictors whose row maxima are finite; overwritten by the result.
+    log : bool
+    """
+    eta -= eta.max(axis=1, keepdims=True)
+    if log:
+        eta -= np.log(np.exp(eta).sum(axis=1, keepdims=True))
+        np.maximum(eta, _LOWEST, out=eta)
+    else:
+        np.exp(eta, out=eta)
+        eta /= eta.sum(axis=1, keepdims=True)
+
+
+def predict_blocks(
+    X: Any,
+    coef: FloatArray,
+    intercept: FloatArray,
+    kind: Kind,
+    on_nonfinite: Callable[[], None],
+) -> NDArray[Any]:
+    """Probabilities, log probabilities or most probable class indices, by row blocks.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+        float64 or float32 (float32 blocks are converted, products run in float64); CSC
+        input is walked as CSR.
+    coef : ndarray of shape (K, p)
+    intercept : ndarray of shape (K,)
+    kind : {"proba", "log_proba", "argmax"}
+    on_nonfinite : callable
+        Raises the caller's error for NaN or infinite features; called only when some
+        row's linear predictor is not finite and that row holds NaN or inf.
+
+    Returns
+    -------
+    ndarray of shape (n, K), float64, or of shape (n,), intp for ``"argmax"``
+        Probabilities finite and rows summing to one for any finite input; log
+        probabilities clipped below at float64's most negative number.
+    """
+    n, p = X.shape
+    K = coef.shape[0]
+    if is_sparse(X) and X.format != "csr":
+        X = X.tocsr()
+    W = np.ascontiguousarray(coef.T, dtype=np.float64)
+    b = np.asarray(intercept, dtype=np.float64)
+    argmax = kind == "argmax"
+    out: NDArray[Any] = np.empty(n, np.intp) if argmax else np.empty((n, K))
+    scratch = np.empty((0, K))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for sl in row_blocks(n, max(p, K)):
+            X_b = X[sl]
+            if argmax:
+                if scratch.shape[0] != X_b.shape[0]:
+                    scratch = np.empty((X_b.shape[0], K))
+                eta = scratch
+            else:
+                eta = out[sl]
+            _block_eta(X_b, W, b, eta)
+            if not np.isfinite(eta.sum()):  # NaN, inf, or an overflowing sum: look closer
+                _repair_rows(X_b, eta, W, b, on_nonfinite)
+            if argmax:
+                out[sl] = eta.argmax(axis=1)
+            else:
+                _softmax_in_place(eta, log=kind == "log_proba")
+    return out
