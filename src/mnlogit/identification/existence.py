@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.objective.kernels import backproject, linear_predictor, weighted_gram
+from mnlogit.objective.pair_hessian import pair_grams
 
 __all__ = ["CERTIFICATE_MARGIN", "certificate_work", "not_separated"]
 
@@ -88,6 +89,8 @@ def _curvature(
 ) -> FloatArray:
     """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks."""
     K = lam.shape[1]
+    if sp.issparse(X):
+        return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
     p1 = X.shape[1] + int(fit_intercept)
     G = np.zeros(((K - 1) * p1, (K - 1) * p1))
     for a in range(1, K):
@@ -105,6 +108,33 @@ def _curvature(
             G[(a - 1) * p1 : a * p1, (b - 1) * p1 : b * p1] = block
             G[(b - 1) * p1 : b * p1, (a - 1) * p1 : a * p1] = block.T
     return G
+
+
+def _sparse_curvature(
+    X: Any,
+    codes: IntArray,
+    w: FloatArray,
+    lam: FloatArray,
+    fit_intercept: bool,
+    column_factor: FloatArray | None,
+) -> FloatArray:
+    """:func:`_curvature` for sparse X: every block at once from the products of stored
+    values (:func:`mnlogit.objective.pair_hessian.pair_grams`)."""
+    K = lam.shape[1]
+    pairs = [(a, c) for a in range(1, K) for c in range(a, K)]
+
+    def weights(rows: slice) -> FloatArray:
+        y, lr = codes[rows], lam[rows]
+        H = np.empty((y.size, len(pairs)))
+        for t, (a, c) in enumerate(pairs):
+            if a == c:  # own class: w (1 - P_a); other rows: λ_a
+                H[:, t] = np.where(y == a, w[rows] - lr[:, a], lr[:, a])
+            else:
+                H[:, t] = -np.where(y == a, lr[:, c], np.where(y == c, lr[:, a], 0.0))
+        return H
+
+    csr = sp.csr_matrix(cast(Any, X))
+    return pair_grams(csr, weights, K - 1, fit_intercept, column_factor)
 
 
 def not_separated(

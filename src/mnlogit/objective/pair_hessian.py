@@ -15,13 +15,14 @@ format conversion. One-hot rows (a dozen values among hundreds of columns) cost
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-__all__ = ["dense_work", "pair_hessian", "pair_work"]
+__all__ = ["dense_work", "pair_grams", "pair_hessian", "pair_work"]
 
 FloatArray = NDArray[np.float64]
 
@@ -78,6 +79,57 @@ def _pair_matrix(Y: Any) -> Any:
     return sp.csr_matrix((Y.data[left] * Y.data[right], q, indptr), shape=(m, p1 * p1))
 
 
+def pair_grams(
+    X: Any,
+    row_weights: Callable[[slice], FloatArray],
+    k1: int,
+    intercept: bool,
+    column_factor: FloatArray | None = None,
+) -> FloatArray:
+    """The symmetric block matrix whose block ``(a, c)`` is ``Yᵀ diag(h_ac) Y``.
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n, p)
+    row_weights : callable (slice) -> ndarray of shape (rows, k1 (k1 + 1) / 2)
+        ``h_ac`` of the rows in the slice, one column per block pair ``a <= c`` in the
+        order ``(0, 0), (0, 1), ..., (0, k1-1), (1, 1), ...``.
+    k1 : int
+        Number of block rows (and columns).
+    intercept : bool
+    column_factor : ndarray of shape (p,), optional
+
+    Returns
+    -------
+    ndarray of shape (k1 * p1, k1 * p1)
+        Symmetric, block ``(c, a)`` the transpose of block ``(a, c)``.
+    """
+    n = X.shape[0]
+    p1 = X.shape[1] + int(intercept)
+    pairs = [(a, c) for a in range(k1) for c in range(a, k1)]
+    r = _row_counts(X, intercept)
+    ends = np.cumsum(r * (r + 1) // 2)  # products up to and including each row
+    G = np.zeros((p1 * p1, len(pairs)))
+    start = 0
+    while start < n:
+        # rows until the block holds _PAIRS_PER_BLOCK products (at least one row)
+        done = int(ends[start - 1]) if start else 0
+        stop = int(np.searchsorted(ends, done + _PAIRS_PER_BLOCK, side="right"))
+        stop = min(n, max(stop, start + 1))
+        rows = slice(start, stop)
+        E = _pair_matrix(_augmented(X[rows], intercept, column_factor))
+        G += E.T @ row_weights(rows)
+        start = stop
+    H = np.empty((k1 * p1, k1 * p1))
+    for t, (a, c) in enumerate(pairs):
+        U = G[:, t].reshape(p1, p1)
+        B = U + U.T
+        B[np.diag_indices(p1)] -= np.diag(U)
+        H[a * p1 : (a + 1) * p1, c * p1 : (c + 1) * p1] = B
+        H[c * p1 : (c + 1) * p1, a * p1 : (a + 1) * p1] = B.T
+    return H
+
+
 def pair_hessian(
     X: Any,
     P1: FloatArray,
@@ -102,33 +154,13 @@ def pair_hessian(
     ndarray of shape ((K-1) * p1, (K-1) * p1)
         Symmetric, class-major blocks; equal to the dense kernel's result.
     """
-    n = X.shape[0]
     k1 = P1.shape[1]
-    p1 = X.shape[1] + int(intercept)
     pairs = [(a, c) for a in range(k1) for c in range(a, k1)]
-    r = _row_counts(X, intercept)
-    ends = np.cumsum(r * (r + 1) // 2)  # products up to and including each row
-    G = np.zeros((p1 * p1, len(pairs)))
-    D = np.empty((0, len(pairs)))
-    start = 0
-    while start < n:
-        # rows until the block holds _PAIRS_PER_BLOCK products (at least one row)
-        done = int(ends[start - 1]) if start else 0
-        stop = int(np.searchsorted(ends, done + _PAIRS_PER_BLOCK, side="right"))
-        stop = min(n, max(stop, start + 1))
-        rows = slice(start, stop)
-        if D.shape[0] != stop - start:
-            D = np.empty((stop - start, len(pairs)))
+
+    def weights(rows: slice) -> FloatArray:
+        D = np.empty((rows.stop - rows.start, len(pairs)))
         for t, (a, c) in enumerate(pairs):
             np.multiply(w[rows] * P1[rows, a], float(a == c) - P1[rows, c], out=D[:, t])
-        E = _pair_matrix(_augmented(X[rows], intercept, column_factor))
-        G += E.T @ D
-        start = stop
-    H = np.empty((k1 * p1, k1 * p1))
-    for t, (a, c) in enumerate(pairs):
-        U = G[:, t].reshape(p1, p1)
-        B = U + U.T
-        B[np.diag_indices(p1)] -= np.diag(U)
-        H[a * p1 : (a + 1) * p1, c * p1 : (c + 1) * p1] = B
-        H[c * p1 : (c + 1) * p1, a * p1 : (a + 1) * p1] = B
-    return H
+        return D
+
+    return pair_grams(X, weights, k1, intercept, column_factor)
