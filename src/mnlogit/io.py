@@ -48,7 +48,7 @@ from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.fingerprint import DataFingerprint
 from mnlogit.fitstats import FitStatistics
-from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.fitted import OUTCOME_ATTRIBUTES, FitOutcome, FittedModel
 from mnlogit.formula import FormulaDesign, check_formula_safe
 from mnlogit.identification import RecordedSeparation
 from mnlogit.solvers import IterationRecord
@@ -83,18 +83,7 @@ _MAX_NPY_HEADER = 4096
 #: The estimator attributes kept in ``model.json``'s ``"fit"`` object, in file order; a
 #: model has (and a file holds) those its producer knows.
 FIT_ATTRIBUTES = (
-    "loglik_",
-    "loglik_null_",
-    "deviance_",
-    "aic_",
-    "bic_",
-    "pseudo_r2_",
-    "nobs_",
-    "n_params_",
-    "n_iter_",
-    "converged_",
-    "solver_",
-    "alpha_",
+    *OUTCOME_ATTRIBUTES,
     "cov_type_",
     "cov_status_",
     "n_missing_dropped_",
