@@ -229,3 +229,23 @@ def test_solvers_declare_what_they_ask() -> None:
             ):
                 target = ast.unparse(node.args[0]) if node.args else ""
                 assert target not in ("obj", "objective"), f"{path.name}: {ast.unparse(node)}"
+
+
+def _private_imports(tree: ast.Module) -> Iterator[str]:
+    """``from mnlogit... import _name``: another module's private name."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnlogit"):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    yield f"{node.module}.{alias.name}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_private_name_imported_from_another_module(path: Path) -> None:
+    found = list(_private_imports(_tree(path)))
+    assert not found, f"{path.relative_to(SRC)} imports private names: {found}"
+
+
+def test_the_private_import_check_can_fail() -> None:
+    tree = ast.parse("from mnlogit.plotting.grid import _helper, public\n")
+    assert list(_private_imports(tree)) == ["mnlogit.plotting.grid._helper"]

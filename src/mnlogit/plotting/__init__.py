@@ -19,15 +19,15 @@ Modules: :mod:`~mnlogit.plotting.softmax` (the softmax link),
 :mod:`~mnlogit.plotting.curves` (one predictor: predicted probabilities, log odds),
 :mod:`~mnlogit.plotting.coefficients` (forest plot), :mod:`~mnlogit.plotting.diagnostics`
 (confusion matrix, calibration); shared helpers and :func:`class_colors` live in
-:mod:`~mnlogit.plotting._grid`.
+:mod:`~mnlogit.plotting.grid`.
 """
 
 from __future__ import annotations
 
-from mnlogit.plotting._grid import class_colors
 from mnlogit.plotting.coefficients import plot_coefficients
 from mnlogit.plotting.curves import plot_log_odds, plot_predicted_probabilities
 from mnlogit.plotting.diagnostics import plot_calibration, plot_confusion_matrix
+from mnlogit.plotting.grid import class_colors
 from mnlogit.plotting.softmax import plot_softmax
 from mnlogit.plotting.surfaces import plot_decision_regions, plot_probability_surface
 

@@ -11,12 +11,12 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
-from mnlogit.plotting._grid import (
-    _REFERENCE_LINE,
-    _label,
-    _names,
-    _new_axes,
+from mnlogit.plotting.grid import (
+    REFERENCE_LINE,
     class_colors,
+    joined_names,
+    label_text,
+    new_axes,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _selected(table: pd.DataFrame, include_intercept: bool, terms: Any) -> pd.Da
         missing = sorted(set(terms) - set(term_level))
         if missing:
             raise InvalidInputError(
-                f"terms {missing} are not in the model ({_names(dict.fromkeys(term_level))})"
+                f"terms {missing} are not in the model ({joined_names(dict.fromkeys(term_level))})"
             )
         keep &= term_level.isin(list(terms))
     table = table[keep]
@@ -62,7 +62,7 @@ def _selected(table: pd.DataFrame, include_intercept: bool, terms: Any) -> pd.Da
 
 
 def _format_x_axis(ax: Axes, exponentiate: bool) -> None:
-    ax.axvline(1.0 if exponentiate else 0.0, **_REFERENCE_LINE)
+    ax.axvline(1.0 if exponentiate else 0.0, **REFERENCE_LINE)
     if exponentiate:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
@@ -122,7 +122,7 @@ def plot_coefficients(
     colors = class_colors(len(all_classes))
     group_classes = list(dict.fromkeys(table.index.get_level_values("class")))
     n_rows = len(table) + len(group_classes)
-    ax = _new_axes(ax, (6.4, min(2.0 + 0.26 * n_rows, 40.0)))
+    ax = new_axes(ax, (6.4, min(2.0 + 0.26 * n_rows, 40.0)))
     ref = getattr(model, "reference_", None)
     ticks: list[float] = []
     tick_labels: list[str] = []
@@ -132,7 +132,7 @@ def plot_coefficients(
         block = table.xs(cls, level="class")
         headers.append(len(ticks))
         ticks.append(y)
-        tick_labels.append(_label(cls) if ref is None else f"{cls} vs {ref}")
+        tick_labels.append(label_text(cls) if ref is None else f"{cls} vs {ref}")
         y += 1.0
         pos = y + np.arange(len(block), dtype=np.float64)
         ticks.extend(pos.tolist())
@@ -147,9 +147,9 @@ def plot_coefficients(
                     block["ci_upper"].to_numpy(dtype=np.float64) - est,
                 ]
             )
-            ax.errorbar(est, pos, xerr=err, fmt="o", color=color, capsize=2, label=_label(cls))
+            ax.errorbar(est, pos, xerr=err, fmt="o", color=color, capsize=2, label=label_text(cls))
         else:
-            ax.errorbar(est, pos, fmt="o", color=color, label=_label(cls))
+            ax.errorbar(est, pos, fmt="o", color=color, label=label_text(cls))
     _format_x_axis(ax, exponentiate)
     ax.set_yticks(ticks, tick_labels)
     for i, text in enumerate(ax.get_yticklabels()):
@@ -157,7 +157,7 @@ def plot_coefficients(
             text.set_fontweight("bold")
     ax.set_ylim(y - 0.5, -0.8)
     interval = f"{100 * (1 - alpha):g}% intervals" if has_ci else "no covariance: no intervals"
-    against = f"reference class {_label(ref)}" if ref is not None else "symmetric form"
+    against = f"reference class {label_text(ref)}" if ref is not None else "symmetric form"
     # right-aligned: a title longer than the axes runs left over the (empty) label column
     # instead of past the figure's right edge
     ax.set_title(f"{against}; {interval}", fontsize="medium", loc="right")

@@ -13,23 +13,23 @@ from numpy.typing import ArrayLike, NDArray
 
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError
 from mnlogit.parameterization import Parameterization
-from mnlogit.plotting._grid import (
-    _REFERENCE_LINE,
+from mnlogit.plotting.grid import (
+    REFERENCE_LINE,
     Feature,
     FloatArray,
-    _as_data,
-    _for_model,
-    _grid_rows,
-    _held_note,
-    _is_numeric_column,
-    _label,
-    _levels,
-    _new_axes,
-    _numeric_range,
-    _resolve_feature,
-    _shown_classes,
-    _typical_row,
+    as_data,
+    category_levels,
     class_colors,
+    for_model,
+    grid_rows,
+    held_note,
+    is_numeric_column,
+    label_text,
+    new_axes,
+    numeric_range,
+    resolve_feature,
+    shown_classes,
+    typical_row,
 )
 
 if TYPE_CHECKING:
@@ -45,24 +45,24 @@ def _line_grid(
     grid: ArrayLike | None,
 ) -> tuple[str, NDArray[Any], list[str] | None, Any]:
     """x positions, tick labels (non-numeric features) and the rows along one feature."""
-    data = _as_data(X)
-    j, name = _resolve_feature(model, data, feature)
-    base = _typical_row(model, data, at, (j,))
+    data = as_data(X)
+    j, name = resolve_feature(model, data, feature)
+    base = typical_row(model, data, at, (j,))
     if grid is not None:
         values: Any = np.asarray(grid)
         if values.ndim != 1 or values.size == 0:
             raise InvalidInputError("grid must be a non-empty 1-d array of feature values")
-        if isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j, model):
+        if isinstance(data, pd.DataFrame) and not is_numeric_column(data, j, model):
             values = pd.Series(values, dtype=data.iloc[:, j].dtype)
-    elif isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j, model):
-        values = _levels(data, j)
+    elif isinstance(data, pd.DataFrame) and not is_numeric_column(data, j, model):
+        values = category_levels(data, j)
     else:
         if n_points < 2:
             raise InvalidInputError(f"n_points must be at least 2, got {n_points}")
-        values = np.linspace(*_numeric_range(data, j, name, 0.0, model), n_points)
-    rows = _for_model(model, _grid_rows(base, {j: values}))
-    if isinstance(data, pd.DataFrame) and not _is_numeric_column(data, j, model):
-        ticks = [_label(v) for v in values]
+        values = np.linspace(*numeric_range(data, j, name, 0.0, model), n_points)
+    rows = for_model(model, grid_rows(base, {j: values}))
+    if isinstance(data, pd.DataFrame) and not is_numeric_column(data, j, model):
+        ticks = [label_text(v) for v in values]
         return name, np.arange(len(ticks), dtype=np.float64), ticks, rows
     return name, np.asarray(values, dtype=np.float64), None, rows
 
@@ -131,11 +131,11 @@ def plot_predicted_probabilities(
             lower, upper = model.predict_interval(rows, alpha=alpha)
         except InferenceUnavailableError:
             lower = upper = None
-    shown = _shown_classes(model, classes)
+    shown = shown_classes(model, classes)
     colors = class_colors(len(model.classes_))
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     for k in shown:
-        lab = _label(model.classes_[k])
+        lab = label_text(model.classes_[k])
         if ticks is None:
             ax.plot(x, P[:, k], color=colors[k], label=lab)
             if lower is not None and upper is not None:
@@ -153,7 +153,7 @@ def plot_predicted_probabilities(
     ax.set_ylabel("predicted probability")
     ax.set_ylim(0.0, 1.0)
     band_note = f", {100 * (1 - alpha):g}% bands" if lower is not None else ""
-    ax.set_title(f"{_held_note(at, model, _as_data(X))}{band_note}", fontsize="medium")
+    ax.set_title(f"{held_note(at, model, as_data(X))}{band_note}", fontsize="medium")
     ax.legend(title="class", fontsize="small", loc="best")
     return ax
 
@@ -223,14 +223,14 @@ def plot_log_odds(
             se = None
     z = float(scipy.stats.norm.ppf(1 - alpha / 2))
     colors = class_colors(classes.size)
-    ax = _new_axes(ax)
-    ax.axhline(0.0, **_REFERENCE_LINE)
+    ax = new_axes(ax)
+    ax.axhline(0.0, **REFERENCE_LINE)
     style = "-" if ticks is None else "o"
     others = [k for k in range(classes.size) if k != r]
     for i, k in enumerate(others):
         odds = eta[:, k] - eta[:, r]
         xk = x if ticks is None else x + _dodge(i, len(others))
-        ax.plot(xk, odds, style, color=colors[k], label=_label(classes[k]))
+        ax.plot(xk, odds, style, color=colors[k], label=label_text(classes[k]))
         if se is not None and ticks is None:
             half = z * se[:, k]
             ax.fill_between(x, odds - half, odds + half, color=colors[k], alpha=0.2, lw=0)
@@ -240,8 +240,8 @@ def plot_log_odds(
         ax.set_xticks(x, ticks)
         ax.set_xlim(-0.5, len(ticks) - 0.5)
     ax.set_xlabel(name)
-    ax.set_ylabel(f"log odds against {_label(classes[r])}")
+    ax.set_ylabel(f"log odds against {label_text(classes[r])}")
     band_note = f", {100 * (1 - alpha):g}% bands" if se is not None else ""
-    ax.set_title(f"{_held_note(at, model, _as_data(X))}{band_note}", fontsize="medium")
+    ax.set_title(f"{held_note(at, model, as_data(X))}{band_note}", fontsize="medium")
     ax.legend(title="class", fontsize="small", loc="best")
     return ax

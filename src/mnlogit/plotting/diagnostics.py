@@ -14,13 +14,13 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.plotting._grid import (
-    _REFERENCE_LINE,
-    _for_model,
-    _label,
-    _new_axes,
-    _shown_classes,
+from mnlogit.plotting.grid import (
+    REFERENCE_LINE,
     class_colors,
+    for_model,
+    label_text,
+    new_axes,
+    shown_classes,
 )
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def plot_confusion_matrix(
         Holding one image of the (K, K) matrix and K * K texts, row-major.
     """
     classes = np.asarray(model.classes_)
-    pred = model.predict(_for_model(model, X))
+    pred = model.predict(for_model(model, X))
     cm = confusion_matrix(
         np.asarray(y), pred, labels=classes, sample_weight=sample_weight, normalize=normalize
     )
@@ -75,7 +75,7 @@ def plot_confusion_matrix(
         integral = normalize is None and np.allclose(cm, np.round(cm))
         values_format = "d" if integral else (".2f" if normalize is not None else ".4g")
     K = classes.size
-    ax = _new_axes(ax, (1.6 + 0.75 * K, 1.2 + 0.65 * K))
+    ax = new_axes(ax, (1.6 + 0.75 * K, 1.2 + 0.65 * K))
     im = ax.imshow(cm, cmap=cmap, interpolation="nearest", vmin=0.0)
     vmax = float(cm.max()) if cm.size else 1.0
     cmap_obj = im.get_cmap()
@@ -96,7 +96,7 @@ def plot_confusion_matrix(
                 color="white" if luminance < 0.5 else "black",
                 fontsize="small",
             )
-    names = [_label(c) for c in classes]
+    names = [label_text(c) for c in classes]
     ax.set_xticks(
         np.arange(K), names, rotation=45 if K > 4 else 0, ha="right" if K > 4 else "center"
     )
@@ -150,21 +150,21 @@ def plot_calibration(
         outside the axes, off the data.
     """
     all_classes = np.asarray(model.classes_)
-    P = np.asarray(model.predict_proba(_for_model(model, X)), dtype=np.float64)
+    P = np.asarray(model.predict_proba(for_model(model, X)), dtype=np.float64)
     truth = np.asarray(y)
     if truth.shape[0] != P.shape[0]:
         raise InvalidInputError(f"y has {truth.shape[0]} labels but X has {P.shape[0]} rows")
     colors = class_colors(all_classes.size)
-    ax = _new_axes(ax, (5.4, 5.0))
-    ax.plot([0.0, 1.0], [0.0, 1.0], label="perfectly calibrated", **_REFERENCE_LINE)
-    for k in _shown_classes(model, classes):
+    ax = new_axes(ax, (5.4, 5.0))
+    ax.plot([0.0, 1.0], [0.0, 1.0], label="perfectly calibrated", **REFERENCE_LINE)
+    for k in shown_classes(model, classes):
         hits = (truth == all_classes[k]).astype(np.int64)
         if not hits.any():
             continue
         frac, mean_pred = calibration_curve(
             hits, P[:, k], n_bins=n_bins, strategy=strategy, pos_label=1
         )
-        ax.plot(mean_pred, frac, "o-", color=colors[k], label=_label(all_classes[k]), ms=4)
+        ax.plot(mean_pred, frac, "o-", color=colors[k], label=label_text(all_classes[k]), ms=4)
         for x, y_, count in zip(
             mean_pred, frac, _bin_counts(P[:, k], n_bins, strategy), strict=True
         ):

@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 from numpy.typing import ArrayLike
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.plotting._grid import _REFERENCE_LINE, FloatArray, _new_axes, class_colors
+from mnlogit.plotting.grid import REFERENCE_LINE, FloatArray, class_colors, new_axes
 
 
 def _softmax(eta: FloatArray) -> FloatArray:
@@ -71,7 +71,7 @@ def plot_softmax(
     names = [str(k + 1) for k in range(K)] if labels is None else [str(s) for s in labels]
     if len(names) != K:
         raise InvalidInputError(f"labels must have {K} entries, got {len(names)}")
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     if kind == "curves":
         return _draw_curves(ax, e, names, vary, span, n_points)
     if kind != "bars":
@@ -97,7 +97,7 @@ def _draw_curves(
     for k in range(K):
         ax.plot(t, P[:, k], color=colors[k], label=f"P({names[k]})")
     ax.plot(t, P.sum(axis=1), color="k", linestyle=":", linewidth=1.2, label="sum")
-    ax.axvline(e[vary], **_REFERENCE_LINE)
+    ax.axvline(e[vary], **REFERENCE_LINE)
     for k in range(K):
         ax.plot([e[vary]], [prob[k]], "o", color=colors[k])
     fixed = ", ".join(f"η{names[k]} = {e[k]:g}" for k in range(K) if k != vary)

@@ -13,23 +13,23 @@ from matplotlib.patches import Patch
 from numpy.typing import ArrayLike
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.plotting._grid import (
+from mnlogit.plotting.grid import (
     Data,
     Feature,
     FloatArray,
-    _as_data,
-    _class_codes,
-    _column,
-    _for_model,
-    _grid_rows,
-    _held_note,
-    _label,
-    _lighten,
-    _new_axes,
-    _numeric_range,
-    _resolve_feature,
-    _typical_row,
+    as_data,
+    class_codes,
     class_colors,
+    column_values,
+    for_model,
+    grid_rows,
+    held_note,
+    label_text,
+    lighten,
+    new_axes,
+    numeric_range,
+    resolve_feature,
+    typical_row,
 )
 
 if TYPE_CHECKING:
@@ -44,21 +44,21 @@ def _plane(
     resolution: int,
 ) -> tuple[Data, tuple[int, str], tuple[int, str], FloatArray, FloatArray, Any]:
     """Grid over two numeric features: axes values (r,) each and the (r*r) rows."""
-    data = _as_data(X)
+    data = as_data(X)
     if len(features) != 2:
         raise InvalidInputError(f"features must name two predictors, got {features!r}")
     if resolution < 2:
         raise InvalidInputError(f"resolution must be at least 2, got {resolution}")
-    f1 = _resolve_feature(model, data, features[0])
-    f2 = _resolve_feature(model, data, features[1])
+    f1 = resolve_feature(model, data, features[0])
+    f2 = resolve_feature(model, data, features[1])
     if f1[0] == f2[0]:
         raise InvalidInputError(f"features must be two different predictors, got {features!r}")
-    xs = np.linspace(*_numeric_range(data, f1[0], f1[1], 0.05, model), resolution)
-    ys = np.linspace(*_numeric_range(data, f2[0], f2[1], 0.05, model), resolution)
-    base = _typical_row(model, data, at, (f1[0], f2[0]))
+    xs = np.linspace(*numeric_range(data, f1[0], f1[1], 0.05, model), resolution)
+    ys = np.linspace(*numeric_range(data, f2[0], f2[1], 0.05, model), resolution)
+    base = typical_row(model, data, at, (f1[0], f2[0]))
     gx, gy = np.meshgrid(xs, ys)
-    rows = _grid_rows(base, {f1[0]: gx.ravel(), f2[0]: gy.ravel()})
-    return data, f1, f2, xs, ys, _for_model(model, rows)
+    rows = grid_rows(base, {f1[0]: gx.ravel(), f2[0]: gy.ravel()})
+    return data, f1, f2, xs, ys, for_model(model, rows)
 
 
 def _scatter_classes(
@@ -71,12 +71,12 @@ def _scatter_classes(
     colors: list[tuple[float, float, float, float]],
     edgecolor: str,
 ) -> None:
-    codes = _class_codes(np.asarray(model.classes_), scatter_y)
+    codes = class_codes(np.asarray(model.classes_), scatter_y)
     if codes.size != data.shape[0]:
         raise InvalidInputError(f"scatter_y has {codes.size} labels but X has {data.shape[0]} rows")
     ax.scatter(
-        np.asarray(_column(data, j1), dtype=np.float64),
-        np.asarray(_column(data, j2), dtype=np.float64),
+        np.asarray(column_values(data, j1), dtype=np.float64),
+        np.asarray(column_values(data, j2), dtype=np.float64),
         c=np.asarray(colors)[codes],
         s=16,
         edgecolors=edgecolor,
@@ -129,11 +129,11 @@ def plot_decision_regions(
     data, f1, f2, xs, ys, rows = _plane(model, X, features, at, resolution)
     classes = np.asarray(model.classes_)
     K = classes.size
-    codes = _class_codes(classes, model.predict(rows)).reshape(ys.size, xs.size)
+    codes = class_codes(classes, model.predict(rows)).reshape(ys.size, xs.size)
     colors = class_colors(K)
-    cmap = ListedColormap([_lighten(c, 0.55) for c in colors])
+    cmap = ListedColormap([lighten(c, 0.55) for c in colors])
     dx, dy = xs[1] - xs[0], ys[1] - ys[0]
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     ax.imshow(
         codes,
         origin="lower",
@@ -150,9 +150,9 @@ def plot_decision_regions(
     ax.set_ylim(ys[0] - dy / 2, ys[-1] + dy / 2)
     ax.set_xlabel(f1[1])
     ax.set_ylabel(f2[1])
-    ax.set_title(f"predicted class; {_held_note(at, model, data)}", fontsize="medium")
+    ax.set_title(f"predicted class; {held_note(at, model, data)}", fontsize="medium")
     handles = [
-        Patch(facecolor=_lighten(colors[k], 0.55), edgecolor=colors[k], label=_label(c))
+        Patch(facecolor=lighten(colors[k], 0.55), edgecolor=colors[k], label=label_text(c))
         for k, c in enumerate(classes)
     ]
     ax.legend(  # outside the axes, off the data
@@ -214,20 +214,20 @@ def plot_probability_surface(
     data, f1, f2, xs, ys, rows = _plane(model, X, features, at, resolution)
     classes = np.asarray(model.classes_)
     label = classes[-1] if cls is None else cls
-    k = int(_class_codes(classes, np.asarray([label]))[0])
+    k = int(class_codes(classes, np.asarray([label]))[0])
     Z = np.asarray(model.predict_proba(rows), dtype=np.float64)[:, k].reshape(ys.size, xs.size)
     edges = (
         np.linspace(0.0, 1.0, int(levels) + 1)
         if isinstance(levels, int | np.integer)
         else np.asarray(levels, dtype=np.float64)
     )
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     cs = ax.contourf(xs, ys, Z, levels=edges, cmap=cmap, vmin=0.0, vmax=1.0)
     if colorbar:
-        ax.figure.colorbar(cs, ax=ax, label=f"P({_label(label)})")
+        ax.figure.colorbar(cs, ax=ax, label=f"P({label_text(label)})")
     if scatter_y is not None:
         _scatter_classes(ax, model, data, f1[0], f2[0], scatter_y, class_colors(classes.size), "w")
     ax.set_xlabel(f1[1])
     ax.set_ylabel(f2[1])
-    ax.set_title(f"P({_label(label)}); {_held_note(at, model, data)}", fontsize="medium")
+    ax.set_title(f"P({label_text(label)}); {held_note(at, model, data)}", fontsize="medium")
     return ax

@@ -28,11 +28,32 @@ from numpy.typing import ArrayLike, NDArray
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.validation import label_codes
 
+__all__ = [
+    "REFERENCE_LINE",
+    "as_data",
+    "category_levels",
+    "class_codes",
+    "class_colors",
+    "column_values",
+    "for_model",
+    "grid_rows",
+    "held_note",
+    "is_numeric_column",
+    "joined_names",
+    "label_text",
+    "lighten",
+    "new_axes",
+    "numeric_range",
+    "resolve_feature",
+    "shown_classes",
+    "typical_row",
+]
+
 FloatArray = NDArray[np.float64]
 Data = pd.DataFrame | NDArray[Any] | sp.csc_array
 Feature = Hashable
 
-_REFERENCE_LINE: dict[str, Any] = {"color": "0.45", "linestyle": "--", "linewidth": 1.0}
+REFERENCE_LINE: dict[str, Any] = {"color": "0.45", "linestyle": "--", "linewidth": 1.0}
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -60,7 +81,7 @@ def class_colors(n: int) -> list[tuple[float, float, float, float]]:
     return [to_rgba(cmap(t)) for t in np.linspace(0.0, 1.0, n)]
 
 
-def _lighten(
+def lighten(
     color: tuple[float, float, float, float], amount: float
 ) -> tuple[float, float, float, float]:
     """Mix ``color`` with white (``amount`` = share of white)."""
@@ -68,7 +89,7 @@ def _lighten(
     return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount, 1.0)
 
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.4)) -> Axes:
+def new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.4)) -> Axes:
     """``ax`` itself, or the single Axes of a new (pyplot-free) Figure."""
     if ax is not None:
         return ax
@@ -76,7 +97,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.4)) -> Axe
     return fig.add_subplot()
 
 
-def _as_data(X: Any) -> Data:
+def as_data(X: Any) -> Data:
     """X as a DataFrame, a sparse matrix or a 2-d array (polars frames become pandas)."""
     if isinstance(X, pd.DataFrame):
         return X
@@ -109,7 +130,7 @@ def _formula_categoricals(model: Any, data: pd.DataFrame) -> set[str]:
     return set(design.categorical_levels(data))
 
 
-def _is_numeric_column(data: Data, j: int, model: Any = None) -> bool:
+def is_numeric_column(data: Data, j: int, model: Any = None) -> bool:
     """Whether column ``j`` is a number to average and run a grid over.
 
     Non-numeric DataFrame columns (strings, categoricals, booleans) are not, and neither
@@ -130,7 +151,7 @@ def _array_names(model: Any, p: int) -> list[str]:
     return [f"x{j}" for j in range(p)]
 
 
-def _resolve_feature(model: Any, data: Data, key: Feature) -> tuple[int, str]:
+def resolve_feature(model: Any, data: Data, key: Feature) -> tuple[int, str]:
     """Column position and display name of ``key``."""
     p = _n_features(data)
     position = (
@@ -165,7 +186,7 @@ def _resolve_feature(model: Any, data: Data, key: Feature) -> tuple[int, str]:
     )
 
 
-def _column(data: Data, j: int) -> NDArray[Any]:
+def column_values(data: Data, j: int) -> NDArray[Any]:
     """Column ``j`` as a 1-d array."""
     if isinstance(data, pd.DataFrame):
         return data.iloc[:, j].to_numpy()
@@ -181,7 +202,7 @@ def _mode(s: pd.Series) -> Any:
     return modes.iloc[0]
 
 
-def _typical_row(
+def typical_row(
     model: Any, data: Data, at: Mapping[Feature, Any] | None, varied: Sequence[int]
 ) -> pd.DataFrame | FloatArray:
     """One row: means (numeric) or modes (other DataFrame columns), then ``at`` values.
@@ -190,7 +211,7 @@ def _typical_row(
     """
     fixed: dict[int, Any] = {}
     for key, value in (at or {}).items():
-        j, name = _resolve_feature(model, data, key)
+        j, name = resolve_feature(model, data, key)
         if j in varied:
             raise InvalidInputError(f"feature {name!r} is varied by the plot; remove it from at")
         fixed[j] = value
@@ -198,12 +219,13 @@ def _typical_row(
         columns: dict[Hashable, pd.Series] = {}
         for j, col in enumerate(data.columns):
             s = data.iloc[:, j]
-            numeric = _is_numeric_column(data, j, model)
+            numeric = is_numeric_column(data, j, model)
             if j in fixed:
                 value = fixed[j]
                 if isinstance(s.dtype, pd.CategoricalDtype) and value not in s.cat.categories:
                     raise InvalidInputError(
-                        f"at: {value!r} is not a category of {col!r} ({_names(s.cat.categories)})"
+                        f"at: {value!r} is not a category of {col!r} "
+                        f"({joined_names(s.cat.categories)})"
                     )
             else:
                 value = float(s.mean()) if numeric else _mode(s)
@@ -222,7 +244,7 @@ def _typical_row(
     return base
 
 
-def _grid_rows(
+def grid_rows(
     base: pd.DataFrame | FloatArray, values: Mapping[int, ArrayLike | pd.Series]
 ) -> pd.DataFrame | FloatArray:
     """Copies of the typical row with columns ``j`` set to ``values[j]`` (all length m)."""
@@ -238,15 +260,15 @@ def _grid_rows(
     return out
 
 
-def _numeric_range(
+def numeric_range(
     data: Data, j: int, name: str, pad: float, model: Any = None
 ) -> tuple[float, float]:
-    if not _is_numeric_column(data, j, model):
+    if not is_numeric_column(data, j, model):
         raise InvalidInputError(
             f"feature {name!r} is categorical (non-numeric, or C() in the formula); "
             "this plot needs a numeric predictor"
         )
-    col = np.asarray(_column(data, j), dtype=np.float64)
+    col = np.asarray(column_values(data, j), dtype=np.float64)
     if not np.isfinite(col).any():
         raise InvalidInputError(f"feature {name!r} has no finite value")
     lo, hi = float(np.nanmin(col)), float(np.nanmax(col))
@@ -256,7 +278,7 @@ def _numeric_range(
     return lo - pad * width, hi + pad * width
 
 
-def _levels(data: pd.DataFrame, j: int) -> pd.Series:
+def category_levels(data: pd.DataFrame, j: int) -> pd.Series:
     """The levels of a non-numeric column, in category (or sorted) order, dtype kept."""
     s = data.iloc[:, j]
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -267,7 +289,7 @@ def _levels(data: pd.DataFrame, j: int) -> pd.Series:
     return pd.Series(uniques, dtype=s.dtype)
 
 
-def _for_model(model: Any, X: Any) -> Any:
+def for_model(model: Any, X: Any) -> Any:
     """A bare 2-d array as a DataFrame with the model's feature names, when it has them.
 
     Keeps scikit-learn from warning that X lacks the feature names the model was fitted
@@ -279,23 +301,23 @@ def _for_model(model: Any, X: Any) -> Any:
     return X
 
 
-def _class_codes(classes: NDArray[Any], labels: ArrayLike) -> NDArray[np.intp]:
+def class_codes(classes: NDArray[Any], labels: ArrayLike) -> NDArray[np.intp]:
     """Positions of ``labels`` in the model's ``classes`` (its order); unknown labels raise."""
     return label_codes(classes, labels)
 
 
-def _shown_classes(model: Any, classes: Sequence[Any] | None) -> list[int]:
+def shown_classes(model: Any, classes: Sequence[Any] | None) -> list[int]:
     all_classes = np.asarray(model.classes_)
     if classes is None:
         return list(range(all_classes.size))
-    return [int(k) for k in _class_codes(all_classes, np.asarray(list(classes)))]
+    return [int(k) for k in class_codes(all_classes, np.asarray(list(classes)))]
 
 
-def _label(value: Any) -> str:
+def label_text(value: Any) -> str:
     return str(value)
 
 
-def _names(values: Any) -> str:
+def joined_names(values: Any) -> str:
     """``a, b, c`` for messages."""
     return ", ".join(str(v) for v in values)
 
@@ -308,10 +330,10 @@ def _is_predictor(model: Any, column: Any) -> bool:
     return str(column) in design.spec.required_variables and str(column) != design.response
 
 
-def _held_note(at: Mapping[Feature, Any] | None, model: Any = None, data: Any = None) -> str:
+def held_note(at: Mapping[Feature, Any] | None, model: Any = None, data: Any = None) -> str:
     """Title text saying where the other predictors are held."""
     categorical = isinstance(data, pd.DataFrame) and any(
-        not _is_numeric_column(data, j, model)
+        not is_numeric_column(data, j, model)
         for j in range(data.shape[1])
         if _is_predictor(model, data.columns[j])
     )
