@@ -250,11 +250,10 @@ def find_separation(
 ) -> SeparationResult | None:
     """Run the separation LP; warn and return the result when the classes are separated.
 
-    With ``row_scores`` (a large fit without signs of separation), the fit's
-    ``probabilities`` first give a certificate that no class is separated when that is
-    cheap (:func:`~mnlogit.identification.existence.not_separated`); otherwise, or when
-    it is inconclusive, the question is decided exactly by the LP on a subset of rows
-    grown by constraint generation
+    With ``probabilities`` (a large fit that converged), a certificate that no class is
+    separated is looked for first (:func:`~mnlogit.identification.existence.not_separated`).
+    When it does not decide: with ``row_scores`` (no signs of separation) the question
+    is decided exactly by the LP on a subset of rows grown by constraint generation
     (:func:`_reduced_separation`), starting from the rows with the lowest scores; only
     separated data then pay for the full LP that describes the separation.
 
@@ -278,7 +277,8 @@ def find_separation(
         How suspect each row is, lowest first (the smallest fitted probability of the
         row: separated cells' probabilities go to zero).
     probabilities : ndarray of shape (n, K), optional
-        The fitted probabilities (with ``row_scores``), for the certificate.
+        The fitted probabilities of a converged fit: a certificate that no class is
+        separated is looked for first.
     column_factor : ndarray of shape (p,), optional
         The fit's column scaling (conditioning of the certificate's products).
 
@@ -295,7 +295,7 @@ def find_separation(
     labels = [str(c) for c in classes.tolist()]
     ref = 0 if reference is None else reference
     found: SeparationResult | bool | None = None
-    if row_scores is not None and probabilities is not None:
+    if probabilities is not None:
         rows = certificate_rows(X, K, fit_intercept)
         if rows is not False and not_separated(
             X, codes, sample_weight, probabilities, fit_intercept, column_factor, rows
