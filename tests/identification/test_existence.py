@@ -111,3 +111,22 @@ def test_work_estimate() -> None:
     assert certificate_work(X, 3, True) == 3 * 100 * 10**2
     S = sp.csr_matrix(np.eye(100, 9))
     assert certificate_work(S, 3, False) == 3 * 9  # nine rows with one stored value
+
+
+def test_tiny_probabilities_without_separation_skip_the_lp(monkeypatch) -> None:
+    """A large converged fit whose probabilities fall below 1e-10 (a sign of separation)
+    but whose classes overlap: the certificate decides, no LP runs."""
+    rng = np.random.default_rng(5)
+    n, p, K = 25_000, 3, 3
+    X = rng.normal(size=(n, p))
+    eta = X @ np.array([[0.0, 9.0, -9.0], [0.0, 6.0, 4.0], [0.0, -5.0, 7.0]])
+    y = (eta + rng.gumbel(size=(n, K))).argmax(axis=1)
+    model = MultinomialLogit(cov_type=None).fit(X, y)
+    assert model.converged_
+    assert model.predict_proba(X).min() < separation_check.SUSPICIOUS_PROBABILITY
+
+    def no_lp(*args, **kwargs):
+        raise AssertionError("the LP ran although the certificate decides")
+
+    monkeypatch.setattr(separation_check, "detect_separation", no_lp)
+    assert MultinomialLogit(cov_type=None).fit(X, y).separation_ is None
