@@ -310,20 +310,19 @@ def _separation_check(
     decides (starting from the rows with the smallest fitted probabilities, where
     separated cells show first).
     """
-    smallest = probabilities = None
+    probabilities = None
     positive_rows = int(np.count_nonzero(data.sample_weight > 0))
     if result.converged and positive_rows * (data.n_classes - 1) > ALWAYS_CHECK_CELLS:
         # the n x K probabilities (kept by the objective for the covariance anyway)
         probabilities = objective.probabilities(result.x)
-    if not separation_suspected(
+    # a large converged fit without signs of separation (so with probabilities) may let
+    # the LP on a subset of rows decide
+    suspected = separation_suspected(
         lambda: objective.min_probability(result.x),
         data.sample_weight,
         result.converged,
         data.n_classes,
-    ):
-        if probabilities is None:
-            probabilities = objective.probabilities(result.x)
-        smallest = probabilities.min(axis=1)
+    )
     return find_separation(
         data.X,
         data.codes,
@@ -333,8 +332,8 @@ def _separation_check(
         data.kept_names,
         data.classes,
         data.reference_index,
-        row_scores=smallest,
         probabilities=probabilities,
+        subset_first=not suspected,
         column_factor=1.0 / data.column_scale,
     )
 

@@ -244,17 +244,18 @@ def find_separation(
     names: list[str],
     classes: NDArray[Any],
     reference: int | None,
-    row_scores: FloatArray | None = None,
     probabilities: FloatArray | None = None,
+    subset_first: bool = False,
     column_factor: FloatArray | None = None,
 ) -> SeparationResult | None:
     """Run the separation LP; warn and return the result when the classes are separated.
 
     With ``probabilities`` (a large fit that converged), a certificate that no class is
     separated is looked for first (:func:`~mnlogit.identification.existence.not_separated`).
-    When it does not decide: with ``row_scores`` (no signs of separation) the question
+    When it does not decide: with ``subset_first`` (no signs of separation) the question
     is decided exactly by the LP on a subset of rows grown by constraint generation
-    (:func:`_reduced_separation`), starting from the rows with the lowest scores; only
+    (:func:`_reduced_separation`), starting from the rows with the smallest fitted
+    probability (separated cells' probabilities go to zero); only
     separated data then pay for the full LP that describes the separation.
 
     Parameters
@@ -273,12 +274,13 @@ def find_separation(
         Class labels for the message.
     reference : int or None
         Reference class code; None (symmetric form) reports against class 0.
-    row_scores : ndarray of shape (n,), optional
-        How suspect each row is, lowest first (the smallest fitted probability of the
-        row: separated cells' probabilities go to zero).
     probabilities : ndarray of shape (n, K), optional
         The fitted probabilities of a converged fit: a certificate that no class is
         separated is looked for first.
+    subset_first : bool, default=False
+        With ``probabilities``: when the certificate does not decide, try the LP on a
+        growing subset of rows before the full LP (a large fit without signs of
+        separation).
     column_factor : ndarray of shape (p,), optional
         The fit's column scaling (conditioning of the certificate's products).
 
@@ -301,9 +303,10 @@ def find_separation(
             X, codes, sample_weight, probabilities, fit_intercept, column_factor, rows
         ):
             return None
-    if row_scores is not None:
+    if subset_first and probabilities is not None:
+        scores = probabilities.min(axis=1)  # only now: the certificate may have decided
         found = _reduced_separation(
-            X, codes, K, sample_weight, fit_intercept, names, labels, ref, row_scores
+            X, codes, K, sample_weight, fit_intercept, names, labels, ref, scores
         )
         if found is False:
             return None
