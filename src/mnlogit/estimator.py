@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +20,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
+from mnlogit.arrays import Placement, placement_of
+from mnlogit.device_fit import fit_on_device
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
 from mnlogit.fitted import OUTCOME_ATTRIBUTES, FittedModel
 from mnlogit.fitting import (
@@ -39,7 +41,7 @@ from mnlogit.identification import check_feature_values
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
 from mnlogit.objective import float64_product
-from mnlogit.prediction import predict_blocks
+from mnlogit.prediction import device_labels, predict_blocks, predict_on_device
 from mnlogit.preparation import FitSettings, prepare
 
 __all__ = ["MultinomialLogit"]
@@ -247,6 +249,15 @@ default="auto"
         several threads leave the whole state of one of them (the last to finish).
         """
         settings = FitSettings.from_params(self.get_params())
+        placement = placement_of(X)
+        if placement is not None:  # PyTorch, CuPy, ...: the device engine (docs/gpu.md)
+            previous = getattr(self, "fitted_", None) if settings.warm_start else None
+            state = fit_on_device(placement, settings, X, y, sample_weight, groups, previous)
+            for warning in (convergence_warning(state), covariance_warning(state)):
+                if warning is not None:
+                    warn(warning)
+            self._set_fitted(state, placement)
+            return self
         # validated on a blank copy: a failing fit leaves a fitted model as it was
         data = prepare(clone(self), settings, X, y, sample_weight, groups)
         objective = build_objective(data, settings)
@@ -296,6 +307,11 @@ default="auto"
         state = self.fitted_
         if state.separation is not None:
             raise SeparationError(state.separation.message)
+        if placement_of(X) is not None:
+            raise InvalidInputError(
+                "compute_covariance takes numpy data (a device fit records no digest of its "
+                "data to check a refit against): pass X.cpu().numpy() and the same y"
+            )
         kind = cov_type or self.cov_type or "nonrobust"
         if kind not in COV_TYPES:
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
@@ -310,13 +326,17 @@ default="auto"
         warning = covariance_warning(state)
         if warning is not None:
             warn(warning)
-        self._set_fitted(state)
+        self._set_fitted(state, placement_of(self.coef_))
         self.set_params(cov_type=kind)
         return self
 
     # ------------------------------------------------------------------ fitted state
-    def _set_fitted(self, state: FittedModel) -> None:
+    def _set_fitted(self, state: FittedModel, placement: Placement | None = None) -> None:
         """Hold ``state`` as ``fitted_`` and set every scikit-learn attribute from it.
+
+        With a ``placement`` (a fit of device arrays) ``coef_`` and ``intercept_`` are
+        arrays of that namespace on that device, as scikit-learn's array-API convention
+        has it; every other attribute, and ``fitted_`` itself, holds host values.
 
         The one place that writes fitted attributes. Attributes a state cannot know are
         absent rather than ``None``, as scikit-learn expects: a model built from
@@ -341,8 +361,8 @@ default="auto"
             "fitted_": state,
             "classes_": state.classes,
             "reference_": state.reference,
-            "coef_": state.coef,
-            "intercept_": state.intercept,
+            "coef_": state.coef if placement is None else placement.put(state.coef),
+            "intercept_": state.intercept if placement is None else placement.put(state.intercept),
             "fit_intercept_": state.fit_intercept,
             "n_features_in_": state.n_features,
             "design_": state.design,
@@ -374,7 +394,7 @@ default="auto"
         check_is_fitted(self, "coef_")
         state = self.fitted_.with_reference(reference)
         new: MultinomialLogit = clone(self).set_params(reference=reference)
-        new._set_fitted(state)
+        new._set_fitted(state, placement_of(self.coef_))
         return new
 
     # ------------------------------------------------------------------ prediction
@@ -418,6 +438,11 @@ default="auto"
         """
         check_is_fitted(self, "coef_")
         state = state if state is not None else self.fitted_
+        placement = placement_of(X)
+        if placement is not None:  # arrays of X's namespace, on its device
+            return cast(
+                NDArray[Any], predict_on_device(placement, X, state.coef, state.intercept, kind)
+            )
         Xd = self._design_matrix(X, check_finite=False)
 
         def refuse() -> None:  # the error path re-reads X to name the columns and rows
@@ -481,6 +506,12 @@ default="auto"
             1e308); :meth:`predict_log_proba` stays finite there. NaN rows for rows
             with missing values when the model was fitted with ``missing="drop"``.
         """
+        placement = placement_of(X)
+        if placement is not None:
+            state = self.fitted_
+            return cast(
+                FloatArray, predict_on_device(placement, X, state.coef, state.intercept, "eta")
+            )
         rows, mask = self._complete_rows(X)
         return self._scatter(self._eta(self._design_matrix(rows), self.fitted_), mask)
 
@@ -549,6 +580,12 @@ default="auto"
             With ``missing="drop"`` and rows with missing values, an object array with
             ``None`` for those rows.
         """
+        placement = placement_of(X)
+        if placement is not None:
+            return cast(
+                NDArray[Any],
+                device_labels(placement, self.fitted_.classes, self._predict(X, "argmax", None)),
+            )
         rows, mask = self._complete_rows(X)
         state = self.fitted_
         labels = np.asarray(state.classes[self._predict(rows, "argmax", state)])

@@ -18,6 +18,7 @@ of the records before it; none reads or writes the estimator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -52,6 +53,7 @@ from mnlogit.solvers import (
 
 __all__ = [
     "Objective",
+    "SeparationCheck",
     "build_objective",
     "choose_fit_solver",
     "convergence_warning",
@@ -65,6 +67,8 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+#: ``check(data, objective, result)``: the separation check of an unpenalized fit.
+SeparationCheck = Callable[[PreparedData, "Objective", SolverResult], SeparationResult | None]
 #: The objectives a fit builds (the unpenalized or ridge loss, or Firth's wrapper of it).
 Objective = FittedObjective
 
@@ -245,12 +249,14 @@ def fitted_state(
     result: SolverResult,
     solver: str,
     options: SolverOptions,
+    separation_check: SeparationCheck | None = None,
 ) -> FittedModel:
     """The fitted state at the solution, without its covariance.
 
     Coefficients are mapped back to the original scale and expanded to all ``p``
     columns (aliased ones 0); an unpenalized fit that looks separated runs the
-    separation linear program (and warns, pointing at the caller of ``fit``).
+    separation linear program (and warns, pointing at the caller of ``fit``), or
+    ``separation_check`` when given (device data: :func:`mnlogit.device_fit.separation_signs`).
     """
     K = data.n_classes
     B = objective.original_coefficients(result.x)
@@ -266,7 +272,8 @@ def fitted_state(
     )
     separation = None
     if settings.maximum_likelihood:
-        separation = _separation_check(data, objective, result)
+        check = _separation_check if separation_check is None else separation_check
+        separation = check(data, objective, result)
     return FittedModel(
         classes=data.classes,
         reference=None if data.reference_index is None else data.classes[data.reference_index],

@@ -11,6 +11,9 @@ inspected: a non-finite feature is reported (:class:`~mnlogit.exceptions.Invalid
 through ``on_nonfinite``), finite features too large for float64 products are rescaled
 by a power of two (``log p = log_softmax(s * eta(x / s))``, exact scaling), so the output
 is finite for any finite input.
+
+Arrays of another namespace (PyTorch, CuPy, ...) are predicted on their own device by
+:func:`predict_on_device`, which returns arrays of that namespace and device.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from mnlogit.arrays import Placement, to_host
+from mnlogit.exceptions import InvalidInputError
+from mnlogit.objective import xp_kernels as xk
 from mnlogit.objective.blocks import row_blocks
 from mnlogit.objective.kernels import is_sparse
 
-__all__ = ["predict_blocks"]
+__all__ = ["predict_blocks", "predict_on_device"]
 
 FloatArray = NDArray[np.float64]
 Kind = Literal["proba", "log_proba", "argmax"]
@@ -153,3 +159,98 @@ def predict_blocks(
             else:
                 _softmax_in_place(eta, log=kind == "log_proba")
     return out
+
+
+def predict_on_device(
+    placement: Placement,
+    X: Any,
+    coef: FloatArray,
+    intercept: FloatArray,
+    kind: Kind | Literal["eta"],
+) -> Any:
+    """Predictions of device ``X`` as arrays of its namespace, on its device.
+
+    The coefficients go to the device (``(p, K)``); each row block's linear predictor is
+    formed there (float64 products where the device has float64, a float32 block
+    converted) and turned into probabilities, log probabilities or the most probable
+    class index; nothing ``n``-sized comes to the host.
+
+    Parameters
+    ----------
+    placement : Placement
+        Of ``X``.
+    X : device array of shape (n, p)
+    coef : ndarray of shape (K, p)
+    intercept : ndarray of shape (K,)
+    kind : {"proba", "log_proba", "argmax", "eta"}
+
+    Returns
+    -------
+    device array of shape (n, K) (work dtype), or (n,) int64 indices for ``"argmax"``
+
+    Raises
+    ------
+    InvalidInputError
+        ``X`` not 2-D with ``p`` columns, or a NaN or infinite value (first row named),
+        or finite features whose linear predictor overflows (the numpy path rescales
+        such rows; a device does not).
+    """
+    xp = placement.xp
+    if X.ndim != 2 or X.shape[1] != coef.shape[1]:
+        raise InvalidInputError(
+            f"X has shape {tuple(X.shape)}, the model expects {coef.shape[1]} features"
+        )
+    work = placement.work_dtype
+    W = placement.put(np.ascontiguousarray(coef.T))
+    b = placement.put(intercept)
+    parts = []
+    n = int(X.shape[0])
+    step = xk.device_rows(max(int(X.shape[1]), coef.shape[0]))
+    for start in range(0, n, step):
+        X_b = X[start : min(start + step, n), :]
+        eta = xk.linear_predictor(xp, X_b, W, b, work, work)
+        if not bool(xp.all(xp.isfinite(eta))):
+            bad = xk.first_nonfinite(xp, X_b)
+            if bad is not None:
+                raise InvalidInputError(f"X contains NaN or infinity (row {start + bad[0]})")
+            raise InvalidInputError(
+                "X gives linear predictors beyond the device's float range: rescale the "
+                "features, or predict numpy arrays (whose path rescales such rows)"
+            )
+        if kind == "argmax":
+            parts.append(xp.argmax(eta, axis=1))
+            continue
+        if kind != "eta":
+            eta = eta - xp.max(eta, axis=1, keepdims=True)
+            lse = xp.log(xp.sum(xp.exp(eta), axis=1, keepdims=True))
+            eta = eta - lse if kind == "log_proba" else xp.exp(eta - lse)
+        parts.append(eta)
+    if not parts:
+        shape = (0,) if kind == "argmax" else (0, coef.shape[0])
+        return xp.zeros(
+            shape, dtype=xp.int64 if kind == "argmax" else work, device=placement.device
+        )
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def device_labels(placement: Placement, classes: NDArray[Any], index: Any) -> Any:
+    """Class labels of device class indices: a device array for numeric labels.
+
+    Parameters
+    ----------
+    placement : Placement
+    classes : ndarray of shape (K,)
+        Host labels.
+    index : device array of shape (n,)
+        Class indices from :func:`predict_on_device`.
+
+    Returns
+    -------
+    device array of shape (n,), or an ndarray of shape (n,) for labels that are not numbers
+        (strings cannot live on a device: those indices come to the host).
+    """
+    xp = placement.xp
+    if classes.dtype.kind in "biuf":
+        dtype = None if classes.dtype.kind != "f" else placement.work_dtype
+        return xp.take(placement.put(classes, dtype=dtype), index)
+    return classes[to_host(index)]

@@ -29,12 +29,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.objective import FirthObjective, MultinomialObjective
+from mnlogit.objective.device import DeviceObjective
 
 __all__ = ["COV_TYPES", "MAX_COV_PARAMS", "NOISE_VARIANCE_RATIO", "compute_covariance"]
 
 FloatArray = NDArray[np.float64]
-#: What the covariance is computed from: the fitted objective (Firth's included).
-FittedObjective = MultinomialObjective | FirthObjective
+#: What the covariance is computed from: the fitted objective (Firth's included; device
+#: data's :class:`~mnlogit.objective.device.DeviceObjective`).
+FittedObjective = MultinomialObjective | FirthObjective | DeviceObjective
 COV_TYPES = ("nonrobust", "robust", "cluster")
 
 #: Largest number of free parameters ``(K-1)(p+1)`` for which ``fit`` computes the
@@ -70,6 +72,8 @@ def _score_blocks(obj: FittedObjective, theta: FloatArray) -> FloatArray:
 
 
 def _meat_robust(obj: FittedObjective, theta: FloatArray) -> FloatArray:
+    if isinstance(obj, DeviceObjective):  # one rank update on the device
+        return obj.robust_meat(theta)
     R = _score_blocks(obj, theta)
     k1, p1 = R.shape[1], obj.p1
     s = obj.sample_weight

@@ -1,0 +1,363 @@
+"""The block kernels on any array-API namespace (PyTorch, CuPy, array-api-strict, ...).
+
+The same products as :mod:`mnlogit.objective.kernels`, :mod:`~mnlogit.objective.loss` and
+:mod:`~mnlogit.objective.hessian`, with the same contract -- pure functions of explicit
+arrays whose sums over rows are *additive partial sums* -- written against the array API
+standard only, so that they run on the device that holds ``X``. They sit beside the numpy
+kernels rather than replacing them: the numpy kernels use what the standard lacks
+(``out=`` buffers, BLAS ``syrk``, flat ``take``, scipy.sparse), and the numpy path keeps its
+speed unchanged (docs/gpu.md, "Decisions").
+
+Vocabulary (as in :mod:`mnlogit.objective.kernels`):
+
+``xp``
+    The namespace (array-api-compat's wrapper for PyTorch and CuPy).
+``X``
+    ``(n, p)`` dense device array, float32 or float64; read in row blocks of
+    :func:`device_rows` rows, never copied whole (a float32 block is converted only in
+    exact mode, one block at a time).
+``codes``
+    ``(n,)`` integer class codes on the device.
+``w``
+    ``(n,)`` weights on the device, normalized by their total (``None``: equal weights,
+    whose common value the caller multiplies in).
+``W``, ``b``
+    ``(p, K)`` coefficients on ``X``'s own scale and ``(K,)`` intercepts (``None``: no
+    intercept), device arrays of the *work* dtype.
+``compute``
+    The dtype of the products with ``X``: ``X``'s own float32 in fast mode, the work dtype
+    (float64 where the device has it) otherwise.
+
+Sums come back as device arrays of the work dtype; the caller moves them to the host
+(they are ``(p1, K)``, ``(p1, p1)`` or ``(m, m)``, never ``n``-sized).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+__all__ = [
+    "DEVICE_BLOCK_ELEMENTS",
+    "XpLoss",
+    "backproject",
+    "class_sums",
+    "column_maxabs",
+    "curvature_sums",
+    "device_rows",
+    "first_nonfinite",
+    "linear_predictor",
+    "loss_hessian",
+    "loss_sweep",
+    "weighted_gram",
+]
+
+#: Numbers per row block on a device: large blocks keep the number of kernel launches
+#: small (a GPU runs a (rows, p) product at full speed only for many rows); the
+#: per-block temporaries stay at a few hundred MB.
+DEVICE_BLOCK_ELEMENTS = 2**25
+
+
+def device_rows(row_width: int) -> int:
+    """Rows per device block for temporaries ``row_width`` numbers wide (at least 1)."""
+    return max(1, DEVICE_BLOCK_ELEMENTS // max(row_width, 1))
+
+
+def _slices(n: int, row_width: int) -> list[slice]:
+    step = device_rows(row_width)
+    return [slice(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def _rows(xp: Any, X: Any, sl: slice, dtype: Any) -> Any:
+    """Rows ``sl`` of ``X`` in ``dtype`` (a view when ``X`` has that dtype)."""
+    block = X[sl, :]
+    return block if block.dtype == dtype else xp.astype(block, dtype)
+
+
+def _stack(xp: Any, colsum: Any, XtU: Any, intercept: bool) -> Any:
+    """``[colsum; XtU]`` of shape ``(p + 1, K')`` with intercept, else ``XtU``."""
+    if not intercept:
+        return XtU
+    return xp.concat([xp.reshape(colsum, (1, -1)), XtU], axis=0)
+
+
+def linear_predictor(xp: Any, X_b: Any, W: Any, b: Any, compute: Any, work: Any) -> Any:
+    """``X_b @ W + b`` of one block, shape ``(m, K)``, in the work dtype.
+
+    Parameters
+    ----------
+    X_b : device array of shape (m, p)
+    W : device array of shape (p, K), work dtype
+    b : device array of shape (K,) or None
+    compute, work : dtypes of xp
+    """
+    Xc = X_b if X_b.dtype == compute else xp.astype(X_b, compute)
+    Wc = W if W.dtype == compute else xp.astype(W, compute)
+    eta = Xc @ Wc
+    if eta.dtype != work:
+        eta = xp.astype(eta, work)
+    return eta if b is None else eta + b
+
+
+def backproject(xp: Any, X_b: Any, U: Any, compute: Any, work: Any, intercept: bool) -> Any:
+    """``[colsum(U); X_bᵀ U]`` of one block, ``(p1, K')``, in the work dtype."""
+    Xc = X_b if X_b.dtype == compute else xp.astype(X_b, compute)
+    Uc = U if U.dtype == compute else xp.astype(U, compute)
+    XtU = Xc.T @ Uc
+    if XtU.dtype != work:
+        XtU = xp.astype(XtU, work)
+    return _stack(xp, xp.sum(U, axis=0), XtU, intercept)
+
+
+class XpLoss(NamedTuple):
+    """What :func:`loss_sweep` returns (device arrays of the work dtype).
+
+    Attributes
+    ----------
+    lse : array of shape ()
+        ``sum_i w_i logsumexp(eta_i)``; the loss is ``lse - <class sums, B>``.
+    gradient_sums : array of shape (p1, K) or None
+        ``[colsum(G); Xᵀ G]`` with ``G = w * P``.
+    prob : array of shape (n, K) or None
+        The probabilities, when asked for.
+    """
+
+    lse: Any
+    gradient_sums: Any
+    prob: Any
+
+
+def loss_sweep(
+    xp: Any,
+    X: Any,
+    w: Any,
+    W: Any,
+    b: Any,
+    *,
+    compute: Any,
+    work: Any,
+    gradient: bool,
+    keep_prob: bool,
+) -> XpLoss:
+    """Log-sum-exp sum, gradient sums and probabilities of ``X``, one read of each block.
+
+    The class-indicator part of the loss, ``sum_i w_i eta_{i, y_i}``, is linear in the
+    coefficients: ``<C, B>`` with ``C`` the constant :func:`class_sums`, so no per-row
+    gather is needed (the standard has no ``take_along_axis`` in older versions).
+
+    Parameters
+    ----------
+    xp : namespace
+    X : device array of shape (n, p)
+    w : device array of shape (n,) or None
+    W : device array of shape (p, K), work dtype
+    b : device array of shape (K,) or None
+    compute, work : dtypes of xp
+    gradient : bool
+    keep_prob : bool
+
+    Returns
+    -------
+    XpLoss
+        Additive over row blocks (``prob`` per row).
+    """
+    n, p = X.shape
+    K = W.shape[1]
+    lse = xp.zeros((), dtype=work, device=W.device)
+    sums = None
+    probs = []
+    for sl in _slices(n, max(p, K)):
+        X_b = X[sl, :]
+        eta = linear_predictor(xp, X_b, W, b, compute, work)
+        top = xp.max(eta, axis=1, keepdims=True)
+        P = xp.exp(eta - top)
+        total = xp.sum(P, axis=1, keepdims=True)
+        P = P / total
+        row_lse = xp.reshape(xp.log(total) + top, (-1,))
+        lse = lse + (xp.sum(row_lse) if w is None else xp.sum(w[sl] * row_lse))
+        if keep_prob:
+            probs.append(P)
+        if gradient:
+            G = P if w is None else P * xp.reshape(w[sl], (-1, 1))
+            part = backproject(xp, X_b, G, compute, work, b is not None)
+            sums = part if sums is None else sums + part
+    prob = None
+    if keep_prob:
+        prob = probs[0] if len(probs) == 1 else xp.concat(probs, axis=0)
+    return XpLoss(lse, sums, prob)
+
+
+def curvature_sums(
+    xp: Any, X: Any, P: Any, w: Any, D_W: Any, d_b: Any, *, compute: Any, work: Any
+) -> Any:
+    """The loss Hessian times a direction as ``[colsum(R); Xᵀ R]`` (``hessp``'s kernel).
+
+    ``R = w * P * (D - rowsum(P * D))`` with ``D = X D_W + d_b``, as
+    :func:`mnlogit.objective.kernels.curvature_sums`.
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    P : device array of shape (n, K), work dtype
+    w : device array of shape (n,) or None
+    D_W : device array of shape (p, K); d_b : (K,) or None
+    compute, work : dtypes of xp
+
+    Returns
+    -------
+    device array of shape (p1, K)
+    """
+    n, p = X.shape
+    out = None
+    for sl in _slices(n, max(p, D_W.shape[1])):
+        X_b = X[sl, :]
+        P_b = P[sl, :]
+        D = linear_predictor(xp, X_b, D_W, d_b, compute, work)
+        R = P_b * (D - xp.sum(P_b * D, axis=1, keepdims=True))
+        if w is not None:
+            R = R * xp.reshape(w[sl], (-1, 1))
+        part = backproject(xp, X_b, R, compute, work, d_b is not None)
+        out = part if out is None else out + part
+    return out
+
+
+def _onehot(xp: Any, codes: Any, K: int, dtype: Any) -> Any:
+    """``(m, K)`` indicator matrix of class codes."""
+    classes = xp.reshape(xp.arange(K, device=codes.device), (1, K))
+    return xp.astype(xp.reshape(codes, (-1, 1)) == classes, dtype)
+
+
+def class_sums(xp: Any, X: Any, codes: Any, w: Any, K: int, *, intercept: bool, work: Any) -> Any:
+    """``sum_i w_i onehot(y_i) [1, x_i]``: the constant part of the gradient, ``(p1, K)``.
+
+    Exact (work dtype) products; ``w=None`` means weight 1.
+    """
+    n, p = X.shape
+    out = None
+    for sl in _slices(n, max(p, K)):
+        Y = _onehot(xp, codes[sl], K, work)
+        if w is not None:
+            Y = Y * xp.reshape(w[sl], (-1, 1))
+        part = backproject(xp, X[sl, :], Y, work, work, intercept)
+        out = part if out is None else out + part
+    return out
+
+
+def weighted_gram(
+    xp: Any, X: Any, h: Any, *, intercept: bool, column_factor: Any, work: Any
+) -> Any:
+    """``Yᵀ diag(h) Y`` with ``Y = [1, X diag(column_factor)]``, ``(p1, p1)``, exact.
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    h : device array of shape (n,), work dtype
+    column_factor : device array of shape (p,) or None
+    """
+    n, p = X.shape
+    out = None
+    for sl in _slices(n, p):
+        Xc = _rows(xp, X, sl, work)
+        if column_factor is not None:
+            Xc = Xc * column_factor
+        hc = xp.reshape(h[sl], (-1, 1))
+        XtHX = Xc.T @ (Xc * hc)
+        if intercept:
+            border = xp.sum(Xc * hc, axis=0)
+            top = xp.concat([xp.reshape(xp.sum(hc), (1, 1)), xp.reshape(border, (1, -1))], axis=1)
+            XtHX = xp.concat([top, xp.concat([xp.reshape(border, (-1, 1)), XtHX], axis=1)])
+        out = XtHX if out is None else out + XtHX
+    return out
+
+
+def loss_hessian(
+    xp: Any,
+    X: Any,
+    P1: Any,
+    w: Any,
+    *,
+    intercept: bool,
+    column_factor: Any,
+    T: Any,
+    compute: Any,
+    work: Any,
+) -> tuple[Any, Any]:
+    """The loss Hessian's two parts, as :func:`mnlogit.objective.hessian.loss_hessian`.
+
+    ``H = blockdiag_a(Yᵀ diag(w P_a) Y) - ZᵀZ`` with ``Y = [1, X diag(column_factor)]`` and
+    ``Z = [P_a √w Y]_a`` (rows of ``Z`` in the free coordinates when ``T`` is given: block
+    ``b`` is ``sum_a T[b, a] Z_a``). ``ZᵀZ`` is one rank-``rows`` update per row block (a
+    GEMM on the device: the standard has no ``syrk``).
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    P1 : device array of shape (n, K-1), work dtype
+        Probabilities of classes ``1 .. K-1``.
+    w : device array of shape (n,)
+        Normalized weights (all of them: no ``None`` here).
+    column_factor : device array of shape (p,) or None
+    T : device array of shape (K-1, K-1) or None
+    compute, work : dtypes of xp
+
+    Returns
+    -------
+    ZtZ : device array of shape ((K-1) p1, (K-1) p1), work dtype
+    D : device array of shape (p1, (K-1) p1), work dtype
+        ``Yᵀ [w P_a Y]_a``: the block diagonal's parts, spread by the caller.
+    """
+    n, p = X.shape
+    k1 = P1.shape[1]
+    p1 = p + int(intercept)
+    m = k1 * p1
+    ZtZ = None
+    D = None
+    for sl in _slices(n, m):
+        sw = xp.reshape(xp.sqrt(w[sl]), (-1, 1))
+        Xc = _rows(xp, X, sl, work)
+        if column_factor is not None:
+            Xc = Xc * column_factor
+        Y = xp.concat([sw, Xc * sw], axis=1) if intercept else Xc * sw
+        r = Y.shape[0]
+        Z3 = xp.reshape(Y, (r, 1, p1)) * xp.reshape(P1[sl, :], (r, k1, 1))
+        Zf = Z3 if T is None else T @ Z3
+        Z = xp.reshape(Zf, (r, m))
+        Y2 = Y.T @ xp.reshape(Z3, (r, m))
+        if compute != work:
+            Z = xp.astype(Z, compute)
+        part = Z.T @ Z
+        if part.dtype != work:
+            part = xp.astype(part, work)
+        ZtZ = part if ZtZ is None else ZtZ + part
+        D = Y2 if D is None else D + Y2
+    return ZtZ, D
+
+
+def column_maxabs(xp: Any, X: Any) -> Any:
+    """Each column's largest absolute value, ``(p,)`` (X's dtype)."""
+    n, p = X.shape
+    out = None
+    for sl in _slices(n, p):
+        part = xp.max(xp.abs(X[sl, :]), axis=0)
+        out = part if out is None else xp.maximum(out, part)
+    return out
+
+
+def first_nonfinite(xp: Any, X: Any) -> tuple[int, Any] | None:
+    """The first row holding NaN or inf and that row's bad-column mask, or None.
+
+    One reduction per block; only a block with a bad value looks closer.
+
+    Returns
+    -------
+    (row, mask) or None
+        ``row`` an int, ``mask`` a device bool array of shape (p,).
+    """
+    n, p = X.shape
+    for sl in _slices(n, p):
+        finite = xp.isfinite(X[sl, :])
+        if bool(xp.all(finite)):
+            continue
+        bad_rows = xp.logical_not(xp.all(finite, axis=1))
+        first = int(xp.argmax(xp.astype(bad_rows, xp.int32)))
+        return sl.start + first, xp.logical_not(finite[first, :])
+    return None
