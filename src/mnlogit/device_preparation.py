@@ -249,9 +249,8 @@ def device_collinearity(
         F, fit_intercept=False, feature_names=terms, method="qr", check_finite=False
     )
     unit = np.concatenate([np.ones(int(fit_intercept)), divisors])
-    coef = found.coefficients * unit[None, :]  # F's column j is design column j / unit[j]
-    if found.aliased_index.size:
-        coef = coef / unit[found.aliased_index][:, None]
+    # F's column j is design column j / unit[j]: x_a = sum_k c_ak (unit[a] / unit[k]) x_k
+    coef = found.coefficients / unit[None, :] * unit[found.aliased_index][:, None]
     return replace(found, coefficients=coef, method="gram", fit_intercept=fit_intercept)
 
 

@@ -245,7 +245,13 @@ class DeviceObjective:
         xp = self.placement.xp
         P = self.probabilities(theta)
         positive = xp.reshape(self.sample_weight > 0, (-1, 1))
-        return float(xp.min(xp.where(positive, P, xp.asarray(np.inf, dtype=P.dtype))))
+        return float(
+            xp.min(
+                xp.where(
+                    positive, P, xp.asarray(np.inf, dtype=P.dtype, device=self.placement.device)
+                )
+            )
+        )
 
     # ------------------------------------------------------------------ curvature
     def _loss_hessian(self, theta: FloatArray, T: FloatArray | None) -> FloatArray:

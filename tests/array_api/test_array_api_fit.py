@@ -1,0 +1,240 @@
+"""Fits of device arrays equal the numpy fit (issue 19, items 1-4).
+
+The numpy fit of the same numbers is the reference (its own tests compare it with
+statsmodels, scikit-learn and R). Coefficients and standard errors must agree to 1e-10
+relative to their largest entry; the array-API engine runs the same solvers on the same
+objective, computed by other code (mnlogit.objective.xp_kernels).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from array_api_data import multinomial_data
+
+from mnlogit import MultinomialLogit, load
+from mnlogit.arrays import placement_of, to_host
+from mnlogit.exceptions import (
+    CollinearityWarning,
+    InvalidInputError,
+    PenalizedInferenceWarning,
+    SeparationWarning,
+)
+
+RTOL = 1e-10
+
+
+def rel(a: Any, b: Any) -> float:
+    """Largest difference relative to the largest entry of ``b``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = float(np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b))) / (scale if scale > 0 else 1.0)
+
+
+def assert_same_fit(device: MultinomialLogit, host: MultinomialLogit, tol: float = RTOL) -> None:
+    assert np.array_equal(device.classes_, host.classes_)
+    assert rel(device.fitted_.coef, host.coef_) < tol
+    assert rel(device.fitted_.intercept, host.intercept_) < tol
+    assert device.loglik_ == pytest.approx(host.loglik_, rel=1e-12)
+    if host.fitted_.cov is not None:
+        assert device.fitted_.cov is not None
+        assert rel(device.fitted_.cov, host.fitted_.cov) < tol
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PenalizedInferenceWarning)
+            se_d = device.coef_table()["std_err"].to_numpy()
+            se_h = host.coef_table()["std_err"].to_numpy()
+        assert np.allclose(se_d, se_h, rtol=tol, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"reference": "last"},
+        {"penalty": "l2", "alpha": 0.01},
+        {"penalty": "l2", "reference": None},
+        {"fit_intercept": False},
+        {"cov_type": "robust"},
+    ],
+    ids=["mle", "last", "l2", "l2-symmetric", "no-intercept", "robust"],
+)
+def test_fit_equals_the_numpy_fit(to_device: Any, params: dict[str, Any]) -> None:
+    X, y = multinomial_data(K=4)
+    host = MultinomialLogit(**params).fit(X, y)
+    device = MultinomialLogit(**params).fit(to_device(X), to_device(y))
+    assert device.solver_ == "newton" == host.solver_
+    assert device.converged_
+    assert_same_fit(device, host)
+
+
+def test_weights_and_class_weights_equal_the_numpy_fit(to_device: Any) -> None:
+    X, y = multinomial_data(seed=1)
+    w = np.random.default_rng(1).integers(0, 4, size=y.size).astype(np.float64)
+    for params in ({}, {"class_weight": "balanced"}, {"class_weight": {0: 2.0, 2: 0.5}}):
+        host = MultinomialLogit(**params).fit(X, y, sample_weight=w)
+        device = MultinomialLogit(**params).fit(to_device(X), to_device(y), to_device(w))
+        assert_same_fit(device, host)
+    # frequency weights: weight 2 equals the row twice, on the device too
+    twice = MultinomialLogit().fit(to_device(np.vstack([X, X[:50]])), to_device(np.r_[y, y[:50]]))
+    w2 = np.ones(y.size)
+    w2[:50] = 2.0
+    weighted = MultinomialLogit().fit(to_device(X), to_device(y), sample_weight=w2)
+    assert rel(weighted.fitted_.coef, twice.fitted_.coef) < 1e-9
+
+
+@pytest.mark.parametrize(("solver", "tol"), [("newton-cg", 1e-8), ("lbfgs", 1e-6), ("gd", 1e-4)])
+def test_other_solvers_reach_the_same_optimum(to_device: Any, solver: str, tol: float) -> None:
+    X, y = multinomial_data(n=400, p=3)
+    host = MultinomialLogit(solver="newton", tol=1e-12).fit(X, y)
+    device = MultinomialLogit(solver=solver, tol=1e-10, max_iter=20000).fit(
+        to_device(X), to_device(y)
+    )
+    assert device.solver_ == solver
+    assert rel(device.fitted_.coef, host.coef_) < tol
+
+
+def test_float32_input_equals_the_float64_fit_of_its_numbers(to_device: Any) -> None:
+    X, y = multinomial_data(seed=2)
+    X32 = X.astype(np.float32)
+    host = MultinomialLogit(tol=1e-10).fit(X32, y)  # numpy: the same two phases
+    device = MultinomialLogit(tol=1e-10).fit(to_device(X32), to_device(y))
+    assert_same_fit(device, host)
+    # and equal to the float64 fit of the same (float32) numbers
+    exact = MultinomialLogit(tol=1e-10).fit(X32.astype(np.float64), y)
+    assert_same_fit(device, exact)
+
+
+def test_fitted_attributes_and_predictions_follow_the_input(to_device: Any) -> None:
+    X, y = multinomial_data(K=3)
+    labels = np.array([10, 20, 30])[y]
+    host = MultinomialLogit().fit(X, labels)
+    Xd = to_device(X)
+    model = MultinomialLogit().fit(Xd, to_device(labels))
+    placement = placement_of(Xd)
+    assert placement is not None
+    # coef_ and intercept_ are device arrays; classes_, statistics and tables are host values
+    for name in ("coef_", "intercept_"):
+        attr = getattr(model, name)
+        got = placement_of(attr)
+        assert got is not None and got.device == placement.device, name
+    assert isinstance(model.classes_, np.ndarray)
+    assert rel(to_host(model.coef_), host.coef_) < RTOL
+    for method in ("predict_proba", "predict_log_proba", "linear_predictor", "decision_function"):
+        out = getattr(model, method)(Xd)
+        got = placement_of(out)
+        assert got is not None and got.device == placement.device, method
+        assert rel(to_host(out), getattr(host, method)(X)) < 1e-9, method
+    predicted = model.predict(Xd)
+    assert placement_of(predicted) is not None
+    assert np.array_equal(to_host(predicted), host.predict(X))
+    # a numpy-fitted model predicts device arrays on their device, and the reverse
+    assert rel(to_host(host.predict_proba(Xd)), host.predict_proba(X)) < 1e-12
+    assert rel(model.predict_proba(X), host.predict_proba(X)) < 1e-9
+
+
+def test_inference_works_on_a_device_fit(to_device: Any) -> None:
+    X, y = multinomial_data(K=3)
+    host = MultinomialLogit().fit(X, y)
+    model = MultinomialLogit().fit(to_device(X), to_device(y))
+    a, b = model.coef_table(), host.coef_table()
+    assert list(a.index) == list(b.index)
+    assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=0)
+    assert model.wald_test("[1]x0 = 0").statistic == pytest.approx(
+        host.wald_test("[1]x0 = 0").statistic, rel=1e-9
+    )
+    me_d = model.marginal_effects(X)
+    me_h = host.marginal_effects(X)
+    assert np.allclose(me_d.to_numpy(float), me_h.to_numpy(float), rtol=1e-9)
+    assert "x0" in str(model.summary())
+
+
+def test_save_and_load_a_device_fit(to_device: Any, tmp_path: Any) -> None:
+    X, y = multinomial_data()
+    model = MultinomialLogit().fit(to_device(X), to_device(y))
+    path = model.save(tmp_path / "device.mnlogit")
+    loaded = load(path)
+    assert isinstance(loaded.coef_, np.ndarray)  # a model file holds host arrays
+    assert np.array_equal(loaded.coef_, model.fitted_.coef)
+    assert np.array_equal(loaded.fitted_.cov, model.fitted_.cov)
+    Xd = to_device(X)
+    assert rel(to_host(loaded.predict_proba(Xd)), to_host(model.predict_proba(Xd))) < 1e-15
+
+
+def test_aliased_columns_are_found_on_the_device(to_device: Any) -> None:
+    X, y = multinomial_data(p=4)
+    Xc = np.column_stack([X, 2.0 * X[:, 0] - X[:, 2], np.full(y.size, 3.0)])
+    with pytest.warns(CollinearityWarning) as caught_host:
+        host = MultinomialLogit().fit(Xc, y)
+    with pytest.warns(CollinearityWarning) as caught_device:
+        device = MultinomialLogit().fit(to_device(Xc), to_device(y))
+    assert device.aliased_ == host.aliased_ == ["x4", "x5"]
+    assert str(caught_device[0].message) == str(caught_host[0].message)
+    assert_same_fit(device, host)
+
+
+def test_bad_input_gets_the_clear_errors(to_device: Any) -> None:
+    X, y = multinomial_data(n=100, p=3)
+    bad = X.copy()
+    bad[17, 2] = np.nan
+    with pytest.raises(InvalidInputError, match=r"row 17, column\(s\) \['x2'\]"):
+        MultinomialLogit().fit(to_device(bad), to_device(y))
+    with pytest.raises(InvalidInputError, match="single class"):
+        MultinomialLogit().fit(to_device(X), to_device(np.zeros_like(y)))
+    with pytest.raises(InvalidInputError, match="firth"):
+        MultinomialLogit(penalty="firth").fit(to_device(X), to_device(y))
+    with pytest.raises(InvalidInputError, match="cluster"):
+        MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y), groups=y)
+    with pytest.raises(InvalidInputError, match="irls"):
+        MultinomialLogit(solver="irls").fit(to_device(X), to_device(y))
+    # (single observations and an aliased column are warned about first)
+    with pytest.raises(InvalidInputError, match="no ma"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MultinomialLogit().fit(to_device(X[:3]), to_device(np.array([0, 1, 2])))
+    model = MultinomialLogit().fit(to_device(X), to_device(y))
+    with pytest.raises(InvalidInputError, match="NaN or infinity"):
+        model.predict_proba(to_device(bad))
+    with pytest.raises(InvalidInputError, match="numpy data"):
+        model.compute_covariance(to_device(X), to_device(y))
+
+
+def test_separation_shows_its_signs(to_device: Any) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 2))
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 0] > 1.0).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = MultinomialLogit().fit(X, y)
+    assert host.separation_ is not None  # the numpy path's LP decides
+    with (
+        pytest.warns(SeparationWarning, match="refit with numpy arrays"),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", category=UserWarning, message=".*converge.*")
+        MultinomialLogit().fit(to_device(X), to_device(y))
+
+
+def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only small results cross: every transfer is counted (and on array-api-strict's
+    second device any other conversion to numpy raises)."""
+    import mnlogit.device_preparation as prep
+    import mnlogit.objective.device as dev
+    import mnlogit.prediction as pred
+
+    sizes: list[int] = []
+
+    def counted(a: Any) -> np.ndarray:
+        out = to_host(a)
+        sizes.append(int(out.size))
+        return out
+
+    for module in (prep, dev, pred):
+        monkeypatch.setattr(module, "to_host", counted)
+    X, y = multinomial_data(n=3000, p=5, K=4)
+    model = MultinomialLogit(cov_type="robust").fit(to_strict1(X), to_strict1(y))
+    model.predict_proba(to_strict1(X))
+    m = 3 * 6
+    assert sizes and max(sizes) <= m * m < X.shape[0]
+    assert model.fitted_.cov is not None
