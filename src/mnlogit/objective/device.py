@@ -110,6 +110,9 @@ class DeviceObjective:
         self._cf = None if self._inv_scale is None else placement.put(self._inv_scale)
         self._to_ref0 = parameterization.transform_to(Parameterization(n_classes, 0))
         self._point: _Point | None = None
+        # once probabilities were asked for (Newton, Newton-CG, inference), every sweep
+        # keeps them: the next Hessian then needs no second pass at the same point
+        self._keep_prob = False
         sums = xk.class_sums(
             xp, X, codes, self._w, n_classes, intercept=fit_intercept, work=self.work
         )
@@ -187,7 +190,7 @@ class DeviceObjective:
             compute=self._compute,
             work=self.work,
             gradient=gradient and point.gradient_sums is None,
-            keep_prob=prob and point.prob is None,
+            keep_prob=(prob or self._keep_prob) and point.prob is None,
         )
         # sum_i w_i eta_{i, y_i} = <class sums, B> (both on the scaled features)
         point.loss = self._common * float(found.lse) - float(np.sum(self._class_sums * B))
@@ -195,6 +198,7 @@ class DeviceObjective:
             point.gradient_sums = self._scaled(to_host(found.gradient_sums).astype(np.float64))
         if found.prob is not None:
             point.prob = found.prob
+        self._keep_prob = self._keep_prob or prob
         self._point = point
         return point
 
