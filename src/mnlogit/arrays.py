@@ -19,6 +19,7 @@ when an input is a candidate (the ``mnlogit[array-api]`` extra).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ class Placement:
     device: Any
     name: str
 
-    @property
+    @cached_property
     def float64(self) -> bool:
         """Whether the device computes in float64 (False e.g. on Apple's MPS)."""
         try:
