@@ -238,3 +238,29 @@ def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPa
     m = 3 * 6
     assert sizes and max(sizes) <= m * m < X.shape[0]
     assert model.fitted_.cov is not None
+
+
+def test_host_labels_and_weights_go_to_the_device(to_device: Any) -> None:
+    X, y = multinomial_data(n=300, p=3, K=2)
+    w = np.linspace(0.5, 2.0, y.size)
+    host = MultinomialLogit().fit(X, y, sample_weight=w)
+    Xd = to_device(X)
+    device = MultinomialLogit().fit(Xd, y, sample_weight=w)  # numpy y and weights
+    assert_same_fit(device, host)
+    # two classes: decision_function is the (n,) log-odds, on the device
+    d = device.decision_function(Xd)
+    assert tuple(d.shape) == (y.size,)
+    assert rel(to_host(d), host.decision_function(X)) < 1e-9
+
+
+def test_warm_start_and_refit_tests_on_a_device_fit(to_device: Any) -> None:
+    X, y = multinomial_data(n=400, p=3, K=3)
+    model = MultinomialLogit(warm_start=True).fit(to_device(X), to_device(y))
+    first = model.n_iter_
+    model.fit(to_device(X), to_device(y))
+    assert model.n_iter_ < first  # started at the solution
+    host = MultinomialLogit().fit(X, y)
+    # likelihood-ratio refits take numpy data
+    a = model.term_tests(X, y)
+    b = host.term_tests(X, y)
+    assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-8, equal_nan=True)
