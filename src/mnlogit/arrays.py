@@ -66,11 +66,15 @@ class Placement:
         The device of the input array (``xp``'s own device object).
     name : str
         The namespace's name for messages, e.g. ``"torch"``.
+    dtype : dtype of xp or None
+        The input array's dtype when it is float32 or float64 (``None`` otherwise): the
+        dtype of fitted attributes (:meth:`attribute`).
     """
 
     xp: Any
     device: Any
     name: str
+    dtype: Any = None
 
     @cached_property
     def float64(self) -> bool:
@@ -99,8 +103,17 @@ class Placement:
         host = np.asarray(a)
         if dtype is None and host.dtype.kind == "f":
             dtype = self.work_dtype
-            host = host.astype(np.float64 if self.float64 else np.float32)
+        if host.dtype.kind == "f" and (dtype == self.xp.float32 or not self.float64):
+            host = host.astype(np.float32)  # a device without float64 takes no float64
         return self.xp.asarray(host, dtype=dtype, device=self.device)
+
+    def attribute(self, a: Any) -> Any:
+        """A host array as a fitted attribute on this device, in the input's dtype.
+
+        As scikit-learn's array-API convention: ``X @ model.coef_.T`` works on float32
+        device data without a cast (the float64 estimate stays in ``fitted_``).
+        """
+        return self.put(a, dtype=self.dtype)
 
     def take(self, a: Any) -> Any:
         """``a`` (of any namespace or a host array) as an array of this namespace and
@@ -136,7 +149,9 @@ def placement_of(X: Any) -> Placement | None:
         return None
     xp = compat.array_namespace(X)
     name = xp.__name__.removeprefix("array_api_compat.")
-    return Placement(xp, compat.device(X), name)
+    dtype = getattr(X, "dtype", None)
+    floating = dtype is not None and dtype in (xp.float32, xp.float64)
+    return Placement(xp, compat.device(X), name, dtype if floating else None)
 
 
 def to_host(a: Any) -> NDArray[Any]:

@@ -335,8 +335,8 @@ default="auto"
         """Hold ``state`` as ``fitted_`` and set every scikit-learn attribute from it.
 
         With a ``placement`` (a fit of device arrays) ``coef_`` and ``intercept_`` are
-        arrays of that namespace on that device, as scikit-learn's array-API convention
-        has it; every other attribute, and ``fitted_`` itself, holds host values.
+        arrays of that namespace on that device in X's dtype, as scikit-learn's array-API
+        convention has it; every other attribute, and ``fitted_`` itself, holds host values.
 
         The one place that writes fitted attributes. Attributes a state cannot know are
         absent rather than ``None``, as scikit-learn expects: a model built from
@@ -361,8 +361,10 @@ default="auto"
             "fitted_": state,
             "classes_": state.classes,
             "reference_": state.reference,
-            "coef_": state.coef if placement is None else placement.put(state.coef),
-            "intercept_": state.intercept if placement is None else placement.put(state.intercept),
+            "coef_": state.coef if placement is None else placement.attribute(state.coef),
+            "intercept_": (
+                state.intercept if placement is None else placement.attribute(state.intercept)
+            ),
             "fit_intercept_": state.fit_intercept,
             "n_features_in_": state.n_features,
             "design_": state.design,

@@ -100,8 +100,13 @@ def test_float32_input_equals_the_float64_fit_of_its_numbers(to_device: Any) -> 
     X, y = multinomial_data(seed=2)
     X32 = X.astype(np.float32)
     host = MultinomialLogit(tol=1e-10).fit(X32, y)  # numpy: the same two phases
-    device = MultinomialLogit(tol=1e-10).fit(to_device(X32), to_device(y))
+    Xd = to_device(X32)
+    device = MultinomialLogit(tol=1e-10).fit(Xd, to_device(y))
     assert_same_fit(device, host)
+    # the device attributes have X's dtype, so products with device data need no cast
+    assert device.coef_.dtype == Xd.dtype == device.intercept_.dtype
+    eta = Xd @ device.coef_.T + device.intercept_
+    assert rel(to_host(eta), host.linear_predictor(X32)) < 1e-5
     # and equal to the float64 fit of the same (float32) numbers
     exact = MultinomialLogit(tol=1e-10).fit(X32.astype(np.float64), y)
     assert_same_fit(device, exact)

@@ -22,7 +22,7 @@ fit says so (:attr:`DeviceObjective.float64`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -380,3 +380,9 @@ class DeviceObjective:
         )
         M = to_host(ZtZ).astype(np.float64) * self.sum_weights
         return 0.5 * (M + M.T)
+
+
+if TYPE_CHECKING:  # mypy checks that the device objective satisfies the solvers' protocol
+
+    def _conforms(d: DeviceObjective) -> SolverObjective:
+        return d
