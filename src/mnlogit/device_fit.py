@@ -84,16 +84,30 @@ def separation_signs(
 ) -> SeparationResult | None:
     """Warn when a device fit shows signs of separation; the LP itself needs host rows.
 
-    The sign is the numpy path's trigger for its full check: a fitted probability below
-    ``SUSPICIOUS_PROBABILITY`` on a row of positive weight (one reduction on the device).
-    Weaker than the numpy path, which then decides by a linear program: here nothing is
-    decided, the warning says how to decide.
+    A class without rows of positive weight is separated (decided from the class
+    totals). Otherwise the sign is the numpy path's trigger for its full check: a fitted
+    probability below ``SUSPICIOUS_PROBABILITY`` on a row of positive weight (one
+    reduction on the device). Weaker than the numpy path, which then decides by a linear
+    program: here nothing is decided, the warning says how to decide.
 
     Returns
     -------
     None
         Always (no :class:`~mnlogit.identification.SeparationResult` is made).
     """
+    empty = [
+        str(c) for c, t in zip(data.classes.tolist(), data.class_totals(), strict=True) if t <= 0
+    ]
+    if empty:  # decided without the LP: such a class's probabilities go to zero
+        warn(
+            SeparationWarning(
+                f"no observations (with positive weight) of class(es) {empty}: their "
+                "coefficients diverge (quasi-complete separation), so the maximum-likelihood "
+                "estimate does not exist and standard errors mean nothing. Remove those "
+                "classes, or use penalty='l2'"
+            )
+        )
+        return None
     smallest = objective.min_probability(result.x)
     if smallest < SUSPICIOUS_PROBABILITY:
         warn(

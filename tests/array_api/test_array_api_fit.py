@@ -269,3 +269,10 @@ def test_warm_start_and_refit_tests_on_a_device_fit(to_device: Any) -> None:
     a = model.term_tests(X, y)
     b = host.term_tests(X, y)
     assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-8, equal_nan=True)
+
+
+def test_a_class_without_weight_is_reported(to_device: Any) -> None:
+    X, y = multinomial_data(n=300, p=3, K=3)
+    w = np.where(y == 2, 0.0, 1.0)
+    with pytest.warns(SeparationWarning, match=r"no observations .* of class\(es\) \['2'\]"):
+        MultinomialLogit().fit(to_device(X), to_device(y), sample_weight=w)
