@@ -31,6 +31,7 @@ from mnlogit.objective.device import DeviceObjective
 from mnlogit.parameterization import Parameterization
 from mnlogit.preparation import FitSettings, PreparedData
 from mnlogit.solvers import FLOAT32_TOL, SolverResult
+from mnlogit.solvers.subsample_newton import subsample_rows
 
 __all__ = [
     "DEVICE_NEWTON_MAX_PARAMS",
@@ -71,12 +72,21 @@ def build_device_objective(data: DeviceData, settings: FitSettings) -> DeviceObj
 
 
 def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
-    """``"auto"`` on a device: Newton up to :data:`DEVICE_NEWTON_MAX_PARAMS` free
-    parameters, else L-BFGS; any other solver as asked."""
+    """``"auto"`` on a device; any other solver as asked.
+
+    Up to :data:`DEVICE_NEWTON_MAX_PARAMS` free parameters ``m``: ``"subsample-newton"``
+    when the data have rows for a subsample (as on numpy: its Hessian from ``r << n``
+    float32 rows is the initial matrix of L-BFGS steps on all rows, a few passes in all),
+    else ``"newton"``. Above it ``"lbfgs"`` (the numpy path's Kronecker curvature model
+    is not built on a device).
+    """
     if settings.solver != "auto":
         return settings.solver
-    p1 = int(data.X.shape[1]) + int(data.fit_intercept)
-    return "newton" if (data.n_classes - 1) * p1 <= DEVICE_NEWTON_MAX_PARAMS else "lbfgs"
+    n = int(data.X.shape[0])
+    m = (data.n_classes - 1) * (int(data.X.shape[1]) + int(data.fit_intercept))
+    if m > DEVICE_NEWTON_MAX_PARAMS:
+        return "lbfgs"
+    return "subsample-newton" if subsample_rows(n, m) < n else "newton"
 
 
 def separation_signs(

@@ -15,7 +15,7 @@ back only its small result, never ``X``:
   Gram matrix alone decides, so residuals are resolved to about 1e-8 relative.
 
 Not available on a device (a clear error): formulas, ``cov_type="cluster"``, Firth's
-penalty, the solvers ``"irls"`` and ``"subsample-newton"``. The fit records no data
+penalty, the solver ``"irls"``. The fit records no data
 fingerprint (its digests would read ``X`` on the host), so refits against the fitted
 state (``compute_covariance``, likelihood-ratio tests) take numpy data only.
 """
@@ -47,8 +47,8 @@ __all__ = ["DeviceData", "device_collinearity", "prepare_on_device"]
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
-#: Solvers that need what a device objective does not offer (IRLS, row subsamples).
-DEVICE_SOLVERS = ("auto", "newton", "newton-cg", "lbfgs", "gd")
+#: The solvers a device objective can serve (not IRLS: no working responses there).
+DEVICE_SOLVERS = ("auto", "newton", "subsample-newton", "newton-cg", "lbfgs", "gd")
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,8 +94,8 @@ def _refuse_unsupported(settings: FitSettings, groups: Any) -> None:
         )
     if settings.solver not in DEVICE_SOLVERS:
         raise InvalidInputError(
-            f"solver={settings.solver!r} is not available {where} (it needs a row "
-            f"subsample or IRLS); use one of {list(DEVICE_SOLVERS)}"
+            f"solver={settings.solver!r} is not available {where} (IRLS's working "
+            f"responses are not formed there); use one of {list(DEVICE_SOLVERS)}"
         )
 
 

@@ -276,3 +276,13 @@ def test_a_class_without_weight_is_reported(to_device: Any) -> None:
     w = np.where(y == 2, 0.0, 1.0)
     with pytest.warns(SeparationWarning, match=r"no observations .* of class\(es\) \['2'\]"):
         MultinomialLogit().fit(to_device(X), to_device(y), sample_weight=w)
+
+
+def test_auto_takes_a_subsample_hessian_on_many_rows(to_device: Any) -> None:
+    """With rows for a subsample, ``auto`` is subsample-newton on a device as on numpy:
+    a float32 copy of every s-th row on the device gives the initial curvature."""
+    X, y = multinomial_data(n=33_000, p=3, K=3, seed=7)
+    host = MultinomialLogit(solver="newton", tol=1e-10).fit(X, y)
+    device = MultinomialLogit(tol=1e-10).fit(to_device(X), to_device(y))
+    assert device.solver_ == "subsample-newton"
+    assert_same_fit(device, host, tol=1e-8)

@@ -67,7 +67,7 @@ def test_the_device_objective_equals_the_in_memory_one(
     w = rng.uniform(0.0, 3.0, y.size) if weighted else np.ones(y.size)
     host, device = pair(to_device, X, y, w, reference, intercept, alpha)
     solver_view: SolverObjective = device  # the solvers' protocol (checked by mypy too)
-    assert solver_view.capabilities == {"hessian", "hessp"}
+    assert solver_view.capabilities == {"hessian", "hessp", "subsample", "kronecker"}
     theta = rng.standard_normal(host.n_params) * 0.3
     f_h, g_h = host.value_and_gradient(theta)
     f_d, g_d = device.value_and_gradient(theta)

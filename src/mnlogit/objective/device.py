@@ -9,9 +9,11 @@ run unchanged on float64 host vectors of length ``(K-1)(p+1)``: each call sends 
 coefficients to the device (``(p, K)``) and brings back only sums -- a scalar, ``(p1, K)``
 gradient sums, ``(m, m)`` Hessian parts -- never an ``n``-sized array.
 
-Capabilities: ``"hessian"`` (Newton) and ``"hessp"`` (Newton-CG, without a
-preconditioner). Not offered: IRLS, row subsamples and the Kronecker model, whose
-solvers are therefore refused (``solver="auto"`` never picks them on a device).
+Capabilities: ``"hessian"`` (Newton), ``"hessp"`` (Newton-CG, without a
+preconditioner), ``"subsample"`` (``subsample-newton``: a float32 copy of every
+``s``-th row on the device) and ``"kronecker"``, whose curvature model is here the exact
+Hessian (a GEMM on the device costs less than the model's bookkeeping). Not offered:
+IRLS (its solver is refused).
 
 Precision: float32 ``X`` iterates on float32 products, then finishes with float64
 products of row blocks converted on the device (``set_exact``), where the device has
@@ -25,12 +27,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.linalg
 from numpy.typing import NDArray
 
 from mnlogit.arrays import Placement, to_host
 from mnlogit.objective import xp_kernels as xk
 from mnlogit.objective.penalties import Penalty
-from mnlogit.objective.protocol import HESSIAN, HESSP, Inverse, SolverObjective
+from mnlogit.objective.protocol import (
+    HESSIAN,
+    HESSP,
+    KRONECKER,
+    SUBSAMPLE,
+    Inverse,
+    SolverObjective,
+)
 from mnlogit.parameterization import Parameterization
 
 __all__ = ["DeviceObjective"]
@@ -71,7 +81,7 @@ class DeviceObjective:
         Whether all weights are equal (then the kernels skip the per-row products).
     """
 
-    capabilities = frozenset({HESSIAN, HESSP})
+    capabilities = frozenset({HESSIAN, HESSP, SUBSAMPLE, KRONECKER})
 
     def __init__(
         self,
@@ -113,6 +123,7 @@ class DeviceObjective:
         # once probabilities were asked for (Newton, Newton-CG, inference), every sweep
         # keeps them: the next Hessian then needs no second pass at the same point
         self._keep_prob = False
+        self._host_codes: NDArray[np.intp] | None = None
         sums = xk.class_sums(
             xp, X, codes, self._w, n_classes, intercept=fit_intercept, work=self.work
         )
@@ -120,9 +131,15 @@ class DeviceObjective:
 
     # ------------------------------------------------------------------ helpers
     @property
-    def y(self) -> Any:
-        """Class codes ``(n,)`` on the device."""
-        return self.codes
+    def y(self) -> NDArray[np.intp]:
+        """Class codes ``(n,)`` on the host, copied once when first asked for.
+
+        Only ``subsample-newton`` reads them (that every class is in its subsample,
+        ``n / 16`` rows); the device objective itself uses :attr:`codes`.
+        """
+        if self._host_codes is None:
+            self._host_codes = to_host(self.codes).astype(np.intp)
+        return self._host_codes
 
     @property
     def normalized_weights(self) -> Any:
@@ -329,13 +346,54 @@ class DeviceObjective:
         """None: plain conjugate gradients."""
         return None
 
-    def kronecker_preconditioner(self, theta: FloatArray) -> Inverse | None:
-        """None: no Kronecker model on a device."""
-        return None
+    def kronecker_preconditioner(self, theta: FloatArray) -> Inverse:
+        """``g -> H^{-1} g`` with ``H`` the exact Hessian at ``theta`` (``"kronecker"``).
 
-    def subsample(self, stride: int) -> SolverObjective | None:
-        """None: no row subsample on a device."""
-        return None
+        Where the numpy path approximates the curvature by a Kronecker-factored model to
+        save CPU flops, a device forms the exact Hessian at GEMM speed (``subsample-newton``
+        asks for this on its subsamples with more than 100 parameters). Cholesky; an
+        eigendecomposition with eigenvalues floored at 1e-10 of the largest when the
+        Hessian is singular.
+        """
+        H = self.hessian(theta)
+        try:
+            factor = scipy.linalg.cho_factor(H, check_finite=False)
+            if np.all(np.isfinite(factor[0])):
+                return lambda g: np.asarray(scipy.linalg.cho_solve(factor, g))
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            pass
+        w, V = scipy.linalg.eigh(H, check_finite=False)
+        w = np.maximum(w, max(float(np.max(np.abs(w))), 1e-300) * 1e-10)
+        return lambda g: np.asarray(V @ ((V.T @ g) / w))
+
+    def subsample(self, stride: int) -> DeviceObjective:
+        """The same objective on every ``stride``-th row, copied on the device as float32.
+
+        As :meth:`mnlogit.objective.MultinomialObjective.subsample`: the subsample only
+        serves as a warm start and a preconditioner (``subsample-newton``), so its
+        products run in float32; weights are renormalized over the subsample.
+
+        Returns
+        -------
+        DeviceObjective
+            On ``n / stride`` rows (a ``1 / stride`` copy of ``X``, on the device).
+        """
+        xp = self.placement.xp
+        dtype = xp.float32 if self.float64 else self.X.dtype
+        X = xp.astype(self.X[::stride, :], dtype, copy=True)
+        scale = None if self._inv_scale is None else 1.0 / self._inv_scale
+        return DeviceObjective(
+            self.placement,
+            X,
+            self.codes[::stride],
+            self.n_classes,
+            self.sample_weight[::stride],
+            self.param,
+            self.penalty,
+            self.fit_intercept,
+            feature_scale=scale,
+            equal_weights=self._kernel_w is None,
+        )
 
     # ------------------------------------------------------------------ inference
     def weighted_gram(self, h: Any) -> FloatArray:
