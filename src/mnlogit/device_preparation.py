@@ -125,6 +125,11 @@ def _features(placement: Placement, settings: FitSettings, X: Any) -> Any:
 def _labels(placement: Placement, y: Any, n: int) -> tuple[NDArray[Any], Any]:
     """``(classes, codes)``: host labels ``(K,)`` and device codes ``(n,)``."""
     xp = placement.xp
+    if placement_of(y) is None and np.asarray(y).dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"labels of a fit on device arrays must be numbers (got {np.asarray(y).dtype}): "
+            "encode them as integer codes, or fit numpy arrays"
+        )
     y = placement.take(y)
     if y.ndim != 1 or y.shape[0] != n:
         raise InvalidInputError(f"y must have shape ({n},), got {tuple(y.shape)}")

@@ -186,6 +186,8 @@ def test_bad_input_gets_the_clear_errors(to_device: Any) -> None:
     bad[17, 2] = np.nan
     with pytest.raises(InvalidInputError, match=r"row 17, column\(s\) \['x2'\]"):
         MultinomialLogit().fit(to_device(bad), to_device(y))
+    with pytest.raises(InvalidInputError, match="must be numbers"):
+        MultinomialLogit().fit(to_device(X), np.array(["a", "b"])[y % 2])
     with pytest.raises(InvalidInputError, match="single class"):
         MultinomialLogit().fit(to_device(X), to_device(np.zeros_like(y)))
     with pytest.raises(InvalidInputError, match="firth"):
