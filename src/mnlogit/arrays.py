@@ -115,6 +115,13 @@ class Placement:
         """
         return self.put(a, dtype=self.dtype)
 
+    @staticmethod
+    def data(X: Any) -> Any:
+        """``X`` without an autograd history (a PyTorch tensor that requires grad is
+        detached: a fit or a prediction is not differentiated, and the graph of its many
+        products would hold their intermediates in memory)."""
+        return X.detach() if bool(getattr(X, "requires_grad", False)) else X
+
     def take(self, a: Any) -> Any:
         """``a`` (of any namespace or a host array) as an array of this namespace and
         device: a host ``y`` or weight vector goes to the device; a device array stays."""

@@ -102,6 +102,7 @@ def _refuse_unsupported(settings: FitSettings, groups: Any) -> None:
 def _features(placement: Placement, settings: FitSettings, X: Any) -> Any:
     """``X`` checked (2-D, finite) and in the fit's dtype, on the device."""
     xp = placement.xp
+    X = placement.data(X)
     if X.ndim != 2:
         raise InvalidInputError(f"X must be 2-D (n, p), got shape {tuple(X.shape)}")
     if X.shape[0] < 1:

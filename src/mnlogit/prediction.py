@@ -196,6 +196,7 @@ def predict_on_device(
         such rows; a device does not).
     """
     xp = placement.xp
+    X = placement.data(X)
     if X.ndim != 2 or X.shape[1] != coef.shape[1]:
         raise InvalidInputError(
             f"X has shape {tuple(X.shape)}, the model expects {coef.shape[1]} features"

@@ -288,3 +288,13 @@ def test_auto_takes_a_subsample_hessian_on_many_rows(to_device: Any) -> None:
     device = MultinomialLogit(tol=1e-10).fit(to_device(X), to_device(y))
     assert device.solver_ == "subsample-newton"
     assert_same_fit(device, host, tol=1e-8)
+
+
+def test_a_tensor_that_requires_grad_is_fitted_without_a_graph() -> None:
+    torch = pytest.importorskip("torch")
+    X, y = multinomial_data(n=300, p=3, K=3)
+    Xt = torch.asarray(X).requires_grad_(True)
+    model = MultinomialLogit().fit(Xt, torch.asarray(y))
+    P = model.predict_proba(Xt)
+    assert not P.requires_grad
+    assert rel(P.numpy(), MultinomialLogit().fit(X, y).predict_proba(X)) < 1e-9
