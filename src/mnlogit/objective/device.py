@@ -127,6 +127,7 @@ class DeviceObjective:
         sums = xk.class_sums(
             xp, X, codes, self._w, n_classes, intercept=fit_intercept, work=self.work
         )
+        # sum_i w_i onehot(y_i) [1, x_i] (scaled features): the gradient's constant part
         self._class_sums = self._scaled(to_host(sums).astype(np.float64))
 
     # ------------------------------------------------------------------ helpers
@@ -160,13 +161,17 @@ class DeviceObjective:
             sums[int(self.fit_intercept) :] *= self._inv_scale[:, None]
         return sums
 
-    def _device_coefficients(self, B: FloatArray) -> tuple[Any, Any]:
-        """``(W, b)`` on the device from a ``(p1, K')`` host matrix; ``W`` on X's scale."""
+    def _kernel_coefficients(self, B: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        """``(W, b)`` on the host from a ``(p1, K')`` matrix; ``W`` on X's scale."""
         W = B[int(self.fit_intercept) :]
         if self._inv_scale is not None:
             W = W * self._inv_scale[:, None]
-        b = self.placement.put(B[0]) if self.fit_intercept else None
-        return self.placement.put(np.ascontiguousarray(W)), b
+        return np.ascontiguousarray(W), (B[0] if self.fit_intercept else None)
+
+    def _device_coefficients(self, B: FloatArray) -> tuple[Any, Any]:
+        """``(W, b)`` on the device from a ``(p1, K')`` host matrix; ``W`` on X's scale."""
+        W, b = self._kernel_coefficients(B)
+        return self.placement.put(W), (None if b is None else self.placement.put(b))
 
     def full_coefficients(self, theta: FloatArray) -> FloatArray:
         """``B`` ``(p1, K)`` of the free vector (scaled features)."""
@@ -196,11 +201,13 @@ class DeviceObjective:
             point = _Point(np.array(theta, copy=True), 0.0)
         elif not (gradient and point.gradient_sums is None) and not (prob and point.prob is None):
             return point
-        B = self.full_coefficients(point.theta)
-        W, b = self._device_coefficients(B)
+        Wh, bh = self._kernel_coefficients(self.full_coefficients(point.theta))
+        W = self.placement.put(Wh)
+        b = None if bh is None else self.placement.put(bh)
         found = xk.loss_sweep(
             self.placement.xp,
             self.X,
+            self.codes,
             self._kernel_w,
             W,
             b,
@@ -209,8 +216,7 @@ class DeviceObjective:
             gradient=gradient and point.gradient_sums is None,
             keep_prob=(prob or self._keep_prob) and point.prob is None,
         )
-        # sum_i w_i eta_{i, y_i} = <class sums, B> (both on the scaled features)
-        point.loss = self._common * float(found.lse) - float(np.sum(self._class_sums * B))
+        point.loss = self._common * float(found.nll)
         if found.gradient_sums is not None:
             point.gradient_sums = self._scaled(to_host(found.gradient_sums).astype(np.float64))
         if found.prob is not None:

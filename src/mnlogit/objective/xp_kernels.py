@@ -113,15 +113,15 @@ class XpLoss(NamedTuple):
 
     Attributes
     ----------
-    lse : array of shape ()
-        ``sum_i w_i logsumexp(eta_i)``; the loss is ``lse - <class sums, B>``.
+    nll : array of shape ()
+        ``sum_i w_i (logsumexp(eta_i) - eta_{i, y_i})``.
     gradient_sums : array of shape (p1, K) or None
         ``[colsum(G); Xᵀ G]`` with ``G = w * P``.
     prob : array of shape (n, K) or None
         The probabilities, when asked for.
     """
 
-    lse: Any
+    nll: Any
     gradient_sums: Any
     prob: Any
 
@@ -129,6 +129,7 @@ class XpLoss(NamedTuple):
 def loss_sweep(
     xp: Any,
     X: Any,
+    codes: Any,
     w: Any,
     W: Any,
     b: Any,
@@ -138,16 +139,19 @@ def loss_sweep(
     gradient: bool,
     keep_prob: bool,
 ) -> XpLoss:
-    """Log-sum-exp sum, gradient sums and probabilities of ``X``, one read of each block.
+    """Loss, gradient sums and probabilities of ``X``, one read of each block.
 
-    The class-indicator part of the loss, ``sum_i w_i eta_{i, y_i}``, is linear in the
-    coefficients: ``<C, B>`` with ``C`` the constant :func:`class_sums`, so no per-row
-    gather is needed (the standard has no ``take_along_axis`` in older versions).
+    ``eta_{i, y_i}`` is read from the same linear predictor as the log-sum-exp (a mask of
+    the class codes: the standard has no ``take_along_axis`` in older versions), so the
+    rounding of float32 products cancels between the two as it does in the gradient;
+    a value computed otherwise disagreed with its gradient by 1e-8 and stalled solvers.
 
     Parameters
     ----------
     xp : namespace
     X : device array of shape (n, p)
+    codes : device array of shape (n,)
+        Class codes.
     w : device array of shape (n,) or None
     W : device array of shape (p, K), work dtype
     b : device array of shape (K,) or None
@@ -162,18 +166,20 @@ def loss_sweep(
     """
     n, p = X.shape
     K = W.shape[1]
-    lse = xp.zeros((), dtype=work, device=W.device)
+    nll = xp.zeros((), dtype=work, device=W.device)
     sums = None
     probs = []
     for sl in _slices(n, max(p, K)):
         X_b = X[sl, :]
         eta = linear_predictor(xp, X_b, W, b, compute, work)
         top = xp.max(eta, axis=1, keepdims=True)
-        P = xp.exp(eta - top)
+        shifted = eta - top
+        P = xp.exp(shifted)
         total = xp.sum(P, axis=1, keepdims=True)
         P = P / total
-        row_lse = xp.reshape(xp.log(total) + top, (-1,))
-        lse = lse + (xp.sum(row_lse) if w is None else xp.sum(w[sl] * row_lse))
+        hit = xp.sum(xp.where(_onehot(xp, codes[sl], K, None), shifted, 0.0), axis=1)
+        row = xp.reshape(xp.log(total), (-1,)) - hit
+        nll = nll + (xp.sum(row) if w is None else xp.sum(w[sl] * row))
         if keep_prob:
             probs.append(P)
         if gradient:
@@ -183,7 +189,7 @@ def loss_sweep(
     prob = None
     if keep_prob:
         prob = probs[0] if len(probs) == 1 else xp.concat(probs, axis=0)
-    return XpLoss(lse, sums, prob)
+    return XpLoss(nll, sums, prob)
 
 
 def curvature_sums(
@@ -221,9 +227,10 @@ def curvature_sums(
 
 
 def _onehot(xp: Any, codes: Any, K: int, dtype: Any) -> Any:
-    """``(m, K)`` indicator matrix of class codes."""
+    """``(m, K)`` indicator matrix of class codes (bool for ``dtype=None``)."""
     classes = xp.reshape(xp.arange(K, device=codes.device), (1, K))
-    return xp.astype(xp.reshape(codes, (-1, 1)) == classes, dtype)
+    mask = xp.reshape(codes, (-1, 1)) == classes
+    return mask if dtype is None else xp.astype(mask, dtype)
 
 
 def class_sums(xp: Any, X: Any, codes: Any, w: Any, K: int, *, intercept: bool, work: Any) -> Any:
