@@ -312,3 +312,36 @@ def test_float32_subsample_newton_converges_as_on_numpy(to_device: Any) -> None:
     assert host.converged_ and device.converged_
     assert device.n_iter_ <= host.n_iter_ + 2
     assert rel(device.fitted_.coef, host.coef_) < 1e-7
+
+
+def test_a_device_without_float64_fits_in_float32(
+    to_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Apple's MPS (simulated): everything in float32, tol raised, a warning; the
+    coefficients and standard errors still agree with the float64 fit to float32's
+    precision."""
+    from mnlogit.arrays import Placement
+    from mnlogit.exceptions import DataWarning
+
+    monkeypatch.setattr(Placement, "float64", property(lambda self: False))
+    X, y = multinomial_data(n=2000, p=4, K=3, spread=3.0)
+    host = MultinomialLogit().fit(X, y)
+    Xd = to_device(X.astype(np.float32))
+    with pytest.warns(DataWarning, match="no float64"):
+        device = MultinomialLogit().fit(Xd, to_device(y))
+    assert device.converged_
+    assert device.coef_.dtype == Xd.dtype
+    assert rel(device.fitted_.coef, host.coef_) < 1e-4
+    assert rel(device.fitted_.cov, host.fitted_.cov) < 1e-3
+    P = device.predict_proba(Xd)
+    assert P.dtype == Xd.dtype
+    assert rel(to_host(P), host.predict_proba(X)) < 1e-4
+
+
+def test_string_classes_predict_host_labels_for_device_rows(to_device: Any) -> None:
+    X, y = multinomial_data(n=300, p=3, K=3)
+    names = np.array(["low", "mid", "high"])[y]
+    model = MultinomialLogit().fit(X, names)
+    got = model.predict(to_device(X))
+    assert isinstance(got, np.ndarray)  # strings cannot live on a device
+    assert np.array_equal(got, model.predict(X))
