@@ -1,0 +1,548 @@
+"""Compiled column kernels of the sparse-penalty solver: coordinate descent on a quadratic model.
+
+The proximal Newton solver (:mod:`mnlogit.solvers.proximal_newton`) replaces the mean
+weighted negative log-likelihood at the current point by its second-order model
+
+    q(D) = sum_jk G_jk Delta_jk + sum_k g0_k delta_k
+           + 1/2 sum_i w_i d_i^T (diag(p_i) - p_i p_i^T) d_i,     d_i = Delta^T x_i + delta
+
+(the exact Hessian of the softmax loss, all ``K`` classes, no reference class), and these
+kernels minimize ``q + alpha * penalty`` over the coefficients of a set of features by
+cyclic coordinate descent, glmnet's way: one sweep over all the given features, then
+sweeps over the nonzero ones until they settle, then a sweep over all again.
+
+- ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
+  curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
+  cross-class terms of the Hessian enter through the maintained products
+  ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
+- ``"group"``: feature ``j``'s ``K`` coefficients at once, minimized exactly with the
+  block's own ``K x K`` Hessian ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``: in
+  ``H_j``'s eigenbasis the block optimum ``(H_j + lam2 + lam1 / r) u = H_j z - g`` with
+  ``r = ||u||`` is a scalar equation in ``r``, solved by Newton's method.
+
+The loops are plain Python compiled with numba (``njit``) when it is installed, else run
+as Python (correct, but slow: numba is a dependency for this reason; see
+``docs/penalties.md``). Columns are read from a column-major dense ``X`` or from a CSC
+matrix's ``(indptr, indices, data)``; any float dtype of ``X`` works and every sum is
+accumulated in float64. Arrays over rows are class-major ``(K, n)`` so a class's column is
+contiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["HAVE_NUMBA", "cd_quadratic", "column_products", "column_rms", "linear_predictor"]
+
+try:  # pragma: no cover - exercised by whichever is installed
+    from numba import njit as _njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+
+def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` compiled by numba (cached on disk) when numba is installed."""
+    if HAVE_NUMBA:
+        compiled: Callable[..., Any] = _njit(cache=True, nogil=True)(func)
+        return compiled
+    return func  # pragma: no cover
+
+
+@_compiled
+def column_products(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    M: Any,
+    out: Any,
+) -> None:
+    """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` (others untouched).
+
+    Parameters
+    ----------
+    Xd : ndarray of shape (n, p), column-major (unused when ``sparse``)
+    indptr, indices, data : ndarrays
+        The CSC arrays of X (unused unless ``sparse``).
+    sparse : bool
+    features : ndarray of shape (m,) of int
+    M : ndarray of shape (K, n), float64
+    out : ndarray of shape (p, K), float64
+    """
+    K = M.shape[0]
+    n = M.shape[1]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            s = 0.0
+            if sparse:
+                for q in range(indptr[j], indptr[j + 1]):
+                    s += data[q] * M[k, indices[q]]
+            else:
+                for i in range(n):
+                    s += Xd[i, j] * M[k, i]
+            out[j, k] = s
+
+
+@_compiled
+def linear_predictor(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    W: Any,
+    b: Any,
+    out: Any,
+) -> None:
+    """``out[k, i] = b_k + sum_{j in features} X_ij W[j, k]`` (float64 sums).
+
+    Parameters
+    ----------
+    Xd, indptr, indices, data, sparse, features
+        As in :func:`column_products`.
+    W : ndarray of shape (p, K)
+    b : ndarray of shape (K,)
+    out : ndarray of shape (K, n), float64
+    """
+    K = out.shape[0]
+    n = out.shape[1]
+    for k in range(K):
+        for i in range(n):
+            out[k, i] = b[k]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            c = W[j, k]
+            if c == 0.0:
+                continue
+            if sparse:
+                for q in range(indptr[j], indptr[j + 1]):
+                    out[k, indices[q]] += data[q] * c
+            else:
+                for i in range(n):
+                    out[k, i] += Xd[i, j] * c
+
+
+@_compiled
+def column_rms(
+    Xd: Any, indptr: Any, indices: Any, data: Any, sparse: bool, w: Any, out: Any
+) -> None:
+    """``out[j] = sqrt(sum_i w_i X_ij^2)`` (``w`` sums to 1: the weighted RMS).
+
+    Parameters
+    ----------
+    w : ndarray of shape (n,)
+    out : ndarray of shape (p,)
+    """
+    p = out.shape[0]
+    n = w.shape[0]
+    for j in range(p):
+        s = 0.0
+        if sparse:
+            for q in range(indptr[j], indptr[j + 1]):
+                s += w[indices[q]] * data[q] * data[q]
+        else:
+            for i in range(n):
+                x = Xd[i, j]
+                s += w[i] * x * x
+        out[j] = np.sqrt(s)
+
+
+@_compiled
+def _coordinate(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    w: Any,
+    P: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """``sum_i w_i x_ij p_ik (d_ik - pd_i)``: the model's curvature term for ``(j, k)``."""
+    s = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            s += w[i] * data[q] * P[k, i] * (D[k, i] - pd[i])
+    else:
+        for i in range(P.shape[1]):
+            s += w[i] * Xd[i, j] * P[k, i] * (D[k, i] - pd[i])
+    return s
+
+
+@_compiled
+def _move(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    step: float,
+    P: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """``d_ik += x_ij step`` and ``pd_i += p_ik x_ij step``."""
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            v = data[q] * step
+            D[k, i] += v
+            pd[i] += P[k, i] * v
+    else:
+        for i in range(P.shape[1]):
+            v = Xd[i, j] * step
+            D[k, i] += v
+            pd[i] += P[k, i] * v
+
+
+@_compiled
+def _curvatures(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    h: Any,
+) -> None:
+    """Per-coordinate curvatures ``h[j, k] = sum_i w_i x_ij^2 p_ik (1 - p_ik)``."""
+    K = P.shape[0]
+    n = P.shape[1]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            s = 0.0
+            if sparse:
+                for q in range(indptr[j], indptr[j + 1]):
+                    i = indices[q]
+                    s += w[i] * data[q] * data[q] * P[k, i] * (1.0 - P[k, i])
+            else:
+                for i in range(n):
+                    x = Xd[i, j]
+                    s += w[i] * x * x * P[k, i] * (1.0 - P[k, i])
+            h[j, k] = s
+
+
+@_compiled
+def _block_curvatures(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    evals: Any,
+    evecs: Any,
+) -> None:
+    """Eigenvalues ``evals[j]`` (K,) and vectors ``evecs[j]`` (K, K) of each block Hessian
+    ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``."""
+    K = P.shape[0]
+    n = P.shape[1]
+    H = np.zeros((K, K))
+    for t in range(features.shape[0]):
+        j = features[t]
+        H[:] = 0.0
+        if sparse:
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                c = w[i] * data[q] * data[q]
+                for k in range(K):
+                    H[k, k] += c * P[k, i]
+                    for m in range(K):
+                        H[k, m] -= c * P[k, i] * P[m, i]
+        else:
+            for i in range(n):
+                x = Xd[i, j]
+                c = w[i] * x * x
+                if c == 0.0:
+                    continue
+                for k in range(K):
+                    H[k, k] += c * P[k, i]
+                    for m in range(K):
+                        H[k, m] -= c * P[k, i] * P[m, i]
+        mu, V = np.linalg.eigh(H)
+        for k in range(K):
+            evals[j, k] = max(mu[k], 0.0)
+            for m in range(K):
+                evecs[j, k, m] = V[k, m]
+
+
+@_compiled
+def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) -> None:
+    """``u`` with ``(V diag(mu) V^T + lam2 + lam1 / ||u||) u = c`` (0 when ``||c|| <= lam1``)."""
+    K = c.shape[0]
+    cp = np.zeros(K)
+    norm = 0.0
+    for m in range(K):
+        s = 0.0
+        for k in range(K):
+            s += V[k, m] * c[k]
+        cp[m] = s
+        norm += c[m] * c[m]
+    norm = np.sqrt(norm)
+    if norm <= lam1:
+        for k in range(K):
+            out[k] = 0.0
+        return
+    if lam1 == 0.0:  # unpenalized (or ridge only): the pseudo-inverse's solution
+        top = mu[K - 1] + lam2
+        for k in range(K):
+            s = 0.0
+            for m in range(K):
+                a = mu[m] + lam2
+                if a > 1e-12 * top:
+                    s += V[k, m] * cp[m] / a
+            out[k] = s
+        return
+    # phi(r) = S(r)^(-1/2) - 1, S(r) = sum_m cp_m^2 / (r a_m + lam1)^2: increasing in r,
+    # phi(0) < 0; Newton from the left
+    r = 0.0
+    for _ in range(100):
+        S = 0.0
+        dS = 0.0
+        for m in range(K):
+            a = mu[m] + lam2
+            den = r * a + lam1
+            S += cp[m] * cp[m] / (den * den)
+            dS -= 2.0 * cp[m] * cp[m] * a / (den * den * den)
+        phi = 1.0 / np.sqrt(S) - 1.0
+        if abs(phi) <= 1e-14:
+            break
+        dphi = -0.5 * dS / (S * np.sqrt(S))
+        if dphi <= 0.0:
+            break
+        step = -phi / dphi
+        r = max(r + step, 0.5 * r)
+        if abs(step) <= 1e-15 * r:
+            break
+    for k in range(K):
+        s = 0.0
+        for m in range(K):
+            s += V[k, m] * cp[m] / (mu[m] + lam2 + lam1 / r)
+        out[k] = s
+
+
+@_compiled
+def _sweep(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    only_nonzero: bool,
+    w: Any,
+    P: Any,
+    G: Any,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    h: Any,
+    evals: Any,
+    evecs: Any,
+    rms: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """One cyclic pass over ``features``; returns the largest scaled change."""
+    K = P.shape[0]
+    biggest = 0.0
+    q = np.empty(K)
+    u = np.empty(K)
+    for t in range(features.shape[0]):
+        j = features[t]
+        if only_nonzero:
+            nz = False
+            for k in range(K):
+                if W[j, k] != 0.0:
+                    nz = True
+            if not nz:
+                continue
+        if group:
+            mu = evals[j]
+            V = evecs[j]
+            for k in range(K):
+                # c = H_j z - g at the block's current value z = W[j]
+                g = G[j, k] + _coordinate(Xd, indptr, indices, data, sparse, j, k, w, P, D, pd)
+                q[k] = -g
+            for m in range(K):
+                s = 0.0
+                for k in range(K):
+                    s += V[k, m] * W[j, k]
+                s *= mu[m]
+                for k in range(K):
+                    q[k] += V[k, m] * s
+            _group_optimum(mu, V, q, lam1[j], lam2[j], u)
+            change = 0.0
+            for k in range(K):
+                step = u[k] - W[j, k]
+                if step != 0.0:
+                    W[j, k] = u[k]
+                    _move(Xd, indptr, indices, data, sparse, j, k, step, P, D, pd)
+                    change += step * step
+            change = (mu[K - 1] + lam2[j]) * np.sqrt(change) / rms[j]
+            if change > biggest:
+                biggest = change
+        else:
+            for k in range(K):
+                hk = h[j, k]
+                if hk <= 0.0:
+                    continue
+                g = G[j, k] + _coordinate(Xd, indptr, indices, data, sparse, j, k, w, P, D, pd)
+                z = hk * W[j, k] - g
+                if z > lam1[j]:
+                    new = (z - lam1[j]) / (hk + lam2[j])
+                elif z < -lam1[j]:
+                    new = (z + lam1[j]) / (hk + lam2[j])
+                else:
+                    new = 0.0
+                step = new - W[j, k]
+                if step != 0.0:
+                    W[j, k] = new
+                    _move(Xd, indptr, indices, data, sparse, j, k, step, P, D, pd)
+                    change = (hk + lam2[j]) * abs(step) / rms[j]
+                    if change > biggest:
+                        biggest = change
+    return biggest
+
+
+@_compiled
+def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
+    """Exact coordinate steps on the (unpenalized) intercepts; returns the largest change."""
+    K = P.shape[0]
+    n = P.shape[1]
+    biggest = 0.0
+    for k in range(K):
+        g = g0[k]
+        hk = 0.0
+        for i in range(n):
+            g += w[i] * P[k, i] * (D[k, i] - pd[i])
+            hk += w[i] * P[k, i] * (1.0 - P[k, i])
+        if hk <= 0.0:
+            continue
+        step = -g / hk
+        b[k] += step
+        for i in range(n):
+            D[k, i] += step
+            pd[i] += P[k, i] * step
+        change = hk * abs(step)
+        if change > biggest:
+            biggest = change
+    return biggest
+
+
+@_compiled
+def cd_quadratic(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    G: Any,
+    g0: Any,
+    fit_intercept: bool,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    rms: Any,
+    W: Any,
+    b: Any,
+    D: Any,
+    tol: float,
+    max_sweeps: int,
+) -> int:
+    """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
+
+    Parameters
+    ----------
+    Xd, indptr, indices, data, sparse
+        X as in :func:`column_products`.
+    features : ndarray of shape (m,) of int
+        The columns that may move (the strong set); the others stay as they are.
+    w : ndarray of shape (n,)
+        Row weights summing to 1.
+    P : ndarray of shape (K, n)
+        Probabilities at the model's centre ``W0``.
+    G : ndarray of shape (p, K)
+        Gradient of the mean loss at ``W0`` (rows of ``features`` used).
+    g0 : ndarray of shape (K,)
+        Its intercept part.
+    fit_intercept : bool
+    lam1, lam2 : ndarray of shape (p,)
+        ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
+    group : bool
+    rms : ndarray of shape (p,)
+        Weighted column RMS (changes are measured in standardized units).
+    W : ndarray of shape (p, K)
+        In: ``W0``; out: the model's minimizer (rows of ``features`` changed).
+    b : ndarray of shape (K,)
+        In: the intercepts at ``W0``; out: the minimizer's.
+    D : ndarray of shape (K, n)
+        In: zeros; out: the change of the linear predictor.
+    tol : float
+        Stop when a full sweep changes no coordinate by more than ``tol`` (curvature
+        times step, per standardized unit of the column).
+    max_sweeps : int
+
+    Returns
+    -------
+    int
+        Sweeps done.
+    """
+    n = P.shape[1]
+    p = W.shape[0]
+    K = P.shape[0]
+    pd = np.zeros(n)
+    h = np.zeros((p, K))
+    evals = np.zeros((p if group else 0, K))
+    evecs = np.zeros((p if group else 0, K, K))
+    if group:
+        _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
+    else:
+        _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        big = _sweep(
+            Xd, indptr, indices, data, sparse, features, False, w, P, G, lam1, lam2,
+            group, h, evals, evecs, rms, W, D, pd,
+        )  # fmt: skip
+        if fit_intercept:
+            big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
+        if big <= tol:
+            break
+        while sweeps < max_sweeps:
+            sweeps += 1
+            big = _sweep(
+                Xd, indptr, indices, data, sparse, features, True, w, P, G, lam1, lam2,
+                group, h, evals, evecs, rms, W, D, pd,
+            )  # fmt: skip
+            if fit_intercept:
+                big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
+            if big <= tol:
+                break
+    return sweeps
