@@ -130,3 +130,19 @@ def test_refused_parameters(params, match):
 )
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
+
+
+def test_model_file_round_trip(tmp_path):
+    import mnlogit
+
+    X, y = _data(n=100, p=4, seed=4)
+    model = MultinomialLogit(
+        penalty="elasticnet", l1_ratio=0.5, alpha=0.05, penalty_factor=[0, 1, 1, 2]
+    ).fit(X, y)
+    model.save(tmp_path / "m.mnlogit")
+    loaded = mnlogit.load(tmp_path / "m.mnlogit")
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    assert loaded.l1_ratio_ == 0.5 and loaded.n_nonzero_ == model.n_nonzero_
+    assert loaded.get_params()["penalty_factor"] == [0, 1, 1, 2]
+    with pytest.raises(InferenceUnavailableError, match="refit_selected"):
+        loaded.coef_table()
