@@ -178,6 +178,9 @@ def main() -> None:
     parser.add_argument("--no-glmnet", action="store_true")
     parser.add_argument("--tight", action="store_true", help="also glmnet with thresh=1e-12")
     parser.add_argument("--saga", action="store_true")
+    parser.add_argument(
+        "--extra-tol", type=float, default=None, help="also mnlogit at this tol, timed too"
+    )
     args = parser.parse_args()
     X, y = make_problem(args.problem, args.scale)
     # the compiled kernels load (or compile) once per process: not part of the timing, as
@@ -208,6 +211,21 @@ def main() -> None:
         ours,
         objectives([(c.T, b) for c, b in zip(path.coef, path.intercept, strict=True)]),
     )
+    if args.extra_tol is not None:
+        start = time.process_time()
+        other = regularization_path(
+            X,
+            y,
+            penalty=kind,
+            l1_ratio=args.l1_ratio if kind == "elasticnet" else None,
+            alphas=alphas,
+            tol=args.extra_tol,
+        )
+        secs = time.process_time() - start
+        results[f"mnlogit(tol={args.extra_tol:g})"] = (
+            secs,
+            objectives([(c.T, b) for c, b in zip(other.coef, other.intercept, strict=True)]),
+        )
     if not args.no_glmnet:
         secs, sols = run_glmnet(X, y, alphas, args.penalty, args.l1_ratio, 1e-7)
         results["glmnet"] = (secs, objectives(sols))
