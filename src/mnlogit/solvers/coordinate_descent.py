@@ -862,6 +862,7 @@ def cd_quadratic(
     features: Any,
     w: Any,
     P: Any,
+    wP: Any,
     G: Any,
     g0: Any,
     fit_intercept: bool,
@@ -887,6 +888,8 @@ def cd_quadratic(
         Row weights summing to 1.
     P : ndarray of shape (K, n)
         Probabilities at the model's centre ``W0``.
+    wP : ndarray of shape (K, n)
+        ``w * P``, in ``P``'s memory layout.
     G : ndarray of shape (p, K)
         Gradient of the mean loss at ``W0`` (rows of ``features`` used).
     g0 : ndarray of shape (K,)
@@ -917,7 +920,6 @@ def cd_quadratic(
     p = W.shape[0]
     K = P.shape[0]
     pd = np.zeros(n)
-    wP = P * w
     h = np.zeros((p, K))
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))

@@ -164,6 +164,19 @@ class ColumnData:
             return
         column_products(*self._args(), features, M, out)
 
+    def empty_predictor(self) -> FloatArray:
+        """An uninitialized ``(K, n)`` array over rows and classes, in the layout the kernels
+        read fastest: class-major for dense X (a class's column is contiguous), row-major
+        (the ``(K, n)`` transpose of an ``(n, K)`` array) for sparse X, whose kernels touch
+        all ``K`` classes of the few rows a column stores.
+
+        Every array derived from it (probabilities, residuals, predictor changes) keeps its
+        layout.
+        """
+        if self.sparse:
+            return np.empty((self.n_rows, self.n_classes)).T
+        return np.empty((self.n_classes, self.n_rows))
+
     def eta(self, W: FloatArray, b: FloatArray) -> FloatArray:
         """The linear predictor, class-major.
 
@@ -171,7 +184,7 @@ class ColumnData:
         -------
         ndarray of shape (K, n)
         """
-        out = np.empty((self.n_classes, self.n_rows))
+        out = self.empty_predictor()
         features = np.flatnonzero(np.any(W != 0, axis=1)).astype(np.intp)
         linear_predictor(*self._args(), features, W, b, out)
         return out
@@ -214,7 +227,8 @@ class ColumnData:
     ) -> int:
         """Coordinate descent on the quadratic model (:func:`cd_quadratic`)."""
         sweeps = cd_quadratic(
-            *self._args(), features, self.weights, P, G, g0, self.fit_intercept,
+            *self._args(), features, self.weights, P, P * self.weights, G, g0,
+            self.fit_intercept,
             lam[0], lam[1], group, self.rms, W, b, D, tol, MAX_SWEEPS,
         )  # fmt: skip
         return int(sweeps)
