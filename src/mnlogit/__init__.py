@@ -5,6 +5,7 @@ Public names:
 - :class:`MultinomialLogit`, the scikit-learn compatible estimator;
 - :mod:`mnlogit.exceptions`, the named exceptions and warnings;
 - :func:`load`, which reads a model file written by ``MultinomialLogit.save``;
+- :func:`regularization_path` and :class:`RegularizationPath`, lasso-family paths;
 - :mod:`mnlogit.datasets`, the bundled real datasets.
 
 ``MultinomialLogit`` and ``load`` are imported on first use, so that importing a leaf
@@ -19,10 +20,19 @@ from mnlogit import datasets, exceptions
 
 if TYPE_CHECKING:
     from mnlogit.estimator import MultinomialLogit, load
+    from mnlogit.path import RegularizationPath, regularization_path
 
 __version__ = "0.1.0"
 
-__all__ = ["MultinomialLogit", "__version__", "datasets", "exceptions", "load"]
+__all__ = [
+    "MultinomialLogit",
+    "RegularizationPath",
+    "__version__",
+    "datasets",
+    "exceptions",
+    "load",
+    "regularization_path",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +40,10 @@ def __getattr__(name: str) -> Any:
         from mnlogit import estimator
 
         return getattr(estimator, name)
+    if name in ("RegularizationPath", "regularization_path"):
+        from mnlogit import path
+
+        return getattr(path, name)
     raise AttributeError(f"module 'mnlogit' has no attribute {name!r}")
 
 

@@ -23,7 +23,7 @@ from mnlogit import io as modelfile
 from mnlogit.arrays import Placement, placement_of
 from mnlogit.device_fit import fit_on_device
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
-from mnlogit.fitted import OUTCOME_ATTRIBUTES, FittedModel
+from mnlogit.fitted import OUTCOME_ATTRIBUTES, SELECTION_STATUS, FittedModel
 from mnlogit.fitting import (
     build_objective,
     choose_fit_solver,
@@ -31,6 +31,7 @@ from mnlogit.fitting import (
     covariance_warning,
     estimated_rows,
     fit_covariance,
+    fit_sparse,
     fitted_state,
     full_covariance,
     initial_point,
@@ -54,6 +55,10 @@ FloatArray = NDArray[np.float64]
 _PUBLISH_LOCK = threading.Lock()
 
 
+#: The attributes only a lasso-family fit has.
+SELECTION_ATTRIBUTES = ("l1_ratio_", "n_nonzero_")
+
+
 class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression fitted by maximum likelihood.
 
@@ -74,16 +79,31 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
         reference). ``None``: always the symmetric form (for K = 2 its penalty
         ``alpha/2 ||W||^2`` is half that of the log-odds form, so it equals scikit-learn
         with ``C = 2 / (alpha * S)``).
-    penalty : None, "l2" or "firth", default=None
+    penalty : None, "l2", "firth", "l1", "elasticnet" or "group", default=None
         ``None`` is maximum likelihood; ``"l2"`` adds ``alpha/2 * ||W||_F^2`` to the mean
         log-loss (intercepts are not penalized); ``"firth"`` maximizes
         ``loglik + 1/2 log det I`` (Jeffreys prior), which gives finite, bias-reduced
         estimates even under separation (see :mod:`mnlogit.objective.firth`).
+        ``"l1"``, ``"elasticnet"`` and ``"group"`` are glmnet's lasso family on all K
+        class rows: ``alpha * sum_j f_j (l1_ratio * |W_j|_1 + (1 - l1_ratio)/2 ||W_j||^2)``,
+        with ``||W_j||_2`` in place of ``|W_j|_1`` for ``"group"`` (a feature's K
+        coefficients enter or leave together); fitted by a proximal Newton solver
+        (:mod:`mnlogit.solvers.proximal_newton`), no covariance (selection), and
+        ``reference`` must be ``"auto"`` or ``None``. See docs/penalties.md and
+        :func:`mnlogit.regularization_path`.
     alpha : float or None, default=None
-        Penalty strength on the mean log-loss. ``None`` means ``1 / S`` (``S`` the sum
-        of sample weights), which makes ``MultinomialLogit(penalty="l2")`` equal
-        scikit-learn's ``LogisticRegression()`` (``C=1``). In general
-        ``alpha = 1 / (C * S)``. Ignored (with a warning) when ``penalty=None``.
+        Penalty strength on the mean log-loss (glmnet's ``lambda``). ``None`` means
+        ``1 / S`` (``S`` the sum of sample weights), which makes
+        ``MultinomialLogit(penalty="l2")`` equal scikit-learn's ``LogisticRegression()``
+        (``C=1``). In general ``alpha = 1 / (C * S)``. Ignored (with a warning) when
+        ``penalty=None`` or ``"firth"``.
+    l1_ratio : float or None, default=None
+        The lasso share of ``"elasticnet"`` (required) and ``"group"`` (default 1) in
+        ``[0, 1]``; ``"l1"`` is 1. ``penalty="elasticnet", l1_ratio=0`` is the ridge of
+        ``penalty="l2"`` with ``reference=None``.
+    penalty_factor : array-like of shape (p,) or None, default=None
+        Per-feature multipliers ``f_j >= 0`` of the sparse penalties (0: unpenalized),
+        used as given (glmnet rescales its ``penalty.factor`` to sum to ``p``).
     solver : {"auto", "newton", "irls", "lbfgs", "newton-cg", "gd", "subsample-newton"}, \
 default="auto"
         ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`: ``"newton-cg"`` for
@@ -145,6 +165,10 @@ default="auto"
     solver_ : str
     alpha_ : float
         Penalty strength used (0 for unpenalized fits).
+    l1_ratio_ : float
+        The lasso-family fits' ``l1_ratio`` (absent for the others).
+    n_nonzero_ : int
+        Lasso-family fits: features with a nonzero coefficient in any class.
     n_iter_ : int
     converged_ : bool
     convergence_ : ConvergenceReport
@@ -180,6 +204,8 @@ default="auto"
         reference: Any = "auto",
         penalty: str | None = None,
         alpha: float | None = None,
+        l1_ratio: float | None = None,
+        penalty_factor: Any = None,
         solver: str = "auto",
         tol: float = 1e-8,
         max_iter: int | None = None,
@@ -196,6 +222,8 @@ default="auto"
         self.reference = reference
         self.penalty = penalty
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.penalty_factor = penalty_factor
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -260,6 +288,13 @@ default="auto"
             return self
         # validated on a blank copy: a failing fit leaves a fitted model as it was
         data = prepare(clone(self), settings, X, y, sample_weight, groups)
+        if settings.sparse:
+            state = fit_sparse(data, settings)
+            unconverged = convergence_warning(state)
+            if unconverged is not None:
+                warn(unconverged)
+            self._set_fitted(state)
+            return self
         objective = build_objective(data, settings)
         solver = choose_fit_solver(settings, data)
         previous = getattr(self, "fitted_", None) if settings.warm_start else None
@@ -312,6 +347,8 @@ default="auto"
                 "compute_covariance takes numpy data (a device fit records no digest of its "
                 "data to check a refit against): pass X.cpu().numpy() and the same y"
             )
+        if state.outcome is not None and state.outcome.selected:
+            raise InferenceUnavailableError(SELECTION_STATUS)
         kind = cov_type or self.cov_type or "nonrobust"
         if kind not in COV_TYPES:
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
@@ -344,7 +381,7 @@ default="auto"
         (until ``compute_covariance`` gives it one), a fit without a formula no
         ``n_missing_dropped_``, a fit on bare arrays no ``feature_names_in_``.
         """
-        values: dict[str, Any] = dict.fromkeys(OUTCOME_ATTRIBUTES)
+        values: dict[str, Any] = dict.fromkeys((*OUTCOME_ATTRIBUTES, *SELECTION_ATTRIBUTES))
         values.update(
             feature_names_in_=state.feature_names_in,
             convergence_=state.convergence,
@@ -354,6 +391,9 @@ default="auto"
         )
         if state.outcome is not None:
             values.update(state.outcome.attributes())
+            if state.outcome.selected:
+                values["l1_ratio_"] = state.outcome.l1_ratio
+                values["n_nonzero_"] = int(np.count_nonzero(np.any(state.coef != 0, axis=0)))
         optional = {name: value for name, value in values.items() if value is not None}
         if state.outcome is not None or state.cov is not None:
             optional["cov_type_"] = state.cov_type  # None too: fit skipped the covariance

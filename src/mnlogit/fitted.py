@@ -38,7 +38,7 @@ from mnlogit.identification import (
 )
 from mnlogit.parameterization import Parameterization
 
-__all__ = ["OUTCOME_ATTRIBUTES", "FitOutcome", "FittedModel"]
+__all__ = ["OUTCOME_ATTRIBUTES", "SELECTION_STATUS", "FitOutcome", "FittedModel"]
 
 FloatArray = NDArray[np.float64]
 
@@ -59,6 +59,14 @@ OUTCOME_ATTRIBUTES = (
     "alpha_",
 )
 
+#: ``cov_status_`` of a lasso-family fit, and the message of its refused inference.
+SELECTION_STATUS = (
+    "no standard errors after selection by a lasso-family penalty: the nonzero terms were "
+    "chosen by the same data, so standard errors, tests and intervals computed as if they "
+    "had been fixed in advance are not valid. refit_selected(X, y) gives an unpenalized "
+    "fit on the selected columns (its inference is not adjusted for the selection)"
+)
+
 
 @dataclass(frozen=True, eq=False)
 class FitOutcome:
@@ -75,6 +83,10 @@ class FitOutcome:
     statistics : FitStatistics
         Log-likelihoods, free-parameter count and sum of weights; deviance, AIC, BIC
         and pseudo-R² derive from them.
+    l1_ratio : float or None
+        Set by the lasso-family fits (``penalty="l1"``, ``"elasticnet"``, ``"group"``),
+        whose coefficients were selected by the penalty: no covariance is computed for
+        them (``selected``). ``None`` for the other fits.
     """
 
     solver: str
@@ -82,6 +94,12 @@ class FitOutcome:
     n_iter: int
     converged: bool
     statistics: FitStatistics
+    l1_ratio: float | None = None
+
+    @property
+    def selected(self) -> bool:
+        """Whether a lasso-family penalty selected the terms (inference is refused)."""
+        return self.l1_ratio is not None
 
     def attributes(self) -> dict[str, Any]:
         """The estimator's fitted attributes for this outcome, by name (``loglik_``, ...).

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.exceptions import ConvergenceWarning, DataWarning, SolverError
 from mnlogit.fitstats import FitStatistics, null_loglik
-from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.fitted import SELECTION_STATUS, FitOutcome, FittedModel
 from mnlogit.identification import (
     SeparationResult,
     expand_coefficients,
@@ -40,11 +40,14 @@ from mnlogit.identification import (
 from mnlogit.identification.separation_check import ALWAYS_CHECK_CELLS
 from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
 from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
+from mnlogit.objective.sparse_penalties import SparsePenalty, resolve_penalty_factor
 from mnlogit.parameterization import Parameterization
+from mnlogit.path import DEFAULT_MAX_OUTER, sparse_problem
 from mnlogit.preparation import FitSettings, PreparedData
 from mnlogit.solvers import (
     DEFAULT_MAX_ITER,
     SOLVERS,
+    IterationRecord,
     SolverOptions,
     SolverResult,
     choose_solver,
@@ -60,6 +63,7 @@ __all__ = [
     "covariance_warning",
     "estimated_rows",
     "fit_covariance",
+    "fit_sparse",
     "fitted_state",
     "full_covariance",
     "initial_point",
@@ -420,4 +424,83 @@ def convergence_warning(state: FittedModel) -> ConvergenceWarning | None:
         f"MultinomialLogit (solver={state.outcome.solver!r}) {state.convergence.message}. "
         "Try a larger max_iter, solver='newton', scaling the features, or "
         "penalty='l2' (coefficients that keep growing suggest separated classes)."
+    )
+
+
+#: The name ``solver_`` and ``convergence_`` give the lasso-family solver.
+SPARSE_SOLVER = "proximal-newton"
+
+
+def fit_sparse(data: PreparedData, settings: FitSettings) -> FittedModel:
+    """The fitted state of a lasso-family penalty (``settings.sparse``), without covariance.
+
+    Solved by :mod:`mnlogit.solvers.proximal_newton` on the original feature scale from the
+    null model (intercepts and unpenalized features fitted), with the strong rule's
+    previous ``alpha`` taken as ``alpha_max``. ``convergence_`` reports the KKT residual
+    (standardized columns) as its gradient measure. ``n_params_`` counts the intercepts'
+    ``K - 1`` and, per selected feature, ``min(nonzero classes, K - 1)`` (the lasso's
+    degrees of freedom; the loss does not see a common shift of a feature's ``K``
+    coefficients). No covariance: ``cov_status_`` says why.
+    """
+    from mnlogit.solvers.proximal_newton import solve_path
+
+    K = data.n_classes
+    factor = resolve_penalty_factor(settings.penalty_factor, int(data.X.shape[1]))
+    ratio = 1.0 if settings.l1_ratio is None else settings.l1_ratio
+    penalty = SparsePenalty(str(settings.penalty), ratio, factor)
+    max_iter = DEFAULT_MAX_OUTER if settings.max_iter is None else settings.max_iter
+    problem, null, alpha_max = sparse_problem(
+        data.X, data.codes, K, data.sample_weight, data.fit_intercept, penalty, settings.tol,
+        max_iter,
+    )  # fmt: skip
+    (sol,) = solve_path(
+        problem, penalty, np.array([data.alpha]), settings.tol, max_iter, null,
+        max(alpha_max, data.alpha),
+    )  # fmt: skip
+    coef = np.ascontiguousarray(sol.W.T)
+    nonzero = np.count_nonzero(coef, axis=0)
+    n_params = (K - 1) * int(data.fit_intercept) + int(np.minimum(nonzero, K - 1).sum())
+    statistics = FitStatistics(
+        loglik=-sol.loss * problem.sum_weights,
+        loglik_null=null_loglik(data.class_totals(), data.fit_intercept),
+        n_params=n_params,
+        nobs=problem.sum_weights,
+    )
+    records = [
+        IterationRecord(sol.n_iter, sol.objective, sol.kkt, float("nan"), -sol.loss, 1.0, sol.kkt)
+    ]
+    result = SolverResult(
+        x=np.concatenate([sol.b, coef.ravel()]),
+        converged=sol.converged,
+        n_iter=sol.n_iter,
+        history=records,
+        criterion="gradient",
+        tol=settings.tol,
+        stop_reason=f"reached max_iter={max_iter} proximal Newton iterations",
+    )
+    return FittedModel(
+        classes=data.classes,
+        reference=None,
+        reference_index=None,
+        coef=coef,
+        intercept=sol.b.copy() if data.fit_intercept else np.zeros(K),
+        fit_intercept=data.fit_intercept,
+        feature_names_in=data.feature_names_in,
+        design=data.design,
+        cov_type=None,
+        cov_status=SELECTION_STATUS,
+        outcome=FitOutcome(
+            solver=SPARSE_SOLVER,
+            alpha=data.alpha,
+            n_iter=sol.n_iter,
+            converged=sol.converged,
+            statistics=statistics,
+            l1_ratio=settings.l1_ratio,
+        ),
+        convergence=ConvergenceReport.from_result(
+            SPARSE_SOLVER, "gradient", settings.tol, max_iter, result
+        ),
+        n_missing_dropped=data.n_missing_dropped,
+        fingerprint=data.fingerprint,
+        sample_weight=data.given_weight,
     )

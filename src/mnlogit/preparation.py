@@ -50,6 +50,7 @@ from mnlogit.identification import (
     encode_labels,
 )
 from mnlogit.inference.covariance import COV_TYPES
+from mnlogit.objective.sparse_penalties import SPARSE_PENALTIES, resolve_l1_ratio
 from mnlogit.parameterization import Parameterization
 from mnlogit.solvers import CRITERIA, SOLVERS
 
@@ -89,10 +90,15 @@ class FitSettings:
 
     Attributes
     ----------
-    penalty : None, "l2" or "firth"
+    penalty : None, "l2", "firth", "l1", "elasticnet" or "group"
     alpha : float or None
-        The ridge strength given, validated; ``None`` means the default ``1 / S``
-        (:func:`penalty_strength`); ignored unless ``penalty == "l2"``.
+        The penalty strength given, validated; ``None`` means the default ``1 / S``
+        (:func:`penalty_strength`); ignored for ``None`` and ``"firth"``.
+    l1_ratio : float or None
+        The sparse penalties' mix (resolved: 1 for ``"l1"`` and ``"group"``); ``None``
+        for the others.
+    penalty_factor : ndarray of shape (p,) or None
+        As given (checked against ``p`` by the sparse fit).
     solver, criterion, missing : str
     tol : float
     max_iter : int or None
@@ -105,6 +111,8 @@ class FitSettings:
 
     penalty: str | None
     alpha: float | None
+    l1_ratio: float | None
+    penalty_factor: Any
     solver: str
     tol: float
     max_iter: int | None
@@ -133,8 +141,14 @@ class FitSettings:
         """
         p = dict(params)
         penalty, solver = p["penalty"], p["solver"]
-        if penalty not in (None, "l2", "firth"):
-            raise InvalidInputError(f"penalty must be None, 'l2' or 'firth', got {penalty!r}")
+        if penalty not in (None, "l2", "firth", *SPARSE_PENALTIES):
+            raise InvalidInputError(
+                "penalty must be None, 'l2', 'firth', 'l1', 'elasticnet' or 'group', "
+                f"got {penalty!r}"
+            )
+        sparse = penalty in SPARSE_PENALTIES
+        l1_ratio = resolve_l1_ratio(penalty, p.get("l1_ratio")) if sparse else None
+        _check_sparse_options(p, sparse)
         if penalty == "firth" and solver in ("irls", "subsample-newton"):
             raise InvalidInputError(
                 f"solver={solver!r} does not support penalty='firth' (Firth's penalty has no "
@@ -169,7 +183,7 @@ class FitSettings:
             raise InvalidInputError(f"verbose must be a non-negative integer, got {verbose!r}")
         _positive_int_or_none("max_iter", p["max_iter"], allow_none=True)
         alpha = p["alpha"]
-        if penalty != "l2" and alpha is not None and not quiet:
+        if penalty in (None, "firth") and alpha is not None and not quiet:
             warn(
                 UserWarning(
                     f"alpha is ignored because penalty={penalty!r}; set penalty='l2' to use it"
@@ -177,9 +191,13 @@ class FitSettings:
             )
         if penalty == "l2" and alpha is not None:
             alpha = check_positive_number("alpha", alpha, allow_zero=True)
+        if sparse and alpha is not None:
+            alpha = check_positive_number("alpha", alpha)
         return cls(
             penalty=penalty,
-            alpha=alpha if penalty == "l2" else None,
+            alpha=alpha if penalty not in (None, "firth") else None,
+            l1_ratio=l1_ratio,
+            penalty_factor=p.get("penalty_factor"),
             solver=solver,
             tol=tol,
             max_iter=None if p["max_iter"] is None else int(p["max_iter"]),
@@ -196,6 +214,11 @@ class FitSettings:
         )
 
     @property
+    def sparse(self) -> bool:
+        """Whether the penalty is one of the lasso family (fitted by the proximal solver)."""
+        return self.penalty in SPARSE_PENALTIES
+
+    @property
     def ridge(self) -> bool:
         """Whether the fit has a ridge (L2) penalty."""
         return self.penalty == "l2"
@@ -208,13 +231,40 @@ class FitSettings:
         return self.penalty is None or (self.ridge and self.alpha == 0.0)
 
 
+def _check_sparse_options(params: Mapping[str, Any], sparse: bool) -> None:
+    """Refuse options the lasso family does not have, and its options on other penalties."""
+    if sparse:
+        if params["solver"] != "auto":
+            raise InvalidInputError(
+                f"solver={params['solver']!r} does not support penalty={params['penalty']!r}: "
+                "the lasso family is fitted by its own proximal Newton solver; use "
+                "solver='auto'"
+            )
+        if params["reference"] not in ("auto", None):
+            raise InvalidInputError(
+                f"penalty={params['penalty']!r} acts on all K class rows (no reference class, "
+                f"as glmnet), so reference={params['reference']!r} cannot be used; fit with "
+                "reference='auto' or None and call with_reference(...) afterwards to express "
+                "the same fit against a class"
+            )
+        return
+    for name in ("l1_ratio", "penalty_factor"):
+        if params.get(name) is not None:
+            raise InvalidInputError(
+                f"{name} applies to penalty='l1', 'elasticnet' or 'group' only, "
+                f"got penalty={params['penalty']!r}"
+            )
+
+
 def penalty_strength(settings: FitSettings, sum_weights: float) -> float:
-    """The ridge strength ``alpha`` of a new fit: as given, ``1 / S`` by default, else 0.
+    """The penalty strength ``alpha`` of a new fit: as given, ``1 / S`` by default, else 0.
 
     ``1 / S`` (``S`` the sum of effective weights) makes ``penalty="l2"`` equal
-    scikit-learn's ``LogisticRegression()`` (``C=1``). The one place this default is set.
+    scikit-learn's ``LogisticRegression()`` (``C=1``), and the sparse penalties equal
+    scikit-learn's ``penalty="l1"`` / ``"elasticnet"`` at ``C=1``. The one place this
+    default is set.
     """
-    if not settings.ridge:
+    if not (settings.ridge or settings.sparse):
         return 0.0
     return 1.0 / sum_weights if settings.alpha is None else settings.alpha
 
@@ -480,7 +530,7 @@ def prepare(
         kept = fitted.kept_columns
         if kept is not None:
             Xv = Xv[:, kept]
-    elif not settings.ridge or settings.maximum_likelihood:
+    elif settings.penalty in (None, "firth") or settings.maximum_likelihood:
         # called from here, directly under fit, so that its warning points at the caller
         Xv, kept, collinearity = drop_aliased(
             Xv, inputs.fit_intercept, list(names), sw, col_maxabs=maxabs
@@ -510,7 +560,11 @@ def prepare(
                     "separation)"
                 )
             )
-        reference = Parameterization.resolve_reference(settings.reference, classes, settings.ridge)
+        reference = (
+            None
+            if settings.sparse
+            else Parameterization.resolve_reference(settings.reference, classes, settings.ridge)
+        )
         alpha = penalty_strength(settings, float(sw.sum()))
     else:
         reference = fitted.reference_index

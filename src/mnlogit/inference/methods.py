@@ -25,7 +25,7 @@ from mnlogit.exceptions import (
     warn,
 )
 from mnlogit.fitstats import FitStatistics
-from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.fitted import SELECTION_STATUS, FitOutcome, FittedModel
 from mnlogit.identification.validation import label_codes
 from mnlogit.inference.combine import COMBINE_METHODS, combine_pairs, combine_table
 from mnlogit.inference.discrete_changes import (
@@ -115,6 +115,8 @@ class InferenceMixin:
                 "no inference for this fit: its classes are separated, so the "
                 "maximum-likelihood estimate does not exist. " + state.separation.message
             )
+        if state.outcome is not None and state.outcome.selected:
+            raise InferenceUnavailableError(SELECTION_STATUS)
         if state.cov is None:
             status = state.cov_status or "this model was built from coefficients, without data"
             raise InferenceUnavailableError(

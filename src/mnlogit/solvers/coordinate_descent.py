@@ -1,0 +1,973 @@
+"""Compiled column kernels of the sparse-penalty solver: coordinate descent on a quadratic model.
+
+The proximal Newton solver (:mod:`mnlogit.solvers.proximal_newton`) replaces the mean
+weighted negative log-likelihood at the current point by its second-order model
+
+    q(D) = sum_jk G_jk Delta_jk + sum_k g0_k delta_k
+           + 1/2 sum_i w_i d_i^T (diag(p_i) - p_i p_i^T) d_i,     d_i = Delta^T x_i + delta
+
+(the exact Hessian of the softmax loss, all ``K`` classes, no reference class), and these
+kernels minimize ``q + alpha * penalty`` over the coefficients of a set of features by
+cyclic coordinate descent, glmnet's way: one sweep over all the given features, then
+sweeps over the nonzero ones until they settle, then a sweep over all again.
+
+- ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
+  curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
+  cross-class terms of the Hessian enter through the maintained products
+  ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
+- ``"group"``: feature ``j``'s ``K`` coefficients at once, minimized exactly with the
+  block's own ``K x K`` Hessian ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``: in
+  ``H_j``'s eigenbasis the block optimum ``(H_j + lam2 + lam1 / r) u = H_j z - g`` with
+  ``r = ||u||`` is a scalar equation in ``r``, solved by Newton's method.
+
+The loops are plain Python compiled with numba (``njit``) when it is installed, else run
+as Python (correct, but slow: numba is a dependency for this reason; see
+``docs/penalties.md``). Columns are read from a column-major dense ``X`` or from a CSC
+matrix's ``(indptr, indices, data)``; any float dtype of ``X`` works and every sum is
+accumulated in float64. Arrays over rows are class-major ``(K, n)`` so a class's column is
+contiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "HAVE_NUMBA",
+    "best_shift",
+    "cd_quadratic",
+    "column_products",
+    "column_rms",
+    "linear_predictor",
+]
+
+try:  # pragma: no cover - exercised by whichever is installed
+    from numba import njit as _njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+
+#: Floating-point freedoms given to the compiler: reassociation (vectorized sums) and fused
+#: multiply-adds; not the "no NaN / no infinity" assumptions.
+_FAST = {"reassoc", "contract"}
+
+
+def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` compiled by numba (cached on disk) when numba is installed."""
+    if HAVE_NUMBA:
+        compiled: Callable[..., Any] = _njit(cache=True, nogil=True, fastmath=_FAST)(func)
+        return compiled
+    return func  # pragma: no cover
+
+
+@_compiled
+def column_products(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    M: Any,
+    out: Any,
+) -> None:
+    """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` (others untouched).
+
+    Parameters
+    ----------
+    Xd : ndarray of shape (n, p), column-major (unused when ``sparse``)
+    indptr, indices, data : ndarrays
+        The CSC arrays of X (unused unless ``sparse``).
+    sparse : bool
+    features : ndarray of shape (m,) of int
+    M : ndarray of shape (K, n), float64
+    out : ndarray of shape (p, K), float64
+    """
+    K = M.shape[0]
+    n = M.shape[1]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            s = 0.0
+            if sparse:
+                for q in range(indptr[j], indptr[j + 1]):
+                    s += data[q] * M[k, indices[q]]
+            else:
+                for i in range(n):
+                    s += Xd[i, j] * M[k, i]
+            out[j, k] = s
+
+
+@_compiled
+def linear_predictor(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    W: Any,
+    b: Any,
+    out: Any,
+) -> None:
+    """``out[k, i] = b_k + sum_{j in features} X_ij W[j, k]`` (float64 sums).
+
+    Parameters
+    ----------
+    Xd, indptr, indices, data, sparse, features
+        As in :func:`column_products`.
+    W : ndarray of shape (p, K)
+    b : ndarray of shape (K,)
+    out : ndarray of shape (K, n), float64
+    """
+    K = out.shape[0]
+    n = out.shape[1]
+    for k in range(K):
+        for i in range(n):
+            out[k, i] = b[k]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            c = W[j, k]
+            if c == 0.0:
+                continue
+            if sparse:
+                for q in range(indptr[j], indptr[j + 1]):
+                    out[k, indices[q]] += data[q] * c
+            else:
+                for i in range(n):
+                    out[k, i] += Xd[i, j] * c
+
+
+@_compiled
+def column_rms(
+    Xd: Any, indptr: Any, indices: Any, data: Any, sparse: bool, w: Any, out: Any
+) -> None:
+    """``out[j] = sqrt(sum_i w_i X_ij^2)`` (``w`` sums to 1: the weighted RMS).
+
+    Parameters
+    ----------
+    w : ndarray of shape (n,)
+    out : ndarray of shape (p,)
+    """
+    p = out.shape[0]
+    n = w.shape[0]
+    for j in range(p):
+        s = 0.0
+        if sparse:
+            for q in range(indptr[j], indptr[j + 1]):
+                s += w[indices[q]] * data[q] * data[q]
+        else:
+            for i in range(n):
+                x = Xd[i, j]
+                s += w[i] * x * x
+        out[j] = np.sqrt(s)
+
+
+@_compiled
+def _coordinate(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    wP: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """``sum_i w_i x_ij p_ik (d_ik - pd_i)``: the model's curvature term for ``(j, k)``."""
+    s = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            s += data[q] * wP[k, i] * (D[k, i] - pd[i])
+    else:
+        for i in range(wP.shape[1]):
+            s += Xd[i, j] * wP[k, i] * (D[k, i] - pd[i])
+    return s
+
+
+@_compiled
+def _move(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    step: float,
+    P: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """``d_ik += x_ij step`` and ``pd_i += p_ik x_ij step``."""
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            v = data[q] * step
+            D[k, i] += v
+            pd[i] += P[k, i] * v
+    else:
+        for i in range(P.shape[1]):
+            v = Xd[i, j] * step
+            D[k, i] += v
+            pd[i] += P[k, i] * v
+
+
+@_compiled
+def _move_then_coordinate(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    step: float,
+    m: int,
+    P: Any,
+    wP: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """:func:`_move` of ``(j, k)`` and :func:`_coordinate` of ``(j, m)`` in one pass."""
+    s = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            v = x * step
+            D[k, i] += v
+            e = pd[i] + P[k, i] * v
+            pd[i] = e
+            s += x * wP[m, i] * (D[m, i] - e)
+    else:
+        for i in range(P.shape[1]):
+            x = Xd[i, j]
+            v = x * step
+            D[k, i] += v
+            e = pd[i] + P[k, i] * v
+            pd[i] = e
+            s += x * wP[m, i] * (D[m, i] - e)
+    return s
+
+
+@_compiled
+def _block_gradient(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    wP: Any,
+    D: Any,
+    pd: Any,
+    out: Any,
+) -> None:
+    """:func:`_coordinate` for all ``K`` classes of feature ``j`` in one pass."""
+    K = wP.shape[0]
+    for k in range(K):
+        out[k] = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            e = pd[i]
+            for k in range(K):
+                out[k] += x * wP[k, i] * (D[k, i] - e)
+    else:
+        for i in range(wP.shape[1]):
+            x = Xd[i, j]
+            e = pd[i]
+            for k in range(K):
+                out[k] += x * wP[k, i] * (D[k, i] - e)
+
+
+@_compiled
+def _block_move(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    steps: Any,
+    P: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """:func:`_move` for all ``K`` classes of feature ``j`` in one pass."""
+    K = P.shape[0]
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += P[k, i] * v
+            pd[i] += e
+    else:
+        for i in range(P.shape[1]):
+            x = Xd[i, j]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += P[k, i] * v
+            pd[i] += e
+
+
+@_compiled
+def _curvatures(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    h: Any,
+) -> None:
+    """Per-coordinate curvatures ``h[j, k] = sum_i w_i x_ij^2 p_ik (1 - p_ik)``."""
+    K = P.shape[0]
+    n = P.shape[1]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            s = 0.0
+            if sparse:
+                for q in range(indptr[j], indptr[j + 1]):
+                    i = indices[q]
+                    s += w[i] * data[q] * data[q] * P[k, i] * (1.0 - P[k, i])
+            else:
+                for i in range(n):
+                    x = Xd[i, j]
+                    s += w[i] * x * x * P[k, i] * (1.0 - P[k, i])
+            h[j, k] = s
+
+
+@_compiled
+def _block_curvatures(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    evals: Any,
+    evecs: Any,
+) -> None:
+    """Eigenvalues ``evals[j]`` (K,) and vectors ``evecs[j]`` (K, K) of each block Hessian
+    ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``."""
+    K = P.shape[0]
+    n = P.shape[1]
+    H = np.zeros((K, K))
+    for t in range(features.shape[0]):
+        j = features[t]
+        H[:] = 0.0
+        if sparse:
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                c = w[i] * data[q] * data[q]
+                for k in range(K):
+                    H[k, k] += c * P[k, i]
+                    for m in range(K):
+                        H[k, m] -= c * P[k, i] * P[m, i]
+        else:
+            for i in range(n):
+                x = Xd[i, j]
+                c = w[i] * x * x
+                if c == 0.0:
+                    continue
+                for k in range(K):
+                    H[k, k] += c * P[k, i]
+                    for m in range(K):
+                        H[k, m] -= c * P[k, i] * P[m, i]
+        mu, V = np.linalg.eigh(H)
+        for k in range(K):
+            evals[j, k] = max(mu[k], 0.0)
+            for m in range(K):
+                evecs[j, k, m] = V[k, m]
+
+
+@_compiled
+def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) -> None:
+    """``u`` with ``(V diag(mu) V^T + lam2 + lam1 / ||u||) u = c`` (0 when ``||c|| <= lam1``)."""
+    K = c.shape[0]
+    cp = np.zeros(K)
+    norm = 0.0
+    for m in range(K):
+        s = 0.0
+        for k in range(K):
+            s += V[k, m] * c[k]
+        cp[m] = s
+        norm += c[m] * c[m]
+    norm = np.sqrt(norm)
+    if norm <= lam1:
+        for k in range(K):
+            out[k] = 0.0
+        return
+    if lam1 == 0.0:  # unpenalized (or ridge only): the pseudo-inverse's solution
+        top = mu[K - 1] + lam2
+        for k in range(K):
+            s = 0.0
+            for m in range(K):
+                a = mu[m] + lam2
+                if a > 1e-12 * top:
+                    s += V[k, m] * cp[m] / a
+            out[k] = s
+        return
+    # phi(r) = S(r)^(-1/2) - 1, S(r) = sum_m cp_m^2 / (r a_m + lam1)^2: increasing in r,
+    # phi(0) < 0; Newton from the left
+    r = 0.0
+    for _ in range(100):
+        S = 0.0
+        dS = 0.0
+        for m in range(K):
+            a = mu[m] + lam2
+            den = r * a + lam1
+            S += cp[m] * cp[m] / (den * den)
+            dS -= 2.0 * cp[m] * cp[m] * a / (den * den * den)
+        phi = 1.0 / np.sqrt(S) - 1.0
+        if abs(phi) <= 1e-14:
+            break
+        dphi = -0.5 * dS / (S * np.sqrt(S))
+        if dphi <= 0.0:
+            break
+        step = -phi / dphi
+        r = max(r + step, 0.5 * r)
+        if abs(step) <= 1e-15 * r:
+            break
+    for k in range(K):
+        s = 0.0
+        for m in range(K):
+            s += V[k, m] * cp[m] / (mu[m] + lam2 + lam1 / r)
+        out[k] = s
+
+
+@_compiled
+def _group_step(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: float,
+    lam2: float,
+    mu: Any,
+    V: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+    work: Any,
+) -> float:
+    """Feature ``j``'s block set to its exact optimum; returns the scaled change."""
+    K = P.shape[0]
+    q, u, steps = work[0], work[1], work[2]
+    _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
+    for k in range(K):
+        q[k] = -(G[j, k] + q[k])  # c = H_j z - g at the block's current value z = W[j]
+    for m in range(K):
+        s = 0.0
+        for k in range(K):
+            s += V[k, m] * W[j, k]
+        s *= mu[m]
+        for k in range(K):
+            q[k] += V[k, m] * s
+    _group_optimum(mu, V, q, lam1, lam2, u)
+    change = 0.0
+    for k in range(K):
+        steps[k] = u[k] - W[j, k]
+        W[j, k] = u[k]
+        change += steps[k] * steps[k]
+    if change > 0.0:
+        _block_move(Xd, indptr, indices, data, sparse, j, steps, P, D, pd)
+    return (mu[K - 1] + lam2) * np.sqrt(change)
+
+
+@_compiled
+def _lasso_steps(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    only_nonzero: bool,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: float,
+    lam2: float,
+    h: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+    order: Any,
+) -> float:
+    """Exact soft-thresholded steps on feature ``j``'s coordinates in turn (all ``K``, or
+    the nonzero ones); returns the largest scaled change. A step's update of ``D`` shares
+    its pass over the column with the next coordinate's gradient."""
+    K = P.shape[0]
+    count = 0
+    for k in range(K):
+        if h[j, k] > 0.0 and (not only_nonzero or W[j, k] != 0.0):
+            order[count] = k
+            count += 1
+    if count == 0:
+        return 0.0
+    biggest = 0.0
+    k = order[0]
+    g = G[j, k] + _coordinate(Xd, indptr, indices, data, sparse, j, k, wP, D, pd)
+    for t in range(count):
+        k = order[t]
+        hk = h[j, k]
+        z = hk * W[j, k] - g
+        if z > lam1:
+            new = (z - lam1) / (hk + lam2)
+        elif z < -lam1:
+            new = (z + lam1) / (hk + lam2)
+        else:
+            new = 0.0
+        step = new - W[j, k]
+        W[j, k] = new
+        change = (hk + lam2) * abs(step)
+        if change > biggest:
+            biggest = change
+        if t + 1 < count:
+            m = order[t + 1]
+            if step != 0.0:
+                g = _move_then_coordinate(
+                    Xd, indptr, indices, data, sparse, j, k, step, m, P, wP, D, pd
+                )
+            else:
+                g = _coordinate(Xd, indptr, indices, data, sparse, j, m, wP, D, pd)
+            g += G[j, m]
+        elif step != 0.0:
+            _move(Xd, indptr, indices, data, sparse, j, k, step, P, D, pd)
+    return biggest
+
+
+@_compiled
+def _sweep(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    only_nonzero: bool,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    h: Any,
+    evals: Any,
+    evecs: Any,
+    rms: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """One cyclic pass over ``features``; returns the largest scaled change."""
+    K = P.shape[0]
+    biggest = 0.0
+    work = np.empty((3, K))
+    order = np.empty(K, dtype=np.int64)
+    for t in range(features.shape[0]):
+        j = features[t]
+        if only_nonzero:
+            nz = False
+            for k in range(K):
+                if W[j, k] != 0.0:
+                    nz = True
+            if not nz:
+                continue
+        if group:
+            change = _group_step(
+                Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j],
+                evals[j], evecs[j], W, D, pd, work,
+            )  # fmt: skip
+        else:
+            change = _lasso_steps(
+                Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1[j],
+                lam2[j], h, W, D, pd, order,
+            )  # fmt: skip
+        change /= rms[j]
+        if change > biggest:
+            biggest = change
+    return biggest
+
+
+@_compiled
+def best_shift(row: Any, a: float) -> float:
+    """The ``c`` minimizing ``sum_k a |row_k - c| + (1 - a)/2 (row_k - c)^2`` (glmnet's
+    ``elc``): the mean for ``a = 0``; for ``a = 1`` the median, or of the median interval
+    the point nearest 0 (the smallest move)."""
+    K = row.shape[0]
+    total = 0.0
+    for k in range(K):
+        total += row[k]
+    if a <= 0.0:
+        return total / K
+    w = np.sort(row)
+    if a >= 1.0:
+        lo = w[(K - 1) // 2]
+        hi = w[K // 2]
+        return min(max(0.0, lo), hi)
+    # the subgradient a (#below - #above) + (1 - a)(K c - total) is increasing in c
+    for m in range(K + 1):
+        c = (total - a * (2 * m - K) / (1.0 - a)) / K
+        left = w[m - 1] if m > 0 else -np.inf
+        right = w[m] if m < K else np.inf
+        if left <= c <= right:
+            return c
+    for m in range(K):  # a kink: 0 lies in the subdifferential at w[m]
+        c = w[m]
+        below = 0
+        above = 0
+        for k in range(K):
+            if w[k] < c:
+                below += 1
+            elif w[k] > c:
+                above += 1
+        smooth = (1.0 - a) * (K * c - total)
+        ties = K - below - above
+        if a * (below - above - ties) + smooth <= 0.0 <= a * (below - above + ties) + smooth:
+            return c
+    return total / K
+
+
+@_compiled
+def _center_rows(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    lam1: Any,
+    lam2: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """Shift each row ``W_j`` by the constant that minimizes its penalty.
+
+    The loss, and its quadratic model, do not change when a constant is added to a
+    feature's ``K`` coefficients (the linear predictor moves by the same amount in every
+    class), so the shift only lowers the penalty. Coordinate steps cannot find it along
+    that flat direction: glmnet re-centres the same way. ``D`` moves with ``W``
+    (``d_ik -= x_ij c`` in every class, ``pd_i -= x_ij c``).
+    """
+    K = W.shape[1]
+    for t in range(features.shape[0]):
+        j = features[t]
+        nz = False
+        for k in range(K):
+            if W[j, k] != 0.0:
+                nz = True
+        if not nz:
+            continue
+        strength = lam1[j] + lam2[j]
+        c = best_shift(W[j], lam1[j] / strength if strength > 0.0 else 0.0)
+        if c == 0.0:
+            continue
+        for k in range(K):
+            W[j, k] -= c
+        if sparse:
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                v = data[q] * c
+                for k in range(K):
+                    D[k, i] -= v
+                pd[i] -= v
+        else:
+            for i in range(D.shape[1]):
+                v = Xd[i, j] * c
+                for k in range(K):
+                    D[k, i] -= v
+                pd[i] -= v
+
+
+@_compiled
+def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
+    """Exact coordinate steps on the (unpenalized) intercepts; returns the largest change."""
+    K = P.shape[0]
+    n = P.shape[1]
+    biggest = 0.0
+    for k in range(K):
+        g = g0[k]
+        hk = 0.0
+        for i in range(n):
+            g += w[i] * P[k, i] * (D[k, i] - pd[i])
+            hk += w[i] * P[k, i] * (1.0 - P[k, i])
+        if hk <= 0.0:
+            continue
+        step = -g / hk
+        b[k] += step
+        for i in range(n):
+            D[k, i] += step
+            pd[i] += P[k, i] * step
+        change = hk * abs(step)
+        if change > biggest:
+            biggest = change
+    return biggest
+
+
+#: Iterates Anderson acceleration combines (the inner solver's active sweeps).
+ANDERSON_DEPTH = 5
+
+
+@_compiled
+def _model_value(
+    features: Any,
+    w: Any,
+    wP: Any,
+    G: Any,
+    g0: Any,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    W: Any,
+    W0: Any,
+    b: Any,
+    b0: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """The quadratic model plus the penalty at ``(W, b)`` (``D``, ``pd`` its predictor change)."""
+    K = W.shape[1]
+    total = 0.0
+    for t in range(features.shape[0]):
+        j = features[t]
+        first = 0.0
+        sq = 0.0
+        for k in range(K):
+            v = W[j, k]
+            total += G[j, k] * (v - W0[t, k])
+            first += abs(v)
+            sq += v * v
+        if group:
+            first = np.sqrt(sq)
+        total += lam1[j] * first + 0.5 * lam2[j] * sq
+    for k in range(K):
+        total += g0[k] * (b[k] - b0[k])
+    quad = 0.0
+    for i in range(w.shape[0]):
+        s = -w[i] * pd[i] * pd[i]
+        for k in range(K):
+            s += wP[k, i] * D[k, i] * D[k, i]
+        quad += s
+    return total + 0.5 * quad
+
+
+@_compiled
+def _snapshot(features: Any, W: Any, b: Any, D: Any, pd: Any, slot: int, snaps: Any) -> None:
+    """Store the iterate in ``slot`` of the snapshot arrays ``(Ws, bs, Ds, pds)``."""
+    Ws, bs, Ds, pds = snaps
+    for t in range(features.shape[0]):
+        Ws[slot, t] = W[features[t]]
+    bs[slot] = b
+    Ds[slot] = D
+    pds[slot] = pd
+
+
+@_compiled
+def _anderson(
+    features: Any,
+    w: Any,
+    wP: Any,
+    G: Any,
+    g0: Any,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    W: Any,
+    b: Any,
+    D: Any,
+    pd: Any,
+    start: Any,
+    snaps: Any,
+) -> bool:
+    """Anderson extrapolation of the last ``ANDERSON_DEPTH + 1`` iterates, kept when it
+    lowers the model's value (Bertrand and Massias 2021, for coordinate descent).
+
+    The model's predictor change is linear in the coefficients, so the extrapolated
+    ``D`` and ``pd`` are the same combination of the stored ones.
+    """
+    Ws, bs, Ds, pds = snaps
+    W0, b0 = start
+    M = Ws.shape[0] - 1
+    U = np.empty((M, Ws.shape[1] * Ws.shape[2] + bs.shape[1]))
+    for m in range(M):
+        dW = (Ws[m + 1] - Ws[m]).ravel()
+        U[m, : dW.size] = dW
+        U[m, dW.size :] = bs[m + 1] - bs[m]
+    A = U @ U.T
+    A += (1e-10 * np.trace(A) + 1e-300) * np.eye(M)
+    z = np.linalg.solve(A, np.ones(M))
+    c = z / z.sum()
+    We = np.zeros_like(Ws[0])
+    be = np.zeros_like(bs[0])
+    De = np.zeros_like(D)
+    pde = np.zeros_like(pd)
+    for m in range(M):
+        We += c[m] * Ws[m + 1]
+        be += c[m] * bs[m + 1]
+        De += c[m] * Ds[m + 1]
+        pde += c[m] * pds[m + 1]
+    now = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
+    Wtry = W.copy()
+    for t in range(features.shape[0]):
+        Wtry[features[t]] = We[t]
+    tried = _model_value(features, w, wP, G, g0, lam1, lam2, group, Wtry, W0, be, b0, De, pde)
+    if not tried < now:
+        return False
+    for t in range(features.shape[0]):
+        W[features[t]] = We[t]
+    b[:] = be
+    D[:] = De
+    pd[:] = pde
+    return True
+
+
+@_compiled
+def cd_quadratic(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    wP: Any,
+    G: Any,
+    g0: Any,
+    fit_intercept: bool,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    rms: Any,
+    W: Any,
+    b: Any,
+    D: Any,
+    tol: float,
+    max_sweeps: int,
+) -> int:
+    """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
+
+    Parameters
+    ----------
+    Xd, indptr, indices, data, sparse
+        X as in :func:`column_products`.
+    features : ndarray of shape (m,) of int
+        The columns that may move (the strong set); the others stay as they are.
+    w : ndarray of shape (n,)
+        Row weights summing to 1.
+    P : ndarray of shape (K, n)
+        Probabilities at the model's centre ``W0``.
+    wP : ndarray of shape (K, n)
+        ``w * P``, in ``P``'s memory layout.
+    G : ndarray of shape (p, K)
+        Gradient of the mean loss at ``W0`` (rows of ``features`` used).
+    g0 : ndarray of shape (K,)
+        Its intercept part.
+    fit_intercept : bool
+    lam1, lam2 : ndarray of shape (p,)
+        ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
+    group : bool
+    rms : ndarray of shape (p,)
+        Weighted column RMS (changes are measured in standardized units).
+    W : ndarray of shape (p, K)
+        In: ``W0``; out: the model's minimizer (rows of ``features`` changed).
+    b : ndarray of shape (K,)
+        In: the intercepts at ``W0``; out: the minimizer's.
+    D : ndarray of shape (K, n)
+        In: zeros; out: the change of the linear predictor.
+    tol : float
+        Stop when a full sweep changes no coordinate by more than ``tol`` (curvature
+        times step, per standardized unit of the column).
+    max_sweeps : int
+
+    Returns
+    -------
+    int
+        Sweeps done.
+    """
+    n = P.shape[1]
+    p = W.shape[0]
+    K = P.shape[0]
+    pd = np.zeros(n)
+    h = np.zeros((p, K))
+    evals = np.zeros((p if group else 0, K))
+    evecs = np.zeros((p if group else 0, K, K))
+    if group:
+        _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
+    else:
+        _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
+    nf = features.shape[0]
+    depth = ANDERSON_DEPTH + 1
+    W0 = np.empty((nf, K))
+    for t in range(nf):
+        W0[t] = W[features[t]]
+    start = (W0, b.copy())
+    snaps = (
+        np.empty((depth, nf, K)),
+        np.empty((depth, K)),
+        np.empty((depth, K, n)),
+        np.empty((depth, n)),
+    )
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        big = _sweep(
+            Xd, indptr, indices, data, sparse, features, False, P, wP, G, lam1, lam2,
+            group, h, evals, evecs, rms, W, D, pd,
+        )  # fmt: skip
+        if not group:
+            _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
+        if fit_intercept:
+            big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
+        if big <= tol:
+            break
+        filled = 0
+        while sweeps < max_sweeps:
+            sweeps += 1
+            big = _sweep(
+                Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
+                group, h, evals, evecs, rms, W, D, pd,
+            )  # fmt: skip
+            # the intercepts' step reads all n rows: with sparse X that costs more than a
+            # sweep over the nonzero columns, so there it waits for the next full sweep
+            if fit_intercept and not sparse:
+                big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
+            if big <= tol:
+                break
+            _snapshot(features, W, b, D, pd, filled, snaps)
+            filled += 1
+            if filled == depth:
+                _anderson(features, w, wP, G, g0, lam1, lam2, group, W, b, D, pd, start, snaps)
+                filled = 0
+    return sweeps

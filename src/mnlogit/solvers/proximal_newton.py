@@ -1,0 +1,448 @@
+"""Proximal Newton with coordinate descent, active sets and strong rules: the lasso-family solver.
+
+The problem, for each ``alpha`` of a decreasing grid (:mod:`mnlogit.objective.sparse_penalties`
+defines the penalty)::
+
+    minimize over (W, b):  L(W, b) + alpha * penalty(W),
+    L = sum_i w_i (log sum_k exp(eta_ik) - eta_i,y_i),   eta_i = W^T x_i + b,   sum_i w_i = 1
+
+One *outer* iteration (proximal Newton, glmnet's family): the gradient ``G`` and the
+probabilities at the current point define the quadratic model of ``L`` with the exact
+softmax Hessian; :func:`~mnlogit.solvers.coordinate_descent.cd_quadratic` minimizes the
+model plus the penalty over the *strong set* by coordinate descent (compiled); a
+backtracking (Armijo) line search on the true objective along the step keeps every outer
+iteration a descent step. The change of the linear predictor comes back from the inner
+solver, so an outer iteration reads the strong set's columns, never all of ``X``.
+
+Screening never changes the answer: the strong set at ``alpha_l`` is the features already
+nonzero, the unpenalized ones, and those the sequential strong rule keeps
+(``dual_norm(G_j) >= f_j a (2 alpha_l - alpha_{l-1})`` with ``G`` at the previous
+solution); when the strong set has converged, the KKT conditions are checked on *every*
+feature, violators join the strong set, and the solve goes on until none is left.
+
+Stopping (the KKT residual). For feature ``j`` the residual is the distance from ``-G_j`` to
+``alpha``'s subdifferential of the penalty at ``W_j`` (max over classes for the lasso, the
+2-norm for groups), divided by the column's weighted RMS ``sqrt(sum_i w_i x_ij^2)`` — the
+residual for the column standardized, so ``tol`` does not depend on the features' units;
+the intercepts' residual is ``|dL/db_k|``. An ``alpha`` has converged when the largest
+residual is at most ``tol``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from mnlogit.objective.sparse_penalties import SparsePenalty
+from mnlogit.solvers.coordinate_descent import (
+    cd_quadratic,
+    column_products,
+    column_rms,
+    linear_predictor,
+)
+
+__all__ = ["ColumnData", "SparseSolution", "null_model", "solve_path"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+#: Largest number of coordinate-descent sweeps in one outer iteration.
+MAX_SWEEPS = 100_000
+#: Armijo's sufficient-decrease constant.
+ARMIJO = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnData:
+    """The data in the column-major form the coordinate kernels read.
+
+    Attributes
+    ----------
+    Xd : ndarray of shape (n, p), column-major, or (1, 1) for sparse X
+        Dense X as given when already column-major, else a column-major copy (the
+        kernels read one column at a time, as glmnet's Fortran does).
+    indptr, indices, data : ndarrays
+        CSC arrays of sparse X (empty for dense X); ``data`` keeps X's dtype.
+    sparse : bool
+    codes : ndarray of shape (n,)
+        Class codes ``0 .. K-1``.
+    n_classes : int
+    weights : ndarray of shape (n,)
+        Row weights divided by their sum.
+    sum_weights : float
+    fit_intercept : bool
+    rms : ndarray of shape (p,)
+        Weighted column RMS (1 for an all-zero column).
+    """
+
+    Xd: Any
+    indptr: Any
+    indices: Any
+    data: Any
+    sparse: bool
+    codes: IntArray
+    n_classes: int
+    weights: FloatArray
+    sum_weights: float
+    fit_intercept: bool
+    rms: FloatArray = field(repr=False)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        X: Any,
+        codes: IntArray,
+        n_classes: int,
+        sample_weight: FloatArray | None,
+        fit_intercept: bool,
+    ) -> ColumnData:
+        """Wrap dense or sparse ``X`` (float32 or float64; sparse is never densified).
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n, p)
+        codes : ndarray of shape (n,)
+        n_classes : int
+        sample_weight : ndarray of shape (n,) or None
+        fit_intercept : bool
+        """
+        n, p = X.shape
+        sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        total = float(sw.sum())
+        w = sw / total
+        if sp.issparse(X):
+            given: Any = X
+            csc = given.tocsc()
+            if csc.data.dtype not in (np.float32, np.float64):
+                csc = csc.astype(np.float64)
+            Xd = np.zeros((1, 1), dtype=csc.data.dtype, order="F")
+            args = (Xd, csc.indptr, csc.indices, csc.data, True)
+        else:
+            Xd = np.asfortranarray(X)
+            if Xd.dtype not in (np.float32, np.float64):
+                Xd = Xd.astype(np.float64, order="F")
+            empty = np.zeros(0, dtype=np.int32)
+            args = (Xd, np.zeros(1, dtype=np.int32), empty, np.zeros(0, dtype=Xd.dtype), False)
+        rms = np.empty(p)
+        column_rms(*args, w, rms)
+        rms[rms == 0] = 1.0
+        return cls(
+            *args,
+            codes=np.asarray(codes, dtype=np.intp),
+            n_classes=int(n_classes),
+            weights=w,
+            sum_weights=total,
+            fit_intercept=bool(fit_intercept),
+            rms=rms,
+        )
+
+    @property
+    def n_features(self) -> int:
+        """``p``."""
+        return int(self.rms.size)
+
+    @property
+    def n_rows(self) -> int:
+        """``n``."""
+        return int(self.weights.size)
+
+    def _args(self) -> tuple[Any, Any, Any, Any, bool]:
+        return self.Xd, self.indptr, self.indices, self.data, self.sparse
+
+    def products(self, features: IntArray, M: FloatArray, out: FloatArray) -> None:
+        """``out[j] = X_j^T M^T`` for ``j`` in ``features`` (``M`` of shape ``(K, n)``).
+
+        Dense float64 X asked for a quarter of its columns or more: one BLAS product with
+        all columns (no copy of X); otherwise the compiled column loop.
+        """
+        if not self.sparse and self.Xd.dtype == np.float64 and 4 * features.size >= self.rms.size:
+            out[features] = (M @ self.Xd).T[features]
+            return
+        column_products(*self._args(), features, M, out)
+
+    def empty_predictor(self) -> FloatArray:
+        """An uninitialized ``(K, n)`` array over rows and classes, in the layout the kernels
+        read fastest: class-major for dense X (a class's column is contiguous), row-major
+        (the ``(K, n)`` transpose of an ``(n, K)`` array) for sparse X, whose kernels touch
+        all ``K`` classes of the few rows a column stores.
+
+        Every array derived from it (probabilities, residuals, predictor changes) keeps its
+        layout.
+        """
+        if self.sparse:
+            return np.empty((self.n_rows, self.n_classes)).T
+        return np.empty((self.n_classes, self.n_rows))
+
+    def eta(self, W: FloatArray, b: FloatArray) -> FloatArray:
+        """The linear predictor, class-major.
+
+        Returns
+        -------
+        ndarray of shape (K, n)
+        """
+        out = self.empty_predictor()
+        features = np.flatnonzero(np.any(W != 0, axis=1)).astype(np.intp)
+        linear_predictor(*self._args(), features, W, b, out)
+        return out
+
+    def loss(self, eta: FloatArray) -> tuple[float, FloatArray]:
+        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``)."""
+        top = eta.max(axis=0)
+        Z = np.exp(eta - top)
+        total = Z.sum(axis=0)
+        lse = top + np.log(total)
+        Z /= total
+        picked = eta[self.codes, np.arange(self.n_rows)]
+        return float(self.weights @ (lse - picked)), Z
+
+    def value(self, eta: FloatArray) -> float:
+        """The mean weighted NLL at ``eta``."""
+        top = eta.max(axis=0)
+        lse = top + np.log(np.exp(eta - top).sum(axis=0))
+        picked = eta[self.codes, np.arange(self.n_rows)]
+        return float(self.weights @ (lse - picked))
+
+    def residual_matrix(self, P: FloatArray) -> FloatArray:
+        """``M[k, i] = w_i (P_ik - [y_i = k])``: ``X^T M^T`` is the gradient."""
+        M = P * self.weights
+        M[self.codes, np.arange(self.n_rows)] -= self.weights
+        return M
+
+    def cd(
+        self,
+        features: IntArray,
+        P: FloatArray,
+        G: FloatArray,
+        g0: FloatArray,
+        lam: tuple[FloatArray, FloatArray],
+        group: bool,
+        W: FloatArray,
+        b: FloatArray,
+        D: FloatArray,
+        tol: float,
+    ) -> int:
+        """Coordinate descent on the quadratic model (:func:`cd_quadratic`)."""
+        sweeps = cd_quadratic(
+            *self._args(), features, self.weights, P, P * self.weights, G, g0,
+            self.fit_intercept,
+            lam[0], lam[1], group, self.rms, W, b, D, tol, MAX_SWEEPS,
+        )  # fmt: skip
+        return int(sweeps)
+
+
+@dataclass
+class SparseSolution:
+    """The solution at one ``alpha`` (and the state the next ``alpha`` starts from).
+
+    Attributes
+    ----------
+    W : ndarray of shape (p, K)
+    b : ndarray of shape (K,)
+    G : ndarray of shape (p, K)
+        Gradient of the mean loss at the solution (all features).
+    loss : float
+        Mean weighted NLL.
+    objective : float
+        ``loss + alpha * penalty(W)``.
+    kkt : float
+        The largest KKT residual (module docstring).
+    converged : bool
+    n_iter : int
+        Outer (proximal Newton) iterations.
+    eta : ndarray of shape (K, n)
+    """
+
+    W: FloatArray
+    b: FloatArray
+    G: FloatArray
+    loss: float
+    objective: float
+    kkt: float
+    converged: bool
+    n_iter: int
+    eta: FloatArray = field(repr=False)
+
+
+def _kkt(
+    data: ColumnData,
+    penalty: SparsePenalty,
+    alpha: float,
+    W: FloatArray,
+    G: FloatArray,
+    g0: FloatArray,
+    features: IntArray,
+) -> float:
+    """The largest standardized KKT residual over ``features`` and the intercepts."""
+    res = penalty.residuals(W[features], G[features], alpha, features) / data.rms[features]
+    worst = float(res.max()) if res.size else 0.0
+    if data.fit_intercept:
+        worst = max(worst, float(np.abs(g0).max()))
+    return worst
+
+
+def _line_search(
+    data: ColumnData,
+    penalty: SparsePenalty,
+    alpha: float,
+    start: tuple[FloatArray, FloatArray, FloatArray, float],
+    step: tuple[FloatArray, FloatArray, FloatArray],
+    slope: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Backtrack from the full step until Armijo's condition holds on the true objective."""
+    W, b, eta, f0 = start
+    dW, db, D = step
+    t = 1.0
+    while True:
+        Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
+        ft = data.value(eta_t) + penalty.value(Wt, alpha)
+        if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
+            return Wt, bt, eta_t
+        t *= 0.5
+
+
+def _newton_steps(
+    data: ColumnData,
+    penalty: SparsePenalty,
+    alpha: float,
+    state: SparseSolution,
+    strong: IntArray,
+    tol: float,
+    max_iter: int,
+) -> SparseSolution:
+    """Proximal Newton iterations on the ``strong`` features until their KKT residual is
+    at most ``tol`` (or ``max_iter`` outer iterations in all)."""
+    lam = penalty.strengths(alpha)
+    W, b, eta, G = state.W, state.b, state.eta, state.G
+    n_iter = state.n_iter
+    while True:
+        loss, P = data.loss(eta)
+        M = data.residual_matrix(P)
+        data.products(strong, M, G)
+        g0 = M.sum(axis=1) if data.fit_intercept else np.zeros(data.n_classes)
+        kkt = _kkt(data, penalty, alpha, W, G, g0, strong)
+        objective = loss + penalty.value(W, alpha)
+        if kkt <= tol or n_iter >= max_iter:
+            return SparseSolution(W, b, G, loss, objective, kkt, kkt <= tol, n_iter, eta)
+        n_iter += 1
+        Wn, bn = W.copy(), b.copy()
+        D = np.zeros_like(eta)
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, max(0.1 * tol, 0.1 * kkt))
+        dW, db = Wn - W, bn - b
+        slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
+        slope += penalty.value(Wn, alpha) - penalty.value(W, alpha)
+        W, b, eta = _line_search(data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope)
+
+
+def _solve_alpha(
+    data: ColumnData,
+    penalty: SparsePenalty,
+    alpha: float,
+    alpha_prev: float,
+    state: SparseSolution,
+    tol: float,
+    max_iter: int,
+) -> SparseSolution:
+    """One ``alpha``: strong set, proximal Newton on it, KKT check on all features."""
+    lam1_prev = penalty.factor * penalty.l1_ratio * (2.0 * alpha - alpha_prev)
+    keep = (
+        np.any(state.W != 0, axis=1)
+        | (penalty.factor == 0)
+        | (penalty.dual_norms(state.G) >= lam1_prev)
+    )
+    start = SparseSolution(
+        state.W.copy(), state.b.copy(), state.G.copy(), 0.0, 0.0, np.inf, False, 0, state.eta
+    )
+    while True:
+        strong = np.flatnonzero(keep).astype(np.intp)
+        start = _newton_steps(data, penalty, alpha, start, strong, tol, max_iter)
+        rest = np.flatnonzero(~keep).astype(np.intp)
+        if rest.size == 0:
+            return start
+        _, P = data.loss(start.eta)
+        data.products(rest, data.residual_matrix(P), start.G)
+        res = penalty.residuals(start.W[rest], start.G[rest], alpha, rest) / data.rms[rest]
+        violators = rest[res > tol]
+        if violators.size == 0 or start.n_iter >= max_iter:
+            start.kkt = max(start.kkt, float(res.max()))
+            start.converged = start.kkt <= tol
+            return start
+        keep[violators] = True
+
+
+def null_model(
+    data: ColumnData, penalty: SparsePenalty, tol: float, max_iter: int
+) -> SparseSolution:
+    """The fit with every penalized coefficient 0: the intercepts and unpenalized features.
+
+    Its gradient gives ``alpha_max`` (:meth:`SparsePenalty.alpha_max`); it is where a path
+    starts.
+    """
+    K, p = data.n_classes, data.n_features
+    b = np.zeros(K)
+    if data.fit_intercept:
+        totals = np.bincount(data.codes, weights=data.weights, minlength=K)
+        b = np.log(np.maximum(totals, 1e-300))
+        b -= b.mean()
+    W = np.zeros((p, K))
+    eta = data.eta(W, b)
+    state = SparseSolution(W, b, np.zeros((p, K)), 0.0, 0.0, np.inf, False, 0, eta)
+    free = np.flatnonzero(penalty.factor == 0).astype(np.intp)
+    state = _newton_steps(data, penalty, 0.0, state, free, tol, max_iter)
+    _, P = data.loss(state.eta)
+    data.products(np.arange(p, dtype=np.intp), data.residual_matrix(P), state.G)
+    return state
+
+
+def solve_path(
+    data: ColumnData,
+    penalty: SparsePenalty,
+    alphas: FloatArray,
+    tol: float,
+    max_iter: int,
+    start: SparseSolution,
+    alpha_start: float,
+) -> list[SparseSolution]:
+    """Solve at each of the decreasing ``alphas``, each warm-started from the one before.
+
+    Parameters
+    ----------
+    data : ColumnData
+    penalty : SparsePenalty
+    alphas : ndarray of shape (L,)
+        Decreasing penalty strengths.
+    tol : float
+        KKT tolerance (module docstring).
+    max_iter : int
+        Outer iterations allowed per ``alpha``.
+    start : SparseSolution
+        The first ``alpha``'s warm start (the null model, or a previous solution), with its
+        gradient on all features.
+    alpha_start : float
+        The ``alpha`` ``start`` solves (for the strong rule; ``alpha_max`` for the null model).
+
+    Returns
+    -------
+    list of SparseSolution
+        One per ``alpha``; intercepts and the rows of unpenalized features centred
+        (``sum_k b_k = 0``, ``sum_k W_jk = 0``: the loss does not see a common shift, and
+        no penalty picks one).
+    """
+    out: list[SparseSolution] = []
+    state, prev = start, float(alpha_start)
+    free = penalty.factor == 0
+    for alpha in alphas:
+        state = _solve_alpha(data, penalty, float(alpha), prev, state, tol, max_iter)
+        if data.fit_intercept:
+            shift = state.b.mean()
+            state.b = state.b - shift
+            state.eta = state.eta - shift
+        if free.any():  # unpenalized rows: only their differences are identified
+            state.W[free] -= state.W[free].mean(axis=1, keepdims=True)
+            state.eta = data.eta(state.W, state.b)
+        out.append(state)
+        prev = float(alpha)
+    return out
