@@ -370,21 +370,32 @@ class SparseSummary:
         return str(self)
 
     def _repr_html_(self) -> str:
+        """The header, then one table of terms (rows) by classes (columns): the nonzero
+        coefficients, a blank cell where a coefficient is zero."""
         esc = html.escape
         out = [f"<div class='mnlogit-summary'><h4>{esc(self.title)}</h4>", "<table>"]
         for label, value in self.header:
             out.append(f"<tr><th style='text-align:left'>{esc(label)}</th>")
             out.append(f"<td style='text-align:right'>{esc(_fmt(value))}</td></tr>")
         out.append("</table>")
-        for cls, block in self._blocks():
-            caption = f"class = {cls} ({self.reference}; {self._counts(block)})"
-            out.append(f"<table><caption>{esc(caption)}</caption><tr><th></th><th>coef</th></tr>")
-            for term, row in block.iterrows():
-                out.append(
-                    f"<tr><th style='text-align:left'>{esc(str(term))}</th>"
-                    f"<td style='text-align:right'>{row['coef']:.4f}</td></tr>"
-                )
-            out.append("</table>")
+        blocks = self._blocks()
+        terms = list(dict.fromkeys(self.table.index.get_level_values("term")))
+        caption = f"Nonzero coefficients ({self.reference}; blank: zero)"
+        out.append(f"<table><caption>{esc(caption)}</caption><tr><th>term</th>")
+        out.extend(f"<th>{esc(str(cls))}</th>" for cls, _ in blocks)
+        out.append("</tr>")
+        for term in terms:
+            out.append(f"<tr><th style='text-align:left'>{esc(str(term))}</th>")
+            for _, block in blocks:
+                cell = f"{block.loc[term, 'coef']:.4f}" if term in block.index else ""
+                out.append(f"<td style='text-align:right'>{cell}</td>")
+            out.append("</tr>")
+        out.append("<tr><th style='text-align:left'>nonzero terms</th>")
+        for _, block in blocks:
+            out.append(
+                f"<td style='text-align:right'>{len(block) - int('Intercept' in block.index)}</td>"
+            )
+        out.append("</tr></table>")
         out.append(f"<p>{esc(self._dropped_text())}</p>")
         out.extend(f"<p>{esc(n)}</p>" for n in self.notes)
         out.append("</div>")
