@@ -45,10 +45,15 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 
+#: Floating-point freedoms given to the compiler: reassociation (vectorized sums) and fused
+#: multiply-adds; not the "no NaN / no infinity" assumptions.
+_FAST = {"reassoc", "contract"}
+
+
 def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
     """``func`` compiled by numba (cached on disk) when numba is installed."""
     if HAVE_NUMBA:
-        compiled: Callable[..., Any] = _njit(cache=True, nogil=True)(func)
+        compiled: Callable[..., Any] = _njit(cache=True, nogil=True, fastmath=_FAST)(func)
         return compiled
     return func  # pragma: no cover
 
@@ -166,8 +171,7 @@ def _coordinate(
     sparse: bool,
     j: int,
     k: int,
-    w: Any,
-    P: Any,
+    wP: Any,
     D: Any,
     pd: Any,
 ) -> float:
@@ -176,10 +180,10 @@ def _coordinate(
     if sparse:
         for q in range(indptr[j], indptr[j + 1]):
             i = indices[q]
-            s += w[i] * data[q] * P[k, i] * (D[k, i] - pd[i])
+            s += data[q] * wP[k, i] * (D[k, i] - pd[i])
     else:
-        for i in range(P.shape[1]):
-            s += w[i] * Xd[i, j] * P[k, i] * (D[k, i] - pd[i])
+        for i in range(wP.shape[1]):
+            s += Xd[i, j] * wP[k, i] * (D[k, i] - pd[i])
     return s
 
 
@@ -209,6 +213,112 @@ def _move(
             v = Xd[i, j] * step
             D[k, i] += v
             pd[i] += P[k, i] * v
+
+
+@_compiled
+def _move_then_coordinate(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    step: float,
+    P: Any,
+    wP: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """:func:`_move` of ``(j, k)`` and :func:`_coordinate` of ``(j, k + 1)`` in one pass."""
+    m = k + 1
+    s = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            v = x * step
+            D[k, i] += v
+            e = pd[i] + P[k, i] * v
+            pd[i] = e
+            s += x * wP[m, i] * (D[m, i] - e)
+    else:
+        for i in range(P.shape[1]):
+            x = Xd[i, j]
+            v = x * step
+            D[k, i] += v
+            e = pd[i] + P[k, i] * v
+            pd[i] = e
+            s += x * wP[m, i] * (D[m, i] - e)
+    return s
+
+
+@_compiled
+def _block_gradient(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    wP: Any,
+    D: Any,
+    pd: Any,
+    out: Any,
+) -> None:
+    """:func:`_coordinate` for all ``K`` classes of feature ``j`` in one pass."""
+    K = wP.shape[0]
+    for k in range(K):
+        out[k] = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            e = pd[i]
+            for k in range(K):
+                out[k] += x * wP[k, i] * (D[k, i] - e)
+    else:
+        for i in range(wP.shape[1]):
+            x = Xd[i, j]
+            e = pd[i]
+            for k in range(K):
+                out[k] += x * wP[k, i] * (D[k, i] - e)
+
+
+@_compiled
+def _block_move(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    steps: Any,
+    P: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """:func:`_move` for all ``K`` classes of feature ``j`` in one pass."""
+    K = P.shape[0]
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += P[k, i] * v
+            pd[i] += e
+    else:
+        for i in range(P.shape[1]):
+            x = Xd[i, j]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += P[k, i] * v
+            pd[i] += e
 
 
 @_compiled
@@ -343,6 +453,103 @@ def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) 
 
 
 @_compiled
+def _group_step(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: float,
+    lam2: float,
+    mu: Any,
+    V: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+    work: Any,
+) -> float:
+    """Feature ``j``'s block set to its exact optimum; returns the scaled change."""
+    K = P.shape[0]
+    q, u, steps = work[0], work[1], work[2]
+    _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
+    for k in range(K):
+        q[k] = -(G[j, k] + q[k])  # c = H_j z - g at the block's current value z = W[j]
+    for m in range(K):
+        s = 0.0
+        for k in range(K):
+            s += V[k, m] * W[j, k]
+        s *= mu[m]
+        for k in range(K):
+            q[k] += V[k, m] * s
+    _group_optimum(mu, V, q, lam1, lam2, u)
+    change = 0.0
+    for k in range(K):
+        steps[k] = u[k] - W[j, k]
+        W[j, k] = u[k]
+        change += steps[k] * steps[k]
+    if change > 0.0:
+        _block_move(Xd, indptr, indices, data, sparse, j, steps, P, D, pd)
+    return (mu[K - 1] + lam2) * np.sqrt(change)
+
+
+@_compiled
+def _lasso_steps(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: float,
+    lam2: float,
+    h: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+) -> float:
+    """Exact soft-thresholded steps on feature ``j``'s ``K`` coordinates in turn; returns the
+    largest scaled change. A step's update of ``D`` shares its pass over the column with
+    the next coordinate's gradient."""
+    K = P.shape[0]
+    biggest = 0.0
+    g = G[j, 0] + _coordinate(Xd, indptr, indices, data, sparse, j, 0, wP, D, pd)
+    for k in range(K):
+        hk = h[j, k]
+        step = 0.0
+        if hk > 0.0:
+            z = hk * W[j, k] - g
+            if z > lam1:
+                new = (z - lam1) / (hk + lam2)
+            elif z < -lam1:
+                new = (z + lam1) / (hk + lam2)
+            else:
+                new = 0.0
+            step = new - W[j, k]
+            W[j, k] = new
+            change = (hk + lam2) * abs(step)
+            if change > biggest:
+                biggest = change
+        if k + 1 < K:
+            if step != 0.0:
+                g = _move_then_coordinate(
+                    Xd, indptr, indices, data, sparse, j, k, step, P, wP, D, pd
+                )
+            else:
+                g = _coordinate(Xd, indptr, indices, data, sparse, j, k + 1, wP, D, pd)
+            g += G[j, k + 1]
+        elif step != 0.0:
+            _move(Xd, indptr, indices, data, sparse, j, k, step, P, D, pd)
+    return biggest
+
+
+@_compiled
 def _sweep(
     Xd: Any,
     indptr: Any,
@@ -351,8 +558,8 @@ def _sweep(
     sparse: bool,
     features: Any,
     only_nonzero: bool,
-    w: Any,
     P: Any,
+    wP: Any,
     G: Any,
     lam1: Any,
     lam2: Any,
@@ -368,8 +575,7 @@ def _sweep(
     """One cyclic pass over ``features``; returns the largest scaled change."""
     K = P.shape[0]
     biggest = 0.0
-    q = np.empty(K)
-    u = np.empty(K)
+    work = np.empty((3, K))
     for t in range(features.shape[0]):
         j = features[t]
         if only_nonzero:
@@ -380,50 +586,17 @@ def _sweep(
             if not nz:
                 continue
         if group:
-            mu = evals[j]
-            V = evecs[j]
-            for k in range(K):
-                # c = H_j z - g at the block's current value z = W[j]
-                g = G[j, k] + _coordinate(Xd, indptr, indices, data, sparse, j, k, w, P, D, pd)
-                q[k] = -g
-            for m in range(K):
-                s = 0.0
-                for k in range(K):
-                    s += V[k, m] * W[j, k]
-                s *= mu[m]
-                for k in range(K):
-                    q[k] += V[k, m] * s
-            _group_optimum(mu, V, q, lam1[j], lam2[j], u)
-            change = 0.0
-            for k in range(K):
-                step = u[k] - W[j, k]
-                if step != 0.0:
-                    W[j, k] = u[k]
-                    _move(Xd, indptr, indices, data, sparse, j, k, step, P, D, pd)
-                    change += step * step
-            change = (mu[K - 1] + lam2[j]) * np.sqrt(change) / rms[j]
-            if change > biggest:
-                biggest = change
+            change = _group_step(
+                Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j],
+                evals[j], evecs[j], W, D, pd, work,
+            )  # fmt: skip
         else:
-            for k in range(K):
-                hk = h[j, k]
-                if hk <= 0.0:
-                    continue
-                g = G[j, k] + _coordinate(Xd, indptr, indices, data, sparse, j, k, w, P, D, pd)
-                z = hk * W[j, k] - g
-                if z > lam1[j]:
-                    new = (z - lam1[j]) / (hk + lam2[j])
-                elif z < -lam1[j]:
-                    new = (z + lam1[j]) / (hk + lam2[j])
-                else:
-                    new = 0.0
-                step = new - W[j, k]
-                if step != 0.0:
-                    W[j, k] = new
-                    _move(Xd, indptr, indices, data, sparse, j, k, step, P, D, pd)
-                    change = (hk + lam2[j]) * abs(step) / rms[j]
-                    if change > biggest:
-                        biggest = change
+            change = _lasso_steps(
+                Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j], h, W, D, pd
+            )
+        change /= rms[j]
+        if change > biggest:
+            biggest = change
     return biggest
 
 
@@ -517,6 +690,7 @@ def cd_quadratic(
     p = W.shape[0]
     K = P.shape[0]
     pd = np.zeros(n)
+    wP = P * w
     h = np.zeros((p, K))
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))
@@ -528,7 +702,7 @@ def cd_quadratic(
     while sweeps < max_sweeps:
         sweeps += 1
         big = _sweep(
-            Xd, indptr, indices, data, sparse, features, False, w, P, G, lam1, lam2,
+            Xd, indptr, indices, data, sparse, features, False, P, wP, G, lam1, lam2,
             group, h, evals, evecs, rms, W, D, pd,
         )  # fmt: skip
         if fit_intercept:
@@ -538,7 +712,7 @@ def cd_quadratic(
         while sweeps < max_sweeps:
             sweeps += 1
             big = _sweep(
-                Xd, indptr, indices, data, sparse, features, True, w, P, G, lam1, lam2,
+                Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, W, D, pd,
             )  # fmt: skip
             if fit_intercept:
