@@ -10,6 +10,8 @@ written out below in plain Python.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    KFold,
+    PredefinedSplit,
+    StratifiedKFold,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -298,3 +306,26 @@ def test_summary_says_how_alpha_was_chosen(fitted):
 @parametrize_with_checks([MultinomialLogitCV(n_alphas=5, cv=3)])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# ---------------------------------------------------------------------- R's cv.glmnet itself
+GOLDEN = Path(__file__).parent / "golden" / "cv_glmnet"
+
+
+def test_cv_glmnet_golden():
+    """cv.glmnet (glmnet 4.1-6) on the same data, folds and lambda grid: its cvm and cvsd
+    are deviances, twice mnlogit's mean log loss; lambda.min and lambda.1se are alpha_ and
+    alpha_1se_. Made by tests/golden/cv_glmnet/make_cv_glmnet.R."""
+    data = pd.read_csv(GOLDEN / "data.csv")
+    grid = pd.read_csv(GOLDEN / "lambda.csv")["lambda"].to_numpy()
+    expected = pd.read_csv(GOLDEN / "cv_glmnet.csv")
+    lambda_min, lambda_1se = np.loadtxt(GOLDEN / "chosen.txt")
+    X = data[[f"x{j}" for j in range(6)]].to_numpy()
+    folds = PredefinedSplit(data["foldid"].to_numpy() - 1)
+    model = MultinomialLogitCV(alphas=grid, cv=folds, tol=1e-10).fit(X, data["y"].to_numpy())
+    assert_allclose(model.alphas_, expected["lambda"], rtol=1e-13)  # R writes 15 digits
+    assert_allclose(2 * model.cv_mean_, expected["cvm"], rtol=1e-6)
+    assert_allclose(2 * model.cv_se_, expected["cvsd"], rtol=1e-5)
+    assert model.alpha_ == pytest.approx(lambda_min, rel=1e-15)
+    assert model.alpha_1se_ == pytest.approx(lambda_1se, rel=1e-15)
+    assert model.alpha_1se_ > model.alpha_  # the golden data tell the two apart
