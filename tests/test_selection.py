@@ -324,8 +324,8 @@ def test_cv_glmnet_golden():
     folds = PredefinedSplit(data["foldid"].to_numpy() - 1)
     model = MultinomialLogitCV(alphas=grid, cv=folds, tol=1e-10).fit(X, data["y"].to_numpy())
     assert_allclose(model.alphas_, expected["lambda"], rtol=1e-13)  # R writes 15 digits
-    assert_allclose(2 * model.cv_mean_, expected["cvm"], rtol=1e-6)
-    assert_allclose(2 * model.cv_se_, expected["cvsd"], rtol=1e-5)
+    assert_allclose(2 * model.cv_mean_, expected["cvm"], rtol=1e-7)
+    assert_allclose(2 * model.cv_se_, expected["cvsd"], rtol=2e-6)
     assert model.alpha_ == pytest.approx(lambda_min, rel=1e-15)
     assert model.alpha_1se_ == pytest.approx(lambda_1se, rel=1e-15)
     assert model.alpha_1se_ > model.alpha_  # the golden data tell the two apart
