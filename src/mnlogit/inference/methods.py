@@ -865,8 +865,13 @@ class InferenceMixin:
             index=pd.MultiIndex.from_tuples([r[:2] for r in rows], names=["class", "term"]),
         )
         nonzero = np.any(state.coef != 0, axis=0)
-        header = [h for h in self._summary_header(outcome) if h[0] != "Covariance"]
-        header.insert(5, ("Nonzero features", f"{int(nonzero.sum())} of {nonzero.size}"))
+        penalty: list[tuple[str, object]] = [("Penalty", str(self.penalty))]
+        penalty.append(("alpha", outcome.alpha))
+        if outcome.l1_ratio is not None and outcome.l1_ratio != 1.0:
+            penalty.append(("l1_ratio", outcome.l1_ratio))
+        penalty.append(("Nonzero features", f"{int(nonzero.sum())} of {nonzero.size}"))
+        header = [h for h in self._summary_header(outcome) if h[0] not in ("Covariance", "Penalty")]
+        header[4:4] = penalty
         notes = [
             "No standard errors, tests or intervals: the penalty selected these terms from "
             "the data, and classical inference ignores that selection. "
