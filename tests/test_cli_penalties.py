@@ -141,3 +141,15 @@ def test_contradictory_flags_are_one_line_errors(csv, capsys, extra, message):
     assert err.startswith("mnlogit: error: ")
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_report_of_a_saved_sparse_model_draws_its_path(csv, tmp_path, capsys):
+    model_file = tmp_path / "l1.mnlogit"
+    argv = ["fit", str(csv), "--formula", FORMULA, "-q", "-o", str(model_file)]
+    assert main([*argv, "--penalty", "l1", "--alpha", "0.02"]) == 0
+    page = tmp_path / "report.html"
+    assert main(["report", str(model_file), str(csv), "-o", str(page), "--strict"]) == 0
+    capsys.readouterr()
+    text = page.read_text(encoding="utf-8")
+    assert "Coefficient path on the report&#x27;s data" in text
+    assert "Sparse multinomial logit regression" in text

@@ -134,3 +134,11 @@ def test_into_a_given_axes(path, cv_model):
 def test_unfitted_cv_model_is_refused():
     with pytest.raises(InvalidInputError, match="fitted"):
         plot_cv_curve(MultinomialLogitCV())
+
+
+def test_a_one_alpha_path(data):
+    X, y = data
+    one = regularization_path(X, y, alphas=[0.01])
+    ax = plot_coefficient_path(one)
+    lo, hi = ax.get_xlim()
+    assert lo < np.log(0.01) < hi

@@ -179,6 +179,8 @@ def plot_coefficient_path(
             ends.append(float(values[end]))
     ax.axhline(0.0, **REFERENCE_LINE)
     lo, hi = float(log_alpha.min()), float(log_alpha.max())
+    if hi == lo:  # a one-alpha path
+        lo, hi = lo - 0.5, hi + 0.5
     # labels sit left of the smallest alpha, in a margin kept free of lines
     margin = 0.16 * (hi - lo) if n_labels > 0 and names else 0.0
     ax.set_xlim(lo - margin, hi)
