@@ -458,7 +458,7 @@ class TestValidation:
     @pytest.mark.parametrize(
         ("params", "match"),
         [
-            (dict(penalty="l1"), "penalty"),
+            (dict(penalty="lasso"), "penalty"),
             (dict(penalty="ridge"), "penalty"),
             (dict(solver="sag"), "solver"),
             (dict(criterion="deviance"), "criterion"),

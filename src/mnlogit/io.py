@@ -87,6 +87,7 @@ FIT_ATTRIBUTES = (
     "cov_type_",
     "cov_status_",
     "n_missing_dropped_",
+    "l1_ratio_",
 )
 
 
@@ -211,6 +212,8 @@ def _fit_section(state: FittedModel) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if state.outcome is not None:
         values.update(state.outcome.attributes())
+        if state.outcome.selected:  # a lasso-family fit
+            values["l1_ratio_"] = state.outcome.l1_ratio
     if state.outcome is not None or state.cov is not None:
         values["cov_type_"] = state.cov_type
     if state.cov_status is not None:
@@ -527,6 +530,7 @@ def _decode_outcome(fit: dict[str, Any]) -> FitOutcome | None:
         n_iter=int(fit["n_iter_"]),
         converged=bool(fit["converged_"]),
         statistics=stats,
+        l1_ratio=None if fit.get("l1_ratio_") is None else float(fit["l1_ratio_"]),
     )
 
 

@@ -406,16 +406,22 @@ def solve_path(
     Returns
     -------
     list of SparseSolution
-        One per ``alpha``; intercepts centred (``sum_k b_k = 0``).
+        One per ``alpha``; intercepts and the rows of unpenalized features centred
+        (``sum_k b_k = 0``, ``sum_k W_jk = 0``: the loss does not see a common shift, and
+        no penalty picks one).
     """
     out: list[SparseSolution] = []
     state, prev = start, float(alpha_start)
+    free = penalty.factor == 0
     for alpha in alphas:
         state = _solve_alpha(data, penalty, float(alpha), prev, state, tol, max_iter)
         if data.fit_intercept:
             shift = state.b.mean()
             state.b = state.b - shift
             state.eta = state.eta - shift
+        if free.any():  # unpenalized rows: only their differences are identified
+            state.W[free] -= state.W[free].mean(axis=1, keepdims=True)
+            state.eta = data.eta(state.W, state.b)
         out.append(state)
         prev = float(alpha)
     return out
