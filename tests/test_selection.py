@@ -294,6 +294,16 @@ def test_bad_select_is_refused(data):
         MultinomialLogitCV(select="best").fit(X, y)
 
 
+def test_a_failing_fit_leaves_the_fitted_model_as_it_was(data):
+    X, y = data
+    model = MultinomialLogitCV(n_alphas=4, cv=3).fit(X, y)
+    before = dict(vars(model))
+    with pytest.raises(ValueError):
+        model.fit(X, np.zeros_like(y))  # one class: no model to fit
+    assert vars(model).keys() == before.keys()
+    assert all(vars(model)[k] is v for k, v in before.items())
+
+
 def test_summary_says_how_alpha_was_chosen(fitted):
     text = str(fitted.summary())
     assert "5-fold cross-validation" in text

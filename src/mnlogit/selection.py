@@ -377,31 +377,37 @@ class MultinomialLogitCV(ClassifierMixin, BaseEstimator):
             delayed(_fold_scores)(Xa, labels, w, train, test, classes, fold_options, scorer)
             for train, test in folds
         )
-        self._set_scores(full, np.vstack(scores), folds, w)
-        chosen = self.alpha_ if self.select == "min" else self.alpha_1se_
+        fitted = self._cv_summary(full, np.vstack(scores), folds, w)
+        chosen = fitted["alpha_" if self.select == "min" else "alpha_1se_"]
         best = self._final_estimator(chosen).fit(
             X, None if design is not None else yd, sample_weight=sample_weight
         )
-        self.alpha_selected_ = float(chosen)
-        self.best_estimator_ = best
-        self.classes_ = best.classes_
-        self.coef_ = best.coef_
-        self.intercept_ = best.intercept_
-        self.n_features_in_ = best.n_features_in_
-        self.n_iter_ = best.n_iter_
+        fitted.update(
+            alpha_selected_=float(chosen),
+            best_estimator_=best,
+            classes_=best.classes_,
+            coef_=best.coef_,
+            intercept_=best.intercept_,
+            n_features_in_=best.n_features_in_,
+            n_iter_=best.n_iter_,
+        )
         names = getattr(best, "feature_names_in_", None)
+        self.__dict__.pop("feature_names_in_", None)
         if names is not None and design is None:
-            self.feature_names_in_ = names
+            fitted["feature_names_in_"] = names
+        # published at once: a fit that fails leaves a fitted model as it was
+        self.__dict__.update(fitted)
         return self
 
-    def _set_scores(
+    def _cv_summary(
         self,
         full: RegularizationPath,
         scores: FloatArray,
         folds: list[tuple[NDArray[np.intp], NDArray[np.intp]]],
         weights: FloatArray | None,
-    ) -> None:
-        """cv.glmnet's ``cvm``, ``cvsd``, ``lambda.min`` and ``lambda.1se``."""
+    ) -> dict[str, Any]:
+        """cv.glmnet's ``cvm``, ``cvsd``, ``lambda.min`` and ``lambda.1se``, as the fitted
+        attributes ``cv_mean_``, ``cv_se_``, ``alpha_``, ``alpha_1se_`` (and the path's)."""
         alphas = np.asarray(full.alphas, dtype=np.float64)
         fold_w = np.array(
             [len(test) if weights is None else weights[test].sum() for _, test in folds],
@@ -421,18 +427,17 @@ class MultinomialLogitCV(ClassifierMixin, BaseEstimator):
             )
         greater = self.scoring is not None
         best, one_se = one_se_rule(alphas, mean, se, greater_is_better=greater)
-        self.path_ = full
-        self.alphas_ = alphas
-        self.cv_scores_ = scores
-        self.cv_mean_ = mean
-        self.cv_se_ = se
-        self.alpha_ = float(alphas[best])
-        self.alpha_1se_ = float(alphas[one_se])
-        self.score_name_ = (
-            "log loss"
-            if self.scoring is None
-            else str(self.scoring if isinstance(self.scoring, str) else "score")
-        )
+        name = self.scoring if isinstance(self.scoring, str) else "score"
+        return {
+            "path_": full,
+            "alphas_": alphas,
+            "cv_scores_": scores,
+            "cv_mean_": mean,
+            "cv_se_": se,
+            "alpha_": float(alphas[best]),
+            "alpha_1se_": float(alphas[one_se]),
+            "score_name_": "log loss" if self.scoring is None else name,
+        }
 
     def _final_estimator(self, alpha: float) -> MultinomialLogit:
         return MultinomialLogit(
