@@ -153,3 +153,14 @@ def test_report_of_a_saved_sparse_model_draws_its_path(csv, tmp_path, capsys):
     text = page.read_text(encoding="utf-8")
     assert "Coefficient path on the report&#x27;s data" in text
     assert "Sparse multinomial logit regression" in text
+
+
+def test_cv_report_from_the_command_line(csv, tmp_path, capsys):
+    page = tmp_path / "cv.html"
+    argv = ["fit", str(csv), "--formula", FORMULA, "-q", "--cv", "3", "--n-alphas", "6"]
+    assert main([*argv, "--report", str(page)]) == 0
+    assert f"report written to {page}" in capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert "<h2>Cross-validation</h2>" in text
+    assert "3-fold cross-validated log loss (mean ± 1 SE)" in text
+    assert "with the alphas chosen by cross-validation" in text

@@ -247,8 +247,8 @@ def _penalty_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cross_validated(args: argparse.Namespace, data: pd.DataFrame, options: dict[str, Any]) -> Any:
-    """``--cv N``: the path and its cross-validation on the formula's design matrix; the
-    model refitted on all rows at the chosen alpha (``MultinomialLogitCV``)."""
+    """``--cv N``: the path and its cross-validation on the formula's design matrix, the
+    model refitted on all rows at the chosen alpha (a fitted ``MultinomialLogitCV``)."""
     from mnlogit.selection import MultinomialLogitCV
 
     cv_model = MultinomialLogitCV(
@@ -278,7 +278,7 @@ def _cross_validated(args: argparse.Namespace, data: pd.DataFrame, options: dict
     )
     chosen = "alpha_" if args.select == "min" else "alpha_1se_"
     print(f"refitted on all rows at {chosen} = {cv_model.alpha_selected_:.6g}\n")
-    return cv_model.best_estimator_
+    return cv_model
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -288,8 +288,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     options = _penalty_options(args)
     if args.cv is not None:
         with _progress(not args.quiet):
-            model = _cross_validated(args, data, options)
-        _print_fit(model, args)
+            cv_model = _cross_validated(args, data, options)
+        _print_fit(cv_model.best_estimator_, args)
+        _fit_report(cv_model, data, args)
         return 0
     model = MultinomialLogit(
         formula=args.formula,
@@ -312,7 +313,19 @@ def cmd_fit(args: argparse.Namespace) -> int:
     with _progress(not args.quiet):
         model.fit(data, groups=groups)
     _print_fit(model, args)
+    _fit_report(model, data, args)
     return 0
+
+
+def _fit_report(model: Any, data: pd.DataFrame, args: argparse.Namespace) -> None:
+    """``fit --report FILE``: the HTML report of the fit on its data (for ``--cv``, with the
+    cross-validation: the chosen alphas, the path and the CV curve)."""
+    if not args.report:
+        return
+    from mnlogit.report import write_report
+
+    write_report(model, data, args.report)
+    print(f"report written to {args.report}")
 
 
 def _print_fit(model: Any, args: argparse.Namespace) -> None:
@@ -483,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-iter", type=int, default=None)
     fit.add_argument("--rrr", action="store_true", help="show relative risk ratios")
     fit.add_argument("--output", "-o", help="model file to write")
+    fit.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write the HTML report of the fit on DATA (with --cv: the chosen alphas, "
+        "the coefficient path and the CV curve)",
+    )
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     fit.set_defaults(func=cmd_fit)
 
