@@ -88,3 +88,24 @@ def test_cv_report_renders_in_headless_chromium(cases, tmp_path) -> None:
     assert result["total"] == n_figures == result["ok"]
     assert result["overlaps"] == [], result["overlaps"]
     assert "<h2>Cross-validation</h2>" in proc.stdout
+
+
+def test_sparse_formula_report_names_the_lines_by_its_terms(monkeypatch) -> None:
+    from mnlogit import plotting
+    from test_report import formula_frame
+
+    drawn = []
+    original = plotting.plot_coefficient_path
+
+    def spy(path, *args, **kwargs):
+        drawn.append(path)
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_coefficient_path", spy)
+    data = formula_frame(n=200)
+    model = MultinomialLogit(
+        formula="risk ~ scale(age) + scale(income) + C(region)", penalty="l1", alpha=0.02
+    ).fit(data)
+    render_report(model, data, iia=False)
+    assert len(drawn) == 1
+    assert drawn[0].feature_names == model.fitted_.feature_names

@@ -393,6 +393,8 @@ def _sparse_path(model: Any, data: Any, y: Any, ax: Any) -> Any:
         X, labels, _ = state.design.training_arrays(data, params["missing"])
     else:
         X, labels = data, y
+    if isinstance(X, np.ndarray):  # the path names the lines by the model's terms
+        X = pd.DataFrame(X, columns=list(state.feature_names))
     path = regularization_path(
         X,
         labels,

@@ -142,3 +142,22 @@ def test_a_one_alpha_path(data):
     ax = plot_coefficient_path(one)
     lo, hi = ax.get_xlim()
     assert lo < np.log(0.01) < hi
+
+
+def test_long_labels_stay_inside_the_axes(data):
+    """Labels left of the lines never run over the y tick labels, even when long."""
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    X, y = data
+    names = [f"a rather long feature name {j}" for j in range(X.shape[1])]
+    path = regularization_path(pd.DataFrame(X, columns=names), y, n_alphas=10)
+    ax = plot_coefficient_path(path, n_labels=4)
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    assert len(ax.texts) == 4
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= inside.x0 - 1 and box.x1 <= inside.x1 + 1, text.get_text()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
 from numpy.typing import NDArray
 
 from mnlogit.exceptions import InvalidInputError
@@ -69,6 +70,29 @@ def _mark_alphas(ax: Axes, marks: Mapping[str, float] | None) -> None:
         ax.axvline(np.log(value), label=f"{label} = {value:.3g}", linewidth=1.2, **style)
 
 
+def _labelled(ends: FloatArray, n_labels: int) -> NDArray[np.intp]:
+    """Positions of the ``n_labels`` largest nonzero ``|ends|``."""
+    if n_labels <= 0 or ends.size == 0:
+        return np.empty(0, dtype=np.intp)
+    order = np.argsort(-np.abs(ends), kind="stable")[:n_labels]
+    return order[np.abs(ends[order]) > 0]
+
+
+def _label_margin(ax: Axes, labels: list[str], span: float) -> float:
+    """The room left of the lines, in x units, that the longest label needs.
+
+    Estimated from the label's length in characters, the x-small font size and the axes'
+    width in inches (at most 45% of the axes), so that labels stay off the tick labels.
+    """
+    if not labels:
+        return 0.0
+    size = FontProperties(size="x-small").get_size_in_points()
+    width = ax.get_position().width * ax.figure.get_figwidth()
+    text = max(len(label) for label in labels) * 0.6 * size / 72 + 0.15  # inches
+    share = min(0.45, max(0.12, text / width))
+    return span * share / (1.0 - share)
+
+
 def _label_ends(
     ax: Axes,
     x_end: float,
@@ -82,10 +106,7 @@ def _label_ends(
     Labels are spread vertically so that they never overlap: sorted by their end value,
     each is placed at least 4.5% of the axis height above the previous one.
     """
-    if n_labels <= 0 or ends.size == 0:
-        return
-    order = np.argsort(-np.abs(ends), kind="stable")[:n_labels]
-    order = order[np.abs(ends[order]) > 0]
+    order = _labelled(ends, n_labels)
     if order.size == 0:
         return
     lo, hi = ax.get_ylim()
@@ -182,8 +203,8 @@ def plot_coefficient_path(
     if hi == lo:  # a one-alpha path
         lo, hi = lo - 0.5, hi + 0.5
     # labels sit left of the smallest alpha, in a margin kept free of lines
-    margin = 0.16 * (hi - lo) if n_labels > 0 and names else 0.0
-    ax.set_xlim(lo - margin, hi)
+    labelled = [names[i] for i in _labelled(np.asarray(ends), n_labels)]
+    ax.set_xlim(lo - _label_margin(ax, labelled, hi - lo), hi)
     _label_ends(ax, float(log_alpha[end]), np.asarray(ends), names, colors, n_labels)
     _mark_alphas(ax, mark)
     for k in shown:  # one legend entry per class, drawn outside the data
