@@ -91,8 +91,9 @@ def make_problem(name: str, scale: float = 1.0) -> tuple[Any, np.ndarray]:
     return X, y
 
 
-def objective(X: Any, y: np.ndarray, W: np.ndarray, b: np.ndarray, alpha: float, kind: str,
-              l1_ratio: float) -> float:
+def objective(
+    X: Any, y: np.ndarray, W: np.ndarray, b: np.ndarray, alpha: float, kind: str, l1_ratio: float
+) -> float:
     """Mean NLL + alpha * penalty, from scratch (``W`` of shape (p, K))."""
     eta = np.asarray(X @ W) + b
     top = eta.max(axis=1, keepdims=True)
@@ -103,8 +104,9 @@ def objective(X: Any, y: np.ndarray, W: np.ndarray, b: np.ndarray, alpha: float,
     return loss + alpha * float(l1_ratio * first.sum() + 0.5 * (1 - l1_ratio) * sq.sum())
 
 
-def run_glmnet(X: Any, y: np.ndarray, alphas: np.ndarray, kind: str, l1_ratio: float,
-               thresh: float) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+def run_glmnet(
+    X: Any, y: np.ndarray, alphas: np.ndarray, kind: str, l1_ratio: float, thresh: float
+) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
     """CPU seconds of glmnet's path and its ``(W, b)`` per alpha."""
     n, p = X.shape
     K = int(y.max()) + 1
@@ -113,8 +115,15 @@ def run_glmnet(X: Any, y: np.ndarray, alphas: np.ndarray, kind: str, l1_ratio: f
         (d / "fit.R").write_text(R_SCRIPT)
         y.astype(np.int32).tofile(d / "y.bin")
         alphas.astype(np.float64).tofile(d / "lambda.bin")
-        meta = [n, p, int(sp.issparse(X)), "grouped" if kind == "group" else "ungrouped",
-                l1_ratio, thresh, alphas.size]
+        meta = [
+            n,
+            p,
+            int(sp.issparse(X)),
+            "grouped" if kind == "group" else "ungrouped",
+            l1_ratio,
+            thresh,
+            alphas.size,
+        ]
         if sp.issparse(X):
             coo = X.tocoo()
             coo.row.astype(np.int32).tofile(d / "i.bin")
@@ -137,14 +146,16 @@ def run_glmnet(X: Any, y: np.ndarray, alphas: np.ndarray, kind: str, l1_ratio: f
     return seconds, sols
 
 
-def run_saga(X: Any, y: np.ndarray, alphas: np.ndarray, kind: str, l1_ratio: float,
-             tol: float) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+def run_saga(
+    X: Any, y: np.ndarray, alphas: np.ndarray, kind: str, l1_ratio: float, tol: float
+) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
     """CPU seconds of scikit-learn's saga over the path (warm-started)."""
     from sklearn.linear_model import LogisticRegression
 
     n = X.shape[0]
-    model = LogisticRegression(solver="saga", l1_ratio=l1_ratio, tol=tol, max_iter=10_000,
-                               warm_start=True)
+    model = LogisticRegression(
+        solver="saga", l1_ratio=l1_ratio, tol=tol, max_iter=10_000, warm_start=True
+    )
     sols = []
     start = time.process_time()
     for a in alphas:
@@ -167,6 +178,9 @@ def main() -> None:
     parser.add_argument("--no-glmnet", action="store_true")
     parser.add_argument("--tight", action="store_true", help="also glmnet with thresh=1e-12")
     parser.add_argument("--saga", action="store_true")
+    parser.add_argument(
+        "--extra-tol", type=float, default=None, help="also mnlogit at this tol, timed too"
+    )
     args = parser.parse_args()
     X, y = make_problem(args.problem, args.scale)
     # the compiled kernels load (or compile) once per process: not part of the timing, as
@@ -174,19 +188,44 @@ def main() -> None:
     regularization_path(X[:50], y[:50], penalty=args.penalty, n_alphas=2)
     kind = "elasticnet" if args.penalty == "l1" and args.l1_ratio < 1 else args.penalty
     start = time.process_time()
-    path = regularization_path(X, y, penalty=kind, l1_ratio=args.l1_ratio if kind ==
-                               "elasticnet" else None, n_alphas=50, alpha_min_ratio=0.01,
-                               tol=args.tol)
+    path = regularization_path(
+        X,
+        y,
+        penalty=kind,
+        l1_ratio=args.l1_ratio if kind == "elasticnet" else None,
+        n_alphas=50,
+        alpha_min_ratio=0.01,
+        tol=args.tol,
+    )
     ours = time.process_time() - start
     alphas = path.alphas
     results: dict[str, tuple[float, list[float]]] = {}
 
     def objectives(sols: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-        return [objective(X, y, W, b, a, args.penalty, args.l1_ratio)
-                for (W, b), a in zip(sols, alphas, strict=True)]
+        return [
+            objective(X, y, W, b, a, args.penalty, args.l1_ratio)
+            for (W, b), a in zip(sols, alphas, strict=True)
+        ]
 
-    results["mnlogit"] = (ours, objectives([(c.T, b) for c, b in zip(path.coef, path.intercept,
-                                                                      strict=True)]))
+    results["mnlogit"] = (
+        ours,
+        objectives([(c.T, b) for c, b in zip(path.coef, path.intercept, strict=True)]),
+    )
+    if args.extra_tol is not None:
+        start = time.process_time()
+        other = regularization_path(
+            X,
+            y,
+            penalty=kind,
+            l1_ratio=args.l1_ratio if kind == "elasticnet" else None,
+            alphas=alphas,
+            tol=args.extra_tol,
+        )
+        secs = time.process_time() - start
+        results[f"mnlogit(tol={args.extra_tol:g})"] = (
+            secs,
+            objectives([(c.T, b) for c, b in zip(other.coef, other.intercept, strict=True)]),
+        )
     if not args.no_glmnet:
         secs, sols = run_glmnet(X, y, alphas, args.penalty, args.l1_ratio, 1e-7)
         results["glmnet"] = (secs, objectives(sols))
@@ -200,12 +239,20 @@ def main() -> None:
     ref = results.get("glmnet", (float("nan"), []))[0]
     for name, (secs, objs) in results.items():
         excess = float(np.max(np.asarray(objs) - best))
-        print(json.dumps({"problem": args.problem, "scale": args.scale, "penalty": kind,
-                          "contender": name, "cpu_s": round(secs, 3),
-                          "ratio_to_glmnet": round(secs / ref, 3) if ref == ref else None,
-                          "max_objective_excess": excess,
-                          "converged": bool(path.converged.all()) if name == "mnlogit"
-                          else None}))
+        print(
+            json.dumps(
+                {
+                    "problem": args.problem,
+                    "scale": args.scale,
+                    "penalty": kind,
+                    "contender": name,
+                    "cpu_s": round(secs, 3),
+                    "ratio_to_glmnet": round(secs / ref, 3) if ref == ref else None,
+                    "max_objective_excess": excess,
+                    "converged": bool(path.converged.all()) if name == "mnlogit" else None,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

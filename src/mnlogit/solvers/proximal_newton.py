@@ -154,7 +154,14 @@ class ColumnData:
         return self.Xd, self.indptr, self.indices, self.data, self.sparse
 
     def products(self, features: IntArray, M: FloatArray, out: FloatArray) -> None:
-        """``out[j] = X_j^T M^T`` for ``j`` in ``features`` (``M`` of shape ``(K, n)``)."""
+        """``out[j] = X_j^T M^T`` for ``j`` in ``features`` (``M`` of shape ``(K, n)``).
+
+        Dense float64 X asked for a quarter of its columns or more: one BLAS product with
+        all columns (no copy of X); otherwise the compiled column loop.
+        """
+        if not self.sparse and self.Xd.dtype == np.float64 and 4 * features.size >= self.rms.size:
+            out[features] = (M @ self.Xd).T[features]
+            return
         column_products(*self._args(), features, M, out)
 
     def eta(self, W: FloatArray, b: FloatArray) -> FloatArray:
