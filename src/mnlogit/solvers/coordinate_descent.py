@@ -957,8 +957,6 @@ def cd_quadratic(
                 Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, W, D, pd,
             )  # fmt: skip
-            if not group:
-                _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
             # the intercepts' step reads all n rows: with sparse X that costs more than a
             # sweep over the nonzero columns, so there it waits for the next full sweep
             if fit_intercept and not sparse:
