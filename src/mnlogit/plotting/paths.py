@@ -87,7 +87,9 @@ def _label_margin(ax: Axes, labels: list[str], span: float) -> float:
     if not labels:
         return 0.0
     size = FontProperties(size="x-small").get_size_in_points()
-    width = ax.get_position().width * ax.figure.get_figwidth()
+    root = ax.get_figure(root=True)
+    dpi = root.dpi if root is not None else 100.0
+    width = ax.get_window_extent().width / dpi  # inches, also inside a subfigure
     text = max(len(label) for label in labels) * 0.6 * size / 72 + 0.15  # inches
     share = min(0.45, max(0.12, text / width))
     return span * share / (1.0 - share)
