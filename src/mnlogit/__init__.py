@@ -3,13 +3,16 @@
 Public names:
 
 - :class:`MultinomialLogit`, the scikit-learn compatible estimator;
+- :class:`MultinomialLogitCV`, a sparse fit whose penalty strength is chosen by
+  cross-validation (:mod:`mnlogit.selection`);
 - :mod:`mnlogit.exceptions`, the named exceptions and warnings;
 - :func:`load`, which reads a model file written by ``MultinomialLogit.save``;
 - :func:`regularization_path` and :class:`RegularizationPath`, lasso-family paths;
 - :mod:`mnlogit.datasets`, the bundled real datasets.
 
-``MultinomialLogit`` and ``load`` are imported on first use, so that importing a leaf
-module (``mnlogit.io``, ``mnlogit.fitted``, ...) does not import the estimator.
+``MultinomialLogit``, ``MultinomialLogitCV`` and ``load`` are imported on first use, so
+that importing a leaf module (``mnlogit.io``, ``mnlogit.fitted``, ...) does not import the
+estimator.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from mnlogit import datasets, exceptions
 if TYPE_CHECKING:
     from mnlogit.estimator import MultinomialLogit, load
     from mnlogit.path import RegularizationPath, regularization_path
+    from mnlogit.selection import MultinomialLogitCV
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MultinomialLogit",
+    "MultinomialLogitCV",
     "RegularizationPath",
     "__version__",
     "datasets",
@@ -44,6 +49,10 @@ def __getattr__(name: str) -> Any:
         from mnlogit import path
 
         return getattr(path, name)
+    if name == "MultinomialLogitCV":
+        from mnlogit import selection
+
+        return selection.MultinomialLogitCV
     raise AttributeError(f"module 'mnlogit' has no attribute {name!r}")
 
 

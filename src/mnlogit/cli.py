@@ -47,7 +47,11 @@ _FLAG_ADVICE = (
     (re.compile(r"penalty=['\"]l2['\"]"), "--penalty l2"),
     (re.compile(r"solver=['\"]([\w-]+)['\"]"), r"--solver \1"),
     (re.compile(r"max_iter=(\d+)"), r"--max-iter \1"),
+    (re.compile(r"l1_ratio"), "--l1-ratio"),
 )
+
+#: the penalties whose fits select terms: their output lists the nonzero terms
+_SPARSE = ("l1", "elasticnet", "group")
 
 
 def cli_advice(message: str) -> str:
@@ -213,20 +217,91 @@ def _without_standard_errors(state: Any) -> str:
     return "\n".join(lines)
 
 
+def _penalty_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The penalty flags checked against each other: ``--l1-ratio`` only with
+    ``--penalty elasticnet`` or ``group``, ``--cv`` only with a sparse penalty (``l1`` when
+    none is given) and without ``--alpha`` (which it chooses)."""
+    penalty = args.penalty
+    if args.cv is not None:
+        if args.cv < 2:
+            raise CliError(f"--cv must be at least 2 folds, got {args.cv}")
+        penalty = penalty or "l1"
+        if penalty not in _SPARSE:
+            raise CliError(
+                f"--cv chooses the strength of --penalty l1, elasticnet or group, not {penalty}"
+            )
+        if args.alpha is not None:
+            raise CliError("--cv chooses alpha: give --cv or --alpha, not both")
+    if args.l1_ratio is not None and penalty not in ("elasticnet", "group"):
+        raise CliError("--l1-ratio applies to --penalty elasticnet or group")
+    if penalty == "elasticnet" and args.l1_ratio is None:
+        raise CliError("--penalty elasticnet needs --l1-ratio (0 < r <= 1; 1 is the lasso)")
+    if penalty in _SPARSE and args.cv is None and args.alpha is None:
+        raise CliError(f"--penalty {penalty} needs --alpha (the strength), or --cv N to choose it")
+    if penalty not in _SPARSE and args.select != "min":
+        raise CliError("--select applies to --cv")
+    options: dict[str, Any] = {"penalty": penalty}
+    if penalty in _SPARSE:
+        options["l1_ratio"] = args.l1_ratio
+    return options
+
+
+def _cross_validated(args: argparse.Namespace, data: pd.DataFrame, options: dict[str, Any]) -> Any:
+    """``--cv N``: the path and its cross-validation on the formula's design matrix, the
+    model refitted on all rows at the chosen alpha (a fitted ``MultinomialLogitCV``)."""
+    from mnlogit.selection import MultinomialLogitCV
+
+    cv_model = MultinomialLogitCV(
+        formula=args.formula,
+        cv=args.cv,
+        n_alphas=args.n_alphas,
+        select=args.select,
+        missing=args.missing,
+        max_iter=args.max_iter,
+        **options,
+    )
+    cv_model.fit(data)
+    n_folds = cv_model.cv_scores_.shape[0]
+    print(
+        f"cross-validation: {n_folds} folds, {cv_model.alphas_.size} alphas from "
+        f"{cv_model.alphas_[0]:.4g} to {cv_model.alphas_[-1]:.4g}, score {cv_model.score_name_}"
+    )
+    best = int(np.flatnonzero(cv_model.alphas_ == cv_model.alpha_)[0])
+    one_se = int(np.flatnonzero(cv_model.alphas_ == cv_model.alpha_1se_)[0])
+    print(
+        f"alpha_ (best mean score)  = {cv_model.alpha_:.6g}  "
+        f"(mean {cv_model.cv_mean_[best]:.6g} +/- {cv_model.cv_se_[best]:.3g})"
+    )
+    print(
+        f"alpha_1se_ (one-SE rule) = {cv_model.alpha_1se_:.6g}  "
+        f"(mean {cv_model.cv_mean_[one_se]:.6g} +/- {cv_model.cv_se_[one_se]:.3g})"
+    )
+    chosen = "alpha_" if args.select == "min" else "alpha_1se_"
+    print(f"refitted on all rows at {chosen} = {cv_model.alpha_selected_:.6g}\n")
+    return cv_model
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from mnlogit.estimator import MultinomialLogit
 
     data = read_table(args.data, _separator(args.sep))
+    options = _penalty_options(args)
+    if args.cv is not None:
+        with _progress(not args.quiet):
+            cv_model = _cross_validated(args, data, options)
+        _print_fit(cv_model.best_estimator_, args)
+        _fit_report(cv_model, data, args)
+        return 0
     model = MultinomialLogit(
         formula=args.formula,
         reference=_reference(args.reference, data, args.formula),
-        penalty=args.penalty,
         alpha=args.alpha,
         solver=args.solver,
         cov_type=None if args.cov_type == "none" else args.cov_type,
         missing=args.missing,
         max_iter=args.max_iter,
         verbose=0 if args.quiet else 1,
+        **options,
     )
     groups = None
     if args.cov_type == "cluster":
@@ -237,7 +312,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
         groups = data[args.groups].to_numpy()
     with _progress(not args.quiet):
         model.fit(data, groups=groups)
-    if model.cov_type_ is not None and model.fitted_.cov is not None:
+    _print_fit(model, args)
+    _fit_report(model, data, args)
+    return 0
+
+
+def _fit_report(model: Any, data: pd.DataFrame, args: argparse.Namespace) -> None:
+    """``fit --report FILE``: the HTML report of the fit on its data (for ``--cv``, with the
+    cross-validation: the chosen alphas, the path and the CV curve)."""
+    if not args.report:
+        return
+    from mnlogit.report import write_report
+
+    write_report(model, data, args.report)
+    print(f"report written to {args.report}")
+
+
+def _print_fit(model: Any, args: argparse.Namespace) -> None:
+    """The fitted model's summary (the nonzero terms of a sparse fit), and where it went."""
+    if model.get_params()["penalty"] in _SPARSE:
+        print(model.summary())
+    elif model.cov_type_ is not None and model.fitted_.cov is not None:
         print(model.summary(exponentiate=args.rrr))
     else:
         print(_without_standard_errors(model.fitted_))
@@ -246,7 +341,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"\nmodel written to {args.output}")
     else:
         print("\nmodel not saved (give --output FILE to save it)")
-    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -300,6 +394,9 @@ def _significance(args: argparse.Namespace) -> float:
 def cmd_summary(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     state = model.fitted_
+    if model.get_params()["penalty"] in _SPARSE:
+        print(model.summary())
+        return 0
     if state.cov is None:
         print(_without_standard_errors(state))
         return 0
@@ -335,6 +432,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.output_dir), quiet=args.quiet)
 
 
+def _add_penalty_arguments(parser: argparse.ArgumentParser) -> None:
+    """``fit``'s penalty flags: ``--penalty``, ``--alpha``, ``--l1-ratio``, ``--cv``,
+    ``--select``, ``--n-alphas``."""
+    parser.add_argument(
+        "--penalty",
+        choices=["l2", "firth", "l1", "elasticnet", "group"],
+        default=None,
+        help="l2: ridge (strength --alpha); firth: bias-reduced, finite under separation; "
+        "l1, elasticnet (with --l1-ratio), group (a feature's coefficients in all classes "
+        "together): sparse fits, strength --alpha or chosen by --cv",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=None, help="penalty strength (on the mean log loss)"
+    )
+    parser.add_argument(
+        "--l1-ratio",
+        type=float,
+        default=None,
+        metavar="R",
+        help="share of L1 in --penalty elasticnet (or group): 1 is the lasso, 0 ridge",
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=None,
+        metavar="N",
+        help="choose alpha by N-fold cross-validation over a path (--penalty l1 by default)",
+    )
+    parser.add_argument(
+        "--select",
+        choices=["min", "1se"],
+        default="min",
+        help="with --cv: refit at the best mean score (min) or by the one-SE rule (1se)",
+    )
+    parser.add_argument(
+        "--n-alphas", type=int, default=100, metavar="L", help="with --cv: alphas on the path"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from mnlogit import __version__
@@ -350,13 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("data", help="CSV, TSV, Parquet, Feather or JSON file")
     fit.add_argument("--formula", required=True, help="e.g. 'risk ~ age + income + C(region)'")
     fit.add_argument("--reference", help="reference class (a value of the response), or 'none'")
-    fit.add_argument(
-        "--penalty",
-        choices=["l2", "firth"],
-        default=None,
-        help="l2: ridge (strength --alpha); firth: bias-reduced, finite under separation",
-    )
-    fit.add_argument("--alpha", type=float, default=None, help="ridge strength (mean-loss scale)")
+    _add_penalty_arguments(fit)
     fit.add_argument("--solver", default="auto", choices=SOLVER_CHOICES)
     fit.add_argument(
         "--cov-type", default="nonrobust", choices=["nonrobust", "robust", "cluster", "none"]
@@ -366,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-iter", type=int, default=None)
     fit.add_argument("--rrr", action="store_true", help="show relative risk ratios")
     fit.add_argument("--output", "-o", help="model file to write")
+    fit.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write the HTML report of the fit on DATA (with --cv: the chosen alphas, "
+        "the coefficient path and the CV curve)",
+    )
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     fit.set_defaults(func=cmd_fit)
 

@@ -44,6 +44,7 @@ from mnlogit.inference.methods import InferenceMixin
 from mnlogit.objective import float64_product
 from mnlogit.prediction import device_labels, predict_blocks, predict_on_device
 from mnlogit.preparation import FitSettings, prepare
+from mnlogit.refit_selected import refit_selected
 
 __all__ = ["MultinomialLogit"]
 
@@ -366,6 +367,13 @@ default="auto"
         self._set_fitted(state, placement_of(self.coef_))
         self.set_params(cov_type=kind)
         return self
+
+    def refit_selected(
+        self, X: Any, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None
+    ) -> MultinomialLogit:
+        """Unpenalized refit of the features a sparse fit selected, NOT adjusted for the
+        selection: see :func:`mnlogit.refit_selected.refit_selected`."""
+        return refit_selected(self, X, y, sample_weight)
 
     # ------------------------------------------------------------------ fitted state
     def _set_fitted(self, state: FittedModel, placement: Placement | None = None) -> None:

@@ -34,6 +34,7 @@ from mnlogit.exceptions import (
     warn,
 )
 from mnlogit.io import atomic_write
+from mnlogit.refit_selected import SPARSE_PENALTIES
 
 __all__ = ["render_report", "write_report"]
 
@@ -208,6 +209,9 @@ def _tables(model: Any) -> list[str]:
     esc = html.escape
     state = model.fitted_
     parts = ["<h2>Summary</h2>"]
+    if model.get_params()["penalty"] in SPARSE_PENALTIES:
+        parts.append(model.summary()._repr_html_())  # nonzero terms; no inference
+        return parts
     if state.cov is None:
         status = state.cov_status or "no covariance"
         parts.append(f"<p class='note'>No standard errors: {esc(str(status))}</p>")
@@ -230,6 +234,35 @@ def _tables(model: Any) -> list[str]:
     except (InferenceUnavailableError, ValueError) as exc:
         parts.append(f"<p class='note'>Term tests unavailable: {esc(str(exc))}</p>")
     return parts
+
+
+def _cross_validation(cv_model: Any) -> list[str]:
+    """How the CV model chose alpha: the two alphas, their scores, the one refitted."""
+    alphas = cv_model.alphas_
+    rows = []
+    for name in ("alpha_", "alpha_1se_"):
+        value = getattr(cv_model, name)
+        i = int(np.flatnonzero(alphas == value)[0])
+        rows.append(
+            {
+                "alpha": name,
+                "value": f"{value:.4g}",
+                "mean score": float(cv_model.cv_mean_[i]),
+                "SE": float(cv_model.cv_se_[i]),
+                "nonzero features": int(cv_model.path_.n_nonzero[i]),
+            }
+        )
+    table = pd.DataFrame(rows).set_index("alpha")
+    n_folds = cv_model.cv_scores_.shape[0]
+    chosen = "alpha_" if cv_model.select == "min" else "alpha_1se_"
+    return [
+        "<h2>Cross-validation</h2>",
+        f"<p>{n_folds} folds, {alphas.size} alphas from {alphas[0]:.4g} to {alphas[-1]:.4g}, "
+        f"score: {html.escape(cv_model.score_name_)}. alpha_ has the best mean score; "
+        "alpha_1se_ is the largest alpha within one standard error of it (cv.glmnet's "
+        f"lambda.1se). The model above was refitted on all rows at {chosen}.</p>",
+        table_html(table),
+    ]
 
 
 _IIA_READING = (
@@ -313,8 +346,68 @@ def _feature_figures(model: Any, data: Any, y: Any, has_cov: bool) -> tuple[list
     return figures, ""
 
 
+def _path_figures(model: Any, cv_model: Any, data: Any, y: Any) -> list[Captioned]:
+    """The regularization path (and the CV curve) of a CV model or a sparse fit.
+
+    A CV model shows its full-data path with both chosen alphas marked, and its CV
+    curve. A sparse fit shows the path computed on the report's data over the default
+    grid, with the model's alpha marked.
+    """
+    from mnlogit import plotting
+
+    if cv_model is not None:
+        marks = {"alpha_": cv_model.alpha_, "alpha_1se_": cv_model.alpha_1se_}
+        n_folds = cv_model.cv_scores_.shape[0]
+        return [
+            (
+                "Coefficient path on all data (symmetric form) with the alphas chosen by "
+                "cross-validation",
+                partial(plotting.plot_coefficient_path, cv_model.path_, mark=marks),
+                (8.0, 5.0),
+            ),
+            (
+                f"{n_folds}-fold cross-validated {cv_model.score_name_} (mean ± 1 SE)",
+                partial(plotting.plot_cv_curve, cv_model),
+                (8.0, 5.0),
+            ),
+        ]
+    if model.get_params()["penalty"] not in SPARSE_PENALTIES:
+        return []
+    return [
+        (
+            "Coefficient path on the report's data (symmetric form), the model's alpha marked",
+            partial(_sparse_path, model, data, y),
+            (8.0, 5.0),
+        )
+    ]
+
+
+def _sparse_path(model: Any, data: Any, y: Any, ax: Any) -> Any:
+    """The path of a sparse fit's penalty on the report's data (its design matrix)."""
+    from mnlogit import plotting
+    from mnlogit.path import regularization_path
+
+    state = model.fitted_
+    params = model.get_params()
+    if state.design is not None:
+        X, labels, _ = state.design.training_arrays(data, params["missing"])
+    else:
+        X, labels = data, y
+    if isinstance(X, np.ndarray):  # the path names the lines by the model's terms
+        X = pd.DataFrame(X, columns=list(state.feature_names))
+    path = regularization_path(
+        X,
+        labels,
+        penalty=params["penalty"],
+        l1_ratio=params["l1_ratio"],
+        penalty_factor=params["penalty_factor"],
+        fit_intercept=state.fit_intercept,
+    )
+    return plotting.plot_coefficient_path(path, ax=ax, mark={"alpha": model.alpha_})
+
+
 def _figures(
-    model: Any, data: Any, y: Any, evaluated: tuple[Any, Any]
+    model: Any, data: Any, y: Any, evaluated: tuple[Any, Any], cv_model: Any = None
 ) -> tuple[list[Captioned], str]:
     """Every figure of the report, in order, and the note on those not drawn.
 
@@ -325,7 +418,7 @@ def _figures(
     from mnlogit import plotting
 
     has_cov = model.fitted_.cov is not None
-    figures: list[Captioned] = []
+    figures: list[Captioned] = _path_figures(model, cv_model, data, y)
     if has_cov:
         # one row per coefficient and class heading: tall enough that labels never overlap
         rows = len(model.coef_table()) + 2 * len(model.classes_)
@@ -413,8 +506,11 @@ def render_report(
 
     Parameters
     ----------
-    model : MultinomialLogit
-        Fitted (or loaded from a model file).
+    model : MultinomialLogit or MultinomialLogitCV
+        Fitted (or loaded from a model file). A ``MultinomialLogitCV`` reports its
+        ``best_estimator_`` and adds the cross-validation (chosen alphas, the path and the
+        CV curve); a sparse fit (``penalty="l1"``, ``"elasticnet"``, ``"group"``) shows
+        its nonzero terms and its coefficient path on ``data``.
     data : array-like of shape (n, p) or data frame
         Data to evaluate and plot on (for formula models, a frame with the response).
     y : array-like of shape (n,), optional
@@ -433,6 +529,11 @@ def render_report(
     test_y : array-like, optional
         Labels of ``test_data`` (formula models read them from it).
     """
+    from mnlogit.selection import MultinomialLogitCV
+
+    cv_model = None
+    if isinstance(model, MultinomialLogitCV):
+        cv_model, model = model, model.best_estimator_
     design = model.fitted_.design
     skipped = ""
     if design is not None and y is None and model.get_params()["missing"] == "drop":
@@ -459,6 +560,7 @@ def render_report(
         + "</p>",
         skipped,
         *_tables(model),
+        *(_cross_validation(cv_model) if cv_model is not None else []),
         *(_specification_tests(model, data, y) if iia else []),
     ]
     held_out = test_data is not None
@@ -469,7 +571,7 @@ def render_report(
     if eval_y is None:
         raise InvalidInputError("the held-out evaluation needs test_y (labels of test_data)")
     parts += _evaluation(model, eval_data, eval_y, held_out=held_out)
-    figures, note = _figures(model, data, y, (eval_data, eval_y))
+    figures, note = _figures(model, data, y, (eval_data, eval_y), cv_model)
     if note:
         parts.append(note)
     parts.append("<h2>Figures</h2><div class='figures'>")

@@ -10,10 +10,11 @@ import html
 import re
 import textwrap
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 
-__all__ = ["Summary"]
+__all__ = ["SparseSummary", "Summary"]
 
 _WIDTH = 78
 
@@ -285,6 +286,140 @@ class Summary:
                 )
         out.extend([r"\bottomrule", r"\end{tabular}"])
         for note in self.notes:
+            out.append(rf"\par\small {_latex_escape(note)}")
+        out.append(r"\end{table}")
+        return "\n".join(out)
+
+
+@dataclass
+class SparseSummary:
+    """The summary of a sparse (lasso-type) fit: its nonzero terms per class, no inference.
+
+    After a penalty has selected the terms, classical standard errors, tests and
+    intervals are not valid, so none are shown: the summary lists, for each class, the
+    terms with a nonzero coefficient and their values, and says which terms are zero in
+    every class.
+
+    Attributes
+    ----------
+    title : str
+    header : list of (label, value) pairs
+        Fit statistics, shown two per line in text.
+    table : DataFrame
+        Indexed by ``(class, term)``, one ``coef`` column, only the nonzero coefficients
+        (the intercept always), in ``classes`` and term order.
+    reference : str
+        How the coefficients are to be read (symmetric form, or against a class).
+    classes : list
+        Every class, also one without a nonzero term.
+    dropped : list of str
+        Terms whose coefficient is zero in every class.
+    notes : list of str
+    """
+
+    title: str
+    header: list[tuple[str, object]]
+    table: pd.DataFrame
+    reference: str
+    classes: list[object]
+    dropped: list[str]
+    notes: list[str]
+
+    def _blocks(self) -> list[tuple[object, pd.DataFrame]]:
+        present = set(self.table.index.get_level_values("class"))
+        blocks = []
+        for cls in self.classes:
+            block = (
+                cast(pd.DataFrame, self.table.xs(cls, level="class"))
+                if cls in present
+                else pd.DataFrame({"coef": []}, dtype=float)
+            )
+            blocks.append((cls, block))
+        return blocks
+
+    def _counts(self, block: pd.DataFrame) -> str:
+        terms = [t for t in block.index if t != "Intercept"]
+        return f"{len(terms)} nonzero term{'s' if len(terms) != 1 else ''}"
+
+    def _dropped_text(self) -> str:
+        if not self.dropped:
+            return "Every term has a nonzero coefficient in some class."
+        return f"Zero in every class ({len(self.dropped)}): " + ", ".join(self.dropped) + "."
+
+    def __str__(self) -> str:
+        lines = [self.title.center(_WIDTH), "=" * _WIDTH]
+        pairs = [f"{label + ':':<22}{_fmt(value):>16}" for label, value in self.header]
+        for i in range(0, len(pairs), 2):
+            lines.append("  ".join(pairs[i : i + 2]))
+        lines.append("=" * _WIDTH)
+        terms = [str(t) for t in self.table.index.get_level_values("term")]
+        width = max([len(t) for t in terms] + [12]) + 2
+        for cls, block in self._blocks():
+            lines.append(f"class = {cls}  ({self.reference}; {self._counts(block)})")
+            lines.append(f"{'':<{width}}{'coef':>11}")
+            lines.append("-" * _WIDTH)
+            for term, row in block.iterrows():
+                lines.append(f"{term!s:<{width}}{row['coef']:>11.4f}")
+            lines.append("=" * _WIDTH)
+        lines.extend(textwrap.wrap(self._dropped_text(), _WIDTH))
+        for note in self.notes:
+            lines.extend(textwrap.wrap(note, _WIDTH))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        """The header, then one table of terms (rows) by classes (columns): the nonzero
+        coefficients, a blank cell where a coefficient is zero."""
+        esc = html.escape
+        out = [f"<div class='mnlogit-summary'><h4>{esc(self.title)}</h4>", "<table>"]
+        for label, value in self.header:
+            out.append(f"<tr><th style='text-align:left'>{esc(label)}</th>")
+            out.append(f"<td style='text-align:right'>{esc(_fmt(value))}</td></tr>")
+        out.append("</table>")
+        blocks = self._blocks()
+        terms = list(dict.fromkeys(self.table.index.get_level_values("term")))
+        caption = f"Nonzero coefficients ({self.reference}; blank: zero)"
+        out.append(f"<table><caption>{esc(caption)}</caption><tr><th>term</th>")
+        out.extend(f"<th>{esc(str(cls))}</th>" for cls, _ in blocks)
+        out.append("</tr>")
+        for term in terms:
+            out.append(f"<tr><th style='text-align:left'>{esc(str(term))}</th>")
+            for _, block in blocks:
+                cell = f"{block.loc[term, 'coef']:.4f}" if term in block.index else ""
+                out.append(f"<td style='text-align:right'>{cell}</td>")
+            out.append("</tr>")
+        out.append("<tr><th style='text-align:left'>nonzero terms</th>")
+        for _, block in blocks:
+            out.append(
+                f"<td style='text-align:right'>{len(block) - int('Intercept' in block.index)}</td>"
+            )
+        out.append("</tr></table>")
+        out.append(f"<p>{esc(self._dropped_text())}</p>")
+        out.extend(f"<p>{esc(n)}</p>" for n in self.notes)
+        out.append("</div>")
+        return "\n".join(out)
+
+    def as_latex(self) -> str:
+        """A LaTeX ``table`` (booktabs rules): the header, then one panel per class."""
+        out = [
+            r"\begin{table}[htbp]",
+            r"\centering",
+            rf"\caption{{{_latex_escape(self.title)}}}",
+            r"\begin{tabular}{lr}",
+            r"\toprule",
+        ]
+        for label, value in self.header:
+            out.append(rf"{_latex_escape(label)} & {_latex_escape(_fmt(value))} \\")
+        for cls, block in self._blocks():
+            out.append(r"\midrule")
+            caption = _latex_escape(f"class = {cls} ({self.reference}; {self._counts(block)})")
+            out.append(rf"\multicolumn{{2}}{{l}}{{\textit{{{caption}}}}} \\")
+            for term, row in block.iterrows():
+                out.append(rf"{_latex_escape(str(term))} & {row['coef']:.4f} \\")
+        out.extend([r"\bottomrule", r"\end{tabular}"])
+        for note in [self._dropped_text(), *self.notes]:
             out.append(rf"\par\small {_latex_escape(note)}")
         out.append(r"\end{table}")
         return "\n".join(out)

@@ -46,7 +46,8 @@ from mnlogit.inference.margins import average_effects, representative_rows
 from mnlogit.inference.refits import TrainingData
 from mnlogit.objective import log_softmax
 from mnlogit.preparation import FitSettings, check_same_data, model_inputs, prepare
-from mnlogit.summary import Summary
+from mnlogit.refit_selected import SPARSE_PENALTIES
+from mnlogit.summary import SparseSummary, Summary
 
 __all__ = ["InferenceMixin"]
 
@@ -779,7 +780,7 @@ class InferenceMixin:
     # ------------------------------------------------------------------ summary
     def summary(
         self, alpha: float = 0.05, exponentiate: bool = False, *, iia: Any = None
-    ) -> Summary:
+    ) -> Summary | SparseSummary:
         """A publication-ready summary: fit statistics, then one block per class.
 
         Parameters
@@ -796,10 +797,15 @@ class InferenceMixin:
 
         Returns
         -------
-        Summary
+        Summary or SparseSummary
             ``str()`` gives a text table; ``_repr_html_()`` and ``as_latex()`` the same
-            content as HTML and LaTeX.
+            content as HTML and LaTeX. A sparse fit (``penalty="l1"``, ``"elasticnet"``,
+            ``"group"``) gives a :class:`~mnlogit.summary.SparseSummary`: its nonzero
+            terms per class and no standard errors, which are not valid after selection
+            (``alpha``, ``exponentiate`` and ``iia`` do not apply to it).
         """
+        if self.penalty in SPARSE_PENALTIES:
+            return self._sparse_summary()
         table = self.coef_table(alpha=alpha, exponentiate=exponentiate)
         state = self.fitted_
         outcome = self._outcome()
@@ -841,6 +847,56 @@ class InferenceMixin:
                 found = self.iia_test(X, y, method=method, sample_weight=weights)
                 summary.add_section(title, found)
         return summary
+
+    def _sparse_summary(self) -> SparseSummary:
+        """The nonzero terms of a sparse fit per class (:class:`SparseSummary`)."""
+        state = self.fitted_
+        outcome = self._outcome()
+        B = state.coefficient_matrix()  # (p1, K)
+        terms = list(state.term_names)
+        rows = [
+            (cls, term, float(B[j, k]))
+            for k, cls in enumerate(state.classes)
+            for j, term in enumerate(terms)
+            if term == "Intercept" or B[j, k] != 0
+        ]
+        table = pd.DataFrame(
+            {"coef": [r[2] for r in rows]},
+            index=pd.MultiIndex.from_tuples([r[:2] for r in rows], names=["class", "term"]),
+        )
+        nonzero = np.any(state.coef != 0, axis=0)
+        penalty: list[tuple[str, object]] = [("Penalty", str(self.penalty))]
+        penalty.append(("alpha", outcome.alpha))
+        if outcome.l1_ratio is not None and outcome.l1_ratio != 1.0:
+            penalty.append(("l1_ratio", outcome.l1_ratio))
+        penalty.append(("Nonzero features", f"{int(nonzero.sum())} of {nonzero.size}"))
+        header = [h for h in self._summary_header(outcome) if h[0] not in ("Covariance", "Penalty")]
+        header[4:4] = penalty
+        notes = [
+            "No standard errors, tests or intervals: the penalty selected these terms from "
+            "the data, and classical inference ignores that selection. "
+            "model.refit_selected(X, y) refits the selected terms without penalty, with "
+            "standard errors that are NOT adjusted for the selection (too optimistic).",
+        ]
+        if not outcome.converged:
+            message = "" if state.convergence is None else state.convergence.message
+            notes.append(f"WARNING: the solver did not converge: {message}")
+        reading = (
+            "symmetric form"
+            if state.reference_index is None
+            else f"against reference {state.reference}"
+        )
+        return SparseSummary(
+            title="Sparse multinomial logit regression",
+            header=header,
+            table=table,
+            reference=reading,
+            classes=list(state.classes),
+            dropped=[
+                name for name, kept in zip(state.feature_names, nonzero, strict=True) if not kept
+            ],
+            notes=notes,
+        )
 
     def _summary_header(self, outcome: FitOutcome) -> list[tuple[str, object]]:
         """The fit statistics shown above the coefficient blocks."""

@@ -18,7 +18,8 @@ Modules: :mod:`~mnlogit.plotting.softmax` (the softmax link),
 :mod:`~mnlogit.plotting.surfaces` (two predictors: decision regions, probability surface),
 :mod:`~mnlogit.plotting.curves` (one predictor: predicted probabilities, log odds),
 :mod:`~mnlogit.plotting.coefficients` (forest plot), :mod:`~mnlogit.plotting.diagnostics`
-(confusion matrix, calibration); shared helpers and :func:`class_colors` live in
+(confusion matrix, calibration), :mod:`~mnlogit.plotting.paths` (regularization path,
+cross-validation curve); shared helpers and :func:`class_colors` live in
 :mod:`~mnlogit.plotting.grid`.
 """
 
@@ -28,14 +29,17 @@ from mnlogit.plotting.coefficients import plot_coefficients
 from mnlogit.plotting.curves import plot_log_odds, plot_predicted_probabilities
 from mnlogit.plotting.diagnostics import plot_calibration, plot_confusion_matrix
 from mnlogit.plotting.grid import class_colors
+from mnlogit.plotting.paths import plot_coefficient_path, plot_cv_curve
 from mnlogit.plotting.softmax import plot_softmax
 from mnlogit.plotting.surfaces import plot_decision_regions, plot_probability_surface
 
 __all__ = [
     "class_colors",
     "plot_calibration",
+    "plot_coefficient_path",
     "plot_coefficients",
     "plot_confusion_matrix",
+    "plot_cv_curve",
     "plot_decision_regions",
     "plot_log_odds",
     "plot_predicted_probabilities",
