@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
+from mnlogit.distributed.detect import is_dask
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
 from mnlogit.fitted import OUTCOME_ATTRIBUTES, FittedModel
 from mnlogit.fitting import (
@@ -247,6 +248,16 @@ default="auto"
         several threads leave the whole state of one of them (the last to finish).
         """
         settings = FitSettings.from_params(self.get_params())
+        if is_dask(X, y):  # Dask input: the same stages by partition sums (docs/dask.md)
+            from mnlogit.distributed.fit import fit_dask
+
+            previous = getattr(self, "fitted_", None) if settings.warm_start else None
+            state = fit_dask(settings, X, y, sample_weight, groups, previous)
+            for warning in (convergence_warning(state), covariance_warning(state)):
+                if warning is not None:
+                    warn(warning)
+            self._set_fitted(state)
+            return self
         # validated on a blank copy: a failing fit leaves a fitted model as it was
         data = prepare(clone(self), settings, X, y, sample_weight, groups)
         objective = build_objective(data, settings)
@@ -426,6 +437,13 @@ default="auto"
 
         return predict_blocks(Xd, state.coef, state.intercept, kind, refuse)
 
+    def _dask_predict(self, X: Any, kind: Literal["proba", "log_proba", "labels"]) -> Any:
+        """Lazy predictions of Dask input (:func:`mnlogit.distributed.prediction.dask_predict`)."""
+        from mnlogit.distributed.prediction import dask_predict
+
+        check_is_fitted(self, "coef_")
+        return dask_predict(self.fitted_, X, kind)
+
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""
         state = getattr(self, "fitted_", None)
@@ -524,6 +542,8 @@ default="auto"
             NaN rows for rows with missing values when the model was fitted with
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
+        if is_dask(X):  # a lazy Dask array (docs/dask.md)
+            return self._dask_predict(X, "log_proba")
         rows, mask = self._complete_rows(X)
         return self._scatter(self._predict(rows, "log_proba", None), mask)
 
@@ -537,6 +557,8 @@ default="auto"
             NaN rows for rows with missing values when the model was fitted with
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
+        if is_dask(X):  # a lazy Dask array (docs/dask.md)
+            return self._dask_predict(X, "proba")
         rows, mask = self._complete_rows(X)
         return self._scatter(self._predict(rows, "proba", None), mask)
 
@@ -549,6 +571,8 @@ default="auto"
             With ``missing="drop"`` and rows with missing values, an object array with
             ``None`` for those rows.
         """
+        if is_dask(X):  # a lazy Dask array (docs/dask.md)
+            return self._dask_predict(X, "labels")
         rows, mask = self._complete_rows(X)
         state = self.fitted_
         labels = np.asarray(state.classes[self._predict(rows, "argmax", state)])
@@ -571,6 +595,11 @@ default="auto"
         -------
         EvaluationReport
         """
+        if is_dask(X, y):  # partition sums, one pass (docs/dask.md)
+            from mnlogit.distributed.prediction import dask_evaluate
+
+            check_is_fitted(self, "coef_")
+            return dask_evaluate(self.fitted_, X, y)
         from mnlogit.evaluation import evaluate
 
         return evaluate(self, X, y)
