@@ -133,7 +133,7 @@ def _first_problem(raw: RawBlock, names: list[str] | None) -> str | None:
         row, col = (int(i) for i in np.argwhere(~finite)[0])
         name = names[col] if names is not None and col < len(names) else f"x{col}"
         return (
-            f"{where}, row {row}, column {name!r}: the value {X[row, col]!r} is not finite "
+            f"{where}, row {row}, column {name!r}: the value {float(X[row, col])!r} is not finite "
             "(X must have no NaN or infinite values)"
         )
     return None
