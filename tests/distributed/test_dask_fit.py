@@ -236,20 +236,26 @@ def test_evaluate_and_log_probabilities_equal_memory() -> None:
     pd.testing.assert_frame_equal(report.per_class, expected.per_class, rtol=1e-12)
 
 
+def _holders(coef: np.ndarray, wrap: object) -> tuple[int, int]:
+    """Graph nodes holding ``coef`` as data, and tasks embedding it in their arguments."""
+    parts = [
+        dask.delayed(np.dot)(dask.delayed(np.ones(12) * i), wrap(coef))  # type: ignore[operator]
+        for i in range(20)
+    ]
+    root = tree_reduce(parts, lambda *v: sum(v))
+    graph = dict(root.__dask_graph__())
+    data = sum(1 for v in graph.values() if getattr(v, "value", None) is coef)
+    embedded = sum(
+        1 for v in graph.values() if any(a is coef for a in getattr(v, "args", ()))
+    )
+    assert dask.compute(root)[0] == pytest.approx(sum(i * coef.sum() for i in range(20)))
+    return data, embedded
+
+
 def test_the_coefficients_are_one_key_of_a_pass() -> None:
     coef = np.arange(12.0)
-    parts = [dask.delayed(np.dot)(dask.delayed(np.ones(12) * i), shared(coef)) for i in range(20)]
-    graph = dict(tree_reduce(parts, lambda *v: sum(v)).__dask_graph__())
-    embedded = [k for k, v in graph.items() if isinstance(v, np.ndarray) and np.array_equal(v, coef)]
-    held = [
-        k
-        for k, v in graph.items()
-        if hasattr(v, "args") and any(isinstance(a, np.ndarray) and a is coef for a in v.args)
-    ]
-    assert len(embedded) + len(held) <= 1
-    assert dask.compute(tree_reduce(parts, lambda *v: sum(v)))[0] == pytest.approx(
-        sum(i * coef.sum() for i in range(20))
-    )
+    assert _holders(coef, shared) == (1, 0)  # one key, referred to by all 20 tasks
+    assert _holders(coef, lambda c: c)[1] == 20  # what shared() avoids: a copy per task
 
 
 def test_firth_is_refused_with_a_reason() -> None:
