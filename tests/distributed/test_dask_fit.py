@@ -101,7 +101,9 @@ def test_weights_class_weights_and_robust_errors() -> None:
     settings = dict(tol=TOL, cov_type="robust", class_weight={0: 2.0, 2: 0.5})
     memory = MultinomialLogit(**settings).fit(X, y, sample_weight=w)
     fitted = MultinomialLogit(**settings).fit(
-        da.from_array(X, chunks=700), da.from_array(y, chunks=700), sample_weight=da.from_array(w, chunks=700)
+        da.from_array(X, chunks=700),
+        da.from_array(y, chunks=700),
+        sample_weight=da.from_array(w, chunks=700),
     )
     assert_same_fit(memory, fitted)
     assert fitted.nobs_ == pytest.approx(memory.nobs_, rel=1e-13)
@@ -161,7 +163,9 @@ def test_unknown_chunk_sizes_from_a_data_frame_are_paired_by_partition() -> None
     X = ddf[["age", "income", "score"]].to_dask_array()  # unknown chunk sizes
     y = ddf["choice"].to_dask_array()
     assert np.isnan(X.chunks[0][0])
-    memory = MultinomialLogit(tol=TOL).fit(frame[["age", "income", "score"]].to_numpy(), frame["choice"])
+    memory = MultinomialLogit(tol=TOL).fit(
+        frame[["age", "income", "score"]].to_numpy(), frame["choice"]
+    )
     fitted = MultinomialLogit(tol=TOL).fit(X, y)
     assert_same_fit(memory, fitted)
     # a numeric data frame and a series work too, and keep the column names
@@ -172,7 +176,9 @@ def test_unknown_chunk_sizes_from_a_data_frame_are_paired_by_partition() -> None
 
 def test_streamed_passes_equal_persisted_ones() -> None:
     X, y = _data(seed=6)
-    persisted = MultinomialLogit(tol=TOL).fit(da.from_array(X, chunks=900), da.from_array(y, chunks=900))
+    persisted = MultinomialLogit(tol=TOL).fit(
+        da.from_array(X, chunks=900), da.from_array(y, chunks=900)
+    )
     with dask.config.set({"mnlogit.persist": False}):
         streamed = MultinomialLogit(tol=TOL).fit(
             da.from_array(X, chunks=900), da.from_array(y, chunks=900)
@@ -245,9 +251,7 @@ def _holders(coef: np.ndarray, wrap: object) -> tuple[int, int]:
     root = tree_reduce(parts, lambda *v: sum(v))
     graph = dict(root.__dask_graph__())
     data = sum(1 for v in graph.values() if getattr(v, "value", None) is coef)
-    embedded = sum(
-        1 for v in graph.values() if any(a is coef for a in getattr(v, "args", ()))
-    )
+    embedded = sum(1 for v in graph.values() if any(a is coef for a in getattr(v, "args", ())))
     assert dask.compute(root)[0] == pytest.approx(sum(i * coef.sum() for i in range(20)))
     return data, embedded
 
@@ -260,7 +264,7 @@ def test_the_coefficients_are_one_key_of_a_pass() -> None:
 
 def test_firth_is_refused_with_a_reason() -> None:
     X, y = _data(n=500)
-    with pytest.raises(InvalidInputError, match="firth.*not supported on Dask"):
+    with pytest.raises(InvalidInputError, match=r"firth.*not supported on Dask"):
         MultinomialLogit(penalty="firth").fit(
             da.from_array(X, chunks=100), da.from_array(y, chunks=100)
         )

@@ -128,9 +128,7 @@ def dask_covariance(
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
     m = obj.n_params
     if max_params is not None and m > max_params:
-        return None, (
-            f"covariance skipped: {m} free parameters exceed MAX_COV_PARAMS={max_params}"
-        )
+        return None, (f"covariance skipped: {m} free parameters exceed MAX_COV_PARAMS={max_params}")
     bread = inverse_information(obj.information(theta) * obj.sum_weights)
     if bread is None:
         return None, (
@@ -151,4 +149,6 @@ def dask_covariance(
         if G < 2:
             raise ValueError("cluster-robust covariance needs at least two groups")
         meat = (G / (G - 1.0)) * (found.sums.T @ found.sums)
-    return covariance_from_parts(bread, bread @ meat @ bread, cov_type, obj.param.A, obj.row_unscale())
+    return covariance_from_parts(
+        bread, bread @ meat @ bread, cov_type, obj.param.A, obj.row_unscale()
+    )

@@ -29,8 +29,8 @@ from mnlogit.distributed.separation import dask_separation
 from mnlogit.exceptions import InvalidInputError, SolverError, warn
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FitOutcome, FittedModel
-from mnlogit.formula import MissingValuesDropped
 from mnlogit.fitting import NEWTON_FALLBACK_MAX_PARAMS, estimated_rows
+from mnlogit.formula import MissingValuesDropped
 from mnlogit.identification import SeparationResult, expand_coefficients, expand_covariance
 from mnlogit.objective import make_penalty
 from mnlogit.parameterization import Parameterization

@@ -193,9 +193,7 @@ class DaskObjective:
         T = parameterization.transform_to(Parameterization(self.n_classes, 0))
         self._to_ref0 = None if np.array_equal(T, np.eye(self.n_classes - 1)) else T
         self._point: _Point | None = None
-        self._pen_diag = self._flat(
-            penalty.hessian_diagonal((self.p1, self.n_classes - 1))
-        )
+        self._pen_diag = self._flat(penalty.hessian_diagonal((self.p1, self.n_classes - 1)))
 
     # ------------------------------------------------------------------ protocol views
     @property
@@ -253,7 +251,12 @@ class DaskObjective:
         point = self._point
         if point is None or not np.array_equal(theta, point.theta):
             found: LossSums = run_pass(
-                self.counter, "loss", self.blocks, _loss_part, _add_loss, self.coefficient_key(theta)
+                self.counter,
+                "loss",
+                self.blocks,
+                _loss_part,
+                _add_loss,
+                self.coefficient_key(theta),
             )
             assert found.sums is not None
             sums = self._scaled_sums(found.sums)

@@ -319,8 +319,7 @@ def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[D
     ws = row_parts(sample_weight, row_chunks, "sample_weight")
     gs = row_parts(groups, row_chunks, "groups")
     parts = [
-        delayed(_checked_block, pure=True)(xs[i], ys[i], ws[i], gs[i], i)
-        for i in range(len(xs))
+        delayed(_checked_block, pure=True)(xs[i], ys[i], ws[i], gs[i], i) for i in range(len(xs))
     ]
     return parts, n_features
 
@@ -376,4 +375,3 @@ def persist_if_it_fits(blocks: list[Delayed], nbytes: float) -> tuple[list[Delay
 def block_rows_offsets(rows: Sequence[int]) -> NDArray[np.int64]:
     """Global index of each partition's first row, shape ``(n_partitions,)``."""
     return np.concatenate([[0], np.cumsum(np.asarray(rows, dtype=np.int64))[:-1]]).astype(np.int64)
-

@@ -174,7 +174,7 @@ def _report(state: FittedModel, scores: Scores) -> EvaluationReport:
     true, pred = np.divmod(np.arange(K * K), K)
     weights = C.ravel().astype(np.float64)
     labels = list(range(K))
-    prec, rec, f1, support = precision_recall_fscore_support(
+    prec, rec, f1, _ = precision_recall_fscore_support(
         true, pred, labels=labels, sample_weight=weights, zero_division=0.0
     )
     per_class = pd.DataFrame(

@@ -179,7 +179,7 @@ def _statistics_part(raw: RawBlock, names: list[str] | None) -> PartStatistics:
         labels=distinct,
         counts=np.bincount(inverse, minlength=distinct.size).astype(np.int64),
         positive=np.bincount(inverse, weights=(w > 0), minlength=distinct.size).astype(np.int64),
-        weights=np.bincount(inverse, weights=w, minlength=distinct.size),
+        weights=np.bincount(inverse, weights=w, minlength=distinct.size).astype(np.float64),
         maxabs=maxabs,
         problem=None,
         dropped=raw.dropped,
@@ -327,7 +327,9 @@ def _class_factor(settings: FitSettings, classes: NDArray[Any], weights: FloatAr
 
     # each class once, weighted by its total: the weighted counts "balanced" divides by
     cw = np.asarray(
-        compute_class_weight(settings.class_weight, classes=classes, y=classes, sample_weight=weights),
+        compute_class_weight(
+            settings.class_weight, classes=classes, y=classes, sample_weight=weights
+        ),
         dtype=np.float64,
     )
     bad = ~np.isfinite(cw) | (cw < 0)
@@ -356,9 +358,7 @@ def _gram_part(
     block: Block, n_classes: int, intercept: bool, column_factor: FloatArray, with_gram: bool
 ) -> tuple[FloatArray | None, FloatArray]:
     """The scaled weighted Gram matrix (optional) and the class sums of one block."""
-    sums = kernels.class_sums(
-        block.X, block.codes, block.weights, n_classes, intercept=intercept
-    )
+    sums = kernels.class_sums(block.X, block.codes, block.weights, n_classes, intercept=intercept)
     if not with_gram:
         return None, sums
     h = np.ones(block.n_rows) if block.weights is None else block.weights
@@ -413,13 +413,19 @@ def prepare_dask(
     check_column_range(stats.maxabs, names)
     blocks = [
         delayed(_encode, pure=True)(
-            raw, shared(classes), None if equal else shared(factor), None if equal else 1.0 / S, None
+            raw,
+            shared(classes),
+            None if equal else shared(factor),
+            None if equal else 1.0 / S,
+            None,
         )
         for raw in source.parts
     ]
     p = len(names)
     maximum_likelihood = settings.maximum_likelihood
-    check = maximum_likelihood and 0 < p and p + int(source.fit_intercept) <= MAX_COLLINEARITY_COLUMNS
+    check = (
+        maximum_likelihood and p > 0 and p + int(source.fit_intercept) <= MAX_COLLINEARITY_COLUMNS
+    )
     inv_mx = 1.0 / as_divisors(stats.maxabs)
     gram, class_sums = run_pass(
         counter,
@@ -502,4 +508,3 @@ def _warn_single(classes: NDArray[Any], positive: NDArray[np.int64]) -> None:
                 "barely identified (expect huge standard errors or separation)"
             )
         )
-

@@ -96,7 +96,13 @@ def dask_separation(
         return None
     k = obj.n_samples if small else SAMPLE_ROWS
     found: Smallest = run_pass(
-        obj.counter, "separation rows", obj.blocks, _smallest_part, _merge, obj.coefficient_key(theta), k
+        obj.counter,
+        "separation rows",
+        obj.blocks,
+        _smallest_part,
+        _merge,
+        obj.coefficient_key(theta),
+        k,
     )
     return find_separation(
         found.X,

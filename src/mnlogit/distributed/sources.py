@@ -89,9 +89,7 @@ def source_of(settings: FitSettings, X: Any, y: Any, sample_weight: Any, groups:
     names = tuple(names_in.tolist()) if names_in is not None else tuple(f"x{j}" for j in range(p))
     dtype = getattr(X, "dtype", None)
     itemsize = int(dtype.itemsize) if dtype is not None and dtype in (np.float32,) else None
-    return Source(
-        parts, names, names_in, None, _categories(y), settings.fit_intercept, itemsize
-    )
+    return Source(parts, names, names_in, None, _categories(y), settings.fit_intercept, itemsize)
 
 
 def _text_columns(frame: Any, columns: list[str]) -> list[str]:
@@ -228,4 +226,3 @@ def _formula_block(
         index,
         dropped,
     )
-
