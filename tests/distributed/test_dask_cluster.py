@@ -76,3 +76,29 @@ def test_streamed_formula_fit_from_parquet(client: Any, tmp_path: Path) -> None:
     assert_same_fit(memory, fitted)
     assert all(p.partitions == 4 for p in passes)
     assert passes[-1].kind == "cluster meat"
+
+
+def test_cli_fit_on_a_running_scheduler_prints_a_line_per_pass(
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnlogit import load
+    from mnlogit.cli import main
+
+    frame = _frame(n=3000, seed=13)
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[part].to_parquet(tmp_path / f"part{i}.parquet")
+    formula = "choice ~ age + income + C(region)"
+    out = tmp_path / "model.zip"
+    status = main(
+        ["fit", str(tmp_path / "*.parquet"), "--formula", formula, "--reference", "car"]
+        + ["--scheduler", client.scheduler.address, "--output", str(out)]
+    )
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    lines = [line for line in captured.err.splitlines() if line.startswith("pass ")]
+    assert lines[0].startswith("pass 1: statistics over 3 partitions")
+    assert any(": hessian over 3 partitions" in line for line in lines)
+    memory = MultinomialLogit(formula=formula, reference="car", tol=1e-8).fit(frame)
+    saved = load(out)
+    np.testing.assert_allclose(saved.coef_, memory.coef_, rtol=1e-6, atol=1e-8)
+    assert "class = bus  (against reference car)" in captured.out
