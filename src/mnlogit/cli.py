@@ -183,7 +183,7 @@ def _reference(value: str | None, data: pd.DataFrame, formula: str) -> Any:
 
     response = FormulaDesign.response_of(formula)
     if response in data.columns:
-        column = data[response].dropna()
+        column: Any = data[response].dropna()
         if hasattr(column, "compute"):  # a Dask column: its distinct values, one pass
             column = column.unique().compute()
         for label in pd.unique(column):

@@ -85,8 +85,9 @@ def test_auto_takes_subsample_newton_on_enough_rows_and_equals_memory() -> None:
     assert fitted.solver_ == "subsample-newton"
     assert_same_fit(memory, fitted)
     kinds = [p.kind for p in passes]
-    assert kinds[:2] == ["statistics", "gram"]
-    assert "subsample" in kinds
+    # one read before the solver: the statistics pass also forms the Gram matrices
+    assert kinds[:2] == ["statistics", "subsample"]
+    assert "gram" not in kinds
     # a handful of full passes: the subsample Hessian preconditions them
     assert kinds.count("loss") <= 12
     assert [p.number for p in passes] == list(range(1, len(passes) + 1))
@@ -209,6 +210,32 @@ def test_collinearity_from_the_reduced_gram_matrix() -> None:
         )
     assert fitted.aliased_ == memory.aliased_ == ["x3", "x4"]
     assert [str(w.message) for w in dask_warnings] == [str(w.message) for w in memory_warnings]
+    assert_same_fit(memory, fitted)
+
+
+@pytest.mark.parametrize("separate_pass", [False, True])
+def test_collinearity_with_extreme_and_partly_zero_columns(
+    separate_pass: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-partition Gram matrices on their own column scales, combined on the common one:
+    a column of magnitude 1e-150 that is zero in the first partitions, and its double."""
+    from mnlogit.distributed import statistics
+
+    if separate_pass:  # per-label Gram matrices too large: one Gram pass instead
+        monkeypatch.setattr(statistics, "GRAM_MAX_NUMBERS", 0)
+    X, y = _data(p=3, seed=8)
+    tiny = X[:, 1] * 1e-150
+    tiny[:2500] = 0.0
+    Xc = np.column_stack([X, tiny, 2.0 * tiny + 1e-150 * X[:, 2]])
+    with pytest.warns(CollinearityWarning):
+        memory = MultinomialLogit(tol=TOL).fit(Xc, y)
+    passes: list[PassReport] = []
+    with pytest.warns(CollinearityWarning), report_passes(passes.append):
+        fitted = MultinomialLogit(tol=TOL).fit(
+            da.from_array(Xc, chunks=1000), da.from_array(y, chunks=1000)
+        )
+    assert ("gram" in [p.kind for p in passes]) is separate_pass
+    assert fitted.aliased_ == memory.aliased_ == ["x4"]
     assert_same_fit(memory, fitted)
 
 

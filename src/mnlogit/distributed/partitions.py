@@ -43,8 +43,10 @@ __all__ = [
     "RawBlock",
     "array_parts",
     "block_rows_offsets",
+    "paired_parts",
     "persist_if_it_fits",
     "report_passes",
+    "row_partitions",
     "row_parts",
     "run_pass",
     "shared",
@@ -291,8 +293,76 @@ def row_parts(obj: Any, row_chunks: tuple[float, ...], name: str) -> list[Any]:
     return [values[bounds[i] : bounds[i + 1]] for i in range(nb)]
 
 
+_EXTRA = ("__mnlogit_y__", "__mnlogit_weight__", "__mnlogit_group__")
+
+
+def _split_frame(frame: Any, n_features: int, present: tuple[bool, ...]) -> tuple[Any, ...]:
+    """A partition of ``X`` with ``y`` (weights, groups) assigned as extra columns, split."""
+    values: list[Any] = [np.asarray(frame.iloc[:, :n_features])]
+    column = n_features
+    for here in present:
+        values.append(frame.iloc[:, column].to_numpy() if here else None)
+        column += int(here)
+    return tuple(values)
+
+
+def _frame_parts(
+    X: Any, extras: tuple[Any, Any, Any]
+) -> tuple[list[Any], list[Any], list[Any], list[Any]] | None:
+    """Partitions of a Dask data frame ``X`` with the Dask series among ``extras``
+    assigned as columns (one selection: a column read alone may be partitioned apart
+    from the others, e.g. Parquet files combined by size); None when they cannot be."""
+    present = tuple(_is_frame_like(e) for e in extras)
+    assigned = {name: e for name, e, here in zip(_EXTRA, extras, present, strict=True) if here}
+    try:
+        frame = X.assign(**assigned) if assigned else X
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+    n_features = len(X.columns)
+    split = [delayed(_split_frame, nout=4)(f, n_features, present) for f in frame.to_delayed()]
+    columns = [list(s) for s in zip(*[tuple(part) for part in split], strict=True)]
+    return columns[0], columns[1], columns[2], columns[3]
+
+
+def row_partitions(X: Any) -> tuple[list[Any], tuple[float, ...]]:
+    """One ``Delayed`` per row partition of a Dask array or data frame, and the row chunks
+    (NaN where unknown)."""
+    if _is_frame_like(X):
+        frames = list(X.to_delayed())
+        return frames, (float("nan"),) * len(frames)
+    if X.ndim == 1:
+        X = X[:, None]
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return list(X.to_delayed()[:, 0]), tuple(float(c) for c in X.chunks[0])
+
+
+def paired_parts(X: Any, y: Any, as_frames: bool) -> tuple[list[Any], list[Any]]:
+    """Partitions of ``X`` and of the labels ``y`` that belong to them.
+
+    Parameters
+    ----------
+    X : dask array or data frame
+    y : dask array or series, array-like or None
+    as_frames : bool
+        Keep a data frame's partitions as frames (a formula reads them by column name);
+        otherwise a data frame ``X`` and a Dask series ``y`` are read as one frame (their
+        partitions then match) and ``X``'s partitions become arrays.
+    """
+    if not as_frames and _is_frame_like(X) and _is_frame_like(y):
+        found = _frame_parts(X, (y, None, None))
+        if found is not None:
+            return found[0], found[1]
+    parts, chunks = row_partitions(X)
+    return parts, row_parts(y, chunks, "y")
+
+
 def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[Delayed], int]:
     """The raw partitions of a Dask array (or numeric Dask data frame) ``X`` and its labels.
+
+    A Dask data frame ``X`` with Dask series ``y`` (weights, groups) is read as one frame
+    (the series assigned as columns), so that their partitions match; other labels are
+    split like ``X``'s rows (:func:`row_parts`).
 
     Returns
     -------
@@ -300,11 +370,18 @@ def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[D
         Each evaluates to a :class:`RawBlock`.
     n_features : int
     """
+    extras = (y, sample_weight, groups)
+    ys, ws, gs = None, None, None
     if _is_frame_like(X):
-        frames = list(X.to_delayed())
         n_features = len(X.columns)
-        row_chunks: tuple[float, ...] = (float("nan"),) * len(frames)
-        xs: list[Any] = [delayed(np.asarray)(f) for f in frames]
+        found = _frame_parts(X, extras)
+        if found is None:
+            frames = list(X.to_delayed())
+            xs: list[Any] = [delayed(np.asarray)(f) for f in frames]
+        else:
+            xs, ys, ws, gs = found
+            extras = tuple(None if _is_frame_like(e) else e for e in extras)  # type: ignore[assignment]
+        row_chunks: tuple[float, ...] = (float("nan"),) * len(xs)
     else:
         if X.ndim == 1:
             X = X[:, None]
@@ -315,9 +392,12 @@ def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[D
         n_features = int(X.shape[1])
         row_chunks = tuple(float(c) for c in X.chunks[0])
         xs = list(X.to_delayed()[:, 0])
-    ys = row_parts(y, row_chunks, "y")
-    ws = row_parts(sample_weight, row_chunks, "sample_weight")
-    gs = row_parts(groups, row_chunks, "groups")
+    given = [ys, ws, gs]
+    for k, (extra, name) in enumerate(zip(extras, ("y", "sample_weight", "groups"), strict=True)):
+        if extra is not None or given[k] is None:
+            given[k] = row_parts(extra, row_chunks, name)
+    ys, ws, gs = given
+    assert ys is not None and ws is not None and gs is not None
     parts = [
         delayed(_checked_block, pure=True)(xs[i], ys[i], ws[i], gs[i], i) for i in range(len(xs))
     ]

@@ -19,7 +19,13 @@ from dask.delayed import delayed
 from numpy.typing import NDArray
 from sklearn.metrics import precision_recall_fscore_support
 
-from mnlogit.distributed.partitions import PassCounter, row_parts, run_pass, shared
+from mnlogit.distributed.partitions import (
+    PassCounter,
+    paired_parts,
+    row_partitions,
+    run_pass,
+    shared,
+)
 from mnlogit.distributed.preparation import sorted_codes
 from mnlogit.evaluation import EvaluationReport
 from mnlogit.exceptions import InvalidInputError
@@ -60,18 +66,6 @@ def _predict_part(part: Any, state: FittedModel, kind: Kind, index: int) -> NDAr
     return out
 
 
-def _partitions(X: Any) -> tuple[list[Any], tuple[float, ...]]:
-    """One ``Delayed`` per row partition of a Dask array or data frame, and the row chunks."""
-    if hasattr(X, "chunks"):
-        if X.ndim == 1:
-            X = X[:, None]
-        if len(X.chunks[1]) > 1:
-            X = X.rechunk({1: -1})
-        return list(X.to_delayed()[:, 0]), tuple(float(c) for c in X.chunks[0])
-    parts = list(X.to_delayed())
-    return parts, (float("nan"),) * len(parts)
-
-
 def dask_predict(state: FittedModel, X: Any, kind: Kind | Literal["labels"]) -> Any:
     """Lazy predictions: a Dask array ``(n, K)`` of (log) probabilities, or ``(n,)`` labels.
 
@@ -88,7 +82,7 @@ def dask_predict(state: FittedModel, X: Any, kind: Kind | Literal["labels"]) -> 
     """
     import dask.array as da
 
-    parts, chunks = _partitions(X)
+    parts, chunks = row_partitions(X)
     key = shared(state)
     K = state.classes.size
     argmax = kind in ("argmax", "labels")
@@ -155,8 +149,7 @@ def dask_evaluate(state: FittedModel, X: Any, y: Any = None) -> EvaluationReport
     """:func:`mnlogit.evaluation.evaluate` on Dask data: one pass of partition sums."""
     if y is None and state.design is None:
         raise InvalidInputError("evaluate needs the true labels y")
-    parts, chunks = _partitions(X)
-    labels = row_parts(y, chunks, "y") if y is not None else [None] * len(parts)
+    parts, labels = paired_parts(X, y, as_frames=state.design is not None)
     pieces = [
         delayed(_piece, pure=True)(p, lab, i)
         for i, (p, lab) in enumerate(zip(parts, labels, strict=True))

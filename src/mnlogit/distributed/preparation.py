@@ -35,169 +35,22 @@ from mnlogit.distributed.partitions import (
     shared,
 )
 from mnlogit.distributed.sources import source_of
+from mnlogit.distributed.statistics import PartStatistics, partition_statistics
 from mnlogit.exceptions import CollinearityWarning, DataWarning, InvalidInputError, warn
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import CollinearityResult
 from mnlogit.identification.aliasing import MAX_COLLINEARITY_COLUMNS, kept_rows
 from mnlogit.identification.collinearity import collinearity_from_gram
-from mnlogit.identification.scales import as_divisors, check_column_range, column_scales
+from mnlogit.identification.scales import check_column_range, column_scales
 from mnlogit.identification.validation import WEIGHT_TOTAL_RANGE, encode_labels
 from mnlogit.objective import kernels
 from mnlogit.parameterization import Parameterization
 from mnlogit.preparation import FitSettings, penalty_strength
 
-__all__ = ["DaskPrepared", "PartStatistics", "partition_statistics", "prepare_dask"]
+__all__ = ["DaskPrepared", "prepare_dask", "sorted_codes"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
-
-
-@dataclass(frozen=True)
-class PartStatistics:
-    """The statistics pass's partial result (combined by :meth:`combine`).
-
-    Attributes
-    ----------
-    rows : dict of int to int
-        Rows of each partition.
-    labels : ndarray of shape (L,)
-        Distinct labels seen.
-    counts, positive, weights : ndarray of shape (L,)
-        Rows, rows with positive weight, and total sample weight of each label.
-    maxabs : ndarray of shape (p,)
-        Largest absolute value of each column (NaN or inf where a value is not finite).
-    problem : str or None
-        The first invalid value found (partition, row, column), for the error message.
-    dropped : int
-        Rows a formula fit dropped for missing values.
-    """
-
-    rows: dict[int, int]
-    labels: NDArray[Any]
-    counts: NDArray[np.int64]
-    positive: NDArray[np.int64]
-    weights: FloatArray
-    maxabs: FloatArray
-    problem: str | None
-    dropped: int = 0
-
-    @staticmethod
-    def combine(*parts: PartStatistics) -> PartStatistics:
-        rows: dict[int, int] = {}
-        for part in parts:
-            rows.update(part.rows)
-        labels = np.concatenate([p.labels for p in parts])
-        try:
-            distinct, inverse = np.unique(labels, return_inverse=True)
-        except TypeError as exc:
-            raise InvalidInputError(f"labels of mixed, unorderable types: {exc}") from exc
-        inverse = inverse.ravel()
-        size = distinct.size
-
-        def total(values: NDArray[Any]) -> NDArray[Any]:
-            return np.bincount(inverse, weights=values, minlength=size)
-
-        problems = [p.problem for p in parts if p.problem is not None]
-        return PartStatistics(
-            rows=rows,
-            labels=distinct,
-            counts=total(np.concatenate([p.counts for p in parts])).astype(np.int64),
-            positive=total(np.concatenate([p.positive for p in parts])).astype(np.int64),
-            weights=total(np.concatenate([p.weights for p in parts])),
-            maxabs=np.maximum.reduce([p.maxabs for p in parts]),
-            problem=problems[0] if problems else None,
-            dropped=sum(p.dropped for p in parts),
-        )
-
-    @property
-    def n_rows(self) -> int:
-        return int(sum(self.rows.values()))
-
-
-def _first_problem(raw: RawBlock, names: list[str] | None) -> str | None:
-    """The first invalid value of a partition, named by partition, row and column."""
-    where = f"partition {raw.index}"
-    missing = _missing_labels(raw.labels)
-    if missing.size:
-        return f"{where}, row {int(missing[0])}: the label is missing (y must have no NaN/None)"
-    if raw.weights is not None:
-        bad = np.flatnonzero(~np.isfinite(raw.weights) | (raw.weights < 0))
-        if bad.size:
-            return (
-                f"{where}, row {int(bad[0])}: sample_weight {raw.weights[bad[0]]!r} is not a "
-                "finite non-negative number"
-            )
-    X = raw.X
-    if X.dtype.kind == "f" and X.size and not np.isfinite(X.sum()):
-        finite = np.isfinite(X)
-        row, col = (int(i) for i in np.argwhere(~finite)[0])
-        name = names[col] if names is not None and col < len(names) else f"x{col}"
-        return (
-            f"{where}, row {row}, column {name!r}: the value {float(X[row, col])!r} is not finite "
-            "(X must have no NaN or infinite values)"
-        )
-    return None
-
-
-def _missing_labels(labels: NDArray[Any]) -> IntArray:
-    """Rows whose label is missing (None or NaN)."""
-    if labels.dtype.kind == "f":
-        return np.flatnonzero(np.isnan(labels))
-    if labels.dtype.kind == "O":
-        return np.flatnonzero([v is None or (isinstance(v, float) and v != v) for v in labels])
-    return np.zeros(0, dtype=np.intp)
-
-
-def _statistics_part(raw: RawBlock, names: list[str] | None) -> PartStatistics:
-    """The statistics of one partition."""
-    problem = _first_problem(raw, names)
-    m, p = raw.X.shape
-    if problem is not None or m == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return PartStatistics(
-            {raw.index: m},
-            raw.labels[:0],
-            empty,
-            empty,
-            np.zeros(0),
-            np.zeros(p),
-            problem,
-            raw.dropped,
-        )
-    w = np.ones(m) if raw.weights is None else raw.weights
-    try:
-        distinct, inverse = np.unique(raw.labels, return_inverse=True)
-    except TypeError as exc:
-        raise InvalidInputError(
-            f"partition {raw.index}: labels of mixed, unorderable types: {exc}"
-        ) from exc
-    inverse = inverse.ravel()
-    X = raw.X if raw.X.dtype.kind == "f" else raw.X.astype(np.float64)
-    maxabs = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
-    return PartStatistics(
-        rows={raw.index: m},
-        labels=distinct,
-        counts=np.bincount(inverse, minlength=distinct.size).astype(np.int64),
-        positive=np.bincount(inverse, weights=(w > 0), minlength=distinct.size).astype(np.int64),
-        weights=np.bincount(inverse, weights=w, minlength=distinct.size).astype(np.float64),
-        maxabs=maxabs,
-        problem=None,
-        dropped=raw.dropped,
-    )
-
-
-def partition_statistics(
-    counter: PassCounter, parts: list[Delayed], names: list[str] | None
-) -> PartStatistics:
-    """The statistics pass (module docstring), refusing the first invalid value found."""
-    stats: PartStatistics = run_pass(
-        counter, "statistics", parts, _statistics_part, PartStatistics.combine, names
-    )
-    if stats.problem is not None:
-        raise InvalidInputError(stats.problem)
-    if stats.n_rows == 0:
-        raise InvalidInputError("the Dask input has no rows")
-    return stats
 
 
 def sorted_codes(labels: NDArray[Any], classes: NDArray[Any]) -> IntArray:
@@ -354,25 +207,14 @@ def _check_total(total: float) -> None:
         )
 
 
-def _gram_part(
-    block: Block, n_classes: int, intercept: bool, column_factor: FloatArray, with_gram: bool
-) -> tuple[FloatArray | None, FloatArray]:
-    """The scaled weighted Gram matrix (optional) and the class sums of one block."""
-    sums = kernels.class_sums(block.X, block.codes, block.weights, n_classes, intercept=intercept)
-    if not with_gram:
-        return None, sums
+def _gram_part(block: Block, intercept: bool, column_factor: FloatArray) -> FloatArray:
+    """The scaled weighted Gram matrix of one block (when the statistics pass had none)."""
     h = np.ones(block.n_rows) if block.weights is None else block.weights
-    gram = kernels.weighted_gram(block.X, h, intercept=intercept, column_factor=column_factor)
-    return gram, sums
+    return kernels.weighted_gram(block.X, h, intercept=intercept, column_factor=column_factor)
 
 
-def _add_pairs(
-    *parts: tuple[FloatArray | None, FloatArray],
-) -> tuple[FloatArray | None, FloatArray]:
-    grams = [g for g, _ in parts if g is not None]
-    return (sum(grams[1:], grams[0].copy()) if grams else None), sum(
-        (s for _, s in parts[1:]), parts[0][1].copy()
-    )
+def _add(*parts: FloatArray) -> FloatArray:
+    return sum(parts[1:], parts[0].copy())
 
 
 def _select_columns(block: Block, kept: IntArray) -> Block:
@@ -400,7 +242,10 @@ def prepare_dask(
     counter = PassCounter()
     source = source_of(settings, X, y, sample_weight, groups)
     names = list(source.column_names)
-    stats = partition_statistics(counter, source.parts, names)
+    p = len(names)
+    intercept = source.fit_intercept
+    check = settings.maximum_likelihood and p > 0 and p + int(intercept) <= MAX_COLLINEARITY_COLUMNS
+    stats = partition_statistics(counter, source.parts, names, intercept, check)
     rows = [stats.rows[i] for i in range(len(source.parts))]
     classes, at = _classes(stats, source.category_order)
     weights = stats.weights[at]
@@ -421,28 +266,26 @@ def prepare_dask(
         )
         for raw in source.parts
     ]
-    p = len(names)
-    maximum_likelihood = settings.maximum_likelihood
-    check = (
-        maximum_likelihood and p > 0 and p + int(source.fit_intercept) <= MAX_COLLINEARITY_COLUMNS
-    )
-    inv_mx = 1.0 / as_divisors(stats.maxabs)
-    gram, class_sums = run_pass(
-        counter,
-        "gram" if check else "class sums",
-        blocks,
-        _gram_part,
-        _add_pairs,
-        classes.size,
-        source.fit_intercept,
-        shared(inv_mx),
-        check,
-    )
-    if equal:
-        class_sums = class_sums / stats.n_rows
+    # sum_i (s_i / S) onehot(y_i) [1, x_i]: the gradient's constant part, (p1, K)
+    class_sums = (stats.sums[at] * (factor / S)[:, None]).T
+    if intercept:
+        class_sums = np.vstack([totals[None, :] / S, class_sums])
+    gram = None
+    if check and stats.grams is not None:
+        gram = np.einsum("k,kij->ij", factor, stats.grams[at])
+    elif check:
+        gram = run_pass(
+            counter,
+            "gram",
+            blocks,
+            _gram_part,
+            _add,
+            intercept,
+            shared(1.0 / stats.divisors),
+        )
     kept, collinearity = None, None
     if gram is not None:
-        collinearity = collinearity_from_gram(gram, stats.maxabs, source.fit_intercept, names)
+        collinearity = collinearity_from_gram(gram, stats.maxabs, intercept, names)
         if collinearity.collinear:
             kept = np.asarray(collinearity.kept_features, dtype=np.intp)
             warn(
@@ -452,20 +295,20 @@ def prepare_dask(
                     "reported as not estimable (NaN in tables, 0 in coef_)."
                 )
             )
-            class_sums = class_sums[kept_rows(kept, source.fit_intercept)]
+            class_sums = class_sums[kept_rows(kept, intercept)]
             blocks = [delayed(_select_columns, pure=True)(b, shared(kept)) for b in blocks]
     maxabs = stats.maxabs if kept is None else stats.maxabs[kept]
     p1 = maxabs.size + int(source.fit_intercept)
     if p1 == 0:
         raise InvalidInputError("no column is left to estimate (all aliased, no intercept)")
-    if maximum_likelihood and p1 >= positive:
+    if settings.maximum_likelihood and p1 >= positive:
         raise InvalidInputError(
             f"an unpenalized fit with {p1} parameters per class and only {positive} rows "
             "(with positive weight) has no maximum-likelihood estimate. Use penalty='l2'"
         )
     _warn_single(classes, stats.positive[at])
     scale = column_scales(np.empty((1, maxabs.size)), maxabs=maxabs)
-    if settings.ridge and not maximum_likelihood:
+    if settings.ridge and not settings.maximum_likelihood:
         scale = np.maximum(scale, 1.0)
     itemsize = 8 if source.itemsize is None else source.itemsize
     nbytes = stats.n_rows * (maxabs.size * itemsize + 16)
