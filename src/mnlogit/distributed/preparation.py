@@ -245,7 +245,8 @@ def prepare_dask(
     p = len(names)
     intercept = source.fit_intercept
     check = settings.maximum_likelihood and p > 0 and p + int(intercept) <= MAX_COLLINEARITY_COLUMNS
-    stats = partition_statistics(counter, source.parts, names, intercept, check)
+    by_label = settings.class_weight is not None
+    stats = partition_statistics(counter, source.parts, names, intercept, check, by_label)
     rows = [stats.rows[i] for i in range(len(source.parts))]
     classes, at = _classes(stats, source.category_order)
     weights = stats.weights[at]
@@ -272,7 +273,7 @@ def prepare_dask(
         class_sums = np.vstack([totals[None, :] / S, class_sums])
     gram = None
     if check and stats.grams is not None:
-        gram = np.einsum("k,kij->ij", factor, stats.grams[at])
+        gram = np.einsum("k,kij->ij", factor, stats.grams[at]) if by_label else stats.grams[0]
     elif check:
         gram = run_pass(
             counter,

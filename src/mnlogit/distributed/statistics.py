@@ -55,9 +55,10 @@ class PartStatistics:
         Rows, rows with positive weight, and total sample weight of each label.
     sums : ndarray of shape (L, p)
         ``sum_i w_i x_i`` over each label's rows (``w`` the sample weights).
-    grams : ndarray of shape (L, p1, p1) or None
+    grams : ndarray of shape (L, p1, p1) or (1, p1, p1), or None
         ``sum_i w_i z_i z_iᵀ`` with ``z_i = [1, x_i / divisors]`` (the ones only with an
-        intercept) per label; None when not asked for or too large.
+        intercept) per label, or over all rows (``by_label`` False: no class weights to
+        apply); None when not asked for or too large.
     divisors : ndarray of shape (p,)
         The column scale of ``grams``: ``as_divisors(maxabs)``.
     maxabs : ndarray of shape (p,)
@@ -66,6 +67,8 @@ class PartStatistics:
         The first invalid value found (partition, row, column), for the error message.
     dropped : int
         Rows a formula fit dropped for missing values.
+    by_label : bool
+        Whether ``grams`` holds one matrix per label.
     """
 
     rows: dict[int, int]
@@ -79,6 +82,7 @@ class PartStatistics:
     maxabs: FloatArray
     problem: str | None
     dropped: int = 0
+    by_label: bool = True
 
     @staticmethod
     def combine(*parts: PartStatistics) -> PartStatistics:
@@ -111,6 +115,7 @@ class PartStatistics:
             weights=total(np.concatenate([q.weights for q in parts])).astype(np.float64),
             sums=sums,
             grams=_combined_grams(parts, inverse, size, divisors),
+            by_label=parts[0].by_label,
             divisors=divisors,
             maxabs=maxabs,
             problem=problems[0] if problems else None,
@@ -132,14 +137,17 @@ def _combined_grams(
     assert first is not None
     p1 = first.shape[1]
     off = p1 - divisors.size
-    out = np.zeros((size, p1, p1))
+    out = np.zeros((size if parts[0].by_label else 1, p1, p1))
     at = 0
     for q in parts:
         assert q.grams is not None
         # <= 1: no overflow; 0 for columns that are zero in this part (their entries are 0)
         f = np.concatenate([np.ones(off), np.where(q.maxabs > 0, q.divisors / divisors, 0.0)])
         count = q.labels.size
-        np.add.at(out, inverse[at : at + count], q.grams * np.outer(f, f))
+        if q.by_label:
+            np.add.at(out, inverse[at : at + count], q.grams * np.outer(f, f))
+        elif q.grams.shape[0]:
+            out[0] += q.grams[0] * np.outer(f, f)
         at += count
     return out
 
@@ -177,7 +185,7 @@ def _first_problem(raw: RawBlock, names: list[str] | None) -> str | None:
     return None
 
 
-def _empty(raw: RawBlock, problem: str | None, intercept: bool) -> PartStatistics:
+def _empty(raw: RawBlock, problem: str | None, intercept: bool, by_label: bool) -> PartStatistics:
     p = raw.X.shape[1]
     p1 = p + int(intercept)
     none = np.zeros(0, dtype=np.int64)
@@ -193,17 +201,18 @@ def _empty(raw: RawBlock, problem: str | None, intercept: bool) -> PartStatistic
         maxabs=np.zeros(p),
         problem=problem,
         dropped=raw.dropped,
+        by_label=by_label,
     )
 
 
 def _statistics_part(
-    raw: RawBlock, names: list[str] | None, intercept: bool, with_grams: bool
+    raw: RawBlock, names: list[str] | None, intercept: bool, with_grams: bool, by_label: bool
 ) -> PartStatistics:
     """The statistics of one partition (module docstring)."""
     problem = _first_problem(raw, names)
     m, p = raw.X.shape
     if problem is not None or m == 0:
-        return _empty(raw, problem, intercept)
+        return _empty(raw, problem, intercept, by_label)
     w = np.ones(m) if raw.weights is None else raw.weights
     try:
         distinct, inverse = np.unique(raw.labels, return_inverse=True)
@@ -217,17 +226,23 @@ def _statistics_part(
     divisors = as_divisors(maxabs)
     L = distinct.size
     p1 = p + int(intercept)
-    grams = np.zeros((L, p1, p1)) if with_grams and L * p1 * p1 <= GRAM_MAX_NUMBERS else None
-    sums = np.zeros((L, p))
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(L + 1))
-    for label in range(L):
-        rows = order[bounds[label] : bounds[label + 1]]
-        Xl, wl = X[rows], w[rows]
-        sums[label] = wl @ Xl
-        if grams is not None:
+    # sum_i w_i x_i per label: one product with the weighted one-hot (L, m) matrix
+    onehot = np.zeros((L, m))
+    onehot[inverse, np.arange(m)] = w
+    sums = onehot @ X
+    del onehot
+    grams = None
+    factor = 1.0 / divisors
+    if with_grams and not by_label and p1 * p1 <= GRAM_MAX_NUMBERS:
+        grams = kernels.weighted_gram(X, w, intercept=intercept, column_factor=factor)[None]
+    elif with_grams and by_label and L * p1 * p1 <= GRAM_MAX_NUMBERS:
+        grams = np.zeros((L, p1, p1))
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(L + 1))
+        for label in range(L):
+            rows = order[bounds[label] : bounds[label + 1]]
             grams[label] = kernels.weighted_gram(
-                Xl, wl, intercept=intercept, column_factor=1.0 / divisors
+                X[rows], w[rows], intercept=intercept, column_factor=factor
             )
     return PartStatistics(
         rows={raw.index: m},
@@ -241,6 +256,7 @@ def _statistics_part(
         maxabs=maxabs,
         problem=None,
         dropped=raw.dropped,
+        by_label=by_label,
     )
 
 
@@ -250,8 +266,13 @@ def partition_statistics(
     names: list[str] | None,
     intercept: bool,
     with_grams: bool,
+    by_label: bool = True,
 ) -> PartStatistics:
-    """The statistics pass (module docstring), refusing the first invalid value found."""
+    """The statistics pass (module docstring), refusing the first invalid value found.
+
+    ``by_label``: the Gram matrices per label (class weights will multiply them), else
+    one over all rows.
+    """
     stats: PartStatistics = run_pass(
         counter,
         "statistics",
@@ -261,6 +282,7 @@ def partition_statistics(
         names,
         intercept,
         with_grams,
+        by_label,
     )
     if stats.problem is not None:
         raise InvalidInputError(stats.problem)
