@@ -15,9 +15,7 @@ import numpy as np
 __all__ = ["make_parquet"]
 
 
-def make_parquet(
-    directory: Path, n: int, p: int, K: int, files: int, seed: int = 0
-) -> list[str]:
+def make_parquet(directory: Path, n: int, p: int, K: int, files: int, seed: int = 0) -> list[str]:
     """Write the dataset (or reuse it when ``directory`` already holds the same one).
 
     Returns

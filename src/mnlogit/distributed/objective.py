@@ -37,7 +37,6 @@ from mnlogit.distributed.partitions import (
     block_rows_offsets,
     run_pass,
     shared,
-    tree_reduce,
 )
 from mnlogit.distributed.preparation import DaskPrepared
 from mnlogit.objective import MultinomialObjective, kernels
@@ -364,8 +363,9 @@ class DaskObjective:
             delayed(_rows_part, pure=True)(block, int((-start) % stride), stride)
             for block, start in zip(self.blocks, offsets, strict=True)
         ]
-        rows: Rows = self.counter.run("subsample", tree_reduce(parts, _concat_rows), len(parts))
-        return rows
+        # gathered to the client part by part: a tree of concatenations would hold the
+        # whole subsample on one worker
+        return _concat_rows(*self.counter.gather("subsample", parts, len(parts)))
 
     def subsample(self, stride: int) -> SolverObjective | None:
         """The same objective on every ``stride``-th row, in memory (float32 features).

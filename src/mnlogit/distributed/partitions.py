@@ -160,15 +160,19 @@ class PassCounter:
 
     def run(self, kind: str, root: Delayed, partitions: int) -> Any:
         """Compute ``root`` (one pass), count it and report it."""
+        return self.gather(kind, [root], partitions)[0]
+
+    def gather(self, kind: str, parts: Sequence[Delayed], partitions: int) -> list[Any]:
+        """Compute ``parts`` straight to the client (one pass: no worker holds them all)."""
         start = time.perf_counter()
-        (value,) = dask.compute(root)
+        values = list(dask.compute(*parts))
         elapsed = time.perf_counter() - start
         self.count += 1
         self.seconds += elapsed
         reporter = _REPORTER.get()
         if reporter is not None:
             reporter(PassReport(self.count, kind, elapsed, partitions))
-        return value
+        return values
 
 
 def shared(value: Any) -> Delayed:

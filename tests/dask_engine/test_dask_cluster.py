@@ -89,10 +89,10 @@ def test_cli_fit_on_a_running_scheduler_prints_a_line_per_pass(
         frame.iloc[part].to_parquet(tmp_path / f"part{i}.parquet")
     formula = "choice ~ age + income + C(region)"
     out = tmp_path / "model.zip"
-    status = main(
-        ["fit", str(tmp_path / "*.parquet"), "--formula", formula, "--reference", "car"]
-        + ["--scheduler", client.scheduler.address, "--output", str(out)]
-    )
+    data = str(tmp_path / "*.parquet")
+    address = client.scheduler.address
+    args = ["fit", data, "--formula", formula, "--reference", "car", "--scheduler", address]
+    status = main([*args, "--output", str(out)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     lines = [line for line in captured.err.splitlines() if line.startswith("pass ")]
