@@ -295,3 +295,19 @@ def test_firth_is_refused_with_a_reason() -> None:
         MultinomialLogit(penalty="firth").fit(
             da.from_array(X, chunks=100), da.from_array(y, chunks=100)
         )
+
+
+@pytest.mark.parametrize("method", ["dydx", "eyex"])
+def test_average_marginal_effects_equal_memory(method: str) -> None:
+    X, y = _data(seed=9)
+    X[:, 0] = np.abs(X[:, 0]) + 0.1  # positive, for the elasticity
+    w = np.random.default_rng(2).uniform(0.5, 2.0, size=y.size)
+    model = MultinomialLogit(tol=TOL).fit(X, y)
+    expected = model.marginal_effects(X, method=method, sample_weight=w)
+    got = model.marginal_effects(
+        da.from_array(X, chunks=700), method=method, sample_weight=da.from_array(w, chunks=700)
+    )
+    pd.testing.assert_index_equal(got.index, expected.index)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-10, atol=1e-14)
+    with pytest.raises(InvalidInputError, match="at='overall'"):
+        model.marginal_effects(da.from_array(X, chunks=700), at="mean")

@@ -32,13 +32,13 @@ from mnlogit.exceptions import InvalidInputError
 from mnlogit.fitted import FittedModel
 from mnlogit.prediction import predict_blocks
 
-__all__ = ["dask_evaluate", "dask_predict"]
+__all__ = ["dask_evaluate", "dask_predict", "design_rows"]
 
 FloatArray = NDArray[np.float64]
 Kind = Literal["proba", "log_proba", "argmax"]
 
 
-def _features(part: Any, state: FittedModel, index: int) -> NDArray[Any]:
+def design_rows(part: Any, state: FittedModel, index: int) -> NDArray[Any]:
     """The design matrix of one partition (the formula applied, or the values)."""
     if state.design is not None:
         return state.design.transform(part)
@@ -55,7 +55,7 @@ def _features(part: Any, state: FittedModel, index: int) -> NDArray[Any]:
 
 
 def _predict_part(part: Any, state: FittedModel, kind: Kind, index: int) -> NDArray[Any]:
-    Xd = _features(part, state, index)
+    Xd = design_rows(part, state, index)
 
     def refuse() -> None:
         raise InvalidInputError(
