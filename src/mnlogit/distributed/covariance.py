@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.distributed.objective import DaskObjective, probabilities_of
+from mnlogit.distributed.firth import DaskFitted
+from mnlogit.distributed.objective import probabilities_of
 from mnlogit.distributed.partitions import Block, run_pass, shared
 from mnlogit.inference.covariance import (
     COV_TYPES,
@@ -115,7 +116,7 @@ def _merge_clusters(*parts: ClusterSums) -> ClusterSums:
 
 
 def dask_covariance(
-    obj: DaskObjective, theta: FloatArray, cov_type: str, max_params: int | None = MAX_COV_PARAMS
+    obj: DaskFitted, theta: FloatArray, cov_type: str, max_params: int | None = MAX_COV_PARAMS
 ) -> tuple[FloatArray | None, str]:
     """Covariance of ``vec(B)`` (kept columns) at ``theta`` and its status.
 

@@ -23,10 +23,11 @@ from numpy.typing import NDArray
 
 from mnlogit.convergence import ConvergenceReport
 from mnlogit.distributed.covariance import dask_covariance
+from mnlogit.distributed.firth import DaskFirthObjective, DaskFitted
 from mnlogit.distributed.objective import DaskObjective
 from mnlogit.distributed.preparation import DaskPrepared, prepare_dask
 from mnlogit.distributed.separation import dask_separation
-from mnlogit.exceptions import InvalidInputError, SolverError, warn
+from mnlogit.exceptions import SolverError, warn
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.fitting import NEWTON_FALLBACK_MAX_PARAMS, estimated_rows
@@ -57,12 +58,20 @@ def dask_solver(settings: FitSettings, data: DaskPrepared) -> str:
     (no ``m x m`` Hessian); ``"subsample-newton"`` when a row subsample exists (a Hessian
     from a gathered subsample preconditions full passes: a handful of passes where L-BFGS
     needs twenty or more); otherwise ``"newton"`` (the Hessian summed over partitions).
+    Firth's objective offers no subsample or Hessian-vector products of its own, and its
+    Newton steps on Dask use the Fisher information (Fisher scoring, which stalls near
+    separation, where Firth is most used): ``"auto"`` takes ``"lbfgs"`` for it.
     """
-    if settings.solver == "irls":
+    firth = settings.penalty == "firth"
+    if settings.solver == "irls" or (firth and settings.solver == "subsample-newton"):
         return "newton"
+    if firth and settings.solver == "newton-cg":
+        return "lbfgs"
     if settings.solver != "auto":
         return settings.solver
     m = (data.n_classes - 1) * data.p1
+    if firth:
+        return "lbfgs"
     n = data.n_samples
     if m > NEWTON_FALLBACK_MAX_PARAMS:
         return "lbfgs"
@@ -71,9 +80,7 @@ def dask_solver(settings: FitSettings, data: DaskPrepared) -> str:
     return "newton"
 
 
-def _initial_point(
-    obj: DaskObjective, data: DaskPrepared, previous: FittedModel | None
-) -> FloatArray:
+def _initial_point(obj: DaskFitted, data: DaskPrepared, previous: FittedModel | None) -> FloatArray:
     """``previous``'s coefficients when compatible (warm start), else the null model."""
     if (
         previous is not None
@@ -90,7 +97,7 @@ def _initial_point(
 
 
 def _solve(
-    solver: str, obj: DaskObjective, x0: FloatArray, settings: FitSettings
+    solver: str, obj: DaskFitted, x0: FloatArray, settings: FitSettings
 ) -> tuple[SolverResult, SolverOptions]:
     max_iter = DEFAULT_MAX_ITER[solver] if settings.max_iter is None else settings.max_iter
     d = obj.row_unscale()
@@ -110,7 +117,7 @@ def _solve(
 
 
 def _covariance(
-    obj: DaskObjective,
+    obj: DaskFitted,
     data: DaskPrepared,
     theta: FloatArray,
     settings: FitSettings,
@@ -161,11 +168,6 @@ def fit_dask(
     FittedModel
         With ``outcome.solver`` naming the solver and the passes it took.
     """
-    if settings.penalty == "firth":
-        raise InvalidInputError(
-            "penalty='firth' is not supported on Dask data yet (its gradient needs the "
-            "inverse information inside every pass); fit it in memory or use penalty='l2'"
-        )
     data = prepare_dask(settings, X, y, sample_weight, groups)
     if data.n_missing_dropped:
         warn(
@@ -179,7 +181,8 @@ def fit_dask(
     penalty = make_penalty(
         "l2" if settings.ridge else None, data.alpha, data.fit_intercept, row_weights=weights
     )
-    obj = DaskObjective(data, param, penalty)
+    base = DaskObjective(data, param, penalty)
+    obj: DaskFitted = DaskFirthObjective(base) if settings.penalty == "firth" else base
     solver = dask_solver(settings, data)
     x0 = _initial_point(obj, data, previous)
     result, options = _solve(solver, obj, x0, settings)
@@ -198,7 +201,7 @@ def fit_dask(
     separation = None
     if settings.maximum_likelihood:
         separation = dask_separation(
-            obj, theta, result.converged, data.kept_names, data.classes, data.reference_index
+            base, theta, result.converged, data.kept_names, data.classes, data.reference_index
         )
     cov, status = _covariance(obj, data, theta, settings, result, separation)
     K = data.n_classes

@@ -192,6 +192,7 @@ class DaskObjective:
         T = parameterization.transform_to(Parameterization(self.n_classes, 0))
         self._to_ref0 = None if np.array_equal(T, np.eye(self.n_classes - 1)) else T
         self._point: _Point | None = None
+        self._hessian0: tuple[FloatArray, FloatArray] | None = None
         self._pen_diag = self._flat(penalty.hessian_diagonal((self.p1, self.n_classes - 1)))
 
     # ------------------------------------------------------------------ protocol views
@@ -294,20 +295,40 @@ class DaskObjective:
         return self.value_and_gradient(theta)[1]
 
     # ------------------------------------------------------------------ curvature
+    def loss_hessian_ref0(self, theta: FloatArray) -> FloatArray:
+        """Hessian of the mean loss in reference-class-0 coordinates: one pass (cached).
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1, (K-1) * p1)
+            A fresh copy.
+        """
+        cached = self._hessian0
+        if cached is None or not np.array_equal(cached[0], theta):
+            H: FloatArray = run_pass(
+                self.counter,
+                "hessian",
+                self.blocks,
+                _hessian_part,
+                _add,
+                self.coefficient_key(theta),
+                self._common,
+                shared(self._inv_scale),
+                None,
+            )
+            cached = self._hessian0 = (np.array(theta, copy=True), H)
+        return cached[1].copy()
+
     def loss_hessian(self, theta: FloatArray) -> FloatArray:
-        """Hessian of the mean loss in the free coordinates (no penalty), one pass."""
-        H: FloatArray = run_pass(
-            self.counter,
-            "hessian",
-            self.blocks,
-            _hessian_part,
-            _add,
-            self.coefficient_key(theta),
-            self._common,
-            shared(self._inv_scale),
-            None if self._to_ref0 is None else shared(self._to_ref0),
-        )
-        return H
+        """Hessian of the mean loss in the free coordinates (no penalty)."""
+        H0 = self.loss_hessian_ref0(theta)
+        T = self._to_ref0
+        if T is None:
+            return H0
+        k1, p1 = self.n_classes - 1, self.p1
+        H4 = H0.reshape(k1, p1, k1, p1)
+        out = np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)
+        return np.ascontiguousarray(out.reshape(k1 * p1, k1 * p1))
 
     def hessian(self, theta: FloatArray) -> FloatArray:
         """Hessian of ``f`` (loss and penalty), ``(m, m)``: one pass."""
