@@ -326,3 +326,23 @@ def test_average_marginal_effects_equal_memory(method: str) -> None:
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-10, atol=1e-14)
     with pytest.raises(InvalidInputError, match="at='overall'"):
         model.marginal_effects(da.from_array(X, chunks=700), at="mean")
+
+
+def test_separation_of_a_large_fit_is_found_on_its_smallest_probability_rows() -> None:
+    """Above 20,000 cells: the fit's signature (tiny probabilities) sends the rows with the
+    smallest fitted probabilities to the exact LP, which finds the separation."""
+    X, y = _data(n=15000, p=3, K=3, seed=14)
+    y = np.where(X[:, 0] > 1.0, 2, y % 2)  # class 2 exactly where x0 > 1: separated
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = MultinomialLogit().fit(X, y)
+        passes: list[PassReport] = []
+        with pytest.warns(SeparationWarning), report_passes(passes.append):
+            fitted = MultinomialLogit().fit(
+                da.from_array(X, chunks=3000), da.from_array(y, chunks=3000)
+            )
+    assert memory.separation_ is not None
+    assert fitted.separation_ is not None
+    assert fitted.separation_.kind == memory.separation_.kind
+    assert "separation rows" in [p.kind for p in passes]
+    assert fitted.fitted_.cov is None
