@@ -97,7 +97,8 @@ def test_cli_fit_on_a_running_scheduler_prints_a_line_per_pass(
     assert status == 0, captured.err
     lines = [line for line in captured.err.splitlines() if line.startswith("pass ")]
     assert lines[0].startswith("pass 1: statistics over 3 partitions")
-    assert any(": hessian over 3 partitions" in line for line in lines)
+    assert any(": loss+hessian over 3 partitions" in line for line in lines)  # newton
+    assert not any(": hessian over" in line for line in lines)  # one pass an iteration
     memory = MultinomialLogit(formula=formula, reference="car", tol=1e-8).fit(frame)
     saved = load(out)
     np.testing.assert_allclose(saved.coef_, memory.coef_, rtol=1e-6, atol=1e-8)

@@ -184,6 +184,7 @@ def fit_dask(
     base = DaskObjective(data, param, penalty)
     obj: DaskFitted = DaskFirthObjective(base) if settings.penalty == "firth" else base
     solver = dask_solver(settings, data)
+    base.hessian_with_loss = solver == "newton" and settings.penalty != "firth"
     x0 = _initial_point(obj, data, previous)
     result, options = _solve(solver, obj, x0, settings)
     theta = result.x

@@ -68,6 +68,32 @@ def _loss_part(block: Block, coef: tuple[FloatArray, FloatArray | None]) -> Loss
     return LossSums(found.nll, found.min_prob, found.gradient_sums)
 
 
+def _loss_hessian_part(
+    block: Block,
+    coef: tuple[FloatArray, FloatArray | None],
+    common: float,
+    column_factor: FloatArray | None,
+) -> tuple[LossSums, FloatArray]:
+    """:func:`_loss_part` and the reference-0 loss Hessian from the same probabilities."""
+    W, b = coef
+    P = np.empty((block.n_rows, W.shape[1]))
+    found = loss_kernels.sweep_loss(
+        block.X, block.codes, block.weights, W, b, gradient=True, prob_out=P
+    )
+    H = loss_hessian(
+        block.X,
+        P[:, 1:],
+        _row_weights(block, common),
+        intercept=b is not None,
+        column_factor=column_factor,
+    )
+    return LossSums(found.nll, found.min_prob, found.gradient_sums), np.asarray(H)
+
+
+def _add_loss_hessian(*parts: tuple[LossSums, FloatArray]) -> tuple[LossSums, FloatArray]:
+    return _add_loss(*(p[0] for p in parts)), _add(*(p[1] for p in parts))
+
+
 def _add_loss(*parts: LossSums) -> LossSums:
     sums = [p.sums for p in parts if p.sums is not None]
     return LossSums(
@@ -193,6 +219,9 @@ class DaskObjective:
         self._to_ref0 = None if np.array_equal(T, np.eye(self.n_classes - 1)) else T
         self._point: _Point | None = None
         self._hessian0: tuple[FloatArray, FloatArray] | None = None
+        #: Newton's method: every loss pass also forms the Hessian (one pass an iteration
+        #: instead of two; a rejected line-search point wastes one Hessian).
+        self.hessian_with_loss = False
         self._pen_diag = self._flat(penalty.hessian_diagonal((self.p1, self.n_classes - 1)))
 
     # ------------------------------------------------------------------ protocol views
@@ -250,14 +279,21 @@ class DaskObjective:
     def _evaluate(self, theta: FloatArray) -> _Point:
         point = self._point
         if point is None or not np.array_equal(theta, point.theta):
-            found: LossSums = run_pass(
-                self.counter,
-                "loss",
-                self.blocks,
-                _loss_part,
-                _add_loss,
-                self.coefficient_key(theta),
-            )
+            key = self.coefficient_key(theta)
+            if self.hessian_with_loss:
+                found, H0 = run_pass(
+                    self.counter,
+                    "loss+hessian",
+                    self.blocks,
+                    _loss_hessian_part,
+                    _add_loss_hessian,
+                    key,
+                    self._common,
+                    shared(self._inv_scale),
+                )
+                self._hessian0 = (np.array(theta, copy=True), H0)
+            else:
+                found = run_pass(self.counter, "loss", self.blocks, _loss_part, _add_loss, key)
             assert found.sums is not None
             sums = self._scaled_sums(found.sums)
             if self._common != 1.0:
