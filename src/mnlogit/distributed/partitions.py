@@ -409,27 +409,20 @@ def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[D
 
 
 # ---------------------------------------------------------------------- persisting
-def _worker_memory() -> tuple[float, bool]:
-    """Total memory the blocks may use and whether it is a distributed cluster's.
+def _worker_memory() -> float:
+    """Total memory the blocks may use: the sum of the workers' ``memory_limit`` when a
+    ``dask.distributed`` client is in use, otherwise the memory this machine has available."""
+    import psutil
 
-    A ``dask.distributed`` client in use: the sum of its workers' ``memory_limit``;
-    otherwise the memory this machine has available.
-    """
     try:
         from distributed import default_client
 
         client = default_client()
     except (ImportError, ValueError):
-        import psutil
-
-        return float(psutil.virtual_memory().available), False
+        return float(psutil.virtual_memory().available)
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     total = sum(float(w.get("memory_limit") or 0) for w in workers.values())
-    if total <= 0:
-        import psutil
-
-        total = float(psutil.virtual_memory().total)
-    return total, True
+    return total if total > 0 else float(psutil.virtual_memory().total)
 
 
 def persist_if_it_fits(blocks: list[Delayed], nbytes: float) -> tuple[list[Delayed], bool]:
@@ -446,11 +439,7 @@ def persist_if_it_fits(blocks: list[Delayed], nbytes: float) -> tuple[list[Delay
     persisted : bool
     """
     mode = dask.config.get("mnlogit.persist", "auto")
-    if mode == "auto":
-        budget, _ = _worker_memory()
-        keep = nbytes <= PERSIST_SHARE * budget
-    else:
-        keep = bool(mode)
+    keep = nbytes <= PERSIST_SHARE * _worker_memory() if mode == "auto" else bool(mode)
     if not keep:
         return blocks, False
     return list(dask.persist(*blocks)), True
