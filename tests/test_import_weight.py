@@ -37,6 +37,7 @@ def test_the_estimator_imports_no_plotting_metrics_or_statsmodels() -> None:
     assert "sklearn.base" in modules  # what the estimator is built on
     for name in ("matplotlib", "statsmodels", "sklearn.metrics", "sklearn.linear_model"):
         assert name not in modules, name
+    assert [m for m in modules if m.split(".")[0] in ("dask", "distributed")] == []
     modules = loaded_after("import mnlogit.cli; mnlogit.cli.build_parser()")
     assert [m for m in ("sklearn", "formulaic", "matplotlib") if m in modules] == []
 

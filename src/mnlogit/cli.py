@@ -187,7 +187,10 @@ def _reference(value: str | None, data: pd.DataFrame, formula: str) -> Any:
 
     response = FormulaDesign.response_of(formula)
     if response in data.columns:
-        for label in pd.unique(data[response].dropna()):
+        column: Any = data[response].dropna()
+        if hasattr(column, "compute"):  # a Dask column: its distinct values, one pass
+            column = column.unique().compute()
+        for label in pd.unique(column):
             if str(label) == value:
                 return label.item() if isinstance(label, np.generic) else label
     raise CliError(f"--reference {value!r} is not a value of the response column {response!r}")
@@ -282,9 +285,22 @@ def _cross_validated(args: argparse.Namespace, data: pd.DataFrame, options: dict
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    if args.workers is not None or args.scheduler is not None:  # Dask (docs/dask.md)
+        if args.cv is not None or args.penalty in _SPARSE or args.report:
+            raise CliError(
+                "--workers/--scheduler fit on Dask, which takes no --cv, --report or "
+                "--penalty l1/elasticnet/group: fit those on data in memory"
+            )
+        from mnlogit.distributed.command import dask_session, dask_table
+
+        with dask_session(args.workers, args.scheduler, progress=not args.quiet):
+            return _fit(args, dask_table(args.data))
+    return _fit(args, read_table(args.data, _separator(args.sep)))
+
+
+def _fit(args: argparse.Namespace, data: Any) -> int:
     from mnlogit.estimator import MultinomialLogit
 
-    data = read_table(args.data, _separator(args.sep))
     options = _penalty_options(args)
     if args.cv is not None:
         with _progress(not args.quiet):
@@ -309,7 +325,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise CliError("--cov-type cluster needs --groups COLUMN")
         if args.groups not in data.columns:
             raise CliError(f"--groups: no column {args.groups!r} in {args.data}")
-        groups = data[args.groups].to_numpy()
+        dask_frame = hasattr(data, "npartitions")  # a Dask fit reads the column itself
+        groups = args.groups if dask_frame else data[args.groups].to_numpy()
     with _progress(not args.quiet):
         model.fit(data, groups=groups)
     _print_fit(model, args)
@@ -503,6 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the coefficient path and the CV curve)",
     )
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    fit.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="fit on Dask: a local cluster of N worker processes (Parquet or CSV files, a glob)",
+    )
+    fit.add_argument(
+        "--scheduler", default=None, help="fit on Dask: the address of a running scheduler"
+    )
     fit.set_defaults(func=cmd_fit)
 
     pred = sub.add_parser("predict", help="class probabilities and predicted class")

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mnlogit import io as modelfile
 from mnlogit.arrays import Placement, placement_of
 from mnlogit.device_fit import fit_on_device
+from mnlogit.distributed.detect import is_dask
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
 from mnlogit.fitted import OUTCOME_ATTRIBUTES, SELECTION_STATUS, FittedModel
 from mnlogit.fitting import (
@@ -279,6 +280,12 @@ default="auto"
         """
         settings = FitSettings.from_params(self.get_params())
         placement = placement_of(X)
+        if settings.sparse and (placement is not None or is_dask(X, y)):
+            raise InvalidInputError(
+                f"penalty={settings.penalty!r} fits numpy arrays, scipy sparse matrices and data "
+                "frames; Dask and device (array-API) arrays take penalty=None, 'l2' or 'firth' "
+                "(docs/penalties.md)"
+            )
         if placement is not None:  # PyTorch, CuPy, ...: the device engine (docs/gpu.md)
             previous = getattr(self, "fitted_", None) if settings.warm_start else None
             state = fit_on_device(placement, settings, X, y, sample_weight, groups, previous)
@@ -286,6 +293,16 @@ default="auto"
                 if warning is not None:
                     warn(warning)
             self._set_fitted(state, placement)
+            return self
+        if is_dask(X, y):  # Dask input: the same stages by partition sums (docs/dask.md)
+            from mnlogit.distributed.fit import fit_dask
+
+            previous = getattr(self, "fitted_", None) if settings.warm_start else None
+            state = fit_dask(settings, X, y, sample_weight, groups, previous)
+            for warning in (convergence_warning(state), covariance_warning(state)):
+                if warning is not None:
+                    warn(warning)
+            self._set_fitted(state)
             return self
         # validated on a blank copy: a failing fit leaves a fitted model as it was
         data = prepare(clone(self), settings, X, y, sample_weight, groups)
@@ -501,6 +518,13 @@ default="auto"
 
         return predict_blocks(Xd, state.coef, state.intercept, kind, refuse)
 
+    def _dask_predict(self, X: Any, kind: Literal["proba", "log_proba", "labels"]) -> Any:
+        """Lazy predictions of Dask input (:func:`mnlogit.distributed.prediction.dask_predict`)."""
+        from mnlogit.distributed.prediction import dask_predict
+
+        check_is_fitted(self, "coef_")
+        return dask_predict(self.fitted_, X, kind)
+
     def score(self, X: Any, y: ArrayLike | None = None, sample_weight: Any = None) -> float:
         """Accuracy; with a formula, ``y`` defaults to the data's response column."""
         state = getattr(self, "fitted_", None)
@@ -605,6 +629,8 @@ default="auto"
             NaN rows for rows with missing values when the model was fitted with
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
+        if is_dask(X):  # a lazy Dask array (docs/dask.md)
+            return self._dask_predict(X, "log_proba")
         rows, mask = self._complete_rows(X)
         return self._scatter(self._predict(rows, "log_proba", None), mask)
 
@@ -618,6 +644,8 @@ default="auto"
             NaN rows for rows with missing values when the model was fitted with
             ``missing="drop"`` (a ``MissingValuesDropped`` warning counts them).
         """
+        if is_dask(X):  # a lazy Dask array (docs/dask.md)
+            return self._dask_predict(X, "proba")
         rows, mask = self._complete_rows(X)
         return self._scatter(self._predict(rows, "proba", None), mask)
 
@@ -636,6 +664,8 @@ default="auto"
                 NDArray[Any],
                 device_labels(placement, self.fitted_.classes, self._predict(X, "argmax", None)),
             )
+        if is_dask(X):  # a lazy Dask array (docs/dask.md)
+            return self._dask_predict(X, "labels")
         rows, mask = self._complete_rows(X)
         state = self.fitted_
         labels = np.asarray(state.classes[self._predict(rows, "argmax", state)])
@@ -658,6 +688,11 @@ default="auto"
         -------
         EvaluationReport
         """
+        if is_dask(X, y):  # partition sums, one pass (docs/dask.md)
+            from mnlogit.distributed.prediction import dask_evaluate
+
+            check_is_fitted(self, "coef_")
+            return dask_evaluate(self.fitted_, X, y)
         from mnlogit.evaluation import evaluate
 
         return evaluate(self, X, y)

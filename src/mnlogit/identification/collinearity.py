@@ -39,7 +39,7 @@ from mnlogit.identification.design import as_2d, design_terms, positive_weights
 from mnlogit.identification.scales import as_divisors, column_maxabs
 from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
 
-__all__ = ["CollinearityResult", "detect_collinearity"]
+__all__ = ["CollinearityResult", "collinearity_from_gram", "detect_collinearity"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -256,8 +256,23 @@ def detect_collinearity(
         design = _Design(Xa, sw, scale, fit_intercept)
         suspect_tol = min(max(2.0 * tol, _GRAM_SUSPECT), 1.0)
     kept, aliased, coef, resid = _limited_pivoting(R0, tol, suspect_tol, design)
+    return _result(terms, kept, aliased, coef, resid, scale, tol, method, fit_intercept)
+
+
+def _result(
+    terms: Sequence[str],
+    kept: IntArray,
+    aliased: IntArray,
+    coef: FloatArray,
+    resid: FloatArray,
+    scale: FloatArray,
+    tol: float,
+    method: Literal["qr", "gram"],
+    fit_intercept: bool,
+) -> CollinearityResult:
+    """The result, with the aliased columns' coefficients back in original units."""
     # Back to original units: scaled column j is sqrt(w) * x_j / scale_j.
-    coef_orig = np.zeros((aliased.size, m))
+    coef_orig = np.zeros((aliased.size, len(terms)))
     for a, j in enumerate(aliased):
         coef_orig[a, kept] = coef[a, kept] * scale[j] / scale[kept]
     return CollinearityResult(
@@ -272,6 +287,48 @@ def detect_collinearity(
         method=method,
         fit_intercept=fit_intercept,
     )
+
+
+def collinearity_from_gram(
+    gram: FloatArray,
+    col_maxabs: FloatArray,
+    fit_intercept: bool,
+    feature_names: Sequence[str],
+    tol: float | None = None,
+) -> CollinearityResult:
+    """R's alias rule decided on a Gram matrix alone (data that cannot be read again cheaply).
+
+    For data held elsewhere (a Dask engine reduces the Gram matrix over partitions): the
+    same pivoted-Cholesky factor as ``method="gram"`` of :func:`detect_collinearity`, but
+    suspected columns are *not* re-checked on the data, so relative residuals are resolved
+    only to about 1e-8 (against the tolerance 1e-7).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (m, m)
+        ``Yᵀ diag(w) Y`` with ``Y = [1, X diag(1 / as_divisors(col_maxabs))]`` (the ones
+        column only with ``fit_intercept``), ``w`` the non-negative weights (any common
+        factor).
+    col_maxabs : ndarray of shape (p,)
+        Each column's largest absolute value (the scaling ``Y`` used).
+    fit_intercept : bool
+    feature_names : sequence of str, length p
+    tol : float, optional
+        Relative tolerance in (0, 1); default ``1e-7``.
+
+    Returns
+    -------
+    CollinearityResult
+        With ``method="gram"``.
+    """
+    tol = DEFAULT_TOL if tol is None else float(tol)
+    if not 0.0 < tol < 1.0:
+        raise InvalidInputError(f"tol must be in (0, 1), got {tol!r}")
+    mx = as_divisors(np.asarray(col_maxabs, dtype=np.float64))
+    terms = design_terms(mx.size, fit_intercept, list(feature_names))
+    R0, scale = _r_factor_from_gram(np.array(gram, dtype=np.float64), mx, int(fit_intercept))
+    kept, aliased, coef, resid = _limited_pivoting(R0, tol, tol, None)
+    return _result(terms, kept, aliased, coef, resid, scale, tol, "gram", fit_intercept)
 
 
 class _Design:
@@ -389,6 +446,12 @@ def _r_factor_gram(
         G[0, 0] = wr.sum()
         G[0, 1:] = colsum
         G[1:, 0] = colsum
+    return _r_factor_from_gram(G, mx, off)
+
+
+def _r_factor_from_gram(G: FloatArray, mx: FloatArray, off: int) -> tuple[FloatArray, FloatArray]:
+    """:func:`_r_factor_gram`'s factor from the scaled Gram matrix ``G`` (changed in place)."""
+    m = G.shape[0]
     d = np.sqrt(np.clip(np.diag(G), 0.0, None))
     d_safe = np.where(d > 0, d, 1.0)
     G /= d_safe[:, None]

@@ -31,7 +31,14 @@ from numpy.typing import NDArray
 from mnlogit.objective import FirthObjective, MultinomialObjective
 from mnlogit.objective.device import DeviceObjective
 
-__all__ = ["COV_TYPES", "MAX_COV_PARAMS", "NOISE_VARIANCE_RATIO", "compute_covariance"]
+__all__ = [
+    "COV_TYPES",
+    "MAX_COV_PARAMS",
+    "NOISE_VARIANCE_RATIO",
+    "compute_covariance",
+    "covariance_from_parts",
+    "inverse_information",
+]
 
 FloatArray = NDArray[np.float64]
 #: What the covariance is computed from: the fitted objective (Firth's included; device
@@ -52,7 +59,22 @@ NOISE_VARIANCE_RATIO = 1e-10
 def _inverse_information(obj: FittedObjective, theta: FloatArray) -> FloatArray | None:
     # each objective says which curvature inference inverts: the (penalized) Hessian, or
     # for Firth the Fisher information at the penalized estimate (as R's logistf)
-    info = obj.information(theta) * obj.sum_weights
+    return inverse_information(obj.information(theta) * obj.sum_weights)
+
+
+def inverse_information(info: FloatArray) -> FloatArray | None:
+    """The inverse of an information matrix (sum scale), or None when it is singular.
+
+    Parameters
+    ----------
+    info : ndarray of shape (m, m)
+        Symmetric positive (semi-)definite.
+
+    Returns
+    -------
+    ndarray of shape (m, m) or None
+        None when Cholesky fails or some variance inflation exceeds 1e12.
+    """
     try:
         factor = scipy.linalg.cho_factor(info, lower=False, check_finite=True)
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
@@ -167,14 +189,43 @@ def compute_covariance(
         cov_free = bread @ _meat_cluster(obj, theta, groups) @ bread
     else:
         raise ValueError(f"cov_type must be one of {COV_TYPES} or None, got {cov_type!r}")
-    status = f"{cov_type} covariance of {m} free parameters"
+    return covariance_from_parts(bread, cov_free, cov_type, obj.param.A, obj.row_unscale())
+
+
+def covariance_from_parts(
+    bread: FloatArray, cov_free: FloatArray, cov_type: str, A: FloatArray, row_unscale: FloatArray
+) -> tuple[FloatArray, str]:
+    """Covariance of ``vec(B)`` from the free parameters' covariance, and its status.
+
+    For an objective held elsewhere (a Dask engine sums the information and the meat over
+    partitions): the same rounding-noise rule and map back to the original scale as
+    :func:`compute_covariance`.
+
+    Parameters
+    ----------
+    bread : ndarray of shape (m, m)
+        The inverse information (sum scale) of the free parameters.
+    cov_free : ndarray of shape (m, m)
+        ``bread`` itself (``"nonrobust"``) or ``bread @ meat @ bread``.
+    cov_type : {"nonrobust", "robust", "cluster"}
+    A : ndarray of shape (K, K-1)
+        The parameterization's map from free to full coefficients.
+    row_unscale : ndarray of shape (p1,)
+        ``B_original = row_unscale[:, None] * B_scaled``.
+
+    Returns
+    -------
+    cov : ndarray of shape (K * p1, K * p1)
+    status : str
+    """
+    status = f"{cov_type} covariance of {bread.shape[0]} free parameters"
     if cov_type != "nonrobust":
         cov_free, status = _drop_rounding_noise(cov_free, bread, status)
-    return _to_original_scale(obj, cov_free, status)
+    return _to_original_scale(A, row_unscale, cov_free, status)
 
 
 def _to_original_scale(
-    obj: FittedObjective, cov_free: FloatArray, status: str
+    A: FloatArray, row_unscale: FloatArray, cov_free: FloatArray, status: str
 ) -> tuple[FloatArray, str]:
     """``L cov_free L^T`` on the features' original scale, unrepresentable entries NaN.
 
@@ -187,10 +238,10 @@ def _to_original_scale(
     a variance that underflowed to 0 (``z = inf``, ``p = 0``) or overflowed to inf
     (``p = 1``).
     """
-    L = np.kron(obj.param.A, np.diag(obj.row_unscale()))
+    L = np.kron(A, np.diag(row_unscale))
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         cov = L @ cov_free @ L.T
-    unit = np.kron(obj.param.A, np.eye(obj.p1))
+    unit = np.kron(A, np.eye(row_unscale.size))
     internal = np.einsum("ia,ab,ib->i", unit, cov_free, unit)
     var = np.diag(cov)
     lost = (internal > 0) & ~((var >= np.finfo(np.float64).tiny) & np.isfinite(var))

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from mnlogit.distributed.detect import is_dask
 from mnlogit.exceptions import (
     InferenceUnavailableError,
     InvalidInputError,
@@ -633,6 +634,12 @@ class InferenceMixin:
             design columns are replaced by one row per non-base level.
             ``attrs["discrete"]`` lists the terms reported as discrete changes.
         """
+        if is_dask(X, sample_weight):  # partition sums, at="overall" only (docs/dask.md)
+            from mnlogit.distributed.margins import dask_marginal_effects
+
+            return dask_marginal_effects(
+                self.fitted_, self._covariance(), X, at, method, alpha, dummy, sample_weight
+            )
         cov = self._covariance()
         state = self.fitted_
         rows = self._rows(X)

@@ -26,6 +26,8 @@ uses the inverse Fisher information at the penalized estimate (as R's ``logistf`
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
@@ -35,13 +37,60 @@ from mnlogit.objective.loss import ProbabilityVisitor
 from mnlogit.objective.multinomial import MultinomialObjective
 from mnlogit.objective.protocol import HESSIAN, HESSP, Inverse
 
-__all__ = ["EXACT_HESSIAN_MAX_PARAMS", "FirthObjective"]
+__all__ = ["EXACT_HESSIAN_MAX_PARAMS", "FirthObjective", "leverage_scores"]
 
 FloatArray = NDArray[np.float64]
 
 #: Largest number of free parameters for which Newton uses the exact Hessian of the
 #: Firth objective (by differences of the gradient, 2m gradient evaluations).
 EXACT_HESSIAN_MAX_PARAMS = 200
+
+
+def leverage_scores(
+    X_b: Any,
+    P_b: FloatArray,
+    inv4: FloatArray,
+    s_b: FloatArray,
+    unscale: FloatArray,
+    fit_intercept: bool,
+) -> FloatArray:
+    """``d (1/2 log det I) / d eta`` for a block of rows (the module docstring's formula).
+
+    A block kernel: each row's share is its own, so a caller may split the rows anyhow
+    (the in-memory objective walks row blocks, a Dask engine its partitions).
+
+    Parameters
+    ----------
+    X_b : ndarray or sparse matrix of shape (m, p)
+    P_b : ndarray of shape (m, K)
+        The probabilities.
+    inv4 : ndarray of shape (K-1, p1, K-1, p1)
+        The inverse Fisher information (sum scale, reference-0 coordinates, scaled features).
+    s_b : ndarray of shape (m,)
+        Effective sample weights (not normalized).
+    unscale : ndarray of shape (p1,)
+        ``[1, 1 / feature_scale]``: the rows on the scaled features.
+    fit_intercept : bool
+
+    Returns
+    -------
+    ndarray of shape (m, K)
+    """
+    m = X_b.shape[0]
+    Xc = X_b.toarray() if hasattr(X_b, "toarray") else np.asarray(X_b, dtype=np.float64)
+    if fit_intercept:
+        Xc = np.hstack([np.ones((m, 1)), Xc])
+    Xc = Xc * unscale  # scaled-feature rows, matching the information's coordinates
+    # Q[i, a, b] = x_i^T inv[a, :, b, :] x_i
+    with np.errstate(all="ignore"):
+        Q = np.einsum("it,atbu,iu->iab", Xc, inv4, Xc, optimize=True)
+        p = P_b[:, 1:]
+        v = p * (np.einsum("iaa->ia", Q) - 2.0 * np.einsum("iab,ib->ia", Q, p))
+        s = s_b[:, None]
+        U = np.zeros((m, P_b.shape[1]))
+        U[:, 1:] = 0.5 * s * v
+        U -= 0.5 * s * P_b * v.sum(axis=1, keepdims=True)
+    return U
 
 
 class FirthObjective:
@@ -166,22 +215,11 @@ class FirthObjective:
         """
         base = self.base
         unscale = base.row_unscale()
-        X = base.X
         k1 = base.n_classes - 1
         for sl in row_blocks(base.n_samples, k1 * base.p1):
-            start, stop = sl.start, sl.stop
-            Xc = X[start:stop]
-            Xc = Xc.toarray() if hasattr(Xc, "toarray") else np.asarray(Xc)
-            if base.fit_intercept:
-                Xc = np.hstack([np.ones((stop - start, 1)), Xc])
-            Xc = Xc * unscale  # scaled-feature rows, matching the information's coordinates
-            # Q[i, a, b] = x_i^T inv[a, :, b, :] x_i
-            Q = np.einsum("it,atbu,iu->iab", Xc, inv4, Xc, optimize=True)
-            p = P[start:stop, 1:]
-            v = p * (np.einsum("iaa->ia", Q) - 2.0 * np.einsum("iab,ib->ia", Q, p))
-            s = base.sample_weight[start:stop, None]
-            U[start:stop, 1:] = 0.5 * s * v
-            U[start:stop, :] -= 0.5 * s * P[start:stop, :] * v.sum(axis=1, keepdims=True)
+            U[sl] = leverage_scores(
+                base.X[sl], P[sl], inv4, base.sample_weight[sl], unscale, base.fit_intercept
+            )
 
     # ------------------------------------------------------------------ objective
     def value(self, theta: FloatArray) -> float:

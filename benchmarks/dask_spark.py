@@ -1,0 +1,251 @@
+"""mnlogit on Dask against Spark MLlib, same Parquet data, same cores, one run.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=src .venv/bin/python -m benchmarks.dask_spark [--n 5000000] [--p 50] [--K 5]
+        [--workers 2] [--files 32] [--data-dir /tmp/mnlogit-dask-bench] [--skip-spark]
+        [--output benchmarks/results/dask_spark.json]
+
+Measured, side by side:
+
+1. **mnlogit on Dask**: ``MultinomialLogit(cov_type=None).fit(frame[features], frame["y"])``
+   on a ``LocalCluster`` of ``--workers`` processes with one thread each, from
+   ``dd.read_parquet`` to the fitted model (preparation passes included); passes counted.
+2. **Spark MLlib** ``LogisticRegression(family="multinomial", regParam=0)`` on
+   ``local[--workers]`` from the same Parquet files (``VectorAssembler`` included),
+   ``tol=1e-12`` so that it reaches the optimum.
+3. **The same objective**: both fits' mean log-loss evaluated by one common function
+   (mnlogit's ``evaluate`` over the same Dask data, Spark's coefficients loaded with
+   ``MultinomialLogit.from_coefficients``) and their relative difference.
+4. **Cost per pass**: one value-and-gradient pass of the Dask objective over the
+   persisted blocks (mean of 5) against the in-memory objective's pass on the same rows
+   in one process (X read into memory from the same files, BLAS with all cores).
+
+Timings on a shared machine are noisy: the ratios from one run are what it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.dask_data import make_parquet
+
+__all__ = ["main"]
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_dask(path: str, names: list[str], workers: int) -> dict[str, Any]:
+    """The Dask fit and the per-pass comparison (item 1 and 4 of the module docstring)."""
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+
+    from mnlogit import MultinomialLogit
+    from mnlogit.distributed.partitions import PassReport, report_passes
+
+    out: dict[str, Any] = {}
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(workers)
+        passes: list[PassReport] = []
+        start = time.perf_counter()
+        with report_passes(passes.append):
+            frame = dd.read_parquet(path)
+            model = MultinomialLogit(cov_type=None).fit(frame[names], frame["y"])
+        out["fit_seconds"] = time.perf_counter() - start
+        out["solver"] = model.solver_
+        out["n_iter"] = int(model.n_iter_)
+        out["passes"] = [(p.kind, round(p.seconds, 3)) for p in passes]
+        out["n_passes"] = len(passes)
+        out["loglik"] = float(model.loglik_)
+        out["coef"] = model.coef_.tolist()
+        out["intercept"] = model.intercept_.tolist()
+        out["classes"] = model.classes_.tolist()
+        out["worker_peak_mib"] = list(client.run(_peak_rss_mib).values())
+        out["pass"] = _per_pass(frame, names, model)
+        report = model.evaluate(frame[names], frame["y"])
+        out["log_loss"] = report.log_loss
+    return out
+
+
+def _per_pass(frame: Any, names: list[str], model: Any) -> dict[str, float]:
+    """One value-and-gradient pass of the Dask objective, persisted blocks (mean of 5)."""
+    from mnlogit.distributed.objective import DaskObjective
+    from mnlogit.distributed.preparation import prepare_dask
+    from mnlogit.objective import make_penalty
+    from mnlogit.parameterization import Parameterization
+    from mnlogit.preparation import FitSettings
+
+    settings = FitSettings.from_params(model.get_params())
+    data = prepare_dask(settings, frame[names], frame["y"], None, None)
+    obj = DaskObjective(
+        data,
+        Parameterization(data.n_classes, data.reference_index),
+        make_penalty(None, 0.0, True),
+    )
+    rng = np.random.default_rng(1)
+    obj.value_and_gradient(rng.normal(size=obj.n_params) * 0.01)  # waits for the persist
+    times = []
+    for _ in range(5):
+        theta = rng.normal(size=obj.n_params) * 0.01
+        start = time.perf_counter()
+        obj.value_and_gradient(theta)
+        times.append(time.perf_counter() - start)
+    rows = data.rows
+    return {
+        "dask_pass_seconds": float(np.mean(times)),
+        "partitions": len(rows),
+        "rows_per_partition": float(np.mean(rows)),
+        "persisted": bool(data.persisted),
+    }
+
+
+def in_memory_pass(path: str, names: list[str]) -> dict[str, float]:
+    """One value-and-gradient pass of the in-memory objective on the same rows."""
+    import pandas as pd
+
+    from mnlogit.objective import MultinomialObjective, make_penalty
+    from mnlogit.parameterization import Parameterization
+
+    files = sorted(Path(path).parent.glob("*.parquet"))
+    frames = [pd.read_parquet(f) for f in files]
+    X = np.ascontiguousarray(np.vstack([f[names].to_numpy() for f in frames]))
+    y = np.concatenate([f["y"].to_numpy() for f in frames]).astype(np.intp)
+    del frames
+    K = int(y.max()) + 1
+    obj = MultinomialObjective(
+        X, y, K, np.ones(y.size), Parameterization(K, 0), make_penalty(None, 0.0, True)
+    )
+    rng = np.random.default_rng(1)
+    obj.value_and_gradient(rng.normal(size=obj.n_params) * 0.01)  # as the Dask side
+    times = []
+    for _ in range(5):
+        theta = rng.normal(size=obj.n_params) * 0.01
+        start = time.perf_counter()
+        obj.value_and_gradient(theta)
+        times.append(time.perf_counter() - start)
+    return {"memory_pass_seconds": float(np.mean(times))}
+
+
+def run_spark(path: str, names: list[str], workers: int, memory: str) -> dict[str, Any]:
+    """Spark MLlib's multinomial logistic regression from the same Parquet files."""
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master(f"local[{workers}]")
+        .config("spark.driver.memory", memory)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(2 * workers))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        start = time.perf_counter()
+        frame = spark.read.parquet(path)  # the same files (the glob skips spec.json)
+        data = VectorAssembler(inputCols=names, outputCol="features").transform(frame)
+        lr = LogisticRegression(
+            family="multinomial",
+            regParam=0.0,
+            elasticNetParam=0.0,
+            maxIter=1000,
+            tol=1e-12,
+            standardization=True,
+            labelCol="y",
+            featuresCol="features",
+        )
+        fitted = lr.fit(data)
+        seconds = time.perf_counter() - start
+        history = fitted.summary.objectiveHistory
+        return {
+            "fit_seconds": seconds,
+            "n_iter": int(fitted.summary.totalIterations),
+            "coef": fitted.coefficientMatrix.toArray().tolist(),
+            "intercept": list(fitted.interceptVector.toArray()),
+            "objective_history_last": float(history[-1]) if history else None,
+        }
+    finally:
+        spark.stop()
+
+
+def spark_log_loss(path: str, names: list[str], spark: dict[str, Any], classes: list[Any]) -> float:
+    """Spark's coefficients scored by mnlogit's ``evaluate`` over the same Dask data."""
+    import dask
+    import dask.dataframe as dd
+
+    from mnlogit import MultinomialLogit
+
+    model = MultinomialLogit.from_coefficients(
+        np.asarray(classes), np.asarray(spark["intercept"]), np.asarray(spark["coef"])
+    )
+    with dask.config.set(scheduler="threads", num_workers=2):
+        frame = dd.read_parquet(path)
+        return float(model.evaluate(frame[names], frame["y"]).log_loss)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5_000_000)
+    parser.add_argument("--p", type=int, default=50)
+    parser.add_argument("--K", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--files", type=int, default=32)
+    parser.add_argument("--data-dir", default="/tmp/mnlogit-dask-bench")
+    parser.add_argument("--spark-memory", default="8g")
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    directory = Path(args.data_dir) / f"n{args.n}-p{args.p}-K{args.K}-f{args.files}"
+    start = time.perf_counter()
+    names = make_parquet(directory, args.n, args.p, args.K, args.files)
+    print(f"data: {directory} ({time.perf_counter() - start:.1f} s to make or find)")
+    path = str(directory / "*.parquet")
+    result: dict[str, Any] = {"n": args.n, "p": args.p, "K": args.K, "workers": args.workers}
+    result["dask"] = run_dask(path, names, args.workers)
+    d = result["dask"]
+    print(
+        f"dask: {d['fit_seconds']:.1f} s, {d['solver']}, {d['n_iter']} iterations, "
+        f"{d['n_passes']} passes, log loss {d['log_loss']:.12f}, workers' peak "
+        f"{[round(m) for m in d['worker_peak_mib']]} MiB"
+    )
+    result["memory"] = in_memory_pass(path, names)
+    ratio = d["pass"]["dask_pass_seconds"] / result["memory"]["memory_pass_seconds"]
+    result["pass_ratio"] = ratio
+    print(
+        f"per pass: dask {d['pass']['dask_pass_seconds']:.3f} s "
+        f"({d['pass']['partitions']} partitions of {d['pass']['rows_per_partition']:.0f} rows), "
+        f"in memory {result['memory']['memory_pass_seconds']:.3f} s: ratio {ratio:.2f}"
+    )
+    if not args.skip_spark:
+        s = result["spark"] = run_spark(path, names, args.workers, args.spark_memory)
+        s["log_loss"] = spark_log_loss(path, names, s, d["classes"])
+        gap = (s["log_loss"] - d["log_loss"]) / d["log_loss"]
+        result["objective_gap"] = gap
+        result["time_ratio"] = d["fit_seconds"] / s["fit_seconds"]
+        print(
+            f"spark: {s['fit_seconds']:.1f} s, {s['n_iter']} iterations, log loss "
+            f"{s['log_loss']:.12f} (relative gap to dask {gap:+.2e}); dask / spark time "
+            f"{result['time_ratio']:.3f}"
+        )
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""A fit on Dask data, stage by stage (the Dask counterpart of :mod:`mnlogit.fitting`).
+
+::
+
+    prepare_dask(...)      -> DaskPrepared     statistics and Gram passes, blocks persisted
+    DaskObjective(...)     -> objective         passes of the block kernels
+    dask_solver(...)       -> solver name       the "auto" rule for Dask
+    solve_in_precision     -> SolverResult      the in-memory solvers, unchanged
+    dask_separation(...)   -> separation        unpenalized fits
+    dask_covariance(...)   -> covariance        nonrobust, robust, cluster by partition sums
+
+:func:`fit_dask` returns the same :class:`~mnlogit.fitted.FittedModel` an in-memory fit
+makes, so inference that reads the fitted state (coefficient tables, Wald tests, LR tests
+between fits, summaries, model files, predictions) works unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnlogit.convergence import ConvergenceReport
+from mnlogit.distributed.covariance import dask_covariance
+from mnlogit.distributed.firth import DaskFirthObjective, DaskFitted
+from mnlogit.distributed.objective import DaskObjective
+from mnlogit.distributed.preparation import DaskPrepared, prepare_dask
+from mnlogit.distributed.separation import dask_separation
+from mnlogit.exceptions import SolverError, warn
+from mnlogit.fitstats import FitStatistics, null_loglik
+from mnlogit.fitted import FitOutcome, FittedModel
+from mnlogit.fitting import NEWTON_FALLBACK_MAX_PARAMS, estimated_rows
+from mnlogit.formula import MissingValuesDropped
+from mnlogit.identification import SeparationResult, expand_coefficients, expand_covariance
+from mnlogit.objective import make_penalty
+from mnlogit.parameterization import Parameterization
+from mnlogit.preparation import FitSettings
+from mnlogit.solvers import (
+    DEFAULT_MAX_ITER,
+    SOLVERS,
+    SolverOptions,
+    SolverResult,
+    solve_in_precision,
+)
+from mnlogit.solvers.subsample_newton import subsample_rows, uses_kronecker
+
+__all__ = ["dask_solver", "fit_dask"]
+
+FloatArray = NDArray[np.float64]
+
+
+def dask_solver(settings: FitSettings, data: DaskPrepared) -> str:
+    """The solver a Dask fit runs.
+
+    ``"irls"`` runs Newton's method (the same steps; IRLS's working responses would be
+    ``n x K`` arrays on the client). ``"auto"``: ``"lbfgs"`` beyond 2000 free parameters
+    (no ``m x m`` Hessian); ``"subsample-newton"`` when a row subsample exists (a Hessian
+    from a gathered subsample preconditions full passes: a handful of passes where L-BFGS
+    needs twenty or more); otherwise ``"newton"`` (the Hessian summed over partitions).
+    Firth's objective offers no subsample or Hessian-vector products of its own, and its
+    Newton steps on Dask use the Fisher information (Fisher scoring, which stalls near
+    separation, where Firth is most used): ``"auto"`` takes ``"lbfgs"`` for it.
+    """
+    firth = settings.penalty == "firth"
+    if settings.solver == "irls" or (firth and settings.solver == "subsample-newton"):
+        return "newton"
+    if firth and settings.solver == "newton-cg":
+        return "lbfgs"
+    if settings.solver != "auto":
+        return settings.solver
+    m = (data.n_classes - 1) * data.p1
+    if firth:
+        return "lbfgs"
+    n = data.n_samples
+    if m > NEWTON_FALLBACK_MAX_PARAMS:
+        return "lbfgs"
+    if subsample_rows(n, m) < n and not uses_kronecker(n, m):
+        return "subsample-newton"
+    return "newton"
+
+
+def _initial_point(obj: DaskFitted, data: DaskPrepared, previous: FittedModel | None) -> FloatArray:
+    """``previous``'s coefficients when compatible (warm start), else the null model."""
+    if (
+        previous is not None
+        and np.array_equal(previous.classes, data.classes)
+        and previous.fit_intercept == data.fit_intercept
+        and previous.n_features == data.n_features
+    ):
+        return obj.free_from_original(estimated_rows(previous, data.kept_columns))
+    B = np.zeros((obj.p1, data.n_classes))
+    if data.fit_intercept:
+        totals = data.class_totals
+        B[0] = np.log(np.maximum(totals / totals.sum(), 1e-12))
+    return obj.free_from_original(B)
+
+
+def _solve(
+    solver: str, obj: DaskFitted, x0: FloatArray, settings: FitSettings
+) -> tuple[SolverResult, SolverOptions]:
+    max_iter = DEFAULT_MAX_ITER[solver] if settings.max_iter is None else settings.max_iter
+    d = obj.row_unscale()
+    scale = None if np.all(d == 1.0) else np.tile(1.0 / d, x0.size // d.size)
+    options = SolverOptions(
+        tol=settings.tol,
+        max_iter=max_iter,
+        criterion=settings.criterion,
+        verbose=settings.verbose,
+        gradient_scale=scale,
+    )
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            return solve_in_precision(SOLVERS[solver], obj, x0, options), options
+    except FloatingPointError as exc:
+        raise SolverError(f"solver {solver!r} failed: {exc}") from exc
+
+
+def _covariance(
+    obj: DaskFitted,
+    data: DaskPrepared,
+    theta: FloatArray,
+    settings: FitSettings,
+    result: SolverResult,
+    separation: SeparationResult | None,
+) -> tuple[FloatArray | None, str]:
+    if separation is not None:
+        return None, (
+            f"no standard errors: the classes are {separation.kind}ly separated, so the "
+            "maximum-likelihood estimate does not exist"
+        )
+    if settings.cov_type is None:
+        return None, "covariance not computed (cov_type=None)"
+    if not result.converged:
+        return None, (
+            "no standard errors: the fit did not converge, so the coefficients are not the "
+            "maximum-likelihood estimate. Refit with a larger max_iter or solver='newton'"
+        )
+    cov, status = dask_covariance(obj, theta, settings.cov_type)
+    if cov is not None and data.kept_columns is not None:
+        cov = expand_covariance(
+            cov, data.kept_columns, data.n_features, data.n_classes, data.fit_intercept
+        )
+    return cov, status
+
+
+def fit_dask(
+    settings: FitSettings,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    groups: Any = None,
+    previous: FittedModel | None = None,
+) -> FittedModel:
+    """Fit the model to Dask data (module docstring).
+
+    Parameters
+    ----------
+    settings : FitSettings
+    X : dask array of shape (n, p), or a dask DataFrame (numeric, or any with a formula)
+    y : dask array or series of shape (n,), or None with a formula
+    sample_weight, groups : dask array or series, array-like, a column name (formula), or None
+    previous : FittedModel, optional
+        Warm start (``warm_start=True``).
+
+    Returns
+    -------
+    FittedModel
+        With ``outcome.solver`` naming the solver and the passes it took.
+    """
+    data = prepare_dask(settings, X, y, sample_weight, groups)
+    if data.n_missing_dropped:
+        warn(
+            MissingValuesDropped(
+                f"dropped {data.n_missing_dropped} of {data.n_samples + data.n_missing_dropped} "
+                "rows with missing values in the formula's columns"
+            )
+        )
+    param = Parameterization(data.n_classes, data.reference_index)
+    weights = (1.0 / data.column_scale) ** 2 if settings.ridge else None
+    penalty = make_penalty(
+        "l2" if settings.ridge else None, data.alpha, data.fit_intercept, row_weights=weights
+    )
+    base = DaskObjective(data, param, penalty)
+    obj: DaskFitted = DaskFirthObjective(base) if settings.penalty == "firth" else base
+    solver = dask_solver(settings, data)
+    base.hessian_with_loss = solver == "newton" and settings.penalty != "firth"
+    x0 = _initial_point(obj, data, previous)
+    result, options = _solve(solver, obj, x0, settings)
+    theta = result.x
+    B = obj.original_coefficients(theta)
+    off = int(data.fit_intercept)
+    coef = np.ascontiguousarray(B[off:].T)
+    if data.kept_columns is not None:
+        coef = expand_coefficients(coef, data.kept_columns, data.n_features)
+    statistics = FitStatistics(
+        loglik=obj.loglik(theta),
+        loglik_null=null_loglik(data.class_totals, data.fit_intercept),
+        n_params=obj.n_params,
+        nobs=data.sum_weights,
+    )
+    separation = None
+    if settings.maximum_likelihood:
+        separation = dask_separation(
+            base, theta, result.converged, data.kept_names, data.classes, data.reference_index
+        )
+    cov, status = _covariance(obj, data, theta, settings, result, separation)
+    K = data.n_classes
+    state = FittedModel(
+        classes=data.classes,
+        reference=None if data.reference_index is None else data.classes[data.reference_index],
+        reference_index=data.reference_index,
+        coef=coef,
+        intercept=B[0].copy() if data.fit_intercept else np.zeros(K),
+        fit_intercept=data.fit_intercept,
+        feature_names_in=data.feature_names_in,
+        design=data.design,
+        kept_columns=data.kept_columns,
+        aliased=() if data.collinearity is None else tuple(data.collinearity.aliased),
+        cov_type=settings.cov_type,
+        outcome=FitOutcome(
+            solver=solver,
+            alpha=data.alpha,
+            n_iter=result.n_iter,
+            converged=result.converged,
+            statistics=statistics,
+        ),
+        convergence=ConvergenceReport.from_result(
+            solver, settings.criterion, settings.tol, options.max_iter, result
+        ),
+        separation=separation,
+        collinearity=data.collinearity,
+        n_missing_dropped=data.n_missing_dropped,
+        fingerprint=None,
+        sample_weight=None,
+    )
+    return state.with_covariance(cov, settings.cov_type, status)

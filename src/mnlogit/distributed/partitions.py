@@ -1,0 +1,450 @@
+"""The partitions of a Dask input as blocks of rows, and passes over them.
+
+A fit sees its data as a list of Dask ``Delayed`` objects, one per partition, each
+evaluating to a :class:`Block` (features, class codes, normalized weights, cluster labels):
+the shape the block kernels take. Before the classes are known a partition yields a
+:class:`RawBlock` (features and labels as given). This module
+
+- lines up the partitions of ``X``, ``y``, ``sample_weight`` and ``groups`` (equal chunks
+  are paired; unknown chunk sizes, from data frames, are paired by partition and checked
+  when the partition is computed; other chunkings are rechunked to ``X``'s);
+- persists the encoded blocks on the workers when they fit in half the workers' memory,
+  and otherwise leaves them as a graph that reads the source again on every pass (out of
+  core) -- :func:`persist_if_it_fits`, with the ``dask.config`` key ``mnlogit.persist``
+  (``"auto"``, ``True`` or ``False``) to force either;
+- runs one pass: a map over the blocks and a tree reduction of the partial sums
+  (:func:`run_pass`), reporting each pass to the callback set by :func:`report_passes`.
+
+The coefficients of a pass enter its graph once, as a single key that every task refers
+to (:func:`shared`), not embedded in each task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import dask
+import numpy as np
+from dask.delayed import Delayed, delayed
+from numpy.typing import NDArray
+
+from mnlogit.exceptions import InvalidInputError
+
+__all__ = [
+    "FAN_IN",
+    "Block",
+    "PassCounter",
+    "PassReport",
+    "RawBlock",
+    "array_parts",
+    "block_rows_offsets",
+    "paired_parts",
+    "persist_if_it_fits",
+    "report_passes",
+    "row_partitions",
+    "row_parts",
+    "run_pass",
+    "shared",
+    "tree_reduce",
+]
+
+FloatArray = NDArray[np.float64]
+T = TypeVar("T")
+
+#: Partial sums combined per task of the tree reduction.
+FAN_IN = 8
+#: Blocks are persisted when their size is at most this share of the workers' memory.
+PERSIST_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    """One partition as given: numeric features and labels, before encoding.
+
+    Attributes
+    ----------
+    X : ndarray of shape (m, p)
+    labels : ndarray of shape (m,)
+    weights : ndarray of shape (m,) or None
+        Sample weights as given.
+    groups : ndarray of shape (m,) or None
+        Cluster labels.
+    index : int
+        The partition's position, for messages.
+    dropped : int
+        Rows a formula fit with ``missing="drop"`` left out of this partition.
+    """
+
+    X: NDArray[Any]
+    labels: NDArray[Any]
+    weights: NDArray[Any] | None
+    groups: NDArray[Any] | None
+    index: int
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
+class Block:
+    """One partition as the kernels take it.
+
+    Attributes
+    ----------
+    X : ndarray of shape (m, p_kept)
+        float64 or float32, C-contiguous, aliased columns removed.
+    codes : ndarray of shape (m,)
+        Class codes ``0 .. K-1``.
+    weights : ndarray of shape (m,) or None
+        Effective weights over their total ``S`` over all partitions (``None``: every row
+        weighs ``1 / n``).
+    groups : ndarray of shape (m,) or None
+        Cluster labels (``cov_type="cluster"``).
+    """
+
+    X: NDArray[Any]
+    codes: NDArray[np.intp]
+    weights: FloatArray | None
+    groups: NDArray[Any] | None
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """What one pass over the partitions did.
+
+    Attributes
+    ----------
+    number : int
+        1 for the first pass of a fit.
+    kind : str
+        ``"statistics"``, ``"gram"``, ``"loss"``, ``"hessian"``, ``"hessp"``, ...
+    seconds : float
+        Wall time of the pass (graph construction, scheduling and the computation).
+    partitions : int
+    """
+
+    number: int
+    kind: str
+    seconds: float
+    partitions: int
+
+
+_REPORTER: ContextVar[Callable[[PassReport], None] | None] = ContextVar(
+    "mnlogit_pass_reporter", default=None
+)
+
+
+@contextmanager
+def report_passes(callback: Callable[[PassReport], None]) -> Iterator[None]:
+    """Call ``callback(report)`` after every pass of the fits run inside the block."""
+    token = _REPORTER.set(callback)
+    try:
+        yield
+    finally:
+        _REPORTER.reset(token)
+
+
+class PassCounter:
+    """Numbers the passes of one fit and reports them (:func:`report_passes`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+
+    def run(self, kind: str, root: Delayed, partitions: int) -> Any:
+        """Compute ``root`` (one pass), count it and report it."""
+        return self.gather(kind, [root], partitions)[0]
+
+    def gather(self, kind: str, parts: Sequence[Delayed], partitions: int) -> list[Any]:
+        """Compute ``parts`` straight to the client (one pass: no worker holds them all)."""
+        start = time.perf_counter()
+        values = list(dask.compute(*parts))
+        elapsed = time.perf_counter() - start
+        self.count += 1
+        self.seconds += elapsed
+        reporter = _REPORTER.get()
+        if reporter is not None:
+            reporter(PassReport(self.count, kind, elapsed, partitions))
+        return values
+
+
+def shared(value: Any) -> Delayed:
+    """``value`` as one graph key, so that every task of a pass refers to the same copy."""
+    return delayed(value, pure=True, traverse=False)
+
+
+def tree_reduce(parts: Sequence[Delayed], combine: Callable[..., Any]) -> Delayed:
+    """A tree of ``combine(*partials)`` tasks of at most :data:`FAN_IN` inputs each."""
+    level = list(parts)
+    if not level:
+        raise InvalidInputError("the Dask input has no partitions")
+    while len(level) > 1:
+        level = [
+            delayed(combine, pure=True)(*level[i : i + FAN_IN])
+            for i in range(0, len(level), FAN_IN)
+        ]
+    if level[0] is parts[0]:  # one partition: still one task of the reduction's shape
+        return delayed(combine, pure=True)(level[0])
+    return level[0]
+
+
+def run_pass(
+    counter: PassCounter,
+    kind: str,
+    blocks: Sequence[Delayed],
+    kernel: Callable[..., Any],
+    combine: Callable[..., Any],
+    *args: Any,
+) -> Any:
+    """One pass: ``kernel(block, *args)`` on every block, tree-reduced by ``combine``.
+
+    ``args`` should be :func:`shared` keys (or small values): they are referred to by
+    every task.
+    """
+    parts = [delayed(kernel, pure=True)(block, *args) for block in blocks]
+    return counter.run(kind, tree_reduce(parts, combine), len(blocks))
+
+
+# ---------------------------------------------------------------------- partitions
+def _checked_block(X: Any, labels: Any, weights: Any, groups: Any, index: int) -> RawBlock:
+    """A :class:`RawBlock` from the pieces of one partition, their lengths checked."""
+    Xa = np.asarray(X)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    if Xa.ndim != 2:
+        raise InvalidInputError(f"partition {index} of X is {Xa.ndim}-dimensional, not 2-d")
+    if Xa.dtype.kind not in "fiub":
+        raise InvalidInputError(
+            f"partition {index} of X has dtype {Xa.dtype}; features must be numeric "
+            "(give a formula to encode text and categorical columns)"
+        )
+    ya = np.asarray(labels).ravel()
+    m = Xa.shape[0]
+    pieces = {"y": ya}
+    wa = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    ga = None if groups is None else np.asarray(groups).ravel()
+    if wa is not None:
+        pieces["sample_weight"] = wa
+    if ga is not None:
+        pieces["groups"] = ga
+    for name, piece in pieces.items():
+        if piece.shape[0] != m:
+            raise InvalidInputError(
+                f"partition {index}: X has {m} rows but {name} has {piece.shape[0]}; give "
+                f"{name} with the same partitions (chunks) as X"
+            )
+    return RawBlock(Xa, ya, wa, ga, index)
+
+
+def _is_frame_like(obj: Any) -> bool:
+    """A Dask DataFrame or Series (anything with ``npartitions`` and ``to_delayed``)."""
+    return hasattr(obj, "npartitions") and not hasattr(obj, "chunks")
+
+
+def row_parts(obj: Any, row_chunks: tuple[float, ...], name: str) -> list[Any]:
+    """``obj`` (None, an in-memory array, a Dask array or series) split like ``X``'s rows.
+
+    Parameters
+    ----------
+    obj : None, array-like, dask array or dask series of shape (n,)
+    row_chunks : tuple
+        ``X``'s row chunks (known sizes, or NaN for unknown ones).
+    name : str
+        For messages.
+
+    Returns
+    -------
+    list
+        One entry per partition of ``X``: None, an ndarray slice, or a ``Delayed``.
+    """
+    nb = len(row_chunks)
+    if obj is None:
+        return [None] * nb
+    known = not any(np.isnan(c) for c in row_chunks)
+    if _is_frame_like(obj):
+        if obj.npartitions == nb:
+            return list(obj.to_delayed())
+        obj = obj.to_dask_array(lengths=True)
+    if hasattr(obj, "chunks"):  # a dask array
+        arr = obj if obj.ndim == 1 else obj.ravel()
+        if len(arr.chunks[0]) == nb and (not known or tuple(arr.chunks[0]) == row_chunks):
+            return list(arr.to_delayed().ravel())
+        if not known:
+            raise InvalidInputError(
+                f"{name} is chunked unlike X and X's chunk sizes are unknown; call "
+                "X.compute_chunk_sizes() first, or give both from the same data frame"
+            )
+        if any(np.isnan(c) for c in arr.chunks[0]):
+            arr = arr.compute_chunk_sizes()
+        return list(arr.rechunk((tuple(int(c) for c in row_chunks),)).to_delayed().ravel())
+    values = np.asarray(obj)
+    if not known:
+        raise InvalidInputError(
+            f"{name} is an in-memory array but X's chunk sizes are unknown; call "
+            "X.compute_chunk_sizes() first, or give it as a Dask array"
+        )
+    total = int(sum(row_chunks))
+    if values.shape[0] != total:
+        raise InvalidInputError(f"X has {total} rows but {name} has {values.shape[0]}")
+    bounds = np.concatenate([[0], np.cumsum([int(c) for c in row_chunks])])
+    return [values[bounds[i] : bounds[i + 1]] for i in range(nb)]
+
+
+_EXTRA = ("__mnlogit_y__", "__mnlogit_weight__", "__mnlogit_group__")
+
+
+def _split_frame(frame: Any, n_features: int, present: tuple[bool, ...]) -> tuple[Any, ...]:
+    """A partition of ``X`` with ``y`` (weights, groups) assigned as extra columns, split."""
+    values: list[Any] = [np.asarray(frame.iloc[:, :n_features])]
+    column = n_features
+    for here in present:
+        values.append(frame.iloc[:, column].to_numpy() if here else None)
+        column += int(here)
+    return tuple(values)
+
+
+def _frame_parts(
+    X: Any, extras: tuple[Any, Any, Any]
+) -> tuple[list[Any], list[Any], list[Any], list[Any]] | None:
+    """Partitions of a Dask data frame ``X`` with the Dask series among ``extras``
+    assigned as columns (one selection: a column read alone may be partitioned apart
+    from the others, e.g. Parquet files combined by size); None when they cannot be."""
+    present = tuple(_is_frame_like(e) for e in extras)
+    assigned = {name: e for name, e, here in zip(_EXTRA, extras, present, strict=True) if here}
+    try:
+        frame = X.assign(**assigned) if assigned else X
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+    n_features = len(X.columns)
+    split = [delayed(_split_frame, nout=4)(f, n_features, present) for f in frame.to_delayed()]
+    columns = [list(s) for s in zip(*[tuple(part) for part in split], strict=True)]
+    return columns[0], columns[1], columns[2], columns[3]
+
+
+def row_partitions(X: Any) -> tuple[list[Any], tuple[float, ...]]:
+    """One ``Delayed`` per row partition of a Dask array or data frame, and the row chunks
+    (NaN where unknown)."""
+    if _is_frame_like(X):
+        frames = list(X.to_delayed())
+        return frames, (float("nan"),) * len(frames)
+    if X.ndim == 1:
+        X = X[:, None]
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return list(X.to_delayed()[:, 0]), tuple(float(c) for c in X.chunks[0])
+
+
+def paired_parts(X: Any, y: Any, as_frames: bool) -> tuple[list[Any], list[Any]]:
+    """Partitions of ``X`` and of the labels ``y`` that belong to them.
+
+    Parameters
+    ----------
+    X : dask array or data frame
+    y : dask array or series, array-like or None
+    as_frames : bool
+        Keep a data frame's partitions as frames (a formula reads them by column name);
+        otherwise a data frame ``X`` and a Dask series ``y`` are read as one frame (their
+        partitions then match) and ``X``'s partitions become arrays.
+    """
+    if not as_frames and _is_frame_like(X) and _is_frame_like(y):
+        found = _frame_parts(X, (y, None, None))
+        if found is not None:
+            return found[0], found[1]
+    parts, chunks = row_partitions(X)
+    return parts, row_parts(y, chunks, "y")
+
+
+def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[Delayed], int]:
+    """The raw partitions of a Dask array (or numeric Dask data frame) ``X`` and its labels.
+
+    A Dask data frame ``X`` with Dask series ``y`` (weights, groups) is read as one frame
+    (the series assigned as columns), so that their partitions match; other labels are
+    split like ``X``'s rows (:func:`row_parts`).
+
+    Returns
+    -------
+    parts : list of Delayed
+        Each evaluates to a :class:`RawBlock`.
+    n_features : int
+    """
+    extras = (y, sample_weight, groups)
+    ys, ws, gs = None, None, None
+    if _is_frame_like(X):
+        n_features = len(X.columns)
+        found = _frame_parts(X, extras)
+        if found is None:
+            frames = list(X.to_delayed())
+            xs: list[Any] = [delayed(np.asarray)(f) for f in frames]
+        else:
+            xs, ys, ws, gs = found
+            extras = tuple(None if _is_frame_like(e) else e for e in extras)  # type: ignore[assignment]
+        row_chunks: tuple[float, ...] = (float("nan"),) * len(xs)
+    else:
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise InvalidInputError(f"X must be 2-d, got a {X.ndim}-d Dask array")
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        n_features = int(X.shape[1])
+        row_chunks = tuple(float(c) for c in X.chunks[0])
+        xs = list(X.to_delayed()[:, 0])
+    given = [ys, ws, gs]
+    for k, (extra, name) in enumerate(zip(extras, ("y", "sample_weight", "groups"), strict=True)):
+        if extra is not None or given[k] is None:
+            given[k] = row_parts(extra, row_chunks, name)
+    ys, ws, gs = given
+    assert ys is not None and ws is not None and gs is not None
+    parts = [
+        delayed(_checked_block, pure=True)(xs[i], ys[i], ws[i], gs[i], i) for i in range(len(xs))
+    ]
+    return parts, n_features
+
+
+# ---------------------------------------------------------------------- persisting
+def _worker_memory() -> float:
+    """Total memory the blocks may use: the sum of the workers' ``memory_limit`` when a
+    ``dask.distributed`` client is in use, otherwise the memory this machine has available."""
+    import psutil
+
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return float(psutil.virtual_memory().available)
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    total = sum(float(w.get("memory_limit") or 0) for w in workers.values())
+    return total if total > 0 else float(psutil.virtual_memory().total)
+
+
+def persist_if_it_fits(blocks: list[Delayed], nbytes: float) -> tuple[list[Delayed], bool]:
+    """Persist ``blocks`` (about ``nbytes``) when they fit, per ``mnlogit.persist``.
+
+    ``dask.config`` key ``mnlogit.persist``: ``"auto"`` (default) persists when ``nbytes``
+    is at most :data:`PERSIST_SHARE` of the workers' total memory (or of this machine's
+    available memory without a distributed client); ``True`` always, ``False`` never
+    (every pass then reads the source again: out of core).
+
+    Returns
+    -------
+    blocks : list of Delayed
+    persisted : bool
+    """
+    mode = dask.config.get("mnlogit.persist", "auto")
+    keep = nbytes <= PERSIST_SHARE * _worker_memory() if mode == "auto" else bool(mode)
+    if not keep:
+        return blocks, False
+    return list(dask.persist(*blocks)), True
+
+
+def block_rows_offsets(rows: Sequence[int]) -> NDArray[np.int64]:
+    """Global index of each partition's first row, shape ``(n_partitions,)``."""
+    return np.concatenate([[0], np.cumsum(np.asarray(rows, dtype=np.int64))[:-1]]).astype(np.int64)

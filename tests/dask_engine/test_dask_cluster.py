@@ -1,0 +1,105 @@
+"""The Dask engine on a ``dask.distributed.LocalCluster`` of 2 worker processes.
+
+The fixture starts the cluster itself (nothing external). Few tests, as each start costs
+seconds on a shared 2-core machine: a persisted fit of Dask arrays and a streamed (out of
+core) formula fit reading Parquet files, both equal to the in-memory fit within 1e-8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+pd = pytest.importorskip("pandas")
+pytest.importorskip("pyarrow")
+
+from test_dask_fit import TOL, _data, _frame, assert_same_fit  # noqa: E402
+
+from mnlogit import MultinomialLogit  # noqa: E402
+from mnlogit.distributed.partitions import PassReport, report_passes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit="1GiB",
+        dashboard_address=None,
+    )
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def test_persisted_arrays_on_two_worker_processes(client: Any) -> None:
+    X, y = _data(n=40000, seed=11)
+    memory = MultinomialLogit(tol=TOL, cov_type="robust").fit(X, y)
+    held: list[list[int]] = []  # keys each worker holds, seen after every pass
+
+    def look(report: PassReport) -> None:
+        held.append([len(keys) for keys in client.has_what().values()])
+
+    with report_passes(look):
+        fitted = MultinomialLogit(tol=TOL, cov_type="robust").fit(
+            da.from_array(X, chunks=5000), da.from_array(y, chunks=5000)
+        )
+    assert fitted.solver_ == "subsample-newton"
+    assert_same_fit(memory, fitted)
+    # during the solver's passes the 8 persisted blocks live on the workers, on both
+    assert len(held[-1]) == 2
+    assert min(held[-1]) >= 1 and sum(held[-1]) >= 8
+
+
+def test_streamed_formula_fit_from_parquet(client: Any, tmp_path: Path) -> None:
+    frame = _frame(n=8000, seed=12)
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 4)):
+        frame.iloc[part].to_parquet(tmp_path / f"part{i}.parquet")
+    formula = "choice ~ age + income + score + C(region)"
+    memory = MultinomialLogit(formula=formula, tol=TOL, cov_type="cluster").fit(
+        frame, groups=frame["region"]
+    )
+    passes: list[PassReport] = []
+    with dask.config.set({"mnlogit.persist": False}), report_passes(passes.append):
+        data = dd.read_parquet(str(tmp_path / "*.parquet"))
+        fitted = MultinomialLogit(formula=formula, tol=TOL, cov_type="cluster").fit(
+            data, groups="region"
+        )
+    assert_same_fit(memory, fitted)
+    assert all(p.partitions == 4 for p in passes)
+    assert passes[-1].kind == "cluster meat"
+
+
+def test_cli_fit_on_a_running_scheduler_prints_a_line_per_pass(
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnlogit import load
+    from mnlogit.cli import main
+
+    frame = _frame(n=3000, seed=13)
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[part].to_parquet(tmp_path / f"part{i}.parquet")
+    formula = "choice ~ age + income + C(region)"
+    out = tmp_path / "model.zip"
+    data = str(tmp_path / "*.parquet")
+    address = client.scheduler.address
+    args = ["fit", data, "--formula", formula, "--reference", "car", "--scheduler", address]
+    status = main([*args, "--output", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    lines = [line for line in captured.err.splitlines() if line.startswith("pass ")]
+    assert lines[0].startswith("pass 1: statistics over 3 partitions")
+    assert any(": loss+hessian over 3 partitions" in line for line in lines)  # newton
+    assert not any(": hessian over" in line for line in lines)  # one pass an iteration
+    memory = MultinomialLogit(formula=formula, reference="car", tol=1e-8).fit(frame)
+    saved = load(out)
+    np.testing.assert_allclose(saved.coef_, memory.coef_, rtol=1e-6, atol=1e-8)
+    assert "class = bus  (against reference car)" in captured.out
