@@ -28,6 +28,7 @@ from mnlogit.identification import SeparationResult
 from mnlogit.identification.separation_check import SUSPICIOUS_PROBABILITY
 from mnlogit.objective import make_penalty
 from mnlogit.objective.device import DeviceObjective
+from mnlogit.objective.device_firth import DeviceFirthObjective
 from mnlogit.parameterization import Parameterization
 from mnlogit.preparation import FitSettings, PreparedData
 from mnlogit.solvers import FLOAT32_TOL, SolverResult
@@ -48,16 +49,19 @@ __all__ = [
 DEVICE_NEWTON_MAX_PARAMS = 2000
 
 
-def build_device_objective(data: DeviceData, settings: FitSettings) -> DeviceObjective:
+def build_device_objective(
+    data: DeviceData, settings: FitSettings
+) -> DeviceObjective | DeviceFirthObjective:
     """The penalized mean negative log-likelihood of device ``data`` (as
-    :func:`mnlogit.fitting.build_objective`: ridge on the original scale)."""
+    :func:`mnlogit.fitting.build_objective`: ridge on the original scale; Firth's penalty
+    wraps the unpenalized objective)."""
     assert data.placement is not None
     param = Parameterization(data.n_classes, data.reference_index)
     weights = (1.0 / data.column_scale) ** 2 if settings.ridge else None
     penalty = make_penalty(
         "l2" if settings.ridge else None, data.alpha, data.fit_intercept, row_weights=weights
     )
-    return DeviceObjective(
+    objective = DeviceObjective(
         data.placement,
         data.X,
         data.codes,
@@ -69,6 +73,7 @@ def build_device_objective(data: DeviceData, settings: FitSettings) -> DeviceObj
         feature_scale=data.column_scale,
         equal_weights=data.equal_weights,
     )
+    return DeviceFirthObjective(objective) if settings.penalty == "firth" else objective
 
 
 def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
@@ -78,7 +83,8 @@ def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
     when the data have rows for a subsample (as on numpy: its Hessian from ``r << n``
     float32 rows is the initial matrix of L-BFGS steps on all rows, a few passes in all),
     else ``"newton"``. Above it ``"lbfgs"`` (the numpy path's Kronecker curvature model
-    is not built on a device).
+    is not built on a device). Firth's objective has no subsample: ``"newton"``
+    (``"lbfgs"`` above the limit), as :func:`mnlogit.fitting.choose_fit_solver` does.
     """
     if settings.solver != "auto":
         return settings.solver
@@ -86,6 +92,8 @@ def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
     m = (data.n_classes - 1) * (int(data.X.shape[1]) + int(data.fit_intercept))
     if m > DEVICE_NEWTON_MAX_PARAMS:
         return "lbfgs"
+    if settings.penalty == "firth":
+        return "newton"
     return "subsample-newton" if subsample_rows(n, m) < n else "newton"
 
 
@@ -170,7 +178,7 @@ def fit_on_device(
         data, settings, objective, result, solver, options, separation_check=separation_signs
     )
     state = fit_covariance(state, objective, result.x, data)
-    if not objective.float64:
+    if not placement.float64:
         warn(
             DataWarning(
                 f"the device {placement.device!r} has no float64: the fit ran in float32 "

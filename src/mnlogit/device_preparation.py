@@ -14,8 +14,8 @@ back only its small result, never ``X``:
   whose residual is below 1e-5 on the data (corrected semi-normal equations); here the
   Gram matrix alone decides, so residuals are resolved to about 1e-8 relative.
 
-Not available on a device (a clear error): formulas, ``cov_type="cluster"``, Firth's
-penalty, the solver ``"irls"``. The fit records no data
+Not available on a device (a clear error): formulas, ``cov_type="cluster"``, the solver
+``"irls"``. The fit records no data
 fingerprint (its digests would read ``X`` on the host), so refits against the fitted
 state (``compute_covariance``, likelihood-ratio tests) take numpy data only.
 """
@@ -81,12 +81,6 @@ def _refuse_unsupported(settings: FitSettings, groups: Any) -> None:
     where = "on device arrays (PyTorch, CuPy, ...)"
     if settings.formula is not None:
         raise InvalidInputError(f"formula= takes a data frame; it is not available {where}")
-    if settings.penalty == "firth":
-        raise InvalidInputError(
-            f"penalty='firth' is not available {where}: its leverages need per-row "
-            "products with the inverse information. Fit numpy arrays (X.cpu().numpy()), "
-            "or use penalty='l2'"
-        )
     if settings.cov_type == "cluster" or groups is not None:
         raise InvalidInputError(
             f"cluster-robust covariances (groups=) are not available {where}; use "
@@ -269,9 +263,10 @@ def _identify(
     maxabs: FloatArray,
     fit_intercept: bool,
 ) -> tuple[Any, IntArray | None, CollinearityResult | None, FloatArray]:
-    """Aliased columns found and dropped (maximum likelihood only), as the numpy path."""
+    """Aliased columns found and dropped (unpenalized and Firth fits), as the numpy path."""
     p1 = X.shape[1] + int(fit_intercept)
-    if not settings.maximum_likelihood or p1 > MAX_COLLINEARITY_COLUMNS or X.shape[1] == 0:
+    drops = not settings.ridge or settings.maximum_likelihood  # as the numpy path: Firth too
+    if not drops or p1 > MAX_COLLINEARITY_COLUMNS or X.shape[1] == 0:
         return X, None, None, maxabs
     result = device_collinearity(placement, X, w, fit_intercept, names, maxabs)
     if not result.collinear:

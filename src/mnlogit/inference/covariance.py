@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective import FirthObjective, MultinomialObjective
 from mnlogit.objective.device import DeviceObjective
+from mnlogit.objective.device_firth import DeviceFirthObjective
 
 __all__ = ["COV_TYPES", "MAX_COV_PARAMS", "NOISE_VARIANCE_RATIO", "compute_covariance"]
 
@@ -71,9 +72,17 @@ def _score_blocks(obj: FittedObjective, theta: FloatArray) -> FloatArray:
     return obj.residuals(theta) @ obj.param.A
 
 
+def _device(obj: FittedObjective) -> DeviceObjective | None:
+    """The device objective under ``obj`` (Firth's wraps one), or None on the host."""
+    if isinstance(obj, DeviceFirthObjective):
+        return obj.device_base
+    return obj if isinstance(obj, DeviceObjective) else None
+
+
 def _meat_robust(obj: FittedObjective, theta: FloatArray) -> FloatArray:
-    if isinstance(obj, DeviceObjective):  # one rank update on the device
-        return obj.robust_meat(theta)
+    device = _device(obj)
+    if device is not None:  # one rank update on the device
+        return device.robust_meat(theta)
     R = _score_blocks(obj, theta)
     k1, p1 = R.shape[1], obj.p1
     s = obj.sample_weight

@@ -262,7 +262,7 @@ class DeviceObjective:
 
     def backproject(self, U: Any) -> FloatArray:
         """A per-row derivative ``U`` ``(n, K)`` (device) carried back to ``theta``."""
-        sums = xk.backproject(
+        sums = xk.backproject_rows(
             self.placement.xp, self.X, U, self._compute, self.work, self.fit_intercept
         )
         return self.param.free_gradient(self._scaled(to_host(sums).astype(np.float64)))
