@@ -14,8 +14,8 @@ back only its small result, never ``X``:
   whose residual is below 1e-5 on the data (corrected semi-normal equations); here the
   Gram matrix alone decides, so residuals are resolved to about 1e-8 relative.
 
-Not available on a device (a clear error): formulas, ``cov_type="cluster"``, the solver
-``"irls"``. The fit records no data
+Cluster labels (``groups=``) become integer codes on the device. Not available on a
+device (a clear error): formulas, the solver ``"irls"``. The fit records no data
 fingerprint (its digests would read ``X`` on the host), so refits against the fitted
 state (``compute_covariance``, likelihood-ratio tests) take numpy data only.
 """
@@ -33,6 +33,7 @@ from mnlogit.exceptions import CollinearityWarning, DataWarning, InvalidInputErr
 from mnlogit.identification import (
     CollinearityResult,
     check_column_range,
+    check_groups,
     column_scales,
     detect_collinearity,
 )
@@ -81,16 +82,34 @@ def _refuse_unsupported(settings: FitSettings, groups: Any) -> None:
     where = "on device arrays (PyTorch, CuPy, ...)"
     if settings.formula is not None:
         raise InvalidInputError(f"formula= takes a data frame; it is not available {where}")
-    if settings.cov_type == "cluster" or groups is not None:
-        raise InvalidInputError(
-            f"cluster-robust covariances (groups=) are not available {where}; use "
-            "cov_type='robust', or fit numpy arrays"
-        )
     if settings.solver not in DEVICE_SOLVERS:
         raise InvalidInputError(
             f"solver={settings.solver!r} is not available {where} (IRLS's working "
             f"responses are not formed there); use one of {list(DEVICE_SOLVERS)}"
         )
+
+
+def _groups(placement: Placement, groups: Any, n: int) -> Any:
+    """Cluster labels as device codes ``0 .. G-1`` ``(n,)`` (None stays None).
+
+    Labels on the host (numbers or strings) are checked and encoded there and their codes
+    sent to the device; labels on the device are encoded there (``unique_inverse``).
+    """
+    if groups is None:
+        return None
+    xp = placement.xp
+    if placement_of(groups) is None:
+        check_groups(groups, n)
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+        return placement.put(codes.astype(np.int64))
+    g = placement.take(groups)
+    if g.ndim != 1 or g.shape[0] != n:
+        raise InvalidInputError(
+            f"groups must have one cluster label per row ({n}), got shape {tuple(g.shape)}"
+        )
+    if xp.isdtype(g.dtype, "real floating") and bool(xp.any(xp.isnan(g))):
+        raise InvalidInputError("groups has missing cluster labels (NaN); give every row a cluster")
+    return xp.astype(xp.reshape(xp.unique_inverse(g)[1], (-1,)), xp.int64)
 
 
 def _features(placement: Placement, settings: FitSettings, X: Any) -> Any:
@@ -306,14 +325,16 @@ def prepare_on_device(
     settings : FitSettings
     X : device array of shape (n, p)
     y, sample_weight : array of shape (n,), on the device or the host (moved to the device)
-    groups : None
-        Cluster labels are refused on a device.
+    groups : array of shape (n,) or None
+        Cluster labels, on the device or the host (:func:`_groups`).
 
     Returns
     -------
     DeviceData
     """
     _refuse_unsupported(settings, groups)
+    if settings.cov_type == "cluster" and groups is None:
+        raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
     if y is None:
         raise InvalidInputError(
             "MultinomialLogit requires y to be passed, but the target y is None"
@@ -322,6 +343,7 @@ def prepare_on_device(
     X = _features(placement, settings, X)
     n, p = int(X.shape[0]), int(X.shape[1])
     classes, codes = _labels(placement, y, n)
+    group_codes = _groups(placement, groups, n)
     w, totals, equal = _weights(placement, sample_weight, settings.class_weight, classes, codes, n)
     names = [f"x{j}" for j in range(p)]
     maxabs = (
@@ -353,7 +375,7 @@ def prepare_on_device(
         codes=codes,
         classes=classes,
         sample_weight=w,
-        groups=None,
+        groups=group_codes,
         fit_intercept=fit_intercept,
         n_features=p,
         feature_names_in=None,

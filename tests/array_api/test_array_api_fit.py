@@ -190,8 +190,6 @@ def test_bad_input_gets_the_clear_errors(to_device: Any) -> None:
         MultinomialLogit().fit(to_device(X), np.array(["a", "b"])[y % 2])
     with pytest.raises(InvalidInputError, match="single class"):
         MultinomialLogit().fit(to_device(X), to_device(np.zeros_like(y)))
-    with pytest.raises(InvalidInputError, match="cluster"):
-        MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y), groups=y)
     with pytest.raises(InvalidInputError, match="irls"):
         MultinomialLogit(solver="irls").fit(to_device(X), to_device(y))
     # (single observations and an aliased column are warned about first)

@@ -59,3 +59,34 @@ def test_firth_float32_and_lbfgs(to_device: Any) -> None:
             to_device(X), to_device(y)
         )
     assert rel(lb.fitted_.coef, MultinomialLogit(penalty="firth").fit(X, y).coef_) < 1e-6
+
+
+@pytest.mark.parametrize("params", [{}, {"penalty": "l2", "reference": None}])
+def test_cluster_covariance_equals_the_numpy_fit(to_device: Any, params: dict[str, Any]) -> None:
+    X, y = multinomial_data(n=400, p=3, K=3, seed=4)
+    rng = np.random.default_rng(4)
+    groups = rng.integers(0, 23, size=y.size)
+    w = rng.integers(1, 4, size=y.size).astype(np.float64)
+    kw = {"cov_type": "cluster", **params}
+    host = MultinomialLogit(**kw).fit(X, y, sample_weight=w, groups=groups)
+    # cluster labels on the device
+    device = MultinomialLogit(**kw).fit(
+        to_device(X), to_device(y), to_device(w), groups=to_device(groups)
+    )
+    assert_same_fit(device, host)
+    # string labels on the host, in another order: the same partition
+    names = np.array([f"g{(7 * g) % 23:02d}" for g in groups])
+    again = MultinomialLogit(**kw).fit(to_device(X), to_device(y), to_device(w), groups=names)
+    assert_same_fit(again, host)
+    # the sandwich differs from the model-based covariance (the test can fail)
+    assert rel(MultinomialLogit(**params).fit(X, y, w).fitted_.cov, host.fitted_.cov) > 1e-3
+
+
+def test_cluster_needs_groups_on_a_device(to_device: Any) -> None:
+    from mnlogit.exceptions import InvalidInputError
+
+    X, y = multinomial_data(n=100, p=2, K=3)
+    with pytest.raises(InvalidInputError, match="needs groups"):
+        MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y))
+    with pytest.raises(InvalidInputError, match="one cluster label per row"):
+        MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y), groups=y[:50])

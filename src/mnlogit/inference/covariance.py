@@ -103,6 +103,9 @@ def _dense(a: Any) -> FloatArray:
 
 
 def _meat_cluster(obj: FittedObjective, theta: FloatArray, groups: Any) -> FloatArray:
+    device = _device(obj)
+    if device is not None:  # cluster sums on the device; groups are device codes there
+        return device.cluster_meat(theta, groups)
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     G = int(codes.max()) + 1
     if G < 2:

@@ -42,6 +42,7 @@ __all__ = [
     "backproject",
     "backproject_rows",
     "class_sums",
+    "cluster_scores",
     "column_maxabs",
     "curvature_sums",
     "device_rows",
@@ -439,3 +440,56 @@ def firth_scores(
         U = xp.concat([xp.zeros((r, 1), dtype=work, device=Xc.device), half * v], axis=1)
         rows.append(U - half * P[sl, :] * xp.sum(v, axis=1, keepdims=True))
     return rows[0] if len(rows) == 1 else xp.concat(rows, axis=0)
+
+
+def cluster_scores(
+    xp: Any,
+    X: Any,
+    R: Any,
+    s: Any,
+    groups: Any,
+    n_groups: int,
+    *,
+    intercept: bool,
+    column_factor: Any,
+    work: Any,
+) -> Any:
+    """Each cluster's summed scores ``U_g = sum_{i in g} s_i R_i ⊗ [1, x̃_i]``, ``(G, m)``.
+
+    ``x̃ = X diag(column_factor)``; entry ``(g, a p1 + j)`` is class ``a``'s score of design
+    column ``j``. The standard has no scatter-add, so each row block adds its rows to
+    their clusters by a product with the block's one-hot cluster matrix (``(rows, G)``;
+    a GEMM of ``rows G m`` flops).
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    R : device array of shape (n, K-1), work dtype
+        Per-row scores in ``eta`` in free coordinates.
+    s : device array of shape (n,)
+        Frequency weights (not normalized).
+    groups : device integer array of shape (n,)
+        Cluster codes ``0 .. G-1``.
+    n_groups : int
+    column_factor : device array of shape (p,) or None
+
+    Returns
+    -------
+    device array of shape (G, (K-1) p1), work dtype
+    """
+    n, p = X.shape
+    k1 = R.shape[1]
+    p1 = p + int(intercept)
+    out = None
+    for sl in _slices(n, max(n_groups, k1 * p1)):
+        Xc = _rows(xp, X, sl, work)
+        if column_factor is not None:
+            Xc = Xc * column_factor
+        r = Xc.shape[0]
+        if intercept:
+            Xc = xp.concat([xp.ones((r, 1), dtype=work, device=Xc.device), Xc], axis=1)
+        S = R[sl, :] * xp.reshape(s[sl], (-1, 1))
+        Z = xp.reshape(xp.reshape(S, (r, k1, 1)) * xp.reshape(Xc, (r, 1, p1)), (r, k1 * p1))
+        part = _onehot(xp, groups[sl], n_groups, work).T @ Z
+        out = part if out is None else out + part
+    return out
