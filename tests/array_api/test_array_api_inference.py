@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from array_api_data import multinomial_data
-from test_array_api_fit import assert_same_fit, rel
+from test_array_api_fit import RTOL, assert_same_fit, rel
 
 from mnlogit import MultinomialLogit
 
@@ -90,3 +90,86 @@ def test_cluster_needs_groups_on_a_device(to_device: Any) -> None:
         MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y))
     with pytest.raises(InvalidInputError, match="one cluster label per row"):
         MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y), groups=y[:50])
+
+
+def test_the_fingerprint_equals_the_numpy_fits(to_device: Any) -> None:
+    """The digests are the numpy path's for the same numbers, so each accepts the other's
+    data; a large X is hashed on the same sampled rows (monkeypatched threshold)."""
+    import mnlogit.device_fingerprint as dfp
+    import mnlogit.fingerprint as fp
+
+    X, y = multinomial_data(n=300, p=3, K=3)
+    w = np.linspace(0.5, 2.0, y.size)
+    host = MultinomialLogit(class_weight={1: 2.0}).fit(X, y, w)
+    device = MultinomialLogit(class_weight={1: 2.0}).fit(to_device(X), to_device(y), to_device(w))
+    assert device.fitted_.fingerprint == host.fitted_.fingerprint
+    other = X.copy()
+    other[150, 1] += 1e-9
+    differs = MultinomialLogit().fit(to_device(other), to_device(y)).fitted_.fingerprint
+    assert differs.features != MultinomialLogit().fit(X, y).fitted_.fingerprint.features
+    # sampled rows (X above the threshold): the same rows on both paths
+    try:
+        fp.FULL_HASH_BYTES = 1000
+        rows = fp.sampled_rows(300, 3 * 8)
+        assert rows is not None and rows.size < 300
+        dfp.HASH_BLOCK_BYTES = 200  # several blocks
+        a = fp.DataFingerprint.of(X, np.arange(3), y, np.ones(300))
+        Xd = to_device(X)
+        from mnlogit.arrays import placement_of
+
+        pl = placement_of(Xd)
+        assert pl is not None
+        b = dfp.device_fingerprint(pl, Xd, np.arange(3), to_device(y), to_device(np.ones(300)))
+        assert a == b
+        X2 = X.copy()
+        X2[rows[3], 0] += 1.0  # a sampled row
+        X3 = X.copy()
+        X3[np.setdiff1d(np.arange(300), rows)[0], 0] += 1.0  # a skipped row: unseen
+        c = dfp.device_fingerprint(
+            pl, to_device(X2), np.arange(3), to_device(y), to_device(np.ones(300))
+        )
+        d = dfp.device_fingerprint(
+            pl, to_device(X3), np.arange(3), to_device(y), to_device(np.ones(300))
+        )
+        assert c.features != a.features and d.features == a.features
+    finally:
+        fp.FULL_HASH_BYTES = 2**24
+        dfp.HASH_BLOCK_BYTES = 2**22
+
+
+def test_refits_of_a_device_fit_take_device_data(to_device: Any) -> None:
+    from mnlogit.exceptions import InvalidInputError
+
+    X, y = multinomial_data(n=400, p=3, K=3, seed=5)
+    groups = np.arange(y.size) % 17
+    host = MultinomialLogit(cov_type=None).fit(X, y)
+    model = MultinomialLogit(cov_type=None).fit(to_device(X), to_device(y))
+    assert model.fitted_.cov is None
+    for kind in ("nonrobust", "robust", "cluster"):
+        host.compute_covariance(X, y, groups=groups, cov_type=kind)
+        model.compute_covariance(
+            to_device(X), to_device(y), groups=to_device(groups), cov_type=kind
+        )
+        assert rel(model.fitted_.cov, host.fitted_.cov) < RTOL
+    with pytest.raises(InvalidInputError, match="features differ"):
+        model.compute_covariance(to_device(X + 1.0), to_device(y))
+    with pytest.raises(InvalidInputError, match="labels"):
+        model.compute_covariance(to_device(X), to_device(y[::-1].copy()))
+    # numpy data are the same data (the same digests)
+    model.compute_covariance(X, y, cov_type="nonrobust")
+    host.compute_covariance(X, y, cov_type="nonrobust")
+    # term tests: likelihood-ratio refits on the device
+    a = model.term_tests(to_device(X), to_device(y))
+    b = host.term_tests(X, y)
+    assert list(a.columns) == list(b.columns) and "lr_chi2" in a.columns
+    assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-8, equal_nan=True)
+    with pytest.raises(InvalidInputError, match="differ"):
+        model.term_tests(to_device(X * 2.0), to_device(y))
+    # lr_test of a nested device fit: the rows, labels and weights are compared
+    small = MultinomialLogit().fit(to_device(X[:, :2].copy()), to_device(y))
+    assert model.lr_test(small).statistic == pytest.approx(
+        host.lr_test(MultinomialLogit().fit(X[:, :2], y)).statistic, rel=1e-9
+    )
+    shuffled = MultinomialLogit().fit(to_device(X[:, :2].copy()), to_device(np.roll(y, 1)))
+    with pytest.raises(InvalidInputError, match="labels"):
+        model.lr_test(shuffled)

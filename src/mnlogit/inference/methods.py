@@ -8,6 +8,7 @@ columns and the covariance of ``vec(B)``) and turns it into tables indexed by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from mnlogit.arrays import placement_of
+from mnlogit.device_preparation import prepare_on_device
 from mnlogit.exceptions import (
     InferenceUnavailableError,
     InvalidInputError,
@@ -376,20 +379,10 @@ class InferenceMixin:
             res = wald_statistic(beta, cov, R, np.zeros(R.shape[0]), name)
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
         if X is not None and (y is not None or state.design is not None):
-            settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
-            if sample_weight is None:
-                sample_weight = state.sample_weight  # the fit's weights
-            # checks that the data are the fit's (its fingerprint): refits of other data
-            # would compare likelihoods of different samples
-            prepare(self, settings, X, y, sample_weight, None, fitted=state)
-            inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
-            Xd: Any = inputs.X
-            Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
+            Xd, yd, sw, without = self._lr_refit_data(X, y, sample_weight)
             p_all = Xd.shape[1]
             kept = state.kept_columns
             dropped = set() if kept is None else set(range(p_all)) - {int(j) for j in kept}
-            sw = inputs.sample_weight
-            yd = inputs.y
             for name, cols in terms.items():
                 if np.isnan(rows[name]["wald_chi2"]):
                     nan = float("nan")
@@ -399,12 +392,42 @@ class InferenceMixin:
                     formula=None, warm_start=False, cov_type=None, fit_intercept=off == 1
                 )
                 remove = sorted(set(cols) | dropped)
-                reduced.fit(np.delete(Xd, remove, axis=1), yd, sample_weight=sw)
+                reduced.fit(without(remove), yd, sample_weight=sw)
                 res = self.lr_test(reduced)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "term"
         return frame
+
+    def _lr_refit_data(
+        self, X: Any, y: ArrayLike | None, sample_weight: ArrayLike | None
+    ) -> tuple[Any, Any, Any, Callable[[list[int]], Any]]:
+        """The training design, labels and weights for ``term_tests``' refits, checked to
+        be the fit's (its fingerprint: refits of other data would compare likelihoods of
+        different samples), and a map from columns to remove to the reduced design.
+
+        Device arrays stay on their device (docs/gpu.md): the reduced designs are
+        column selections there.
+        """
+        state = self.fitted_
+        settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
+        if sample_weight is None:
+            sample_weight = state.sample_weight  # the fit's weights
+        placement = placement_of(X)
+        if placement is not None:
+            prepare_on_device(placement, settings, X, y, sample_weight, None, state)
+            xp, p_all = placement.xp, int(X.shape[1])
+
+            def on_device(remove: list[int]) -> Any:
+                keep = np.array([j for j in range(p_all) if j not in set(remove)], dtype=np.int64)
+                return xp.take(X, placement.put(keep), axis=1)
+
+            return X, y, sample_weight, on_device
+        prepare(self, settings, X, y, sample_weight, None, fitted=state)
+        inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
+        Xd: Any = inputs.X
+        Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
+        return Xd, inputs.y, inputs.sample_weight, lambda remove: np.delete(Xd, remove, axis=1)
 
     # ------------------------------------------------------------------ model comparisons
     def _training_data(
