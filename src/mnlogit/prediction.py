@@ -161,6 +161,36 @@ def predict_blocks(
     return out
 
 
+def _rescaled_rows(xp: Any, X_b: Any, eta: Any, W: Any, b: Any, work: Any) -> Any:
+    """``eta`` with its non-finite rows (of finite features) replaced on the device by
+    shifted, finite linear predictors, as :func:`_repair_rows` does on the host.
+
+    Row ``i`` is divided by a power of two ``s_i`` near its largest absolute value, its
+    linear predictor formed and shifted by its maximum, then multiplied back by ``s_i``
+    (exact scaling: ``log p`` and ``p`` as for the unscaled row), floored at the most
+    negative finite number.
+
+    Parameters
+    ----------
+    X_b : device array of shape (m, p), finite
+    eta : device array of shape (m, K), work dtype
+    W : device array of shape (p, K); b : (K,)
+
+    Returns
+    -------
+    device array of shape (m, K)
+    """
+    lowest = float(xp.finfo(work).min)
+    Xw = X_b if X_b.dtype == work else xp.astype(X_b, work)
+    top = xp.maximum(xp.max(xp.abs(Xw), axis=1, keepdims=True), 1.0)
+    s = 2.0 ** xp.floor(xp.log2(top))  # a power of two <= top (as frexp's)
+    small = (Xw / s) @ W + b / s
+    t = (small - xp.max(small, axis=1, keepdims=True)) * s
+    t = xp.maximum(xp.where(xp.isnan(t), lowest, t), lowest)
+    ok = xp.all(xp.isfinite(eta), axis=1, keepdims=True)
+    return xp.where(ok, eta, t)
+
+
 def predict_on_device(
     placement: Placement,
     X: Any,
@@ -191,9 +221,9 @@ def predict_on_device(
     Raises
     ------
     InvalidInputError
-        ``X`` not 2-D with ``p`` columns, or a NaN or infinite value (first row named),
-        or finite features whose linear predictor overflows (the numpy path rescales
-        such rows; a device does not).
+        ``X`` not 2-D with ``p`` columns, or a NaN or infinite value (first row named).
+        Finite features whose linear predictor overflows are rescaled (probabilities
+        finite, rows summing to one; ``"eta"`` returns ``inf`` there), as on numpy.
     """
     xp = placement.xp
     X = placement.data(X)
@@ -214,10 +244,8 @@ def predict_on_device(
             bad = xk.first_nonfinite(xp, X_b)
             if bad is not None:
                 raise InvalidInputError(f"X contains NaN or infinity (row {start + bad[0]})")
-            raise InvalidInputError(
-                "X gives linear predictors beyond the device's float range: rescale the "
-                "features, or predict numpy arrays (whose path rescales such rows)"
-            )
+            if kind != "eta":  # the linear predictor itself is inf there, as on numpy
+                eta = _rescaled_rows(xp, X_b, eta, W, b, work)
         if kind == "argmax":
             parts.append(xp.argmax(eta, axis=1))
             continue

@@ -17,6 +17,7 @@ from array_api_data import multinomial_data
 from test_array_api_fit import RTOL, assert_same_fit, rel
 
 from mnlogit import MultinomialLogit
+from mnlogit.arrays import to_host
 
 
 @pytest.mark.parametrize(
@@ -173,3 +174,21 @@ def test_refits_of_a_device_fit_take_device_data(to_device: Any) -> None:
     shuffled = MultinomialLogit().fit(to_device(X[:, :2].copy()), to_device(np.roll(y, 1)))
     with pytest.raises(InvalidInputError, match="labels"):
         model.lr_test(shuffled)
+
+
+def test_overflowing_linear_predictors_are_rescaled_as_on_numpy(to_device: Any) -> None:
+    X, y = multinomial_data(n=200, p=3, K=3)
+    model = MultinomialLogit().fit(X, y)
+    huge = X[:6].copy()
+    huge[1, 0] = 1e308
+    huge[3, :] = [-1.7e308, 3e307, 1e300]
+    huge[5, 2] = 5e307
+    for method in ("predict_proba", "predict_log_proba"):
+        want = getattr(model, method)(huge)
+        got = np.asarray(to_host(getattr(model, method)(to_device(huge))))
+        assert np.all(np.isfinite(got))
+        assert np.array_equal(got, want) or rel(got, want) < 1e-15
+        assert not np.array_equal(want[1], getattr(model, method)(X[1:2])[0])
+    assert np.array_equal(to_host(model.predict(to_device(huge))), model.predict(huge))
+    eta = to_host(model.linear_predictor(to_device(huge)))
+    assert np.array_equal(np.isinf(eta), np.isinf(model.linear_predictor(huge)))
