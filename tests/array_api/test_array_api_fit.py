@@ -201,27 +201,12 @@ def test_bad_input_gets_the_clear_errors(to_device: Any) -> None:
         model.predict_proba(to_device(bad))
 
 
-def test_separation_shows_its_signs(to_device: Any) -> None:
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((200, 2))
-    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 0] > 1.0).astype(np.int64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        host = MultinomialLogit().fit(X, y)
-    assert host.separation_ is not None  # the numpy path's LP decides
-    with (
-        pytest.warns(SeparationWarning, match="refit with numpy arrays"),
-        warnings.catch_warnings(),
-    ):
-        warnings.filterwarnings("ignore", category=UserWarning, message=".*converge.*")
-        MultinomialLogit().fit(to_device(X), to_device(y))
-
-
 def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only small results cross: every transfer is counted (and on array-api-strict's
     second device any other conversion to numpy raises)."""
     import mnlogit.device_fingerprint as dfp
     import mnlogit.device_preparation as prep
+    import mnlogit.device_separation as ds
     import mnlogit.fingerprint as fp
     import mnlogit.objective.device as dev
     import mnlogit.prediction as pred
@@ -233,7 +218,7 @@ def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPa
         sizes.append(int(out.size))
         return out
 
-    for module in (prep, dev, pred):
+    for module in (prep, dev, pred, ds):  # (the separation certificate decides here)
         monkeypatch.setattr(module, "to_host", counted)
     # the data fingerprint hashes row blocks on the host (docs/gpu.md): counted apart
     hashed: list[tuple[int, ...]] = []

@@ -192,3 +192,60 @@ def test_overflowing_linear_predictors_are_rescaled_as_on_numpy(to_device: Any) 
     assert np.array_equal(to_host(model.predict(to_device(huge))), model.predict(huge))
     eta = to_host(model.linear_predictor(to_device(huge)))
     assert np.array_equal(np.isinf(eta), np.isinf(model.linear_predictor(huge)))
+
+
+def _separated(n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 0] > 1.0).astype(np.int64)
+    return X, y
+
+
+@pytest.mark.parametrize("n", [200, 30_000], ids=["small", "large"])
+def test_separation_is_decided_as_on_numpy(to_device: Any, n: int) -> None:
+    """Separated data: the subset LP (rows moved to the host) finds what the numpy
+    path's LP finds; the fit then reports no standard errors, as on numpy."""
+    from mnlogit.exceptions import SeparationWarning
+
+    X, y = _separated(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = MultinomialLogit().fit(X, y)
+    assert host.separation_ is not None
+    with pytest.warns(SeparationWarning) as caught, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, message=".*converge.*")
+        device = MultinomialLogit().fit(to_device(X), to_device(y))
+    assert device.separation_ is not None
+    assert device.separation_.kind == host.separation_.kind
+    assert device.separation_.involved == host.separation_.involved
+    assert str(caught[0].message) == host.separation_.message
+    assert device.fitted_.cov is None and host.fitted_.cov is None
+
+
+@pytest.mark.parametrize("n", [300, 30_000], ids=["small", "large"])
+def test_data_that_are_not_separated_pass_the_check(to_device: Any, n: int) -> None:
+    """No warning and standard errors, as on numpy (the certificate or the subset LP
+    decides); near-separated data too (one row keeps class 2 from being separated)."""
+    X, y = multinomial_data(n=n, p=3, K=3, seed=11)
+    Xs, ys = _separated(n)
+    ys[np.argmax(Xs[:, 0])] = 0  # the largest x0 is not of class 2: not separated
+    for A, b in ((X, y), (Xs, ys)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            host = MultinomialLogit().fit(A, b)
+        assert host.separation_ is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SeparationWarningType())
+            device = MultinomialLogit(max_iter=200).fit(to_device(A), to_device(b))
+        assert device.separation_ is None
+    # a fit that stopped early has no certificate: the subset LP decides
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        early = MultinomialLogit(solver="gd", max_iter=2).fit(to_device(Xs), to_device(ys))
+    assert not early.converged_ and early.separation_ is None
+
+
+def SeparationWarningType() -> type[Warning]:
+    from mnlogit.exceptions import SeparationWarning
+
+    return SeparationWarning
