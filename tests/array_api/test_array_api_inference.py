@@ -249,3 +249,25 @@ def SeparationWarningType() -> type[Warning]:
     from mnlogit.exceptions import SeparationWarning
 
     return SeparationWarning
+
+
+@pytest.mark.parametrize("method", ["dydx", "eyex", "dyex", "eydx"])
+def test_marginal_effects_of_device_rows_equal_numpys(to_device: Any, method: str) -> None:
+    X, y = multinomial_data(n=300, p=3, K=3, seed=8, spread=3.0)
+    X = X + 4.0  # positive features for the elasticities
+    w = np.random.default_rng(8).integers(1, 4, size=y.size).astype(np.float64)
+    model = MultinomialLogit().fit(to_device(X), to_device(y))
+    host = MultinomialLogit().fit(X, y)
+    for at, sw in (
+        ("overall", None),
+        ("overall", w),
+        ("mean", w),
+        ("median", None),
+        ({"x1": 4.5}, w),
+    ):
+        got = model.marginal_effects(
+            to_device(X), at=at, method=method, sample_weight=None if sw is None else to_device(sw)
+        )
+        want = host.marginal_effects(X, at=at, method=method, sample_weight=sw)
+        assert list(got.index) == list(want.index)
+        assert rel(got.to_numpy(float), want.to_numpy(float)) < 1e-10, (at, sw is None)

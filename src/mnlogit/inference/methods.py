@@ -31,6 +31,7 @@ from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.identification.validation import label_codes
 from mnlogit.inference.combine import COMBINE_METHODS, combine_pairs, combine_table
+from mnlogit.inference.device_margins import device_effects
 from mnlogit.inference.discrete_changes import (
     Contrast,
     discrete_change,
@@ -655,13 +656,25 @@ class InferenceMixin:
         """
         cov = self._covariance()
         state = self.fitted_
-        rows = self._rows(X)
-        weights = self._row_weights(sample_weight, rows.shape[0])
         names = list(state.feature_names)
-        contrasts = self._contrasts(X, rows, dummy, method)
-        point, w_point = representative_rows(rows, at, names, weights)
         B = state.coefficient_matrix()
-        effects, J = average_effects(point, B, state.fit_intercept, method, w_point)
+        placement = placement_of(X)
+        if placement is not None:  # sums on X's device (docs/gpu.md)
+            if dummy:
+                raise InvalidInputError(
+                    "dummy=True is not available for device arrays (its discrete changes "
+                    "copy the rows); pass numpy arrays"
+                )
+            contrasts: list[Contrast] = []
+            effects, J = device_effects(
+                placement, X, B, state.fit_intercept, method, at, names, sample_weight
+            )
+        else:
+            rows = self._rows(X)
+            weights = self._row_weights(sample_weight, rows.shape[0])
+            contrasts = self._contrasts(X, rows, dummy, method)
+            point, w_point = representative_rows(rows, at, names, weights)
+            effects, J = average_effects(point, B, state.fit_intercept, method, w_point)
         se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0)).reshape(effects.shape)
         off = int(state.fit_intercept)
         gone = state.aliased_mask[off : state.p1]  # aliased features (same in every class)
