@@ -24,13 +24,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.arrays import Placement, to_host
+from mnlogit.arrays import Placement, placement_of, to_host
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.identification.validation import label_codes
 from mnlogit.objective import xp_kernels as xk
 from mnlogit.objective.blocks import row_blocks
 from mnlogit.objective.kernels import is_sparse
 
-__all__ = ["predict_blocks", "predict_on_device"]
+__all__ = ["device_codes", "device_labels", "predict_blocks", "predict_on_device"]
 
 FloatArray = NDArray[np.float64]
 Kind = Literal["proba", "log_proba", "argmax"]
@@ -283,3 +284,51 @@ def device_labels(placement: Placement, classes: NDArray[Any], index: Any) -> An
         dtype = None if classes.dtype.kind != "f" else placement.work_dtype
         return xp.take(placement.put(classes, dtype=dtype), index)
     return classes[to_host(index)]
+
+
+def device_codes(placement: Placement, classes: NDArray[Any], y: Any, n: int) -> Any:
+    """Device class codes ``(n,)`` of labels ``y`` given on the device or the host (the
+    inverse of :func:`device_labels`).
+
+    Parameters
+    ----------
+    placement : Placement
+    classes : ndarray of shape (K,)
+        The model's (host) labels.
+    y : array of shape (n,)
+    n : int
+        The number of rows ``y`` must have.
+
+    Raises
+    ------
+    InvalidInputError
+        Labels the model was not fitted on, or a wrong length.
+    """
+    xp = placement.xp
+    if placement_of(y) is None:
+        import pandas as pd  # (prediction itself needs no pandas)
+
+        y = np.asarray(y)
+        unknown = sorted(map(str, set(pd.unique(y).tolist()) - set(classes.tolist())))
+        if unknown:
+            raise InvalidInputError(
+                f"y holds label(s) {unknown[:5]} that the model was not fitted on "
+                f"(its classes: {[str(c) for c in classes]})"
+            )
+        codes = placement.put(label_codes(classes, y).astype(np.int64))
+    else:
+        if classes.dtype.kind not in "biuf":
+            raise InvalidInputError("labels on a device are numbers; the model's are not")
+        yd = placement.take(y)
+        known = placement.put(classes)
+        codes = xp.clip(xp.searchsorted(known, xp.astype(yd, known.dtype)), 0, classes.size - 1)
+        bad = xp.take(known, codes) != xp.astype(yd, known.dtype)
+        if bool(xp.any(bad)):
+            found = to_host(xp.unique_values(yd[bad]))
+            raise InvalidInputError(
+                f"y holds label(s) {[str(u) for u in found[:5]]} that the model was not "
+                f"fitted on (its classes: {[str(c) for c in classes]})"
+            )
+    if int(codes.shape[0]) != n:
+        raise InvalidInputError(f"X has {n} rows but y has {int(codes.shape[0])}")
+    return codes

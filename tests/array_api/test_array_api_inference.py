@@ -271,3 +271,39 @@ def test_marginal_effects_of_device_rows_equal_numpys(to_device: Any, method: st
         want = host.marginal_effects(X, at=at, method=method, sample_weight=sw)
         assert list(got.index) == list(want.index)
         assert rel(got.to_numpy(float), want.to_numpy(float)) < 1e-10, (at, sw is None)
+
+
+def test_evaluate_device_rows_equals_numpy(to_device: Any) -> None:
+    from mnlogit.exceptions import InvalidInputError
+
+    X, y = multinomial_data(n=400, p=3, K=4, seed=12)
+    model = MultinomialLogit().fit(X[:300], y[:300])
+    test_X, test_y = X[300:], y[300:]
+    want = model.evaluate(test_X, test_y)
+    for labels in (to_device(test_y), test_y):
+        got = model.evaluate(to_device(test_X), labels)
+        assert got.n == want.n and got.accuracy == want.accuracy
+        assert got.log_loss == pytest.approx(want.log_loss, rel=1e-12)
+        assert got.brier == pytest.approx(want.brier, rel=1e-12)
+        assert got.confusion.equals(want.confusion)
+        assert np.allclose(
+            got.per_class.to_numpy(float), want.per_class.to_numpy(float), rtol=1e-14
+        )
+        assert list(got.per_class.index) == list(want.per_class.index)
+    # a class never predicted (zero division) and an unknown label
+    dumb = MultinomialLogit.from_coefficients([0, 1, 2, 3], [5.0, 0, 0, 0], np.zeros((4, 3)))
+    a, b = dumb.evaluate(to_device(test_X), to_device(test_y)), dumb.evaluate(test_X, test_y)
+    assert np.allclose(a.per_class.to_numpy(float), b.per_class.to_numpy(float), rtol=1e-14)
+    with pytest.raises(InvalidInputError, match="not fitted on"):
+        model.evaluate(to_device(test_X), to_device(np.where(test_y == 3, 7, test_y)))
+
+
+def test_results_with_device_rows(to_device: Any) -> None:
+    X, y = multinomial_data(n=300, p=3, K=3, seed=13)
+    host = MultinomialLogit().fit(X, y).results(X, y)
+    device = MultinomialLogit().fit(to_device(X), to_device(y)).results(to_device(X), to_device(y))
+    resid = device.resid_response
+    assert tuple(resid.shape) == (300, 3) and not isinstance(resid, np.ndarray)
+    assert rel(to_host(resid), host.resid_response) < 1e-9
+    assert rel(device.get_margeff().to_numpy(float), host.get_margeff().to_numpy(float)) < 1e-9
+    assert rel(device.params, host.params) < 1e-9 and rel(device.bse, host.bse) < 1e-9
