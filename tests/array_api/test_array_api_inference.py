@@ -307,3 +307,11 @@ def test_results_with_device_rows(to_device: Any) -> None:
     assert rel(to_host(resid), host.resid_response) < 1e-9
     assert rel(device.get_margeff().to_numpy(float), host.get_margeff().to_numpy(float)) < 1e-9
     assert rel(device.params, host.params) < 1e-9 and rel(device.bse, host.bse) < 1e-9
+
+
+def test_a_numpy_fit_accepts_its_data_on_a_device(to_device: Any) -> None:
+    X, y = multinomial_data(n=300, p=3, K=3, seed=14)
+    host = MultinomialLogit(cov_type=None).fit(X, y)
+    want = MultinomialLogit(cov_type="robust").fit(X, y).fitted_.cov
+    host.compute_covariance(to_device(X), to_device(y), cov_type="robust")
+    assert rel(host.fitted_.cov, want) < RTOL
