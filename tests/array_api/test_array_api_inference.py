@@ -315,3 +315,24 @@ def test_a_numpy_fit_accepts_its_data_on_a_device(to_device: Any) -> None:
     want = MultinomialLogit(cov_type="robust").fit(X, y).fitted_.cov
     host.compute_covariance(to_device(X), to_device(y), cov_type="robust")
     assert rel(host.fitted_.cov, want) < RTOL
+
+
+def test_per_row_intervals_on_the_device(to_device: Any) -> None:
+    from mnlogit.exceptions import InvalidInputError
+
+    X, y = multinomial_data(n=300, p=3, K=3, seed=15)
+    host = MultinomialLogit().fit(X, y)
+    model = MultinomialLogit().fit(to_device(X), to_device(y))
+    Xd = to_device(X)
+    se = model.log_odds_se(Xd, reference=2)
+    assert not isinstance(se, np.ndarray)
+    assert rel(to_host(se), host.log_odds_se(X, reference=2)) < 1e-9
+    lower, upper = model.predict_interval(Xd, alpha=0.1)
+    want_lower, want_upper = host.predict_interval(X, alpha=0.1)
+    assert rel(to_host(lower), want_lower) < 1e-9 and rel(to_host(upper), want_upper) < 1e-9
+    assert np.all(to_host(lower) < to_host(model.predict_proba(Xd)))
+    # the refits of the IIA tests need host rows: a clear error, never a silent copy
+    with pytest.raises(InvalidInputError, match="takes numpy arrays"):
+        model.iia_test(Xd, to_device(y))
+    with pytest.raises(InvalidInputError, match="takes numpy arrays"):
+        model.combine_test("lr", X=Xd, y=to_device(y))

@@ -9,7 +9,7 @@ columns and the covariance of ``vec(B)``) and turns it into tables indexed by
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,10 @@ from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import FitOutcome, FittedModel
 from mnlogit.identification.validation import label_codes
 from mnlogit.inference.combine import COMBINE_METHODS, combine_pairs, combine_table
+from mnlogit.inference.device_intervals import (
+    device_log_odds_se,
+    device_probability_intervals,
+)
 from mnlogit.inference.device_margins import device_effects
 from mnlogit.inference.discrete_changes import (
     Contrast,
@@ -86,6 +90,16 @@ def _z_table(
         index=index,
     )
     return frame
+
+
+def _refuse_device_rows(X: Any) -> None:
+    """A clear error for device arrays where a method needs the rows on the host (the
+    refits of ``iia_test`` and ``combine_test``): the copy is the caller's to make."""
+    if placement_of(X) is not None:
+        raise InvalidInputError(
+            "this method takes numpy arrays: its refits on parts of the rows run on the "
+            "host (docs/gpu.md). Pass X.cpu().numpy() (a copy of X) and host labels"
+        )
 
 
 class InferenceMixin:
@@ -448,6 +462,7 @@ class InferenceMixin:
                 "these tests refit on parts of the data, where class weights change "
                 "meaning; fit with sample_weight instead of class_weight"
             )
+        _refuse_device_rows(X)
         settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
         inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
         Xd: Any = inputs.X
@@ -600,6 +615,7 @@ class InferenceMixin:
 
     # ------------------------------------------------------------------ effects
     def _rows(self, X: Any) -> FloatArray:
+        _refuse_device_rows(X)
         rows: Any = self._design_matrix(X)  # type: ignore[attr-defined]
         if hasattr(rows, "toarray"):
             rows = rows.toarray()
@@ -776,6 +792,9 @@ class InferenceMixin:
         cov = self._covariance()
         state = self.fitted_
         r = self._reference_position(reference)
+        placement = placement_of(X)
+        if placement is not None:  # a device array of X's namespace (docs/gpu.md)
+            return cast(FloatArray, device_log_odds_se(placement, X, cov, state.fit_intercept, r))
         return log_odds_standard_errors(self._rows(X), cov, state.fit_intercept, r)
 
     def _reference_position(self, reference: Any) -> int:
@@ -806,6 +825,14 @@ class InferenceMixin:
             raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
         cov = self._covariance()
         state = self.fitted_
+        placement = placement_of(X)
+        if placement is not None:  # device arrays of X's namespace (docs/gpu.md)
+            return cast(
+                tuple[FloatArray, FloatArray],
+                device_probability_intervals(
+                    placement, X, state.coefficient_matrix(), cov, state.fit_intercept, alpha
+                ),
+            )
         return probability_intervals(
             self._rows(X), state.coefficient_matrix(), cov, state.fit_intercept, alpha
         )
