@@ -336,3 +336,40 @@ def test_per_row_intervals_on_the_device(to_device: Any) -> None:
         model.iia_test(Xd, to_device(y))
     with pytest.raises(InvalidInputError, match="takes numpy arrays"):
         model.combine_test("lr", X=Xd, y=to_device(y))
+
+
+def test_the_second_pass_brings_back_no_n_sized_array(
+    to_strict1: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Firth, cluster covariances, margins, evaluate and the separation certificate on
+    array-api-strict's second device (which refuses every other conversion to numpy):
+    each transfer is counted, and none is n-sized (the fingerprint's are counted in
+    test_array_api_fit.py)."""
+    import mnlogit.device_preparation as prep
+    import mnlogit.device_separation as ds
+    import mnlogit.evaluation as ev
+    import mnlogit.inference.device_margins as dm
+    import mnlogit.objective.device as dev
+    import mnlogit.prediction as pred
+
+    sizes: list[int] = []
+
+    def counted(a: Any) -> np.ndarray:
+        out = to_host(a)
+        sizes.append(int(out.size))
+        return out
+
+    for module in (prep, dev, pred, ds, ev, dm):
+        monkeypatch.setattr(module, "to_host", counted)
+    X, y = multinomial_data(n=3000, p=3, K=3, seed=16)
+    groups = np.arange(y.size) % 40
+    Xd, yd = to_strict1(X), to_strict1(y)
+    firth = MultinomialLogit(penalty="firth", cov_type="cluster").fit(
+        Xd, yd, groups=to_strict1(groups)
+    )
+    model = MultinomialLogit().fit(Xd, yd)
+    model.marginal_effects(Xd)
+    model.evaluate(Xd, yd)
+    K, p1 = 3, 4
+    assert firth.fitted_.cov is not None and model.fitted_.cov is not None
+    assert sizes and max(sizes) <= (K * 3) * (K * p1) < X.shape[0]
