@@ -4,7 +4,8 @@ Firth's fit, a fit with the cluster covariance and ``marginal_effects`` on n = 1
 p = 10, K = 4 (float64), best of two, one thread each, with the largest relative
 difference of the coefficients; run::
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONPATH=src:. python -m benchmarks.device_second_pass
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONPATH=src:. \
+        python -m benchmarks.device_second_pass
 
 The device here is the CPU (PyTorch's CPU build): the figures compare the array-API code
 with the numpy code on the same cores, not a GPU with a CPU (docs/gpu.md).
