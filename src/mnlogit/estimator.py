@@ -319,7 +319,7 @@ default="auto"
         if placement is None:
             data = prepare(self, settings, X, y, sample_weight, groups, fitted=state)
             objective = build_objective(data, settings)
-        else:  # device data, checked against the fit's fingerprint on the device
+        else:  # device data, checked against the fit's fingerprint (device_fingerprint)
             data = prepare_on_device(placement, settings, X, y, sample_weight, groups, state)
             objective = build_device_objective(data, settings)
         theta = objective.free_from_original(estimated_rows(state, data.kept_columns))
