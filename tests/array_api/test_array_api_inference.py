@@ -373,3 +373,20 @@ def test_the_second_pass_brings_back_no_n_sized_array(
     K, p1 = 3, 4
     assert firth.fitted_.cov is not None and model.fitted_.cov is not None
     assert sizes and max(sizes) <= (K * 3) * (K * p1) < X.shape[0]
+
+
+def test_firth_with_weights_and_separation_without_intercept(to_device: Any) -> None:
+    X, y = multinomial_data(n=300, p=3, K=3, seed=17)
+    w = np.random.default_rng(17).integers(0, 4, size=y.size).astype(np.float64)
+    params = {"penalty": "firth", "class_weight": {1: 2.0}}
+    host = MultinomialLogit(**params).fit(X, y, sample_weight=w)
+    device = MultinomialLogit(**params).fit(to_device(X), to_device(y), to_device(w))
+    assert_same_fit(device, host)
+    Xs, ys = _separated(300, seed=5)
+    Xs = np.column_stack([np.ones(300), Xs])  # the intercept as a column
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = MultinomialLogit(fit_intercept=False).fit(Xs, ys, sample_weight=w)
+        d = MultinomialLogit(fit_intercept=False).fit(to_device(Xs), to_device(ys), to_device(w))
+    assert h.separation_ is not None and d.separation_ is not None
+    assert d.separation_.kind == h.separation_.kind
