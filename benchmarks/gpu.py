@@ -153,6 +153,50 @@ def time_cpu(X: Any, y: Any, threads: int) -> tuple[float, Any]:
     return time.perf_counter() - t, model
 
 
+def check_second_pass(torch: Any, device: str, n: int) -> dict[str, Any]:
+    """Largest relative differences from numpy of what the second pass of issue 19 runs
+    on the device (float64, ``n`` rows, p = 5, K = 3): Firth's fit and covariance, the
+    cluster covariance, the data fingerprint, marginal effects, ``evaluate``'s log loss,
+    ``predict_interval``, and the separation verdict on separated data."""
+    import warnings
+
+    from mnlogit import MultinomialLogit
+
+    X, y = make_data(torch, n, 5, 3, device, torch.float64, seed=2)
+    Xh, yh = _host(X), _host(y)
+    groups = np.arange(n) % 50
+
+    def rel(a: Any, b: Any) -> float:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        return float(np.nanmax(np.abs(a - b)) / np.nanmax(np.abs(b)))
+
+    fd = MultinomialLogit(penalty="firth").fit(X, y)
+    fh = MultinomialLogit(penalty="firth").fit(Xh, yh)
+    cd = MultinomialLogit(cov_type="cluster").fit(X, y, groups=torch.asarray(groups, device=device))
+    ch = MultinomialLogit(cov_type="cluster").fit(Xh, yh, groups=groups)
+    lower_d, _ = cd.predict_interval(X)
+    lower_h, _ = ch.predict_interval(Xh)
+    sep = (Xh[:, 0] > 0).astype(np.int64) + (Xh[:, 0] > 1.0).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = MultinomialLogit().fit(X, torch.asarray(sep, device=device))
+        sh = MultinomialLogit().fit(Xh, sep)
+    return {
+        "n": n,
+        "firth_coef": rel(fd.fitted_.coef, fh.coef_),
+        "firth_cov": rel(fd.fitted_.cov, fh.fitted_.cov),
+        "cluster_cov": rel(cd.fitted_.cov, ch.fitted_.cov),
+        "fingerprint_equal": cd.fitted_.fingerprint == ch.fitted_.fingerprint,
+        "margins": rel(
+            cd.marginal_effects(X).to_numpy(float), ch.marginal_effects(Xh).to_numpy(float)
+        ),
+        "log_loss": rel(cd.evaluate(X, y).log_loss, ch.evaluate(Xh, yh).log_loss),
+        "predict_interval": rel(_host(lower_d), lower_h),
+        "separation_same": (sd.separation_ is None) == (sh.separation_ is None)
+        and (sd.separation_ is None or sd.separation_.kind == sh.separation_.kind),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The check and the benchmark; returns the JSON record."""
     import sklearn
@@ -164,6 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "torch": torch.__version__,
         "sklearn": sklearn.__version__,
         "equality": check_equality(torch, device, args.check_n),
+        "equality_second_pass": check_second_pass(torch, device, min(args.check_n, 20_000)),
     }
     dtype = torch.float32 if args.dtype == "float32" else torch.float64
     X, y = make_data(torch, args.n, args.p, args.k, device, dtype)

@@ -9,8 +9,8 @@
 
 The solvers are the numpy path's own: they iterate on float64 host vectors of length
 ``(K-1)(p+1)`` while every pass over the data runs on ``X``'s device. The separation
-linear program needs the rows on the host, so a device fit only looks for its signs
-(:func:`separation_signs`). The result is the same :class:`~mnlogit.fitted.FittedModel`
+check runs its row passes on the device and its linear program on a subset of rows
+(:mod:`mnlogit.device_separation`). The result is the same :class:`~mnlogit.fitted.FittedModel`
 (host arrays) as a numpy fit's, so inference, summaries and model files work unchanged.
 """
 
@@ -21,13 +21,14 @@ from typing import Any
 
 from mnlogit.arrays import Placement
 from mnlogit.device_preparation import DeviceData, prepare_on_device
-from mnlogit.exceptions import DataWarning, SeparationWarning, warn
+from mnlogit.device_separation import device_separation
+from mnlogit.exceptions import DataWarning, warn
 from mnlogit.fitted import FittedModel
 from mnlogit.fitting import Objective, fit_covariance, fitted_state, initial_point, solve
 from mnlogit.identification import SeparationResult
-from mnlogit.identification.separation_check import SUSPICIOUS_PROBABILITY
 from mnlogit.objective import make_penalty
 from mnlogit.objective.device import DeviceObjective
+from mnlogit.objective.device_firth import DeviceFirthObjective
 from mnlogit.parameterization import Parameterization
 from mnlogit.preparation import FitSettings, PreparedData
 from mnlogit.solvers import FLOAT32_TOL, SolverResult
@@ -38,7 +39,6 @@ __all__ = [
     "build_device_objective",
     "choose_device_solver",
     "fit_on_device",
-    "separation_signs",
 ]
 
 #: Largest ``(K-1)(p+1)`` for which ``solver="auto"`` takes Newton on a device: its
@@ -48,16 +48,19 @@ __all__ = [
 DEVICE_NEWTON_MAX_PARAMS = 2000
 
 
-def build_device_objective(data: DeviceData, settings: FitSettings) -> DeviceObjective:
+def build_device_objective(
+    data: DeviceData, settings: FitSettings
+) -> DeviceObjective | DeviceFirthObjective:
     """The penalized mean negative log-likelihood of device ``data`` (as
-    :func:`mnlogit.fitting.build_objective`: ridge on the original scale)."""
+    :func:`mnlogit.fitting.build_objective`: ridge on the original scale; Firth's penalty
+    wraps the unpenalized objective)."""
     assert data.placement is not None
     param = Parameterization(data.n_classes, data.reference_index)
     weights = (1.0 / data.column_scale) ** 2 if settings.ridge else None
     penalty = make_penalty(
         "l2" if settings.ridge else None, data.alpha, data.fit_intercept, row_weights=weights
     )
-    return DeviceObjective(
+    objective = DeviceObjective(
         data.placement,
         data.X,
         data.codes,
@@ -69,6 +72,7 @@ def build_device_objective(data: DeviceData, settings: FitSettings) -> DeviceObj
         feature_scale=data.column_scale,
         equal_weights=data.equal_weights,
     )
+    return DeviceFirthObjective(objective) if settings.penalty == "firth" else objective
 
 
 def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
@@ -78,7 +82,8 @@ def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
     when the data have rows for a subsample (as on numpy: its Hessian from ``r << n``
     float32 rows is the initial matrix of L-BFGS steps on all rows, a few passes in all),
     else ``"newton"``. Above it ``"lbfgs"`` (the numpy path's Kronecker curvature model
-    is not built on a device).
+    is not built on a device). Firth's objective has no subsample: ``"newton"``
+    (``"lbfgs"`` above the limit), as :func:`mnlogit.fitting.choose_fit_solver` does.
     """
     if settings.solver != "auto":
         return settings.solver
@@ -86,50 +91,18 @@ def choose_device_solver(settings: FitSettings, data: DeviceData) -> str:
     m = (data.n_classes - 1) * (int(data.X.shape[1]) + int(data.fit_intercept))
     if m > DEVICE_NEWTON_MAX_PARAMS:
         return "lbfgs"
+    if settings.penalty == "firth":
+        return "newton"
     return "subsample-newton" if subsample_rows(n, m) < n else "newton"
 
 
-def separation_signs(
+def _separation(
     data: PreparedData, objective: Objective, result: SolverResult
 ) -> SeparationResult | None:
-    """Warn when a device fit shows signs of separation; the LP itself needs host rows.
-
-    A class without rows of positive weight is separated (decided from the class
-    totals). Otherwise the sign is the numpy path's trigger for its full check: a fitted
-    probability below ``SUSPICIOUS_PROBABILITY`` on a row of positive weight (one
-    reduction on the device). Weaker than the numpy path, which then decides by a linear
-    program: here nothing is decided, the warning says how to decide.
-
-    Returns
-    -------
-    None
-        Always (no :class:`~mnlogit.identification.SeparationResult` is made).
-    """
-    empty = [
-        str(c) for c, t in zip(data.classes.tolist(), data.class_totals(), strict=True) if t <= 0
-    ]
-    if empty:  # decided without the LP: such a class's probabilities go to zero
-        warn(
-            SeparationWarning(
-                f"no observations (with positive weight) of class(es) {empty}: their "
-                "coefficients diverge (quasi-complete separation), so the maximum-likelihood "
-                "estimate does not exist and standard errors mean nothing. Remove those "
-                "classes, or use penalty='l2'"
-            )
-        )
-        return None
-    smallest = objective.min_probability(result.x)
-    if smallest < SUSPICIOUS_PROBABILITY:
-        warn(
-            SeparationWarning(
-                f"a fitted probability is {smallest:.3g}: the classes may be (quasi-)"
-                "completely separated by the predictors, in which case the maximum-"
-                "likelihood estimate does not exist and standard errors mean nothing. The "
-                "exact check (a linear program over the rows) needs the data on the host: "
-                "refit with numpy arrays (X.cpu().numpy()) to decide, or use penalty='l2'"
-            )
-        )
-    return None
+    """:func:`mnlogit.device_separation.device_separation` for the maximum-likelihood
+    fits that are checked (only those: never Firth's or a ridge's objective)."""
+    assert isinstance(data, DeviceData) and isinstance(objective, DeviceObjective)
+    return device_separation(data, objective, result)
 
 
 def fit_on_device(
@@ -167,10 +140,10 @@ def fit_on_device(
     x0 = initial_point(objective, data, previous)
     result, options, solver = solve(solver, objective, x0, settings)
     state = fitted_state(
-        data, settings, objective, result, solver, options, separation_check=separation_signs
+        data, settings, objective, result, solver, options, separation_check=_separation
     )
     state = fit_covariance(state, objective, result.x, data)
-    if not objective.float64:
+    if not placement.float64:
         warn(
             DataWarning(
                 f"the device {placement.device!r} has no float64: the fit ran in float32 "

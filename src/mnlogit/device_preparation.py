@@ -14,25 +14,28 @@ back only its small result, never ``X``:
   whose residual is below 1e-5 on the data (corrected semi-normal equations); here the
   Gram matrix alone decides, so residuals are resolved to about 1e-8 relative.
 
-Not available on a device (a clear error): formulas, ``cov_type="cluster"``, Firth's
-penalty, the solver ``"irls"``. The fit records no data
-fingerprint (its digests would read ``X`` on the host), so refits against the fitted
-state (``compute_covariance``, likelihood-ratio tests) take numpy data only.
+Cluster labels (``groups=``) become integer codes on the device. Not available on a
+device (a clear error): formulas, the solver ``"irls"``. The data fingerprint
+(:mod:`mnlogit.device_fingerprint`) moves up to 16 MiB of ``X``'s rows and the labels and
+weights to the host, in blocks, to hash them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.arrays import Placement, placement_of, to_host
+from mnlogit.device_fingerprint import device_fingerprint
 from mnlogit.exceptions import CollinearityWarning, DataWarning, InvalidInputError, warn
+from mnlogit.fitted import FittedModel
 from mnlogit.identification import (
     CollinearityResult,
     check_column_range,
+    check_groups,
     column_scales,
     detect_collinearity,
 )
@@ -40,7 +43,7 @@ from mnlogit.identification.aliasing import MAX_COLLINEARITY_COLUMNS
 from mnlogit.identification.validation import WEIGHT_TOTAL_RANGE
 from mnlogit.objective import xp_kernels as xk
 from mnlogit.parameterization import Parameterization
-from mnlogit.preparation import FitSettings, PreparedData, penalty_strength
+from mnlogit.preparation import FitSettings, PreparedData, check_same_data, penalty_strength
 
 __all__ = ["DeviceData", "device_collinearity", "prepare_on_device"]
 
@@ -81,22 +84,34 @@ def _refuse_unsupported(settings: FitSettings, groups: Any) -> None:
     where = "on device arrays (PyTorch, CuPy, ...)"
     if settings.formula is not None:
         raise InvalidInputError(f"formula= takes a data frame; it is not available {where}")
-    if settings.penalty == "firth":
-        raise InvalidInputError(
-            f"penalty='firth' is not available {where}: its leverages need per-row "
-            "products with the inverse information. Fit numpy arrays (X.cpu().numpy()), "
-            "or use penalty='l2'"
-        )
-    if settings.cov_type == "cluster" or groups is not None:
-        raise InvalidInputError(
-            f"cluster-robust covariances (groups=) are not available {where}; use "
-            "cov_type='robust', or fit numpy arrays"
-        )
     if settings.solver not in DEVICE_SOLVERS:
         raise InvalidInputError(
             f"solver={settings.solver!r} is not available {where} (IRLS's working "
             f"responses are not formed there); use one of {list(DEVICE_SOLVERS)}"
         )
+
+
+def _groups(placement: Placement, groups: Any, n: int) -> Any:
+    """Cluster labels as device codes ``0 .. G-1`` ``(n,)`` (None stays None).
+
+    Labels on the host (numbers or strings) are checked and encoded there and their codes
+    sent to the device; labels on the device are encoded there (``unique_inverse``).
+    """
+    if groups is None:
+        return None
+    xp = placement.xp
+    if placement_of(groups) is None:
+        check_groups(groups, n)
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+        return placement.put(codes.astype(np.int64))
+    g = placement.take(groups)
+    if g.ndim != 1 or g.shape[0] != n:
+        raise InvalidInputError(
+            f"groups must have one cluster label per row ({n}), got shape {tuple(g.shape)}"
+        )
+    if xp.isdtype(g.dtype, "real floating") and bool(xp.any(xp.isnan(g))):
+        raise InvalidInputError("groups has missing cluster labels (NaN); give every row a cluster")
+    return xp.astype(xp.reshape(xp.unique_inverse(g)[1], (-1,)), xp.int64)
 
 
 def _features(placement: Placement, settings: FitSettings, X: Any) -> Any:
@@ -269,9 +284,10 @@ def _identify(
     maxabs: FloatArray,
     fit_intercept: bool,
 ) -> tuple[Any, IntArray | None, CollinearityResult | None, FloatArray]:
-    """Aliased columns found and dropped (maximum likelihood only), as the numpy path."""
+    """Aliased columns found and dropped (unpenalized and Firth fits), as the numpy path."""
     p1 = X.shape[1] + int(fit_intercept)
-    if not settings.maximum_likelihood or p1 > MAX_COLLINEARITY_COLUMNS or X.shape[1] == 0:
+    drops = not settings.ridge or settings.maximum_likelihood  # as the numpy path: Firth too
+    if not drops or p1 > MAX_COLLINEARITY_COLUMNS or X.shape[1] == 0:
         return X, None, None, maxabs
     result = device_collinearity(placement, X, w, fit_intercept, names, maxabs)
     if not result.collinear:
@@ -289,6 +305,28 @@ def _identify(
     return X, kept, result, maxabs[kept]
 
 
+def _fitted_columns(
+    placement: Placement, X: Any, kept: IntArray | None, maxabs: FloatArray
+) -> tuple[Any, IntArray | None, None, FloatArray]:
+    """A refit's columns: those the fit kept (no collinearity check)."""
+    if kept is None:
+        return X, None, None, maxabs
+    xp = placement.xp
+    X = xp.take(X, xp.asarray(np.asarray(kept, dtype=np.int64), device=placement.device), axis=1)
+    return X, kept, None, maxabs[kept]
+
+
+def _check_refit(fitted: FittedModel, classes: NDArray[Any], fingerprint: Any) -> None:
+    """Refuse data other than the fit's (its classes and fingerprint), as the numpy path."""
+    if not np.array_equal(classes, fitted.classes):
+        raise InvalidInputError(
+            f"y has classes {classes.tolist()[:10]}, the model was fitted on "
+            f"{fitted.classes.tolist()[:10]}"
+        )
+    if fitted.fingerprint is not None:
+        check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
+
+
 def _host_vector(a: Any) -> FloatArray:
     """A weight vector as given, on the host (a refit on numpy data reuses it)."""
     return np.asarray(a if placement_of(a) is None else to_host(a), dtype=np.float64)
@@ -301,8 +339,13 @@ def prepare_on_device(
     y: Any,
     sample_weight: Any,
     groups: Any,
+    fitted: FittedModel | None = None,
 ) -> DeviceData:
-    """Validate, encode and identify device data for a new fit.
+    """Validate, encode and identify device data for a new fit, or for a refit against
+    the ``fitted`` state (``compute_covariance``, likelihood-ratio tests), as
+    :func:`mnlogit.preparation.prepare`: the data must have the fit's fingerprint, the
+    fit's kept columns, reference and ``alpha`` are reused, and its weights are the
+    default.
 
     Parameters
     ----------
@@ -311,14 +354,20 @@ def prepare_on_device(
     settings : FitSettings
     X : device array of shape (n, p)
     y, sample_weight : array of shape (n,), on the device or the host (moved to the device)
-    groups : None
-        Cluster labels are refused on a device.
+    groups : array of shape (n,) or None
+        Cluster labels, on the device or the host (:func:`_groups`).
+    fitted : FittedModel, optional
+        The state a refit is checked against.
 
     Returns
     -------
     DeviceData
     """
     _refuse_unsupported(settings, groups)
+    if fitted is None and settings.cov_type == "cluster" and groups is None:
+        raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
+    if fitted is not None and sample_weight is None:
+        sample_weight = fitted.sample_weight  # a refit reuses the fit's weights
     if y is None:
         raise InvalidInputError(
             "MultinomialLogit requires y to be passed, but the target y is None"
@@ -327,16 +376,23 @@ def prepare_on_device(
     X = _features(placement, settings, X)
     n, p = int(X.shape[0]), int(X.shape[1])
     classes, codes = _labels(placement, y, n)
+    group_codes = _groups(placement, groups, n)
     w, totals, equal = _weights(placement, sample_weight, settings.class_weight, classes, codes, n)
+    fingerprint = device_fingerprint(placement, X, classes, codes, w)
+    if fitted is not None:
+        _check_refit(fitted, classes, fingerprint)
     names = [f"x{j}" for j in range(p)]
     maxabs = (
         to_host(xk.column_maxabs(xp, X)).astype(np.float64) if p else np.zeros(0, dtype=np.float64)
     )
     check_column_range(maxabs, names)
     fit_intercept = settings.fit_intercept
-    X, kept, collinearity, maxabs = _identify(
-        placement, settings, X, w, names, maxabs, fit_intercept
-    )
+    if fitted is None:
+        X, kept, collinearity, maxabs = _identify(
+            placement, settings, X, w, names, maxabs, fit_intercept
+        )
+    else:
+        X, kept, collinearity, maxabs = _fitted_columns(placement, X, fitted.kept_columns, maxabs)
     n_rows = int(xp.sum(xp.astype(w > 0, xp.int64)))
     p1 = int(X.shape[1]) + int(fit_intercept)
     if p1 == 0:
@@ -358,7 +414,7 @@ def prepare_on_device(
         codes=codes,
         classes=classes,
         sample_weight=w,
-        groups=None,
+        groups=group_codes,
         fit_intercept=fit_intercept,
         n_features=p,
         feature_names_in=None,
@@ -368,11 +424,17 @@ def prepare_on_device(
         kept_columns=kept,
         collinearity=collinearity,
         column_scale=scale,
-        reference_index=Parameterization.resolve_reference(
-            settings.reference, classes, settings.ridge
+        reference_index=(
+            Parameterization.resolve_reference(settings.reference, classes, settings.ridge)
+            if fitted is None
+            else fitted.reference_index
         ),
-        alpha=penalty_strength(settings, float(totals.sum())),
-        fingerprint=cast(Any, None),  # no digest of device data (module docstring)
+        alpha=(
+            penalty_strength(settings, float(totals.sum()))
+            if fitted is None
+            else (0.0 if fitted.outcome is None else fitted.outcome.alpha)
+        ),
+        fingerprint=fingerprint,
         given_weight=None if sample_weight is None else _host_vector(sample_weight),
         placement=placement,
         totals=totals,

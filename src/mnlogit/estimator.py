@@ -21,11 +21,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnlogit import io as modelfile
 from mnlogit.arrays import Placement, placement_of
-from mnlogit.device_fit import fit_on_device
+from mnlogit.device_fit import build_device_objective, fit_on_device
+from mnlogit.device_preparation import prepare_on_device
 from mnlogit.distributed.detect import is_dask
 from mnlogit.exceptions import InferenceUnavailableError, InvalidInputError, SeparationError, warn
 from mnlogit.fitted import OUTCOME_ATTRIBUTES, SELECTION_STATUS, FittedModel
 from mnlogit.fitting import (
+    Objective,
     build_objective,
     choose_fit_solver,
     convergence_warning,
@@ -44,7 +46,7 @@ from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.inference.methods import InferenceMixin
 from mnlogit.objective import float64_product
 from mnlogit.prediction import device_labels, predict_blocks, predict_on_device
-from mnlogit.preparation import FitSettings, prepare
+from mnlogit.preparation import FitSettings, PreparedData, prepare
 from mnlogit.refit_selected import refit_selected
 
 __all__ = ["MultinomialLogit"]
@@ -360,19 +362,21 @@ default="auto"
         state = self.fitted_
         if state.separation is not None:
             raise SeparationError(state.separation.message)
-        if placement_of(X) is not None:
-            raise InvalidInputError(
-                "compute_covariance takes numpy data (a device fit records no digest of its "
-                "data to check a refit against): pass X.cpu().numpy() and the same y"
-            )
         if state.outcome is not None and state.outcome.selected:
             raise InferenceUnavailableError(SELECTION_STATUS)
         kind = cov_type or self.cov_type or "nonrobust"
         if kind not in COV_TYPES:
             raise InvalidInputError(f"cov_type must be one of {COV_TYPES}, got {kind!r}")
         settings = FitSettings.from_params(self.get_params(), quiet=True)
-        data = prepare(self, settings, X, y, sample_weight, groups, fitted=state)
-        objective = build_objective(data, settings)
+        placement = placement_of(X)
+        data: PreparedData
+        objective: Objective
+        if placement is None:
+            data = prepare(self, settings, X, y, sample_weight, groups, fitted=state)
+            objective = build_objective(data, settings)
+        else:  # device data, checked against the fit's fingerprint (device_fingerprint)
+            data = prepare_on_device(placement, settings, X, y, sample_weight, groups, state)
+            objective = build_device_objective(data, settings)
         theta = objective.free_from_original(estimated_rows(state, data.kept_columns))
         cov, status = full_covariance(objective, theta, kind, data.groups, data, max_params=None)
         if cov is None:

@@ -19,9 +19,11 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from mnlogit.arrays import Placement, placement_of, to_host
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.formula import as_pandas
 from mnlogit.identification.validation import label_codes
+from mnlogit.prediction import device_codes
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -140,6 +142,9 @@ def evaluate(model: Any, X: Any, y: Any = None) -> EvaluationReport:
         if design is None:
             raise InvalidInputError("evaluate needs the true labels y")
         y = design.response_values(X)
+    placement = placement_of(X)
+    if placement is not None:  # the sums on X's device
+        return _evaluate_on_device(model, placement, X, y)
     y = np.asarray(y)
     classes = model.classes_
     unknown = sorted(map(str, set(pd.unique(y).tolist()) - set(classes.tolist())))
@@ -190,3 +195,53 @@ def _codes(classes: NDArray[Any], y: NDArray[Any]) -> NDArray[np.intp]:
     """Positions of the labels in the classes (in the model's order); labels were checked
     to be known."""
     return label_codes(classes, y)
+
+
+def _evaluate_on_device(model: Any, placement: Placement, X: Any, y: Any) -> EvaluationReport:
+    """:func:`evaluate` of device rows: the confusion matrix, the log loss and the Brier
+    score summed on the device (``(K, K)`` and two scalars come back); the per-class
+    table from the confusion matrix, as scikit-learn computes it (``zero_division=0``)."""
+    xp = placement.xp
+    classes = model.classes_
+    K = classes.size
+    P = model.predict_proba(X)
+    n = int(P.shape[0])
+    codes = device_codes(placement, classes, y, n)
+    grid = xp.reshape(xp.arange(K, device=placement.device), (1, K))
+    truth = xp.astype(xp.reshape(codes, (-1, 1)) == grid, P.dtype)
+    guess = xp.astype(xp.reshape(xp.argmax(P, axis=1), (-1, 1)) == grid, P.dtype)
+    counts = np.rint(to_host(truth.T @ guess)).astype(np.int64)
+    eps = float(xp.finfo(P.dtype).eps)
+    own = xp.sum(truth * xp.clip(P, eps, 1 - eps), axis=1)
+    log_loss_ = -float(xp.sum(xp.log(own))) / n
+    brier = float(xp.sum((P - truth) ** 2)) / n
+    tp = np.diag(counts).astype(np.float64)
+    support = counts.sum(axis=1)
+    predicted = counts.sum(axis=0)
+
+    def ratio(a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.float64]:
+        return np.divide(a, b, out=np.zeros(K), where=b > 0)
+
+    prec, rec = ratio(tp, predicted), ratio(tp, support)
+    f1 = ratio(2.0 * tp, (support + predicted).astype(np.float64))
+    names = [str(c) for c in classes]
+    per_class = pd.DataFrame(
+        {"precision": prec, "recall": rec, "f1": f1, "support": support}, index=names
+    )
+    total = int(support.sum())
+    per_class.loc["macro avg"] = [prec.mean(), rec.mean(), f1.mean(), total]
+    per_class.loc["weighted avg"] = [
+        float(np.average(v, weights=support)) for v in (prec, rec, f1)
+    ] + [total]
+    per_class["support"] = per_class["support"].astype(int)
+    confusion = pd.DataFrame(
+        counts, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
+    )
+    return EvaluationReport(
+        n=n,
+        accuracy=float(tp.sum()) / n,
+        log_loss=log_loss_,
+        brier=brier,
+        per_class=per_class,
+        confusion=confusion,
+    )

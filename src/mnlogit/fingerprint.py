@@ -27,6 +27,7 @@ the same numbers has the same digest).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -36,7 +37,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.blocks import row_blocks
 
-__all__ = ["FULL_HASH_BYTES", "DataFingerprint", "sampled_rows"]
+__all__ = ["FULL_HASH_BYTES", "DataFingerprint", "labels_prefix", "sampled_rows", "streamed_digest"]
 
 
 #: Bytes of X hashed in full (16 MiB); beyond, an evenly spaced sample of rows this size.
@@ -62,6 +63,46 @@ def sampled_rows(n_rows: int, row_bytes: float) -> NDArray[np.intp] | None:
         return None
     k = max(2, int(FULL_HASH_BYTES // max(row_bytes, 1.0)))
     return np.unique((np.arange(k, dtype=np.int64) * (n_rows - 1)) // (k - 1)).astype(np.intp)
+
+
+def streamed_digest(
+    dtype: np.dtype[Any],
+    shape: tuple[int, ...],
+    chunks: Iterable[NDArray[Any]],
+    prefix: bytes = b"",
+) -> str:
+    """The digest of an array given as consecutive chunks of its (C-order) bytes.
+
+    Equal to what :class:`DataFingerprint` computes for the whole array (its header,
+    then its bytes): a device array (:mod:`mnlogit.device_fingerprint`) is hashed from
+    row blocks moved to the host one at a time.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        The whole array's.
+    shape : tuple of int
+        The whole array's (the sampled rows' digest takes the full shape).
+    chunks : iterable of ndarray
+        Host arrays of ``dtype`` whose bytes, in order, are the array's.
+    prefix : bytes
+        Hashed first (the labels' digest starts with the classes).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    h = hashlib.sha256(prefix)
+    h.update(f"{np.dtype(dtype).str}{tuple(shape)}".encode())
+    for chunk in chunks:
+        h.update(np.ascontiguousarray(chunk, dtype=dtype).data.cast("B"))
+    return h.hexdigest()
+
+
+def labels_prefix(classes: NDArray[Any]) -> bytes:
+    """What the labels' digest hashes before the class codes (the classes, as text)."""
+    return repr([str(c) for c in classes.tolist()]).encode()
 
 
 def _update_array(h: Any, a: NDArray[Any]) -> None:
@@ -141,7 +182,7 @@ class DataFingerprint:
         -------
         DataFingerprint
         """
-        labels = hashlib.sha256(repr([str(c) for c in classes.tolist()]).encode())
+        labels = hashlib.sha256(labels_prefix(classes))
         _update_array(labels, np.asarray(codes, dtype=np.int64))
         w = hashlib.sha256()
         _update_array(w, np.asarray(weights, dtype=np.float64))

@@ -260,7 +260,7 @@ def fitted_state(
     Coefficients are mapped back to the original scale and expanded to all ``p``
     columns (aliased ones 0); an unpenalized fit that looks separated runs the
     separation linear program (and warns, pointing at the caller of ``fit``), or
-    ``separation_check`` when given (device data: :func:`mnlogit.device_fit.separation_signs`).
+    ``separation_check`` when given (device data: :mod:`mnlogit.device_separation`).
     """
     K = data.n_classes
     B = objective.original_coefficients(result.x)

@@ -24,13 +24,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.arrays import Placement, to_host
+from mnlogit.arrays import Placement, placement_of, to_host
 from mnlogit.exceptions import InvalidInputError
+from mnlogit.identification.validation import label_codes
 from mnlogit.objective import xp_kernels as xk
 from mnlogit.objective.blocks import row_blocks
 from mnlogit.objective.kernels import is_sparse
 
-__all__ = ["predict_blocks", "predict_on_device"]
+__all__ = ["device_codes", "device_labels", "predict_blocks", "predict_on_device"]
 
 FloatArray = NDArray[np.float64]
 Kind = Literal["proba", "log_proba", "argmax"]
@@ -161,6 +162,36 @@ def predict_blocks(
     return out
 
 
+def _rescaled_rows(xp: Any, X_b: Any, eta: Any, W: Any, b: Any, work: Any) -> Any:
+    """``eta`` with its non-finite rows (of finite features) replaced on the device by
+    shifted, finite linear predictors, as :func:`_repair_rows` does on the host.
+
+    Row ``i`` is divided by a power of two ``s_i`` near its largest absolute value, its
+    linear predictor formed and shifted by its maximum, then multiplied back by ``s_i``
+    (exact scaling: ``log p`` and ``p`` as for the unscaled row), floored at the most
+    negative finite number.
+
+    Parameters
+    ----------
+    X_b : device array of shape (m, p), finite
+    eta : device array of shape (m, K), work dtype
+    W : device array of shape (p, K); b : (K,)
+
+    Returns
+    -------
+    device array of shape (m, K)
+    """
+    lowest = float(xp.finfo(work).min)
+    Xw = X_b if X_b.dtype == work else xp.astype(X_b, work)
+    top = xp.maximum(xp.max(xp.abs(Xw), axis=1, keepdims=True), 1.0)
+    s = 2.0 ** xp.floor(xp.log2(top))  # a power of two <= top (as frexp's)
+    small = (Xw / s) @ W + b / s
+    t = (small - xp.max(small, axis=1, keepdims=True)) * s
+    t = xp.maximum(xp.where(xp.isnan(t), lowest, t), lowest)
+    ok = xp.all(xp.isfinite(eta), axis=1, keepdims=True)
+    return xp.where(ok, eta, t)
+
+
 def predict_on_device(
     placement: Placement,
     X: Any,
@@ -191,9 +222,9 @@ def predict_on_device(
     Raises
     ------
     InvalidInputError
-        ``X`` not 2-D with ``p`` columns, or a NaN or infinite value (first row named),
-        or finite features whose linear predictor overflows (the numpy path rescales
-        such rows; a device does not).
+        ``X`` not 2-D with ``p`` columns, or a NaN or infinite value (first row named).
+        Finite features whose linear predictor overflows are rescaled (probabilities
+        finite, rows summing to one; ``"eta"`` returns ``inf`` there), as on numpy.
     """
     xp = placement.xp
     X = placement.data(X)
@@ -214,10 +245,8 @@ def predict_on_device(
             bad = xk.first_nonfinite(xp, X_b)
             if bad is not None:
                 raise InvalidInputError(f"X contains NaN or infinity (row {start + bad[0]})")
-            raise InvalidInputError(
-                "X gives linear predictors beyond the device's float range: rescale the "
-                "features, or predict numpy arrays (whose path rescales such rows)"
-            )
+            if kind != "eta":  # the linear predictor itself is inf there, as on numpy
+                eta = _rescaled_rows(xp, X_b, eta, W, b, work)
         if kind == "argmax":
             parts.append(xp.argmax(eta, axis=1))
             continue
@@ -255,3 +284,51 @@ def device_labels(placement: Placement, classes: NDArray[Any], index: Any) -> An
         dtype = None if classes.dtype.kind != "f" else placement.work_dtype
         return xp.take(placement.put(classes, dtype=dtype), index)
     return classes[to_host(index)]
+
+
+def device_codes(placement: Placement, classes: NDArray[Any], y: Any, n: int) -> Any:
+    """Device class codes ``(n,)`` of labels ``y`` given on the device or the host (the
+    inverse of :func:`device_labels`).
+
+    Parameters
+    ----------
+    placement : Placement
+    classes : ndarray of shape (K,)
+        The model's (host) labels.
+    y : array of shape (n,)
+    n : int
+        The number of rows ``y`` must have.
+
+    Raises
+    ------
+    InvalidInputError
+        Labels the model was not fitted on, or a wrong length.
+    """
+    xp = placement.xp
+    if placement_of(y) is None:
+        import pandas as pd  # (prediction itself needs no pandas)
+
+        y = np.asarray(y)
+        unknown = sorted(map(str, set(pd.unique(y).tolist()) - set(classes.tolist())))
+        if unknown:
+            raise InvalidInputError(
+                f"y holds label(s) {unknown[:5]} that the model was not fitted on "
+                f"(its classes: {[str(c) for c in classes]})"
+            )
+        codes = placement.put(label_codes(classes, y).astype(np.int64))
+    else:
+        if classes.dtype.kind not in "biuf":
+            raise InvalidInputError("labels on a device are numbers; the model's are not")
+        yd = placement.take(y)
+        known = placement.put(classes)
+        codes = xp.clip(xp.searchsorted(known, xp.astype(yd, known.dtype)), 0, classes.size - 1)
+        bad = xp.take(known, codes) != xp.astype(yd, known.dtype)
+        if bool(xp.any(bad)):
+            found = to_host(xp.unique_values(yd[bad]))
+            raise InvalidInputError(
+                f"y holds label(s) {[str(u) for u in found[:5]]} that the model was not "
+                f"fitted on (its classes: {[str(c) for c in classes]})"
+            )
+    if int(codes.shape[0]) != n:
+        raise InvalidInputError(f"X has {n} rows but y has {int(codes.shape[0])}")
+    return codes

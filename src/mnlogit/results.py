@@ -31,14 +31,16 @@ the constructor's ``alpha`` is the ridge strength, a different thing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mnlogit.arrays import placement_of
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.validation import label_codes
+from mnlogit.prediction import device_codes
 
 __all__ = ["Results"]
 
@@ -163,7 +165,8 @@ class Results:
 
     @property
     def resid_response(self) -> NDArray[np.float64]:
-        """Response residuals, ``onehot(y) - predict_proba(X)``, shape (n, K)."""
+        """Response residuals, ``onehot(y) - predict_proba(X)``, shape (n, K) (for device
+        ``X`` an array of its namespace on its device, as ``predict_proba``'s)."""
         X = self._data("resid_response")
         y = self._y
         design = self.model.fitted_.design
@@ -171,6 +174,15 @@ class Results:
             y = design.response_values(X)
         if y is None:
             raise InvalidInputError("resid_response needs the labels: model.results(X, y)")
+        placement = placement_of(X)
+        if placement is not None:  # device rows: a device array, as predict_proba's
+            P = self.model.predict_proba(X)
+            codes = device_codes(placement, self.model.classes_, y, int(P.shape[0]))
+            xp = placement.xp
+            grid = xp.reshape(xp.arange(P.shape[1], device=placement.device), (1, -1))
+            return cast(
+                NDArray[np.float64], xp.astype(xp.reshape(codes, (-1, 1)) == grid, P.dtype) - P
+            )
         proba = np.asarray(self.model.predict_proba(X), dtype=np.float64)
         onehot = np.zeros_like(proba)
         onehot[np.arange(proba.shape[0]), label_codes(self.model.classes_, y)] = 1.0

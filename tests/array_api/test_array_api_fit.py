@@ -190,10 +190,6 @@ def test_bad_input_gets_the_clear_errors(to_device: Any) -> None:
         MultinomialLogit().fit(to_device(X), np.array(["a", "b"])[y % 2])
     with pytest.raises(InvalidInputError, match="single class"):
         MultinomialLogit().fit(to_device(X), to_device(np.zeros_like(y)))
-    with pytest.raises(InvalidInputError, match="firth"):
-        MultinomialLogit(penalty="firth").fit(to_device(X), to_device(y))
-    with pytest.raises(InvalidInputError, match="cluster"):
-        MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y), groups=y)
     with pytest.raises(InvalidInputError, match="irls"):
         MultinomialLogit(solver="irls").fit(to_device(X), to_device(y))
     # (single observations and an aliased column are warned about first)
@@ -203,30 +199,15 @@ def test_bad_input_gets_the_clear_errors(to_device: Any) -> None:
     model = MultinomialLogit().fit(to_device(X), to_device(y))
     with pytest.raises(InvalidInputError, match="NaN or infinity"):
         model.predict_proba(to_device(bad))
-    with pytest.raises(InvalidInputError, match="numpy data"):
-        model.compute_covariance(to_device(X), to_device(y))
-
-
-def test_separation_shows_its_signs(to_device: Any) -> None:
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((200, 2))
-    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 0] > 1.0).astype(np.int64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        host = MultinomialLogit().fit(X, y)
-    assert host.separation_ is not None  # the numpy path's LP decides
-    with (
-        pytest.warns(SeparationWarning, match="refit with numpy arrays"),
-        warnings.catch_warnings(),
-    ):
-        warnings.filterwarnings("ignore", category=UserWarning, message=".*converge.*")
-        MultinomialLogit().fit(to_device(X), to_device(y))
 
 
 def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only small results cross: every transfer is counted (and on array-api-strict's
     second device any other conversion to numpy raises)."""
+    import mnlogit.device_fingerprint as dfp
     import mnlogit.device_preparation as prep
+    import mnlogit.device_separation as ds
+    import mnlogit.fingerprint as fp
     import mnlogit.objective.device as dev
     import mnlogit.prediction as pred
 
@@ -237,14 +218,30 @@ def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPa
         sizes.append(int(out.size))
         return out
 
-    for module in (prep, dev, pred):
+    for module in (prep, dev, pred, ds):  # (the separation certificate decides here)
         monkeypatch.setattr(module, "to_host", counted)
+    # the data fingerprint hashes row blocks on the host (docs/gpu.md): counted apart
+    hashed: list[tuple[int, ...]] = []
+
+    def hashed_block(a: Any) -> np.ndarray:
+        out = to_host(a)
+        hashed.append(out.shape)
+        return out
+
+    monkeypatch.setattr(dfp, "to_host", hashed_block)
+    monkeypatch.setattr(dfp, "HASH_BLOCK_BYTES", 8 * 5 * 500)
+    monkeypatch.setattr(fp, "FULL_HASH_BYTES", 8 * 5 * 1000)  # X is "large": rows sampled
     X, y = multinomial_data(n=3000, p=5, K=4)
     model = MultinomialLogit(cov_type="robust").fit(to_strict1(X), to_strict1(y))
     model.predict_proba(to_strict1(X))
     m = 3 * 6
     assert sizes and max(sizes) <= m * m < X.shape[0]
     assert model.fitted_.cov is not None
+    rows_of_x = sum(s[0] for s in hashed if len(s) == 2 and s[1] == 5)
+    assert 900 <= rows_of_x <= 1000  # the sampled rows only, in blocks of at most 500
+    assert max(s[0] for s in hashed if len(s) == 2) <= 500
+    # labels and weights cross in full, in blocks of HASH_BLOCK_BYTES
+    assert max(s[0] for s in hashed if len(s) == 1) <= 2500 < X.shape[0]
 
 
 def test_host_labels_and_weights_go_to_the_device(to_device: Any) -> None:

@@ -32,6 +32,17 @@ def test_the_gpu_script_runs_on_the_cpu(tmp_path: Path) -> None:
     record = json.loads(out.read_text())
     eq = record["equality"]
     assert max(eq["coef"], eq["intercept"], eq["std_err"], eq["predict_proba"]) < 1e-10
+    second = record["equality_second_pass"]
+    assert second["fingerprint_equal"] and second["separation_same"]
+    for key in (
+        "firth_coef",
+        "firth_cov",
+        "cluster_cov",
+        "margins",
+        "log_loss",
+        "predict_interval",
+    ):
+        assert second[key] < 1e-10, key
     assert record["mnlogit"]["solver"] == "newton"
     assert record["mnlogit"]["objective"] == pytest.approx(record["cpu"]["objective"], rel=1e-12)
     # scikit-learn (tol 1e-8) reaches the same objective to about its tolerance

@@ -395,3 +395,21 @@ class TestUnderSeparation:
         model = MultinomialLogit(penalty="firth").fit(X, y)
         with pytest.raises(InvalidInputError, match="penalized"):
             model.lr_test()
+
+
+def test_float32_firth_finishes_at_the_float64_optimum() -> None:
+    """The float32 phase's cached penalty is dropped when the float64 phase starts: the
+    fit then equals the float64 fit of the same numbers (with the stale cache the float64
+    phase started from float32 penalty values and stopped 4e-8 away)."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((400, 3)) * np.geomspace(1.0, 3.0, 3)
+    B = rng.standard_normal((3, 3)) * 0.7 / np.geomspace(1.0, 3.0, 3)[:, None]
+    eta = X @ B + rng.standard_normal(3) * 0.3
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = (P.cumsum(axis=1) > rng.random((400, 1))).argmax(axis=1)
+    X32 = X.astype(np.float32)
+    exact = MultinomialLogit(penalty="firth", tol=1e-13).fit(X32.astype(np.float64), y)
+    fast = MultinomialLogit(penalty="firth").fit(X32, y)
+    assert fast.converged_
+    assert np.max(np.abs(fast.coef_ - exact.coef_)) < 1e-9 * np.max(np.abs(exact.coef_))

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective import FirthObjective, MultinomialObjective
 from mnlogit.objective.device import DeviceObjective
+from mnlogit.objective.device_firth import DeviceFirthObjective
 
 __all__ = [
     "COV_TYPES",
@@ -93,9 +94,17 @@ def _score_blocks(obj: FittedObjective, theta: FloatArray) -> FloatArray:
     return obj.residuals(theta) @ obj.param.A
 
 
+def _device(obj: FittedObjective) -> DeviceObjective | None:
+    """The device objective under ``obj`` (Firth's wraps one), or None on the host."""
+    if isinstance(obj, DeviceFirthObjective):
+        return obj.device_base
+    return obj if isinstance(obj, DeviceObjective) else None
+
+
 def _meat_robust(obj: FittedObjective, theta: FloatArray) -> FloatArray:
-    if isinstance(obj, DeviceObjective):  # one rank update on the device
-        return obj.robust_meat(theta)
+    device = _device(obj)
+    if device is not None:  # one rank update on the device
+        return device.robust_meat(theta)
     R = _score_blocks(obj, theta)
     k1, p1 = R.shape[1], obj.p1
     s = obj.sample_weight
@@ -116,6 +125,9 @@ def _dense(a: Any) -> FloatArray:
 
 
 def _meat_cluster(obj: FittedObjective, theta: FloatArray, groups: Any) -> FloatArray:
+    device = _device(obj)
+    if device is not None:  # cluster sums on the device; groups are device codes there
+        return device.cluster_meat(theta, groups)
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     G = int(codes.max()) + 1
     if G < 2:

@@ -8,7 +8,8 @@ columns and the covariance of ``vec(B)``) and turns it into tables indexed by
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,8 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from mnlogit.arrays import placement_of
+from mnlogit.device_preparation import prepare_on_device
 from mnlogit.distributed.detect import is_dask
 from mnlogit.exceptions import (
     InferenceUnavailableError,
@@ -29,6 +32,11 @@ from mnlogit.fitstats import FitStatistics
 from mnlogit.fitted import SELECTION_STATUS, FitOutcome, FittedModel
 from mnlogit.identification.validation import label_codes
 from mnlogit.inference.combine import COMBINE_METHODS, combine_pairs, combine_table
+from mnlogit.inference.device_intervals import (
+    device_log_odds_se,
+    device_probability_intervals,
+)
+from mnlogit.inference.device_margins import device_effects
 from mnlogit.inference.discrete_changes import (
     Contrast,
     discrete_change,
@@ -84,6 +92,16 @@ def _z_table(
         index=index,
     )
     return frame
+
+
+def _refuse_device_rows(X: Any) -> None:
+    """A clear error for device arrays where a method needs the rows on the host (the
+    refits of ``iia_test`` and ``combine_test``): the copy is the caller's to make."""
+    if placement_of(X) is not None:
+        raise InvalidInputError(
+            "this method takes numpy arrays: its refits on parts of the rows run on the "
+            "host (docs/gpu.md). Pass X.cpu().numpy() (a copy of X) and host labels"
+        )
 
 
 class InferenceMixin:
@@ -380,20 +398,10 @@ class InferenceMixin:
             res = wald_statistic(beta, cov, R, np.zeros(R.shape[0]), name)
             rows[name] = {"wald_chi2": res.statistic, "wald_df": res.df, "wald_p": res.p_value}
         if X is not None and (y is not None or state.design is not None):
-            settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
-            if sample_weight is None:
-                sample_weight = state.sample_weight  # the fit's weights
-            # checks that the data are the fit's (its fingerprint): refits of other data
-            # would compare likelihoods of different samples
-            prepare(self, settings, X, y, sample_weight, None, fitted=state)
-            inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
-            Xd: Any = inputs.X
-            Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
+            Xd, yd, sw, without = self._lr_refit_data(X, y, sample_weight)
             p_all = Xd.shape[1]
             kept = state.kept_columns
             dropped = set() if kept is None else set(range(p_all)) - {int(j) for j in kept}
-            sw = inputs.sample_weight
-            yd = inputs.y
             for name, cols in terms.items():
                 if np.isnan(rows[name]["wald_chi2"]):
                     nan = float("nan")
@@ -403,12 +411,42 @@ class InferenceMixin:
                     formula=None, warm_start=False, cov_type=None, fit_intercept=off == 1
                 )
                 remove = sorted(set(cols) | dropped)
-                reduced.fit(np.delete(Xd, remove, axis=1), yd, sample_weight=sw)
+                reduced.fit(without(remove), yd, sample_weight=sw)
                 res = self.lr_test(reduced)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "term"
         return frame
+
+    def _lr_refit_data(
+        self, X: Any, y: ArrayLike | None, sample_weight: ArrayLike | None
+    ) -> tuple[Any, Any, Any, Callable[[list[int]], Any]]:
+        """The training design, labels and weights for ``term_tests``' refits, checked to
+        be the fit's (its fingerprint: refits of other data would compare likelihoods of
+        different samples), and a map from columns to remove to the reduced design.
+
+        Device arrays stay on their device (docs/gpu.md): the reduced designs are
+        column selections there.
+        """
+        state = self.fitted_
+        settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
+        if sample_weight is None:
+            sample_weight = state.sample_weight  # the fit's weights
+        placement = placement_of(X)
+        if placement is not None:
+            prepare_on_device(placement, settings, X, y, sample_weight, None, state)
+            xp, p_all = placement.xp, int(X.shape[1])
+
+            def on_device(remove: list[int]) -> Any:
+                keep = np.array([j for j in range(p_all) if j not in set(remove)], dtype=np.int64)
+                return xp.take(X, placement.put(keep), axis=1)
+
+            return X, y, sample_weight, on_device
+        prepare(self, settings, X, y, sample_weight, None, fitted=state)
+        inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
+        Xd: Any = inputs.X
+        Xd = np.asarray(Xd.toarray() if hasattr(Xd, "toarray") else Xd, dtype=np.float64)
+        return Xd, inputs.y, inputs.sample_weight, lambda remove: np.delete(Xd, remove, axis=1)
 
     # ------------------------------------------------------------------ model comparisons
     def _training_data(
@@ -428,6 +466,7 @@ class InferenceMixin:
                 "these tests refit on parts of the data, where class weights change "
                 "meaning; fit with sample_weight instead of class_weight"
             )
+        _refuse_device_rows(X)
         settings = FitSettings.from_params(self.get_params(), quiet=True)  # type: ignore[attr-defined]
         inputs = model_inputs(settings, X, y, sample_weight, None, fitted=state)
         Xd: Any = inputs.X
@@ -580,6 +619,7 @@ class InferenceMixin:
 
     # ------------------------------------------------------------------ effects
     def _rows(self, X: Any) -> FloatArray:
+        _refuse_device_rows(X)
         rows: Any = self._design_matrix(X)  # type: ignore[attr-defined]
         if hasattr(rows, "toarray"):
             rows = rows.toarray()
@@ -642,13 +682,25 @@ class InferenceMixin:
             )
         cov = self._covariance()
         state = self.fitted_
-        rows = self._rows(X)
-        weights = self._row_weights(sample_weight, rows.shape[0])
         names = list(state.feature_names)
-        contrasts = self._contrasts(X, rows, dummy, method)
-        point, w_point = representative_rows(rows, at, names, weights)
         B = state.coefficient_matrix()
-        effects, J = average_effects(point, B, state.fit_intercept, method, w_point)
+        placement = placement_of(X)
+        if placement is not None:  # sums on X's device (docs/gpu.md)
+            if dummy:
+                raise InvalidInputError(
+                    "dummy=True is not available for device arrays (its discrete changes "
+                    "copy the rows); pass numpy arrays"
+                )
+            contrasts: list[Contrast] = []
+            effects, J = device_effects(
+                placement, X, B, state.fit_intercept, method, at, names, sample_weight
+            )
+        else:
+            rows = self._rows(X)
+            weights = self._row_weights(sample_weight, rows.shape[0])
+            contrasts = self._contrasts(X, rows, dummy, method)
+            point, w_point = representative_rows(rows, at, names, weights)
+            effects, J = average_effects(point, B, state.fit_intercept, method, w_point)
         se = np.sqrt(np.maximum(np.einsum("ab,bc,ac->a", J, cov, J), 0.0)).reshape(effects.shape)
         off = int(state.fit_intercept)
         gone = state.aliased_mask[off : state.p1]  # aliased features (same in every class)
@@ -750,6 +802,9 @@ class InferenceMixin:
         cov = self._covariance()
         state = self.fitted_
         r = self._reference_position(reference)
+        placement = placement_of(X)
+        if placement is not None:  # a device array of X's namespace (docs/gpu.md)
+            return cast(FloatArray, device_log_odds_se(placement, X, cov, state.fit_intercept, r))
         return log_odds_standard_errors(self._rows(X), cov, state.fit_intercept, r)
 
     def _reference_position(self, reference: Any) -> int:
@@ -780,6 +835,14 @@ class InferenceMixin:
             raise InvalidInputError(f"alpha must be in (0, 1), got {alpha!r}")
         cov = self._covariance()
         state = self.fitted_
+        placement = placement_of(X)
+        if placement is not None:  # device arrays of X's namespace (docs/gpu.md)
+            return cast(
+                tuple[FloatArray, FloatArray],
+                device_probability_intervals(
+                    placement, X, state.coefficient_matrix(), cov, state.fit_intercept, alpha
+                ),
+            )
         return probability_intervals(
             self._rows(X), state.coefficient_matrix(), cov, state.fit_intercept, alpha
         )

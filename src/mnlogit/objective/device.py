@@ -262,7 +262,7 @@ class DeviceObjective:
 
     def backproject(self, U: Any) -> FloatArray:
         """A per-row derivative ``U`` ``(n, K)`` (device) carried back to ``theta``."""
-        sums = xk.backproject(
+        sums = xk.backproject_rows(
             self.placement.xp, self.X, U, self._compute, self.work, self.fit_intercept
         )
         return self.param.free_gradient(self._scaled(to_host(sums).astype(np.float64)))
@@ -443,6 +443,38 @@ class DeviceObjective:
             work=self.work,
         )
         M = to_host(ZtZ).astype(np.float64) * self.sum_weights
+        return 0.5 * (M + M.T)
+
+    def cluster_meat(self, theta: FloatArray, groups: Any) -> FloatArray:
+        """``G/(G-1) sum_g U_g U_gᵀ`` in free coordinates (the cluster sandwich's meat).
+
+        ``U_g`` (the summed scores of cluster ``g``, scaled features) by
+        :func:`~mnlogit.objective.xp_kernels.cluster_scores` on the device; only the
+        ``(m, m)`` product ``UᵀU`` comes to the host.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (m,)
+        groups : device integer array of shape (n,)
+            Cluster codes ``0 .. G-1`` on ``X``'s device.
+        """
+        xp = self.placement.xp
+        n_groups = int(xp.max(groups)) + 1
+        if n_groups < 2:
+            raise ValueError("cluster-robust covariance needs at least two groups")
+        R = self.residuals(theta) @ self.placement.put(self.param.A)
+        U = xk.cluster_scores(
+            xp,
+            self.X,
+            R,
+            self.sample_weight,
+            groups,
+            n_groups,
+            intercept=self.fit_intercept,
+            column_factor=self._cf,
+            work=self.work,
+        )
+        M = to_host(U.T @ U).astype(np.float64) * (n_groups / (n_groups - 1.0))
         return 0.5 * (M + M.T)
 
 

@@ -122,7 +122,6 @@ class FirthObjective:
         self.fit_intercept = base.fit_intercept
         self.n_features = base.n_features
         self.n_samples = base.n_samples
-        self.y = base.y
         self.X = base.X
         self.n_classes = base.n_classes
         self.penalty = base.penalty
@@ -131,6 +130,12 @@ class FirthObjective:
     # ------------------------------------------------------------------ delegated
     # The data-level maps are the base objective's; spelled out (no __getattr__) so that
     # readers and type checkers see exactly what a Firth objective offers.
+    @property
+    def y(self) -> NDArray[np.intp]:
+        """The base objective's class codes ``(n,)`` (read when asked for: a device
+        objective copies them to the host only then)."""
+        return self.base.y
+
     def probabilities(self, theta: FloatArray) -> FloatArray:
         return self.base.probabilities(theta)
 
@@ -150,6 +155,7 @@ class FirthObjective:
 
     def set_exact(self, exact: bool) -> None:
         self.base.set_exact(exact)
+        self._cache = None  # the penalty at a point depends on the products' precision
 
     def residuals(self, theta: FloatArray) -> FloatArray:
         return self.base.residuals(theta)
@@ -196,16 +202,21 @@ class FirthObjective:
         if not (np.isfinite(half_logdet) and np.all(np.isfinite(inv))):
             return float("-inf"), np.zeros_like(theta)
         k1, p1 = base.n_classes - 1, base.p1
-        inv4 = inv.reshape(k1, p1, k1, p1)
-        P = np.array(base.probabilities(theta))
-        U = np.zeros((base.n_samples, base.n_classes))
-        with np.errstate(all="ignore"):
-            self._leverage_scores(P, inv4, U)
-        grad = base.backproject(U)
+        grad = self._penalty_gradient(theta, inv.reshape(k1, p1, k1, p1))
         if not np.all(np.isfinite(grad)):
             return float("-inf"), np.zeros_like(theta)
         self._cache = (np.array(theta, copy=True), half_logdet, grad)
         return half_logdet, grad
+
+    def _penalty_gradient(self, theta: FloatArray, inv4: FloatArray) -> FloatArray:
+        """``d (1/2 log det I) / d theta`` from the inverse information ``inv4``
+        ``(K-1, p1, K-1, p1)``: the per-row leverage scores carried back to ``theta``."""
+        base = self.base
+        P = np.array(base.probabilities(theta))
+        U = np.zeros((base.n_samples, base.n_classes))
+        with np.errstate(all="ignore"):
+            self._leverage_scores(P, inv4, U)
+        return base.backproject(U)
 
     def _leverage_scores(self, P: FloatArray, inv4: FloatArray, U: FloatArray) -> None:
         """Fill ``U`` (n, K) with ``d (1/2 log det I) / d eta``, block by block.

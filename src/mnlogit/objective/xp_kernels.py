@@ -40,11 +40,14 @@ __all__ = [
     "DEVICE_BLOCK_ELEMENTS",
     "XpLoss",
     "backproject",
+    "backproject_rows",
     "class_sums",
+    "cluster_scores",
     "column_maxabs",
     "curvature_sums",
     "device_rows",
     "first_nonfinite",
+    "firth_scores",
     "linear_predictor",
     "loss_hessian",
     "loss_sweep",
@@ -106,6 +109,26 @@ def backproject(xp: Any, X_b: Any, U: Any, compute: Any, work: Any, intercept: b
     if XtU.dtype != work:
         XtU = xp.astype(XtU, work)
     return _stack(xp, xp.sum(U, axis=0), XtU, intercept)
+
+
+def backproject_rows(xp: Any, X: Any, U: Any, compute: Any, work: Any, intercept: bool) -> Any:
+    """:func:`backproject` of all rows, block by block (``X`` is never converted whole).
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    U : device array of shape (n, K')
+
+    Returns
+    -------
+    device array of shape (p1, K'), work dtype
+    """
+    n, p = X.shape
+    out = None
+    for sl in _slices(n, max(p, U.shape[1])):
+        part = backproject(xp, X[sl, :], U[sl, :], compute, work, intercept)
+        out = part if out is None else out + part
+    return out
 
 
 class XpLoss(NamedTuple):
@@ -368,3 +391,105 @@ def first_nonfinite(xp: Any, X: Any) -> tuple[int, Any] | None:
         first = int(xp.argmax(xp.astype(bad_rows, xp.int32)))
         return sl.start + first, xp.logical_not(finite[first, :])
     return None
+
+
+def firth_scores(
+    xp: Any, X: Any, P: Any, s: Any, inv: Any, row_factor: Any, *, intercept: bool, work: Any
+) -> Any:
+    """``d (1/2 log det I) / d eta`` per row, ``(n, K)``: Firth's leverage scores.
+
+    As :meth:`mnlogit.objective.firth.FirthObjective._leverage_scores`: with the scaled
+    design rows ``x_i = [1, X_i] * row_factor``, ``Q_i[a, b] = x_iᵀ inv[a, :, b, :] x_i``
+    and ``v_ia = p_ia (Q_i[a, a] - 2 (Q_i p_i)_a)`` (classes ``1 .. K-1``), the score is
+    ``1/2 s_i (v_ic [c >= 1] - p_ic sum_a v_ia)``. ``K - 1`` GEMMs per row block.
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    P : device array of shape (n, K), work dtype
+    s : device array of shape (n,)
+        Frequency weights (not normalized).
+    inv : device array of shape (K-1, p1, K-1, p1), work dtype
+        The inverse Fisher information (sum scale) in reference-class-0 coordinates.
+    row_factor : device array of shape (p1,)
+        ``d`` with scaled design columns ``d_j [1, X]_j``.
+
+    Returns
+    -------
+    device array of shape (n, K), work dtype
+    """
+    n = X.shape[0]
+    k1, p1 = inv.shape[0], inv.shape[1]
+    rows = []
+    for sl in _slices(n, k1 * p1):
+        Xc = _rows(xp, X, sl, work)
+        if intercept:
+            Xc = xp.concat([xp.ones((Xc.shape[0], 1), dtype=work, device=Xc.device), Xc], axis=1)
+        Xc = Xc * row_factor
+        r = Xc.shape[0]
+        Q = []  # Q[:, a, :] = (Xc @ inv[a] as (p1, k1 p1)) contracted with Xc
+        for a in range(k1):
+            M = xp.reshape(Xc @ xp.reshape(inv[a, ...], (p1, k1 * p1)), (r, k1, p1))
+            Q.append(xp.sum(M * xp.reshape(Xc, (r, 1, p1)), axis=2))
+        Qs = xp.stack(Q, axis=1)  # (r, k1, k1)
+        p_b = P[sl, 1:]
+        diag = xp.stack([Qs[:, a, a] for a in range(k1)], axis=1)
+        Qp = xp.sum(Qs * xp.reshape(p_b, (r, 1, k1)), axis=2)
+        v = p_b * (diag - 2.0 * Qp)
+        half = 0.5 * xp.reshape(s[sl], (-1, 1))
+        U = xp.concat([xp.zeros((r, 1), dtype=work, device=Xc.device), half * v], axis=1)
+        rows.append(U - half * P[sl, :] * xp.sum(v, axis=1, keepdims=True))
+    return rows[0] if len(rows) == 1 else xp.concat(rows, axis=0)
+
+
+def cluster_scores(
+    xp: Any,
+    X: Any,
+    R: Any,
+    s: Any,
+    groups: Any,
+    n_groups: int,
+    *,
+    intercept: bool,
+    column_factor: Any,
+    work: Any,
+) -> Any:
+    """Each cluster's summed scores ``U_g = sum_{i in g} s_i R_i ⊗ [1, x̃_i]``, ``(G, m)``.
+
+    ``x̃ = X diag(column_factor)``; entry ``(g, a p1 + j)`` is class ``a``'s score of design
+    column ``j``. The standard has no scatter-add, so each row block adds its rows to
+    their clusters by a product with the block's one-hot cluster matrix (``(rows, G)``;
+    a GEMM of ``rows G m`` flops).
+
+    Parameters
+    ----------
+    X : device array of shape (n, p)
+    R : device array of shape (n, K-1), work dtype
+        Per-row scores in ``eta`` in free coordinates.
+    s : device array of shape (n,)
+        Frequency weights (not normalized).
+    groups : device integer array of shape (n,)
+        Cluster codes ``0 .. G-1``.
+    n_groups : int
+    column_factor : device array of shape (p,) or None
+
+    Returns
+    -------
+    device array of shape (G, (K-1) p1), work dtype
+    """
+    n, p = X.shape
+    k1 = R.shape[1]
+    p1 = p + int(intercept)
+    out = None
+    for sl in _slices(n, max(n_groups, k1 * p1)):
+        Xc = _rows(xp, X, sl, work)
+        if column_factor is not None:
+            Xc = Xc * column_factor
+        r = Xc.shape[0]
+        if intercept:
+            Xc = xp.concat([xp.ones((r, 1), dtype=work, device=Xc.device), Xc], axis=1)
+        S = R[sl, :] * xp.reshape(s[sl], (-1, 1))
+        Z = xp.reshape(xp.reshape(S, (r, k1, 1)) * xp.reshape(Xc, (r, 1, p1)), (r, k1 * p1))
+        part = _onehot(xp, groups[sl], n_groups, work).T @ Z
+        out = part if out is None else out + part
+    return out
