@@ -186,10 +186,10 @@ def run_plain_dask(path: str, names: list[str], workers: int, K: int) -> dict[st
         client.wait_for_workers(workers)
         start = time.perf_counter()
         frame = dd.read_parquet(path)
-        X = frame[names].to_dask_array(lengths=True)
-        y = frame["y"].to_dask_array(lengths=True).rechunk((X.chunks[0],))
-        X, y = dask.persist(X, y)
-        xs, ys = list(X.to_delayed()[:, 0]), list(y.to_delayed())
+        # one selection (a column read alone may be partitioned apart from the others)
+        table = frame[[*names, "y"]].to_dask_array(lengths=True)
+        X, y = dask.persist(table[:, :-1].map_blocks(np.ascontiguousarray), table[:, -1])
+        blocks = list(zip(X.to_delayed()[:, 0], y.to_delayed(), strict=True))
         n = int(X.shape[0])
         shape = (len(names) + 1, K - 1)
         passes = 0
@@ -197,7 +197,7 @@ def run_plain_dask(path: str, names: list[str], workers: int, K: int) -> dict[st
         def fun(theta: Any) -> tuple[float, Any]:
             nonlocal passes
             coef = delayed(theta.reshape(shape), pure=True, traverse=False)
-            parts = [delayed(_plain_part)(a, b, coef) for a, b in zip(xs, ys, strict=True)]
+            parts = [delayed(_plain_part)(a, b, coef) for a, b in blocks]
             nll, grad = delayed(_plain_add)(*parts).compute()
             passes += 1
             return nll / n, grad.ravel() / n
