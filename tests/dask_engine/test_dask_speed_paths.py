@@ -34,28 +34,20 @@ def _synchronous() -> Any:
 
 
 def _counted_source(X: np.ndarray, y: np.ndarray, parts: int, reads: list[int]) -> tuple[Any, Any]:
-    """Dask X and y whose partition ``i`` appends ``i`` to ``reads`` each time it is read."""
+    """Dask X and y whose X partition ``i`` appends ``i`` to ``reads`` each time it is read."""
+    bounds = np.array_split(np.arange(len(y)), parts)
 
-    def load(i: int) -> tuple[np.ndarray, np.ndarray]:
+    def load(i: int) -> np.ndarray:
         reads.append(i)
-        rows = np.array_split(np.arange(len(y)), parts)[i]
-        return X[rows], y[rows]
+        return X[bounds[i]]
 
-    sizes = [len(r) for r in np.array_split(np.arange(len(y)), parts)]
-    loaded = [delayed(load, pure=True)(i) for i in range(parts)]
     Xd = da.concatenate(
         [
-            da.from_delayed(part[0], shape=(m, X.shape[1]), dtype=X.dtype)
-            for part, m in zip(loaded, sizes, strict=True)
+            da.from_delayed(delayed(load, pure=True)(i), shape=(len(b), X.shape[1]), dtype=X.dtype)
+            for i, b in enumerate(bounds)
         ]
     )
-    yd = da.concatenate(
-        [
-            da.from_delayed(part[1], shape=(m,), dtype=y.dtype)
-            for part, m in zip(loaded, sizes, strict=True)
-        ]
-    )
-    return Xd, yd
+    return Xd, da.from_array(y, chunks=(tuple(len(b) for b in bounds),))
 
 
 def test_a_persisted_fit_reads_each_partition_once() -> None:
