@@ -46,12 +46,26 @@ from mnlogit.objective.penalties import Penalty
 from mnlogit.objective.protocol import HESSIAN, HESSP, SUBSAMPLE, Inverse, SolverObjective
 from mnlogit.parameterization import Parameterization
 
-__all__ = ["MAX_SUBSAMPLE_BYTES", "DaskObjective", "Rows", "probabilities_of"]
+__all__ = [
+    "FIRST_MIN_ROWS",
+    "FIRST_ROWS_PER_PARAM",
+    "MAX_SUBSAMPLE_BYTES",
+    "DaskObjective",
+    "Rows",
+    "probabilities_of",
+]
 
 FloatArray = NDArray[np.float64]
 
 #: Largest subsample (float32 features) gathered to the client for ``subsample-newton``.
 MAX_SUBSAMPLE_BYTES = 512 * 2**20
+#: The first subsample of a Dask fit (the warm start's rows and the first preconditioner)
+#: holds at most this many rows per free parameter (and at least :data:`FIRST_MIN_ROWS`):
+#: the client fits it in one process while the workers wait, so it is kept smaller than
+#: the in-memory rule's ``n / 16``; later, larger subsamples (the solver growing it when
+#: progress is slow) are gathered as asked.
+FIRST_ROWS_PER_PARAM = 100
+FIRST_MIN_ROWS = 20_000
 
 
 class LossSums(NamedTuple):
@@ -219,6 +233,7 @@ class DaskObjective:
         self._to_ref0 = None if np.array_equal(T, np.eye(self.n_classes - 1)) else T
         self._point: _Point | None = None
         self._hessian0: tuple[FloatArray, FloatArray] | None = None
+        self._subsampled = False  # the first subsample is capped (FIRST_ROWS_PER_PARAM)
         #: Newton's method: every loss pass also forms the Hessian (one pass an iteration
         #: instead of two; a rejected line-search point wastes one Hessian).
         self.hessian_with_loss = False
@@ -433,6 +448,9 @@ class DaskObjective:
         """
         p = self.p1 - int(self.fit_intercept)
         limit = max(1, MAX_SUBSAMPLE_BYTES // max(4 * p, 1))
+        if not self._subsampled:
+            limit = min(limit, max(FIRST_ROWS_PER_PARAM * self.n_params, FIRST_MIN_ROWS))
+            self._subsampled = True
         stride = max(int(stride), -(-self.n_samples // limit), 1)
         rows = self.gather_rows(stride)
         weights = np.ones(rows.codes.size) if rows.weights is None else rows.weights

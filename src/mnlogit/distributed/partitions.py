@@ -45,6 +45,7 @@ __all__ = [
     "block_rows_offsets",
     "paired_parts",
     "persist_if_it_fits",
+    "persist_raw_if_it_fits",
     "report_passes",
     "row_partitions",
     "row_parts",
@@ -225,6 +226,9 @@ def _checked_block(X: Any, labels: Any, weights: Any, groups: Any, index: int) -
             f"partition {index} of X has dtype {Xa.dtype}; features must be numeric "
             "(give a formula to encode text and categorical columns)"
         )
+    # row-major here (a data frame's values are column-major), so that the encoded block
+    # shares these features instead of copying them next to a persisted raw partition
+    Xa = np.ascontiguousarray(Xa)
     ya = np.asarray(labels).ravel()
     m = Xa.shape[0]
     pieces = {"y": ya}
@@ -443,6 +447,46 @@ def persist_if_it_fits(blocks: list[Delayed], nbytes: float) -> tuple[list[Delay
     if not keep:
         return blocks, False
     return list(dask.persist(*blocks)), True
+
+
+def _raw_nbytes(raw: RawBlock) -> float:
+    """Bytes a persisted raw partition and its encoded block hold together (the encoded
+    features share the raw ones when these are float64 or float32)."""
+    rows = raw.X.shape[0]
+    encoded = 0 if raw.X.dtype in (np.float64, np.float32) else rows * raw.X.shape[1] * 8
+    return float(raw.X.nbytes + encoded + raw.labels.nbytes + 16 * rows)
+
+
+def persist_raw_if_it_fits(parts: list[Delayed]) -> tuple[list[Delayed], bool]:
+    """Persist the raw partitions before the first pass when they will fit (read once).
+
+    Same rule as :func:`persist_if_it_fits`, decided before any full pass: in the
+    ``"auto"`` mode the first partition is persisted and measured, and all of them are
+    estimated at that size times the number of partitions. Persisting first lets the
+    statistics pass and the encoded blocks (persisted from these) read the source once;
+    otherwise the statistics pass would read it and the persist read it again.
+
+    Parameters
+    ----------
+    parts : list of Delayed
+        Each evaluates to a :class:`RawBlock`.
+
+    Returns
+    -------
+    parts : list of Delayed
+        Persisted when the second item is True, else ``parts`` unchanged.
+    persisted : bool
+    """
+    mode = dask.config.get("mnlogit.persist", "auto")
+    if not parts or (mode != "auto" and not bool(mode)):
+        return parts, False
+    if mode == "auto":
+        (first,) = dask.persist(parts[0])
+        size = float(dask.compute(delayed(_raw_nbytes, pure=True)(first))[0])
+        if size * len(parts) > PERSIST_SHARE * _worker_memory():
+            return parts, False
+        parts = [first, *parts[1:]]
+    return list(dask.persist(*parts)), True
 
 
 def block_rows_offsets(rows: Sequence[int]) -> NDArray[np.int64]:

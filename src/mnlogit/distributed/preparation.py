@@ -12,8 +12,11 @@ Two passes over the partitions before the solver runs:
    :func:`mnlogit.identification.collinearity.collinearity_from_gram` applies R's alias
    rule; the same pass sums the gradient's constant part (the class sums).
 
-The encoded blocks (features without aliased columns, class codes, normalized weights) are
-then persisted on the workers when they fit, or left as a graph that reads the source on
+When the data will fit in the workers' memory the raw partitions are persisted *before*
+the statistics pass (:func:`mnlogit.distributed.partitions.persist_raw_if_it_fits`), so
+the source is read once: the statistics pass and the encoded blocks (features without
+aliased columns, class codes, normalized weights, persisted in turn) are computed from the
+held partitions. Otherwise the encoded blocks are left as a graph that reads the source on
 every pass (:func:`mnlogit.distributed.partitions.persist_if_it_fits`).
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import numpy as np
 from dask.delayed import Delayed, delayed
 from numpy.typing import NDArray
@@ -31,6 +35,7 @@ from mnlogit.distributed.partitions import (
     PassCounter,
     RawBlock,
     persist_if_it_fits,
+    persist_raw_if_it_fits,
     run_pass,
     shared,
 )
@@ -221,6 +226,16 @@ def _select_columns(block: Block, kept: IntArray) -> Block:
     return Block(np.ascontiguousarray(block.X[:, kept]), block.codes, block.weights, block.groups)
 
 
+def _persist_blocks(
+    blocks: list[Delayed], raw_persisted: bool, nbytes: float
+) -> tuple[list[Delayed], bool]:
+    """The encoded blocks persisted: from the persisted raw partitions (no second read),
+    or, when those were not persisted, if they fit after all (``persist_if_it_fits``)."""
+    if raw_persisted:
+        return list(dask.persist(*blocks)), True
+    return persist_if_it_fits(blocks, nbytes)
+
+
 def prepare_dask(
     settings: FitSettings, X: Any, y: Any, sample_weight: Any, groups: Any
 ) -> DaskPrepared:
@@ -246,8 +261,9 @@ def prepare_dask(
     intercept = source.fit_intercept
     check = settings.maximum_likelihood and p > 0 and p + int(intercept) <= MAX_COLLINEARITY_COLUMNS
     by_label = settings.class_weight is not None
-    stats = partition_statistics(counter, source.parts, names, intercept, check, by_label)
-    rows = [stats.rows[i] for i in range(len(source.parts))]
+    raws, raw_persisted = persist_raw_if_it_fits(source.parts)
+    stats = partition_statistics(counter, raws, names, intercept, check, by_label)
+    rows = [stats.rows[i] for i in range(len(raws))]
     classes, at = _classes(stats, source.category_order)
     weights = stats.weights[at]
     factor = _class_factor(settings, classes, weights)
@@ -265,7 +281,7 @@ def prepare_dask(
             None if equal else 1.0 / S,
             None,
         )
-        for raw in source.parts
+        for raw in raws
     ]
     # sum_i (s_i / S) onehot(y_i) [1, x_i]: the gradient's constant part, (p1, K)
     class_sums = (stats.sums[at] * (factor / S)[:, None]).T
@@ -311,9 +327,8 @@ def prepare_dask(
     scale = column_scales(np.empty((1, maxabs.size)), maxabs=maxabs)
     if settings.ridge and not settings.maximum_likelihood:
         scale = np.maximum(scale, 1.0)
-    itemsize = 8 if source.itemsize is None else source.itemsize
-    nbytes = stats.n_rows * (maxabs.size * itemsize + 16)
-    blocks, persisted = persist_if_it_fits(blocks, nbytes)
+    nbytes = stats.n_rows * (maxabs.size * (source.itemsize or 8) + 16)
+    blocks, persisted = _persist_blocks(blocks, raw_persisted, nbytes)
     return DaskPrepared(
         blocks=blocks,
         persisted=persisted,

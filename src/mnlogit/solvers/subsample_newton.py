@@ -252,6 +252,8 @@ def solve(
         return monitor.result(x)
     # Where the curvature comes from: the subsample, else the full data (the Kronecker
     # model's weighted Gram matrix reads X in small chunks and needs no copy).
+    # rows: what the subsample holds (an objective may gather fewer than asked for)
+    rows = rows if sub is None else min(rows, int(sub.n_samples))
     cur = _Curvature(obj, obj if sub is None else sub, rows, kron)
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
     if state is not None:
