@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--penalty", choices=["l1", "group"], default="l1")
     parser.add_argument("--l1-ratio", type=float, default=1.0)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--tol", type=float, default=1e-7)
+    parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--no-glmnet", action="store_true")
     parser.add_argument("--tight", action="store_true", help="also glmnet with thresh=1e-12")
     parser.add_argument("--saga", action="store_true")

@@ -169,3 +169,31 @@ def test_refusals(kwargs, match):
     X, y = _data(n=60, p=4)
     with pytest.raises(InvalidInputError, match=match):
         regularization_path(X, y, **kwargs)
+
+
+def _objective(X, y, path, i):
+    """Mean NLL + alpha * penalty at the ``i``-th solution, recomputed with numpy."""
+    W, b, alpha = path.coef[i].T, path.intercept[i], path.alphas[i]
+    eta = np.asarray(X @ W) + b
+    top = eta.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
+    loss = float(np.mean(lse - eta[np.arange(y.size), y]))
+    first = np.linalg.norm(W, axis=1) if path.penalty == "group" else np.abs(W).sum(axis=1)
+    return loss + alpha * float(first.sum())
+
+
+@pytest.mark.parametrize(("penalty", "density"), [("l1", None), ("group", None), ("l1", 0.05)])
+def test_default_tol_reaches_the_objective_within_1e_8(penalty, density):
+    # the default KKT tolerance (docs/penalties.md, "The default tolerance") must leave every
+    # alpha's objective within 1e-8 of a tightly solved path on the same grid
+    X, y = _data(n=1500, p=60, K=4, seed=3, density=density)
+    default = regularization_path(X, y, penalty=penalty, n_alphas=30, alpha_min_ratio=0.01)
+    tight = regularization_path(X, y, penalty=penalty, alphas=default.alphas, tol=1e-11)
+    assert mnlogit.path.DEFAULT_TOL == 1e-6
+    assert default.converged.all() and tight.converged.all()
+    excess = [
+        _objective(X, y, default, i) - _objective(X, y, tight, i)
+        for i in range(default.alphas.size)
+    ]
+    assert max(excess) <= 1e-8
+    assert min(excess) >= -1e-12  # the tight path is the better one

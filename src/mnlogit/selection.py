@@ -42,7 +42,7 @@ from mnlogit.estimator import MultinomialLogit
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification.validation import label_codes
-from mnlogit.path import RegularizationPath, regularization_path
+from mnlogit.path import DEFAULT_TOL, RegularizationPath, regularization_path
 
 __all__ = ["MultinomialLogitCV", "fold_log_loss", "one_se_rule"]
 
@@ -212,8 +212,8 @@ class MultinomialLogitCV(ClassifierMixin, BaseEstimator):
     penalty_factor : array-like of shape (p,) or None, default=None
         Per-feature multipliers of the penalty (0: unpenalized), as glmnet's.
     fit_intercept : bool, default=True
-    tol : float, default=1e-7
-        Tolerance of the path solver (its KKT residual).
+    tol : float, default=1e-6
+        Tolerance of the path solver (its KKT residual; :data:`mnlogit.path.DEFAULT_TOL`).
     max_iter : int or None, default=None
     select : {"min", "1se"}, default="min"
         Which alpha the final model is refitted at: ``alpha_`` or ``alpha_1se_``.
@@ -261,7 +261,7 @@ class MultinomialLogitCV(ClassifierMixin, BaseEstimator):
         n_jobs: int | None = None,
         penalty_factor: ArrayLike | None = None,
         fit_intercept: bool = True,
-        tol: float = 1e-7,
+        tol: float = DEFAULT_TOL,
         max_iter: int | None = None,
         select: str = "min",
         formula: str | None = None,
