@@ -130,3 +130,52 @@ def test_tiny_probabilities_without_separation_skip_the_lp(monkeypatch) -> None:
 
     monkeypatch.setattr(separation_check, "detect_separation", no_lp)
     assert MultinomialLogit(cov_type=None).fit(X, y).separation_ is None
+
+
+def test_tall_data_try_a_row_sample_first() -> None:
+    """Many rows per parameter: the curvature on an evenly spaced sample comes first (its
+    cost does not grow with n), all rows next; few rows per parameter: all rows only."""
+    K = 4
+    tall = np.zeros((200_000, 5))
+    first, second = separation_check.certificate_samples(tall, K, True)
+    assert first is not None and second is None
+    k = max(separation_check.CERTIFICATE_SAMPLE_PER_PARAMETER * 18, 10_000)
+    assert first.size == k and np.all(np.diff(first) > 0) and first[-1] == 199_999
+    assert separation_check.certificate_samples(np.zeros((30_000, 5)), K, True) == (None,)
+
+
+def _tall_fit(rare: bool):
+    rng = np.random.default_rng(8)
+    n, p, K = 48_000, 3, 3
+    X = rng.normal(size=(n, p))
+    y = (X @ rng.normal(size=(p, K)) + rng.gumbel(size=(n, K))).argmax(axis=1)
+    if rare:  # issue 16's indicator: five rows, all of class 2, none on the sample's grid
+        rows = np.array([1, 7, 11, 13, 17])
+        indicator = np.zeros(n)
+        indicator[rows] = 1.0
+        y[rows] = 2
+        X = np.column_stack([X, indicator])
+    return X, y
+
+
+def test_sampled_certificate_decides_tall_fits() -> None:
+    X, y = _tall_fit(rare=False)
+    P, codes = _fit_probabilities(X, y)
+    first = separation_check.certificate_samples(X, 3, True)[0]
+    assert first is not None and first.size < X.shape[0] // 4
+    assert not_separated(X, codes, np.ones(len(y)), P, True, samples=(first,))
+    assert not _lp_separated(X, codes, 3, np.ones(len(y)))
+
+
+def test_sampled_certificate_is_sound_on_a_rare_separating_indicator() -> None:
+    """The sample misses the indicator's rows: it must not certify, and neither must all
+    rows; the fit reports the separation the LP finds."""
+    X, y = _tall_fit(rare=True)
+    P, codes = _fit_probabilities(X, y)
+    samples = separation_check.certificate_samples(X, 3, True)
+    assert len(samples) == 2 and not np.isin([1, 7, 11, 13, 17], samples[0]).any()
+    assert not not_separated(X, codes, np.ones(len(y)), P, True, samples=samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultinomialLogit(cov_type=None).fit(X, y)
+    assert model.separation_ is not None

@@ -30,6 +30,7 @@ A sample that misses a rare category leaves ``G`` singular: inconclusive, not wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -144,7 +145,7 @@ def not_separated(
     probabilities: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None = None,
-    rows: IntArray | None = None,
+    samples: Sequence[IntArray | None] = (None,),
 ) -> bool:
     """Whether a converged fit's probabilities prove that no class is separated.
 
@@ -162,9 +163,10 @@ def not_separated(
     column_factor : ndarray of shape (p,), optional
         Column scaling for the products (conditioning only: the answer does not depend
         on it in exact arithmetic).
-    rows : ndarray of shape (m,), optional
-        The rows ``G`` is formed on (all rows by default): a sample keeps its cost
-        independent of ``n``.
+    samples : sequence of (ndarray of shape (m,) or None), default=(None,)
+        The row selections ``G`` is formed on, tried in order until one certifies
+        (``None``: all rows). A sample keeps the cost independent of ``n``; the
+        residual ``r`` is always summed over all rows, once.
 
     Returns
     -------
@@ -177,16 +179,39 @@ def not_separated(
     if K < 2 or not total > 0:
         return False
     w = weights / total
-    P = np.asarray(probabilities, dtype=np.float64)
-    lam = P * w[:, None]
+    lam = np.asarray(probabilities, dtype=np.float64) * w[:, None]
     n = codes.size
     # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates
     U = -lam
     U[np.arange(n), codes] += w
     R = backproject(X, U, intercept=fit_intercept)
+    del U
     if column_factor is not None:
         R[int(fit_intercept) :] *= column_factor[:, None]
     r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
+    for rows in samples:
+        if _certified(X, codes, weights, w, lam, r, fit_intercept, column_factor, rows):
+            return True
+    return False
+
+
+def _certified(
+    X: Any,
+    codes: IntArray,
+    weights: FloatArray,
+    w: FloatArray,
+    lam: FloatArray,
+    r: FloatArray,
+    fit_intercept: bool,
+    column_factor: FloatArray | None,
+    rows: IntArray | None,
+) -> bool:
+    """:func:`not_separated` with ``G`` formed on ``rows`` (None: all), given ``r``.
+
+    ``w`` are the normalized weights ``(n,)``, ``lam`` the cell weights ``(n, K)``,
+    ``r`` the residual ``((K-1) p1,)``.
+    """
+    K = lam.shape[1]
     scale = 1.0
     if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
         sampled = float(w[rows].sum())
@@ -195,7 +220,7 @@ def not_separated(
         scale = 1.0 / sampled
         X, codes, w = _rows(X, rows), codes[rows], w[rows]
         lam, weights = lam[rows], weights[rows]
-        n = codes.size
+    n = codes.size
     G = _curvature(X, codes, w, lam, fit_intercept, column_factor)
     G *= scale
     try:
