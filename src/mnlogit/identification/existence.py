@@ -38,6 +38,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from mnlogit.objective.blocks import row_blocks
 from mnlogit.objective.kernels import backproject, linear_predictor, weighted_gram
 from mnlogit.objective.pair_hessian import pair_grams
 
@@ -179,18 +180,22 @@ def not_separated(
     if K < 2 or not total > 0:
         return False
     w = weights / total
-    lam = np.asarray(probabilities, dtype=np.float64) * w[:, None]
+    P = np.asarray(probabilities, dtype=np.float64)
+    # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates, summed
+    # over row blocks of dense X (no n x K temporaries; sparse X in one product, as row
+    # slices of CSC would rescan every column)
+    R = np.zeros((X.shape[1] + int(fit_intercept), K))
     n = codes.size
-    # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates
-    U = -lam
-    U[np.arange(n), codes] += w
-    R = backproject(X, U, intercept=fit_intercept)
-    del U
+    blocks = [slice(0, n)] if sp.issparse(X) else row_blocks(n, max(X.shape[1], K))
+    for sl in blocks:
+        U = P[sl] * -w[sl, None]
+        U[np.arange(U.shape[0]), codes[sl]] += w[sl]
+        R += backproject(X[sl], U, intercept=fit_intercept)
     if column_factor is not None:
         R[int(fit_intercept) :] *= column_factor[:, None]
     r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
     for rows in samples:
-        if _certified(X, codes, weights, w, lam, r, fit_intercept, column_factor, rows):
+        if _certified(X, codes, weights, w, P, r, fit_intercept, column_factor, rows):
             return True
     return False
 
@@ -200,7 +205,7 @@ def _certified(
     codes: IntArray,
     weights: FloatArray,
     w: FloatArray,
-    lam: FloatArray,
+    P: FloatArray,
     r: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None,
@@ -208,10 +213,10 @@ def _certified(
 ) -> bool:
     """:func:`not_separated` with ``G`` formed on ``rows`` (None: all), given ``r``.
 
-    ``w`` are the normalized weights ``(n,)``, ``lam`` the cell weights ``(n, K)``,
-    ``r`` the residual ``((K-1) p1,)``.
+    ``w`` are the normalized weights ``(n,)``, ``P`` the probabilities ``(n, K)``, ``r``
+    the residual ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only.
     """
-    K = lam.shape[1]
+    K = P.shape[1]
     scale = 1.0
     if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
         sampled = float(w[rows].sum())
@@ -219,7 +224,8 @@ def _certified(
             return False
         scale = 1.0 / sampled
         X, codes, w = _rows(X, rows), codes[rows], w[rows]
-        lam, weights = lam[rows], weights[rows]
+        P, weights = P[rows], weights[rows]
+    lam = P * w[:, None]
     n = codes.size
     G = _curvature(X, codes, w, lam, fit_intercept, column_factor)
     G *= scale
