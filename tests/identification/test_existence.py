@@ -142,6 +142,10 @@ def test_tall_data_try_a_row_sample_first() -> None:
     k = max(separation_check.CERTIFICATE_SAMPLE_PER_PARAMETER * 18, 10_000)
     assert first.size == k and np.all(np.diff(first) > 0) and first[-1] == 199_999
     assert separation_check.certificate_samples(np.zeros((30_000, 5)), K, True) == (None,)
+    # many parameters: all rows are beyond the budget, the sample within its own
+    wide = np.zeros((200_000, 100))
+    (only,) = separation_check.certificate_samples(wide, 10, True)
+    assert only is not None and only.size == separation_check.CERTIFICATE_SAMPLE_PER_PARAMETER * 909
 
 
 def _tall_fit(rare: bool):
