@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy.testing import assert_allclose
 
 import mnlogit.identification.separation_check as separation_check
 from mnlogit import MultinomialLogit
@@ -210,3 +211,34 @@ def test_small_converged_fits_use_the_certificate_before_the_lp(monkeypatch) -> 
         warnings.simplefilter("ignore")
         model = MultinomialLogit(cov_type=None).fit(X, y)
     assert calls and model.separation_ is not None
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(("K", "fit_intercept"), [(2, True), (4, False), (6, True)])
+def test_certificate_curvature_is_the_sum_over_cells(sparse, K, fit_intercept) -> None:
+    """G = Σ_{i, k != y_i} λ_ik a_ik a_ikᵀ with a_ik = (e_{y_i} - e_k) ⊗ x̃_i over the free
+    classes 1 .. K-1 (reference 0), from the definition, cell by cell."""
+    from mnlogit.identification.existence import _curvature
+
+    rng = np.random.default_rng(K)
+    n, p = 60, 3
+    X = rng.normal(size=(n, p)) * np.array([1e-3, 1.0, 1e3])
+    codes = rng.integers(0, K, n)
+    w = rng.uniform(0.5, 1.5, n)
+    lam = rng.dirichlet(np.ones(K), n) * w[:, None]  # λ = w P
+    factor = 1.0 / np.abs(X).max(axis=0)
+    p1 = p + int(fit_intercept)
+    expected = np.zeros(((K - 1) * p1, (K - 1) * p1))
+    for i in range(n):
+        x = np.concatenate([[1.0] * fit_intercept, X[i] * factor])
+        for k in range(K):
+            if k == codes[i]:
+                continue
+            e = np.zeros(K)
+            e[codes[i]] += 1.0
+            e[k] -= 1.0
+            a = np.kron(e[1:], x)
+            expected += lam[i, k] * np.outer(a, a)
+    Xin = sp.csr_matrix(X) if sparse else X
+    G = _curvature(Xin, codes, w, lam, fit_intercept, factor)
+    assert_allclose(G, expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max())

@@ -38,8 +38,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.objective.blocks import row_blocks
-from mnlogit.objective.kernels import backproject, linear_predictor, weighted_gram
+from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
+from mnlogit.objective.kernels import backproject, linear_predictor
 from mnlogit.objective.pair_hessian import pair_grams
 
 __all__ = ["CERTIFICATE_MARGIN", "certificate_work", "not_separated"]
@@ -63,18 +63,17 @@ def certificate_work(X: Any, n_classes: int, fit_intercept: bool) -> float:
     Returns
     -------
     float
-        ``(2K - 3)`` row-passes of Gram products (``K - 1`` diagonal blocks over all rows,
-        the off-diagonal blocks over two classes' rows each): dense X
-        ``(2K - 3) n p1²``, sparse X ``(2K - 3) Σ_i (nnz_i + 1)²``.
+        Dense X: ``K n p1²`` (one product per class of its rows' ``K`` weighted Grams);
+        sparse X: ``(2K - 3) Σ_i (nnz_i + 1)²`` (``(2K - 3)`` row-passes of Gram products:
+        ``K - 1`` diagonal blocks over all rows, the off-diagonal blocks over two classes'
+        rows each).
     """
     pairs = float(max(2 * n_classes - 3, 1))
-    if sp.issparse(X):
-        per_row = np.diff(sp.csr_array(cast(Any, X)).indptr).astype(np.float64) + float(
-            fit_intercept
-        )
-        return pairs * float(per_row @ per_row)
-    n, p = X.shape
-    return pairs * n * float(p + int(fit_intercept)) ** 2
+    if not sp.issparse(X):
+        n, p = X.shape
+        return float(n_classes) * n * float(p + int(fit_intercept)) ** 2
+    per_row = np.diff(sp.csr_array(cast(Any, X)).indptr).astype(np.float64) + float(fit_intercept)
+    return pairs * float(per_row @ per_row)
 
 
 def _rows(X: Any, rows: IntArray) -> Any:
@@ -94,21 +93,37 @@ def _curvature(
     if sp.issparse(X):
         return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
     p1 = X.shape[1] + int(fit_intercept)
+    off = int(fit_intercept)
     G = np.zeros(((K - 1) * p1, (K - 1) * p1))
-    for a in range(1, K):
-        mine = codes == a
-        # own class: Σ_{k != y} λ_ik = w_i (1 - P_iy); other rows: λ_ia
-        h = np.where(mine, w - lam[:, a], lam[:, a])
-        block = weighted_gram(X, h, intercept=fit_intercept, column_factor=column_factor)
-        G[(a - 1) * p1 : a * p1, (a - 1) * p1 : a * p1] = block
-        for b in range(a + 1, K):
-            rows = np.flatnonzero(mine | (codes == b))
-            hb = -np.where(mine[rows], lam[rows, b], lam[rows, a])
-            block = weighted_gram(
-                _rows(X, rows), hb, intercept=fit_intercept, column_factor=column_factor
-            )
-            G[(a - 1) * p1 : a * p1, (b - 1) * p1 : b * p1] = block
-            G[(b - 1) * p1 : b * p1, (a - 1) * p1 : a * p1] = block.T
+    # C_c[b] = Σ_{i: y_i = c} λ_ib ỹ_i ỹ_iᵀ for every class b at once: one gemm per chunk of
+    # class c's rows (the (rows, K p1) product is the only temporary); then block (a, a)
+    # gains Σ_{c != a} C_c[a] + Σ_{b != a} C_a[b] and block (a, b) loses C_a[b] + C_b[a].
+    step = max(1, BLOCK_ELEMENTS // (K * p1))
+    for c in range(K):
+        rows = np.flatnonzero(codes == c)
+        C = np.zeros((K * p1, p1))
+        for start in range(0, rows.size, step):
+            sel = rows[start : start + step]
+            Y = np.empty((sel.size, p1))
+            if off:
+                Y[:, 0] = 1.0
+            Y[:, off:] = X[sel]
+            if column_factor is not None:
+                Y[:, off:] *= column_factor
+            T = (Y[:, None, :] * lam[sel][:, :, None]).reshape(sel.size, K * p1)
+            C += T.T @ Y
+        C3 = C.reshape(K, p1, p1)
+        own = C3.sum(axis=0) - C3[c]  # Σ_{b != c} C_c[b]
+        for a in range(1, K):
+            blk = slice((a - 1) * p1, a * p1)
+            if a == c:
+                G[blk, blk] += own
+                continue
+            G[blk, blk] += C3[a]
+            if c > 0:
+                other = slice((c - 1) * p1, c * p1)
+                G[other, blk] -= C3[a]
+                G[blk, other] -= C3[a]
     return G
 
 

@@ -81,7 +81,7 @@ REDUCED_ROUNDS = 20
 #: Largest :func:`~mnlogit.identification.existence.certificate_work` for which a large
 #: fit first looks for a certificate that no class is separated (Stiemke's theorem); it
 #: decides most well-determined fits in a fraction of the LP's time (docs/diagnostics.md).
-CERTIFICATE_MAX_WORK = 2.0**31
+CERTIFICATE_MAX_WORK = 2.0**33
 #: Beyond that work the certificate's curvature is formed on an evenly spaced sample of
 #: this many rows per free parameter (at least CERTIFICATE_MIN_SAMPLE rows): the proof
 #: holds on any sample, and a sample that misses a rare category is only inconclusive.
