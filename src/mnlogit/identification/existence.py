@@ -87,8 +87,13 @@ def _curvature(
     lam: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None,
+    index: IntArray | None = None,
 ) -> FloatArray:
-    """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks."""
+    """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks.
+
+    ``codes``, ``w`` and ``lam`` describe the rows used; ``index`` (dense X only) their
+    rows in ``X`` (None: all rows, in order), read a chunk at a time (no copy of X's rows).
+    """
     K = lam.shape[1]
     if sp.issparse(X):
         return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
@@ -107,7 +112,7 @@ def _curvature(
             Y = np.empty((sel.size, p1))
             if off:
                 Y[:, 0] = 1.0
-            Y[:, off:] = X[sel]
+            Y[:, off:] = X[sel if index is None else index[sel]]
             if column_factor is not None:
                 Y[:, off:] *= column_factor
             T = (Y[:, None, :] * lam[sel][:, :, None]).reshape(sel.size, K * p1)
@@ -238,11 +243,11 @@ def _certified(
         if not sampled > 0:
             return False
         scale = 1.0 / sampled
-        X, codes, w = _rows(X, rows), codes[rows], w[rows]
-        P, weights = P[rows], weights[rows]
+        codes, w, P, weights = codes[rows], w[rows], P[rows], weights[rows]
+        if sp.issparse(X):  # a few stored values a row: the copy is small
+            X, rows = _rows(X, rows), None
     lam = P * w[:, None]
-    n = codes.size
-    G = _curvature(X, codes, w, lam, fit_intercept, column_factor)
+    G = _curvature(X, codes, w, lam, fit_intercept, column_factor, rows)
     G *= scale
     try:
         factor = scipy.linalg.cho_factor(G, lower=False, check_finite=True)
@@ -256,10 +261,18 @@ def _certified(
     Z = np.zeros((p1, K))
     Z[:, 1:] = z.reshape(K - 1, p1).T
     W = Z[off:] if column_factor is None else Z[off:] * column_factor[:, None]
-    eta = linear_predictor(X, W, Z[0] if fit_intercept else None)
-    # a_ik · z = eta_i,y_i - eta_ik on the cells (rows of positive weight, k != y_i)
-    own = eta[np.arange(n), codes]
-    margins = own[:, None] - eta
-    margins[np.arange(n), codes] = -np.inf
-    margins[weights <= 0] = -np.inf
-    return bool(scale * np.max(margins) <= CERTIFICATE_MARGIN)
+    # a_ik · z = eta_i,y_i - eta_ik on the cells (rows of positive weight, k != y_i), in
+    # row blocks of the rows used
+    n = codes.size
+    top = -np.inf
+    blocks = [slice(0, n)] if sp.issparse(X) else row_blocks(n, max(X.shape[1], K))
+    for sl in blocks:
+        Xb = X[sl] if rows is None else X[rows[sl]]
+        eta = linear_predictor(Xb, W, Z[0] if fit_intercept else None)
+        idx = np.arange(eta.shape[0])
+        margins = eta[idx, codes[sl]][:, None] - eta
+        margins[idx, codes[sl]] = -np.inf
+        margins[weights[sl] <= 0] = -np.inf
+        if margins.size:
+            top = max(top, float(np.max(margins)))
+    return bool(scale * top <= CERTIFICATE_MARGIN)
