@@ -241,3 +241,23 @@ def test_cell_matrix_equals_the_definition(sparse, K, reference) -> None:
     assert_array_equal(A.toarray(), np.array(expected))
     assert_array_equal(cell_row, rows)
     assert_array_equal(cell_cls, classes)
+
+
+def test_too_many_variables_are_refused_before_the_rows_are_copied(monkeypatch) -> None:
+    """The variable cap is known after the collinearity check: no scaled copy of the rows
+    is made for an LP that would be refused (the cap counts kept columns only)."""
+    import mnlogit.identification.separation as separation
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 9))
+    X[:, 8] = X[:, 0] + X[:, 1]  # aliased: 9 kept design columns with the intercept
+    y = rng.integers(0, 4, 300)
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("rows copied for an LP over the variable cap")
+
+    monkeypatch.setattr(separation, "scaled_rows", no_copy)
+    result = detect_separation(X, y, 4, max_variables=26)  # 3 x 9 = 27 free entries
+    assert not result.checked and "max_variables=26" in result.reason
+    monkeypatch.undo()
+    assert detect_separation(X, y, 4, max_variables=27).checked
