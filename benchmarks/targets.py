@@ -47,8 +47,9 @@ def rows(data: dict[str, Any]) -> list[str]:
         default = cov or auto
         mem = "—"
         if default and lbfgs:
+            mib = 2.0**20
             mem = (
-                f"{default['peak_extra_bytes'] / 1e6:.0f} vs {lbfgs['peak_extra_bytes'] / 1e6:.0f}"
+                f"{default['peak_extra_bytes'] / mib:.0f} vs {lbfgs['peak_extra_bytes'] / mib:.0f}"
             )
         out.append(f"| `{name}` | {ref.get('method', '—')} | {a} | {c} | {step} | {mem} |")
     return out
@@ -58,7 +59,7 @@ def main() -> None:
     """Print the table for the files given."""
     print(
         "| problem | reference | `auto` ÷ ref | default fit ÷ ref "
-        "| covariance step ÷ its Hessian | extra MB, default fit vs lbfgs |"
+        "| covariance step ÷ its Hessian | extra MiB, default fit vs lbfgs |"
     )
     print("|---|---|--:|--:|--:|--:|")
     for path in sys.argv[1:]:
