@@ -86,8 +86,8 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
 default="auto"
         ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`: ``"newton-cg"`` for
         sparse X (``"subsample-newton"`` where it has at most 2000 free parameters and
-        room for a row subsample); ``"newton"`` for small dense problems; ``"lbfgs"`` for dense X with more
-        than 2000 columns and too few rows for a subsample; otherwise
+        room for a row subsample); ``"newton"`` for small dense problems; ``"lbfgs"``
+        for dense X with more than 2000 columns and too few rows for a subsample; otherwise
         ``"subsample-newton"`` (L-BFGS whose initial matrix is a Hessian from a row
         subsample, or a Kronecker-factored model of it). See docs/solvers.md.
     tol : float, default=1e-8
