@@ -43,7 +43,7 @@ from mnlogit.identification.separation_check import (
     REDUCED_ROUNDS,
     REDUCED_ROWS,
     SUSPICIOUS_PROBABILITY,
-    certificate_rows,
+    certificate_samples,
 )
 from mnlogit.objective import xp_kernels as xk
 from mnlogit.objective.device import DeviceObjective
@@ -128,10 +128,15 @@ def _largest_margin(d: _Rows, X: Any, codes: Any, w: Any, Z: FloatArray) -> floa
 
 
 def _certified(d: _Rows, data: DeviceData) -> bool:
-    """Whether the fitted probabilities prove that no class is separated (step 1)."""
+    """Whether the fitted probabilities prove that no class is separated (step 1).
+
+    The residual ``r`` is summed over all rows once; the curvature is formed on the numpy
+    path's row selections (:func:`~mnlogit.identification.separation_check.certificate_samples`:
+    a row sample first on tall data, then all rows), tried in order until one certifies.
+    """
     xp = d.xp
-    rows = certificate_rows(d.X, d.K, d.fit_intercept)
-    if rows is False:
+    samples = certificate_samples(d.X, d.K, d.fit_intercept)
+    if not samples:
         return False
     total = float(xp.sum(d.w))
     w = d.w / total
@@ -141,6 +146,12 @@ def _certified(d: _Rows, data: DeviceData) -> bool:
     R = R.astype(np.float64)
     R[d.off :] *= d.cf[:, None]
     r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
+    return any(_certified_on(d, rows, r, w, lam) for rows in samples)
+
+
+def _certified_on(d: _Rows, rows: IntArray | None, r: FloatArray, w: Any, lam: Any) -> bool:
+    """The certificate with the curvature formed on ``rows`` (None: all rows)."""
+    xp = d.xp
     X, codes, weights, scale = d.X, d.codes, d.w, 1.0
     if rows is not None:  # the numpy path's row sample
         sampled = float(xp.sum(d.take(w, rows)))

@@ -111,8 +111,9 @@ class MultinomialLogit(InferenceMixin, ClassifierMixin, BaseEstimator):
     solver : {"auto", "newton", "irls", "lbfgs", "newton-cg", "gd", "subsample-newton"}, \
 default="auto"
         ``"auto"`` follows :func:`mnlogit.solvers.choose_solver`: ``"newton-cg"`` for
-        sparse X; ``"newton"`` for small dense problems; ``"lbfgs"`` for dense X with more
-        than 2000 columns and too few rows for a subsample; otherwise
+        sparse X (``"subsample-newton"`` where it has at most 2000 free parameters and
+        room for a row subsample); ``"newton"`` for small dense problems; ``"lbfgs"``
+        for dense X with more than 2000 columns and too few rows for a subsample; otherwise
         ``"subsample-newton"`` (L-BFGS whose initial matrix is a Hessian from a row
         subsample, or a Kronecker-factored model of it). See docs/solvers.md.
     tol : float, default=1e-8

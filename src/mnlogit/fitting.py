@@ -37,7 +37,6 @@ from mnlogit.identification import (
     kept_rows,
     separation_suspected,
 )
-from mnlogit.identification.separation_check import ALWAYS_CHECK_CELLS
 from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
 from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
 from mnlogit.objective.sparse_penalties import SparsePenalty, resolve_penalty_factor
@@ -313,18 +312,19 @@ def _separation_check(
 ) -> SeparationResult | None:
     """The separation check of an unpenalized fit (it warns when the classes are separated).
 
-    Every such fit is checked; the size decides how: the full LP for small problems.
-    A larger fit that converged first looks for a certificate that no class is separated
-    (from its probabilities; :func:`~mnlogit.identification.existence.not_separated`);
-    when that does not decide, the full LP runs for fits that show signs of separation
+    Every such fit is checked. A fit that converged first looks for a certificate that no
+    class is separated (from its probabilities;
+    :func:`~mnlogit.identification.existence.not_separated`); when that does not decide,
+    the full LP runs for small fits and fits that show signs of separation
     (:func:`separation_suspected`), else the LP on a subset of rows grown until it
     decides (starting from the rows with the smallest fitted probabilities, where
     separated cells show first).
     """
     probabilities = None
-    positive_rows = int(np.count_nonzero(data.sample_weight > 0))
-    if result.converged and positive_rows * (data.n_classes - 1) > ALWAYS_CHECK_CELLS:
-        # the n x K probabilities (kept by the objective for the covariance anyway)
+    if result.converged:
+        # the n x K probabilities (kept by the objective for the covariance anyway): every
+        # converged fit tries the certificate first, small ones too (an LP over 5,000
+        # cells and 255 variables took 1-2 s)
         probabilities = objective.probabilities(result.x)
     # a large converged fit without signs of separation (so with probabilities) may let
     # the LP on a subset of rows decide

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy.testing import assert_allclose
 
 import mnlogit.identification.separation_check as separation_check
 from mnlogit import MultinomialLogit
@@ -130,3 +131,114 @@ def test_tiny_probabilities_without_separation_skip_the_lp(monkeypatch) -> None:
 
     monkeypatch.setattr(separation_check, "detect_separation", no_lp)
     assert MultinomialLogit(cov_type=None).fit(X, y).separation_ is None
+
+
+def test_tall_data_try_a_row_sample_first() -> None:
+    """Many rows per parameter: the curvature on an evenly spaced sample comes first (its
+    cost does not grow with n), all rows next; few rows per parameter: all rows only."""
+    K = 4
+    tall = np.zeros((200_000, 5))
+    first, second = separation_check.certificate_samples(tall, K, True)
+    assert first is not None and second is None
+    k = max(separation_check.CERTIFICATE_SAMPLE_PER_PARAMETER * 18, 10_000)
+    assert first.size == k and np.all(np.diff(first) > 0) and first[-1] == 199_999
+    assert separation_check.certificate_samples(np.zeros((30_000, 5)), K, True) == (None,)
+    # many parameters: all rows are beyond the budget, the sample within its own
+    wide = np.zeros((200_000, 100))
+    (only,) = separation_check.certificate_samples(wide, 10, True)
+    assert only is not None and only.size == separation_check.CERTIFICATE_SAMPLE_PER_PARAMETER * 909
+
+
+def _tall_fit(rare: bool):
+    rng = np.random.default_rng(8)
+    n, p, K = 48_000, 3, 3
+    X = rng.normal(size=(n, p))
+    y = (X @ rng.normal(size=(p, K)) + rng.gumbel(size=(n, K))).argmax(axis=1)
+    if rare:  # issue 16's indicator: five rows, all of class 2, none on the sample's grid
+        rows = np.array([1, 7, 11, 13, 17])
+        indicator = np.zeros(n)
+        indicator[rows] = 1.0
+        y[rows] = 2
+        X = np.column_stack([X, indicator])
+    return X, y
+
+
+def test_sampled_certificate_decides_tall_fits() -> None:
+    X, y = _tall_fit(rare=False)
+    P, codes = _fit_probabilities(X, y)
+    first = separation_check.certificate_samples(X, 3, True)[0]
+    assert first is not None and first.size < X.shape[0] // 4
+    assert not_separated(X, codes, np.ones(len(y)), P, True, samples=(first,))
+    assert not _lp_separated(X, codes, 3, np.ones(len(y)))
+
+
+def test_sampled_certificate_is_sound_on_a_rare_separating_indicator() -> None:
+    """The sample misses the indicator's rows: it must not certify, and neither must all
+    rows; the fit reports the separation the LP finds."""
+    X, y = _tall_fit(rare=True)
+    P, codes = _fit_probabilities(X, y)
+    samples = separation_check.certificate_samples(X, 3, True)
+    assert len(samples) == 2 and not np.isin([1, 7, 11, 13, 17], samples[0]).any()
+    assert not not_separated(X, codes, np.ones(len(y)), P, True, samples=samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultinomialLogit(cov_type=None).fit(X, y)
+    assert model.separation_ is not None
+
+
+def test_small_converged_fits_use_the_certificate_before_the_lp(monkeypatch) -> None:
+    """Below ALWAYS_CHECK_CELLS too: the certificate decides a well-determined fit (an LP
+    over 5,000 cells and 255 variables took 1.8 s of a 1,000-row fit), and separated
+    small data still reach the LP."""
+    rng = np.random.default_rng(2)
+    n, p, K = 1000, 20, 6
+    assert n * (K - 1) <= separation_check.ALWAYS_CHECK_CELLS
+    X = rng.normal(size=(n, p))
+    y = (X @ rng.normal(scale=0.3, size=(p, K)) + rng.gumbel(size=(n, K))).argmax(axis=1)
+    calls = []
+    real = separation_check.detect_separation
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(separation_check, "detect_separation", counted)
+    assert MultinomialLogit(cov_type=None).fit(X, y).separation_ is None
+    assert calls == []
+    X[:, 0] = np.where(y == 0, 1.0, 0.0) + 0.1 * rng.random(n)  # class 0 separated
+    X[y == 0, 0] += 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultinomialLogit(cov_type=None).fit(X, y)
+    assert calls and model.separation_ is not None
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(("K", "fit_intercept"), [(2, True), (4, False), (6, True)])
+def test_certificate_curvature_is_the_sum_over_cells(sparse, K, fit_intercept) -> None:
+    """G = Σ_{i, k != y_i} λ_ik a_ik a_ikᵀ with a_ik = (e_{y_i} - e_k) ⊗ x̃_i over the free
+    classes 1 .. K-1 (reference 0), from the definition, cell by cell."""
+    from mnlogit.identification.existence import _curvature
+
+    rng = np.random.default_rng(K)
+    n, p = 60, 3
+    X = rng.normal(size=(n, p)) * np.array([1e-3, 1.0, 1e3])
+    codes = rng.integers(0, K, n)
+    w = rng.uniform(0.5, 1.5, n)
+    lam = rng.dirichlet(np.ones(K), n) * w[:, None]  # λ = w P
+    factor = 1.0 / np.abs(X).max(axis=0)
+    p1 = p + int(fit_intercept)
+    expected = np.zeros(((K - 1) * p1, (K - 1) * p1))
+    for i in range(n):
+        x = np.concatenate([[1.0] * fit_intercept, X[i] * factor])
+        for k in range(K):
+            if k == codes[i]:
+                continue
+            e = np.zeros(K)
+            e[codes[i]] += 1.0
+            e[k] -= 1.0
+            a = np.kron(e[1:], x)
+            expected += lam[i, k] * np.outer(a, a)
+    Xin = sp.csr_matrix(X) if sparse else X
+    G = _curvature(Xin, codes, w, lam, fit_intercept, factor)
+    assert_allclose(G, expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max())

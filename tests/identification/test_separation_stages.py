@@ -209,3 +209,55 @@ def test_stages_compose_to_detect_separation() -> None:
     assert res.kind == "quasi-complete"
     assert_array_equal(res.limits, [[0.0, 0.0], [0.0, np.inf]])
     assert_array_equal(res.zero_probability, [[False, False], [False, False], [True, False]])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(("K", "reference"), [(2, 0), (2, 1), (3, 1), (4, 3), (5, 0)])
+def test_cell_matrix_equals_the_definition(sparse, K, reference) -> None:
+    """Every cell (i, k), class by class: +Z[i] in y_i's block, -Z[i] in k's block (the
+    reference has none); rows of zeros and of every class included."""
+    rng = np.random.default_rng(K * 10 + reference)
+    Z = rng.normal(size=(40, 5))
+    Z[rng.random(Z.shape) < 0.4] = 0.0
+    Z[[3, 17]] = 0.0
+    y = rng.integers(0, K, 40)
+    A, cell_row, cell_cls = cell_matrix(sp.csr_array(Z) if sparse else Z, y, K, reference)
+    blocks = [c for c in range(K) if c != reference]
+    expected, rows, classes = [], [], []
+    for k in range(K):
+        for i in np.flatnonzero(y != k):
+            cell = np.zeros((K - 1) * 5)
+            if y[i] != reference:
+                b = blocks.index(y[i])
+                cell[b * 5 : (b + 1) * 5] += Z[i]
+            if k != reference:
+                b = blocks.index(k)
+                cell[b * 5 : (b + 1) * 5] -= Z[i]
+            expected.append(cell)
+            rows.append(i)
+            classes.append(k)
+    A.check_format(full_check=True)
+    assert A.has_sorted_indices
+    assert_array_equal(A.toarray(), np.array(expected))
+    assert_array_equal(cell_row, rows)
+    assert_array_equal(cell_cls, classes)
+
+
+def test_too_many_variables_are_refused_before_the_rows_are_copied(monkeypatch) -> None:
+    """The variable cap is known after the collinearity check: no scaled copy of the rows
+    is made for an LP that would be refused (the cap counts kept columns only)."""
+    import mnlogit.identification.separation as separation
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 9))
+    X[:, 8] = X[:, 0] + X[:, 1]  # aliased: 9 kept design columns with the intercept
+    y = rng.integers(0, 4, 300)
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("rows copied for an LP over the variable cap")
+
+    monkeypatch.setattr(separation, "scaled_rows", no_copy)
+    result = detect_separation(X, y, 4, max_variables=26)  # 3 x 9 = 27 free entries
+    assert not result.checked and "max_variables=26" in result.reason
+    monkeypatch.undo()
+    assert detect_separation(X, y, 4, max_variables=27).checked

@@ -87,45 +87,45 @@ def cell_matrix(
     cell_row, cell_cls : ndarray of shape (n' (K-1),)
         The Z row and the other class k of each cell.
     """
-    Zc = sp.csr_array(Z).tocoo()
+    Zc = sp.csr_array(Z)
     r = Zc.shape[1]
-    block = {c: b for b, c in enumerate(c for c in range(K) if c != reference)}
-    zr = np.asarray(Zc.row, dtype=np.intp)
-    zc = np.asarray(Zc.col, dtype=np.intp)
-    zd = np.asarray(Zc.data, dtype=np.float64)
-    block_of = np.array([block.get(c, 0) for c in range(K)], dtype=np.intp)
-    rows_i: list[IntArray] = []
-    cols_i: list[IntArray] = []
-    vals: list[FloatArray] = []
-    cell_row: list[IntArray] = []
-    cell_cls: list[IntArray] = []
+    length = np.diff(Zc.indptr).astype(np.int64)  # stored values per Z row
+    block = np.array([max(b - int(b > reference), 0) for b in range(K)], dtype=np.int64)
+    own_part = (codes != reference).astype(np.int64)
+    # per class k: its cells' rows, and each cell's stored values (own block + k's block)
+    idx_k = [np.flatnonzero(codes != k) for k in range(K)]
+    counts = [length[i] * (own_part[i] + int(k != reference)) for k, i in enumerate(idx_k)]
+    m = sum(i.size for i in idx_k)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    nnz = int(indptr[-1])
+    # filled in place, class by class: no COO triplets, no concatenated copies
+    index: type[np.signedinteger[Any]] = np.int32 if max(nnz, (K - 1) * r) < 2**31 else np.int64
+    indices: NDArray[np.signedinteger[Any]] = np.empty(nnz, dtype=index)
+    data = np.empty(nnz)
     offset = 0
-    for k in range(K):
-        idx = np.flatnonzero(codes != k)
-        local = np.full(codes.size, -1)
-        local[idx] = np.arange(idx.size) + offset
-        sel = local[zr] >= 0
-        er, ec, ed = local[zr[sel]], zc[sel], zd[sel]
-        own = codes[zr[sel]]
-        keep_own = own != reference
-        if keep_own.any():
-            bo = block_of[own[keep_own]]
-            rows_i.append(er[keep_own])
-            cols_i.append(ec[keep_own] + bo * r)
-            vals.append(ed[keep_own])
-        if k != reference:
-            rows_i.append(er)
-            cols_i.append(ec + block[k] * r)
-            vals.append(-ed)
-        cell_row.append(idx)
-        cell_cls.append(np.full(idx.size, k, dtype=np.intp))
-        offset += idx.size
-    q = (K - 1) * r
-    A = sp.coo_array(
-        (np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(cols_i))),
-        shape=(offset, q),
-    ).tocsr()
-    return A, np.concatenate(cell_row), np.concatenate(cell_cls)
+    for k, rows in enumerate(idx_k):
+        sub = Zc[rows]
+        start = indptr[offset : offset + rows.size]  # where each cell's values begin
+        within = np.arange(sub.nnz, dtype=np.int64) - np.repeat(sub.indptr[:-1], length[rows])
+        where = np.repeat(start, length[rows]) + within
+        own = codes[rows] != reference
+        if own.any():
+            mask = np.repeat(own, length[rows])
+            indices[where[mask]] = (
+                sub.indices[mask] + np.repeat(block[codes[rows]], length[rows])[mask] * r
+            )
+            data[where[mask]] = sub.data[mask]
+        if k != reference:  # after the own block's values (if any)
+            shift = np.repeat(own_part[rows] * length[rows], length[rows])
+            indices[where + shift] = sub.indices + block[k] * r
+            data[where + shift] = -sub.data
+        offset += rows.size
+    A: sp.csr_array = sp.csr_array((data, indices, indptr.astype(index)), shape=(m, (K - 1) * r))
+    A.sort_indices()
+    cell_row = np.concatenate(idx_k).astype(np.intp)
+    cell_cls = np.concatenate([np.full(i.size, k, dtype=np.intp) for k, i in enumerate(idx_k)])
+    return A, cell_row, cell_cls
 
 
 class ConeLP:
@@ -227,7 +227,8 @@ def separated_cells(cone: ConeLP) -> tuple[BoolArray, FloatArray, bool] | None:
     known = np.zeros(m, dtype=bool)
     total = np.zeros(q)
     for _ in range(MAX_ROUNDS):
-        obj = np.asarray(A[np.flatnonzero(~known)].sum(axis=0), dtype=np.float64).ravel()
+        # Σ of the rows not yet known, as Aᵀ 1 (no copy of those rows of A)
+        obj = np.asarray(A.T @ (~known).astype(np.float64), dtype=np.float64).ravel()
         D = cone.maximize(obj) if np.any(obj) else np.zeros(q)
         if D is None:
             return None if not known.any() else (known, total, False)

@@ -30,6 +30,7 @@ A sample that misses a rare category leaves ``G`` singular: inconclusive, not wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -37,7 +38,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.objective.kernels import backproject, linear_predictor, weighted_gram
+from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
+from mnlogit.objective.kernels import backproject, linear_predictor
 from mnlogit.objective.pair_hessian import pair_grams
 
 __all__ = ["CERTIFICATE_MARGIN", "certificate_work", "not_separated"]
@@ -61,18 +63,17 @@ def certificate_work(X: Any, n_classes: int, fit_intercept: bool) -> float:
     Returns
     -------
     float
-        ``(2K - 3)`` row-passes of Gram products (``K - 1`` diagonal blocks over all rows,
-        the off-diagonal blocks over two classes' rows each): dense X
-        ``(2K - 3) n p1²``, sparse X ``(2K - 3) Σ_i (nnz_i + 1)²``.
+        Dense X: ``K n p1²`` (one product per class of its rows' ``K`` weighted Grams);
+        sparse X: ``(2K - 3) Σ_i (nnz_i + 1)²`` (``(2K - 3)`` row-passes of Gram products:
+        ``K - 1`` diagonal blocks over all rows, the off-diagonal blocks over two classes'
+        rows each).
     """
     pairs = float(max(2 * n_classes - 3, 1))
-    if sp.issparse(X):
-        per_row = np.diff(sp.csr_array(cast(Any, X)).indptr).astype(np.float64) + float(
-            fit_intercept
-        )
-        return pairs * float(per_row @ per_row)
-    n, p = X.shape
-    return pairs * n * float(p + int(fit_intercept)) ** 2
+    if not sp.issparse(X):
+        n, p = X.shape
+        return float(n_classes) * n * float(p + int(fit_intercept)) ** 2
+    per_row = np.diff(sp.csr_array(cast(Any, X)).indptr).astype(np.float64) + float(fit_intercept)
+    return pairs * float(per_row @ per_row)
 
 
 def _rows(X: Any, rows: IntArray) -> Any:
@@ -86,27 +87,48 @@ def _curvature(
     lam: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None,
+    index: IntArray | None = None,
 ) -> FloatArray:
-    """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks."""
+    """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks.
+
+    ``codes``, ``w`` and ``lam`` describe the rows used; ``index`` (dense X only) their
+    rows in ``X`` (None: all rows, in order), read a chunk at a time (no copy of X's rows).
+    """
     K = lam.shape[1]
     if sp.issparse(X):
         return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
     p1 = X.shape[1] + int(fit_intercept)
+    off = int(fit_intercept)
     G = np.zeros(((K - 1) * p1, (K - 1) * p1))
-    for a in range(1, K):
-        mine = codes == a
-        # own class: Σ_{k != y} λ_ik = w_i (1 - P_iy); other rows: λ_ia
-        h = np.where(mine, w - lam[:, a], lam[:, a])
-        block = weighted_gram(X, h, intercept=fit_intercept, column_factor=column_factor)
-        G[(a - 1) * p1 : a * p1, (a - 1) * p1 : a * p1] = block
-        for b in range(a + 1, K):
-            rows = np.flatnonzero(mine | (codes == b))
-            hb = -np.where(mine[rows], lam[rows, b], lam[rows, a])
-            block = weighted_gram(
-                _rows(X, rows), hb, intercept=fit_intercept, column_factor=column_factor
-            )
-            G[(a - 1) * p1 : a * p1, (b - 1) * p1 : b * p1] = block
-            G[(b - 1) * p1 : b * p1, (a - 1) * p1 : a * p1] = block.T
+    # C_c[b] = Σ_{i: y_i = c} λ_ib ỹ_i ỹ_iᵀ for every class b at once: one gemm per chunk of
+    # class c's rows (the (rows, K p1) product is the only temporary); then block (a, a)
+    # gains Σ_{c != a} C_c[a] + Σ_{b != a} C_a[b] and block (a, b) loses C_a[b] + C_b[a].
+    step = max(1, BLOCK_ELEMENTS // (K * p1))
+    for c in range(K):
+        rows = np.flatnonzero(codes == c)
+        C = np.zeros((K * p1, p1))
+        for start in range(0, rows.size, step):
+            sel = rows[start : start + step]
+            Y = np.empty((sel.size, p1))
+            if off:
+                Y[:, 0] = 1.0
+            Y[:, off:] = X[sel if index is None else index[sel]]
+            if column_factor is not None:
+                Y[:, off:] *= column_factor
+            T = (Y[:, None, :] * lam[sel][:, :, None]).reshape(sel.size, K * p1)
+            C += T.T @ Y
+        C3 = C.reshape(K, p1, p1)
+        own = C3.sum(axis=0) - C3[c]  # Σ_{b != c} C_c[b]
+        for a in range(1, K):
+            blk = slice((a - 1) * p1, a * p1)
+            if a == c:
+                G[blk, blk] += own
+                continue
+            G[blk, blk] += C3[a]
+            if c > 0:
+                other = slice((c - 1) * p1, c * p1)
+                G[other, blk] -= C3[a]
+                G[blk, other] -= C3[a]
     return G
 
 
@@ -144,7 +166,7 @@ def not_separated(
     probabilities: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None = None,
-    rows: IntArray | None = None,
+    samples: Sequence[IntArray | None] = (None,),
 ) -> bool:
     """Whether a converged fit's probabilities prove that no class is separated.
 
@@ -162,9 +184,10 @@ def not_separated(
     column_factor : ndarray of shape (p,), optional
         Column scaling for the products (conditioning only: the answer does not depend
         on it in exact arithmetic).
-    rows : ndarray of shape (m,), optional
-        The rows ``G`` is formed on (all rows by default): a sample keeps its cost
-        independent of ``n``.
+    samples : sequence of (ndarray of shape (m,) or None), default=(None,)
+        The row selections ``G`` is formed on, tried in order until one certifies
+        (``None``: all rows). A sample keeps the cost independent of ``n``; the
+        residual ``r`` is always summed over all rows, once.
 
     Returns
     -------
@@ -178,25 +201,53 @@ def not_separated(
         return False
     w = weights / total
     P = np.asarray(probabilities, dtype=np.float64)
-    lam = P * w[:, None]
+    # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates, summed
+    # over row blocks of dense X (no n x K temporaries; sparse X in one product, as row
+    # slices of CSC would rescan every column)
+    R = np.zeros((X.shape[1] + int(fit_intercept), K))
     n = codes.size
-    # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates
-    U = -lam
-    U[np.arange(n), codes] += w
-    R = backproject(X, U, intercept=fit_intercept)
+    blocks = [slice(0, n)] if sp.issparse(X) else row_blocks(n, max(X.shape[1], K))
+    for sl in blocks:
+        U = P[sl] * -w[sl, None]
+        U[np.arange(U.shape[0]), codes[sl]] += w[sl]
+        R += backproject(X[sl], U, intercept=fit_intercept)
     if column_factor is not None:
         R[int(fit_intercept) :] *= column_factor[:, None]
     r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
+    for rows in samples:
+        if _certified(X, codes, weights, w, P, r, fit_intercept, column_factor, rows):
+            return True
+    return False
+
+
+def _certified(
+    X: Any,
+    codes: IntArray,
+    weights: FloatArray,
+    w: FloatArray,
+    P: FloatArray,
+    r: FloatArray,
+    fit_intercept: bool,
+    column_factor: FloatArray | None,
+    rows: IntArray | None,
+) -> bool:
+    """:func:`not_separated` with ``G`` formed on ``rows`` (None: all), given ``r``.
+
+    ``w`` are the normalized weights ``(n,)``, ``P`` the probabilities ``(n, K)``, ``r``
+    the residual ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only.
+    """
+    K = P.shape[1]
     scale = 1.0
     if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
         sampled = float(w[rows].sum())
         if not sampled > 0:
             return False
         scale = 1.0 / sampled
-        X, codes, w = _rows(X, rows), codes[rows], w[rows]
-        lam, weights = lam[rows], weights[rows]
-        n = codes.size
-    G = _curvature(X, codes, w, lam, fit_intercept, column_factor)
+        codes, w, P, weights = codes[rows], w[rows], P[rows], weights[rows]
+        if sp.issparse(X):  # a few stored values a row: the copy is small
+            X, rows = _rows(X, rows), None
+    lam = P * w[:, None]
+    G = _curvature(X, codes, w, lam, fit_intercept, column_factor, rows)
     G *= scale
     try:
         factor = scipy.linalg.cho_factor(G, lower=False, check_finite=True)
@@ -210,10 +261,18 @@ def not_separated(
     Z = np.zeros((p1, K))
     Z[:, 1:] = z.reshape(K - 1, p1).T
     W = Z[off:] if column_factor is None else Z[off:] * column_factor[:, None]
-    eta = linear_predictor(X, W, Z[0] if fit_intercept else None)
-    # a_ik · z = eta_i,y_i - eta_ik on the cells (rows of positive weight, k != y_i)
-    own = eta[np.arange(n), codes]
-    margins = own[:, None] - eta
-    margins[np.arange(n), codes] = -np.inf
-    margins[weights <= 0] = -np.inf
-    return bool(scale * np.max(margins) <= CERTIFICATE_MARGIN)
+    # a_ik · z = eta_i,y_i - eta_ik on the cells (rows of positive weight, k != y_i), in
+    # row blocks of the rows used
+    n = codes.size
+    top = -np.inf
+    blocks = [slice(0, n)] if sp.issparse(X) else row_blocks(n, max(X.shape[1], K))
+    for sl in blocks:
+        Xb = X[sl] if rows is None else X[rows[sl]]
+        eta = linear_predictor(Xb, W, Z[0] if fit_intercept else None)
+        idx = np.arange(eta.shape[0])
+        margins = eta[idx, codes[sl]][:, None] - eta
+        margins[idx, codes[sl]] = -np.inf
+        margins[weights[sl] <= 0] = -np.inf
+        if margins.size:
+            top = max(top, float(np.max(margins)))
+    return bool(scale * top <= CERTIFICATE_MARGIN)

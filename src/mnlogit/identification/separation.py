@@ -343,6 +343,10 @@ def detect_separation(
     col = detect_collinearity(Xa, fit_intercept, features, (w > 0) * 1.0, method=method)
     kept = col.kept
     parts = replace(parts, aliased=col.aliased)
+    # the variables are known now: refuse before the scaled copy of the rows is made
+    too_wide = _over_size_caps(0, (K - 1) * kept.size, max_cells, max_variables)
+    if too_wide:
+        return parts.unchecked(too_wide, pos.size * (K - 1))
     Z, zrows, scale = scaled_rows(Xa, pos, kept, fit_intercept)
     Z, zy, inverse = merge_identical_rows(Z, codes[zrows])
     n_cells = zy.size * (K - 1)

@@ -75,7 +75,11 @@ def choose_solver(
 ) -> str:
     """The ``solver="auto"`` rule.
 
-    - ``"newton-cg"`` for sparse ``X``: Hessian-vector products, no ``m x m`` matrix;
+    - ``"subsample-newton"`` for sparse ``X`` with at most 2000 free parameters and room
+      for a row subsample (``n / 16 >= max(10 m, 2000)``): its subsample Hessian costs a
+      few passes (stored-value products, :mod:`mnlogit.objective.pair_hessian`) and
+      replaces the tens of Hessian-vector products of Newton-CG;
+    - ``"newton-cg"`` for other sparse ``X``: Hessian-vector products, no ``m x m`` matrix;
     - ``"newton"`` for dense ``X`` with ``m = (K-1)(p+1) <= 100`` free parameters and too
       few rows for a subsample (``n / 16 < 2000``): small problems;
     - ``"lbfgs"`` for dense ``X`` whose curvature would be the Kronecker model but whose
@@ -93,9 +97,10 @@ def choose_solver(
         ``p + 1`` (or ``p`` without intercept); ``n_params`` over ``K - 1`` matters only
         through this bound.
     """
-    if sparse:
-        return "newton-cg"
     rows = subsample_newton.subsample_rows(n_samples, n_params)
+    if sparse:
+        exact = not subsample_newton.uses_kronecker(n_samples, n_params)
+        return "subsample-newton" if exact and rows < n_samples else "newton-cg"
     if n_params <= NEWTON_MAX_PARAMS and rows >= n_samples:
         return "newton"
     if (
