@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,6 +68,7 @@ __all__ = [
     "full_covariance",
     "initial_point",
     "solve",
+    "state_at_solution",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -261,12 +263,7 @@ def fitted_state(
     separation linear program (and warns, pointing at the caller of ``fit``), or
     ``separation_check`` when given (device data: :mod:`mnlogit.device_separation`).
     """
-    K = data.n_classes
     B = objective.original_coefficients(result.x)
-    off = int(data.fit_intercept)
-    coef = np.ascontiguousarray(B[off:].T)
-    if data.kept_columns is not None:
-        coef = expand_coefficients(coef, data.kept_columns, data.n_features)
     statistics = FitStatistics(
         loglik=objective.loglik(result.x),
         loglik_null=null_loglik(data.class_totals(), data.fit_intercept),
@@ -277,12 +274,57 @@ def fitted_state(
     if settings.maximum_likelihood:
         check = _separation_check if separation_check is None else separation_check
         separation = check(data, objective, result)
+    return state_at_solution(
+        data,
+        settings,
+        B,
+        statistics,
+        result,
+        solver,
+        options,
+        separation,
+        fingerprint=data.fingerprint,
+        sample_weight=data.given_weight,
+    )
+
+
+def state_at_solution(
+    data: Any,
+    settings: FitSettings,
+    B: FloatArray,
+    statistics: FitStatistics,
+    result: SolverResult,
+    solver: str,
+    options: SolverOptions,
+    separation: SeparationResult | None,
+    fingerprint: Any = None,
+    sample_weight: FloatArray | None = None,
+) -> FittedModel:
+    """The fitted state (without covariance) from a solution, for every engine.
+
+    Parameters
+    ----------
+    data : PreparedData or an engine's prepared data with the same names
+        ``classes``, ``reference_index``, ``n_classes``, ``fit_intercept``,
+        ``kept_columns``, ``n_features``, ``feature_names_in``, ``design``,
+        ``collinearity``, ``n_missing_dropped`` and ``alpha``.
+    B : ndarray of shape (p1_kept, K)
+        Coefficients on the original scale, intercept row first when fitted.
+    statistics, result, solver, options, separation
+        The fit's statistics, solver result and name, options and separation check.
+    fingerprint, sample_weight : optional
+        The data's digest and the weights as given (absent for Dask data).
+    """
+    off = int(data.fit_intercept)
+    coef = np.ascontiguousarray(B[off:].T)
+    if data.kept_columns is not None:
+        coef = expand_coefficients(coef, data.kept_columns, data.n_features)
     return FittedModel(
         classes=data.classes,
         reference=None if data.reference_index is None else data.classes[data.reference_index],
         reference_index=data.reference_index,
         coef=coef,
-        intercept=B[0].copy() if data.fit_intercept else np.zeros(K),
+        intercept=B[0].copy() if data.fit_intercept else np.zeros(data.n_classes),
         fit_intercept=data.fit_intercept,
         feature_names_in=data.feature_names_in,
         design=data.design,
@@ -302,8 +344,8 @@ def fitted_state(
         separation=separation,
         collinearity=data.collinearity,
         n_missing_dropped=data.n_missing_dropped,
-        fingerprint=data.fingerprint,
-        sample_weight=data.given_weight,
+        fingerprint=fingerprint,
+        sample_weight=sample_weight,
     )
 
 

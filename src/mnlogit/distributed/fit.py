@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.convergence import ConvergenceReport
 from mnlogit.distributed.covariance import dask_covariance
 from mnlogit.distributed.firth import DaskFirthObjective, DaskFitted
 from mnlogit.distributed.objective import DaskObjective
@@ -29,10 +28,10 @@ from mnlogit.distributed.preparation import DaskPrepared, prepare_dask
 from mnlogit.distributed.separation import dask_separation
 from mnlogit.exceptions import SolverError, warn
 from mnlogit.fitstats import FitStatistics, null_loglik
-from mnlogit.fitted import FitOutcome, FittedModel
-from mnlogit.fitting import NEWTON_FALLBACK_MAX_PARAMS, estimated_rows
+from mnlogit.fitted import FittedModel
+from mnlogit.fitting import NEWTON_FALLBACK_MAX_PARAMS, estimated_rows, state_at_solution
 from mnlogit.formula import MissingValuesDropped
-from mnlogit.identification import SeparationResult, expand_coefficients, expand_covariance
+from mnlogit.identification import SeparationResult, expand_covariance
 from mnlogit.objective import make_penalty
 from mnlogit.parameterization import Parameterization
 from mnlogit.preparation import FitSettings
@@ -189,10 +188,6 @@ def fit_dask(
     result, options = _solve(solver, obj, x0, settings)
     theta = result.x
     B = obj.original_coefficients(theta)
-    off = int(data.fit_intercept)
-    coef = np.ascontiguousarray(B[off:].T)
-    if data.kept_columns is not None:
-        coef = expand_coefficients(coef, data.kept_columns, data.n_features)
     statistics = FitStatistics(
         loglik=obj.loglik(theta),
         loglik_null=null_loglik(data.class_totals, data.fit_intercept),
@@ -205,33 +200,5 @@ def fit_dask(
             base, theta, result.converged, data.kept_names, data.classes, data.reference_index
         )
     cov, status = _covariance(obj, data, theta, settings, result, separation)
-    K = data.n_classes
-    state = FittedModel(
-        classes=data.classes,
-        reference=None if data.reference_index is None else data.classes[data.reference_index],
-        reference_index=data.reference_index,
-        coef=coef,
-        intercept=B[0].copy() if data.fit_intercept else np.zeros(K),
-        fit_intercept=data.fit_intercept,
-        feature_names_in=data.feature_names_in,
-        design=data.design,
-        kept_columns=data.kept_columns,
-        aliased=() if data.collinearity is None else tuple(data.collinearity.aliased),
-        cov_type=settings.cov_type,
-        outcome=FitOutcome(
-            solver=solver,
-            alpha=data.alpha,
-            n_iter=result.n_iter,
-            converged=result.converged,
-            statistics=statistics,
-        ),
-        convergence=ConvergenceReport.from_result(
-            solver, settings.criterion, settings.tol, options.max_iter, result
-        ),
-        separation=separation,
-        collinearity=data.collinearity,
-        n_missing_dropped=data.n_missing_dropped,
-        fingerprint=None,
-        sample_weight=None,
-    )
+    state = state_at_solution(data, settings, B, statistics, result, solver, options, separation)
     return state.with_covariance(cov, settings.cov_type, status)
