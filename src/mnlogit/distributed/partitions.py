@@ -43,6 +43,7 @@ __all__ = [
     "RawBlock",
     "array_parts",
     "block_rows_offsets",
+    "is_frame_like",
     "paired_parts",
     "persist_if_it_fits",
     "persist_raw_if_it_fits",
@@ -247,7 +248,7 @@ def _checked_block(X: Any, labels: Any, weights: Any, groups: Any, index: int) -
     return RawBlock(Xa, ya, wa, ga, index)
 
 
-def _is_frame_like(obj: Any) -> bool:
+def is_frame_like(obj: Any) -> bool:
     """A Dask DataFrame or Series (anything with ``npartitions`` and ``to_delayed``)."""
     return hasattr(obj, "npartitions") and not hasattr(obj, "chunks")
 
@@ -272,7 +273,7 @@ def row_parts(obj: Any, row_chunks: tuple[float, ...], name: str) -> list[Any]:
     if obj is None:
         return [None] * nb
     known = not any(np.isnan(c) for c in row_chunks)
-    if _is_frame_like(obj):
+    if is_frame_like(obj):
         if obj.npartitions == nb:
             return list(obj.to_delayed())
         obj = obj.to_dask_array(lengths=True)
@@ -320,7 +321,7 @@ def _frame_parts(
     """Partitions of a Dask data frame ``X`` with the Dask series among ``extras``
     assigned as columns (one selection: a column read alone may be partitioned apart
     from the others, e.g. Parquet files combined by size); None when they cannot be."""
-    present = tuple(_is_frame_like(e) for e in extras)
+    present = tuple(is_frame_like(e) for e in extras)
     assigned = {name: e for name, e, here in zip(_EXTRA, extras, present, strict=True) if here}
     try:
         frame = X.assign(**assigned) if assigned else X
@@ -335,7 +336,7 @@ def _frame_parts(
 def row_partitions(X: Any) -> tuple[list[Any], tuple[float, ...]]:
     """One ``Delayed`` per row partition of a Dask array or data frame, and the row chunks
     (NaN where unknown)."""
-    if _is_frame_like(X):
+    if is_frame_like(X):
         frames = list(X.to_delayed())
         return frames, (float("nan"),) * len(frames)
     if X.ndim == 1:
@@ -357,7 +358,7 @@ def paired_parts(X: Any, y: Any, as_frames: bool) -> tuple[list[Any], list[Any]]
         otherwise a data frame ``X`` and a Dask series ``y`` are read as one frame (their
         partitions then match) and ``X``'s partitions become arrays.
     """
-    if not as_frames and _is_frame_like(X) and _is_frame_like(y):
+    if not as_frames and is_frame_like(X) and is_frame_like(y):
         found = _frame_parts(X, (y, None, None))
         if found is not None:
             return found[0], found[1]
@@ -380,7 +381,7 @@ def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[D
     """
     extras = (y, sample_weight, groups)
     ys, ws, gs = None, None, None
-    if _is_frame_like(X):
+    if is_frame_like(X):
         n_features = len(X.columns)
         found = _frame_parts(X, extras)
         if found is None:
@@ -388,7 +389,7 @@ def array_parts(X: Any, y: Any, sample_weight: Any, groups: Any) -> tuple[list[D
             xs: list[Any] = [delayed(np.asarray)(f) for f in frames]
         else:
             xs, ys, ws, gs = found
-            extras = tuple(None if _is_frame_like(e) else e for e in extras)  # type: ignore[assignment]
+            extras = tuple(None if is_frame_like(e) else e for e in extras)  # type: ignore[assignment]
         row_chunks: tuple[float, ...] = (float("nan"),) * len(xs)
     else:
         if X.ndim == 1:

@@ -23,7 +23,8 @@ import pandas as pd
 from dask.delayed import Delayed, delayed
 from numpy.typing import NDArray
 
-from mnlogit.distributed.partitions import RawBlock, array_parts
+from mnlogit.distributed.parquet import parquet_parts
+from mnlogit.distributed.partitions import RawBlock, array_parts, is_frame_like
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.formula import FormulaDesign
 from mnlogit.preparation import FitSettings
@@ -81,7 +82,8 @@ def source_of(settings: FitSettings, X: Any, y: Any, sample_weight: Any, groups:
         )
     if isinstance(sample_weight, str) or isinstance(groups, str):
         raise InvalidInputError("column names for sample_weight or groups need a formula fit")
-    parts, p = array_parts(X, y, sample_weight, groups)
+    direct = parquet_parts(X, y, sample_weight, groups) if is_frame_like(X) else None
+    parts, p = direct if direct is not None else array_parts(X, y, sample_weight, groups)
     columns = getattr(X, "columns", None)
     names_in = None
     if columns is not None and all(isinstance(c, str) for c in columns):
