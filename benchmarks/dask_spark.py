@@ -23,8 +23,14 @@ Measured, side by side:
 4. **The issue's plain-Dask baseline** (``--skip-plain`` to leave it out): Dask arrays
    persisted on the same cluster, a numpy block kernel per partition, scipy's L-BFGS.
 5. **Cost per pass**: one value-and-gradient pass of the Dask objective over the
-   persisted blocks (mean of 5) against the in-memory objective's pass on the same rows
-   in one process (X read into memory from the same files, BLAS with all cores).
+   persisted blocks against the in-memory objective's pass on the same rows in this
+   process (X read into memory from the same files, BLAS with all cores, and again with
+   one BLAS thread), the three alternated 7 times on the same warm cluster and compared
+   by their medians.
+
+Every engine starts from the page cache: the files are read once before each
+(:func:`warm_cache`), so that the first engine does not pay the disk alone. The load
+averages before and after each engine are recorded.
 
 Timings on a shared machine are noisy: the ratios from one run are what it reports.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -43,6 +50,21 @@ import numpy as np
 from benchmarks.dask_data import make_parquet
 
 __all__ = ["main"]
+
+
+def warm_cache(directory: Path) -> float:
+    """Read every Parquet file's bytes once, so that each engine starts from the page cache
+    (the first engine would otherwise pay the disk alone); returns the seconds taken."""
+    start = time.perf_counter()
+    for f in sorted(directory.glob("*.parquet")):
+        with open(f, "rb") as handle:
+            while handle.read(1 << 24):
+                pass
+    return time.perf_counter() - start
+
+
+def _load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
 
 
 def _peak_rss_mib() -> float:
@@ -80,14 +102,18 @@ def run_dask(path: str, names: list[str], workers: int) -> dict[str, Any]:
         out["intercept"] = model.intercept_.tolist()
         out["classes"] = model.classes_.tolist()
         out["worker_peak_mib"] = list(client.run(_peak_rss_mib).values())
-        out["pass"] = _per_pass(frame, names, model)
+        out["pass"] = _per_pass(frame, names, model, path)
         report = model.evaluate(frame[names], frame["y"])
         out["log_loss"] = report.log_loss
     return out
 
 
-def _per_pass(frame: Any, names: list[str], model: Any) -> dict[str, float]:
-    """One value-and-gradient pass of the Dask objective, persisted blocks (mean of 5)."""
+def _per_pass(
+    frame: Any, names: list[str], model: Any, path: str, repeats: int = 7
+) -> dict[str, Any]:
+    """One value-and-gradient pass of the Dask objective (persisted blocks) against the
+    in-memory objective's pass on the same rows in this process, alternated ``repeats``
+    times in the same run (medians), so that drifting load hits both alike."""
     from mnlogit.distributed.objective import DaskObjective
     from mnlogit.distributed.preparation import prepare_dask
     from mnlogit.objective import make_penalty
@@ -96,53 +122,67 @@ def _per_pass(frame: Any, names: list[str], model: Any) -> dict[str, float]:
 
     settings = FitSettings.from_params(model.get_params())
     data = prepare_dask(settings, frame[names], frame["y"], None, None)
-    obj = DaskObjective(
+    dask_obj = DaskObjective(
         data,
         Parameterization(data.n_classes, data.reference_index),
         make_penalty(None, 0.0, True),
     )
+    memory_obj = _memory_objective(path, names)
     rng = np.random.default_rng(1)
-    obj.value_and_gradient(rng.normal(size=obj.n_params) * 0.01)  # waits for the persist
-    times = []
-    for _ in range(5):
-        theta = rng.normal(size=obj.n_params) * 0.01
-        start = time.perf_counter()
-        obj.value_and_gradient(theta)
-        times.append(time.perf_counter() - start)
+    dask_obj.value_and_gradient(rng.normal(size=dask_obj.n_params) * 0.01)  # the persist
+    memory_obj.value_and_gradient(rng.normal(size=memory_obj.n_params) * 0.01)
+    from threadpoolctl import threadpool_limits
+
+    times: dict[str, list[float]] = {"dask": [], "memory": [], "memory_1thread": []}
+    for _ in range(repeats):
+        theta = rng.normal(size=dask_obj.n_params) * 0.01
+        for label, obj, threads in (
+            ("dask", dask_obj, None),
+            ("memory", memory_obj, None),
+            ("memory_1thread", memory_obj, 1),
+        ):
+            theta = theta + 1e-6  # a new point: the objectives cache their last one
+            with threadpool_limits(limits=threads, user_api="blas"):
+                start = time.perf_counter()
+                obj.value_and_gradient(theta)
+                times[label].append(time.perf_counter() - start)
     rows = data.rows
+    medians = {k: float(np.median(v)) for k, v in times.items()}
     return {
-        "dask_pass_seconds": float(np.mean(times)),
+        "dask_pass_seconds": medians["dask"],
+        "memory_pass_seconds": medians["memory"],
+        "memory_1thread_pass_seconds": medians["memory_1thread"],
+        "ratio": medians["dask"] / medians["memory"],
+        "ratio_1thread": medians["dask"] / medians["memory_1thread"],
+        "times": times,
         "partitions": len(rows),
         "rows_per_partition": float(np.mean(rows)),
         "persisted": bool(data.persisted),
     }
 
 
-def in_memory_pass(path: str, names: list[str]) -> dict[str, float]:
-    """One value-and-gradient pass of the in-memory objective on the same rows."""
-    import pandas as pd
+def _memory_objective(path: str, names: list[str]) -> Any:
+    """The in-memory objective of the same rows (X read with pyarrow, row-major)."""
+    import pyarrow.parquet as pq
 
     from mnlogit.objective import MultinomialObjective, make_penalty
     from mnlogit.parameterization import Parameterization
 
     files = sorted(Path(path).parent.glob("*.parquet"))
-    frames = [pd.read_parquet(f) for f in files]
-    X = np.ascontiguousarray(np.vstack([f[names].to_numpy() for f in frames]))
-    y = np.concatenate([f["y"].to_numpy() for f in frames]).astype(np.intp)
-    del frames
+    rows = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    X = np.empty((sum(rows), len(names)))
+    y = np.empty(sum(rows), dtype=np.intp)
+    at = 0
+    for f, m in zip(files, rows, strict=True):
+        table = pq.read_table(f, columns=[*names, "y"])
+        for j, name in enumerate(names):
+            X[at : at + m, j] = table.column(name).to_numpy()
+        y[at : at + m] = table.column("y").to_numpy()
+        at += m
     K = int(y.max()) + 1
-    obj = MultinomialObjective(
+    return MultinomialObjective(
         X, y, K, np.ones(y.size), Parameterization(K, 0), make_penalty(None, 0.0, True)
     )
-    rng = np.random.default_rng(1)
-    obj.value_and_gradient(rng.normal(size=obj.n_params) * 0.01)  # as the Dask side
-    times = []
-    for _ in range(5):
-        theta = rng.normal(size=obj.n_params) * 0.01
-        start = time.perf_counter()
-        obj.value_and_gradient(theta)
-        times.append(time.perf_counter() - start)
-    return {"memory_pass_seconds": float(np.mean(times))}
 
 
 def _plain_part(X: Any, y: Any, coef: Any) -> tuple[float, Any]:
@@ -300,23 +340,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {directory} ({time.perf_counter() - start:.1f} s to make or find)")
     path = str(directory / "*.parquet")
     result: dict[str, Any] = {"n": args.n, "p": args.p, "K": args.K, "workers": args.workers}
+    result["load"] = {"start": _load()}
+    result["warm_seconds"] = [warm_cache(directory)]
     result["dask"] = run_dask(path, names, args.workers)
+    result["load"]["after_dask"] = _load()
     d = result["dask"]
     print(
         f"dask: {d['fit_seconds']:.1f} s, {d['solver']}, {d['n_iter']} iterations, "
         f"{d['n_passes']} passes, log loss {d['log_loss']:.12f}, workers' peak "
         f"{[round(m) for m in d['worker_peak_mib']]} MiB"
     )
-    result["memory"] = in_memory_pass(path, names)
-    ratio = d["pass"]["dask_pass_seconds"] / result["memory"]["memory_pass_seconds"]
-    result["pass_ratio"] = ratio
+    pp = d["pass"]
+    result["pass_ratio"] = pp["ratio"]
     print(
-        f"per pass: dask {d['pass']['dask_pass_seconds']:.3f} s "
-        f"({d['pass']['partitions']} partitions of {d['pass']['rows_per_partition']:.0f} rows), "
-        f"in memory {result['memory']['memory_pass_seconds']:.3f} s: ratio {ratio:.2f}"
+        f"per pass (medians of {len(pp['times']['dask'])}, alternated): dask "
+        f"{pp['dask_pass_seconds']:.3f} s ({pp['partitions']} partitions of "
+        f"{pp['rows_per_partition']:.0f} rows), in memory {pp['memory_pass_seconds']:.3f} s "
+        f"(ratio {pp['ratio']:.2f}), in memory with one BLAS thread "
+        f"{pp['memory_1thread_pass_seconds']:.3f} s (ratio {pp['ratio_1thread']:.2f})"
     )
     if not args.skip_plain:
+        result["warm_seconds"].append(warm_cache(directory))
         b = result["plain_dask"] = run_plain_dask(path, names, args.workers, args.K)
+        result["load"]["after_plain"] = _load()
         b["gap"] = (b["log_loss"] - d["log_loss"]) / d["log_loss"]
         result["plain_ratio"] = d["fit_seconds"] / b["fit_seconds"]
         print(
@@ -325,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
             f"mnlogit / plain time {result['plain_ratio']:.3f}"
         )
     if not args.skip_spark:
+        result["warm_seconds"].append(warm_cache(directory))
         s = result["spark"] = run_spark(path, names, args.workers, args.spark_memory)
+        result["load"]["after_spark"] = _load()
         s["log_loss"] = spark_log_loss(path, names, s, d["classes"])
         gap = (s["log_loss"] - d["log_loss"]) / d["log_loss"]
         result["objective_gap"] = gap
@@ -335,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['log_loss']:.12f} (relative gap to dask {gap:+.2e}); dask / spark time "
             f"{result['time_ratio']:.3f}"
         )
+    print(f"load averages (1, 5, 15 min): {result['load']}")
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(result, indent=1))

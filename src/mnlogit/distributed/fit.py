@@ -16,6 +16,8 @@ between fits, summaries, model files, predictions) works unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,7 @@ from mnlogit.solvers import (
 )
 from mnlogit.solvers.subsample_newton import subsample_rows, uses_kronecker
 
-__all__ = ["dask_solver", "fit_dask"]
+__all__ = ["CLIENT_BLAS_THREADS", "client_threads", "dask_solver", "fit_dask"]
 
 FloatArray = NDArray[np.float64]
 
@@ -79,6 +81,23 @@ def dask_solver(settings: FitSettings, data: DaskPrepared) -> str:
     return "newton"
 
 
+#: BLAS threads of the client's own work during a fit (the subsample fit and the
+#: factorizations of ``subsample-newton``, on at most a few ten thousand rows): one, since
+#: a second thread gains little there and, where the workers or other jobs share the
+#: cores (a ``LocalCluster``), multithreaded BLAS waits on descheduled threads -- measured
+#: 3 to 10 times slower than one thread on the project's loaded 2-core machine.
+CLIENT_BLAS_THREADS = 1
+
+
+@contextmanager
+def client_threads() -> Iterator[None]:
+    """Limit the client's BLAS to :data:`CLIENT_BLAS_THREADS` threads inside the block."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    with threadpool_limits(limits=CLIENT_BLAS_THREADS, user_api="blas"):
+        yield
+
+
 def _initial_point(obj: DaskFitted, data: DaskPrepared, previous: FittedModel | None) -> FloatArray:
     """``previous``'s coefficients when compatible (warm start), else the null model."""
     if (
@@ -109,7 +128,7 @@ def _solve(
         gradient_scale=scale,
     )
     try:
-        with np.errstate(over="ignore", under="ignore"):
+        with np.errstate(over="ignore", under="ignore"), client_threads():
             return solve_in_precision(SOLVERS[solver], obj, x0, options), options
     except FloatingPointError as exc:
         raise SolverError(f"solver {solver!r} failed: {exc}") from exc
