@@ -108,3 +108,30 @@ def test_a_tiny_first_subsample_still_reaches_the_in_memory_fit(
     assert fitted.solver_ == "subsample-newton"
     assert_same_fit(memory, fitted)
     assert [p.kind for p in passes][:2] == ["statistics", "subsample"]
+
+
+def test_the_client_solves_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The solver's client-side work runs inside ``client_threads`` (one BLAS thread), and
+    the fit is still the in-memory one."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from mnlogit.distributed import fit as dask_fit
+    from mnlogit.solvers import SOLVERS
+
+    seen: list[int] = []
+    solver = SOLVERS["newton"]
+
+    def spy(obj: Any, x0: Any, options: Any, *rest: Any) -> Any:
+        blas = [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+        seen.extend(blas)
+        return solver(obj, x0, options, *rest)
+
+    X, y = _data(seed=21)
+    memory = MultinomialLogit(tol=TOL, solver="newton").fit(X, y)
+    monkeypatch.setitem(dask_fit.SOLVERS, "newton", spy)
+    fitted = MultinomialLogit(tol=TOL, solver="newton").fit(
+        da.from_array(X, chunks=1500), da.from_array(y, chunks=1500)
+    )
+    assert seen and set(seen) == {dask_fit.CLIENT_BLAS_THREADS}
+    assert_same_fit(memory, fitted)

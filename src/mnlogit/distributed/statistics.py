@@ -30,7 +30,7 @@ from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.scales import as_divisors
 from mnlogit.objective import kernels
 
-__all__ = ["GRAM_MAX_NUMBERS", "PartStatistics", "partition_statistics"]
+__all__ = ["GRAM_MAX_NUMBERS", "PartStatistics", "partition_statistics", "statistics_of_part"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -205,7 +205,7 @@ def _empty(raw: RawBlock, problem: str | None, intercept: bool, by_label: bool) 
     )
 
 
-def _statistics_part(
+def statistics_of_part(
     raw: RawBlock, names: list[str] | None, intercept: bool, with_grams: bool, by_label: bool
 ) -> PartStatistics:
     """The statistics of one partition (module docstring)."""
@@ -278,7 +278,7 @@ def partition_statistics(
         counter,
         "statistics",
         parts,
-        _statistics_part,
+        statistics_of_part,
         PartStatistics.combine,
         names,
         intercept,
