@@ -103,3 +103,18 @@ def test_cli_fit_on_a_running_scheduler_prints_a_line_per_pass(
     saved = load(out)
     np.testing.assert_allclose(saved.coef_, memory.coef_, rtol=1e-6, atol=1e-8)
     assert "class = bus  (against reference car)" in captured.out
+
+
+def test_the_workers_allocator_is_tuned_once_asked(client: Any) -> None:
+    """``tune_workers`` sets glibc's thresholds on every worker (Linux), and not at all
+    when ``mnlogit.tune_malloc`` is False."""
+    import sys
+
+    from mnlogit.distributed.partitions import tune_workers
+
+    answers = tune_workers()
+    assert len(answers) == 2
+    if sys.platform.startswith("linux"):
+        assert all(answers.values())
+    with dask.config.set({"mnlogit.tune_malloc": False}):
+        assert tune_workers() == {}
