@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from mnlogit.distributed.covariance import dask_covariance
 from mnlogit.distributed.firth import DaskFirthObjective, DaskFitted
 from mnlogit.distributed.objective import DaskObjective
+from mnlogit.distributed.partitions import tune_workers
 from mnlogit.distributed.preparation import DaskPrepared, prepare_dask
 from mnlogit.distributed.separation import dask_separation
 from mnlogit.exceptions import SolverError, warn
@@ -186,6 +187,7 @@ def fit_dask(
     FittedModel
         With ``outcome.solver`` naming the solver and the passes it took.
     """
+    tune_workers()
     data = prepare_dask(settings, X, y, sample_weight, groups)
     if data.n_missing_dropped:
         warn(

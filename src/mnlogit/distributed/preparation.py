@@ -38,7 +38,6 @@ from mnlogit.distributed.partitions import (
     persist_raw_if_it_fits,
     run_pass,
     shared,
-    tune_workers,
 )
 from mnlogit.distributed.sources import source_of
 from mnlogit.distributed.statistics import PartStatistics, partition_statistics
@@ -256,7 +255,6 @@ def prepare_dask(
     if settings.cov_type == "cluster" and groups is None:
         raise InvalidInputError("cov_type='cluster' needs groups= passed to fit")
     counter = PassCounter()
-    tune_workers()
     source = source_of(settings, X, y, sample_weight, groups)
     names = list(source.column_names)
     p = len(names)
