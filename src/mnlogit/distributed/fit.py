@@ -83,10 +83,11 @@ def dask_solver(settings: FitSettings, data: DaskPrepared) -> str:
 
 
 #: BLAS threads of the client's own work during a fit (the subsample fit and the
-#: factorizations of ``subsample-newton``, on at most a few ten thousand rows): one, since
-#: a second thread gains little there and, where the workers or other jobs share the
-#: cores (a ``LocalCluster``), multithreaded BLAS waits on descheduled threads -- measured
-#: 3 to 10 times slower than one thread on the project's loaded 2-core machine.
+#: factorizations of ``subsample-newton``, on at most ``max(1600 m, 20000)`` rows): one,
+#: since where the workers or other jobs share the cores (a ``LocalCluster``)
+#: multithreaded BLAS waits on descheduled threads -- measured 3 to 10 times slower than
+#: one thread on the project's loaded 2-core machine. With Dask's threaded scheduler the
+#: passes run in this process too, then with one BLAS thread per Dask thread.
 CLIENT_BLAS_THREADS = 1
 
 
