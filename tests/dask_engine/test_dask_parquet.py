@@ -107,6 +107,8 @@ def test_what_it_is_not_sure_of_goes_the_general_way(tmp_path: Path) -> None:
     assert parquet_parts(data[NAMES], data["y"], data["text"], None) is None  # text weights
     assert parquet_parts(filtered[NAMES], filtered["y"], None, None) is None
     assert parquet_parts(data[data["a"] > 0][NAMES], data["y"], None, None) is None
+    first = data.partitions[:1]  # a selection of partitions
+    assert parquet_parts(first[NAMES], first["y"], None, None) is None
     assert parquet_parts(data[NAMES], dd.from_pandas(frame["y"], npartitions=2), None, None) is None
     # another read of the same files: the same rows, so still direct
     assert parquet_parts(data[NAMES], other["y"], None, None) is not None
