@@ -736,7 +736,7 @@ def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
 
 
 #: Iterates Anderson acceleration combines (the inner solver's active sweeps).
-ANDERSON_DEPTH = 5
+ANDERSON_DEPTH = 2
 
 
 @_compiled
@@ -853,6 +853,22 @@ def _anderson(
 
 
 @_compiled
+def _active_values(indptr: Any, features: Any, W: Any) -> int:
+    """Stored values of sparse X over the nonzero coordinates of ``features`` (the work of a
+    sweep over them, in column reads)."""
+    K = W.shape[1]
+    total = 0
+    for t in range(features.shape[0]):
+        j = features[t]
+        count = 0
+        for k in range(K):
+            if W[j, k] != 0.0:
+                count += 1
+        total += count * (indptr[j + 1] - indptr[j])
+    return total
+
+
+@_compiled
 def cd_quadratic(
     Xd: Any,
     indptr: Any,
@@ -942,6 +958,9 @@ def cd_quadratic(
     sweeps = 0
     while sweeps < max_sweeps:
         sweeps += 1
+        intercept_each_sweep = fit_intercept and (
+            not sparse or _active_values(indptr, features, W) >= n
+        )
         big = _sweep(
             Xd, indptr, indices, data, sparse, features, False, P, wP, G, lam1, lam2,
             group, h, evals, evecs, rms, W, D, pd,
@@ -959,9 +978,10 @@ def cd_quadratic(
                 Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, W, D, pd,
             )  # fmt: skip
-            # the intercepts' step reads all n rows: with sparse X that costs more than a
-            # sweep over the nonzero columns, so there it waits for the next full sweep
-            if fit_intercept and not sparse:
+            # the intercepts' step reads all n rows: with sparse X and few nonzero
+            # coordinates that costs more than the sweep, so there it waits for the next
+            # full sweep (left behind, the intercepts are the slow mode of the sweeps)
+            if intercept_each_sweep:
                 big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
             if big <= tol:
                 break

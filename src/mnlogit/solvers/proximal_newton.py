@@ -52,6 +52,8 @@ IntArray = NDArray[np.intp]
 
 #: Largest number of coordinate-descent sweeps in one outer iteration.
 MAX_SWEEPS = 100_000
+#: The inner solve's tolerance as a fraction of the outer KKT residual (at least 0.1 ``tol``).
+INNER_FRACTION = 0.1
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
 
@@ -330,7 +332,7 @@ def _newton_steps(
         n_iter += 1
         Wn, bn = W.copy(), b.copy()
         D = np.zeros_like(eta)
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, max(0.1 * tol, 0.1 * kkt))
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, max(0.1 * tol, INNER_FRACTION * kkt))
         dW, db = Wn - W, bn - b
         slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
         slope += penalty.value(Wn, alpha) - penalty.value(W, alpha)
