@@ -332,7 +332,8 @@ def _newton_steps(
         n_iter += 1
         Wn, bn = W.copy(), b.copy()
         D = np.zeros_like(eta)
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, max(0.1 * tol, INNER_FRACTION * kkt))
+        inner_tol = max(0.1 * tol, INNER_FRACTION * kkt)
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol)
         dW, db = Wn - W, bn - b
         slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
         slope += penalty.value(Wn, alpha) - penalty.value(W, alpha)
