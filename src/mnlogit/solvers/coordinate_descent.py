@@ -38,6 +38,7 @@ import numpy as np
 __all__ = [
     "HAVE_NUMBA",
     "best_shift",
+    "block_hessians",
     "cd_quadratic",
     "column_products",
     "column_rms",
@@ -402,6 +403,57 @@ def _block_curvatures(
             evals[j, k] = max(mu[k], 0.0)
             for m in range(K):
                 evecs[j, k, m] = V[k, m]
+
+
+@_compiled
+def _block_eigen(features: Any, H: Any, evals: Any, evecs: Any) -> None:
+    """Eigenvalues ``evals[j]`` (K,) and vectors ``evecs[j]`` (K, K) of the given block
+    Hessians ``H[t]`` of ``j = features[t]``."""
+    K = H.shape[1]
+    for t in range(features.shape[0]):
+        j = features[t]
+        mu, V = np.linalg.eigh(H[t])
+        for k in range(K):
+            evals[j, k] = max(mu[k], 0.0)
+            for m in range(K):
+                evecs[j, k, m] = V[k, m]
+
+
+def block_hessians(Xd: Any, features: Any, wP: Any, P: Any, rows: int = 2048) -> Any:
+    """The block Hessians ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)`` of dense
+    float64 columns, by matrix products over chunks of ``rows`` rows (BLAS: for ``K`` of
+    a few classes 10-20 times faster than the compiled loop).
+
+    Parameters
+    ----------
+    Xd : ndarray of shape (n, p), float64
+    features : ndarray of shape (m,) of int
+    wP : ndarray of shape (K, n)
+        Row weights times the probabilities.
+    P : ndarray of shape (K, n)
+        The probabilities.
+    rows : int
+        Rows per chunk (the temporaries are ``rows x m`` and ``K^2 x rows``).
+
+    Returns
+    -------
+    ndarray of shape (m, K, K)
+    """
+    K, n = P.shape
+    m = features.shape[0]
+    total = np.zeros((m, K * K))
+    diag = np.zeros((m, K))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        sq = Xd[start:stop][:, features]
+        sq *= sq
+        chunk = wP[:, start:stop]
+        outer = (chunk[:, None, :] * P[None, :, start:stop]).reshape(K * K, stop - start)
+        total += sq.T @ outer.T
+        diag += sq.T @ chunk.T
+    H = -total.reshape(m, K, K)
+    H[:, np.arange(K), np.arange(K)] += diag
+    return H
 
 
 @_compiled
@@ -885,6 +937,7 @@ def cd_quadratic(
     lam1: Any,
     lam2: Any,
     group: bool,
+    curvatures: Any,
     rms: Any,
     W: Any,
     b: Any,
@@ -914,6 +967,10 @@ def cd_quadratic(
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
     group : bool
+    curvatures : ndarray of shape (m, K, K), or (0, K, K)
+        The block Hessians ``H_j`` of ``features`` (in their order) when the caller has
+        them (:func:`block_hessians`); empty: computed here from the columns (for the
+        lasso only the diagonals are used).
     rms : ndarray of shape (p,)
         Weighted column RMS (changes are measured in standardized units).
     W : ndarray of shape (p, K)
@@ -936,14 +993,21 @@ def cd_quadratic(
     p = W.shape[0]
     K = P.shape[0]
     pd = np.zeros(n)
+    nf = features.shape[0]
     h = np.zeros((p, K))
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))
-    if group:
+    given = curvatures.shape[0] == nf
+    if group and given:
+        _block_eigen(features, curvatures, evals, evecs)
+    elif group:
         _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
+    elif given:
+        for t in range(nf):
+            for k in range(K):
+                h[features[t], k] = curvatures[t, k, k]
     else:
         _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
-    nf = features.shape[0]
     depth = ANDERSON_DEPTH + 1
     W0 = np.empty((nf, K))
     for t in range(nf):
