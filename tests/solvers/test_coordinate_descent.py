@@ -63,7 +63,6 @@ def test_block_hessians_match_the_softmax_hessian_of_each_column():
     H = block_hessians(X, features, P * w, P, rows=10)  # 4 chunks, the last one short
     for t, j in enumerate(features):
         expected = sum(
-            w[i] * X[i, j] ** 2 * (np.diag(P[:, i]) - np.outer(P[:, i], P[:, i]))
-            for i in range(n)
+            w[i] * X[i, j] ** 2 * (np.diag(P[:, i]) - np.outer(P[:, i], P[:, i])) for i in range(n)
         )
         np.testing.assert_allclose(H[t], expected, rtol=1e-12, atol=1e-15)
