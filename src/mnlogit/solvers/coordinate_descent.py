@@ -905,6 +905,43 @@ def _anderson(
 
 
 @_compiled
+def _model_curvatures(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    group: bool,
+    curvatures: Any,
+    p: int,
+) -> tuple[Any, Any, Any]:
+    """The quadratic model's curvatures for :func:`cd_quadratic`: the lasso's per-coordinate
+    ``h`` (p, K), or the group's block eigenvalues (p, K) and eigenvectors (p, K, K), from
+    the given block Hessians ``curvatures`` when it has a row per feature, else from the
+    columns."""
+    K = P.shape[0]
+    nf = features.shape[0]
+    h = np.zeros((p, K))
+    evals = np.zeros((p if group else 0, K))
+    evecs = np.zeros((p if group else 0, K, K))
+    given = curvatures.shape[0] == nf
+    if group and given:
+        _block_eigen(features, curvatures, evals, evecs)
+    elif group:
+        _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
+    elif given:
+        for t in range(nf):
+            for k in range(K):
+                h[features[t], k] = curvatures[t, k, k]
+    else:
+        _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
+    return h, evals, evecs
+
+
+@_compiled
 def _active_values(indptr: Any, features: Any, W: Any) -> int:
     """Stored values of sparse X over the nonzero coordinates of ``features`` (the work of a
     sweep over them, in column reads)."""
@@ -962,15 +999,12 @@ def cd_quadratic(
     G : ndarray of shape (p, K)
         Gradient of the mean loss at ``W0`` (rows of ``features`` used).
     g0 : ndarray of shape (K,)
-        Its intercept part.
-    fit_intercept : bool
+        Its intercept part (``fit_intercept``: whether the intercepts move).
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
     group : bool
     curvatures : ndarray of shape (m, K, K), or (0, K, K)
-        The block Hessians ``H_j`` of ``features`` (in their order) when the caller has
-        them (:func:`block_hessians`); empty: computed here from the columns (for the
-        lasso only the diagonals are used).
+        The block Hessians of ``features`` (:func:`block_hessians`), or empty.
     rms : ndarray of shape (p,)
         Weighted column RMS (changes are measured in standardized units).
     W : ndarray of shape (p, K)
@@ -994,20 +1028,9 @@ def cd_quadratic(
     K = P.shape[0]
     pd = np.zeros(n)
     nf = features.shape[0]
-    h = np.zeros((p, K))
-    evals = np.zeros((p if group else 0, K))
-    evecs = np.zeros((p if group else 0, K, K))
-    given = curvatures.shape[0] == nf
-    if group and given:
-        _block_eigen(features, curvatures, evals, evecs)
-    elif group:
-        _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
-    elif given:
-        for t in range(nf):
-            for k in range(K):
-                h[features[t], k] = curvatures[t, k, k]
-    else:
-        _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
+    h, evals, evecs = _model_curvatures(
+        Xd, indptr, indices, data, sparse, features, w, P, group, curvatures, p
+    )
     depth = ANDERSON_DEPTH + 1
     W0 = np.empty((nf, K))
     for t in range(nf):
