@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers.coordinate_descent import (
+    block_hessians,
     cd_quadratic,
     column_products,
     column_rms,
@@ -52,6 +53,12 @@ IntArray = NDArray[np.intp]
 
 #: Largest number of coordinate-descent sweeps in one outer iteration.
 MAX_SWEEPS = 100_000
+#: The inner solve's tolerance: this fraction of the outer KKT residual ...
+INNER_FRACTION = 0.1
+#: ... but at least this fraction of ``tol`` (an outer step ends with a KKT residual near
+#: its inner tolerance, so the last one need not go much below ``tol``; measured in
+#: docs/penalties.md).
+INNER_FLOOR = 0.5
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
 
@@ -153,16 +160,23 @@ class ColumnData:
     def _args(self) -> tuple[Any, Any, Any, Any, bool]:
         return self.Xd, self.indptr, self.indices, self.data, self.sparse
 
-    def products(self, features: IntArray, M: FloatArray, out: FloatArray) -> None:
+    def products(self, features: IntArray, M: FloatArray, out: FloatArray) -> bool:
         """``out[j] = X_j^T M^T`` for ``j`` in ``features`` (``M`` of shape ``(K, n)``).
 
         Dense float64 X asked for a quarter of its columns or more: one BLAS product with
-        all columns (no copy of X); otherwise the compiled column loop.
+        all columns (no copy of X), and every row of ``out`` is written; otherwise the
+        compiled column loop over ``features``.
+
+        Returns
+        -------
+        bool
+            Whether every row of ``out`` was written.
         """
         if not self.sparse and self.Xd.dtype == np.float64 and 4 * features.size >= self.rms.size:
-            out[features] = (M @ self.Xd).T[features]
-            return
+            out[:] = (M @ self.Xd).T
+            return True
         column_products(*self._args(), features, M, out)
+        return False
 
     def empty_predictor(self) -> FloatArray:
         """An uninitialized ``(K, n)`` array over rows and classes, in the layout the kernels
@@ -225,11 +239,22 @@ class ColumnData:
         D: FloatArray,
         tol: float,
     ) -> int:
-        """Coordinate descent on the quadratic model (:func:`cd_quadratic`)."""
+        """Coordinate descent on the quadratic model (:func:`cd_quadratic`).
+
+        For the group penalty with dense float64 X the block Hessians come from matrix
+        products (:func:`block_hessians`; every sum stays float64); otherwise the kernel
+        computes the curvatures column by column (the lasso's diagonal ones cost about one
+        gradient pass: no gain from BLAS there, measured).
+        """
+        wP = P * self.weights
+        K = self.n_classes
+        curvatures = np.zeros((0, K, K))
+        if group and not self.sparse and self.Xd.dtype == np.float64 and features.size:
+            curvatures = block_hessians(self.Xd, features, wP, P)
         sweeps = cd_quadratic(
-            *self._args(), features, self.weights, P, P * self.weights, G, g0,
+            *self._args(), features, self.weights, P, wP, G, g0,
             self.fit_intercept,
-            lam[0], lam[1], group, self.rms, W, b, D, tol, MAX_SWEEPS,
+            lam[0], lam[1], group, curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
         )  # fmt: skip
         return int(sweeps)
 
@@ -254,6 +279,9 @@ class SparseSolution:
     n_iter : int
         Outer (proximal Newton) iterations.
     eta : ndarray of shape (K, n)
+    complete : bool
+        Whether ``G`` holds every feature's gradient at this point (else only the strong
+        set's rows are current).
     """
 
     W: FloatArray
@@ -265,6 +293,7 @@ class SparseSolution:
     converged: bool
     n_iter: int
     eta: FloatArray = field(repr=False)
+    complete: bool = False
 
 
 def _kkt(
@@ -291,16 +320,18 @@ def _line_search(
     start: tuple[FloatArray, FloatArray, FloatArray, float],
     step: tuple[FloatArray, FloatArray, FloatArray],
     slope: float,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Backtrack from the full step until Armijo's condition holds on the true objective."""
+) -> tuple[FloatArray, FloatArray, FloatArray, tuple[float, FloatArray]]:
+    """Backtrack from the full step until Armijo's condition holds on the true objective;
+    returns the accepted point and its loss and probabilities (the next step's start)."""
     W, b, eta, f0 = start
     dW, db, D = step
     t = 1.0
     while True:
         Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
-        ft = data.value(eta_t) + penalty.value(Wt, alpha)
+        loss, P = data.loss(eta_t)
+        ft = loss + penalty.value(Wt, alpha)
         if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
-            return Wt, bt, eta_t
+            return Wt, bt, eta_t, (loss, P)
         t *= 0.5
 
 
@@ -318,23 +349,26 @@ def _newton_steps(
     lam = penalty.strengths(alpha)
     W, b, eta, G = state.W, state.b, state.eta, state.G
     n_iter = state.n_iter
+    loss, P = data.loss(eta)
     while True:
-        loss, P = data.loss(eta)
         M = data.residual_matrix(P)
-        data.products(strong, M, G)
+        complete = data.products(strong, M, G)
         g0 = M.sum(axis=1) if data.fit_intercept else np.zeros(data.n_classes)
         kkt = _kkt(data, penalty, alpha, W, G, g0, strong)
         objective = loss + penalty.value(W, alpha)
         if kkt <= tol or n_iter >= max_iter:
-            return SparseSolution(W, b, G, loss, objective, kkt, kkt <= tol, n_iter, eta)
+            return SparseSolution(W, b, G, loss, objective, kkt, kkt <= tol, n_iter, eta, complete)
         n_iter += 1
         Wn, bn = W.copy(), b.copy()
         D = np.zeros_like(eta)
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, max(0.1 * tol, 0.1 * kkt))
+        inner_tol = max(INNER_FLOOR * tol, INNER_FRACTION * kkt)
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol)
         dW, db = Wn - W, bn - b
         slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
         slope += penalty.value(Wn, alpha) - penalty.value(W, alpha)
-        W, b, eta = _line_search(data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope)
+        W, b, eta, (loss, P) = _line_search(
+            data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope
+        )
 
 
 def _solve_alpha(
@@ -362,8 +396,9 @@ def _solve_alpha(
         rest = np.flatnonzero(~keep).astype(np.intp)
         if rest.size == 0:
             return start
-        _, P = data.loss(start.eta)
-        data.products(rest, data.residual_matrix(P), start.G)
+        if not start.complete:  # the rest's gradient at the strong set's solution
+            _, P = data.loss(start.eta)
+            data.products(rest, data.residual_matrix(P), start.G)
         res = penalty.residuals(start.W[rest], start.G[rest], alpha, rest) / data.rms[rest]
         violators = rest[res > tol]
         if violators.size == 0 or start.n_iter >= max_iter:
