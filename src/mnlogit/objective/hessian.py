@@ -19,6 +19,7 @@ never copied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,14 @@ from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.kernels import is_sparse
 from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 
-__all__ = ["HESSIAN_MIN_ROWS", "loss_hessian"]
+__all__ = ["HESSIAN_MIN_ROWS", "ProbabilityRows", "loss_hessian"]
 
 FloatArray = NDArray[np.float64]
+#: ``rows(start, stop)``: the probabilities of classes ``1 .. K-1`` of rows
+#: ``start:stop``, shape ``(stop - start, K-1)``, valid until the next call. Lets dense
+#: ``X`` form its Hessian without an ``n x K`` probability array (each sub-block's
+#: probabilities are computed just before its ``syrk``).
+ProbabilityRows = Callable[[int, int], FloatArray]
 
 # The work matrix Z is (rows, (K-1)(p+1)) wide -- the largest temporary of a fit -- so its
 # sub-blocks follow the common block size in that width; but at least this many rows, as
@@ -42,21 +48,23 @@ HESSIAN_MIN_ROWS = 256
 
 def loss_hessian(
     X_b: Any,
-    P1_b: FloatArray,
+    P1_b: FloatArray | ProbabilityRows,
     w_b: FloatArray | None,
     *,
     intercept: bool,
     column_factor: FloatArray | None = None,
     T: FloatArray | None = None,
     float32: bool = False,
+    free_classes: int | None = None,
 ) -> NDArray[Any]:
     """The loss Hessian's partial sum over one block of rows.
 
     Parameters
     ----------
     X_b : ndarray or sparse matrix of shape (m, p)
-    P1_b : ndarray of shape (m, K-1)
-        The probabilities of classes ``1 .. K-1``.
+    P1_b : ndarray of shape (m, K-1), or ProbabilityRows
+        The probabilities of classes ``1 .. K-1``, or (dense ``X_b`` only) a function
+        that gives them for a range of rows (then ``free_classes`` is ``K-1``).
     w_b : ndarray of shape (m,), optional
         Row weights (``None``: 1).
     intercept : bool
@@ -68,6 +76,8 @@ def loss_hessian(
     float32 : bool, default=False
         Dense ``X_b``: a float32 ``syrk`` and a float32 result (twice as fast, half the
         memory: for preconditioners).
+    free_classes : int, optional
+        ``K-1``; required when ``P1_b`` is a function.
 
     Returns
     -------
@@ -75,6 +85,12 @@ def loss_hessian(
         Symmetric; class-major blocks of ``p1 x p1``. Additive over row blocks.
     """
     w = np.ones(X_b.shape[0]) if w_b is None else w_b
+    if callable(P1_b):
+        if is_sparse(X_b) or free_classes is None:
+            raise ValueError("probabilities by rows need dense X and free_classes")
+        return _dense_loss_hessian(
+            X_b, P1_b, w, column_factor, intercept, T, float32, k1=free_classes
+        )
     if is_sparse(X_b):
         if X_b.format != "csr":  # row slices of CSC would rescan every column
             X_b = X_b.tocsr()
@@ -99,12 +115,13 @@ def _dense_rows(X: Any, start: int, stop: int) -> NDArray[Any]:
 
 def _dense_loss_hessian(
     X: Any,
-    P1: FloatArray,
+    P1: FloatArray | ProbabilityRows,
     w: FloatArray,
     column_factor: FloatArray | None,
     fit_intercept: bool,
     T: FloatArray | None,
     float32: bool = False,
+    k1: int | None = None,
 ) -> NDArray[Any]:
     """The dense-``X`` case of :func:`loss_hessian` (positional arguments).
 
@@ -112,8 +129,9 @@ def _dense_loss_hessian(
     ----------
     X : ndarray or CSR matrix of shape (n, p)
         Sparse ``X`` is densified one sub-block of rows at a time.
-    P1 : ndarray of shape (n, K-1)
-        The probabilities of classes ``1 .. K-1``.
+    P1 : ndarray of shape (n, K-1), or ProbabilityRows
+        The probabilities of classes ``1 .. K-1`` (or a function of a row range that
+        gives them: no ``n x K`` array).
     w : ndarray of shape (n,)
         Row weights.
     column_factor : ndarray of shape (p,), optional
@@ -127,13 +145,22 @@ def _dense_loss_hessian(
     float32 : bool, default=False
         A float32 ``syrk`` and a float32 result (twice as fast, half the memory: for
         preconditioners); float64 otherwise.
+    k1 : int, optional
+        ``K-1`` when ``P1`` is a function.
 
     Returns
     -------
     ndarray of shape ((K-1) * p1, (K-1) * p1)
     """
     n = X.shape[0]
-    k1 = P1.shape[1]
+    if callable(P1):
+        rows: ProbabilityRows = P1
+        if k1 is None:
+            raise ValueError("probabilities by rows need k1")
+    else:
+        P1_all = P1
+        rows = lambda a, b: P1_all[a:b]  # noqa: E731
+        k1 = int(P1_all.shape[1])
     off = int(fit_intercept)
     p1 = X.shape[1] + off
     m = k1 * p1
@@ -157,7 +184,7 @@ def _dense_loss_hessian(
             Y[:, off:] *= column_factor
         Z = Zbuf[:r]
         np.multiply(
-            Y[:, None, :], P1[start:stop, :, None], out=Z.reshape(r, k1, p1), casting="unsafe"
+            Y[:, None, :], rows(start, stop)[:, :, None], out=Z.reshape(r, k1, p1), casting="unsafe"
         )
         if T is None or Zfree is None:
             H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
