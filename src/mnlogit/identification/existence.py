@@ -107,19 +107,30 @@ def _curvature(
     X: Any,
     codes: IntArray,
     w: FloatArray,
-    lam: FloatArray,
+    lam: FloatArray | Callable[[IntArray], FloatArray],
     fit_intercept: bool,
     column_factor: FloatArray | None,
     index: IntArray | None = None,
+    n_classes: int | None = None,
 ) -> FloatArray:
     """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks.
 
     ``codes``, ``w`` and ``lam`` describe the rows used; ``index`` (dense X only) their
     rows in ``X`` (None: all rows, in order), read a chunk at a time (no copy of X's rows).
+    Dense X may give ``lam`` as a function of positions among the rows used (``(m,)``
+    to ``(m, K)``, ``n_classes`` then ``K``): no ``(rows, K)`` array of cell weights.
     """
-    K = lam.shape[1]
-    if sp.issparse(X):
-        return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
+    if callable(lam):
+        if sp.issparse(X) or n_classes is None:
+            raise ValueError("cell weights by rows need dense X and n_classes")
+        K = int(n_classes)
+        cells = lam
+    else:
+        K = lam.shape[1]
+        if sp.issparse(X):
+            return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
+        lam_all = lam
+        cells = lambda sel: lam_all[sel]  # noqa: E731
     p1 = X.shape[1] + int(fit_intercept)
     off = int(fit_intercept)
     G = np.zeros(((K - 1) * p1, (K - 1) * p1))
@@ -138,7 +149,7 @@ def _curvature(
             Y[:, off:] = X[sel if index is None else index[sel]]
             if column_factor is not None:
                 Y[:, off:] *= column_factor
-            T = (Y[:, None, :] * lam[sel][:, :, None]).reshape(sel.size, K * p1)
+            T = (Y[:, None, :] * cells(sel)[:, :, None]).reshape(sel.size, K * p1)
             C += T.T @ Y
         C3 = C.reshape(K, p1, p1)
         own = C3.sum(axis=0) - C3[c]  # Σ_{b != c} C_c[b]
@@ -235,7 +246,7 @@ def not_separated(
         return False
     r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
     for rows in samples:
-        if _certified(X, codes, weights, w, read(rows), r, fit_intercept, column_factor, rows):
+        if _certified(X, codes, weights, w, read, K, r, fit_intercept, column_factor, rows):
             return True
     return False
 
@@ -270,7 +281,8 @@ def _certified(
     codes: IntArray,
     weights: FloatArray,
     w: FloatArray,
-    P: FloatArray,
+    read: Callable[[IntArray | None], FloatArray],
+    K: int,
     r: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None,
@@ -278,12 +290,13 @@ def _certified(
 ) -> bool:
     """:func:`not_separated` with ``G`` formed on ``rows`` (None: all), given ``r``.
 
-    ``w`` are the normalized weights ``(n,)``, ``P`` the probabilities of the rows used
-    (``(m, K)``, a fresh array this function overwrites), ``r`` the residual
-    ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only.
+    ``w`` are the normalized weights ``(n,)``, ``read(rows)`` gives the probabilities of
+    the given rows of ``X`` (``(m, K)``, a fresh array), ``r`` the residual
+    ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only -- for
+    dense X one chunk of rows at a time, as the curvature reads them.
     """
-    K = P.shape[1]
     scale = 1.0
+    chosen = rows
     if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
         sampled = float(w[rows].sum())
         if not sampled > 0:
@@ -292,9 +305,19 @@ def _certified(
         codes, w, weights = codes[rows], w[rows], weights[rows]
         if sp.issparse(X):  # a few stored values a row: the copy is small
             X, rows = _rows(X, rows), None
-    lam = P  # a fresh array (see not_separated): the cell weights in place
-    lam *= w[:, None]
-    G = _curvature(X, codes, w, lam, fit_intercept, column_factor, rows)
+    lam: FloatArray | Callable[[IntArray], FloatArray]
+    if sp.issparse(X):
+        lam = read(chosen)
+        lam *= w[:, None]
+    else:
+        used_w = w
+
+        def lam(sel: IntArray) -> FloatArray:
+            cell = read(sel if chosen is None else chosen[sel])
+            cell *= used_w[sel, None]
+            return cell
+
+    G = _curvature(X, codes, w, lam, fit_intercept, column_factor, rows, n_classes=K)
     G *= scale
     try:  # G is symmetric: its transpose is the Fortran-ordered array factored in place
         factor = scipy.linalg.cho_factor(G.T, lower=False, overwrite_a=True, check_finite=True)
