@@ -5,7 +5,12 @@ In reference-0 coordinates (classes ``1 .. K-1``) block ``(a, c)`` of the loss H
 ``X`` the whole matrix comes from one symmetric rank update per row sub-block:
 ``H = blockdiag_a(Yᵀ diag(w P_a) Y) − ZᵀZ`` with ``Z = [P_a √w Y]_a``, ``ZᵀZ`` accumulated
 by a single BLAS ``syrk`` (half the flops of the ``K(K-1)/2`` separate Gram products, and
-near peak speed), the block diagonal by one ``gemm``. Sparse ``X`` with few stored values
+near peak speed), the block diagonal by one ``gemm``. With few classes and wide blocks
+(:data:`PAIRWISE_MAX_FREE_CLASSES`, :data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is
+instead one ``syrk`` of ``sqrt(|h_ab|) Y`` of width ``p1`` (fewer flops: the block
+diagonal's product is a large share of the work when ``K`` is small). Dense ``X`` may give
+its probabilities as a function of row ranges (:data:`ProbabilityRows`), so that no
+``n x K`` array is needed. Sparse ``X`` with few stored values
 a row (one-hot codes) sums the products of its stored values
 (:mod:`mnlogit.objective.pair_hessian`, work proportional to ``sum_i r_i²``); other sparse
 ``X`` takes the dense path, each sub-block of rows densified (``(rows, p)``, bounded by the
