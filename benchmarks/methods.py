@@ -219,6 +219,8 @@ class Method:
             maxiter=STATSMODELS_MAX_ITER if max_iter is None else max_iter,
             disp=False,
         )
+        # the standard errors are part of what is timed (issue 18: fit + bse)
+        np.asarray(res.bse)
         params = np.asarray(res.params, dtype=np.float64)  # (p+1, K-1), class 0 reference
         B = np.zeros((prob.p + 1, prob.K))
         B[:, 1:] = params

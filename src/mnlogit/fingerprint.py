@@ -115,6 +115,15 @@ def _update_array(h: Any, a: NDArray[Any]) -> None:
         h.update(np.ascontiguousarray(a).data.cast("B"))
 
 
+def _update_int64(h: Any, a: NDArray[Any]) -> None:
+    """:func:`_update_array` of ``a.astype(np.int64)`` (1-D), converted a block at a time
+    (the same bytes; no whole int64 copy of a sparse matrix's indices)."""
+    h.update(f"{np.dtype(np.int64).str}{a.shape}".encode())
+    step = 2**20
+    for start in range(0, a.size, step):
+        h.update(np.ascontiguousarray(a[start : start + step], dtype=np.int64).data.cast("B"))
+
+
 def _digest_features(X: Any) -> str:
     h = hashlib.sha256()
     n_rows, n_cols = X.shape
@@ -129,8 +138,9 @@ def _digest_features(X: Any) -> str:
         if not csr.has_sorted_indices:
             csr = csr.sorted_indices()
         h.update(b"csr")
-        for part in (csr.data, csr.indices.astype(np.int64), csr.indptr.astype(np.int64)):
-            _update_array(h, np.asarray(part))
+        _update_array(h, np.asarray(csr.data))
+        for index in (csr.indices, csr.indptr):
+            _update_int64(h, np.asarray(index))
         h.update(str(csr.shape).encode())
         return h.hexdigest()
     A = np.asarray(X)

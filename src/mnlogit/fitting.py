@@ -38,6 +38,7 @@ from mnlogit.identification import (
     kept_rows,
     separation_suspected,
 )
+from mnlogit.identification.existence import FitProbabilities
 from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
 from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
 from mnlogit.objective.sparse_penalties import SparsePenalty, resolve_penalty_factor
@@ -362,12 +363,11 @@ def _separation_check(
     decides (starting from the rows with the smallest fitted probabilities, where
     separated cells show first).
     """
-    probabilities = None
+    probabilities: FloatArray | FitProbabilities | None = None
     if result.converged:
-        # the n x K probabilities (kept by the objective for the covariance anyway): every
-        # converged fit tries the certificate first, small ones too (an LP over 5,000
-        # cells and 255 variables took 1-2 s)
-        probabilities = objective.probabilities(result.x)
+        # every converged fit tries the certificate first, small ones too (an LP over
+        # 5,000 cells and 255 variables took 1-2 s)
+        probabilities = _fit_probabilities(objective, result.x)
     # a large converged fit without signs of separation (so with probabilities) may let
     # the LP on a subset of rows decide
     suspected = separation_suspected(
@@ -388,6 +388,20 @@ def _separation_check(
         probabilities=probabilities,
         subset_first=not suspected,
         column_factor=1.0 / data.column_scale,
+    )
+
+
+def _fit_probabilities(objective: Objective, theta: FloatArray) -> FloatArray | FitProbabilities:
+    """What the certificate reads of a converged fit: the in-memory objective's
+    probabilities by rows and its kept residual (no ``n x K`` array on dense X, no pass
+    for the residual), else the ``(n, K)`` probabilities."""
+    if not isinstance(objective, MultinomialObjective):
+        return objective.probabilities(theta)
+    base = objective
+    return FitProbabilities(
+        rows=lambda rows: base.probabilities_of_rows(theta, rows),
+        residual=base.residual_sums(theta),
+        row_minimum=lambda: base.row_minimum_probability(theta),
     )
 
 

@@ -302,3 +302,26 @@ def test_information_is_the_penalized_hessian_for_both_objectives():
         Xk, y, K, np.ones(N), Parameterization(K, 0), make_penalty(None, 0.0, True)
     )
     assert np.array_equal(FirthObjective(base).information(theta), base.hessian(theta))
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K", [2, 3, 4])
+def test_pairwise_hessian_equals_the_wide_update(monkeypatch, intercept, dtype, K) -> None:
+    """Few classes and wide blocks: one syrk per block (h_ab = w P_a (δ_ab - P_b)) gives
+    the Hessian of the single wide rank update plus block diagonal."""
+    rng = np.random.default_rng(80 + K)
+    n, p = 3000, 40
+    X = rng.normal(size=(n, p)).astype(dtype)
+    P = rng.dirichlet(np.ones(K), n)
+    w = rng.uniform(0.2, 3.0, n) / n
+    cf = rng.uniform(0.5, 2.0, p)
+    float32 = dtype == np.float32
+    args = dict(intercept=intercept, column_factor=cf, float32=float32)
+    pairwise = hessian_module.loss_hessian(X, P[:, 1:], w, **args)
+    monkeypatch.setattr(hessian_module, "PAIRWISE_MAX_FREE_CLASSES", 0)
+    wide = hessian_module.loss_hessian(X, P[:, 1:], w, **args)
+    tol = 1e-5 if float32 else 1e-12
+    assert_allclose(pairwise, wide, rtol=tol, atol=tol * np.abs(wide).max())
+    assert np.array_equal(pairwise, pairwise.T)
+    assert pairwise.dtype == wide.dtype

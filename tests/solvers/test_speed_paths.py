@@ -711,11 +711,32 @@ def test_fits_by_gradients_hold_no_n_by_k_buffer():
     X, y, _ = make_data(n=n, p=10, K=K, seed=42, scale=0.3)
     buffer = n * K * 8
     kw = dict(penalty="l2", alpha=1e-4, cov_type=None)
-    # the control: Newton needs the probabilities (and so the buffer) every iteration
-    assert _fit_peak(X, y, solver="newton", **kw) > 1.5 * buffer
-    for solver in ("lbfgs", "auto"):
+    # the control: the robust covariance reads the n x K residuals, so the measurement
+    # sees such a buffer when there is one
+    assert _fit_peak(X, y, solver="lbfgs", penalty="l2", alpha=1e-4, cov_type="robust") > (
+        1.5 * buffer
+    )
+    # Newton forms each Hessian from row-block probabilities (no buffer either)
+    for solver in ("lbfgs", "auto", "newton"):
         peak = _fit_peak(X, y, solver=solver, **kw)
         assert peak < 0.85 * buffer, (solver, peak / buffer)
+
+
+def test_default_fit_with_covariance_holds_no_n_by_k_buffer():
+    """The covariance's Hessian and the separation certificate read the probabilities
+    a row block at a time: the default fit (nonrobust covariance, separation check)
+    of dense X makes no n x K array."""
+    Xw, yw, _ = make_data(n=300, p=4, K=3, seed=27)
+    MultinomialLogit().fit(Xw, yw)  # warm-up: lazy imports, caches
+    n, K = 200_000, 10
+    X, y, _ = make_data(n=n, p=10, K=K, seed=42, scale=0.3)
+    X32 = X.astype(np.float32)
+    buffer = n * K * 8
+    assert _fit_peak(X, y) < 0.85 * buffer
+    # float32 X: the two-phase solve's own peak is 0.57 buffer above three n-vectors
+    # (codes, weights, normalized weights: 0.3 buffer) kept by the fit; an n x K float64
+    # array on top would exceed one buffer
+    assert _fit_peak(X32, y) < buffer
 
 
 def test_finite_check_makes_no_boolean_copy_of_x():
@@ -761,7 +782,7 @@ def test_gradient_at_a_point_with_kept_probabilities_makes_no_sweep(monkeypatch,
     obj = objective(Xd, y, 4, reference=None, alpha=1e-3, sample_weight=weights(4000, 53))
     obj.set_exact(True)
     theta = random_theta(obj, 54)
-    obj.hessian(theta)  # makes the probability buffer
+    obj.probabilities(theta)  # makes the probability buffer
     sweeps = []
     original = loss_kernels.sweep_loss
 

@@ -407,6 +407,12 @@ def _r_factor_qr(
     return R0, np.asarray(scale, dtype=np.float64)
 
 
+def _sparse_row_chunks(Xa: Any) -> list[slice]:
+    """Row slices of a CSR matrix holding about ``BLOCK_ELEMENTS`` stored values each."""
+    n = Xa.shape[0]
+    return row_blocks(n, max(1, -(-int(Xa.nnz) // max(n, 1))))
+
+
 def _r_factor_gram(
     Xa: FloatArray | sp.csr_array, sw: FloatArray, mx: FloatArray, fit_intercept: bool
 ) -> tuple[FloatArray, FloatArray]:
@@ -423,10 +429,14 @@ def _r_factor_gram(
     G = np.zeros((m, m))
     colsum = np.zeros(p)
     if sp.issparse(Xa):
-        Z = Xa @ sp.diags_array(1.0 / mx)
-        WZ = sp.diags_array(wr) @ Z
-        G[off:, off:] = (Z.T @ WZ).toarray()
-        colsum = np.asarray(WZ.sum(axis=0)).ravel()
+        # in row chunks of about BLOCK_ELEMENTS stored values: the scaled copies are
+        # chunk-sized (whole, two copies of X and a transposed product: 3x X's memory)
+        inv = sp.diags_array(1.0 / mx)
+        for sl in _sparse_row_chunks(Xa):
+            Z = Xa[sl] @ inv
+            WZ = sp.diags_array(wr[sl]) @ Z
+            G[off:, off:] += (Z.T @ WZ).toarray()
+            colsum += np.asarray(WZ.sum(axis=0)).ravel()
     elif np.all(sw == 1.0) and np.all((mx >= 1e-3) & (mx <= 1e3)):
         # Equal weights, moderate magnitudes: X.T X of each chunk as it is (a syrk, no
         # scaled temporary), scaled afterwards; nothing can overflow in this range.

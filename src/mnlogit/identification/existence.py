@@ -30,7 +30,8 @@ A sample that misses a rare category leaves ``G`` singular: inconclusive, not wr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -42,13 +43,35 @@ from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
 from mnlogit.objective.kernels import backproject, linear_predictor
 from mnlogit.objective.pair_hessian import pair_grams
 
-__all__ = ["CERTIFICATE_MARGIN", "certificate_work", "not_separated"]
+__all__ = ["CERTIFICATE_MARGIN", "FitProbabilities", "certificate_work", "not_separated"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
 #: Largest ``a_ik · z`` accepted (the exact bound is 1).
 CERTIFICATE_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class FitProbabilities:
+    """A converged fit's probabilities read by rows, and its residual: what the
+    certificate needs without an ``n x K`` array or a pass over ``X`` for ``r``.
+
+    Attributes
+    ----------
+    rows : callable (ndarray of shape (m,) or None) -> ndarray of shape (m, K)
+        The fitted probabilities of the given rows (``None``: all ``n`` rows).
+    residual : ndarray of shape (p1, K)
+        ``Σ_i w_i (onehot(y_i) - P_i) [1, x_i]`` with the normalized weights ``w`` and the
+        features times ``column_factor``: minus the mean loss's gradient in ``B``
+        (the objective keeps it from the solver's last evaluation).
+    row_minimum : callable () -> ndarray of shape (n,)
+        Each row's smallest fitted probability (the subset LP's first rows).
+    """
+
+    rows: Callable[[IntArray | None], FloatArray]
+    residual: FloatArray
+    row_minimum: Callable[[], FloatArray]
 
 
 def certificate_work(X: Any, n_classes: int, fit_intercept: bool) -> float:
@@ -84,19 +107,30 @@ def _curvature(
     X: Any,
     codes: IntArray,
     w: FloatArray,
-    lam: FloatArray,
+    lam: FloatArray | Callable[[IntArray], FloatArray],
     fit_intercept: bool,
     column_factor: FloatArray | None,
     index: IntArray | None = None,
+    n_classes: int | None = None,
 ) -> FloatArray:
     """``G = Σ λ_ik a_ik a_ikᵀ`` of shape ``((K-1) p1, (K-1) p1)``, class-major blocks.
 
     ``codes``, ``w`` and ``lam`` describe the rows used; ``index`` (dense X only) their
     rows in ``X`` (None: all rows, in order), read a chunk at a time (no copy of X's rows).
+    Dense X may give ``lam`` as a function of positions among the rows used (``(m,)``
+    to ``(m, K)``, ``n_classes`` then ``K``): no ``(rows, K)`` array of cell weights.
     """
-    K = lam.shape[1]
-    if sp.issparse(X):
-        return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
+    if callable(lam):
+        if sp.issparse(X) or n_classes is None:
+            raise ValueError("cell weights by rows need dense X and n_classes")
+        K = int(n_classes)
+        cells = lam
+    else:
+        K = lam.shape[1]
+        if sp.issparse(X):
+            return _sparse_curvature(X, codes, w, lam, fit_intercept, column_factor)
+        lam_all = lam
+        cells = lambda sel: lam_all[sel]  # noqa: E731
     p1 = X.shape[1] + int(fit_intercept)
     off = int(fit_intercept)
     G = np.zeros(((K - 1) * p1, (K - 1) * p1))
@@ -115,7 +149,7 @@ def _curvature(
             Y[:, off:] = X[sel if index is None else index[sel]]
             if column_factor is not None:
                 Y[:, off:] *= column_factor
-            T = (Y[:, None, :] * lam[sel][:, :, None]).reshape(sel.size, K * p1)
+            T = (Y[:, None, :] * cells(sel)[:, :, None]).reshape(sel.size, K * p1)
             C += T.T @ Y
         C3 = C.reshape(K, p1, p1)
         own = C3.sum(axis=0) - C3[c]  # Σ_{b != c} C_c[b]
@@ -163,7 +197,7 @@ def not_separated(
     X: Any,
     codes: IntArray,
     weights: FloatArray,
-    probabilities: FloatArray,
+    probabilities: FloatArray | FitProbabilities,
     fit_intercept: bool,
     column_factor: FloatArray | None = None,
     samples: Sequence[IntArray | None] = (None,),
@@ -178,8 +212,9 @@ def not_separated(
         Class codes ``0 .. K-1``.
     weights : ndarray of shape (n,)
         Non-negative frequency weights; rows of weight 0 are not constraints.
-    probabilities : ndarray of shape (n, K)
-        Fitted probabilities at the solver's final point.
+    probabilities : ndarray of shape (n, K) or FitProbabilities
+        Fitted probabilities at the solver's final point; or those read by rows with the
+        residual ``r`` known (no ``n x K`` array, no pass over ``X`` for ``r``).
     fit_intercept : bool
     column_factor : ndarray of shape (p,), optional
         Column scaling for the products (conditioning only: the answer does not depend
@@ -195,15 +230,40 @@ def not_separated(
         True: a strictly positive Stiemke certificate exists, so the classes are not
         separated (proof, up to the margin). False: inconclusive.
     """
-    K = probabilities.shape[1]
     total = float(weights.sum())
-    if K < 2 or not total > 0:
+    if not total > 0:
         return False
     w = weights / total
-    P = np.asarray(probabilities, dtype=np.float64)
-    # r = Σ λ_ik a_ik: minus the mean loss's gradient, in reference-0 coordinates, summed
-    # over row blocks of dense X (no n x K temporaries; sparse X in one product, as row
-    # slices of CSC would rescan every column)
+    if isinstance(probabilities, FitProbabilities):
+        R = np.asarray(probabilities.residual, dtype=np.float64)
+        read = probabilities.rows
+    else:
+        P = np.asarray(probabilities, dtype=np.float64)
+        R = _residual(X, codes, w, P, fit_intercept, column_factor)
+        read = lambda rows: P.copy() if rows is None else P[rows]  # noqa: E731
+    K = R.shape[1]
+    if K < 2:
+        return False
+    r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
+    for rows in samples:
+        if _certified(X, codes, weights, w, read, K, r, fit_intercept, column_factor, rows):
+            return True
+    return False
+
+
+def _residual(
+    X: Any,
+    codes: IntArray,
+    w: FloatArray,
+    P: FloatArray,
+    fit_intercept: bool,
+    column_factor: FloatArray | None,
+) -> FloatArray:
+    """``R = Σ λ_ik a_ik`` as a ``(p1, K)`` matrix: minus the mean loss's gradient in
+    ``B`` (scaled features), summed over row blocks of dense X (no ``n x K``
+    temporaries; sparse X in one product, as row slices of CSC would rescan every
+    column)."""
+    K = P.shape[1]
     R = np.zeros((X.shape[1] + int(fit_intercept), K))
     n = codes.size
     blocks = [slice(0, n)] if sp.issparse(X) else row_blocks(n, max(X.shape[1], K))
@@ -213,11 +273,7 @@ def not_separated(
         R += backproject(X[sl], U, intercept=fit_intercept)
     if column_factor is not None:
         R[int(fit_intercept) :] *= column_factor[:, None]
-    r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
-    for rows in samples:
-        if _certified(X, codes, weights, w, P, r, fit_intercept, column_factor, rows):
-            return True
-    return False
+    return R
 
 
 def _certified(
@@ -225,7 +281,8 @@ def _certified(
     codes: IntArray,
     weights: FloatArray,
     w: FloatArray,
-    P: FloatArray,
+    read: Callable[[IntArray | None], FloatArray],
+    K: int,
     r: FloatArray,
     fit_intercept: bool,
     column_factor: FloatArray | None,
@@ -233,24 +290,37 @@ def _certified(
 ) -> bool:
     """:func:`not_separated` with ``G`` formed on ``rows`` (None: all), given ``r``.
 
-    ``w`` are the normalized weights ``(n,)``, ``P`` the probabilities ``(n, K)``, ``r``
-    the residual ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only.
+    ``w`` are the normalized weights ``(n,)``, ``read(rows)`` gives the probabilities of
+    the given rows of ``X`` (``(m, K)``, a fresh array), ``r`` the residual
+    ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only -- for
+    dense X one chunk of rows at a time, as the curvature reads them.
     """
-    K = P.shape[1]
     scale = 1.0
+    chosen = rows
     if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
         sampled = float(w[rows].sum())
         if not sampled > 0:
             return False
         scale = 1.0 / sampled
-        codes, w, P, weights = codes[rows], w[rows], P[rows], weights[rows]
+        codes, w, weights = codes[rows], w[rows], weights[rows]
         if sp.issparse(X):  # a few stored values a row: the copy is small
             X, rows = _rows(X, rows), None
-    lam = P * w[:, None]
-    G = _curvature(X, codes, w, lam, fit_intercept, column_factor, rows)
+    lam: FloatArray | Callable[[IntArray], FloatArray]
+    if sp.issparse(X):
+        lam = read(chosen)
+        lam *= w[:, None]
+    else:
+        used_w = w
+
+        def lam(sel: IntArray) -> FloatArray:
+            cell = read(sel if chosen is None else chosen[sel])
+            cell *= used_w[sel, None]
+            return cell
+
+    G = _curvature(X, codes, w, lam, fit_intercept, column_factor, rows, n_classes=K)
     G *= scale
-    try:
-        factor = scipy.linalg.cho_factor(G, lower=False, check_finite=True)
+    try:  # G is symmetric: its transpose is the Fortran-ordered array factored in place
+        factor = scipy.linalg.cho_factor(G.T, lower=False, overwrite_a=True, check_finite=True)
     except (np.linalg.LinAlgError, ValueError):
         return False
     z = scipy.linalg.cho_solve(factor, r)

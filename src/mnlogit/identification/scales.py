@@ -43,6 +43,22 @@ SCALE_LOW, SCALE_HIGH = 1e-3, 1e3
 FEATURE_RANGE = (1e-300, 1e300)
 
 
+#: Stored values per chunk of :func:`_csr_maxabs` (an 8 MB float64 temporary).
+_MAXABS_CHUNK = 2**20
+
+
+def _csr_maxabs(M: Any) -> FloatArray:
+    """:func:`column_maxabs` of a canonical CSR matrix from its stored values, a chunk at
+    a time (``abs(X).max(axis=0)`` copies X and converts it to CSC: 3x X's memory)."""
+    out = np.zeros(M.shape[1])
+    data, indices = M.data, M.indices
+    for start in range(0, data.size, _MAXABS_CHUNK):
+        chunk = slice(start, start + _MAXABS_CHUNK)
+        with np.errstate(invalid="ignore"):  # a NaN gives NaN, as abs(X).max does
+            np.maximum.at(out, indices[chunk], np.abs(data[chunk], dtype=np.float64))
+    return out
+
+
 def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
     """Largest absolute value of each column of ``X`` (over ``rows`` when given).
 
@@ -68,6 +84,8 @@ def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
     if (M.shape[0] if rows is None else rows.size) == 0:
         return np.zeros(p)
     if sp.issparse(X):  # X is Any: sp.issparse would narrow M to an untyped base class
+        if rows is None and M.format == "csr" and M.has_canonical_format:
+            return _csr_maxabs(M)
         sub: Any = M if rows is None else sp.csr_array(M)[rows]
         raw: Any = abs(sub).max(axis=0)
         dense = cast(Any, raw).todense() if sp.issparse(raw) else raw  # 1 x p sparse

@@ -20,8 +20,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.exceptions import SeparationWarning, warn
-from mnlogit.identification.existence import certificate_work, not_separated
+from mnlogit.identification.existence import FitProbabilities, certificate_work, not_separated
 from mnlogit.identification.separation import (
+    MAX_VARIABLES,
     SeparationResult,
     detect_separation,
 )
@@ -227,8 +228,13 @@ def _reduced_separation(
     ``zero_probability`` over all rows and its kind ``"complete"`` only when the
     direction is strict on every cell. Otherwise the violated rows join the subset and
     the LP runs again. ``None`` when this takes more than :data:`REDUCED_ROUNDS` rounds
-    or the LP does not solve.
+    or the LP does not solve, and at once when the design has more than
+    :data:`~mnlogit.identification.separation.MAX_VARIABLES` LP variables.
     """
+    if (K - 1) * (X.shape[1] + int(fit_intercept)) > MAX_VARIABLES:
+        # the subset LP would refuse as too wide (X's aliased columns are dropped before
+        # the fit): decided before its rows are copied
+        return None
     rows = _initial_rows(scores, codes, weights, K)
     Xa: Any = sp.csr_array(cast(Any, X)) if sp.issparse(X) else X
     for _ in range(REDUCED_ROUNDS):
@@ -262,7 +268,7 @@ def find_separation(
     names: list[str],
     classes: NDArray[Any],
     reference: int | None,
-    probabilities: FloatArray | None = None,
+    probabilities: FloatArray | FitProbabilities | None = None,
     subset_first: bool = False,
     column_factor: FloatArray | None = None,
 ) -> SeparationResult | None:
@@ -292,9 +298,10 @@ def find_separation(
         Class labels for the message.
     reference : int or None
         Reference class code; None (symmetric form) reports against class 0.
-    probabilities : ndarray of shape (n, K), optional
-        The fitted probabilities of a converged fit: a certificate that no class is
-        separated is looked for first.
+    probabilities : ndarray of shape (n, K) or FitProbabilities, optional
+        The fitted probabilities of a converged fit (or those read by rows, with the
+        residual: no ``n x K`` array): a certificate that no class is separated is
+        looked for first.
     subset_first : bool, default=False
         With ``probabilities``: when the certificate does not decide, try the LP on a
         growing subset of rows before the full LP (a large fit without signs of
@@ -322,7 +329,11 @@ def find_separation(
         ):
             return None
     if subset_first and probabilities is not None:
-        scores = probabilities.min(axis=1)  # only now: the certificate may have decided
+        # only now: the certificate may have decided
+        if isinstance(probabilities, FitProbabilities):
+            scores = probabilities.row_minimum()
+        else:
+            scores = probabilities.min(axis=1)
         found = _reduced_separation(
             X, codes, K, sample_weight, fit_intercept, names, labels, ref, scores
         )

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
@@ -59,34 +60,68 @@ NOISE_VARIANCE_RATIO = 1e-10
 
 def _inverse_information(obj: FittedObjective, theta: FloatArray) -> FloatArray | None:
     # each objective says which curvature inference inverts: the (penalized) Hessian, or
-    # for Firth the Fisher information at the penalized estimate (as R's logistf)
-    return inverse_information(obj.information(theta) * obj.sum_weights)
+    # for Firth the Fisher information at the penalized estimate (as R's logistf); it is
+    # a fresh array, scaled and inverted in place (one m x m array for the whole step)
+    info = np.asarray(obj.information(theta), dtype=np.float64)
+    info *= obj.sum_weights
+    return inverse_information(info, overwrite=True)
 
 
-def inverse_information(info: FloatArray) -> FloatArray | None:
+def _mirror_upper(F: FloatArray) -> None:
+    """Copy the upper triangle of the square ``F`` into its lower one, in place, in
+    column blocks (no second ``m x m`` array)."""
+    m = F.shape[0]
+    block = 256
+    for j0 in range(0, m, block):
+        j1 = min(m, j0 + block)
+        F[j1:, j0:j1] = F[j0:j1, j1:].T
+        tile = F[j0:j1, j0:j1]
+        tile[...] = np.triu(tile) + np.triu(tile, 1).T
+
+
+def inverse_information(info: FloatArray, overwrite: bool = False) -> FloatArray | None:
     """The inverse of an information matrix (sum scale), or None when it is singular.
+
+    Cholesky factor and inverse by LAPACK (``potrf``, ``potri``) in one ``m x m`` array.
 
     Parameters
     ----------
     info : ndarray of shape (m, m)
         Symmetric positive (semi-)definite.
+    overwrite : bool, default=False
+        Invert in ``info``'s own memory (a C- or Fortran-contiguous float64 array; its
+        content is then lost) instead of a copy.
 
     Returns
     -------
     ndarray of shape (m, m) or None
         None when Cholesky fails or some variance inflation exceeds 1e12.
     """
-    try:
-        factor = scipy.linalg.cho_factor(info, lower=False, check_finite=True)
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
+    info = np.asarray(info, dtype=np.float64)
+    m = info.shape[0]
+    if info.ndim != 2 or info.shape != (m, m) or not np.isfinite(info).all():
         return None
-    inv = scipy.linalg.cho_solve(factor, np.eye(info.shape[0]))
+    diag = np.diag(info).copy()
+    # symmetric: the transpose of a C-ordered array is the Fortran-ordered one LAPACK
+    # works on in place
+    work = info.T if info.flags.c_contiguous else info
+    if not (overwrite and work.flags.f_contiguous):
+        work = np.array(work, order="F")
+    potrf = scipy.linalg.lapack.dpotrf
+    potri = scipy.linalg.lapack.dpotri
+    factor, failed = potrf(work, lower=0, overwrite_a=1, clean=1)
+    if failed != 0:
+        return None
+    inv, failed = potri(factor, lower=0, overwrite_c=1)
+    if failed != 0:
+        return None
+    _mirror_upper(inv)
     # Cholesky succeeds on matrices that are singular to working precision. The
     # product diag(inv) * diag(info) is each parameter's variance inflation (>= 1);
     # beyond 1e12 the data carry no information that rounding does not swamp.
-    if not np.all(np.isfinite(inv)) or np.max(np.diag(inv) * np.diag(info)) > _MAX_INFLATION:
+    if not np.isfinite(inv).all() or np.max(np.diag(inv) * diag) > _MAX_INFLATION:
         return None
-    return np.asarray(0.5 * (inv + inv.T))
+    return np.asarray(inv.T)  # symmetric: the C-ordered view
 
 
 def _score_blocks(obj: FittedObjective, theta: FloatArray) -> FloatArray:
@@ -241,26 +276,36 @@ def _to_original_scale(
 ) -> tuple[FloatArray, str]:
     """``L cov_free L^T`` on the features' original scale, unrepresentable entries NaN.
 
-    The covariance is computed on the internal (scaled) coordinates, where it is well
-    conditioned; the map back multiplies entry ``(i, j)`` by ``d_i d_j`` (``d`` the
-    inverse column scales). A variance whose value lies outside float64's normal range
-    (a column whose largest absolute value is beyond about 1e±150, so that the standard
-    error is beyond about 1e∓150 times the column's own scale) cannot be stored: its row
-    and column are NaN (no standard error, no test) and the status says so, rather than
-    a variance that underflowed to 0 (``z = inf``, ``p = 0``) or overflowed to inf
-    (``p = 1``).
+    ``L = A ⊗ diag(d)``. The covariance is computed on the internal (scaled) coordinates,
+    where it is well conditioned; the map back multiplies entry ``(i, j)`` by ``d_i d_j``
+    (``d`` the inverse column scales). A variance whose value lies outside float64's
+    normal range (a column whose largest absolute value is beyond about 1e±150, so that
+    the standard error is beyond about 1e∓150 times the column's own scale) cannot be
+    stored: its row and column are NaN (no standard error, no test) and the status says
+    so, rather than a variance that underflowed to 0 (``z = inf``, ``p = 0``) or
+    overflowed to inf (``p = 1``).
+
+    Formed as ``(A ⊗ I) C (A ⊗ I)ᵀ`` one block row at a time by products with the small
+    ``A`` (``p1 x m`` temporaries, no Kronecker matrices), then scaled in place.
     """
-    L = np.kron(A, np.diag(row_unscale))
+    K, k1 = A.shape
+    p1 = row_unscale.size
+    C3 = cov_free.reshape(k1, p1, k1 * p1)
+    cov = np.empty((K * p1, K * p1))
+    for k in range(K):  # row block k: (A_k ⊗ I) C (p1, m), times (A ⊗ I)ᵀ
+        left = np.tensordot(A[k], C3, axes=(0, 0)).reshape(p1, k1, p1)
+        cov[k * p1 : (k + 1) * p1] = np.matmul(A, left).reshape(p1, K * p1)
+    # diag((A ⊗ I) C (A ⊗ I)ᵀ) before the scaling, from the blocks' diagonals
+    blocks_diag = np.einsum("aibi->abi", cov_free.reshape(k1, p1, k1, p1))
+    internal = np.einsum("ka,kb,abi->ki", A, A, blocks_diag).reshape(-1)
+    d = np.tile(row_unscale, K)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        cov = L @ cov_free @ L.T
-    unit = np.kron(A, np.eye(row_unscale.size))
-    # diag(U C Uᵀ) by one gemm: the three-operand einsum ran an unblocked loop (3.4 s of
-    # a 4 s covariance step at 847 free parameters)
-    internal = np.einsum("ia,ia->i", unit @ cov_free, unit)
+        cov *= d[:, None]
+        cov *= d[None, :]
     var = np.diag(cov)
     lost = (internal > 0) & ~((var >= np.finfo(np.float64).tiny) & np.isfinite(var))
     with np.errstate(over="ignore", invalid="ignore"):
-        cov = 0.5 * cov + 0.5 * cov.T
+        _symmetrize(cov)
     if lost.any():
         cov[lost, :] = np.nan
         cov[:, lost] = np.nan
@@ -270,6 +315,19 @@ def _to_original_scale(
             "1e±150): their standard errors, tests and intervals are NaN"
         )
     return cov, status
+
+
+def _symmetrize(C: FloatArray) -> None:
+    """``C = (C + Cᵀ) / 2`` in place, in column blocks (no second square array)."""
+    m = C.shape[0]
+    block = 256
+    for j0 in range(0, m, block):
+        j1 = min(m, j0 + block)
+        tile = C[j0:j1, j0:j1]
+        tile[...] = 0.5 * tile + 0.5 * tile.T
+        upper = 0.5 * C[j0:j1, j1:] + 0.5 * C[j1:, j0:j1].T
+        C[j0:j1, j1:] = upper
+        C[j1:, j0:j1] = upper.T
 
 
 def _drop_rounding_noise(

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.objective import curvature, kernels
+from mnlogit.objective import blocks, curvature, kernels
 from mnlogit.objective import loss as loss_kernels
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.float32_curvature import (
@@ -30,7 +30,7 @@ from mnlogit.objective.float32_curvature import (
     float32_sparse,
     worthwhile,
 )
-from mnlogit.objective.hessian import loss_hessian
+from mnlogit.objective.hessian import ProbabilityRows, loss_hessian
 from mnlogit.objective.loss import ProbabilityVisitor
 from mnlogit.objective.penalties import Penalty
 from mnlogit.objective.protocol import HESSIAN, HESSP, IRLS, KRONECKER, SUBSAMPLE, Inverse
@@ -399,6 +399,51 @@ class MultinomialObjective:
             point.min_prob = found[0]
         return point.min_prob
 
+    def probabilities_of_rows(self, theta: FloatArray, rows: IntArray | None) -> FloatArray:
+        """Class probabilities of ``rows`` at ``theta``, a fresh ``(len(rows), K)`` array.
+
+        Dense X with no probability buffer kept: computed from those rows only, a block
+        of rows at a time (no ``n x K`` buffer kept; the result is the only array made);
+        ``rows=None`` means all rows.
+        """
+        point = self._evaluate(theta)
+        if point.prob_kept or not self._blockwise:
+            P = self._probabilities_at(theta)
+            return np.array(P if rows is None else P[rows])
+        W, b = self._kernel_coefficients(self.full_coefficients(point.theta))
+        m = self.n_samples if rows is None else rows.size
+        out = np.empty((m, self.n_classes))
+        for sl in blocks.row_blocks(m, self.n_features):
+            idx: Any = sl if rows is None else rows[sl]
+            loss_kernels.softmax_loss(
+                self.X[idx], self.y[idx], None, W, b, fast=self._fast, prob_out=out[sl]
+            )
+        return out
+
+    def row_minimum_probability(self, theta: FloatArray) -> FloatArray:
+        """Each row's smallest class probability at ``theta``, shape ``(n,)`` (no ``n x K``
+        array for dense X: row blocks of one sweep)."""
+        out = np.empty(self.n_samples)
+
+        def visit(prob: FloatArray, sl: slice) -> None:
+            out[sl] = prob.min(axis=1)
+
+        self.visit_probabilities(theta, visit)
+        return out
+
+    def residual_sums(self, theta: FloatArray) -> FloatArray:
+        """``Σ_i w_i (onehot(y_i) - P_i) [1, x̃_i]`` of shape ``(p1, K)``: minus the mean
+        loss's gradient in ``B`` on the scaled features ``x̃`` (normalized weights ``w``).
+
+        From the gradient sums the objective keeps at its last point: no pass over ``X``
+        when a solver's last call was at ``theta``.
+        """
+        point = self._evaluate(theta, gradient=True)
+        assert point.gradient_sums is not None
+        R = point.gradient_sums * -(self._common_weight if self._kernel_weights is None else 1.0)
+        R += self._class_sums
+        return R
+
     def probabilities(self, theta: FloatArray) -> FloatArray:
         """Class probabilities ``(n, K)`` at ``theta`` (a read-only view of the cache)."""
         view = self._probabilities_at(theta).view()
@@ -506,16 +551,42 @@ class MultinomialObjective:
         return self._loss_hessian(theta, None)
 
     def _loss_hessian(self, theta: FloatArray, T: FloatArray | None) -> FloatArray:
-        P = self._probabilities_at(theta)
+        point = self._evaluate(theta)
+        probabilities: Any
+        if self._blockwise and not point.prob_kept:
+            # dense X without a kept buffer: each sub-block's probabilities are formed
+            # just before its syrk (no n x K array; the same products as a sweep)
+            probabilities = self._probability_rows(point.theta)
+        else:
+            probabilities = self._probabilities_at(theta)[:, 1:]
         return loss_hessian(
             self.X,
-            P[:, 1:],
+            probabilities,
             self._weights,
             intercept=self.fit_intercept,
             column_factor=self._inv_scale,
             T=T,
             float32=self._fast,
+            free_classes=self.n_classes - 1,
         )
+
+    def _probability_rows(self, theta: FloatArray) -> ProbabilityRows:
+        """``rows(start, stop)``: the probabilities of classes ``1 .. K-1`` of those rows
+        at ``theta`` (dense X), computed into one reused buffer, shape ``(rows, K-1)``."""
+        W, b = self._kernel_coefficients(self.full_coefficients(theta))
+        buffers: list[FloatArray] = []
+
+        def rows(start: int, stop: int) -> FloatArray:
+            r = stop - start
+            if not buffers or buffers[0].shape[0] < r:
+                buffers[:] = [np.empty((r, self.n_classes))]
+            _, prob = loss_kernels.softmax_loss(
+                self.X[start:stop], self.y[start:stop], None, W, b, fast=self._fast,
+                prob_out=buffers[0][:r],
+            )  # fmt: skip
+            return prob[:, 1:]
+
+        return rows
 
     def hessian(self, theta: FloatArray) -> FloatArray:
         """Hessian of ``f`` at ``theta`` (loss plus penalty).
