@@ -131,18 +131,31 @@ def _per_pass(
     rng = np.random.default_rng(1)
     dask_obj.value_and_gradient(rng.normal(size=dask_obj.n_params) * 0.01)  # the persist
     memory_obj.value_and_gradient(rng.normal(size=memory_obj.n_params) * 0.01)
+    import dask
     from threadpoolctl import threadpool_limits
 
-    times: dict[str, list[float]] = {"dask": [], "memory": [], "memory_1thread": []}
+    times: dict[str, list[float]] = {
+        "dask": [],
+        "dask_graph": [],
+        "memory": [],
+        "memory_1thread": [],
+    }
     for _ in range(repeats):
         theta = rng.normal(size=dask_obj.n_params) * 0.01
         for label, obj, threads in (
             ("dask", dask_obj, None),
+            ("dask_graph", dask_obj, None),
             ("memory", memory_obj, None),
             ("memory_1thread", memory_obj, 1),
         ):
             theta = theta + 1e-6  # a new point: the objectives cache their last one
-            with threadpool_limits(limits=threads, user_api="blas"):
+            # "dask_graph": the same pass as a graph of one task per partition and a
+            # reduction tree (mnlogit.pass_per_worker False), the code before issue-dask4
+            per_worker = label != "dask_graph"
+            with (
+                threadpool_limits(limits=threads, user_api="blas"),
+                dask.config.set({"mnlogit.pass_per_worker": per_worker}),
+            ):
                 start = time.perf_counter()
                 obj.value_and_gradient(theta)
                 times[label].append(time.perf_counter() - start)
@@ -152,6 +165,8 @@ def _per_pass(
         "dask_pass_seconds": medians["dask"],
         "memory_pass_seconds": medians["memory"],
         "memory_1thread_pass_seconds": medians["memory_1thread"],
+        "dask_graph_pass_seconds": medians["dask_graph"],
+        "ratio_graph_1thread": medians["dask_graph"] / medians["memory_1thread"],
         "ratio": medians["dask"] / medians["memory"],
         "ratio_1thread": medians["dask"] / medians["memory_1thread"],
         "times": times,
@@ -357,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{pp['dask_pass_seconds']:.3f} s ({pp['partitions']} partitions of "
         f"{pp['rows_per_partition']:.0f} rows), in memory {pp['memory_pass_seconds']:.3f} s "
         f"(ratio {pp['ratio']:.2f}), in memory with one BLAS thread "
-        f"{pp['memory_1thread_pass_seconds']:.3f} s (ratio {pp['ratio_1thread']:.2f})"
+        f"{pp['memory_1thread_pass_seconds']:.3f} s (ratio {pp['ratio_1thread']:.2f}); "
+        f"as a graph of a task per partition {pp['dask_graph_pass_seconds']:.3f} s "
+        f"(ratio to one thread {pp['ratio_graph_1thread']:.2f})"
     )
     if not args.skip_plain:
         result["warm_seconds"].append(warm_cache(directory))

@@ -118,3 +118,57 @@ def test_the_workers_allocator_is_tuned_once_asked(client: Any) -> None:
         assert all(answers.values())
     with dask.config.set({"mnlogit.tune_malloc": False}):
         assert tune_workers() == {}
+
+
+def test_a_pass_is_one_task_per_worker_over_evenly_held_blocks(client: Any) -> None:
+    """On a ``distributed`` client a pass over persisted blocks is one task per worker
+    (``worker_pass``) over evenly spread blocks (``persist_spread``); its value, gradient,
+    Hessian and Hessian-vector product equal the in-memory objective's on the same rows,
+    and the graph path (one task per block and a reduction tree) gives the same."""
+    from collections import Counter
+
+    from mnlogit.distributed.objective import DaskObjective
+    from mnlogit.distributed.preparation import prepare_dask
+    from mnlogit.objective import MultinomialObjective, make_penalty
+    from mnlogit.parameterization import Parameterization
+    from mnlogit.preparation import FitSettings
+
+    X, y = _data(n=16000, p=5, K=4, seed=13)
+    settings = FitSettings.from_params(MultinomialLogit().get_params())
+    data = prepare_dask(
+        settings, da.from_array(X, chunks=2000), da.from_array(y, chunks=2000), None, None
+    )
+    assert data.persisted and len(data.blocks) == 8
+    futures = distributed.futures_of(data.blocks)
+    assert len(futures) == 8
+    distributed.wait(futures)
+    owners = client.who_has(futures)
+    assert sorted(Counter(w for holders in owners.values() for w in holders).values()) == [4, 4]
+    param = Parameterization(data.n_classes, data.reference_index)
+    penalty = make_penalty(None, 0.0, True)
+    obj = DaskObjective(data, param, penalty)
+    memory = MultinomialObjective(
+        X, y, 4, np.ones(y.size), param, penalty, True, feature_scale=1.0 / obj.column_factor
+    )
+    rng = np.random.default_rng(5)
+    theta = rng.normal(size=obj.n_params) * 0.3
+    with distributed.get_task_stream(client) as stream:
+        value, grad = obj.value_and_gradient(theta)
+    assert len(stream.data) == 2  # one task per worker, nothing else
+    assert {t["worker"] for t in stream.data} == set(client.scheduler_info()["workers"])
+    ref_value, ref_grad = memory.value_and_gradient(theta)
+    assert value == pytest.approx(ref_value, rel=1e-13)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-13)
+    H, ref_H = obj.hessian(theta), memory.hessian(theta)
+    np.testing.assert_allclose(H, ref_H, rtol=1e-10, atol=1e-13 * np.abs(ref_H).max())
+    v = rng.normal(size=obj.n_params)
+    ref_Hv = memory.hessp(theta, v)
+    np.testing.assert_allclose(obj.hessp(theta, v), ref_Hv, rtol=1e-10, atol=1e-13)
+    theta2 = theta * 0.5
+    with dask.config.set({"mnlogit.pass_per_worker": False}):
+        with distributed.get_task_stream(client) as stream:
+            value2, grad2 = obj.value_and_gradient(theta2)
+        assert len(stream.data) > 8  # the graph path: a task per block and the tree
+    ref_value2, ref_grad2 = memory.value_and_gradient(theta2)
+    assert value2 == pytest.approx(ref_value2, rel=1e-13)
+    np.testing.assert_allclose(grad2, ref_grad2, rtol=1e-10, atol=1e-13)

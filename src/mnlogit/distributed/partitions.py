@@ -14,6 +14,10 @@ the shape the block kernels take. Before the classes are known a partition yield
   (``"auto"``, ``True`` or ``False``) to force either;
 - runs one pass: a map over the blocks and a tree reduction of the partial sums
   (:func:`run_pass`), reporting each pass to the callback set by :func:`report_passes`.
+  On a ``distributed`` client with persisted blocks a pass is one task per worker, over
+  the blocks that worker holds (:func:`worker_pass`): no partial sum crosses between
+  workers and the scheduler sees two tasks a pass instead of ``2 x`` the partitions;
+  the persisted partitions are spread evenly over the workers (:func:`persist_spread`).
 
 The coefficients of a pass enter its graph once, as a single key that every task refers
 to (:func:`shared`), not embedded in each task.
@@ -47,6 +51,7 @@ __all__ = [
     "paired_parts",
     "persist_if_it_fits",
     "persist_raw_if_it_fits",
+    "persist_spread",
     "report_passes",
     "row_partitions",
     "row_parts",
@@ -54,6 +59,7 @@ __all__ = [
     "shared",
     "tree_reduce",
     "tune_workers",
+    "worker_pass",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -169,13 +175,16 @@ class PassCounter:
         """Compute ``parts`` straight to the client (one pass: no worker holds them all)."""
         start = time.perf_counter()
         values = list(dask.compute(*parts))
-        elapsed = time.perf_counter() - start
+        self.record(kind, time.perf_counter() - start, partitions)
+        return values
+
+    def record(self, kind: str, seconds: float, partitions: int) -> None:
+        """Count one pass of ``seconds`` and report it."""
         self.count += 1
-        self.seconds += elapsed
+        self.seconds += seconds
         reporter = _REPORTER.get()
         if reporter is not None:
-            reporter(PassReport(self.count, kind, elapsed, partitions))
-        return values
+            reporter(PassReport(self.count, kind, seconds, partitions))
 
 
 def shared(value: Any) -> Delayed:
@@ -209,10 +218,126 @@ def run_pass(
     """One pass: ``kernel(block, *args)`` on every block, tree-reduced by ``combine``.
 
     ``args`` should be :func:`shared` keys (or small values): they are referred to by
-    every task.
+    every task. On a ``distributed`` client, when every block is persisted, the pass is
+    :func:`worker_pass` (one task per worker) unless the ``dask.config`` key
+    ``mnlogit.pass_per_worker`` is False; otherwise a graph of one task per block and a
+    tree of :data:`FAN_IN`-input reductions.
     """
+    start = time.perf_counter()
+    found = worker_pass(blocks, kernel, combine, *args)
+    if found is not None:
+        counter.record(kind, time.perf_counter() - start, len(blocks))
+        return found[0]
     parts = [delayed(kernel, pure=True)(block, *args) for block in blocks]
     return counter.run(kind, tree_reduce(parts, combine), len(blocks))
+
+
+def _distributed_client() -> Any | None:
+    """The ``distributed`` client that ``dask.compute`` would use now, or None."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return None
+    from dask.base import get_scheduler
+
+    return client if get_scheduler() == client.get else None
+
+
+def _combine_all(
+    kernel: Callable[..., Any], combine: Callable[..., Any], n_args: int, *items: Any
+) -> Any:
+    """On a worker: ``kernel(block, *args)`` on each of its blocks, reduced by ``combine``
+    :data:`FAN_IN` partials at a time (``items`` is ``args`` then the blocks)."""
+    args, blocks = items[:n_args], items[n_args:]
+    pending: list[Any] = []
+    for block in blocks:
+        pending.append(kernel(block, *args))
+        if len(pending) == FAN_IN:
+            pending = [combine(*pending)]
+    return combine(*pending)
+
+
+def _own_future(part: Delayed) -> list[Any]:
+    """``[future]`` when ``part`` is persisted (its own key is a future), else ``[]``
+    (a part computed from persisted ones refers to their futures, not its own)."""
+    from distributed import futures_of
+
+    found = futures_of(part)
+    return found if len(found) == 1 and found[0].key == part.key else []
+
+
+def _persisted_futures(blocks: Sequence[Delayed]) -> list[Any] | None:
+    """The future behind each persisted block, or None when any block is not persisted."""
+    futures = []
+    for block in blocks:
+        found = _own_future(block)
+        if not found:
+            return None
+        futures.append(found[0])
+    return futures
+
+
+def worker_pass(
+    blocks: Sequence[Delayed], kernel: Callable[..., Any], combine: Callable[..., Any], *args: Any
+) -> tuple[Any] | None:
+    """One pass as one task per worker over the persisted blocks it holds, or None.
+
+    Each worker maps ``kernel(block, *args)`` over its own blocks and combines the
+    partial sums (:data:`FAN_IN` at a time); the client combines the workers' results.
+    Nothing but the small ``args`` and one partial sum per worker crosses the network,
+    and the scheduler handles ``n_workers`` tasks a pass (with one task per block it was
+    32 tasks and a reduction tree of 5, whose inputs moved between the workers: measured
+    in docs/dask.md). Used only on a ``distributed`` client with every block persisted
+    and the ``dask.config`` key ``mnlogit.pass_per_worker`` not False.
+
+    Returns
+    -------
+    tuple or None
+        ``(result,)``; None when the conditions above do not hold.
+    """
+    if not blocks or not dask.config.get("mnlogit.pass_per_worker", True):
+        return None
+    client = _distributed_client()
+    if client is None:
+        return None
+    futures = _persisted_futures(blocks)
+    if futures is None:
+        return None
+    from distributed import wait
+
+    wait(futures)  # a persist just started: its blocks' places are known once computed
+    owners = client.who_has(futures)
+    by_worker: dict[str, list[Any]] = {}
+    for future in futures:
+        holders = sorted(owners.get(future.key, ()))
+        if not holders:
+            return None  # lost or not yet in memory: the graph path recomputes it
+        # a block held twice goes to the holder with the fewest blocks so far
+        holder = min(holders, key=lambda w: len(by_worker.get(w, [])))
+        by_worker.setdefault(holder, []).append(future)
+    values = list(args)
+    delayed_at = [i for i, a in enumerate(values) if isinstance(a, Delayed)]
+    if delayed_at:
+        computed = dask.compute(*(values[i] for i in delayed_at), scheduler="sync")
+        for i, value in zip(delayed_at, computed, strict=True):
+            values[i] = value
+    tasks = [
+        client.submit(
+            _combine_all,
+            kernel,
+            combine,
+            len(values),
+            *values,
+            *held,
+            workers=[worker],
+            allow_other_workers=True,
+            pure=False,
+        )
+        for worker, held in by_worker.items()
+    ]
+    return (combine(*client.gather(tasks)),)
 
 
 # ---------------------------------------------------------------------- partitions
@@ -491,7 +616,58 @@ def persist_if_it_fits(blocks: list[Delayed], nbytes: float) -> tuple[list[Delay
     keep = nbytes <= PERSIST_SHARE * _worker_memory() if mode == "auto" else bool(mode)
     if not keep:
         return blocks, False
-    return list(dask.persist(*blocks)), True
+    return persist_spread(blocks), True
+
+
+def persist_spread(
+    parts: Sequence[Delayed], beside: Sequence[Delayed] | None = None
+) -> list[Delayed]:
+    """``dask.persist`` of ``parts``, spread evenly over the workers of a ``distributed``
+    client.
+
+    Each part not yet persisted is pinned to the worker holding the same-numbered item of
+    ``beside`` when that is persisted (a block made from a persisted raw partition stays
+    where its data are), otherwise to the worker holding the fewest parts so far, so that
+    every worker holds an equal share and a pass (:func:`worker_pass`) takes the same time
+    on each. Left to the scheduler, 32 partitions on 2 workers were held 14 / 18 or
+    15 / 17 (docs/dask.md). Without a client, or with the ``dask.config`` key
+    ``mnlogit.pass_per_worker`` False, plain ``dask.persist``.
+
+    Parameters
+    ----------
+    parts : sequence of Delayed
+    beside : sequence of Delayed, optional
+        Same length as ``parts``.
+    """
+    client = _distributed_client()
+    if client is None or not parts or not dask.config.get("mnlogit.pass_per_worker", True):
+        return list(dask.persist(*parts))
+    workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+    if not workers:
+        return list(dask.persist(*parts))
+    done = [_own_future(part) for part in parts]
+    near = [_own_future(b) for b in beside] if beside is not None else [[] for _ in parts]
+    owners = client.who_has([f for found in done + near for f in found])
+    count = dict.fromkeys(workers, 0)
+    plan: dict[str, list[int]] = {w: [] for w in workers}
+    for i, (found, close) in enumerate(zip(done, near, strict=True)):
+        held = [w for f in found for w in owners.get(f.key, ()) if w in count]
+        if held:
+            count[held[0]] += 1
+            continue
+        there = [w for f in close for w in owners.get(f.key, ()) if w in count]
+        worker = there[0] if there else min(workers, key=lambda w: count[w])
+        count[worker] += 1
+        plan[worker].append(i)
+    out = list(parts)
+    for worker, indices in plan.items():
+        if indices:
+            kept = client.persist(
+                [parts[i] for i in indices], workers=[worker], allow_other_workers=False
+            )
+            for i, part in zip(indices, kept, strict=True):
+                out[i] = part
+    return out
 
 
 def _raw_nbytes(raw: RawBlock) -> float:
@@ -531,7 +707,7 @@ def persist_raw_if_it_fits(parts: list[Delayed]) -> tuple[list[Delayed], bool]:
         if size * len(parts) > PERSIST_SHARE * _worker_memory():
             return parts, False
         parts = [first, *parts[1:]]
-    return list(dask.persist(*parts)), True
+    return persist_spread(parts), True
 
 
 def block_rows_offsets(rows: Sequence[int]) -> NDArray[np.int64]:

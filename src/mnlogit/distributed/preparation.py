@@ -36,6 +36,7 @@ from mnlogit.distributed.partitions import (
     RawBlock,
     persist_if_it_fits,
     persist_raw_if_it_fits,
+    persist_spread,
     run_pass,
     shared,
 )
@@ -227,12 +228,13 @@ def _select_columns(block: Block, kept: IntArray) -> Block:
 
 
 def _persist_blocks(
-    blocks: list[Delayed], raw_persisted: bool, nbytes: float
+    blocks: list[Delayed], raws: list[Delayed], raw_persisted: bool, nbytes: float
 ) -> tuple[list[Delayed], bool]:
-    """The encoded blocks persisted: from the persisted raw partitions (no second read),
-    or, when those were not persisted, if they fit after all (``persist_if_it_fits``)."""
+    """The encoded blocks persisted: from the persisted raw partitions (no second read;
+    each on the worker that holds its raw partition), or, when those were not persisted,
+    if they fit after all (``persist_if_it_fits``)."""
     if raw_persisted:
-        return list(dask.persist(*blocks)), True
+        return persist_spread(blocks, beside=raws), True
     return persist_if_it_fits(blocks, nbytes)
 
 
@@ -328,7 +330,7 @@ def prepare_dask(
     if settings.ridge and not settings.maximum_likelihood:
         scale = np.maximum(scale, 1.0)
     nbytes = stats.n_rows * (maxabs.size * (source.itemsize or 8) + 16)
-    blocks, persisted = _persist_blocks(blocks, raw_persisted, nbytes)
+    blocks, persisted = _persist_blocks(blocks, raws, raw_persisted, nbytes)
     return DaskPrepared(
         blocks=blocks,
         persisted=persisted,
