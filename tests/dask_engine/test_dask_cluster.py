@@ -172,3 +172,17 @@ def test_a_pass_is_one_task_per_worker_over_evenly_held_blocks(client: Any) -> N
     ref_value2, ref_grad2 = memory.value_and_gradient(theta2)
     assert value2 == pytest.approx(ref_value2, rel=1e-13)
     np.testing.assert_allclose(grad2, ref_grad2, rtol=1e-10, atol=1e-13)
+
+
+def test_the_first_invalid_value_is_reported_whatever_worker_finds_it(client: Any) -> None:
+    """Partitions 1, 2 and 3 hold NaNs; with one task per worker (every other partition
+    each: partition 0 and one of 2 and 3 on the first worker, 1 on the other) the first
+    worker's comes back first, and partition 1's is still the one named."""
+    from mnlogit.exceptions import InvalidInputError
+
+    X, y = _data(n=4000, seed=14)
+    X[500 + 3, 1] = np.nan  # partition 1, row 3
+    X[1000 + 5, 2] = np.nan  # partition 2, row 5
+    X[1500 + 7, 0] = np.inf  # partition 3, row 7
+    with pytest.raises(InvalidInputError, match=r"partition 1, row 3, column 'x1'"):
+        MultinomialLogit().fit(da.from_array(X, chunks=500), da.from_array(y, chunks=500))

@@ -69,6 +69,10 @@ class PartStatistics:
         Rows a formula fit dropped for missing values.
     by_label : bool
         Whether ``grams`` holds one matrix per label.
+    problem_at : int or None
+        The partition of ``problem``: partial results may be combined in any order (one
+        task per worker takes every other partition), the one of the lowest partition is
+        reported.
     """
 
     rows: dict[int, int]
@@ -83,6 +87,7 @@ class PartStatistics:
     problem: str | None
     dropped: int = 0
     by_label: bool = True
+    problem_at: int | None = None
 
     @staticmethod
     def combine(*parts: PartStatistics) -> PartStatistics:
@@ -106,7 +111,11 @@ class PartStatistics:
         np.add.at(sums, inverse, np.vstack([q.sums for q in parts]))
         maxabs = np.maximum.reduce([q.maxabs for q in parts])
         divisors = as_divisors(maxabs)
-        problems = [q.problem for q in parts if q.problem is not None]
+        problems = sorted(
+            (q.problem_at if q.problem_at is not None else -1, q.problem)
+            for q in parts
+            if q.problem is not None
+        )
         return PartStatistics(
             rows=rows,
             labels=distinct,
@@ -118,7 +127,8 @@ class PartStatistics:
             by_label=parts[0].by_label,
             divisors=divisors,
             maxabs=maxabs,
-            problem=problems[0] if problems else None,
+            problem=problems[0][1] if problems else None,
+            problem_at=problems[0][0] if problems else None,
             dropped=sum(q.dropped for q in parts),
         )
 
@@ -202,6 +212,7 @@ def _empty(raw: RawBlock, problem: str | None, intercept: bool, by_label: bool) 
         problem=problem,
         dropped=raw.dropped,
         by_label=by_label,
+        problem_at=None if problem is None else raw.index,
     )
 
 
