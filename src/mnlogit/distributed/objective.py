@@ -5,7 +5,9 @@ the same mathematics as :class:`mnlogit.objective.MultinomialObjective` (paramet
 feature scaling, penalty, mean scale), but every quantity that sums over rows is one pass:
 the in-memory block kernels mapped over the partitions and tree-reduced
 (:func:`mnlogit.distributed.partitions.run_pass`). The coefficients of a pass go to the
-workers once, as one graph key.
+workers once: in the one task per worker of a pass over persisted blocks on a
+``distributed`` client (:func:`~mnlogit.distributed.partitions.worker_pass`), otherwise as
+one graph key.
 
 =====================  ==================================================================
 quantity               one pass computes, per partition
