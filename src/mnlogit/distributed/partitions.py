@@ -630,7 +630,8 @@ def persist_spread(
     where its data are), otherwise to the worker holding the fewest parts so far, so that
     every worker holds an equal share and a pass (:func:`worker_pass`) takes the same time
     on each. Left to the scheduler, 32 partitions on 2 workers were held 14 / 18 or
-    15 / 17 (docs/dask.md). Without a client, or with the ``dask.config`` key
+    15 / 17 (docs/dask.md). The pin is a preference (``allow_other_workers``): a part
+    whose worker is gone is computed on another. Without a client, or with the ``dask.config`` key
     ``mnlogit.pass_per_worker`` False, plain ``dask.persist``.
 
     Parameters
@@ -663,7 +664,7 @@ def persist_spread(
     for worker, indices in plan.items():
         if indices:
             kept = client.persist(
-                [parts[i] for i in indices], workers=[worker], allow_other_workers=False
+                [parts[i] for i in indices], workers=[worker], allow_other_workers=True
             )
             for i, part in zip(indices, kept, strict=True):
                 out[i] = part
