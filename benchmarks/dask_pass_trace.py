@@ -25,10 +25,11 @@ import numpy as np
 
 def _summary(stream: list[dict[str, Any]]) -> dict[tuple[str, str], list[float]]:
     """``(task name, action) -> [count, seconds]`` of a task stream."""
+    from dask.utils import key_split
+
     out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     for task in stream:
-        key = task["key"][0] if isinstance(task["key"], tuple) else task["key"]
-        name = str(key).rsplit("-", 1)[0]
+        name = key_split(task["key"])
         for span in task["startstops"]:
             out[(name, span["action"])][0] += 1
             out[(name, span["action"])][1] += span["stop"] - span["start"]
