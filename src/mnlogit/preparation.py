@@ -51,6 +51,7 @@ from mnlogit.identification import (
 )
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.objective.sparse_penalties import SPARSE_PENALTIES, resolve_l1_ratio
+from mnlogit.objective.threads import one_blas_thread
 from mnlogit.parameterization import Parameterization
 from mnlogit.solvers import CRITERIA, SOLVERS
 
@@ -476,6 +477,7 @@ def _validated(
     return Xv, classes, codes, sw
 
 
+@one_blas_thread
 def prepare(
     validator: BaseEstimator,
     settings: FitSettings,
