@@ -122,3 +122,43 @@ def test_fit_at_default_threads_equals_one_thread(monkeypatch) -> None:
     assert 2 in ranges
     assert_allclose(got.coef_, ref.coef_, rtol=1e-9, atol=1e-10)
     assert_allclose(got.cov_params().to_numpy(), ref.cov_params().to_numpy(), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_split_sweep_equals_one_range(monkeypatch, weighted, dtype) -> None:
+    """sweep_loss over three row ranges on threads: the same loss, smallest probability,
+    gradient sums and probabilities as one range."""
+    import mnlogit.objective.loss as loss_module
+
+    rng = np.random.default_rng(11)
+    n, p, K = 3000, 20, 4
+    X = rng.normal(size=(n, p)).astype(dtype)
+    y = rng.integers(0, K, n)
+    w = rng.uniform(0.0, 2.0, n) if weighted else None
+    W = rng.normal(scale=0.3, size=(p, K))
+    b = rng.normal(size=K)
+    P_one, P_split = np.empty((n, K)), np.empty((n, K))
+    one = loss_module.sweep_loss(X, y, w, W, b, gradient=True, prob_out=P_one)
+    ranges: list[int] = []
+
+    def counted(work, n_rows, threads, min_rows):
+        parts = map_row_ranges(work, n_rows, threads, min_rows)
+        ranges.append(len(parts))
+        return parts
+
+    monkeypatch.setattr(loss_module, "row_threads", lambda: 3)
+    monkeypatch.setattr(loss_module, "sweep_rows", lambda p, K: 200)
+    monkeypatch.setattr(loss_module, "SWEEP_SPLIT_MIN_BLOCKS", 1)
+    monkeypatch.setattr(loss_module, "map_row_ranges", counted)
+    split = loss_module.sweep_loss(X, y, w, W, b, gradient=True, prob_out=P_split)
+    assert ranges == [3]
+    assert split.nll == pytest.approx(one.nll, rel=1e-12)
+    assert split.min_prob == one.min_prob
+    assert_allclose(split.gradient_sums, one.gradient_sums, rtol=1e-12, atol=1e-12 * n)
+    assert np.array_equal(P_split, P_one)
+    # the loss against an independent formula
+    eta = X.astype(np.float64) @ W + b
+    lse = np.log(np.exp(eta - eta.max(1, keepdims=True)).sum(1)) + eta.max(1)
+    nll = lse - eta[np.arange(n), y]
+    assert split.nll == pytest.approx(float(nll @ (np.ones(n) if w is None else w)), rel=1e-10)
