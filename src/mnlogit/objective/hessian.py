@@ -25,7 +25,7 @@ never copied.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -304,50 +304,66 @@ def _pairwise_loss_hessian(
     dtype = np.float32 if float32 else np.float64
     pairs = [(a, b) for a in range(k1) for b in range(a, k1)]
 
-    def partial(lo: int, hi: int) -> dict[tuple[int, int], NDArray[Any]]:
-        return _pairwise_partial(X, rows, w, column_factor, off, pairs, dtype, step, lo, hi)
+    def partial(lo: int, hi: int) -> dict[tuple[int, int], PairSums]:
+        return _pairwise_partial(X, rows, w, pairs, dtype, step, lo, hi)
 
     parts = map_row_ranges(partial, n, row_threads(), SPLIT_MIN_BLOCKS * step)
-    blocks = parts[0]
+    sums = parts[0]
     for part in parts[1:]:
         for pair in pairs:
-            blocks[pair] += part[pair]
+            sums[pair] = PairSums(*(x + y for x, y in zip(sums[pair], part[pair], strict=True)))
     H = np.zeros((m, m), order="F", dtype=dtype)
-    for (a, b), G in blocks.items():
+    for (a, b), (G, border, total) in sums.items():
         full = np.triu(G) + np.triu(G, 1).T
-        H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = full
+        if column_factor is not None:  # the sums are of X: scale its columns now
+            full *= np.outer(column_factor, column_factor).astype(dtype)
+            border = border * column_factor.astype(dtype)
+        block = H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1]
+        block[off:, off:] = full
+        if off:
+            block[0, 0] = total
+            block[0, 1:] = border
+            block[1:, 0] = border
     return _mirrored(H)
+
+
+class PairSums(NamedTuple):
+    """One block ``(a, b)`` of :func:`_pairwise_loss_hessian`, summed over rows, on the
+    scale of ``X``: ``gram = Xᵀ diag(h) X`` (upper triangle, shape ``(p, p)``, Fortran
+    order), ``border = Xᵀ h`` (shape ``(p,)``) and ``total = sum h``."""
+
+    gram: NDArray[Any]
+    border: NDArray[Any]
+    total: float
 
 
 def _pairwise_partial(
     X: Any,
     rows: ProbabilityRows,
     w: FloatArray,
-    column_factor: FloatArray | None,
-    off: int,
     pairs: list[tuple[int, int]],
     dtype: Any,
     step: int,
     lo: int,
     hi: int,
-) -> dict[tuple[int, int], NDArray[Any]]:
-    """Rows ``lo:hi`` of :func:`_pairwise_loss_hessian`: the upper triangle of each block
-    ``(a, b)``, shape ``(p1, p1)`` (Fortran order); its own buffers (one per thread)."""
-    p1 = X.shape[1] + off
+) -> dict[tuple[int, int], PairSums]:
+    """Rows ``lo:hi`` of :func:`_pairwise_loss_hessian`: each block's :class:`PairSums`
+    with ``h = ±w P_a (δ_ab − P_b)`` -- one ``syrk`` of ``sqrt(|h|) X`` and one product
+    with ``sqrt(|h|)`` for its border, straight from the rows of ``X`` (no intercept
+    column copied in, no column scaling: both are applied to the sums); its own buffers
+    (one per thread)."""
+    p = X.shape[1]
     syrk = _ssyrk if dtype == np.float32 else _syrk
-    Ybuf = np.empty((step, p1), dtype=dtype)
-    Vbuf = np.empty((step, p1), dtype=dtype)
+    Vbuf = np.empty((step, p), dtype=dtype)
     hbuf = np.empty(step)
-    blocks = {pair: np.zeros((p1, p1), order="F", dtype=dtype) for pair in pairs}
+    h32 = np.empty(step, dtype=dtype)
+    grams = {pair: np.zeros((p, p), order="F", dtype=dtype) for pair in pairs}
+    borders = {pair: np.zeros(p, dtype=dtype) for pair in pairs}
+    totals = dict.fromkeys(pairs, 0.0)
     for start in range(lo, hi, step):
         stop = min(hi, start + step)
         r = stop - start
-        Y = Ybuf[:r]
-        if off:
-            Y[:, 0] = 1.0
-        Y[:, off:] = _dense_rows(X, start, stop)
-        if column_factor is not None:
-            Y[:, off:] *= column_factor
+        Xr = _dense_rows(X, start, stop)
         P = rows(start, stop)
         wr = w[start:stop]
         h = hbuf[:r]
@@ -357,9 +373,13 @@ def _pairwise_partial(
             else:
                 np.multiply(P[:, a], P[:, b], out=h)
             h *= wr
+            alpha = 1.0 if a == b else -1.0
+            totals[a, b] += alpha * float(h.sum())
             np.sqrt(h, out=h)
             V = Vbuf[:r]
-            np.multiply(Y, h[:, None], out=V, casting="unsafe")
-            alpha = 1.0 if a == b else -1.0
-            blocks[a, b] = syrk(alpha, V.T, beta=1.0, c=blocks[a, b], trans=0, overwrite_c=1)
-    return blocks
+            np.multiply(Xr, h[:, None], out=V, casting="unsafe")
+            grams[a, b] = syrk(alpha, V.T, beta=1.0, c=grams[a, b], trans=0, overwrite_c=1)
+            hv = h32[:r]
+            hv[...] = h
+            borders[a, b] += alpha * (hv @ V)
+    return {pair: PairSums(grams[pair], borders[pair], totals[pair]) for pair in pairs}
