@@ -7,8 +7,12 @@ In reference-0 coordinates (classes ``1 .. K-1``) block ``(a, c)`` of the loss H
 by a single BLAS ``syrk`` (half the flops of the ``K(K-1)/2`` separate Gram products, and
 near peak speed), the block diagonal by one ``gemm``. With few classes and wide blocks
 (:data:`PAIRWISE_MAX_FREE_CLASSES`, :data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is
-instead one ``syrk`` of ``sqrt(|h_ab|) Y`` of width ``p1`` (fewer flops: the block
-diagonal's product is a large share of the work when ``K`` is small). Dense ``X`` may give
+instead one ``syrk`` of ``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows,
+its intercept border one product with ``sqrt(|h_ab|)``, the column scaling applied to the
+sums (fewer flops: the block diagonal's product is a large share of the work when ``K`` is
+small). Under :func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split
+their rows over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its
+own partial sum. Dense ``X`` may give
 its probabilities as a function of row ranges (:data:`ProbabilityRows`), so that no
 ``n x K`` array is needed. Sparse ``X`` with few stored values
 a row (one-hot codes) sums the products of its stored values
