@@ -80,6 +80,7 @@ SeparationCheck = Callable[[PreparedData, "Objective", SolverResult], Separation
 Objective = FittedObjective
 
 
+@one_blas_thread
 def build_objective(data: PreparedData, settings: FitSettings) -> Objective:
     """The penalized mean negative log-likelihood of ``data``.
 
@@ -133,6 +134,7 @@ def estimated_rows(state: FittedModel, kept: NDArray[np.intp] | None) -> FloatAr
     return B if kept is None else B[kept_rows(kept, state.fit_intercept)]
 
 
+@one_blas_thread
 def initial_point(
     objective: Objective, data: PreparedData, previous: FittedModel | None = None
 ) -> FloatArray:
