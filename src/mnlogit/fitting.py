@@ -42,6 +42,7 @@ from mnlogit.identification.existence import FitProbabilities
 from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
 from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
 from mnlogit.objective.sparse_penalties import SparsePenalty, resolve_penalty_factor
+from mnlogit.objective.threads import one_blas_thread
 from mnlogit.parameterization import Parameterization
 from mnlogit.path import DEFAULT_MAX_OUTER, sparse_problem
 from mnlogit.preparation import FitSettings, PreparedData
@@ -79,6 +80,7 @@ SeparationCheck = Callable[[PreparedData, "Objective", SolverResult], Separation
 Objective = FittedObjective
 
 
+@one_blas_thread
 def build_objective(data: PreparedData, settings: FitSettings) -> Objective:
     """The penalized mean negative log-likelihood of ``data``.
 
@@ -132,6 +134,7 @@ def estimated_rows(state: FittedModel, kept: NDArray[np.intp] | None) -> FloatAr
     return B if kept is None else B[kept_rows(kept, state.fit_intercept)]
 
 
+@one_blas_thread
 def initial_point(
     objective: Objective, data: PreparedData, previous: FittedModel | None = None
 ) -> FloatArray:
@@ -197,6 +200,7 @@ def _chain(first: SolverResult, second: SolverResult) -> SolverResult:
     )
 
 
+@one_blas_thread
 def solve(
     solver: str, objective: Objective, x0: FloatArray, settings: FitSettings
 ) -> tuple[SolverResult, SolverOptions, str]:
@@ -248,6 +252,7 @@ def solve(
     return result, total, f"{solver}, then newton"
 
 
+@one_blas_thread
 def fitted_state(
     data: PreparedData,
     settings: FitSettings,
@@ -405,6 +410,7 @@ def _fit_probabilities(objective: Objective, theta: FloatArray) -> FloatArray | 
     )
 
 
+@one_blas_thread
 def full_covariance(
     objective: Objective,
     theta: FloatArray,
@@ -487,6 +493,7 @@ def convergence_warning(state: FittedModel) -> ConvergenceWarning | None:
 SPARSE_SOLVER = "proximal-newton"
 
 
+@one_blas_thread
 def fit_sparse(data: PreparedData, settings: FitSettings) -> FittedModel:
     """The fitted state of a lasso-family penalty (``settings.sparse``), without covariance.
 

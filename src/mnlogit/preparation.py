@@ -36,6 +36,7 @@ from mnlogit.fitted import FittedModel
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
     CollinearityResult,
+    ColumnSums,
     category_order,
     check_class_sizes,
     check_column_range,
@@ -45,12 +46,15 @@ from mnlogit.identification import (
     check_positive_number,
     check_weights,
     column_maxabs,
+    column_maxabs_and_gram,
     column_scales,
     drop_aliased,
     encode_labels,
 )
+from mnlogit.identification.aliasing import MAX_COLLINEARITY_COLUMNS
 from mnlogit.inference.covariance import COV_TYPES
 from mnlogit.objective.sparse_penalties import SPARSE_PENALTIES, resolve_l1_ratio
+from mnlogit.objective.threads import one_blas_thread
 from mnlogit.parameterization import Parameterization
 from mnlogit.solvers import CRITERIA, SOLVERS
 
@@ -476,6 +480,34 @@ def _validated(
     return Xv, classes, codes, sw
 
 
+def _column_reads(
+    X: Any, sample_weight: FloatArray, checks_aliasing: bool
+) -> tuple[FloatArray, ColumnSums | None]:
+    """The columns' largest absolute values, shape ``(p,)`` (shared by the collinearity
+    check and the scaling), and -- read with them, when the collinearity check will form
+    the Gram matrix of dense float64 ``X`` with equal weights -- its Gram sums."""
+    if checks_aliasing and _one_read_gram(X, sample_weight):
+        sums = column_maxabs_and_gram(X)
+        return sums.maxabs, sums
+    return column_maxabs(X), None
+
+
+def _one_read_gram(X: Any, sample_weight: FloatArray) -> bool:
+    """Whether the collinearity check's Gram matrix is summed in the read that finds the
+    column scales: dense float64 ``X`` whose Gram the check would form (equal weights, at
+    most :data:`MAX_COLLINEARITY_COLUMNS` columns)."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype == np.float64
+        and 0 < X.shape[1] < MAX_COLLINEARITY_COLUMNS
+        and sample_weight.size > 0
+        and bool(np.all(sample_weight == sample_weight[0]))
+        and sample_weight[0] > 0
+    )
+
+
+@one_blas_thread
 def prepare(
     validator: BaseEstimator,
     settings: FitSettings,
@@ -520,7 +552,8 @@ def prepare(
         )
     if fitted is not None and fitted.fingerprint is not None:
         check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
-    maxabs = column_maxabs(Xv)  # shared by the collinearity check and the scaling
+    checks_aliasing = settings.penalty in (None, "firth") or settings.maximum_likelihood
+    maxabs, column_sums = _column_reads(Xv, sw, fitted is None and checks_aliasing)
     n_features = int(Xv.shape[1])
     names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
     names = _column_names(inputs.design, names_in, n_features)
@@ -530,10 +563,10 @@ def prepare(
         kept = fitted.kept_columns
         if kept is not None:
             Xv = Xv[:, kept]
-    elif settings.penalty in (None, "firth") or settings.maximum_likelihood:
+    elif checks_aliasing:
         # called from here, directly under fit, so that its warning points at the caller
         Xv, kept, collinearity = drop_aliased(
-            Xv, inputs.fit_intercept, list(names), sw, col_maxabs=maxabs
+            Xv, inputs.fit_intercept, list(names), sw, col_maxabs=maxabs, column_sums=column_sums
         )
     if kept is not None:
         maxabs = maxabs[kept]

@@ -32,7 +32,13 @@ from mnlogit.identification.aliasing import (
     kept_rows,
 )
 from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
-from mnlogit.identification.scales import check_column_range, column_maxabs, column_scales
+from mnlogit.identification.scales import (
+    ColumnSums,
+    check_column_range,
+    column_maxabs,
+    column_maxabs_and_gram,
+    column_scales,
+)
 from mnlogit.identification.separation import SeparationResult, detect_separation
 from mnlogit.identification.separation_check import (
     RecordedSeparation,
@@ -54,6 +60,7 @@ from mnlogit.identification.validation import (
 __all__ = [
     "MAX_COLLINEARITY_COLUMNS",
     "CollinearityResult",
+    "ColumnSums",
     "RecordedSeparation",
     "SeparationResult",
     "aliased_mask",
@@ -66,6 +73,7 @@ __all__ = [
     "check_positive_number",
     "check_weights",
     "column_maxabs",
+    "column_maxabs_and_gram",
     "column_scales",
     "detect_collinearity",
     "detect_separation",

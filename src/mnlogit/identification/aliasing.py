@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from mnlogit.exceptions import CollinearityWarning, warn
 from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
+from mnlogit.identification.scales import ColumnSums
 
 __all__ = [
     "MAX_COLLINEARITY_COLUMNS",
@@ -47,6 +48,7 @@ def drop_aliased(
     names: list[str],
     sample_weight: FloatArray,
     col_maxabs: FloatArray | None = None,
+    column_sums: ColumnSums | None = None,
 ) -> tuple[Any, IntArray | None, CollinearityResult | None]:
     """Remove aliased columns, warning about them.
 
@@ -64,6 +66,8 @@ def drop_aliased(
         Rows with weight 0 are left out of the check.
     col_maxabs : ndarray of shape (p,), optional
         :func:`~mnlogit.identification.scales.column_maxabs` of X, when already known.
+    column_sums : ColumnSums, optional
+        :func:`~mnlogit.identification.scales.column_maxabs_and_gram` of X, when known.
 
     Returns
     -------
@@ -88,6 +92,7 @@ def drop_aliased(
         sample_weight=sample_weight,
         check_finite=False,  # validated by fit
         col_maxabs=col_maxabs,
+        column_sums=column_sums,
     )
     if not result.collinear:
         return X, None, result

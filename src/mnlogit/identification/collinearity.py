@@ -36,7 +36,7 @@ from scipy.linalg import lapack
 
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.design import as_2d, design_terms, positive_weights
-from mnlogit.identification.scales import as_divisors, column_maxabs
+from mnlogit.identification.scales import ColumnSums, as_divisors, column_maxabs
 from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
 
 __all__ = ["CollinearityResult", "collinearity_from_gram", "detect_collinearity"]
@@ -194,6 +194,7 @@ def detect_collinearity(
     method: Literal["auto", "qr", "gram"] = "auto",
     check_finite: bool = True,
     col_maxabs: FloatArray | None = None,
+    column_sums: ColumnSums | None = None,
 ) -> CollinearityResult:
     """Find the columns of ``[1, X]`` that are linear combinations of earlier columns.
 
@@ -223,6 +224,9 @@ def detect_collinearity(
         Each column's largest absolute value over all rows, when already known (used
         only when every row has positive weight).
 
+    column_sums : ColumnSums, optional
+        :func:`~mnlogit.identification.scales.column_maxabs_and_gram` of ``X`` (the
+        ``"gram"`` method then reads ``X`` only to re-check suspected columns).
     Returns
     -------
     CollinearityResult
@@ -252,7 +256,7 @@ def detect_collinearity(
         R0, scale = _r_factor_qr(Xa, rows, sw, mx, fit_intercept)
         design, suspect_tol = None, tol
     else:
-        R0, scale = _r_factor_gram(Xa, sw, mx, fit_intercept)
+        R0, scale = _r_factor_gram(Xa, sw, mx, fit_intercept, column_sums)
         design = _Design(Xa, sw, scale, fit_intercept)
         suspect_tol = min(max(2.0 * tol, _GRAM_SUSPECT), 1.0)
     kept, aliased, coef, resid = _limited_pivoting(R0, tol, suspect_tol, design)
@@ -414,7 +418,11 @@ def _sparse_row_chunks(Xa: Any) -> list[slice]:
 
 
 def _r_factor_gram(
-    Xa: FloatArray | sp.csr_array, sw: FloatArray, mx: FloatArray, fit_intercept: bool
+    Xa: FloatArray | sp.csr_array,
+    sw: FloatArray,
+    mx: FloatArray,
+    fit_intercept: bool,
+    column_sums: ColumnSums | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Like :func:`_r_factor_qr`, from the Gram matrix: X is not copied or densified.
 
@@ -428,7 +436,12 @@ def _r_factor_gram(
     wr = sw * sw
     G = np.zeros((m, m))
     colsum = np.zeros(p)
-    if sp.issparse(Xa):
+    if column_sums is not None and np.all(sw == 1.0) and np.all((mx >= 1e-100) & (mx <= 1e100)):
+        # XᵀX already summed in the read that found the column scales: scaled now (the
+        # same per-entry rounding as scaling first; no square over- or underflows here)
+        G[off:, off:] = column_sums.gram / (mx[:, None] * mx[None, :])
+        colsum = column_sums.colsum / mx
+    elif sp.issparse(Xa):
         # in row chunks of about BLOCK_ELEMENTS stored values: the scaled copies are
         # chunk-sized (whole, two copies of X and a transposed product: 3x X's memory)
         inv = sp.diags_array(1.0 / mx)

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,9 +24,11 @@ __all__ = [
     "FEATURE_RANGE",
     "SCALE_HIGH",
     "SCALE_LOW",
+    "ColumnSums",
     "as_divisors",
     "check_column_range",
     "column_maxabs",
+    "column_maxabs_and_gram",
     "column_scales",
 ]
 
@@ -102,6 +104,52 @@ def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
         return out
     sub = M if rows is None else M[rows]
     return np.asarray(np.maximum(sub.max(axis=0), -sub.min(axis=0)), dtype=np.float64).ravel()
+
+
+class ColumnSums(NamedTuple):
+    """One read of a dense ``X`` (:func:`column_maxabs_and_gram`).
+
+    Attributes
+    ----------
+    maxabs : ndarray of shape (p,)
+        :func:`column_maxabs`.
+    gram : ndarray of shape (p, p)
+        ``XᵀX`` on ``X``'s own scale (float64).
+    colsum : ndarray of shape (p,)
+        Column sums.
+    """
+
+    maxabs: FloatArray
+    gram: FloatArray
+    colsum: FloatArray
+
+
+def column_maxabs_and_gram(X: NDArray[Any]) -> ColumnSums:
+    """:func:`column_maxabs` together with ``XᵀX`` and the column sums, in one read of a
+    dense float64 ``X`` (each row chunk's maximum, minimum, sums and ``syrk`` while it is
+    in cache), for the collinearity check of equally weighted rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), float64
+
+    Returns
+    -------
+    ColumnSums
+    """
+    n, p = X.shape
+    maxabs = np.zeros(p)
+    gram = np.zeros((p, p))
+    colsum = np.zeros(p)
+    # columns beyond about 1e154 overflow the Gram matrix: the collinearity check then
+    # discards it (it uses it for column scales within 1e-100 .. 1e100 only)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for sl in row_blocks(n, p):
+            chunk = X[sl]
+            np.maximum(maxabs, np.maximum(chunk.max(axis=0), -chunk.min(axis=0)), out=maxabs)
+            gram += chunk.T @ chunk
+            colsum += chunk.sum(axis=0)
+    return ColumnSums(maxabs, gram, colsum)
 
 
 def as_divisors(maxabs: FloatArray) -> FloatArray:

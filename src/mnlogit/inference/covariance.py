@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from mnlogit.objective import FirthObjective, MultinomialObjective
 from mnlogit.objective.device import DeviceObjective
 from mnlogit.objective.device_firth import DeviceFirthObjective
+from mnlogit.objective.threads import one_blas_thread
 
 __all__ = [
     "COV_TYPES",
@@ -182,6 +183,7 @@ def _meat_cluster(obj: FittedObjective, theta: FloatArray, groups: Any) -> Float
     return (G / (G - 1.0)) * (U.T @ U)
 
 
+@one_blas_thread
 def compute_covariance(
     obj: FittedObjective,
     theta: FloatArray,

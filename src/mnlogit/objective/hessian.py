@@ -7,8 +7,12 @@ In reference-0 coordinates (classes ``1 .. K-1``) block ``(a, c)`` of the loss H
 by a single BLAS ``syrk`` (half the flops of the ``K(K-1)/2`` separate Gram products, and
 near peak speed), the block diagonal by one ``gemm``. With few classes and wide blocks
 (:data:`PAIRWISE_MAX_FREE_CLASSES`, :data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is
-instead one ``syrk`` of ``sqrt(|h_ab|) Y`` of width ``p1`` (fewer flops: the block
-diagonal's product is a large share of the work when ``K`` is small). Dense ``X`` may give
+instead one ``syrk`` of ``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows,
+its intercept border one product with ``sqrt(|h_ab|)``, the column scaling applied to the
+sums (fewer flops: the block diagonal's product is a large share of the work when ``K`` is
+small). Under :func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split
+their rows over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its
+own partial sum. Dense ``X`` may give
 its probabilities as a function of row ranges (:data:`ProbabilityRows`), so that no
 ``n x K`` array is needed. Sparse ``X`` with few stored values
 a row (one-hot codes) sums the products of its stored values
@@ -25,7 +29,7 @@ never copied.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,11 +39,13 @@ from scipy.linalg.blas import ssyrk as _ssyrk
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.kernels import is_sparse
 from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
+from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
     "HESSIAN_MIN_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
+    "SPLIT_MIN_BLOCKS",
     "ProbabilityRows",
     "loss_hessian",
 ]
@@ -64,6 +70,9 @@ PAIRWISE_MAX_FREE_CLASSES = 3
 #: 200,000 rows, K = 3: 0.51 s -> 0.30 s at p = 50, 0.63 -> 0.39 at p = 100 (100,000
 #: rows), 0.17 -> 0.17 at p = 25; K = 4, p = 50: 0.74 -> 0.56; p = 10: 0.12 -> 0.13).
 PAIRWISE_MIN_COLUMNS = 32
+#: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
+#: (each its own partial sum) only when every thread gets at least this many sub-blocks.
+SPLIT_MIN_BLOCKS = 8
 
 
 def loss_hessian(
@@ -189,15 +198,57 @@ def _dense_loss_hessian(
     m = k1 * p1
     step = max(1, min(n, block_rows(m, HESSIAN_MIN_ROWS)))
     dtype = np.float32 if float32 else np.float64
-    syrk = _ssyrk if float32 else _syrk
+    sqrt_w = np.sqrt(w)
+    T_d = None if T is None else T.astype(dtype)
+
+    def partial(lo: int, hi: int) -> tuple[NDArray[Any], NDArray[Any]]:
+        return _wide_partial(X, rows, sqrt_w, column_factor, off, k1, T_d, dtype, step, lo, hi)
+
+    parts = map_row_ranges(partial, n, row_threads(), SPLIT_MIN_BLOCKS * step)
+    H, D = parts[0]
+    for H_j, D_j in parts[1:]:
+        H += H_j
+        D += D_j
+    if T is None:
+        for a in range(k1):
+            H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
+    else:  # block (b, c) gains sum_a T[b, a] T[c, a] D_a (upper blocks only)
+        D3 = D.reshape(p1, k1, p1)
+        for b in range(k1):
+            for c in range(b, k1):
+                coef = (T[b] * T[c]).astype(dtype)
+                H[b * p1 : (b + 1) * p1, c * p1 : (c + 1) * p1] += np.tensordot(
+                    coef, D3, axes=([0], [1])
+                )
+    return _mirrored(H)
+
+
+def _wide_partial(
+    X: Any,
+    rows: ProbabilityRows,
+    sqrt_w: FloatArray,
+    column_factor: FloatArray | None,
+    off: int,
+    k1: int,
+    T: NDArray[Any] | None,
+    dtype: Any,
+    step: int,
+    lo: int,
+    hi: int,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Rows ``lo:hi`` of :func:`_dense_loss_hessian`: the upper triangle of ``-ZᵀZ``
+    (Fortran order, free coordinates when ``T`` is given) and the block diagonal's
+    ``D = Yᵀ Z``, shapes ``(m, m)`` and ``(p1, m)``; its own buffers (one per thread)."""
+    p1 = X.shape[1] + off
+    m = k1 * p1
+    syrk = _ssyrk if dtype == np.float32 else _syrk
     Zbuf = np.empty((step, m), dtype=dtype)
     Zfree = None if T is None else np.empty((step, k1, p1), dtype=dtype)
     Ybuf = np.empty((step, p1), dtype=dtype)
     H = np.zeros((m, m), order="F", dtype=dtype)
     D = np.zeros((p1, m), dtype=dtype)
-    sqrt_w = np.sqrt(w)
-    for start in range(0, n, step):
-        stop = min(n, start + step)
+    for start in range(lo, hi, step):
+        stop = min(hi, start + step)
         r = stop - start
         Y = Ybuf[:r]
         if off:
@@ -213,21 +264,10 @@ def _dense_loss_hessian(
             H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
         else:  # block b of the free Z is sum_a T[b, a] Z_a
             Zf = Zfree[:r]
-            np.matmul(T.astype(dtype), Z.reshape(r, k1, p1), out=Zf)
+            np.matmul(T, Z.reshape(r, k1, p1), out=Zf)
             H = syrk(-1.0, Zf.reshape(r, m).T, beta=1.0, c=H, trans=0, overwrite_c=1)
         D += Y.T @ Z
-    if T is None:
-        for a in range(k1):
-            H[a * p1 : (a + 1) * p1, a * p1 : (a + 1) * p1] += D[:, a * p1 : (a + 1) * p1]
-    else:  # block (b, c) gains sum_a T[b, a] T[c, a] D_a (upper blocks only)
-        D3 = D.reshape(p1, k1, p1)
-        for b in range(k1):
-            for c in range(b, k1):
-                coef = (T[b] * T[c]).astype(dtype)
-                H[b * p1 : (b + 1) * p1, c * p1 : (c + 1) * p1] += np.tensordot(
-                    coef, D3, axes=([0], [1])
-                )
-    return _mirrored(H)
+    return H, D
 
 
 def _mirrored(H: NDArray[Any]) -> NDArray[Any]:
@@ -266,21 +306,68 @@ def _pairwise_loss_hessian(
     m = k1 * p1
     step = max(1, min(n, block_rows(2 * p1, HESSIAN_MIN_ROWS)))
     dtype = np.float32 if float32 else np.float64
-    syrk = _ssyrk if float32 else _syrk
-    Ybuf = np.empty((step, p1), dtype=dtype)
-    Vbuf = np.empty((step, p1), dtype=dtype)
-    hbuf = np.empty(step)
     pairs = [(a, b) for a in range(k1) for b in range(a, k1)]
-    blocks = {pair: np.zeros((p1, p1), order="F", dtype=dtype) for pair in pairs}
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        r = stop - start
-        Y = Ybuf[:r]
+
+    def partial(lo: int, hi: int) -> dict[tuple[int, int], PairSums]:
+        return _pairwise_partial(X, rows, w, pairs, dtype, step, lo, hi)
+
+    parts = map_row_ranges(partial, n, row_threads(), SPLIT_MIN_BLOCKS * step)
+    sums = parts[0]
+    for part in parts[1:]:
+        for pair in pairs:
+            sums[pair] = PairSums(*(x + y for x, y in zip(sums[pair], part[pair], strict=True)))
+    H = np.zeros((m, m), order="F", dtype=dtype)
+    for (a, b), (G, border, total) in sums.items():
+        full = np.triu(G) + np.triu(G, 1).T
+        if column_factor is not None:  # the sums are of X: scale its columns now
+            full *= np.outer(column_factor, column_factor).astype(dtype)
+            border = border * column_factor.astype(dtype)
+        block = H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1]
+        block[off:, off:] = full
         if off:
-            Y[:, 0] = 1.0
-        Y[:, off:] = _dense_rows(X, start, stop)
-        if column_factor is not None:
-            Y[:, off:] *= column_factor
+            block[0, 0] = total
+            block[0, 1:] = border
+            block[1:, 0] = border
+    return _mirrored(H)
+
+
+class PairSums(NamedTuple):
+    """One block ``(a, b)`` of :func:`_pairwise_loss_hessian`, summed over rows, on the
+    scale of ``X``: ``gram = Xᵀ diag(h) X`` (upper triangle, shape ``(p, p)``, Fortran
+    order), ``border = Xᵀ h`` (shape ``(p,)``) and ``total = sum h``."""
+
+    gram: NDArray[Any]
+    border: NDArray[Any]
+    total: float
+
+
+def _pairwise_partial(
+    X: Any,
+    rows: ProbabilityRows,
+    w: FloatArray,
+    pairs: list[tuple[int, int]],
+    dtype: Any,
+    step: int,
+    lo: int,
+    hi: int,
+) -> dict[tuple[int, int], PairSums]:
+    """Rows ``lo:hi`` of :func:`_pairwise_loss_hessian`: each block's :class:`PairSums`
+    with ``h = ±w P_a (δ_ab − P_b)`` -- one ``syrk`` of ``sqrt(|h|) X`` and one product
+    with ``sqrt(|h|)`` for its border, straight from the rows of ``X`` (no intercept
+    column copied in, no column scaling: both are applied to the sums); its own buffers
+    (one per thread)."""
+    p = X.shape[1]
+    syrk = _ssyrk if dtype == np.float32 else _syrk
+    Vbuf = np.empty((step, p), dtype=dtype)
+    hbuf = np.empty(step)
+    h32 = np.empty(step, dtype=dtype)
+    grams = {pair: np.zeros((p, p), order="F", dtype=dtype) for pair in pairs}
+    borders = {pair: np.zeros(p, dtype=dtype) for pair in pairs}
+    totals = dict.fromkeys(pairs, 0.0)
+    for start in range(lo, hi, step):
+        stop = min(hi, start + step)
+        r = stop - start
+        Xr = _dense_rows(X, start, stop)
         P = rows(start, stop)
         wr = w[start:stop]
         h = hbuf[:r]
@@ -290,13 +377,13 @@ def _pairwise_loss_hessian(
             else:
                 np.multiply(P[:, a], P[:, b], out=h)
             h *= wr
+            alpha = 1.0 if a == b else -1.0
+            totals[a, b] += alpha * float(h.sum())
             np.sqrt(h, out=h)
             V = Vbuf[:r]
-            np.multiply(Y, h[:, None], out=V, casting="unsafe")
-            alpha = 1.0 if a == b else -1.0
-            blocks[a, b] = syrk(alpha, V.T, beta=1.0, c=blocks[a, b], trans=0, overwrite_c=1)
-    H = np.zeros((m, m), order="F", dtype=dtype)
-    for (a, b), G in blocks.items():
-        full = np.triu(G) + np.triu(G, 1).T
-        H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = full
-    return _mirrored(H)
+            np.multiply(Xr, h[:, None], out=V, casting="unsafe")
+            grams[a, b] = syrk(alpha, V.T, beta=1.0, c=grams[a, b], trans=0, overwrite_c=1)
+            hv = h32[:r]
+            hv[...] = h
+            borders[a, b] += alpha * (hv @ V)
+    return {pair: PairSums(grams[pair], borders[pair], totals[pair]) for pair in pairs}

@@ -32,8 +32,10 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.kernels import linear_predictor
+from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
+    "SWEEP_SPLIT_MIN_BLOCKS",
     "TRANSPOSED_MIN_FEATURES",
     "BlockLoss",
     "ProbabilityVisitor",
@@ -49,6 +51,9 @@ ProbabilityVisitor = Callable[[FloatArray, slice], None]
 
 # Fewest features for which the first product is formed as Wᵀ X_sᵀ.
 TRANSPOSED_MIN_FEATURES = 64
+#: :func:`sweep_loss` splits its rows over :func:`~mnlogit.objective.threads.row_threads`
+#: Python threads only when each gets at least this many sub-blocks.
+SWEEP_SPLIT_MIN_BLOCKS = 8
 # Fewest rows of a sweep's sub-block.
 _SWEEP_MIN_ROWS = 64
 
@@ -113,6 +118,54 @@ def sweep_loss(
         ``nll`` and ``gradient_sums`` are additive over row blocks; ``min_prob`` combines
         by ``min``.
     """
+    n = X_b.shape[0]
+    threads = row_threads()
+    if threads > 1 and visit is None:
+        step = sweep_rows(X_b.shape[1], W.shape[1])
+
+        def part(lo: int, hi: int) -> BlockLoss:
+            return _sweep_range(
+                X_b[lo:hi], y_b[lo:hi], None if w_b is None else w_b[lo:hi], W, b,
+                gradient=gradient, fast=fast,
+                prob_out=None if prob_out is None else prob_out[lo:hi], visit=None,
+            )  # fmt: skip
+
+        parts = map_row_ranges(part, n, threads, SWEEP_SPLIT_MIN_BLOCKS * step)
+        if len(parts) > 1:
+            return _combined(parts)
+        return parts[0]
+    return _sweep_range(
+        X_b, y_b, w_b, W, b, gradient=gradient, fast=fast, prob_out=prob_out, visit=visit
+    )
+
+
+def _combined(parts: list[BlockLoss]) -> BlockLoss:
+    """The :class:`BlockLoss` of consecutive row ranges (sums added, minimum taken)."""
+    nll = sum(part.nll for part in parts)
+    pmin = min(part.min_prob for part in parts)
+    first = parts[0].gradient_sums
+    if first is None:
+        return BlockLoss(nll, pmin, None)
+    sums = first.copy()
+    for part in parts[1:]:
+        assert part.gradient_sums is not None
+        sums += part.gradient_sums
+    return BlockLoss(nll, pmin, sums)
+
+
+def _sweep_range(
+    X_b: NDArray[Any],
+    y_b: NDArray[np.intp],
+    w_b: FloatArray | None,
+    W: FloatArray,
+    b: FloatArray | None,
+    *,
+    gradient: bool,
+    fast: bool,
+    prob_out: FloatArray | None,
+    visit: ProbabilityVisitor | None,
+) -> BlockLoss:
+    """:func:`sweep_loss` over all of ``X_b`` in this thread (same parameters)."""
     n, p = X_b.shape
     K = W.shape[1]
     fast32 = fast and X_b.dtype == np.float32

@@ -15,6 +15,7 @@ with ``S = sum_i s_i``. Log-likelihoods reported to users are sums: ``-S * loss`
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -572,17 +573,19 @@ class MultinomialObjective:
 
     def _probability_rows(self, theta: FloatArray) -> ProbabilityRows:
         """``rows(start, stop)``: the probabilities of classes ``1 .. K-1`` of those rows
-        at ``theta`` (dense X), computed into one reused buffer, shape ``(rows, K-1)``."""
+        at ``theta`` (dense X), computed into a reused buffer, shape ``(rows, K-1)``: one
+        buffer per thread, as the Hessian may split its rows over threads."""
         W, b = self._kernel_coefficients(self.full_coefficients(theta))
-        buffers: list[FloatArray] = []
+        local = threading.local()
 
         def rows(start: int, stop: int) -> FloatArray:
             r = stop - start
-            if not buffers or buffers[0].shape[0] < r:
-                buffers[:] = [np.empty((r, self.n_classes))]
+            buffer: FloatArray | None = getattr(local, "buffer", None)
+            if buffer is None or buffer.shape[0] < r:
+                buffer = local.buffer = np.empty((r, self.n_classes))
             _, prob = loss_kernels.softmax_loss(
                 self.X[start:stop], self.y[start:stop], None, W, b, fast=self._fast,
-                prob_out=buffers[0][:r],
+                prob_out=buffer[:r],
             )  # fmt: skip
             return prob[:, 1:]
 
