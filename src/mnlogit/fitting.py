@@ -102,6 +102,7 @@ def build_objective(data: PreparedData, settings: FitSettings) -> Objective:
         penalty,
         data.fit_intercept,
         feature_scale=data.column_scale,
+        class_rows=data.class_rows,
     )
     return FirthObjective(objective) if settings.penalty == "firth" else objective
 

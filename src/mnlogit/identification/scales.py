@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.linalg.blas import dsyrk as _syrk
 
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.objective.blocks import row_blocks
@@ -47,6 +48,31 @@ FEATURE_RANGE = (1e-300, 1e300)
 
 #: Stored values per chunk of :func:`_csr_maxabs` (an 8 MB float64 temporary).
 _MAXABS_CHUNK = 2**20
+#: Rows laid side by side by :func:`_fold_maxabs`: a reduction over axis 0 of a
+#: C-ordered ``(r, p)`` chunk runs its inner loop over only ``p`` numbers, of the
+#: ``(r / 32, 32 p)`` view over ``32 p`` (1M x 50 float64, one thread: the maximum and
+#: minimum 0.115 s -> 0.06 s).
+_FOLD_ROWS = 32
+
+
+def _fold_maxabs(chunk: NDArray[Any], out: FloatArray) -> None:
+    """``out = max(out, max|chunk|)`` per column, for a C-contiguous ``(r, p)`` chunk.
+
+    The chunk's first ``32 * floor(r / 32)`` rows are reduced as a ``(r / 32, 32 p)``
+    view (the maximum and the minimum, no ``abs`` temporary), then folded to ``p``; the
+    remaining rows directly. A NaN gives NaN and an infinite value ``inf``, as
+    ``np.abs(chunk).max(axis=0)`` does (``np.maximum`` propagates NaN).
+    """
+    r, p = chunk.shape
+    q = (r // _FOLD_ROWS) * _FOLD_ROWS if chunk.flags.c_contiguous else 0
+    if q:
+        wide = chunk[:q].reshape(q // _FOLD_ROWS, _FOLD_ROWS * p)
+        high = wide.max(axis=0).reshape(_FOLD_ROWS, p).max(axis=0)
+        low = wide.min(axis=0).reshape(_FOLD_ROWS, p).min(axis=0)
+        np.maximum(out, np.maximum(high, -low), out=out)
+    if q < r:
+        rest = chunk[q:]
+        np.maximum(out, np.maximum(rest.max(axis=0), -rest.min(axis=0)), out=out)
 
 
 def _csr_maxabs(M: Any) -> FloatArray:
@@ -100,7 +126,7 @@ def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
             chunk = np.asarray(M[sl] if rows is None else M[rows[sl]])
             if chunk.dtype.kind in "iub":
                 chunk = chunk.astype(np.float64)
-            np.maximum(out, np.maximum(chunk.max(axis=0), -chunk.min(axis=0)), out=out)
+            _fold_maxabs(chunk, out)
         return out
     sub = M if rows is None else M[rows]
     return np.asarray(np.maximum(sub.max(axis=0), -sub.min(axis=0)), dtype=np.float64).ravel()
@@ -117,39 +143,65 @@ class ColumnSums(NamedTuple):
         ``XᵀX`` on ``X``'s own scale (float64).
     colsum : ndarray of shape (p,)
         Column sums.
+    class_rows : ndarray of shape (K, p), optional
+        Row ``k``: the sum of the rows of class ``k``, times a common row weight (when
+        the codes were given).
     """
 
     maxabs: FloatArray
     gram: FloatArray
     colsum: FloatArray
+    class_rows: FloatArray | None = None
 
 
-def column_maxabs_and_gram(X: NDArray[Any]) -> ColumnSums:
+def column_maxabs_and_gram(
+    X: NDArray[Any], codes: IntArray | None = None, n_classes: int = 0, weight: float = 1.0
+) -> ColumnSums:
     """:func:`column_maxabs` together with ``XᵀX`` and the column sums, in one read of a
     dense float64 ``X`` (each row chunk's maximum, minimum, sums and ``syrk`` while it is
-    in cache), for the collinearity check of equally weighted rows.
+    in cache), for the collinearity check of equally weighted rows -- and, given the
+    rows' class codes, each class's column sums times ``weight`` (the constant part of
+    the loss's gradient: the same products, on the same row blocks, as
+    :func:`mnlogit.objective.kernels.class_sums` with every row weight ``weight``, which
+    is then not one more read of ``X``).
 
     Parameters
     ----------
     X : ndarray of shape (n, p), float64
+    codes : ndarray of int of shape (n,), optional
+        Class codes ``0 .. n_classes - 1``.
+    n_classes : int, default=0
+        ``K`` (with ``codes``).
+    weight : float, default=1.0
+        Every row's weight in ``class_rows``.
 
     Returns
     -------
     ColumnSums
+        ``class_rows`` of shape ``(K, p)`` when ``codes`` is given: ``weight`` times
+        the sum of each class's rows.
     """
     n, p = X.shape
     maxabs = np.zeros(p)
-    gram = np.zeros((p, p))
+    upper = np.zeros((p, p), order="F")
     colsum = np.zeros(p)
+    class_rows = None if codes is None else np.zeros((n_classes, p))
     # columns beyond about 1e154 overflow the Gram matrix: the collinearity check then
     # discards it (it uses it for column scales within 1e-100 .. 1e100 only)
     with np.errstate(over="ignore", invalid="ignore"):
-        for sl in row_blocks(n, p):
+        for sl in row_blocks(n, max(p, n_classes)):
             chunk = X[sl]
-            np.maximum(maxabs, np.maximum(chunk.max(axis=0), -chunk.min(axis=0)), out=maxabs)
-            gram += chunk.T @ chunk
+            _fold_maxabs(chunk, maxabs)
+            # the upper triangle by syrk (half gemm's flops: 0.136 -> 0.112 s on 1M x 50)
+            upper = _syrk(1.0, chunk.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
             colsum += chunk.sum(axis=0)
-    return ColumnSums(maxabs, gram, colsum)
+            if class_rows is not None and codes is not None:
+                rows = chunk.shape[0]
+                onehot = np.zeros((n_classes, rows))  # as class_sums: (K, rows) @ (rows, p)
+                onehot[codes[sl], np.arange(rows)] = weight
+                class_rows += onehot @ chunk
+    gram = np.triu(upper) + np.triu(upper, 1).T
+    return ColumnSums(maxabs, gram, colsum, class_rows)
 
 
 def as_divisors(maxabs: FloatArray) -> FloatArray:

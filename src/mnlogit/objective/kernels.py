@@ -245,6 +245,7 @@ def class_sums(
             block = np.zeros((rows, K))
             block[np.arange(rows), y_b[sl]] = w[sl]
             XtY += np.asarray(csr[sl].T @ block, dtype=np.float64)
+        sums = XtY.T
     else:
         # the one-hot block as (K, rows), as in the sweep (a third faster than
         # Xc.T @ block, docs/solvers.md)
@@ -256,9 +257,33 @@ def class_sums(
             block = np.zeros((K, rows))
             block[y_b[sl], np.arange(rows)] = w[sl]
             YX += block @ Xc
-        XtY = np.ascontiguousarray(YX.T)
-    totals = np.bincount(y_b, weights=w, minlength=K).astype(np.float64) if intercept else None
-    return XtY if totals is None else np.vstack([totals[None, :], XtY])
+        sums = YX
+    return class_sums_from_rows(sums, y_b, w, intercept=intercept)
+
+
+def class_sums_from_rows(
+    class_rows: FloatArray, y_b: NDArray[np.intp], w_b: FloatArray, *, intercept: bool
+) -> FloatArray:
+    """:func:`class_sums` from its products ``class_rows`` (``sum_i w_i onehot(y_i) x_iᵀ``,
+    shape ``(K, p)``, found elsewhere: the preparation's read of ``X``).
+
+    Parameters
+    ----------
+    class_rows : ndarray of shape (K, p)
+    y_b : ndarray of shape (m,)
+    w_b : ndarray of shape (m,)
+        The row weights ``class_rows`` was summed with.
+    intercept : bool
+
+    Returns
+    -------
+    ndarray of shape (p1, K), float64
+    """
+    XtY = np.ascontiguousarray(class_rows.T, dtype=np.float64)
+    if not intercept:
+        return XtY
+    totals = np.bincount(y_b, weights=w_b, minlength=class_rows.shape[0]).astype(np.float64)
+    return np.vstack([totals[None, :], XtY])
 
 
 def _scaled_sparse(X_b: Any, column_factor: FloatArray | None) -> Any:

@@ -87,18 +87,11 @@ class MultinomialObjective:
         problem's conditioning -- and the gradient criterion -- independent of the
         features' units. :meth:`original_coefficients` maps back. The penalty (given
         row weights by the caller) stays on the original scale.
-
-    Notes
-    -----
-    The probabilities at the most recent ``theta`` are cached, so a solver calling
-    ``value_and_gradient`` then ``hessian`` at the same point computes them once.
-    Products run in X's dtype when X is float32 (``exact = False``, the fast mode) or in
-    float64 on row blocks converted on the fly (``exact = True``); float64 X is always
-    exact. The ``n x K`` buffers are float64 either way. At most one of them persists:
-    the probabilities, which the Hessian, Hessian-vector products and inference read.
-    Dense X makes it on the first such call (a fit by gradients alone never holds it:
-    the value-and-gradient sweep needs only block-sized scratch); sparse X, whose
-    products take whole matrices, from the start.
+    class_rows : ndarray of shape (K, p), optional
+        ``sum_i (s_i / S) onehot(y_i) x_iᵀ`` on X's own scale (``s`` the
+        ``sample_weight``, ``S`` their sum), when the caller has it already (the
+        preparation's column read of ``X``, :attr:`mnlogit.preparation.PreparedData.class_rows`):
+        it replaces the read of ``X`` in :func:`~mnlogit.objective.kernels.class_sums`.
     """
 
     capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER})
@@ -113,6 +106,7 @@ class MultinomialObjective:
         penalty: Penalty,
         fit_intercept: bool = True,
         feature_scale: FloatArray | None = None,
+        class_rows: FloatArray | None = None,
     ) -> None:
         self.X = X
         self.sparse = sp.issparse(X)
@@ -159,9 +153,11 @@ class MultinomialObjective:
             else block_rows(n_classes, 64)
         )
         # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
-        self._class_sums = self._scaled_sums(
-            kernels.class_sums(X, self.y, ws, n_classes, intercept=fit_intercept)
-        )
+        if class_rows is None:
+            sums = kernels.class_sums(X, self.y, ws, n_classes, intercept=fit_intercept)
+        else:
+            sums = kernels.class_sums_from_rows(class_rows, self.y, ws, intercept=fit_intercept)
+        self._class_sums = self._scaled_sums(sums)
 
     # ------------------------------------------------------------------ public views
     @property
