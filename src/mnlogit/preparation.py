@@ -507,7 +507,11 @@ def _validated(
 
 
 def _column_reads(
-    X: Any, sample_weight: FloatArray, checks_aliasing: bool, codes: NDArray[np.intp], K: int
+    X: Any,
+    sample_weight: FloatArray,
+    checks_aliasing: bool,
+    codes: NDArray[np.intp],
+    classes: NDArray[Any],
 ) -> tuple[FloatArray, ColumnSums | None]:
     """The columns' largest absolute values, shape ``(p,)`` (shared by the collinearity
     check and the scaling), and -- read with them, when the collinearity check will form
@@ -515,14 +519,20 @@ def _column_reads(
     class's column sums (weighted as the objective weighs rows: ``s_i / S``)."""
     if checks_aliasing and _one_read_gram(X, sample_weight):
         weight = float(sample_weight[0] / float(sample_weight.sum()))
-        sums = column_maxabs_and_gram(X, codes, K, weight)
+        sums = column_maxabs_and_gram(X, codes, int(classes.size), weight)
         return sums.maxabs, sums
     return column_maxabs(X), None
 
 
-def _class_rows(
-    column_sums: ColumnSums | None, kept: NDArray[np.intp] | None
-) -> FloatArray | None:
+def _check_columns(X: Any, maxabs: FloatArray, names: tuple[str, ...], deferred: bool) -> None:
+    """Refuse non-finite values (where their check was deferred to the column read:
+    ``maxabs`` is not finite exactly when ``X`` holds one) and columns out of range."""
+    if deferred and not np.all(np.isfinite(maxabs)):
+        check_feature_values(X, names)  # raises, naming the row and column
+    check_column_range(maxabs, names)
+
+
+def _class_rows(column_sums: ColumnSums | None, kept: NDArray[np.intp] | None) -> FloatArray | None:
     """:attr:`PreparedData.class_rows` from the column read (``None`` without it)."""
     if column_sums is None or column_sums.class_rows is None:
         return None
@@ -591,15 +601,11 @@ def prepare(
     if fitted is not None and fitted.fingerprint is not None:
         check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
     checks_aliasing = settings.penalty in (None, "firth") or settings.maximum_likelihood
-    maxabs, column_sums = _column_reads(
-        Xv, sw, fitted is None and checks_aliasing, codes, int(classes.size)
-    )
+    maxabs, column_sums = _column_reads(Xv, sw, fitted is None and checks_aliasing, codes, classes)
     n_features = int(Xv.shape[1])
     names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
     names = _column_names(inputs.design, names_in, n_features)
-    if _defers_finite_check(inputs.X, fitted) and not np.all(np.isfinite(maxabs)):
-        check_feature_values(Xv, names)  # raises, naming the row and column
-    check_column_range(maxabs, names)
+    _check_columns(Xv, maxabs, names, _defers_finite_check(inputs.X, fitted))
     kept, collinearity = None, None
     if fitted is not None:
         kept = fitted.kept_columns
