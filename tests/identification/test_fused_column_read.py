@@ -131,3 +131,37 @@ def test_labels_still_checked() -> None:
     ints = MultinomialLogit().fit(X, y)
     floats = MultinomialLogit().fit(X, y.astype(np.float64))
     assert_array_equal(ints.coef_, floats.coef_)
+
+
+@pytest.mark.parametrize("K", [3, 40])
+@pytest.mark.parametrize("with_b", [True, False])
+def test_softmax_probabilities_are_the_losss(K: int, with_b: bool) -> None:
+    """The Hessian's probability rows: bit for bit those of softmax_loss."""
+    from mnlogit.objective.loss import softmax_loss
+
+    rng = np.random.default_rng(K)
+    X = rng.standard_normal((700, 6))
+    W = rng.standard_normal((6, K))
+    b = rng.standard_normal(K) if with_b else None
+    y = rng.integers(0, K, 700)
+    _, expected = softmax_loss(X, y, None, W, b)
+    got = kernels.softmax_probabilities(X, W, b)
+    assert_array_equal(got, expected)
+    assert_allclose(got.sum(axis=1), 1.0, rtol=1e-13)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 1000, 2**20 + 7, 2_000_000])
+@pytest.mark.parametrize("row_bytes", [0.3, 8.0, 80.0, 4e5, 2.0**25])
+def test_fingerprint_rows_without_unique(n: int, row_bytes: float) -> None:
+    """The sampled rows are what np.unique of the spaced indices gave (same digests)."""
+    from mnlogit.fingerprint import FULL_HASH_BYTES, sampled_rows
+
+    got = sampled_rows(n, row_bytes)
+    if n * row_bytes <= FULL_HASH_BYTES:
+        assert got is None
+        return
+    assert got is not None
+    k = max(2, int(FULL_HASH_BYTES // max(row_bytes, 1.0)))
+    expected = np.unique((np.arange(k, dtype=np.int64) * (n - 1)) // (k - 1))
+    assert_array_equal(got, expected)
+    assert got[0] == 0 and got[-1] == n - 1

@@ -43,12 +43,14 @@ from mnlogit.objective.blocks import row_blocks
 __all__ = [
     "backproject",
     "class_sums",
+    "class_sums_from_rows",
     "curvature_sums",
     "float64_product",
     "is_sparse",
     "linear_predictor",
     "log_softmax",
     "smallest_probability",
+    "softmax_probabilities",
     "weighted_column_squares",
     "weighted_gram",
 ]
@@ -158,6 +160,49 @@ def linear_predictor(
     if b is not None:
         out += b
     return out
+
+
+def softmax_probabilities(
+    X_b: Any,
+    W: FloatArray,
+    b: FloatArray | None,
+    *,
+    fast: bool = False,
+    out: FloatArray | None = None,
+) -> FloatArray:
+    """The probabilities of one block of rows, and nothing else (no loss).
+
+    The operations of :func:`mnlogit.objective.loss.softmax_loss` that make its
+    probabilities, in the same order (so the same numbers), without the labels' gather
+    and the logarithms the loss needs: what the Hessian reads block by block.
+
+    Parameters
+    ----------
+    X_b : ndarray or sparse matrix of shape (m, p)
+    W : ndarray of shape (p, K), float64
+    b : ndarray of shape (K,), optional
+    fast : bool, default=False
+    out : ndarray of shape (m, K), float64, optional
+        The buffer the linear predictor is formed in and turned into the probabilities.
+
+    Returns
+    -------
+    ndarray of shape (m, K)
+        ``out`` when given.
+    """
+    prob = linear_predictor(X_b, W, b, fast=fast, out=out)
+    K = prob.shape[1]
+    if K > 32:
+        top = np.asarray(prob.max(axis=1))
+    else:  # a loop over few columns beats max(axis=1)
+        top = prob[:, 0].copy()
+        for k in range(1, K):
+            np.maximum(top, prob[:, k], out=top)
+    prob -= top[:, None]
+    np.exp(prob, out=prob)
+    total = prob @ np.ones(K)
+    prob *= (1.0 / total)[:, None]
+    return prob
 
 
 def backproject(X_b: Any, U_b: FloatArray, *, intercept: bool, fast: bool = False) -> FloatArray:

@@ -579,10 +579,9 @@ class MultinomialObjective:
             buffer: FloatArray | None = getattr(local, "buffer", None)
             if buffer is None or buffer.shape[0] < r:
                 buffer = local.buffer = np.empty((r, self.n_classes))
-            _, prob = loss_kernels.softmax_loss(
-                self.X[start:stop], self.y[start:stop], None, W, b, fast=self._fast,
-                prob_out=buffer[:r],
-            )  # fmt: skip
+            prob = kernels.softmax_probabilities(
+                self.X[start:stop], W, b, fast=self._fast, out=buffer[:r]
+            )
             return prob[:, 1:]
 
         return rows
