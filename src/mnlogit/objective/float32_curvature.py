@@ -83,7 +83,7 @@ def float32_sparse(X: Any, column_factor: FloatArray | None = None) -> Any:
         if columns is not None:
             data = data * column_factor[columns[start:stop]]  # type: ignore[index]
         magnitude = np.abs(data)
-        nonzero = magnitude[magnitude > 0]
+        nonzero = magnitude[magnitude != 0]  # nan kept: its comparisons below are False
         if nonzero.size and not (low <= nonzero.min() and nonzero.max() <= high):
             return None  # also catches nan and inf: the comparisons are False
         out[start:stop] = data
