@@ -157,8 +157,10 @@ def block_diagonal_inverse(obj: CurvatureSource, theta: FloatArray) -> Inverse:
     lm = np.maximum(lm, 0.0)
     dC = obj.weighted_column_squares(wc)
     R = np.asarray(obj.penalty.hessian_diagonal((p1, k1)))  # (p1, k1), diagonal in theta
-    denom = _floored(lm[:, None] * dC[None, :] + R.mean(axis=1)[None, :])  # (k1, p1)
-    inv_denom = 1.0 / denom
+    # (k1, p1), in place: one m-sized array for the model's whole lifetime
+    denom = np.multiply(lm[:, None], dC[None, :])
+    denom += R.mean(axis=1)[None, :]
+    inv_denom = np.divide(1.0, _floored(denom), out=denom)
     UMT = np.ascontiguousarray(UM.T)
     # Class-major throughout (g.reshape(k1, p1) is the free vector's own layout), through
     # M's eigenbasis in blocks of columns: m can be in the millions, and fresh

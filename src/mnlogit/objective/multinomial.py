@@ -63,6 +63,7 @@ class _Float32Operands(NamedTuple):
     x: Any  # X's (scaled) values as float32, sharing X's index arrays
     a: NDArray[np.float32]  # the parameterization's A, (K, K-1)
     weights: NDArray[np.float32] | None  # normalized sample weights; None when all equal
+    prob: NDArray[np.float32]  # (n, K) buffer the float32 probabilities of each point reuse
 
 
 class MultinomialObjective:
@@ -664,7 +665,11 @@ class MultinomialObjective:
             P64 = self._probabilities_at(theta)
             point = self._evaluate(theta)
             if point.prob32 is None:
-                point.prob32 = P64.astype(np.float32)
+                # one buffer for every point: a fresh n x K array per Newton point,
+                # made after that point's temporaries, kept freed memory from being
+                # returned (peak memory, docs/benchmarks.md issue-sparse5)
+                np.copyto(ops.prob, P64, casting="same_kind")
+                point.prob32 = ops.prob
             out = self._float32_product(ops, point.prob32, v)
             if out is not None:
                 return out
@@ -681,6 +686,7 @@ class MultinomialObjective:
                     x32,
                     self.param.A.astype(np.float32),
                     None if w is None else w.astype(np.float32),
+                    np.empty((self.n_samples, self.n_classes), dtype=np.float32),
                 )
         return self._f32
 
