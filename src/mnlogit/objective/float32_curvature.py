@@ -8,6 +8,10 @@ float64 product to about 1e-6 relative, far below the relative residual (1e-4 or
 which conjugate gradients solve a direction. Gradients and objective values stay float64,
 so the fit's optimum is the float64 one.
 
+The copy is made in chunks of the stored values (no whole-array float64 temporaries), and
+for CSR ``X`` the products may run on contiguous row ranges in Python threads
+(:mod:`mnlogit.objective.sparse_threads`).
+
 Only for CSR or CSC ``X`` with at least :data:`MIN_WORK` stored values times classes:
 below that the gain is milliseconds, and float64 products keep fits that should agree to
 rounding (sample weights against repeated rows, say) on the same path.
