@@ -116,6 +116,18 @@ def test_threaded_float32_sums_equal_the_one_thread_and_float64_sums(
 
     one, three = run(1), run(3)
     assert one.dtype == three.dtype == np.float32
+    # float64 probabilities are rounded to float32 a row block at a time: the same numbers
+    monkeypatch.setattr(float32_curvature, "_ELEMENTWISE_BLOCK", 7 * K)
+    assert np.array_equal(
+        float32_curvature_sums(
+            float32_sparse(X),
+            P,
+            None if w is None else w.astype(np.float32),
+            V.astype(np.float32),
+            intercept=intercept,
+        ),
+        one,
+    )
     assert np.linalg.norm(one - expected) <= 2e-6 * np.linalg.norm(expected)
     assert_allclose(three, one, rtol=1e-5, atol=1e-6 * float(np.abs(one).max()))
 

@@ -45,6 +45,8 @@ MIN_WORK = 2**22
 # scaling) lies in [1e-30, 1e30]: products and sums of many terms then stay far from
 # float32's overflow (3e38) and underflow (1e-38).
 _FLOAT32_RANGE = (1e-30, 1e30)
+# Numbers of the n x K work done per row block by the products (256 KiB of float32).
+_ELEMENTWISE_BLOCK = 2**16
 # Stored values converted per chunk by float32_sparse (8 MB of float64 temporaries).
 _CHUNK = 2**20
 
@@ -106,7 +108,7 @@ def _stored_columns(X: Any) -> Any:
 
 def float32_curvature_sums(
     X32_b: Any,
-    P32_b: NDArray[np.float32],
+    P_b: NDArray[np.floating[Any]],
     w32_b: NDArray[np.float32] | None,
     V32: NDArray[np.float32],
     *,
@@ -119,8 +121,9 @@ def float32_curvature_sums(
     ----------
     X32_b : sparse matrix of shape (m, p), float32
         From :func:`float32_sparse` (already scaled).
-    P32_b : ndarray of shape (m, K), float32
-        The probabilities at the point of the product.
+    P_b : ndarray of shape (m, K), float32 or float64
+        The probabilities at the point of the product; float64 ones are rounded to
+        float32 a row block at a time.
     w32_b : ndarray of shape (m,), float32, optional
     V32 : ndarray of shape (p1, K), float32, C-ordered
         The direction (intercepts first when ``intercept``), on the scaled features;
@@ -146,13 +149,13 @@ def float32_curvature_sums(
     def rows(start: int, stop: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         X_r = csr_row_view(X32_b, start, stop)
         return _range_sums(
-            X_r, P32_b[start:stop], None if w32_b is None else w32_b[start:stop], VW, vb
+            X_r, P_b[start:stop], None if w32_b is None else w32_b[start:stop], VW, vb
         )
 
     if X32_b.format == "csr":
         parts = map_csr_row_ranges(rows, X32_b, threads, V32.shape[1])
     else:
-        parts = [_range_sums(X32_b, P32_b, w32_b, VW, vb)]
+        parts = [_range_sums(X32_b, P_b, w32_b, VW, vb)]
     out = np.empty((V32.shape[0], V32.shape[1]), dtype=np.float32)
     body = out[int(intercept) :]
     for j, (colsum, XtR) in enumerate(parts):
@@ -169,7 +172,7 @@ def float32_curvature_sums(
 
 def _range_sums(
     X_r: Any,
-    P_r: NDArray[np.float32],
+    P_r: NDArray[np.floating[Any]],
     w_r: NDArray[np.float32] | None,
     VW: NDArray[np.float32],
     vb: NDArray[np.float32] | None,
@@ -178,11 +181,17 @@ def _range_sums(
     D = np.asarray(X_r @ VW)
     if vb is not None:
         D += vb
-    # R = P * (D - rowsum(P * D)), in place in D
-    D -= np.einsum("ij,ij->i", P_r, D)[:, None]
-    D *= P_r
-    if w_r is not None:
-        D *= w_r[:, None]
+    # R = P * (D - rowsum(P * D)), in place in D, in row blocks: the probabilities are
+    # converted to float32 a block at a time (the same values as a whole-array copy,
+    # without keeping an n x K float32 copy through the fit)
+    step = max(1, _ELEMENTWISE_BLOCK // max(D.shape[1], 1))
+    for start in range(0, D.shape[0], step):
+        Db = D[start : start + step]
+        Pb = np.asarray(P_r[start : start + step], dtype=np.float32)
+        Db -= np.einsum("ij,ij->i", Pb, Db)[:, None]
+        Db *= Pb
+        if w_r is not None:
+            Db *= w_r[start : start + step, None]
     colsum = np.ones(D.shape[0], dtype=np.float32) @ D
     return colsum, np.asarray(X_r.T @ D)
 

@@ -54,7 +54,6 @@ class _Point:
     min_prob: float | None = None  # smallest probability over rows of positive weight
     gradient_sums: FloatArray | None = None  # [1, X]ᵀ G (p1, K) on the scaled features
     prob_kept: bool = False  # whether the probability buffer holds P at theta
-    prob32: NDArray[np.float32] | None = None  # float32 copy of P, for curvature products
 
 
 class _Float32Operands(NamedTuple):
@@ -63,7 +62,6 @@ class _Float32Operands(NamedTuple):
     x: Any  # X's (scaled) values as float32, sharing X's index arrays
     a: NDArray[np.float32]  # the parameterization's A, (K, K-1)
     weights: NDArray[np.float32] | None  # normalized sample weights; None when all equal
-    prob: NDArray[np.float32]  # (n, K) buffer the float32 probabilities of each point reuse
 
 
 class MultinomialObjective:
@@ -662,15 +660,10 @@ class MultinomialObjective:
         """
         ops = self._float32_operands() if worthwhile(self.X, self.n_classes) else None
         if ops is not None:
+            # float64 probabilities, rounded to float32 a row block at a time inside the
+            # product: no n x K float32 copy is kept (peak memory, issue-sparse5)
             P64 = self._probabilities_at(theta)
-            point = self._evaluate(theta)
-            if point.prob32 is None:
-                # one buffer for every point: a fresh n x K array per Newton point,
-                # made after that point's temporaries, kept freed memory from being
-                # returned (peak memory, docs/benchmarks.md issue-sparse5)
-                np.copyto(ops.prob, P64, casting="same_kind")
-                point.prob32 = ops.prob
-            out = self._float32_product(ops, point.prob32, v)
+            out = self._float32_product(ops, P64, v)
             if out is not None:
                 return out
         return self.hessp(theta, v)
@@ -686,12 +679,11 @@ class MultinomialObjective:
                     x32,
                     self.param.A.astype(np.float32),
                     None if w is None else w.astype(np.float32),
-                    np.empty((self.n_samples, self.n_classes), dtype=np.float32),
                 )
         return self._f32
 
     def _float32_product(
-        self, ops: _Float32Operands, P32: NDArray[np.float32], v: FloatArray
+        self, ops: _Float32Operands, P: FloatArray, v: FloatArray
     ) -> FloatArray | None:
         """``H v`` by float32 products, or None for ``v`` zero or not finite, or overflow.
 
@@ -709,7 +701,7 @@ class MultinomialObjective:
             B = V.T @ ops.a.T  # (p1, K), C-ordered
             del V
             XtR = float32_curvature_sums(
-                ops.x, P32, ops.weights, B, intercept=self.fit_intercept, threads=row_threads()
+                ops.x, P, ops.weights, B, intercept=self.fit_intercept, threads=row_threads()
             )
             del B
             # free gradient A.T @ XtR.T, still in float32 (a third of the float64 cost)
