@@ -75,6 +75,8 @@ class CurvatureSource(Protocol):
 # Largest p1 for which C (p1 x p1) is formed and eigendecomposed; beyond it only the
 # diagonals of M and C are used.
 MAX_KRONECKER_FEATURES = 2000
+# Numbers per column block in which the block-diagonal model is applied (256 KiB).
+_APPLY_BLOCK = 2**15
 # Multiply-adds of one product X @ V (rows x columns x classes, or stored values x
 # classes) from which Newton-CG's CG is preconditioned by the block-diagonal model.
 # Smaller problems need few CG iterations anyway, and plain CG keeps fits that should
@@ -155,19 +157,29 @@ def block_diagonal_inverse(obj: CurvatureSource, theta: FloatArray) -> Inverse:
     lm = np.maximum(lm, 0.0)
     dC = obj.weighted_column_squares(wc)
     R = np.asarray(obj.penalty.hessian_diagonal((p1, k1)))  # (p1, k1), diagonal in theta
-    denom = _floored(lm[:, None] * dC[None, :] + R.mean(axis=1)[None, :])  # (k1, p1)
-    inv_denom = 1.0 / denom
+    # (k1, p1), in place: one m-sized array for the model's whole lifetime
+    denom = np.multiply(lm[:, None], dC[None, :])
+    denom += R.mean(axis=1)[None, :]
+    inv_denom = np.divide(1.0, _floored(denom), out=denom)
     UMT = np.ascontiguousarray(UM.T)
-    # Class-major throughout (g.reshape(k1, p1) is the free vector's own layout), with
-    # one reused scratch array: m can be in the millions, and fresh temporaries and
-    # transposed copies tripled the cost of an application (docs/solvers.md).
-    scratch = np.empty((k1, p1))
+    # Class-major throughout (g.reshape(k1, p1) is the free vector's own layout), through
+    # M's eigenbasis in blocks of columns: m can be in the millions, and fresh
+    # temporaries and transposed copies tripled the cost of an application
+    # (docs/solvers.md), while a whole (k1, p1) scratch array was m more numbers alive
+    # through every CG solve (issue-sparse5).
+    step = max(1, _APPLY_BLOCK // max(k1, 1))
+    scratch = np.empty((k1, min(step, p1)))
 
     def apply(g: FloatArray) -> FloatArray:
-        np.matmul(UMT, g.reshape(k1, p1), out=scratch)  # into M's eigenbasis
-        np.multiply(scratch, inv_denom, out=scratch)
+        G = g.reshape(k1, p1)
         out = np.empty(k1 * p1)
-        np.matmul(UM, scratch, out=out.reshape(k1, p1))
+        O = out.reshape(k1, p1)
+        for start in range(0, p1, step):
+            stop = min(start + step, p1)
+            work = scratch[:, : stop - start]
+            np.matmul(UMT, G[:, start:stop], out=work)  # into M's eigenbasis
+            np.multiply(work, inv_denom[:, start:stop], out=work)
+            np.matmul(UM, work, out=O[:, start:stop])
         return out
 
     return apply

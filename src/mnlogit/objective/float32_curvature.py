@@ -8,6 +8,10 @@ float64 product to about 1e-6 relative, far below the relative residual (1e-4 or
 which conjugate gradients solve a direction. Gradients and objective values stay float64,
 so the fit's optimum is the float64 one.
 
+The copy is made in chunks of the stored values (no whole-array float64 temporaries), and
+for CSR ``X`` the products may run on contiguous row ranges in Python threads
+(:mod:`mnlogit.objective.sparse_threads`).
+
 Only for CSR or CSC ``X`` with at least :data:`MIN_WORK` stored values times classes:
 below that the gain is milliseconds, and float64 products keep fits that should agree to
 rounding (sample weights against repeated rows, say) on the same path.
@@ -21,8 +25,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.objective.kernels import is_sparse
+from mnlogit.objective.sparse_threads import csr_row_view, map_csr_row_ranges
 
-__all__ = ["MIN_WORK", "float32_curvature_sums", "float32_sparse", "worthwhile"]
+__all__ = [
+    "MIN_WORK",
+    "add_diagonal_product",
+    "float32_curvature_sums",
+    "float32_sparse",
+    "worthwhile",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -34,6 +45,10 @@ MIN_WORK = 2**22
 # scaling) lies in [1e-30, 1e30]: products and sums of many terms then stay far from
 # float32's overflow (3e38) and underflow (1e-38).
 _FLOAT32_RANGE = (1e-30, 1e30)
+# Numbers of the n x K work done per row block by the products (256 KiB of float32).
+_ELEMENTWISE_BLOCK = 2**16
+# Stored values converted per chunk by float32_sparse (8 MB of float64 temporaries).
+_CHUNK = 2**20
 
 
 def worthwhile(X: Any, n_classes: int) -> bool:
@@ -61,28 +76,44 @@ def float32_sparse(X: Any, column_factor: FloatArray | None = None) -> Any:
     """
     if X.dtype == np.float32 and column_factor is None:
         return X
-    data = np.asarray(X.data, dtype=np.float64)
-    if column_factor is not None:
-        if X.format == "csr":
-            columns = X.indices
-        else:
-            columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
-        data = data * column_factor[columns]
-    magnitude = np.abs(data)
-    nonzero = magnitude[magnitude > 0]
+    # In chunks of the stored values: a whole-array float64 copy, its scaled twin and
+    # its magnitudes were 120 MB of temporaries for 5 million values -- the peak of the
+    # whole fit on a sparse text problem (docs/benchmarks.md, issue-sparse5).
+    size = X.data.size
+    out = np.empty(size, dtype=np.float32)
+    columns = _stored_columns(X) if column_factor is not None else None
     low, high = _FLOAT32_RANGE
-    if nonzero.size and not (low <= nonzero.min() and nonzero.max() <= high):
-        return None  # also catches nan and inf: the comparisons are False
-    return type(X)((data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
+    for start in range(0, size, _CHUNK):
+        stop = min(start + _CHUNK, size)
+        data = np.asarray(X.data[start:stop], dtype=np.float64)
+        if columns is not None:
+            data = data * column_factor[columns[start:stop]]  # type: ignore[index]
+        magnitude = np.abs(data)
+        nonzero = magnitude[magnitude != 0]  # nan kept: its comparisons below are False
+        if nonzero.size and not (low <= nonzero.min() and nonzero.max() <= high):
+            return None  # also catches nan and inf: the comparisons are False
+        out[start:stop] = data
+    return type(X)((out, X.indices, X.indptr), shape=X.shape)
+
+
+def _stored_columns(X: Any) -> Any:
+    """The column of each stored value of a CSR or CSC matrix, shape ``(nnz,)``.
+
+    CSR: its index array itself (no copy); CSC: made from ``indptr``.
+    """
+    if X.format == "csr":
+        return X.indices
+    return np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
 
 
 def float32_curvature_sums(
     X32_b: Any,
-    P32_b: NDArray[np.float32],
+    P_b: NDArray[np.floating[Any]],
     w32_b: NDArray[np.float32] | None,
     V32: NDArray[np.float32],
     *,
     intercept: bool,
+    threads: int = 1,
 ) -> NDArray[np.float32]:
     """The float32 twin of :func:`mnlogit.objective.kernels.curvature_sums`.
 
@@ -90,14 +121,20 @@ def float32_curvature_sums(
     ----------
     X32_b : sparse matrix of shape (m, p), float32
         From :func:`float32_sparse` (already scaled).
-    P32_b : ndarray of shape (m, K), float32
-        The probabilities at the point of the product.
+    P_b : ndarray of shape (m, K), float32 or float64
+        The probabilities at the point of the product; float64 ones are rounded to
+        float32 a row block at a time.
     w32_b : ndarray of shape (m,), float32, optional
     V32 : ndarray of shape (p1, K), float32, C-ordered
         The direction (intercepts first when ``intercept``), on the scaled features;
         callers divide it by its largest entry first (the product is linear), so its
         scale cannot overflow.
     intercept : bool
+    threads : int, default=1
+        For CSR ``X32_b``: contiguous row ranges run on up to this many Python threads
+        (:func:`mnlogit.objective.sparse_threads.map_csr_row_ranges`; scipy's products
+        release the GIL), each with its own partial sums, added in row order. One range
+        gives the same numbers as the whole matrix at once.
 
     Returns
     -------
@@ -106,15 +143,68 @@ def float32_curvature_sums(
         ``D = X_b V_W + v_b``; additive over row blocks. Not checked for overflow: the
         caller checks that the result is finite.
     """
-    D = np.asarray(X32_b @ V32[int(intercept) :])
-    if intercept:
-        D += V32[0]
-    # R = P * (D - rowsum(P * D)), in place in D
-    D -= np.einsum("ij,ij->i", P32_b, D)[:, None]
-    D *= P32_b
-    if w32_b is not None:
-        D *= w32_b[:, None]
-    XtR = np.asarray(X32_b.T @ D)
-    if intercept:
-        XtR = np.vstack([np.ones(D.shape[0], dtype=np.float32) @ D, XtR])
-    return XtR
+    VW = V32[int(intercept) :]
+    vb = V32[0] if intercept else None
+
+    def rows(start: int, stop: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        X_r = csr_row_view(X32_b, start, stop)
+        return _range_sums(
+            X_r, P_b[start:stop], None if w32_b is None else w32_b[start:stop], VW, vb
+        )
+
+    if X32_b.format == "csr":
+        parts = map_csr_row_ranges(rows, X32_b, threads, V32.shape[1])
+    else:
+        parts = [_range_sums(X32_b, P_b, w32_b, VW, vb)]
+    out = np.empty((V32.shape[0], V32.shape[1]), dtype=np.float32)
+    body = out[int(intercept) :]
+    for j, (colsum, XtR) in enumerate(parts):
+        if j == 0:
+            body[...] = XtR
+            if intercept:
+                out[0] = colsum
+        else:
+            body += XtR
+            if intercept:
+                out[0] += colsum
+    return out
+
+
+def _range_sums(
+    X_r: Any,
+    P_r: NDArray[np.floating[Any]],
+    w_r: NDArray[np.float32] | None,
+    VW: NDArray[np.float32],
+    vb: NDArray[np.float32] | None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """``colsum(R)`` (K,) and ``X_rᵀ R`` (p, K) of one row range (see the caller)."""
+    D = np.asarray(X_r @ VW)
+    if vb is not None:
+        D += vb
+    # R = P * (D - rowsum(P * D)), in place in D, in row blocks: the probabilities are
+    # converted to float32 a block at a time (the same values as a whole-array copy,
+    # without keeping an n x K float32 copy through the fit)
+    step = max(1, _ELEMENTWISE_BLOCK // max(D.shape[1], 1))
+    for start in range(0, D.shape[0], step):
+        Db = D[start : start + step]
+        Pb = np.asarray(P_r[start : start + step], dtype=np.float32)
+        Db -= np.einsum("ij,ij->i", Pb, Db)[:, None]
+        Db *= Pb
+        if w_r is not None:
+            Db *= w_r[start : start + step, None]
+    colsum = np.ones(D.shape[0], dtype=np.float32) @ D
+    return colsum, np.asarray(X_r.T @ D)
+
+
+def add_diagonal_product(out: FloatArray, diagonal: FloatArray, v: FloatArray) -> None:
+    """``out += diagonal * v`` in place, in blocks (no temporary the size of ``v``).
+
+    Parameters
+    ----------
+    out, diagonal, v : ndarray of shape (m,)
+        ``m`` can be a million (a sparse text problem's parameters): the whole
+        ``diagonal * v`` was one more such array per Hessian-vector product.
+    """
+    for start in range(0, out.size, _CHUNK):
+        stop = start + _CHUNK
+        out[start:stop] += diagonal[start:stop] * v[start:stop]

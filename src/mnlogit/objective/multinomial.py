@@ -27,6 +27,7 @@ from mnlogit.objective import blocks, curvature, kernels
 from mnlogit.objective import loss as loss_kernels
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.float32_curvature import (
+    add_diagonal_product,
     float32_curvature_sums,
     float32_sparse,
     worthwhile,
@@ -35,6 +36,7 @@ from mnlogit.objective.hessian import ProbabilityRows, loss_hessian
 from mnlogit.objective.loss import ProbabilityVisitor
 from mnlogit.objective.penalties import Penalty
 from mnlogit.objective.protocol import HESSIAN, HESSP, IRLS, KRONECKER, SUBSAMPLE, Inverse
+from mnlogit.objective.threads import row_threads
 from mnlogit.parameterization import Parameterization
 
 __all__ = ["MultinomialObjective"]
@@ -52,7 +54,6 @@ class _Point:
     min_prob: float | None = None  # smallest probability over rows of positive weight
     gradient_sums: FloatArray | None = None  # [1, X]ᵀ G (p1, K) on the scaled features
     prob_kept: bool = False  # whether the probability buffer holds P at theta
-    prob32: NDArray[np.float32] | None = None  # float32 copy of P, for curvature products
 
 
 class _Float32Operands(NamedTuple):
@@ -654,11 +655,10 @@ class MultinomialObjective:
         """
         ops = self._float32_operands() if worthwhile(self.X, self.n_classes) else None
         if ops is not None:
+            # float64 probabilities, rounded to float32 a row block at a time inside the
+            # product: no n x K float32 copy is kept (peak memory, issue-sparse5)
             P64 = self._probabilities_at(theta)
-            point = self._evaluate(theta)
-            if point.prob32 is None:
-                point.prob32 = P64.astype(np.float32)
-            out = self._float32_product(ops, point.prob32, v)
+            out = self._float32_product(ops, P64, v)
             if out is not None:
                 return out
         return self.hessp(theta, v)
@@ -678,7 +678,7 @@ class MultinomialObjective:
         return self._f32
 
     def _float32_product(
-        self, ops: _Float32Operands, P32: NDArray[np.float32], v: FloatArray
+        self, ops: _Float32Operands, P: FloatArray, v: FloatArray
     ) -> FloatArray | None:
         """``H v`` by float32 products, or None for ``v`` zero or not finite, or overflow.
 
@@ -691,14 +691,21 @@ class MultinomialObjective:
         # v / vmax straight into float32 (one pass, no float64 temporary)
         V = np.empty((self.n_classes - 1, self.p1), dtype=np.float32)
         np.multiply(v.reshape(V.shape), 1.0 / vmax, out=V, casting="unsafe")
+        # each intermediate is dropped once used: m can be a million (peak memory)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             B = V.T @ ops.a.T  # (p1, K), C-ordered
-            XtR = float32_curvature_sums(ops.x, P32, ops.weights, B, intercept=self.fit_intercept)
+            del V
+            XtR = float32_curvature_sums(
+                ops.x, P, ops.weights, B, intercept=self.fit_intercept, threads=row_threads()
+            )
+            del B
             # free gradient A.T @ XtR.T, still in float32 (a third of the float64 cost)
             free = ops.a.T @ XtR.T
+            del XtR
         out = free.astype(np.float64).reshape(-1)
+        del free
         out *= vmax * self._common_weight
-        out += self._penalty_diagonal() * v
+        add_diagonal_product(out, self._penalty_diagonal(), v)
         if not np.isfinite(float(out.sum())):  # an inf or nan anywhere (or overflow)
             return None
         return out

@@ -78,6 +78,8 @@ def conjugate_gradient(
     s = z.copy()
     target = (rtol**2) * float(r @ r)
     for i in range(max_iter):
+        # H s and the next z are the only m-sized arrays made per iteration; each is
+        # dropped as soon as it is used, so at most one of each is alive.
         Hs = np.asarray(hessp(s), dtype=np.float64)
         curv = float(s @ Hs)
         if curv <= 1e-16 * float(s @ s):
@@ -85,9 +87,11 @@ def conjugate_gradient(
         a = rz / curv
         d = _axpy(s, d, a=a)
         r = _axpy(Hs, r, a=-a)
+        del Hs
         rr = float(r @ r)
         if rr <= target or (atol > 0 and abs(float(r[_iamax(r)])) <= atol):
             return d, i + 1
+        del z
         z = r if precondition is None else np.asarray(precondition(r), dtype=np.float64)
         rz_new = rr if precondition is None else float(r @ z)
         if not rz_new > 0:  # a preconditioner that is not positive definite here
@@ -117,9 +121,15 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
     # within half the tolerance (see conjugate_gradient).
     atol = 0.5 * options.tol if options.criterion == "gradient" else 0.0
     stop_reason = None
+    # The last direction and preconditioner are dropped before the next are made: each
+    # holds m numbers (m = (K-1)(p+1), about a million on a sparse text problem), and
+    # keeping them through the next CG solve raised the fit's peak memory.
+    d: FloatArray | None = None
+    precondition: Callable[[FloatArray], FloatArray] | None = None
     for _ in range(options.max_iter):
         gnorm = float(np.linalg.norm(g))
         rtol = min(0.5, np.sqrt(gnorm))
+        d = precondition = None
         precondition = obj.curvature_preconditioner(x)
 
         def product(v: FloatArray, at: FloatArray = x) -> FloatArray:
