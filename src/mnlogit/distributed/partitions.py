@@ -26,6 +26,7 @@ to (:func:`shared`), not embedded in each task.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -52,6 +53,7 @@ __all__ = [
     "persist_if_it_fits",
     "persist_raw_if_it_fits",
     "persist_spread",
+    "placement_plan",
     "report_passes",
     "row_partitions",
     "row_parts",
@@ -247,16 +249,19 @@ def _distributed_client() -> Any | None:
 
 def _combine_all(
     kernel: Callable[..., Any], combine: Callable[..., Any], n_args: int, *items: Any
-) -> Any:
+) -> tuple[Any, str]:
     """On a worker: ``kernel(block, *args)`` on each of its blocks, reduced by ``combine``
-    :data:`FAN_IN` partials at a time (``items`` is ``args`` then the blocks)."""
+    :data:`FAN_IN` partials at a time (``items`` is ``args`` then the blocks); returned
+    with the address of the worker that ran it (a placement check, :func:`worker_pass`)."""
+    from distributed import get_worker
+
     args, blocks = items[:n_args], items[n_args:]
     pending: list[Any] = []
     for block in blocks:
         pending.append(kernel(block, *args))
         if len(pending) == FAN_IN:
             pending = [combine(*pending)]
-    return combine(*pending)
+    return combine(*pending), str(get_worker().address)
 
 
 def _own_future(part: Delayed) -> list[Any]:
@@ -279,6 +284,56 @@ def _persisted_futures(blocks: Sequence[Delayed]) -> list[Any] | None:
     return futures
 
 
+#: Worker -> positions of the blocks it holds, per ``(client id, block keys)``: the
+#: placement :func:`worker_pass` reads once (``who_has``) and reuses on later passes.
+#: Keys only, never futures, so that a plan keeps no data alive; the oldest of more than
+#: :data:`PLAN_CACHE_SIZE` plans is forgotten.
+_PLANS: OrderedDict[tuple[str, tuple[Any, ...]], dict[str, list[int]]] = OrderedDict()
+#: Plans kept (one per set of persisted blocks: a fit has one or two).
+PLAN_CACHE_SIZE = 8
+
+
+def placement_plan(blocks: Sequence[Delayed]) -> dict[str, list[int]] | None:
+    """The cached placement of persisted ``blocks`` on the current ``distributed``
+    client: worker address -> positions in ``blocks``, or None when none is cached
+    (not yet read, or forgotten because the cluster changed under a pass)."""
+    client = _distributed_client()
+    futures = None if client is None else _persisted_futures(blocks)
+    if client is None or futures is None:
+        return None
+    return _PLANS.get((str(client.id), tuple(f.key for f in futures)))
+
+
+def _read_placement(client: Any, futures: Sequence[Any]) -> dict[str, list[int]] | None:
+    """Worker -> positions of the blocks it holds (a block held twice goes to the holder
+    with the fewest so far), waiting for the blocks first; None when one is held nowhere
+    (lost or not yet in memory: the graph path recomputes it)."""
+    from distributed import wait
+
+    wait(futures)  # a persist just started: its blocks' places are known once computed
+    owners = client.who_has(futures)
+    plan: dict[str, list[int]] = {}
+    for i, future in enumerate(futures):
+        holders = sorted(owners.get(future.key, ()))
+        if not holders:
+            return None
+        holder = min(holders, key=lambda w: len(plan.get(w, [])))
+        plan.setdefault(holder, []).append(i)
+    return plan
+
+
+def _resolved(args: Sequence[Any]) -> list[Any]:
+    """``args`` with the ``Delayed`` among them (the :func:`shared` coefficients)
+    computed here, in this process."""
+    values = list(args)
+    delayed_at = [i for i, a in enumerate(values) if isinstance(a, Delayed)]
+    if delayed_at:
+        computed = dask.compute(*(values[i] for i in delayed_at), scheduler="sync")
+        for i, value in zip(delayed_at, computed, strict=True):
+            values[i] = value
+    return values
+
+
 def worker_pass(
     blocks: Sequence[Delayed], kernel: Callable[..., Any], combine: Callable[..., Any], *args: Any
 ) -> tuple[Any] | None:
@@ -286,11 +341,20 @@ def worker_pass(
 
     Each worker maps ``kernel(block, *args)`` over its own blocks and combines the
     partial sums (:data:`FAN_IN` at a time); the client combines the workers' results.
-    Nothing but the small ``args`` and one partial sum per worker crosses the network,
-    and the scheduler handles ``n_workers`` tasks a pass (with one task per block it was
-    32 tasks and a reduction tree of 5, whose inputs moved between the workers: measured
-    in docs/dask.md). Used only on a ``distributed`` client with every block persisted
-    and the ``dask.config`` key ``mnlogit.pass_per_worker`` not False.
+    Nothing but the small ``args`` (computed here and sent as values in the tasks) and one
+    partial sum per worker crosses the network, and the scheduler handles ``n_workers``
+    tasks a pass (with one task per block it was 32 tasks and a reduction tree of 5, whose
+    inputs moved between the workers: measured in docs/dask.md). Used only on a
+    ``distributed`` client with every block persisted and the ``dask.config`` key
+    ``mnlogit.pass_per_worker`` not False.
+
+    The placement of the blocks is read from the scheduler on the first pass over them
+    and reused (:func:`placement_plan`): a pass then costs the scheduler one submission of
+    all the workers' tasks and one gather. Each task reports the worker that ran it; when
+    one ran elsewhere than planned (its worker was lost, its blocks recomputed elsewhere)
+    the plan is forgotten and read again on the next pass. Results never depend on the
+    plan: every block is in exactly one task, and a task whose worker is gone runs on
+    another (``allow_other_workers``), fetching or recomputing its blocks.
 
     Returns
     -------
@@ -305,39 +369,44 @@ def worker_pass(
     futures = _persisted_futures(blocks)
     if futures is None:
         return None
-    from distributed import wait
+    ident = (str(client.id), tuple(f.key for f in futures))
+    plan = _PLANS.get(ident)
+    if plan is None:
+        plan = _read_placement(client, futures)
+        if plan is None:
+            return None
+        _PLANS[ident] = plan
+        while len(_PLANS) > PLAN_CACHE_SIZE:
+            _PLANS.popitem(last=False)
+    values = _resolved(args)
+    tasks = _submit_all(client, plan, futures, kernel, combine, values)
+    found = client.gather(tasks)
+    if any(ran != worker for (_, ran), worker in zip(found, plan, strict=True)):
+        _PLANS.pop(ident, None)
+    return (combine(*(part for part, _ in found)),)
 
-    wait(futures)  # a persist just started: its blocks' places are known once computed
-    owners = client.who_has(futures)
-    by_worker: dict[str, list[Any]] = {}
-    for future in futures:
-        holders = sorted(owners.get(future.key, ()))
-        if not holders:
-            return None  # lost or not yet in memory: the graph path recomputes it
-        # a block held twice goes to the holder with the fewest blocks so far
-        holder = min(holders, key=lambda w: len(by_worker.get(w, [])))
-        by_worker.setdefault(holder, []).append(future)
-    values = list(args)
-    delayed_at = [i for i, a in enumerate(values) if isinstance(a, Delayed)]
-    if delayed_at:
-        computed = dask.compute(*(values[i] for i in delayed_at), scheduler="sync")
-        for i, value in zip(delayed_at, computed, strict=True):
-            values[i] = value
-    tasks = [
-        client.submit(
-            _combine_all,
-            kernel,
-            combine,
-            len(values),
-            *values,
-            *held,
-            workers=[worker],
-            allow_other_workers=True,
-            pure=False,
-        )
-        for worker, held in by_worker.items()
-    ]
-    return (combine(*client.gather(tasks)),)
+
+def _submit_all(
+    client: Any,
+    plan: dict[str, list[int]],
+    futures: Sequence[Any],
+    kernel: Callable[..., Any],
+    combine: Callable[..., Any],
+    values: list[Any],
+) -> list[Any]:
+    """The task of every worker in ``plan`` (in its order), submitted in one message to
+    the scheduler (one graph, each task annotated with its worker): with one submission
+    a worker, the client's batched stream (10 ms interval) holds back all but the first,
+    so the second worker would start up to 10 ms later."""
+    parts = []
+    for worker, held in plan.items():
+        with dask.annotate(workers=[worker], allow_other_workers=True):
+            parts.append(
+                delayed(_combine_all, pure=False)(
+                    kernel, combine, len(values), *values, *(futures[i] for i in held)
+                )
+            )
+    return list(client.compute(parts))
 
 
 # ---------------------------------------------------------------------- partitions
