@@ -48,6 +48,7 @@ __all__ = [
     "RawBlock",
     "array_parts",
     "block_rows_offsets",
+    "forget_placements",
     "is_frame_like",
     "paired_parts",
     "persist_if_it_fits",
@@ -174,7 +175,12 @@ class PassCounter:
         return self.gather(kind, [root], partitions)[0]
 
     def gather(self, kind: str, parts: Sequence[Delayed], partitions: int) -> list[Any]:
-        """Compute ``parts`` straight to the client (one pass: no worker holds them all)."""
+        """Compute ``parts`` straight to the client (one pass: no worker holds them all).
+
+        A task per block may run away from its block (work stealing) and leave a copy
+        behind, of which the scheduler later drops one: the cached placements of
+        :func:`worker_pass` are forgotten (:func:`forget_placements`)."""
+        forget_placements()
         start = time.perf_counter()
         values = list(dask.compute(*parts))
         self.record(kind, time.perf_counter() - start, partitions)
@@ -231,7 +237,7 @@ def run_pass(
         counter.record(kind, time.perf_counter() - start, len(blocks))
         return found[0]
     parts = [delayed(kernel, pure=True)(block, *args) for block in blocks]
-    return counter.run(kind, tree_reduce(parts, combine), len(blocks))
+    return counter.run(kind, tree_reduce(parts, combine), len(blocks))  # forgets placements
 
 
 def _distributed_client() -> Any | None:
@@ -285,9 +291,9 @@ def _persisted_futures(blocks: Sequence[Delayed]) -> list[Any] | None:
 
 
 #: Worker -> positions of the blocks it holds, per ``(client id, block keys)``: the
-#: placement :func:`worker_pass` reads once (``who_has``) and reuses on later passes.
-#: Keys only, never futures, so that a plan keeps no data alive; the oldest of more than
-#: :data:`PLAN_CACHE_SIZE` plans is forgotten.
+#: placement :func:`worker_pass` reads (``who_has``) and reuses on later passes while it
+#: is settled (every block held by one worker). Keys only, never futures, so that a plan
+#: keeps no data alive; the oldest of more than :data:`PLAN_CACHE_SIZE` plans is forgotten.
 _PLANS: OrderedDict[tuple[str, tuple[Any, ...]], dict[str, list[int]]] = OrderedDict()
 #: Plans kept (one per set of persisted blocks: a fit has one or two).
 PLAN_CACHE_SIZE = 8
@@ -304,22 +310,35 @@ def placement_plan(blocks: Sequence[Delayed]) -> dict[str, list[int]] | None:
     return _PLANS.get((str(client.id), tuple(f.key for f in futures)))
 
 
-def _read_placement(client: Any, futures: Sequence[Any]) -> dict[str, list[int]] | None:
+def forget_placements() -> None:
+    """Forget every cached placement (:func:`placement_plan`): the next
+    :func:`worker_pass` over any blocks reads theirs again. Called before every pass that
+    is not one task per worker (tasks per block may copy blocks between workers)."""
+    _PLANS.clear()
+
+
+def _read_placement(
+    client: Any, futures: Sequence[Any]
+) -> tuple[dict[str, list[int]] | None, bool]:
     """Worker -> positions of the blocks it holds (a block held twice goes to the holder
-    with the fewest so far), waiting for the blocks first; None when one is held nowhere
+    with the fewest so far), waiting for the blocks first, and whether it is settled
+    (no block held twice: the scheduler drops extra copies a while later, perhaps the
+    planned one, so such a plan serves one pass). None when a block is held nowhere
     (lost or not yet in memory: the graph path recomputes it)."""
     from distributed import wait
 
     wait(futures)  # a persist just started: its blocks' places are known once computed
     owners = client.who_has(futures)
     plan: dict[str, list[int]] = {}
+    settled = True
     for i, future in enumerate(futures):
         holders = sorted(owners.get(future.key, ()))
         if not holders:
-            return None
+            return None, False
+        settled = settled and len(holders) == 1
         holder = min(holders, key=lambda w: len(plan.get(w, [])))
         plan.setdefault(holder, []).append(i)
-    return plan
+    return plan, settled
 
 
 def _resolved(args: Sequence[Any]) -> list[Any]:
@@ -349,12 +368,16 @@ def worker_pass(
     ``mnlogit.pass_per_worker`` not False.
 
     The placement of the blocks is read from the scheduler on the first pass over them
-    and reused (:func:`placement_plan`): a pass then costs the scheduler one submission of
-    all the workers' tasks and one gather. Each task reports the worker that ran it; when
-    one ran elsewhere than planned (its worker was lost, its blocks recomputed elsewhere)
-    the plan is forgotten and read again on the next pass. Results never depend on the
-    plan: every block is in exactly one task, and a task whose worker is gone runs on
-    another (``allow_other_workers``), fetching or recomputing its blocks.
+    and reused while it is settled (:func:`placement_plan`): a pass then costs the
+    scheduler one submission of all the workers' tasks and one gather. It is read again
+    after a pass of another shape (:func:`forget_placements`: a task per block may leave
+    a copy of its block on another worker, and the scheduler's active memory manager then
+    drops one of the two, maybe the planned one), and when a task ran elsewhere than
+    planned (its worker was lost, its blocks recomputed elsewhere; each task reports the
+    worker that ran it). A worker added holds no blocks and leaves the plan as it is.
+    Results never depend on the plan: every block is in exactly one task, and a task
+    whose worker is gone runs on another (``allow_other_workers``), fetching or
+    recomputing its blocks.
 
     Returns
     -------
@@ -372,12 +395,13 @@ def worker_pass(
     ident = (str(client.id), tuple(f.key for f in futures))
     plan = _PLANS.get(ident)
     if plan is None:
-        plan = _read_placement(client, futures)
+        plan, settled = _read_placement(client, futures)
         if plan is None:
             return None
-        _PLANS[ident] = plan
-        while len(_PLANS) > PLAN_CACHE_SIZE:
-            _PLANS.popitem(last=False)
+        if settled:
+            _PLANS[ident] = plan
+            while len(_PLANS) > PLAN_CACHE_SIZE:
+                _PLANS.popitem(last=False)
     values = _resolved(args)
     tasks = _submit_all(client, plan, futures, kernel, combine, values)
     found = client.gather(tasks)
