@@ -17,7 +17,8 @@ the shape the block kernels take. Before the classes are known a partition yield
   On a ``distributed`` client with persisted blocks a pass is one task per worker, over
   the blocks that worker holds (:func:`worker_pass`): no partial sum crosses between
   workers and the scheduler sees two tasks a pass instead of ``2 x`` the partitions;
-  the persisted partitions are spread evenly over the workers (:func:`persist_spread`).
+  the persisted partitions are spread evenly over the workers (:func:`persist_spread`),
+  and where they are is read once and reused while it holds (:func:`placement_plan`).
 
 The coefficients of a pass enter its graph once, as a single key that every task refers
 to (:func:`shared`), not embedded in each task.
