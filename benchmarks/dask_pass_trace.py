@@ -8,8 +8,12 @@ held, then alternates one value-and-gradient pass of one task per worker
 (``worker_pass``) with the same pass as a graph of a task per partition and a reduction
 tree (``mnlogit.pass_per_worker`` False), ``--repeats`` times (medians), and prints the
 task stream of one pass of each: per task name and action (compute, transfer), count and
-seconds. The dataset of ``benchmarks.dask_spark`` serves (docs/dask.md, "The per-pass
-target"). Timings on a shared machine are noisy; the load is printed.
+seconds. Then ``--repeats`` more passes of one task per worker, traced, each split into
+the time before the first task started computing, the longest task's compute span, and the
+time after the last task stopped (what the client waits for beyond the kernels: the
+submission, the scheduler's and the workers' round trips, the gather), with medians.
+The dataset of ``benchmarks.dask_spark`` serves (docs/dask.md, "The per-pass target").
+Timings on a shared machine are noisy; the load is printed.
 """
 
 from __future__ import annotations
@@ -34,6 +38,21 @@ def _summary(stream: list[dict[str, Any]]) -> dict[tuple[str, str], list[float]]
             out[(name, span["action"])][0] += 1
             out[(name, span["action"])][1] += span["stop"] - span["start"]
     return out
+
+
+def _critical_path(stream: list[dict[str, Any]], start: float, stop: float) -> list[float]:
+    """``[wall, before the first compute, longest compute span, after the last stop]``
+    (seconds) of one pass that ran from ``start`` to ``stop`` (wall-clock times)."""
+    spans = [
+        (span["start"], span["stop"])
+        for task in stream
+        for span in task["startstops"]
+        if span["action"] == "compute" and start <= span["start"] <= stop
+    ]
+    first = min(a for a, _ in spans)
+    last = max(b for _, b in spans)
+    longest = max(b - a for a, b in spans)
+    return [stop - start, first - start, longest, stop - last]
 
 
 def main() -> None:
@@ -96,6 +115,20 @@ def main() -> None:
                 obj.value_and_gradient(rng.normal(size=obj.n_params) * 0.01)
             for (name, action), (count, seconds) in sorted(_summary(stream.data).items()):
                 print(f"    {name:>14} {action:>9}: {int(count):3d} spans, {seconds:.3f} s")
+        rows = []
+        with get_task_stream(client) as stream:
+            for _ in range(args.repeats):
+                theta = rng.normal(size=obj.n_params) * 0.01
+                start = time.time()
+                obj.value_and_gradient(theta)
+                rows.append((start, time.time()))
+                time.sleep(0.2)
+        split = np.array([_critical_path(stream.data, a, b) for a, b in rows])
+        print("one task per worker, traced: wall, before the first compute, longest compute,")
+        print("after the last stop (s), per pass:")
+        for row in split:
+            print("    " + "  ".join(f"{v:.3f}" for v in row))
+        print("    medians: " + "  ".join(f"{v:.3f}" for v in np.median(split, axis=0)))
     print("load", os.getloadavg())
 
 

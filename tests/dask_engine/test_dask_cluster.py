@@ -7,6 +7,7 @@ core) formula fit reading Parquet files, both equal to the in-memory fit within 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,94 @@ def test_the_first_invalid_value_is_reported_whatever_worker_finds_it(client: An
     X[1500 + 7, 0] = np.inf  # partition 3, row 7
     with pytest.raises(InvalidInputError, match=r"partition 1, row 3, column 'x1'"):
         MultinomialLogit().fit(da.from_array(X, chunks=500), da.from_array(y, chunks=500))
+
+
+def test_the_blocks_placement_is_read_once_and_again_when_a_worker_is_lost() -> None:
+    """``worker_pass`` reads where the blocks are (``who_has``) on the first pass only;
+    a pass of a task per block (the subsample's rows) makes the next one read it again; a
+    worker added leaves the plan as it is (its blocks did not move); a worker lost (its
+    blocks recomputed elsewhere) makes the next pass forget the plan and the one after
+    read it again. Every pass's value and gradient equal the in-memory objective's. The
+    blocks on the workers are C-contiguous float64 (what the kernel reads, no copy)."""
+    from mnlogit.distributed.objective import DaskObjective
+    from mnlogit.distributed.partitions import placement_plan
+    from mnlogit.distributed.preparation import prepare_dask
+    from mnlogit.objective import MultinomialObjective, make_penalty
+    from mnlogit.parameterization import Parameterization
+    from mnlogit.preparation import FitSettings
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    with cluster, distributed.Client(cluster) as client:
+        X, y = _data(n=12000, p=4, K=3, seed=17)
+        settings = FitSettings.from_params(MultinomialLogit().get_params())
+        data = prepare_dask(
+            settings, da.from_array(X, chunks=1500), da.from_array(y, chunks=1500), None, None
+        )
+        param = Parameterization(data.n_classes, data.reference_index)
+        penalty = make_penalty(None, 0.0, True)
+        obj = DaskObjective(data, param, penalty)
+        memory = MultinomialObjective(
+            X, y, 3, np.ones(y.size), param, penalty, True, feature_scale=1.0 / obj.column_factor
+        )
+        asked: list[int] = []
+        who_has = client.who_has
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            asked.append(1)
+            return who_has(*args, **kwargs)
+
+        client.who_has = counted  # type: ignore[method-assign]
+        rng = np.random.default_rng(3)
+
+        def check_pass() -> None:
+            theta = rng.normal(size=obj.n_params) * 0.3
+            value, grad = obj.value_and_gradient(theta)
+            ref_value, ref_grad = memory.value_and_gradient(theta)
+            assert value == pytest.approx(ref_value, rel=1e-13)
+            np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-13)
+
+        assert placement_plan(obj.blocks) is None
+        check_pass()
+        first = placement_plan(obj.blocks)
+        assert first is not None and len(asked) == 1
+        assert set(first) == set(client.scheduler_info()["workers"])
+        assert sorted(i for held in first.values() for i in held) == list(range(8))
+        for _ in range(2):
+            check_pass()
+        assert len(asked) == 1  # the cached plan: no who_has
+        futures = distributed.futures_of(obj.blocks)
+        layout = client.submit(
+            lambda block: (block.X.flags.c_contiguous, block.X.dtype.name), futures[0]
+        ).result()
+        assert layout == (True, "float64")
+        rows = obj.gather_rows(4)  # a task per block
+        assert rows.codes.size == 3000 and placement_plan(obj.blocks) is None
+        check_pass()
+        assert placement_plan(obj.blocks) == first and len(asked) == 2
+        check_pass()
+        assert len(asked) == 2
+        cluster.scale(3)
+        client.wait_for_workers(3)
+        check_pass()
+        assert placement_plan(obj.blocks) == first and len(asked) == 2
+        lost = sorted(first)[0]
+        client.restart_workers([lost])  # its blocks are gone, it comes back elsewhere
+        check_pass()  # its task ran on another worker: the plan is forgotten
+        assert placement_plan(obj.blocks) is None
+        # read again each pass until settled: blocks recomputed or copied for the lost
+        # worker's task may be held twice until the scheduler drops a copy
+        for _ in range(20):
+            check_pass()
+            again = placement_plan(obj.blocks)
+            if again is not None:
+                break
+            time.sleep(0.5)
+        assert again is not None and len(asked) >= 3
+        assert lost not in again
+        assert set(again) <= set(client.scheduler_info()["workers"])
+        assert sorted(i for held in again.values() for i in held) == list(range(8))
+        read = len(asked)
+        check_pass()
+        assert len(asked) == read

@@ -17,7 +17,8 @@ the shape the block kernels take. Before the classes are known a partition yield
   On a ``distributed`` client with persisted blocks a pass is one task per worker, over
   the blocks that worker holds (:func:`worker_pass`): no partial sum crosses between
   workers and the scheduler sees two tasks a pass instead of ``2 x`` the partitions;
-  the persisted partitions are spread evenly over the workers (:func:`persist_spread`).
+  the persisted partitions are spread evenly over the workers (:func:`persist_spread`),
+  and where they are is read once and reused while it holds (:func:`placement_plan`).
 
 The coefficients of a pass enter its graph once, as a single key that every task refers
 to (:func:`shared`), not embedded in each task.
@@ -26,6 +27,7 @@ to (:func:`shared`), not embedded in each task.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -47,11 +49,13 @@ __all__ = [
     "RawBlock",
     "array_parts",
     "block_rows_offsets",
+    "forget_placements",
     "is_frame_like",
     "paired_parts",
     "persist_if_it_fits",
     "persist_raw_if_it_fits",
     "persist_spread",
+    "placement_plan",
     "report_passes",
     "row_partitions",
     "row_parts",
@@ -172,7 +176,12 @@ class PassCounter:
         return self.gather(kind, [root], partitions)[0]
 
     def gather(self, kind: str, parts: Sequence[Delayed], partitions: int) -> list[Any]:
-        """Compute ``parts`` straight to the client (one pass: no worker holds them all)."""
+        """Compute ``parts`` straight to the client (one pass: no worker holds them all).
+
+        A task per block may run away from its block (work stealing) and leave a copy
+        behind, of which the scheduler later drops one: the cached placements of
+        :func:`worker_pass` are forgotten (:func:`forget_placements`)."""
+        forget_placements()
         start = time.perf_counter()
         values = list(dask.compute(*parts))
         self.record(kind, time.perf_counter() - start, partitions)
@@ -229,7 +238,7 @@ def run_pass(
         counter.record(kind, time.perf_counter() - start, len(blocks))
         return found[0]
     parts = [delayed(kernel, pure=True)(block, *args) for block in blocks]
-    return counter.run(kind, tree_reduce(parts, combine), len(blocks))
+    return counter.run(kind, tree_reduce(parts, combine), len(blocks))  # forgets placements
 
 
 def _distributed_client() -> Any | None:
@@ -247,16 +256,19 @@ def _distributed_client() -> Any | None:
 
 def _combine_all(
     kernel: Callable[..., Any], combine: Callable[..., Any], n_args: int, *items: Any
-) -> Any:
+) -> tuple[Any, str]:
     """On a worker: ``kernel(block, *args)`` on each of its blocks, reduced by ``combine``
-    :data:`FAN_IN` partials at a time (``items`` is ``args`` then the blocks)."""
+    :data:`FAN_IN` partials at a time (``items`` is ``args`` then the blocks); returned
+    with the address of the worker that ran it (a placement check, :func:`worker_pass`)."""
+    from distributed import get_worker
+
     args, blocks = items[:n_args], items[n_args:]
     pending: list[Any] = []
     for block in blocks:
         pending.append(kernel(block, *args))
         if len(pending) == FAN_IN:
             pending = [combine(*pending)]
-    return combine(*pending)
+    return combine(*pending), str(get_worker().address)
 
 
 def _own_future(part: Delayed) -> list[Any]:
@@ -279,6 +291,69 @@ def _persisted_futures(blocks: Sequence[Delayed]) -> list[Any] | None:
     return futures
 
 
+#: Worker -> positions of the blocks it holds, per ``(client id, block keys)``: the
+#: placement :func:`worker_pass` reads (``who_has``) and reuses on later passes while it
+#: is settled (every block held by one worker). Keys only, never futures, so that a plan
+#: keeps no data alive; the oldest of more than :data:`PLAN_CACHE_SIZE` plans is forgotten.
+_PLANS: OrderedDict[tuple[str, tuple[Any, ...]], dict[str, list[int]]] = OrderedDict()
+#: Plans kept (one per set of persisted blocks: a fit has one or two).
+PLAN_CACHE_SIZE = 8
+
+
+def placement_plan(blocks: Sequence[Delayed]) -> dict[str, list[int]] | None:
+    """The cached placement of persisted ``blocks`` on the current ``distributed``
+    client: worker address -> positions in ``blocks``, or None when none is cached
+    (not yet read, or forgotten because the cluster changed under a pass)."""
+    client = _distributed_client()
+    futures = None if client is None else _persisted_futures(blocks)
+    if client is None or futures is None:
+        return None
+    return _PLANS.get((str(client.id), tuple(f.key for f in futures)))
+
+
+def forget_placements() -> None:
+    """Forget every cached placement (:func:`placement_plan`): the next
+    :func:`worker_pass` over any blocks reads theirs again. Called before every pass that
+    is not one task per worker (tasks per block may copy blocks between workers)."""
+    _PLANS.clear()
+
+
+def _read_placement(
+    client: Any, futures: Sequence[Any]
+) -> tuple[dict[str, list[int]] | None, bool]:
+    """Worker -> positions of the blocks it holds (a block held twice goes to the holder
+    with the fewest so far), waiting for the blocks first, and whether it is settled
+    (no block held twice: the scheduler drops extra copies a while later, perhaps the
+    planned one, so such a plan serves one pass). None when a block is held nowhere
+    (lost or not yet in memory: the graph path recomputes it)."""
+    from distributed import wait
+
+    wait(futures)  # a persist just started: its blocks' places are known once computed
+    owners = client.who_has(futures)
+    plan: dict[str, list[int]] = {}
+    settled = True
+    for i, future in enumerate(futures):
+        holders = sorted(owners.get(future.key, ()))
+        if not holders:
+            return None, False
+        settled = settled and len(holders) == 1
+        holder = min(holders, key=lambda w: len(plan.get(w, [])))
+        plan.setdefault(holder, []).append(i)
+    return plan, settled
+
+
+def _resolved(args: Sequence[Any]) -> list[Any]:
+    """``args`` with the ``Delayed`` among them (the :func:`shared` coefficients)
+    computed here, in this process."""
+    values = list(args)
+    delayed_at = [i for i, a in enumerate(values) if isinstance(a, Delayed)]
+    if delayed_at:
+        computed = dask.compute(*(values[i] for i in delayed_at), scheduler="sync")
+        for i, value in zip(delayed_at, computed, strict=True):
+            values[i] = value
+    return values
+
+
 def worker_pass(
     blocks: Sequence[Delayed], kernel: Callable[..., Any], combine: Callable[..., Any], *args: Any
 ) -> tuple[Any] | None:
@@ -286,11 +361,24 @@ def worker_pass(
 
     Each worker maps ``kernel(block, *args)`` over its own blocks and combines the
     partial sums (:data:`FAN_IN` at a time); the client combines the workers' results.
-    Nothing but the small ``args`` and one partial sum per worker crosses the network,
-    and the scheduler handles ``n_workers`` tasks a pass (with one task per block it was
-    32 tasks and a reduction tree of 5, whose inputs moved between the workers: measured
-    in docs/dask.md). Used only on a ``distributed`` client with every block persisted
-    and the ``dask.config`` key ``mnlogit.pass_per_worker`` not False.
+    Nothing but the small ``args`` (computed here and sent as values in the tasks) and one
+    partial sum per worker crosses the network, and the scheduler handles ``n_workers``
+    tasks a pass (with one task per block it was 32 tasks and a reduction tree of 5, whose
+    inputs moved between the workers: measured in docs/dask.md). Used only on a
+    ``distributed`` client with every block persisted and the ``dask.config`` key
+    ``mnlogit.pass_per_worker`` not False.
+
+    The placement of the blocks is read from the scheduler on the first pass over them
+    and reused while it is settled (:func:`placement_plan`): a pass then costs the
+    scheduler one submission of all the workers' tasks and one gather. It is read again
+    after a pass of another shape (:func:`forget_placements`: a task per block may leave
+    a copy of its block on another worker, and the scheduler's active memory manager then
+    drops one of the two, maybe the planned one), and when a task ran elsewhere than
+    planned (its worker was lost, its blocks recomputed elsewhere; each task reports the
+    worker that ran it). A worker added holds no blocks and leaves the plan as it is.
+    Results never depend on the plan: every block is in exactly one task, and a task
+    whose worker is gone runs on another (``allow_other_workers``), fetching or
+    recomputing its blocks.
 
     Returns
     -------
@@ -305,39 +393,45 @@ def worker_pass(
     futures = _persisted_futures(blocks)
     if futures is None:
         return None
-    from distributed import wait
+    ident = (str(client.id), tuple(f.key for f in futures))
+    plan = _PLANS.get(ident)
+    if plan is None:
+        plan, settled = _read_placement(client, futures)
+        if plan is None:
+            return None
+        if settled:
+            _PLANS[ident] = plan
+            while len(_PLANS) > PLAN_CACHE_SIZE:
+                _PLANS.popitem(last=False)
+    values = _resolved(args)
+    tasks = _submit_all(client, plan, futures, kernel, combine, values)
+    found = client.gather(tasks)
+    if any(ran != worker for (_, ran), worker in zip(found, plan, strict=True)):
+        _PLANS.pop(ident, None)
+    return (combine(*(part for part, _ in found)),)
 
-    wait(futures)  # a persist just started: its blocks' places are known once computed
-    owners = client.who_has(futures)
-    by_worker: dict[str, list[Any]] = {}
-    for future in futures:
-        holders = sorted(owners.get(future.key, ()))
-        if not holders:
-            return None  # lost or not yet in memory: the graph path recomputes it
-        # a block held twice goes to the holder with the fewest blocks so far
-        holder = min(holders, key=lambda w: len(by_worker.get(w, [])))
-        by_worker.setdefault(holder, []).append(future)
-    values = list(args)
-    delayed_at = [i for i, a in enumerate(values) if isinstance(a, Delayed)]
-    if delayed_at:
-        computed = dask.compute(*(values[i] for i in delayed_at), scheduler="sync")
-        for i, value in zip(delayed_at, computed, strict=True):
-            values[i] = value
-    tasks = [
-        client.submit(
-            _combine_all,
-            kernel,
-            combine,
-            len(values),
-            *values,
-            *held,
-            workers=[worker],
-            allow_other_workers=True,
-            pure=False,
-        )
-        for worker, held in by_worker.items()
-    ]
-    return (combine(*client.gather(tasks)),)
+
+def _submit_all(
+    client: Any,
+    plan: dict[str, list[int]],
+    futures: Sequence[Any],
+    kernel: Callable[..., Any],
+    combine: Callable[..., Any],
+    values: list[Any],
+) -> list[Any]:
+    """The task of every worker in ``plan`` (in its order), submitted in one message to
+    the scheduler (one graph, each task annotated with its worker): with one submission
+    a worker, the client's batched stream (10 ms interval) holds back all but the first,
+    so the second worker would start up to 10 ms later."""
+    parts = []
+    for worker, held in plan.items():
+        with dask.annotate(workers=[worker], allow_other_workers=True):
+            parts.append(
+                delayed(_combine_all, pure=False)(
+                    kernel, combine, len(values), *values, *(futures[i] for i in held)
+                )
+            )
+    return list(client.compute(parts))
 
 
 # ---------------------------------------------------------------------- partitions
