@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from mnlogit.solvers.support_cg import support_cg
+
 __all__ = [
     "HAVE_NUMBA",
     "best_shift",
@@ -958,6 +960,26 @@ def _active_values(indptr: Any, features: Any, W: Any) -> int:
 
 
 @_compiled
+def _signs_settled(features: Any, W: Any, signs: Any) -> bool:
+    """Store the sign pattern of ``features``' rows in ``signs`` (m, K); return whether it
+    equals the pattern stored there before."""
+    K = W.shape[1]
+    same = True
+    for t in range(features.shape[0]):
+        for k in range(K):
+            v = W[features[t], k]
+            s = 1 if v > 0.0 else (-1 if v < 0.0 else 0)
+            if s != signs[t, k]:
+                same = False
+                signs[t, k] = s
+    return same
+
+
+#: Conjugate-gradient iterations allowed in one support solve (:func:`support_cg`).
+SUPPORT_CG_ITER = 200
+
+
+@_compiled
 def cd_quadratic(
     Xd: Any,
     indptr: Any,
@@ -981,7 +1003,9 @@ def cd_quadratic(
     D: Any,
     tol: float,
     max_sweeps: int,
-) -> int:
+    support_newton: bool,
+    work: Any,
+) -> tuple[int, int]:
     """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
 
     Parameters
@@ -1017,11 +1041,17 @@ def cd_quadratic(
         Stop when a full sweep changes no coordinate by more than ``tol`` (curvature
         times step, per standardized unit of the column).
     max_sweeps : int
+    support_newton : bool
+        Lasso / elastic net: when a sweep over the nonzero coordinates leaves their signs
+        as they were, solve the rest on that support by conjugate gradients
+        (:func:`~mnlogit.solvers.support_cg.support_cg`) before sweeping again.
+    work : ndarray of shape (K, n)
+        Scratch in ``D``'s layout (for the support solves).
 
     Returns
     -------
-    int
-        Sweeps done.
+    (int, int)
+        Sweeps done, and the support solves' Hessian-vector products.
     """
     n = P.shape[1]
     p = W.shape[0]
@@ -1042,6 +1072,9 @@ def cd_quadratic(
         np.empty((depth, K, n)),
         np.empty((depth, n)),
     )
+    signs = np.zeros((nf, K), dtype=np.int8)
+    newton = support_newton and not group
+    products = 0
     sweeps = 0
     while sweeps < max_sweeps:
         sweeps += 1
@@ -1072,9 +1105,17 @@ def cd_quadratic(
                 big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
             if big <= tol:
                 break
+            if newton and _signs_settled(features, W, signs):
+                products += support_cg(
+                    Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
+                    fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, 0.5 * tol,
+                    SUPPORT_CG_ITER,
+                )  # fmt: skip
+                filled = 0
+                continue
             _snapshot(features, W, b, D, pd, filled, snaps)
             filled += 1
             if filled == depth:
                 _anderson(features, w, wP, G, g0, lam1, lam2, group, W, b, D, pd, start, snaps)
                 filled = 0
-    return sweeps
+    return sweeps, products
