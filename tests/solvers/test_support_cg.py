@@ -73,7 +73,7 @@ def _run(data, X64, b0, G, g0, lam1, lam2, W, b, tol=1e-10, max_iter=500):
     features = np.arange(X64.shape[1], dtype=np.intp)
     products = support_cg(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
-        P, wP, G, g0, True, lam1, lam2, h, data.rms, W, b, D, pd, work, tol, max_iter,
+        P, wP, G, g0, True, lam1, lam2, h, data.rms, W, b, D, pd, work, tol, max_iter, False,
     )  # fmt: skip
     return products, D, pd, P
 

@@ -977,6 +977,9 @@ def _signs_settled(features: Any, W: Any, signs: Any) -> bool:
 
 #: Conjugate-gradient iterations allowed in one support solve (:func:`support_cg`).
 SUPPORT_CG_ITER = 200
+#: Whether a support solve runs to its end and then zeroes the coordinates that changed sign
+#: (else it stops a coordinate at zero when a step reaches it and restarts on the rest).
+SUPPORT_CG_PROJECT = True
 
 
 @_compiled
@@ -1109,7 +1112,7 @@ def cd_quadratic(
                 products += support_cg(
                     Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
                     fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, 0.5 * tol,
-                    SUPPORT_CG_ITER,
+                    SUPPORT_CG_ITER, SUPPORT_CG_PROJECT,
                 )  # fmt: skip
                 filled = 0
                 continue

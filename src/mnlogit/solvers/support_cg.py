@@ -182,6 +182,42 @@ def _step_limit(cj: Any, ck: Any, W: Any, p: Any, a: float) -> tuple[float, int]
 
 
 @_compiled
+def _project(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    cj: Any,
+    ck: Any,
+    signs: Any,
+    P: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """Set every coordinate that left its sign to 0 (``D`` and ``pd`` move with it)."""
+    for t in range(cj.shape[0]):
+        j = cj[t]
+        k = ck[t]
+        v = W[j, k]
+        if v * signs[t] > 0.0:
+            continue
+        W[j, k] = 0.0
+        if sparse:
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                u = data[q] * v
+                D[k, i] -= u
+                pd[i] -= P[k, i] * u
+        else:
+            for i in range(D.shape[1]):
+                u = Xd[i, j] * v
+                D[k, i] -= u
+                pd[i] -= P[k, i] * u
+
+
+@_compiled
 def support_cg(
     Xd: Any,
     indptr: Any,
@@ -206,6 +242,7 @@ def support_cg(
     work: Any,
     tol: float,
     max_iter: int,
+    project: bool,
 ) -> int:
     """Minimize the model plus the penalty over the nonzero coordinates of ``features`` (and
     the intercepts) with their signs fixed, by preconditioned conjugate gradients.
@@ -258,10 +295,12 @@ def support_cg(
     _backward(Xd, indptr, indices, data, sparse, cj, ck, wP, D, pd, Hp, Hpb)
     res = np.empty(m)
     prec = np.empty(m)
+    signs = np.empty(m)
     for t in range(m):
         j = cj[t]
         v = W[j, ck[t]]
         s = 1.0 if v > 0.0 else -1.0
+        signs[t] = s
         res[t] = -(G[j, ck[t]] + Hp[t] + lam1[j] * s + lam2[j] * v)
         c = h[j, ck[t]] + lam2[j]
         prec[t] = 1.0 / c if c > 0.0 else 0.0
@@ -291,7 +330,9 @@ def support_cg(
         pHp = np.dot(p, Hp) + np.dot(pb, Hpb)
         if not pHp > 0.0:
             break
-        a, hit = _step_limit(cj, ck, W, p, rz / pHp)
+        a, hit = rz / pHp, -1
+        if not project:
+            a, hit = _step_limit(cj, ck, W, p, a)
         for t in range(m):
             W[cj[t], ck[t]] += a * p[t]
             res[t] = res[t] - a * Hp[t] if prec[t] > 0.0 else 0.0
@@ -317,5 +358,7 @@ def support_cg(
         p = z + beta * p
         pb = zb + beta * pb
 
+    if project:
+        _project(Xd, indptr, indices, data, sparse, cj, ck, signs, P, W, D, pd)
     return done
 
