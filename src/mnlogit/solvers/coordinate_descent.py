@@ -980,6 +980,9 @@ SUPPORT_CG_ITER = 200
 #: Whether a support solve runs to its end and then zeroes the coordinates that changed sign
 #: (else it stops a coordinate at zero when a step reaches it and restarts on the rest).
 SUPPORT_CG_PROJECT = True
+#: Support solves allowed in one inner solve; after them the sweeps go on alone (a support
+#: solve's projection need not lower the model, so this bounds any alternation).
+SUPPORT_CG_CALLS = 4
 
 
 @_compiled
@@ -1078,6 +1081,7 @@ def cd_quadratic(
     signs = np.zeros((nf, K), dtype=np.int8)
     newton = support_newton and not group
     products = 0
+    calls = 0
     sweeps = 0
     while sweeps < max_sweeps:
         sweeps += 1
@@ -1108,7 +1112,8 @@ def cd_quadratic(
                 big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
             if big <= tol:
                 break
-            if newton and _signs_settled(features, W, signs):
+            if newton and calls < SUPPORT_CG_CALLS and _signs_settled(features, W, signs):
+                calls += 1
                 products += support_cg(
                     Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
                     fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, 0.5 * tol,
