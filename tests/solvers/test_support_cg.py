@@ -59,7 +59,7 @@ def _problem(sparse, dtype, lam2_scale, seed=0, n=120, p=7, K=4):
     return data, X64, codes, b0, support, T, bT, G, g0, lam1, lam2
 
 
-def _run(data, X64, b0, G, g0, lam1, lam2, W, b, tol=1e-10, max_iter=500):
+def _run(data, X64, b0, G, g0, lam1, lam2, W, b, project, tol=1e-10, max_iter=500):
     """``support_cg`` from ``(W, b)`` with the model centred at ``(0, b0)``."""
     K = data.n_classes
     P = data.empty_predictor()
@@ -73,7 +73,7 @@ def _run(data, X64, b0, G, g0, lam1, lam2, W, b, tol=1e-10, max_iter=500):
     features = np.arange(X64.shape[1], dtype=np.intp)
     products = support_cg(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
-        P, wP, G, g0, True, lam1, lam2, h, data.rms, W, b, D, pd, work, tol, max_iter, False,
+        P, wP, G, g0, True, lam1, lam2, h, data.rms, W, b, D, pd, work, tol, max_iter, project,
     )  # fmt: skip
     return products, D, pd, P
 
@@ -89,12 +89,13 @@ def _model_plus_penalty(X64, data, b0, G, g0, lam1, lam2, W, b):
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("lam2_scale", [0.0, 1.0])
-def test_support_cg_reaches_the_restricted_minimizer(sparse, dtype, lam2_scale):
-    data, X64, codes, b0, support, T, bT, G, g0, lam1, lam2 = _problem(sparse, dtype, lam2_scale)
+@pytest.mark.parametrize("project", [False, True])
+def test_support_cg_reaches_the_restricted_minimizer(sparse, dtype, lam2_scale, project):
+    data, X64, _, b0, _, T, bT, G, g0, lam1, lam2 = _problem(sparse, dtype, lam2_scale)
     rng = np.random.default_rng(1)
     W = T * rng.uniform(0.6, 1.4, T.shape)  # same signs, same support
     b = b0.copy()
-    products, D, pd, P = _run(data, X64, b0, G, g0, lam1, lam2, W, b)
+    products, D, pd, P = _run(data, X64, b0, G, g0, lam1, lam2, W, b, project)
     assert 0 < products < 100
     np.testing.assert_allclose(W, T, atol=1e-7)
     np.testing.assert_allclose(b - b.mean(), bT - bT.mean(), atol=1e-7)
@@ -104,15 +105,18 @@ def test_support_cg_reaches_the_restricted_minimizer(sparse, dtype, lam2_scale):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_support_cg_stops_a_coordinate_at_zero_and_descends(sparse):
-    data, X64, codes, b0, support, T, bT, G, g0, lam1, lam2 = _problem(sparse, np.float64, 1.0)
+@pytest.mark.parametrize("project", [False, True])
+def test_support_cg_stops_a_coordinate_at_zero_and_descends(sparse, project):
+    # project=False: a step reaching zero stops there (descent guaranteed); project=True:
+    # the solve runs to the restricted minimizer and then zeroes the coordinate that crossed
+    data, X64, _, b0, support, T, _, G, g0, lam1, lam2 = _problem(sparse, np.float64, 1.0)
     W = T.copy()
     W[0, 0] = -0.5 * T[0, 0]  # the minimizer lies across zero for this coordinate
     W[support & (W == 0)] = 0.1  # stays a support coordinate
     start = W.copy()
     b = b0.copy()
     before = _model_plus_penalty(X64, data, b0, G, g0, lam1, lam2, W, b)
-    products, D, pd, _ = _run(data, X64, b0, G, g0, lam1, lam2, W, b)
+    products, D, pd, P = _run(data, X64, b0, G, g0, lam1, lam2, W, b, project)
     assert products > 0
     assert np.all(W * start >= 0)  # no coordinate changed sign
     assert np.all(W[start == 0] == 0)  # nothing off the support moved
@@ -120,6 +124,7 @@ def test_support_cg_stops_a_coordinate_at_zero_and_descends(sparse):
     after = _model_plus_penalty(X64, data, b0, G, g0, lam1, lam2, W, b)
     assert after < before - 1e-6
     np.testing.assert_allclose(D, (X64 @ W + (b - b0)).T, atol=1e-10)
+    np.testing.assert_allclose(pd, (P * D).sum(axis=0), atol=1e-10)
 
 
 def _data(n, p, K, seed, density=None):
@@ -173,6 +178,7 @@ def test_path_equals_coordinate_descent_alone(
         n_alphas=25, alpha_min_ratio=0.005, tol=1e-8,
     )  # fmt: skip
     monkeypatch.setattr(proximal_newton, "SUPPORT_NEWTON", True)
+    monkeypatch.setattr(proximal_newton, "SUPPORT_NEWTON_DENSE", True)
     with_cg = regularization_path(X, y, **kwargs)
     assert counted["products"] > 0  # the support solves ran
     monkeypatch.setattr(proximal_newton, "SUPPORT_NEWTON", False)

@@ -848,6 +848,17 @@ def _snapshot(features: Any, W: Any, b: Any, D: Any, pd: Any, slot: int, snaps: 
 
 
 @_compiled
+def _restore(features: Any, W: Any, b: Any, D: Any, pd: Any, snaps: Any) -> None:
+    """Put back the iterate stored in slot 0 of the snapshot arrays."""
+    Ws, bs, Ds, pds = snaps
+    for t in range(features.shape[0]):
+        W[features[t]] = Ws[0, t]
+    b[:] = bs[0]
+    D[:] = Ds[0]
+    pd[:] = pds[0]
+
+
+@_compiled
 def _anderson(
     features: Any,
     w: Any,
@@ -983,6 +994,8 @@ SUPPORT_CG_PROJECT = True
 #: Support solves allowed in one inner solve; after them the sweeps go on alone (a support
 #: solve's projection need not lower the model, so this bounds any alternation).
 SUPPORT_CG_CALLS = 4
+#: A support solve stops at this fraction of the inner tolerance.
+SUPPORT_CG_TOL = 0.1
 
 
 @_compiled
@@ -1114,11 +1127,23 @@ def cd_quadratic(
                 break
             if newton and calls < SUPPORT_CG_CALLS and _signs_settled(features, W, signs):
                 calls += 1
+                # kept only when it lowers the model plus penalty (a projected solve need
+                # not); a rejected one ends the support solves of this inner solve
+                _snapshot(features, W, b, D, pd, 0, snaps)
+                before = _model_value(
+                    features, w, wP, G, g0, lam1, lam2, group, W, W0, b, start[1], D, pd
+                )
                 products += support_cg(
                     Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
-                    fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, 0.5 * tol,
+                    fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, SUPPORT_CG_TOL * tol,
                     SUPPORT_CG_ITER, SUPPORT_CG_PROJECT,
                 )  # fmt: skip
+                after = _model_value(
+                    features, w, wP, G, g0, lam1, lam2, group, W, W0, b, start[1], D, pd
+                )
+                if not after < before:
+                    _restore(features, W, b, D, pd, snaps)
+                    calls = SUPPORT_CG_CALLS
                 filled = 0
                 continue
             _snapshot(features, W, b, D, pd, filled, snaps)

@@ -59,9 +59,12 @@ INNER_FRACTION = 0.1
 #: its inner tolerance, so the last one need not go much below ``tol``; measured in
 #: docs/penalties.md).
 INNER_FLOOR = 0.5
-#: Lasso / elastic net: finish each inner solve on its settled support by conjugate
-#: gradients (:mod:`mnlogit.solvers.support_cg`; measured in docs/penalties.md).
+#: Lasso / elastic net with sparse X: finish each inner solve on its settled support by
+#: conjugate gradients (:mod:`mnlogit.solvers.support_cg`; measured in docs/penalties.md) ...
 SUPPORT_NEWTON = True
+#: ... and with dense X (off: the compiled column loops of its products cost more than the
+#: sweeps they save there, measured in docs/penalties.md).
+SUPPORT_NEWTON_DENSE = False
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
 
@@ -258,7 +261,7 @@ class ColumnData:
             *self._args(), features, self.weights, P, wP, G, g0,
             self.fit_intercept,
             lam[0], lam[1], group, curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
-            SUPPORT_NEWTON, self.empty_predictor(),
+            SUPPORT_NEWTON and (self.sparse or SUPPORT_NEWTON_DENSE), self.empty_predictor(),
         )  # fmt: skip
         return int(sweeps)
 

@@ -361,4 +361,3 @@ def support_cg(
     if project:
         _project(Xd, indptr, indices, data, sparse, cj, ck, signs, P, W, D, pd)
     return done
-
