@@ -995,7 +995,7 @@ SUPPORT_CG_PROJECT = True
 #: solve's projection need not lower the model, so this bounds any alternation).
 SUPPORT_CG_CALLS = 4
 #: A support solve stops at this fraction of the inner tolerance.
-SUPPORT_CG_TOL = 0.1
+SUPPORT_CG_TOL = 0.5
 
 
 @_compiled
