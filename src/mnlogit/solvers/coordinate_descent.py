@@ -15,6 +15,9 @@ sweeps over the nonzero ones until they settle, then a sweep over all again.
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
   cross-class terms of the Hessian enter through the maintained products
   ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
+- Lasso / elastic net, when a sweep over the nonzero coordinates leaves their signs as they
+  were: conjugate gradients on that support (:func:`~mnlogit.solvers.support_cg.support_cg`),
+  kept when they lower the model plus penalty, then sweeps again.
 - ``"group"``: feature ``j``'s ``K`` coefficients at once, minimized exactly with the
   block's own ``K x K`` Hessian ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``: in
   ``H_j``'s eigenbasis the block optimum ``(H_j + lam2 + lam1 / r) u = H_j z - g`` with
@@ -999,6 +1002,69 @@ SUPPORT_CG_TOL = 0.5
 
 
 @_compiled
+def _start_and_snapshots(features: Any, W: Any, b: Any, n: int, depth: int) -> tuple[Any, Any]:
+    """The model's centre ``(W0 (m, K), b0 (K,))`` and empty snapshot arrays ``(Ws, bs, Ds,
+    pds)`` of ``depth`` iterates."""
+    nf = features.shape[0]
+    K = W.shape[1]
+    W0 = np.empty((nf, K))
+    for t in range(nf):
+        W0[t] = W[features[t]]
+    snaps = (
+        np.empty((depth, nf, K)),
+        np.empty((depth, K)),
+        np.empty((depth, K, n)),
+        np.empty((depth, n)),
+    )
+    return (W0, b.copy()), snaps
+
+
+@_compiled
+def _support_solve(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    wP: Any,
+    G: Any,
+    g0: Any,
+    fit_intercept: bool,
+    lam1: Any,
+    lam2: Any,
+    h: Any,
+    rms: Any,
+    W: Any,
+    b: Any,
+    D: Any,
+    pd: Any,
+    work: Any,
+    tol: float,
+    start: Any,
+    snaps: Any,
+) -> int:
+    """One support solve (:func:`support_cg`), kept only when it lowers the model plus
+    penalty (a projected solve need not); returns its products, negated when rejected (the
+    iterate is then put back)."""
+    W0, b0 = start
+    _snapshot(features, W, b, D, pd, 0, snaps)
+    before = _model_value(features, w, wP, G, g0, lam1, lam2, False, W, W0, b, b0, D, pd)
+    products = support_cg(
+        Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0, fit_intercept, lam1,
+        lam2, h, rms, W, b, D, pd, work, SUPPORT_CG_TOL * tol, SUPPORT_CG_ITER,
+        SUPPORT_CG_PROJECT,
+    )  # fmt: skip
+    after = _model_value(features, w, wP, G, g0, lam1, lam2, False, W, W0, b, b0, D, pd)
+    if after < before:
+        return products
+    _restore(features, W, b, D, pd, snaps)
+    return -max(products, 1)
+
+
+@_compiled
 def cd_quadratic(
     Xd: Any,
     indptr: Any,
@@ -1032,40 +1098,28 @@ def cd_quadratic(
     Xd, indptr, indices, data, sparse
         X as in :func:`column_products`.
     features : ndarray of shape (m,) of int
-        The columns that may move (the strong set); the others stay as they are.
-    w : ndarray of shape (n,)
-        Row weights summing to 1.
-    P : ndarray of shape (K, n)
-        Probabilities at the model's centre ``W0``.
-    wP : ndarray of shape (K, n)
-        ``w * P``, in ``P``'s memory layout.
-    G : ndarray of shape (p, K)
-        Gradient of the mean loss at ``W0`` (rows of ``features`` used).
-    g0 : ndarray of shape (K,)
-        Its intercept part (``fit_intercept``: whether the intercepts move).
+        The columns that may move (the strong set).
+    w, P, wP : ndarrays of shape (n,), (K, n), (K, n)
+        Row weights (sum 1), probabilities at the centre ``W0``, ``w * P`` (``P``'s layout).
+    G, g0 : ndarrays of shape (p, K) and (K,)
+        The mean loss's gradient at ``W0`` (rows of ``features`` used) and intercept part
+        (``fit_intercept``: whether the intercepts move).
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
     group : bool
-    curvatures : ndarray of shape (m, K, K), or (0, K, K)
+    curvatures : ndarray of shape (m, K, K) or (0, K, K)
         The block Hessians of ``features`` (:func:`block_hessians`), or empty.
     rms : ndarray of shape (p,)
-        Weighted column RMS (changes are measured in standardized units).
-    W : ndarray of shape (p, K)
-        In: ``W0``; out: the model's minimizer (rows of ``features`` changed).
-    b : ndarray of shape (K,)
-        In: the intercepts at ``W0``; out: the minimizer's.
-    D : ndarray of shape (K, n)
-        In: zeros; out: the change of the linear predictor.
+        Weighted column RMS (changes are in standardized units).
+    W, b, D : ndarrays of shape (p, K), (K,), (K, n)
+        In: ``W0``, its intercepts, zeros; out: the model's minimizer (rows of ``features``
+        changed), its intercepts, the change of the linear predictor.
     tol : float
-        Stop when a full sweep changes no coordinate by more than ``tol`` (curvature
-        times step, per standardized unit of the column).
+        Stop when a full sweep changes no coordinate by more than ``tol`` (curvature times
+        step, per standardized unit of the column).
     max_sweeps : int
-    support_newton : bool
-        Lasso / elastic net: when a sweep over the nonzero coordinates leaves their signs
-        as they were, solve the rest on that support by conjugate gradients
-        (:func:`~mnlogit.solvers.support_cg.support_cg`) before sweeping again.
-    work : ndarray of shape (K, n)
-        Scratch in ``D``'s layout (for the support solves).
+    support_newton, work : bool, ndarray of shape (K, n)
+        Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch.
 
     Returns
     -------
@@ -1081,21 +1135,10 @@ def cd_quadratic(
         Xd, indptr, indices, data, sparse, features, w, P, group, curvatures, p
     )
     depth = ANDERSON_DEPTH + 1
-    W0 = np.empty((nf, K))
-    for t in range(nf):
-        W0[t] = W[features[t]]
-    start = (W0, b.copy())
-    snaps = (
-        np.empty((depth, nf, K)),
-        np.empty((depth, K)),
-        np.empty((depth, K, n)),
-        np.empty((depth, n)),
-    )
+    start, snaps = _start_and_snapshots(features, W, b, n, depth)
     signs = np.zeros((nf, K), dtype=np.int8)
     newton = support_newton and not group
-    products = 0
-    calls = 0
-    sweeps = 0
+    products, calls, sweeps = 0, 0, 0
     while sweeps < max_sweeps:
         sweeps += 1
         intercept_each_sweep = fit_intercept and (
@@ -1127,22 +1170,12 @@ def cd_quadratic(
                 break
             if newton and calls < SUPPORT_CG_CALLS and _signs_settled(features, W, signs):
                 calls += 1
-                # kept only when it lowers the model plus penalty (a projected solve need
-                # not); a rejected one ends the support solves of this inner solve
-                _snapshot(features, W, b, D, pd, 0, snaps)
-                before = _model_value(
-                    features, w, wP, G, g0, lam1, lam2, group, W, W0, b, start[1], D, pd
-                )
-                products += support_cg(
+                got = _support_solve(
                     Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
-                    fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, SUPPORT_CG_TOL * tol,
-                    SUPPORT_CG_ITER, SUPPORT_CG_PROJECT,
+                    fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, tol, start, snaps,
                 )  # fmt: skip
-                after = _model_value(
-                    features, w, wP, G, g0, lam1, lam2, group, W, W0, b, start[1], D, pd
-                )
-                if not after < before:
-                    _restore(features, W, b, D, pd, snaps)
+                products += abs(got)
+                if got < 0:  # rejected: no more support solves in this inner solve
                     calls = SUPPORT_CG_CALLS
                 filled = 0
                 continue

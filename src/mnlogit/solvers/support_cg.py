@@ -218,6 +218,90 @@ def _project(
 
 
 @_compiled
+def _residual(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    cj: Any,
+    ck: Any,
+    P: Any,
+    wP: Any,
+    G: Any,
+    g0: Any,
+    fit_intercept: bool,
+    lam1: Any,
+    lam2: Any,
+    h: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+) -> tuple[Any, Any, Any, Any, Any]:
+    """The negative gradient of the restricted problem on the support ``(m,)`` and the
+    intercepts ``(K,)``, the diagonal preconditioner of each, and the support's signs."""
+    K = P.shape[0]
+    n = P.shape[1]
+    m = cj.shape[0]
+    Hp = np.empty(m)
+    Hpb = np.zeros(K)
+    _backward(Xd, indptr, indices, data, sparse, cj, ck, wP, D, pd, Hp, Hpb)
+    res = np.empty(m)
+    prec = np.empty(m)
+    signs = np.empty(m)
+    for t in range(m):
+        j = cj[t]
+        v = W[j, ck[t]]
+        s = 1.0 if v > 0.0 else -1.0
+        signs[t] = s
+        res[t] = -(G[j, ck[t]] + Hp[t] + lam1[j] * s + lam2[j] * v)
+        c = h[j, ck[t]] + lam2[j]
+        prec[t] = 1.0 / c if c > 0.0 else 0.0
+    resb = np.zeros(K)
+    precb = np.zeros(K)
+    if fit_intercept:
+        for k in range(K):
+            resb[k] = -(g0[k] + Hpb[k])
+            c = 0.0
+            for i in range(n):
+                c += wP[k, i] * (1.0 - P[k, i])
+            precb[k] = 1.0 / c if c > 0.0 else 0.0
+    return res, prec, signs, resb, precb
+
+
+@_compiled
+def _apply(
+    a: float,
+    cj: Any,
+    ck: Any,
+    p: Any,
+    pb: Any,
+    Hp: Any,
+    Hpb: Any,
+    prec: Any,
+    Dp: Any,
+    pdp: Any,
+    W: Any,
+    b: Any,
+    D: Any,
+    pd: Any,
+    res: Any,
+    resb: Any,
+) -> None:
+    """Step ``a`` along ``(p, pb)``: coefficients, intercepts, predictor change and residual."""
+    for t in range(cj.shape[0]):
+        W[cj[t], ck[t]] += a * p[t]
+        res[t] = res[t] - a * Hp[t] if prec[t] > 0.0 else 0.0
+    for k in range(b.shape[0]):
+        b[k] += a * pb[k]
+        resb[k] -= a * Hpb[k]
+    for i in range(D.shape[1]):
+        for k in range(D.shape[0]):
+            D[k, i] += a * Dp[k, i]
+        pd[i] += a * pdp[i]
+
+
+@_compiled
 def support_cg(
     Xd: Any,
     indptr: Any,
@@ -292,27 +376,10 @@ def support_cg(
     pdv = np.zeros(n)
     Hp = np.empty(m)
     Hpb = np.zeros(K)
-    _backward(Xd, indptr, indices, data, sparse, cj, ck, wP, D, pd, Hp, Hpb)
-    res = np.empty(m)
-    prec = np.empty(m)
-    signs = np.empty(m)
-    for t in range(m):
-        j = cj[t]
-        v = W[j, ck[t]]
-        s = 1.0 if v > 0.0 else -1.0
-        signs[t] = s
-        res[t] = -(G[j, ck[t]] + Hp[t] + lam1[j] * s + lam2[j] * v)
-        c = h[j, ck[t]] + lam2[j]
-        prec[t] = 1.0 / c if c > 0.0 else 0.0
-    resb = np.zeros(K)
-    precb = np.zeros(K)
-    if fit_intercept:
-        for k in range(K):
-            resb[k] = -(g0[k] + Hpb[k])
-            c = 0.0
-            for i in range(n):
-                c += wP[k, i] * (1.0 - P[k, i])
-            precb[k] = 1.0 / c if c > 0.0 else 0.0
+    res, prec, signs, resb, precb = _residual(
+        Xd, indptr, indices, data, sparse, cj, ck, P, wP, G, g0, fit_intercept,
+        lam1, lam2, h, W, D, pd,
+    )  # fmt: skip
     z = res * prec
     zb = resb * precb
     p = z.copy()
@@ -333,16 +400,7 @@ def support_cg(
         a, hit = rz / pHp, -1
         if not project:
             a, hit = _step_limit(cj, ck, W, p, a)
-        for t in range(m):
-            W[cj[t], ck[t]] += a * p[t]
-            res[t] = res[t] - a * Hp[t] if prec[t] > 0.0 else 0.0
-        for k in range(K):
-            b[k] += a * pb[k]
-            resb[k] -= a * Hpb[k]
-        for i in range(n):
-            for k in range(K):
-                D[k, i] += a * work[k, i]
-            pd[i] += a * pdv[i]
+        _apply(a, cj, ck, p, pb, Hp, Hpb, prec, work, pdv, W, b, D, pd, res, resb)
         if hit >= 0:
             W[cj[hit], ck[hit]] = 0.0
             # that coordinate leaves the support; CG restarts on the rest
