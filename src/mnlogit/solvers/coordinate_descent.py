@@ -15,9 +15,10 @@ sweeps over the nonzero ones until they settle, then a sweep over all again.
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
   cross-class terms of the Hessian enter through the maintained products
   ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
-- Lasso / elastic net, when a sweep over the nonzero coordinates leaves their signs as they
-  were: conjugate gradients on that support (:func:`~mnlogit.solvers.support_cg.support_cg`),
-  kept when they lower the model plus penalty, then sweeps again.
+- Optionally (``support_newton``), lasso / elastic net, when a sweep over the nonzero
+  coordinates leaves their signs as they were: conjugate gradients on that support
+  (:func:`~mnlogit.solvers.support_cg.support_cg`), kept when they lower the model plus
+  penalty, then sweeps again.
 - ``"group"``: feature ``j``'s ``K`` coefficients at once, minimized exactly with the
   block's own ``K x K`` Hessian ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``: in
   ``H_j``'s eigenbasis the block optimum ``(H_j + lam2 + lam1 / r) u = H_j z - g`` with
