@@ -179,9 +179,16 @@ def main() -> None:
     parser.add_argument("--tight", action="store_true", help="also glmnet with thresh=1e-12")
     parser.add_argument("--saga", action="store_true")
     parser.add_argument(
+        "--support-cg", action="store_true", help="lasso with sparse X: support solves on"
+    )
+    parser.add_argument(
         "--extra-tol", type=float, default=None, help="also mnlogit at this tol, timed too"
     )
     args = parser.parse_args()
+    if args.support_cg:
+        from mnlogit.solvers import proximal_newton
+
+        proximal_newton.SUPPORT_NEWTON = True
     X, y = make_problem(args.problem, args.scale)
     # the compiled kernels load (or compile) once per process: not part of the timing, as
     # R's library(glmnet) is not part of glmnet's

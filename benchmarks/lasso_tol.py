@@ -32,7 +32,14 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--reference-tol", type=float, default=1e-10)
     parser.add_argument("--tols", type=float, nargs="+", default=[1e-7, 1e-6, 1e-5, 1e-4])
+    parser.add_argument(
+        "--support-cg", action="store_true", help="lasso with sparse X: support solves on"
+    )
     args = parser.parse_args()
+    if args.support_cg:
+        from mnlogit.solvers import proximal_newton
+
+        proximal_newton.SUPPORT_NEWTON = True
     X, y = make_problem(args.problem, args.scale)
     regularization_path(X[:50], y[:50], penalty=args.penalty, n_alphas=2)  # compile/load
     results = {}

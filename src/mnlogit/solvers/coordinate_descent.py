@@ -15,6 +15,10 @@ sweeps over the nonzero ones until they settle, then a sweep over all again.
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
   cross-class terms of the Hessian enter through the maintained products
   ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
+- Optionally (``support_newton``), lasso / elastic net, when a sweep over the nonzero
+  coordinates leaves their signs as they were: conjugate gradients on that support
+  (:func:`~mnlogit.solvers.support_cg.support_cg`), kept when they lower the model plus
+  penalty, then sweeps again.
 - ``"group"``: feature ``j``'s ``K`` coefficients at once, minimized exactly with the
   block's own ``K x K`` Hessian ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)``: in
   ``H_j``'s eigenbasis the block optimum ``(H_j + lam2 + lam1 / r) u = H_j z - g`` with
@@ -34,6 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from mnlogit.solvers.support_cg import support_cg
 
 __all__ = [
     "HAVE_NUMBA",
@@ -846,6 +852,17 @@ def _snapshot(features: Any, W: Any, b: Any, D: Any, pd: Any, slot: int, snaps: 
 
 
 @_compiled
+def _restore(features: Any, W: Any, b: Any, D: Any, pd: Any, snaps: Any) -> None:
+    """Put back the iterate stored in slot 0 of the snapshot arrays."""
+    Ws, bs, Ds, pds = snaps
+    for t in range(features.shape[0]):
+        W[features[t]] = Ws[0, t]
+    b[:] = bs[0]
+    D[:] = Ds[0]
+    pd[:] = pds[0]
+
+
+@_compiled
 def _anderson(
     features: Any,
     w: Any,
@@ -958,6 +975,97 @@ def _active_values(indptr: Any, features: Any, W: Any) -> int:
 
 
 @_compiled
+def _signs_settled(features: Any, W: Any, signs: Any) -> bool:
+    """Store the sign pattern of ``features``' rows in ``signs`` (m, K); return whether it
+    equals the pattern stored there before."""
+    K = W.shape[1]
+    same = True
+    for t in range(features.shape[0]):
+        for k in range(K):
+            v = W[features[t], k]
+            s = 1 if v > 0.0 else (-1 if v < 0.0 else 0)
+            if s != signs[t, k]:
+                same = False
+                signs[t, k] = s
+    return same
+
+
+#: Conjugate-gradient iterations allowed in one support solve (:func:`support_cg`).
+SUPPORT_CG_ITER = 200
+#: Whether a support solve runs to its end and then zeroes the coordinates that changed sign
+#: (else it stops a coordinate at zero when a step reaches it and restarts on the rest).
+SUPPORT_CG_PROJECT = True
+#: Support solves allowed in one inner solve; after them the sweeps go on alone (a support
+#: solve's projection need not lower the model, so this bounds any alternation).
+SUPPORT_CG_CALLS = 4
+#: A support solve stops at this fraction of the inner tolerance.
+SUPPORT_CG_TOL = 0.5
+
+
+@_compiled
+def _start_and_snapshots(features: Any, W: Any, b: Any, n: int, depth: int) -> tuple[Any, Any]:
+    """The model's centre ``(W0 (m, K), b0 (K,))`` and empty snapshot arrays ``(Ws, bs, Ds,
+    pds)`` of ``depth`` iterates."""
+    nf = features.shape[0]
+    K = W.shape[1]
+    W0 = np.empty((nf, K))
+    for t in range(nf):
+        W0[t] = W[features[t]]
+    snaps = (
+        np.empty((depth, nf, K)),
+        np.empty((depth, K)),
+        np.empty((depth, K, n)),
+        np.empty((depth, n)),
+    )
+    return (W0, b.copy()), snaps
+
+
+@_compiled
+def _support_solve(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    features: Any,
+    w: Any,
+    P: Any,
+    wP: Any,
+    G: Any,
+    g0: Any,
+    fit_intercept: bool,
+    lam1: Any,
+    lam2: Any,
+    h: Any,
+    rms: Any,
+    W: Any,
+    b: Any,
+    D: Any,
+    pd: Any,
+    work: Any,
+    tol: float,
+    start: Any,
+    snaps: Any,
+) -> int:
+    """One support solve (:func:`support_cg`), kept only when it lowers the model plus
+    penalty (a projected solve need not); returns its products, negated when rejected (the
+    iterate is then put back)."""
+    W0, b0 = start
+    _snapshot(features, W, b, D, pd, 0, snaps)
+    before = _model_value(features, w, wP, G, g0, lam1, lam2, False, W, W0, b, b0, D, pd)
+    products = support_cg(
+        Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0, fit_intercept, lam1,
+        lam2, h, rms, W, b, D, pd, work, SUPPORT_CG_TOL * tol, SUPPORT_CG_ITER,
+        SUPPORT_CG_PROJECT,
+    )  # fmt: skip
+    after = _model_value(features, w, wP, G, g0, lam1, lam2, False, W, W0, b, b0, D, pd)
+    if after < before:
+        return products
+    _restore(features, W, b, D, pd, snaps)
+    return -max(products, 1)
+
+
+@_compiled
 def cd_quadratic(
     Xd: Any,
     indptr: Any,
@@ -981,7 +1089,9 @@ def cd_quadratic(
     D: Any,
     tol: float,
     max_sweeps: int,
-) -> int:
+    support_newton: bool,
+    work: Any,
+) -> tuple[int, int]:
     """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
 
     Parameters
@@ -989,39 +1099,33 @@ def cd_quadratic(
     Xd, indptr, indices, data, sparse
         X as in :func:`column_products`.
     features : ndarray of shape (m,) of int
-        The columns that may move (the strong set); the others stay as they are.
-    w : ndarray of shape (n,)
-        Row weights summing to 1.
-    P : ndarray of shape (K, n)
-        Probabilities at the model's centre ``W0``.
-    wP : ndarray of shape (K, n)
-        ``w * P``, in ``P``'s memory layout.
-    G : ndarray of shape (p, K)
-        Gradient of the mean loss at ``W0`` (rows of ``features`` used).
-    g0 : ndarray of shape (K,)
-        Its intercept part (``fit_intercept``: whether the intercepts move).
+        The columns that may move (the strong set).
+    w, P, wP : ndarrays of shape (n,), (K, n), (K, n)
+        Row weights (sum 1), probabilities at the centre ``W0``, ``w * P`` (``P``'s layout).
+    G, g0 : ndarrays of shape (p, K) and (K,)
+        The mean loss's gradient at ``W0`` (rows of ``features`` used) and intercept part
+        (``fit_intercept``: whether the intercepts move).
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
     group : bool
-    curvatures : ndarray of shape (m, K, K), or (0, K, K)
+    curvatures : ndarray of shape (m, K, K) or (0, K, K)
         The block Hessians of ``features`` (:func:`block_hessians`), or empty.
     rms : ndarray of shape (p,)
-        Weighted column RMS (changes are measured in standardized units).
-    W : ndarray of shape (p, K)
-        In: ``W0``; out: the model's minimizer (rows of ``features`` changed).
-    b : ndarray of shape (K,)
-        In: the intercepts at ``W0``; out: the minimizer's.
-    D : ndarray of shape (K, n)
-        In: zeros; out: the change of the linear predictor.
+        Weighted column RMS (changes are in standardized units).
+    W, b, D : ndarrays of shape (p, K), (K,), (K, n)
+        In: ``W0``, its intercepts, zeros; out: the model's minimizer (rows of ``features``
+        changed), its intercepts, the change of the linear predictor.
     tol : float
-        Stop when a full sweep changes no coordinate by more than ``tol`` (curvature
-        times step, per standardized unit of the column).
+        Stop when a full sweep changes no coordinate by more than ``tol`` (curvature times
+        step, per standardized unit of the column).
     max_sweeps : int
+    support_newton, work : bool, ndarray of shape (K, n)
+        Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch.
 
     Returns
     -------
-    int
-        Sweeps done.
+    (int, int)
+        Sweeps done, and the support solves' Hessian-vector products.
     """
     n = P.shape[1]
     p = W.shape[0]
@@ -1032,17 +1136,10 @@ def cd_quadratic(
         Xd, indptr, indices, data, sparse, features, w, P, group, curvatures, p
     )
     depth = ANDERSON_DEPTH + 1
-    W0 = np.empty((nf, K))
-    for t in range(nf):
-        W0[t] = W[features[t]]
-    start = (W0, b.copy())
-    snaps = (
-        np.empty((depth, nf, K)),
-        np.empty((depth, K)),
-        np.empty((depth, K, n)),
-        np.empty((depth, n)),
-    )
-    sweeps = 0
+    start, snaps = _start_and_snapshots(features, W, b, n, depth)
+    signs = np.zeros((nf, K), dtype=np.int8)
+    newton = support_newton and not group
+    products, calls, sweeps = 0, 0, 0
     while sweeps < max_sweeps:
         sweeps += 1
         intercept_each_sweep = fit_intercept and (
@@ -1072,9 +1169,20 @@ def cd_quadratic(
                 big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
             if big <= tol:
                 break
+            if newton and calls < SUPPORT_CG_CALLS and _signs_settled(features, W, signs):
+                calls += 1
+                got = _support_solve(
+                    Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
+                    fit_intercept, lam1, lam2, h, rms, W, b, D, pd, work, tol, start, snaps,
+                )  # fmt: skip
+                products += abs(got)
+                if got < 0:  # rejected: no more support solves in this inner solve
+                    calls = SUPPORT_CG_CALLS
+                filled = 0
+                continue
             _snapshot(features, W, b, D, pd, filled, snaps)
             filled += 1
             if filled == depth:
                 _anderson(features, w, wP, G, g0, lam1, lam2, group, W, b, D, pd, start, snaps)
                 filled = 0
-    return sweeps
+    return sweeps, products

@@ -1,0 +1,85 @@
+"""A/B of the lasso's inner method: coordinate descent alone against coordinate descent
+finished by conjugate gradients on the settled support (``SUPPORT_NEWTON``), alternated in
+one process run (the shared machine's load hits both alike)::
+
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
+        python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
+
+Prints per run: CPU seconds, sweeps, support CG products, outer iterations, and the largest
+objective difference between the two methods over the path's alphas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks.lasso import PROBLEMS, make_problem
+
+
+def main() -> None:
+    """Alternate the two inner methods on one problem's 50-alpha path."""
+    from mnlogit import regularization_path
+    from mnlogit.solvers import proximal_newton
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("problem", choices=sorted(PROBLEMS))
+    parser.add_argument("--penalty", choices=["l1", "elasticnet"], default="l1")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--tol", type=float, default=1e-6)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    X, y = make_problem(args.problem, args.scale)
+    counts = {"sweeps": 0, "products": 0}
+    inner = proximal_newton.cd_quadratic
+
+    def counted(*a: Any) -> tuple[int, int]:
+        sweeps, products = inner(*a)
+        counts["sweeps"] += int(sweeps)
+        counts["products"] += int(products)
+        return sweeps, products
+
+    proximal_newton.cd_quadratic = counted  # type: ignore[assignment]
+    regularization_path(X[:50], y[:50], penalty=args.penalty, n_alphas=2)
+    objectives: dict[bool, Any] = {}
+    for _ in range(args.repeats):
+        for newton in (False, True):
+            proximal_newton.SUPPORT_NEWTON = newton
+            counts.update(sweeps=0, products=0)
+            start = time.process_time()
+            path = regularization_path(
+                X,
+                y,
+                penalty=args.penalty,
+                l1_ratio=0.5 if args.penalty == "elasticnet" else None,
+                n_alphas=50,
+                alpha_min_ratio=0.01,
+                tol=args.tol,
+            )
+            secs = time.process_time() - start
+            objectives[newton] = path.objective
+            print(
+                json.dumps(
+                    {
+                        "problem": args.problem,
+                        "scale": args.scale,
+                        "support_newton": newton,
+                        "cpu_s": round(secs, 3),
+                        "sweeps": counts["sweeps"],
+                        "cg_products": counts["products"],
+                        "outer": int(path.n_iter.sum()),
+                        "converged": bool(path.converged.all()),
+                    }
+                ),
+                flush=True,
+            )
+    diff = np.max(np.abs(objectives[True] - objectives[False]))
+    print(json.dumps({"max_objective_difference": float(diff)}))
+
+
+if __name__ == "__main__":
+    main()
