@@ -49,6 +49,7 @@ __all__ = [
     "is_sparse",
     "linear_predictor",
     "log_softmax",
+    "row_max",
     "smallest_probability",
     "softmax_probabilities",
     "weighted_column_squares",
@@ -191,18 +192,22 @@ def softmax_probabilities(
         ``out`` when given.
     """
     prob = linear_predictor(X_b, W, b, fast=fast, out=out)
-    K = prob.shape[1]
-    if K > 32:
-        top = np.asarray(prob.max(axis=1))
-    else:  # a loop over few columns beats max(axis=1)
-        top = prob[:, 0].copy()
-        for k in range(1, K):
-            np.maximum(top, prob[:, k], out=top)
-    prob -= top[:, None]
+    prob -= row_max(prob)[:, None]
     np.exp(prob, out=prob)
-    total = prob @ np.ones(K)
+    total = prob @ np.ones(prob.shape[1])
     prob *= (1.0 / total)[:, None]
     return prob
+
+
+def row_max(A: FloatArray) -> FloatArray:
+    """Row maxima of an ``(m, K)`` array, shape ``(m,)``; a loop over few columns beats
+    ``max(axis=1)``."""
+    if A.shape[1] > 32:
+        return np.asarray(A.max(axis=1))
+    m = A[:, 0].copy()
+    for k in range(1, A.shape[1]):
+        np.maximum(m, A[:, k], out=m)
+    return m
 
 
 def backproject(X_b: Any, U_b: FloatArray, *, intercept: bool, fast: bool = False) -> FloatArray:

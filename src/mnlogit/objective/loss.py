@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.objective.blocks import block_rows
-from mnlogit.objective.kernels import linear_predictor
+from mnlogit.objective.kernels import linear_predictor, row_max
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
@@ -224,16 +224,6 @@ def _sweep_range(
     return BlockLoss(nll, pmin, sums)
 
 
-def _row_max(A: FloatArray) -> FloatArray:
-    """Row maxima of an ``(m, K)`` array; a loop over few columns beats ``max(axis=1)``."""
-    if A.shape[1] > 32:
-        return np.asarray(A.max(axis=1))
-    m = A[:, 0].copy()
-    for k in range(1, A.shape[1]):
-        np.maximum(m, A[:, k], out=m)
-    return m
-
-
 def softmax_loss(
     X_b: Any,
     y_b: NDArray[np.intp],
@@ -265,7 +255,7 @@ def softmax_loss(
         The probabilities (``prob_out`` when given).
     """
     prob = linear_predictor(X_b, W, b, fast=fast, out=prob_out)
-    prob -= _row_max(prob)[:, None]
+    prob -= row_max(prob)[:, None]
     hit = np.take_along_axis(prob, y_b[:, None], axis=1)[:, 0]
     np.exp(prob, out=prob)
     total = prob @ np.ones(prob.shape[1])
