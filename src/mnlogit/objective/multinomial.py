@@ -93,6 +93,19 @@ class MultinomialObjective:
         ``sample_weight``, ``S`` their sum), when the caller has it already (the
         preparation's column read of ``X``, :attr:`mnlogit.preparation.PreparedData.class_rows`):
         it replaces the read of ``X`` in :func:`~mnlogit.objective.kernels.class_sums`.
+
+    Notes
+    -----
+    The probabilities at the most recent ``theta`` are cached, so a solver calling
+    ``value_and_gradient`` then ``hessian`` at the same point computes them once.
+    Products run in X's dtype when X is float32 (``exact = False``, the fast mode) or in
+    float64 on row blocks converted on the fly (``exact = True``); float64 X is always
+    exact. The ``n x K`` buffers are float64 either way. At most one of them persists:
+    the probabilities, which the Hessian, Hessian-vector products and inference read
+    (the float32 curvature products round them a row block at a time). Dense X makes it
+    on the first such call (a fit by gradients alone never holds it: the
+    value-and-gradient sweep needs only block-sized scratch); sparse X, whose products
+    take whole matrices, from the start.
     """
 
     capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER})
