@@ -11,11 +11,12 @@ memory as ``X`` over all ranges).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
+
+from mnlogit.objective.threads import map_row_ranges
 
 __all__ = ["MIN_RANGE_WORK", "csr_row_view", "map_csr_row_ranges"]
 
@@ -76,18 +77,10 @@ def map_csr_row_ranges(
     Returns
     -------
     list
-        The partials in row order; one call in this thread when one range.
+        The partials in row order; one call in this thread when one range
+        (:func:`mnlogit.objective.threads.map_row_ranges` with the fewest rows that
+        reach :data:`MIN_RANGE_WORK`).
     """
     n = int(X.shape[0])
     per_row = max(X.nnz * max(n_columns, 1) / max(n, 1), 1e-300)
-    min_rows = int(np.ceil(MIN_RANGE_WORK / per_row))
-    parts = max(1, min(threads, n // max(min_rows, 1)))
-    if parts == 1:
-        return [work(0, n)]
-    bounds = [n * j // parts for j in range(parts + 1)]
-    # The first range runs in this thread: a pool thread's arrays come from a malloc
-    # arena of its own, and each arena kept its freed blocks (peak memory).
-    with ThreadPoolExecutor(max_workers=parts - 1) as pool:
-        futures = [pool.submit(work, bounds[j], bounds[j + 1]) for j in range(1, parts)]
-        first = work(bounds[0], bounds[1])
-        return [first] + [future.result() for future in futures]
+    return map_row_ranges(work, n, threads, int(np.ceil(MIN_RANGE_WORK / per_row)))
