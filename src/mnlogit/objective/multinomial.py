@@ -156,6 +156,7 @@ class MultinomialObjective:
         )
         self._work: FloatArray | None = None  # w * P, weighted fits only, made on first use
         self._point: _Point | None = None
+        self._theta_buffer: FloatArray | None = None  # the cached point's theta
         self._f32: _Float32Operands | None = None
         self._f32_made = False
         self._pen_diag: FloatArray | None = None
@@ -317,10 +318,27 @@ class MultinomialObjective:
         """The cached point at ``theta`` (made if needed); with ``gradient``, its sums too."""
         point = self._point
         if point is None or not np.array_equal(theta, point.theta):
-            point = self._point = self._new_point(np.array(theta, copy=True), gradient)
+            self._point = None  # the copy below overwrites the old point's theta
+            point = self._point = self._new_point(self._theta_copy(theta), gradient)
         elif gradient and point.gradient_sums is None:
             point.gradient_sums = self._gradient_sums(point)
         return point
+
+    def _theta_copy(self, theta: FloatArray) -> FloatArray:
+        """``theta`` copied into the one buffer the cache keeps it in, shape ``(n_params,)``.
+
+        A copy, so that a caller changing its array in place is not mistaken for the same
+        point; one buffer made once, not a fresh array per point: on a sparse text
+        problem it is a million numbers, and a long-lived array made anew at every
+        Newton point kept freed memory below it from being reused (peak memory,
+        issue-sparse6).
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        buffer = self._theta_buffer
+        if buffer is None or buffer.shape != theta.shape:
+            buffer = self._theta_buffer = np.empty_like(theta)
+        buffer[...] = theta
+        return buffer
 
     def _new_point(self, theta: FloatArray, gradient: bool) -> _Point:
         """Loss (and gradient sums) at a new point: one sweep over dense X (filling the

@@ -190,6 +190,12 @@ class ConvergenceMonitor:
     options : SolverOptions
     printer : callable, optional
         Where verbose lines go (``print`` by default).
+    copy_iterates : bool, default=True
+        Keep a copy of each recorded ``x`` (for the parameter change at the next
+        record). ``False`` keeps a reference instead: for solvers that never change an
+        iterate in place once recorded (Newton-CG, whose iterates come fresh from its
+        line search), saving one array of ``n_params`` numbers made at every iteration
+        (a million on a sparse text problem: issue-sparse6).
     """
 
     def __init__(
@@ -197,6 +203,7 @@ class ConvergenceMonitor:
         solver: str,
         options: SolverOptions,
         printer: Callable[[str], Any] = print,
+        copy_iterates: bool = True,
     ) -> None:
         if options.criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {CRITERIA}, got {options.criterion!r}")
@@ -208,6 +215,7 @@ class ConvergenceMonitor:
         self._printer = printer
         self._prev_x: FloatArray | None = None
         self._prev_f: float | None = None
+        self._copy_iterates = copy_iterates
 
     def record(self, x: FloatArray, f: float, g: FloatArray, step: float = float("nan")) -> bool:
         """Record the state after an iteration; return True when converged."""
@@ -223,7 +231,7 @@ class ConvergenceMonitor:
             dll = abs(f - self._prev_f) / (abs(f) + 0.1)
         rec = IterationRecord(len(self.history), float(f), gnorm, dpar, dll, float(step), guser)
         self.history.append(rec)
-        self._prev_x = np.array(x, copy=True)
+        self._prev_x = np.array(x, copy=True) if self._copy_iterates else x
         self._prev_f = float(f)
         if self.options.verbose:
             self._printer(

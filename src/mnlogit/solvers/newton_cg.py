@@ -106,11 +106,14 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
     """Minimize ``objective`` from ``x0`` by truncated Newton with CG inner solves."""
     check_requirements("newton-cg", objective, REQUIRES)
     obj = objective
-    monitor = ConvergenceMonitor("newton-cg", options)
-    x = np.array(x0, dtype=np.float64, copy=True)
+    # Iterates are never changed in place (each comes fresh from the line search), so
+    # neither x0 nor the monitor's record of x needs a copy: two m-sized arrays fewer,
+    # one of them made anew at every iteration (peak memory, issue-sparse6).
+    monitor = ConvergenceMonitor("newton-cg", options, copy_iterates=False)
+    x = np.asarray(x0, dtype=np.float64)
     f, g = obj.value_and_gradient(x)
     if monitor.record(x, f, g):
-        return monitor.result(x)
+        return monitor.result(x.copy())  # the result never shares the caller's x0
     max_cg = max(20, min(10 * x.size, 500))
     # Search directions use the objective's curvature product, which may be cheaper than
     # hessp (float32 on sparse X); gradients and values stay exact. The preconditioner
@@ -143,4 +146,4 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
         x, f, g = ls.x, ls.f, ls.g
         if monitor.record(x, f, g, ls.step):
             break
-    return monitor.result(x, stop_reason)
+    return monitor.result(x.copy() if x is x0 else x, stop_reason)
