@@ -189,3 +189,27 @@ def test_newton_cg_neither_changes_nor_returns_the_callers_x0():
     assert_array_equal(again.x, start)
     again.x[:] = 0.0
     assert_array_equal(start, res.x)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_large_sparse_gradient_sums_are_not_kept_and_give_the_same_gradient(monkeypatch, weighted):
+    """Above KEEP_SUMS_MAX the gradient sums are made per gradient and dropped: the
+    gradient, the residual sums and a repeated gradient are the numbers of the kept route."""
+    import mnlogit.objective.multinomial as multinomial
+
+    X = sparse_x()
+    kept = objective(X, weighted)
+    monkeypatch.setattr(multinomial, "KEEP_SUMS_MAX", 0)
+    dropped = objective(X, weighted)
+    theta = 0.2 * np.random.default_rng(8).standard_normal(kept.n_params)
+    f1, g1 = kept.value_and_gradient(theta)
+    f2, g2 = dropped.value_and_gradient(theta)
+    assert f1 == f2
+    assert_array_equal(g1, g2)
+    assert_array_equal(dropped.value_and_gradient(theta)[1], g1)  # made again, same numbers
+    assert_array_equal(dropped.residual_sums(theta), kept.residual_sums(theta))
+    # the gradient is the derivative of the value
+    v = np.random.default_rng(9).standard_normal(kept.n_params)
+    h = 1e-6
+    fd = (dropped.value(theta + h * v) - dropped.value(theta - h * v)) / (2 * h)
+    assert_allclose(g2 @ v, fd, rtol=1e-6)

@@ -44,6 +44,13 @@ __all__ = ["MultinomialObjective"]
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
+#: Sparse X: the most gradient sums ``[1, X]ᵀ G`` (``p1 x K`` numbers) the point cache
+#: keeps after a gradient. More (a sparse text problem: a million) are made for each
+#: gradient and dropped: kept, they were one more long-lived array made at every
+#: Newton-CG point, alive through its CG solve, which sparse products never read
+#: (issue-sparse6). ``residual_sums`` then costs one product ``Xᵀ P``.
+KEEP_SUMS_MAX = 2**17
+
 
 @dataclass
 class _Point:
@@ -495,12 +502,15 @@ class MultinomialObjective:
 
     def value_and_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
         """``f(theta)`` and its gradient of shape ``((K-1) * p1,)``."""
-        point = self._evaluate(theta, gradient=True)
+        keep = self._blockwise or self.p1 * self.n_classes <= KEEP_SUMS_MAX
+        point = self._evaluate(theta, gradient=keep)
         f = self.value(theta)
         # sum_i w_i (P_i - onehot(y_i)) [1, x_i]: the one-hot part is the constant
         # _class_sums, so only P (times w, unless all weights are equal) meets X.
-        assert point.gradient_sums is not None
-        XtP = point.gradient_sums.copy()
+        if point.gradient_sums is not None:
+            XtP = point.gradient_sums.copy()
+        else:  # sparse X, many sums: made for this gradient only, not kept in the point
+            XtP = self._gradient_sums(point)
         if self._kernel_weights is None:
             XtP *= self._common_weight if self.n_samples else 0.0
         XtP -= self._class_sums
