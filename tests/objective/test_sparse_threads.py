@@ -217,12 +217,18 @@ def test_float32_copy_in_chunks_refuses_a_value_out_of_range_in_the_last_chunk(m
     assert float32_sparse(X) is not None
 
 
-def test_add_diagonal_product_in_chunks(monkeypatch):
-    monkeypatch.setattr(float32_curvature, "_CHUNK", 5)
+def test_add_diagonal_product_a_class_at_a_time():
+    """Per-class diagonal rows, and one row shared by every class: ``out + D * v``."""
     rng = np.random.default_rng(10)
-    out, d, v = rng.standard_normal((3, 23))
-    expected = out + d * v
-    add_diagonal_product(out, d, v)
+    k1, p1 = 4, 23
+    out, v = rng.standard_normal((2, k1 * p1))
+    rows = rng.standard_normal((k1, p1))
+    expected = out + rows.reshape(-1) * v
+    add_diagonal_product(out, rows, v)
+    assert np.array_equal(out, expected)
+    shared = rng.standard_normal((1, p1))
+    expected = out + np.tile(shared[0], k1) * v
+    add_diagonal_product(out, shared, v)
     assert np.array_equal(out, expected)
 
 

@@ -197,14 +197,20 @@ def _range_sums(
 
 
 def add_diagonal_product(out: FloatArray, diagonal: FloatArray, v: FloatArray) -> None:
-    """``out += diagonal * v`` in place, in blocks (no temporary the size of ``v``).
+    """``out += D * v`` in place, a class at a time (no temporary the size of ``v``).
 
     Parameters
     ----------
-    out, diagonal, v : ndarray of shape (m,)
-        ``m`` can be a million (a sparse text problem's parameters): the whole
-        ``diagonal * v`` was one more such array per Hessian-vector product.
+    out, v : ndarray of shape (m,)
+        Class-major free vectors, ``m = k1 * p1``: ``m`` can be a million (a sparse text
+        problem's parameters), and the whole ``D * v`` was one more such array per
+        Hessian-vector product.
+    diagonal : ndarray of shape (k1, p1) or (1, p1)
+        ``D`` as the free vector's ``(k1, p1)`` view, or one row shared by every class
+        (a penalty the same for all classes: ``p1`` numbers kept instead of ``m``).
     """
-    for start in range(0, out.size, _CHUNK):
-        stop = start + _CHUNK
-        out[start:stop] += diagonal[start:stop] * v[start:stop]
+    rows, p1 = diagonal.shape
+    O = out.reshape(-1, p1)
+    V = v.reshape(-1, p1)
+    for k in range(O.shape[0]):
+        O[k] += diagonal[k if rows > 1 else 0] * V[k]

@@ -669,7 +669,7 @@ class MultinomialObjective:
         W, b = self._kernel_coefficients(V)
         sums = kernels.curvature_sums(self.X, P, self._weights, W, b, fast=self._fast)
         out = self.param.free_gradient(self._scaled_sums(sums))
-        out += self._penalty_diagonal() * v
+        add_diagonal_product(out, self._penalty_diagonal(), v)
         return out
 
     def curvature_product(self, theta: FloatArray, v: FloatArray) -> FloatArray:
@@ -767,8 +767,15 @@ class MultinomialObjective:
         return curvature.kronecker_inverse(self, theta)
 
     def _penalty_diagonal(self) -> FloatArray:
-        """The penalty's Hessian diagonal as a free vector ``((K-1) * p1,)`` (cached)."""
+        """The penalty's Hessian diagonal as the free vector's ``(K-1, p1)`` view, or
+        ``(1, p1)`` when it is the same for every class (an L2 penalty): cached.
+
+        For :func:`~mnlogit.objective.float32_curvature.add_diagonal_product`; one row
+        instead of ``m`` numbers kept through the fit (issue-sparse6).
+        """
         if self._pen_diag is None:
             shape = (self.p1, self.n_classes - 1)
-            self._pen_diag = self._flat(self.penalty.hessian_diagonal(shape))
+            rows = np.ascontiguousarray(np.asarray(self.penalty.hessian_diagonal(shape)).T)
+            same = bool(np.all(rows == rows[:1]))
+            self._pen_diag = np.array(rows[:1]) if same else rows
         return self._pen_diag
