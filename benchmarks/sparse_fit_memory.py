@@ -3,9 +3,10 @@
 For A/B runs of a change (issue-sparse5): each round fits ``MultinomialLogit`` with the
 problem's penalty, ``tol=1e-8`` and ``cov_type=None`` (what ``mnlogit-auto`` times) once per
 source tree and thread count, each in a new Python process with that tree first on
-``PYTHONPATH``, and prints the fit's time and its peak extra RSS -- VmHWM after the fit
-minus VmRSS before it, the high-water mark reset through ``/proc/self/clear_refs`` (the
-measure of :mod:`benchmarks.worker`; Linux only). Threads are set by
+``PYTHONPATH``, and prints the fit's time (wall and the process's CPU seconds: on a
+loaded machine at one thread the CPU time is the steadier measure) and its peak extra
+RSS -- VmHWM after the fit minus VmRSS before it, the high-water mark reset through
+``/proc/self/clear_refs`` (the measure of :mod:`benchmarks.worker`; Linux only). Threads are set by
 ``threadpoolctl.threadpool_limits``, as ``benchmarks.run --threads`` does.
 
 Example (main's tree against this one, one and two threads, two rounds)::
@@ -49,14 +50,20 @@ def child(problem: str, threads: int) -> None:
     base = _status_mib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.fit(X, y)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = _status_mib("VmHWM") - base
     limits.unregister()
     print(
         json.dumps(
-            dict(seconds=seconds, peak_mib=peak, n_iter=int(model.n_iter_), solver=model.solver_)
+            dict(
+                seconds=seconds,
+                cpu_seconds=cpu,
+                peak_mib=peak,
+                n_iter=int(model.n_iter_),
+                solver=model.solver_,
+            )
         )
     )
 
@@ -85,8 +92,9 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 print(
-                    f"{src} threads={threads}: {r['seconds']:.2f} s, peak extra "
-                    f"{r['peak_mib']:.1f} MiB, {r['n_iter']} it ({r['solver']})"
+                    f"{src} threads={threads}: {r['seconds']:.2f} s "
+                    f"(CPU {r['cpu_seconds']:.2f} s), peak extra {r['peak_mib']:.1f} MiB, "
+                    f"{r['n_iter']} it ({r['solver']})"
                 )
     print(f"uptime: {os.getloadavg()}")
 
