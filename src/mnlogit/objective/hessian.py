@@ -8,12 +8,12 @@ of the transposed work matrix ``[Zᵀ; Yᵀ]`` gives ``ZᵀZ`` and the block dia
 ``ZᵀY`` together (half the flops of the ``K(K-1)/2`` separate Gram products, and near
 peak speed). With few classes and wide enough blocks (:data:`PAIRWISE_MAX_FREE_CLASSES`,
 :data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is instead one ``syrk`` of
-``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows, every block's intercept
-border from one product of the rows with all the blocks' ``h``, the column scaling
-applied to the sums (fewer flops: the block diagonal's share of the work grows as ``K``
-falls). Under :func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split
-their rows over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its
-own partial sum. Dense ``X`` may give
+``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows, its intercept border
+one product with ``sqrt(|h_ab|)``, the column scaling applied to the sums (fewer flops:
+the block diagonal's share of the work grows as ``K`` falls). Under
+:func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split their rows
+over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its own
+partial sum. Dense ``X`` may give
 its probabilities as a function of row ranges (:data:`ProbabilityRows`), so that no
 ``n x K`` array is needed. Sparse ``X`` with few stored values
 a row (one-hot codes) sums the products of its stored values
@@ -371,44 +371,38 @@ def _pairwise_partial(
     hi: int,
 ) -> dict[tuple[int, int], PairSums]:
     """Rows ``lo:hi`` of :func:`_pairwise_loss_hessian`: each block's :class:`PairSums`
-    with ``h = ±w P_a (δ_ab − P_b)`` -- one ``syrk`` of ``sqrt(|h|) X`` per block, straight
-    from the rows of ``X`` (no intercept column copied in, no column scaling: both are
-    applied to the sums), and every block's border ``Xᵀ h`` from one product of the
-    sub-block with all the blocks' ``h`` (one read instead of one per block: on 1M x 50,
-    K = 3, one thread, three products with ``sqrt(|h|)`` took 0.12 s, the one 0.06 s);
-    its own buffers (one per thread)."""
+    with ``h = ±w P_a (δ_ab − P_b)`` -- one ``syrk`` of ``sqrt(|h|) X`` and one product
+    with ``sqrt(|h|)`` for its border, straight from the rows of ``X`` (no intercept
+    column copied in, no column scaling: both are applied to the sums); its own buffers
+    (one per thread)."""
     p = X.shape[1]
     syrk = _ssyrk if dtype == np.float32 else _syrk
     Vbuf = np.empty((step, p), dtype=dtype)
-    hbuf = np.empty((len(pairs), step))  # the signed h of every block, one row each
-    root = np.empty(step)
-    signs = np.array([1.0 if a == b else -1.0 for a, b in pairs])
+    hbuf = np.empty(step)
+    h32 = np.empty(step, dtype=dtype)
     grams = {pair: np.zeros((p, p), order="F", dtype=dtype) for pair in pairs}
-    borders = np.zeros((len(pairs), p), dtype=dtype)
-    totals = np.zeros(len(pairs))
+    borders = {pair: np.zeros(p, dtype=dtype) for pair in pairs}
+    totals = dict.fromkeys(pairs, 0.0)
     for start in range(lo, hi, step):
         stop = min(hi, start + step)
         r = stop - start
         Xr = _dense_rows(X, start, stop)
         P = rows(start, stop)
         wr = w[start:stop]
-        hs = hbuf[:, :r]
-        s = root[:r]
-        V = Vbuf[:r]
-        for t, (a, b) in enumerate(pairs):
-            h = hs[t]
+        h = hbuf[:r]
+        for a, b in pairs:
             if a == b:
                 np.multiply(P[:, a], 1.0 - P[:, a], out=h)
             else:
                 np.multiply(P[:, a], P[:, b], out=h)
             h *= wr
-            np.sqrt(h, out=s)
-            np.multiply(Xr, s[:, None], out=V, casting="unsafe")
-            grams[a, b] = syrk(signs[t], V.T, beta=1.0, c=grams[a, b], trans=0, overwrite_c=1)
-        hs *= signs[:, None]
-        totals += hs.sum(axis=1)
-        # float32 X with float64 sums: the sub-block converted (once, not per block)
-        borders += hs.astype(dtype, copy=False) @ Xr.astype(dtype, copy=False)
-    return {
-        pair: PairSums(grams[pair], borders[t], float(totals[t])) for t, pair in enumerate(pairs)
-    }
+            alpha = 1.0 if a == b else -1.0
+            totals[a, b] += alpha * float(h.sum())
+            np.sqrt(h, out=h)
+            V = Vbuf[:r]
+            np.multiply(Xr, h[:, None], out=V, casting="unsafe")
+            grams[a, b] = syrk(alpha, V.T, beta=1.0, c=grams[a, b], trans=0, overwrite_c=1)
+            hv = h32[:r]
+            hv[...] = h
+            borders[a, b] += alpha * (hv @ V)
+    return {pair: PairSums(grams[pair], borders[pair], totals[pair]) for pair in pairs}
