@@ -1,7 +1,8 @@
-"""The dense loss Hessian's two kernels (issue-speed6): the transposed wide update
-``[Zᵀ; Yᵀ]`` (one ``syrk`` for ``ZᵀZ`` and the block diagonal) and the pairwise one
-(one ``syrk`` per block, every border from one product), each forced on narrow and wide
-``X``, against the Hessian's definition block by block and finite differences."""
+"""The dense loss Hessian's kernels (issue-speed6): the transposed wide update
+``[Zᵀ; Yᵀ]`` (one ``syrk`` for ``ZᵀZ`` and the block diagonal, or for a large ``m`` a
+``syrk`` and a ``gemm``) and the pairwise one (one ``syrk`` per block), each forced on
+narrow and wide ``X``, against the Hessian's definition block by block and finite
+differences."""
 
 from __future__ import annotations
 
@@ -34,11 +35,17 @@ def _force(monkeypatch, kernel):
         monkeypatch.setattr(hessian_module, "PAIRWISE_MIN_COLUMNS", {1: 0, 2: 0, 3: 0})
     else:
         monkeypatch.setattr(hessian_module, "PAIRWISE_MAX_FREE_CLASSES", 0)
+    if kernel == "wide, separate":  # ZᵀZ by its own syrk, the block diagonal by a gemm
+        monkeypatch.setattr(hessian_module, "COMBINED_MAX_ENTRIES", 0)
 
 
 CASES = [
     (kernel, K, p)
-    for kernel, classes in (("pairwise", (2, 3, 4)), ("wide", (2, 3, 4, 6)))
+    for kernel, classes in (
+        ("pairwise", (2, 3, 4)),
+        ("wide", (2, 3, 4, 6)),
+        ("wide, separate", (2, 4)),
+    )
     for K in classes
     for p in (3, 37)  # p1 narrow and wide
 ]

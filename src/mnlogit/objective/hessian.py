@@ -43,6 +43,7 @@ from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
+    "COMBINED_MAX_ENTRIES",
     "HESSIAN_MIN_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
@@ -75,6 +76,9 @@ PAIRWISE_MAX_FREE_CLASSES = 3
 #: 0.45 (the old rule, ``p1 >= 32`` for every ``K-1 <= 3``, was measured against the
 #: untransposed wide kernel). ``K = 2`` needs two columns: the pairwise kernel needs one of ``X``.
 PAIRWISE_MIN_COLUMNS = {1: 2, 2: 20, 3: 40}
+#: The wide update forms ``ZᵀZ`` and the block diagonal by one ``syrk`` of ``[Zᵀ; Yᵀ]``
+#: while ``(m + p1)²`` is at most this (8 MiB of float64, ``m + p1 <= 1024``).
+COMBINED_MAX_ENTRIES = 2**20
 #: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
 #: (each its own partial sum) only when every thread gets at least this many sub-blocks.
 SPLIT_MIN_BLOCKS = 8
@@ -250,15 +254,19 @@ def _wide_partial(
     ``p1`` (numpy's short inner loops were half the kernel on narrow ``X``), and in
     reference-0 coordinates one ``syrk`` of the whole work matrix gives ``ZᵀZ`` and
     ``ZᵀY = Dᵀ`` together (an unused ``YᵀY`` beside them) instead of a separate product
-    ``Yᵀ Z``. One thread, ``P`` given: 1M x 10, K = 4: 0.20 s -> 0.12 s; 200k x 20,
-    K = 5: 0.099 -> 0.085; 50k x 100, K = 10: 0.90 -> 0.83 (docs/benchmarks.md).
+    ``Yᵀ Z``. One thread, ``P`` given: 1M x 10, K = 4: 0.21 s -> 0.13 s; 100k x 20,
+    K = 5: 0.052 -> 0.045; 50k x 100, K = 10: 0.91 -> 0.85 (docs/benchmarks.md). Only
+    while the combined matrix is small (:data:`COMBINED_MAX_ENTRIES`): its result is
+    copied out of it, so a large one would hold two ``m x m`` arrays at once; beyond
+    that, ``ZᵀZ`` by its own ``syrk`` and ``Yᵀ Z`` by a ``gemm``, still transposed.
     """
     p1 = X.shape[1] + off
     m = k1 * p1
     syrk = _ssyrk if dtype == np.float32 else _syrk
     work = np.empty((m + p1) * step, dtype=dtype)  # [Zᵀ; Yᵀ] of each sub-block, C order
     free = None if T is None else np.empty(m * step, dtype=dtype)
-    width = m + p1 if T is None else m
+    combined = T is None and (m + p1) ** 2 <= COMBINED_MAX_ENTRIES
+    width = m + p1 if combined else m
     S = np.zeros((width, width), order="F", dtype=dtype)
     D = np.zeros((p1, m), dtype=dtype)
     for start in range(lo, hi, step):
@@ -276,14 +284,16 @@ def _wide_partial(
         P = rows(start, stop)
         for a in range(k1):  # Z_aᵀ = P_a Yᵀ
             np.multiply(Y, P[:, a], out=W[a * p1 : (a + 1) * p1], casting="unsafe")
-        if T is None or free is None:
+        if combined:
             S = syrk(-1.0, W.T, beta=1.0, c=S, trans=1, overwrite_c=1)
-        else:  # block b of the free Z is sum_a T[b, a] Z_a
-            Zf = free[: m * r].reshape(m, r)
-            np.matmul(T, W[:m].reshape(k1, p1 * r), out=Zf.reshape(k1, p1 * r))
-            S = syrk(-1.0, Zf.T, beta=1.0, c=S, trans=1, overwrite_c=1)
-            D += Y @ W[:m].T
-    if T is None:
+            continue
+        Zt = W[:m]
+        if T is not None and free is not None:  # block b of the free Z is sum_a T[b, a] Z_a
+            Zt = free[: m * r].reshape(m, r)
+            np.matmul(T, W[:m].reshape(k1, p1 * r), out=Zt.reshape(k1, p1 * r))
+        S = syrk(-1.0, Zt.T, beta=1.0, c=S, trans=1, overwrite_c=1)
+        D += Y @ W[:m].T
+    if combined:
         D -= S[:m, m:].T  # the upper triangle's block (Z, Y) holds -ZᵀY
         return np.asfortranarray(S[:m, :m]), D
     return S, D
