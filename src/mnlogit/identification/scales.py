@@ -188,13 +188,18 @@ def column_maxabs_and_gram(
     class_rows = None if codes is None else np.zeros((n_classes, p))
     # columns beyond about 1e154 overflow the Gram matrix: the collinearity check then
     # discards it (it uses it for column scales within 1e-100 .. 1e100 only)
+    blocks = row_blocks(n, max(p, n_classes))
+    ones = np.ones(blocks[0].stop - blocks[0].start if blocks else 0)
     with np.errstate(over="ignore", invalid="ignore"):
-        for sl in row_blocks(n, max(p, n_classes)):
+        for sl in blocks:
             chunk = X[sl]
             _fold_maxabs(chunk, maxabs)
             # the upper triangle by syrk (half gemm's flops: 0.136 -> 0.112 s on 1M x 50)
             upper = _syrk(1.0, chunk.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
-            colsum += chunk.sum(axis=0)
+            # the sums as a product with ones: chunk.sum(axis=0) of a C-ordered chunk
+            # runs an inner loop of p numbers per row (issue-speed6, 2M x 10 in cache:
+            # see docs/benchmarks.md)
+            colsum += ones[: chunk.shape[0]] @ chunk
             if class_rows is not None and codes is not None:
                 rows = chunk.shape[0]
                 onehot = np.zeros((n_classes, rows))  # as class_sums: (K, rows) @ (rows, p)

@@ -3,16 +3,17 @@
 In reference-0 coordinates (classes ``1 .. K-1``) block ``(a, c)`` of the loss Hessian is
 ``Yᵀ diag(w P_a (I(a=c) - P_c)) Y`` with ``Y = [1, X diag(column_factor)]``. For dense
 ``X`` the whole matrix comes from one symmetric rank update per row sub-block:
-``H = blockdiag_a(Yᵀ diag(w P_a) Y) − ZᵀZ`` with ``Z = [P_a √w Y]_a``, ``ZᵀZ`` accumulated
-by a single BLAS ``syrk`` (half the flops of the ``K(K-1)/2`` separate Gram products, and
-near peak speed), the block diagonal by one ``gemm``. With few classes and wide blocks
-(:data:`PAIRWISE_MAX_FREE_CLASSES`, :data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is
-instead one ``syrk`` of ``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows,
-its intercept border one product with ``sqrt(|h_ab|)``, the column scaling applied to the
-sums (fewer flops: the block diagonal's product is a large share of the work when ``K`` is
-small). Under :func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split
-their rows over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its
-own partial sum. Dense ``X`` may give
+``H = blockdiag_a(Yᵀ diag(w P_a) Y) − ZᵀZ`` with ``Z = [P_a √w Y]_a``: one BLAS ``syrk``
+of the transposed work matrix ``[Zᵀ; Yᵀ]`` gives ``ZᵀZ`` and the block diagonal's
+``ZᵀY`` together (half the flops of the ``K(K-1)/2`` separate Gram products, and near
+peak speed). With few classes and wide enough blocks (:data:`PAIRWISE_MAX_FREE_CLASSES`,
+:data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is instead one ``syrk`` of
+``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows, its intercept border
+one product with ``sqrt(|h_ab|)``, the column scaling applied to the sums (fewer flops:
+the block diagonal's share of the work grows as ``K`` falls). Under
+:func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split their rows
+over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its own
+partial sum. Dense ``X`` may give
 its probabilities as a function of row ranges (:data:`ProbabilityRows`), so that no
 ``n x K`` array is needed. Sparse ``X`` with few stored values
 a row (one-hot codes) sums the products of its stored values
@@ -42,6 +43,7 @@ from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
+    "COMBINED_MAX_ENTRIES",
     "HESSIAN_MIN_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
@@ -61,15 +63,22 @@ ProbabilityRows = Callable[[int, int], FloatArray]
 # sub-blocks follow the common block size in that width; but at least this many rows, as
 # a syrk on fewer rows runs far below peak speed.
 HESSIAN_MIN_ROWS = 256
-#: Up to this many free classes ``K-1`` (reference-0 coordinates), the dense Hessian is
-#: formed block by block, one ``syrk`` of width ``p1`` per block
-#: (:func:`_pairwise_loss_hessian`: fewer flops than one of width ``m`` plus the block
-#: diagonal's product, whose share grows as ``1/(K-1)``).
+#: Up to this many free classes ``K-1`` (reference-0 coordinates), the dense Hessian may be
+#: formed block by block, one ``syrk`` of width ``p`` per block
+#: (:func:`_pairwise_loss_hessian`: fewer flops than one of width ``m + p1`` whose
+#: ``ZᵀY`` part is the block diagonal, a share that grows as ``1/(K-1)``) ...
 PAIRWISE_MAX_FREE_CLASSES = 3
-#: ... and when ``p1`` is at least this (narrower blocks gained nothing: one thread,
-#: 200,000 rows, K = 3: 0.51 s -> 0.30 s at p = 50, 0.63 -> 0.39 at p = 100 (100,000
-#: rows), 0.17 -> 0.17 at p = 25; K = 4, p = 50: 0.74 -> 0.56; p = 10: 0.12 -> 0.13).
-PAIRWISE_MIN_COLUMNS = 32
+#: ... when ``p1`` is at least this for ``K-1`` free classes. Measured against the
+#: transposed wide kernel of issue-speed6 (one thread, 400,000 rows, ``P`` given, seconds
+#: pairwise / wide): ``K = 2``: p = 3 0.007 / 0.008, p = 10 0.016 / 0.028, p = 50 0.087 /
+#: 0.176; ``K = 3``: p = 10 0.042 / 0.039, p = 15 0.066 / 0.061, p = 20 0.080 / 0.093,
+#: p = 50 0.22 / 0.31; ``K = 4``: p = 10 0.076 / 0.050, p = 30 0.25 / 0.22, p = 50 0.41 /
+#: 0.45 (the old rule, ``p1 >= 32`` for every ``K-1 <= 3``, was measured against the
+#: untransposed wide kernel). ``K = 2`` needs two columns: the pairwise kernel needs one of ``X``.
+PAIRWISE_MIN_COLUMNS = {1: 2, 2: 20, 3: 40}
+#: The wide update forms ``ZᵀZ`` and the block diagonal by one ``syrk`` of ``[Zᵀ; Yᵀ]``
+#: while ``(m + p1)²`` is at most this (8 MiB of float64, ``m + p1 <= 1024``).
+COMBINED_MAX_ENTRIES = 2**20
 #: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
 #: (each its own partial sum) only when every thread gets at least this many sub-blocks.
 SPLIT_MIN_BLOCKS = 8
@@ -190,11 +199,11 @@ def _dense_loss_hessian(
         P1_all = P1
         rows = lambda a, b: P1_all[a:b]  # noqa: E731
         k1 = int(P1_all.shape[1])
-    wide_blocks = X.shape[1] + int(fit_intercept) >= PAIRWISE_MIN_COLUMNS
-    if T is None and k1 <= PAIRWISE_MAX_FREE_CLASSES and wide_blocks:
+    p1 = X.shape[1] + int(fit_intercept)
+    pairwise = k1 <= PAIRWISE_MAX_FREE_CLASSES and p1 >= PAIRWISE_MIN_COLUMNS.get(k1, 0)
+    if T is None and pairwise:
         return _pairwise_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, float32)
     off = int(fit_intercept)
-    p1 = X.shape[1] + off
     m = k1 * p1
     step = max(1, min(n, block_rows(m, HESSIAN_MIN_ROWS)))
     dtype = np.float32 if float32 else np.float64
@@ -238,36 +247,56 @@ def _wide_partial(
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Rows ``lo:hi`` of :func:`_dense_loss_hessian`: the upper triangle of ``-ZᵀZ``
     (Fortran order, free coordinates when ``T`` is given) and the block diagonal's
-    ``D = Yᵀ Z``, shapes ``(m, m)`` and ``(p1, m)``; its own buffers (one per thread)."""
+    ``D = Yᵀ Z``, shapes ``(m, m)`` and ``(p1, m)``; its own buffers (one per thread).
+
+    Each sub-block's ``Z`` and ``Y`` are formed transposed, ``[Zᵀ; Yᵀ]`` of shape
+    ``(m + p1, rows)``: the products then run along rows of ``rows`` numbers rather than
+    ``p1`` (numpy's short inner loops were half the kernel on narrow ``X``), and in
+    reference-0 coordinates one ``syrk`` of the whole work matrix gives ``ZᵀZ`` and
+    ``ZᵀY = Dᵀ`` together (an unused ``YᵀY`` beside them) instead of a separate product
+    ``Yᵀ Z``. One thread, ``P`` given: 1M x 10, K = 4: 0.21 s -> 0.13 s; 100k x 20,
+    K = 5: 0.052 -> 0.045; 50k x 100, K = 10: 0.91 -> 0.85 (docs/benchmarks.md). Only
+    while the combined matrix is small (:data:`COMBINED_MAX_ENTRIES`): its result is
+    copied out of it, so a large one would hold two ``m x m`` arrays at once; beyond
+    that, ``ZᵀZ`` by its own ``syrk`` and ``Yᵀ Z`` by a ``gemm``, still transposed.
+    """
     p1 = X.shape[1] + off
     m = k1 * p1
     syrk = _ssyrk if dtype == np.float32 else _syrk
-    Zbuf = np.empty((step, m), dtype=dtype)
-    Zfree = None if T is None else np.empty((step, k1, p1), dtype=dtype)
-    Ybuf = np.empty((step, p1), dtype=dtype)
-    H = np.zeros((m, m), order="F", dtype=dtype)
+    work = np.empty((m + p1) * step, dtype=dtype)  # [Zᵀ; Yᵀ] of each sub-block, C order
+    free = None if T is None else np.empty(m * step, dtype=dtype)
+    combined = T is None and (m + p1) ** 2 <= COMBINED_MAX_ENTRIES
+    width = m + p1 if combined else m
+    S = np.zeros((width, width), order="F", dtype=dtype)
     D = np.zeros((p1, m), dtype=dtype)
     for start in range(lo, hi, step):
         stop = min(hi, start + step)
         r = stop - start
-        Y = Ybuf[:r]
+        W = work[: (m + p1) * r].reshape(m + p1, r)
+        Y = W[m:]
         if off:
-            Y[:, 0] = sqrt_w[start:stop]
-        np.multiply(_dense_rows(X, start, stop), sqrt_w[start:stop, None], out=Y[:, off:])
-        if column_factor is not None:
-            Y[:, off:] *= column_factor
-        Z = Zbuf[:r]
+            Y[0] = sqrt_w[start:stop]
         np.multiply(
-            Y[:, None, :], rows(start, stop)[:, :, None], out=Z.reshape(r, k1, p1), casting="unsafe"
+            _dense_rows(X, start, stop).T, sqrt_w[start:stop], out=Y[off:], casting="unsafe"
         )
-        if T is None or Zfree is None:
-            H = syrk(-1.0, Z.T, beta=1.0, c=H, trans=0, overwrite_c=1)
-        else:  # block b of the free Z is sum_a T[b, a] Z_a
-            Zf = Zfree[:r]
-            np.matmul(T, Z.reshape(r, k1, p1), out=Zf)
-            H = syrk(-1.0, Zf.reshape(r, m).T, beta=1.0, c=H, trans=0, overwrite_c=1)
-        D += Y.T @ Z
-    return H, D
+        if column_factor is not None:
+            Y[off:] *= column_factor[:, None]
+        P = rows(start, stop)
+        for a in range(k1):  # Z_aᵀ = P_a Yᵀ
+            np.multiply(Y, P[:, a], out=W[a * p1 : (a + 1) * p1], casting="unsafe")
+        if combined:
+            S = syrk(-1.0, W.T, beta=1.0, c=S, trans=1, overwrite_c=1)
+            continue
+        Zt = W[:m]
+        if T is not None and free is not None:  # block b of the free Z is sum_a T[b, a] Z_a
+            Zt = free[: m * r].reshape(m, r)
+            np.matmul(T, W[:m].reshape(k1, p1 * r), out=Zt.reshape(k1, p1 * r))
+        S = syrk(-1.0, Zt.T, beta=1.0, c=S, trans=1, overwrite_c=1)
+        D += Y @ W[:m].T
+    if combined:
+        D -= S[:m, m:].T  # the upper triangle's block (Z, Y) holds -ZᵀY
+        return np.asfortranarray(S[:m, :m]), D
+    return S, D
 
 
 def _mirrored(H: NDArray[Any]) -> NDArray[Any]:
