@@ -140,3 +140,19 @@ def test_paths_with_block_steps_equal_the_per_class_paths(monkeypatch, weighted,
         np.testing.assert_allclose(
             softmax(X64 @ c.T + b, axis=1), softmax(X64 @ cr.T + br, axis=1), atol=1e-9
         )
+
+
+def test_rows_of_weight_zero_are_rows_left_out():
+    # the block moves read p_ik as (w_i p_ik) / w_i, undefined for w_i = 0: such rows must
+    # not change the path
+    X, y = _sparse_data(300, 40, 5, 6, 0.1)
+    sw = np.random.default_rng(7).uniform(0.5, 2.0, X.shape[0])
+    sw[::7] = 0.0
+    keep = sw > 0
+    kw = dict(penalty="l1", n_alphas=10, alpha_min_ratio=0.02, tol=1e-12)
+    got = regularization_path(X, y, sample_weight=sw, **kw)
+    ref = regularization_path(X[keep], y[keep], sample_weight=sw[keep], **kw)
+    assert got.n_nonzero[-1] > 15
+    np.testing.assert_allclose(got.alphas, ref.alphas, rtol=1e-12)
+    np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)

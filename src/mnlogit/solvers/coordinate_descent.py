@@ -336,6 +336,55 @@ def _block_move(
 
 
 @_compiled
+def _block_move_weighted(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    steps: Any,
+    wP: Any,
+    winv: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """:func:`_block_move` with ``p_ik`` read as ``(w_i p_ik) / w_i`` from ``wP``, which the
+    gradient pass just before brought into the cache (``winv``: ``1 / w_i``, 0 for a row of
+    weight 0, whose ``pd_i`` no sum reads)."""
+    K = wP.shape[0]
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += wP[k, i] * v
+            pd[i] += e * winv[i]
+    else:
+        for i in range(wP.shape[1]):
+            x = Xd[i, j]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += wP[k, i] * v
+            pd[i] += e * winv[i]
+
+
+@_compiled
+def _inverse_weights(w: Any) -> Any:
+    """``1 / w_i`` (n,), 0 where ``w_i = 0``."""
+    out = np.zeros(w.shape[0])
+    for i in range(w.shape[0]):
+        if w[i] > 0.0:
+            out[i] = 1.0 / w[i]
+    return out
+
+
+@_compiled
 def _curvatures(
     Xd: Any,
     indptr: Any,
@@ -646,6 +695,7 @@ def _lasso_block_steps(
     h: Any,
     Hj: Any,
     ready: Any,
+    winv: Any,
     W: Any,
     D: Any,
     pd: Any,
@@ -702,7 +752,7 @@ def _lasso_block_steps(
         if change > biggest:
             biggest = change
     if moved:
-        _block_move(Xd, indptr, indices, data, sparse, j, steps, P, D, pd)
+        _block_move_weighted(Xd, indptr, indices, data, sparse, j, steps, wP, winv, D, pd)
     return biggest
 
 
@@ -761,6 +811,7 @@ def _sweep(
     rms: Any,
     blocks: Any,
     ready: Any,
+    winv: Any,
     W: Any,
     D: Any,
     pd: Any,
@@ -790,7 +841,7 @@ def _sweep(
         elif by_block:
             change = _lasso_block_steps(
                 Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1[j],
-                lam2[j], h, blocks[t], ready[t : t + 1], W, D, pd, work, order,
+                lam2[j], h, blocks[t], ready[t : t + 1], winv, W, D, pd, work, order,
             )  # fmt: skip
         else:
             change = _lasso_steps(
@@ -1264,7 +1315,7 @@ def cd_quadratic(
         Sweeps done, and the support solves' Hessian-vector products.
     """
     K, n, p = P.shape[0], P.shape[1], W.shape[0]
-    pd = np.zeros(n)
+    pd, winv = np.zeros(n), _inverse_weights(w)
     h, evals, evecs, blocks, ready = _model_curvatures(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks, curvatures, p
     )
@@ -1280,7 +1331,7 @@ def cd_quadratic(
         )
         big = _sweep(
             Xd, indptr, indices, data, sparse, features, False, P, wP, G, lam1, lam2,
-            group, h, evals, evecs, rms, blocks, ready, W, D, pd,
+            group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
@@ -1293,7 +1344,7 @@ def cd_quadratic(
             sweeps += 1
             big = _sweep(
                 Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
-                group, h, evals, evecs, rms, blocks, ready, W, D, pd,
+                group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
             )  # fmt: skip
             # the intercepts' step reads all n rows: with sparse X and few nonzero
             # coordinates that costs more than the sweep, so there it waits for the next
