@@ -14,7 +14,10 @@ sweeps over the nonzero ones until they settle, then a sweep over all again.
 - ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
   cross-class terms of the Hessian enter through the maintained products
-  ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
+  ``pd_i = p_i . d_i``, so the model is exact, not class-by-class. Optionally
+  (``lasso_blocks``, on for sparse X) a feature's ``K`` steps take two passes over its
+  column instead of one per class, the later classes' gradients updated through the
+  feature's block Hessian (:func:`_lasso_block_steps`: the same steps).
 - Optionally (``support_newton``), lasso / elastic net, when a sweep over the nonzero
   coordinates leaves their signs as they were: conjugate gradients on that support
   (:func:`~mnlogit.solvers.support_cg.support_cg`), kept when they lower the model plus
@@ -28,8 +31,10 @@ The loops are plain Python compiled with numba (``njit``) when it is installed, 
 as Python (correct, but slow: numba is a dependency for this reason; see
 ``docs/penalties.md``). Columns are read from a column-major dense ``X`` or from a CSC
 matrix's ``(indptr, indices, data)``; any float dtype of ``X`` works and every sum is
-accumulated in float64. Arrays over rows are class-major ``(K, n)`` so a class's column is
-contiguous.
+accumulated in float64. Arrays over rows and classes are indexed ``[k, i]`` (shape
+``(K, n)``): class-major for dense X (a class's column is contiguous), the transpose of a
+row-major ``(n, K)`` array for sparse X (a row's ``K`` classes share cache lines; see
+``ColumnData.empty_predictor``).
 """
 
 from __future__ import annotations

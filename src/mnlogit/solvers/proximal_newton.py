@@ -72,8 +72,10 @@ SUPPORT_NEWTON_DENSE = False
 #: with its ``K x K`` block Hessian instead of one pass per class (the same steps up to
 #: rounding; measured in docs/penalties.md, "Fifth pass") ...
 LASSO_BLOCKS = True
-#: ... when the strong set's block Hessians take at most this many bytes (``m K^2`` floats).
+#: ... when the strong set's block Hessians take at most this many bytes (``m K^2`` floats) ...
 LASSO_BLOCKS_BYTES = 256 * 2**20
+#: ... and with dense X (off: measured slower there, docs/penalties.md).
+LASSO_BLOCKS_DENSE = False
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
 
@@ -260,13 +262,14 @@ class ColumnData:
         products (:func:`block_hessians`; every sum stays float64); otherwise the kernel
         computes the curvatures column by column (the lasso's diagonal ones cost about one
         gradient pass: no gain from BLAS there, measured). The lasso's block steps
-        (``LASSO_BLOCKS``) run with sparse X only (measured in docs/penalties.md).
+        (``LASSO_BLOCKS``) run with sparse X only unless ``LASSO_BLOCKS_DENSE`` (measured
+        in docs/penalties.md).
         """
         wP = P * self.weights
         K = self.n_classes
         blocks = (
             not group
-            and self.sparse
+            and (self.sparse or LASSO_BLOCKS_DENSE)
             and LASSO_BLOCKS
             and 8 * features.size * K * K <= LASSO_BLOCKS_BYTES
         )
