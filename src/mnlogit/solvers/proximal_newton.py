@@ -61,7 +61,8 @@ INNER_FRACTION = 0.1
 INNER_FLOOR = 0.5
 #: Lasso / elastic net with sparse X: finish each inner solve on its settled support by
 #: conjugate gradients (:mod:`mnlogit.solvers.support_cg`; measured in docs/penalties.md).
-#: Off by default: 7-10% faster on the sparse benchmark path, but the fits then depend on
+#: Off by default: 7-10% faster on the sparse benchmark path before the block steps (2%
+#: with them, fifth pass), but the fits then depend on
 #: rounding more than coordinate descent alone (scikit-learn's sample-weight equivalence
 #: check of ``MultinomialLogitCV`` at ``tol=1e-6`` differs by 4.6e-6, above its 1e-7) ...
 SUPPORT_NEWTON = False
