@@ -156,3 +156,17 @@ def test_rows_of_weight_zero_are_rows_left_out():
     np.testing.assert_allclose(got.alphas, ref.alphas, rtol=1e-12)
     np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)
+
+
+def test_sparse_group_path_with_block_intercept_steps_equals_the_dense_one():
+    # with sparse X the group penalty's intercept steps go by their block Hessian, with
+    # dense X class by class: the same paths
+    X, y = _sparse_data(300, 30, 5, 8, 0.15)
+    sw = np.random.default_rng(9).uniform(0.5, 2.0, X.shape[0])
+    kw = dict(penalty="group", n_alphas=10, alpha_min_ratio=0.02, tol=1e-12, sample_weight=sw)
+    got = regularization_path(X, y, **kw)
+    ref = regularization_path(X.toarray(), y, **kw)
+    assert got.n_nonzero[-1] > 10
+    np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got.intercept, ref.intercept, rtol=0, atol=1e-8)

@@ -976,9 +976,12 @@ def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
 
 
 @_compiled
-def _intercept_hessian(w: Any, P: Any) -> Any:
-    """The intercepts' block Hessian ``sum_i w_i (diag(p_i) - p_i p_i^T)`` (K, K)."""
-    K = P.shape[0]
+def _intercept_hessian(w: Any, P: Any, use: bool) -> Any:
+    """The intercepts' block Hessian ``sum_i w_i (diag(p_i) - p_i p_i^T)`` (K, K) when
+    ``use`` (with the lasso's block steps, and for the group penalty with sparse X: the
+    row-major arrays), else an empty (0, 0) array (:func:`_intercepts` steps class by
+    class)."""
+    K = P.shape[0] if use else 0
     H = np.zeros((K, K))
     for i in range(P.shape[1]):
         for k in range(K):
@@ -1378,7 +1381,7 @@ def cd_quadratic(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks, curvatures, p
     )
     start, snaps = _start_and_snapshots(features, W, b, n, ANDERSON_DEPTH + 1)
-    H0 = _intercept_hessian(w, P) if lasso_blocks and fit_intercept else np.zeros((0, 0))
+    H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks or (group and sparse)))
     signs = np.zeros((features.shape[0], K), dtype=np.int8)
     newton = support_newton and not group
     products, calls, sweeps = 0, 0, 0
