@@ -1,12 +1,14 @@
-"""A/B of the lasso's inner method: coordinate descent alone against coordinate descent
-finished by conjugate gradients on the settled support (``SUPPORT_NEWTON``), alternated in
-one process run (the shared machine's load hits both alike)::
+"""A/B of the lasso's inner method, alternated in one process run (the shared machine's
+load hits both alike): with ``--switch support`` (default) coordinate descent alone against
+coordinate descent finished by conjugate gradients on the settled support
+(``SUPPORT_NEWTON``); with ``--switch blocks`` one pass per class against a feature's steps
+by its block Hessian (``LASSO_BLOCKS``)::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
         python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
 
 Prints per run: CPU seconds, sweeps, support CG products, outer iterations, and the largest
-objective difference between the two methods over the path's alphas.
+objective difference between the two settings over the path's alphas.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--switch", choices=["support", "blocks"], default="support")
     args = parser.parse_args()
+    switch = "SUPPORT_NEWTON" if args.switch == "support" else "LASSO_BLOCKS"
     X, y = make_problem(args.problem, args.scale)
     counts = {"sweeps": 0, "products": 0}
     inner = proximal_newton.cd_quadratic
@@ -48,7 +52,7 @@ def main() -> None:
     objectives: dict[bool, Any] = {}
     for _ in range(args.repeats):
         for newton in (False, True):
-            proximal_newton.SUPPORT_NEWTON = newton
+            setattr(proximal_newton, switch, newton)
             counts.update(sweeps=0, products=0)
             start = time.process_time()
             path = regularization_path(
@@ -67,7 +71,7 @@ def main() -> None:
                     {
                         "problem": args.problem,
                         "scale": args.scale,
-                        "support_newton": newton,
+                        switch.lower(): newton,
                         "cpu_s": round(secs, 3),
                         "sweeps": counts["sweeps"],
                         "cg_products": counts["products"],

@@ -14,7 +14,10 @@ sweeps over the nonzero ones until they settle, then a sweep over all again.
 - ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
   cross-class terms of the Hessian enter through the maintained products
-  ``pd_i = p_i . d_i``, so the model is exact, not class-by-class.
+  ``pd_i = p_i . d_i``, so the model is exact, not class-by-class. Optionally
+  (``lasso_blocks``, on for sparse X) a feature's ``K`` steps take two passes over its
+  column instead of one per class, the later classes' gradients updated through the
+  feature's block Hessian (:func:`_lasso_block_steps`: the same steps).
 - Optionally (``support_newton``), lasso / elastic net, when a sweep over the nonzero
   coordinates leaves their signs as they were: conjugate gradients on that support
   (:func:`~mnlogit.solvers.support_cg.support_cg`), kept when they lower the model plus
@@ -28,8 +31,10 @@ The loops are plain Python compiled with numba (``njit``) when it is installed, 
 as Python (correct, but slow: numba is a dependency for this reason; see
 ``docs/penalties.md``). Columns are read from a column-major dense ``X`` or from a CSC
 matrix's ``(indptr, indices, data)``; any float dtype of ``X`` works and every sum is
-accumulated in float64. Arrays over rows are class-major ``(K, n)`` so a class's column is
-contiguous.
+accumulated in float64. Arrays over rows and classes are indexed ``[k, i]`` (shape
+``(K, n)``): class-major for dense X (a class's column is contiguous), the transpose of a
+row-major ``(n, K)`` array for sparse X (a row's ``K`` classes share cache lines; see
+``ColumnData.empty_predictor``).
 """
 
 from __future__ import annotations
@@ -336,6 +341,55 @@ def _block_move(
 
 
 @_compiled
+def _block_move_weighted(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    steps: Any,
+    wP: Any,
+    winv: Any,
+    D: Any,
+    pd: Any,
+) -> None:
+    """:func:`_block_move` with ``p_ik`` read as ``(w_i p_ik) / w_i`` from ``wP``, which the
+    gradient pass just before brought into the cache (``winv``: ``1 / w_i``, 0 for a row of
+    weight 0, whose ``pd_i`` no sum reads)."""
+    K = wP.shape[0]
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += wP[k, i] * v
+            pd[i] += e * winv[i]
+    else:
+        for i in range(wP.shape[1]):
+            x = Xd[i, j]
+            e = 0.0
+            for k in range(K):
+                v = x * steps[k]
+                D[k, i] += v
+                e += wP[k, i] * v
+            pd[i] += e * winv[i]
+
+
+@_compiled
+def _inverse_weights(w: Any) -> Any:
+    """``1 / w_i`` (n,), 0 where ``w_i = 0``."""
+    out = np.zeros(w.shape[0])
+    for i in range(w.shape[0]):
+        if w[i] > 0.0:
+            out[i] = 1.0 / w[i]
+    return out
+
+
+@_compiled
 def _curvatures(
     Xd: Any,
     indptr: Any,
@@ -624,6 +678,123 @@ def _lasso_steps(
     return biggest
 
 
+#: A feature's lasso steps go by its block Hessian when more than this many of its
+#: coordinates are to be stepped (:func:`_lasso_block_steps`).
+BLOCK_MIN_CLASSES = 2
+
+
+@_compiled
+def _lasso_block_steps(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    only_nonzero: bool,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: float,
+    lam2: float,
+    h: Any,
+    Hj: Any,
+    ready: Any,
+    winv: Any,
+    W: Any,
+    D: Any,
+    pd: Any,
+    work: Any,
+    order: Any,
+) -> float:
+    """The same cyclic steps as :func:`_lasso_steps` on feature ``j``'s coordinates, in two
+    passes over the column instead of one per class: all ``K`` model gradients in one pass,
+    the soft-thresholded steps in class order with each step's effect on the later gradients
+    from the block Hessian ``Hj`` (K, K) (the model is quadratic: moving ``(j, k)`` by ``s``
+    changes ``(j, m)``'s gradient by ``Hj[m, k] s``), then all moves in one pass. ``Hj`` is
+    computed at the feature's first step (``ready`` (1,): whether it is; a feature that
+    never moves costs no block Hessian). With at most ``BLOCK_MIN_CLASSES`` coordinates to
+    step, :func:`_lasso_steps` (a pass per class is then cheaper than two over all ``K``)."""
+    K = P.shape[0]
+    count = 0
+    for k in range(K):
+        if h[j, k] > 0.0 and (not only_nonzero or W[j, k] != 0.0):
+            count += 1
+    if count <= BLOCK_MIN_CLASSES:
+        return _lasso_steps(
+            Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1, lam2, h, W,
+            D, pd, order,
+        )  # fmt: skip
+    q, steps = work[0], work[1]
+    _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
+    biggest = 0.0
+    moved = False
+    for k in range(K):
+        steps[k] = 0.0
+    for k in range(K):
+        hk = h[j, k]
+        if not (hk > 0.0 and (not only_nonzero or W[j, k] != 0.0)):
+            continue
+        z = hk * W[j, k] - (G[j, k] + q[k])
+        if z > lam1:
+            new = (z - lam1) / (hk + lam2)
+        elif z < -lam1:
+            new = (z + lam1) / (hk + lam2)
+        else:
+            new = 0.0
+        step = new - W[j, k]
+        if step == 0.0:
+            continue
+        W[j, k] = new
+        steps[k] = step
+        moved = True
+        if not ready[0]:
+            _lasso_block(Xd, indptr, indices, data, sparse, j, wP, P, Hj)
+            ready[0] = True
+        for m in range(K):
+            q[m] += Hj[k, m] * step
+        change = (hk + lam2) * abs(step)
+        if change > biggest:
+            biggest = change
+    if moved:
+        _block_move_weighted(Xd, indptr, indices, data, sparse, j, steps, wP, winv, D, pd)
+    return biggest
+
+
+@_compiled
+def _lasso_block(
+    Xd: Any, indptr: Any, indices: Any, data: Any, sparse: bool, j: int, wP: Any, P: Any, H: Any
+) -> None:
+    """Feature ``j``'s block Hessian ``H = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)`` (K, K)
+    (compiled column loop, the upper triangle mirrored)."""
+    K = P.shape[0]
+    H[:] = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = 1.0 * data[q]  # float64 (X may be float32)
+            c = x * x
+            for k in range(K):
+                a = c * wP[k, i]
+                H[k, k] += a
+                for m in range(k, K):
+                    H[k, m] -= a * P[m, i]
+    else:
+        for i in range(P.shape[1]):
+            x = 1.0 * Xd[i, j]
+            c = x * x
+            if c == 0.0:
+                continue
+            for k in range(K):
+                a = c * wP[k, i]
+                H[k, k] += a
+                for m in range(k, K):
+                    H[k, m] -= a * P[m, i]
+    for k in range(K):
+        for m in range(k + 1, K):
+            H[m, k] = H[k, m]
+
+
 @_compiled
 def _sweep(
     Xd: Any,
@@ -643,15 +814,21 @@ def _sweep(
     evals: Any,
     evecs: Any,
     rms: Any,
+    blocks: Any,
+    ready: Any,
+    winv: Any,
     W: Any,
     D: Any,
     pd: Any,
 ) -> float:
-    """One cyclic pass over ``features``; returns the largest scaled change."""
+    """One cyclic pass over ``features``; returns the largest scaled change. The lasso's
+    steps on a feature take two passes over its column when ``blocks`` holds the block
+    Hessians of ``features`` (:func:`_lasso_block_steps`), else one pass per class."""
     K = P.shape[0]
     biggest = 0.0
     work = np.empty((3, K))
     order = np.empty(K, dtype=np.int64)
+    by_block = blocks.shape[0] == features.shape[0]
     for t in range(features.shape[0]):
         j = features[t]
         if only_nonzero:
@@ -665,6 +842,11 @@ def _sweep(
             change = _group_step(
                 Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j],
                 evals[j], evecs[j], W, D, pd, work,
+            )  # fmt: skip
+        elif by_block:
+            change = _lasso_block_steps(
+                Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1[j],
+                lam2[j], h, blocks[t], ready[t : t + 1], winv, W, D, pd, work, order,
             )  # fmt: skip
         else:
             change = _lasso_steps(
@@ -790,6 +972,62 @@ def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
         change = hk * abs(step)
         if change > biggest:
             biggest = change
+    return biggest
+
+
+@_compiled
+def _intercept_hessian(w: Any, P: Any, use: bool) -> Any:
+    """The intercepts' block Hessian ``sum_i w_i (diag(p_i) - p_i p_i^T)`` (K, K) when
+    ``use`` (with the lasso's block steps, and for the group penalty with sparse X: the
+    row-major arrays), else an empty (0, 0) array (:func:`_intercepts` steps class by
+    class)."""
+    K = P.shape[0] if use else 0
+    H = np.zeros((K, K))
+    for i in range(P.shape[1]):
+        for k in range(K):
+            a = w[i] * P[k, i]
+            H[k, k] += a
+            for m in range(k, K):
+                H[k, m] -= a * P[m, i]
+    for k in range(K):
+        for m in range(k + 1, K):
+            H[m, k] = H[k, m]
+    return H
+
+
+@_compiled
+def _intercepts(w: Any, P: Any, wP: Any, g0: Any, H0: Any, b: Any, D: Any, pd: Any) -> float:
+    """:func:`_intercept_sweep`, or with the intercepts' block Hessian ``H0`` (K, K) (when
+    given, not (0, 0)) the same steps in two passes over the rows instead of two per class
+    (as :func:`_lasso_block_steps`: all gradients, the steps in class order each updating
+    the later gradients through ``H0``, all moves)."""
+    K = P.shape[0]
+    if H0.shape[0] != K:
+        return _intercept_sweep(w, P, g0, b, D, pd)
+    q = g0.copy()
+    steps = np.zeros(K)
+    for i in range(P.shape[1]):
+        e = pd[i]
+        for k in range(K):
+            q[k] += wP[k, i] * (D[k, i] - e)
+    biggest = 0.0
+    for k in range(K):
+        hk = H0[k, k]
+        if hk <= 0.0:
+            continue
+        step = -q[k] / hk
+        steps[k] = step
+        b[k] += step
+        for m in range(K):
+            q[m] += H0[k, m] * step
+        if hk * abs(step) > biggest:
+            biggest = hk * abs(step)
+    for i in range(P.shape[1]):
+        e = 0.0
+        for k in range(K):
+            D[k, i] += steps[k]
+            e += P[k, i] * steps[k]
+        pd[i] += e
     return biggest
 
 
@@ -932,30 +1170,37 @@ def _model_curvatures(
     w: Any,
     P: Any,
     group: bool,
+    lasso_blocks: bool,
     curvatures: Any,
     p: int,
-) -> tuple[Any, Any, Any]:
+) -> tuple[Any, Any, Any, Any, Any]:
     """The quadratic model's curvatures for :func:`cd_quadratic`: the lasso's per-coordinate
-    ``h`` (p, K), or the group's block eigenvalues (p, K) and eigenvectors (p, K, K), from
-    the given block Hessians ``curvatures`` when it has a row per feature, else from the
-    columns."""
+    ``h`` (p, K) and, with ``lasso_blocks``, room for its block Hessians (m, K, K) (filled
+    by the sweeps as features move) and flags (m,) of those filled, all False (else
+    (0, K, K) and (0,)); or the group's block eigenvalues (p, K) and eigenvectors (p, K, K).
+    From the given block Hessians ``curvatures`` when it has a row per feature, else from
+    the columns."""
     K = P.shape[0]
     nf = features.shape[0]
     h = np.zeros((p, K))
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))
+    blocks = np.zeros((0, K, K))
     given = curvatures.shape[0] == nf
     if group and given:
         _block_eigen(features, curvatures, evals, evecs)
     elif group:
         _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
+    elif lasso_blocks and not given:
+        blocks = np.empty((nf, K, K))
+        _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
     elif given:
         for t in range(nf):
             for k in range(K):
                 h[features[t], k] = curvatures[t, k, k]
     else:
         _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
-    return h, evals, evecs
+    return h, evals, evecs, blocks, np.zeros(blocks.shape[0], dtype=np.bool_)
 
 
 @_compiled
@@ -1082,6 +1327,7 @@ def cd_quadratic(
     lam1: Any,
     lam2: Any,
     group: bool,
+    lasso_blocks: bool,
     curvatures: Any,
     rms: Any,
     W: Any,
@@ -1108,6 +1354,8 @@ def cd_quadratic(
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
     group : bool
+    lasso_blocks : bool
+        Lasso: a feature's steps by its block Hessian (:func:`_lasso_block_steps`).
     curvatures : ndarray of shape (m, K, K) or (0, K, K)
         The block Hessians of ``features`` (:func:`block_hessians`), or empty.
     rms : ndarray of shape (p,)
@@ -1127,17 +1375,14 @@ def cd_quadratic(
     (int, int)
         Sweeps done, and the support solves' Hessian-vector products.
     """
-    n = P.shape[1]
-    p = W.shape[0]
-    K = P.shape[0]
-    pd = np.zeros(n)
-    nf = features.shape[0]
-    h, evals, evecs = _model_curvatures(
-        Xd, indptr, indices, data, sparse, features, w, P, group, curvatures, p
+    K, n, p = P.shape[0], P.shape[1], W.shape[0]
+    pd, winv = np.zeros(n), _inverse_weights(w)
+    h, evals, evecs, blocks, ready = _model_curvatures(
+        Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks, curvatures, p
     )
-    depth = ANDERSON_DEPTH + 1
-    start, snaps = _start_and_snapshots(features, W, b, n, depth)
-    signs = np.zeros((nf, K), dtype=np.int8)
+    start, snaps = _start_and_snapshots(features, W, b, n, ANDERSON_DEPTH + 1)
+    H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks or (group and sparse)))
+    signs = np.zeros((features.shape[0], K), dtype=np.int8)
     newton = support_newton and not group
     products, calls, sweeps = 0, 0, 0
     while sweeps < max_sweeps:
@@ -1147,12 +1392,12 @@ def cd_quadratic(
         )
         big = _sweep(
             Xd, indptr, indices, data, sparse, features, False, P, wP, G, lam1, lam2,
-            group, h, evals, evecs, rms, W, D, pd,
+            group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
         if fit_intercept:
-            big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
+            big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
         if big <= tol:
             break
         filled = 0
@@ -1160,13 +1405,13 @@ def cd_quadratic(
             sweeps += 1
             big = _sweep(
                 Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
-                group, h, evals, evecs, rms, W, D, pd,
+                group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
             )  # fmt: skip
             # the intercepts' step reads all n rows: with sparse X and few nonzero
             # coordinates that costs more than the sweep, so there it waits for the next
             # full sweep (left behind, the intercepts are the slow mode of the sweeps)
             if intercept_each_sweep:
-                big = max(big, _intercept_sweep(w, P, g0, b, D, pd))
+                big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
             if big <= tol:
                 break
             if newton and calls < SUPPORT_CG_CALLS and _signs_settled(features, W, signs):
@@ -1182,7 +1427,7 @@ def cd_quadratic(
                 continue
             _snapshot(features, W, b, D, pd, filled, snaps)
             filled += 1
-            if filled == depth:
+            if filled == ANDERSON_DEPTH + 1:
                 _anderson(features, w, wP, G, g0, lam1, lam2, group, W, b, D, pd, start, snaps)
                 filled = 0
     return sweeps, products

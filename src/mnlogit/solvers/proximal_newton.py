@@ -61,13 +61,22 @@ INNER_FRACTION = 0.1
 INNER_FLOOR = 0.5
 #: Lasso / elastic net with sparse X: finish each inner solve on its settled support by
 #: conjugate gradients (:mod:`mnlogit.solvers.support_cg`; measured in docs/penalties.md).
-#: Off by default: 7-10% faster on the sparse benchmark path, but the fits then depend on
+#: Off by default: 7-10% faster on the sparse benchmark path before the block steps (2%
+#: with them, fifth pass), but the fits then depend on
 #: rounding more than coordinate descent alone (scikit-learn's sample-weight equivalence
 #: check of ``MultinomialLogitCV`` at ``tol=1e-6`` differs by 4.6e-6, above its 1e-7) ...
 SUPPORT_NEWTON = False
 #: ... and with dense X (off: the compiled column loops of its products cost more than the
 #: sweeps they save there, measured in docs/penalties.md).
 SUPPORT_NEWTON_DENSE = False
+#: Lasso / elastic net: a feature's ``K`` coordinate steps in two passes over its column
+#: with its ``K x K`` block Hessian instead of one pass per class (the same steps up to
+#: rounding; measured in docs/penalties.md, "Fifth pass") ...
+LASSO_BLOCKS = True
+#: ... when the strong set's block Hessians take at most this many bytes (``m K^2`` floats) ...
+LASSO_BLOCKS_BYTES = 256 * 2**20
+#: ... and with dense X (off: measured slower there, docs/penalties.md).
+LASSO_BLOCKS_DENSE = False
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
 
@@ -253,17 +262,25 @@ class ColumnData:
         For the group penalty with dense float64 X the block Hessians come from matrix
         products (:func:`block_hessians`; every sum stays float64); otherwise the kernel
         computes the curvatures column by column (the lasso's diagonal ones cost about one
-        gradient pass: no gain from BLAS there, measured).
+        gradient pass: no gain from BLAS there, measured). The lasso's block steps
+        (``LASSO_BLOCKS``) run with sparse X only unless ``LASSO_BLOCKS_DENSE`` (measured
+        in docs/penalties.md).
         """
         wP = P * self.weights
         K = self.n_classes
+        blocks = (
+            not group
+            and (self.sparse or LASSO_BLOCKS_DENSE)
+            and LASSO_BLOCKS
+            and 8 * features.size * K * K <= LASSO_BLOCKS_BYTES
+        )
         curvatures = np.zeros((0, K, K))
         if group and not self.sparse and self.Xd.dtype == np.float64 and features.size:
             curvatures = block_hessians(self.Xd, features, wP, P)
         sweeps, _ = cd_quadratic(
             *self._args(), features, self.weights, P, wP, G, g0,
-            self.fit_intercept,
-            lam[0], lam[1], group, curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
+            self.fit_intercept, lam[0], lam[1], group, blocks,
+            curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
             SUPPORT_NEWTON and (self.sparse or SUPPORT_NEWTON_DENSE), self.empty_predictor(),
         )  # fmt: skip
         return int(sweeps)

@@ -1,0 +1,172 @@
+"""The lasso's block coordinate steps (a feature's ``K`` classes in two passes over its column,
+with its block Hessian) against the one-pass-per-class steps they replace: the same iterates
+after a fixed number of sweeps, the same minimizer of the quadratic model (checked on its
+optimality conditions computed here in numpy), and the same paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import softmax
+
+from mnlogit import regularization_path
+from mnlogit.solvers import proximal_newton
+from mnlogit.solvers.coordinate_descent import cd_quadratic
+from mnlogit.solvers.proximal_newton import ColumnData
+
+
+def _problem(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=150, p=9, K=5):
+    """A model centre ``(W0, b0)`` with its probabilities and loss gradient."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, p)).astype(dtype)
+    if sparse:
+        X[rng.random(X.shape) < 0.7] = 0.0
+    Xs: Any = sp.csr_matrix(X) if sparse else X
+    codes = rng.integers(0, K, n)
+    sw = rng.uniform(0.3, 2.0, n) if weighted else None
+    data = ColumnData.from_arrays(Xs, codes, K, sw, True)
+    X64 = np.asarray(X, dtype=np.float64)
+    W0 = np.where(rng.random((p, K)) < 0.4, rng.standard_normal((p, K)) * 0.3, 0.0)
+    b0 = rng.standard_normal(K) * 0.3
+    P = data.empty_predictor()
+    P[:] = softmax(X64 @ W0 + b0, axis=1).T
+    R = (P - np.eye(K)[codes].T) * data.weights
+    G = X64.T @ R.T
+    g0 = R.sum(axis=1)
+    return data, X64, W0, b0, P, G, g0
+
+
+def _inner(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps):
+    """``cd_quadratic`` from the centre; returns ``(W, b, D, sweeps)``."""
+    K = data.n_classes
+    W, b = W0.copy(), b0.copy()
+    D = data.empty_predictor()
+    D[:] = 0.0
+    features = np.arange(W.shape[0], dtype=np.intp)
+    sweeps, _ = cd_quadratic(
+        data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
+        P, P * data.weights, G, g0, True, lam1, lam2, False, blocks, np.zeros((0, K, K)),
+        data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(),
+    )  # fmt: skip
+    return W, b, D, int(sweeps)
+
+
+CASES = [
+    (False, np.float64, False),
+    (False, np.float32, True),
+    (True, np.float64, True),
+    (True, np.float32, False),
+]
+
+
+@pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
+@pytest.mark.parametrize("lam2_scale", [0.0, 1.0])
+def test_block_steps_take_the_per_class_steps(sparse, dtype, weighted, lam2_scale):
+    # the block Hessian's cross terms carry one class's step to the next class's gradient
+    # inside a feature: wrong terms give different iterates after the first sweep
+    data, X64, W0, b0, P, G, g0 = _problem(sparse, dtype, weighted)
+    p = W0.shape[0]
+    lam1 = np.full(p, 0.004)
+    lam2 = np.full(p, 0.01 * lam2_scale)
+    for max_sweeps in (1, 2, 3, 5):
+        Wa, ba, _, sa = _inner(data, P, G, g0, W0, b0, lam1, lam2, False, 0.0, max_sweeps)
+        Wb, bb, Db, sb = _inner(data, P, G, g0, W0, b0, lam1, lam2, True, 0.0, max_sweeps)
+        assert sa == sb == max_sweeps
+        assert np.count_nonzero(Wa != W0) > p  # the sweeps moved many coordinates
+        np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(bb, ba, rtol=0, atol=1e-12)
+        # the maintained predictor change is X dW + db
+        np.testing.assert_allclose(Db, (X64 @ (Wb - W0) + (bb - b0)).T, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
+def test_block_steps_reach_the_minimizer_of_the_model(sparse, dtype, weighted):
+    data, X64, W0, b0, P, G, g0 = _problem(sparse, dtype, weighted, seed=2)
+    p = W0.shape[0]
+    lam1 = np.full(p, 0.003)
+    lam2 = np.full(p, 0.002)
+    W, b, _, sweeps = _inner(data, P, G, g0, W0, b0, lam1, lam2, True, 1e-13, 10_000)
+    assert sweeps < 10_000
+    Wr, br, _, _ = _inner(data, P, G, g0, W0, b0, lam1, lam2, False, 1e-13, 10_000)
+    np.testing.assert_allclose(W, Wr, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b, br, rtol=0, atol=1e-10)
+    # optimality of the model q(W, b) + penalty, its gradient computed here: the exact
+    # softmax Hessian at the centre applied to the change of the linear predictor
+    w = data.weights
+    Dn = X64 @ (W - W0) + (b - b0)
+    Pn = P.T
+    HD = w[:, None] * Pn * (Dn - (Pn * Dn).sum(axis=1, keepdims=True))
+    grad = G + X64.T @ HD
+    np.testing.assert_allclose(g0 + HD.sum(axis=0), 0.0, atol=1e-10)
+    nz = W != 0
+    scale = data.rms[:, None]  # residuals per standardized column, as the solver's stop
+    res = (grad + lam1[:, None] * np.sign(W) + lam2[:, None] * W) / scale
+    assert np.abs(res[nz]).max() <= 1e-10
+    assert ((np.abs(grad) - lam1[:, None]) / scale)[~nz].max() <= 1e-10
+    assert np.count_nonzero(nz) > p  # not a trivial solution
+
+
+def _sparse_data(n, p, K, seed, density):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, random_state=seed, format="csr") * 3.0
+    B = np.zeros((p, K))
+    B[: p // 2] = rng.standard_normal((p // 2, K)) * 2.0
+    eta = np.asarray(X @ B)
+    y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
+    return X, y
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_paths_with_block_steps_equal_the_per_class_paths(monkeypatch, weighted, dtype):
+    X, y = _sparse_data(400, 60, 5, 3, 0.08)  # odd K: the lasso's row shift is unique
+    X = X.astype(dtype)
+    sw = np.random.default_rng(4).uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    kw = dict(penalty="l1", n_alphas=12, alpha_min_ratio=0.02, tol=1e-12, sample_weight=sw)
+    monkeypatch.setattr(proximal_newton, "LASSO_BLOCKS", False)
+    ref = regularization_path(X, y, **kw)
+    monkeypatch.setattr(proximal_newton, "LASSO_BLOCKS", True)
+    got = regularization_path(X, y, **kw)
+    assert ref.converged.all() and got.converged.all()
+    assert ref.n_nonzero[-1] > 20
+    np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got.intercept, ref.intercept, rtol=0, atol=1e-8)
+    X64 = X.astype(np.float64)
+    for c, b, cr, br in zip(got.coef, got.intercept, ref.coef, ref.intercept, strict=True):
+        np.testing.assert_allclose(
+            softmax(X64 @ c.T + b, axis=1), softmax(X64 @ cr.T + br, axis=1), atol=1e-9
+        )
+
+
+def test_rows_of_weight_zero_are_rows_left_out():
+    # the block moves read p_ik as (w_i p_ik) / w_i, undefined for w_i = 0: such rows must
+    # not change the path
+    X, y = _sparse_data(300, 40, 5, 6, 0.1)
+    sw = np.random.default_rng(7).uniform(0.5, 2.0, X.shape[0])
+    sw[::7] = 0.0
+    keep = sw > 0
+    kw = dict(penalty="l1", n_alphas=10, alpha_min_ratio=0.02, tol=1e-12)
+    got = regularization_path(X, y, sample_weight=sw, **kw)
+    ref = regularization_path(X[keep], y[keep], sample_weight=sw[keep], **kw)
+    assert got.n_nonzero[-1] > 15
+    np.testing.assert_allclose(got.alphas, ref.alphas, rtol=1e-12)
+    np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)
+
+
+def test_sparse_group_path_with_block_intercept_steps_equals_the_dense_one():
+    # with sparse X the group penalty's intercept steps go by their block Hessian, with
+    # dense X class by class: the same paths
+    X, y = _sparse_data(300, 30, 5, 8, 0.15)
+    sw = np.random.default_rng(9).uniform(0.5, 2.0, X.shape[0])
+    kw = dict(penalty="group", n_alphas=10, alpha_min_ratio=0.02, tol=1e-12, sample_weight=sw)
+    got = regularization_path(X, y, **kw)
+    ref = regularization_path(X.toarray(), y, **kw)
+    assert got.n_nonzero[-1] > 10
+    np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got.intercept, ref.intercept, rtol=0, atol=1e-8)
