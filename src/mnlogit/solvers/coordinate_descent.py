@@ -616,6 +616,18 @@ def _group_step(
 
 
 @_compiled
+def _soft_threshold(z: float, lam1: float, denominator: float) -> float:
+    """A lasso coordinate's exact minimizer ``S(z, lam1) / denominator``, with ``z`` the
+    coordinate's curvature times its value minus its model gradient and ``denominator`` its
+    curvature plus the ridge part."""
+    if z > lam1:
+        return (z - lam1) / denominator
+    if z < -lam1:
+        return (z + lam1) / denominator
+    return 0.0
+
+
+@_compiled
 def _lasso_steps(
     Xd: Any,
     indptr: Any,
@@ -652,13 +664,7 @@ def _lasso_steps(
     for t in range(count):
         k = order[t]
         hk = h[j, k]
-        z = hk * W[j, k] - g
-        if z > lam1:
-            new = (z - lam1) / (hk + lam2)
-        elif z < -lam1:
-            new = (z + lam1) / (hk + lam2)
-        else:
-            new = 0.0
+        new = _soft_threshold(hk * W[j, k] - g, lam1, hk + lam2)
         step = new - W[j, k]
         W[j, k] = new
         change = (hk + lam2) * abs(step)
@@ -735,13 +741,7 @@ def _lasso_block_steps(
         hk = h[j, k]
         if not (hk > 0.0 and (not only_nonzero or W[j, k] != 0.0)):
             continue
-        z = hk * W[j, k] - (G[j, k] + q[k])
-        if z > lam1:
-            new = (z - lam1) / (hk + lam2)
-        elif z < -lam1:
-            new = (z + lam1) / (hk + lam2)
-        else:
-            new = 0.0
+        new = _soft_threshold(hk * W[j, k] - (G[j, k] + q[k]), lam1, hk + lam2)
         step = new - W[j, k]
         if step == 0.0:
             continue
