@@ -264,3 +264,46 @@ def test_float32_sparse_gram_matches_qr(X5: np.ndarray, with_zero_weights: bool)
     assert gram.aliased == qr.aliased == ("x5",)
     np.testing.assert_allclose(gram.scaled_coefficients, qr.scaled_coefficients, atol=1e-12)
     np.testing.assert_allclose(gram.coefficients, qr.coefficients, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("scale", [1.0, 1e6])
+def test_equal_weights_take_the_unit_path_and_agree_with_the_general_one(
+    X5: np.ndarray, method: str, sparse: bool, scale: float
+) -> None:
+    """No weights, unit weights and any equal weights skip the per-row weight vectors; the
+    answer equals the general (weighted) path's, reached by one extra row of weight zero."""
+    X = np.column_stack([X5 * scale, X5[:, 0] * scale - 2.0 * X5[:, 3] * scale, X5[:, 1] ** 2])
+    X_extra = np.vstack([X, np.full((1, X.shape[1]), 7.0)])  # a zero-weight row, ignored
+    if sparse:
+        X, X_extra = sp.csr_array(X), sp.csr_array(X_extra)
+    n = X.shape[0]
+    general = detect_collinearity(X_extra, sample_weight=np.r_[np.ones(n), 0.0], method=method)
+    for weights in (None, np.ones(n), np.full(n, 2.5)):
+        res = detect_collinearity(X, sample_weight=weights, method=method)
+        assert res.aliased == general.aliased == ("x5",)
+        np.testing.assert_array_equal(res.kept, general.kept)
+        np.testing.assert_allclose(res.coefficients, general.coefficients, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            res.relative_residuals, general.relative_residuals, rtol=1e-6, atol=1e-12
+        )
+    # and equal weights give the same numbers, bit for bit, as no weights
+    a = detect_collinearity(X, method=method)
+    b = detect_collinearity(X, sample_weight=np.full(n, 2.5), method=method)
+    np.testing.assert_array_equal(a.coefficients, b.coefficients)
+    np.testing.assert_array_equal(a.relative_residuals, b.relative_residuals)
+
+
+def test_weight_validation_by_extremes() -> None:
+    """NaN, infinities, negative and all-zero weights are refused with the same messages."""
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    for bad in (np.nan, np.inf, -np.inf, -1.0):
+        w = np.ones(20)
+        w[7] = bad
+        with pytest.raises(InvalidInputError, match="finite and non-negative"):
+            detect_collinearity(X, sample_weight=w)
+    with pytest.raises(InvalidInputError, match="every sample weight is zero"):
+        detect_collinearity(X, sample_weight=np.zeros(20))
+    with pytest.raises(InvalidInputError, match="expected"):
+        detect_collinearity(X, sample_weight=np.ones(19))

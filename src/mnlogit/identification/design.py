@@ -109,8 +109,11 @@ def positive_weights(sample_weight: Any, n: int) -> FloatArray:
     w = np.asarray(sample_weight, dtype=np.float64)
     if w.shape != (n,):
         raise InvalidInputError(f"sample_weight has shape {w.shape}; expected ({n},)")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
+    # two reductions, no n-sized temporaries: a NaN makes the minimum NaN, an infinity
+    # makes an extreme infinite
+    lo, hi = (float(w.min()), float(w.max())) if w.size else (0.0, 0.0)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0:
         raise InvalidInputError("sample_weight must be finite and non-negative")
-    if not np.any(w > 0):
+    if not hi > 0:
         raise InvalidInputError("every sample weight is zero: there are no rows to examine")
     return w
