@@ -207,6 +207,10 @@ def solve(
 ) -> tuple[SolverResult, SolverOptions, str]:
     """Run ``solver`` from ``x0`` (float32 data: float32 products, then float64).
 
+    With a covariance to come (``settings.cov_type``), the solver is told so
+    (``SolverOptions.final_hessian``): subsample-newton and newton then form the Hessian
+    in the same pass as the gradient they predict to be their last.
+
     With ``solver="auto"`` (and no ``max_iter`` given) an approximate-curvature solver
     that has not converged after :data:`AUTO_PATIENCE` iterations hands its iterate to
     exact Newton when the problem is small enough (:data:`NEWTON_FALLBACK_MAX_PARAMS`):
@@ -243,6 +247,9 @@ def solve(
         criterion=settings.criterion,
         verbose=settings.verbose,
         gradient_scale=scale,
+        # fit_covariance will take the Hessian at the solution: the solver may form it
+        # in its last pass (docs/solvers.md, "The last pass")
+        final_hessian=settings.cov_type is not None and x0.size <= MAX_COV_PARAMS,
     )
     result = _run(solver, objective, x0, options)
     if not fallback or result.converged:

@@ -39,6 +39,8 @@ __all__ = [
     "TRANSPOSED_MIN_FEATURES",
     "BlockLoss",
     "ProbabilityVisitor",
+    "SweepSums",
+    "combined",
     "softmax_loss",
     "sweep_loss",
     "sweep_rows",
@@ -132,14 +134,14 @@ def sweep_loss(
 
         parts = map_row_ranges(part, n, threads, SWEEP_SPLIT_MIN_BLOCKS * step)
         if len(parts) > 1:
-            return _combined(parts)
+            return combined(parts)
         return parts[0]
     return _sweep_range(
         X_b, y_b, w_b, W, b, gradient=gradient, fast=fast, prob_out=prob_out, visit=visit
     )
 
 
-def _combined(parts: list[BlockLoss]) -> BlockLoss:
+def combined(parts: list[BlockLoss]) -> BlockLoss:
     """The :class:`BlockLoss` of consecutive row ranges (sums added, minimum taken)."""
     nll = sum(part.nll for part in parts)
     pmin = min(part.min_prob for part in parts)
@@ -167,61 +169,129 @@ def _sweep_range(
 ) -> BlockLoss:
     """:func:`sweep_loss` over all of ``X_b`` in this thread (same parameters)."""
     n, p = X_b.shape
-    K = W.shape[1]
-    fast32 = fast and X_b.dtype == np.float32
-    Wc = W.astype(np.float32) if fast32 else W
-    transposed = not fast32 and p >= TRANSPOSED_MIN_FEATURES and K >= 5
-    Wf = np.ascontiguousarray(Wc.T) if transposed else Wc  # (K, p), else (p, K)
-    GX = np.zeros((K, p)) if gradient else None
-    colsum = np.zeros(K)
-    step = sweep_rows(p, K)
-    eta_scratch = np.empty(K * min(step, n))
-    prob_scratch = np.empty_like(eta_scratch)
-    b0 = None if b is None else b[:, None]
-    arange = np.arange(min(step, n))
-    all_positive = w_b is None or bool(np.all(w_b > 0))
-    pmin = float("inf")
-    nll = 0.0
+    step = sweep_rows(p, W.shape[1])
+    sums = SweepSums(
+        W, b, p, X_b.dtype, gradient=gradient, fast=fast,
+        all_positive=w_b is None or bool(np.all(w_b > 0)), rows=min(step, n),
+    )  # fmt: skip
     for a in range(0, n, step):
         sl = slice(a, min(a + step, n))
-        m = sl.stop - sl.start
-        Xs = X_b[sl]
-        if X_b.dtype != np.float64 and not fast32:
+        probT = sums.add(X_b[sl], y_b[sl], None if w_b is None else w_b[sl])
+        if prob_out is not None:
+            prob_out[sl] = probT.T
+        if visit is not None:
+            visit(probT.T, sl)
+    return sums.result()
+
+
+class SweepSums:
+    """The running sums of :func:`sweep_loss` over consecutive row sub-blocks of dense X.
+
+    :meth:`add` forms one sub-block's linear predictor and probabilities (class-major,
+    ``(K, rows)``) and adds its loss, smallest probability and gradient sums;
+    :meth:`result` gives the :class:`BlockLoss` of all rows added. The sweep calls it on
+    its own sub-blocks; :mod:`mnlogit.objective.last_pass` on the Hessian's, so the
+    Hessian reads the probabilities the gradient was formed from.
+
+    Parameters
+    ----------
+    W : ndarray of shape (p, K), float64
+    b : ndarray of shape (K,), optional
+    n_features : int
+        ``p``.
+    dtype : numpy dtype
+        ``X``'s dtype (float32 rows are converted to float64 unless ``fast``).
+    gradient : bool
+        Also form the gradient sums.
+    fast : bool
+        float32 ``X``: float32 products.
+    all_positive : bool
+        Whether every row's weight is positive (or there are no weights).
+    rows : int
+        The most rows a sub-block has (scratch grows if a larger one comes).
+    """
+
+    def __init__(
+        self,
+        W: FloatArray,
+        b: FloatArray | None,
+        n_features: int,
+        dtype: Any,
+        *,
+        gradient: bool,
+        fast: bool,
+        all_positive: bool,
+        rows: int,
+    ) -> None:
+        K = W.shape[1]
+        self.fast32 = fast and dtype == np.float32
+        self.convert = dtype != np.float64 and not self.fast32
+        Wc = W.astype(np.float32) if self.fast32 else W
+        self.transposed = not self.fast32 and n_features >= TRANSPOSED_MIN_FEATURES and K >= 5
+        self.Wf = np.ascontiguousarray(Wc.T) if self.transposed else Wc  # (K, p), else (p, K)
+        self.GX = np.zeros((K, n_features)) if gradient else None
+        self.colsum = np.zeros(K)
+        self.intercept = b is not None
+        self.b0 = None if b is None else b[:, None]
+        self.all_positive = all_positive
+        self.pmin = float("inf")
+        self.nll = 0.0
+        self._grow(max(rows, 1))
+
+    def _grow(self, rows: int) -> None:
+        K = self.colsum.size
+        self.eta_scratch = np.empty(K * rows)
+        self.prob_scratch = np.empty_like(self.eta_scratch)
+        self.arange = np.arange(rows)
+
+    def add(self, Xs: NDArray[Any], ys: NDArray[np.intp], ws: FloatArray | None) -> FloatArray:
+        """Add rows ``Xs`` (``(m, p)``) with codes ``ys`` and weights ``ws`` (``(m,)``).
+
+        Returns
+        -------
+        ndarray of shape (K, m)
+            Their probabilities, class-major: a view of scratch, valid until the next call.
+        """
+        m = Xs.shape[0]
+        K = self.colsum.size
+        if m > self.arange.size:
+            self._grow(m)
+        if self.convert:
             Xs = Xs.astype(np.float64)
-        etaT = eta_scratch[: K * m].reshape(K, m)
-        probT = prob_scratch[: K * m].reshape(K, m)
-        if transposed:
-            np.matmul(Wf, Xs.T, out=etaT)
+        etaT = self.eta_scratch[: K * m].reshape(K, m)
+        probT = self.prob_scratch[: K * m].reshape(K, m)
+        if self.transposed:
+            np.matmul(self.Wf, Xs.T, out=etaT)
         else:
-            etaT[...] = (Xs @ Wf).T
-        if b0 is not None:
-            etaT += b0
+            etaT[...] = (Xs @ self.Wf).T
+        if self.b0 is not None:
+            etaT += self.b0
         etaT -= etaT.max(axis=0)
         np.exp(etaT, out=probT)
         total = probT.sum(axis=0)
         probT *= 1.0 / total
         # eta[y_i, i] through flat indices y_i * m + i (take_along_axis costs 5x more)
-        hit = etaT.ravel().take(y_b[sl] * m + arange[:m])
-        if w_b is None:
-            nll += float(np.log(total).sum() - hit.sum())
+        hit = etaT.ravel().take(ys * m + self.arange[:m])
+        if ws is None:
+            self.nll += float(np.log(total).sum() - hit.sum())
         else:
-            nll += float(w_b[sl] @ np.log(total) - w_b[sl] @ hit)
-        if prob_out is not None:
-            prob_out[sl] = probT.T
-        block = probT if all_positive or w_b is None else probT[:, w_b[sl] > 0]
+            self.nll += float(ws @ np.log(total) - ws @ hit)
+        block = probT if self.all_positive or ws is None else probT[:, ws > 0]
         if block.size:
-            pmin = min(pmin, float(block.min()))
-        if visit is not None:
-            visit(probT.T, sl)
-        if GX is not None:
-            G = probT if w_b is None else probT * w_b[sl]
-            colsum += G.sum(axis=1)
-            GX += (G.astype(np.float32) if fast32 else G) @ Xs
-    if GX is None:
-        return BlockLoss(nll, pmin, None)
-    XtG = np.ascontiguousarray(GX.T)
-    sums = XtG if b is None else np.vstack([colsum[None, :], XtG])
-    return BlockLoss(nll, pmin, sums)
+            self.pmin = min(self.pmin, float(block.min()))
+        if self.GX is not None:
+            G = probT if ws is None else probT * ws
+            self.colsum += G.sum(axis=1)
+            self.GX += (G.astype(np.float32) if self.fast32 else G) @ Xs
+        return probT
+
+    def result(self) -> BlockLoss:
+        """The :class:`BlockLoss` of the rows added so far."""
+        if self.GX is None:
+            return BlockLoss(self.nll, self.pmin, None)
+        XtG = np.ascontiguousarray(self.GX.T)
+        sums = XtG if not self.intercept else np.vstack([self.colsum[None, :], XtG])
+        return BlockLoss(self.nll, self.pmin, sums)
 
 
 def softmax_loss(

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.objective import blocks, curvature, kernels
+from mnlogit.objective import blocks, curvature, kernels, last_pass
 from mnlogit.objective import loss as loss_kernels
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.float32_curvature import (
@@ -35,7 +35,15 @@ from mnlogit.objective.float32_curvature import (
 from mnlogit.objective.hessian import ProbabilityRows, loss_hessian
 from mnlogit.objective.loss import ProbabilityVisitor
 from mnlogit.objective.penalties import Penalty
-from mnlogit.objective.protocol import HESSIAN, HESSP, IRLS, KRONECKER, SUBSAMPLE, Inverse
+from mnlogit.objective.protocol import (
+    HESSIAN,
+    HESSP,
+    IRLS,
+    KRONECKER,
+    LAST_PASS,
+    SUBSAMPLE,
+    Inverse,
+)
 from mnlogit.objective.threads import row_threads
 from mnlogit.parameterization import Parameterization
 
@@ -61,6 +69,10 @@ class _Point:
     min_prob: float | None = None  # smallest probability over rows of positive weight
     gradient_sums: FloatArray | None = None  # [1, X]ᵀ G (p1, K) on the scaled features
     prob_kept: bool = False  # whether the probability buffer holds P at theta
+    # the loss Hessian at theta from the last pass (LAST_PASS), handed over once; in free
+    # coordinates when hessian_free, else reference-0 ones
+    loss_hessian: FloatArray | None = None
+    hessian_free: bool = False
 
 
 class _Float32Operands(NamedTuple):
@@ -115,7 +127,7 @@ class MultinomialObjective:
     take whole matrices, from the start.
     """
 
-    capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER})
+    capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER, LAST_PASS})
 
     def __init__(
         self,
@@ -163,6 +175,7 @@ class MultinomialObjective:
         )
         self._work: FloatArray | None = None  # w * P, weighted fits only, made on first use
         self._point: _Point | None = None
+        self._hessian_next = False  # LAST_PASS: the next new point's pass forms the Hessian
         self._theta_buffer: FloatArray | None = None  # the cached point's theta
         self._f32: _Float32Operands | None = None
         self._f32_made = False
@@ -210,6 +223,21 @@ class MultinomialObjective:
         if worthwhile(self.X, self.n_classes) and self._float32_operands() is not None:
             return np.float32
         return np.float64
+
+    def hessian_with_next_gradient(self, enabled: bool) -> None:
+        """``"last-pass"``: whether the next gradient at a new point also forms the Hessian.
+
+        With ``enabled``, the next :meth:`value_and_gradient` at a point not cached forms
+        the loss Hessian in the same pass over ``X``
+        (:func:`mnlogit.objective.last_pass.loss_and_hessian`: one probability evaluation,
+        ``X`` read once) and keeps it with that point, for the first :meth:`hessian` or
+        :meth:`information` at exactly that point; one pass only (the request is then
+        spent). Honoured for dense ``X`` in exact mode without a kept probability buffer
+        (elsewhere the Hessian is formed when asked, as always). A solver sets it when it
+        predicts that the next evaluation is its last (the covariance's Hessian is then
+        taken there) or that the Hessian will be needed there anyway (Newton).
+        """
+        self._hessian_next = bool(enabled)
 
     def set_exact(self, exact: bool) -> None:
         """Choose float64 products (``True``) or X's own float32 ones (``False``).
@@ -360,11 +388,39 @@ class MultinomialObjective:
             if gradient:
                 point.gradient_sums = self._gradient_sums(point)
             return point
+        if gradient and self._hessian_next and self._prob is None and not self._fast:
+            return self._last_pass(theta)
         found = self._sweep(theta, gradient, prob_out=self._prob)
         sums = None if found.gradient_sums is None else self._scaled_sums(found.gradient_sums)
         return _Point(
             theta, self._common_weight * found.nll, found.min_prob, sums, self._prob is not None
         )
+
+    def _last_pass(self, theta: FloatArray) -> _Point:
+        """The point at ``theta`` with its loss Hessian, from one pass over dense X."""
+        self._hessian_next = False
+        W, b = self._kernel_coefficients(self.full_coefficients(theta))
+        T = self._hessian_coordinates()
+        found, H = last_pass.loss_and_hessian(
+            self.X,
+            self.y,
+            self._kernel_weights,
+            self._weights,
+            W,
+            b,
+            column_factor=self._inv_scale,
+            T=T,
+        )
+        assert found.gradient_sums is not None
+        sums = self._scaled_sums(found.gradient_sums)
+        point = _Point(theta, self._common_weight * found.nll, found.min_prob, sums)
+        point.loss_hessian, point.hessian_free = H, T is not None
+        return point
+
+    def _hessian_coordinates(self) -> FloatArray | None:
+        """``T`` for :meth:`hessian` (free coordinates), ``None`` when it is the identity."""
+        T = self._to_ref0
+        return None if np.array_equal(T, np.eye(self.n_classes - 1)) else T
 
     def _gradient_sums(self, point: _Point) -> FloatArray:
         """``[1, X]ᵀ G`` at ``point``: one product with kept probabilities, else a sweep."""
@@ -591,6 +647,10 @@ class MultinomialObjective:
 
     def _loss_hessian(self, theta: FloatArray, T: FloatArray | None) -> FloatArray:
         point = self._evaluate(theta)
+        kept = point.loss_hessian
+        if kept is not None and point.hessian_free == (T is not None):
+            point.loss_hessian = None  # handed over: the caller may change it in place
+            return kept
         probabilities: Any
         if self._blockwise and not point.prob_kept:
             # dense X without a kept buffer: each sub-block's probabilities are formed
@@ -636,8 +696,7 @@ class MultinomialObjective:
         ndarray of shape ((K-1) * p1, (K-1) * p1)
         """
         k1, p1 = self.n_classes - 1, self.p1
-        T = self._to_ref0
-        H = self._loss_hessian(theta, None if np.array_equal(T, np.eye(k1)) else T)
+        H = self._loss_hessian(theta, self._hessian_coordinates())
         diag = self._flat(self.penalty.hessian_diagonal((p1, k1)))
         H[np.diag_indices_from(H)] += diag
         return H

@@ -21,6 +21,11 @@ Every objective gives a value and a gradient. Everything else a solver may use i
 ``"kronecker"``
     :meth:`~SolverObjective.kronecker_preconditioner` returns the Kronecker-factored
     curvature model.
+``"last-pass"``
+    The objective is also a :class:`LastPass`: a solver may ask that its next gradient
+    at a new point form the Hessian there in the same pass (:func:`as_last_pass` gives
+    the objective as one). A separate protocol, so that the objectives without it (the
+    Dask and device engines) need no method they would not use.
 
 Methods of a capability an objective does not declare still exist (so every objective
 satisfies the one protocol, checked by mypy) but are not called; those that can decline
@@ -34,7 +39,7 @@ objective package never imports the solvers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,9 +50,12 @@ __all__ = [
     "HESSP",
     "IRLS",
     "KRONECKER",
+    "LAST_PASS",
     "SUBSAMPLE",
     "Inverse",
+    "LastPass",
     "SolverObjective",
+    "as_last_pass",
     "check_requirements",
 ]
 
@@ -60,7 +68,8 @@ HESSP = "hessp"
 IRLS = "irls"
 SUBSAMPLE = "subsample"
 KRONECKER = "kronecker"
-CAPABILITIES = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER})
+LAST_PASS = "last-pass"
+CAPABILITIES = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER, LAST_PASS})
 
 
 class SolverObjective(Protocol):
@@ -156,3 +165,20 @@ def check_requirements(solver: str, objective: SolverObjective, requires: Iterab
             f"solver {solver!r} needs the objective to provide {', '.join(missing)}; "
             f"{type(objective).__name__} does not"
         )
+
+
+class LastPass(Protocol):
+    """``"last-pass"``: the Hessian formed in the same pass as the next gradient."""
+
+    def hessian_with_next_gradient(self, enabled: bool) -> None:
+        """With ``enabled``, the next ``value_and_gradient`` at a new point also forms the
+        Hessian there, kept for the first ``hessian`` (or ``information``) at exactly that
+        point; ``False`` withdraws a request not yet spent."""
+        ...
+
+
+def as_last_pass(objective: SolverObjective) -> LastPass | None:
+    """``objective`` as a :class:`LastPass` when it declares ``"last-pass"``, else None."""
+    if LAST_PASS in objective.capabilities:
+        return cast(LastPass, objective)
+    return None

@@ -47,6 +47,11 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 CRITERIA = ("gradient", "parameter", "loglik")
 STALL_RECORDS = 3
+#: :meth:`ConvergenceMonitor.predicts_convergence`: the next gradient is predicted as
+#: ``g_k (g_k / g_{k-1})`` (the last iteration's contraction, again) times this safety
+#: factor. On the benchmark problems' subsample-newton fits the next gradient was 0.5-1.9
+#: times that prediction (docs/benchmarks.md, issue-speed7).
+PREDICTION_SAFETY = 1.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,11 @@ class SolverOptions:
     gradient_scale : ndarray of shape (n_params,), optional
         The chain rule from the solver's (internally rescaled) parameters to the user's
         coefficients, for ``IterationRecord.gradient_user``; ``None``: they coincide.
+    final_hessian : bool
+        The caller will take the objective's Hessian at the returned point (the
+        covariance): a solver that can predict its last evaluation asks an objective
+        with the ``"last-pass"`` capability to form the Hessian in that pass
+        (docs/solvers.md, "The last pass").
     """
 
     tol: float = 1e-8
@@ -77,6 +87,7 @@ class SolverOptions:
     verbose: int = 0
     stop_on_stall: bool = False
     gradient_scale: FloatArray | None = field(default=None, compare=False)
+    final_hessian: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,6 +266,23 @@ class ConvergenceMonitor:
             return False
         value = self.history[-1].measure(self.options.criterion)
         return bool(value <= self.options.tol)
+
+    def predicts_convergence(self) -> bool:
+        """Whether the next iteration is predicted to meet the gradient criterion.
+
+        True when ``criterion="gradient"``, the last iteration shrank the gradient's
+        largest entry (``g_k < g_{k-1}``, at least two records) and the same contraction
+        once more, with a margin, reaches ``tol``:
+        ``PREDICTION_SAFETY * g_k * (g_k / g_{k-1}) <= tol``. Linearly converging
+        solvers (subsample-newton's steady contraction) are predicted well by it; for
+        Newton's quadratic convergence it errs on the late side.
+        """
+        if self.options.criterion != "gradient" or len(self.history) < 2:
+            return False
+        g_prev, g_k = self.history[-2].gradient, self.history[-1].gradient
+        if not 0.0 < g_k < g_prev:
+            return False
+        return PREDICTION_SAFETY * g_k * (g_k / g_prev) <= self.options.tol
 
     @property
     def last_x(self) -> FloatArray | None:

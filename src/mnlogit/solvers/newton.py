@@ -12,7 +12,7 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from mnlogit.objective.protocol import HESSIAN, SolverObjective, check_requirements
+from mnlogit.objective.protocol import HESSIAN, SolverObjective, as_last_pass, check_requirements
 from mnlogit.solvers.linesearch import backtracking
 from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
@@ -57,6 +57,12 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
 
     Each iteration: gradient and Hessian at ``x``, Newton direction from a Cholesky
     solve, backtracking line search starting at the full step, convergence check.
+
+    Every accepted point's Hessian is used: by the next iteration, or by the covariance
+    at the last one. So with ``options.final_hessian`` and an objective that offers
+    ``"last-pass"``, once a full step was accepted (full steps are then the rule) the
+    line search's first trial point forms its Hessian in the same pass as its gradient;
+    only a rejected trial point's Hessian is wasted.
     """
     check_requirements("newton", objective, REQUIRES)
     obj = objective
@@ -66,10 +72,20 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
     if monitor.record(x, f, g):
         return monitor.result(x)
     stop_reason = None
+    fused = as_last_pass(obj) if options.final_hessian else None
+    full_step = False
     for _ in range(options.max_iter):
         H = obj.hessian(x)
         d = -solve_psd(H, g)
-        ls = backtracking(obj, x, f, g, d)
+        del H
+        if fused is not None and full_step:
+            fused.hessian_with_next_gradient(True)
+        try:
+            ls = backtracking(obj, x, f, g, d)
+        finally:
+            if fused is not None:
+                fused.hessian_with_next_gradient(False)
+        full_step = ls.step == 1.0
         if not ls.ok:
             stop_reason = "the line search found no decrease along the Newton direction"
             break
