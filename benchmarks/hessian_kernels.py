@@ -8,6 +8,13 @@ another tree first on ``PYTHONPATH`` to compare two trees (issue-speed6 used it 
 ``main`` and its own tree)::
 
     PYTHONPATH=src python -m benchmarks.hessian_kernels --shapes 1000000x10x4 400000x50x3
+
+With ``--last-pass`` it times instead what a default fit's last evaluation costs (random
+X, labels and coefficients, equal weights, intercept, the tree's kernel rule): the
+gradient sweep (:func:`mnlogit.objective.loss.sweep_loss`) followed by the Hessian with
+its probabilities recomputed by rows (what the covariance did after the solver's last
+gradient), against :func:`mnlogit.objective.last_pass.loss_and_hessian` (both in one pass,
+issue-speed7).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mnlogit.objective import hessian as hessian_module
+from mnlogit.objective.kernels import softmax_probabilities
+from mnlogit.objective.loss import sweep_loss
 
 
 def _time(X: Any, P1: Any, w: Any, repeat: int) -> float:
@@ -29,6 +38,39 @@ def _time(X: Any, P1: Any, w: Any, repeat: int) -> float:
         hessian_module.loss_hessian(X, P1, w, intercept=True)
         best = min(best, time.process_time() - start)
     return best
+
+
+def _last_pass_cells(n: int, p: int, K: int, repeat: int) -> list[str]:
+    """CPU seconds (best of ``repeat``) of the sweep then the Hessian, and of the last pass."""
+    from mnlogit.objective.last_pass import loss_and_hessian
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, p))
+    y = rng.integers(0, K, n)
+    W = rng.normal(0, 0.3, (p, K))
+    b = rng.normal(0, 0.3, K)
+    w = np.full(n, 1.0 / n)
+
+    def rows(start: int, stop: int) -> Any:
+        return softmax_probabilities(X[start:stop], W, b)[:, 1:]
+
+    def apart() -> None:
+        sweep_loss(X, y, None, W, b, gradient=True)
+        hessian_module.loss_hessian(X, rows, w, intercept=True, free_classes=K - 1)
+
+    def fused() -> None:
+        loss_and_hessian(X, y, None, w, W, b)
+
+    cells = []
+    for name, work in (("sweep + Hessian", apart), ("last pass", fused)):
+        best = float("inf")
+        with threadpool_limits(1):
+            for _ in range(repeat):
+                start = time.process_time()
+                work()
+                best = min(best, time.process_time() - start)
+        cells.append(f"{name} {best:.3f} s")
+    return cells
 
 
 def _forced(kernel: str) -> dict[str, Any]:
@@ -49,7 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", nargs="+", default=["1000000x10x4", "400000x50x3"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--last-pass", action="store_true", help="time the sweep + Hessian against the last pass"
+    )
     args = parser.parse_args(argv)
+    if args.last_pass:
+        for shape in args.shapes:
+            n, p, K = (int(v) for v in shape.split("x"))
+            print(f"{n} x {p}, K = {K}: " + ", ".join(_last_pass_cells(n, p, K, args.repeat)))
+        return
     saved = {
         name: getattr(hessian_module, name)
         for name in ("PAIRWISE_MAX_FREE_CLASSES", "PAIRWISE_MIN_COLUMNS")
