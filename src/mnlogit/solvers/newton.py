@@ -60,19 +60,26 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
 
     Every accepted point's Hessian is used: by the next iteration, or by the covariance
     at the last one. So with ``options.final_hessian`` and an objective that offers
-    ``"last-pass"``, once a full step was accepted (full steps are then the rule) the
-    line search's first trial point forms its Hessian in the same pass as its gradient;
-    only a rejected trial point's Hessian is wasted.
+    ``"last-pass"``, the starting point's evaluation forms its Hessian in the same pass
+    as its gradient, and so does the line search's first trial point once a full step
+    was accepted (full steps are then the rule); only a rejected trial point's Hessian
+    is wasted.
     """
     check_requirements("newton", objective, REQUIRES)
     obj = objective
     monitor = ConvergenceMonitor("newton", options)
     x = np.array(x0, dtype=np.float64, copy=True)
-    f, g = obj.value_and_gradient(x)
+    fused = as_last_pass(obj) if options.final_hessian else None
+    if fused is not None:
+        fused.hessian_with_next_gradient(True)
+    try:
+        f, g = obj.value_and_gradient(x)
+    finally:
+        if fused is not None:
+            fused.hessian_with_next_gradient(False)
     if monitor.record(x, f, g):
         return monitor.result(x)
     stop_reason = None
-    fused = as_last_pass(obj) if options.final_hessian else None
     full_step = False
     for _ in range(options.max_iter):
         H = obj.hessian(x)
