@@ -54,8 +54,9 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
-# K = 2 and K = 3 with p1 >= 20 take the pairwise kernel; K = 3 narrow and K = 5 the wide
-@pytest.mark.parametrize(("p", "K"), [(4, 2), (30, 2), (6, 3), (25, 3), (8, 5), (70, 5)])
+# K = 2, K = 3 with p1 >= 20 and K = 4 with p1 >= 40 take the pairwise kernel; the others the
+# wide one; p = 70, K = 5 the transposed first product of the sweep
+@pytest.mark.parametrize(("p", "K"), [(4, 2), (30, 2), (6, 3), (25, 3), (45, 4), (8, 5), (70, 5)])
 @pytest.mark.parametrize("weights", [None, "positive", "zeros"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_one_pass_equals_the_sweep_and_the_hessian_kernel(p, K, weights, dtype, monkeypatch):
