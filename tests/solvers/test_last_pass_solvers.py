@@ -140,3 +140,29 @@ def test_no_last_pass_without_a_covariance(monkeypatch):
     MultinomialLogit(solver="newton", cov_type=None).fit(X, y)
     MultinomialLogit(solver="subsample-newton", cov_type=None).fit(X, y)
     assert counts["last"] == 0
+
+
+def test_the_request_is_scoped_and_ignored_without_the_capability(monkeypatch):
+    from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
+    from mnlogit.objective.protocol import hessian_with_next_gradient
+    from mnlogit.parameterization import Parameterization
+
+    X, y = _problem(n=500, p=3, K=3, seed=4)
+    counts = _count(monkeypatch, X.shape[0])
+    base = MultinomialObjective(
+        X, y, 3, np.ones(500), Parameterization(3, 0), make_penalty(None, 0.0, True)
+    )
+    theta = np.zeros(base.n_params)
+    with hessian_with_next_gradient(base, True):
+        pass  # not spent in the block: withdrawn on leaving it
+    base.value_and_gradient(theta)
+    with hessian_with_next_gradient(base, False):
+        base.value_and_gradient(theta + 0.1)
+    assert counts["last"] == 0
+    with hessian_with_next_gradient(base, True):
+        base.value_and_gradient(theta + 0.3)
+    assert counts == {"last": 1, "full": 0}
+    firth = FirthObjective(base)
+    with hessian_with_next_gradient(firth, True):  # Firth does not declare "last-pass"
+        firth.value_and_gradient(theta + 0.2)
+    assert counts["last"] == 1

@@ -38,7 +38,8 @@ objective package never imports the solvers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -57,6 +58,7 @@ __all__ = [
     "SolverObjective",
     "as_last_pass",
     "check_requirements",
+    "hessian_with_next_gradient",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -182,3 +184,22 @@ def as_last_pass(objective: SolverObjective) -> LastPass | None:
     if LAST_PASS in objective.capabilities:
         return cast(LastPass, objective)
     return None
+
+
+@contextmanager
+def hessian_with_next_gradient(objective: SolverObjective, enabled: bool) -> Iterator[None]:
+    """Within the block, the next gradient at a new point also forms the Hessian there.
+
+    Asked of ``objective`` only when ``enabled`` and it declares ``"last-pass"``
+    (otherwise the block runs unchanged); a request the block did not spend is withdrawn
+    on leaving it.
+    """
+    fused = as_last_pass(objective) if enabled else None
+    if fused is None:
+        yield
+        return
+    fused.hessian_with_next_gradient(True)
+    try:
+        yield
+    finally:
+        fused.hessian_with_next_gradient(False)

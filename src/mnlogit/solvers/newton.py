@@ -12,7 +12,12 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
 
-from mnlogit.objective.protocol import HESSIAN, SolverObjective, as_last_pass, check_requirements
+from mnlogit.objective.protocol import (
+    HESSIAN,
+    SolverObjective,
+    check_requirements,
+    hessian_with_next_gradient,
+)
 from mnlogit.solvers.linesearch import backtracking
 from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
@@ -69,14 +74,8 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
     obj = objective
     monitor = ConvergenceMonitor("newton", options)
     x = np.array(x0, dtype=np.float64, copy=True)
-    fused = as_last_pass(obj) if options.final_hessian else None
-    if fused is not None:
-        fused.hessian_with_next_gradient(True)
-    try:
+    with hessian_with_next_gradient(obj, options.final_hessian):
         f, g = obj.value_and_gradient(x)
-    finally:
-        if fused is not None:
-            fused.hessian_with_next_gradient(False)
     if monitor.record(x, f, g):
         return monitor.result(x)
     stop_reason = None
@@ -85,13 +84,8 @@ def solve(objective: SolverObjective, x0: FloatArray, options: SolverOptions) ->
         H = obj.hessian(x)
         d = -solve_psd(H, g)
         del H
-        if fused is not None and full_step:
-            fused.hessian_with_next_gradient(True)
-        try:
+        with hessian_with_next_gradient(obj, options.final_hessian and full_step):
             ls = backtracking(obj, x, f, g, d)
-        finally:
-            if fused is not None:
-                fused.hessian_with_next_gradient(False)
         full_step = ls.step == 1.0
         if not ls.ok:
             stop_reason = "the line search found no decrease along the Newton direction"

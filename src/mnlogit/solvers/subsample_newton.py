@@ -46,10 +46,10 @@ from mnlogit.objective.protocol import (
     SUBSAMPLE,
     Inverse,
     SolverObjective,
-    as_last_pass,
     check_requirements,
+    hessian_with_next_gradient,
 )
-from mnlogit.solvers.linesearch import LineSearchResult, backtracking
+from mnlogit.solvers.linesearch import backtracking
 from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
 
 __all__ = ["REQUIRES", "solve", "subsample_rows", "uses_kronecker"]
@@ -271,7 +271,11 @@ def solve(
         # the Kronecker model's overall scale is only approximate, so it is corrected
         # from the newest pair; a subsample Hessian's is not (docs/solvers.md)
         d = -_two_loop(g, pairs, inverse, rescale=kron)
-        ls = _line_search(obj, x, f, g, d, options.final_hessian and monitor.predicts_convergence())
+        # predicted to converge, with a covariance to come: the trial point's gradient
+        # forms the Hessian in the same pass (a wrong prediction: dropped with the point)
+        last = options.final_hessian and monitor.predicts_convergence()
+        with hessian_with_next_gradient(obj, last):
+            ls = backtracking(obj, x, f, g, d)
         if not ls.ok:
             if fresh and not pairs and (kron or cur.rows >= n):
                 stop_reason = "the line search found no decrease along the Newton direction"
@@ -313,33 +317,6 @@ def solve(
     result = monitor.result(x, stop_reason)
     result.state = _State(inverse, list(pairs), cur.rows)
     return result
-
-
-def _line_search(
-    obj: SolverObjective,
-    x: FloatArray,
-    f: float,
-    g: FloatArray,
-    d: FloatArray,
-    last: bool,
-) -> LineSearchResult:
-    """:func:`backtracking` from ``x`` along ``d``; with ``last`` (this iteration is
-    predicted to converge and the caller wants the Hessian at the solution) the first
-    trial point's gradient also forms the Hessian there, in the same pass, when the
-    objective offers it (``"last-pass"``).
-
-    A wrong prediction costs that Hessian and nothing else: it is dropped with the point
-    (the iteration goes on as without it), and the covariance forms its own at the point
-    the solver returns.
-    """
-    fused = as_last_pass(obj) if last else None
-    if fused is None:
-        return backtracking(obj, x, f, g, d)
-    fused.hessian_with_next_gradient(True)
-    try:
-        return backtracking(obj, x, f, g, d)
-    finally:
-        fused.hessian_with_next_gradient(False)
 
 
 def uses_kronecker(n_samples: int, n_params: int) -> bool:
