@@ -12,7 +12,9 @@ Two kernels with one contract (see :mod:`mnlogit.objective.kernels` for the voca
     product is ``Wᵀ X_sᵀ`` straight into that layout for float64 products with
     ``p >= TRANSPOSED_MIN_FEATURES`` and ``K >= 5`` (faster there than ``X_s @ W``), else
     ``X_s @ W`` copied transposed (OpenBLAS is slower with few output rows, and in
-    float32); docs/solvers.md has the timings.
+    float32); docs/solvers.md has the timings. The per-sub-block work is
+    :class:`SweepSums`, which :mod:`mnlogit.objective.last_pass` also runs on the Hessian's
+    sub-blocks (the fit's last pass).
 :func:`softmax_loss`
     Any ``X_b`` (sparse, or dense when the probabilities are wanted whole): the linear
     predictor formed by one product into a ``(m, K)`` buffer and turned into the
