@@ -572,6 +572,33 @@ def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) 
 
 
 @_compiled
+def _dense_group_gradient(Xd: Any, j: int, wP: Any, D: Any, pd: Any, out: Any) -> None:
+    """:func:`_block_gradient` for dense X: one pass per class over the class-major arrays
+    (contiguous along the rows, so each pass vectorizes; the ``K``-wide loop over a row's
+    classes strides through ``K`` rows of the arrays and does not)."""
+    n = wP.shape[1]
+    for k in range(wP.shape[0]):
+        s = 0.0
+        for i in range(n):
+            s += Xd[i, j] * wP[k, i] * (D[k, i] - pd[i])
+        out[k] = s
+
+
+@_compiled
+def _dense_group_move(Xd: Any, j: int, steps: Any, P: Any, D: Any, pd: Any) -> None:
+    """:func:`_block_move` for dense X, one vectorized pass per class that moves."""
+    n = P.shape[1]
+    for k in range(P.shape[0]):
+        step = steps[k]
+        if step == 0.0:
+            continue
+        for i in range(n):
+            v = Xd[i, j] * step
+            D[k, i] += v
+            pd[i] += P[k, i] * v
+
+
+@_compiled
 def _group_step(
     Xd: Any,
     indptr: Any,
@@ -594,7 +621,10 @@ def _group_step(
     """Feature ``j``'s block set to its exact optimum; returns the scaled change."""
     K = P.shape[0]
     q, u, steps = work[0], work[1], work[2]
-    _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
+    if sparse:
+        _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
+    else:
+        _dense_group_gradient(Xd, j, wP, D, pd, q)
     for k in range(K):
         q[k] = -(G[j, k] + q[k])  # c = H_j z - g at the block's current value z = W[j]
     for m in range(K):
@@ -610,8 +640,10 @@ def _group_step(
         steps[k] = u[k] - W[j, k]
         W[j, k] = u[k]
         change += steps[k] * steps[k]
-    if change > 0.0:
+    if change > 0.0 and sparse:
         _block_move(Xd, indptr, indices, data, sparse, j, steps, P, D, pd)
+    elif change > 0.0:
+        _dense_group_move(Xd, j, steps, P, D, pd)
     return (mu[K - 1] + lam2) * np.sqrt(change)
 
 
