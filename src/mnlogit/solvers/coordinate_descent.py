@@ -1069,6 +1069,32 @@ def _intercepts(w: Any, P: Any, wP: Any, g0: Any, H0: Any, b: Any, D: Any, pd: A
 
 #: Iterates Anderson acceleration combines (the inner solver's active sweeps).
 ANDERSON_DEPTH = 2
+#: Group penalty: once the sweeps over the nonzero blocks have settled, the sweep that
+#: confirms convergence visits only the zero blocks (the nonzero ones were just visited
+#: in the last of those sweeps, each moving by at most the tolerance), instead of all.
+GROUP_ZERO_CONFIRM = True
+
+
+@_compiled
+def _zero_rows(features: Any, W: Any, settled: bool) -> Any:
+    """The features of ``features`` (m,) whose row of ``W`` (p, K) is all zero when
+    ``settled`` (the group's sweeps over its nonzero blocks have settled) and
+    ``GROUP_ZERO_CONFIRM``; else all of ``features``."""
+    K = W.shape[1]
+    if not (settled and GROUP_ZERO_CONFIRM):
+        return features
+    out = np.empty(features.shape[0], dtype=features.dtype)
+    count = 0
+    for t in range(features.shape[0]):
+        j = features[t]
+        zero = True
+        for k in range(K):
+            if W[j, k] != 0.0:
+                zero = False
+        if zero:
+            out[count] = j
+            count += 1
+    return out[:count]
 
 
 @_compiled
@@ -1401,7 +1427,7 @@ def cd_quadratic(
         changed), its intercepts, the change of the linear predictor.
     tol : float
         Stop when a full sweep changes no coordinate by more than ``tol`` (curvature times
-        step, per standardized unit of the column).
+        step, per standardized unit of the column; see ``GROUP_ZERO_CONFIRM``).
     max_sweeps : int
     support_newton, work : bool, ndarray of shape (K, n)
         Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch.
@@ -1420,15 +1446,15 @@ def cd_quadratic(
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks or (group and sparse)))
     signs = np.zeros((features.shape[0], K), dtype=np.int8)
     newton = support_newton and not group
-    products, calls, sweeps = 0, 0, 0
+    products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:
         sweeps += 1
         intercept_each_sweep = fit_intercept and (
             not sparse or _active_values(indptr, features, W) >= n
         )
         big = _sweep(
-            Xd, indptr, indices, data, sparse, features, False, P, wP, G, lam1, lam2,
-            group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
+            Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False, P,
+            wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
@@ -1436,7 +1462,7 @@ def cd_quadratic(
             big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
         if big <= tol:
             break
-        filled = 0
+        filled, settled = 0, group  # the loop below ends settled or out of sweeps
         while sweeps < max_sweeps:
             sweeps += 1
             big = _sweep(
