@@ -116,6 +116,7 @@ def test_group_path_with_extrapolation_equals_the_plain_path(monkeypatch, sparse
         Xc[np.random.default_rng(2).random(X.shape) < 0.6] = 0.0
         Xc = sp.csr_matrix(Xc)
     kwargs = dict(penalty="group", n_alphas=25, alpha_min_ratio=0.01, tol=1e-8)
+    monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_SPARSE", True)  # off by default
     paths = {}
     for on in (False, True):
         monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_GROUP", on)
@@ -132,3 +133,16 @@ def test_group_path_with_extrapolation_equals_the_plain_path(monkeypatch, sparse
         other = _objective(X64, y, plain.coef[i].T, plain.intercept[i], alpha, sw)
         assert abs(mine - other) <= 1e-12
     assert np.array_equal(fast.n_nonzero, plain.n_nonzero)
+
+
+def test_sparse_group_path_starts_from_the_previous_solution_by_default(monkeypatch):
+    """With sparse X the extrapolated starts are off (``EXTRAPOLATE_SPARSE``): the path is
+    the plain one, step for step."""
+    X, y = _data(n=300, p=12, K=3, seed=6)
+    X[np.random.default_rng(3).random(X.shape) < 0.6] = 0.0
+    kwargs = dict(penalty="group", n_alphas=15, alpha_min_ratio=0.02, tol=1e-8)
+    default = regularization_path(sp.csr_matrix(X), y, **kwargs)
+    monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_GROUP", False)
+    plain = regularization_path(sp.csr_matrix(X), y, **kwargs)
+    np.testing.assert_array_equal(default.n_iter, plain.n_iter)
+    np.testing.assert_array_equal(default.coef, plain.coef)
