@@ -528,7 +528,9 @@ def solve_path(
     start: SparseSolution,
     alpha_start: float,
 ) -> list[SparseSolution]:
-    """Solve at each of the decreasing ``alphas``, each warm-started from the one before.
+    """Solve at each of the decreasing ``alphas``, each warm-started from the one before
+    (for the group penalty with dense X, from the line through the two before when that
+    lowers the objective: :func:`_extrapolated_start`).
 
     Parameters
     ----------
