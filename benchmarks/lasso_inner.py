@@ -2,7 +2,9 @@
 load hits both alike): with ``--switch support`` (default) coordinate descent alone against
 coordinate descent finished by conjugate gradients on the settled support
 (``SUPPORT_NEWTON``); with ``--switch blocks`` one pass per class against a feature's steps
-by its block Hessian (``LASSO_BLOCKS``)::
+by its block Hessian (``LASSO_BLOCKS``); with ``--switch extrapolate`` warm starts from the
+previous solution against the line through the previous two (``EXTRAPOLATE_GROUP`` for
+``--penalty group``, else ``EXTRAPOLATE_LASSO``; dense X only, ``EXTRAPOLATE_SPARSE``)::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
         python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
@@ -30,13 +32,17 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("problem", choices=sorted(PROBLEMS))
-    parser.add_argument("--penalty", choices=["l1", "elasticnet"], default="l1")
+    parser.add_argument("--penalty", choices=["l1", "elasticnet", "group"], default="l1")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--switch", choices=["support", "blocks"], default="support")
+    parser.add_argument("--switch", choices=["support", "blocks", "extrapolate"], default="support")
     args = parser.parse_args()
-    switch = "SUPPORT_NEWTON" if args.switch == "support" else "LASSO_BLOCKS"
+    switch = {
+        "support": "SUPPORT_NEWTON",
+        "blocks": "LASSO_BLOCKS",
+        "extrapolate": "EXTRAPOLATE_GROUP" if args.penalty == "group" else "EXTRAPOLATE_LASSO",
+    }[args.switch]
     X, y = make_problem(args.problem, args.scale)
     counts = {"sweeps": 0, "products": 0}
     inner = proximal_newton.cd_quadratic
