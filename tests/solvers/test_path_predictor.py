@@ -125,9 +125,12 @@ def test_predicted_start_falls_back_when_the_guess_is_worse():
 
 
 @pytest.mark.parametrize(
-    "case", ["dense", "sparse", "float32", "weights-factors", "elasticnet", "irregular-grid"]
+    "case",
+    ["dense", "sparse", "float32", "weights-factors", "elasticnet", "irregular-grid", "group"],
 )
-def test_paths_with_and_without_the_predictor_reach_the_same_optimum(case, no_predictor):
+def test_paths_with_and_without_the_predictor_reach_the_same_optimum(
+    case, no_predictor, monkeypatch
+):
     X, y = _data(n=400, p=20, K=4, seed=3, density=0.3 if case == "sparse" else None)
     w = np.ones(len(y))
     kwargs: dict = dict(n_alphas=15, alpha_min_ratio=0.01, tol=1e-9)
@@ -143,18 +146,23 @@ def test_paths_with_and_without_the_predictor_reach_the_same_optimum(case, no_pr
         kwargs.update(penalty="elasticnet", l1_ratio=0.6)
     if case == "irregular-grid":
         kwargs = dict(alphas=[0.08, 0.07, 0.04, 0.035, 0.01, 0.009, 0.002], tol=1e-9)
+    if case == "group":  # (its KKT conditions at every alpha: tests/test_path.py)
+        kwargs.update(penalty="group", sample_weight=np.random.default_rng(6).uniform(0.5, 2, 400))
+        monkeypatch.setattr(proximal_newton, "PATH_PREDICTOR_GROUP", True)  # off by default
     on = regularization_path(X, y, **kwargs)
     off = no_predictor(X, y, **kwargs)
     assert on.converged.all() and off.converged.all()
+    np.testing.assert_allclose(on.objective, off.objective, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(on.n_nonzero, off.n_nonzero)
+    if case == "group":
+        return
     Xc = X.astype(np.float64)
     assert _kkt(Xc, y, on, w) < 1e-8
-    np.testing.assert_allclose(on.objective, off.objective, rtol=1e-10, atol=1e-12)
     for i, alpha in enumerate(on.alphas):  # the reported objective is the true one
         value = _objective(
             Xc, y, on.coef[i].T, on.intercept[i], alpha, on.penalty_factor, on.l1_ratio, w
         )
         assert value == pytest.approx(on.objective[i], rel=1e-10)
-    np.testing.assert_array_equal(on.n_nonzero, off.n_nonzero)
 
 
 def test_the_predictor_saves_outer_iterations(no_predictor):
@@ -163,3 +171,33 @@ def test_the_predictor_saves_outer_iterations(no_predictor):
     on = regularization_path(X, y, **kwargs)
     off = no_predictor(X, y, **kwargs)
     assert on.n_iter.sum() < off.n_iter.sum()
+
+
+def test_group_rows_are_extrapolated_whole_or_zeroed():
+    X, y = _data(seed=7)
+    factor = np.ones(X.shape[1])
+    pen = SparsePenalty("group", 1.0, factor)
+    data = ColumnData.from_arrays(X, y, int(y.max()) + 1, None, True)
+    alphas = [0.05, 0.03, 0.02]
+    path = regularization_path(X, y, penalty="group", alphas=alphas, tol=1e-10)
+    older, state = (
+        SparseSolution(
+            path.coef[i].T.copy(), path.intercept[i].copy(), np.zeros((X.shape[1], 3)), 0.0,
+            0.0, 0.0, True, 1, data.eta(path.coef[i].T, path.intercept[i]),
+        )
+        for i in range(2)
+    )  # fmt: skip
+    # the smallest nonzero row shrinking fast: its secant turns back, the row is zeroed
+    norms = np.linalg.norm(state.W, axis=1)
+    j = int(np.argmin(np.where(norms > 0, norms, np.inf)))
+    older.W[j] = 2.5 * state.W[j]
+    older.eta = data.eta(older.W, older.b)
+    guess = _predicted_start(data, pen, (alphas[2], alphas[1], alphas[0]), state, older)
+    assert guess is not state  # accepted: better than the previous solution
+    t = np.log(alphas[1] / alphas[2]) / np.log(alphas[0] / alphas[1])
+    W = state.W + t * (state.W - older.W)
+    zero_rows = ~np.any(state.W != 0, axis=1) | (np.sum(W * state.W, axis=1) <= 0)
+    assert zero_rows[j] and (~zero_rows).any()
+    W[zero_rows] = 0.0
+    np.testing.assert_allclose(guess.W, W, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(guess.eta, (X @ W + guess.b).T, rtol=1e-11, atol=1e-12)
