@@ -79,7 +79,8 @@ def _states(X, y, alphas, factor):
     for i in range(2):
         W, b = path.coef[i].T.copy(), path.intercept[i].copy()
         eta = data.eta(W, b)
-        states.append(SparseSolution(W, b, np.zeros_like(W), 0.0, 0.0, 0.0, True, 1, eta))
+        loss = data.value(eta)
+        states.append(SparseSolution(W, b, np.zeros_like(W), loss, 0.0, 0.0, True, 1, eta))
     return data, pen, path, states
 
 
@@ -115,9 +116,8 @@ def test_predicted_start_falls_back_when_the_guess_is_worse():
     alphas = [0.05, 0.03, 0.02]
     data, pen, _, (older, state) = _states(X, y, alphas, factor)
     # an "older" solution far away: the secant overshoots and its objective is higher
-    far = SparseSolution(
-        -5.0 * state.W, state.b, state.G, 0.0, 0.0, 0.0, True, 1, data.eta(-5.0 * state.W, state.b)
-    )
+    eta = data.eta(-5.0 * state.W, state.b)
+    far = SparseSolution(-5.0 * state.W, state.b, state.G, data.value(eta), 0.0, 0.0, True, 1, eta)
     guess = _predicted_start(data, pen, (alphas[2], alphas[1], alphas[0]), state, far)
     assert guess is state
     # grid steps that do not decrease: no extrapolation
@@ -180,10 +180,11 @@ def test_group_rows_are_extrapolated_whole_or_zeroed():
     data = ColumnData.from_arrays(X, y, int(y.max()) + 1, None, True)
     alphas = [0.05, 0.03, 0.02]
     path = regularization_path(X, y, penalty="group", alphas=alphas, tol=1e-10)
+    etas = [data.eta(path.coef[i].T, path.intercept[i]) for i in range(2)]
     older, state = (
         SparseSolution(
-            path.coef[i].T.copy(), path.intercept[i].copy(), np.zeros((X.shape[1], 3)), 0.0,
-            0.0, 0.0, True, 1, data.eta(path.coef[i].T, path.intercept[i]),
+            path.coef[i].T.copy(), path.intercept[i].copy(), np.zeros((X.shape[1], 3)),
+            data.value(etas[i]), 0.0, 0.0, True, 1, etas[i],
         )
         for i in range(2)
     )  # fmt: skip

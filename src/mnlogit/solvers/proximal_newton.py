@@ -474,7 +474,8 @@ def _predicted_start(
     alphas : tuple of float
         ``(alpha, alpha_1, alpha_2)``, decreasing.
     state, older : SparseSolution
-        The solutions at ``alpha_1`` and ``alpha_2``.
+        The solutions at ``alpha_1`` and ``alpha_2`` (``state.loss``: the loss at
+        ``state.eta``, not recomputed).
 
     Returns
     -------
@@ -498,7 +499,7 @@ def _predicted_start(
         W[clip] = 0.0
         eta -= data.eta(cut, np.zeros(data.n_classes))
     guess = data.value(eta) + penalty.value(W, alpha)
-    if not guess < data.value(state.eta) + penalty.value(state.W, alpha):
+    if not guess < state.loss + penalty.value(state.W, alpha):  # (the loss at W_1, kept)
         return state
     return SparseSolution(W, b, state.G, 0.0, 0.0, np.inf, False, 0, eta, state.complete)
 
