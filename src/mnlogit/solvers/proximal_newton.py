@@ -12,7 +12,9 @@ softmax Hessian; :func:`~mnlogit.solvers.coordinate_descent.cd_quadratic` minimi
 model plus the penalty over the *strong set* by coordinate descent (compiled); a
 backtracking (Armijo) line search on the true objective along the step keeps every outer
 iteration a descent step. The change of the linear predictor comes back from the inner
-solver, so an outer iteration reads the strong set's columns, never all of ``X``.
+solver, so an outer iteration reads the strong set's columns, never all of ``X``. Along a
+path, each ``alpha`` starts from the secant extrapolation of the two previous solutions
+when that lowers its objective (:func:`_predicted_start`).
 
 Screening never changes the answer: the strong set at ``alpha_l`` is the features already
 nonzero, the unpenalized ones, and those the sequential strong rule keeps
