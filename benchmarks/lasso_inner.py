@@ -2,9 +2,10 @@
 load hits both alike): with ``--switch support`` (default) coordinate descent alone against
 coordinate descent finished by conjugate gradients on the settled support
 (``SUPPORT_NEWTON``); with ``--switch blocks`` one pass per class against a feature's steps
-by its block Hessian (``LASSO_BLOCKS``); with ``--switch extrapolate`` warm starts from the
-previous solution against the line through the previous two (``EXTRAPOLATE_GROUP`` for
-``--penalty group``, else ``EXTRAPOLATE_LASSO``; dense X only, ``EXTRAPOLATE_SPARSE``)::
+by its block Hessian (``LASSO_BLOCKS``); with ``--switch predictor`` each alpha warm-started
+from the previous solution against the secant extrapolation of the two previous ones
+(``PATH_PREDICTOR``; ``PATH_PREDICTOR_GROUP`` with ``--penalty group``, dense X only unless
+``PATH_PREDICTOR_SPARSE_GROUP``)::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
         python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
@@ -24,6 +25,9 @@ import numpy as np
 
 from benchmarks.lasso import PROBLEMS, make_problem
 
+#: ``--switch`` names and the module switches of :mod:`mnlogit.solvers.proximal_newton`.
+SWITCHES = {"support": "SUPPORT_NEWTON", "blocks": "LASSO_BLOCKS", "predictor": "PATH_PREDICTOR"}
+
 
 def main() -> None:
     """Alternate the two inner methods on one problem's 50-alpha path."""
@@ -36,13 +40,11 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--switch", choices=["support", "blocks", "extrapolate"], default="support")
+    parser.add_argument("--switch", choices=sorted(SWITCHES), default="support")
     args = parser.parse_args()
-    switch = {
-        "support": "SUPPORT_NEWTON",
-        "blocks": "LASSO_BLOCKS",
-        "extrapolate": "EXTRAPOLATE_GROUP" if args.penalty == "group" else "EXTRAPOLATE_LASSO",
-    }[args.switch]
+    switch = SWITCHES[args.switch]
+    if args.switch == "predictor" and args.penalty == "group":
+        switch = "PATH_PREDICTOR_GROUP"
     X, y = make_problem(args.problem, args.scale)
     counts = {"sweeps": 0, "products": 0}
     inner = proximal_newton.cd_quadratic

@@ -15,7 +15,7 @@ from scipy.special import softmax
 from mnlogit import regularization_path
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers import proximal_newton
-from mnlogit.solvers.proximal_newton import ColumnData, _extrapolated_start, null_model, solve_path
+from mnlogit.solvers.proximal_newton import ColumnData, _predicted_start, null_model, solve_path
 
 
 def _data(n=400, p=15, K=4, seed=0):
@@ -64,15 +64,15 @@ def _two_solutions(X, y, alphas):
     return data, penalty, sols
 
 
-def test_extrapolated_start_is_the_line_through_the_two_solutions(monkeypatch):
-    monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_GROUP", False)
+def test_predicted_start_is_the_line_through_the_two_solutions(monkeypatch):
+    monkeypatch.setattr(proximal_newton, "PATH_PREDICTOR_GROUP", False)
     X, y = _data()
     alphas = (0.02, 0.015, 0.0112)
     data, penalty, (before, state) = _two_solutions(X, y, alphas)
     assert np.array_equal(np.any(before.W != 0, axis=1), np.any(state.W != 0, axis=1))
-    start = _extrapolated_start(data, penalty, alphas[::-1], state, before)
+    start = _predicted_start(data, penalty, alphas[::-1], state, before)
     assert start is not state
-    c = np.log(alphas[2] / alphas[1]) / np.log(alphas[1] / alphas[0])
+    c = min(np.log(alphas[2] / alphas[1]) / np.log(alphas[1] / alphas[0]), 1.0)
     np.testing.assert_allclose(start.W, state.W + c * (state.W - before.W), rtol=1e-14)
     np.testing.assert_allclose(start.b, state.b + c * (state.b - before.b), rtol=1e-14)
     np.testing.assert_allclose(start.eta, (X @ start.W + start.b).T, rtol=1e-10, atol=1e-12)
@@ -81,8 +81,8 @@ def test_extrapolated_start_is_the_line_through_the_two_solutions(monkeypatch):
     assert here < _objective(X, y, state.W, state.b, alphas[2])
 
 
-def test_extrapolated_start_falls_back_to_the_previous_solution(monkeypatch):
-    monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_GROUP", False)
+def test_predicted_start_falls_back_to_the_previous_solution(monkeypatch):
+    monkeypatch.setattr(proximal_newton, "PATH_PREDICTOR_GROUP", False)
     X, y = _data(seed=2)
     alphas = (0.02, 0.015, 0.0112)
     data, penalty, (before, state) = _two_solutions(X, y, alphas)
@@ -93,15 +93,15 @@ def test_extrapolated_start_falls_back_to_the_previous_solution(monkeypatch):
         before.W.copy(), before.b, before.G, 0.0, 0.0, 0.0, True, 0, before.eta
     )
     left.W[gone] = 0.1
-    assert _extrapolated_start(data, penalty, alphas[::-1], state, left) is state
+    assert _predicted_start(data, penalty, alphas[::-1], state, left) is state
     # a line that raises the objective
     far = proximal_newton.SparseSolution(
         state.W - 50 * (state.W - before.W), state.b, before.G, 0.0, 0.0, 0.0, True, 0,
         state.eta - 50 * (state.eta - before.eta),
     )  # fmt: skip
-    assert _extrapolated_start(data, penalty, alphas[::-1], state, far) is state
+    assert _predicted_start(data, penalty, alphas[::-1], state, far) is state
     # not a decreasing triple (the first alpha of a grid starting at alpha_max)
-    assert _extrapolated_start(data, penalty, (0.01, 0.02, 0.02), state, before) is state
+    assert _predicted_start(data, penalty, (0.01, 0.02, 0.02), state, before) is state
 
 
 @pytest.mark.parametrize(
@@ -116,10 +116,10 @@ def test_group_path_with_extrapolation_equals_the_plain_path(monkeypatch, sparse
         Xc[np.random.default_rng(2).random(X.shape) < 0.6] = 0.0
         Xc = sp.csr_matrix(Xc)
     kwargs = dict(penalty="group", n_alphas=25, alpha_min_ratio=0.01, tol=1e-8)
-    monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_SPARSE", True)  # off by default
+    monkeypatch.setattr(proximal_newton, "PATH_PREDICTOR_SPARSE_GROUP", True)  # off by default
     paths = {}
     for on in (False, True):
-        monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_GROUP", on)
+        monkeypatch.setattr(proximal_newton, "PATH_PREDICTOR_GROUP", on)
         paths[on] = regularization_path(Xc, y, sample_weight=sw if weighted else None, **kwargs)
     plain, fast = paths[False], paths[True]
     np.testing.assert_array_equal(plain.alphas, fast.alphas)
@@ -136,13 +136,13 @@ def test_group_path_with_extrapolation_equals_the_plain_path(monkeypatch, sparse
 
 
 def test_sparse_group_path_starts_from_the_previous_solution_by_default(monkeypatch):
-    """With sparse X the extrapolated starts are off (``EXTRAPOLATE_SPARSE``): the path is
+    """With sparse X the extrapolated starts are off (``PATH_PREDICTOR_SPARSE_GROUP``): the path is
     the plain one, step for step."""
     X, y = _data(n=300, p=12, K=3, seed=6)
     X[np.random.default_rng(3).random(X.shape) < 0.6] = 0.0
     kwargs = dict(penalty="group", n_alphas=15, alpha_min_ratio=0.02, tol=1e-8)
     default = regularization_path(sp.csr_matrix(X), y, **kwargs)
-    monkeypatch.setattr(proximal_newton, "EXTRAPOLATE_GROUP", False)
+    monkeypatch.setattr(proximal_newton, "PATH_PREDICTOR_GROUP", False)
     plain = regularization_path(sp.csr_matrix(X), y, **kwargs)
     np.testing.assert_array_equal(default.n_iter, plain.n_iter)
     np.testing.assert_array_equal(default.coef, plain.coef)

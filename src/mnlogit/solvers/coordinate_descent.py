@@ -664,6 +664,21 @@ def _soft_threshold(z: float, lam1: float, denominator: float) -> float:
 
 
 @_compiled
+def _stepped(
+    hk: float, wk: float, gk: float, only_nonzero: bool, screen: float, lam1: float
+) -> bool:
+    """Whether a sweep steps a lasso coordinate: one with curvature ``hk > 0`` that is
+    nonzero (``wk``), or zero when the sweep is not ``only_nonzero`` and its gradient at the
+    model's centre ``gk`` is at least ``screen * lam1`` (``screen = 0``: every coordinate;
+    the first sweep of an inner solve screens, ``FIRST_SWEEP_SCREEN``)."""
+    if not hk > 0.0:
+        return False
+    if wk != 0.0:
+        return True
+    return not only_nonzero and abs(gk) >= screen * lam1
+
+
+@_compiled
 def _lasso_steps(
     Xd: Any,
     indptr: Any,
@@ -672,6 +687,7 @@ def _lasso_steps(
     sparse: bool,
     j: int,
     only_nonzero: bool,
+    screen: float,
     P: Any,
     wP: Any,
     G: Any,
@@ -684,12 +700,12 @@ def _lasso_steps(
     order: Any,
 ) -> float:
     """Exact soft-thresholded steps on feature ``j``'s coordinates in turn (all ``K``, or
-    the nonzero ones); returns the largest scaled change. A step's update of ``D`` shares
-    its pass over the column with the next coordinate's gradient."""
+    the nonzero ones; :func:`_stepped`); returns the largest scaled change. A step's update
+    of ``D`` shares its pass over the column with the next coordinate's gradient."""
     K = P.shape[0]
     count = 0
     for k in range(K):
-        if h[j, k] > 0.0 and (not only_nonzero or W[j, k] != 0.0):
+        if _stepped(h[j, k], W[j, k], G[j, k], only_nonzero, screen, lam1):
             order[count] = k
             count += 1
     if count == 0:
@@ -734,6 +750,7 @@ def _lasso_block_steps(
     sparse: bool,
     j: int,
     only_nonzero: bool,
+    screen: float,
     P: Any,
     wP: Any,
     G: Any,
@@ -760,12 +777,12 @@ def _lasso_block_steps(
     K = P.shape[0]
     count = 0
     for k in range(K):
-        if h[j, k] > 0.0 and (not only_nonzero or W[j, k] != 0.0):
+        if _stepped(h[j, k], W[j, k], G[j, k], only_nonzero, screen, lam1):
             count += 1
     if count <= BLOCK_MIN_CLASSES:
         return _lasso_steps(
-            Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1, lam2, h, W,
-            D, pd, order,
+            Xd, indptr, indices, data, sparse, j, only_nonzero, screen, P, wP, G, lam1, lam2,
+            h, W, D, pd, order,
         )  # fmt: skip
     q, steps = work[0], work[1]
     _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
@@ -775,7 +792,7 @@ def _lasso_block_steps(
         steps[k] = 0.0
     for k in range(K):
         hk = h[j, k]
-        if not (hk > 0.0 and (not only_nonzero or W[j, k] != 0.0)):
+        if not _stepped(hk, W[j, k], G[j, k], only_nonzero, screen, lam1):
             continue
         new = _soft_threshold(hk * W[j, k] - (G[j, k] + q[k]), lam1, hk + lam2)
         step = new - W[j, k]
@@ -840,6 +857,7 @@ def _sweep(
     sparse: bool,
     features: Any,
     only_nonzero: bool,
+    screen: float,
     P: Any,
     wP: Any,
     G: Any,
@@ -881,13 +899,13 @@ def _sweep(
             )  # fmt: skip
         elif by_block:
             change = _lasso_block_steps(
-                Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1[j],
-                lam2[j], h, blocks[t], ready[t : t + 1], winv, W, D, pd, work, order,
+                Xd, indptr, indices, data, sparse, j, only_nonzero, screen, P, wP, G,
+                lam1[j], lam2[j], h, blocks[t], ready[t : t + 1], winv, W, D, pd, work, order,
             )  # fmt: skip
         else:
             change = _lasso_steps(
-                Xd, indptr, indices, data, sparse, j, only_nonzero, P, wP, G, lam1[j],
-                lam2[j], h, W, D, pd, order,
+                Xd, indptr, indices, data, sparse, j, only_nonzero, screen, P, wP, G,
+                lam1[j], lam2[j], h, W, D, pd, order,
             )  # fmt: skip
         change /= rms[j]
         if change > biggest:
@@ -1067,6 +1085,11 @@ def _intercepts(w: Any, P: Any, wP: Any, g0: Any, H0: Any, b: Any, D: Any, pd: A
     return biggest
 
 
+#: The lasso's first sweep of an inner solve steps the zero coordinates whose gradient at
+#: the model's centre is at least this fraction of their threshold ``lam1`` (and every
+#: nonzero one); the full sweeps after it step all (:func:`_stepped`; measured in
+#: docs/penalties.md, "Sixth pass").
+FIRST_SWEEP_SCREEN = 0.9
 #: Iterates Anderson acceleration combines (the inner solver's active sweeps).
 ANDERSON_DEPTH = 2
 #: Group penalty: once the sweeps over the nonzero blocks have settled, the sweep that
@@ -1452,26 +1475,27 @@ def cd_quadratic(
         intercept_each_sweep = fit_intercept and (
             not sparse or _active_values(indptr, features, W) >= n
         )
+        screen = FIRST_SWEEP_SCREEN if sweeps == 1 and not group else 0.0
         big = _sweep(
-            Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False, P,
-            wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
+            Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False,
+            screen, P, wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready, winv, W,
+            D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
         if fit_intercept:
             big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
-        if big <= tol:
+        if big <= tol and screen == 0.0:  # (after a screened sweep, a full sweep decides)
             break
         filled, settled = 0, group  # the loop below ends settled or out of sweeps
         while sweeps < max_sweeps:
             sweeps += 1
             big = _sweep(
-                Xd, indptr, indices, data, sparse, features, True, P, wP, G, lam1, lam2,
+                Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
             )  # fmt: skip
-            # the intercepts' step reads all n rows: with sparse X and few nonzero
-            # coordinates that costs more than the sweep, so there it waits for the next
-            # full sweep (left behind, the intercepts are the slow mode of the sweeps)
+            # the intercepts' step reads all n rows: with sparse X and few nonzero coordinates
+            # it waits for the next full sweep (left behind, they are the sweeps' slow mode)
             if intercept_each_sweep:
                 big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
             if big <= tol:

@@ -12,7 +12,9 @@ softmax Hessian; :func:`~mnlogit.solvers.coordinate_descent.cd_quadratic` minimi
 model plus the penalty over the *strong set* by coordinate descent (compiled); a
 backtracking (Armijo) line search on the true objective along the step keeps every outer
 iteration a descent step. The change of the linear predictor comes back from the inner
-solver, so an outer iteration reads the strong set's columns, never all of ``X``.
+solver, so an outer iteration reads the strong set's columns, never all of ``X``. Along a
+path, each ``alpha`` starts from the secant extrapolation of the two previous solutions
+when that lowers its objective (:func:`_predicted_start`).
 
 Screening never changes the answer: the strong set at ``alpha_l`` is the features already
 nonzero, the unpenalized ones, and those the sequential strong rule keeps
@@ -79,16 +81,21 @@ LASSO_BLOCKS_BYTES = 256 * 2**20
 LASSO_BLOCKS_DENSE = False
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
-#: Paths: each ``alpha`` after the second starts from the previous two solutions
-#: extrapolated linearly in ``log alpha`` (:func:`_extrapolated_start`) when that lowers
-#: the objective, for the group penalty ... (measured in docs/penalties.md, "Sixth pass")
-EXTRAPOLATE_GROUP = True
-#: ... and for the lasso / elastic net (off: not this pass's to change; measured there too) ...
-EXTRAPOLATE_LASSO = False
-#: ... and with sparse X (off: on the sparse benchmark's group path at ``tol=1e-6`` the
-#: extrapolated starts stop further inside the KKT tolerance from the optimum, an objective
-#: 2.6e-8 above the tight path's against 7e-9 without, over the issue's 1e-8 bar).
-EXTRAPOLATE_SPARSE = False
+#: Paths: each ``alpha`` after the second starts from the extrapolation of the two previous
+#: solutions in ``log alpha``, kept when its objective is below the previous solution's
+#: (:func:`_predicted_start`; measured in docs/penalties.md, "Sixth pass": the dense lasso
+#: and the grouped lasso on dense X), for the lasso and the elastic net ...
+PATH_PREDICTOR = True
+#: ... for the group penalty with dense X ...
+PATH_PREDICTOR_GROUP = True
+#: ... and for the group penalty with sparse X (off: on the sparse benchmark's group path at
+#: ``tol=1e-6`` the extrapolated starts stop further inside the KKT tolerance from the
+#: optimum, an objective 2.6e-8 above the tight path's against 7e-9 without, over the
+#: issue's 1e-8 bar).
+PATH_PREDICTOR_SPARSE_GROUP = False
+#: The extrapolation's step, in units of the previous grid step, at most this (an irregular
+#: grid's long step is not extrapolated further than the last one).
+PREDICTOR_MAX_STEP = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -445,54 +452,66 @@ def _solve_alpha(
         keep[violators] = True
 
 
-def _extrapolated_start(
+def _predicted_start(
     data: ColumnData,
     penalty: SparsePenalty,
     alphas: tuple[float, float, float],
     state: SparseSolution,
-    before: SparseSolution,
+    older: SparseSolution,
 ) -> SparseSolution:
-    """The warm start for ``alpha`` from the solutions at the two ``alpha`` before it.
+    """The warm start for ``alpha``: the secant through the two previous solutions.
 
     Along a path the solution moves smoothly with ``log alpha`` while its support stays
-    put, so the line through the two previous solutions, ``W + c (W - W_before)`` with
-    ``c = log(alpha / prev) / log(prev / prev2)`` (1 on a log-spaced grid), starts the
-    proximal Newton iterations much closer than the previous solution alone (an error of
-    second order in the step of ``log alpha`` instead of first). The intercepts and the
-    linear predictor move along the same line (the predictor is linear in the
-    coefficients: no pass over X). Kept only when no feature left the support between the
-    two (a left row would come back with the opposite sign) and the objective at ``alpha``
-    is lower there than at the previous solution; else the previous solution. The strong
-    rule still reads the previous solution's gradient, and the solve at ``alpha`` is the
-    same (the KKT check on every feature ends it), only its starting point changes.
+    put, so the line through the two previous solutions starts the proximal Newton
+    iterations much closer than the previous solution alone (an error of second order in
+    the step of ``log alpha`` instead of first). With ``(alpha, alpha_1, alpha_2)`` the new
+    and the two previous ``alpha``'s and ``t = log(alpha_1 / alpha) / log(alpha_2 /
+    alpha_1)`` (at most ``PREDICTOR_MAX_STEP``; 1 on a log-spaced grid), the guess is
+    ``W_1 + t (W_1 - W_2)`` and ``b_1 + t (b_1 - b_2)``. Lasso / elastic net: every
+    penalized coordinate that is zero in ``W_1`` is kept zero and every one whose sign the
+    extrapolation would flip is set to zero (the path is piecewise smooth between such
+    events). Group: no guess when a row left the support between the two solutions (it
+    would come back turned round); rows zero in both stay zero. Its linear predictor is
+    the same extrapolation of the two predictors, less the clipped coordinates' columns
+    (no pass over the other columns). Returned only when its objective at ``alpha`` is
+    below that of ``state``; else ``state`` itself. The strong rule still reads
+    ``state``'s gradient (the returned start carries it), and the solve at ``alpha`` ends
+    with the same KKT check on every feature: only its starting point changes.
 
     Parameters
     ----------
     data : ColumnData
     penalty : SparsePenalty
-    alphas : (float, float, float)
-        ``(alpha, prev, prev2)``, decreasing backwards: ``alpha < prev < prev2``.
-    state, before : SparseSolution
-        The solutions at ``prev`` and ``prev2``.
+    alphas : tuple of float
+        ``(alpha, alpha_1, alpha_2)``, decreasing.
+    state, older : SparseSolution
+        The solutions at ``alpha_1`` and ``alpha_2`` (``state.loss``: the loss at
+        ``state.eta``, not recomputed).
 
     Returns
     -------
     SparseSolution
-        ``state``, or the extrapolated point (with ``state``'s gradient for screening).
     """
-    alpha, prev, prev2 = alphas
-    if not prev2 > prev > alpha > 0.0:
+    alpha, alpha_1, alpha_2 = alphas
+    if not (alpha_2 > alpha_1 > alpha > 0.0):
         return state
-    if np.any(np.any(before.W != 0, axis=1) & ~np.any(state.W != 0, axis=1)):
+    if penalty.group and np.any(np.any(older.W != 0, axis=1) & ~np.any(state.W != 0, axis=1)):
         return state
-    c = np.log(alpha / prev) / np.log(prev / prev2)
-    W = state.W + c * (state.W - before.W)
-    eta = state.eta + c * (state.eta - before.eta)
-    now = data.value(state.eta) + penalty.value(state.W, alpha)
-    if not data.value(eta) + penalty.value(W, alpha) < now:
+    t = min(np.log(alpha_1 / alpha) / np.log(alpha_2 / alpha_1), PREDICTOR_MAX_STEP)
+    W = state.W + t * (state.W - older.W)
+    b = state.b + t * (state.b - older.b)
+    eta = state.eta + t * (state.eta - older.eta)
+    if not penalty.group:
+        penalized = (penalty.factor > 0)[:, None]
+        clip = penalized & ((state.W == 0) | (W * state.W < 0))
+        if clip.any():
+            cut = np.where(clip, W, 0.0)
+            W[clip] = 0.0
+            eta -= data.eta(cut, np.zeros(data.n_classes))
+    guess = data.value(eta) + penalty.value(W, alpha)
+    if not guess < state.loss + penalty.value(state.W, alpha):  # (the loss at W_1, kept)
         return state
-    b = state.b + c * (state.b - before.b)
-    return SparseSolution(W, b, state.G, 0.0, 0.0, np.inf, False, 0, eta)
+    return SparseSolution(W, b, state.G, 0.0, 0.0, np.inf, False, 0, eta, state.complete)
 
 
 def null_model(
@@ -530,7 +549,7 @@ def solve_path(
 ) -> list[SparseSolution]:
     """Solve at each of the decreasing ``alphas``, each warm-started from the one before
     (for the group penalty with dense X, from the line through the two before when that
-    lowers the objective: :func:`_extrapolated_start`).
+    lowers the objective: :func:`_predicted_start`).
 
     Parameters
     ----------
@@ -557,16 +576,18 @@ def solve_path(
     """
     out: list[SparseSolution] = []
     state, prev = start, float(alpha_start)
-    before, prev2 = state, prev
+    older: tuple[SparseSolution, float] | None = None
     free = penalty.factor == 0
-    extrapolate = EXTRAPOLATE_GROUP if penalty.group else EXTRAPOLATE_LASSO
-    extrapolate = extrapolate and (EXTRAPOLATE_SPARSE or not data.sparse)
+    if penalty.group:
+        predict = PATH_PREDICTOR_GROUP and (PATH_PREDICTOR_SPARSE_GROUP or not data.sparse)
+    else:
+        predict = PATH_PREDICTOR
     for alpha in alphas:
-        begin = state
-        if extrapolate and out:
-            begin = _extrapolated_start(data, penalty, (float(alpha), prev, prev2), state, before)
-        before, prev2 = state, prev
-        state = _solve_alpha(data, penalty, float(alpha), prev, begin, tol, max_iter)
+        guess = state
+        if predict and older is not None:
+            guess = _predicted_start(data, penalty, (float(alpha), prev, older[1]), state, older[0])
+        older = (state, prev)
+        state = _solve_alpha(data, penalty, float(alpha), prev, guess, tol, max_iter)
         if data.fit_intercept:
             shift = state.b.mean()
             state.b = state.b - shift
