@@ -11,7 +11,7 @@ from the previous solution against the secant extrapolation of the two previous 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
         python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
-        python -m benchmarks.lasso_inner dense-10k-200 --setting INNER_FLOOR_LASSO 0.5 2
+        python -m benchmarks.lasso_inner dense-10k-200 --setting INNER_FLOOR_DENSE_LASSO 0.5 2
 
 Prints per run: CPU seconds, sweeps, support CG products, outer iterations, and the largest
 objective difference between the two settings over the path's alphas.
@@ -49,7 +49,7 @@ def main() -> None:
         nargs=3,
         metavar=("NAME", "A", "B"),
         help="alternate a numeric module constant of proximal_newton between A and B "
-        "(instead of --switch), e.g. --setting INNER_FLOOR_LASSO 0.5 2",
+        "(instead of --switch), e.g. --setting INNER_FLOOR_DENSE_LASSO 0.5 2",
     )
     args = parser.parse_args()
     switch = SWITCHES[args.switch]

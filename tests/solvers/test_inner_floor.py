@@ -1,8 +1,8 @@
-"""The inner solves' tolerance floor (``INNER_FLOOR_LASSO`` for the lasso and the elastic
-net, ``INNER_FLOOR`` for the group penalty): the floor only decides where an inner solve
-stops, never the answer — the outer KKT check does. Paths whose last inner solves stop above
-``tol`` still satisfy the KKT conditions to ``tol`` (from an independent gradient) and reach
-the tight path's objectives."""
+"""The inner solves' tolerance floor (``INNER_FLOOR_DENSE_LASSO`` for the lasso and the
+elastic net with dense X, ``INNER_FLOOR`` for the group penalty and sparse X): the floor only
+decides where an inner solve stops, never the answer — the outer KKT check does. Paths whose
+last inner solves stop above ``tol`` still satisfy the KKT conditions to ``tol`` (from an
+independent gradient) and reach the tight path's objectives."""
 
 from __future__ import annotations
 
@@ -75,14 +75,15 @@ def _objectives(X, y, path):
 
 @pytest.mark.parametrize("floor", [2.0, 20.0])
 @pytest.mark.parametrize(
-    ("density", "penalty", "l1_ratio"),
-    [(None, "l1", None), (0.3, "l1", None), (None, "elasticnet", 0.5)],
+    ("dtype", "penalty", "l1_ratio"),
+    [(np.float64, "l1", None), (np.float32, "l1", None), (np.float64, "elasticnet", 0.5)],
 )
-def test_floor_above_tol_keeps_the_answer(monkeypatch, floor, density, penalty, l1_ratio):
-    X, y = _data(density=density)
+def test_floor_above_tol_keeps_the_answer(monkeypatch, floor, dtype, penalty, l1_ratio):
+    X, y = _data()
+    X = X.astype(dtype)
     kwargs = dict(penalty=penalty, l1_ratio=l1_ratio, n_alphas=12, alpha_min_ratio=0.01)
     tight = regularization_path(X, y, tol=1e-10, **kwargs)
-    monkeypatch.setattr(proximal_newton, "INNER_FLOOR_LASSO", floor)
+    monkeypatch.setattr(proximal_newton, "INNER_FLOOR_DENSE_LASSO", floor)
     path = regularization_path(X, y, tol=TOL, **kwargs)
     assert path.converged.all()
     # the outer check decides: every alpha within tol from an independent gradient
@@ -91,10 +92,10 @@ def test_floor_above_tol_keeps_the_answer(monkeypatch, floor, density, penalty, 
     assert gap.max() < 1e-9
 
 
-@pytest.mark.parametrize("penalty", ["l1", "group"])
-def test_inner_tolerance_floor_per_penalty(monkeypatch, penalty):
-    """The inner tolerance is ``max(floor * tol, INNER_FRACTION * kkt)`` with the lasso's
-    floor for the lasso and the group's for the group penalty."""
+@pytest.mark.parametrize(("penalty", "sparse"), [("l1", False), ("l1", True), ("group", False)])
+def test_inner_tolerance_floor_per_penalty(monkeypatch, penalty, sparse):
+    """The inner tolerance is ``max(floor * tol, INNER_FRACTION * kkt)`` with the dense
+    lasso's floor for the lasso on dense X, ``INNER_FLOOR`` otherwise."""
     seen: list[float] = []
     cd = ColumnData.cd
 
@@ -104,7 +105,10 @@ def test_inner_tolerance_floor_per_penalty(monkeypatch, penalty):
 
     monkeypatch.setattr(ColumnData, "cd", spy)
     X, y = _data()
+    if sparse:
+        X = sp.csr_matrix(X)
     regularization_path(X, y, penalty=penalty, n_alphas=12, alpha_min_ratio=0.01, tol=TOL)
-    floor = proximal_newton.INNER_FLOOR if penalty == "group" else proximal_newton.INNER_FLOOR_LASSO
-    assert proximal_newton.INNER_FLOOR_LASSO != proximal_newton.INNER_FLOOR
+    dense_lasso = penalty == "l1" and not sparse
+    floor = proximal_newton.INNER_FLOOR_DENSE_LASSO if dense_lasso else proximal_newton.INNER_FLOOR
+    assert proximal_newton.INNER_FLOOR_DENSE_LASSO != proximal_newton.INNER_FLOOR
     assert min(seen) == pytest.approx(floor * TOL, rel=1e-12)  # the floor binds somewhere
