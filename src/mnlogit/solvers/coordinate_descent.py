@@ -1494,8 +1494,7 @@ def cd_quadratic(
                 Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
             )  # fmt: skip
-            # the intercepts' step reads all n rows: with sparse X and few nonzero coordinates
-            # it waits for the next full sweep (left behind, they are the sweeps' slow mode)
+            # the intercepts' step reads all n rows; sparse X, few nonzeros: next full sweep
             if intercept_each_sweep:
                 big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
             if big <= tol:
