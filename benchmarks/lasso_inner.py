@@ -5,10 +5,13 @@ coordinate descent finished by conjugate gradients on the settled support
 by its block Hessian (``LASSO_BLOCKS``); with ``--switch predictor`` each alpha warm-started
 from the previous solution against the secant extrapolation of the two previous ones
 (``PATH_PREDICTOR``; ``PATH_PREDICTOR_GROUP`` with ``--penalty group``, dense X only unless
-``PATH_PREDICTOR_SPARSE_GROUP``)::
+``PATH_PREDICTOR_SPARSE_GROUP``); with ``--setting NAME A B`` a numeric constant of
+:mod:`mnlogit.solvers.proximal_newton` at ``A`` against ``B``::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
         python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
+        python -m benchmarks.lasso_inner dense-10k-200 --setting INNER_FLOOR_DENSE_LASSO 0.5 2
 
 Prints per run: CPU seconds, sweeps, support CG products, outer iterations, and the largest
 objective difference between the two settings over the path's alphas.
@@ -41,8 +44,19 @@ def main() -> None:
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--switch", choices=sorted(SWITCHES), default="support")
+    parser.add_argument(
+        "--setting",
+        nargs=3,
+        metavar=("NAME", "A", "B"),
+        help="alternate a numeric module constant of proximal_newton between A and B "
+        "(instead of --switch), e.g. --setting INNER_FLOOR_DENSE_LASSO 0.5 2",
+    )
     args = parser.parse_args()
     switch = SWITCHES[args.switch]
+    settings: tuple[Any, Any] = (False, True)
+    if args.setting is not None:
+        switch = args.setting[0]
+        settings = (float(args.setting[1]), float(args.setting[2]))
     if args.switch == "predictor" and args.penalty == "group":
         switch = "PATH_PREDICTOR_GROUP"
     X, y = make_problem(args.problem, args.scale)
@@ -57,9 +71,9 @@ def main() -> None:
 
     proximal_newton.cd_quadratic = counted  # type: ignore[assignment]
     regularization_path(X[:50], y[:50], penalty=args.penalty, n_alphas=2)
-    objectives: dict[bool, Any] = {}
+    objectives: dict[Any, Any] = {}
     for _ in range(args.repeats):
-        for newton in (False, True):
+        for newton in settings:
             setattr(proximal_newton, switch, newton)
             counts.update(sweeps=0, products=0)
             start = time.process_time()
@@ -89,7 +103,7 @@ def main() -> None:
                 ),
                 flush=True,
             )
-    diff = np.max(np.abs(objectives[True] - objectives[False]))
+    diff = np.max(np.abs(objectives[settings[1]] - objectives[settings[0]]))
     print(json.dumps({"max_objective_difference": float(diff)}))
 
 

@@ -1494,7 +1494,7 @@ def cd_quadratic(
                 Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
             )  # fmt: skip
-            # (sparse X, few nonzero coordinates: the intercepts wait for the next full sweep)
+            # the intercepts' step reads all n rows; sparse X, few nonzeros: next full sweep
             if intercept_each_sweep:
                 big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
             if big <= tol:
