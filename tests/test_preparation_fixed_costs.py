@@ -145,3 +145,32 @@ def test_column_maxabs_any_width(p) -> None:
     if p > 1:
         assert got[p - 1] == np.inf
         assert np.array_equal(got[1 : p - 1], np.abs(X[:, 1 : p - 1]).max(axis=0))
+
+
+def test_subsample_copies_labels_and_weights_contiguous() -> None:
+    from mnlogit.objective.multinomial import MultinomialObjective
+    from mnlogit.objective.penalties import NoPenalty
+    from mnlogit.parameterization import Parameterization
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3000, 4))
+    y = rng.integers(0, 3, 3000).astype(np.intp)
+    w = rng.uniform(0.5, 2.0, 3000)
+    obj = MultinomialObjective(X, y, 3, w, Parameterization(3, 0), NoPenalty())
+    sub = obj.subsample(7)
+    assert sub.y.flags.c_contiguous and sub.sample_weight.flags.c_contiguous
+    assert not np.may_share_memory(sub.y, y) and not np.may_share_memory(sub.sample_weight, w)
+    assert np.array_equal(sub.y, y[::7]) and np.array_equal(sub.sample_weight, w[::7])
+    # the same objective as on the strided views, bit for bit
+    strided = MultinomialObjective(
+        np.ascontiguousarray(X[::7], dtype=np.float32),
+        y[::7],
+        3,
+        w[::7],
+        Parameterization(3, 0),
+        NoPenalty(),
+    )
+    theta = rng.standard_normal(sub.n_params) * 0.1
+    f1, g1 = sub.value_and_gradient(theta)
+    f2, g2 = strided.value_and_gradient(theta)
+    assert f1 == f2 and np.array_equal(g1, g2)
