@@ -154,7 +154,9 @@ def _digest_features(X: Any) -> str:
         return h.hexdigest()
     h.update(f"{A.dtype.str}{A.shape}".encode())
     for sl in row_blocks(rows.size, n_cols):
-        h.update(np.ascontiguousarray(A[rows[sl]]).data.cast("B"))
+        # np.take, not A[rows[sl]]: the same rows, gathered 3x faster (2M x 10: 0.012 ->
+        # 0.003 s of the fit, issue-tall8)
+        h.update(np.ascontiguousarray(np.take(A, rows[sl], axis=0)).data.cast("B"))
     return h.hexdigest()
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -399,6 +399,10 @@ class PreparedData:
         all equal, ``S`` their sum): the loss gradient's constant part, found in the
         column read of dense ``X`` with equal weights (:func:`_column_reads`); ``None``
         otherwise.
+    unit_class_totals : ndarray of shape (K,) or None
+        :meth:`class_totals` when every weight is 1 (the class counts, as float64: the
+        same numbers as the weighted ``bincount``, whose sums of ones are exact); ``None``
+        otherwise (it is then summed when asked).
     """
 
     X: Any
@@ -420,6 +424,7 @@ class PreparedData:
     fingerprint: DataFingerprint
     given_weight: FloatArray | None = None
     class_rows: FloatArray | None = None
+    unit_class_totals: FloatArray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -440,6 +445,8 @@ class PreparedData:
         -------
         ndarray of shape (K,)
         """
+        if self.unit_class_totals is not None:
+            return self.unit_class_totals.copy()
         return np.bincount(self.codes, weights=self.sample_weight, minlength=self.n_classes).astype(
             np.float64
         )
@@ -512,12 +519,13 @@ def _column_reads(
     checks_aliasing: bool,
     codes: NDArray[np.intp],
     classes: NDArray[Any],
+    weights: WeightSummary,
 ) -> tuple[FloatArray, ColumnSums | None]:
     """The columns' largest absolute values, shape ``(p,)`` (shared by the collinearity
     check and the scaling), and -- read with them, when the collinearity check will form
     the Gram matrix of dense float64 ``X`` with equal weights -- its Gram sums and each
     class's column sums (weighted as the objective weighs rows: ``s_i / S``)."""
-    if checks_aliasing and _one_read_gram(X, sample_weight):
+    if checks_aliasing and _one_read_gram(X, weights):
         weight = float(sample_weight[0] / float(sample_weight.sum()))
         sums = column_maxabs_and_gram(X, codes, int(classes.size), weight)
         return sums.maxabs, sums
@@ -540,7 +548,7 @@ def _class_rows(column_sums: ColumnSums | None, kept: NDArray[np.intp] | None) -
     return rows if kept is None else np.ascontiguousarray(rows[:, kept])
 
 
-def _one_read_gram(X: Any, sample_weight: FloatArray) -> bool:
+def _one_read_gram(X: Any, weights: WeightSummary) -> bool:
     """Whether the collinearity check's Gram matrix is summed in the read that finds the
     column scales: dense float64 ``X`` whose Gram the check would form (equal weights, at
     most :data:`MAX_COLLINEARITY_COLUMNS` columns)."""
@@ -549,10 +557,86 @@ def _one_read_gram(X: Any, sample_weight: FloatArray) -> bool:
         and X.ndim == 2
         and X.dtype == np.float64
         and 0 < X.shape[1] < MAX_COLLINEARITY_COLUMNS
-        and sample_weight.size > 0
-        and bool(np.all(sample_weight == sample_weight[0]))
-        and sample_weight[0] > 0
+        and weights.equal
+        and weights.low > 0
     )
+
+
+class WeightSummary(NamedTuple):
+    """What the preparation needs to know of the effective weights and the class codes,
+    found once (:func:`summarize_weights`: two reductions of the weights and one
+    ``bincount`` of the codes, where each check used to make its own mask or copy).
+
+    Attributes
+    ----------
+    low, high : float
+        The smallest and largest weight (0 for no rows).
+    counts : ndarray of int of shape (K,)
+        Rows of each class (all rows, whatever their weight).
+    """
+
+    low: float
+    high: float
+    counts: NDArray[np.intp]
+
+    @property
+    def equal(self) -> bool:
+        """Whether all weights are equal (and there is at least one row)."""
+        return self.counts.sum() > 0 and self.low == self.high
+
+    @property
+    def positive(self) -> bool:
+        """Whether every weight is positive (and there is at least one row)."""
+        return self.counts.sum() > 0 and self.low > 0
+
+    def positive_counts(self) -> NDArray[np.intp] | None:
+        """The rows of positive weight in each class, when every weight is positive."""
+        return self.counts if self.positive else None
+
+    def unit_totals(self) -> FloatArray | None:
+        """:meth:`PreparedData.class_totals` when every weight is 1, else ``None``."""
+        if self.low == self.high == 1.0:
+            return self.counts.astype(np.float64)
+        return None
+
+
+def _warn_single_observations(
+    classes: NDArray[Any], codes: NDArray[np.intp], sw: FloatArray, weights: WeightSummary
+) -> None:
+    """Warn about classes with a single row of positive weight (called directly under
+    :func:`prepare`, whose warnings point at the caller of ``fit``: ``warn`` finds it)."""
+    single = check_class_sizes(classes, codes, sw, counts=weights.positive_counts())
+    if single:
+        warn(
+            DataWarning(
+                f"class(es) {single[:10]} have a single observation; their "
+                "coefficients are barely identified (expect huge standard errors or "
+                "separation)"
+            )
+        )
+
+
+def summarize_weights(
+    sample_weight: FloatArray, codes: NDArray[np.intp], n_classes: int
+) -> WeightSummary:
+    """:class:`WeightSummary` of validated weights and class codes.
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n,)
+        Effective weights (finite, non-negative).
+    codes : ndarray of shape (n,)
+        Class codes ``0 .. n_classes - 1``.
+    n_classes : int
+
+    Returns
+    -------
+    WeightSummary
+    """
+    counts = np.bincount(codes, minlength=n_classes)
+    if sample_weight.size == 0:
+        return WeightSummary(0.0, 0.0, counts)
+    return WeightSummary(float(sample_weight.min()), float(sample_weight.max()), counts)
 
 
 @one_blas_thread
@@ -601,7 +685,10 @@ def prepare(
     if fitted is not None and fitted.fingerprint is not None:
         check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
     checks_aliasing = settings.penalty in (None, "firth") or settings.maximum_likelihood
-    maxabs, column_sums = _column_reads(Xv, sw, fitted is None and checks_aliasing, codes, classes)
+    weights = summarize_weights(sw, codes, int(classes.size))
+    maxabs, column_sums = _column_reads(
+        Xv, sw, fitted is None and checks_aliasing, codes, classes, weights
+    )
     n_features = int(Xv.shape[1])
     names_in = getattr(validator, "feature_names_in_", None) if fitted is None else None
     names = _column_names(inputs.design, names_in, n_features)
@@ -618,7 +705,7 @@ def prepare(
         )
     if kept is not None:
         maxabs = maxabs[kept]
-    n_rows = int(np.count_nonzero(sw > 0))
+    n_rows = int(sw.size) if weights.positive else int(np.count_nonzero(sw > 0))
     p1 = Xv.shape[1] + int(inputs.fit_intercept)
     if p1 == 0:
         raise InvalidInputError(
@@ -632,15 +719,7 @@ def prepare(
             "separable. Use penalty='l2' or penalty='firth', or fewer features"
         )
     if fitted is None:
-        single = check_class_sizes(classes, codes, sw)
-        if single:
-            warn(
-                DataWarning(
-                    f"class(es) {single[:10]} have a single observation; their "
-                    "coefficients are barely identified (expect huge standard errors or "
-                    "separation)"
-                )
-            )
+        _warn_single_observations(classes, codes, sw, weights)
         reference = (
             None
             if settings.sparse
@@ -675,6 +754,7 @@ def prepare(
         fingerprint=fingerprint,
         given_weight=_given_weight(sample_weight),
         class_rows=_class_rows(column_sums, kept),
+        unit_class_totals=weights.unit_totals(),
     )
 
 

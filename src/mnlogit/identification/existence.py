@@ -233,20 +233,19 @@ def not_separated(
     total = float(weights.sum())
     if not total > 0:
         return False
-    w = weights / total
     if isinstance(probabilities, FitProbabilities):
         R = np.asarray(probabilities.residual, dtype=np.float64)
         read = probabilities.rows
     else:
         P = np.asarray(probabilities, dtype=np.float64)
-        R = _residual(X, codes, w, P, fit_intercept, column_factor)
+        R = _residual(X, codes, weights / total, P, fit_intercept, column_factor)
         read = lambda rows: P.copy() if rows is None else P[rows]  # noqa: E731
     K = R.shape[1]
     if K < 2:
         return False
     r = np.ascontiguousarray(R[:, 1:].T).reshape(-1)
     for rows in samples:
-        if _certified(X, codes, weights, w, read, K, r, fit_intercept, column_factor, rows):
+        if _certified(X, codes, weights, total, read, K, r, fit_intercept, column_factor, rows):
             return True
     return False
 
@@ -280,7 +279,7 @@ def _certified(
     X: Any,
     codes: IntArray,
     weights: FloatArray,
-    w: FloatArray,
+    total: float,
     read: Callable[[IntArray | None], FloatArray],
     K: int,
     r: FloatArray,
@@ -290,19 +289,24 @@ def _certified(
 ) -> bool:
     """:func:`not_separated` with ``G`` formed on ``rows`` (None: all), given ``r``.
 
-    ``w`` are the normalized weights ``(n,)``, ``read(rows)`` gives the probabilities of
-    the given rows of ``X`` (``(m, K)``, a fresh array), ``r`` the residual
+    ``total`` is the weights' sum (the normalized weights ``w = weights / total`` are
+    formed on ``rows`` only: no ``n``-vector for a sample), ``read(rows)`` gives the
+    probabilities of the given rows of ``X`` (``(m, K)``, a fresh array), ``r`` the residual
     ``((K-1) p1,)``; the cell weights ``λ = w P`` are formed on ``rows`` only -- for
     dense X one chunk of rows at a time, as the curvature reads them.
     """
     scale = 1.0
     chosen = rows
-    if rows is not None:  # ν = c λ on the sampled rows, c the inverse sampled weight share
-        sampled = float(w[rows].sum())
+    if rows is None:
+        w = weights / total
+    else:  # ν = c λ on the sampled rows, c the inverse sampled weight share
+        weights = weights[rows]
+        w = weights / total  # (weights / total)[rows], the same numbers
+        sampled = float(w.sum())
         if not sampled > 0:
             return False
         scale = 1.0 / sampled
-        codes, w, weights = codes[rows], w[rows], weights[rows]
+        codes = codes[rows]
         if sp.issparse(X):  # a few stored values a row: the copy is small
             X, rows = _rows(X, rows), None
     lam: FloatArray | Callable[[IntArray], FloatArray]

@@ -527,7 +527,12 @@ def _pd_categorical() -> type:
     return pd.CategoricalDtype
 
 
-def check_class_sizes(classes: NDArray[Any], codes: NDArray[np.intp], weights: Any) -> list[Any]:
+def check_class_sizes(
+    classes: NDArray[Any],
+    codes: NDArray[np.intp],
+    weights: Any,
+    counts: NDArray[np.intp] | None = None,
+) -> list[Any]:
     """Classes observed only once (among rows with positive weight).
 
     Parameters
@@ -536,12 +541,17 @@ def check_class_sizes(classes: NDArray[Any], codes: NDArray[np.intp], weights: A
     codes : ndarray of shape (n,)
         Class codes in ``0 .. K - 1``.
     weights : array-like of shape (n,)
+    counts : ndarray of int of shape (K,), optional
+        The number of rows of positive weight in each class, when the caller knows it
+        (every weight positive: the class counts of all rows); ``codes`` and ``weights``
+        are then not read (no mask, no copy of the codes).
 
     Returns
     -------
     list
         The labels (from ``classes``) with exactly one row of positive weight.
     """
-    positive = np.asarray(weights) > 0
-    counts = np.bincount(codes[positive], minlength=classes.size)
+    if counts is None:
+        positive = np.asarray(weights) > 0
+        counts = np.bincount(codes[positive], minlength=classes.size)
     return [c for c, n in zip(classes.tolist(), counts, strict=True) if n == 1]
