@@ -47,3 +47,22 @@ def fd_jacobian(F, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:
         e[j] = h
         cols.append((F(theta + e) - F(theta - e)) / (2 * h))
     return np.column_stack(cols)
+
+
+def hessian_by_definition(Y, P1, w, T=None):
+    """The loss Hessian from its definition, for checking the kernels.
+
+    Blocks ``Yᵀ diag(w P_a (δ_ac − P_c)) Y`` (float64) for the free classes' probabilities
+    ``P1`` (``n × k1``) and design ``Y`` (``n × p1``), then ``(T ⊗ I) H (T ⊗ I)ᵀ`` when a
+    class map ``T`` is given.
+    """
+    k1, p1 = P1.shape[1], Y.shape[1]
+    H = np.zeros((k1 * p1, k1 * p1))
+    for a in range(k1):
+        for c in range(k1):
+            h = w * P1[:, a] * (float(a == c) - P1[:, c])
+            H[a * p1 : (a + 1) * p1, c * p1 : (c + 1) * p1] = Y.T @ (h[:, None] * Y)
+    if T is None:
+        return H
+    TI = np.kron(T, np.eye(p1))
+    return TI @ H @ TI.T

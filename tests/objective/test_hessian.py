@@ -10,24 +10,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from helpers import hessian_by_definition
 from mnlogit.objective import MultinomialObjective
 from mnlogit.objective import hessian as hessian_module
 from mnlogit.objective.penalties import make_penalty
 from mnlogit.parameterization import Parameterization
-
-
-def _definition(Y, P1, w, T=None):
-    """Blocks ``Yᵀ diag(w P_a (δ_ac − P_c)) Y`` (float64), then ``(T ⊗ I) H (T ⊗ I)ᵀ``."""
-    k1, p1 = P1.shape[1], Y.shape[1]
-    H = np.zeros((k1 * p1, k1 * p1))
-    for a in range(k1):
-        for c in range(k1):
-            h = w * P1[:, a] * (float(a == c) - P1[:, c])
-            H[a * p1 : (a + 1) * p1, c * p1 : (c + 1) * p1] = Y.T @ (h[:, None] * Y)
-    if T is None:
-        return H
-    TI = np.kron(T, np.eye(p1))
-    return TI @ H @ TI.T
 
 
 def _force(monkeypatch, kernel):
@@ -54,7 +41,7 @@ CASES = [
 @pytest.mark.parametrize(("kernel", "K", "p"), CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("intercept", [True, False])
-def test_forced_kernel_equals_the_definition(monkeypatch, kernel, K, p, dtype, intercept):
+def test_forced_kernel_equals_thehessian_by_definition(monkeypatch, kernel, K, p, dtype, intercept):
     """Weights, column scaling, probabilities given as an array and as a function of row
     ranges (several sub-blocks, a short last one); float32 X in float64 and in float32."""
     rng = np.random.default_rng(10 * K + p)
@@ -66,7 +53,7 @@ def test_forced_kernel_equals_the_definition(monkeypatch, kernel, K, p, dtype, i
     cf = rng.uniform(0.5, 2.0, p)
     Xs = X.astype(np.float64) * cf
     Y = np.column_stack([np.ones(n), Xs]) if intercept else Xs
-    expected = _definition(Y, P1, w)
+    expected = hessian_by_definition(Y, P1, w)
     scale = np.abs(expected).max()
     _force(monkeypatch, kernel)
     monkeypatch.setattr(hessian_module, "block_rows", lambda width, min_rows=1: 128)
@@ -92,7 +79,7 @@ def test_wide_kernel_in_free_coordinates(K, p):
     P1 = rng.dirichlet(np.ones(K), n)[:, 1:]
     w = rng.uniform(0.2, 3.0, n) / n
     T = rng.normal(size=(K - 1, K - 1))
-    expected = _definition(np.column_stack([np.ones(n), X]), P1, w, T)
+    expected = hessian_by_definition(np.column_stack([np.ones(n), X]), P1, w, T)
     got = hessian_module.loss_hessian(X, P1, w, intercept=True, T=T)
     assert_allclose(got, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
 

@@ -12,6 +12,7 @@ from numpy.testing import assert_allclose
 import mnlogit.objective.hessian as hessian_module
 import mnlogit.objective.last_pass as last_pass_module
 import mnlogit.objective.multinomial as multinomial_module
+from helpers import hessian_by_definition
 from mnlogit.objective import MultinomialObjective, make_penalty
 from mnlogit.objective.kernels import softmax_probabilities
 from mnlogit.objective.last_pass import loss_and_hessian
@@ -34,20 +35,6 @@ def _data(n, p, K, seed, dtype=np.float64, weights=None):
         w = rng.uniform(0.2, 3.0, n)
         w[::7] = 0.0
     return X, y, W, b, w
-
-
-def _definition(Y, P1, w, T=None):
-    """Blocks ``Yᵀ diag(w P_a (δ_ac − P_c)) Y``, then ``(T ⊗ I) H (T ⊗ I)ᵀ``."""
-    k1, p1 = P1.shape[1], Y.shape[1]
-    H = np.zeros((k1 * p1, k1 * p1))
-    for a in range(k1):
-        for c in range(k1):
-            h = w * P1[:, a] * (float(a == c) - P1[:, c])
-            H[a * p1 : (a + 1) * p1, c * p1 : (c + 1) * p1] = Y.T @ (h[:, None] * Y)
-    if T is None:
-        return H
-    TI = np.kron(T, np.eye(p1))
-    return TI @ H @ TI.T
 
 
 def _rel(a, b):
@@ -74,7 +61,7 @@ def test_one_pass_equals_the_sweep_and_the_hessian_kernel(p, K, weights, dtype, 
     assert H.dtype == np.float64
     assert _rel(H, fresh) <= 1e-12
     Y = np.hstack([np.ones((X.shape[0], 1)), X.astype(np.float64) * factor])
-    assert _rel(H, _definition(Y, P[:, 1:], hw)) <= 1e-11
+    assert _rel(H, hessian_by_definition(Y, P[:, 1:], hw)) <= 1e-11
 
 
 @pytest.mark.parametrize("K", [3, 5])
@@ -85,7 +72,7 @@ def test_free_coordinates_and_no_intercept(K):
     swept = sweep_loss(X, y, w, W, None, gradient=True)
     assert_allclose(found.gradient_sums, swept.gradient_sums, rtol=1e-12, atol=1e-13)
     P = softmax_probabilities(X, W, None)
-    assert _rel(H, _definition(X, P[:, 1:], w, T)) <= 1e-11
+    assert _rel(H, hessian_by_definition(X, P[:, 1:], w, T)) <= 1e-11
 
 
 def test_rows_split_over_threads_add_up_in_row_order(monkeypatch):

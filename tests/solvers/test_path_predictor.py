@@ -7,55 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from scipy.special import softmax
 
+from lasso_checks import path_kkt, penalized_objective, sparse_truth_data
 from mnlogit import regularization_path
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers import proximal_newton
 from mnlogit.solvers.proximal_newton import ColumnData, SparseSolution, _predicted_start
-
-
-def _data(n=300, p=12, K=3, seed=0, density=None):
-    rng = np.random.default_rng(seed)
-    if density is None:
-        X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
-    else:
-        X = sp.random(n, p, density=density, random_state=seed, format="csr") * 3.0
-    B = np.zeros((p, K))
-    B[:5] = rng.standard_normal((5, K)) * 1.5
-    eta = np.asarray(X @ B) + rng.standard_normal(K) * 0.3
-    y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
-    return X, y
-
-
-def _objective(X, y, W, b, alpha, factor, l1_ratio, w):
-    """Mean weighted loss + alpha * elastic-net penalty, from scratch."""
-    eta = np.asarray(X @ W) + b
-    top = eta.max(axis=1, keepdims=True)
-    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
-    loss = float(w @ (lse - eta[np.arange(len(y)), y]) / w.sum())
-    first = np.abs(W).sum(axis=1)
-    sq = (W * W).sum(axis=1)
-    return loss + alpha * float(factor @ (l1_ratio * first + 0.5 * (1 - l1_ratio) * sq))
-
-
-def _kkt(X, y, path, w):
-    """Largest standardized KKT residual over the path, from an independent gradient."""
-    worst = 0.0
-    K = path.coef.shape[1]
-    for i, alpha in enumerate(path.alphas):
-        W, b = path.coef[i].T, path.intercept[i]
-        P = softmax(np.asarray(X @ W) + b, axis=1)
-        R = (P - np.eye(K)[y]) * (w / w.sum())[:, None]
-        G = np.asarray(X.T @ R) + alpha * (path.penalty_factor * (1 - path.l1_ratio))[:, None] * W
-        lam1 = alpha * path.penalty_factor * path.l1_ratio
-        v = np.where(W != 0, np.abs(G + lam1[:, None] * np.sign(W)), np.abs(G) - lam1[:, None])
-        Xsq = X.multiply(X) if sp.issparse(X) else X * X
-        scale = np.sqrt(np.asarray(Xsq.T @ (w / w.sum())).ravel())
-        worst = max(worst, float(np.max(np.maximum(v, 0).max(axis=1) / scale)))
-        worst = max(worst, float(np.abs(R.sum(axis=0)).max()))
-    return worst
 
 
 @pytest.fixture
@@ -89,7 +46,7 @@ def _states(X, y, alphas, factor):
 
 
 def test_predicted_start_is_the_clipped_secant_and_its_predictor():
-    X, y = _data(seed=1)
+    X, y = sparse_truth_data(seed=1)
     factor = np.ones(X.shape[1])
     factor[2] = 0.0  # unpenalized: extrapolated without clipping
     alphas = [0.05, 0.03, 0.02]
@@ -107,15 +64,15 @@ def test_predicted_start_is_the_clipped_secant_and_its_predictor():
     np.testing.assert_allclose(guess.eta, (X @ W + b).T, rtol=1e-11, atol=1e-12)
     # it is kept because it is better than the previous solution at the new alpha
     w = np.ones(len(y))
-    new = _objective(X, y, W, b, alphas[2], factor, 1.0, w)
-    old = _objective(X, y, state.W, state.b, alphas[2], factor, 1.0, w)
+    new = penalized_objective(X, y, W, b, alphas[2], factor, 1.0, w)
+    old = penalized_objective(X, y, state.W, state.b, alphas[2], factor, 1.0, w)
     assert new < old
     # and the gradient the strong rule reads is the previous solution's
     assert guess.G is state.G
 
 
 def test_predicted_start_falls_back_when_the_guess_is_worse():
-    X, y = _data(seed=2)
+    X, y = sparse_truth_data(seed=2)
     factor = np.ones(X.shape[1])
     alphas = [0.05, 0.03, 0.02]
     data, pen, _, (older, state) = _states(X, y, alphas, factor)
@@ -135,7 +92,7 @@ def test_predicted_start_falls_back_when_the_guess_is_worse():
 def test_paths_with_and_without_the_predictor_reach_the_same_optimum(
     case, no_predictor, monkeypatch
 ):
-    X, y = _data(n=400, p=20, K=4, seed=3, density=0.3 if case == "sparse" else None)
+    X, y = sparse_truth_data(n=400, p=20, K=4, seed=3, density=0.3 if case == "sparse" else None)
     w = np.ones(len(y))
     kwargs: dict = dict(n_alphas=15, alpha_min_ratio=0.01, tol=1e-9)
     if case == "float32":
@@ -161,16 +118,16 @@ def test_paths_with_and_without_the_predictor_reach_the_same_optimum(
     if case == "group":
         return
     Xc = X.astype(np.float64)
-    assert _kkt(Xc, y, on, w) < 1e-8
+    assert path_kkt(Xc, y, on, w) < 1e-8
     for i, alpha in enumerate(on.alphas):  # the reported objective is the true one
-        value = _objective(
+        value = penalized_objective(
             Xc, y, on.coef[i].T, on.intercept[i], alpha, on.penalty_factor, on.l1_ratio, w
         )
         assert value == pytest.approx(on.objective[i], rel=1e-10)
 
 
 def test_the_predictor_saves_outer_iterations(no_predictor):
-    X, y = _data(n=2000, p=40, K=4, seed=5)
+    X, y = sparse_truth_data(n=2000, p=40, K=4, seed=5)
     kwargs = dict(n_alphas=30, alpha_min_ratio=0.01, tol=1e-7)
     on = regularization_path(X, y, **kwargs)
     off = no_predictor(X, y, **kwargs)
