@@ -1,6 +1,7 @@
 """Independent checks shared by the lasso path tests (imported as ``lasso_checks``; tests/ is
 on pythonpath): a problem with a sparse true model, the elastic-net objective and the KKT
-residual of a path, each computed from scratch in NumPy."""
+residual of a path, and the inner solver's inputs at a model centre, each computed from
+scratch in NumPy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import softmax
 
-__all__ = ["path_kkt", "penalized_objective", "sparse_truth_data"]
+__all__ = ["model_centre", "path_kkt", "penalized_objective", "sparse_truth_data"]
 
 
 def sparse_truth_data(n=300, p=12, K=3, seed=0, density=None):
@@ -51,3 +52,29 @@ def path_kkt(X, y, path, w):
         worst = max(worst, float(np.max(np.maximum(v, 0).max(axis=1) / scale)))
         worst = max(worst, float(np.abs(R.sum(axis=0)).max()))
     return worst
+
+
+def model_centre(X, codes, K, sw, W0, b0, sparse):
+    """The inner solver's inputs at a model centre ``(W0, b0)``, computed in NumPy.
+
+    Returns
+    -------
+    data : ColumnData
+        Of ``X`` (as CSR when ``sparse``), the labels ``codes`` and weights ``sw``.
+    X64 : ndarray of shape (n, p)
+        ``X`` in float64.
+    P : ndarray of shape (K, n)
+        The probabilities, in ``data``'s layout.
+    G : ndarray of shape (p, K)
+        The loss gradient ``X^T M^T``, ``M[k, i] = w_i (P_ik - [y_i = k])``.
+    g0 : ndarray of shape (K,)
+        The intercepts' gradient.
+    """
+    from mnlogit.solvers.proximal_newton import ColumnData
+
+    data = ColumnData.from_arrays(sp.csr_matrix(X) if sparse else X, codes, K, sw, True)
+    X64 = np.asarray(X, dtype=np.float64)
+    P = data.empty_predictor()
+    P[:] = softmax(X64 @ W0 + b0, axis=1).T
+    R = (P - np.eye(K)[codes].T) * data.weights
+    return data, X64, P, X64.T @ R.T, R.sum(axis=1)

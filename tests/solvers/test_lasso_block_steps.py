@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
+from lasso_checks import model_centre
 from mnlogit import regularization_path
 from mnlogit.solvers import proximal_newton
 from mnlogit.solvers.coordinate_descent import cd_quadratic
-from mnlogit.solvers.proximal_newton import ColumnData
 
 
 def _problem(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=150, p=9, K=5):
@@ -24,18 +24,11 @@ def _problem(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=150, p=9
     X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, p)).astype(dtype)
     if sparse:
         X[rng.random(X.shape) < 0.7] = 0.0
-    Xs: Any = sp.csr_matrix(X) if sparse else X
     codes = rng.integers(0, K, n)
     sw = rng.uniform(0.3, 2.0, n) if weighted else None
-    data = ColumnData.from_arrays(Xs, codes, K, sw, True)
-    X64 = np.asarray(X, dtype=np.float64)
     W0 = np.where(rng.random((p, K)) < 0.4, rng.standard_normal((p, K)) * 0.3, 0.0)
     b0 = rng.standard_normal(K) * 0.3
-    P = data.empty_predictor()
-    P[:] = softmax(X64 @ W0 + b0, axis=1).T
-    R = (P - np.eye(K)[codes].T) * data.weights
-    G = X64.T @ R.T
-    g0 = R.sum(axis=1)
+    data, X64, P, G, g0 = model_centre(X, codes, K, sw, W0, b0, sparse)
     return data, X64, W0, b0, P, G, g0
 
 
