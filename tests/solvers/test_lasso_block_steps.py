@@ -33,7 +33,8 @@ def _problem(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=150, p=9
 
 
 def _inner(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps):
-    """``cd_quadratic`` from the centre; returns ``(W, b, D, sweeps)``."""
+    """``cd_quadratic`` from the centre (``blocks``: 0, per-class steps, or the block steps'
+    passes over a feature's classes); returns ``(W, b, D, sweeps)``."""
     K = data.n_classes
     W, b = W0.copy(), b0.copy()
     D = data.empty_predictor()
@@ -65,8 +66,8 @@ def test_block_steps_take_the_per_class_steps(sparse, dtype, weighted, lam2_scal
     lam1 = np.full(p, 0.004)
     lam2 = np.full(p, 0.01 * lam2_scale)
     for max_sweeps in (1, 2, 3, 5):
-        Wa, ba, _, sa = _inner(data, P, G, g0, W0, b0, lam1, lam2, False, 0.0, max_sweeps)
-        Wb, bb, Db, sb = _inner(data, P, G, g0, W0, b0, lam1, lam2, True, 0.0, max_sweeps)
+        Wa, ba, _, sa = _inner(data, P, G, g0, W0, b0, lam1, lam2, 0, 0.0, max_sweeps)
+        Wb, bb, Db, sb = _inner(data, P, G, g0, W0, b0, lam1, lam2, 1, 0.0, max_sweeps)
         assert sa == sb == max_sweeps
         assert np.count_nonzero(Wa != W0) > p  # the sweeps moved many coordinates
         np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-12)
@@ -76,14 +77,15 @@ def test_block_steps_take_the_per_class_steps(sparse, dtype, weighted, lam2_scal
 
 
 @pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
-def test_block_steps_reach_the_minimizer_of_the_model(sparse, dtype, weighted):
+@pytest.mark.parametrize("passes", [1, 10])
+def test_block_steps_reach_the_minimizer_of_the_model(sparse, dtype, weighted, passes):
     data, X64, W0, b0, P, G, g0 = _problem(sparse, dtype, weighted, seed=2)
     p = W0.shape[0]
     lam1 = np.full(p, 0.003)
     lam2 = np.full(p, 0.002)
-    W, b, _, sweeps = _inner(data, P, G, g0, W0, b0, lam1, lam2, True, 1e-13, 10_000)
+    W, b, _, sweeps = _inner(data, P, G, g0, W0, b0, lam1, lam2, passes, 1e-13, 10_000)
     assert sweeps < 10_000
-    Wr, br, _, _ = _inner(data, P, G, g0, W0, b0, lam1, lam2, False, 1e-13, 10_000)
+    Wr, br, _, _ = _inner(data, P, G, g0, W0, b0, lam1, lam2, 0, 1e-13, 10_000)
     np.testing.assert_allclose(W, Wr, rtol=0, atol=1e-10)
     np.testing.assert_allclose(b, br, rtol=0, atol=1e-10)
     # optimality of the model q(W, b) + penalty, its gradient computed here: the exact
@@ -114,7 +116,8 @@ def _sparse_data(n, p, K, seed, density):
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_paths_with_block_steps_equal_the_per_class_paths(monkeypatch, weighted, dtype):
+@pytest.mark.parametrize("passes", [1, 10])
+def test_paths_with_block_steps_equal_the_per_class_paths(monkeypatch, weighted, dtype, passes):
     X, y = _sparse_data(400, 60, 5, 3, 0.08)  # odd K: the lasso's row shift is unique
     X = X.astype(dtype)
     sw = np.random.default_rng(4).uniform(0.5, 2.0, X.shape[0]) if weighted else None
@@ -122,6 +125,7 @@ def test_paths_with_block_steps_equal_the_per_class_paths(monkeypatch, weighted,
     monkeypatch.setattr(proximal_newton, "LASSO_BLOCKS", False)
     ref = regularization_path(X, y, **kw)
     monkeypatch.setattr(proximal_newton, "LASSO_BLOCKS", True)
+    monkeypatch.setattr(proximal_newton, "LASSO_BLOCK_PASSES", passes)
     got = regularization_path(X, y, **kw)
     assert ref.converged.all() and got.converged.all()
     assert ref.n_nonzero[-1] > 20

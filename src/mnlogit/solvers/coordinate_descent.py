@@ -17,7 +17,9 @@ sweeps over the nonzero ones until they settle, then a sweep over all again.
   ``pd_i = p_i . d_i``, so the model is exact, not class-by-class. Optionally
   (``lasso_blocks``, on for sparse X) a feature's ``K`` steps take two passes over its
   column instead of one per class, the later classes' gradients updated through the
-  feature's block Hessian (:func:`_lasso_block_steps`: the same steps).
+  feature's block Hessian (:func:`_lasso_block_steps`: the same steps); with more than
+  one pass over the classes, the feature's ``K``-dimensional model is minimized nearly
+  exactly before its column is read again.
 - Optionally (``support_newton``), lasso / elastic net, when a sweep over the nonzero
   coordinates leaves their signs as they were: conjugate gradients on that support
   (:func:`~mnlogit.solvers.support_cg.support_cg`), kept when they lower the model plus
@@ -739,6 +741,9 @@ def _lasso_steps(
 #: A feature's lasso steps go by its block Hessian when more than this many of its
 #: coordinates are to be stepped (:func:`_lasso_block_steps`).
 BLOCK_MIN_CLASSES = 2
+#: A repeated pass over a feature's classes (``passes > 1``) stops once its largest step,
+#: curvature times change, is at most this fraction of the first pass's.
+BLOCK_PASS_TOL = 0.01
 
 
 @_compiled
@@ -765,6 +770,7 @@ def _lasso_block_steps(
     pd: Any,
     work: Any,
     order: Any,
+    passes: int,
 ) -> float:
     """The same cyclic steps as :func:`_lasso_steps` on feature ``j``'s coordinates, in two
     passes over the column instead of one per class: all ``K`` model gradients in one pass,
@@ -773,7 +779,14 @@ def _lasso_block_steps(
     changes ``(j, m)``'s gradient by ``Hj[m, k] s``), then all moves in one pass. ``Hj`` is
     computed at the feature's first step (``ready`` (1,): whether it is; a feature that
     never moves costs no block Hessian). With at most ``BLOCK_MIN_CLASSES`` coordinates to
-    step, :func:`_lasso_steps` (a pass per class is then cheaper than two over all ``K``)."""
+    step, :func:`_lasso_steps` (a pass per class is then cheaper than two over all ``K``).
+
+    ``passes > 1``: the class loop is repeated on the feature's ``K``-dimensional model,
+    which ``Hj`` and the gradients ``q`` hold without reading the column again, up to
+    ``passes`` times or until a pass's largest step is at most ``BLOCK_PASS_TOL`` times the
+    first's (the classes of one feature are coupled through ``diag(p) - p p^T``; exact
+    block minimization needs fewer sweeps over the data). The moves then take the summed
+    steps in one pass; the returned change is that of the summed steps."""
     K = P.shape[0]
     count = 0
     for k in range(K):
@@ -790,23 +803,33 @@ def _lasso_block_steps(
     moved = False
     for k in range(K):
         steps[k] = 0.0
+    for rep in range(passes):
+        last = 0.0
+        for k in range(K):
+            hk = h[j, k]
+            if not _stepped(hk, W[j, k], G[j, k], only_nonzero, screen, lam1):
+                continue
+            new = _soft_threshold(hk * W[j, k] - (G[j, k] + q[k]), lam1, hk + lam2)
+            step = new - W[j, k]
+            if step == 0.0:
+                continue
+            W[j, k] = new
+            steps[k] += step
+            moved = True
+            if not ready[0]:
+                _lasso_block(Xd, indptr, indices, data, sparse, j, wP, P, Hj)
+                ready[0] = True
+            for m in range(K):
+                q[m] += Hj[k, m] * step
+            change = (hk + lam2) * abs(step)
+            if change > last:
+                last = change
+        if rep == 0:
+            biggest = last
+        if not moved or last <= BLOCK_PASS_TOL * biggest:
+            break
     for k in range(K):
-        hk = h[j, k]
-        if not _stepped(hk, W[j, k], G[j, k], only_nonzero, screen, lam1):
-            continue
-        new = _soft_threshold(hk * W[j, k] - (G[j, k] + q[k]), lam1, hk + lam2)
-        step = new - W[j, k]
-        if step == 0.0:
-            continue
-        W[j, k] = new
-        steps[k] = step
-        moved = True
-        if not ready[0]:
-            _lasso_block(Xd, indptr, indices, data, sparse, j, wP, P, Hj)
-            ready[0] = True
-        for m in range(K):
-            q[m] += Hj[k, m] * step
-        change = (hk + lam2) * abs(step)
+        change = (h[j, k] + lam2) * abs(steps[k])
         if change > biggest:
             biggest = change
     if moved:
@@ -870,6 +893,7 @@ def _sweep(
     rms: Any,
     blocks: Any,
     ready: Any,
+    passes: int,
     winv: Any,
     W: Any,
     D: Any,
@@ -877,7 +901,8 @@ def _sweep(
 ) -> float:
     """One cyclic pass over ``features``; returns the largest scaled change. The lasso's
     steps on a feature take two passes over its column when ``blocks`` holds the block
-    Hessians of ``features`` (:func:`_lasso_block_steps`), else one pass per class."""
+    Hessians of ``features`` (:func:`_lasso_block_steps`, with ``passes`` over its
+    classes), else one pass per class."""
     K = P.shape[0]
     biggest = 0.0
     work = np.empty((3, K))
@@ -901,6 +926,7 @@ def _sweep(
             change = _lasso_block_steps(
                 Xd, indptr, indices, data, sparse, j, only_nonzero, screen, P, wP, G,
                 lam1[j], lam2[j], h, blocks[t], ready[t : t + 1], winv, W, D, pd, work, order,
+                passes,
             )  # fmt: skip
         else:
             change = _lasso_steps(
@@ -1412,7 +1438,7 @@ def cd_quadratic(
     lam1: Any,
     lam2: Any,
     group: bool,
-    lasso_blocks: bool,
+    lasso_blocks: int,
     curvatures: Any,
     rms: Any,
     W: Any,
@@ -1439,8 +1465,8 @@ def cd_quadratic(
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
     group : bool
-    lasso_blocks : bool
-        Lasso: a feature's steps by its block Hessian (:func:`_lasso_block_steps`).
+    lasso_blocks : int
+        Lasso: 0, or block steps with at most this many class passes (:func:`_lasso_block_steps`).
     curvatures : ndarray of shape (m, K, K) or (0, K, K)
         The block Hessians of ``features`` (:func:`block_hessians`), or empty.
     rms : ndarray of shape (p,)
@@ -1463,10 +1489,10 @@ def cd_quadratic(
     K, n, p = P.shape[0], P.shape[1], W.shape[0]
     pd, winv = np.zeros(n), _inverse_weights(w)
     h, evals, evecs, blocks, ready = _model_curvatures(
-        Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks, curvatures, p
+        Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p
     )
     start, snaps = _start_and_snapshots(features, W, b, n, ANDERSON_DEPTH + 1)
-    H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks or (group and sparse)))
+    H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
     signs = np.zeros((features.shape[0], K), dtype=np.int8)
     newton = support_newton and not group
     products, calls, sweeps, settled = 0, 0, 0, False
@@ -1478,8 +1504,8 @@ def cd_quadratic(
         screen = FIRST_SWEEP_SCREEN if sweeps == 1 and not group else 0.0
         big = _sweep(
             Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False,
-            screen, P, wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready, winv, W,
-            D, pd,
+            screen, P, wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready,
+            lasso_blocks, winv, W, D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
@@ -1492,7 +1518,7 @@ def cd_quadratic(
             sweeps += 1
             big = _sweep(
                 Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
-                group, h, evals, evecs, rms, blocks, ready, winv, W, D, pd,
+                group, h, evals, evecs, rms, blocks, ready, lasso_blocks, winv, W, D, pd,
             )  # fmt: skip
             # the intercepts' step reads all n rows; sparse X, few nonzeros: next full sweep
             if intercept_each_sweep:
