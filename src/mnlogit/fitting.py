@@ -143,7 +143,11 @@ def initial_point(
     else the intercept-only (null) model.
 
     ``previous`` is compatible when it has the same classes, intercept setting and number
-    of design columns.
+    of design columns. With Firth's penalty the null model's class shares get half a row
+    each (Jeffreys' add-half, in units of the mean positive row weight): a class of zero
+    weight, which Firth's fit allows, then starts at a finite, moderate intercept instead
+    of ``log(1e-12)``, where ``p (1 - p)`` is 0 in float32 and the penalty's
+    ``log det`` is ``-inf``.
 
     Returns
     -------
@@ -159,6 +163,9 @@ def initial_point(
     B = np.zeros((objective.p1, data.n_classes))
     if data.fit_intercept:
         totals = data.class_totals()
+        if isinstance(objective, FirthObjective):
+            rows = max(int(np.count_nonzero(data.sample_weight > 0)), 1)
+            totals = totals + 0.5 * totals.sum() / rows
         B[0] = np.log(np.maximum(totals / totals.sum(), 1e-12))
     return objective.free_from_original(B)
 

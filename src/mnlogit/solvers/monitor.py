@@ -71,6 +71,10 @@ class SolverOptions:
         Also stop (unconverged) after ``STALL_RECORDS`` iterations in a row that change
         the objective by no more than rounding -- for the float32 phase of a fit, whose
         objective is only accurate to about 1e-8.
+    stall_rtol : float
+        What counts as rounding there: a relative change of the objective of at most this
+        (``8 eps`` of float64; the float32 phase passes a larger one, see
+        :data:`mnlogit.solvers.precision.FLOAT32_STALL_RTOL`).
     gradient_scale : ndarray of shape (n_params,), optional
         The chain rule from the solver's (internally rescaled) parameters to the user's
         coefficients, for ``IterationRecord.gradient_user``; ``None``: they coincide.
@@ -88,6 +92,7 @@ class SolverOptions:
     stop_on_stall: bool = False
     gradient_scale: FloatArray | None = field(default=None, compare=False)
     final_hessian: bool = False
+    stall_rtol: float = 8 * float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -253,11 +258,12 @@ class ConvergenceMonitor:
 
     @property
     def stalled(self) -> bool:
-        """The last ``STALL_RECORDS`` iterations changed the objective only by rounding."""
+        """The last ``STALL_RECORDS`` iterations changed the objective only by rounding
+        (``SolverOptions.stall_rtol``)."""
         recent = self.history[-STALL_RECORDS:]
         if len(recent) < STALL_RECORDS or recent[0].iteration == 0:
             return False
-        return all(rec.loglik <= 8 * np.finfo(np.float64).eps for rec in recent)
+        return all(rec.loglik <= self.options.stall_rtol for rec in recent)
 
     @property
     def converged(self) -> bool:
