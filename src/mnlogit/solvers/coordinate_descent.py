@@ -705,7 +705,7 @@ def _stepped(
     model's centre ``gk`` is at least ``screen * lam1`` (``screen = 0``: every coordinate;
     the first sweep of an inner solve screens, ``FIRST_SWEEP_SCREEN``). A curvature not
     computed yet (``LAZY_CURVATURE``) counts as positive: :func:`_lasso_steps` computes it
-    when the step needs it.)"""
+    when the step needs it."""
     if not (hk > 0.0 or hk == LAZY_CURVATURE):
         return False
     if wk != 0.0:
