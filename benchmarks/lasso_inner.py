@@ -2,11 +2,13 @@
 load hits both alike): with ``--switch support`` (default) coordinate descent alone against
 coordinate descent finished by conjugate gradients on the settled support
 (``SUPPORT_NEWTON``); with ``--switch blocks`` one pass per class against a feature's steps
-by its block Hessian (``LASSO_BLOCKS``); with ``--switch predictor`` each alpha warm-started
-from the previous solution against the secant extrapolation of the two previous ones
-(``PATH_PREDICTOR``; ``PATH_PREDICTOR_GROUP`` with ``--penalty group``, dense X only unless
-``PATH_PREDICTOR_SPARSE_GROUP``); with ``--setting NAME A B`` a numeric constant of
-:mod:`mnlogit.solvers.proximal_newton` at ``A`` against ``B``::
+by its block Hessian (``LASSO_BLOCKS``); with ``--switch blocks-dense`` the same on dense X
+(``LASSO_BLOCKS_DENSE``, with ``LASSO_BLOCK_PASSES`` passes over a feature's classes); with
+``--switch predictor`` each alpha warm-started from the previous solution against the
+secant extrapolation of the two previous ones (``PATH_PREDICTOR``; ``PATH_PREDICTOR_GROUP``
+with ``--penalty group``, dense X only unless ``PATH_PREDICTOR_SPARSE_GROUP``); with
+``--setting NAME A B`` a numeric constant of :mod:`mnlogit.solvers.proximal_newton` at
+``A`` against ``B``::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src \\
         python -m benchmarks.lasso_inner sparse-20k-5000 --scale 0.25 --repeats 2
@@ -29,7 +31,12 @@ import numpy as np
 from benchmarks.lasso import PROBLEMS, make_problem
 
 #: ``--switch`` names and the module switches of :mod:`mnlogit.solvers.proximal_newton`.
-SWITCHES = {"support": "SUPPORT_NEWTON", "blocks": "LASSO_BLOCKS", "predictor": "PATH_PREDICTOR"}
+SWITCHES = {
+    "support": "SUPPORT_NEWTON",
+    "blocks": "LASSO_BLOCKS",
+    "blocks-dense": "LASSO_BLOCKS_DENSE",
+    "predictor": "PATH_PREDICTOR",
+}
 
 
 def main() -> None:

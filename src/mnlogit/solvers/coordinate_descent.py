@@ -653,6 +653,37 @@ def _group_step(
     return (mu[K - 1] + lam2) * np.sqrt(change)
 
 
+#: ``h[j, k]`` of a coordinate whose curvature is not computed yet (dense X, per-class steps:
+#: :func:`_lasso_steps` computes it at the coordinate's first step that needs it).
+LAZY_CURVATURE = -1.0
+
+
+@_compiled
+def _curvature(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    sparse: bool,
+    j: int,
+    k: int,
+    P: Any,
+    wP: Any,
+) -> float:
+    """One coordinate's curvature ``sum_i x_ij^2 (w_i p_ik) (1 - p_ik)`` (:func:`_curvatures`)."""
+    s = 0.0
+    if sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = 1.0 * data[q]  # float64 (X may be float32)
+            s += x * x * wP[k, i] * (1.0 - P[k, i])
+    else:
+        for i in range(P.shape[1]):
+            x = 1.0 * Xd[i, j]
+            s += x * x * wP[k, i] * (1.0 - P[k, i])
+    return s
+
+
 @_compiled
 def _soft_threshold(z: float, lam1: float, denominator: float) -> float:
     """A lasso coordinate's exact minimizer ``S(z, lam1) / denominator``, with ``z`` the
@@ -672,8 +703,10 @@ def _stepped(
     """Whether a sweep steps a lasso coordinate: one with curvature ``hk > 0`` that is
     nonzero (``wk``), or zero when the sweep is not ``only_nonzero`` and its gradient at the
     model's centre ``gk`` is at least ``screen * lam1`` (``screen = 0``: every coordinate;
-    the first sweep of an inner solve screens, ``FIRST_SWEEP_SCREEN``)."""
-    if not hk > 0.0:
+    the first sweep of an inner solve screens, ``FIRST_SWEEP_SCREEN``). A curvature not
+    computed yet (``LAZY_CURVATURE``) counts as positive: :func:`_lasso_steps` computes it
+    when the step needs it."""
+    if not (hk > 0.0 or hk == LAZY_CURVATURE):
         return False
     if wk != 0.0:
         return True
@@ -703,7 +736,10 @@ def _lasso_steps(
 ) -> float:
     """Exact soft-thresholded steps on feature ``j``'s coordinates in turn (all ``K``, or
     the nonzero ones; :func:`_stepped`); returns the largest scaled change. A step's update
-    of ``D`` shares its pass over the column with the next coordinate's gradient."""
+    of ``D`` shares its pass over the column with the next coordinate's gradient. A
+    curvature still ``LAZY_CURVATURE`` is computed (and stored in ``h``) when the step needs
+    it: a nonzero coordinate, or a zero one whose model gradient exceeds ``lam1`` (the
+    others stay zero whatever their curvature)."""
     K = P.shape[0]
     count = 0
     for k in range(K):
@@ -718,12 +754,17 @@ def _lasso_steps(
     for t in range(count):
         k = order[t]
         hk = h[j, k]
-        new = _soft_threshold(hk * W[j, k] - g, lam1, hk + lam2)
-        step = new - W[j, k]
-        W[j, k] = new
-        change = (hk + lam2) * abs(step)
-        if change > biggest:
-            biggest = change
+        if hk == LAZY_CURVATURE and (W[j, k] != 0.0 or abs(g) > lam1):
+            hk = max(_curvature(Xd, indptr, indices, data, sparse, j, k, P, wP), 0.0)
+            h[j, k] = hk
+        step = 0.0
+        if hk > 0.0:  # (a zero coordinate under its threshold stays zero: no curvature needed)
+            new = _soft_threshold(hk * W[j, k] - g, lam1, hk + lam2)
+            step = new - W[j, k]
+            W[j, k] = new
+            change = (hk + lam2) * abs(step)
+            if change > biggest:
+                biggest = change
         if t + 1 < count:
             m = order[t + 1]
             if step != 0.0:
@@ -1122,6 +1163,10 @@ ANDERSON_DEPTH = 2
 #: confirms convergence visits only the zero blocks (the nonzero ones were just visited
 #: in the last of those sweeps, each moving by at most the tolerance), instead of all.
 GROUP_ZERO_CONFIRM = True
+#: Lasso with dense X and per-class steps: each coordinate's curvature is computed at its
+#: first step that needs it (:func:`_lasso_steps`) instead of for every strong coordinate at
+#: the start of an inner solve (the zero coordinates that stay zero need none).
+LAZY_DENSE = True
 
 
 @_compiled
@@ -1284,13 +1329,15 @@ def _model_curvatures(
     lasso_blocks: bool,
     curvatures: Any,
     p: int,
+    lazy: bool,
 ) -> tuple[Any, Any, Any, Any, Any]:
     """The quadratic model's curvatures for :func:`cd_quadratic`: the lasso's per-coordinate
     ``h`` (p, K) and, with ``lasso_blocks``, room for its block Hessians (m, K, K) (filled
     by the sweeps as features move) and flags (m,) of those filled, all False (else
     (0, K, K) and (0,)); or the group's block eigenvalues (p, K) and eigenvectors (p, K, K).
     From the given block Hessians ``curvatures`` when it has a row per feature, else from
-    the columns."""
+    the columns; the lasso's per-class ``h`` left ``LAZY_CURVATURE`` when ``lazy`` (computed
+    by the sweeps as they need them)."""
     K = P.shape[0]
     nf = features.shape[0]
     h = np.zeros((p, K))
@@ -1309,6 +1356,10 @@ def _model_curvatures(
         for t in range(nf):
             for k in range(K):
                 h[features[t], k] = curvatures[t, k, k]
+    elif lazy:
+        for t in range(nf):
+            for k in range(K):
+                h[features[t], k] = LAZY_CURVATURE
     else:
         _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
     return h, evals, evecs, blocks, np.zeros(blocks.shape[0], dtype=np.bool_)
@@ -1487,14 +1538,14 @@ def cd_quadratic(
         Sweeps done, and the support solves' Hessian-vector products.
     """
     K, n, p = P.shape[0], P.shape[1], W.shape[0]
-    pd, winv = np.zeros(n), _inverse_weights(w)
+    pd, winv, newton = np.zeros(n), _inverse_weights(w), support_newton and not group
     h, evals, evecs, blocks, ready = _model_curvatures(
-        Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p
-    )
+        Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
+        LAZY_DENSE and not (sparse or newton),
+    )  # fmt: skip
     start, snaps = _start_and_snapshots(features, W, b, n, ANDERSON_DEPTH + 1)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
     signs = np.zeros((features.shape[0], K), dtype=np.int8)
-    newton = support_newton and not group
     products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:
         sweeps += 1

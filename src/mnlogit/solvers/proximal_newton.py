@@ -84,7 +84,9 @@ SUPPORT_NEWTON_DENSE = False
 LASSO_BLOCKS = True
 #: ... when the strong set's block Hessians take at most this many bytes (``m K^2`` floats) ...
 LASSO_BLOCKS_BYTES = 256 * 2**20
-#: ... and with dense X (off: measured slower there, docs/penalties.md).
+#: ... and with dense X (off: measured slower there, with one pass over a feature's classes
+#: and with ``LASSO_BLOCK_PASSES``: 456 -> 394 sweeps but 3.7x the time on the dense
+#: 10k x 200 path, docs/penalties.md, "Ninth pass").
 LASSO_BLOCKS_DENSE = False
 #: The block steps' passes over a feature's classes (on its ``K x K`` model, no read of
 #: the column) at most: 10 took the sparse benchmark path from 837 to 506 sweeps and
@@ -290,9 +292,11 @@ class ColumnData:
         For the group penalty with dense float64 X the block Hessians come from matrix
         products (:func:`block_hessians`; every sum stays float64); otherwise the kernel
         computes the curvatures column by column (the lasso's diagonal ones cost about one
-        gradient pass: no gain from BLAS there, measured). The lasso's block steps
-        (``LASSO_BLOCKS``) run with sparse X only unless ``LASSO_BLOCKS_DENSE`` (measured
-        in docs/penalties.md).
+        gradient pass: no gain from BLAS there, measured; with dense X each at the
+        coordinate's first step that needs it, ``coordinate_descent.LAZY_DENSE``). The
+        lasso's block steps (``LASSO_BLOCKS``) run with sparse X only unless
+        ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
+        pass over a feature's classes and with ``LASSO_BLOCK_PASSES``).
         """
         wP = P * self.weights
         K = self.n_classes
