@@ -42,9 +42,19 @@ from mnlogit.objective.kernels import is_sparse
 from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
+try:  # pragma: no cover - exercised by whichever is installed
+    from numba import njit as _njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
 __all__ = [
     "COMBINED_MAX_ENTRIES",
+    "HAVE_NUMBA",
     "HESSIAN_MIN_ROWS",
+    "NARROW_MAX_COLUMNS",
+    "NARROW_TILE_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
     "SPLIT_MIN_BLOCKS",
@@ -79,6 +89,14 @@ PAIRWISE_MIN_COLUMNS = {1: 2, 2: 20, 3: 40}
 #: The wide update forms ``ZᵀZ`` and the block diagonal by one ``syrk`` of ``[Zᵀ; Yᵀ]``
 #: while ``(m + p1)²`` is at most this (8 MiB of float64, ``m + p1 <= 1024``).
 COMBINED_MAX_ENTRIES = 2**20
+#: Up to this many columns ``p1`` (intercept included), the dense float64 Hessian is the
+#: compiled kernel's (:func:`_narrow_loss_hessian`, when numba is installed): per pair of
+#: classes and per ``(j <= l)`` one dot product over a tile of rows, no BLAS call. Measured
+#: against the wide and pairwise kernels (docs/benchmarks.md, issue-speed9).
+NARROW_MAX_COLUMNS = 32
+#: Rows of the compiled kernel's tiles (``Y`` transposed, ``(p1, tile)``, and the pair
+#: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them).
+NARROW_TILE_ROWS = 256
 #: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
 #: (each its own partial sum) only when every thread gets at least this many sub-blocks.
 SPLIT_MIN_BLOCKS = 8
@@ -200,6 +218,8 @@ def _dense_loss_hessian(
         rows = lambda a, b: P1_all[a:b]  # noqa: E731
         k1 = int(P1_all.shape[1])
     p1 = X.shape[1] + int(fit_intercept)
+    if HAVE_NUMBA and not float32 and p1 <= NARROW_MAX_COLUMNS:
+        return _narrow_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, T)
     pairwise = k1 <= PAIRWISE_MAX_FREE_CLASSES and p1 >= PAIRWISE_MIN_COLUMNS.get(k1, 0)
     if T is None and pairwise:
         return _pairwise_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, float32)
@@ -416,3 +436,130 @@ def _pairwise_partial(
             hv[...] = h
             borders[a, b] += alpha * (hv @ V)
     return {pair: PairSums(grams[pair], borders[pair], totals[pair]) for pair in pairs}
+
+
+def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` compiled by numba (cached on disk, the GIL released) when it is installed;
+    the Python function itself otherwise (correct but slow: only tests call it then)."""
+    if HAVE_NUMBA:
+        compiled: Callable[..., Any] = _njit(
+            cache=True, nogil=True, fastmath={"reassoc", "contract"}
+        )(func)
+        return compiled
+    return func  # pragma: no cover
+
+
+def _narrow_loss_hessian(
+    X: Any,
+    rows: ProbabilityRows,
+    w: FloatArray,
+    column_factor: FloatArray | None,
+    fit_intercept: bool,
+    k1: int,
+    T: FloatArray | None,
+) -> FloatArray:
+    """:func:`_dense_loss_hessian` for narrow ``X`` (``p1 <=`` :data:`NARROW_MAX_COLUMNS`)
+    by the compiled kernel :func:`narrow_pair_sums`, float64.
+
+    Block ``(a, b)`` is ``Yᵀ diag(h_ab) Y`` with ``h_ab = w P_a (δ_ab − P_b)`` (as in
+    :func:`_pairwise_loss_hessian`), summed on ``X``'s scale: the column scaling is
+    applied to the ``K(K-1)/2`` sums, and ``T`` (free coordinates) to the assembled
+    ``m x m`` matrix (``m <= (K-1)`` :data:`NARROW_MAX_COLUMNS`: small). Rows are split
+    over :func:`~mnlogit.objective.threads.row_threads` Python threads (the compiled
+    kernel releases the GIL), each with its own sums, added in row order.
+    """
+    n = X.shape[0]
+    off = int(fit_intercept)
+    p1 = X.shape[1] + off
+    m = k1 * p1
+    pairs = [(a, b) for a in range(k1) for b in range(a, k1)]
+    step = max(1, min(n, block_rows(2 * p1, HESSIAN_MIN_ROWS)))
+
+    def partial(lo: int, hi: int) -> FloatArray:
+        acc = np.zeros((len(pairs), p1, p1))
+        for start in range(lo, hi, step):
+            stop = min(hi, start + step)
+            Xr = _dense_rows(X, start, stop)
+            narrow_pair_sums(Xr, rows(start, stop), w[start:stop], off, NARROW_TILE_ROWS, acc)
+        return acc
+
+    parts = map_row_ranges(partial, n, row_threads(), SPLIT_MIN_BLOCKS * step)
+    acc = parts[0]
+    for part in parts[1:]:
+        acc += part
+    scale = np.ones(p1)
+    if column_factor is not None:
+        scale[off:] = column_factor
+    H = np.empty((m, m))
+    for q, (a, b) in enumerate(pairs):
+        upper = np.triu(acc[q])
+        block = (upper + np.triu(upper, 1).T) * np.outer(scale, scale)
+        H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
+        H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block
+    if T is None:
+        return H
+    H4 = H.reshape(k1, p1, k1, p1)
+    out = np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)
+    return np.ascontiguousarray(out).reshape(m, m)
+
+
+@_compiled
+def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
+    """Add ``Yᵀ diag(h_ab) Y`` (upper triangles) of a block of rows to ``acc``.
+
+    ``Y = [1, X]`` (``off = 1``) or ``X`` (``off = 0``); ``h_aa = w P_a (1 - P_a)``,
+    ``h_ab = -w P_a P_b``. The rows are walked in tiles of ``tile`` rows: each tile's
+    ``Y`` is copied transposed (float64, whatever ``X``'s float dtype) beside its pair
+    weights, then every ``(a <= b, j <= l)`` entry is one dot product along the tile's
+    rows (contiguous, vectorized by the compiler).
+
+    Parameters
+    ----------
+    X : ndarray of shape (r, p), float32 or float64
+    P : ndarray of shape (r, K-1)
+        The probabilities of classes ``1 .. K-1``.
+    w : ndarray of shape (r,)
+        Row weights.
+    off : int
+        1 with an intercept column, else 0.
+    tile : int
+        Rows per tile.
+    acc : ndarray of shape (K(K-1)/2, p1, p1), float64
+        The sums, pair ``(a, b)`` (``a <= b``, row-major order) at index
+        ``a (K-1) - a (a-1)/2 + b - a``; only entries ``j <= l`` are added to.
+    """
+    n, p = X.shape
+    p1 = p + off
+    k1 = P.shape[1]
+    npair = acc.shape[0]
+    Y = np.empty((p1, tile))
+    h = np.empty((npair, tile))
+    t = np.empty(tile)
+    for s in range(0, n, tile):
+        r_n = min(tile, n - s)
+        if off:
+            for r in range(r_n):
+                Y[0, r] = 1.0
+        for r in range(r_n):
+            for j in range(p):
+                Y[j + off, r] = X[s + r, j]
+        q = 0
+        for a in range(k1):
+            for b in range(a, k1):
+                if a == b:
+                    for r in range(r_n):
+                        pa = P[s + r, a]
+                        h[q, r] = w[s + r] * pa * (1.0 - pa)
+                else:
+                    for r in range(r_n):
+                        h[q, r] = -w[s + r] * P[s + r, a] * P[s + r, b]
+                q += 1
+        for q in range(npair):
+            for j in range(p1):
+                for r in range(r_n):
+                    t[r] = h[q, r] * Y[j, r]
+                for l in range(j, p1):
+                    total = 0.0
+                    for r in range(r_n):
+                        total += t[r] * Y[l, r]
+                    acc[q, j, l] += total
