@@ -20,7 +20,8 @@ from mnlogit.parameterization import Parameterization
 
 def _force(monkeypatch, kernel):
     if kernel == "narrow":
-        monkeypatch.setattr(hessian_module, "NARROW_MAX_COLUMNS", 10**6)
+        for name in ("NARROW_MAX_COLUMNS", "NARROW_MAX_FREE_CLASSES", "NARROW_BINARY_MAX_COLUMNS"):
+            monkeypatch.setattr(hessian_module, name, 10**6)
         return
     monkeypatch.setattr(hessian_module, "NARROW_MAX_COLUMNS", 0)
     if kernel == "pairwise":
@@ -150,7 +151,9 @@ def test_narrow_kernel_in_free_coordinates(monkeypatch, intercept):
 
 def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
     """With numba, ``p1 <= NARROW_MAX_COLUMNS`` in float64 takes the compiled kernel (the
-    wide and pairwise ones are not called); float32 preconditioners and wider X do not."""
+    wide and pairwise ones are not called); float32 preconditioners, wider X, two classes
+    beyond ``NARROW_BINARY_MAX_COLUMNS`` and more than ``NARROW_MAX_FREE_CLASSES`` free
+    classes do not."""
     if not hessian_module.HAVE_NUMBA:
         pytest.skip("numba not installed")
     X, P1, w = _narrow_case(9, p=hessian_module.NARROW_MAX_COLUMNS - 1)
@@ -168,7 +171,15 @@ def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
     hessian_module.loss_hessian(X, P1, w, intercept=True, float32=True)
     wider = np.column_stack([X, X[:, :2]])
     hessian_module.loss_hessian(wider, P1, w, intercept=True)
+    binary = X[:, : hessian_module.NARROW_BINARY_MAX_COLUMNS]
+    hessian_module.loss_hessian(binary, P1[:, :1], w, intercept=True)
+    k1 = hessian_module.NARROW_MAX_FREE_CLASSES + 1
+    many = np.random.default_rng(10).dirichlet(np.ones(k1 + 1), len(X))[:, 1:]
+    hessian_module.loss_hessian(X[:, :3], many, w, intercept=True)
     assert calls == []
+    hessian_module.loss_hessian(binary[:, 1:], P1[:, :1], w, intercept=True)
+    hessian_module.loss_hessian(X[:, :3], many[:, 1:], w, intercept=True)
+    assert sum(calls) == 2 * len(X)
 
 
 def test_without_numba_the_blas_kernels_are_used(monkeypatch):
@@ -191,7 +202,8 @@ def test_without_numba_the_blas_kernels_are_used(monkeypatch):
 def test_narrow_pair_sums_python_function_equals_compiled(dtype, off):
     """The kernel's Python body (what runs without numba) and the compiled one give the
     upper triangles of ``Yᵀ diag(h_ab) Y``, tiles shorter than the rows and a short last
-    tile included; float32 rows summed in float64; the lower triangles untouched."""
+    tile included; float32 rows summed in float64; zeros in the padding; a sums array
+    whose width is not a padded multiple of 4 refused (the compiled loops are unchecked)."""
     X, P1, w = _narrow_case(13, n=70, p=4, K=3)
     X = X.astype(dtype)
     Y = np.column_stack([np.ones(len(X)), X.astype(np.float64)]) if off else X.astype(np.float64)
@@ -202,8 +214,12 @@ def test_narrow_pair_sums_python_function_equals_compiled(dtype, off):
     ]
     kernel = hessian_module.narrow_pair_sums
     python = getattr(kernel, "py_func", kernel)
+    width = -(-p1 // 4) * 4
     for run in (kernel, python):
-        acc = np.zeros((3, p1, p1))
+        acc = np.zeros((3, width, width))
         run(X, P1, w, off, 16, acc)
+        assert not acc[:, p1:].any() and not acc[:, :, p1:].any()
         for q in range(3):
-            assert_allclose(acc[q], np.triu(expected[q]), rtol=1e-12, atol=1e-15)
+            assert_allclose(np.triu(acc[q, :p1, :p1]), np.triu(expected[q]), rtol=1e-12, atol=1e-15)
+        with pytest.raises(ValueError, match="multiple of 4"):
+            run(X, P1, w, off, 16, np.zeros((3, p1 + 1, p1 + 1)))

@@ -53,7 +53,9 @@ __all__ = [
     "COMBINED_MAX_ENTRIES",
     "HAVE_NUMBA",
     "HESSIAN_MIN_ROWS",
+    "NARROW_BINARY_MAX_COLUMNS",
     "NARROW_MAX_COLUMNS",
+    "NARROW_MAX_FREE_CLASSES",
     "NARROW_TILE_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
@@ -89,14 +91,27 @@ PAIRWISE_MIN_COLUMNS = {1: 2, 2: 20, 3: 40}
 #: The wide update forms ``ZᵀZ`` and the block diagonal by one ``syrk`` of ``[Zᵀ; Yᵀ]``
 #: while ``(m + p1)²`` is at most this (8 MiB of float64, ``m + p1 <= 1024``).
 COMBINED_MAX_ENTRIES = 2**20
-#: Up to this many columns ``p1`` (intercept included), the dense float64 Hessian is the
-#: compiled kernel's (:func:`_narrow_loss_hessian`, when numba is installed): per pair of
-#: classes and per ``(j <= l)`` one dot product over a tile of rows, no BLAS call. Measured
-#: against the wide and pairwise kernels (docs/benchmarks.md, issue-speed9).
-NARROW_MAX_COLUMNS = 32
+#: Up to this many columns ``p1`` (intercept included) and :data:`NARROW_MAX_FREE_CLASSES`
+#: free classes, the dense float64 Hessian is the compiled kernel's
+#: (:func:`_narrow_loss_hessian`, when numba is installed): per pair of classes, ``4 x 4``
+#: tiles of column pairs, each sixteen dot products along a tile of rows, no BLAS call.
+#: Half the flops of the wide update, the same as the pairwise one without its scaled
+#: copies of ``X``. Measured against both (one thread, ``P`` given, CPU seconds narrow /
+#: best of pairwise and wide; docs/benchmarks.md, issue-speed9): 2M x 10, K = 4: 0.088 /
+#: 0.196; 400k x 50, K = 3: 0.111 / 0.165; 200k x 100, K = 3: 0.182 / 0.208; 50k x 200,
+#: K = 3: 0.157 / 0.136; 100k x 100, K = 4: 0.164 / 0.196; 50k x 100, K = 6: 0.196 /
+#: 0.272; 20k x 100, K = 10: 0.231 / 0.273; 20k x 100, K = 12: 0.346 / 0.411; 20k x 50,
+#: K = 20: 0.269 / 0.282; 50k x 30, K = 20: 0.28 / 0.27.
+NARROW_MAX_COLUMNS = 128
+#: ... (the kernel's sums, ``K(K-1)/2`` blocks of ``p1 x p1`` per thread, grow as ``K²``;
+#: its lead over the wide ``syrk`` shrinks as ``(K-1) p1`` grows) ...
+NARROW_MAX_FREE_CLASSES = 15
+#: ... except for two classes (one ``syrk`` of width ``p``: the pairwise kernel), above
+#: this many columns: 100k x 50 0.016 / 0.015, 100k x 100 0.043 / 0.036.
+NARROW_BINARY_MAX_COLUMNS = 48
 #: Rows of the compiled kernel's tiles (``Y`` transposed, ``(p1, tile)``, and the pair
 #: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them).
-NARROW_TILE_ROWS = 256
+NARROW_TILE_ROWS = 128
 #: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
 #: (each its own partial sum) only when every thread gets at least this many sub-blocks.
 SPLIT_MIN_BLOCKS = 8
@@ -218,7 +233,7 @@ def _dense_loss_hessian(
         rows = lambda a, b: P1_all[a:b]  # noqa: E731
         k1 = int(P1_all.shape[1])
     p1 = X.shape[1] + int(fit_intercept)
-    if HAVE_NUMBA and not float32 and p1 <= NARROW_MAX_COLUMNS:
+    if HAVE_NUMBA and not float32 and _narrow_applies(p1, k1):
         return _narrow_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, T)
     pairwise = k1 <= PAIRWISE_MAX_FREE_CLASSES and p1 >= PAIRWISE_MIN_COLUMNS.get(k1, 0)
     if T is None and pairwise:
@@ -250,6 +265,13 @@ def _dense_loss_hessian(
                     coef, D3, axes=([0], [1])
                 )
     return _mirrored(H)
+
+
+def _narrow_applies(p1: int, k1: int) -> bool:
+    """Whether the compiled kernel's rule takes ``p1`` columns and ``k1`` free classes."""
+    if k1 == 1:
+        return p1 <= min(NARROW_MAX_COLUMNS, NARROW_BINARY_MAX_COLUMNS)
+    return p1 <= NARROW_MAX_COLUMNS and k1 <= NARROW_MAX_FREE_CLASSES
 
 
 def _wide_partial(
@@ -458,14 +480,14 @@ def _narrow_loss_hessian(
     k1: int,
     T: FloatArray | None,
 ) -> FloatArray:
-    """:func:`_dense_loss_hessian` for narrow ``X`` (``p1 <=`` :data:`NARROW_MAX_COLUMNS`)
-    by the compiled kernel :func:`narrow_pair_sums`, float64.
+    """:func:`_dense_loss_hessian` for narrow ``X`` (:data:`NARROW_MAX_COLUMNS` and its
+    companions) by the compiled kernel :func:`narrow_pair_sums`, float64.
 
     Block ``(a, b)`` is ``Yᵀ diag(h_ab) Y`` with ``h_ab = w P_a (δ_ab − P_b)`` (as in
     :func:`_pairwise_loss_hessian`), summed on ``X``'s scale: the column scaling is
     applied to the ``K(K-1)/2`` sums, and ``T`` (free coordinates) to the assembled
-    ``m x m`` matrix (``m <= (K-1)`` :data:`NARROW_MAX_COLUMNS`: small). Rows are split
-    over :func:`~mnlogit.objective.threads.row_threads` Python threads (the compiled
+    ``m x m`` matrix (one product of ``k1³ p1²`` multiply-adds, small beside the sums).
+    Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads (the compiled
     kernel releases the GIL), each with its own sums, added in row order.
     """
     n = X.shape[0]
@@ -475,11 +497,14 @@ def _narrow_loss_hessian(
     pairs = [(a, b) for a in range(k1) for b in range(a, k1)]
     step = max(1, min(n, block_rows(2 * p1, HESSIAN_MIN_ROWS)))
 
+    width = -(-p1 // 4) * 4  # the kernel's 4 x 4 tiles
+
     def partial(lo: int, hi: int) -> FloatArray:
-        acc = np.zeros((len(pairs), p1, p1))
+        acc = np.zeros((len(pairs), width, width))
         for start in range(lo, hi, step):
             stop = min(hi, start + step)
-            Xr = _dense_rows(X, start, stop)
+            # C order: one compiled variant per dtype (a copy only for other layouts)
+            Xr = np.ascontiguousarray(_dense_rows(X, start, stop))
             narrow_pair_sums(Xr, rows(start, stop), w[start:stop], off, NARROW_TILE_ROWS, acc)
         return acc
 
@@ -492,7 +517,7 @@ def _narrow_loss_hessian(
         scale[off:] = column_factor
     H = np.empty((m, m))
     for q, (a, b) in enumerate(pairs):
-        upper = np.triu(acc[q])
+        upper = np.triu(acc[q, :p1, :p1])
         block = (upper + np.triu(upper, 1).T) * np.outer(scale, scale)
         H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
         H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block
@@ -505,13 +530,16 @@ def _narrow_loss_hessian(
 
 @_compiled
 def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
-    """Add ``Yᵀ diag(h_ab) Y`` (upper triangles) of a block of rows to ``acc``.
+    """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
 
     ``Y = [1, X]`` (``off = 1``) or ``X`` (``off = 0``); ``h_aa = w P_a (1 - P_a)``,
     ``h_ab = -w P_a P_b``. The rows are walked in tiles of ``tile`` rows: each tile's
     ``Y`` is copied transposed (float64, whatever ``X``'s float dtype) beside its pair
-    weights, then every ``(a <= b, j <= l)`` entry is one dot product along the tile's
-    rows (contiguous, vectorized by the compiler).
+    weights; then for each pair, ``T = h_ab Y`` and the products ``T_j · Y_l`` along the
+    tile's rows (contiguous, vectorized by the compiler) for ``4 x 4`` tiles of ``(j, l)``
+    on and above the diagonal, sixteen sums kept in registers (eight loads for sixteen
+    multiply-adds; written out, as a call per tile measured 5-10% slower). The columns
+    are padded with zeros to a multiple of four.
 
     Parameters
     ----------
@@ -524,42 +552,78 @@ def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> N
         1 with an intercept column, else 0.
     tile : int
         Rows per tile.
-    acc : ndarray of shape (K(K-1)/2, p1, p1), float64
-        The sums, pair ``(a, b)`` (``a <= b``, row-major order) at index
-        ``a (K-1) - a (a-1)/2 + b - a``; only entries ``j <= l`` are added to.
+    acc : ndarray of shape (K(K-1)/2, q, q), float64
+        ``q >= p1`` a multiple of 4. The sums, pair ``(a, b)`` (``a <= b``, row-major
+        order) at index ``a (K-1) - a (a-1)/2 + b - a``; entries ``j <= l`` (and those
+        below the diagonal inside a diagonal ``4 x 4`` tile) are added to, rows and
+        columns ``>= p1`` get zeros.
     """
     n, p = X.shape
-    p1 = p + off
     k1 = P.shape[1]
-    npair = acc.shape[0]
-    Y = np.empty((p1, tile))
+    npair, width = acc.shape[0], acc.shape[1]
+    if width % 4 or width < p + off or acc.shape[2] != width or npair != k1 * (k1 + 1) // 2:
+        raise ValueError("acc must be (K(K-1)/2, q, q) with q >= p1 a multiple of 4")
+    Y = np.zeros((width, tile))  # rows >= p1 stay zero
     h = np.empty((npair, tile))
-    t = np.empty(tile)
+    T = np.zeros((width, tile))
     for s in range(0, n, tile):
-        r_n = min(tile, n - s)
+        m = min(tile, n - s)
         if off:
-            for r in range(r_n):
-                Y[0, r] = 1.0
-        for r in range(r_n):
+            Y[0, :m] = 1.0
+        for r in range(m):
             for j in range(p):
                 Y[j + off, r] = X[s + r, j]
         q = 0
         for a in range(k1):
             for b in range(a, k1):
                 if a == b:
-                    for r in range(r_n):
+                    for r in range(m):
                         pa = P[s + r, a]
                         h[q, r] = w[s + r] * pa * (1.0 - pa)
                 else:
-                    for r in range(r_n):
+                    for r in range(m):
                         h[q, r] = -w[s + r] * P[s + r, a] * P[s + r, b]
                 q += 1
         for q in range(npair):
-            for j in range(p1):
-                for r in range(r_n):
-                    t[r] = h[q, r] * Y[j, r]
-                for l in range(j, p1):
-                    total = 0.0
-                    for r in range(r_n):
-                        total += t[r] * Y[l, r]
-                    acc[q, j, l] += total
+            for j in range(width):
+                for r in range(m):
+                    T[j, r] = h[q, r] * Y[j, r]
+            for j in range(0, width, 4):
+                for l in range(j, width, 4):
+                    c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
+                    c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0
+                    for r in range(m):
+                        y0, y1, y2, y3 = Y[l, r], Y[l + 1, r], Y[l + 2, r], Y[l + 3, r]
+                        t0, t1, t2, t3 = T[j, r], T[j + 1, r], T[j + 2, r], T[j + 3, r]
+                        c00 += t0 * y0
+                        c01 += t0 * y1
+                        c02 += t0 * y2
+                        c03 += t0 * y3
+                        c10 += t1 * y0
+                        c11 += t1 * y1
+                        c12 += t1 * y2
+                        c13 += t1 * y3
+                        c20 += t2 * y0
+                        c21 += t2 * y1
+                        c22 += t2 * y2
+                        c23 += t2 * y3
+                        c30 += t3 * y0
+                        c31 += t3 * y1
+                        c32 += t3 * y2
+                        c33 += t3 * y3
+                    acc[q, j, l] += c00
+                    acc[q, j, l + 1] += c01
+                    acc[q, j, l + 2] += c02
+                    acc[q, j, l + 3] += c03
+                    acc[q, j + 1, l] += c10
+                    acc[q, j + 1, l + 1] += c11
+                    acc[q, j + 1, l + 2] += c12
+                    acc[q, j + 1, l + 3] += c13
+                    acc[q, j + 2, l] += c20
+                    acc[q, j + 2, l + 1] += c21
+                    acc[q, j + 2, l + 2] += c22
+                    acc[q, j + 2, l + 3] += c23
+                    acc[q, j + 3, l] += c30
+                    acc[q, j + 3, l + 1] += c31
+                    acc[q, j + 3, l + 2] += c32
+                    acc[q, j + 3, l + 3] += c33
