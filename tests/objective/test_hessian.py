@@ -201,12 +201,14 @@ def test_without_numba_the_blas_kernels_are_used(monkeypatch):
 @pytest.mark.parametrize("off", [0, 1])
 def test_narrow_pair_sums_python_function_equals_compiled(dtype, off):
     """The kernel's Python body (what runs without numba) and the compiled one give the
-    upper triangles of ``Yᵀ diag(h_ab) Y``, tiles shorter than the rows and a short last
-    tile included; float32 rows summed in float64; zeros in the padding; a sums array
+    upper triangles of ``Yᵀ diag(h_ab) Y`` (``Y`` with scaled columns), tiles shorter
+    than the rows and a short last tile included; float32 rows summed in float64; zeros in the padding; a sums array
     whose width is not a padded multiple of 4 refused (the compiled loops are unchecked)."""
     X, P1, w = _narrow_case(13, n=70, p=4, K=3)
     X = X.astype(dtype)
-    Y = np.column_stack([np.ones(len(X)), X.astype(np.float64)]) if off else X.astype(np.float64)
+    cf = np.linspace(0.5, 2.0, X.shape[1])
+    Xs = X.astype(np.float64) * cf
+    Y = np.column_stack([np.ones(len(X)), Xs]) if off else Xs
     p1 = Y.shape[1]
     full = hessian_by_definition(Y, P1, w)
     expected = [
@@ -217,9 +219,23 @@ def test_narrow_pair_sums_python_function_equals_compiled(dtype, off):
     width = -(-p1 // 4) * 4
     for run in (kernel, python):
         acc = np.zeros((3, width, width))
-        run(X, P1, w, off, 16, acc)
+        run(X, cf, P1, w, off, 16, acc)
         assert not acc[:, p1:].any() and not acc[:, :, p1:].any()
         for q in range(3):
             assert_allclose(np.triu(acc[q, :p1, :p1]), np.triu(expected[q]), rtol=1e-12, atol=1e-15)
         with pytest.raises(ValueError, match="multiple of 4"):
-            run(X, P1, w, off, 16, np.zeros((3, p1 + 1, p1 + 1)))
+            run(X, np.ones(X.shape[1]), P1, w, off, 16, np.zeros((3, p1 + 1, p1 + 1)))
+
+
+def test_narrow_kernel_scales_before_the_products(monkeypatch):
+    """A column near 1e200 with its factor 1e-200 (the objective's internal scaling of an
+    extreme column): the scaled products are finite, as with the wide kernel, where
+    scaling the sums would overflow ``x²`` to ``inf`` and give ``inf * 0 = nan``."""
+    X, P1, w = _narrow_case(17, p=3)
+    cf = np.array([1e-200, 1.0, 1.0])
+    Z = X * np.array([1e200, 1.0, 1.0])
+    expected = hessian_by_definition(np.column_stack([np.ones(len(X)), X]), P1, w)
+    _force(monkeypatch, "narrow")
+    got = hessian_module.loss_hessian(Z, P1, w, intercept=True, column_factor=cf)
+    assert np.isfinite(got).all()
+    assert_allclose(got, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())

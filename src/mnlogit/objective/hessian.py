@@ -492,8 +492,8 @@ def _narrow_loss_hessian(
     companions) by the compiled kernel :func:`narrow_pair_sums`, float64.
 
     Block ``(a, b)`` is ``Yᵀ diag(h_ab) Y`` with ``h_ab = w P_a (δ_ab − P_b)`` (as in
-    :func:`_pairwise_loss_hessian`), summed on ``X``'s scale: the column scaling is
-    applied to the ``K(K-1)/2`` sums, and ``T`` (free coordinates) to the assembled
+    :func:`_pairwise_loss_hessian`), the column scaling applied to each row tile of
+    ``X`` before the products, and ``T`` (free coordinates) to the assembled
     ``m x m`` matrix (one product of ``k1³ p1²`` multiply-adds, small beside the sums).
     Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads (the compiled
     kernel releases the GIL), each with its own sums, added in row order.
@@ -506,6 +506,7 @@ def _narrow_loss_hessian(
     step = max(1, min(n, block_rows(2 * p1, HESSIAN_MIN_ROWS)))
 
     width = -(-p1 // 4) * 4  # the kernel's 4 x 4 tiles
+    scale = np.ones(X.shape[1]) if column_factor is None else np.asarray(column_factor, float)
 
     def partial(lo: int, hi: int) -> FloatArray:
         acc = np.zeros((len(pairs), width, width))
@@ -513,20 +514,18 @@ def _narrow_loss_hessian(
             stop = min(hi, start + step)
             # C order: one compiled variant per dtype (a copy only for other layouts)
             Xr = np.ascontiguousarray(_dense_rows(X, start, stop))
-            narrow_pair_sums(Xr, rows(start, stop), w[start:stop], off, NARROW_TILE_ROWS, acc)
+            P = rows(start, stop)
+            narrow_pair_sums(Xr, scale, P, w[start:stop], off, NARROW_TILE_ROWS, acc)
         return acc
 
     parts = map_row_ranges(partial, n, row_threads(), SPLIT_MIN_BLOCKS * step)
     acc = parts[0]
     for part in parts[1:]:
         acc += part
-    scale = np.ones(p1)
-    if column_factor is not None:
-        scale[off:] = column_factor
     H = np.empty((m, m))
     for q, (a, b) in enumerate(pairs):
         upper = np.triu(acc[q, :p1, :p1])
-        block = (upper + np.triu(upper, 1).T) * np.outer(scale, scale)
+        block = upper + np.triu(upper, 1).T
         H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
         H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block
     if T is None:
@@ -537,12 +536,14 @@ def _narrow_loss_hessian(
 
 
 @_compiled
-def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
+def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
     """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
 
-    ``Y = [1, X]`` (``off = 1``) or ``X`` (``off = 0``); ``h_aa = w P_a (1 - P_a)``,
-    ``h_ab = -w P_a P_b``. The rows are walked in tiles of ``tile`` rows: each tile's
-    ``Y`` is copied transposed (float64, whatever ``X``'s float dtype) beside its pair
+    ``Y = [1, X diag(scale)]`` (``off = 1``) or ``X diag(scale)`` (``off = 0``);
+    ``h_aa = w P_a (1 - P_a)``, ``h_ab = -w P_a P_b``. The rows are walked in tiles of ``tile`` rows: each tile's
+    ``Y`` is copied transposed and scaled (float64, whatever ``X``'s float dtype: the
+    scaling before the products, as the wide kernel's, so that a column near 1e200 with
+    its factor near 1e-200 does not overflow) beside its pair
     weights; then for each pair, ``T = h_ab Y`` and the products ``T_j · Y_l`` along the
     tile's rows (contiguous, vectorized by the compiler) for ``4 x 4`` tiles of ``(j, l)``
     on and above the diagonal, sixteen sums kept in registers (eight loads for sixteen
@@ -552,6 +553,8 @@ def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> N
     Parameters
     ----------
     X : ndarray of shape (r, p), float32 or float64
+    scale : ndarray of shape (p,), float64
+        Column scaling of ``X``.
     P : ndarray of shape (r, K-1)
         The probabilities of classes ``1 .. K-1``.
     w : ndarray of shape (r,)
@@ -569,7 +572,8 @@ def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> N
     n, p = X.shape
     k1 = P.shape[1]
     npair, width = acc.shape[0], acc.shape[1]
-    if width % 4 or width < p + off or acc.shape[2] != width or npair != k1 * (k1 + 1) // 2:
+    bad = width % 4 or width < p + off or acc.shape[2] != width or scale.shape[0] != p
+    if bad or npair != k1 * (k1 + 1) // 2:
         raise ValueError("acc must be (K(K-1)/2, q, q) with q >= p1 a multiple of 4")
     Y = np.zeros((width, tile))  # rows >= p1 stay zero
     h = np.empty((npair, tile))
@@ -580,7 +584,7 @@ def narrow_pair_sums(X: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> N
             Y[0, :m] = 1.0
         for r in range(m):
             for j in range(p):
-                Y[j + off, r] = X[s + r, j]
+                Y[j + off, r] = X[s + r, j] * scale[j]
         q = 0
         for a in range(k1):
             for b in range(a, k1):
