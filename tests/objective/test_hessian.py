@@ -202,8 +202,9 @@ def test_without_numba_the_blas_kernels_are_used(monkeypatch):
 def test_narrow_pair_sums_python_function_equals_compiled(dtype, off):
     """The kernel's Python body (what runs without numba) and the compiled one give the
     upper triangles of ``Yᵀ diag(h_ab) Y`` (``Y`` with scaled columns), tiles shorter
-    than the rows and a short last tile included; float32 rows summed in float64; zeros in the padding; a sums array
-    whose width is not a padded multiple of 4 refused (the compiled loops are unchecked)."""
+    than the rows and a short last tile included; float32 rows summed in float64; zeros
+    in the padding; a sums array whose width is not a padded multiple of 4 refused (the
+    compiled loops are unchecked)."""
     X, P1, w = _narrow_case(13, n=70, p=4, K=3)
     X = X.astype(dtype)
     cf = np.linspace(0.5, 2.0, X.shape[1])

@@ -540,10 +540,10 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
     """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
 
     ``Y = [1, X diag(scale)]`` (``off = 1``) or ``X diag(scale)`` (``off = 0``);
-    ``h_aa = w P_a (1 - P_a)``, ``h_ab = -w P_a P_b``. The rows are walked in tiles of ``tile`` rows: each tile's
-    ``Y`` is copied transposed and scaled (float64, whatever ``X``'s float dtype: the
-    scaling before the products, as the wide kernel's, so that a column near 1e200 with
-    its factor near 1e-200 does not overflow) beside its pair
+    ``h_aa = w P_a (1 - P_a)``, ``h_ab = -w P_a P_b``. The rows are walked in tiles of
+    ``tile`` rows: each tile's ``Y`` is copied transposed and scaled (float64 whatever
+    ``X``'s float dtype; scaled before the products, as in the wide kernel, so that a
+    column near 1e200 with its factor near 1e-200 does not overflow) beside its pair
     weights; then for each pair, ``T = h_ab Y`` and the products ``T_j · Y_l`` along the
     tile's rows (contiguous, vectorized by the compiler) for ``4 x 4`` tiles of ``(j, l)``
     on and above the diagonal, sixteen sums kept in registers (eight loads for sixteen
