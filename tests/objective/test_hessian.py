@@ -143,6 +143,7 @@ def test_narrow_kernel_in_free_coordinates(monkeypatch, intercept):
     _force(monkeypatch, "narrow")
     got = hessian_module.loss_hessian(X, P1, w, intercept=intercept, T=T)
     assert got.flags.c_contiguous
+    assert np.array_equal(got, got.T)
     assert_allclose(got, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
     _force(monkeypatch, "wide")
     wide = hessian_module.loss_hessian(X, P1, w, intercept=intercept, T=T)

@@ -531,8 +531,9 @@ def _narrow_loss_hessian(
     if T is None:
         return H
     H4 = H.reshape(k1, p1, k1, p1)
-    out = np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)
-    return np.ascontiguousarray(out).reshape(m, m)
+    out = np.asarray(np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)).reshape(m, m)
+    upper = np.triu(out)  # exactly symmetric, as the other kernels' results
+    return upper + np.triu(upper, 1).T
 
 
 @_compiled
