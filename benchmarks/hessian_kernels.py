@@ -1,9 +1,10 @@
-"""The dense loss Hessian's two kernels, timed alone at one BLAS thread.
+"""The dense loss Hessian's kernels, timed alone at one BLAS thread.
 
 For each shape ``n x p, K`` (random X, Dirichlet probabilities given as an array, equal
 weights, intercept) the script times :func:`mnlogit.objective.hessian.loss_hessian`
-with the pairwise kernel forced, with the wide update forced, and as the tree's own rule
-chooses, in CPU seconds (``time.process_time``, best of ``--repeat``). Run it with
+with the compiled narrow kernel forced (issue-speed9; trees that have it), the pairwise
+kernel forced, the wide update forced, and as the tree's own rule chooses, in CPU
+seconds (``time.process_time``, best of ``--repeat``). Run it with
 another tree first on ``PYTHONPATH`` to compare two trees (issue-speed6 used it on
 ``main`` and its own tree)::
 
@@ -30,8 +31,15 @@ from mnlogit.objective import hessian as hessian_module
 from mnlogit.objective.kernels import softmax_probabilities
 from mnlogit.objective.loss import sweep_loss
 
+_HAS_NARROW = hasattr(hessian_module, "NARROW_MAX_COLUMNS")
+_NARROW = ("NARROW_MAX_COLUMNS", "NARROW_MAX_FREE_CLASSES", "NARROW_BINARY_MAX_COLUMNS")
+_SETTINGS = ("PAIRWISE_MAX_FREE_CLASSES", "PAIRWISE_MIN_COLUMNS") + (_NARROW if _HAS_NARROW else ())
+
 
 def _time(X: Any, P1: Any, w: Any, repeat: int) -> float:
+    # a call on a few rows first: the compiled kernel's first call in a process loads
+    # numba's code (about 0.2 s), which is no part of the kernel's time
+    hessian_module.loss_hessian(X[:64], P1[:64], w[:64], intercept=True)
     best = float("inf")
     for _ in range(repeat):
         start = time.process_time()
@@ -61,6 +69,7 @@ def _last_pass_cells(n: int, p: int, K: int, repeat: int) -> list[str]:
     def fused() -> None:
         loss_and_hessian(X, y, None, w, W, b)
 
+    loss_and_hessian(X[:64], y[:64], None, w[:64], W, b)  # numba's first call, untimed
     cells = []
     for name, work in (("sweep + Hessian", apart), ("last pass", fused)):
         best = float("inf")
@@ -74,12 +83,17 @@ def _last_pass_cells(n: int, p: int, K: int, repeat: int) -> list[str]:
 
 
 def _forced(kernel: str) -> dict[str, Any]:
-    """Module settings that force ``kernel`` (``"pairwise"``, ``"wide"``, ``"rule"``)."""
+    """Module settings that force ``kernel`` (``"narrow"``, ``"pairwise"``, ``"wide"``,
+    ``"rule"``)."""
+    if kernel == "narrow":
+        return dict.fromkeys(_NARROW, 10**6)
+    narrow_off = {"NARROW_MAX_COLUMNS": 0} if _HAS_NARROW else {}
     if kernel == "wide":
-        return {"PAIRWISE_MAX_FREE_CLASSES": 0}
+        return {**narrow_off, "PAIRWISE_MAX_FREE_CLASSES": 0}
     if kernel == "pairwise":
         columns = hessian_module.PAIRWISE_MIN_COLUMNS
         return {
+            **narrow_off,
             "PAIRWISE_MAX_FREE_CLASSES": 3,
             "PAIRWISE_MIN_COLUMNS": dict.fromkeys(columns, 0) if isinstance(columns, dict) else 0,
         }
@@ -100,10 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             n, p, K = (int(v) for v in shape.split("x"))
             print(f"{n} x {p}, K = {K}: " + ", ".join(_last_pass_cells(n, p, K, args.repeat)))
         return
-    saved = {
-        name: getattr(hessian_module, name)
-        for name in ("PAIRWISE_MAX_FREE_CLASSES", "PAIRWISE_MIN_COLUMNS")
-    }
+    saved = {name: getattr(hessian_module, name) for name in _SETTINGS}
     for shape in args.shapes:
         n, p, K = (int(v) for v in shape.split("x"))
         rng = np.random.default_rng(0)
@@ -111,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         P1 = np.ascontiguousarray(rng.dirichlet(np.ones(K), size=n)[:, 1:])
         w = np.full(n, 1.0 / n)
         cells = []
-        for kernel in ("pairwise", "wide", "rule"):
-            if kernel == "pairwise" and K - 1 > 3:
+        for kernel in ("narrow", "pairwise", "wide", "rule"):
+            if (kernel == "pairwise" and K - 1 > 3) or (kernel == "narrow" and not _HAS_NARROW):
                 continue
             for name, value in {**saved, **_forced(kernel)}.items():
                 setattr(hessian_module, name, value)

@@ -1,8 +1,9 @@
-"""The dense loss Hessian's kernels (issue-speed6): the transposed wide update
-``[Zᵀ; Yᵀ]`` (one ``syrk`` for ``ZᵀZ`` and the block diagonal, or for a large ``m`` a
-``syrk`` and a ``gemm``) and the pairwise one (one ``syrk`` per block), each forced on
+"""The dense loss Hessian's kernels (issue-speed6, issue-speed9): the transposed wide
+update ``[Zᵀ; Yᵀ]`` (one ``syrk`` for ``ZᵀZ`` and the block diagonal, or for a large
+``m`` a ``syrk`` and a ``gemm``), the pairwise one (one ``syrk`` per block) and the
+compiled narrow one (numba: a dot product per pair and column pair), each forced on
 narrow and wide ``X``, against the Hessian's definition block by block and finite
-differences."""
+differences; the narrow kernel's Python function and the routing without numba."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from mnlogit.parameterization import Parameterization
 
 
 def _force(monkeypatch, kernel):
+    if kernel == "narrow":
+        for name in ("NARROW_MAX_COLUMNS", "NARROW_MAX_FREE_CLASSES", "NARROW_BINARY_MAX_COLUMNS"):
+            monkeypatch.setattr(hessian_module, name, 10**6)
+        return
+    monkeypatch.setattr(hessian_module, "NARROW_MAX_COLUMNS", 0)
     if kernel == "pairwise":
         monkeypatch.setattr(hessian_module, "PAIRWISE_MIN_COLUMNS", {1: 0, 2: 0, 3: 0})
     else:
@@ -29,6 +35,7 @@ def _force(monkeypatch, kernel):
 CASES = [
     (kernel, K, p)
     for kernel, classes in (
+        ("narrow", (2, 3, 4, 6)),
         ("pairwise", (2, 3, 4)),
         ("wide", (2, 3, 4, 6)),
         ("wide, separate", (2, 4)),
@@ -115,3 +122,122 @@ def test_objective_hessian_against_finite_differences(K, p):
             2 * eps
         )
     assert_allclose(H, fd, rtol=1e-6, atol=1e-8 * max(1.0, np.abs(fd).max()))
+
+
+def _narrow_case(seed, n=613, p=5, K=4):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    P1 = rng.dirichlet(np.ones(K), n)[:, 1:]
+    w = rng.uniform(0.2, 3.0, n) / n
+    return X, P1, w
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_narrow_kernel_in_free_coordinates(monkeypatch, intercept):
+    """``T`` applied to the narrow kernel's assembled matrix equals the definition's
+    ``(T ⊗ I) H (T ⊗ I)ᵀ`` and the wide kernel's transformed ``Z``."""
+    X, P1, w = _narrow_case(7)
+    T = np.random.default_rng(8).normal(size=(3, 3))
+    Y = np.column_stack([np.ones(len(X)), X]) if intercept else X
+    expected = hessian_by_definition(Y, P1, w, T)
+    _force(monkeypatch, "narrow")
+    got = hessian_module.loss_hessian(X, P1, w, intercept=intercept, T=T)
+    assert got.flags.c_contiguous
+    assert np.array_equal(got, got.T)
+    assert_allclose(got, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
+    _force(monkeypatch, "wide")
+    wide = hessian_module.loss_hessian(X, P1, w, intercept=intercept, T=T)
+    assert_allclose(got, wide, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
+
+
+def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
+    """With numba, ``p1 <= NARROW_MAX_COLUMNS`` in float64 takes the compiled kernel (the
+    wide and pairwise ones are not called); float32 preconditioners, wider X, two classes
+    beyond ``NARROW_BINARY_MAX_COLUMNS`` and more than ``NARROW_MAX_FREE_CLASSES`` free
+    classes do not."""
+    if not hessian_module.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    X, P1, w = _narrow_case(9, p=hessian_module.NARROW_MAX_COLUMNS - 1)
+    calls = []
+    real = hessian_module.narrow_pair_sums
+
+    def spy(*args):
+        calls.append(args[0].shape[0])
+        return real(*args)
+
+    monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
+    hessian_module.loss_hessian(X, P1, w, intercept=True)
+    assert sum(calls) == len(X)
+    calls.clear()
+    hessian_module.loss_hessian(X, P1, w, intercept=True, float32=True)
+    wider = np.column_stack([X, X[:, :2]])
+    hessian_module.loss_hessian(wider, P1, w, intercept=True)
+    binary = X[:, : hessian_module.NARROW_BINARY_MAX_COLUMNS]
+    hessian_module.loss_hessian(binary, P1[:, :1], w, intercept=True)
+    k1 = hessian_module.NARROW_MAX_FREE_CLASSES + 1
+    many = np.random.default_rng(10).dirichlet(np.ones(k1 + 1), len(X))[:, 1:]
+    hessian_module.loss_hessian(X[:, :3], many, w, intercept=True)
+    assert calls == []
+    hessian_module.loss_hessian(binary[:, 1:], P1[:, :1], w, intercept=True)
+    hessian_module.loss_hessian(X[:, :3], many[:, 1:], w, intercept=True)
+    assert sum(calls) == 2 * len(X)
+
+
+def test_without_numba_the_blas_kernels_are_used(monkeypatch):
+    """The fallback when numba is absent: the routing goes to today's kernels (the narrow
+    kernel is never called), with the same Hessian."""
+    X, P1, w = _narrow_case(11)
+    expected = hessian_by_definition(np.column_stack([np.ones(len(X)), X]), P1, w)
+
+    def fail(*args):
+        raise AssertionError("the compiled kernel was called")
+
+    monkeypatch.setattr(hessian_module, "HAVE_NUMBA", False)
+    monkeypatch.setattr(hessian_module, "narrow_pair_sums", fail)
+    got = hessian_module.loss_hessian(X, P1, w, intercept=True)
+    assert_allclose(got, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("off", [0, 1])
+def test_narrow_pair_sums_python_function_equals_compiled(dtype, off):
+    """The kernel's Python body (what runs without numba) and the compiled one give the
+    upper triangles of ``Yᵀ diag(h_ab) Y`` (``Y`` with scaled columns), tiles shorter
+    than the rows and a short last tile included; float32 rows summed in float64; zeros
+    in the padding; a sums array whose width is not a padded multiple of 4 refused (the
+    compiled loops are unchecked)."""
+    X, P1, w = _narrow_case(13, n=70, p=4, K=3)
+    X = X.astype(dtype)
+    cf = np.linspace(0.5, 2.0, X.shape[1])
+    Xs = X.astype(np.float64) * cf
+    Y = np.column_stack([np.ones(len(X)), Xs]) if off else Xs
+    p1 = Y.shape[1]
+    full = hessian_by_definition(Y, P1, w)
+    expected = [
+        full[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] for a, b in [(0, 0), (0, 1), (1, 1)]
+    ]
+    kernel = hessian_module.narrow_pair_sums
+    python = getattr(kernel, "py_func", kernel)
+    width = -(-p1 // 4) * 4
+    for run in (kernel, python):
+        acc = np.zeros((3, width, width))
+        run(X, cf, P1, w, off, 16, acc)
+        assert not acc[:, p1:].any() and not acc[:, :, p1:].any()
+        for q in range(3):
+            assert_allclose(np.triu(acc[q, :p1, :p1]), np.triu(expected[q]), rtol=1e-12, atol=1e-15)
+        with pytest.raises(ValueError, match="multiple of 4"):
+            run(X, np.ones(X.shape[1]), P1, w, off, 16, np.zeros((3, p1 + 1, p1 + 1)))
+
+
+def test_narrow_kernel_scales_before_the_products(monkeypatch):
+    """A column near 1e200 with its factor 1e-200 (the objective's internal scaling of an
+    extreme column): the scaled products are finite, as with the wide kernel, where
+    scaling the sums would overflow ``x²`` to ``inf`` and give ``inf * 0 = nan``."""
+    X, P1, w = _narrow_case(17, p=3)
+    cf = np.array([1e-200, 1.0, 1.0])
+    Z = X * np.array([1e200, 1.0, 1.0])
+    expected = hessian_by_definition(np.column_stack([np.ones(len(X)), X]), P1, w)
+    _force(monkeypatch, "narrow")
+    got = hessian_module.loss_hessian(Z, P1, w, intercept=True, column_factor=cf)
+    assert np.isfinite(got).all()
+    assert_allclose(got, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())

@@ -10,7 +10,15 @@ peak speed). With few classes and wide enough blocks (:data:`PAIRWISE_MAX_FREE_C
 :data:`PAIRWISE_MIN_COLUMNS`) each block ``(a, b)`` is instead one ``syrk`` of
 ``sqrt(|h_ab|) X`` of width ``p`` read straight from ``X``'s rows, its intercept border
 one product with ``sqrt(|h_ab|)``, the column scaling applied to the sums (fewer flops:
-the block diagonal's share of the work grows as ``K`` falls). Under
+the block diagonal's share of the work grows as ``K`` falls). In float64 with up to
+:data:`NARROW_MAX_COLUMNS` columns and :data:`NARROW_MAX_FREE_CLASSES` free classes (two
+classes: :data:`NARROW_BINARY_MAX_COLUMNS`), when numba is installed, a compiled kernel
+takes precedence over both (:func:`narrow_pair_sums`, issue-speed9): the pairwise kernel's
+sums ``Yᵀ diag(h_ab) Y`` without BLAS, each row tile transposed once and every ``4 x 4``
+tile of column pairs sixteen dot products in registers, no scaled copy of ``X``; it was
+faster than both BLAS kernels on every measured shape but the widest few (table at the
+constants), 2.2x on 2M x 10, K = 4. The float32 preconditioner Hessians
+(``float32=True``) and every call without numba keep the BLAS kernels. Under
 :func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split their rows
 over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its own
 partial sum. Dense ``X`` may give
@@ -42,9 +50,21 @@ from mnlogit.objective.kernels import is_sparse
 from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
+try:  # pragma: no cover - exercised by whichever is installed
+    from numba import njit as _njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
 __all__ = [
     "COMBINED_MAX_ENTRIES",
+    "HAVE_NUMBA",
     "HESSIAN_MIN_ROWS",
+    "NARROW_BINARY_MAX_COLUMNS",
+    "NARROW_MAX_COLUMNS",
+    "NARROW_MAX_FREE_CLASSES",
+    "NARROW_TILE_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
     "SPLIT_MIN_BLOCKS",
@@ -79,6 +99,27 @@ PAIRWISE_MIN_COLUMNS = {1: 2, 2: 20, 3: 40}
 #: The wide update forms ``ZᵀZ`` and the block diagonal by one ``syrk`` of ``[Zᵀ; Yᵀ]``
 #: while ``(m + p1)²`` is at most this (8 MiB of float64, ``m + p1 <= 1024``).
 COMBINED_MAX_ENTRIES = 2**20
+#: Up to this many columns ``p1`` (intercept included) and :data:`NARROW_MAX_FREE_CLASSES`
+#: free classes, the dense float64 Hessian is the compiled kernel's
+#: (:func:`_narrow_loss_hessian`, when numba is installed): per pair of classes, ``4 x 4``
+#: tiles of column pairs, each sixteen dot products along a tile of rows, no BLAS call.
+#: Half the flops of the wide update, the same as the pairwise one without its scaled
+#: copies of ``X``. Measured against both (one thread, ``P`` given, CPU seconds narrow /
+#: best of pairwise and wide; docs/benchmarks.md, issue-speed9): 2M x 10, K = 4: 0.088 /
+#: 0.196; 400k x 50, K = 3: 0.111 / 0.165; 200k x 100, K = 3: 0.182 / 0.208; 50k x 200,
+#: K = 3: 0.157 / 0.136; 100k x 100, K = 4: 0.164 / 0.196; 50k x 100, K = 6: 0.196 /
+#: 0.272; 20k x 100, K = 10: 0.231 / 0.273; 20k x 100, K = 12: 0.346 / 0.411; 20k x 50,
+#: K = 20: 0.269 / 0.282; 50k x 30, K = 20: 0.28 / 0.27.
+NARROW_MAX_COLUMNS = 128
+#: ... (the kernel's sums, ``K(K-1)/2`` blocks of ``p1 x p1`` per thread, grow as ``K²``;
+#: its lead over the wide ``syrk`` shrinks as ``(K-1) p1`` grows) ...
+NARROW_MAX_FREE_CLASSES = 15
+#: ... except for two classes (one ``syrk`` of width ``p``: the pairwise kernel), above
+#: this many columns: 100k x 50 0.016 / 0.015, 100k x 100 0.043 / 0.036.
+NARROW_BINARY_MAX_COLUMNS = 48
+#: Rows of the compiled kernel's tiles (``Y`` transposed, ``(p1, tile)``, and the pair
+#: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them).
+NARROW_TILE_ROWS = 128
 #: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
 #: (each its own partial sum) only when every thread gets at least this many sub-blocks.
 SPLIT_MIN_BLOCKS = 8
@@ -200,6 +241,8 @@ def _dense_loss_hessian(
         rows = lambda a, b: P1_all[a:b]  # noqa: E731
         k1 = int(P1_all.shape[1])
     p1 = X.shape[1] + int(fit_intercept)
+    if HAVE_NUMBA and not float32 and _narrow_applies(p1, k1):
+        return _narrow_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, T)
     pairwise = k1 <= PAIRWISE_MAX_FREE_CLASSES and p1 >= PAIRWISE_MIN_COLUMNS.get(k1, 0)
     if T is None and pairwise:
         return _pairwise_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, float32)
@@ -230,6 +273,13 @@ def _dense_loss_hessian(
                     coef, D3, axes=([0], [1])
                 )
     return _mirrored(H)
+
+
+def _narrow_applies(p1: int, k1: int) -> bool:
+    """Whether the compiled kernel's rule takes ``p1`` columns and ``k1`` free classes."""
+    if k1 == 1:
+        return p1 <= min(NARROW_MAX_COLUMNS, NARROW_BINARY_MAX_COLUMNS)
+    return p1 <= NARROW_MAX_COLUMNS and k1 <= NARROW_MAX_FREE_CLASSES
 
 
 def _wide_partial(
@@ -416,3 +466,177 @@ def _pairwise_partial(
             hv[...] = h
             borders[a, b] += alpha * (hv @ V)
     return {pair: PairSums(grams[pair], borders[pair], totals[pair]) for pair in pairs}
+
+
+def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` compiled by numba (cached on disk, the GIL released) when it is installed;
+    the Python function itself otherwise (correct but slow: only tests call it then)."""
+    if HAVE_NUMBA:
+        compiled: Callable[..., Any] = _njit(
+            cache=True, nogil=True, fastmath={"reassoc", "contract"}
+        )(func)
+        return compiled
+    return func  # pragma: no cover
+
+
+def _narrow_loss_hessian(
+    X: Any,
+    rows: ProbabilityRows,
+    w: FloatArray,
+    column_factor: FloatArray | None,
+    fit_intercept: bool,
+    k1: int,
+    T: FloatArray | None,
+) -> FloatArray:
+    """:func:`_dense_loss_hessian` for narrow ``X`` (:data:`NARROW_MAX_COLUMNS` and its
+    companions) by the compiled kernel :func:`narrow_pair_sums`, float64.
+
+    Block ``(a, b)`` is ``Yᵀ diag(h_ab) Y`` with ``h_ab = w P_a (δ_ab − P_b)`` (as in
+    :func:`_pairwise_loss_hessian`), the column scaling applied to each row tile of
+    ``X`` before the products, and ``T`` (free coordinates) to the assembled
+    ``m x m`` matrix (one product of ``k1³ p1²`` multiply-adds, small beside the sums).
+    Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads (the compiled
+    kernel releases the GIL), each with its own sums, added in row order.
+    """
+    n = X.shape[0]
+    off = int(fit_intercept)
+    p1 = X.shape[1] + off
+    m = k1 * p1
+    pairs = [(a, b) for a in range(k1) for b in range(a, k1)]
+    step = max(1, min(n, block_rows(2 * p1, HESSIAN_MIN_ROWS)))
+
+    width = -(-p1 // 4) * 4  # the kernel's 4 x 4 tiles
+    scale = np.ones(X.shape[1]) if column_factor is None else np.asarray(column_factor, float)
+
+    def partial(lo: int, hi: int) -> FloatArray:
+        acc = np.zeros((len(pairs), width, width))
+        for start in range(lo, hi, step):
+            stop = min(hi, start + step)
+            # C order: one compiled variant per dtype (a copy only for other layouts)
+            Xr = np.ascontiguousarray(_dense_rows(X, start, stop))
+            P = rows(start, stop)
+            narrow_pair_sums(Xr, scale, P, w[start:stop], off, NARROW_TILE_ROWS, acc)
+        return acc
+
+    parts = map_row_ranges(partial, n, row_threads(), SPLIT_MIN_BLOCKS * step)
+    acc = parts[0]
+    for part in parts[1:]:
+        acc += part
+    H = np.empty((m, m))
+    for q, (a, b) in enumerate(pairs):
+        upper = np.triu(acc[q, :p1, :p1])
+        block = upper + np.triu(upper, 1).T
+        H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
+        H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block
+    if T is None:
+        return H
+    H4 = H.reshape(k1, p1, k1, p1)
+    out = np.asarray(np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)).reshape(m, m)
+    upper = np.triu(out)  # exactly symmetric, as the other kernels' results
+    return upper + np.triu(upper, 1).T
+
+
+@_compiled
+def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
+    """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
+
+    ``Y = [1, X diag(scale)]`` (``off = 1``) or ``X diag(scale)`` (``off = 0``);
+    ``h_aa = w P_a (1 - P_a)``, ``h_ab = -w P_a P_b``. The rows are walked in tiles of
+    ``tile`` rows: each tile's ``Y`` is copied transposed and scaled (float64 whatever
+    ``X``'s float dtype; scaled before the products, as in the wide kernel, so that a
+    column near 1e200 with its factor near 1e-200 does not overflow) beside its pair
+    weights; then for each pair, ``T = h_ab Y`` and the products ``T_j · Y_l`` along the
+    tile's rows (contiguous, vectorized by the compiler) for ``4 x 4`` tiles of ``(j, l)``
+    on and above the diagonal, sixteen sums kept in registers (eight loads for sixteen
+    multiply-adds; written out, as a call per tile measured 5-10% slower). The columns
+    are padded with zeros to a multiple of four.
+
+    Parameters
+    ----------
+    X : ndarray of shape (r, p), float32 or float64
+    scale : ndarray of shape (p,), float64
+        Column scaling of ``X``.
+    P : ndarray of shape (r, K-1)
+        The probabilities of classes ``1 .. K-1``.
+    w : ndarray of shape (r,)
+        Row weights.
+    off : int
+        1 with an intercept column, else 0.
+    tile : int
+        Rows per tile.
+    acc : ndarray of shape (K(K-1)/2, q, q), float64
+        ``q >= p1`` a multiple of 4. The sums, pair ``(a, b)`` (``a <= b``, row-major
+        order) at index ``a (K-1) - a (a-1)/2 + b - a``; entries ``j <= l`` (and those
+        below the diagonal inside a diagonal ``4 x 4`` tile) are added to, rows and
+        columns ``>= p1`` get zeros.
+    """
+    n, p = X.shape
+    k1 = P.shape[1]
+    npair, width = acc.shape[0], acc.shape[1]
+    bad = width % 4 or width < p + off or acc.shape[2] != width or scale.shape[0] != p
+    if bad or npair != k1 * (k1 + 1) // 2:
+        raise ValueError("acc must be (K(K-1)/2, q, q) with q >= p1 a multiple of 4")
+    Y = np.zeros((width, tile))  # rows >= p1 stay zero
+    h = np.empty((npair, tile))
+    T = np.zeros((width, tile))
+    for s in range(0, n, tile):
+        m = min(tile, n - s)
+        if off:
+            Y[0, :m] = 1.0
+        for r in range(m):
+            for j in range(p):
+                Y[j + off, r] = X[s + r, j] * scale[j]
+        q = 0
+        for a in range(k1):
+            for b in range(a, k1):
+                if a == b:
+                    for r in range(m):
+                        pa = P[s + r, a]
+                        h[q, r] = w[s + r] * pa * (1.0 - pa)
+                else:
+                    for r in range(m):
+                        h[q, r] = -w[s + r] * P[s + r, a] * P[s + r, b]
+                q += 1
+        for q in range(npair):
+            for j in range(width):
+                for r in range(m):
+                    T[j, r] = h[q, r] * Y[j, r]
+            for j in range(0, width, 4):
+                for l in range(j, width, 4):
+                    c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
+                    c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0
+                    for r in range(m):
+                        y0, y1, y2, y3 = Y[l, r], Y[l + 1, r], Y[l + 2, r], Y[l + 3, r]
+                        t0, t1, t2, t3 = T[j, r], T[j + 1, r], T[j + 2, r], T[j + 3, r]
+                        c00 += t0 * y0
+                        c01 += t0 * y1
+                        c02 += t0 * y2
+                        c03 += t0 * y3
+                        c10 += t1 * y0
+                        c11 += t1 * y1
+                        c12 += t1 * y2
+                        c13 += t1 * y3
+                        c20 += t2 * y0
+                        c21 += t2 * y1
+                        c22 += t2 * y2
+                        c23 += t2 * y3
+                        c30 += t3 * y0
+                        c31 += t3 * y1
+                        c32 += t3 * y2
+                        c33 += t3 * y3
+                    acc[q, j, l] += c00
+                    acc[q, j, l + 1] += c01
+                    acc[q, j, l + 2] += c02
+                    acc[q, j, l + 3] += c03
+                    acc[q, j + 1, l] += c10
+                    acc[q, j + 1, l + 1] += c11
+                    acc[q, j + 1, l + 2] += c12
+                    acc[q, j + 1, l + 3] += c13
+                    acc[q, j + 2, l] += c20
+                    acc[q, j + 2, l + 1] += c21
+                    acc[q, j + 2, l + 2] += c22
+                    acc[q, j + 2, l + 3] += c23
+                    acc[q, j + 3, l] += c30
+                    acc[q, j + 3, l + 1] += c31
+                    acc[q, j + 3, l + 2] += c32
+                    acc[q, j + 3, l + 3] += c33
