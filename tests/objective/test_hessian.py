@@ -22,6 +22,7 @@ def _force(monkeypatch, kernel):
     if kernel == "narrow":
         for name in ("NARROW_MAX_COLUMNS", "NARROW_MAX_FREE_CLASSES", "NARROW_BINARY_MAX_COLUMNS"):
             monkeypatch.setattr(hessian_module, name, 10**6)
+        monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)
         return
     monkeypatch.setattr(hessian_module, "NARROW_MAX_COLUMNS", 0)
     if kernel == "pairwise":
@@ -152,7 +153,8 @@ def test_narrow_kernel_in_free_coordinates(monkeypatch, intercept):
 
 def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
     """With numba, ``p1 <= NARROW_MAX_COLUMNS`` in float64 takes the compiled kernel (the
-    wide and pairwise ones are not called); float32 preconditioners, wider X, two classes
+    wide and pairwise ones are not called) once the work reaches ``NARROW_MIN_WORK``;
+    below it, float32 preconditioners, wider X, two classes
     beyond ``NARROW_BINARY_MAX_COLUMNS`` and more than ``NARROW_MAX_FREE_CLASSES`` free
     classes do not."""
     if not hessian_module.HAVE_NUMBA:
@@ -166,6 +168,10 @@ def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
+    hessian_module.loss_hessian(X, P1, w, intercept=True)  # too little work: BLAS
+    assert calls == []
+    assert len(X) * ((P1.shape[1] + 1) * (X.shape[1] + 1)) ** 2 < hessian_module.NARROW_MIN_WORK
+    monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)
     hessian_module.loss_hessian(X, P1, w, intercept=True)
     assert sum(calls) == len(X)
     calls.clear()
@@ -241,3 +247,13 @@ def test_narrow_kernel_scales_before_the_products(monkeypatch):
     got = hessian_module.loss_hessian(Z, P1, w, intercept=True, column_factor=cf)
     assert np.isfinite(got).all()
     assert_allclose(got, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())
+
+
+def test_load_compiled_kernel_loads_it_without_changing_results():
+    """``load_compiled_kernel`` (the benchmarks' warm-up) reports whether numba is there;
+    a Hessian afterwards is the same as by definition."""
+    assert hessian_module.load_compiled_kernel() is hessian_module.HAVE_NUMBA
+    X, P1, w = _narrow_case(13)
+    expected = hessian_by_definition(np.column_stack([np.ones(len(X)), X]), P1, w)
+    got = hessian_module.loss_hessian(X, P1, w, intercept=True)
+    assert_allclose(got, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())

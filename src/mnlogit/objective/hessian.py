@@ -64,11 +64,13 @@ __all__ = [
     "NARROW_BINARY_MAX_COLUMNS",
     "NARROW_MAX_COLUMNS",
     "NARROW_MAX_FREE_CLASSES",
+    "NARROW_MIN_WORK",
     "NARROW_TILE_ROWS",
     "PAIRWISE_MAX_FREE_CLASSES",
     "PAIRWISE_MIN_COLUMNS",
     "SPLIT_MIN_BLOCKS",
     "ProbabilityRows",
+    "load_compiled_kernel",
     "loss_hessian",
 ]
 
@@ -117,6 +119,13 @@ NARROW_MAX_FREE_CLASSES = 15
 #: ... except for two classes (one ``syrk`` of width ``p``: the pairwise kernel), above
 #: this many columns: 100k x 50 0.016 / 0.015, 100k x 100 0.043 / 0.036.
 NARROW_BINARY_MAX_COLUMNS = 48
+#: ... and only when the Hessian's work ``n (m + p1)²`` (``m = (K-1) p1``) is at least this
+#: (the lead, at the merge): the compiled kernel's first call in a process loads its machine
+#: code, about 0.12 s (a fresh process's first default fit of 20k x 10, K = 4: 0.151 s
+#: against 0.034 s with the BLAS kernels; later fits 0.018 s either way), while below this
+#: the BLAS kernels take about 25 ms or less, so a small one-off fit would pay more than
+#: it can gain. 2M x 10, K = 4 is 3.9e9; 100k x 20, K = 5 1.6e9; 20k x 50, K = 6 1.9e9.
+NARROW_MIN_WORK = 10**9
 #: Rows of the compiled kernel's tiles (``Y`` transposed, ``(p1, tile)``, and the pair
 #: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them).
 NARROW_TILE_ROWS = 128
@@ -241,7 +250,8 @@ def _dense_loss_hessian(
         rows = lambda a, b: P1_all[a:b]  # noqa: E731
         k1 = int(P1_all.shape[1])
     p1 = X.shape[1] + int(fit_intercept)
-    if HAVE_NUMBA and not float32 and _narrow_applies(p1, k1):
+    work = X.shape[0] * (k1 * p1 + p1) ** 2
+    if HAVE_NUMBA and not float32 and _narrow_applies(p1, k1) and work >= NARROW_MIN_WORK:
         return _narrow_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, T)
     pairwise = k1 <= PAIRWISE_MAX_FREE_CLASSES and p1 >= PAIRWISE_MIN_COLUMNS.get(k1, 0)
     if T is None and pairwise:
@@ -534,6 +544,28 @@ def _narrow_loss_hessian(
     out = np.asarray(np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)).reshape(m, m)
     upper = np.triu(out)  # exactly symmetric, as the other kernels' results
     return upper + np.triu(upper, 1).T
+
+
+def load_compiled_kernel() -> bool:
+    """Load the compiled Hessian kernel's machine code now (numba's on-disk cache; compiled
+    the first time), for float64 and float32 rows, rather than in the first fit whose
+    Hessian reaches :data:`NARROW_MIN_WORK` (about 0.12-0.2 s once per process).
+
+    For timings of steady-state fits (the benchmarks' warm-up); fits never need it.
+
+    Returns
+    -------
+    bool
+        Whether the compiled kernel exists (numba installed).
+    """
+    if not HAVE_NUMBA:
+        return False
+    for dtype in (np.float64, np.float32):
+        X = np.ones((2, 1), dtype=dtype)
+        _narrow_loss_hessian(
+            X, lambda a, b: np.full((b - a, 1), 0.5), np.ones(2), None, True, 1, None
+        )
+    return True
 
 
 @_compiled
