@@ -33,12 +33,16 @@ from mnlogit.objective.loss import sweep_loss
 
 _HAS_NARROW = hasattr(hessian_module, "NARROW_MAX_COLUMNS")
 _NARROW = ("NARROW_MAX_COLUMNS", "NARROW_MAX_FREE_CLASSES", "NARROW_BINARY_MAX_COLUMNS")
-_SETTINGS = ("PAIRWISE_MAX_FREE_CLASSES", "PAIRWISE_MIN_COLUMNS") + (_NARROW if _HAS_NARROW else ())
+_LEAST = ("NARROW_MIN_WORK",) if hasattr(hessian_module, "NARROW_MIN_WORK") else ()
+_SETTINGS = ("PAIRWISE_MAX_FREE_CLASSES", "PAIRWISE_MIN_COLUMNS") + (
+    (_NARROW + _LEAST) if _HAS_NARROW else ()
+)
 
 
 def _time(X: Any, P1: Any, w: Any, repeat: int) -> float:
     # a call on a few rows first: the compiled kernel's first call in a process loads
-    # numba's code (about 0.2 s), which is no part of the kernel's time
+    # numba's code (about 0.2 s), which is no part of the kernel's time (forced: the few
+    # rows' work is below NARROW_MIN_WORK)
     hessian_module.loss_hessian(X[:64], P1[:64], w[:64], intercept=True)
     best = float("inf")
     for _ in range(repeat):
@@ -86,7 +90,7 @@ def _forced(kernel: str) -> dict[str, Any]:
     """Module settings that force ``kernel`` (``"narrow"``, ``"pairwise"``, ``"wide"``,
     ``"rule"``)."""
     if kernel == "narrow":
-        return dict.fromkeys(_NARROW, 10**6)
+        return {**dict.fromkeys(_NARROW, 10**6), **dict.fromkeys(_LEAST, 0)}
     narrow_off = {"NARROW_MAX_COLUMNS": 0} if _HAS_NARROW else {}
     if kernel == "wide":
         return {**narrow_off, "PAIRWISE_MAX_FREE_CLASSES": 0}

@@ -69,6 +69,7 @@ __all__ = [
     "fitted_state",
     "full_covariance",
     "initial_point",
+    "null_intercepts",
     "solve",
     "state_at_solution",
 ]
@@ -143,11 +144,7 @@ def initial_point(
     else the intercept-only (null) model.
 
     ``previous`` is compatible when it has the same classes, intercept setting and number
-    of design columns. With Firth's penalty the null model's class shares get half a row
-    each (Jeffreys' add-half, in units of the mean positive row weight): a class of zero
-    weight, which Firth's fit allows, then starts at a finite, moderate intercept instead
-    of ``log(1e-12)``, where ``p (1 - p)`` is 0 in float32 and the penalty's
-    ``log det`` is ``-inf``.
+    of design columns. The null model's intercepts are :func:`null_intercepts`.
 
     Returns
     -------
@@ -162,12 +159,36 @@ def initial_point(
         return objective.free_from_original(estimated_rows(previous, data.kept_columns))
     B = np.zeros((objective.p1, data.n_classes))
     if data.fit_intercept:
-        totals = data.class_totals()
-        if isinstance(objective, FirthObjective):
-            rows = max(int(np.count_nonzero(data.sample_weight > 0)), 1)
-            totals = totals + 0.5 * totals.sum() / rows
-        B[0] = np.log(np.maximum(totals / totals.sum(), 1e-12))
+        rows = int(data.sample_weight.shape[0])  # (a device array's shape is on the host)
+        firth = isinstance(objective, FirthObjective)
+        B[0] = null_intercepts(data.class_totals(), rows, firth)
     return objective.free_from_original(B)
+
+
+def null_intercepts(totals: FloatArray, rows: int, firth: bool) -> FloatArray:
+    """The intercept-only model's intercepts, ``log`` of the class shares (floored at 1e-12).
+
+    With Firth's penalty and a class of zero weight (which Firth's fit allows), each class
+    first gets half a mean row weight (Jeffreys' add-half; ``totals.sum() / rows``): the
+    empty class then starts at a finite, moderate intercept instead of ``log(1e-12)``,
+    where ``p (1 - p)`` is 0 in float32 and the penalty's ``log det`` is ``-inf``. Other
+    fits keep the plain shares (the same starts as before this rule).
+
+    Parameters
+    ----------
+    totals : ndarray of shape (K,)
+        Each class's total weight.
+    rows : int
+        Rows given (the mean row weight's denominator).
+    firth : bool
+
+    Returns
+    -------
+    ndarray of shape (K,)
+    """
+    if firth and bool(np.any(totals <= 0)):
+        totals = totals + 0.5 * totals.sum() / max(rows, 1)
+    return np.log(np.maximum(totals / totals.sum(), 1e-12))
 
 
 #: ``solver="auto"`` on dense X: iterations an approximate-curvature solver

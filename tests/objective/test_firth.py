@@ -416,14 +416,13 @@ def test_float32_firth_finishes_at_the_float64_optimum() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("weight", [2.0, 7.5])
+@pytest.mark.parametrize("weight", [3.0, 7.5])
 def test_a_class_of_zero_weight_starts_finite_and_reaches_firths_estimate(dtype, weight) -> None:
     # found by the fuzzer: the null model's start floored the empty class's share at
-    # 1e-12, where p (1 - p) is 0 in float32 and Firth's log det is -inf; and with
-    # W = 7.5 the float32 phase's gradient floor (1.8e-6) sat above its tolerance while
-    # the objective moved by 1e-14 only, so it ran to max_iter (FLOAT32_STALL_RTOL). One row of
-    # weight W in class 1 (the other row weighs 0; x is then constant over the rows that
-    # count and is dropped): Firth's intercept maximizes W log p + 1/2 log(W p (1 - p)),
+    # 1e-12, where p (1 - p) is 0 in float32 and Firth's log det is -inf (the float32
+    # phase's stall rule, found on the same data, is tested in test_protocol.py). One row
+    # of weight W in class 1 (the other row weighs 0; x is then constant over the rows
+    # that count and is dropped): Firth's intercept maximizes W log p + 1/2 log(W p (1 - p)),
     # W (1 - p) + (1 - 2p) / 2 = 0, so p = (W + 1/2) / (W + 1) and b = log(2 W + 1).
     X = np.array([[0.11135975], [2.2825103]], dtype=dtype)
     y = np.array([0, 1])
@@ -433,3 +432,15 @@ def test_a_class_of_zero_weight_starts_finite_and_reaches_firths_estimate(dtype,
     assert model.convergence_.converged
     assert_allclose(model.intercept_, [0.0, np.log(2 * weight + 1)], rtol=0, atol=1e-7)
     assert_array_equal(model.coef_, 0.0)
+
+
+def test_null_intercepts_add_half_a_row_only_for_firth_with_an_empty_class() -> None:
+    from mnlogit.fitting import null_intercepts
+
+    totals = np.array([0.0, 2.0, 6.0])
+    # Firth, an empty class: every class gets half the mean row weight (8 / 4 rows)
+    assert_allclose(null_intercepts(totals, 4, True), np.log(np.array([1.0, 3.0, 7.0]) / 11.0))
+    # otherwise the plain shares, the empty class floored at 1e-12
+    assert_allclose(null_intercepts(totals, 4, False), np.log([1e-12, 0.25, 0.75]))
+    full = np.array([1.0, 2.0, 5.0])
+    assert_allclose(null_intercepts(full, 4, True), np.log(full / 8.0))

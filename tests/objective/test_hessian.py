@@ -199,6 +199,7 @@ def test_without_numba_the_blas_kernels_are_used(monkeypatch):
         raise AssertionError("the compiled kernel was called")
 
     monkeypatch.setattr(hessian_module, "HAVE_NUMBA", False)
+    monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)  # the work would route it
     monkeypatch.setattr(hessian_module, "narrow_pair_sums", fail)
     got = hessian_module.loss_hessian(X, P1, w, intercept=True)
     assert_allclose(got, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())
@@ -249,10 +250,11 @@ def test_narrow_kernel_scales_before_the_products(monkeypatch):
     assert_allclose(got, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())
 
 
-def test_load_compiled_kernel_loads_it_without_changing_results():
+def test_load_compiled_kernel_loads_it_without_changing_results(monkeypatch):
     """``load_compiled_kernel`` (the benchmarks' warm-up) reports whether numba is there;
-    a Hessian afterwards is the same as by definition."""
+    a Hessian by the compiled kernel afterwards is the same as by definition."""
     assert hessian_module.load_compiled_kernel() is hessian_module.HAVE_NUMBA
+    monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)
     X, P1, w = _narrow_case(13)
     expected = hessian_by_definition(np.column_stack([np.ones(len(X)), X]), P1, w)
     got = hessian_module.loss_hessian(X, P1, w, intercept=True)

@@ -62,10 +62,20 @@ def _split(monkeypatch, threads: int) -> list[int]:
     return ranges
 
 
+def _kernel(monkeypatch, narrow: bool) -> None:
+    """The compiled narrow kernel whatever the work (float64), or the BLAS kernels only."""
+    if narrow:
+        monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)
+    else:
+        monkeypatch.setattr(hessian_module, "NARROW_MAX_COLUMNS", 0)
+
+
 @pytest.mark.parametrize("K", [3, 6])  # the pairwise and the wide update
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("T", [False, True])
-def test_split_hessian_equals_one_range(monkeypatch, K, dtype, T) -> None:
+@pytest.mark.parametrize("narrow", [False, True])
+def test_split_hessian_equals_one_range(monkeypatch, K, dtype, T, narrow) -> None:
+    _kernel(monkeypatch, narrow)
     rng = np.random.default_rng(7 + K)
     n, p = 2100, 40
     X = rng.normal(size=(n, p)).astype(dtype)
@@ -84,9 +94,11 @@ def test_split_hessian_equals_one_range(monkeypatch, K, dtype, T) -> None:
 
 
 @pytest.mark.parametrize("K", [3, 7])
-def test_objective_hessian_by_rows_on_threads(monkeypatch, K) -> None:
+@pytest.mark.parametrize("narrow", [False, True])
+def test_objective_hessian_by_rows_on_threads(monkeypatch, K, narrow) -> None:
     """The objective's probabilities by rows (one buffer per thread) on three threads
     give the Hessian of one range, and that of the full probability array."""
+    _kernel(monkeypatch, narrow)
     rng = np.random.default_rng(30 + K)
     n, p = 3000, 35
     X = rng.normal(size=(n, p))

@@ -11,6 +11,8 @@ from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
 from mnlogit.objective.protocol import CAPABILITIES, HESSIAN, SUBSAMPLE, check_requirements
 from mnlogit.parameterization import Parameterization
 from mnlogit.solvers import REQUIRES, SOLVERS, SolverOptions, solve_in_precision
+from mnlogit.solvers.monitor import ConvergenceMonitor
+from mnlogit.solvers.precision import FLOAT32_STALL_RTOL
 
 
 def objective(X, y, K=3, penalty=None):
@@ -82,3 +84,37 @@ def test_two_phase_solve_composes_its_message_from_both_phases():
     assert res.message.startswith(
         "did not converge: reached max_iter=4 (4 iterations on float32 products); "
     )
+
+
+@pytest.mark.parametrize("stall_rtol", [None, FLOAT32_STALL_RTOL])
+def test_a_stall_is_an_objective_moving_by_at_most_stall_rtol(stall_rtol):
+    # the float32 phase of a Firth fit (one row of weight 7.5, float32) kept a gradient of
+    # 1.8e-6 above FLOAT32_TOL while its objective moved by 1.4e-14 relatively: with only
+    # float64 rounding (8 eps) counting as a stall it ran to max_iter
+    extra = {} if stall_rtol is None else {"stall_rtol": stall_rtol}
+    monitor = ConvergenceMonitor("newton", SolverOptions(stop_on_stall=True, **extra))
+    g = np.array([1.809e-6])
+    f = 0.119220231074
+    stopped = [monitor.record(np.array([1.6 + 1e-14 * i]), f * (1 + 1.4e-14 * (i % 2)), g)
+               for i in range(6)]  # fmt: skip
+    if stall_rtol is None:
+        assert not any(stopped)
+    else:
+        assert stopped == [False, False, False, True, True, True]  # 3 records after the first
+        assert not monitor.converged and monitor.stalled
+
+
+def test_the_float32_phase_counts_float32_rounding_as_a_stall():
+    seen = []
+
+    def solve(obj, x0, options):
+        seen.append(options)
+        return SOLVERS["lbfgs"](obj, x0, options)
+
+    X, y, _ = make_data(n=500, p=3, K=3, seed=5)
+    obj = objective(X.astype(np.float32), y)
+    res = solve_in_precision(solve, obj, np.zeros(obj.n_params), SolverOptions())
+    assert res.converged
+    first, second = seen
+    assert first.stop_on_stall and first.stall_rtol == FLOAT32_STALL_RTOL
+    assert not second.stop_on_stall and second.stall_rtol == 8 * np.finfo(np.float64).eps

@@ -32,7 +32,12 @@ from mnlogit.distributed.separation import dask_separation
 from mnlogit.exceptions import SolverError, warn
 from mnlogit.fitstats import FitStatistics, null_loglik
 from mnlogit.fitted import FittedModel
-from mnlogit.fitting import NEWTON_FALLBACK_MAX_PARAMS, estimated_rows, state_at_solution
+from mnlogit.fitting import (
+    NEWTON_FALLBACK_MAX_PARAMS,
+    estimated_rows,
+    null_intercepts,
+    state_at_solution,
+)
 from mnlogit.formula import MissingValuesDropped
 from mnlogit.identification import SeparationResult, expand_covariance
 from mnlogit.objective import make_penalty
@@ -111,8 +116,8 @@ def _initial_point(obj: DaskFitted, data: DaskPrepared, previous: FittedModel | 
         return obj.free_from_original(estimated_rows(previous, data.kept_columns))
     B = np.zeros((obj.p1, data.n_classes))
     if data.fit_intercept:
-        totals = data.class_totals
-        B[0] = np.log(np.maximum(totals / totals.sum(), 1e-12))
+        firth = isinstance(obj, DaskFirthObjective)
+        B[0] = null_intercepts(data.class_totals, data.n_samples, firth)
     return obj.free_from_original(B)
 
 

@@ -522,7 +522,8 @@ def _narrow_loss_hessian(
         acc = np.zeros((len(pairs), width, width))
         for start in range(lo, hi, step):
             stop = min(hi, start + step)
-            # C order: one compiled variant per dtype (a copy only for other layouts)
+            # C order: one compiled variant per dtype of X (a copy only for other layouts;
+            # numba also compiles one per layout of the probabilities P)
             Xr = np.ascontiguousarray(_dense_rows(X, start, stop))
             P = rows(start, stop)
             narrow_pair_sums(Xr, scale, P, w[start:stop], off, NARROW_TILE_ROWS, acc)
@@ -548,7 +549,8 @@ def _narrow_loss_hessian(
 
 def load_compiled_kernel() -> bool:
     """Load the compiled Hessian kernel's machine code now (numba's on-disk cache; compiled
-    the first time), for float64 and float32 rows, rather than in the first fit whose
+    the first time), for float64 and float32 rows and the probabilities' layouts the fits
+    pass, rather than in the first fit whose
     Hessian reaches :data:`NARROW_MIN_WORK` (about 0.12-0.2 s once per process).
 
     For timings of steady-state fits (the benchmarks' warm-up); fits never need it.
@@ -560,11 +562,14 @@ def load_compiled_kernel() -> bool:
     """
     if not HAVE_NUMBA:
         return False
+    full = np.full((2, 3), 1.0 / 3.0)
+    # numba compiles per layout of the probabilities too: the fits pass P[:, 1:] of an
+    # (n, K) array, the last pass Fortran-ordered rows, others contiguous ones
+    layouts = (full[:, 1:], np.asfortranarray(full[:, 1:]), np.ascontiguousarray(full[:, 1:]))
     for dtype in (np.float64, np.float32):
         X = np.ones((2, 1), dtype=dtype)
-        _narrow_loss_hessian(
-            X, lambda a, b: np.full((b - a, 1), 0.5), np.ones(2), None, True, 1, None
-        )
+        for P in layouts:
+            _narrow_loss_hessian(X, lambda a, b, P=P: P[a:b], np.ones(2), None, True, 2, None)
     return True
 
 

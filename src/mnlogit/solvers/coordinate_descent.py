@@ -827,7 +827,8 @@ def _lasso_block_steps(
     ``passes`` times or until a pass's largest step is at most ``BLOCK_PASS_TOL`` times the
     first's (the classes of one feature are coupled through ``diag(p) - p p^T``; exact
     block minimization needs fewer sweeps over the data). The moves then take the summed
-    steps in one pass; the returned change is that of the summed steps."""
+    steps in one pass; the returned change is the larger of the first pass's largest and
+    that of the summed steps (never below what one pass returned)."""
     K = P.shape[0]
     count = 0
     for k in range(K):
