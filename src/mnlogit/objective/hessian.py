@@ -569,8 +569,13 @@ def load_compiled_kernel() -> bool:
     for dtype in (np.float64, np.float32):
         X = np.ones((2, 1), dtype=dtype)
         for P in layouts:
-            _narrow_loss_hessian(X, lambda a, b, P=P: P[a:b], np.ones(2), None, True, 2, None)
+            _narrow_loss_hessian(X, _row_slices(P), np.ones(2), None, True, 2, None)
     return True
+
+
+def _row_slices(P: FloatArray) -> ProbabilityRows:
+    """``rows(start, stop)`` of a probability array (its rows ``start:stop``, a view)."""
+    return lambda start, stop: P[start:stop]
 
 
 @_compiled
