@@ -422,6 +422,26 @@ def _curvatures(
 
 
 @_compiled
+def _sparse_curvatures(
+    indptr: Any, indices: Any, data: Any, features: Any, w: Any, P: Any, h: Any
+) -> None:
+    """:func:`_curvatures` for sparse X in one pass over each column, all ``K`` classes of a
+    row at once (``P`` is the (K, n) view of a row-major array: a row's classes are
+    adjacent; a pass per class strides through the same rows ``K`` times)."""
+    K = P.shape[0]
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            h[j, k] = 0.0
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = 1.0 * data[q]
+            c = w[i] * x * x
+            for k in range(K):
+                h[j, k] += c * P[k, i] * (1.0 - P[k, i])
+
+
+@_compiled
 def _block_curvatures(
     Xd: Any,
     indptr: Any,
@@ -841,21 +861,37 @@ def _lasso_block_steps(
 def _lasso_block(
     Xd: Any, indptr: Any, indices: Any, data: Any, sparse: bool, j: int, wP: Any, P: Any, H: Any
 ) -> None:
-    """Feature ``j``'s block Hessian ``H = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)`` (K, K)
-    (compiled column loop, the upper triangle mirrored)."""
+    """Feature ``j``'s block Hessian ``H = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)`` (K, K).
+
+    Sparse X: the column's rows of ``x_ij^2 w_i p_i`` and ``p_i`` are gathered into two
+    class-major (K, r) arrays (r stored values), then each entry of the upper triangle is
+    one contiguous dot product over the ``r`` rows (vectorized; the triangular loop over a
+    row's classes did not vectorize: 2.3x slower on the sparse benchmark's columns). Dense
+    X: a compiled loop over the rows. The upper triangle is mirrored."""
     K = P.shape[0]
-    H[:] = 0.0
     if sparse:
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
-            x = 1.0 * data[q]  # float64 (X may be float32)
+        lo = indptr[j]
+        r = indptr[j + 1] - lo
+        A = np.empty((K, r))
+        B = np.empty((K, r))
+        for t in range(r):
+            i = indices[lo + t]
+            x = 1.0 * data[lo + t]  # float64 (X may be float32)
             c = x * x
             for k in range(K):
-                a = c * wP[k, i]
-                H[k, k] += a
-                for m in range(k, K):
-                    H[k, m] -= a * P[m, i]
+                A[k, t] = c * wP[k, i]
+                B[k, t] = P[k, i]
+        for k in range(K):
+            diagonal = 0.0
+            for t in range(r):
+                diagonal += A[k, t]
+            for m in range(k, K):
+                s = 0.0
+                for t in range(r):
+                    s += A[k, t] * B[m, t]
+                H[k, m] = (diagonal if m == k else 0.0) - s
     else:
+        H[:] = 0.0
         for i in range(P.shape[1]):
             x = 1.0 * Xd[i, j]
             c = x * x
@@ -1302,15 +1338,16 @@ def _model_curvatures(
         _block_eigen(features, curvatures, evals, evecs)
     elif group:
         _block_curvatures(Xd, indptr, indices, data, sparse, features, w, P, evals, evecs)
-    elif lasso_blocks and not given:
-        blocks = np.empty((nf, K, K))
-        _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
     elif given:
         for t in range(nf):
             for k in range(K):
                 h[features[t], k] = curvatures[t, k, k]
+    elif sparse:
+        _sparse_curvatures(indptr, indices, data, features, w, P, h)
     else:
         _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
+    if lasso_blocks and not given and not group:
+        blocks = np.empty((nf, K, K))
     return h, evals, evecs, blocks, np.zeros(blocks.shape[0], dtype=np.bool_)
 
 
