@@ -71,3 +71,20 @@ def test_diagonal_curvatures_are_the_hessian_diagonal(sparse, dtype, weighted):
         else:
             assert not h[j].any()
     assert h[0].min() > 0.0
+
+
+def test_lasso_row_shift_is_the_median_point_nearest_zero():
+    # best_shift's no-sort exit (0 inside the median interval) against the median interval
+    # from np.sort: rows with zeros, ties and signs on either side, K even and odd
+    from mnlogit.solvers.coordinate_descent import best_shift
+
+    rng = np.random.default_rng(5)
+    exits = 0
+    for K in (2, 3, 4, 5, 10, 11):
+        for _ in range(400):
+            row = rng.choice([-2.0, -1.0, 0.0, 0.0, 1.0, 3.0], K) * rng.uniform(0.5, 1.5)
+            w = np.sort(row)
+            expected = min(max(0.0, w[(K - 1) // 2]), w[K // 2])
+            assert best_shift(row, 1.0) == expected
+            exits += expected == 0.0
+    assert 200 < exits < 2000  # both branches taken

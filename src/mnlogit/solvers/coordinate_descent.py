@@ -982,10 +982,21 @@ def best_shift(row: Any, a: float) -> float:
     the point nearest 0 (the smallest move)."""
     K = row.shape[0]
     total = 0.0
+    below = 0
+    above = 0
     for k in range(K):
         total += row[k]
+        if row[k] < 0.0:
+            below += 1
+        elif row[k] > 0.0:
+            above += 1
     if a <= 0.0:
         return total / K
+    if a >= 1.0 and below <= K // 2 and above <= K - 1 - (K - 1) // 2:
+        # 0 lies in the median interval (at most K // 2 values below 0: its upper end is
+        # >= 0; at most K - 1 - (K - 1) // 2 above: its lower end is <= 0): no shift, the
+        # common case once the rows are centred, found without sorting
+        return 0.0
     w = np.sort(row)
     if a >= 1.0:
         lo = w[(K - 1) // 2]
