@@ -764,6 +764,8 @@ BLOCK_MIN_CLASSES = 2
 #: A repeated pass over a feature's classes (``passes > 1``) stops once its largest step,
 #: curvature times change, is at most this fraction of the first pass's.
 BLOCK_PASS_TOL = 0.01
+#: ... or once it is at most this fraction of the sweep's tolerance (in the column's units).
+BLOCK_PASS_FLOOR = 0.1
 
 
 @_compiled
@@ -791,6 +793,7 @@ def _lasso_block_steps(
     work: Any,
     order: Any,
     passes: int,
+    floor: float,
 ) -> float:
     """The same cyclic steps as :func:`_lasso_steps` on feature ``j``'s coordinates, in two
     passes over the column instead of one per class: all ``K`` model gradients in one pass,
@@ -804,9 +807,11 @@ def _lasso_block_steps(
     ``passes > 1``: the class loop is repeated on the feature's ``K``-dimensional model,
     which ``Hj`` and the gradients ``q`` hold without reading the column again, up to
     ``passes`` times or until a pass's largest step is at most ``BLOCK_PASS_TOL`` times the
-    first's (the classes of one feature are coupled through ``diag(p) - p p^T``; exact
-    block minimization needs fewer sweeps over the data). The moves then take the summed
-    steps in one pass; the returned change is that of the summed steps."""
+    first's or at most ``floor`` (``BLOCK_PASS_FLOOR`` times the sweep's tolerance in the
+    column's units: smaller steps do not count in the sweep's stop). The classes of one
+    feature are coupled through ``diag(p) - p p^T``; exact block minimization needs fewer
+    sweeps over the data. The moves then take the summed steps in one pass; the returned
+    change is that of the summed steps."""
     K = P.shape[0]
     count = 0
     for k in range(K):
@@ -846,7 +851,7 @@ def _lasso_block_steps(
                 last = change
         if rep == 0:
             biggest = last
-        if not moved or last <= BLOCK_PASS_TOL * biggest:
+        if not moved or last <= max(BLOCK_PASS_TOL * biggest, floor):
             break
     for k in range(K):
         change = (h[j, k] + lam2) * abs(steps[k])
@@ -930,6 +935,7 @@ def _sweep(
     blocks: Any,
     ready: Any,
     passes: int,
+    tol: float,
     winv: Any,
     W: Any,
     D: Any,
@@ -938,7 +944,7 @@ def _sweep(
     """One cyclic pass over ``features``; returns the largest scaled change. The lasso's
     steps on a feature take two passes over its column when ``blocks`` holds the block
     Hessians of ``features`` (:func:`_lasso_block_steps`, with ``passes`` over its
-    classes), else one pass per class."""
+    classes, cut short below ``BLOCK_PASS_FLOOR * tol``), else one pass per class."""
     K = P.shape[0]
     biggest = 0.0
     work = np.empty((3, K))
@@ -962,7 +968,7 @@ def _sweep(
             change = _lasso_block_steps(
                 Xd, indptr, indices, data, sparse, j, only_nonzero, screen, P, wP, G,
                 lam1[j], lam2[j], h, blocks[t], ready[t : t + 1], winv, W, D, pd, work, order,
-                passes,
+                passes, BLOCK_PASS_FLOOR * tol * rms[j],
             )  # fmt: skip
         else:
             change = _lasso_steps(
@@ -1553,7 +1559,7 @@ def cd_quadratic(
         big = _sweep(
             Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False,
             screen, P, wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready,
-            lasso_blocks, winv, W, D, pd,
+            lasso_blocks, tol, winv, W, D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
@@ -1566,7 +1572,7 @@ def cd_quadratic(
             sweeps += 1
             big = _sweep(
                 Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
-                group, h, evals, evecs, rms, blocks, ready, lasso_blocks, winv, W, D, pd,
+                group, h, evals, evecs, rms, blocks, ready, lasso_blocks, tol, winv, W, D, pd,
             )  # fmt: skip
             # the intercepts' step reads all n rows; sparse X, few nonzeros: next full sweep
             if intercept_each_sweep:
