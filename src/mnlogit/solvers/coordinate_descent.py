@@ -56,6 +56,7 @@ __all__ = [
     "column_products",
     "column_rms",
     "linear_predictor",
+    "softmax_loss",
 ]
 
 try:  # pragma: no cover - exercised by whichever is installed
@@ -156,6 +157,40 @@ def linear_predictor(
             else:
                 for i in range(n):
                     out[k, i] += Xd[i, j] * c
+
+
+@_compiled
+def softmax_loss(eta: Any, codes: Any, P: Any, nll: Any) -> None:
+    """Each row's NLL ``logsumexp_k eta_ki - eta_{y_i, i}`` and the probabilities, in one
+    pass over the rows (for the row-major ``(K, n)`` views of sparse X, where a row's
+    classes are adjacent; NumPy's reductions over the ``K`` classes of each row took
+    several passes). The weighted sum is left to the caller (a BLAS dot: a sequential sum
+    here carried rounding noise above the line search's ``1e-15`` relative slack, and
+    tight fits stalled).
+
+    Parameters
+    ----------
+    eta : ndarray of shape (K, n)
+    codes : ndarray of shape (n,) of int
+    P : ndarray of shape (K, n)
+        Out: ``softmax(eta)`` per row.
+    nll : ndarray of shape (n,)
+        Out: each row's NLL.
+    """
+    K = eta.shape[0]
+    for i in range(eta.shape[1]):
+        top = eta[0, i]
+        for k in range(1, K):
+            if eta[k, i] > top:
+                top = eta[k, i]
+        s = 0.0
+        for k in range(K):
+            e = np.exp(eta[k, i] - top)
+            P[k, i] = e
+            s += e
+        for k in range(K):
+            P[k, i] /= s
+        nll[i] = top + np.log(s) - eta[codes[i], i]
 
 
 @_compiled

@@ -46,6 +46,7 @@ from mnlogit.solvers.coordinate_descent import (
     column_products,
     column_rms,
     linear_predictor,
+    softmax_loss,
 )
 
 __all__ = ["ColumnData", "SparseSolution", "null_model", "solve_path"]
@@ -250,7 +251,12 @@ class ColumnData:
         return out
 
     def loss(self, eta: FloatArray) -> tuple[float, FloatArray]:
-        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``)."""
+        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``); for
+        sparse X (row-major arrays) in one compiled pass (:func:`softmax_loss`)."""
+        if self.sparse:
+            P, nll = self.empty_predictor(), np.empty(self.n_rows)
+            softmax_loss(eta, self.codes, P, nll)
+            return float(self.weights @ nll), P
         top = eta.max(axis=0)
         Z = np.exp(eta - top)
         total = Z.sum(axis=0)
@@ -261,6 +267,8 @@ class ColumnData:
 
     def value(self, eta: FloatArray) -> float:
         """The mean weighted NLL at ``eta``."""
+        if self.sparse:
+            return self.loss(eta)[0]
         top = eta.max(axis=0)
         lse = top + np.log(np.exp(eta - top).sum(axis=0))
         picked = eta[self.codes, np.arange(self.n_rows)]
