@@ -167,3 +167,27 @@ def test_sparse_group_path_with_block_intercept_steps_equals_the_dense_one():
     np.testing.assert_allclose(got.objective, ref.objective, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.coef, ref.coef, rtol=0, atol=1e-8)
     np.testing.assert_allclose(got.intercept, ref.intercept, rtol=0, atol=1e-8)
+
+
+def test_block_passes_cut_short_at_the_tolerance_keep_the_kkt_answer(monkeypatch):
+    # the class passes of a feature stop once their largest step is below a fraction of the
+    # sweep's tolerance (BLOCK_PASS_FLOOR): at tol = 1e-6 the path must still satisfy the
+    # KKT conditions (independent gradient) and stay within 1e-8 of the per-class path
+    from lasso_checks import path_kkt, penalized_objective
+    from mnlogit.solvers import coordinate_descent
+
+    assert coordinate_descent.BLOCK_PASS_FLOOR > 0.0
+    X, y = _sparse_data(400, 60, 6, 11, 0.08)
+    kw = dict(penalty="l1", n_alphas=12, alpha_min_ratio=0.02, tol=1e-6)
+    monkeypatch.setattr(proximal_newton, "LASSO_BLOCKS", False)
+    ref = regularization_path(X, y, **kw)
+    monkeypatch.setattr(proximal_newton, "LASSO_BLOCKS", True)
+    monkeypatch.setattr(proximal_newton, "LASSO_BLOCK_PASSES", 10)
+    got = regularization_path(X, y, **kw)
+    assert got.converged.all() and got.n_nonzero[-1] > 20
+    w, f = np.ones(X.shape[0]), np.ones(X.shape[1])
+    assert path_kkt(X, y, got, w) <= 1e-6
+    for i, alpha in enumerate(got.alphas):
+        f_got = penalized_objective(X, y, got.coef[i].T, got.intercept[i], alpha, f, 1.0, w)
+        f_ref = penalized_objective(X, y, ref.coef[i].T, ref.intercept[i], alpha, f, 1.0, w)
+        assert abs(f_got - f_ref) <= 1e-8

@@ -46,6 +46,7 @@ from mnlogit.solvers.coordinate_descent import (
     column_products,
     column_rms,
     linear_predictor,
+    softmax_loss,
 )
 
 __all__ = ["ColumnData", "SparseSolution", "null_model", "solve_path"]
@@ -252,7 +253,12 @@ class ColumnData:
         return out
 
     def loss(self, eta: FloatArray) -> tuple[float, FloatArray]:
-        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``)."""
+        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``); for
+        sparse X (row-major arrays) in one compiled pass (:func:`softmax_loss`)."""
+        if self.sparse:
+            P, nll = self.empty_predictor(), np.empty(self.n_rows)
+            softmax_loss(eta, self.codes, P, nll)
+            return float(self.weights @ nll), P
         top = eta.max(axis=0)
         Z = np.exp(eta - top)
         total = Z.sum(axis=0)
@@ -263,6 +269,8 @@ class ColumnData:
 
     def value(self, eta: FloatArray) -> float:
         """The mean weighted NLL at ``eta``."""
+        if self.sparse:
+            return self.loss(eta)[0]
         top = eta.max(axis=0)
         lse = top + np.log(np.exp(eta - top).sum(axis=0))
         picked = eta[self.codes, np.arange(self.n_rows)]
@@ -342,6 +350,10 @@ class SparseSolution:
     complete : bool
         Whether ``G`` holds every feature's gradient at this point (else only the strong
         set's rows are current).
+    residual : ndarray of shape (K, n) or None
+        The residual matrix at ``eta`` (:meth:`ColumnData.residual_matrix`) as the last
+        outer step computed it, for the KKT check on the features outside the strong set
+        (no second softmax pass); dropped (``None``) once the ``alpha`` is solved.
     """
 
     W: FloatArray
@@ -354,6 +366,7 @@ class SparseSolution:
     n_iter: int
     eta: FloatArray = field(repr=False)
     complete: bool = False
+    residual: FloatArray | None = field(default=None, repr=False)
 
 
 def _kkt(
@@ -417,7 +430,9 @@ def _newton_steps(
         kkt = _kkt(data, penalty, alpha, W, G, g0, strong)
         objective = loss + penalty.value(W, alpha)
         if kkt <= tol or n_iter >= max_iter:
-            return SparseSolution(W, b, G, loss, objective, kkt, kkt <= tol, n_iter, eta, complete)
+            return SparseSolution(
+                W, b, G, loss, objective, kkt, kkt <= tol, n_iter, eta, complete, M
+            )
         n_iter += 1
         Wn, bn = W.copy(), b.copy()
         D = np.zeros_like(eta)
@@ -455,11 +470,13 @@ def _solve_alpha(
         strong = np.flatnonzero(keep).astype(np.intp)
         start = _newton_steps(data, penalty, alpha, start, strong, tol, max_iter)
         rest = np.flatnonzero(~keep).astype(np.intp)
+        M, start.residual = start.residual, None
         if rest.size == 0:
             return start
         if not start.complete:  # the rest's gradient at the strong set's solution
-            _, P = data.loss(start.eta)
-            data.products(rest, data.residual_matrix(P), start.G)
+            if M is None:
+                M = data.residual_matrix(data.loss(start.eta)[1])
+            data.products(rest, M, start.G)
         res = penalty.residuals(start.W[rest], start.G[rest], alpha, rest) / data.rms[rest]
         violators = rest[res > tol]
         if violators.size == 0 or start.n_iter >= max_iter:
@@ -550,8 +567,10 @@ def null_model(
     state = SparseSolution(W, b, np.zeros((p, K)), 0.0, 0.0, np.inf, False, 0, eta)
     free = np.flatnonzero(penalty.factor == 0).astype(np.intp)
     state = _newton_steps(data, penalty, 0.0, state, free, tol, max_iter)
-    _, P = data.loss(state.eta)
-    data.products(np.arange(p, dtype=np.intp), data.residual_matrix(P), state.G)
+    M, state.residual = state.residual, None
+    if M is None:
+        M = data.residual_matrix(data.loss(state.eta)[1])
+    data.products(np.arange(p, dtype=np.intp), M, state.G)
     return state
 
 

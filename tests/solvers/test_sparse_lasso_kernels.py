@@ -1,0 +1,133 @@
+"""The sparse lasso's per-feature curvature kernels against the loss Hessian by its
+definition (NumPy): the block Hessians ``H_j`` (gathered rows, one dot product per entry)
+and the diagonal curvatures ``h[j, k]`` (one pass over a column for all classes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import hessian_by_definition
+from lasso_checks import model_centre
+from mnlogit.solvers.coordinate_descent import _lasso_block, _model_curvatures
+
+
+def _centre(sparse: bool, dtype, weighted: bool, n=120, p=8, K=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)).astype(dtype)
+    if sparse:
+        X[rng.random(X.shape) < 0.8] = 0.0
+        X[:, 3] = 0.0  # a column without stored values
+        X[5, 4] = 2.5  # and one with a single stored value
+        X[np.arange(n) != 5, 4] = 0.0
+    codes = rng.integers(0, K, n)
+    sw = rng.uniform(0.0, 2.0, n) if weighted else None
+    if weighted:
+        sw[::9] = 0.0  # rows of weight 0
+    W0 = rng.standard_normal((p, K)) * 0.4
+    b0 = rng.standard_normal(K) * 0.3
+    data, X64, P, _, _ = model_centre(X, codes, K, sw, W0, b0, sparse)
+    return data, X64, P
+
+
+CASES = [
+    (True, np.float64, False),
+    (True, np.float32, True),
+    (True, np.float64, True),
+    (False, np.float64, True),
+    (False, np.float32, False),
+]
+
+
+@pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
+def test_block_hessian_is_the_loss_hessian_of_the_feature(sparse, dtype, weighted):
+    data, X64, P = _centre(sparse, dtype, weighted)
+    K, p = P.shape[0], X64.shape[1]
+    wP = P * data.weights
+    H = np.full((K, K), np.nan)
+    for j in range(p):
+        _lasso_block(data.Xd, data.indptr, data.indices, data.data, data.sparse, j, wP, P, H)
+        ref = hessian_by_definition(X64[:, [j]], P.T, data.weights)
+        scale = max(np.abs(ref).max(), 1e-300)
+        np.testing.assert_allclose(H, ref, rtol=0, atol=1e-13 * scale)
+        assert np.array_equal(H, H.T)
+    assert np.abs(ref).max() > 0.0  # the last column is not empty
+
+
+@pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
+def test_diagonal_curvatures_are_the_hessian_diagonal(sparse, dtype, weighted):
+    data, X64, P = _centre(sparse, dtype, weighted, seed=1)
+    K, p = P.shape[0], X64.shape[1]
+    features = np.array([0, 2, 3, 4, 7], dtype=np.intp)  # a subset: the others stay 0
+    # with the block steps (lasso_blocks) every curvature is computed, lazy or not
+    h, _, _, blocks, ready = _model_curvatures(
+        data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
+        P, False, True, np.zeros((0, K, K)), p, True,
+    )  # fmt: skip
+    assert blocks.shape == (features.size, K, K) and not ready.any()
+    for j in range(p):
+        if j in features:
+            ref = np.diag(hessian_by_definition(X64[:, [j]], P.T, data.weights))
+            np.testing.assert_allclose(h[j], ref, rtol=1e-13, atol=1e-300)
+        else:
+            assert not h[j].any()
+    assert h[0].min() > 0.0
+
+
+def test_lasso_row_shift_is_the_median_point_nearest_zero():
+    # best_shift's no-sort exit (0 inside the median interval) against the median interval
+    # from np.sort: rows with zeros, ties and signs on either side, K even and odd
+    from mnlogit.solvers.coordinate_descent import best_shift
+
+    rng = np.random.default_rng(5)
+    exits = 0
+    for K in (2, 3, 4, 5, 10, 11):
+        for _ in range(400):
+            row = rng.choice([-2.0, -1.0, 0.0, 0.0, 1.0, 3.0], K) * rng.uniform(0.5, 1.5)
+            w = np.sort(row)
+            expected = min(max(0.0, w[(K - 1) // 2]), w[K // 2])
+            assert best_shift(row, 1.0) == expected
+            exits += expected == 0.0
+    assert 200 < exits < 2000  # both branches taken
+
+
+@pytest.mark.parametrize("row_major", [True, False])
+def test_compiled_softmax_loss_is_scipys(row_major):
+    from scipy.special import logsumexp, softmax
+
+    from mnlogit.solvers.coordinate_descent import softmax_loss
+
+    rng = np.random.default_rng(8)
+    n, K = 300, 7
+    E = rng.standard_normal((n, K)) * 3.0
+    E[:5] *= 300.0  # exp overflows without the shift by the row maximum
+    eta = np.ascontiguousarray(E).T if row_major else np.ascontiguousarray(E.T)
+    codes = rng.integers(0, K, n)
+    P, nll = np.full_like(eta, np.nan), np.full(n, np.nan)
+    softmax_loss(eta, codes, P, nll)
+    ref = logsumexp(E, axis=1) - E[np.arange(n), codes]
+    np.testing.assert_allclose(nll, ref, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(P.T, softmax(E, axis=1), rtol=0, atol=1e-15)
+
+
+def test_sparse_and_dense_column_data_have_the_same_loss():
+    # ColumnData.loss / value: the compiled pass for sparse X, NumPy for dense X
+    import scipy.sparse as sp
+
+    from mnlogit.solvers.proximal_newton import ColumnData
+
+    rng = np.random.default_rng(9)
+    n, K = 200, 5
+    X = rng.standard_normal((n, 6))
+    codes = rng.integers(0, K, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    dense = ColumnData.from_arrays(X, codes, K, sw, True)
+    sparse = ColumnData.from_arrays(sp.csr_matrix(X), codes, K, sw, True)
+    E = rng.standard_normal((K, n)) * 2.0
+    eta_d, eta_s = dense.empty_predictor(), sparse.empty_predictor()
+    eta_d[:], eta_s[:] = E, E
+    (ld, Pd), (ls, Ps) = dense.loss(eta_d), sparse.loss(eta_s)
+    np.testing.assert_allclose(ls, ld, rtol=1e-13)
+    np.testing.assert_allclose(Ps, Pd, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(sparse.value(eta_s), dense.value(eta_d), rtol=1e-13)
+    assert Ps.strides == eta_s.strides  # the sparse layout kept
