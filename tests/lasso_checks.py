@@ -78,3 +78,22 @@ def model_centre(X, codes, K, sw, W0, b0, sparse):
     P[:] = softmax(X64 @ W0 + b0, axis=1).T
     R = (P - np.eye(K)[codes].T) * data.weights
     return data, X64, P, X64.T @ R.T, R.sum(axis=1)
+
+
+def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps):
+    """``cd_quadratic`` on every feature from the centre ``(W0, b0)`` (``blocks``: 0 for
+    per-class steps, else the block steps' passes over a feature's classes); returns
+    ``(W, b, D, sweeps)``."""
+    from mnlogit.solvers.coordinate_descent import cd_quadratic
+
+    K = data.n_classes
+    W, b = W0.copy(), b0.copy()
+    D = data.empty_predictor()
+    D[:] = 0.0
+    features = np.arange(W.shape[0], dtype=np.intp)
+    sweeps, _ = cd_quadratic(
+        data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
+        P, P * data.weights, G, g0, True, lam1, lam2, False, blocks, np.zeros((0, K, K)),
+        data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(),
+    )  # fmt: skip
+    return W, b, D, int(sweeps)

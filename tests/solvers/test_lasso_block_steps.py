@@ -12,10 +12,9 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
-from lasso_checks import model_centre
+from lasso_checks import inner_solve, model_centre
 from mnlogit import regularization_path
 from mnlogit.solvers import proximal_newton
-from mnlogit.solvers.coordinate_descent import cd_quadratic
 
 
 def _problem(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=150, p=9, K=5):
@@ -30,22 +29,6 @@ def _problem(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=150, p=9
     b0 = rng.standard_normal(K) * 0.3
     data, X64, P, G, g0 = model_centre(X, codes, K, sw, W0, b0, sparse)
     return data, X64, W0, b0, P, G, g0
-
-
-def _inner(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps):
-    """``cd_quadratic`` from the centre (``blocks``: 0, per-class steps, or the block steps'
-    passes over a feature's classes); returns ``(W, b, D, sweeps)``."""
-    K = data.n_classes
-    W, b = W0.copy(), b0.copy()
-    D = data.empty_predictor()
-    D[:] = 0.0
-    features = np.arange(W.shape[0], dtype=np.intp)
-    sweeps, _ = cd_quadratic(
-        data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
-        P, P * data.weights, G, g0, True, lam1, lam2, False, blocks, np.zeros((0, K, K)),
-        data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(),
-    )  # fmt: skip
-    return W, b, D, int(sweeps)
 
 
 CASES = [
@@ -66,8 +49,8 @@ def test_block_steps_take_the_per_class_steps(sparse, dtype, weighted, lam2_scal
     lam1 = np.full(p, 0.004)
     lam2 = np.full(p, 0.01 * lam2_scale)
     for max_sweeps in (1, 2, 3, 5):
-        Wa, ba, _, sa = _inner(data, P, G, g0, W0, b0, lam1, lam2, 0, 0.0, max_sweeps)
-        Wb, bb, Db, sb = _inner(data, P, G, g0, W0, b0, lam1, lam2, 1, 0.0, max_sweeps)
+        Wa, ba, _, sa = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, 0, 0.0, max_sweeps)
+        Wb, bb, Db, sb = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, 1, 0.0, max_sweeps)
         assert sa == sb == max_sweeps
         assert np.count_nonzero(Wa != W0) > p  # the sweeps moved many coordinates
         np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-12)
@@ -83,9 +66,9 @@ def test_block_steps_reach_the_minimizer_of_the_model(sparse, dtype, weighted, p
     p = W0.shape[0]
     lam1 = np.full(p, 0.003)
     lam2 = np.full(p, 0.002)
-    W, b, _, sweeps = _inner(data, P, G, g0, W0, b0, lam1, lam2, passes, 1e-13, 10_000)
+    W, b, _, sweeps = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, passes, 1e-13, 10_000)
     assert sweeps < 10_000
-    Wr, br, _, _ = _inner(data, P, G, g0, W0, b0, lam1, lam2, 0, 1e-13, 10_000)
+    Wr, br, _, _ = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, 0, 1e-13, 10_000)
     np.testing.assert_allclose(W, Wr, rtol=0, atol=1e-10)
     np.testing.assert_allclose(b, br, rtol=0, atol=1e-10)
     # optimality of the model q(W, b) + penalty, its gradient computed here: the exact

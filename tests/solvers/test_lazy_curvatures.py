@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from lasso_checks import model_centre, path_kkt, penalized_objective
+from lasso_checks import inner_solve, model_centre, path_kkt, penalized_objective
 from mnlogit import regularization_path
-from mnlogit.solvers.coordinate_descent import LAZY_DENSE, cd_quadratic
+from mnlogit.solvers.coordinate_descent import LAZY_DENSE
 
 
 def _centres(dtype, weighted, seed=0, n=160, p=10, K=4):
@@ -32,17 +32,8 @@ def _centres(dtype, weighted, seed=0, n=160, p=10, K=4):
 
 def _sweeps(centre, W0, b0, lam1, lam2, max_sweeps):
     data, _, P, G, g0 = centre
-    K = data.n_classes
-    W, b = W0.copy(), b0.copy()
-    D = data.empty_predictor()
-    D[:] = 0.0
-    features = np.arange(W.shape[0], dtype=np.intp)
-    sweeps, _ = cd_quadratic(
-        data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
-        P, P * data.weights, G, g0, True, lam1, lam2, False, 0, np.zeros((0, K, K)),
-        data.rms, W, b, D, 0.0, max_sweeps, False, data.empty_predictor(),
-    )  # fmt: skip
-    return W, b, np.asarray(D), int(sweeps)
+    W, b, D, sweeps = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, 0, 0.0, max_sweeps)
+    return W, b, np.asarray(D), sweeps
 
 
 def test_lazy_curvatures_are_on():
