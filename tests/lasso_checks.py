@@ -12,15 +12,20 @@ from scipy.special import softmax
 __all__ = ["model_centre", "path_kkt", "penalized_objective", "sparse_truth_data"]
 
 
-def sparse_truth_data(n=300, p=12, K=3, seed=0, density=None):
+def sparse_truth_data(n=300, p=12, K=3, seed=0, density=None, informative=5, scale=1.5, shift=0.3):
+    """Labels drawn from a model whose first ``informative`` features carry coefficients
+    (normal times ``scale``), with class shifts (normal times ``shift``; ``None``: none,
+    and no draw for them); X dense with column scales 0.5-3, or sparse CSR of ``density``."""
     rng = np.random.default_rng(seed)
     if density is None:
         X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
     else:
         X = sp.random(n, p, density=density, random_state=seed, format="csr") * 3.0
     B = np.zeros((p, K))
-    B[:5] = rng.standard_normal((5, K)) * 1.5
-    eta = np.asarray(X @ B) + rng.standard_normal(K) * 0.3
+    B[:informative] = rng.standard_normal((informative, K)) * scale
+    eta = np.asarray(X @ B)
+    if shift is not None:
+        eta = eta + rng.standard_normal(K) * shift
     y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
     return X, y
 

@@ -10,21 +10,13 @@ import scipy.sparse as sp
 from scipy.special import softmax
 
 import mnlogit
+from lasso_checks import sparse_truth_data
 from mnlogit import RegularizationPath, regularization_path
 from mnlogit.exceptions import InvalidInputError
 
 
 def _data(n=300, p=12, K=3, seed=0, density=None):
-    rng = np.random.default_rng(seed)
-    if density is None:
-        X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
-    else:
-        X = sp.random(n, p, density=density, random_state=seed, format="csr") * 3.0
-    B = np.zeros((p, K))
-    B[:4] = rng.standard_normal((4, K)) * 1.5
-    eta = np.asarray(X @ B) + rng.standard_normal(K) * 0.3
-    y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
-    return X, y
+    return sparse_truth_data(n, p, K, seed, density, informative=4)
 
 
 def _gradient(X, y, W, b, w):

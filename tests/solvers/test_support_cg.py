@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
+from lasso_checks import sparse_truth_data
 from mnlogit import regularization_path
 from mnlogit.solvers import proximal_newton
 from mnlogit.solvers.proximal_newton import ColumnData
@@ -128,16 +129,7 @@ def test_support_cg_stops_a_coordinate_at_zero_and_descends(sparse, project):
 
 
 def _data(n, p, K, seed, density=None):
-    rng = np.random.default_rng(seed)
-    if density is None:
-        X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
-    else:
-        X = sp.random(n, p, density=density, random_state=seed, format="csr") * 3.0
-    B = np.zeros((p, K))
-    B[: p // 2] = rng.standard_normal((p // 2, K))
-    eta = np.asarray(X @ B)
-    y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
-    return X, y
+    return sparse_truth_data(n, p, K, seed, density, informative=p // 2, scale=1.0, shift=None)
 
 
 @pytest.fixture

@@ -46,16 +46,10 @@ from scipy.linalg.blas import dsyrk as _syrk
 from scipy.linalg.blas import ssyrk as _ssyrk
 
 from mnlogit.objective.blocks import block_rows
+from mnlogit.objective.compiled import HAVE_NUMBA, compiled
 from mnlogit.objective.kernels import is_sparse
 from mnlogit.objective.pair_hessian import dense_work, pair_hessian, pair_work
 from mnlogit.objective.threads import map_row_ranges, row_threads
-
-try:  # pragma: no cover - exercised by whichever is installed
-    from numba import njit as _njit
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
 
 __all__ = [
     "COMBINED_MAX_ENTRIES",
@@ -478,17 +472,6 @@ def _pairwise_partial(
     return {pair: PairSums(grams[pair], borders[pair], totals[pair]) for pair in pairs}
 
 
-def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` compiled by numba (cached on disk, the GIL released) when it is installed;
-    the Python function itself otherwise (correct but slow: only tests call it then)."""
-    if HAVE_NUMBA:
-        compiled: Callable[..., Any] = _njit(
-            cache=True, nogil=True, fastmath={"reassoc", "contract"}
-        )(func)
-        return compiled
-    return func  # pragma: no cover
-
-
 def _narrow_loss_hessian(
     X: Any,
     rows: ProbabilityRows,
@@ -578,7 +561,7 @@ def _row_slices(P: FloatArray) -> ProbabilityRows:
     return lambda start, stop: P[start:stop]
 
 
-@_compiled
+@compiled
 def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
     """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
 

@@ -41,11 +41,11 @@ row-major ``(n, K)`` array for sparse X (a row's ``K`` classes share cache lines
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from mnlogit.objective.compiled import HAVE_NUMBA, compiled
 from mnlogit.solvers.support_cg import support_cg
 
 __all__ = [
@@ -59,28 +59,8 @@ __all__ = [
     "softmax_loss",
 ]
 
-try:  # pragma: no cover - exercised by whichever is installed
-    from numba import njit as _njit
 
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
-
-
-#: Floating-point freedoms given to the compiler: reassociation (vectorized sums) and fused
-#: multiply-adds; not the "no NaN / no infinity" assumptions.
-_FAST = {"reassoc", "contract"}
-
-
-def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` compiled by numba (cached on disk) when numba is installed."""
-    if HAVE_NUMBA:
-        compiled: Callable[..., Any] = _njit(cache=True, nogil=True, fastmath=_FAST)(func)
-        return compiled
-    return func  # pragma: no cover
-
-
-@_compiled
+@compiled
 def column_products(
     Xd: Any,
     indptr: Any,
@@ -118,7 +98,7 @@ def column_products(
             out[j, k] = s
 
 
-@_compiled
+@compiled
 def linear_predictor(
     Xd: Any,
     indptr: Any,
@@ -159,7 +139,7 @@ def linear_predictor(
                     out[k, i] += Xd[i, j] * c
 
 
-@_compiled
+@compiled
 def softmax_loss(eta: Any, codes: Any, P: Any, nll: Any) -> None:
     """Each row's NLL ``logsumexp_k eta_ki - eta_{y_i, i}`` and the probabilities, in one
     pass over the rows (for the row-major ``(K, n)`` views of sparse X, where a row's
@@ -193,7 +173,7 @@ def softmax_loss(eta: Any, codes: Any, P: Any, nll: Any) -> None:
         nll[i] = top + np.log(s) - eta[codes[i], i]
 
 
-@_compiled
+@compiled
 def column_rms(
     Xd: Any, indptr: Any, indices: Any, data: Any, sparse: bool, w: Any, out: Any
 ) -> None:
@@ -218,7 +198,7 @@ def column_rms(
         out[j] = np.sqrt(s)
 
 
-@_compiled
+@compiled
 def _coordinate(
     Xd: Any,
     indptr: Any,
@@ -243,7 +223,7 @@ def _coordinate(
     return s
 
 
-@_compiled
+@compiled
 def _move(
     Xd: Any,
     indptr: Any,
@@ -271,7 +251,7 @@ def _move(
             pd[i] += P[k, i] * v
 
 
-@_compiled
+@compiled
 def _move_then_coordinate(
     Xd: Any,
     indptr: Any,
@@ -309,7 +289,7 @@ def _move_then_coordinate(
     return s
 
 
-@_compiled
+@compiled
 def _block_gradient(
     Xd: Any,
     indptr: Any,
@@ -341,7 +321,7 @@ def _block_gradient(
                 out[k] += x * wP[k, i] * (D[k, i] - e)
 
 
-@_compiled
+@compiled
 def _block_move(
     Xd: Any,
     indptr: Any,
@@ -377,7 +357,7 @@ def _block_move(
             pd[i] += e
 
 
-@_compiled
+@compiled
 def _block_move_weighted(
     Xd: Any,
     indptr: Any,
@@ -416,7 +396,7 @@ def _block_move_weighted(
             pd[i] += e * winv[i]
 
 
-@_compiled
+@compiled
 def _inverse_weights(w: Any) -> Any:
     """``1 / w_i`` (n,), 0 where ``w_i = 0``."""
     out = np.zeros(w.shape[0])
@@ -426,7 +406,7 @@ def _inverse_weights(w: Any) -> Any:
     return out
 
 
-@_compiled
+@compiled
 def _curvatures(
     Xd: Any,
     indptr: Any,
@@ -456,7 +436,7 @@ def _curvatures(
             h[j, k] = s
 
 
-@_compiled
+@compiled
 def _sparse_curvatures(
     indptr: Any, indices: Any, data: Any, features: Any, w: Any, P: Any, h: Any
 ) -> None:
@@ -476,7 +456,7 @@ def _sparse_curvatures(
                 h[j, k] += c * P[k, i] * (1.0 - P[k, i])
 
 
-@_compiled
+@compiled
 def _block_curvatures(
     Xd: Any,
     indptr: Any,
@@ -524,7 +504,7 @@ def _block_curvatures(
                 evecs[j, k, m] = V[k, m]
 
 
-@_compiled
+@compiled
 def _block_eigen(features: Any, H: Any, evals: Any, evecs: Any) -> None:
     """Eigenvalues ``evals[j]`` (K,) and vectors ``evecs[j]`` (K, K) of the given block
     Hessians ``H[t]`` of ``j = features[t]``."""
@@ -579,7 +559,7 @@ def block_hessians(Xd: Any, features: Any, wP: Any, P: Any, rows: int = 2048) ->
     return H
 
 
-@_compiled
+@compiled
 def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) -> None:
     """``u`` with ``(V diag(mu) V^T + lam2 + lam1 / ||u||) u = c`` (0 when ``||c|| <= lam1``)."""
     K = c.shape[0]
@@ -634,7 +614,7 @@ def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) 
         out[k] = s
 
 
-@_compiled
+@compiled
 def _dense_group_gradient(Xd: Any, j: int, wP: Any, D: Any, pd: Any, out: Any) -> None:
     """:func:`_block_gradient` for dense X: one pass per class over the class-major arrays
     (contiguous along the rows, so each pass vectorizes; the ``K``-wide loop over a row's
@@ -647,7 +627,7 @@ def _dense_group_gradient(Xd: Any, j: int, wP: Any, D: Any, pd: Any, out: Any) -
         out[k] = s
 
 
-@_compiled
+@compiled
 def _dense_group_move(Xd: Any, j: int, steps: Any, P: Any, D: Any, pd: Any) -> None:
     """:func:`_block_move` for dense X, one vectorized pass per class that moves."""
     n = P.shape[1]
@@ -661,7 +641,7 @@ def _dense_group_move(Xd: Any, j: int, steps: Any, P: Any, D: Any, pd: Any) -> N
             pd[i] += P[k, i] * v
 
 
-@_compiled
+@compiled
 def _group_step(
     Xd: Any,
     indptr: Any,
@@ -715,7 +695,7 @@ def _group_step(
 LAZY_CURVATURE = -1.0
 
 
-@_compiled
+@compiled
 def _curvature(
     Xd: Any,
     indptr: Any,
@@ -741,7 +721,7 @@ def _curvature(
     return s
 
 
-@_compiled
+@compiled
 def _soft_threshold(z: float, lam1: float, denominator: float) -> float:
     """A lasso coordinate's exact minimizer ``S(z, lam1) / denominator``, with ``z`` the
     coordinate's curvature times its value minus its model gradient and ``denominator`` its
@@ -753,7 +733,7 @@ def _soft_threshold(z: float, lam1: float, denominator: float) -> float:
     return 0.0
 
 
-@_compiled
+@compiled
 def _stepped(
     hk: float, wk: float, gk: float, only_nonzero: bool, screen: float, lam1: float
 ) -> bool:
@@ -770,7 +750,7 @@ def _stepped(
     return not only_nonzero and abs(gk) >= screen * lam1
 
 
-@_compiled
+@compiled
 def _lasso_steps(
     Xd: Any,
     indptr: Any,
@@ -846,7 +826,7 @@ BLOCK_PASS_TOL = 0.01
 BLOCK_PASS_FLOOR = 0.1
 
 
-@_compiled
+@compiled
 def _lasso_block_steps(
     Xd: Any,
     indptr: Any,
@@ -941,7 +921,7 @@ def _lasso_block_steps(
     return biggest
 
 
-@_compiled
+@compiled
 def _lasso_block(
     Xd: Any, indptr: Any, indices: Any, data: Any, sparse: bool, j: int, wP: Any, P: Any, H: Any
 ) -> None:
@@ -991,7 +971,7 @@ def _lasso_block(
             H[m, k] = H[k, m]
 
 
-@_compiled
+@compiled
 def _sweep(
     Xd: Any,
     indptr: Any,
@@ -1060,7 +1040,7 @@ def _sweep(
     return biggest
 
 
-@_compiled
+@compiled
 def best_shift(row: Any, a: float) -> float:
     """The ``c`` minimizing ``sum_k a |row_k - c| + (1 - a)/2 (row_k - c)^2`` (glmnet's
     ``elc``): the mean for ``a = 0``; for ``a = 1`` the median, or of the median interval
@@ -1110,7 +1090,7 @@ def best_shift(row: Any, a: float) -> float:
     return total / K
 
 
-@_compiled
+@compiled
 def _center_rows(
     Xd: Any,
     indptr: Any,
@@ -1162,7 +1142,7 @@ def _center_rows(
                 pd[i] -= v
 
 
-@_compiled
+@compiled
 def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
     """Exact coordinate steps on the (unpenalized) intercepts; returns the largest change."""
     K = P.shape[0]
@@ -1187,7 +1167,7 @@ def _intercept_sweep(w: Any, P: Any, g0: Any, b: Any, D: Any, pd: Any) -> float:
     return biggest
 
 
-@_compiled
+@compiled
 def _intercept_hessian(w: Any, P: Any, use: bool) -> Any:
     """The intercepts' block Hessian ``sum_i w_i (diag(p_i) - p_i p_i^T)`` (K, K) when
     ``use`` (with the lasso's block steps, and for the group penalty with sparse X: the
@@ -1207,7 +1187,7 @@ def _intercept_hessian(w: Any, P: Any, use: bool) -> Any:
     return H
 
 
-@_compiled
+@compiled
 def _intercepts(w: Any, P: Any, wP: Any, g0: Any, H0: Any, b: Any, D: Any, pd: Any) -> float:
     """:func:`_intercept_sweep`, or with the intercepts' block Hessian ``H0`` (K, K) (when
     given, not (0, 0)) the same steps in two passes over the rows instead of two per class
@@ -1260,7 +1240,7 @@ GROUP_ZERO_CONFIRM = True
 LAZY_DENSE = True
 
 
-@_compiled
+@compiled
 def _zero_rows(features: Any, W: Any, settled: bool) -> Any:
     """The features of ``features`` (m,) whose row of ``W`` (p, K) is all zero when
     ``settled`` (the group's sweeps over its nonzero blocks have settled) and
@@ -1282,7 +1262,7 @@ def _zero_rows(features: Any, W: Any, settled: bool) -> Any:
     return out[:count]
 
 
-@_compiled
+@compiled
 def _model_value(
     features: Any,
     w: Any,
@@ -1325,7 +1305,7 @@ def _model_value(
     return total + 0.5 * quad
 
 
-@_compiled
+@compiled
 def _snapshot(features: Any, W: Any, b: Any, D: Any, pd: Any, slot: int, snaps: Any) -> None:
     """Store the iterate in ``slot`` of the snapshot arrays ``(Ws, bs, Ds, pds)``."""
     Ws, bs, Ds, pds = snaps
@@ -1336,7 +1316,7 @@ def _snapshot(features: Any, W: Any, b: Any, D: Any, pd: Any, slot: int, snaps: 
     pds[slot] = pd
 
 
-@_compiled
+@compiled
 def _restore(features: Any, W: Any, b: Any, D: Any, pd: Any, snaps: Any) -> None:
     """Put back the iterate stored in slot 0 of the snapshot arrays."""
     Ws, bs, Ds, pds = snaps
@@ -1347,7 +1327,7 @@ def _restore(features: Any, W: Any, b: Any, D: Any, pd: Any, snaps: Any) -> None
     pd[:] = pds[0]
 
 
-@_compiled
+@compiled
 def _anderson(
     features: Any,
     w: Any,
@@ -1406,7 +1386,7 @@ def _anderson(
     return True
 
 
-@_compiled
+@compiled
 def _model_curvatures(
     Xd: Any,
     indptr: Any,
@@ -1457,7 +1437,7 @@ def _model_curvatures(
     return h, evals, evecs, blocks, np.zeros(blocks.shape[0], dtype=np.bool_)
 
 
-@_compiled
+@compiled
 def _active_values(indptr: Any, features: Any, W: Any) -> int:
     """Stored values of sparse X over the nonzero coordinates of ``features`` (the work of a
     sweep over them, in column reads)."""
@@ -1473,7 +1453,7 @@ def _active_values(indptr: Any, features: Any, W: Any) -> int:
     return total
 
 
-@_compiled
+@compiled
 def _signs_settled(features: Any, W: Any, signs: Any) -> bool:
     """Store the sign pattern of ``features``' rows in ``signs`` (m, K); return whether it
     equals the pattern stored there before."""
@@ -1501,7 +1481,7 @@ SUPPORT_CG_CALLS = 4
 SUPPORT_CG_TOL = 0.5
 
 
-@_compiled
+@compiled
 def _start_and_snapshots(features: Any, W: Any, b: Any, n: int, depth: int) -> tuple[Any, Any]:
     """The model's centre ``(W0 (m, K), b0 (K,))`` and empty snapshot arrays ``(Ws, bs, Ds,
     pds)`` of ``depth`` iterates."""
@@ -1519,7 +1499,7 @@ def _start_and_snapshots(features: Any, W: Any, b: Any, n: int, depth: int) -> t
     return (W0, b.copy()), snaps
 
 
-@_compiled
+@compiled
 def _support_solve(
     Xd: Any,
     indptr: Any,
@@ -1564,7 +1544,7 @@ def _support_solve(
     return -max(products, 1)
 
 
-@_compiled
+@compiled
 def cd_quadratic(
     Xd: Any,
     indptr: Any,

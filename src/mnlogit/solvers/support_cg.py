@@ -28,32 +28,16 @@ coordinate descent needs about ``c`` sweeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from mnlogit.objective.compiled import compiled
+
 __all__ = ["support_cg"]
 
-try:  # pragma: no cover - exercised by whichever is installed
-    from numba import njit as _njit
 
-    _HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    _HAVE_NUMBA = False
-
-
-def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` compiled by numba (cached on disk) when numba is installed."""
-    if _HAVE_NUMBA:
-        compiled: Callable[..., Any] = _njit(
-            cache=True, nogil=True, fastmath={"reassoc", "contract"}
-        )(func)
-        return compiled
-    return func  # pragma: no cover
-
-
-@_compiled
+@compiled
 def _forward(
     Xd: Any,
     indptr: Any,
@@ -93,7 +77,7 @@ def _forward(
         pdv[i] = e
 
 
-@_compiled
+@compiled
 def _backward(
     Xd: Any,
     indptr: Any,
@@ -130,7 +114,7 @@ def _backward(
             outb[k] += wP[k, i] * (Dv[k, i] - pdv[i])
 
 
-@_compiled
+@compiled
 def _support(features: Any, W: Any) -> tuple[Any, Any]:
     """The nonzero coordinates ``(cj, ck)`` of ``features``' rows, feature by feature."""
     K = W.shape[1]
@@ -152,7 +136,7 @@ def _support(features: Any, W: Any) -> tuple[Any, Any]:
     return cj, ck
 
 
-@_compiled
+@compiled
 def _largest(res: Any, resb: Any, cj: Any, rms: Any, fit_intercept: bool) -> float:
     """The largest standardized residual (the coordinate sweeps' change measure)."""
     big = 0.0
@@ -167,7 +151,7 @@ def _largest(res: Any, resb: Any, cj: Any, rms: Any, fit_intercept: bool) -> flo
     return big
 
 
-@_compiled
+@compiled
 def _step_limit(cj: Any, ck: Any, W: Any, p: Any, a: float) -> tuple[float, int]:
     """The largest step ``<= a`` along ``p`` that carries no coordinate across zero, and
     the coordinate that reaches zero there (``-1`` if none)."""
@@ -181,7 +165,7 @@ def _step_limit(cj: Any, ck: Any, W: Any, p: Any, a: float) -> tuple[float, int]
     return a, hit
 
 
-@_compiled
+@compiled
 def _project(
     Xd: Any,
     indptr: Any,
@@ -217,7 +201,7 @@ def _project(
                 pd[i] -= P[k, i] * u
 
 
-@_compiled
+@compiled
 def _residual(
     Xd: Any,
     indptr: Any,
@@ -269,7 +253,7 @@ def _residual(
     return res, prec, signs, resb, precb
 
 
-@_compiled
+@compiled
 def _apply(
     a: float,
     cj: Any,
@@ -301,7 +285,7 @@ def _apply(
         pd[i] += a * pdp[i]
 
 
-@_compiled
+@compiled
 def support_cg(
     Xd: Any,
     indptr: Any,
