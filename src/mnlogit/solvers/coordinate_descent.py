@@ -55,6 +55,7 @@ __all__ = [
     "cd_quadratic",
     "column_products",
     "column_rms",
+    "dense_products",
     "linear_predictor",
     "softmax_loss",
 ]
@@ -96,6 +97,78 @@ def column_products(
                 for i in range(n):
                     s += Xd[i, j] * M[k, i]
             out[j, k] = s
+
+
+#: :func:`dense_products`: rows per block (a block of ``M``, ``K`` of them, stays in L1) ...
+PRODUCT_ROWS = 512
+#: ... and columns per group (one read of a block of ``M`` serves this many columns).
+PRODUCT_COLUMNS = 8
+
+
+@compiled
+def dense_products(Xd: Any, features: Any, M: Any, out: Any) -> None:
+    """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` of dense ``X`` (others
+    untouched), as :func:`column_products` but blocked: ``PRODUCT_ROWS`` rows at a time, and
+    within them ``PRODUCT_COLUMNS`` columns against each class's block of ``M`` (one
+    vectorized loop with that many sums), so ``X`` is read once from memory and ``M`` from
+    L1. Faster than BLAS's ``M @ X`` for the ``K`` (2-10) rows of ``M`` here (measured in
+    docs/penalties.md, "Tenth pass"); float32 or float64 ``X``, float64 sums.
+
+    Parameters
+    ----------
+    Xd : ndarray of shape (n, p), column-major
+    features : ndarray of shape (m,) of int
+    M : ndarray of shape (K, n), float64, C-contiguous
+    out : ndarray of shape (p, K), float64
+    """
+    K, n = M.shape
+    m = features.shape[0]
+    for t in range(m):
+        for k in range(K):
+            out[features[t], k] = 0.0
+    for start in range(0, n, PRODUCT_ROWS):
+        stop = min(start + PRODUCT_ROWS, n)
+        t = 0
+        while t + PRODUCT_COLUMNS <= m:
+            x0 = Xd[start:stop, features[t]]
+            x1 = Xd[start:stop, features[t + 1]]
+            x2 = Xd[start:stop, features[t + 2]]
+            x3 = Xd[start:stop, features[t + 3]]
+            x4 = Xd[start:stop, features[t + 4]]
+            x5 = Xd[start:stop, features[t + 5]]
+            x6 = Xd[start:stop, features[t + 6]]
+            x7 = Xd[start:stop, features[t + 7]]
+            for k in range(K):
+                mk = M[k, start:stop]
+                s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+                for i in range(stop - start):
+                    v = mk[i]
+                    s0 += x0[i] * v
+                    s1 += x1[i] * v
+                    s2 += x2[i] * v
+                    s3 += x3[i] * v
+                    s4 += x4[i] * v
+                    s5 += x5[i] * v
+                    s6 += x6[i] * v
+                    s7 += x7[i] * v
+                out[features[t], k] += s0
+                out[features[t + 1], k] += s1
+                out[features[t + 2], k] += s2
+                out[features[t + 3], k] += s3
+                out[features[t + 4], k] += s4
+                out[features[t + 5], k] += s5
+                out[features[t + 6], k] += s6
+                out[features[t + 7], k] += s7
+            t += PRODUCT_COLUMNS
+        while t < m:
+            x0 = Xd[start:stop, features[t]]
+            for k in range(K):
+                mk = M[k, start:stop]
+                s0 = 0.0
+                for i in range(stop - start):
+                    s0 += x0[i] * mk[i]
+                out[features[t], k] += s0
+            t += 1
 
 
 @compiled
