@@ -9,7 +9,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import softmax
 
-__all__ = ["model_centre", "path_kkt", "penalized_objective", "sparse_truth_data"]
+__all__ = [
+    "inner_solve",
+    "model_centre",
+    "model_kkt",
+    "path_kkt",
+    "penalized_objective",
+    "sparse_truth_data",
+]
 
 
 def sparse_truth_data(n=300, p=12, K=3, seed=0, density=None, informative=5, scale=1.5, shift=0.3):
@@ -85,10 +92,10 @@ def model_centre(X, codes, K, sw, W0, b0, sparse):
     return data, X64, P, X64.T @ R.T, R.sum(axis=1)
 
 
-def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps):
+def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps, kept=None):
     """``cd_quadratic`` on every feature from the centre ``(W0, b0)`` (``blocks``: 0 for
-    per-class steps, else the block steps' passes over a feature's classes); returns
-    ``(W, b, D, sweeps)``."""
+    per-class steps, else the block steps' passes over a feature's classes; ``kept``: the
+    lasso's carried curvatures (p, K), or none); returns ``(W, b, D, sweeps)``."""
     from mnlogit.solvers.coordinate_descent import cd_quadratic
 
     K = data.n_classes
@@ -100,5 +107,28 @@ def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps):
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
         P, P * data.weights, G, g0, True, lam1, lam2, False, blocks, np.zeros((0, K, K)),
         data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(),
+        np.zeros((0, K)) if kept is None else kept,
     )  # fmt: skip
     return W, b, D, int(sweeps)
+
+
+def model_kkt(data, X64, P, G, g0, W0, b0, W, b, lam1, lam2):
+    """The optimality residuals of the quadratic model plus the elastic-net penalty at
+    ``(W, b)``, its gradient computed here (the exact softmax Hessian at the centre applied
+    to the change of the linear predictor): the largest standardized residual of the
+    nonzero coordinates, of the zero ones (``|grad| - lam1``, positive when violated) and
+    of the intercepts."""
+    w = data.weights
+    Dn = X64 @ (W - W0) + (b - b0)
+    Pn = P.T
+    HD = w[:, None] * Pn * (Dn - (Pn * Dn).sum(axis=1, keepdims=True))
+    grad = G + X64.T @ HD
+    nz = W != 0
+    scale = data.rms[:, None]  # residuals per standardized column, as the solver's stop
+    res = (grad + lam1[:, None] * np.sign(W) + lam2[:, None] * W) / scale
+    zero = (np.abs(grad) - lam1[:, None]) / scale
+    return (
+        float(np.abs(res[nz]).max(initial=0.0)),
+        float(zero[~nz].max(initial=-np.inf)),
+        float(np.abs(g0 + HD.sum(axis=0)).max()),
+    )

@@ -56,9 +56,9 @@ def test_inner_tolerance_floor_per_penalty(monkeypatch, penalty, sparse):
     seen: list[float] = []
     cd = ColumnData.cd
 
-    def spy(self, features, P, G, g0, lam, group, W, b, D, tol):  # type: ignore[no-untyped-def]
+    def spy(self, features, P, G, g0, lam, group, W, b, D, tol, *rest):  # type: ignore[no-untyped-def]
         seen.append(tol)
-        return cd(self, features, P, G, g0, lam, group, W, b, D, tol)
+        return cd(self, features, P, G, g0, lam, group, W, b, D, tol, *rest)
 
     monkeypatch.setattr(ColumnData, "cd", spy)
     X, y = sparse_truth_data()

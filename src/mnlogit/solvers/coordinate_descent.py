@@ -1474,6 +1474,7 @@ def _model_curvatures(
     curvatures: Any,
     p: int,
     lazy: bool,
+    kept: Any,
 ) -> tuple[Any, Any, Any, Any, Any]:
     """The quadratic model's curvatures for :func:`cd_quadratic`: the lasso's per-coordinate
     ``h`` (p, K) and, with ``lasso_blocks``, room for its block Hessians (m, K, K) (filled
@@ -1481,10 +1482,13 @@ def _model_curvatures(
     (0, K, K) and (0,)); or the group's block eigenvalues (p, K) and eigenvectors (p, K, K).
     From the given block Hessians ``curvatures`` when it has a row per feature, else from
     the columns; the lasso's per-class ``h`` left ``LAZY_CURVATURE`` when ``lazy`` (computed
-    by the sweeps as they need them)."""
+    by the sweeps as they need them), or, with a ``kept`` array of shape (p, K), that array
+    itself: the curvatures an earlier inner solve computed, reused (``LAZY_CURVATURE``
+    where it computed none; the caller decides when they are still close enough)."""
     K = P.shape[0]
     nf = features.shape[0]
-    h = np.zeros((p, K))
+    reuse = lazy and not (lasso_blocks or group) and kept.shape[0] == p
+    h = kept if reuse else np.zeros((p, K))
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))
     blocks = np.zeros((0, K, K))
@@ -1497,6 +1501,8 @@ def _model_curvatures(
         for t in range(nf):
             for k in range(K):
                 h[features[t], k] = curvatures[t, k, k]
+    elif reuse:  # (kept: its LAZY_CURVATURE entries are computed as the sweeps need them)
+        pass
     elif lazy and not lasso_blocks:  # (the block steps read every curvature)
         for t in range(nf):
             for k in range(K):
@@ -1644,6 +1650,7 @@ def cd_quadratic(
     max_sweeps: int,
     support_newton: bool,
     work: Any,
+    kept: Any,
 ) -> tuple[int, int]:
     """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
 
@@ -1660,11 +1667,12 @@ def cd_quadratic(
         (``fit_intercept``: whether the intercepts move).
     lam1, lam2 : ndarray of shape (p,)
         ``alpha * penalty_factor * l1_ratio`` and ``alpha * penalty_factor * (1 - l1_ratio)``.
-    group : bool
-    lasso_blocks : int
-        Lasso: 0, or block steps with at most this many class passes (:func:`_lasso_block_steps`).
-    curvatures : ndarray of shape (m, K, K) or (0, K, K)
-        The block Hessians of ``features`` (:func:`block_hessians`), or empty.
+    group, lasso_blocks : bool, int
+        The group penalty; lasso: 0, or block steps with at most this many class passes.
+    curvatures, kept : ndarrays of shape (m, K, K) or (0, K, K), and (p, K) or (0, K)
+        The block Hessians of ``features`` (:func:`block_hessians`), or empty; the lasso's
+        curvatures (dense X, lazy) carried from an earlier inner solve, ``LAZY_CURVATURE``
+        where none is known, updated in place (:func:`_model_curvatures`), or empty.
     rms : ndarray of shape (p,)
         Weighted column RMS (changes are in standardized units).
     W, b, D : ndarrays of shape (p, K), (K,), (K, n)
@@ -1686,7 +1694,7 @@ def cd_quadratic(
     pd, winv, newton = np.zeros(n), _inverse_weights(w), support_newton and not group
     h, evals, evecs, blocks, ready = _model_curvatures(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
-        LAZY_DENSE and not (sparse or newton),
+        LAZY_DENSE and not (sparse or newton), kept,
     )  # fmt: skip
     start, snaps = _start_and_snapshots(features, W, b, n, ANDERSON_DEPTH + 1)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
@@ -1694,9 +1702,7 @@ def cd_quadratic(
     products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:
         sweeps += 1
-        intercept_each_sweep = fit_intercept and (
-            not sparse or _active_values(indptr, features, W) >= n
-        )
+        each_sweep = fit_intercept and (not sparse or _active_values(indptr, features, W) >= n)
         screen = FIRST_SWEEP_SCREEN if sweeps == 1 and not group else 0.0
         big = _sweep(
             Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False,
@@ -1717,7 +1723,7 @@ def cd_quadratic(
                 group, h, evals, evecs, rms, blocks, ready, lasso_blocks, tol, winv, W, D, pd,
             )  # fmt: skip
             # the intercepts' step reads all n rows; sparse X, few nonzeros: next full sweep
-            if intercept_each_sweep:
+            if each_sweep:
                 big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
             if big <= tol:
                 break

@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers.coordinate_descent import (
+    LAZY_CURVATURE,
     block_hessians,
     cd_quadratic,
     column_products,
@@ -111,6 +112,13 @@ PATH_PREDICTOR_SPARSE_GROUP = False
 #: The extrapolation's step, in units of the previous grid step, at most this (an irregular
 #: grid's long step is not extrapolated further than the last one).
 PREDICTOR_MAX_STEP = 1.0
+#: Lasso / elastic net with dense X: an inner solve reuses the curvatures the previous one
+#: (of the same ``alpha``) computed, when the probabilities moved little in between
+#: (:func:`_kept_curvatures`; measured in docs/penalties.md, "Tenth pass") ...
+CURVATURE_REUSE = True
+#: ... by at most this fraction of every ``p_ik (1 - p_ik)`` (below 1: a step with a
+#: carried curvature is an exact one scaled by less than 2).
+CURVATURE_DRIFT = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,6 +322,7 @@ class ColumnData:
         b: FloatArray,
         D: FloatArray,
         tol: float,
+        kept: FloatArray | None = None,
     ) -> int:
         """Coordinate descent on the quadratic model (:func:`cd_quadratic`).
 
@@ -324,7 +333,8 @@ class ColumnData:
         coordinate's first step that needs it, ``coordinate_descent.LAZY_DENSE``). The
         lasso's block steps (``LASSO_BLOCKS``) run with sparse X only unless
         ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
-        pass over a feature's classes and with ``LASSO_BLOCK_PASSES``).
+        pass over a feature's classes and with ``LASSO_BLOCK_PASSES``). ``kept`` (p, K): the
+        lasso's curvatures carried from the previous inner solve (:func:`_kept_curvatures`).
         """
         wP = P * self.weights
         K = self.n_classes
@@ -343,6 +353,7 @@ class ColumnData:
             self.fit_intercept, lam[0], lam[1], group, passes,
             curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
             SUPPORT_NEWTON and (self.sparse or SUPPORT_NEWTON_DENSE), self.empty_predictor(),
+            np.zeros((0, K)) if kept is None else kept,
         )  # fmt: skip
         return int(sweeps)
 
@@ -433,6 +444,33 @@ def _line_search(
         t *= 0.5
 
 
+def _kept_curvatures(
+    P: FloatArray, shape: tuple[int, ...], kept: tuple[FloatArray, FloatArray] | None
+) -> tuple[FloatArray, FloatArray]:
+    """The lasso's curvatures for the next inner solve (dense X): ``kept`` ``(h (p, K),
+    v (K, n))``, the curvatures the previous inner solve computed and ``v = P (1 - P)`` at
+    its centre, carried once when every ``P_ik (1 - P_ik)`` at the new centre ``P`` is
+    within ``CURVATURE_DRIFT`` of ``v`` (relative); else a fresh ``h`` of
+    ``LAZY_CURVATURE`` (computed as the sweeps need them) and this centre's ``v`` (an
+    empty ``v`` marks a carried ``h``: it is not carried twice).
+
+    Each curvature ``h_jk = sum_i w_i x_ij^2 P_ik (1 - P_ik)`` then moves by at most that
+    fraction, so a coordinate step with the carried one is an exact step scaled by at most
+    ``1 + CURVATURE_DRIFT < 2`` (coordinate descent still converges, to the same minimizer
+    of the model: the fixed point of the steps does not depend on the curvatures) and the
+    columns' passes that computed them are saved (measured in docs/penalties.md, "Tenth
+    pass").
+    """
+    v = P * (1.0 - P)
+    if (
+        kept is not None
+        and kept[1].size
+        and np.all(np.abs(v - kept[1]) <= CURVATURE_DRIFT * kept[1])
+    ):
+        return kept[0], np.zeros(0)
+    return np.full(shape, LAZY_CURVATURE), v
+
+
 def _newton_steps(
     data: ColumnData,
     penalty: SparsePenalty,
@@ -447,6 +485,8 @@ def _newton_steps(
     lam = penalty.strengths(alpha)
     W, b, eta, G = state.W, state.b, state.eta, state.G
     n_iter = state.n_iter
+    reuse = CURVATURE_REUSE and not (penalty.group or data.sparse)
+    kept: tuple[FloatArray, FloatArray] | None = None
     loss, P = (state.loss, state.P) if state.P is not None else data.loss(eta)
     while True:
         M = data.residual_matrix(P)
@@ -464,7 +504,9 @@ def _newton_steps(
         D = np.zeros_like(eta)
         floor = INNER_FLOOR if penalty.group or data.sparse else INNER_FLOOR_DENSE_LASSO
         inner_tol = max(floor * tol, INNER_FRACTION * kkt)
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol)
+        kept = _kept_curvatures(P, G.shape, kept) if reuse else None
+        h = None if kept is None else kept[0]
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h)
         dW, db = Wn - W, bn - b
         slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
         slope += penalty.value(Wn, alpha) - value
@@ -536,9 +578,10 @@ def _predicted_start(
     the same extrapolation of the two predictors, less the clipped coordinates' columns
     (no pass over the other columns). Returned only when its objective at ``alpha`` is
     below that of ``state``, with the loss and probabilities that comparison computed
-    (its first outer step takes them: no second softmax pass); else ``state`` itself. The strong rule still reads
-    ``state``'s gradient (the returned start carries it), and the solve at ``alpha`` ends
-    with the same KKT check on every feature: only its starting point changes.
+    (its first outer step takes them: no second softmax pass); else ``state`` itself. The
+    strong rule still reads ``state``'s gradient (the returned start carries it), and the
+    solve at ``alpha`` ends with the same KKT check on every feature: only its starting
+    point changes.
 
     Parameters
     ----------
