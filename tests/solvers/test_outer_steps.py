@@ -70,22 +70,28 @@ def test_residual_matrix_and_loss_equal_scratch(sparse):
 def test_kept_curvatures_are_carried_once_and_only_when_close():
     rng = np.random.default_rng(0)
     P = softmax(rng.standard_normal((3, 50)), axis=0)
-    h, v = _kept_curvatures(P, (7, 3), None)
-    assert (h == LAZY_CURVATURE).all() and h.shape == (7, 3)
-    np.testing.assert_array_equal(v, P * (1 - P))
+    P[:, 7] = [0.1, 0.3, 0.6]
+    h, centre = _kept_curvatures(P, (7, 3), None)
+    assert (h == LAZY_CURVATURE).all() and h.shape == (7, 3) and centre is P
     h[2, 1] = 0.25  # (as a sweep computes one)
     near = softmax(np.log(P) + 0.01 * rng.standard_normal(P.shape), axis=0)
-    carried, mark = _kept_curvatures(near, (7, 3), (h, v))
+    carried, mark = _kept_curvatures(near, (7, 3), (h, P))
     assert carried is h and mark.size == 0
     # not twice
-    again, v2 = _kept_curvatures(near, (7, 3), (carried, mark))
-    assert again is not h and (again == LAZY_CURVATURE).all()
-    np.testing.assert_array_equal(v2, near * (1 - near))
-    # not when one p (1 - p) moved by more than CURVATURE_DRIFT
-    far = P.copy()
-    far[:, 7] = [0.98, 0.01, 0.01]
-    fresh, _ = _kept_curvatures(far, (7, 3), (h, v))
-    assert fresh is not h and (fresh == LAZY_CURVATURE).all()
+    again, centre = _kept_curvatures(near, (7, 3), (carried, mark))
+    assert again is not h and (again == LAZY_CURVATURE).all() and centre is near
+    # not when one p (1 - p) moved by more than CURVATURE_DRIFT (0.5), either way
+    v = P * (1 - P)
+    for factor in (1.55, 0.45):
+        far = P.copy()
+        far[0, 7] = (1 - np.sqrt(1 - 4 * factor * v[0, 7])) / 2  # p (1 - p) = factor v
+        assert far[0, 7] * (1 - far[0, 7]) == pytest.approx(factor * v[0, 7])
+        fresh, _ = _kept_curvatures(far, (7, 3), (h, P))
+        assert fresh is not h and (fresh == LAZY_CURVATURE).all()
+    for factor in (1.45, 0.55):  # within it: carried
+        close = P.copy()
+        close[0, 7] = (1 - np.sqrt(1 - 4 * factor * v[0, 7])) / 2
+        assert _kept_curvatures(close, (7, 3), (h, P))[0] is h
 
 
 @pytest.mark.parametrize(("dtype", "weighted"), [(np.float64, False), (np.float32, True)])

@@ -55,6 +55,7 @@ __all__ = [
     "cd_quadratic",
     "column_products",
     "column_rms",
+    "curvatures_close",
     "dense_products",
     "linear_predictor",
     "softmax_loss",
@@ -766,6 +767,20 @@ def _group_step(
 #: ``h[j, k]`` of a coordinate whose curvature is not computed yet (dense X, per-class steps:
 #: :func:`_lasso_steps` computes it at the coordinate's first step that needs it).
 LAZY_CURVATURE = -1.0
+
+
+@compiled
+def curvatures_close(P: Any, P0: Any, drift: float) -> bool:
+    """Whether every ``P_ik (1 - P_ik)`` is within ``drift`` (relative) of ``P0_ik (1 -
+    P0_ik)``: then every lasso curvature ``h_jk = sum_i w_i x_ij^2 P_ik (1 - P_ik)`` at ``P``
+    is within ``drift`` of the one at ``P0`` (one pass over the two ``(K, n)`` arrays, stopping
+    at the first entry that moved further)."""
+    for k in range(P.shape[0]):
+        for i in range(P.shape[1]):
+            v0 = P0[k, i] * (1.0 - P0[k, i])
+            if abs(P[k, i] * (1.0 - P[k, i]) - v0) > drift * v0:
+                return False
+    return True
 
 
 @compiled

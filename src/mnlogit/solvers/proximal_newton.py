@@ -46,6 +46,7 @@ from mnlogit.solvers.coordinate_descent import (
     cd_quadratic,
     column_products,
     column_rms,
+    curvatures_close,
     dense_products,
     linear_predictor,
     softmax_loss,
@@ -229,9 +230,9 @@ class ColumnData:
         """``out[j] = X_j^T M^T`` for ``j`` in ``features`` (``M`` of shape ``(K, n)``).
 
         Dense X: the blocked compiled product (:func:`dense_products`, faster than BLAS's
-        ``M @ X`` for these few rows of ``M``), over all columns when a quarter of them or
-        more are asked for (every row of ``out`` is written: the KKT check needs no second
-        call); sparse X: the compiled column loop over ``features``.
+        ``M @ X`` for these few rows of ``M``; its cost is that of the columns asked for, so
+        an outer step asks for the strong set's only, and the KKT check for the others once
+        at the end of an ``alpha``); sparse X: the compiled column loop.
 
         Returns
         -------
@@ -240,12 +241,9 @@ class ColumnData:
         """
         if self.sparse:
             column_products(*self._args(), features, M, out)
-            return False
-        complete = 4 * features.size >= self.rms.size
-        if complete and features.size < self.rms.size:
-            features = np.arange(self.rms.size, dtype=np.intp)
-        dense_products(self.Xd, features, M, out)
-        return complete
+        else:
+            dense_products(self.Xd, features, M, out)
+        return features.size == self.rms.size
 
     def empty_predictor(self) -> FloatArray:
         """An uninitialized ``(K, n)`` array over rows and classes, in the layout the kernels
@@ -448,11 +446,11 @@ def _kept_curvatures(
     P: FloatArray, shape: tuple[int, ...], kept: tuple[FloatArray, FloatArray] | None
 ) -> tuple[FloatArray, FloatArray]:
     """The lasso's curvatures for the next inner solve (dense X): ``kept`` ``(h (p, K),
-    v (K, n))``, the curvatures the previous inner solve computed and ``v = P (1 - P)`` at
-    its centre, carried once when every ``P_ik (1 - P_ik)`` at the new centre ``P`` is
-    within ``CURVATURE_DRIFT`` of ``v`` (relative); else a fresh ``h`` of
-    ``LAZY_CURVATURE`` (computed as the sweeps need them) and this centre's ``v`` (an
-    empty ``v`` marks a carried ``h``: it is not carried twice).
+    P0 (K, n))``, the curvatures the previous inner solve computed and the probabilities at
+    its centre, carried once when every ``P_ik (1 - P_ik)`` at the new centre ``P`` is within
+    ``CURVATURE_DRIFT`` of ``P0``'s (relative, :func:`curvatures_close`); else a fresh ``h``
+    of ``LAZY_CURVATURE`` (computed as the sweeps need them) with ``P`` (an empty second
+    array marks a carried ``h``: it is not carried twice).
 
     Each curvature ``h_jk = sum_i w_i x_ij^2 P_ik (1 - P_ik)`` then moves by at most that
     fraction, so a coordinate step with the carried one is an exact step scaled by at most
@@ -461,14 +459,9 @@ def _kept_curvatures(
     columns' passes that computed them are saved (measured in docs/penalties.md, "Tenth
     pass").
     """
-    v = P * (1.0 - P)
-    if (
-        kept is not None
-        and kept[1].size
-        and np.all(np.abs(v - kept[1]) <= CURVATURE_DRIFT * kept[1])
-    ):
-        return kept[0], np.zeros(0)
-    return np.full(shape, LAZY_CURVATURE), v
+    if kept is not None and kept[1].size and curvatures_close(P, kept[1], CURVATURE_DRIFT):
+        return kept[0], np.zeros((0, 0))
+    return np.full(shape, LAZY_CURVATURE), P
 
 
 def _newton_steps(
