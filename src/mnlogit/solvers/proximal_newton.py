@@ -278,11 +278,14 @@ class ColumnData:
             softmax_loss(eta, self.codes, P, nll)
             return float(self.weights @ nll), P
         top = eta.max(axis=0)
-        Z = np.exp(eta - top)
+        Z = eta - top
+        np.exp(Z, out=Z)
         total = Z.sum(axis=0)
-        lse = top + np.log(total)
+        lse = np.log(total)
+        lse += top
+        lse -= self._picked(eta)
         Z /= total
-        return float(self.weights @ (lse - self._picked(eta))), Z
+        return float(self.weights @ lse), Z
 
     def value(self, eta: FloatArray) -> float:
         """The mean weighted NLL at ``eta``."""
@@ -434,7 +437,10 @@ def _line_search(
     dW, db, D = step
     t = 1.0
     while True:
-        Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
+        if t == 1.0:  # (the same numbers, without the products by 1)
+            Wt, bt, eta_t = W + dW, b + db, eta + D
+        else:
+            Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
         loss, P = data.loss(eta_t)
         ft = loss + penalty.value(Wt, alpha)
         if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
