@@ -7,6 +7,8 @@ by its block Hessian (``LASSO_BLOCKS``); with ``--switch blocks-dense`` the same
 ``--switch predictor`` each alpha warm-started from the previous solution against the
 secant extrapolation of the two previous ones (``PATH_PREDICTOR``; ``PATH_PREDICTOR_GROUP``
 with ``--penalty group``, dense X only unless ``PATH_PREDICTOR_SPARSE_GROUP``); with
+``--switch curvatures`` every inner solve computing its curvatures against an alpha's
+second inner solve reusing the first's (``CURVATURE_REUSE``, dense X); with
 ``--setting NAME A B`` a numeric constant of :mod:`mnlogit.solvers.proximal_newton` at
 ``A`` against ``B``::
 
@@ -36,6 +38,7 @@ SWITCHES = {
     "blocks": "LASSO_BLOCKS",
     "blocks-dense": "LASSO_BLOCKS_DENSE",
     "predictor": "PATH_PREDICTOR",
+    "curvatures": "CURVATURE_REUSE",
 }
 
 

@@ -62,7 +62,7 @@ def test_diagonal_curvatures_are_the_hessian_diagonal(sparse, dtype, weighted):
     # with the block steps (lasso_blocks) every curvature is computed, lazy or not
     h, _, _, blocks, ready = _model_curvatures(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
-        P, False, True, np.zeros((0, K, K)), p, True,
+        P, False, True, np.zeros((0, K, K)), p, True, np.zeros((0, K)),
     )  # fmt: skip
     assert blocks.shape == (features.size, K, K) and not ready.any()
     for j in range(p):
