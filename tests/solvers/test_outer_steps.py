@@ -45,6 +45,29 @@ def test_dense_products_equal_numpy(dtype, K):
         assert np.isnan(out[rest]).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K", [5, proximal_newton.PRODUCTS_MAX_CLASSES + 2])
+def test_column_data_products_equal_numpy(dtype, K):
+    # the compiled kernel, or (float64, many classes, most columns) BLAS over every column:
+    # the rows asked for equal X^T M^T either way, and the return says whether all are
+    rng = np.random.default_rng(4)
+    n, p = 700, 16
+    y = np.arange(n) % K
+    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)).astype(dtype)
+    data = ColumnData.from_arrays(X, y, K, np.ones(n), True)
+    M = rng.standard_normal((K, n))
+    ref = np.asarray(data.Xd, dtype=np.float64).T @ M.T
+    for features in (np.arange(p), rng.permutation(p)[:13], rng.permutation(p)[:3]):
+        features = np.sort(features).astype(np.intp)
+        out = np.full((p, K), np.nan)
+        complete = data.products(features, M, out)
+        np.testing.assert_allclose(out[features], ref[features], rtol=1e-12, atol=1e-12)
+        written = np.flatnonzero(~np.isnan(out).any(axis=1))
+        assert complete == (written.size == p)
+        blas = dtype == np.float64 and K > proximal_newton.PRODUCTS_MAX_CLASSES
+        assert complete == (features.size == p or (blas and 4 * features.size >= 3 * p))
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_residual_matrix_and_loss_equal_scratch(sparse):
     X, y = sparse_truth_data(n=120, p=6, K=4, seed=3)

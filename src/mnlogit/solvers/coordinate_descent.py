@@ -102,8 +102,10 @@ def column_products(
 
 #: :func:`dense_products`: rows per block (a block of ``M``, ``K`` of them, stays in L1) ...
 PRODUCT_ROWS = 512
-#: ... and columns per group (one read of a block of ``M`` serves this many columns).
+#: ... and columns per group (one read of a block of ``M`` serves this many columns). Not a
+#: setting: the kernel's body is written out for exactly eight columns.
 PRODUCT_COLUMNS = 8
+assert PRODUCT_COLUMNS == 8, "dense_products is unrolled for eight columns"
 
 
 @compiled
@@ -1502,12 +1504,12 @@ def _model_curvatures(
     where it computed none; the caller decides when they are still close enough)."""
     K = P.shape[0]
     nf = features.shape[0]
-    reuse = lazy and not (lasso_blocks or group) and kept.shape[0] == p
+    given = curvatures.shape[0] == nf
+    reuse = lazy and not (lasso_blocks or group or given) and kept.shape[0] == p
     h = kept if reuse else np.zeros((p, K))
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))
     blocks = np.zeros((0, K, K))
-    given = curvatures.shape[0] == nf
     if group and given:
         _block_eigen(features, curvatures, evals, evecs)
     elif group:
