@@ -17,7 +17,7 @@ __all__ = ["BLOCK_ELEMENTS", "block_rows", "row_blocks"]
 BLOCK_ELEMENTS = 2**18
 
 
-def block_rows(row_width: int, min_rows: int = 1) -> int:
+def block_rows(row_width: int, min_rows: int = 1, elements: int | None = None) -> int:
     """Rows per block for temporaries ``row_width`` numbers wide.
 
     Parameters
@@ -26,13 +26,17 @@ def block_rows(row_width: int, min_rows: int = 1) -> int:
         Numbers per row of the widest per-block temporary.
     min_rows : int, default=1
         Fewest rows of a block, for kernels whose BLAS calls lose speed on few rows.
+    elements : int, optional
+        Numbers per block (default :data:`BLOCK_ELEMENTS`; the gradient sweep takes
+        fewer, :data:`mnlogit.objective.loss.SWEEP_ELEMENTS`).
 
     Returns
     -------
     int
-        ``max(min_rows, BLOCK_ELEMENTS // row_width)``, at least 1.
+        ``max(min_rows, elements // row_width)``, at least 1.
     """
-    return max(min_rows, BLOCK_ELEMENTS // max(row_width, 1), 1)
+    size = BLOCK_ELEMENTS if elements is None else elements
+    return max(min_rows, size // max(row_width, 1), 1)
 
 
 def row_blocks(n_rows: int, row_width: int, min_rows: int = 1) -> list[slice]:
