@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.objective.blocks import block_rows
+from mnlogit.objective.blocks import READ_ELEMENTS, block_rows
 from mnlogit.objective.kernels import linear_predictor, row_max
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
@@ -61,12 +61,12 @@ TRANSPOSED_MIN_FEATURES = 64
 SWEEP_SPLIT_MIN_BLOCKS = 8
 # Fewest rows of a sweep's sub-block.
 _SWEEP_MIN_ROWS = 64
-#: Numbers per row sub-block of the sweep (``max(p, K)`` wide): 2¹⁶, a quarter of the
-#: other kernels' blocks, so that a sub-block of ``X`` with its ``(K, rows)`` linear
-#: predictor and probabilities stays in a 2 MiB L2 cache through the sub-block's dozen
-#: passes over them (the sweep alone: 17-24% faster on 100k x 20, 1M x 50 and 2M x 10
-#: than at 2¹⁸; issue-speed10, docs/solvers.md "The gradient sweep").
-SWEEP_ELEMENTS = 2**16
+#: Numbers per row sub-block of the sweep (``max(p, K)`` wide): ``blocks.READ_ELEMENTS``
+#: (2¹⁶), a quarter of the other kernels' blocks, so that a sub-block of ``X`` with its
+#: ``(K, rows)`` linear predictor and probabilities stays in a 2 MiB L2 cache through the
+#: sub-block's dozen passes over them (the sweep alone: 17-24% faster on 100k x 20,
+#: 1M x 50 and 2M x 10 than at 2¹⁸; issue-speed10, docs/solvers.md "The gradient sweep").
+SWEEP_ELEMENTS = READ_ELEMENTS
 
 
 class BlockLoss(NamedTuple):
