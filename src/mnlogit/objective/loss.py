@@ -57,8 +57,10 @@ ProbabilityVisitor = Callable[[FloatArray, slice], None]
 # Fewest features for which the first product is formed as Wᵀ X_sᵀ.
 TRANSPOSED_MIN_FEATURES = 64
 #: :func:`sweep_loss` splits its rows over :func:`~mnlogit.objective.threads.row_threads`
-#: Python threads only when each gets at least this many sub-blocks.
-SWEEP_SPLIT_MIN_BLOCKS = 8
+#: Python threads only when each gets at least this many sub-blocks: 32 of
+#: :data:`SWEEP_ELEMENTS` numbers, the 8 blocks of 2¹⁸ numbers of the rule before the
+#: sweep's blocks shrank (issue-speed10), so the same sweeps are split.
+SWEEP_SPLIT_MIN_BLOCKS = 32
 # Fewest rows of a sweep's sub-block.
 _SWEEP_MIN_ROWS = 64
 #: Numbers per row sub-block of the sweep (``max(p, K)`` wide): ``blocks.READ_ELEMENTS``
