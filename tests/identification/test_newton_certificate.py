@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
+import mnlogit.fitting as fitting
 import mnlogit.identification.separation_check as separation_check
 from mnlogit import MultinomialLogit
 from mnlogit.identification import detect_separation
@@ -199,3 +200,36 @@ def test_default_fit_on_separated_data_still_finds_it() -> None:
         model = MultinomialLogit().fit(X, y)
     assert model.separation_ is not None
     assert model.separation_.separated
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"reference": 2},
+        {"fit_intercept": False},
+        {"penalty": "l2", "alpha": 0.0},
+    ],
+)
+def test_hessian_certificate_in_other_coordinates(kwargs, monkeypatch) -> None:
+    """Another reference class (free coordinates), no intercept, weights with zeros,
+    features on scales 1e-4 .. 1e4 (rescaled columns): the Hessian certificate decides,
+    and it agrees with the LP."""
+    rng = np.random.default_rng(5)
+    n, p, K = 6000, 3, 4
+    X = rng.normal(size=(n, p)) * np.array([1e-4, 1.0, 1e4])
+    eta = (X / X.std(axis=0)) @ rng.normal(scale=0.6, size=(p, K))
+    y = (eta + rng.gumbel(size=(n, K))).argmax(axis=1)
+    w = rng.integers(0, 3, n).astype(float)
+    calls: list[bool] = []
+    real = fitting.newton_step_certifies
+
+    def counted(*args, **kw):
+        calls.append(real(*args, **kw))
+        return calls[-1]
+
+    monkeypatch.setattr(fitting, "newton_step_certifies", counted)
+    model = MultinomialLogit(**kwargs).fit(X, y, sample_weight=w)
+    assert calls == [True]
+    assert model.separation_ is None
+    codes = np.searchsorted(model.classes_, y)
+    assert not _lp_separated(X, codes, K, w)
