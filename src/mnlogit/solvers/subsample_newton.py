@@ -29,7 +29,8 @@ Hessian formed again only when progress slows (and L-BFGS corrections in between
 When the curvature is the Kronecker model on at most 300 parameters (no subsample:
 ``n < 160 m``), two slow iterations in a row switch it to the full data's exact Hessian
 for the rest of the solve: such a Hessian costs about a dozen passes, and the Kronecker
-model can stall for tens of iterations on correlated features.
+model can stall for tens of iterations on correlated features. It is formed again only
+after five slow iterations in a row (L-BFGS corrects it meanwhile).
 
 Iteration 0 of the history is the warm start (the subsample solution) evaluated on the
 full data; iterations are full-data iterations.
@@ -247,6 +248,8 @@ def solve(
     n = int(obj.n_samples)
     m = int(obj.n_params)
     kron = uses_kronecker(n, m) if state is None else state.kron
+    # the Kronecker model handed over to the exact Hessian (here or in the resumed state)
+    switched = not kron and uses_kronecker(n, m)
     if kron:
         check_requirements("subsample-newton", obj, REQUIRES_KRONECKER)
     monitor = ConvergenceMonitor("subsample-newton", options)
@@ -314,6 +317,7 @@ def solve(
         if kron and m <= _KRON_EXACT_MAX:
             # stalled with a Hessian that costs a dozen passes: exact curvature from here
             kron = cur.kron = False
+            switched = True
             inverse = cur.full(x)
             fresh, slow = True, 0
         elif kron:
@@ -326,8 +330,11 @@ def solve(
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
             inverse = cur.grow(x)
             fresh, slow = True, 0
-        elif slow >= _STALL or cur.rows >= n:
-            # Still slow with the largest subsample: the full data's Hessian (Newton).
+        elif slow >= _STALL or (cur.rows >= n and not switched):
+            # Still slow with the largest subsample: the full data's Hessian (Newton); after
+            # the Kronecker model's hand-over, whose Hessians cost a dozen passes each, only
+            # after _STALL slow iterations (illcond-20k-50-6: 3 Hessians and 19 iterations
+            # -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a default fit; issue-speed10)
             inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
