@@ -38,7 +38,7 @@ from mnlogit.identification import (
     kept_rows,
     separation_suspected,
 )
-from mnlogit.identification.existence import FitProbabilities
+from mnlogit.identification.existence import FitProbabilities, newton_step_certifies
 from mnlogit.inference.covariance import MAX_COV_PARAMS, FittedObjective, compute_covariance
 from mnlogit.objective import FirthObjective, MultinomialObjective, make_penalty
 from mnlogit.objective.sparse_penalties import SparsePenalty, resolve_penalty_factor
@@ -396,7 +396,11 @@ def _separation_check(
 ) -> SeparationResult | None:
     """The separation check of an unpenalized fit (it warns when the classes are separated).
 
-    Every such fit is checked. A fit that converged first looks for a certificate that no
+    Every such fit is checked. A converged fit whose solver kept the loss Hessian at its
+    point (the covariance's, formed in the last pass) first solves one system with it:
+    a short Newton step proves that no class is separated
+    (:func:`~mnlogit.identification.existence.newton_step_certifies`, no pass over ``X``).
+    Otherwise, a fit that converged first looks for a certificate that no
     class is separated (from its probabilities;
     :func:`~mnlogit.identification.existence.not_separated`); when that does not decide,
     the full LP runs for small fits and fits that show signs of separation
@@ -404,6 +408,8 @@ def _separation_check(
     decides (starting from the rows with the smallest fitted probabilities, where
     separated cells show first).
     """
+    if result.converged and _hessian_certifies(data, objective, result.x):
+        return None
     probabilities: FloatArray | FitProbabilities | None = None
     if result.converged:
         # every converged fit tries the certificate first, small ones too (an LP over
@@ -430,6 +436,28 @@ def _separation_check(
         subset_first=not suspected,
         column_factor=1.0 / data.column_scale,
     )
+
+
+def _hessian_certifies(data: PreparedData, objective: Objective, theta: FloatArray) -> bool:
+    """Whether the loss Hessian the solver's last pass kept at ``theta`` (for the
+    covariance) proves that no class is separated
+    (:func:`~mnlogit.identification.existence.newton_step_certifies`): one solve with a
+    matrix the fit has anyway, no pass over ``X``. False when none is kept
+    (``cov_type=None``, sparse X, a last pass not predicted), when the columns' max-abs
+    is unknown, or when it does not decide.
+    """
+    if not isinstance(objective, MultinomialObjective) or data.column_maxabs is None:
+        return False
+    H = objective.kept_loss_hessian(theta)
+    if H is None:
+        return False
+    bound = data.column_maxabs / data.column_scale  # max |x̃_il| on the scaled features
+    if data.fit_intercept:
+        bound = np.concatenate([[1.0], bound])
+    if not np.all(np.isfinite(bound)):
+        return False
+    _, g = objective.value_and_gradient(theta)  # the cached point: no pass
+    return newton_step_certifies(H, g, objective.full_coefficients, bound)
 
 
 def _fit_probabilities(objective: Objective, theta: FloatArray) -> FloatArray | FitProbabilities:

@@ -403,6 +403,11 @@ class PreparedData:
         :meth:`class_totals` when every weight is 1 (the class counts, as float64: the
         same numbers as the weighted ``bincount``, whose sums of ones are exact); ``None``
         otherwise (it is then summed when asked).
+    column_maxabs : ndarray of shape (p_kept,) or None
+        The kept columns' largest absolute values over all rows (the preparation's
+        column read): with ``column_scale`` they bound the scaled features, for the
+        separation certificate from the fit's Hessian
+        (:func:`mnlogit.identification.existence.newton_step_certifies`).
     """
 
     X: Any
@@ -425,6 +430,7 @@ class PreparedData:
     given_weight: FloatArray | None = None
     class_rows: FloatArray | None = None
     unit_class_totals: FloatArray | None = None
+    column_maxabs: FloatArray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -755,6 +761,7 @@ def prepare(
         given_weight=_given_weight(sample_weight),
         class_rows=_class_rows(column_sums, kept),
         unit_class_totals=weights.unit_totals(),
+        column_maxabs=maxabs,
     )
 
 

@@ -189,3 +189,25 @@ def test_not_honoured_in_fast_mode_nor_for_sparse_x(monkeypatch):
     sparse.hessian_with_next_gradient(True)
     sparse.value_and_gradient(np.zeros(sparse.n_params))
     assert calls == []
+
+
+@pytest.mark.parametrize("reference", [0, 2])
+def test_kept_loss_hessian_is_read_without_handing_it_over(reference, monkeypatch):
+    """``kept_loss_hessian``: the kept matrix at its own point only, read-only, equal to a
+    fresh loss Hessian, and still handed to the first ``hessian`` afterwards."""
+    calls = _counting(monkeypatch)
+    X, y, _, _, _ = _data(600, 3, 4, seed=12)
+    obj = _objective(X, y, 4, reference)
+    theta = np.linspace(-0.2, 0.3, obj.n_params)
+    assert obj.kept_loss_hessian(theta) is None  # nothing evaluated yet
+    obj.hessian_with_next_gradient(True)
+    obj.value_and_gradient(theta)
+    kept = obj.kept_loss_hessian(theta.copy())
+    assert kept is not None and not kept.flags.writeable
+    assert obj.kept_loss_hessian(theta + 1e-9) is None
+    fresh = _objective(X, y, 4, reference)
+    assert _rel(kept, fresh.hessian(theta)) <= 1e-12  # no penalty: loss Hessian
+    assert calls == [1]
+    H = obj.hessian(theta)
+    assert calls == [1] and np.shares_memory(H, kept)  # handed over, not formed again
+    assert obj.kept_loss_hessian(theta) is None

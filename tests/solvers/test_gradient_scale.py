@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 
 from mnlogit import MultinomialLogit
 from mnlogit.exceptions import ConvergenceWarning, InferenceUnavailableError
+from mnlogit.solvers import subsample_newton
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +80,10 @@ def _illconditioned(n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
-def test_auto_converges_where_its_approximate_solver_stalls():
+def test_auto_converges_where_its_approximate_solver_stalls(monkeypatch):
+    """The fallback to Newton after AUTO_PATIENCE iterations, with the Kronecker model
+    kept to the end (``_KRON_EXACT_MAX = 0``, as before issue-speed10)."""
+    monkeypatch.setattr(subsample_newton, "_KRON_EXACT_MAX", 0)
     X, y = _illconditioned()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -88,6 +92,24 @@ def test_auto_converges_where_its_approximate_solver_stalls():
     assert auto.solver_ == "subsample-newton, then newton"
     history = auto.convergence_.history
     assert [r.iteration for r in history] == list(range(auto.n_iter_ + 1))
+    newton = MultinomialLogit(solver="newton", cov_type=None).fit(X, y)
+    assert auto.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
+    assert_allclose(auto.coef_, newton.coef_, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_stalled_kronecker_model_switches_to_the_exact_hessian():
+    """255 parameters, no room for a subsample: after two slow Kronecker iterations the
+    exact Hessian takes over inside subsample-newton, which then converges on its own
+    in far fewer than AUTO_PATIENCE iterations, at Newton's optimum."""
+    X, y = _illconditioned()
+    n, m = X.shape[0], 5 * 51
+    assert subsample_newton.uses_kronecker(n, m) and m <= subsample_newton._KRON_EXACT_MAX
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        auto = MultinomialLogit(cov_type=None).fit(X, y)
+    assert auto.converged_ and auto.solver_ == "subsample-newton"
+    assert auto.n_iter_ < 30
     newton = MultinomialLogit(solver="newton", cov_type=None).fit(X, y)
     assert auto.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
     assert_allclose(auto.coef_, newton.coef_, rtol=1e-5, atol=1e-9)

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.objective.blocks import row_blocks
+from mnlogit.objective.blocks import READ_ELEMENTS, row_blocks
 
 __all__ = [
     "backproject",
@@ -300,8 +300,10 @@ def class_sums(
         # the one-hot block as (K, rows), as in the sweep (a third faster than
         # Xc.T @ block, docs/solvers.md)
         YX = np.zeros((K, X_b.shape[1]))
-        # blocks bounded in the one-hot block's width too (K = 100 with p = 20: 10 MB)
-        for sl in row_blocks(m, max(X_b.shape[1], K)):
+        # blocks bounded in the one-hot block's width too (K = 100 with p = 20: 10 MB);
+        # the preparation's column read's blocks (READ_ELEMENTS), whose class sums
+        # must equal these bit for bit
+        for sl in row_blocks(m, max(X_b.shape[1], K), elements=READ_ELEMENTS):
             Xc = np.asarray(X_b[sl], dtype=np.float64)
             rows = Xc.shape[0]
             block = np.zeros((K, rows))

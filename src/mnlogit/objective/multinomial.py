@@ -692,6 +692,27 @@ class MultinomialObjective:
 
         return rows
 
+    def kept_loss_hessian(self, theta: FloatArray) -> FloatArray | None:
+        """The loss Hessian the last pass formed at ``theta``, if it is still kept.
+
+        In the free coordinates of :meth:`hessian` (no penalty), as a read-only view: it
+        stays kept for the first :meth:`hessian` or :meth:`information` at ``theta`` (the
+        covariance's), so a caller may read it without forming it again. ``None`` when
+        the last pass formed none at exactly ``theta`` (or it was handed over already).
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1, (K-1) * p1) or None
+        """
+        point = self._point
+        if point is None or point.loss_hessian is None or not np.array_equal(theta, point.theta):
+            return None
+        if point.hessian_free != (self._hessian_coordinates() is not None):
+            return None
+        view = point.loss_hessian.view()
+        view.flags.writeable = False
+        return view
+
     def hessian(self, theta: FloatArray) -> FloatArray:
         """Hessian of ``f`` at ``theta`` (loss plus penalty).
 

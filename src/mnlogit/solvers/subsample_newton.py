@@ -26,6 +26,12 @@ subsample Hessian costs a few passes while the iteration contracts fast; when ``
 or 2,000 rows exceed ``n / 16`` there is no subsample and the method is Newton's with a
 Hessian formed again only when progress slows (and L-BFGS corrections in between).
 
+When the curvature is the Kronecker model on at most 300 parameters (no subsample:
+``n < 160 m``), two slow iterations in a row switch it to the full data's exact Hessian
+for the rest of the solve: such a Hessian costs about a dozen passes, and the Kronecker
+model can stall for tens of iterations on correlated features. It is formed again only
+after five slow iterations in a row (L-BFGS corrects it meanwhile).
+
 Iteration 0 of the history is the warm start (the subsample solution) evaluated on the
 full data; iterations are full-data iterations.
 """
@@ -79,6 +85,12 @@ _MEMORY = 10
 _STALL = 5
 # A chord iteration must shrink max|g| by at least this factor, else refresh.
 _SLOW = 0.5
+# The Kronecker model on at most this many parameters: two slow iterations in a row and
+# the exact Hessian of the full data takes over (then as without a subsample: L-BFGS
+# corrections, formed again when progress slows). A full Hessian then costs about a
+# dozen passes (illcond-20k-50-6: 255 parameters, 23 ms against 1.8 ms a pass), while
+# the Kronecker model can stall on correlated features (50 iterations, issue 18).
+_KRON_EXACT_MAX = 300
 
 
 def subsample_rows(n_samples: int, n_params: int) -> int:
@@ -235,7 +247,9 @@ def solve(
     obj = objective
     n = int(obj.n_samples)
     m = int(obj.n_params)
-    kron = uses_kronecker(n, m)
+    kron = uses_kronecker(n, m) if state is None else state.kron
+    # the Kronecker model handed over to the exact Hessian (here or in the resumed state)
+    switched = not kron and uses_kronecker(n, m)
     if kron:
         check_requirements("subsample-newton", obj, REQUIRES_KRONECKER)
     monitor = ConvergenceMonitor("subsample-newton", options)
@@ -300,7 +314,13 @@ def solve(
         slow = slow + 1 if float(np.max(np.abs(g))) > _SLOW * gmax else 0
         if slow < 2:
             continue
-        if kron:
+        if kron and m <= _KRON_EXACT_MAX:
+            # stalled with a Hessian that costs a dozen passes: exact curvature from here
+            kron = cur.kron = False
+            switched = True
+            inverse = cur.full(x)
+            fresh, slow = True, 0
+        elif kron:
             # The Kronecker model is formed again only when progress stalls: L-BFGS
             # corrects it meanwhile, and each one costs a weighted Gram matrix.
             if slow >= _STALL:
@@ -310,12 +330,15 @@ def solve(
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
             inverse = cur.grow(x)
             fresh, slow = True, 0
-        elif slow >= _STALL or cur.rows >= n:
-            # Still slow with the largest subsample: the full data's Hessian (Newton).
+        elif slow >= _STALL or (cur.rows >= n and not switched):
+            # Still slow with the largest subsample: the full data's Hessian (Newton); after
+            # the Kronecker model's hand-over, whose Hessians cost a dozen passes each, only
+            # after _STALL slow iterations (illcond-20k-50-6: 3 Hessians and 19 iterations
+            # -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a default fit; issue-speed10)
             inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
-    result.state = _State(inverse, list(pairs), cur.rows)
+    result.state = _State(inverse, list(pairs), cur.rows, kron)
     return result
 
 
@@ -333,11 +356,13 @@ def uses_kronecker(n_samples: int, n_params: int) -> bool:
 
 @dataclass
 class _State:
-    """What a later call needs to continue: the factored Hessian, pairs, subsample rows."""
+    """What a later call needs to continue: the factored Hessian (or the Kronecker
+    model, ``kron``), pairs, subsample rows."""
 
     inverse: Inverse
     pairs: list[tuple[FloatArray, FloatArray, float]]
     rows: int
+    kron: bool = False
 
     def resume(
         self, objective: SolverObjective, x0: FloatArray, options: SolverOptions
