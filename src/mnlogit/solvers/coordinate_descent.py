@@ -47,6 +47,7 @@ import numpy as np
 
 from mnlogit.objective.compiled import HAVE_NUMBA, compiled
 from mnlogit.solvers.support_cg import support_cg
+from mnlogit.solvers.symmetric_eigen import symmetric_eigen
 
 __all__ = [
     "HAVE_NUMBA",
@@ -477,6 +478,7 @@ def _block_curvatures(
     K = P.shape[0]
     n = P.shape[1]
     H = np.zeros((K, K))
+    scratch = np.empty((K + 2, K))
     wP = np.empty((n, K)).T if sparse else np.empty((K, 0))
     if sparse:
         for i in range(n):
@@ -497,11 +499,18 @@ def _block_curvatures(
                     H[k, k] += c * P[k, i]
                     for m in range(K):
                         H[k, m] -= c * P[k, i] * P[m, i]
-        mu, V = np.linalg.eigh(H)
-        for k in range(K):
-            evals[j, k] = max(mu[k], 0.0)
-            for m in range(K):
-                evecs[j, k, m] = V[k, m]
+        _store_eigen(H, j, scratch, evals, evecs)
+
+
+@compiled
+def _store_eigen(H: Any, j: int, scratch: Any, evals: Any, evecs: Any) -> None:
+    """``evals[j]`` (K,), the eigenvalues of the block Hessian ``H`` (K, K) clipped at 0, and
+    ``evecs[j]`` (K, K), its eigenvectors as columns (:func:`symmetric_eigen`: no LAPACK call
+    per block, ``scratch`` (K + 2, K) reused)."""
+    K = H.shape[0]
+    symmetric_eigen(H, scratch[0], evecs[j], scratch[1], scratch[2:])
+    for k in range(K):
+        evals[j, k] = max(scratch[0, k], 0.0)
 
 
 @compiled
@@ -509,13 +518,9 @@ def _block_eigen(features: Any, H: Any, evals: Any, evecs: Any) -> None:
     """Eigenvalues ``evals[j]`` (K,) and vectors ``evecs[j]`` (K, K) of the given block
     Hessians ``H[t]`` of ``j = features[t]``."""
     K = H.shape[1]
+    scratch = np.empty((K + 2, K))
     for t in range(features.shape[0]):
-        j = features[t]
-        mu, V = np.linalg.eigh(H[t])
-        for k in range(K):
-            evals[j, k] = max(mu[k], 0.0)
-            for m in range(K):
-                evecs[j, k, m] = V[k, m]
+        _store_eigen(H[t], features[t], scratch, evals, evecs)
 
 
 def block_hessians(Xd: Any, features: Any, wP: Any, P: Any, rows: int = 2048) -> Any:
