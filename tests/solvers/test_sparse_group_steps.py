@@ -51,7 +51,7 @@ def test_group_step_reaches_the_block_optimum(sparse, dtype, lam1, lam2):
     D_before = np.array(D)
     change = _group_step(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, j, P, wP, G, lam1, lam2,
-        mu, np.ascontiguousarray(V), W, D, pd, np.empty((3, K)),
+        mu, np.ascontiguousarray(V), W, D, pd, np.empty((3, K)), 1.0 / w,
     )  # fmt: skip
     u = W[j]
     grad = g + H @ (u - z) + lam2 * u  # the smooth part's gradient at the new block
@@ -63,7 +63,7 @@ def test_group_step_reaches_the_block_optimum(sparse, dtype, lam1, lam2):
         assert norm > 0.0
         assert np.allclose(grad + lam1 * u / norm, 0.0, rtol=0.0, atol=1e-12)
     assert change == pytest.approx((mu[-1] + lam2) * np.linalg.norm(u - z), rel=1e-12)
-    # the predictor change and p . d moved with the block
+    # the predictor change and p . d moved with the block (p read as (w p) / w, sparse X)
     assert np.allclose(D, D_before + np.outer(u - z, X64[:, j]), rtol=0.0, atol=1e-14)
     assert np.allclose(pd, np.einsum("ki,ki->i", P, D), rtol=0.0, atol=1e-14)
     assert np.array_equal(W[np.arange(6) != j], _state(sparse, dtype)[5][np.arange(6) != j])

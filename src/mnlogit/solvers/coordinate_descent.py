@@ -655,6 +655,7 @@ def _group_step(
     D: Any,
     pd: Any,
     work: Any,
+    winv: Any,
 ) -> float:
     """Feature ``j``'s block set to its exact optimum; returns the scaled change."""
     K = P.shape[0]
@@ -683,7 +684,7 @@ def _group_step(
         W[j, k] = u
         change += steps[k] * steps[k]
     if change > 0.0 and sparse:
-        _block_move(Xd, indptr, indices, data, sparse, j, steps, P, D, pd)
+        _block_move_weighted(Xd, indptr, indices, data, sparse, j, steps, wP, winv, D, pd)
     elif change > 0.0:
         _dense_group_move(Xd, j, steps, P, D, pd)
     return (mu[K - 1] + lam2) * np.sqrt(change)
@@ -1020,7 +1021,7 @@ def _sweep(
         if group:
             change = _group_step(
                 Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j],
-                evals[j], evecs[j], W, D, pd, work,
+                evals[j], evecs[j], W, D, pd, work, winv,
             )  # fmt: skip
         elif by_block:
             change = _lasso_block_steps(
