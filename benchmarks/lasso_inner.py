@@ -6,7 +6,8 @@ by its block Hessian (``LASSO_BLOCKS``); with ``--switch blocks-dense`` the same
 (``LASSO_BLOCKS_DENSE``, with ``LASSO_BLOCK_PASSES`` passes over a feature's classes); with
 ``--switch predictor`` each alpha warm-started from the previous solution against the
 secant extrapolation of the two previous ones (``PATH_PREDICTOR``; ``PATH_PREDICTOR_GROUP``
-with ``--penalty group``, dense X only unless ``PATH_PREDICTOR_SPARSE_GROUP``); with
+with ``--penalty group``); with ``--switch predictor-sparse-group`` the same for the group
+penalty with sparse X alone (``PATH_PREDICTOR_SPARSE_GROUP``); with
 ``--switch curvatures`` every inner solve computing its curvatures against an alpha's
 second inner solve reusing the first's (``CURVATURE_REUSE``, dense X); with
 ``--setting NAME A B`` a numeric constant of :mod:`mnlogit.solvers.proximal_newton` at
@@ -39,6 +40,7 @@ SWITCHES = {
     "blocks-dense": "LASSO_BLOCKS_DENSE",
     "predictor": "PATH_PREDICTOR",
     "curvatures": "CURVATURE_REUSE",
+    "predictor-sparse-group": "PATH_PREDICTOR_SPARSE_GROUP",
 }
 
 

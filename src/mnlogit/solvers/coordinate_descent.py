@@ -47,6 +47,7 @@ import numpy as np
 
 from mnlogit.objective.compiled import HAVE_NUMBA, compiled
 from mnlogit.solvers.support_cg import support_cg
+from mnlogit.solvers.symmetric_eigen import symmetric_eigen
 
 __all__ = [
     "HAVE_NUMBA",
@@ -553,6 +554,7 @@ def _block_curvatures(
     K = P.shape[0]
     n = P.shape[1]
     H = np.zeros((K, K))
+    scratch = np.empty((K + 2, K))
     wP = np.empty((n, K)).T if sparse else np.empty((K, 0))
     if sparse:
         for i in range(n):
@@ -573,11 +575,18 @@ def _block_curvatures(
                     H[k, k] += c * P[k, i]
                     for m in range(K):
                         H[k, m] -= c * P[k, i] * P[m, i]
-        mu, V = np.linalg.eigh(H)
-        for k in range(K):
-            evals[j, k] = max(mu[k], 0.0)
-            for m in range(K):
-                evecs[j, k, m] = V[k, m]
+        _store_eigen(H, j, scratch, evals, evecs)
+
+
+@compiled
+def _store_eigen(H: Any, j: int, scratch: Any, evals: Any, evecs: Any) -> None:
+    """``evals[j]`` (K,), the eigenvalues of the block Hessian ``H`` (K, K) clipped at 0, and
+    ``evecs[j]`` (K, K), its eigenvectors as columns (:func:`symmetric_eigen`: no LAPACK call
+    per block, ``scratch`` (K + 2, K) reused)."""
+    K = H.shape[0]
+    symmetric_eigen(H, scratch[0], evecs[j], scratch[1], scratch[2:])
+    for k in range(K):
+        evals[j, k] = max(scratch[0, k], 0.0)
 
 
 @compiled
@@ -585,13 +594,9 @@ def _block_eigen(features: Any, H: Any, evals: Any, evecs: Any) -> None:
     """Eigenvalues ``evals[j]`` (K,) and vectors ``evecs[j]`` (K, K) of the given block
     Hessians ``H[t]`` of ``j = features[t]``."""
     K = H.shape[1]
+    scratch = np.empty((K + 2, K))
     for t in range(features.shape[0]):
-        j = features[t]
-        mu, V = np.linalg.eigh(H[t])
-        for k in range(K):
-            evals[j, k] = max(mu[k], 0.0)
-            for m in range(K):
-                evecs[j, k, m] = V[k, m]
+        _store_eigen(H[t], features[t], scratch, evals, evecs)
 
 
 def block_hessians(Xd: Any, features: Any, wP: Any, P: Any, rows: int = 2048) -> Any:
@@ -636,31 +641,24 @@ def block_hessians(Xd: Any, features: Any, wP: Any, P: Any, rows: int = 2048) ->
 
 
 @compiled
-def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) -> None:
-    """``u`` with ``(V diag(mu) V^T + lam2 + lam1 / ||u||) u = c`` (0 when ``||c|| <= lam1``)."""
-    K = c.shape[0]
-    cp = np.zeros(K)
+def _group_optimum(mu: Any, cp: Any, lam1: float, lam2: float, out: Any) -> None:
+    """In the eigenbasis of the block Hessian ``V diag(mu) V^T``: ``out = V^T u`` (K,) of the
+    ``u`` with ``(V diag(mu) V^T + lam2 + lam1 / ||u||) u = c``, given ``cp = V^T c`` (K,)
+    (``u = 0`` when ``||c|| <= lam1``)."""
+    K = cp.shape[0]
     norm = 0.0
     for m in range(K):
-        s = 0.0
-        for k in range(K):
-            s += V[k, m] * c[k]
-        cp[m] = s
-        norm += c[m] * c[m]
+        norm += cp[m] * cp[m]
     norm = np.sqrt(norm)
     if norm <= lam1:
-        for k in range(K):
-            out[k] = 0.0
+        for m in range(K):
+            out[m] = 0.0
         return
     if lam1 == 0.0:  # unpenalized (or ridge only): the pseudo-inverse's solution
         top = mu[K - 1] + lam2
-        for k in range(K):
-            s = 0.0
-            for m in range(K):
-                a = mu[m] + lam2
-                if a > 1e-12 * top:
-                    s += V[k, m] * cp[m] / a
-            out[k] = s
+        for m in range(K):
+            a = mu[m] + lam2
+            out[m] = cp[m] / a if a > 1e-12 * top else 0.0
         return
     # phi(r) = S(r)^(-1/2) - 1, S(r) = sum_m cp_m^2 / (r a_m + lam1)^2: increasing in r,
     # phi(0) < 0; Newton from the left
@@ -683,11 +681,8 @@ def _group_optimum(mu: Any, V: Any, c: Any, lam1: float, lam2: float, out: Any) 
         r = max(r + step, 0.5 * r)
         if abs(step) <= 1e-15 * r:
             break
-    for k in range(K):
-        s = 0.0
-        for m in range(K):
-            s += V[k, m] * cp[m] / (mu[m] + lam2 + lam1 / r)
-        out[k] = s
+    for m in range(K):
+        out[m] = cp[m] / (mu[m] + lam2 + lam1 / r)
 
 
 @compiled
@@ -736,31 +731,36 @@ def _group_step(
     D: Any,
     pd: Any,
     work: Any,
+    winv: Any,
 ) -> float:
     """Feature ``j``'s block set to its exact optimum; returns the scaled change."""
     K = P.shape[0]
-    q, u, steps = work[0], work[1], work[2]
+    q, up, cp = work[0], work[1], work[2]
     if sparse:
         _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
     else:
         _dense_group_gradient(Xd, j, wP, D, pd, q)
     for k in range(K):
-        q[k] = -(G[j, k] + q[k])  # c = H_j z - g at the block's current value z = W[j]
-    for m in range(K):
-        s = 0.0
+        q[k] += G[j, k]  # the model's gradient g at the block's current value z = W[j]
+    for m in range(K):  # c = H_j z - g in the eigenbasis: mu * (V^T z) - V^T g
+        sz = 0.0
+        sg = 0.0
         for k in range(K):
-            s += V[k, m] * W[j, k]
-        s *= mu[m]
-        for k in range(K):
-            q[k] += V[k, m] * s
-    _group_optimum(mu, V, q, lam1, lam2, u)
+            sz += V[k, m] * W[j, k]
+            sg += V[k, m] * q[k]
+        cp[m] = mu[m] * sz - sg
+    _group_optimum(mu, cp, lam1, lam2, up)
+    steps = cp  # (V^T c is read no more)
     change = 0.0
     for k in range(K):
-        steps[k] = u[k] - W[j, k]
-        W[j, k] = u[k]
+        u = 0.0
+        for m in range(K):
+            u += V[k, m] * up[m]
+        steps[k] = u - W[j, k]
+        W[j, k] = u
         change += steps[k] * steps[k]
     if change > 0.0 and sparse:
-        _block_move(Xd, indptr, indices, data, sparse, j, steps, P, D, pd)
+        _block_move_weighted(Xd, indptr, indices, data, sparse, j, steps, wP, winv, D, pd)
     elif change > 0.0:
         _dense_group_move(Xd, j, steps, P, D, pd)
     return (mu[K - 1] + lam2) * np.sqrt(change)
@@ -1111,7 +1111,7 @@ def _sweep(
         if group:
             change = _group_step(
                 Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j],
-                evals[j], evecs[j], W, D, pd, work,
+                evals[j], evecs[j], W, D, pd, work, winv,
             )  # fmt: skip
         elif by_block:
             change = _lasso_block_steps(
