@@ -233,3 +233,35 @@ def test_hessian_certificate_in_other_coordinates(kwargs, monkeypatch) -> None:
     assert model.separation_ is None
     codes = np.searchsorted(model.classes_, y)
     assert not _lp_separated(X, codes, K, w)
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0])
+def test_package_path_does_not_certify_a_quasi_separated_fit(scale, monkeypatch) -> None:
+    """Through ``MultinomialLogit().fit``: a rare indicator (five rows, all of class 2, on
+    a column of max-abs ``scale`` behind an aliased copy of another column), another
+    reference class and weights with zeros. The Hessian certificate is asked (the fit
+    converges and keeps its covariance Hessian) and must not certify: the separation LP
+    then reports the separated class. An understated column bound would certify here."""
+    rng = np.random.default_rng(8)
+    n, K = 4000, 3
+    X = rng.normal(size=(n, 2))
+    y = (X @ rng.normal(size=(2, K)) + rng.gumbel(size=(n, K))).argmax(axis=1)
+    rare = np.zeros(n)
+    rare[:5] = scale
+    y[:5] = 2
+    Xa = np.column_stack([X[:, 0], X[:, 0], X[:, 1], rare])  # column 1 aliases column 0
+    w = rng.integers(0, 3, n).astype(float)
+    w[:5] = 1.0
+    calls: list[bool] = []
+    real = fitting.newton_step_certifies
+
+    def counted(*args, **kw):
+        calls.append(real(*args, **kw))
+        return calls[-1]
+
+    monkeypatch.setattr(fitting, "newton_step_certifies", counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultinomialLogit(reference=2).fit(Xa, y, sample_weight=w)
+    assert calls and not any(calls)
+    assert model.separation_ is not None and model.separation_.separated

@@ -43,6 +43,8 @@ SPLITS = [0, 1, 13, 64, 100, N]  # an arbitrary split of the rows, one block of 
 def small_blocks(monkeypatch):
     """Sub-blocks of a few rows, so every kernel's inner loop runs several times."""
     monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", 32)
+    monkeypatch.setattr(blocks, "READ_ELEMENTS", 32)
+    monkeypatch.setattr(blocks, "READ_MIN_ROWS", 1)
     monkeypatch.setattr(hessian_module, "HESSIAN_MIN_ROWS", 8)
 
 

@@ -418,6 +418,8 @@ def test_dense_gram_chunking_does_not_change_hessian(monkeypatch, chunk):
     theta = random_theta(obj, seed=40)
     expected = obj.hessian(theta)
     monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "READ_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "READ_MIN_ROWS", 1)
     monkeypatch.setattr(hessian_kernel, "HESSIAN_MIN_ROWS", 1)
     chunked = MultinomialObjective(X, y, 3, sw, obj.param, obj.penalty)
     assert_allclose(chunked.hessian(theta), expected, rtol=1e-12, atol=1e-15)

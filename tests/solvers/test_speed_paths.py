@@ -463,6 +463,8 @@ def test_float32_objective_fast_and_exact_modes(sparse, reference, alpha, weight
 def test_float32_exact_mode_with_small_chunks_equals_float64(monkeypatch, chunk):
     """Exact mode converts row chunks of X; tiny chunks exercise the loop and the edges."""
     monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "READ_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "READ_MIN_ROWS", 1)
     n, p, K = 301, 4, 3
     X, y, _ = make_data(n=n, p=p, K=K, seed=24)
     X32 = X.astype(np.float32)
@@ -512,6 +514,8 @@ def test_syrk_hessian_matches_finite_differences(monkeypatch, K, fit_intercept, 
     gradient, with chunks of one row, a few rows, and all rows; weights, a penalty,
     feature scales and a non-first reference class."""
     monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "READ_ELEMENTS", chunk)
+    monkeypatch.setattr(blocks, "READ_MIN_ROWS", 1)
     n, p = 157, 3
     X, y, _ = make_data(n=n, p=p, K=K, seed=30 + K)
     obj = objective(

@@ -36,7 +36,7 @@ and ``s̄_i = Σ_j P_ij s_ij``,
 
     Σ_ik μ_ik a_ik = r - H z        for  μ_ik = w_i P_ik (1 - (s̄_i - s_ik)),  k != y_i.
 
-So the solution of ``H z = r`` -- minus the Newton step at the fit's point -- is a
+So the solution of ``H z = r`` -- the Newton step at the fit's point -- is a
 certificate when ``s̄_i - s_ik <= 1/2`` on every cell. ``s̄_i - s_ik`` is at most
 ``max_j s_ij - min_k s_ik <= max_{j,k} Σ_l c_l |z_lj - z_lk|`` with ``c_l`` a bound on
 ``|x̃_il|`` over the rows, so the check reads neither ``X`` nor the probabilities: a

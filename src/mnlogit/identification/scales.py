@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from scipy.linalg.blas import dsyrk as _syrk
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.objective.blocks import READ_ELEMENTS, row_blocks
+from mnlogit.objective.blocks import column_read_blocks, row_blocks
 
 __all__ = [
     "FEATURE_RANGE",
@@ -205,7 +205,7 @@ def column_maxabs_and_gram(
     # blocks of READ_ELEMENTS: each is read four times while in L2 (1M x 50: 0.184 ->
     # 0.170 s, 2M x 10: 0.082 -> 0.067 s against the 2^18 blocks; issue-speed10); the
     # class sums' blocks (mnlogit.objective.kernels.class_sums) are the same
-    blocks = row_blocks(n, max(p, n_classes), elements=READ_ELEMENTS)
+    blocks = column_read_blocks(n, max(p, n_classes))
     ones = np.ones(blocks[0].stop - blocks[0].start if blocks else 0)
     with np.errstate(over="ignore", invalid="ignore"):
         for sl in blocks:

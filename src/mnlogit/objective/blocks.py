@@ -17,7 +17,14 @@ stay in a 2 MiB L2 cache (issue-speed10: the sweep 17-24% faster, the column rea
 
 from __future__ import annotations
 
-__all__ = ["BLOCK_ELEMENTS", "READ_ELEMENTS", "block_rows", "row_blocks"]
+__all__ = [
+    "BLOCK_ELEMENTS",
+    "READ_ELEMENTS",
+    "READ_MIN_ROWS",
+    "block_rows",
+    "column_read_blocks",
+    "row_blocks",
+]
 
 # Numbers per row block (2 MiB of float64).
 BLOCK_ELEMENTS = 2**18
@@ -26,9 +33,15 @@ BLOCK_ELEMENTS = 2**18
 #: Numbers per row block of the kernels that read a block of ``X`` several times (module
 #: docstring): 512 KiB of float64.
 READ_ELEMENTS = 2**16
+#: Fewest rows of the preparation's column read and of the class sums that equal it
+#: (:func:`column_read_blocks`): on wide X, 2¹⁶ numbers would leave a few dozen rows per
+#: rank-k update of the Gram matrix (the lead's review of issue-speed10, one thread, best
+#: of 3: 6000 x 1500 0.230 s with 43 rows, 0.205 s with 128; 40000 x 400, 1M x 50 and
+#: 2M x 10 equal either way).
+READ_MIN_ROWS = 128
 
 
-def block_rows(row_width: int, min_rows: int = 1, elements: int | None = None) -> int:
+def block_rows(row_width: int, min_rows: int = 1, *, read: bool = False) -> int:
     """Rows per block for temporaries ``row_width`` numbers wide.
 
     Parameters
@@ -37,28 +50,31 @@ def block_rows(row_width: int, min_rows: int = 1, elements: int | None = None) -
         Numbers per row of the widest per-block temporary.
     min_rows : int, default=1
         Fewest rows of a block, for kernels whose BLAS calls lose speed on few rows.
-    elements : int, optional
-        Numbers per block (default :data:`BLOCK_ELEMENTS`; :data:`READ_ELEMENTS` for
-        the kernels that read a block several times).
+    read : bool, default=False
+        Blocks of :data:`READ_ELEMENTS` numbers (the kernels that read a block several
+        times) instead of :data:`BLOCK_ELEMENTS`; either is looked up at the call, so a
+        test that shrinks it reaches every kernel.
 
     Returns
     -------
     int
         ``max(min_rows, elements // row_width)``, at least 1.
     """
-    size = BLOCK_ELEMENTS if elements is None else elements
+    size = READ_ELEMENTS if read else BLOCK_ELEMENTS
     return max(min_rows, size // max(row_width, 1), 1)
 
 
 def row_blocks(
-    n_rows: int, row_width: int, min_rows: int = 1, elements: int | None = None
+    n_rows: int, row_width: int, min_rows: int = 1, *, read: bool = False
 ) -> list[slice]:
     """Consecutive row slices covering ``0 .. n_rows`` of :func:`block_rows` rows each.
 
     Parameters
     ----------
     n_rows : int
-    row_width, min_rows, elements : int
+    row_width, min_rows : int
+        As for :func:`block_rows`.
+    read : bool, default=False
         As for :func:`block_rows`.
 
     Returns
@@ -66,5 +82,23 @@ def row_blocks(
     list of slice
         The last one may be shorter; empty for ``n_rows == 0``.
     """
-    step = block_rows(row_width, min_rows, elements)
+    step = block_rows(row_width, min_rows, read=read)
     return [slice(a, min(a + step, n_rows)) for a in range(0, n_rows, step)]
+
+
+def column_read_blocks(n_rows: int, row_width: int) -> list[slice]:
+    """The row blocks of the preparation's column read, and of the class sums that must
+    equal its sums bit for bit: :data:`READ_ELEMENTS` numbers, at least
+    :data:`READ_MIN_ROWS` rows (both looked up at the call).
+
+    Parameters
+    ----------
+    n_rows : int
+    row_width : int
+        ``max(p, K)``.
+
+    Returns
+    -------
+    list of slice
+    """
+    return row_blocks(n_rows, row_width, READ_MIN_ROWS, read=True)

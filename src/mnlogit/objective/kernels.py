@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from mnlogit.objective.blocks import READ_ELEMENTS, row_blocks
+from mnlogit.objective.blocks import column_read_blocks, row_blocks
 
 __all__ = [
     "backproject",
@@ -303,7 +303,7 @@ def class_sums(
         # blocks bounded in the one-hot block's width too (K = 100 with p = 20: 10 MB);
         # the preparation's column read's blocks (READ_ELEMENTS), whose class sums
         # must equal these bit for bit
-        for sl in row_blocks(m, max(X_b.shape[1], K), elements=READ_ELEMENTS):
+        for sl in column_read_blocks(m, max(X_b.shape[1], K)):
             Xc = np.asarray(X_b[sl], dtype=np.float64)
             rows = Xc.shape[0]
             block = np.zeros((K, rows))

@@ -32,12 +32,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from mnlogit.objective.blocks import READ_ELEMENTS, block_rows
+from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.kernels import linear_predictor, row_max
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
-    "SWEEP_ELEMENTS",
     "SWEEP_SPLIT_MIN_BLOCKS",
     "TRANSPOSED_MIN_FEATURES",
     "BlockLoss",
@@ -58,17 +57,12 @@ ProbabilityVisitor = Callable[[FloatArray, slice], None]
 TRANSPOSED_MIN_FEATURES = 64
 #: :func:`sweep_loss` splits its rows over :func:`~mnlogit.objective.threads.row_threads`
 #: Python threads only when each gets at least this many sub-blocks: 32 of
-#: :data:`SWEEP_ELEMENTS` numbers, the 8 blocks of 2¹⁸ numbers of the rule before the
-#: sweep's blocks shrank (issue-speed10), so the same sweeps are split.
+#: :func:`sweep_rows`, the 8 blocks of 2¹⁸ numbers of the rule before the sweep's blocks
+#: shrank (issue-speed10), so the same sweeps are split where ``max(p, K) <= 1024`` (wider,
+#: the 64-row floor makes the sub-blocks larger and the split starts at 2,048 rows).
 SWEEP_SPLIT_MIN_BLOCKS = 32
 # Fewest rows of a sweep's sub-block.
 _SWEEP_MIN_ROWS = 64
-#: Numbers per row sub-block of the sweep (``max(p, K)`` wide): ``blocks.READ_ELEMENTS``
-#: (2¹⁶), a quarter of the other kernels' blocks, so that a sub-block of ``X`` with its
-#: ``(K, rows)`` linear predictor and probabilities stays in a 2 MiB L2 cache through the
-#: sub-block's dozen passes over them (the sweep alone: 17-24% faster on 100k x 20,
-#: 1M x 50 and 2M x 10 than at 2¹⁸; issue-speed10, docs/solvers.md "The gradient sweep").
-SWEEP_ELEMENTS = READ_ELEMENTS
 
 
 class BlockLoss(NamedTuple):
@@ -91,8 +85,15 @@ class BlockLoss(NamedTuple):
 
 
 def sweep_rows(n_features: int, n_classes: int) -> int:
-    """Rows per sub-block of :func:`sweep_loss` for ``p`` features and ``K`` classes."""
-    return block_rows(max(n_features, n_classes), _SWEEP_MIN_ROWS, SWEEP_ELEMENTS)
+    """Rows per sub-block of :func:`sweep_loss` for ``p`` features and ``K`` classes.
+
+    Blocks of ``blocks.READ_ELEMENTS`` (2¹⁶) numbers, ``max(p, K)`` wide, a quarter of the
+    other kernels' blocks, so that a sub-block of ``X`` with its ``(K, rows)`` linear
+    predictor and probabilities stays in a 2 MiB L2 cache through the sub-block's dozen
+    passes over them (the sweep alone: 17-24% faster on 100k x 20, 1M x 50 and 2M x 10
+    than at 2¹⁸; issue-speed10, docs/solvers.md "The gradient sweep"); at least 64 rows.
+    """
+    return block_rows(max(n_features, n_classes), _SWEEP_MIN_ROWS, read=True)
 
 
 def sweep_loss(

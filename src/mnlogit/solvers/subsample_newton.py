@@ -27,7 +27,7 @@ or 2,000 rows exceed ``n / 16`` there is no subsample and the method is Newton's
 Hessian formed again only when progress slows (and L-BFGS corrections in between).
 
 When the curvature is the Kronecker model on at most 300 parameters (no subsample:
-``n < 160 m``), two slow iterations in a row switch it to the full data's exact Hessian
+``n < 16 max(10 m, 2000)``), two slow iterations in a row switch it to the full data's exact Hessian
 for the rest of the solve: such a Hessian costs about a dozen passes, and the Kronecker
 model can stall for tens of iterations on correlated features. It is formed again only
 after five slow iterations in a row (L-BFGS corrects it meanwhile).
