@@ -68,3 +68,38 @@ def test_group_step_reaches_the_block_optimum(sparse, dtype, lam1, lam2):
     assert np.allclose(pd, np.einsum("ki,ki->i", P, D), rtol=0.0, atol=1e-14)
     assert np.array_equal(W[np.arange(6) != j], _state(sparse, dtype)[5][np.arange(6) != j])
     assert not np.array_equal(W0, W)
+
+
+def test_block_optimum_without_a_finite_optimum_takes_no_step():
+    """``c`` beyond ``lam1`` in the block Hessian's null space with no ridge: the block's
+    model has no finite minimizer; the step is 0 (no division by zero)."""
+    from mnlogit.solvers.coordinate_descent import _group_optimum
+
+    out = np.full(2, np.nan)
+    _group_optimum(np.zeros(2), np.array([1.0, 0.0]), 0.5, 0.0, out)
+    assert np.array_equal(out, np.zeros(2))
+
+
+@pytest.mark.parametrize("penalty", ["group", "l1"])
+def test_subnormal_weights_leave_the_fit_finite(penalty):
+    """Rows of subnormal weight (1e-310: ``1 / w`` overflows) on sparse X: the fit is
+    finite, converges, and equals the fit without those rows (they add ~1e-308 to every
+    sum). Before the review of issue-group10 the group fit returned NaN."""
+    import scipy.sparse as sp
+    from scipy.special import softmax
+
+    from mnlogit import MultinomialLogit
+
+    rng = np.random.default_rng(0)
+    n, p, K = 600, 30, 5
+    X = sp.random(n, p, density=0.2, random_state=1, format="csr") * 3.0
+    B = np.zeros((p, K))
+    B[:6] = rng.standard_normal((6, K)) * 2
+    y = np.array([rng.choice(K, p=q) for q in softmax(X.toarray() @ B, axis=1)])
+    sw = rng.uniform(0.5, 2, n)
+    sw[:50] = 1e-310
+    fit = MultinomialLogit(penalty=penalty, alpha=0.002).fit(X, y, sample_weight=sw)
+    assert fit.converged_
+    assert np.isfinite(fit.coef_).all()
+    kept = MultinomialLogit(penalty=penalty, alpha=0.002).fit(X[50:], y[50:], sample_weight=sw[50:])
+    np.testing.assert_allclose(fit.predict_proba(X), kept.predict_proba(X), atol=1e-6)

@@ -475,10 +475,12 @@ def _block_move_weighted(
 
 @compiled
 def _inverse_weights(w: Any) -> Any:
-    """``1 / w_i`` (n,), 0 where ``w_i = 0``."""
+    """``1 / w_i`` (n,), 0 where ``w_i = 0`` or where ``1 / w_i`` overflows (a subnormal
+    weight: such a row adds at most about 1e-308 to any sum, so its stale ``p_i · d_i``
+    does no harm, while an infinite ``1 / w_i`` would turn the sums to NaN)."""
     out = np.zeros(w.shape[0])
     for i in range(w.shape[0]):
-        if w[i] > 0.0:
+        if w[i] > 0.0 and 1.0 / w[i] < np.inf:
             out[i] = 1.0 / w[i]
     return out
 
@@ -681,6 +683,10 @@ def _group_optimum(mu: Any, cp: Any, lam1: float, lam2: float, out: Any) -> None
         r = max(r + step, 0.5 * r)
         if abs(step) <= 1e-15 * r:
             break
+    if not r > 0.0:  # c beyond lam1 in the Hessian's null space (lam2 = 0): no finite
+        for m in range(K):  # optimum of the block's model; no step (the line search and
+            out[m] = 0.0  # the KKT check of the outer loop decide)
+        return
     for m in range(K):
         out[m] = cp[m] / (mu[m] + lam2 + lam1 / r)
 

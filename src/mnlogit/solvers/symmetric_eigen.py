@@ -25,6 +25,13 @@ __all__ = ["symmetric_eigen"]
 
 #: Implicit QL iterations allowed per eigenvalue (EISPACK's limit is 30; a few suffice).
 QL_MAX_ITER = 60
+#: Entries below this after the scaling to a largest entry near 1 are set to 0: with at most
+#: a few dozen entries a row, a change of norm under ``eps ||A||``, inside the backward error
+#: that LAPACK's ``eigh`` itself guarantees; left in, entries graded down to the subnormals
+#: made the QL rotations overflow to inf or lose the eigenvectors' orthogonality (the lead's
+#: review of issue-group10: 4,000 saturated softmax and graded blocks, 42 non-finite results
+#: and 106 orthogonality losses before, none after).
+FLUSH_BELOW = 2.0**-60
 
 
 @compiled
@@ -184,6 +191,19 @@ def _ql_iterations(U: Any, d: Any, e: Any) -> bool:
 
 
 @compiled
+def _all_finite(mu: Any, U: Any) -> bool:
+    """Whether every eigenvalue (n,) and eigenvector entry (n, n) is finite."""
+    n = mu.shape[0]
+    for i in range(n):
+        if not np.isfinite(mu[i]):
+            return False
+        for j in range(n):
+            if not np.isfinite(U[i, j]):
+                return False
+    return True
+
+
+@compiled
 def symmetric_eigen(A: Any, mu: Any, V: Any, e: Any, U: Any) -> None:
     """Eigenvalues ``mu`` (n,) in increasing order and orthonormal eigenvectors ``V`` (n, n)
     (columns: ``A V[:, m] = mu[m] V[:, m]``) of the symmetric ``A`` (n, n; its lower
@@ -204,17 +224,22 @@ def symmetric_eigen(A: Any, mu: Any, V: Any, e: Any, U: Any) -> None:
     for i in range(n):
         for j in range(i + 1):
             top = max(top, abs(A[i, j]))
-    # a power of 2 near the largest entry (exact scaling): no overflow or underflow inside
-    scale = 2.0 ** np.round(np.log2(top)) if 0.0 < top < np.inf else 1.0
+    # a power of 2 near the largest entry (exact scaling; 2**1023 at most, 2**1024 is inf):
+    # no overflow or underflow inside
+    scale = 2.0 ** min(float(np.round(np.log2(top))), 1023.0) if 0.0 < top < np.inf else 1.0
     for i in range(n):
         for j in range(i + 1):
-            V[i, j] = A[i, j] / scale
+            v = A[i, j] / scale
+            # (FLUSH_BELOW: entries far under eps of the largest are zeros to the eigenpairs)
+            V[i, j] = v if abs(v) >= FLUSH_BELOW or v != v else 0.0
             V[j, i] = V[i, j]
     _tridiagonalize(V, mu, e)
     for i in range(n):
         for j in range(n):
             U[i, j] = V[j, i]
-    if not _ql_iterations(U, mu, e):  # pragma: no cover - a safeguard, never seen (or NaN)
+    if not (_ql_iterations(U, mu, e) and _all_finite(mu, U)):
+        # a safeguard, never seen on finite input; NaN or inf input makes LAPACK's eigh
+        # raise (numba's), as before the compiled solver
         w, Q = np.linalg.eigh(A)
         mu[:] = w
         V[:] = Q
