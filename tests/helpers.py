@@ -66,3 +66,16 @@ def hessian_by_definition(Y, P1, w, T=None):
         return H
     TI = np.kron(T, np.eye(p1))
     return TI @ H @ TI.T
+
+
+def rare_indicator_problem(seed: int = 0, n: int = 10_001) -> tuple[np.ndarray, np.ndarray]:
+    """Issue 16's quasi-separation: three normal features and an indicator of five rows,
+    all of class 2 (of 3 random classes). X of shape (n, 4), y of shape (n,)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = rng.integers(0, 3, n)
+    rows = rng.choice(n, 5, replace=False)
+    indicator = np.zeros(n)
+    indicator[rows] = 1.0
+    y[rows] = 2
+    return np.column_stack([X, indicator]), y

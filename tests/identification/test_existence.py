@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
 import mnlogit.identification.separation_check as separation_check
+from helpers import rare_indicator_problem
 from mnlogit import MultinomialLogit
 from mnlogit.identification import detect_separation
 from mnlogit.identification.existence import certificate_work, not_separated
@@ -57,15 +58,8 @@ def test_well_determined_fits_are_certified(sparse, weighted, fit_intercept) -> 
 def test_rare_indicator_is_not_certified() -> None:
     """Issue 16's case: five rows of an indicator, all of one class. The fit converges
     with probabilities near 1e-5, yet the classes are quasi-separated."""
-    rng = np.random.default_rng(0)
-    n = 10_001
-    X = rng.normal(size=(n, 3))
-    y = rng.integers(0, 3, n)
-    rows = rng.choice(n, 5, replace=False)
-    indicator = np.zeros(n)
-    indicator[rows] = 1.0
-    y[rows] = 2
-    X = np.column_stack([X, indicator])
+    X, y = rare_indicator_problem()
+    n = y.size
     P, codes = _fit_probabilities(X, y)
     assert not not_separated(X, codes, np.ones(n), P, True)
     assert _lp_separated(X, codes, 3, np.ones(n))

@@ -17,9 +17,23 @@ import pytest
 
 import mnlogit.fitting as fitting
 import mnlogit.identification.separation_check as separation_check
+from helpers import rare_indicator_problem
 from mnlogit import MultinomialLogit
 from mnlogit.identification import detect_separation
 from mnlogit.identification.existence import CERTIFICATE_MARGIN, newton_step_certifies
+
+
+def _record_certificates(monkeypatch) -> list[bool]:
+    """The verdicts of every Hessian certificate the fits ask for, in order."""
+    calls: list[bool] = []
+    real = fitting.newton_step_certifies
+
+    def counted(*args, **kw):
+        calls.append(real(*args, **kw))
+        return calls[-1]
+
+    monkeypatch.setattr(fitting, "newton_step_certifies", counted)
+    return calls
 
 
 def _design(X: np.ndarray) -> np.ndarray:
@@ -124,15 +138,8 @@ def test_converged_fits_are_certified_and_agree_with_the_lp() -> None:
 def test_rare_indicator_is_not_certified() -> None:
     """Quasi-separation by five rows of an indicator: the fit "converges" (probabilities
     near 1e-5), the Newton step along the indicator stays of order one."""
-    rng = np.random.default_rng(0)
-    n = 10_001
-    X = rng.normal(size=(n, 3))
-    y = rng.integers(0, 3, n)
-    rows = rng.choice(n, 5, replace=False)
-    indicator = np.zeros(n)
-    indicator[rows] = 1.0
-    y[rows] = 2
-    X = np.column_stack([X, indicator])
+    X, y = rare_indicator_problem()
+    n = y.size
     B, codes = _mle(X, y)
     assert not _certifies(X, codes, np.ones(n), B)
     assert _lp_separated(X, codes, 3, np.ones(n))
@@ -220,14 +227,7 @@ def test_hessian_certificate_in_other_coordinates(kwargs, monkeypatch) -> None:
     eta = (X / X.std(axis=0)) @ rng.normal(scale=0.6, size=(p, K))
     y = (eta + rng.gumbel(size=(n, K))).argmax(axis=1)
     w = rng.integers(0, 3, n).astype(float)
-    calls: list[bool] = []
-    real = fitting.newton_step_certifies
-
-    def counted(*args, **kw):
-        calls.append(real(*args, **kw))
-        return calls[-1]
-
-    monkeypatch.setattr(fitting, "newton_step_certifies", counted)
+    calls = _record_certificates(monkeypatch)
     model = MultinomialLogit(**kwargs).fit(X, y, sample_weight=w)
     assert calls == [True]
     assert model.separation_ is None
@@ -252,14 +252,7 @@ def test_package_path_does_not_certify_a_quasi_separated_fit(scale, monkeypatch)
     Xa = np.column_stack([X[:, 0], X[:, 0], X[:, 1], rare])  # column 1 aliases column 0
     w = rng.integers(0, 3, n).astype(float)
     w[:5] = 1.0
-    calls: list[bool] = []
-    real = fitting.newton_step_certifies
-
-    def counted(*args, **kw):
-        calls.append(real(*args, **kw))
-        return calls[-1]
-
-    monkeypatch.setattr(fitting, "newton_step_certifies", counted)
+    calls = _record_certificates(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = MultinomialLogit(reference=2).fit(Xa, y, sample_weight=w)
