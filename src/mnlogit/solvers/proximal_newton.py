@@ -456,10 +456,7 @@ def _line_search(
     dW, db, D = step
     t = 1.0
     while True:
-        if t == 1.0:  # (the same numbers, without the products by 1)
-            Wt, bt, eta_t = W + dW, b + db, eta + D
-        else:
-            Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
+        Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
         loss, P = data.loss(eta_t)
         ft = loss + penalty.value(Wt, alpha)
         if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
