@@ -29,7 +29,7 @@ from mnlogit.fingerprint import (
     SchemeMismatchError,
     sampled_rows,
 )
-from mnlogit.io import format_version
+from mnlogit.io import ModelFileError, format_version
 
 
 def _digest(X: Any, scheme: int = SCHEME) -> str:
@@ -242,25 +242,29 @@ def test_records_round_trip_with_their_scheme(big) -> None:
         one.differences(two, rows_only=True)
 
 
+def _edited(src: Path, dst: Path, edit: Any) -> Path:
+    """A copy of the model file ``src`` with ``edit`` applied to its ``model.json``."""
+    with zipfile.ZipFile(src) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    meta = json.loads(members.pop("model.json"))
+    edit(meta)
+    with zipfile.ZipFile(dst, "w") as zf:
+        zf.writestr("model.json", json.dumps(meta))
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    return dst
+
+
 def _scheme_one_file(model: MultinomialLogit, X: Any, y: Any, w: Any, path: Path) -> Path:
     """``model`` saved as a format-version-1 file whose data fingerprint is scheme 1's
     record (no ``"scheme"`` key), as mnlogit 0.1 wrote it."""
-    saved = model.save(path.with_suffix(".new"))
-    data = model.fitted_
-    classes = data.classes
+    classes = model.fitted_.classes
     codes = np.searchsorted(classes, y)
     weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
     record = DataFingerprint.of(X, classes, codes, weights, scheme=1).to_dict()
     del record["scheme"]
-    with zipfile.ZipFile(saved) as zf:
-        members = {name: zf.read(name) for name in zf.namelist()}
-    meta = json.loads(members.pop("model.json"))
-    meta.update(format_version=1, data_fingerprint=record)
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("model.json", json.dumps(meta))
-        for name, blob in members.items():
-            zf.writestr(name, blob)
-    return path
+    saved = model.save(path.with_suffix(".new"))
+    return _edited(saved, path, lambda m: m.update(format_version=1, data_fingerprint=record))
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +325,15 @@ def test_new_files_are_format_two_and_keep_the_scheme(small_data, tmp_path) -> N
         loaded.compute_covariance(X, y, sample_weight=w[::-1])
     built = MultinomialLogit.from_coefficients(model.classes_, model.intercept_, model.coef_)
     assert format_version(built.fitted_) == 1  # no fingerprint: nothing an old reader misreads
+
+
+def test_an_unknown_scheme_in_a_file_is_refused(small_data, tmp_path) -> None:
+    X, y, _ = small_data
+    saved = MultinomialLogit().fit(X, y).save(tmp_path / "m.mnlogit")
+
+    def scheme_three(meta: dict[str, Any]) -> None:
+        meta["data_fingerprint"]["scheme"] = 3
+
+    path = _edited(saved, tmp_path / "s3.mnlogit", scheme_three)
+    with pytest.raises(ModelFileError, match="unknown data-fingerprint scheme 3"):
+        mnlogit.load(path)

@@ -619,7 +619,7 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
     try:  # without "scheme" (version-1 files): scheme 1
         recorded = None if fingerprint is None else DataFingerprint.from_dict(fingerprint)
     except ValueError as exc:
-        raise ModelFileError(f"{p}: data_fingerprint: {exc}") from exc
+        raise ModelFileError(f"{p}: {exc}") from exc
     return FittedModel(
         classes=classes,
         reference=reference,
