@@ -337,3 +337,14 @@ def test_an_unknown_scheme_in_a_file_is_refused(small_data, tmp_path) -> None:
     path = _edited(saved, tmp_path / "s3.mnlogit", scheme_three)
     with pytest.raises(ModelFileError, match="unknown data-fingerprint scheme 3"):
         mnlogit.load(path)
+
+
+def test_the_golden_files_are_mnlogit_0_1_files() -> None:
+    """tests/golden/fingerprint holds model files written by main before schemes existed
+    (test_preparation_fixed_costs.py checks their refits): format 1, no scheme key."""
+    golden = Path(__file__).parent / "golden" / "fingerprint"
+    for name in ("unweighted", "weighted"):
+        with zipfile.ZipFile(golden / f"model_{name}.mnlogit") as zf:
+            meta = json.loads(zf.read("model.json"))
+        assert meta["format_version"] == 1 and "scheme" not in meta["data_fingerprint"]
+        assert mnlogit.load(golden / f"model_{name}.mnlogit").fitted_.fingerprint.scheme == 1
