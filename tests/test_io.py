@@ -343,7 +343,9 @@ def test_file_is_a_zip_of_json_and_npy(tmp_path: Path) -> None:
     assert sorted(members) == ["coef.npy", "cov.npy", "intercept.npy", "model.json"]
     meta = _strict_json(members["model.json"].decode("utf-8"))
     assert meta["format"] == FORMAT_NAME == "mnlogit-model"
-    assert meta["format_version"] == FORMAT_VERSION == 1
+    # a fit's fingerprint is of scheme 2, which a version-1 reader would misread
+    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["data_fingerprint"]["scheme"] == 2
     assert meta["mnlogit_version"] == mnlogit.__version__
     assert isinstance(meta["created"], str)
     for key in (

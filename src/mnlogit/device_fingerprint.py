@@ -3,14 +3,20 @@
 A fit records SHA-256 digests of its features, labels and weights
 (:class:`~mnlogit.fingerprint.DataFingerprint`) so that refits (``compute_covariance``,
 ``term_tests``, ``lr_test``) can check that they are given the fit's data. SHA-256 runs on
-the host, so for device arrays this is a **transfer**, in blocks, never of ``X`` whole:
+the host, so for device arrays this is a **transfer**, in blocks, never of ``X`` whole.
+Under scheme 2 (new fits, :data:`~mnlogit.fingerprint.SCHEME`):
 
 - features: the rows the numpy path hashes (:func:`~mnlogit.fingerprint.sampled_rows`:
-  all rows of an ``X`` up to :data:`~mnlogit.fingerprint.FULL_HASH_BYTES` = 16 MiB, else
+  all rows of an ``X`` up to :data:`~mnlogit.fingerprint.SAMPLE_BYTES` = 1 MiB, else
   evenly spaced rows holding about that many bytes) are gathered on the device and moved
-  to the host :data:`HASH_BLOCK_BYTES` at a time: at most 16 MiB of ``X`` crosses;
-- labels and weights: the class codes (int64) and the effective weights (float64) cross
-  in full, in blocks: ``16 n`` bytes.
+  to the host :data:`HASH_BLOCK_BYTES` at a time: at most about 1 MiB of ``X`` crosses;
+- labels: the class codes, converted on the device to one byte each for K <= 256 (else
+  four, converted on the host to the hashed width), cross in blocks: ``n`` bytes;
+- weights: one boolean crosses when every weight is 1 (the digest is then a marker);
+  otherwise the effective weights as float64, in blocks: ``8 n`` bytes.
+
+A refit against a scheme-1 fingerprint (a model file of format version 1) hashes as
+scheme 1: at most 16 MiB of ``X``, codes as int64 and weights as float64 (``16 n`` bytes).
 
 The digests are the ones the numpy path computes for the same numbers (same dtype, same
 labels and weights), so a device fit's fingerprint accepts the same data as numpy arrays
@@ -25,7 +31,16 @@ from typing import Any
 import numpy as np
 
 from mnlogit.arrays import Placement, to_host
-from mnlogit.fingerprint import DataFingerprint, labels_prefix, sampled_rows, streamed_digest
+from mnlogit.fingerprint import (
+    SCHEME,
+    DataFingerprint,
+    code_dtype,
+    hashed_bytes,
+    labels_prefix,
+    sampled_rows,
+    streamed_digest,
+    unit_weights_digest,
+)
 
 __all__ = ["HASH_BLOCK_BYTES", "device_fingerprint"]
 
@@ -48,15 +63,35 @@ def _row_blocks(placement: Placement, X: Any, rows: Any) -> Iterator[np.ndarray]
         yield to_host(block)
 
 
-def _vector_blocks(a: Any, dtype: Any) -> Iterator[np.ndarray]:
+def _vector_blocks(a: Any, itemsize: int) -> Iterator[np.ndarray]:
+    """``a`` (1-D, device) as host blocks of at most :data:`HASH_BLOCK_BYTES`."""
     n = int(a.shape[0])
-    step = max(1, HASH_BLOCK_BYTES // 8)
+    step = max(1, HASH_BLOCK_BYTES // itemsize)
     for start in range(0, n, step):
-        yield to_host(a[start : min(start + step, n)]).astype(dtype)
+        yield to_host(a[start : min(start + step, n)])
+
+
+def _label_digest(placement: Placement, classes: np.ndarray, codes: Any, scheme: int) -> str:
+    """The labels' digest; under scheme 2 the codes are narrowed on the device before
+    they cross (one byte each for K <= 256, else four, widened on the host)."""
+    xp = placement.xp
+    dtype = code_dtype(classes.size, scheme)
+    moved, itemsize = codes, 8  # scheme 1: the codes as they are (int64 on the host)
+    if scheme >= 2:
+        narrow = dtype.itemsize == 1
+        moved = xp.astype(codes, xp.uint8 if narrow else xp.int32)
+        itemsize = 1 if narrow else 4
+    blocks = _vector_blocks(moved, itemsize)
+    return streamed_digest(dtype, (int(codes.shape[0]),), blocks, labels_prefix(classes))
 
 
 def device_fingerprint(
-    placement: Placement, X: Any, classes: np.ndarray, codes: Any, weights: Any
+    placement: Placement,
+    X: Any,
+    classes: np.ndarray,
+    codes: Any,
+    weights: Any,
+    scheme: int = SCHEME,
 ) -> DataFingerprint:
     """The fingerprint of device data, equal to the numpy path's for the same numbers.
 
@@ -69,17 +104,21 @@ def device_fingerprint(
     codes : device integer array of shape (n,)
     weights : device array of shape (n,)
         Effective weights.
+    scheme : int, default=SCHEME
+        A refit checked against a recorded fingerprint passes its scheme.
 
     Returns
     -------
     DataFingerprint
     """
+    xp = placement.xp
     n, p = int(X.shape[0]), int(X.shape[1])
     dtype = to_host(X[0:1, 0:1]).dtype if n and p else np.dtype(np.float64)
-    rows = sampled_rows(n, p * dtype.itemsize)
+    rows = sampled_rows(n, p * dtype.itemsize, hashed_bytes(scheme))
     features = streamed_digest(dtype, (n, p), _row_blocks(placement, X, rows))
-    labels = streamed_digest(
-        np.dtype(np.int64), (n,), _vector_blocks(codes, np.int64), labels_prefix(classes)
-    )
-    w = streamed_digest(np.dtype(np.float64), (n,), _vector_blocks(weights, np.float64))
-    return DataFingerprint(n, features, labels, w)
+    labels = _label_digest(placement, classes, codes, scheme)
+    if scheme >= 2 and bool(to_host(xp.all(weights == 1))):
+        w = unit_weights_digest(n)
+    else:
+        w = streamed_digest(np.dtype(np.float64), (n,), _vector_blocks(weights, 8))
+    return DataFingerprint(n, features, labels, w, scheme)

@@ -16,8 +16,8 @@ back only its small result, never ``X``:
 
 Cluster labels (``groups=``) become integer codes on the device. Not available on a
 device (a clear error): formulas, the solver ``"irls"``. The data fingerprint
-(:mod:`mnlogit.device_fingerprint`) moves up to 16 MiB of ``X``'s rows and the labels and
-weights to the host, in blocks, to hash them.
+(:mod:`mnlogit.device_fingerprint`) moves about 1 MiB of ``X``'s rows, the labels (a byte
+each for K <= 256) and weights other than all ones to the host, in blocks, to hash them.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from mnlogit.arrays import Placement, placement_of, to_host
 from mnlogit.device_fingerprint import device_fingerprint
 from mnlogit.exceptions import CollinearityWarning, DataWarning, InvalidInputError, warn
+from mnlogit.fingerprint import scheme_for
 from mnlogit.fitted import FittedModel
 from mnlogit.identification import (
     CollinearityResult,
@@ -378,7 +379,8 @@ def prepare_on_device(
     classes, codes = _labels(placement, y, n)
     group_codes = _groups(placement, groups, n)
     w, totals, equal = _weights(placement, sample_weight, settings.class_weight, classes, codes, n)
-    fingerprint = device_fingerprint(placement, X, classes, codes, w)
+    scheme = scheme_for(None if fitted is None else fitted.fingerprint)
+    fingerprint = device_fingerprint(placement, X, classes, codes, w, scheme)
     if fitted is not None:
         _check_refit(fitted, classes, fingerprint)
     names = [f"x{j}" for j in range(p)]

@@ -63,6 +63,7 @@ __all__ = [
     "ModelFileError",
     "SavableModel",
     "atomic_write",
+    "format_version",
     "read",
     "save",
     "write",
@@ -71,7 +72,10 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 FORMAT_NAME = "mnlogit-model"
-FORMAT_VERSION = 1
+#: The newest format version this mnlogit writes and reads. Version 2 (data fingerprints
+#: of scheme 2, :mod:`mnlogit.fingerprint`) changed what ``data_fingerprint``'s digests
+#: hash; a file is written with the oldest version that holds it (:func:`format_version`).
+FORMAT_VERSION = 2
 #: The array members a model file may hold (any other name in ``"arrays"`` is refused).
 ARRAY_MEMBERS = ("coef.npy", "intercept.npy", "cov.npy")
 #: Largest ``model.json`` read (its declared uncompressed size is checked first).
@@ -89,6 +93,27 @@ FIT_ATTRIBUTES = (
     "n_missing_dropped_",
     "l1_ratio_",
 )
+
+
+def format_version(state: FittedModel) -> int:
+    """The version a model file of ``state`` is written with: the oldest that holds it.
+
+    2 when its data fingerprint is of scheme 2 or later: a version-1 reader ignores the
+    ``"scheme"`` key, would take the digests for scheme 1's and refuse the fit's own data
+    in refits, so it must refuse the file instead ("upgrade mnlogit"). 1 otherwise (no
+    fingerprint, or a scheme-1 fingerprint of a model loaded from a version-1 file), so
+    that older mnlogit still reads what it reads correctly.
+
+    Parameters
+    ----------
+    state : FittedModel
+
+    Returns
+    -------
+    int
+    """
+    fingerprint = state.fingerprint
+    return 1 if fingerprint is None or fingerprint.scheme == 1 else 2
 
 
 # What reading a damaged archive member can raise: bad CRC or headers, a broken
@@ -270,7 +295,7 @@ def write(path: str | Path, params: Mapping[str, Any], state: FittedModel) -> Pa
     sep = state.separation
     meta: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version(state),
         "mnlogit_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "classes": _encode_labels(state.classes),
@@ -591,6 +616,10 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
     sep = meta.get("separation")
     dropped = fit.get("n_missing_dropped_")
     fingerprint = meta.get("data_fingerprint")  # optional: older version-1 files lack it
+    try:  # without "scheme" (version-1 files): scheme 1
+        recorded = None if fingerprint is None else DataFingerprint.from_dict(fingerprint)
+    except ValueError as exc:
+        raise ModelFileError(f"{p}: {exc}") from exc
     return FittedModel(
         classes=classes,
         reference=reference,
@@ -611,7 +640,7 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
         if sep is None
         else RecordedSeparation(str(sep["kind"]), str(sep["message"])),
         n_missing_dropped=None if dropped is None else int(dropped),
-        fingerprint=None if fingerprint is None else DataFingerprint.from_dict(fingerprint),
+        fingerprint=recorded,
     )
 
 

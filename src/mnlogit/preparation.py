@@ -31,7 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from mnlogit.exceptions import DataWarning, InvalidInputError, warn
-from mnlogit.fingerprint import DataFingerprint
+from mnlogit.fingerprint import DataFingerprint, SchemeMismatchError, scheme_for
 from mnlogit.fitted import FittedModel
 from mnlogit.formula import FormulaDesign
 from mnlogit.identification import (
@@ -681,7 +681,9 @@ def prepare(
         sample_weight = fitted.sample_weight  # a refit reuses the fit's weights
     inputs = model_inputs(settings, X, y, sample_weight, groups, fitted)
     Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
-    fingerprint = DataFingerprint.of(Xv, classes, codes, sw)
+    # a refit hashes in the scheme the fit recorded (a model file's may be older)
+    scheme = scheme_for(None if fitted is None else fitted.fingerprint)
+    fingerprint = DataFingerprint.of(Xv, classes, codes, sw, scheme=scheme)
     if fitted is not None and not np.array_equal(classes, fitted.classes):
         foreign = [c for c in classes.tolist() if c not in set(fitted.classes.tolist())]
         raise InvalidInputError(
@@ -783,9 +785,19 @@ def check_same_data(
     Raises
     ------
     InvalidInputError
-        Naming what differs (rows, labels, weights, features).
+        Naming what differs (rows, labels, weights, features), or saying that the two
+        fingerprints have different schemes (a model loaded from a file of format
+        version 1 against a fit of this mnlogit: the digests cannot be compared).
     """
-    differs = fitted.differences(given, rows_only=rows_only)
+    try:
+        differs = fitted.differences(given, rows_only=rows_only)
+    except SchemeMismatchError:
+        raise InvalidInputError(
+            f"{what} cannot check that the data are the fit's: the two data fingerprints "
+            f"use different schemes ({fitted.scheme} and {given.scheme}; scheme 1 is that "
+            "of model files of format version 1). Refit the loaded model on its data with "
+            "this mnlogit (clone(model).fit(X, y, sample_weight=...)) and compare the refit"
+        ) from None
     if differs:
         hint = ""
         if "weights" in differs:

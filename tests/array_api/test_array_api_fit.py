@@ -222,15 +222,18 @@ def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(module, "to_host", counted)
     # the data fingerprint hashes row blocks on the host (docs/gpu.md): counted apart
     hashed: list[tuple[int, ...]] = []
+    hashed_1d: list[np.ndarray] = []
 
     def hashed_block(a: Any) -> np.ndarray:
         out = to_host(a)
         hashed.append(out.shape)
+        if out.ndim == 1:
+            hashed_1d.append(out)
         return out
 
     monkeypatch.setattr(dfp, "to_host", hashed_block)
     monkeypatch.setattr(dfp, "HASH_BLOCK_BYTES", 8 * 5 * 500)
-    monkeypatch.setattr(fp, "FULL_HASH_BYTES", 8 * 5 * 1000)  # X is "large": rows sampled
+    monkeypatch.setattr(fp, "SAMPLE_BYTES", 8 * 5 * 1000)  # X is "large": rows sampled
     X, y = multinomial_data(n=3000, p=5, K=4)
     model = MultinomialLogit(cov_type="robust").fit(to_strict1(X), to_strict1(y))
     model.predict_proba(to_strict1(X))
@@ -240,8 +243,11 @@ def test_x_never_comes_to_the_host(to_strict1: Any, monkeypatch: pytest.MonkeyPa
     rows_of_x = sum(s[0] for s in hashed if len(s) == 2 and s[1] == 5)
     assert 900 <= rows_of_x <= 1000  # the sampled rows only, in blocks of at most 500
     assert max(s[0] for s in hashed if len(s) == 2) <= 500
-    # labels and weights cross in full, in blocks of HASH_BLOCK_BYTES
-    assert max(s[0] for s in hashed if len(s) == 1) <= 2500 < X.shape[0]
+    # the labels cross in full as one byte a row (K <= 256), in blocks of HASH_BLOCK_BYTES;
+    # the unit weights do not cross (one boolean says they are all 1)
+    assert all(a.dtype == np.uint8 and a.nbytes <= 8 * 5 * 500 for a in hashed_1d)
+    assert sum(a.size for a in hashed_1d) == X.shape[0]
+    assert sum(1 for s in hashed if s == ()) >= 1
 
 
 def test_host_labels_and_weights_go_to_the_device(to_device: Any) -> None:

@@ -93,49 +93,56 @@ def test_cluster_needs_groups_on_a_device(to_device: Any) -> None:
         MultinomialLogit(cov_type="cluster").fit(to_device(X), to_device(y), groups=y[:50])
 
 
-def test_the_fingerprint_equals_the_numpy_fits(to_device: Any) -> None:
+def test_the_fingerprint_equals_the_numpy_fits(
+    to_device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The digests are the numpy path's for the same numbers, so each accepts the other's
-    data; a large X is hashed on the same sampled rows (monkeypatched threshold)."""
+    data; a large X is hashed on the same sampled rows (monkeypatched budgets), in both
+    schemes, with unit and other weights, and with codes of one byte (K <= 256) or more."""
     import mnlogit.device_fingerprint as dfp
     import mnlogit.fingerprint as fp
+    from mnlogit.arrays import placement_of
 
     X, y = multinomial_data(n=300, p=3, K=3)
     w = np.linspace(0.5, 2.0, y.size)
     host = MultinomialLogit(class_weight={1: 2.0}).fit(X, y, w)
     device = MultinomialLogit(class_weight={1: 2.0}).fit(to_device(X), to_device(y), to_device(w))
     assert device.fitted_.fingerprint == host.fitted_.fingerprint
+    assert host.fitted_.fingerprint.scheme == fp.SCHEME == 2
     other = X.copy()
     other[150, 1] += 1e-9
     differs = MultinomialLogit().fit(to_device(other), to_device(y)).fitted_.fingerprint
     assert differs.features != MultinomialLogit().fit(X, y).fitted_.fingerprint.features
-    # sampled rows (X above the threshold): the same rows on both paths
-    try:
-        fp.FULL_HASH_BYTES = 1000
-        rows = fp.sampled_rows(300, 3 * 8)
-        assert rows is not None and rows.size < 300
-        dfp.HASH_BLOCK_BYTES = 200  # several blocks
-        a = fp.DataFingerprint.of(X, np.arange(3), y, np.ones(300))
-        Xd = to_device(X)
-        from mnlogit.arrays import placement_of
-
-        pl = placement_of(Xd)
-        assert pl is not None
-        b = dfp.device_fingerprint(pl, Xd, np.arange(3), to_device(y), to_device(np.ones(300)))
-        assert a == b
+    # sampled rows (X above the budgets): the same rows on both paths
+    monkeypatch.setattr(fp, "FULL_HASH_BYTES", 1000)
+    monkeypatch.setattr(fp, "SAMPLE_BYTES", 600)
+    monkeypatch.setattr(dfp, "HASH_BLOCK_BYTES", 200)  # several blocks
+    Xd = to_device(X)
+    pl = placement_of(Xd)
+    assert pl is not None
+    ones, many = np.ones(300), np.arange(300) % 300  # K = 300: two-byte codes
+    for scheme in (1, 2):
+        budget = fp.hashed_bytes(scheme)
+        rows = fp.sampled_rows(300, 3 * 8, budget)
+        assert rows is not None and rows.size == budget // 24
+        for classes, codes, weights in ((np.arange(3), y, ones), (np.arange(300), many, w)):
+            a = fp.DataFingerprint.of(X, classes, codes, weights, scheme=scheme)
+            b = dfp.device_fingerprint(
+                pl, Xd, classes, to_device(codes), to_device(weights), scheme
+            )
+            assert a == b and b.scheme == scheme
+        a = fp.DataFingerprint.of(X, np.arange(3), y, ones, scheme=scheme)
         X2 = X.copy()
         X2[rows[3], 0] += 1.0  # a sampled row
         X3 = X.copy()
         X3[np.setdiff1d(np.arange(300), rows)[0], 0] += 1.0  # a skipped row: unseen
         c = dfp.device_fingerprint(
-            pl, to_device(X2), np.arange(3), to_device(y), to_device(np.ones(300))
+            pl, to_device(X2), np.arange(3), to_device(y), to_device(ones), scheme
         )
         d = dfp.device_fingerprint(
-            pl, to_device(X3), np.arange(3), to_device(y), to_device(np.ones(300))
+            pl, to_device(X3), np.arange(3), to_device(y), to_device(ones), scheme
         )
         assert c.features != a.features and d.features == a.features
-    finally:
-        fp.FULL_HASH_BYTES = 2**24
-        dfp.HASH_BLOCK_BYTES = 2**22
 
 
 def test_refits_of_a_device_fit_take_device_data(to_device: Any) -> None:

@@ -294,7 +294,19 @@ class InferenceMixin:
         Returns
         -------
         TestResult
+
+        Raises
+        ------
+        InvalidInputError
+            Also when the two fingerprints have different schemes (a model loaded from
+            a file of format version 1 against a fit of this mnlogit): they cannot be
+            compared, so the loaded model must be refitted first (docs/decisions.md).
         """
+        return self._lr_test(other, check_data=True)
+
+    def _lr_test(self, other: Any, check_data: bool) -> TestResult:
+        """:meth:`lr_test`; ``check_data=False`` when the caller has checked ``other``'s
+        data against this fit's fingerprint already (``term_tests``' refits)."""
         stats = self._outcome().statistics
         if self.penalty is not None or (other is not None and other.penalty is not None):
             raise InvalidInputError(
@@ -319,7 +331,7 @@ class InferenceMixin:
                     f"(nobs {stats.nobs} vs {theirs.nobs})"
                 )
             mine, their_data = state.fingerprint, other.fitted_.fingerprint
-            if mine is not None and their_data is not None:
+            if check_data and mine is not None and their_data is not None:
                 check_same_data(mine, their_data, "lr_test", rows_only=True)
             df = abs(n_params - int(theirs.n_params))
             if df == 0:
@@ -412,7 +424,9 @@ class InferenceMixin:
                 )
                 remove = sorted(set(cols) | dropped)
                 reduced.fit(without(remove), yd, sample_weight=sw)
-                res = self.lr_test(reduced)
+                # the data were checked against this fit's fingerprint (in its own
+                # scheme) by _lr_refit_data; the refit's may be of a newer scheme
+                res = self._lr_test(reduced, check_data=False)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "term"

@@ -3,7 +3,10 @@
 Run with the mnlogit tree whose digests are the reference (they were written by `main`
 at 88edd99, before issue-tall8 changed how the preparation and the fingerprint read the
 data; regenerate only when the digests are meant to change, which breaks every saved
-model's refit checks):
+model's refit checks). They are files of model-file format version 1 with scheme-1
+fingerprints (no "scheme" key), as mnlogit 0.1 wrote them: the tests that a newer mnlogit
+still reads such files and checks their data rely on that, so a tree that writes scheme 2
+(issue-print11 and later) must not regenerate them:
 
     PYTHONPATH=<tree>/src python tests/golden/fingerprint/make_fingerprint_golden.py
 
