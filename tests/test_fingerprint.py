@@ -114,6 +114,23 @@ def test_digests_are_the_documented_bytes(big, scheme, K, weights) -> None:
         assert got.n_rows == m and got.scheme == scheme
 
 
+def test_float32_x_above_the_budget_is_the_documented_bytes() -> None:
+    """float32 X sampled under scheme 2 (``big`` in float32 is under the budget)."""
+    n = int(1.5 * SAMPLE_BYTES) // (16 * 4)
+    X = np.random.default_rng(5).normal(size=(n, 16)).astype(np.float32)
+    assert sampled_rows(n, 16 * 4, SAMPLE_BYTES) is not None
+    codes = np.arange(n) % 3
+    classes = np.array(["a", "b", "c"])
+    for w in (np.ones(n), np.linspace(0.5, 2.0, n)):
+        got = DataFingerprint.of(X, classes, codes, w, scheme=2)
+        assert (got.features, got.labels, got.weights) == _reference(X, classes, codes, w, 2)
+
+
+def test_a_fingerprint_of_an_unknown_scheme_cannot_be_built() -> None:
+    with pytest.raises(ValueError, match="unknown data-fingerprint scheme 3"):
+        DataFingerprint(10, "0" * 64, "0" * 64, "0" * 64, scheme=3)
+
+
 @pytest.mark.parametrize("scheme", [1, 2])
 def test_sparse_digest_is_the_documented_bytes(scheme) -> None:
     n = 40_000  # 160,000 stored values, 16 bytes each: 2.4 MiB, sampled under scheme 2
@@ -337,6 +354,53 @@ def test_an_unknown_scheme_in_a_file_is_refused(small_data, tmp_path) -> None:
     path = _edited(saved, tmp_path / "s3.mnlogit", scheme_three)
     with pytest.raises(ModelFileError, match="unknown data-fingerprint scheme 3"):
         mnlogit.load(path)
+
+
+@pytest.mark.parametrize("version, scheme", [(1, 2), (2, None), (2, 1)])
+def test_a_version_and_scheme_that_disagree_are_refused(
+    small_data, tmp_path, version, scheme
+) -> None:
+    """A version-1 file holds scheme-1 digests only; a later one records its scheme."""
+    X, y, _ = small_data
+    saved = MultinomialLogit().fit(X, y).save(tmp_path / "m.mnlogit")
+
+    def mismatch(meta: dict[str, Any]) -> None:
+        meta["format_version"] = version
+        if scheme is None:
+            del meta["data_fingerprint"]["scheme"]
+        else:
+            meta["data_fingerprint"]["scheme"] = scheme
+
+    path = _edited(saved, tmp_path / "mismatch.mnlogit", mismatch)
+    with pytest.raises(ModelFileError, match=f"format-version-{version} file"):
+        mnlogit.load(path)
+
+
+def test_term_tests_still_compare_refits_of_the_same_scheme(small_data, monkeypatch) -> None:
+    """term_tests' refits are checked against the fit when their schemes agree: a refit
+    whose recorded labels differ (here: forced) is refused, not tested."""
+    X, y, w = small_data
+    model = MultinomialLogit().fit(X, y, sample_weight=w)
+    real_fit = MultinomialLogit.fit
+
+    def tampered(self, X, y, sample_weight=None, **kw):
+        got = real_fit(self, X, y, sample_weight=sample_weight, **kw)
+        if X.shape[1] < 3:  # the reduced refits: labels recorded as another sample's
+            import dataclasses
+
+            fp = got.fitted_.fingerprint
+            object.__setattr__(
+                got,
+                "fitted_",
+                dataclasses.replace(
+                    got.fitted_, fingerprint=dataclasses.replace(fp, labels="f" * 64)
+                ),
+            )
+        return got
+
+    monkeypatch.setattr(MultinomialLogit, "fit", tampered)
+    with pytest.raises(InvalidInputError, match="labels differ"):
+        model.term_tests(X, y, sample_weight=w)
 
 
 def test_the_golden_files_are_mnlogit_0_1_files() -> None:

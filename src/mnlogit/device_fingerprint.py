@@ -12,8 +12,9 @@ Under scheme 2 (new fits, :data:`~mnlogit.fingerprint.SCHEME`):
   to the host :data:`HASH_BLOCK_BYTES` at a time: at most about 1 MiB of ``X`` crosses;
 - labels: the class codes, converted on the device to one byte each for K <= 256 (else
   four, converted on the host to the hashed width), cross in blocks: ``n`` bytes;
-- weights: one boolean crosses when every weight is 1 (the digest is then a marker);
-  otherwise the effective weights as float64, in blocks: ``8 n`` bytes.
+- weights: one boolean crosses (whether every weight is 1: the digest is then a marker);
+  otherwise the effective weights cross in blocks in their device dtype (``4 n`` or
+  ``8 n`` bytes) and are hashed as float64 on the host.
 
 A refit against a scheme-1 fingerprint (a model file of format version 1) hashes as
 scheme 1: at most 16 MiB of ``X``, codes as int64 and weights as float64 (``16 n`` bytes).

@@ -46,7 +46,9 @@ holding about the budget's bytes, with its full shape and dtype. A different dat
 subset, a reordering, a different dtype or a transformation of the data changes the
 sampled rows too; what the sample cannot see is an edit confined to rows it skips (a
 single edited row of a 16 MB X is seen with probability about 1/16 under scheme 2).
-Scheme 2 costs a few milliseconds whatever ``n`` is (docs/decisions.md). X is never
+Under scheme 2 X's share of the cost is bounded (about 1 MiB hashed whatever ``n``); the
+labels cost ``n`` bytes for K <= 256 and weights other than all ones ``8 n``
+(docs/decisions.md has the measurements). X is never
 copied whole (rows are hashed in blocks, C order, so a Fortran-ordered copy of the same
 numbers has the same digest).
 """
@@ -147,15 +149,36 @@ def sampled_rows(
 
 
 def code_dtype(n_classes: int, scheme: int) -> np.dtype[Any]:
-    """The dtype the class codes are hashed as: int64 (scheme 1), else the smallest
-    unsigned integer dtype holding ``n_classes - 1``."""
+    """The dtype the class codes are hashed as.
+
+    Parameters
+    ----------
+    n_classes : int
+    scheme : int
+
+    Returns
+    -------
+    numpy.dtype
+        int64 under scheme 1, else the smallest unsigned integer dtype holding
+        ``n_classes - 1``.
+    """
     if scheme == 1:
         return np.dtype(np.int64)
     return np.dtype(np.min_scalar_type(max(int(n_classes) - 1, 0)))
 
 
 def unit_weights_digest(n_rows: int) -> str:
-    """Scheme 2's weights digest when every effective weight is 1: ``sha256(b"unit" + str(n))``."""
+    """Scheme 2's weights digest when every effective weight is 1.
+
+    Parameters
+    ----------
+    n_rows : int
+
+    Returns
+    -------
+    str
+        ``sha256(b"unit" + str(n_rows))`` in hex (64 digits).
+    """
     return hashlib.sha256(b"unit" + str(int(n_rows)).encode()).hexdigest()
 
 
@@ -279,6 +302,10 @@ class DataFingerprint:
     labels: str
     weights: str
     scheme: int = 1
+
+    def __post_init__(self) -> None:
+        """Refuse a scheme this mnlogit does not know (a record built by hand, too)."""
+        _check_scheme(self.scheme)
 
     @classmethod
     def of(

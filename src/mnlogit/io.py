@@ -620,6 +620,17 @@ def _decode_state(meta: dict[str, Any], arrays: dict[str, FloatArray], p: Path) 
         recorded = None if fingerprint is None else DataFingerprint.from_dict(fingerprint)
     except ValueError as exc:
         raise ModelFileError(f"{p}: {exc}") from exc
+    version = meta["format_version"]
+    if (
+        fingerprint is not None
+        and recorded is not None
+        and (recorded.scheme == 1) != (version == 1)
+    ):
+        # a version-1 file holds scheme-1 digests only; a later one records its scheme
+        raise ModelFileError(
+            f"{p}: a format-version-{version} file with a data fingerprint of scheme "
+            f"{fingerprint.get('scheme', 'none')!r}: the file was edited or damaged"
+        )
     return FittedModel(
         classes=classes,
         reference=reference,

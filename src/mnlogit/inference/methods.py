@@ -302,11 +302,14 @@ class InferenceMixin:
             a file of format version 1 against a fit of this mnlogit): they cannot be
             compared, so the loaded model must be refitted first (docs/decisions.md).
         """
-        return self._lr_test(other, check_data=True)
+        return self._lr_test(other, checked_in_scheme=False)
 
-    def _lr_test(self, other: Any, check_data: bool) -> TestResult:
-        """:meth:`lr_test`; ``check_data=False`` when the caller has checked ``other``'s
-        data against this fit's fingerprint already (``term_tests``' refits)."""
+    def _lr_test(self, other: Any, checked_in_scheme: bool) -> TestResult:
+        """:meth:`lr_test`; ``checked_in_scheme=True`` when the caller has checked
+        ``other``'s data against this fit's fingerprint in this fit's scheme already
+        (``term_tests``' refits): a fingerprint of ``other`` in another scheme (a refit of a
+        model loaded from a format-1 file) is then not compared; one in the same scheme
+        still is."""
         stats = self._outcome().statistics
         if self.penalty is not None or (other is not None and other.penalty is not None):
             raise InvalidInputError(
@@ -331,7 +334,11 @@ class InferenceMixin:
                     f"(nobs {stats.nobs} vs {theirs.nobs})"
                 )
             mine, their_data = state.fingerprint, other.fitted_.fingerprint
-            if check_data and mine is not None and their_data is not None:
+            if (
+                mine is not None
+                and their_data is not None
+                and (not checked_in_scheme or mine.scheme == their_data.scheme)
+            ):
                 check_same_data(mine, their_data, "lr_test", rows_only=True)
             df = abs(n_params - int(theirs.n_params))
             if df == 0:
@@ -426,7 +433,7 @@ class InferenceMixin:
                 reduced.fit(without(remove), yd, sample_weight=sw)
                 # the data were checked against this fit's fingerprint (in its own
                 # scheme) by _lr_refit_data; the refit's may be of a newer scheme
-                res = self._lr_test(reduced, check_data=False)
+                res = self._lr_test(reduced, checked_in_scheme=True)
                 rows[name].update({"lr_chi2": res.statistic, "lr_df": res.df, "lr_p": res.p_value})
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "term"
