@@ -9,7 +9,8 @@ weighted negative log-likelihood at the current point by its second-order model
 (the exact Hessian of the softmax loss, all ``K`` classes, no reference class), and these
 kernels minimize ``q + alpha * penalty`` over the coefficients of a set of features by
 cyclic coordinate descent, glmnet's way: one sweep over all the given features, then
-sweeps over the nonzero ones until they settle, then a sweep over all again.
+sweeps over the nonzero ones until they settle (optionally skipping the features that
+barely moved at their latest visit: ``quiet``), then a sweep over all again.
 
 - ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
