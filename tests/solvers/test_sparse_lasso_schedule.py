@@ -76,10 +76,14 @@ def test_quiet_skip_reaches_the_minimizer_of_the_model(sparse, dtype, weighted, 
     ("dtype", "weighted", "penalty"),
     [(np.float64, False, "l1"), (np.float32, True, "l1"), (np.float64, True, "elasticnet")],
 )
-def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, dtype, weighted, penalty):
-    # the looser first outer step and the skip of quiet features against the previous
-    # settings (0.1 of the KKT residual, no skip) at the default tol: both paths satisfy the
-    # KKT conditions from an independent gradient at every alpha, objectives within 1e-8
+@pytest.mark.parametrize("quiet", [0.0, 0.1])
+def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
+    monkeypatch, dtype, weighted, penalty, quiet
+):
+    # the looser first outer step, with or without the skip of quiet features, against the
+    # previous settings (0.1 of the KKT residual, no skip) at the default tol: both paths
+    # satisfy the KKT conditions from an independent gradient at every alpha, objectives
+    # within 1e-8
     X, y = sparse_truth_data(n=500, p=80, K=5, seed=12, density=0.08, informative=30)
     X = X.astype(dtype)
     sw = np.random.default_rng(13).uniform(0.5, 2.0, y.size) if weighted else None
@@ -97,9 +101,9 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, dtype, 
 
     monkeypatch.setattr(proximal_newton, "cd_quadratic", spy)
     assert proximal_newton.INNER_FRACTION_SPARSE_FIRST > proximal_newton.INNER_FRACTION
-    assert proximal_newton.QUIET_SKIP > 0.0
+    monkeypatch.setattr(proximal_newton, "QUIET_SKIP", quiet)  # (0, off, by default)
     got = regularization_path(X, y, **kw)
-    assert all(q == pytest.approx(proximal_newton.QUIET_SKIP * t) for t, q in seen)
+    assert seen and all(q == pytest.approx(quiet * t) for t, q in seen)
     monkeypatch.setattr(proximal_newton, "INNER_FRACTION_SPARSE_FIRST", 0.1)
     monkeypatch.setattr(proximal_newton, "QUIET_SKIP", 0.0)
     ref = regularization_path(X, y, **kw)
