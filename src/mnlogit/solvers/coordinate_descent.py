@@ -9,7 +9,8 @@ weighted negative log-likelihood at the current point by its second-order model
 (the exact Hessian of the softmax loss, all ``K`` classes, no reference class), and these
 kernels minimize ``q + alpha * penalty`` over the coefficients of a set of features by
 cyclic coordinate descent, glmnet's way: one sweep over all the given features, then
-sweeps over the nonzero ones until they settle, then a sweep over all again.
+sweeps over the nonzero ones until they settle (optionally skipping the features that
+barely moved at their latest visit: ``quiet``), then a sweep over all again.
 
 - ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
@@ -1095,11 +1096,17 @@ def _sweep(
     W: Any,
     D: Any,
     pd: Any,
+    last: Any,
+    quiet: float,
 ) -> float:
     """One cyclic pass over ``features``; returns the largest scaled change. The lasso's
     steps on a feature take two passes over its column when ``blocks`` holds the block
     Hessians of ``features`` (:func:`_lasso_block_steps`, with ``passes`` over its
-    classes, cut short below ``BLOCK_PASS_FLOOR * tol``), else one pass per class."""
+    classes, cut short below ``BLOCK_PASS_FLOOR * tol``), else one pass per class.
+
+    ``last`` (m,): each feature's scaled change at its latest visit (written here; empty:
+    none kept); a sweep over the nonzero coordinates (``only_nonzero``) skips the features
+    whose latest change was below ``quiet`` (the sweeps over every coordinate visit all)."""
     K = P.shape[0]
     biggest = 0.0
     work = np.empty((3, K))
@@ -1107,6 +1114,9 @@ def _sweep(
     by_block = blocks.shape[0] == features.shape[0]
     for t in range(features.shape[0]):
         j = features[t]
+        keep = last.shape[0] > 0
+        if only_nonzero and keep and last[t] < quiet:
+            continue
         if only_nonzero:
             nz = False
             for k in range(K):
@@ -1131,6 +1141,8 @@ def _sweep(
                 lam1[j], lam2[j], h, W, D, pd, order,
             )  # fmt: skip
         change /= rms[j]
+        if keep:
+            last[t] = change
         if change > biggest:
             biggest = change
     return biggest
@@ -1402,25 +1414,48 @@ def _model_value(
 
 
 @compiled
+def _copy_predictor(D: Any, flat: Any, load: bool) -> None:
+    """Copy the ``(K, n)`` array ``D`` into ``flat`` (``K n``,) in ``D``'s own memory order
+    (row-major for sparse X, class-major for dense X: both reads sequential), or back when
+    ``load``."""
+    K, n = D.shape
+    if D.strides[0] < D.strides[1]:  # row-major (the transpose of an (n, K) array)
+        for i in range(n):
+            for k in range(K):
+                if load:
+                    D[k, i] = flat[i * K + k]
+                else:
+                    flat[i * K + k] = D[k, i]
+    else:
+        for k in range(K):
+            for i in range(n):
+                if load:
+                    D[k, i] = flat[k * n + i]
+                else:
+                    flat[k * n + i] = D[k, i]
+
+
+@compiled
 def _snapshot(features: Any, W: Any, b: Any, D: Any, pd: Any, slot: int, snaps: Any) -> None:
-    """Store the iterate in ``slot`` of the snapshot arrays ``(Ws, bs, Ds, pds)``."""
+    """Store the iterate in ``slot`` of the snapshot arrays ``(Ws, bs, Ds, pds)`` (``Ds``
+    (depth, K n) in ``D``'s memory order)."""
     Ws, bs, Ds, pds = snaps
     for t in range(features.shape[0]):
         Ws[slot, t] = W[features[t]]
     bs[slot] = b
-    Ds[slot] = D
+    _copy_predictor(D, Ds[slot], False)
     pds[slot] = pd
 
 
 @compiled
-def _restore(features: Any, W: Any, b: Any, D: Any, pd: Any, snaps: Any) -> None:
-    """Put back the iterate stored in slot 0 of the snapshot arrays."""
+def _restore(features: Any, W: Any, b: Any, D: Any, pd: Any, snaps: Any, slot: int) -> None:
+    """Put back the iterate stored in ``slot`` of the snapshot arrays."""
     Ws, bs, Ds, pds = snaps
     for t in range(features.shape[0]):
-        W[features[t]] = Ws[0, t]
-    b[:] = bs[0]
-    D[:] = Ds[0]
-    pd[:] = pds[0]
+        W[features[t]] = Ws[slot, t]
+    b[:] = bs[slot]
+    _copy_predictor(D, Ds[slot], True)
+    pd[:] = pds[slot]
 
 
 @compiled
@@ -1443,43 +1478,58 @@ def _anderson(
     """Anderson extrapolation of the last ``ANDERSON_DEPTH + 1`` iterates, kept when it
     lowers the model's value (Bertrand and Massias 2021, for coordinate descent).
 
-    The model's predictor change is linear in the coefficients, so the extrapolated
-    ``D`` and ``pd`` are the same combination of the stored ones.
+    The current iterate ``(W, b, D, pd)`` is the last one stored (slot ``ANDERSON_DEPTH``);
+    the extrapolation is written over it and, when it does not lower the model, that slot
+    is put back. The model's predictor change is linear in the coefficients, so the
+    extrapolated ``D`` and ``pd`` are the same combination of the stored ones.
     """
     Ws, bs, Ds, pds = snaps
     W0, b0 = start
     M = Ws.shape[0] - 1
-    U = np.empty((M, Ws.shape[1] * Ws.shape[2] + bs.shape[1]))
-    for m in range(M):
-        dW = (Ws[m + 1] - Ws[m]).ravel()
-        U[m, : dW.size] = dW
-        U[m, dW.size :] = bs[m + 1] - bs[m]
-    A = U @ U.T
+    nf, K = Ws.shape[1], Ws.shape[2]
+    A = np.empty((M, M))
+    for m in range(M):  # A = U U^T, U's rows the differences of successive iterates
+        for q in range(m, M):
+            s = 0.0
+            for t in range(nf):
+                for k in range(K):
+                    s += (Ws[m + 1, t, k] - Ws[m, t, k]) * (Ws[q + 1, t, k] - Ws[q, t, k])
+            for k in range(K):
+                s += (bs[m + 1, k] - bs[m, k]) * (bs[q + 1, k] - bs[q, k])
+            A[m, q] = s
+            A[q, m] = s
     A += (1e-10 * np.trace(A) + 1e-300) * np.eye(M)
     z = np.linalg.solve(A, np.ones(M))
     c = z / z.sum()
-    We = np.zeros_like(Ws[0])
-    be = np.zeros_like(bs[0])
-    De = np.zeros_like(D)
-    pde = np.zeros_like(pd)
-    for m in range(M):
-        We += c[m] * Ws[m + 1]
-        be += c[m] * bs[m + 1]
-        De += c[m] * Ds[m + 1]
-        pde += c[m] * pds[m + 1]
     now = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
-    Wtry = W.copy()
-    for t in range(features.shape[0]):
-        Wtry[features[t]] = We[t]
-    tried = _model_value(features, w, wP, G, g0, lam1, lam2, group, Wtry, W0, be, b0, De, pde)
-    if not tried < now:
-        return False
-    for t in range(features.shape[0]):
-        W[features[t]] = We[t]
-    b[:] = be
-    D[:] = De
-    pd[:] = pde
-    return True
+    for t in range(nf):
+        for k in range(K):
+            v = 0.0
+            for m in range(M):
+                v += c[m] * Ws[m + 1, t, k]
+            W[features[t], k] = v
+    for k in range(K):
+        v = 0.0
+        for m in range(M):
+            v += c[m] * bs[m + 1, k]
+        b[k] = v
+    flat = Ds[0]  # (slot 0 is no longer needed: the extrapolated D is built there)
+    for q in range(flat.shape[0]):
+        v = 0.0
+        for m in range(M):
+            v += c[m] * Ds[m + 1, q]
+        flat[q] = v
+    _copy_predictor(D, flat, True)
+    for i in range(pd.shape[0]):
+        v = 0.0
+        for m in range(M):
+            v += c[m] * pds[m + 1, i]
+        pd[i] = v
+    tried = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
+    if tried < now:
+        return True
+    _restore(features, W, b, D, pd, snaps, M)
+    return False
 
 
 @compiled
@@ -1584,21 +1634,27 @@ SUPPORT_CG_TOL = 0.5
 
 
 @compiled
-def _start_and_snapshots(features: Any, W: Any, b: Any, n: int, depth: int) -> tuple[Any, Any]:
-    """The model's centre ``(W0 (m, K), b0 (K,))`` and empty snapshot arrays ``(Ws, bs, Ds,
-    pds)`` of ``depth`` iterates."""
+def _start_and_snapshots(
+    features: Any, W: Any, b: Any, n: int, skip: bool
+) -> tuple[Any, Any, Any, Any]:
+    """The model's centre ``(W0 (m, K), b0 (K,))``, empty snapshot arrays ``(Ws, bs, Ds,
+    pds)`` of ``ANDERSON_DEPTH + 1`` iterates, the sign patterns' store (m, K) of
+    :func:`_signs_settled`, and the features' latest changes (m,) for :func:`_sweep`'s skip
+    of quiet features (all infinite; (0,) unless ``skip``)."""
     nf = features.shape[0]
     K = W.shape[1]
+    depth = ANDERSON_DEPTH + 1
     W0 = np.empty((nf, K))
     for t in range(nf):
         W0[t] = W[features[t]]
     snaps = (
         np.empty((depth, nf, K)),
         np.empty((depth, K)),
-        np.empty((depth, K, n)),
+        np.empty((depth, K * n)),
         np.empty((depth, n)),
     )
-    return (W0, b.copy()), snaps
+    signs = np.zeros((nf, K), dtype=np.int8)
+    return (W0, b.copy()), snaps, signs, np.full(nf if skip else 0, np.inf)
 
 
 @compiled
@@ -1642,7 +1698,7 @@ def _support_solve(
     after = _model_value(features, w, wP, G, g0, lam1, lam2, False, W, W0, b, b0, D, pd)
     if after < before:
         return products
-    _restore(features, W, b, D, pd, snaps)
+    _restore(features, W, b, D, pd, snaps, 0)
     return -max(products, 1)
 
 
@@ -1674,6 +1730,7 @@ def cd_quadratic(
     support_newton: bool,
     work: Any,
     kept: Any,
+    quiet: float,
 ) -> tuple[int, int]:
     """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
 
@@ -1701,27 +1758,26 @@ def cd_quadratic(
     W, b, D : ndarrays of shape (p, K), (K,), (K, n)
         In: ``W0``, its intercepts, zeros; out: the model's minimizer (rows of ``features``
         changed), its intercepts, the change of the linear predictor.
-    tol : float
+    tol, max_sweeps : float, int
         Stop when a full sweep changes no coordinate by more than ``tol`` (curvature times
         step, per standardized unit of the column; see ``GROUP_ZERO_CONFIRM``).
-    max_sweeps : int
-    support_newton, work : bool, ndarray of shape (K, n)
-        Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch.
+    support_newton, work, quiet : bool, ndarray of shape (K, n), float
+        Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch; if
+        positive, the nonzero sweeps skip features last moved by less (:func:`_sweep`).
 
     Returns
     -------
     (int, int)
         Sweeps done, and the support solves' Hessian-vector products.
     """
-    K, n, p = P.shape[0], P.shape[1], W.shape[0]
+    n, p = P.shape[1], W.shape[0]
     pd, winv, newton = np.zeros(n), _inverse_weights(w), support_newton and not group
     h, evals, evecs, blocks, ready = _model_curvatures(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
         LAZY_DENSE and not (sparse or newton), kept,
     )  # fmt: skip
-    start, snaps = _start_and_snapshots(features, W, b, n, ANDERSON_DEPTH + 1)
+    start, snaps, signs, last = _start_and_snapshots(features, W, b, n, quiet > 0.0 and not group)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
-    signs = np.zeros((features.shape[0], K), dtype=np.int8)
     products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:
         sweeps += 1
@@ -1730,7 +1786,7 @@ def cd_quadratic(
         big = _sweep(
             Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False,
             screen, P, wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready,
-            lasso_blocks, tol, winv, W, D, pd,
+            lasso_blocks, tol, winv, W, D, pd, last, quiet,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
@@ -1744,9 +1800,9 @@ def cd_quadratic(
             big = _sweep(
                 Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, blocks, ready, lasso_blocks, tol, winv, W, D, pd,
+                last, quiet,
             )  # fmt: skip
-            # the intercepts' step reads all n rows; sparse X, few nonzeros: next full sweep
-            if each_sweep:
+            if each_sweep:  # (the intercepts read all n rows: with few nonzeros, wait)
                 big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))
             if big <= tol:
                 break

@@ -1,0 +1,193 @@
+"""The eleventh pass on the sparse lasso (docs/penalties.md): the nonzero sweeps' skip of
+quiet features (``cd_quadratic``'s ``quiet``), the looser first outer step of an alpha
+(``INNER_FRACTION_SPARSE_FIRST``) and Anderson's extrapolation written over the current
+iterate — checked against the model's optimality conditions, an independent gradient and
+NumPy."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lasso_checks import (
+    inner_solve,
+    model_centre,
+    model_kkt,
+    path_kkt,
+    penalized_objective,
+    sparse_truth_data,
+)
+from mnlogit import regularization_path
+from mnlogit.solvers import coordinate_descent as cd
+from mnlogit.solvers import proximal_newton
+
+
+def _centre(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=160, p=10, K=5):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, p)).astype(dtype)
+    if sparse:
+        X[rng.random(X.shape) < 0.7] = 0.0
+    codes = rng.integers(0, K, n)
+    sw = rng.uniform(0.3, 2.0, n) if weighted else None
+    W0 = np.where(rng.random((p, K)) < 0.4, rng.standard_normal((p, K)) * 0.3, 0.0)
+    b0 = rng.standard_normal(K) * 0.3
+    data, X64, P, G, g0 = model_centre(X, codes, K, sw, W0, b0, sparse)
+    return data, X64, W0, b0, P, G, g0
+
+
+CASES = [
+    (True, np.float64, False, 10),
+    (True, np.float32, True, 10),
+    (True, np.float64, True, 0),
+    (False, np.float64, True, 0),
+]
+
+
+@pytest.mark.parametrize(("sparse", "dtype", "weighted", "blocks"), CASES)
+def test_quiet_skip_reaches_the_minimizer_of_the_model(sparse, dtype, weighted, blocks):
+    # however many features the nonzero sweeps skip, a full sweep over every coordinate ends
+    # the solve: the answer is the model's minimizer
+    data, X64, W0, b0, P, G, g0 = _centre(sparse, dtype, weighted, seed=3)
+    p = W0.shape[0]
+    lam1, lam2 = np.full(p, 0.003), np.full(p, 0.002)
+    args = (data, P, G, g0, W0, b0, lam1, lam2, blocks)
+    Wr, br, _, _ = inner_solve(*args, 1e-13, 10_000)
+    # large thresholds: after the first sweeps most (1e-3) or all (inf) features count as
+    # quiet, and the sweeps over the nonzero coordinates skip them
+    for quiet in (1e-6, 1e-3, np.inf):
+        W, b, D, sweeps = inner_solve(*args, 1e-13, 10_000, quiet=quiet)
+        assert sweeps < 10_000
+        np.testing.assert_allclose(W, Wr, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(b, br, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(D, (X64 @ (W - W0) + (b - b0)).T, rtol=0, atol=1e-11)
+        nonzero, zero, intercepts = model_kkt(data, X64, P, G, g0, W0, b0, W, b, lam1, lam2)
+        assert max(nonzero, zero, intercepts) <= 1e-10
+    assert np.count_nonzero(Wr) > p
+    # the skip changes the iterates (it is in effect): after a few sweeps they differ
+    W3, *_ = inner_solve(*args, 0.0, 4)
+    W3q, *_ = inner_solve(*args, 0.0, 4, quiet=np.inf)
+    assert np.abs(W3q - W3).max() > 1e-8
+
+
+@pytest.mark.parametrize(
+    ("dtype", "weighted", "penalty"),
+    [(np.float64, False, "l1"), (np.float32, True, "l1"), (np.float64, True, "elasticnet")],
+)
+@pytest.mark.parametrize("quiet", [0.0, 0.1])
+def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
+    monkeypatch, dtype, weighted, penalty, quiet
+):
+    # the looser first outer step, with or without the skip of quiet features, against the
+    # previous settings (0.1 of the KKT residual, no skip) at the default tol: both paths
+    # satisfy the KKT conditions from an independent gradient at every alpha, objectives
+    # within 1e-8
+    X, y = sparse_truth_data(n=500, p=80, K=5, seed=12, density=0.08, informative=30)
+    X = X.astype(dtype)
+    sw = np.random.default_rng(13).uniform(0.5, 2.0, y.size) if weighted else None
+    w = np.ones(y.size) if sw is None else sw
+    ratio = 0.6 if penalty == "elasticnet" else 1.0
+    kw = dict(penalty=penalty, n_alphas=15, alpha_min_ratio=0.01, tol=1e-6, sample_weight=sw)
+    if penalty == "elasticnet":
+        kw["l1_ratio"] = ratio
+    seen: list[tuple[float, float]] = []
+    inner = proximal_newton.cd_quadratic
+
+    def spy(*a):  # type: ignore[no-untyped-def]
+        seen.append((float(a[21]), float(a[-1])))  # (inner tol, quiet)
+        return inner(*a)
+
+    monkeypatch.setattr(proximal_newton, "cd_quadratic", spy)
+    assert proximal_newton.INNER_FRACTION_SPARSE_FIRST > proximal_newton.INNER_FRACTION
+    monkeypatch.setattr(proximal_newton, "QUIET_SKIP", quiet)  # (0, off, by default)
+    got = regularization_path(X, y, **kw)
+    assert seen and all(q == pytest.approx(quiet * t) for t, q in seen)
+    monkeypatch.setattr(proximal_newton, "INNER_FRACTION_SPARSE_FIRST", 0.1)
+    monkeypatch.setattr(proximal_newton, "QUIET_SKIP", 0.0)
+    ref = regularization_path(X, y, **kw)
+    assert got.converged.all() and ref.converged.all()
+    assert got.n_nonzero[-1] > 25
+    assert path_kkt(X, y, got, w) <= 1e-6 * (1 + 1e-9)
+    f = np.ones(X.shape[1])
+    for i, alpha in enumerate(got.alphas):
+        args = (alpha, f, ratio, w)
+        f_got = penalized_objective(X, y, got.coef[i].T, got.intercept[i], *args)
+        f_ref = penalized_objective(X, y, ref.coef[i].T, ref.intercept[i], *args)
+        assert abs(f_got - f_ref) <= 1e-8
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_predictor_copies_round_trip_in_either_layout(sparse):
+    data, *_ = _centre(sparse, np.float64, False)
+    D = data.empty_predictor()
+    D[:] = np.random.default_rng(1).standard_normal(D.shape)
+    flat = np.empty(D.size)
+    cd._copy_predictor(D, flat, False)
+    # the flat copy is D's memory, in D's order (row-major for sparse X)
+    np.testing.assert_array_equal(flat, (D.T if sparse else D).ravel())
+    E = data.empty_predictor()
+    cd._copy_predictor(E, flat, True)
+    np.testing.assert_array_equal(E, D)
+
+
+def _model_value(X64, P, w, G, g0, W0, b0, W, b, lam1, lam2):
+    """The quadratic model plus the elastic-net penalty, from scratch."""
+    Dn = X64 @ (W - W0) + (b - b0)
+    Pn = P.T
+    quad = w @ ((Pn * Dn * Dn).sum(axis=1) - (Pn * Dn).sum(axis=1) ** 2)
+    first = float(np.sum(G * (W - W0)) + g0 @ (b - b0))
+    pen = lam1 @ np.abs(W).sum(axis=1) + 0.5 * lam2 @ (W * W).sum(axis=1)
+    return first + 0.5 * quad + pen
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("towards", [True, False])
+def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, towards):
+    # three iterates: converging geometrically to the model's minimizer (the extrapolation
+    # finds it, lowers the model: taken), or the minimizer itself last after two random
+    # points (any other combination is higher: not taken, the current iterate stays)
+    data, X64, W0, b0, P, G, g0 = _centre(sparse, np.float64, True, seed=5)
+    p, K = W0.shape
+    lam1, lam2 = np.full(p, 0.003), np.full(p, 0.002)
+    Ws, bs, _, _ = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, 0, 1e-13, 10_000)
+    features = np.arange(p, dtype=np.intp)
+    start, snaps, _, _ = cd._start_and_snapshots(features, W0, b0, data.n_rows, False)
+    rng = np.random.default_rng(6)
+    E = [rng.standard_normal((p, K)) * 0.05 for _ in range(3)]
+    e = [rng.standard_normal(K) * 0.05 for _ in range(3)]
+    if towards:
+        iterates = [(Ws + r * E[0], bs + r * e[0]) for r in (0.8, 0.4, 0.2)]
+    else:
+        iterates = [(Ws + E[1], bs + e[1]), (Ws + E[2], bs + e[2]), (Ws, bs)]
+    w, wP = data.weights, P * data.weights
+
+    def state(Wt, bt):  # type: ignore[no-untyped-def]
+        D = data.empty_predictor()
+        D[:] = (X64 @ (Wt - W0) + (bt - b0)).T
+        return Wt.copy(), bt.copy(), D, (P * D).sum(axis=0)
+
+    for slot, (Wt, bt) in enumerate(iterates):
+        cd._snapshot(features, *state(Wt, bt), slot, snaps)
+    W, b, D, pd = state(*iterates[-1])
+    took = cd._anderson(features, w, wP, G, g0, lam1, lam2, False, W, b, D, pd, start, snaps)
+    U = np.array(
+        [np.r_[(Wn - Wo).ravel(), bn - bo] for (Wo, bo), (Wn, bn) in itertools.pairwise(iterates)]
+    )
+    A = U @ U.T
+    A += (1e-10 * np.trace(A) + 1e-300) * np.eye(2)
+    z = np.linalg.solve(A, np.ones(2))
+    c = z / z.sum()
+    We = c[0] * iterates[1][0] + c[1] * iterates[2][0]
+    be = c[0] * iterates[1][1] + c[1] * iterates[2][1]
+    args = (X64, P, w, G, g0, W0, b0)
+    lower = _model_value(*args, We, be, lam1, lam2) < _model_value(*args, *iterates[-1], lam1, lam2)
+    assert took == lower == towards
+    Wx, bx = (We, be) if took else iterates[-1]
+    np.testing.assert_allclose(W, Wx, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b, bx, rtol=0, atol=1e-12)
+    if not took:
+        np.testing.assert_array_equal(W, iterates[-1][0])
+    np.testing.assert_allclose(D, (X64 @ (Wx - W0) + (bx - b0)).T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(pd, (P * D).sum(axis=0), rtol=0, atol=1e-12)
