@@ -93,17 +93,54 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
     if penalty == "elasticnet":
         kw["l1_ratio"] = ratio
     seen: list[tuple[float, float]] = []
-    inner = proximal_newton.cd_quadratic
+    events: list[tuple[str, float]] = []  # ("step" | "kkt" | "cd", value) in call order
+    inner, kkt, steps = (
+        proximal_newton.cd_quadratic,
+        proximal_newton._kkt,
+        proximal_newton._newton_steps,
+    )
 
     def spy(*a):  # type: ignore[no-untyped-def]
         seen.append((float(a[21]), float(a[-1])))  # (inner tol, quiet)
+        events.append(("cd", float(a[21])))
         return inner(*a)
 
+    def kkt_spy(*a):  # type: ignore[no-untyped-def]
+        value = kkt(*a)
+        events.append(("kkt", float(value)))
+        return value
+
+    def steps_spy(*a, **k):  # type: ignore[no-untyped-def]
+        events.append(("step", float(a[2])))  # (alpha; 0 for the unpenalized start)
+        return steps(*a, **k)
+
     monkeypatch.setattr(proximal_newton, "cd_quadratic", spy)
+    monkeypatch.setattr(proximal_newton, "_kkt", kkt_spy)
+    monkeypatch.setattr(proximal_newton, "_newton_steps", steps_spy)
     assert proximal_newton.INNER_FRACTION_SPARSE_FIRST > proximal_newton.INNER_FRACTION
     monkeypatch.setattr(proximal_newton, "QUIET_SKIP", quiet)  # (0, off, by default)
     got = regularization_path(X, y, **kw)
     assert seen and all(q == pytest.approx(quiet * t) for t, q in seen)
+    # each inner solve's tolerance: the first of a Newton-steps call at 0.3 of the KKT
+    # residual before it, the later ones at 0.1 (both above the floor 0.5 tol here)
+    firsts = laters = 0
+    first, last_kkt = False, np.nan
+    for kind, value in events:
+        if kind == "step":
+            first = True
+        elif kind == "kkt":
+            last_kkt = value
+        else:
+            fraction = (
+                proximal_newton.INNER_FRACTION_SPARSE_FIRST
+                if first
+                else proximal_newton.INNER_FRACTION
+            )
+            expected = max(proximal_newton.INNER_FLOOR * 1e-6, fraction * last_kkt)
+            assert value == pytest.approx(expected, rel=1e-12)
+            firsts, laters = firsts + first, laters + (not first)
+            first = False
+    assert firsts >= 10 and laters >= 5
     monkeypatch.setattr(proximal_newton, "INNER_FRACTION_SPARSE_FIRST", 0.1)
     monkeypatch.setattr(proximal_newton, "QUIET_SKIP", 0.0)
     ref = regularization_path(X, y, **kw)

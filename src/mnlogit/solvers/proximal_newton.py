@@ -127,7 +127,9 @@ INNER_FRACTION_SPARSE_GROUP = 0.01
 #: benchmark even when solved exactly (the loss's curvature changes along it), so a second
 #: step follows anyway and a tighter first one is wasted (514 -> 470 sweeps, the objectives
 #: 1.7e-9 above the ``tol=1e-9`` path instead of 4.4e-10; docs/penalties.md, "Eleventh
-#: pass").
+#: pass"). It also applies to the first step of the unpenalized start (:func:`null_model`,
+#: ``alpha = 0``, only the unpenalized columns and intercepts): the KKT check decides there
+#: too.
 INNER_FRACTION_SPARSE_FIRST = 0.3
 #: The extrapolation's step, in units of the previous grid step, at most this (an irregular
 #: grid's long step is not extrapolated further than the last one).
