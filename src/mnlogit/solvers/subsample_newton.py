@@ -152,8 +152,8 @@ def _preconditioner(
 
 
 def _subsample(obj: SolverObjective, rows: int) -> SolverObjective:
-    """``obj`` on about ``rows`` of its rows (``obj`` itself for all of them)."""
-    if rows >= obj.n_samples:
+    """``obj`` on about ``rows`` of its rows (``obj`` itself for more than half of them)."""
+    if obj.n_samples // max(rows, 1) <= 1:
         return obj
     sub = obj.subsample(max(1, obj.n_samples // rows))
     if sub is None:  # not offered: REQUIRES has SUBSAMPLE, so only a broken objective
@@ -206,6 +206,16 @@ class _Curvature:
         """The full data's Hessian at ``x`` (Newton's method)."""
         self.rows = self.obj.n_samples
         return _factor(self.obj, x)[0]
+
+    def hand_over(self, x: FloatArray) -> Inverse:
+        """The Kronecker model's exact successor at ``x``: the Hessian of a row subsample
+        of :func:`hand_over_rows` rows (the full data's where that is all of them); later
+        refreshes :meth:`grow` it, the full data at most."""
+        self.kron = False
+        self.cap = self.obj.n_samples
+        self.rows = hand_over_rows(self.obj.n_samples, self.obj.n_params)
+        self.curvature = _subsample(self.obj, self.rows)
+        return self.form(x)
 
 
 def _warm_start(
@@ -277,6 +287,8 @@ def solve(
     else:
         inverse = cur.form(x)
     cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
+    if switched:  # resumed after the hand-over: its subsample grows to the full data
+        cur.cap = n
     slow = 0
     fresh = True  # the preconditioner was formed at the current point
     stop_reason = None
@@ -315,10 +327,10 @@ def solve(
         if slow < 2:
             continue
         if kron and m <= _KRON_EXACT_MAX:
-            # stalled with a Hessian that costs a dozen passes: exact curvature from here
-            kron = cur.kron = False
-            switched = True
-            inverse = cur.full(x)
+            # stalled with a Hessian that costs a dozen passes: exact curvature from here,
+            # first on a subsample of about 10 rows per parameter
+            kron, switched = False, True
+            inverse = cur.hand_over(x)
             fresh, slow = True, 0
         elif kron:
             # The Kronecker model is formed again only when progress stalls: L-BFGS
@@ -326,20 +338,38 @@ def solve(
             if slow >= _STALL:
                 inverse = cur.form(x)
                 fresh, slow = True, 0
+        elif switched:
+            # After the Kronecker model's hand-over, whose Hessians cost a dozen passes
+            # each, formed again only after _STALL slow iterations (illcond-20k-50-6: 3
+            # Hessians and 19 iterations -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a
+            # default fit; issue-speed10), on four times as many rows (the full data at
+            # most; issue-speed11)
+            if slow >= _STALL:
+                inverse = cur.grow(x)
+                fresh, slow = True, 0
         elif cur.rows < cur.cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
             inverse = cur.grow(x)
             fresh, slow = True, 0
-        elif slow >= _STALL or (cur.rows >= n and not switched):
-            # Still slow with the largest subsample: the full data's Hessian (Newton); after
-            # the Kronecker model's hand-over, whose Hessians cost a dozen passes each, only
-            # after _STALL slow iterations (illcond-20k-50-6: 3 Hessians and 19 iterations
-            # -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a default fit; issue-speed10)
+        elif slow >= _STALL or cur.rows >= n:
+            # Still slow with the largest subsample: the full data's Hessian (Newton)
             inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
     result.state = _State(inverse, list(pairs), cur.rows, kron)
     return result
+
+
+def hand_over_rows(n_samples: int, n_params: int) -> int:
+    """Rows of the subsample whose Hessian takes over from a stalled Kronecker model.
+
+    ``max(10 m, 2000)`` rows, the subsample Hessians' own floor (:func:`subsample_rows`):
+    such a Hessian is only a preconditioner, its relative error of order
+    ``sqrt(m / r)``, and costs ``r / n`` of the full data's (``illcond-20k-50-6``: 2,858
+    of 20,000 rows; issue-speed11, docs/solvers.md). All rows when that is more than half.
+    """
+    rows = max(_ROWS_PER_PARAM * max(n_params, 1), _MIN_ROWS)
+    return n_samples if 2 * rows > n_samples else rows
 
 
 def uses_kronecker(n_samples: int, n_params: int) -> bool:
