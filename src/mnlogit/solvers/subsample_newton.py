@@ -27,10 +27,12 @@ or 2,000 rows exceed ``n / 16`` there is no subsample and the method is Newton's
 Hessian formed again only when progress slows (and L-BFGS corrections in between).
 
 When the curvature is the Kronecker model on at most 300 parameters (no subsample:
-``n < 16 max(10 m, 2000)``), two slow iterations in a row switch it to the full data's exact Hessian
-for the rest of the solve: such a Hessian costs about a dozen passes, and the Kronecker
-model can stall for tens of iterations on correlated features. It is formed again only
-after five slow iterations in a row (L-BFGS corrects it meanwhile).
+``n < 16 max(10 m, 2000)``), two slow iterations in a row switch it to exact Hessians for the
+rest of the solve: a full-data Hessian costs about a dozen passes, and the Kronecker model
+can stall for tens of iterations on correlated features. The first is a row subsample's
+(:func:`hand_over_rows`: 10 rows per parameter, at least 2,000); it is formed again only after
+five slow iterations in a row (L-BFGS corrects it meanwhile), each time on twice as many
+rows, the full data at most.
 
 Iteration 0 of the history is the warm start (the subsample solution) evaluated on the
 full data; iterations are full-data iterations.
@@ -91,6 +93,8 @@ _SLOW = 0.5
 # dozen passes (illcond-20k-50-6: 255 parameters, 23 ms against 1.8 ms a pass), while
 # the Kronecker model can stall on correlated features (50 iterations, issue 18).
 _KRON_EXACT_MAX = 300
+# After the hand-over, each refresh's subsample has this many times the rows of the last.
+_HAND_OVER_GROWTH = 2
 
 
 def subsample_rows(n_samples: int, n_params: int) -> int:
@@ -195,10 +199,11 @@ class _Curvature:
             self.rows = self.obj.n_samples
         return inverse
 
-    def grow(self, x: FloatArray) -> Inverse:
-        """Four times as many rows (up to ``cap``; the full data once there), formed at ``x``."""
+    def grow(self, x: FloatArray, factor: int = 4) -> Inverse:
+        """``factor`` times as many rows (up to ``cap``; the full data once there), formed
+        at ``x``."""
         n = self.obj.n_samples
-        self.rows = min(4 * self.rows, self.cap) if self.rows < n else n
+        self.rows = min(factor * self.rows, self.cap) if self.rows < n else n
         self.curvature = _subsample(self.obj, self.rows)
         return self.form(x)
 
@@ -210,7 +215,7 @@ class _Curvature:
     def hand_over(self, x: FloatArray) -> Inverse:
         """The Kronecker model's exact successor at ``x``: the Hessian of a row subsample
         of :func:`hand_over_rows` rows (the full data's where that is all of them); later
-        refreshes :meth:`grow` it, the full data at most."""
+        refreshes :meth:`grow` it twofold, the full data at most."""
         self.kron = False
         self.cap = self.obj.n_samples
         self.rows = hand_over_rows(self.obj.n_samples, self.obj.n_params)
@@ -342,10 +347,11 @@ def solve(
             # After the Kronecker model's hand-over, whose Hessians cost a dozen passes
             # each, formed again only after _STALL slow iterations (illcond-20k-50-6: 3
             # Hessians and 19 iterations -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a
-            # default fit; issue-speed10), on four times as many rows (the full data at
-            # most; issue-speed11)
+            # default fit; issue-speed10), on twice as many rows (the full data at most;
+            # issue-speed11: twofold was 10-13% faster than fourfold on the two largest
+            # problems of benchmarks.auto_rule's class, docs/solvers.md)
             if slow >= _STALL:
-                inverse = cur.grow(x)
+                inverse = cur.grow(x, _HAND_OVER_GROWTH)
                 fresh, slow = True, 0
         elif cur.rows < cur.cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
