@@ -1,6 +1,7 @@
 """The Kronecker model's hand-over to exact curvature starts on a row subsample
-(issue-speed11): its first Hessian is a preconditioner only, on about 10 rows per
-parameter, and grows fourfold (the full data at most) when progress stalls again.
+(issue-speed11): its first Hessian is a preconditioner only, on 50 rows per column
+(at most a quarter of the rows), and grows twofold (the full data at most) when progress
+stalls again.
 References: exact Newton on the same data (objective, coefficients, standard errors)."""
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ def _illconditioned(n: int = 8000, p: int = 30, K: int = 8) -> tuple[np.ndarray,
 
 
 def test_hand_over_rows() -> None:
-    assert subsample_newton.hand_over_rows(20_000, 255) == 2550
-    assert subsample_newton.hand_over_rows(20_000, 120) == 2000  # the 2,000-row floor
-    assert subsample_newton.hand_over_rows(4000, 255) == 4000  # over half: all rows
-    assert subsample_newton.hand_over_rows(5100, 255) == 2550
+    rows = subsample_newton.hand_over_rows
+    assert rows(20_000, 255, 6) == 2550  # 50 rows per column (p1 = 51)
+    assert rows(20_000, 100, 6) == 2000  # the 2,000-row floor
+    assert rows(8000, 217, 8) == 2000  # a quarter of the rows: still a subsample
+    assert rows(20_000, 242, 3) == 20_000  # 6,050 rows, over a quarter: all rows
+    assert rows(10_199, 255, 6) == 10_199
 
 
 def _hessian_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -55,7 +58,7 @@ def test_hand_over_starts_on_a_subsample_and_reaches_newtons_fit(monkeypatch) ->
         warnings.simplefilter("error", ConvergenceWarning)
         auto = MultinomialLogit(tol=1e-8).fit(X, y)
     assert auto.converged_ and auto.solver_ == "subsample-newton"
-    step = n // subsample_newton.hand_over_rows(n, m)
+    step = n // subsample_newton.hand_over_rows(n, m, 8)
     first = -(-n // step)
     assert first < n / 2
     # the hand-over's Hessian on the subsample, then more rows, the full data at most

@@ -30,7 +30,8 @@ When the curvature is the Kronecker model on at most 300 parameters (no subsampl
 ``n < 16 max(10 m, 2000)``), two slow iterations in a row switch it to exact Hessians for the
 rest of the solve: a full-data Hessian costs about a dozen passes, and the Kronecker model
 can stall for tens of iterations on correlated features. The first is a row subsample's
-(:func:`hand_over_rows`: 10 rows per parameter, at least 2,000); it is formed again only after
+(:func:`hand_over_rows`: 50 rows per column, at least 2,000, at most a quarter of the rows,
+else the full data's); it is formed again only after
 five slow iterations in a row (L-BFGS corrects it meanwhile), each time on twice as many
 rows, the full data at most.
 
@@ -93,8 +94,12 @@ _SLOW = 0.5
 # dozen passes (illcond-20k-50-6: 255 parameters, 23 ms against 1.8 ms a pass), while
 # the Kronecker model can stall on correlated features (50 iterations, issue 18).
 _KRON_EXACT_MAX = 300
-# After the hand-over, each refresh's subsample has this many times the rows of the last.
+# After the hand-over, each refresh's subsample has this many times the rows of the last;
+# the first has _HAND_OVER_ROWS_PER_COLUMN rows per column, at most 1/_HAND_OVER_MAX_FRACTION
+# of the rows (else all of them): hand_over_rows.
 _HAND_OVER_GROWTH = 2
+_HAND_OVER_ROWS_PER_COLUMN = 50
+_HAND_OVER_MAX_FRACTION = 4
 
 
 def subsample_rows(n_samples: int, n_params: int) -> int:
@@ -218,7 +223,7 @@ class _Curvature:
         refreshes :meth:`grow` it twofold, the full data at most."""
         self.kron = False
         self.cap = self.obj.n_samples
-        self.rows = hand_over_rows(self.obj.n_samples, self.obj.n_params)
+        self.rows = hand_over_rows(self.obj.n_samples, self.obj.n_params, self.obj.n_classes)
         self.curvature = _subsample(self.obj, self.rows)
         return self.form(x)
 
@@ -333,7 +338,7 @@ def solve(
             continue
         if kron and m <= _KRON_EXACT_MAX:
             # stalled with a Hessian that costs a dozen passes: exact curvature from here,
-            # first on a subsample of about 10 rows per parameter
+            # first on a subsample of 50 rows per column (hand_over_rows)
             kron, switched = False, True
             inverse = cur.hand_over(x)
             fresh, slow = True, 0
@@ -366,16 +371,19 @@ def solve(
     return result
 
 
-def hand_over_rows(n_samples: int, n_params: int) -> int:
+def hand_over_rows(n_samples: int, n_params: int, n_classes: int) -> int:
     """Rows of the subsample whose Hessian takes over from a stalled Kronecker model.
 
-    ``max(10 m, 2000)`` rows, the subsample Hessians' own floor (:func:`subsample_rows`):
-    such a Hessian is only a preconditioner, its relative error of order
-    ``sqrt(m / r)``, and costs ``r / n`` of the full data's (``illcond-20k-50-6``: 2,858
-    of 20,000 rows; issue-speed11, docs/solvers.md). All rows when that is more than half.
+    ``max(50 p1, 2000)`` rows for ``p1 = m / (K - 1)`` columns: each block of the Hessian
+    is a weighted Gram matrix of the ``p1`` columns, so its sampling error (it is only a
+    preconditioner) depends on the rows per column, not per parameter (10 rows per
+    parameter were 10 per column at ``K = 2``: 9-43% slower fits at ``K = 2, 3``). All rows
+    when that is more than a quarter of them: a subsample Hessian on half the rows saves
+    little and is formed again on all of them (issue-speed11, docs/solvers.md).
     """
-    rows = max(_ROWS_PER_PARAM * max(n_params, 1), _MIN_ROWS)
-    return n_samples if 2 * rows > n_samples else rows
+    columns = max(n_params, 1) // max(n_classes - 1, 1)
+    rows = max(_HAND_OVER_ROWS_PER_COLUMN * columns, _MIN_ROWS)
+    return n_samples if _HAND_OVER_MAX_FRACTION * rows > n_samples else rows
 
 
 def uses_kronecker(n_samples: int, n_params: int) -> bool:
