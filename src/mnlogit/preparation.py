@@ -80,6 +80,14 @@ VALIDATE_DTYPES: dict[str | None, Any] = {
 }
 
 
+#: The column read sums only a row sample's Gram matrix (``gram="sample"``, every 16th row)
+#: when ``X`` has at least this many rows per design column: the sample then has about 8
+#: rows per column, enough for :func:`~mnlogit.identification.collinearity.certify_full_rank`
+#: to prove most full-rank designs full rank (1M x 50: the read 0.159 -> 0.082 s, one
+#: thread; docs/benchmarks.md, issue-speed11).
+_SAMPLE_GRAM_MIN_ROWS = 128
+
+
 def _positive_int_or_none(name: str, value: Any, allow_none: bool) -> None:
     ok = (allow_none and value is None) or (
         not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
@@ -533,7 +541,11 @@ def _column_reads(
     class's column sums (weighted as the objective weighs rows: ``s_i / S``)."""
     if checks_aliasing and _one_read_gram(X, weights):
         weight = float(sample_weight[0] / float(sample_weight.sum()))
-        sums = column_maxabs_and_gram(X, codes, int(classes.size), weight)
+        n, p = X.shape
+        # a row sample's Gram matrix where it has enough rows to prove full rank
+        # (identification.collinearity.certify_full_rank; else X is read again)
+        gram = "sample" if n >= _SAMPLE_GRAM_MIN_ROWS * (p + 1) else "full"
+        sums = column_maxabs_and_gram(X, codes, int(classes.size), weight, gram=gram)
         return sums.maxabs, sums
     return column_maxabs(X), None
 

@@ -61,9 +61,9 @@ def test_fit_drops_the_same_columns(monkeypatch) -> None:
     y = np.random.default_rng(1).integers(0, 3, 2000)
     reads: list[int] = []
 
-    def counted(Xv, *args):
+    def counted(Xv, *args, **kwargs):
         reads.append(Xv.shape[0])
-        return column_maxabs_and_gram(Xv, *args)
+        return column_maxabs_and_gram(Xv, *args, **kwargs)
 
     monkeypatch.setattr(preparation, "column_maxabs_and_gram", counted)
     with pytest.warns(Warning, match="aliased"):

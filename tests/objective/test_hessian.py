@@ -259,3 +259,33 @@ def test_load_compiled_kernel_loads_it_without_changing_results(monkeypatch):
     expected = hessian_by_definition(np.column_stack([np.ones(len(X)), X]), P1, w)
     got = hessian_module.loss_hessian(X, P1, w, intercept=True)
     assert_allclose(got, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("p", [3, 4, 5, 6, 9, 10])
+@pytest.mark.parametrize("intercept", [False, True])
+def test_narrow_kernel_every_column_remainder(p, intercept):
+    """Every ``p1 % 4`` (the last columns by strips for 1 and 2, by padded tiles for 3)
+    against the definition (numpy, block by block), with a column scaling and weights."""
+    from mnlogit.objective.hessian import _STRIP_MAX_REMAINDER, _narrow_loss_hessian, _row_slices
+
+    assert _STRIP_MAX_REMAINDER == 2
+    rng = np.random.default_rng(p)
+    n, K = 301, 4
+    X = rng.normal(size=(n, p))
+    eta = rng.normal(size=(n, K))
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    w = rng.uniform(0.5, 2.0, n)
+    scale = rng.uniform(0.5, 2.0, p)
+    got = _narrow_loss_hessian(X, _row_slices(P[:, 1:]), w, scale, intercept, K - 1, None)
+    Y = X * scale
+    if intercept:
+        Y = np.hstack([np.ones((n, 1)), Y])
+    Q = P[:, 1:]
+    p1 = Y.shape[1]
+    ref = np.empty_like(got)
+    for a in range(K - 1):
+        for b in range(K - 1):
+            h = w * Q[:, a] * ((a == b) - Q[:, b])
+            ref[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = Y.T @ (h[:, None] * Y)
+    assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())

@@ -22,7 +22,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.exceptions import CollinearityWarning, warn
-from mnlogit.identification.collinearity import CollinearityResult, detect_collinearity
+from mnlogit.identification.collinearity import (
+    CollinearityResult,
+    certify_full_rank,
+    detect_collinearity,
+)
 from mnlogit.identification.scales import ColumnSums
 
 __all__ = [
@@ -67,7 +71,11 @@ def drop_aliased(
     col_maxabs : ndarray of shape (p,), optional
         :func:`~mnlogit.identification.scales.column_maxabs` of X, when already known.
     column_sums : ColumnSums, optional
-        :func:`~mnlogit.identification.scales.column_maxabs_and_gram` of X, when known.
+        :func:`~mnlogit.identification.scales.column_maxabs_and_gram` of X, when known
+        (read only for equally weighted rows). With a row sample's Gram matrix
+        (``gram="sample"``) the check first tries
+        :func:`~mnlogit.identification.collinearity.certify_full_rank`, which proves
+        most full-rank designs full rank without ``XᵀX``.
 
     Returns
     -------
@@ -85,6 +93,14 @@ def drop_aliased(
     """
     if X.shape[1] + int(fit_intercept) > MAX_COLLINEARITY_COLUMNS or X.shape[1] == 0:
         return X, None, None
+    if column_sums is not None and column_sums.sample is not None:
+        # the read summed a row sample's Gram matrix only: most designs are proved to
+        # keep every column from it; the others are checked on all rows below
+        certified = certify_full_rank(
+            column_sums.sample, int(X.shape[0]), column_sums.maxabs, fit_intercept, names
+        )
+        if certified is not None:
+            return X, None, certified
     result = detect_collinearity(
         X,
         fit_intercept=fit_intercept,

@@ -36,10 +36,15 @@ from scipy.linalg import lapack
 
 from mnlogit.exceptions import InvalidInputError
 from mnlogit.identification.design import as_2d, design_terms, positive_weights
-from mnlogit.identification.scales import ColumnSums, as_divisors, column_maxabs
+from mnlogit.identification.scales import ColumnSums, RowSample, as_divisors, column_maxabs
 from mnlogit.objective.blocks import BLOCK_ELEMENTS, row_blocks
 
-__all__ = ["CollinearityResult", "collinearity_from_gram", "detect_collinearity"]
+__all__ = [
+    "CollinearityResult",
+    "certify_full_rank",
+    "collinearity_from_gram",
+    "detect_collinearity",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -51,6 +56,10 @@ _SHOW_COEF = 1e-6
 #: In the Gram path, columns whose residual from the Gram-based factor is below this are
 #: re-checked on the data (the factor is only accurate to about 1e-8 relative).
 _GRAM_SUSPECT = 1e-5
+#: :func:`certify_full_rank`: the smallest certified relative residual (a lower bound
+#: from a row sample) that keeps every column without the full Gram matrix -- ten times
+#: the Gram path's own suspect threshold, a thousand times the default ``tol``.
+SAMPLE_CERTIFIED = 1e-4
 # A dense X enters the Gram matrix, and suspects are re-checked, in row chunks of
 # mnlogit.objective.blocks.BLOCK_ELEMENTS numbers (2 MiB in float64): no n x p temporary.
 
@@ -86,8 +95,11 @@ class CollinearityResult:
         column).
     tol : float
         The tolerance used.
-    method : {"qr", "gram"}
-        How the ``R`` factor was computed.
+    method : {"qr", "gram", "sample"}
+        How the ``R`` factor was computed. ``"sample"``: no column is aliased, proved on a
+        systematic row sample (:func:`certify_full_rank`); ``relative_residuals`` then
+        hold certified lower bounds of the full data's residuals (each at least
+        :data:`SAMPLE_CERTIFIED`), not the residuals themselves.
     fit_intercept : bool
         Whether ``terms[0]`` is the intercept.
     """
@@ -100,7 +112,7 @@ class CollinearityResult:
     scaled_coefficients: FloatArray
     relative_residuals: FloatArray
     tol: float
-    method: Literal["qr", "gram"]
+    method: Literal["qr", "gram", "sample"]
     fit_intercept: bool
 
     @property
@@ -282,7 +294,7 @@ def _result(
     resid: FloatArray,
     scale: FloatArray,
     tol: float,
-    method: Literal["qr", "gram"],
+    method: Literal["qr", "gram", "sample"],
     fit_intercept: bool,
 ) -> CollinearityResult:
     """The result, with the aliased columns' coefficients back in original units."""
@@ -344,6 +356,71 @@ def collinearity_from_gram(
     R0, scale = _r_factor_from_gram(np.array(gram, dtype=np.float64), mx, int(fit_intercept))
     kept, aliased, coef, resid = _limited_pivoting(R0, tol, tol, None)
     return _result(terms, kept, aliased, coef, resid, scale, tol, "gram", fit_intercept)
+
+
+def certify_full_rank(
+    sample: RowSample,
+    n_rows: int,
+    col_maxabs: FloatArray,
+    fit_intercept: bool,
+    feature_names: Sequence[str],
+    tol: float | None = None,
+) -> CollinearityResult | None:
+    """R's alias rule, when it keeps every column, proved from a row sample's Gram matrix.
+
+    For equally weighted rows. Adding rows can only lengthen the residual of a column
+    after projection on the others: for any coefficients ``β``,
+    ``||d_j - D β||`` over all rows is at least the same norm over the sampled rows. So
+    column ``j``'s relative residual on the full data is at least
+    ``ρ_j ||d_j||_s / ||d_j||``, with ``ρ_j`` its relative residual on the sample (the
+    ``R`` factor of the sample's scaled Gram matrix, as :func:`collinearity_from_gram`
+    forms it) and ``||d_j|| <= sqrt(n) max|x_j|`` (exactly ``sqrt(n)`` for the
+    intercept). When every such bound is at least :data:`SAMPLE_CERTIFIED` (and
+    ``100 tol``), no column can be aliased and the full ``XᵀX`` is not needed; otherwise
+    the check is left to :func:`detect_collinearity`.
+
+    Parameters
+    ----------
+    sample : RowSample
+        ``ColumnSums.sample`` of :func:`~mnlogit.identification.scales.column_maxabs_and_gram`.
+    n_rows : int
+        Rows of ``X`` (all of weight one, or all of one common weight).
+    col_maxabs : ndarray of shape (p,)
+        Each column's largest absolute value over all rows.
+    fit_intercept : bool
+    feature_names : sequence of str, length p
+    tol : float, optional
+        Relative tolerance in (0, 1); default ``1e-7``.
+
+    Returns
+    -------
+    CollinearityResult or None
+        With ``method="sample"``, every column kept and ``relative_residuals`` the
+        certified lower bounds; ``None`` when not certified.
+    """
+    tol = DEFAULT_TOL if tol is None else float(tol)
+    if not 0.0 < tol < 1.0:
+        raise InvalidInputError(f"tol must be in (0, 1), got {tol!r}")
+    mx = np.asarray(col_maxabs, dtype=np.float64)
+    if sample.rows < 1 or not np.all((mx >= 1e-100) & (mx <= 1e100)):
+        return None  # a zero column (aliased) or squares that may over- or underflow
+    off = int(fit_intercept)
+    m = mx.size + off
+    G = np.zeros((m, m))
+    G[off:, off:] = sample.gram / (mx[:, None] * mx[None, :])
+    if fit_intercept:
+        G[0, 0] = float(sample.rows)
+        G[0, 1:] = G[1:, 0] = sample.colsum / mx
+    sample_norm = np.sqrt(np.clip(np.diag(G), 0.0, None))  # ||d_j|| on the sample
+    R0, scale = _r_factor_from_gram(G, mx, off)
+    bound = _diag(R0, m) * sample_norm / np.sqrt(float(n_rows))
+    if not np.all(bound >= max(SAMPLE_CERTIFIED, 100.0 * tol)):
+        return None
+    terms = design_terms(mx.size, fit_intercept, list(feature_names))
+    none = np.zeros(0, dtype=np.intp)
+    return _result(
+        terms, np.arange(m), none, np.zeros((0, m)), bound, scale, tol, "sample", fit_intercept
+    )
 
 
 class _Design:
@@ -454,7 +531,12 @@ def _r_factor_gram(
     wr = None if sw is None else sw * sw
     G = np.zeros((m, m))
     colsum = np.zeros(p)
-    if column_sums is not None and unit and np.all((mx >= 1e-100) & (mx <= 1e100)):
+    if (
+        column_sums is not None
+        and column_sums.gram is not None
+        and unit
+        and np.all((mx >= 1e-100) & (mx <= 1e100))
+    ):
         # XᵀX already summed in the read that found the column scales: scaled now (the
         # same per-entry rounding as scaling first; no square over- or underflows here)
         G[off:, off:] = column_sums.gram / (mx[:, None] * mx[None, :])

@@ -23,9 +23,11 @@ from mnlogit.objective.blocks import column_read_blocks, row_blocks
 
 __all__ = [
     "FEATURE_RANGE",
+    "ROW_SAMPLE_STEP",
     "SCALE_HIGH",
     "SCALE_LOW",
     "ColumnSums",
+    "RowSample",
     "as_divisors",
     "check_column_range",
     "column_maxabs",
@@ -57,6 +59,10 @@ _MAXABS_CHUNK = 2**20
 #: the order, so ``f`` changes no result.
 _FOLD_WIDTH = 2048
 _FOLD_ROWS_MIN, _FOLD_ROWS_MAX = 32, 256
+#: :func:`column_maxabs_and_gram` with ``gram="sample"``: the Gram matrix of every
+#: ``ROW_SAMPLE_STEP``-th row (rows ``0, s, 2s, ...``), for the collinearity check's
+#: certificate (:func:`mnlogit.identification.collinearity.certify_full_rank`).
+ROW_SAMPLE_STEP = 16
 
 
 def _fold_rows(p: int) -> int:
@@ -146,6 +152,27 @@ def column_maxabs(X: Any, rows: IntArray | None = None) -> FloatArray:
     return np.asarray(np.maximum(sub.max(axis=0), -sub.min(axis=0)), dtype=np.float64).ravel()
 
 
+class RowSample(NamedTuple):
+    """Sums over a systematic sample of the rows of ``X``: every ``step``-th row.
+
+    Attributes
+    ----------
+    step : int
+        Rows ``0, step, 2 step, ...`` of ``X``.
+    rows : int
+        How many rows that is (``ceil(n / step)``).
+    gram : ndarray of shape (p, p)
+        ``X_sᵀ X_s`` of the sampled rows, on ``X``'s own scale (float64).
+    colsum : ndarray of shape (p,)
+        Their column sums.
+    """
+
+    step: int
+    rows: int
+    gram: FloatArray
+    colsum: FloatArray
+
+
 class ColumnSums(NamedTuple):
     """One read of a dense ``X`` (:func:`column_maxabs_and_gram`).
 
@@ -153,23 +180,33 @@ class ColumnSums(NamedTuple):
     ----------
     maxabs : ndarray of shape (p,)
         :func:`column_maxabs`.
-    gram : ndarray of shape (p, p)
-        ``XᵀX`` on ``X``'s own scale (float64).
+    gram : ndarray of shape (p, p) or None
+        ``XᵀX`` on ``X``'s own scale (float64); ``None`` when only the row sample's was
+        summed (``gram="sample"``).
     colsum : ndarray of shape (p,)
         Column sums.
     class_rows : ndarray of shape (K, p), optional
         Row ``k``: the sum of the rows of class ``k``, times a common row weight (when
         the codes were given).
+    sample : RowSample, optional
+        The Gram matrix and column sums of every :data:`ROW_SAMPLE_STEP`-th row
+        (``gram="sample"``).
     """
 
     maxabs: FloatArray
-    gram: FloatArray
+    gram: FloatArray | None
     colsum: FloatArray
     class_rows: FloatArray | None = None
+    sample: RowSample | None = None
 
 
 def column_maxabs_and_gram(
-    X: NDArray[Any], codes: IntArray | None = None, n_classes: int = 0, weight: float = 1.0
+    X: NDArray[Any],
+    codes: IntArray | None = None,
+    n_classes: int = 0,
+    weight: float = 1.0,
+    *,
+    gram: str = "full",
 ) -> ColumnSums:
     """:func:`column_maxabs` together with ``XᵀX`` and the column sums, in one read of a
     dense float64 ``X`` (each row chunk's maximum, minimum, sums and ``syrk`` while it is
@@ -188,6 +225,11 @@ def column_maxabs_and_gram(
         ``K`` (with ``codes``).
     weight : float, default=1.0
         Every row's weight in ``class_rows``.
+    gram : {"full", "sample"}, default="full"
+        ``"sample"``: instead of ``XᵀX``, the Gram matrix of every
+        :data:`ROW_SAMPLE_STEP`-th row only (``ColumnSums.sample``; a sixteenth of the
+        ``syrk`` work, the sampled rows taken from each block while it is in cache), for
+        the collinearity check's certificate.
 
     Returns
     -------
@@ -195,9 +237,14 @@ def column_maxabs_and_gram(
         ``class_rows`` of shape ``(K, p)`` when ``codes`` is given: ``weight`` times
         the sum of each class's rows.
     """
+    if gram not in ("full", "sample"):
+        raise ValueError(f"gram must be 'full' or 'sample', got {gram!r}")
     n, p = X.shape
+    sampled = gram == "sample"
+    step = ROW_SAMPLE_STEP
     maxabs = np.zeros(p)
     upper = np.zeros((p, p), order="F")
+    sample_colsum = np.zeros(p)
     colsum = np.zeros(p)
     class_rows = None if codes is None else np.zeros((n_classes, p))
     # columns beyond about 1e154 overflow the Gram matrix: the collinearity check then
@@ -211,8 +258,15 @@ def column_maxabs_and_gram(
         for sl in blocks:
             chunk = X[sl]
             _fold_maxabs(chunk, maxabs)
-            # the upper triangle by syrk (half gemm's flops: 0.136 -> 0.112 s on 1M x 50)
-            upper = _syrk(1.0, chunk.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
+            if sampled:
+                # rows 0, step, 2 step, ... of X: this block's from its first such row
+                sub = np.ascontiguousarray(chunk[(-sl.start) % step :: step])
+                if sub.shape[0]:
+                    upper = _syrk(1.0, sub.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
+                    sample_colsum += sub.sum(axis=0)
+            else:
+                # the upper triangle by syrk (half gemm's flops: 0.136 -> 0.112 s on 1M x 50)
+                upper = _syrk(1.0, chunk.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
             # the sums as a product with ones: chunk.sum(axis=0) of a C-ordered chunk
             # runs an inner loop of p numbers per row (issue-speed6, 2M x 10 in cache:
             # see docs/benchmarks.md)
@@ -222,8 +276,11 @@ def column_maxabs_and_gram(
                 onehot = np.zeros((n_classes, rows))  # as class_sums: (K, rows) @ (rows, p)
                 onehot[codes[sl], np.arange(rows)] = weight
                 class_rows += onehot @ chunk
-    gram = np.triu(upper) + np.triu(upper, 1).T
-    return ColumnSums(maxabs, gram, colsum, class_rows)
+    full = np.triu(upper) + np.triu(upper, 1).T
+    if sampled:
+        sample = RowSample(step, -(-n // step), full, sample_colsum)
+        return ColumnSums(maxabs, None, colsum, class_rows, sample)
+    return ColumnSums(maxabs, full, colsum, class_rows)
 
 
 def as_divisors(maxabs: FloatArray) -> FloatArray:

@@ -561,6 +561,40 @@ def _row_slices(P: FloatArray) -> ProbabilityRows:
     return lambda start, stop: P[start:stop]
 
 
+#: :func:`narrow_pair_sums` takes the last ``p1 % 4`` columns by strips when there are at
+#: most this many, else ``4 x 4`` tiles over the zero padding as before issue-speed11
+#: (kernel alone, one thread, best of 3: 100k x 20, K = 5 (``p1 % 4 = 1``) 0.019 -> 0.016 s;
+#: 100k x 21 (2) 0.019 -> 0.018; with strips for three columns 2M x 10, K = 4 0.092 -> 0.096
+#: and 400k x 50, K = 3 0.110 -> 0.112: slower). A module constant: numba compiles it in.
+_STRIP_MAX_REMAINDER = 2
+
+
+@compiled
+def _remainder_columns(T: Any, Y: Any, m: int, full: int, p1: int, acc: Any) -> None:
+    """:func:`narrow_pair_sums`' columns ``full .. p1-1`` (the last ``p1 % 4``) of one pair:
+    strips of four rows ``T_j`` against each column ``Y_c`` (four sums, five loads), then
+    their own upper triangle -- not ``4 x 4`` tiles over the zero padding. Adds to
+    ``acc`` (``(q, q)``) entries ``(j, c)``, ``j <= c``, over the first ``m`` rows."""
+    for c in range(full, p1):
+        for j in range(0, full, 4):
+            c0 = c1 = c2 = c3 = 0.0
+            for r in range(m):
+                y = Y[c, r]
+                c0 += T[j, r] * y
+                c1 += T[j + 1, r] * y
+                c2 += T[j + 2, r] * y
+                c3 += T[j + 3, r] * y
+            acc[j, c] += c0
+            acc[j + 1, c] += c1
+            acc[j + 2, c] += c2
+            acc[j + 3, c] += c3
+        for j in range(full, c + 1):
+            c0 = 0.0
+            for r in range(m):
+                c0 += T[j, r] * Y[c, r]
+            acc[j, c] += c0
+
+
 @compiled
 def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
     """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
@@ -573,8 +607,11 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
     weights; then for each pair, ``T = h_ab Y`` and the products ``T_j · Y_l`` along the
     tile's rows (contiguous, vectorized by the compiler) for ``4 x 4`` tiles of ``(j, l)``
     on and above the diagonal, sixteen sums kept in registers (eight loads for sixteen
-    multiply-adds; written out, as a call per tile measured 5-10% slower). The columns
-    are padded with zeros to a multiple of four.
+    multiply-adds; written out, as a call per tile measured 5-10% slower). When
+    ``p1 % 4`` is 1 or 2 (:data:`_STRIP_MAX_REMAINDER`), the last columns take strips of
+    four rows by one column and their own upper triangle (:func:`_remainder_columns`), not
+    tiles over zero padding (``p1 = 21``: 261 products a row and pair instead of 336;
+    issue-speed11); otherwise the columns are padded with zeros to a multiple of four.
 
     Parameters
     ----------
@@ -591,9 +628,9 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
         Rows per tile.
     acc : ndarray of shape (K(K-1)/2, q, q), float64
         ``q >= p1`` a multiple of 4. The sums, pair ``(a, b)`` (``a <= b``, row-major
-        order) at index ``a (K-1) - a (a-1)/2 + b - a``; entries ``j <= l`` (and those
-        below the diagonal inside a diagonal ``4 x 4`` tile) are added to, rows and
-        columns ``>= p1`` get zeros.
+        order) at index ``a (K-1) - a (a-1)/2 + b - a``; entries ``j <= l < p1`` (and
+        those below the diagonal inside a diagonal ``4 x 4`` tile) are added to, the
+        others are left as they are.
     """
     n, p = X.shape
     k1 = P.shape[1]
@@ -601,6 +638,9 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
     bad = width % 4 or width < p + off or acc.shape[2] != width or scale.shape[0] != p
     if bad or npair != k1 * (k1 + 1) // 2:
         raise ValueError("acc must be (K(K-1)/2, q, q) with q >= p1 a multiple of 4")
+    p1 = p + off
+    # columns in whole 4 x 4 tiles; the rest by strips where that saves products
+    full = p1 - p1 % 4 if p1 % 4 <= _STRIP_MAX_REMAINDER else width
     Y = np.zeros((width, tile))  # rows >= p1 stay zero
     h = np.empty((npair, tile))
     T = np.zeros((width, tile))
@@ -623,11 +663,11 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
                         h[q, r] = -w[s + r] * P[s + r, a] * P[s + r, b]
                 q += 1
         for q in range(npair):
-            for j in range(width):
+            for j in range(p1):
                 for r in range(m):
                     T[j, r] = h[q, r] * Y[j, r]
-            for j in range(0, width, 4):
-                for l in range(j, width, 4):
+            for j in range(0, full, 4):
+                for l in range(j, full, 4):
                     c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
                     c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0
                     for r in range(m):
@@ -665,3 +705,4 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
                     acc[q, j + 3, l + 1] += c31
                     acc[q, j + 3, l + 2] += c32
                     acc[q, j + 3, l + 3] += c33
+            _remainder_columns(T, Y, m, full, p1, acc[q])

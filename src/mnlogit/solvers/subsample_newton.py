@@ -27,10 +27,13 @@ or 2,000 rows exceed ``n / 16`` there is no subsample and the method is Newton's
 Hessian formed again only when progress slows (and L-BFGS corrections in between).
 
 When the curvature is the Kronecker model on at most 300 parameters (no subsample:
-``n < 16 max(10 m, 2000)``), two slow iterations in a row switch it to the full data's exact Hessian
-for the rest of the solve: such a Hessian costs about a dozen passes, and the Kronecker
-model can stall for tens of iterations on correlated features. It is formed again only
-after five slow iterations in a row (L-BFGS corrects it meanwhile).
+``n < 16 max(10 m, 2000)``), two slow iterations in a row switch it to exact Hessians for the
+rest of the solve: a full-data Hessian costs about a dozen passes, and the Kronecker model
+can stall for tens of iterations on correlated features. The first is a row subsample's
+(:func:`hand_over_rows`: 50 rows per column, at least 2,000, at most a quarter of the rows,
+else the full data's); it is formed again only after
+five slow iterations in a row (L-BFGS corrects it meanwhile), each time on twice as many
+rows, the full data at most.
 
 Iteration 0 of the history is the warm start (the subsample solution) evaluated on the
 full data; iterations are full-data iterations.
@@ -91,6 +94,12 @@ _SLOW = 0.5
 # dozen passes (illcond-20k-50-6: 255 parameters, 23 ms against 1.8 ms a pass), while
 # the Kronecker model can stall on correlated features (50 iterations, issue 18).
 _KRON_EXACT_MAX = 300
+# After the hand-over, each refresh's subsample has this many times the rows of the last;
+# the first has _HAND_OVER_ROWS_PER_COLUMN rows per column, at most 1/_HAND_OVER_MAX_FRACTION
+# of the rows (else all of them): hand_over_rows.
+_HAND_OVER_GROWTH = 2
+_HAND_OVER_ROWS_PER_COLUMN = 50
+_HAND_OVER_MAX_FRACTION = 4
 
 
 def subsample_rows(n_samples: int, n_params: int) -> int:
@@ -152,8 +161,8 @@ def _preconditioner(
 
 
 def _subsample(obj: SolverObjective, rows: int) -> SolverObjective:
-    """``obj`` on about ``rows`` of its rows (``obj`` itself for all of them)."""
-    if rows >= obj.n_samples:
+    """``obj`` on about ``rows`` of its rows (``obj`` itself for more than half of them)."""
+    if obj.n_samples // max(rows, 1) <= 1:
         return obj
     sub = obj.subsample(max(1, obj.n_samples // rows))
     if sub is None:  # not offered: REQUIRES has SUBSAMPLE, so only a broken objective
@@ -195,10 +204,11 @@ class _Curvature:
             self.rows = self.obj.n_samples
         return inverse
 
-    def grow(self, x: FloatArray) -> Inverse:
-        """Four times as many rows (up to ``cap``; the full data once there), formed at ``x``."""
+    def grow(self, x: FloatArray, factor: int = 4) -> Inverse:
+        """``factor`` times as many rows (up to ``cap``; the full data once there), formed
+        at ``x``."""
         n = self.obj.n_samples
-        self.rows = min(4 * self.rows, self.cap) if self.rows < n else n
+        self.rows = min(factor * self.rows, self.cap) if self.rows < n else n
         self.curvature = _subsample(self.obj, self.rows)
         return self.form(x)
 
@@ -206,6 +216,16 @@ class _Curvature:
         """The full data's Hessian at ``x`` (Newton's method)."""
         self.rows = self.obj.n_samples
         return _factor(self.obj, x)[0]
+
+    def hand_over(self, x: FloatArray) -> Inverse:
+        """The Kronecker model's exact successor at ``x``: the Hessian of a row subsample
+        of :func:`hand_over_rows` rows (the full data's where that is all of them); later
+        refreshes :meth:`grow` it twofold, the full data at most."""
+        self.kron = False
+        self.cap = self.obj.n_samples
+        self.rows = hand_over_rows(self.obj.n_samples, self.obj.n_params, self.obj.n_classes)
+        self.curvature = _subsample(self.obj, self.rows)
+        return self.form(x)
 
 
 def _warm_start(
@@ -277,6 +297,8 @@ def solve(
     else:
         inverse = cur.form(x)
     cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
+    if switched:  # resumed after the hand-over: its subsample grows to the full data
+        cur.cap = n
     slow = 0
     fresh = True  # the preconditioner was formed at the current point
     stop_reason = None
@@ -315,10 +337,10 @@ def solve(
         if slow < 2:
             continue
         if kron and m <= _KRON_EXACT_MAX:
-            # stalled with a Hessian that costs a dozen passes: exact curvature from here
-            kron = cur.kron = False
-            switched = True
-            inverse = cur.full(x)
+            # stalled with a Hessian that costs a dozen passes: exact curvature from here,
+            # first on a subsample of 50 rows per column (hand_over_rows)
+            kron, switched = False, True
+            inverse = cur.hand_over(x)
             fresh, slow = True, 0
         elif kron:
             # The Kronecker model is formed again only when progress stalls: L-BFGS
@@ -326,20 +348,42 @@ def solve(
             if slow >= _STALL:
                 inverse = cur.form(x)
                 fresh, slow = True, 0
+        elif switched:
+            # After the Kronecker model's hand-over, whose Hessians cost a dozen passes
+            # each, formed again only after _STALL slow iterations (illcond-20k-50-6: 3
+            # Hessians and 19 iterations -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a
+            # default fit; issue-speed10), on twice as many rows (the full data at most;
+            # issue-speed11: twofold was 10-13% faster than fourfold on the two largest
+            # problems of benchmarks.auto_rule's class, docs/solvers.md)
+            if slow >= _STALL:
+                inverse = cur.grow(x, _HAND_OVER_GROWTH)
+                fresh, slow = True, 0
         elif cur.rows < cur.cap:
             # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
             inverse = cur.grow(x)
             fresh, slow = True, 0
-        elif slow >= _STALL or (cur.rows >= n and not switched):
-            # Still slow with the largest subsample: the full data's Hessian (Newton); after
-            # the Kronecker model's hand-over, whose Hessians cost a dozen passes each, only
-            # after _STALL slow iterations (illcond-20k-50-6: 3 Hessians and 19 iterations
-            # -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a default fit; issue-speed10)
+        elif slow >= _STALL or cur.rows >= n:
+            # Still slow with the largest subsample: the full data's Hessian (Newton)
             inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
     result.state = _State(inverse, list(pairs), cur.rows, kron)
     return result
+
+
+def hand_over_rows(n_samples: int, n_params: int, n_classes: int) -> int:
+    """Rows of the subsample whose Hessian takes over from a stalled Kronecker model.
+
+    ``max(50 p1, 2000)`` rows for ``p1 = m / (K - 1)`` columns: each block of the Hessian
+    is a weighted Gram matrix of the ``p1`` columns, so its sampling error (it is only a
+    preconditioner) depends on the rows per column, not per parameter (10 rows per
+    parameter were 10 per column at ``K = 2``: 9-43% slower fits at ``K = 2, 3``). All rows
+    when that is more than a quarter of them: a subsample Hessian on half the rows saves
+    little and is formed again on all of them (issue-speed11, docs/solvers.md).
+    """
+    columns = max(n_params, 1) // max(n_classes - 1, 1)
+    rows = max(_HAND_OVER_ROWS_PER_COLUMN * columns, _MIN_ROWS)
+    return n_samples if _HAND_OVER_MAX_FRACTION * rows > n_samples else rows
 
 
 def uses_kronecker(n_samples: int, n_params: int) -> bool:
