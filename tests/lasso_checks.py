@@ -133,3 +133,24 @@ def model_kkt(data, X64, P, G, g0, W0, b0, W, b, lam1, lam2):
         float(zero[~nz].max(initial=-np.inf)),
         float(np.abs(g0 + HD.sum(axis=0)).max()),
     )
+
+
+def lasso_centre(sparse, dtype, weighted, seed=0, n=150, p=9, K=5):
+    """A random lasso model centre ``(W0, b0)`` (40% of the coefficients nonzero; with
+    ``sparse``, 70% of X zero) with the inner solver's inputs there (:func:`model_centre`).
+
+    Returns
+    -------
+    tuple
+        ``(data, X64, W0 (p, K), b0 (K,), P, G, g0)``.
+    """
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, p)).astype(dtype)
+    if sparse:
+        X[rng.random(X.shape) < 0.7] = 0.0
+    codes = rng.integers(0, K, n)
+    sw = rng.uniform(0.3, 2.0, n) if weighted else None
+    W0 = np.where(rng.random((p, K)) < 0.4, rng.standard_normal((p, K)) * 0.3, 0.0)
+    b0 = rng.standard_normal(K) * 0.3
+    data, X64, P, G, g0 = model_centre(X, codes, K, sw, W0, b0, sparse)
+    return data, X64, W0, b0, P, G, g0

@@ -14,7 +14,7 @@ import pytest
 
 from lasso_checks import (
     inner_solve,
-    model_centre,
+    lasso_centre,
     model_kkt,
     path_kkt,
     penalized_objective,
@@ -25,17 +25,8 @@ from mnlogit.solvers import coordinate_descent as cd
 from mnlogit.solvers import proximal_newton
 
 
-def _centre(sparse: bool, dtype: Any, weighted: bool, seed: int = 0, n=160, p=10, K=5):
-    rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, p)).astype(dtype)
-    if sparse:
-        X[rng.random(X.shape) < 0.7] = 0.0
-    codes = rng.integers(0, K, n)
-    sw = rng.uniform(0.3, 2.0, n) if weighted else None
-    W0 = np.where(rng.random((p, K)) < 0.4, rng.standard_normal((p, K)) * 0.3, 0.0)
-    b0 = rng.standard_normal(K) * 0.3
-    data, X64, P, G, g0 = model_centre(X, codes, K, sw, W0, b0, sparse)
-    return data, X64, W0, b0, P, G, g0
+def _centre(sparse: bool, dtype: Any, weighted: bool, seed: int = 0):
+    return lasso_centre(sparse, dtype, weighted, seed=seed, n=160, p=10, K=5)
 
 
 CASES = [

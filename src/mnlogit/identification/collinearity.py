@@ -196,6 +196,14 @@ def _fmt(c: float) -> str:
     return f"{c:.6g}"
 
 
+def _checked_tol(tol: float | None) -> float:
+    """The relative tolerance: ``DEFAULT_TOL`` for None, else ``tol`` checked in (0, 1)."""
+    tol = DEFAULT_TOL if tol is None else float(tol)
+    if not 0.0 < tol < 1.0:
+        raise InvalidInputError(f"tol must be in (0, 1), got {tol!r}")
+    return tol
+
+
 def detect_collinearity(
     X: Any,
     fit_intercept: bool = True,
@@ -246,9 +254,7 @@ def detect_collinearity(
     Xa, columns = as_2d(X, check_finite=check_finite)
     n, p = Xa.shape
     terms = design_terms(p, fit_intercept, feature_names if feature_names is not None else columns)
-    tol = DEFAULT_TOL if tol is None else float(tol)
-    if not 0.0 < tol < 1.0:
-        raise InvalidInputError(f"tol must be in (0, 1), got {tol!r}")
+    tol = _checked_tol(tol)
     w = positive_weights(sample_weight, n)
     # Equal weights (no weights, or all alike: their max-normalized square roots are all
     # exactly 1) need none of the n-vectors below: sw is None means every row, unit weight
@@ -348,9 +354,7 @@ def collinearity_from_gram(
     CollinearityResult
         With ``method="gram"``.
     """
-    tol = DEFAULT_TOL if tol is None else float(tol)
-    if not 0.0 < tol < 1.0:
-        raise InvalidInputError(f"tol must be in (0, 1), got {tol!r}")
+    tol = _checked_tol(tol)
     mx = as_divisors(np.asarray(col_maxabs, dtype=np.float64))
     terms = design_terms(mx.size, fit_intercept, list(feature_names))
     R0, scale = _r_factor_from_gram(np.array(gram, dtype=np.float64), mx, int(fit_intercept))
@@ -398,9 +402,7 @@ def certify_full_rank(
         With ``method="sample"``, every column kept and ``relative_residuals`` the
         certified lower bounds; ``None`` when not certified.
     """
-    tol = DEFAULT_TOL if tol is None else float(tol)
-    if not 0.0 < tol < 1.0:
-        raise InvalidInputError(f"tol must be in (0, 1), got {tol!r}")
+    tol = _checked_tol(tol)
     mx = np.asarray(col_maxabs, dtype=np.float64)
     if sample.rows < 1 or not np.all((mx >= 1e-100) & (mx <= 1e100)):
         return None  # a zero column (aliased) or squares that may over- or underflow
