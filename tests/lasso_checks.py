@@ -92,11 +92,10 @@ def model_centre(X, codes, K, sw, W0, b0, sparse):
     return data, X64, P, X64.T @ R.T, R.sum(axis=1)
 
 
-def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps, kept=None, quiet=0.0):
+def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps, kept=None):
     """``cd_quadratic`` on every feature from the centre ``(W0, b0)`` (``blocks``: 0 for
     per-class steps, else the block steps' passes over a feature's classes; ``kept``: the
-    lasso's carried curvatures (p, K), or none; ``quiet``: the nonzero sweeps' skip of the
-    features whose latest change was below it, 0 for none); returns ``(W, b, D, sweeps)``."""
+    lasso's carried curvatures (p, K), or none); returns ``(W, b, D, sweeps)``."""
     from mnlogit.solvers.coordinate_descent import cd_quadratic
 
     K = data.n_classes
@@ -108,7 +107,7 @@ def inner_solve(data, P, G, g0, W0, b0, lam1, lam2, blocks, tol, max_sweeps, kep
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
         P, P * data.weights, G, g0, True, lam1, lam2, False, blocks, np.zeros((0, K, K)),
         data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(),
-        np.zeros((0, K)) if kept is None else kept, quiet,
+        np.zeros((0, K)) if kept is None else kept,
     )  # fmt: skip
     return W, b, D, int(sweeps)
 

@@ -52,7 +52,7 @@ def _solve(data, P, G, lam1, blocks):
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
         P, P * data.weights, G, np.zeros(K), True, lam1, np.zeros(p), False, blocks,
         np.zeros((0, K, K)), data.rms, W, b, D, 1e-13, 10_000, False, data.empty_predictor(),
-        np.zeros((0, K)), 0.0,
+        np.zeros((0, K)),
     )  # fmt: skip
     return W, b, int(sweeps)
 

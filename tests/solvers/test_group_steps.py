@@ -49,7 +49,7 @@ def _inner(data, P, G, g0, W0, b0, lam1, lam2, tol, max_sweeps, blocks: bool):
     sweeps, _ = cd_quadratic(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
         P, wP, G, g0, True, lam1, lam2, True, 0, curvatures,
-        data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(), np.zeros((0, K)), 0.0,
+        data.rms, W, b, D, tol, max_sweeps, False, data.empty_predictor(), np.zeros((0, K)),
     )  # fmt: skip
     return W, b, np.asarray(D), int(sweeps)
 

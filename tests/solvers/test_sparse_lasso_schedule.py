@@ -1,6 +1,5 @@
-"""The eleventh pass on the sparse lasso (docs/penalties.md): the nonzero sweeps' skip of
-quiet features (``cd_quadratic``'s ``quiet``), the looser first outer step of an alpha
-(``INNER_FRACTION_SPARSE_FIRST``) and Anderson's extrapolation written over the current
+"""The eleventh pass on the sparse lasso (docs/penalties.md): the looser first outer step of
+an alpha (``INNER_FRACTION_SPARSE_FIRST``) and Anderson's extrapolation written over the current
 iterate — checked against the model's optimality conditions, an independent gradient and
 NumPy."""
 
@@ -15,7 +14,6 @@ import pytest
 from lasso_checks import (
     inner_solve,
     lasso_centre,
-    model_kkt,
     path_kkt,
     penalized_objective,
     sparse_truth_data,
@@ -29,50 +27,13 @@ def _centre(sparse: bool, dtype: Any, weighted: bool, seed: int = 0):
     return lasso_centre(sparse, dtype, weighted, seed=seed, n=160, p=10, K=5)
 
 
-CASES = [
-    (True, np.float64, False, 10),
-    (True, np.float32, True, 10),
-    (True, np.float64, True, 0),
-    (False, np.float64, True, 0),
-]
-
-
-@pytest.mark.parametrize(("sparse", "dtype", "weighted", "blocks"), CASES)
-def test_quiet_skip_reaches_the_minimizer_of_the_model(sparse, dtype, weighted, blocks):
-    # however many features the nonzero sweeps skip, a full sweep over every coordinate ends
-    # the solve: the answer is the model's minimizer
-    data, X64, W0, b0, P, G, g0 = _centre(sparse, dtype, weighted, seed=3)
-    p = W0.shape[0]
-    lam1, lam2 = np.full(p, 0.003), np.full(p, 0.002)
-    args = (data, P, G, g0, W0, b0, lam1, lam2, blocks)
-    Wr, br, _, _ = inner_solve(*args, 1e-13, 10_000)
-    # large thresholds: after the first sweeps most (1e-3) or all (inf) features count as
-    # quiet, and the sweeps over the nonzero coordinates skip them
-    for quiet in (1e-6, 1e-3, np.inf):
-        W, b, D, sweeps = inner_solve(*args, 1e-13, 10_000, quiet=quiet)
-        assert sweeps < 10_000
-        np.testing.assert_allclose(W, Wr, rtol=0, atol=1e-10)
-        np.testing.assert_allclose(b, br, rtol=0, atol=1e-10)
-        np.testing.assert_allclose(D, (X64 @ (W - W0) + (b - b0)).T, rtol=0, atol=1e-11)
-        nonzero, zero, intercepts = model_kkt(data, X64, P, G, g0, W0, b0, W, b, lam1, lam2)
-        assert max(nonzero, zero, intercepts) <= 1e-10
-    assert np.count_nonzero(Wr) > p
-    # the skip changes the iterates (it is in effect): after a few sweeps they differ
-    W3, *_ = inner_solve(*args, 0.0, 4)
-    W3q, *_ = inner_solve(*args, 0.0, 4, quiet=np.inf)
-    assert np.abs(W3q - W3).max() > 1e-8
-
-
 @pytest.mark.parametrize(
     ("dtype", "weighted", "penalty"),
     [(np.float64, False, "l1"), (np.float32, True, "l1"), (np.float64, True, "elasticnet")],
 )
-@pytest.mark.parametrize("quiet", [0.0, 0.1])
-def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
-    monkeypatch, dtype, weighted, penalty, quiet
-):
-    # the looser first outer step, with or without the skip of quiet features, against the
-    # previous settings (0.1 of the KKT residual, no skip) at the default tol: both paths
+def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, dtype, weighted, penalty):
+    # the looser first outer step against the previous setting (0.1 of the KKT residual)
+    # at the default tol: both paths
     # satisfy the KKT conditions from an independent gradient at every alpha, objectives
     # within 1e-8
     X, y = sparse_truth_data(n=500, p=80, K=5, seed=12, density=0.08, informative=30)
@@ -83,7 +44,6 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
     kw = dict(penalty=penalty, n_alphas=15, alpha_min_ratio=0.01, tol=1e-6, sample_weight=sw)
     if penalty == "elasticnet":
         kw["l1_ratio"] = ratio
-    seen: list[tuple[float, float]] = []
     events: list[tuple[str, float]] = []  # ("step" | "kkt" | "cd", value) in call order
     inner, kkt, steps = (
         proximal_newton.cd_quadratic,
@@ -92,7 +52,6 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
     )
 
     def spy(*a):  # type: ignore[no-untyped-def]
-        seen.append((float(a[21]), float(a[-1])))  # (inner tol, quiet)
         events.append(("cd", float(a[21])))
         return inner(*a)
 
@@ -109,9 +68,7 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
     monkeypatch.setattr(proximal_newton, "_kkt", kkt_spy)
     monkeypatch.setattr(proximal_newton, "_newton_steps", steps_spy)
     assert proximal_newton.INNER_FRACTION_SPARSE_FIRST > proximal_newton.INNER_FRACTION
-    monkeypatch.setattr(proximal_newton, "QUIET_SKIP", quiet)  # (0, off, by default)
     got = regularization_path(X, y, **kw)
-    assert seen and all(q == pytest.approx(quiet * t) for t, q in seen)
     # each inner solve's tolerance: the first of a Newton-steps call at 0.3 of the KKT
     # residual before it, the later ones at 0.1 (both above the floor 0.5 tol here)
     firsts = laters = 0
@@ -133,7 +90,6 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(
             first = False
     assert firsts >= 10 and laters >= 5
     monkeypatch.setattr(proximal_newton, "INNER_FRACTION_SPARSE_FIRST", 0.1)
-    monkeypatch.setattr(proximal_newton, "QUIET_SKIP", 0.0)
     ref = regularization_path(X, y, **kw)
     assert got.converged.all() and ref.converged.all()
     assert got.n_nonzero[-1] > 25
@@ -181,7 +137,7 @@ def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, towards):
     lam1, lam2 = np.full(p, 0.003), np.full(p, 0.002)
     Ws, bs, _, _ = inner_solve(data, P, G, g0, W0, b0, lam1, lam2, 0, 1e-13, 10_000)
     features = np.arange(p, dtype=np.intp)
-    start, snaps, _, _ = cd._start_and_snapshots(features, W0, b0, data.n_rows, False)
+    start, snaps, _ = cd._start_and_snapshots(features, W0, b0, data.n_rows)
     rng = np.random.default_rng(6)
     E = [rng.standard_normal((p, K)) * 0.05 for _ in range(3)]
     e = [rng.standard_normal(K) * 0.05 for _ in range(3)]

@@ -9,8 +9,7 @@ weighted negative log-likelihood at the current point by its second-order model
 (the exact Hessian of the softmax loss, all ``K`` classes, no reference class), and these
 kernels minimize ``q + alpha * penalty`` over the coefficients of a set of features by
 cyclic coordinate descent, glmnet's way: one sweep over all the given features, then
-sweeps over the nonzero ones until they settle (optionally skipping the features that
-barely moved at their latest visit: ``quiet``), then a sweep over all again.
+sweeps over the nonzero ones until they settle, then a sweep over all again.
 
 - ``"l1"`` / ``"elasticnet"``: one coordinate ``(j, k)`` at a time, with its exact
   curvature ``h_jk = sum_i w_i x_ij^2 p_ik (1 - p_ik)`` and a soft-threshold. The
@@ -1096,17 +1095,11 @@ def _sweep(
     W: Any,
     D: Any,
     pd: Any,
-    last: Any,
-    quiet: float,
 ) -> float:
     """One cyclic pass over ``features``; returns the largest scaled change. The lasso's
     steps on a feature take two passes over its column when ``blocks`` holds the block
     Hessians of ``features`` (:func:`_lasso_block_steps`, with ``passes`` over its
-    classes, cut short below ``BLOCK_PASS_FLOOR * tol``), else one pass per class.
-
-    ``last`` (m,): each feature's scaled change at its latest visit (written here; empty:
-    none kept); a sweep over the nonzero coordinates (``only_nonzero``) skips the features
-    whose latest change was below ``quiet`` (the sweeps over every coordinate visit all)."""
+    classes, cut short below ``BLOCK_PASS_FLOOR * tol``), else one pass per class."""
     K = P.shape[0]
     biggest = 0.0
     work = np.empty((3, K))
@@ -1114,9 +1107,6 @@ def _sweep(
     by_block = blocks.shape[0] == features.shape[0]
     for t in range(features.shape[0]):
         j = features[t]
-        keep = last.shape[0] > 0
-        if only_nonzero and keep and last[t] < quiet:
-            continue
         if only_nonzero:
             nz = False
             for k in range(K):
@@ -1141,8 +1131,6 @@ def _sweep(
                 lam1[j], lam2[j], h, W, D, pd, order,
             )  # fmt: skip
         change /= rms[j]
-        if keep:
-            last[t] = change
         if change > biggest:
             biggest = change
     return biggest
@@ -1634,13 +1622,10 @@ SUPPORT_CG_TOL = 0.5
 
 
 @compiled
-def _start_and_snapshots(
-    features: Any, W: Any, b: Any, n: int, skip: bool
-) -> tuple[Any, Any, Any, Any]:
+def _start_and_snapshots(features: Any, W: Any, b: Any, n: int) -> tuple[Any, Any, Any]:
     """The model's centre ``(W0 (m, K), b0 (K,))``, empty snapshot arrays ``(Ws, bs, Ds,
-    pds)`` of ``ANDERSON_DEPTH + 1`` iterates, the sign patterns' store (m, K) of
-    :func:`_signs_settled`, and the features' latest changes (m,) for :func:`_sweep`'s skip
-    of quiet features (all infinite; (0,) unless ``skip``)."""
+    pds)`` of ``ANDERSON_DEPTH + 1`` iterates, and the sign patterns' store (m, K) of
+    :func:`_signs_settled`."""
     nf = features.shape[0]
     K = W.shape[1]
     depth = ANDERSON_DEPTH + 1
@@ -1654,7 +1639,7 @@ def _start_and_snapshots(
         np.empty((depth, n)),
     )
     signs = np.zeros((nf, K), dtype=np.int8)
-    return (W0, b.copy()), snaps, signs, np.full(nf if skip else 0, np.inf)
+    return (W0, b.copy()), snaps, signs
 
 
 @compiled
@@ -1730,7 +1715,6 @@ def cd_quadratic(
     support_newton: bool,
     work: Any,
     kept: Any,
-    quiet: float,
 ) -> tuple[int, int]:
     """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
 
@@ -1761,9 +1745,8 @@ def cd_quadratic(
     tol, max_sweeps : float, int
         Stop when a full sweep changes no coordinate by more than ``tol`` (curvature times
         step, per standardized unit of the column; see ``GROUP_ZERO_CONFIRM``).
-    support_newton, work, quiet : bool, ndarray of shape (K, n), float
-        Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch; if
-        positive, the nonzero sweeps skip features last moved by less (:func:`_sweep`).
+    support_newton, work : bool, ndarray of shape (K, n)
+        Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch.
 
     Returns
     -------
@@ -1776,7 +1759,7 @@ def cd_quadratic(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
         LAZY_DENSE and not (sparse or newton), kept,
     )  # fmt: skip
-    start, snaps, signs, last = _start_and_snapshots(features, W, b, n, quiet > 0.0 and not group)
+    start, snaps, signs = _start_and_snapshots(features, W, b, n)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
     products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:
@@ -1786,7 +1769,7 @@ def cd_quadratic(
         big = _sweep(
             Xd, indptr, indices, data, sparse, _zero_rows(features, W, settled), False,
             screen, P, wP, G, lam1, lam2, group, h, evals, evecs, rms, blocks, ready,
-            lasso_blocks, tol, winv, W, D, pd, last, quiet,
+            lasso_blocks, tol, winv, W, D, pd,
         )  # fmt: skip
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
@@ -1800,7 +1783,6 @@ def cd_quadratic(
             big = _sweep(
                 Xd, indptr, indices, data, sparse, features, True, 0.0, P, wP, G, lam1, lam2,
                 group, h, evals, evecs, rms, blocks, ready, lasso_blocks, tol, winv, W, D, pd,
-                last, quiet,
             )  # fmt: skip
             if each_sweep:  # (the intercepts read all n rows: with few nonzeros, wait)
                 big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd))

@@ -96,13 +96,6 @@ LASSO_BLOCKS_DENSE = False
 #: the column) at most: 10 took the sparse benchmark path from 837 to 506 sweeps and
 #: 8.1 to 6.0 s (docs/penalties.md, "Eighth pass"); 1 is one class loop, as before.
 LASSO_BLOCK_PASSES = 10
-#: Lasso / elastic net with sparse X: the sweeps over the nonzero coordinates skip the
-#: features whose latest change (curvature times step, standardized) was below this
-#: fraction of the inner tolerance; the sweeps over every coordinate visit all, and one of
-#: them still ends every inner solve. Off (0): at 0.1 the sparse benchmark's inner solves
-#: took 2-3% less time and its path ended 2.9e-9 above the ``tol=1e-9`` path instead of
-#: 1.7e-9 (docs/penalties.md, "Eleventh pass"): not worth the accuracy margin.
-QUIET_SKIP = 0.0
 #: Armijo's sufficient-decrease constant.
 ARMIJO = 1e-4
 #: Paths: each ``alpha`` after the second starts from the extrapolation of the two previous
@@ -391,7 +384,6 @@ class ColumnData:
             curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
             SUPPORT_NEWTON and (self.sparse or SUPPORT_NEWTON_DENSE), self.empty_predictor(),
             np.zeros((0, K)) if kept is None else kept,
-            QUIET_SKIP * tol if self.sparse and not group else 0.0,
         )  # fmt: skip
         return int(sweeps)
 
