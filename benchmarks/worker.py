@@ -10,9 +10,10 @@ Peak extra memory
 -----------------
 ``rss`` (default): the process's peak resident set size during the fit minus its
 resident size just before, after the data are loaded, the libraries imported and a
-small warm-up fit done (for mnlogit also the compiled Hessian kernel's machine code
-loaded, :func:`mnlogit.objective.hessian.load_compiled_kernel`: the warm-up's rows are too
-few for the fit to use it, and its one-time load is a process cost like the imports).
+small warm-up fit done (for mnlogit also the compiled Hessian kernel's and the column
+read's machine code loaded, :func:`mnlogit.objective.hessian.load_compiled_kernel` and
+:func:`mnlogit.identification.column_kernels.load_compiled_kernels`: the warm-up's rows are
+too few for the fit to use them, and their one-time load is a process cost like the imports).
 The peak is reset first by writing ``5`` to ``/proc/self/clear_refs`` (Linux; it resets
 ``VmHWM``, which ``getrusage``'s ``ru_maxrss`` also reports); where that is not allowed,
 the increase of ``ru_maxrss`` is used, a lower bound. RSS sees every allocation (numpy,
@@ -217,6 +218,10 @@ def run(spec: dict[str, Any], status_path: Path) -> dict[str, Any]:
             from mnlogit.objective.hessian import load_compiled_kernel
 
             load_compiled_kernel()
+            # the column read's kernels (a tree from before them has none)
+            from mnlogit.identification.column_kernels import load_compiled_kernels
+
+            load_compiled_kernels()
     if profile is not None:
         profile.clear()
 

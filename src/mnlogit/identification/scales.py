@@ -63,6 +63,14 @@ _FOLD_ROWS_MIN, _FOLD_ROWS_MAX = 32, 256
 #: ``ROW_SAMPLE_STEP``-th row (rows ``0, s, 2s, ...``), for the collinearity check's
 #: certificate (:func:`mnlogit.identification.collinearity.certify_full_rank`).
 ROW_SAMPLE_STEP = 16
+#: :func:`column_maxabs_and_gram` with ``gram="sample"`` reads a C-contiguous float64 ``X``
+#: of at least this many numbers by the compiled one-pass kernels
+#: (:mod:`mnlogit.identification.column_kernels`; measured in docs/benchmarks.md, the
+#: twelfth pass: 1M x 50 0.10 -> 0.05 s, 100k x 20 3.9 -> 1.1 ms, one thread), and each
+#: thread's rows hold at least this many numbers.
+COMPILED_READ_MIN_ELEMENTS = 2**20
+#: Numbers per copy of sampled rows whose Gram matrix one ``syrk`` adds (the compiled read).
+SAMPLE_CHUNK_ELEMENTS = 2**16
 
 
 def _fold_rows(p: int) -> int:
@@ -241,6 +249,10 @@ def column_maxabs_and_gram(
         raise ValueError(f"gram must be 'full' or 'sample', got {gram!r}")
     n, p = X.shape
     sampled = gram == "sample"
+    if sampled and _compiled_read(X):
+        compiled_sums = _compiled_sample_read(X, codes, n_classes, weight)
+        if compiled_sums is not None:
+            return compiled_sums
     step = ROW_SAMPLE_STEP
     maxabs = np.zeros(p)
     upper = np.zeros((p, p), order="F")
@@ -281,6 +293,76 @@ def column_maxabs_and_gram(
         sample = RowSample(step, -(-n // step), full, sample_colsum)
         return ColumnSums(maxabs, None, colsum, class_rows, sample)
     return ColumnSums(maxabs, full, colsum, class_rows)
+
+
+def _compiled_read(X: NDArray[Any]) -> bool:
+    """Whether :func:`column_maxabs_and_gram` reads ``X`` by the compiled kernels: a
+    C-contiguous float64 ``X`` of at least :data:`COMPILED_READ_MIN_ELEMENTS` numbers
+    (below it the NumPy read is as fast and no compiled code is loaded)."""
+    from mnlogit.objective.compiled import HAVE_NUMBA
+
+    return bool(
+        HAVE_NUMBA
+        and X.dtype == np.float64
+        and X.flags.c_contiguous
+        and X.size >= COMPILED_READ_MIN_ELEMENTS
+    )
+
+
+def _compiled_sample_read(
+    X: FloatArray, codes: IntArray | None, n_classes: int, weight: float
+) -> ColumnSums | None:
+    """:func:`column_maxabs_and_gram` with ``gram="sample"`` by the compiled one-pass
+    kernels (:mod:`mnlogit.identification.column_kernels`; the rows split over the
+    threads :func:`~mnlogit.objective.threads.row_threads` allows) and the sampled
+    rows' Gram matrix by ``syrk`` on copies of a few thousand of them at a time.
+
+    Returns ``None`` when a column sum is not finite (``X`` holds a NaN or an infinity,
+    or its sums overflow): the caller then reads ``X`` by NumPy, whose extremes carry
+    them exactly.
+    """
+    from mnlogit.identification.column_kernels import (
+        class_column_sums_and_extremes,
+        column_sums_and_extremes,
+    )
+    from mnlogit.objective.threads import map_row_ranges, row_threads
+
+    n, p = X.shape
+    K = n_classes if codes is not None else 0
+
+    def part(start: int, stop: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        high = np.full(p, -np.inf)
+        low = np.full(p, np.inf)
+        if codes is None:
+            sums = np.zeros((1, p))
+            column_sums_and_extremes(X[start:stop], high, low, sums[0])
+        else:
+            sums = np.zeros((K, p))
+            class_column_sums_and_extremes(X[start:stop], codes[start:stop], high, low, sums)
+        return high, low, sums
+
+    parts = map_row_ranges(part, n, row_threads(), COMPILED_READ_MIN_ELEMENTS // max(p, 1))
+    high, low, sums = parts[0]
+    for other_high, other_low, other_sums in parts[1:]:
+        np.maximum(high, other_high, out=high)
+        np.minimum(low, other_low, out=low)
+        sums += other_sums
+    colsum = sums.sum(axis=0)
+    if not np.all(np.isfinite(colsum)):
+        return None
+    maxabs = np.maximum(high, -low)
+    step = ROW_SAMPLE_STEP
+    upper = np.zeros((p, p), order="F")
+    sample_colsum = np.zeros(p)
+    chunk_rows = max(256, SAMPLE_CHUNK_ELEMENTS // max(p, 1))
+    for start in range(0, n, step * chunk_rows):
+        sub = np.ascontiguousarray(X[start : min(start + step * chunk_rows, n) : step])
+        upper = _syrk(1.0, sub.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
+        sample_colsum += sub.sum(axis=0)
+    full = np.triu(upper) + np.triu(upper, 1).T
+    sample = RowSample(step, -(-n // step), full, sample_colsum)
+    class_rows = None if codes is None else sums * weight
+    return ColumnSums(maxabs, None, colsum, class_rows, sample)
 
 
 def as_divisors(maxabs: FloatArray) -> FloatArray:
