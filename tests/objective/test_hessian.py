@@ -73,8 +73,12 @@ def test_forced_kernel_equals_thehessian_by_definition(monkeypatch, kernel, K, p
     by_rows = hessian_module.loss_hessian(X, lambda a, b: P1[a:b], w, free_classes=K - 1, **args)
     assert np.array_equal(by_rows, got)
     fast = hessian_module.loss_hessian(X, P1, w, float32=True, **args)
-    assert fast.dtype == np.float32
-    assert_allclose(fast, expected, rtol=1e-4, atol=1e-5 * scale)
+    if kernel == "narrow":  # the compiled kernel takes float32 requests: float64 sums
+        assert fast.dtype == np.float64
+        assert_allclose(fast, expected, rtol=1e-12, atol=1e-13 * scale)
+    else:
+        assert fast.dtype == np.float32
+        assert_allclose(fast, expected, rtol=1e-4, atol=1e-5 * scale)
 
 
 @pytest.mark.parametrize("K", [2, 4, 6])
@@ -153,10 +157,10 @@ def test_narrow_kernel_in_free_coordinates(monkeypatch, intercept):
 
 def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
     """With numba, ``p1 <= NARROW_MAX_COLUMNS`` in float64 takes the compiled kernel (the
-    wide and pairwise ones are not called) once the work reaches ``NARROW_MIN_WORK``;
-    below it, float32 preconditioners, wider X, two classes
-    beyond ``NARROW_BINARY_MAX_COLUMNS`` and more than ``NARROW_MAX_FREE_CLASSES`` free
-    classes do not."""
+    wide and pairwise ones are not called) once the work reaches ``NARROW_MIN_WORK`` or
+    the caller says ``compiled=True``, float32 preconditioners included; below it, wider
+    X, two classes beyond ``NARROW_BINARY_MAX_COLUMNS`` and more than
+    ``NARROW_MAX_FREE_CLASSES`` free classes do not."""
     if not hessian_module.HAVE_NUMBA:
         pytest.skip("numba not installed")
     X, P1, w = _narrow_case(9, p=hessian_module.NARROW_MAX_COLUMNS - 1)
@@ -169,13 +173,17 @@ def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
 
     monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
     hessian_module.loss_hessian(X, P1, w, intercept=True)  # too little work: BLAS
+    hessian_module.loss_hessian(X, P1, w, intercept=True, float32=True)
     assert calls == []
     assert len(X) * ((P1.shape[1] + 1) * (X.shape[1] + 1)) ** 2 < hessian_module.NARROW_MIN_WORK
-    monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)
-    hessian_module.loss_hessian(X, P1, w, intercept=True)
+    hessian_module.loss_hessian(X, P1, w, intercept=True, compiled=True)
     assert sum(calls) == len(X)
     calls.clear()
+    monkeypatch.setattr(hessian_module, "NARROW_MIN_WORK", 0)
+    hessian_module.loss_hessian(X, P1, w, intercept=True)
     hessian_module.loss_hessian(X, P1, w, intercept=True, float32=True)
+    assert sum(calls) == 2 * len(X)
+    calls.clear()
     wider = np.column_stack([X, X[:, :2]])
     hessian_module.loss_hessian(wider, P1, w, intercept=True)
     binary = X[:, : hessian_module.NARROW_BINARY_MAX_COLUMNS]
@@ -289,3 +297,52 @@ def test_narrow_kernel_every_column_remainder(p, intercept):
             h = w * Q[:, a] * ((a == b) - Q[:, b])
             ref[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = Y.T @ (h[:, None] * Y)
     assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("parent_reaches", [True, False])
+def test_subsample_takes_the_compiled_kernel_when_the_full_data_does(monkeypatch, parent_reaches):
+    """A subsample of an objective whose own Hessian reaches ``NARROW_MIN_WORK`` (so the
+    fit loads the compiled kernel anyway) forms its preconditioner Hessians by that
+    kernel however few its rows, in float64, equal to the Hessian by definition of the
+    subsample's float32 rows; and so do its own subsamples. Otherwise the BLAS kernel's
+    float32 preconditioner, as before."""
+    if not hessian_module.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    import mnlogit.objective.multinomial as multinomial_module
+
+    rng = np.random.default_rng(17)
+    n, p, K = 4096, 6, 4
+    X = rng.normal(size=(n, p))
+    y = rng.integers(0, K, n)
+    obj = MultinomialObjective(
+        X, y, K, np.ones(n), Parameterization(K, 0), make_penalty(None, 0.0, True)
+    )
+    full_work = n * (obj.n_params + obj.p1) ** 2
+    threshold = full_work if parent_reaches else full_work + 1
+    monkeypatch.setattr(multinomial_module, "NARROW_MIN_WORK", threshold)
+    calls = []
+    real = hessian_module.narrow_pair_sums
+
+    def spy(*args):
+        calls.append(args[0].shape[0])
+        return real(*args)
+
+    monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
+    sub = obj.subsample(8)
+    subsub = sub.subsample(2)
+    theta = rng.normal(scale=0.3, size=obj.n_params)
+    for objective in (sub, subsub):
+        calls.clear()
+        H = objective.hessian(theta)
+        Xs = objective.X.astype(np.float64)
+        P = objective.probabilities(theta)
+        if parent_reaches:
+            assert sum(calls) == objective.n_samples
+            assert H.dtype == np.float64
+        else:
+            assert calls == []
+            assert H.dtype == np.float32
+        Y = np.column_stack([np.ones(len(Xs)), Xs])
+        expected = hessian_by_definition(Y, P[:, 1:], objective.normalized_weights)
+        tol = 1e-12 if parent_reaches else 1e-4
+        assert_allclose(H, expected, rtol=tol, atol=tol * np.abs(expected).max())

@@ -17,8 +17,10 @@ takes precedence over both (:func:`narrow_pair_sums`, issue-speed9): the pairwis
 sums ``Yᵀ diag(h_ab) Y`` without BLAS, each row tile transposed once and every ``4 x 4``
 tile of column pairs sixteen dot products in registers, no scaled copy of ``X``; it was
 faster than both BLAS kernels on every measured shape but the widest few (table at the
-constants), 2.2x on 2M x 10, K = 4. The float32 preconditioner Hessians
-(``float32=True``) and every call without numba keep the BLAS kernels. Under
+constants), 2.2x on 2M x 10, K = 4. It also takes the float32 preconditioner Hessians
+(``float32=True``: float64 sums of float32 rows, faster than the float32 ``syrk``;
+62,500 x 50, K = 3: 52 -> 20 ms, the lead's twelfth pass); every call without numba
+keeps the BLAS kernels. Under
 :func:`~mnlogit.objective.threads.single_blas_thread` the dense paths split their rows
 over :func:`~mnlogit.objective.threads.row_threads` Python threads, each with its own
 partial sum. Dense ``X`` may give
@@ -138,6 +140,7 @@ def loss_hessian(
     T: FloatArray | None = None,
     float32: bool = False,
     free_classes: int | None = None,
+    compiled: bool = False,
 ) -> NDArray[Any]:
     """The loss Hessian's partial sum over one block of rows.
 
@@ -157,9 +160,15 @@ def loss_hessian(
         ``(T ⊗ I) H (T ⊗ I)ᵀ`` instead of the reference-0 ones.
     float32 : bool, default=False
         Dense ``X_b``: a float32 ``syrk`` and a float32 result (twice as fast, half the
-        memory: for preconditioners).
+        memory: for preconditioners) -- unless the compiled kernel takes the call, whose
+        float64 sums are faster still (then a float64 result).
     free_classes : int, optional
         ``K-1``; required when ``P1_b`` is a function.
+    compiled : bool, default=False
+        Take the compiled kernel wherever its shape rule applies, however small the
+        work (:data:`NARROW_MIN_WORK` guards only against loading its machine code for
+        one small fit): for the subsample Hessians of a fit whose full-data Hessian
+        reaches that work and so loads the kernel anyway.
 
     Returns
     -------
@@ -171,7 +180,7 @@ def loss_hessian(
         if is_sparse(X_b) or free_classes is None:
             raise ValueError("probabilities by rows need dense X and free_classes")
         return _dense_loss_hessian(
-            X_b, P1_b, w, column_factor, intercept, T, float32, k1=free_classes
+            X_b, P1_b, w, column_factor, intercept, T, float32, k1=free_classes, compiled=compiled
         )
     if is_sparse(X_b):
         if X_b.format != "csr":  # row slices of CSC would rescan every column
@@ -184,7 +193,9 @@ def loss_hessian(
             H4 = H.reshape(k1, p1, k1, p1)
             out = np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)
             return np.asarray(out).reshape(k1 * p1, k1 * p1)
-    return _dense_loss_hessian(X_b, P1_b, w, column_factor, intercept, T, float32)
+    return _dense_loss_hessian(
+        X_b, P1_b, w, column_factor, intercept, T, float32, compiled=compiled
+    )
 
 
 def _dense_rows(X: Any, start: int, stop: int) -> NDArray[Any]:
@@ -204,6 +215,7 @@ def _dense_loss_hessian(
     T: FloatArray | None,
     float32: bool = False,
     k1: int | None = None,
+    compiled: bool = False,
 ) -> NDArray[Any]:
     """The dense-``X`` case of :func:`loss_hessian` (positional arguments).
 
@@ -226,9 +238,11 @@ def _dense_loss_hessian(
         so no second ``m x m`` array is ever made.
     float32 : bool, default=False
         A float32 ``syrk`` and a float32 result (twice as fast, half the memory: for
-        preconditioners); float64 otherwise.
+        preconditioners); float64 otherwise, and where the compiled kernel takes it.
     k1 : int, optional
         ``K-1`` when ``P1`` is a function.
+    compiled : bool, default=False
+        The compiled kernel wherever its shape rule applies (see :func:`loss_hessian`).
 
     Returns
     -------
@@ -245,7 +259,7 @@ def _dense_loss_hessian(
         k1 = int(P1_all.shape[1])
     p1 = X.shape[1] + int(fit_intercept)
     work = X.shape[0] * (k1 * p1 + p1) ** 2
-    if HAVE_NUMBA and not float32 and _narrow_applies(p1, k1) and work >= NARROW_MIN_WORK:
+    if HAVE_NUMBA and _narrow_applies(p1, k1) and (compiled or work >= NARROW_MIN_WORK):
         return _narrow_loss_hessian(X, rows, w, column_factor, fit_intercept, k1, T)
     pairwise = k1 <= PAIRWISE_MAX_FREE_CLASSES and p1 >= PAIRWISE_MIN_COLUMNS.get(k1, 0)
     if T is None and pairwise:

@@ -32,7 +32,7 @@ from mnlogit.objective.float32_curvature import (
     float32_sparse,
     worthwhile,
 )
-from mnlogit.objective.hessian import ProbabilityRows, loss_hessian
+from mnlogit.objective.hessian import NARROW_MIN_WORK, ProbabilityRows, loss_hessian
 from mnlogit.objective.loss import ProbabilityVisitor
 from mnlogit.objective.penalties import Penalty
 from mnlogit.objective.protocol import (
@@ -140,6 +140,7 @@ class MultinomialObjective:
         fit_intercept: bool = True,
         feature_scale: FloatArray | None = None,
         class_rows: FloatArray | None = None,
+        compiled_hessian: bool = False,
     ) -> None:
         self.X = X
         self.sparse = sp.issparse(X)
@@ -157,6 +158,9 @@ class MultinomialObjective:
         self.n_params = (n_classes - 1) * self.p1
         self.low_precision = bool(getattr(X, "dtype", np.float64) == np.float32)
         self.exact = not self.low_precision
+        # the compiled Hessian kernel however small the work (loss_hessian's compiled=):
+        # a subsample of an objective whose own Hessian loads it (subsample)
+        self._compiled_hessian = compiled_hessian
         ws = self.sample_weight / self.sum_weights
         self._weights = ws
         equal = bool(np.all(ws == ws[0])) if self.n_samples else True
@@ -269,6 +273,9 @@ class MultinomialObjective:
         """
         X = self.X[::stride]
         X = X.tocsr() if self.sparse else np.ascontiguousarray(X, dtype=np.float32)
+        # the full data's Hessian loads the compiled kernel: the subsample's take it too
+        work = self.n_samples * (self.n_params + self.p1) ** 2
+        compiled = self._compiled_hessian or work >= NARROW_MIN_WORK
         scale = None if self._inv_scale is None else 1.0 / self._inv_scale
         # the labels and weights copied contiguous too (the same numbers): every sweep
         # and Hessian of the warm start reads them (2M x 10, K = 4: the warm start 47 ->
@@ -282,6 +289,7 @@ class MultinomialObjective:
             self.penalty,
             self.fit_intercept,
             feature_scale=scale,
+            compiled_hessian=compiled,
         )
 
     # ------------------------------------------------------------------ coefficients
@@ -671,6 +679,7 @@ class MultinomialObjective:
             T=T,
             float32=self._fast,
             free_classes=self.n_classes - 1,
+            compiled=self._compiled_hessian,
         )
 
     def _probability_rows(self, theta: FloatArray) -> ProbabilityRows:
