@@ -243,3 +243,17 @@ def test_compiled_where_the_sweep_is_large_enough(monkeypatch):
         W, b, 4, np.float32, gradient=True, fast=True, compiled=True, all_positive=True, rows=8
     )
     assert not sums.compiled
+
+
+def test_load_compiled_kernel_loads_it_without_changing_results():
+    """``load_compiled_kernel`` (the benchmarks' warm-up) reports whether numba is there,
+    and the kernel's results after it are the same."""
+    eta, y, b, _ = _eta(50, 3, seed=5)
+    prob = np.empty((3, 50))
+    args = (eta, b, y, np.empty(0), prob, prob, np.zeros(3), np.empty((7, 16)))
+    before = softmax_sums(*args)
+    assert kernel_module.load_compiled_kernel() is HAVE_NUMBA
+    assert softmax_sums(*args) == before
+    if HAVE_NUMBA:
+        layouts = {sig[0].layout for sig in softmax_sums.signatures}
+        assert {"C", "F"} <= layouts

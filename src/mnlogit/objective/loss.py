@@ -348,8 +348,10 @@ class SweepSums:
         else:
             if self.g_scratch is None:
                 self.g_scratch = np.empty_like(self.prob_scratch)
-            G, w = self.g_scratch[: K * m].reshape(K, m), ws
-        nll, pmin = softmax_sums(eta, self.b_vec, ys, w, probT, G, self.colsum, self.tile)
+            # contiguous float64 (a no-op for the objective's): no other compiled variants
+            G, w = self.g_scratch[: K * m].reshape(K, m), np.ascontiguousarray(ws, np.float64)
+        codes = np.ascontiguousarray(ys, np.intp)
+        nll, pmin = softmax_sums(eta, self.b_vec, codes, w, probT, G, self.colsum, self.tile)
         self.nll += nll
         self.pmin = min(self.pmin, pmin)
         if self.GX is not None:

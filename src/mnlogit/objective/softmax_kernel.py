@@ -44,7 +44,14 @@ import numpy as np
 
 from mnlogit.objective.compiled import HAVE_NUMBA, compiled
 
-__all__ = ["HAVE_NUMBA", "TILE_ROWS", "exp_nonpositive", "log_at_least_one", "softmax_sums"]
+__all__ = [
+    "HAVE_NUMBA",
+    "TILE_ROWS",
+    "exp_nonpositive",
+    "load_compiled_kernel",
+    "log_at_least_one",
+    "softmax_sums",
+]
 
 #: Rows of :func:`softmax_sums`' tiles: a tile's ``(K, rows)`` probabilities and its row
 #: maxima and sums stay in the 48 KiB L1 cache for ``K`` up to about 10.
@@ -276,3 +283,30 @@ def softmax_sums(
     for j in range(1, 8):
         pmin = min(pmin, lanes[j])
     return nll, pmin
+
+
+def load_compiled_kernel() -> bool:
+    """Load :func:`softmax_sums`' machine code now (numba's on-disk cache; compiled the
+    first time) for both layouts the sweep passes, rather than in the first sweep that
+    takes it (:func:`mnlogit.objective.loss.compiled_sweep`): about 10 ms once per process
+    where numba's runtime is up, about 0.2 s where it is not.
+
+    For timings of steady-state fits (the benchmarks' warm-up, beside
+    :func:`mnlogit.objective.hessian.load_compiled_kernel`); fits never need it.
+
+    Returns
+    -------
+    bool
+        Whether the compiled kernel exists (numba installed).
+    """
+    if not HAVE_NUMBA:
+        return False
+    K, m = 2, 3
+    rows_first = np.zeros((m, K))
+    for eta in (rows_first.T, np.zeros((K, m))):  # (X_s W)ᵀ, and Wᵀ X_sᵀ
+        prob = np.empty((K, m))
+        softmax_sums(
+            eta, np.zeros(K), np.zeros(m, dtype=np.intp), np.empty(0), prob, prob,
+            np.zeros(K), np.empty((K + 4, TILE_ROWS)),
+        )  # fmt: skip
+    return True
