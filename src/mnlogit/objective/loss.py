@@ -14,7 +14,12 @@ Two kernels with one contract (see :mod:`mnlogit.objective.kernels` for the voca
     ``X_s @ W`` copied transposed (OpenBLAS is slower with few output rows, and in
     float32); docs/solvers.md has the timings. The per-sub-block work is
     :class:`SweepSums`, which :mod:`mnlogit.objective.last_pass` also runs on the Hessian's
-    sub-blocks (the fit's last pass).
+    sub-blocks (the fit's last pass). Between the two products, the softmax, the loss, the
+    smallest probability and the class sums are one compiled call
+    (:func:`mnlogit.objective.softmax_kernel.softmax_sums`) where numba is installed, the
+    products are float64 and the sweep's ``n K`` reaches :data:`COMPILED_MIN_ENTRIES`;
+    elsewhere about a dozen numpy operations over the ``(K, rows)`` arrays (the same
+    numbers to rounding; docs/benchmarks.md, issue-sweep12).
 :func:`softmax_loss`
     Any ``X_b`` (sparse, or dense when the probabilities are wanted whole): the linear
     predictor formed by one product into a ``(m, K)`` buffer and turned into the
@@ -219,7 +224,8 @@ class SweepSums:
     """The running sums of :func:`sweep_loss` over consecutive row sub-blocks of dense X.
 
     :meth:`add` forms one sub-block's linear predictor and probabilities (class-major,
-    ``(K, rows)``) and adds its loss, smallest probability and gradient sums;
+    ``(K, rows)``) and adds its loss, smallest probability and gradient sums (by the
+    compiled :func:`~mnlogit.objective.softmax_kernel.softmax_sums` when ``compiled``);
     :meth:`result` gives the :class:`BlockLoss` of all rows added. The sweep calls it on
     its own sub-blocks; :mod:`mnlogit.objective.last_pass` on the Hessian's, so the
     Hessian reads the probabilities the gradient was formed from.
