@@ -257,3 +257,21 @@ def test_load_compiled_kernel_loads_it_without_changing_results():
     if HAVE_NUMBA:
         layouts = {sig[0].layout for sig in softmax_sums.signatures}
         assert {"C", "F"} <= layouts
+
+
+@pytest.mark.parametrize("weights", [None, "zeros"])
+def test_the_compiled_sweep_split_over_threads_adds_up(weights, monkeypatch):
+    """Rows split over three Python threads (the kernel releases the GIL): the sums of one
+    range, the same probabilities."""
+    X, y, w, W, b = _sweep_data(2000, 7, 4, seed=11, dtype=np.float64, weights=weights)
+    monkeypatch.setattr(loss_module, "COMPILED_MIN_ENTRIES", 1)
+    P_one, P_split = np.empty((2000, 4)), np.empty((2000, 4))
+    one = sweep_loss(X, y, w, W, b, gradient=True, prob_out=P_one)
+    monkeypatch.setattr(loss_module, "row_threads", lambda: 3)
+    monkeypatch.setattr(loss_module, "sweep_rows", lambda p, K: 150)
+    monkeypatch.setattr(loss_module, "SWEEP_SPLIT_MIN_BLOCKS", 1)
+    split = sweep_loss(X, y, w, W, b, gradient=True, prob_out=P_split)
+    assert split.nll == pytest.approx(one.nll, rel=1e-12)
+    assert split.min_prob == one.min_prob
+    assert_allclose(split.gradient_sums, one.gradient_sums, rtol=1e-12, atol=1e-9)
+    assert np.array_equal(P_split, P_one)
