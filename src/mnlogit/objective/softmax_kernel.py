@@ -190,99 +190,121 @@ def softmax_sums(
         The smallest probability over rows of positive weight (``inf`` if none).
     """
     K, m = eta.shape
-    weighted = w.shape[0] > 0
     tile = scratch.shape[1]
-    z = scratch[:K]
-    mx = scratch[K]  # row maxima
-    s = scratch[K + 1]  # row sums of the exponentials, then their inverses
-    mn = scratch[K + 2]  # row minima of the exponentials, then of the probabilities
     lanes = scratch[K + 3, :8]  # eight running minima over rows
     lanes[:] = np.inf
     nll = 0.0
     for t0 in range(0, m, tile):
         t = min(tile, m - t0)
-        t1 = t0 + t
-        # eta + b into a contiguous (K, t) tile (from (X_s W)ᵀ: strided loads); its row
-        # maxima (the shift: exp(eta - max) <= 1, no overflow). Two loops: one was slower.
-        for k in range(K):
-            ek = eta[k, t0:t1]
-            zk = z[k]
-            bk = b[k]
-            for i in range(t):
-                zk[i] = ek[i] + bk
-        mx[:t] = z[0, :t]
-        for k in range(1, K):
-            zk = z[k]
-            for i in range(t):
-                mx[i] = max(mx[i], zk[i])
-        # the loss's eta_y terms
-        part = 0.0
-        if weighted:
-            for i in range(t):
-                part += w[t0 + i] * (z[y[t0 + i], i] - mx[i])
-        else:
-            for i in range(t):
-                part += z[y[t0 + i], i] - mx[i]
-        nll -= part
-        # exponentials, their row sums and row minima
-        s[:t] = 0.0
-        mn[:t] = np.inf
-        for k in range(K):
-            zk = z[k]
-            pk = prob[k, t0:t1]
-            for i in range(t):
-                v = exp_nonpositive(zk[i] - mx[i])
-                pk[i] = v
-                s[i] += v
-                mn[i] = min(mn[i], v)
-        # log of the row sums (>= 1: the largest term is exp(0)), their inverses, and each
-        # row's smallest probability (min_k(v_k) / s = min_k(v_k / s): the same number)
-        part = 0.0
-        if weighted:
-            for i in range(t):
-                total = s[i]
-                wi = w[t0 + i]
-                part += wi * log_at_least_one(total)
-                inv = 1.0 / max(total, 1.0)  # >= 1: max() only lets the compiler drop its check
-                s[i] = inv
-                mn[i] = mn[i] * inv if wi > 0 else np.inf
-        else:
-            for i in range(t):
-                total = s[i]
-                part += log_at_least_one(total)
-                inv = 1.0 / max(total, 1.0)
-                s[i] = inv
-                mn[i] = mn[i] * inv
-        nll += part
-        full = t - t % 8
-        for i in range(0, full, 8):
-            for j in range(8):
-                lanes[j] = min(lanes[j], mn[i + j])
-        for i in range(full, t):
-            lanes[0] = min(lanes[0], mn[i])
-        # normalise; class sums
-        for k in range(K):
-            pk = prob[k, t0:t1]
-            acc = 0.0
-            if weighted:
-                gk = G[k, t0:t1]
-                wk = w[t0:t1]
-                for i in range(t):
-                    v = pk[i] * s[i]
-                    pk[i] = v
-                    g = v * wk[i]
-                    gk[i] = g
-                    acc += g
-            else:
-                for i in range(t):
-                    v = pk[i] * s[i]
-                    pk[i] = v
-                    acc += v
-            colsum[k] += acc
+        nll -= _shifted_tile(eta, b, y, w, t0, t, scratch)
+        nll += _normalised_tile(w, t0, t, prob, G, colsum, scratch)
     pmin = lanes[0]
     for j in range(1, 8):
         pmin = min(pmin, lanes[j])
     return nll, pmin
+
+
+@compiled
+def _shifted_tile(eta: Any, b: Any, y: Any, w: Any, t0: int, t: int, scratch: Any) -> float:
+    """:func:`softmax_sums`' rows ``t0 .. t0+t-1``: ``eta + b`` into a contiguous tile
+    ``scratch[:K, :t]`` and the row maxima into ``scratch[K]`` (the shift:
+    ``exp(eta - max) <= 1``, no overflow); returns ``sum_i w_i (eta + b - max)_i,y_i``."""
+    K = eta.shape[0]
+    t1 = t0 + t
+    z = scratch[:K]
+    mx = scratch[K]
+    # two loops (the copy reads (X_s W)ᵀ with strided loads): one was slower
+    for k in range(K):
+        ek = eta[k, t0:t1]
+        zk = z[k]
+        bk = b[k]
+        for i in range(t):
+            zk[i] = ek[i] + bk
+    mx[:t] = z[0, :t]
+    for k in range(1, K):
+        zk = z[k]
+        for i in range(t):
+            mx[i] = max(mx[i], zk[i])
+    part = 0.0
+    if w.shape[0] > 0:
+        for i in range(t):
+            part += w[t0 + i] * (z[y[t0 + i], i] - mx[i])
+    else:
+        for i in range(t):
+            part += z[y[t0 + i], i] - mx[i]
+    return part
+
+
+@compiled
+def _normalised_tile(
+    w: Any, t0: int, t: int, prob: Any, G: Any, colsum: Any, scratch: Any
+) -> float:
+    """:func:`softmax_sums`' rows ``t0 .. t0+t-1`` after :func:`_shifted_tile`: the
+    probabilities into ``prob`` (and ``G``), the class sums added to ``colsum``, the rows'
+    smallest probabilities into the running minima ``scratch[K+3, :8]``; returns
+    ``sum_i w_i log sum_k exp(eta + b - max)_ik``."""
+    K = prob.shape[0]
+    weighted = w.shape[0] > 0
+    t1 = t0 + t
+    z = scratch[:K]
+    mx = scratch[K]
+    s = scratch[K + 1]  # row sums of the exponentials, then their inverses
+    mn = scratch[K + 2]  # row minima of the exponentials, then of the probabilities
+    lanes = scratch[K + 3, :8]
+    s[:t] = 0.0
+    mn[:t] = np.inf
+    for k in range(K):
+        zk = z[k]
+        pk = prob[k, t0:t1]
+        for i in range(t):
+            v = exp_nonpositive(zk[i] - mx[i])
+            pk[i] = v
+            s[i] += v
+            mn[i] = min(mn[i], v)
+    # log of the row sums (>= 1: the largest term is exp(0)), their inverses, and each
+    # row's smallest probability (min_k(v_k) / s = min_k(v_k / s): the same number)
+    part = 0.0
+    if weighted:
+        for i in range(t):
+            total = s[i]
+            wi = w[t0 + i]
+            part += wi * log_at_least_one(total)
+            inv = 1.0 / max(total, 1.0)  # >= 1: max() only lets the compiler drop its check
+            s[i] = inv
+            mn[i] = mn[i] * inv if wi > 0 else np.inf
+    else:
+        for i in range(t):
+            total = s[i]
+            part += log_at_least_one(total)
+            inv = 1.0 / max(total, 1.0)
+            s[i] = inv
+            mn[i] = mn[i] * inv
+    full = t - t % 8
+    for i in range(0, full, 8):
+        for j in range(8):
+            lanes[j] = min(lanes[j], mn[i + j])
+    for i in range(full, t):
+        lanes[0] = min(lanes[0], mn[i])
+    # normalise; class sums
+    for k in range(K):
+        pk = prob[k, t0:t1]
+        acc = 0.0
+        if weighted:
+            gk = G[k, t0:t1]
+            wk = w[t0:t1]
+            for i in range(t):
+                v = pk[i] * s[i]
+                pk[i] = v
+                g = v * wk[i]
+                gk[i] = g
+                acc += g
+        else:
+            for i in range(t):
+                v = pk[i] * s[i]
+                pk[i] = v
+                acc += v
+        colsum[k] += acc
+    return part
 
 
 def load_compiled_kernel() -> bool:
