@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.objective.hessian import loss_hessian
-from mnlogit.objective.loss import BlockLoss, SweepSums, combined
+from mnlogit.objective.loss import BlockLoss, SweepSums, combined, compiled_sweep
 
 __all__ = ["loss_and_hessian"]
 
@@ -85,12 +85,13 @@ def loss_and_hessian(
     lock = threading.Lock()
     made: list[tuple[int, SweepSums]] = []  # (first row, sums) of each thread
     all_positive = w_b is None or bool(np.all(w_b > 0))
+    compiled = compiled_sweep(X_b.shape[0], K)
 
     def rows(start: int, stop: int) -> FloatArray:
         sums: SweepSums | None = getattr(local, "sums", None)
         if sums is None:
             sums = local.sums = SweepSums(
-                W, b, X_b.shape[1], X_b.dtype, gradient=True, fast=False,
+                W, b, X_b.shape[1], X_b.dtype, gradient=True, fast=False, compiled=compiled,
                 all_positive=all_positive, rows=stop - start,
             )  # fmt: skip
             with lock:
@@ -109,8 +110,9 @@ def loss_and_hessian(
     )
     if not made:  # no rows: the sums of nothing
         empty = SweepSums(
-            W, b, X_b.shape[1], X_b.dtype, gradient=True, fast=False, all_positive=True, rows=1
-        )
+            W, b, X_b.shape[1], X_b.dtype,
+            gradient=True, fast=False, compiled=False, all_positive=True, rows=1,
+        )  # fmt: skip
         return empty.result(), H
     made.sort(key=lambda item: item[0])
     return combined([sums.result() for _, sums in made]), H

@@ -14,7 +14,12 @@ Two kernels with one contract (see :mod:`mnlogit.objective.kernels` for the voca
     ``X_s @ W`` copied transposed (OpenBLAS is slower with few output rows, and in
     float32); docs/solvers.md has the timings. The per-sub-block work is
     :class:`SweepSums`, which :mod:`mnlogit.objective.last_pass` also runs on the Hessian's
-    sub-blocks (the fit's last pass).
+    sub-blocks (the fit's last pass). Between the two products, the softmax, the loss, the
+    smallest probability and the class sums are one compiled call
+    (:func:`mnlogit.objective.softmax_kernel.softmax_sums`) where numba is installed, the
+    products are float64 and the sweep's ``n K`` reaches :data:`COMPILED_MIN_ENTRIES`;
+    elsewhere about a dozen numpy operations over the ``(K, rows)`` arrays (the same
+    numbers to rounding; docs/benchmarks.md, issue-sweep12).
 :func:`softmax_loss`
     Any ``X_b`` (sparse, or dense when the probabilities are wanted whole): the linear
     predictor formed by one product into a ``(m, K)`` buffer and turned into the
@@ -34,15 +39,18 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.kernels import linear_predictor, row_max
+from mnlogit.objective.softmax_kernel import HAVE_NUMBA, TILE_ROWS, softmax_sums
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
+    "COMPILED_MIN_ENTRIES",
     "SWEEP_SPLIT_MIN_BLOCKS",
     "TRANSPOSED_MIN_FEATURES",
     "BlockLoss",
     "ProbabilityVisitor",
     "SweepSums",
     "combined",
+    "compiled_sweep",
     "softmax_loss",
     "sweep_loss",
     "sweep_rows",
@@ -63,6 +71,12 @@ TRANSPOSED_MIN_FEATURES = 64
 SWEEP_SPLIT_MIN_BLOCKS = 32
 # Fewest rows of a sweep's sub-block.
 _SWEEP_MIN_ROWS = 64
+#: The sub-blocks' softmax is the compiled :func:`~mnlogit.objective.softmax_kernel.softmax_sums`
+#: (when numba is installed, for float64 products) where the sweep's ``n K`` is at least this.
+#: Its first call in a process loads machine code: about 10 ms where numba's other kernels
+#: are already loaded, about 0.2 s where it is the first (numba's runtime), against about
+#: 2 ns per ``n K`` saved per sweep; below this a sweep's whole softmax costs under 1 ms.
+COMPILED_MIN_ENTRIES = 2**16
 
 
 class BlockLoss(NamedTuple):
@@ -94,6 +108,12 @@ def sweep_rows(n_features: int, n_classes: int) -> int:
     than at 2¹⁸; issue-speed10, docs/solvers.md "The gradient sweep"); at least 64 rows.
     """
     return block_rows(max(n_features, n_classes), _SWEEP_MIN_ROWS, read=True)
+
+
+def compiled_sweep(n_rows: int, n_classes: int) -> bool:
+    """Whether a sweep over ``n_rows`` rows and ``n_classes`` classes takes the compiled
+    softmax (:data:`COMPILED_MIN_ENTRIES`; numba installed)."""
+    return HAVE_NUMBA and n_rows * n_classes >= COMPILED_MIN_ENTRIES
 
 
 def sweep_loss(
@@ -133,6 +153,7 @@ def sweep_loss(
         by ``min``.
     """
     n = X_b.shape[0]
+    compiled = compiled_sweep(n, W.shape[1])
     threads = row_threads()
     if threads > 1 and visit is None:
         step = sweep_rows(X_b.shape[1], W.shape[1])
@@ -140,7 +161,7 @@ def sweep_loss(
         def part(lo: int, hi: int) -> BlockLoss:
             return _sweep_range(
                 X_b[lo:hi], y_b[lo:hi], None if w_b is None else w_b[lo:hi], W, b,
-                gradient=gradient, fast=fast,
+                gradient=gradient, fast=fast, compiled=compiled,
                 prob_out=None if prob_out is None else prob_out[lo:hi], visit=None,
             )  # fmt: skip
 
@@ -149,8 +170,9 @@ def sweep_loss(
             return combined(parts)
         return parts[0]
     return _sweep_range(
-        X_b, y_b, w_b, W, b, gradient=gradient, fast=fast, prob_out=prob_out, visit=visit
-    )
+        X_b, y_b, w_b, W, b,
+        gradient=gradient, fast=fast, compiled=compiled, prob_out=prob_out, visit=visit,
+    )  # fmt: skip
 
 
 def combined(parts: list[BlockLoss]) -> BlockLoss:
@@ -176,14 +198,16 @@ def _sweep_range(
     *,
     gradient: bool,
     fast: bool,
+    compiled: bool,
     prob_out: FloatArray | None,
     visit: ProbabilityVisitor | None,
 ) -> BlockLoss:
-    """:func:`sweep_loss` over all of ``X_b`` in this thread (same parameters)."""
+    """:func:`sweep_loss` over all of ``X_b`` in this thread (same parameters; ``compiled``:
+    :func:`compiled_sweep` of the whole sweep)."""
     n, p = X_b.shape
     step = sweep_rows(p, W.shape[1])
     sums = SweepSums(
-        W, b, p, X_b.dtype, gradient=gradient, fast=fast,
+        W, b, p, X_b.dtype, gradient=gradient, fast=fast, compiled=compiled,
         all_positive=w_b is None or bool(np.all(w_b > 0)), rows=min(step, n),
     )  # fmt: skip
     for a in range(0, n, step):
@@ -200,7 +224,8 @@ class SweepSums:
     """The running sums of :func:`sweep_loss` over consecutive row sub-blocks of dense X.
 
     :meth:`add` forms one sub-block's linear predictor and probabilities (class-major,
-    ``(K, rows)``) and adds its loss, smallest probability and gradient sums;
+    ``(K, rows)``) and adds its loss, smallest probability and gradient sums (by the
+    compiled :func:`~mnlogit.objective.softmax_kernel.softmax_sums` when ``compiled``);
     :meth:`result` gives the :class:`BlockLoss` of all rows added. The sweep calls it on
     its own sub-blocks; :mod:`mnlogit.objective.last_pass` on the Hessian's, so the
     Hessian reads the probabilities the gradient was formed from.
@@ -217,6 +242,9 @@ class SweepSums:
         Also form the gradient sums.
     fast : bool
         float32 ``X``: float32 products.
+    compiled : bool
+        The softmax by :func:`~mnlogit.objective.softmax_kernel.softmax_sums` (see
+        :func:`compiled_sweep`; not for float32 products), else by numpy operations.
     all_positive : bool
         Whether every row's weight is positive (or there are no weights).
     rows : int
@@ -232,6 +260,7 @@ class SweepSums:
         *,
         gradient: bool,
         fast: bool,
+        compiled: bool,
         all_positive: bool,
         rows: int,
     ) -> None:
@@ -248,6 +277,12 @@ class SweepSums:
         self.all_positive = all_positive
         self.pmin = float("inf")
         self.nll = 0.0
+        self.compiled = compiled and HAVE_NUMBA and not self.fast32
+        if self.compiled:
+            self.b_vec = np.zeros(K) if b is None else np.ascontiguousarray(b, dtype=np.float64)
+            self.tile = np.empty((K + 4, TILE_ROWS))
+            self.no_weights = np.empty(0)
+            self.gx_part = np.empty((K, n_features))
         self._grow(max(rows, 1))
 
     def _grow(self, rows: int) -> None:
@@ -255,6 +290,7 @@ class SweepSums:
         self.eta_scratch = np.empty(K * rows)
         self.prob_scratch = np.empty_like(self.eta_scratch)
         self.arange = np.arange(rows)
+        self.g_scratch: FloatArray | None = None  # the weighted G of the compiled pass
 
     def add(self, Xs: NDArray[Any], ys: NDArray[np.intp], ws: FloatArray | None) -> FloatArray:
         """Add rows ``Xs`` (``(m, p)``) with codes ``ys`` and weights ``ws`` (``(m,)``).
@@ -270,6 +306,8 @@ class SweepSums:
             self._grow(m)
         if self.convert:
             Xs = Xs.astype(np.float64)
+        if self.compiled:
+            return self._add_compiled(Xs, ys, ws)
         etaT = self.eta_scratch[: K * m].reshape(K, m)
         probT = self.prob_scratch[: K * m].reshape(K, m)
         if self.transposed:
@@ -295,6 +333,36 @@ class SweepSums:
             G = probT if ws is None else probT * ws
             self.colsum += G.sum(axis=1)
             self.GX += (G.astype(np.float32) if self.fast32 else G) @ Xs
+        return probT
+
+    def _add_compiled(
+        self, Xs: FloatArray, ys: NDArray[np.intp], ws: FloatArray | None
+    ) -> FloatArray:
+        """:meth:`add` by the products and one :func:`softmax_sums` call."""
+        m = Xs.shape[0]
+        K = self.colsum.size
+        if self.transposed:
+            eta = self.eta_scratch[: K * m].reshape(K, m)
+            np.matmul(self.Wf, Xs.T, out=eta)
+        else:
+            eta_rows = self.eta_scratch[: K * m].reshape(m, K)
+            np.matmul(Xs, self.Wf, out=eta_rows)
+            eta = eta_rows.T
+        probT = self.prob_scratch[: K * m].reshape(K, m)
+        if ws is None:
+            G, w = probT, self.no_weights
+        else:
+            if self.g_scratch is None:
+                self.g_scratch = np.empty_like(self.prob_scratch)
+            # contiguous float64 (a no-op for the objective's): no other compiled variants
+            G, w = self.g_scratch[: K * m].reshape(K, m), np.ascontiguousarray(ws, np.float64)
+        codes = np.ascontiguousarray(ys, np.intp)
+        nll, pmin = softmax_sums(eta, self.b_vec, codes, w, probT, G, self.colsum, self.tile)
+        self.nll += nll
+        self.pmin = min(self.pmin, pmin)
+        if self.GX is not None:
+            np.matmul(G, Xs, out=self.gx_part)
+            self.GX += self.gx_part
         return probT
 
     def result(self) -> BlockLoss:
