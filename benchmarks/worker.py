@@ -10,10 +10,9 @@ Peak extra memory
 -----------------
 ``rss`` (default): the process's peak resident set size during the fit minus its
 resident size just before, after the data are loaded, the libraries imported and a
-small warm-up fit done (for mnlogit also the compiled Hessian kernel's and the column
-read's machine code loaded, :func:`mnlogit.objective.hessian.load_compiled_kernel` and
-:func:`mnlogit.identification.column_kernels.load_compiled_kernels`: the warm-up's rows are
-too few for the fit to use them, and their one-time load is a process cost like the imports).
+small warm-up fit done (for mnlogit also the compiled kernels' machine code loaded: the
+Hessian's, the sweep's and the column read's, ``_KERNEL_LOADERS``; the warm-up's rows are too
+few for the fit to use them, and their one-time load is a process cost like the imports).
 The peak is reset first by writing ``5`` to ``/proc/self/clear_refs`` (Linux; it resets
 ``VmHWM``, which ``getrusage``'s ``ru_maxrss`` also reports); where that is not allowed,
 the increase of ``ru_maxrss`` is used, a lower bound. RSS sees every allocation (numpy,
@@ -30,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import os
 import resource
@@ -184,6 +184,15 @@ def instrument_mnlogit() -> dict[str, list[float]]:
     return record
 
 
+#: The compiled kernels a default fit may take beyond the warm-up's few rows (their machine
+#: code loaded before the timed fits): the Hessian's, the sweep's, the column read's.
+_KERNEL_LOADERS = (
+    ("mnlogit.objective.hessian", "load_compiled_kernel"),
+    ("mnlogit.objective.softmax_kernel", "load_compiled_kernel"),
+    ("mnlogit.identification.column_kernels", "load_compiled_kernels"),
+)
+
+
 def _warmup_rows(y: NDArray[np.intp], n_params: int) -> NDArray[np.intp]:
     """A small subset of rows holding every class."""
     size = min(y.size, max(1000, min(2 * n_params, 5000)))
@@ -214,14 +223,10 @@ def run(spec: dict[str, Any], status_path: Path) -> dict[str, Any]:
     rows = _warmup_rows(y, prob.n_params)
     with contextlib.suppress(Exception):  # a failed warm-up must not stop the benchmark
         method.fit(X[rows], y[rows], prob, max_iter=2)
-        if method.library == "mnlogit":  # the compiled Hessian's one-time load, as imports
-            from mnlogit.objective.hessian import load_compiled_kernel
-
-            load_compiled_kernel()
-            # the column read's kernels (a tree from before them has none)
-            from mnlogit.identification.column_kernels import load_compiled_kernels
-
-            load_compiled_kernels()
+    if method.library == "mnlogit":  # the compiled kernels' one-time loads, as imports
+        for module, loader in _KERNEL_LOADERS:
+            with contextlib.suppress(Exception):  # a tree from before a kernel has none
+                getattr(importlib.import_module(module), loader)()
     if profile is not None:
         profile.clear()
 
