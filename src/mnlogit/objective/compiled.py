@@ -1,9 +1,12 @@
 """Compiled kernels: numba's ``njit`` when numba is installed, the Python function otherwise.
 
 One decorator for every compiled loop of the package (the dense Hessian's narrow kernel in
-:mod:`mnlogit.objective.hessian`, the lasso family's coordinate descent and support solves
-in :mod:`mnlogit.solvers`): machine code cached on disk beside the source, the GIL released
-(the row splits run kernels on Python threads), and the same floating-point freedoms.
+:mod:`mnlogit.objective.hessian`, the dense sweep's softmax pass in
+:mod:`mnlogit.objective.softmax_kernel`, the column read in
+:mod:`mnlogit.identification.column_kernels`, the lasso family's coordinate descent and
+support solves in :mod:`mnlogit.solvers`): machine code cached on disk beside the source,
+the GIL released (the row splits run kernels on Python threads), and the same
+floating-point freedoms.
 Without numba the undecorated functions run as Python (correct, slow); callers that have a
 faster fallback check :data:`HAVE_NUMBA`. ``import mnlogit`` does not import this module.
 """

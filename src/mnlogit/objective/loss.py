@@ -38,8 +38,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnlogit.objective.blocks import block_rows
+from mnlogit.objective.compiled import HAVE_NUMBA
 from mnlogit.objective.kernels import linear_predictor, row_max
-from mnlogit.objective.softmax_kernel import HAVE_NUMBA, TILE_ROWS, softmax_sums
+from mnlogit.objective.softmax_kernel import TILE_ROWS, softmax_sums
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
@@ -279,7 +280,8 @@ class SweepSums:
         self.nll = 0.0
         self.compiled = compiled and HAVE_NUMBA and not self.fast32
         if self.compiled:
-            self.b_vec = np.zeros(K) if b is None else np.ascontiguousarray(b, dtype=np.float64)
+            # a writable copy: numba compiles a variant per read-only flag
+            self.b_vec = np.zeros(K) if b is None else np.array(b, dtype=np.float64)
             self.tile = np.empty((K + 4, TILE_ROWS))
             self.no_weights = np.empty(0)
             self.gx_part = np.empty((K, n_features))
@@ -354,9 +356,11 @@ class SweepSums:
         else:
             if self.g_scratch is None:
                 self.g_scratch = np.empty_like(self.prob_scratch)
-            # contiguous float64 (a no-op for the objective's): no other compiled variants
-            G, w = self.g_scratch[: K * m].reshape(K, m), np.ascontiguousarray(ws, np.float64)
-        codes = np.ascontiguousarray(ys, np.intp)
+            # contiguous writable float64 (a no-op for the objective's): numba compiles a
+            # variant per layout, dtype and read-only flag
+            G, w = self.g_scratch[: K * m].reshape(K, m), np.require(ws, np.float64, "CW")
+        # codes are not checked here (the callers validate them: 0 .. K-1)
+        codes = np.require(ys, np.intp, "CW")
         nll, pmin = softmax_sums(eta, self.b_vec, codes, w, probT, G, self.colsum, self.tile)
         self.nll += nll
         self.pmin = min(self.pmin, pmin)
