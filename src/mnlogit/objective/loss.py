@@ -358,9 +358,9 @@ class SweepSums:
                 self.g_scratch = np.empty_like(self.prob_scratch)
             # contiguous writable float64 (a no-op for the objective's): numba compiles a
             # variant per layout, dtype and read-only flag
-            G, w = self.g_scratch[: K * m].reshape(K, m), np.require(ws, np.float64, "CW")
+            G, w = self.g_scratch[: K * m].reshape(K, m), np.require(ws, np.float64, ("C", "W"))
         # codes are not checked here (the callers validate them: 0 .. K-1)
-        codes = np.require(ys, np.intp, "CW")
+        codes = np.require(ys, np.intp, ("C", "W"))
         nll, pmin = softmax_sums(eta, self.b_vec, codes, w, probT, G, self.colsum, self.tile)
         self.nll += nll
         self.pmin = min(self.pmin, pmin)
