@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from tests.solvers.test_hand_over import _illconditioned
 
 import mnlogit.objective.multinomial as multinomial
 from mnlogit import MultinomialLogit
@@ -39,6 +40,7 @@ class _Trace:
     warm_start: np.ndarray | None = None
     hessians: list[tuple[int, np.ndarray]] = field(default_factory=list)
     full_points: list[np.ndarray] = field(default_factory=list)
+    full_values: list[float] = field(default_factory=list)
 
 
 def _traced_fit(
@@ -61,9 +63,11 @@ def _traced_fit(
         return inner_hessian(self, x)
 
     def value_and_gradient(self, x):  # type: ignore[no-untyped-def]
+        out = inner_gradient(self, x)
         if trace.warm_start is not None and self.n_samples == n:
             trace.full_points.append(np.array(x, copy=True))
-        return inner_gradient(self, x)
+            trace.full_values.append(float(out[0]))
+        return out
 
     # the warm start calls the module's solve by name: only the subsample fit is traced
     monkeypatch.setattr(subsample_newton, "solve", solve)
@@ -119,4 +123,20 @@ def test_fast_first_iteration_keeps_the_preconditioner(monkeypatch: pytest.Monke
     sub = [(r, x) for r, x in trace.hessians if r < n]
     assert len(sub) == 1 and trace.warm_start is not None
     assert np.array_equal(sub[0][1], trace.warm_start)
+    _assert_newtons_fit(model, X, y)
+
+
+def test_costly_subsample_hessian_is_not_formed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow first iteration, but the subsample's Hessian costs more than half a sweep
+    (``r m > 8 n``): not formed again at the first iterate."""
+    X, y = _illconditioned(n=40_000)
+    n, m = X.shape[0], 7 * 31
+    rows = subsample_newton.subsample_rows(n, m)
+    assert rows * m > subsample_newton._REFRESH_MAX_WORK * n
+    model, trace = _traced_fit(monkeypatch, X, y)
+    assert _first_contraction(model) < subsample_newton._FIRST_CONTRACTION
+    first = model.convergence_.history[1].objective
+    x1 = [x for x, f in zip(trace.full_points, trace.full_values, strict=True) if f == first]
+    assert x1
+    assert not any(r < n and np.array_equal(x, x1[0]) for r, x in trace.hessians)
     _assert_newtons_fit(model, X, y)

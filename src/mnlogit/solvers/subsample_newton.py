@@ -8,13 +8,19 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
 1. fits the model on a systematic row subsample ``X[::s]`` (copied as float32: at most
    ``n / 16`` rows, a thirty-second of a float64 ``X``'s memory) -- recursively by this same
    method, so the warm start costs a fraction of a pass -- which lands within sampling
-   error ``O(sqrt(m / r))`` of the full-data estimate;
-2. forms and factors (Cholesky) the Hessian of the subsample objective at that point;
+   error ``O(sqrt(m / r))`` of the full-data estimate (a subsample fit whose float32
+   products stall short of its tolerance stops there and is used all the same);
+2. forms and factors (Cholesky) the Hessian of the subsample objective at that point --
+   or reuses the subsample fit's last one, when that fit formed it on all the
+   subsample's rows where its gradient was at most a tenth of the full data's at the
+   warm start;
 3. iterates on the full data by L-BFGS whose initial matrix is that Hessian: the first
    step is ``x - t H_r^{-1} g(x)``, later ones correct ``H_r`` with up to 10 pairs of
    full-data steps and gradient changes. One gradient pass per iteration; the gradient
    shrinks by a factor of about ``sqrt(m / r)`` or better each time; a backtracking line
-   search guards every step.
+   search guards every step. A first iteration that shrinks the gradient by less than
+   20x forms the subsample Hessian again at its end: its error came from where it was
+   formed (the warm start), not from its rows.
 
 If an iteration shrinks the gradient's largest entry by less than half, the Hessian is
 formed again at the current point on four times as many rows (the full data at most,
@@ -102,10 +108,15 @@ _SLOW = 0.5
 # shrink max|g| 3.3x per iteration with the Hessian of 6,250 or of 25,000 rows formed at
 # the warm start, 9x and 25-30x with those formed after one iteration. Measured
 # (issue-speed12, docs/solvers.md): dense-100k-20-5 (first contraction 11.5x) 7 -> 6
-# iterations; illcond-200k-50-6 (1.5x) 10 -> 9; not done on tall-2m-10-4 (49x; 3
-# iterations either way, and the faster last contraction was not predicted, so the
-# covariance's Hessian lost its fused pass: 0.55 -> 0.66 s) nor dense-1m-50-3 (27x).
+# iterations; not done on tall-2m-10-4 (49x; 3 iterations either way, and the faster
+# last contraction was not predicted, so the covariance's Hessian lost its fused pass:
+# 0.55 -> 0.66 s) nor on dense-1m-50-3 (27x; 5 iterations either way, 4% slower).
 _FIRST_CONTRACTION = 20.0
+# ... only where that Hessian of r rows costs under about half a full-data sweep,
+# r m <= 8 n (it saves about one iteration). Measured, the subsample Hessian's time over
+# a sweep's: 0.43 at r m / n = 5.3 (dense-100k-20-5), 0.83 at 16 (illcond-200k-50-6, 10 ->
+# 9 iterations, no faster), 1.5 at 41 (dense-200k-100-10, 10 -> 9 iterations, 3% slower).
+_REFRESH_MAX_WORK = 8
 # The warm start fit's last Hessian is the first preconditioner (no Hessian formed again
 # at the warm start) when that fit's max|g| where it was formed is at most 1/_REUSE_CLOSER
 # of the full data's at the warm start. A Hessian formed at the subsample fit's start
@@ -346,7 +357,7 @@ def solve(
         inverse = cur.form(x)
     # formed again after the first full-data iteration when that one was slow: the
     # warm start is where the preconditioner's error comes from (issue-speed12)
-    refresh_first = sub is not None and not kron
+    refresh_first = sub is not None and not kron and cur.rows * m <= _REFRESH_MAX_WORK * n
     cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
     if switched:  # resumed after the hand-over: its subsample grows to the full data
         cur.cap = n
