@@ -3,7 +3,8 @@
 After a warm start, the warm start fit's last Hessian (of all the subsample's rows) is
 the first preconditioner when it was formed close enough to the warm start; else the
 subsample's Hessian is formed at the warm start. A first full-data iteration that
-shrinks ``max|g|`` by less than ``_FIRST_CONTRACTION`` forms it again at its end.
+shrinks ``max|g|`` by less than ``_FIRST_CONTRACTION`` forms it again at its end, where
+that Hessian is cheap (``r m <= _REFRESH_MAX_WORK n``).
 References: exact Newton on the same data (objective, coefficients, standard errors)."""
 
 from __future__ import annotations
