@@ -49,7 +49,9 @@ def _hessian_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return rows
 
 
-def test_hand_over_starts_on_a_subsample_and_reaches_newtons_fit(monkeypatch) -> None:
+def test_hand_over_starts_on_a_subsample_and_reaches_newtons_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     X, y = _illconditioned()
     n, m = X.shape[0], 7 * 31
     assert subsample_newton.uses_kronecker(n, m) and m <= subsample_newton._KRON_EXACT_MAX

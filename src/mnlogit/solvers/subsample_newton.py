@@ -8,13 +8,19 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
 1. fits the model on a systematic row subsample ``X[::s]`` (copied as float32: at most
    ``n / 16`` rows, a thirty-second of a float64 ``X``'s memory) -- recursively by this same
    method, so the warm start costs a fraction of a pass -- which lands within sampling
-   error ``O(sqrt(m / r))`` of the full-data estimate;
-2. forms and factors (Cholesky) the Hessian of the subsample objective at that point;
+   error ``O(sqrt(m / r))`` of the full-data estimate (a subsample fit whose float32
+   products stall short of its tolerance stops there and is used all the same);
+2. forms and factors (Cholesky) the Hessian of the subsample objective at that point --
+   or reuses the subsample fit's last one, when that fit formed it on all the
+   subsample's rows where its gradient was at most a tenth of the full data's at the
+   warm start;
 3. iterates on the full data by L-BFGS whose initial matrix is that Hessian: the first
    step is ``x - t H_r^{-1} g(x)``, later ones correct ``H_r`` with up to 10 pairs of
    full-data steps and gradient changes. One gradient pass per iteration; the gradient
    shrinks by a factor of about ``sqrt(m / r)`` or better each time; a backtracking line
-   search guards every step.
+   search guards every step. A first iteration that shrinks the gradient by less than
+   20x forms the subsample Hessian again at its end: its error came from where it was
+   formed (the warm start), not from its rows.
 
 If an iteration shrinks the gradient's largest entry by less than half, the Hessian is
 formed again at the current point on four times as many rows (the full data at most,
@@ -60,6 +66,7 @@ from mnlogit.objective.protocol import (
 )
 from mnlogit.solvers.linesearch import backtracking
 from mnlogit.solvers.monitor import ConvergenceMonitor, SolverOptions, SolverResult
+from mnlogit.solvers.precision import FLOAT32_STALL_RTOL
 
 __all__ = ["REQUIRES", "solve", "subsample_rows", "uses_kronecker"]
 
@@ -77,6 +84,12 @@ _MIN_ROWS = 2000
 _MAX_FRACTION = 16
 # Gradient tolerance of the subsample fits.
 _SUB_TOL = 1e-5
+# A subsample fit that stops short of _SUB_TOL (its float32 objective stopped changing,
+# or max_iter) still gives the warm start when its gradient is at most this: below the
+# sampling error of every warm start measured (full-data max|g| 2e-3 to 0.7 there).
+# illcond-200k-50-6's stalled at 2.9e-5 after 21 iterations; it used to run to max_iter
+# (100 iterations, 4.0 s) and be abandoned for the full data (issue-speed12).
+_SUB_STALLED_TOL = 1e-3
 # Exact Hessians: on the full data up to 100 parameters, on a subsample up to 2000;
 # otherwise the Kronecker model (mnlogit.objective.curvature).
 _NEWTON_MAX_PARAMS = 100
@@ -88,6 +101,28 @@ _MEMORY = 10
 _STALL = 5
 # A chord iteration must shrink max|g| by at least this factor, else refresh.
 _SLOW = 0.5
+# After a warm start, a first full-data iteration that shrinks max|g| by less than this
+# factor forms the subsample's Hessian again at its end. The preconditioner's error there
+# comes from where it was formed (the warm start, a sampling error from the optimum),
+# not from its rows: on dense-100k-20-5 plain preconditioned steps (no L-BFGS pairs)
+# shrink max|g| 3.3x per iteration with the Hessian of 6,250 or of 25,000 rows formed at
+# the warm start, 9x and 25-30x with those formed after one iteration. Measured
+# (issue-speed12, docs/solvers.md): dense-100k-20-5 (first contraction 11.5x) 7 -> 6
+# iterations; not done on tall-2m-10-4 (49x; 3 iterations either way, and the faster
+# last contraction was not predicted, so the covariance's Hessian lost its fused pass:
+# 0.55 -> 0.66 s) nor on dense-1m-50-3 (27x; 5 iterations either way, 4% slower).
+_FIRST_CONTRACTION = 20.0
+# ... only where that Hessian of r rows costs under about half a full-data sweep,
+# r m <= 8 n (it saves about one iteration). Measured, the subsample Hessian's time over
+# a sweep's: 0.43 at r m / n = 5.3 (dense-100k-20-5), 0.83 at 16 (illcond-200k-50-6, 10 ->
+# 9 iterations, no faster), 1.5 at 41 (dense-200k-100-10, 10 -> 9 iterations, 3% slower).
+_REFRESH_MAX_WORK = 8
+# The warm start fit's last Hessian is the first preconditioner (no Hessian formed again
+# at the warm start) when that fit's max|g| where it was formed is at most 1/_REUSE_CLOSER
+# of the full data's at the warm start. A Hessian formed at the subsample fit's start
+# (easy problems, never formed again) is no such preconditioner: reused unconditionally,
+# it cost 200k x 3, K = 2 an iteration (first contraction 66x -> 3x).
+_REUSE_CLOSER = 10.0
 # The Kronecker model on at most this many parameters: two slow iterations in a row and
 # the exact Hessian of the full data takes over (then as without a subsample: L-BFGS
 # corrections, formed again when progress slows). A full Hessian then costs about a
@@ -230,24 +265,36 @@ class _Curvature:
 
 def _warm_start(
     obj: SolverObjective, x0: FloatArray, options: SolverOptions, rows: int
-) -> tuple[FloatArray, SolverObjective | None]:
-    """Fit on every ``s``-th row; return the estimate and the subsample objective.
+) -> tuple[FloatArray, SolverObjective | None, _State | None]:
+    """Fit on every ``s``-th row; return the estimate, the subsample objective and the
+    subsample fit's final state when its preconditioner is the exact Hessian of all the
+    subsample's rows (else None: the Kronecker model, or the subsample's own subsample).
 
-    Returns ``(x0, None)`` when the subsample is unusable (a class missing, or its fit
-    did not converge).
+    Returns ``(x0, None, None)`` when the subsample is unusable (a class missing, or its
+    fit stopped with a gradient above ``_SUB_STALLED_TOL``).
     """
     sub = _subsample(obj, rows)
     if np.unique(sub.y).size < obj.n_classes:
-        return x0, None
+        return x0, None, None
     # The subsample estimate is a warm start within sampling error of the full-data
     # one (a full-data gradient of order sqrt(1 / r)); solving it more exactly is waste.
+    # Its float32 products may stall short of _SUB_TOL (ill-conditioned X): the fit
+    # stops there, and a point that close is as good a warm start (issue-speed12).
     sub_options = SolverOptions(
-        tol=max(options.tol, _SUB_TOL), max_iter=100, criterion="gradient", verbose=0
+        tol=max(options.tol, _SUB_TOL),
+        max_iter=100,
+        criterion="gradient",
+        verbose=0,
+        stop_on_stall=True,
+        stall_rtol=max(options.stall_rtol, FLOAT32_STALL_RTOL),
     )
     res = solve(sub, x0, sub_options)
-    if not res.converged:
-        return x0, None
-    return res.x, sub
+    if not res.history or res.history[-1].gradient > _SUB_STALLED_TOL:
+        return x0, None, None
+    last = res.state
+    if isinstance(last, _State) and not last.kron and last.rows >= sub.n_samples:
+        return res.x, sub, last
+    return res.x, sub, None
 
 
 def solve(
@@ -276,10 +323,11 @@ def solve(
     rows = subsample_rows(n, m)
     x = np.array(x0, dtype=np.float64, copy=True)
     sub: SolverObjective | None = None
+    warm: _State | None = None  # the subsample fit's, with the Hessian of all its rows
     if state is not None:
         rows = state.rows
     elif rows < n:
-        x, sub = _warm_start(obj, x, options, rows)
+        x, sub, warm = _warm_start(obj, x, options, rows)
         if sub is None:
             rows = n
     f, g = obj.value_and_gradient(x)
@@ -291,19 +339,35 @@ def solve(
     rows = rows if sub is None else min(rows, int(sub.n_samples))
     cur = _Curvature(obj, obj if sub is None else sub, rows, kron)
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
+    fresh = True  # the preconditioner was formed at the current point
     if state is not None:
         inverse = state.inverse
         pairs.extend(state.pairs)
+    elif (
+        warm is not None
+        and not kron
+        and warm.formed_gradient * _REUSE_CLOSER <= float(np.max(np.abs(g)))
+    ):
+        # the subsample's Hessian, formed where the warm start fit's gradient was at
+        # most a tenth of the full data's at x: about ten times closer to x than x is
+        # to the full data's optimum, so as good a first preconditioner as one formed
+        # again at x (issue-speed12)
+        inverse, fresh = warm.inverse, False
     else:
         inverse = cur.form(x)
+    # formed again after the first full-data iteration when that one was slow: the
+    # warm start is where the preconditioner's error comes from (issue-speed12)
+    refresh_first = sub is not None and not kron and cur.rows * m <= _REFRESH_MAX_WORK * n
     cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
     if switched:  # resumed after the hand-over: its subsample grows to the full data
         cur.cap = n
     slow = 0
-    fresh = True  # the preconditioner was formed at the current point
     stop_reason = None
+    formed_gradient = float("inf")
     for _ in range(options.max_iter):
         gmax = float(np.max(np.abs(g)))
+        if fresh:
+            formed_gradient = gmax
         # the Kronecker model's overall scale is only approximate, so it is corrected
         # from the newest pair; a subsample Hessian's is not (docs/solvers.md)
         d = -_two_loop(g, pairs, inverse, rescale=kron)
@@ -333,6 +397,13 @@ def solve(
         if monitor.record(x, f, g, ls.step):
             break
         fresh = False
+        if refresh_first:
+            refresh_first = False
+            if float(np.max(np.abs(g))) > gmax / _FIRST_CONTRACTION:
+                pairs.clear()
+                inverse = cur.form(x)
+                fresh = True
+                continue
         slow = slow + 1 if float(np.max(np.abs(g))) > _SLOW * gmax else 0
         if slow < 2:
             continue
@@ -367,7 +438,7 @@ def solve(
             inverse = cur.full(x)
             fresh, slow = True, 0
     result = monitor.result(x, stop_reason)
-    result.state = _State(inverse, list(pairs), cur.rows, kron)
+    result.state = _State(inverse, list(pairs), cur.rows, kron, formed_gradient)
     return result
 
 
@@ -401,12 +472,14 @@ def uses_kronecker(n_samples: int, n_params: int) -> bool:
 @dataclass
 class _State:
     """What a later call needs to continue: the factored Hessian (or the Kronecker
-    model, ``kron``), pairs, subsample rows."""
+    model, ``kron``), pairs, subsample rows, and ``max|g|`` where that preconditioner
+    was formed (``inf`` where unknown)."""
 
     inverse: Inverse
     pairs: list[tuple[FloatArray, FloatArray, float]]
     rows: int
     kron: bool = False
+    formed_gradient: float = float("inf")
 
     def resume(
         self, objective: SolverObjective, x0: FloatArray, options: SolverOptions
