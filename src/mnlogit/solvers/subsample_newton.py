@@ -9,7 +9,8 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
    ``n / 16`` rows, a thirty-second of a float64 ``X``'s memory) -- recursively by this same
    method, so the warm start costs a fraction of a pass -- which lands within sampling
    error ``O(sqrt(m / r))`` of the full-data estimate (a subsample fit whose float32
-   products stall short of its tolerance stops there and is used all the same);
+   products stall short of its tolerance stops there, and is used when its gradient is
+   at most ``1e-3``);
 2. forms and factors (Cholesky) the Hessian of the subsample objective at that point --
    or reuses the subsample fit's last one, when that fit formed it on all the
    subsample's rows where its gradient was at most a tenth of the full data's at the
@@ -18,14 +19,16 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
    step is ``x - t H_r^{-1} g(x)``, later ones correct ``H_r`` with up to 10 pairs of
    full-data steps and gradient changes. One gradient pass per iteration; the gradient
    shrinks by a factor of about ``sqrt(m / r)`` or better each time; a backtracking line
-   search guards every step. A first iteration that shrinks the gradient by less than
-   20x forms the subsample Hessian again at its end: its error came from where it was
-   formed (the warm start), not from its rows.
+   search guards every step. A first iteration after a warm start that shrinks the
+   gradient by less than 20x forms the subsample Hessian again at its end, where that
+   Hessian costs under about half a sweep (``r m <= 8 n``; not the Kronecker model): its
+   error came from where it was formed (the warm start), not from its rows.
 
 If an iteration shrinks the gradient's largest entry by less than half, the Hessian is
 formed again at the current point on four times as many rows (the full data at most,
 which makes the iteration Newton's method). A subsample in which some class is absent,
-or whose fit does not converge, is abandoned for the full data.
+or whose fit stops unconverged with a gradient above ``1e-3``, is abandoned for the full
+data.
 
 The subsample size is ``r = min(n / 16, max(10 m, 25 n / m, 2000))`` rows, chosen so the
 subsample Hessian costs a few passes while the iteration contracts fast; when ``10 m``
@@ -271,7 +274,7 @@ def _warm_start(
     subsample's rows (else None: the Kronecker model, or the subsample's own subsample).
 
     Returns ``(x0, None, None)`` when the subsample is unusable (a class missing, or its
-    fit stopped with a gradient above ``_SUB_STALLED_TOL``).
+    fit stopped unconverged with a gradient above ``_SUB_STALLED_TOL``).
     """
     sub = _subsample(obj, rows)
     if np.unique(sub.y).size < obj.n_classes:
@@ -289,12 +292,71 @@ def _warm_start(
         stall_rtol=max(options.stall_rtol, FLOAT32_STALL_RTOL),
     )
     res = solve(sub, x0, sub_options)
-    if not res.history or res.history[-1].gradient > _SUB_STALLED_TOL:
+    # converged at its own tolerance (which a loose tol may put above _SUB_STALLED_TOL),
+    # else stopped close enough (``not <=`` also refuses a NaN gradient)
+    close = bool(res.history) and res.history[-1].gradient <= _SUB_STALLED_TOL
+    if not (res.converged or close):
         return x0, None, None
     last = res.state
     if isinstance(last, _State) and not last.kron and last.rows >= sub.n_samples:
         return res.x, sub, last
     return res.x, sub, None
+
+
+def _first_preconditioner(
+    cur: _Curvature,
+    state: _State | None,
+    warm: _State | None,
+    x: FloatArray,
+    g: FloatArray,
+    pairs: deque[tuple[FloatArray, FloatArray, float]],
+) -> tuple[Inverse, bool]:
+    """The first full-data iteration's preconditioner and whether it was formed at ``x``.
+
+    A resumed ``state``'s (its pairs put in ``pairs``); the warm start fit's last Hessian
+    when that fit formed it on all the subsample's rows where its ``max|g|`` was at most
+    ``1 / _REUSE_CLOSER`` of the full data's ``g`` at ``x`` (about ten times closer to
+    ``x`` than ``x`` is to the optimum: as good as one formed again at ``x``;
+    issue-speed12); else ``cur``'s, formed at ``x``.
+    """
+    if state is not None:
+        pairs.extend(state.pairs)
+        return state.inverse, True
+    gmax = float(np.max(np.abs(g)))
+    if warm is not None and not cur.kron and warm.formed_gradient * _REUSE_CLOSER <= gmax:
+        return warm.inverse, False
+    return cur.form(x), True
+
+
+def _after_slow_iterations(
+    cur: _Curvature, x: FloatArray, slow: int, kron: bool, switched: bool, m: int
+) -> tuple[Inverse | None, bool, bool]:
+    """After ``slow`` (at least two) slow iterations in a row: the preconditioner formed
+    again at ``x`` (None: keep the current one, corrected by L-BFGS), and the new
+    ``kron`` and ``switched`` (the Kronecker model handed over to exact Hessians)."""
+    if kron and m <= _KRON_EXACT_MAX:
+        # stalled with a Hessian that costs a dozen passes: exact curvature from here,
+        # first on a subsample of 50 rows per column (hand_over_rows)
+        return cur.hand_over(x), False, True
+    if kron:
+        # The Kronecker model is formed again only when progress stalls: L-BFGS
+        # corrects it meanwhile, and each one costs a weighted Gram matrix.
+        return (cur.form(x) if slow >= _STALL else None), kron, switched
+    if switched:
+        # After the Kronecker model's hand-over, whose Hessians cost a dozen passes
+        # each, formed again only after _STALL slow iterations (illcond-20k-50-6: 3
+        # Hessians and 19 iterations -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a
+        # default fit; issue-speed10), on twice as many rows (the full data at most;
+        # issue-speed11: twofold was 10-13% faster than fourfold on the two largest
+        # problems of benchmarks.auto_rule's class, docs/solvers.md)
+        return (cur.grow(x, _HAND_OVER_GROWTH) if slow >= _STALL else None), kron, switched
+    if cur.rows < cur.cap:
+        # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
+        return cur.grow(x), kron, switched
+    if slow >= _STALL or cur.rows >= cur.obj.n_samples:
+        # Still slow with the largest subsample: the full data's Hessian (Newton)
+        return cur.full(x), kron, switched
+    return None, kron, switched
 
 
 def solve(
@@ -339,22 +401,8 @@ def solve(
     rows = rows if sub is None else min(rows, int(sub.n_samples))
     cur = _Curvature(obj, obj if sub is None else sub, rows, kron)
     pairs: deque[tuple[FloatArray, FloatArray, float]] = deque(maxlen=_MEMORY)
-    fresh = True  # the preconditioner was formed at the current point
-    if state is not None:
-        inverse = state.inverse
-        pairs.extend(state.pairs)
-    elif (
-        warm is not None
-        and not kron
-        and warm.formed_gradient * _REUSE_CLOSER <= float(np.max(np.abs(g)))
-    ):
-        # the subsample's Hessian, formed where the warm start fit's gradient was at
-        # most a tenth of the full data's at x: about ten times closer to x than x is
-        # to the full data's optimum, so as good a first preconditioner as one formed
-        # again at x (issue-speed12)
-        inverse, fresh = warm.inverse, False
-    else:
-        inverse = cur.form(x)
+    inverse, fresh = _first_preconditioner(cur, state, warm, x, g, pairs)
+    warm = None  # its factor is the preconditioner now, or not needed (memory)
     # formed again after the first full-data iteration when that one was slow: the
     # warm start is where the preconditioner's error comes from (issue-speed12)
     refresh_first = sub is not None and not kron and cur.rows * m <= _REFRESH_MAX_WORK * n
@@ -381,6 +429,7 @@ def solve(
                 stop_reason = "the line search found no decrease along the Newton direction"
                 break
             pairs.clear()
+            refresh_first = False  # the preconditioner changes here already
             if kron:
                 inverse = cur.form(x)
             elif not fresh:
@@ -399,44 +448,18 @@ def solve(
         fresh = False
         if refresh_first:
             refresh_first = False
-            if float(np.max(np.abs(g))) > gmax / _FIRST_CONTRACTION:
+            if cur.rows < n and float(np.max(np.abs(g))) > gmax / _FIRST_CONTRACTION:
                 pairs.clear()
-                inverse = cur.form(x)
-                fresh = True
+                inverse, fresh = cur.form(x), True
                 continue
         slow = slow + 1 if float(np.max(np.abs(g))) > _SLOW * gmax else 0
         if slow < 2:
             continue
-        if kron and m <= _KRON_EXACT_MAX:
-            # stalled with a Hessian that costs a dozen passes: exact curvature from here,
-            # first on a subsample of 50 rows per column (hand_over_rows)
-            kron, switched = False, True
-            inverse = cur.hand_over(x)
-            fresh, slow = True, 0
-        elif kron:
-            # The Kronecker model is formed again only when progress stalls: L-BFGS
-            # corrects it meanwhile, and each one costs a weighted Gram matrix.
-            if slow >= _STALL:
-                inverse = cur.form(x)
-                fresh, slow = True, 0
-        elif switched:
-            # After the Kronecker model's hand-over, whose Hessians cost a dozen passes
-            # each, formed again only after _STALL slow iterations (illcond-20k-50-6: 3
-            # Hessians and 19 iterations -> 2 and 20, 0.137-0.143 -> 0.120-0.123 s a
-            # default fit; issue-speed10), on twice as many rows (the full data at most;
-            # issue-speed11: twofold was 10-13% faster than fourfold on the two largest
-            # problems of benchmarks.auto_rule's class, docs/solvers.md)
-            if slow >= _STALL:
-                inverse = cur.grow(x, _HAND_OVER_GROWTH)
-                fresh, slow = True, 0
-        elif cur.rows < cur.cap:
-            # Two slow iterations in a row: a better Hessian from more rows, up to n / 16.
-            inverse = cur.grow(x)
-            fresh, slow = True, 0
-        elif slow >= _STALL or cur.rows >= n:
-            # Still slow with the largest subsample: the full data's Hessian (Newton)
-            inverse = cur.full(x)
-            fresh, slow = True, 0
+        formed, kron, switched = _after_slow_iterations(cur, x, slow, kron, switched, m)
+        if formed is not None:
+            inverse, fresh, slow = formed, True, 0
+    if fresh:  # formed at the last iteration's end (max_iter reached)
+        formed_gradient = float(np.max(np.abs(g)))
     result = monitor.result(x, stop_reason)
     result.state = _State(inverse, list(pairs), cur.rows, kron, formed_gradient)
     return result
