@@ -76,6 +76,10 @@ def column_products(
 ) -> None:
     """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` (others untouched).
 
+    Sparse X: one pass over each column for all ``K`` classes (``M`` is the (K, n) view of a
+    row-major array there, so a row's classes share cache lines; a pass per class read the
+    column's random rows ``K`` times).
+
     Parameters
     ----------
     Xd : ndarray of shape (n, p), column-major (unused when ``sparse``)
@@ -88,16 +92,23 @@ def column_products(
     """
     K = M.shape[0]
     n = M.shape[1]
+    sums = np.empty(K)
     for t in range(features.shape[0]):
         j = features[t]
+        if sparse:
+            sums[:] = 0.0
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                x = data[q]
+                for k in range(K):
+                    sums[k] += x * M[k, i]
+            for k in range(K):
+                out[j, k] = sums[k]
+            continue
         for k in range(K):
             s = 0.0
-            if sparse:
-                for q in range(indptr[j], indptr[j + 1]):
-                    s += data[q] * M[k, indices[q]]
-            else:
-                for i in range(n):
-                    s += Xd[i, j] * M[k, i]
+            for i in range(n):
+                s += Xd[i, j] * M[k, i]
             out[j, k] = s
 
 
