@@ -390,7 +390,8 @@ class ColumnData:
         products (:func:`block_hessians`; every sum stays float64); otherwise the kernel
         computes the curvatures column by column (the lasso's diagonal ones cost about one
         gradient pass: no gain from BLAS there, measured; with dense X each at the
-        coordinate's first step that needs it, ``coordinate_descent.LAZY_DENSE``). The
+        coordinate's first step that needs it, ``coordinate_descent.LAZY_DENSE``; with the
+        block steps a feature's from its block Hessian's diagonal). The
         lasso's block steps (``LASSO_BLOCKS``) run with sparse X only unless
         ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
         pass over a feature's classes and with ``LASSO_BLOCK_PASSES``). ``kept`` (p, K): the
