@@ -9,7 +9,12 @@ import pytest
 
 from helpers import hessian_by_definition
 from lasso_checks import model_centre
-from mnlogit.solvers.coordinate_descent import _lasso_block, _model_curvatures
+from mnlogit.solvers.coordinate_descent import (
+    LAZY_CURVATURE,
+    _lasso_block,
+    _lasso_block_steps,
+    _model_curvatures,
+)
 
 
 def _centre(sparse: bool, dtype, weighted: bool, n=120, p=8, K=6, seed=0):
@@ -59,10 +64,10 @@ def test_diagonal_curvatures_are_the_hessian_diagonal(sparse, dtype, weighted):
     data, X64, P = _centre(sparse, dtype, weighted, seed=1)
     K, p = P.shape[0], X64.shape[1]
     features = np.array([0, 2, 3, 4, 7], dtype=np.intp)  # a subset: the others stay 0
-    # with the block steps (lasso_blocks) every curvature is computed, lazy or not
+    # with the block steps (lasso_blocks) and not lazy, every curvature is computed
     h, _, _, blocks, ready = _model_curvatures(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
-        P, False, True, np.zeros((0, K, K)), p, True, np.zeros((0, K)),
+        P, False, True, np.zeros((0, K, K)), p, False, np.zeros((0, K)),
     )  # fmt: skip
     assert blocks.shape == (features.size, K, K) and not ready.any()
     for j in range(p):
@@ -72,6 +77,46 @@ def test_diagonal_curvatures_are_the_hessian_diagonal(sparse, dtype, weighted):
         else:
             assert not h[j].any()
     assert h[0].min() > 0.0
+
+
+@pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
+def test_lazy_block_steps_take_the_curvatures_from_the_block_hessian(sparse, dtype, weighted):
+    # lazy with the block steps: no curvature computed up front; a feature's first visit
+    # that may step computes its block Hessian and takes the curvatures from its diagonal,
+    # a feature whose coordinates are zero and under their thresholds computes neither
+    data, X64, P = _centre(sparse, dtype, weighted, seed=2)
+    K, p = P.shape[0], X64.shape[1]
+    features = np.array([0, 2, 5, 7], dtype=np.intp)
+    h, _, _, blocks, ready = _model_curvatures(
+        data.Xd, data.indptr, data.indices, data.data, data.sparse, features, data.weights,
+        P, False, True, np.zeros((0, K, K)), p, True, np.zeros((0, K)),
+    )  # fmt: skip
+    assert (h[features] == LAZY_CURVATURE).all() and not ready.any()
+    wP = P * data.weights
+    rng = np.random.default_rng(3)
+    W = np.zeros((p, K))
+    W[0] = rng.standard_normal(K)  # feature 0 nonzero: it steps
+    G = np.zeros((p, K))  # feature 2: zero and its model gradient 0, under any threshold
+    lam1 = np.full(p, 0.05)
+    D = data.empty_predictor()
+    D[:] = 0.0
+    pd = np.zeros(data.n_rows)
+    winv = np.where(data.weights > 0, 1.0 / np.where(data.weights > 0, data.weights, 1), 0.0)
+    args = (data.Xd, data.indptr, data.indices, data.data, data.sparse)
+    for t, j in enumerate(features[:2]):
+        change = _lasso_block_steps(
+            *args, j, False, 0.0, P, wP, G, lam1[j], 0.0, h, blocks[t], ready[t : t + 1],
+            winv, W, D, pd, np.empty((3, K)), np.empty(K, dtype=np.int64), 10, 0.0,
+        )  # fmt: skip
+        if j == 0:
+            assert ready[t] and change > 0.0
+            H = hessian_by_definition(X64[:, [j]], P.T, data.weights)
+            np.testing.assert_allclose(blocks[t], H, rtol=0, atol=1e-13 * np.abs(H).max())
+            np.testing.assert_allclose(h[j], np.diag(H), rtol=1e-13, atol=1e-300)
+        else:
+            assert not ready[t] and change == 0.0
+            assert (h[j] == LAZY_CURVATURE).all() and not W[j].any()
+    assert (h[features[2:]] == LAZY_CURVATURE).all()
 
 
 def test_lasso_row_shift_is_the_median_point_nearest_zero():

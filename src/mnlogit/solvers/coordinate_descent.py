@@ -76,6 +76,10 @@ def column_products(
 ) -> None:
     """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` (others untouched).
 
+    Sparse X: one pass over each column for all ``K`` classes (``M`` is the (K, n) view of a
+    row-major array there, so a row's classes share cache lines; a pass per class read the
+    column's random rows ``K`` times).
+
     Parameters
     ----------
     Xd : ndarray of shape (n, p), column-major (unused when ``sparse``)
@@ -88,16 +92,23 @@ def column_products(
     """
     K = M.shape[0]
     n = M.shape[1]
+    sums = np.empty(K)
     for t in range(features.shape[0]):
         j = features[t]
+        if sparse:
+            sums[:] = 0.0
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                x = data[q]
+                for k in range(K):
+                    sums[k] += x * M[k, i]
+            for k in range(K):
+                out[j, k] = sums[k]
+            continue
         for k in range(K):
             s = 0.0
-            if sparse:
-                for q in range(indptr[j], indptr[j + 1]):
-                    s += data[q] * M[k, indices[q]]
-            else:
-                for i in range(n):
-                    s += Xd[i, j] * M[k, i]
+            for i in range(n):
+                s += Xd[i, j] * M[k, i]
             out[j, k] = s
 
 
@@ -954,8 +965,11 @@ def _lasso_block_steps(
     the soft-thresholded steps in class order with each step's effect on the later gradients
     from the block Hessian ``Hj`` (K, K) (the model is quadratic: moving ``(j, k)`` by ``s``
     changes ``(j, m)``'s gradient by ``Hj[m, k] s``), then all moves in one pass. ``Hj`` is
-    computed at the feature's first step (``ready`` (1,): whether it is; a feature that
-    never moves costs no block Hessian). With at most ``BLOCK_MIN_CLASSES`` coordinates to
+    computed at the feature's first visit in the inner solve where one of its coordinates is
+    nonzero or has a model gradient over its threshold (``ready`` (1,): whether it is; a
+    feature whose coordinates are zero and under their thresholds costs none), and the
+    curvatures ``h[j]`` still ``LAZY_CURVATURE`` are taken from its diagonal (the same sums:
+    no separate pass for them). With at most ``BLOCK_MIN_CLASSES`` coordinates to
     step, :func:`_lasso_steps` (a pass per class is then cheaper than two over all ``K``).
 
     ``passes > 1``: the class loop is repeated on the feature's ``K``-dimensional model,
@@ -979,6 +993,18 @@ def _lasso_block_steps(
         )  # fmt: skip
     q, steps = work[0], work[1]
     _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
+    if not ready[0]:  # the block Hessian, and the curvatures from its diagonal, if needed
+        needed = False
+        for k in range(K):
+            if W[j, k] != 0.0 or abs(G[j, k] + q[k]) > lam1:
+                needed = True
+        if not needed:  # (every coordinate zero and under its threshold: no step)
+            return 0.0
+        _lasso_block(Xd, indptr, indices, data, sparse, j, wP, P, Hj)
+        ready[0] = True
+        for k in range(K):
+            if h[j, k] == LAZY_CURVATURE:
+                h[j, k] = max(Hj[k, k], 0.0)
     biggest = 0.0
     moved = False
     for k in range(K):
@@ -996,9 +1022,6 @@ def _lasso_block_steps(
             W[j, k] = new
             steps[k] += step
             moved = True
-            if not ready[0]:
-                _lasso_block(Xd, indptr, indices, data, sparse, j, wP, P, Hj)
-                ready[0] = True
             for m in range(K):
                 q[m] += Hj[k, m] * step
             change = (hk + lam2) * abs(step)
@@ -1564,7 +1587,7 @@ def _model_curvatures(
                 h[features[t], k] = curvatures[t, k, k]
     elif reuse:  # (kept: its LAZY_CURVATURE entries are computed as the sweeps need them)
         pass
-    elif lazy and not lasso_blocks:  # (the block steps read every curvature)
+    elif lazy:  # (per coordinate, or with the block steps from the block Hessians' diagonals)
         for t in range(nf):
             for k in range(K):
                 h[features[t], k] = LAZY_CURVATURE
@@ -1757,7 +1780,7 @@ def cd_quadratic(
     pd, winv, newton = np.zeros(n), _inverse_weights(w), support_newton and not group
     h, evals, evecs, blocks, ready = _model_curvatures(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
-        LAZY_DENSE and not (sparse or newton), kept,
+        not newton and (lasso_blocks > 0 or (LAZY_DENSE and not sparse)), kept,
     )  # fmt: skip
     start, snaps, signs = _start_and_snapshots(features, W, b, n)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))

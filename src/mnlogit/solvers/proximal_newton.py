@@ -51,6 +51,7 @@ from mnlogit.solvers.coordinate_descent import (
     linear_predictor,
     softmax_loss,
 )
+from mnlogit.solvers.outer_kernels import kkt_residuals, penalty_value, weighted_residuals
 
 __all__ = ["ColumnData", "SparseSolution", "null_model", "solve_path"]
 
@@ -334,6 +335,34 @@ class ColumnData:
             M[self.codes, np.arange(self.n_rows)] -= self.weights
         return M
 
+    def residuals(self, P: FloatArray) -> tuple[FloatArray, FloatArray | None, FloatArray]:
+        """The residual matrix ``M`` (:meth:`residual_matrix`), ``w P`` for the inner solve
+        (sparse X; ``None`` for dense X, whose :meth:`cd` computes it) and the intercepts'
+        gradient ``g0`` (K,) (``M``'s row sums; zeros without intercepts), for sparse X in
+        one compiled pass over the rows (:func:`weighted_residuals`).
+
+        Parameters
+        ----------
+        P : ndarray of shape (K, n)
+            Probabilities.
+
+        Returns
+        -------
+        M : ndarray of shape (K, n)
+        wP : ndarray of shape (K, n) or None
+        g0 : ndarray of shape (K,)
+        """
+        wP: FloatArray | None = None
+        if self.sparse:
+            M, wP, g0 = self.empty_predictor(), self.empty_predictor(), np.empty(self.n_classes)
+            weighted_residuals(P, self.codes, self.weights, wP, M, g0)
+        else:
+            M = self.residual_matrix(P)
+            g0 = M.sum(axis=1)
+        if not self.fit_intercept:
+            g0 = np.zeros(self.n_classes)
+        return M, wP, g0
+
     def _picked(self, A: FloatArray) -> FloatArray:
         """``A[y_i, i]`` (n,) of a ``(K, n)`` array."""
         if A.flags.c_contiguous:
@@ -353,6 +382,7 @@ class ColumnData:
         D: FloatArray,
         tol: float,
         kept: FloatArray | None = None,
+        wP: FloatArray | None = None,
     ) -> int:
         """Coordinate descent on the quadratic model (:func:`cd_quadratic`).
 
@@ -360,13 +390,16 @@ class ColumnData:
         products (:func:`block_hessians`; every sum stays float64); otherwise the kernel
         computes the curvatures column by column (the lasso's diagonal ones cost about one
         gradient pass: no gain from BLAS there, measured; with dense X each at the
-        coordinate's first step that needs it, ``coordinate_descent.LAZY_DENSE``). The
+        coordinate's first step that needs it, ``coordinate_descent.LAZY_DENSE``; with the
+        block steps a feature's from its block Hessian's diagonal). The
         lasso's block steps (``LASSO_BLOCKS``) run with sparse X only unless
         ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
         pass over a feature's classes and with ``LASSO_BLOCK_PASSES``). ``kept`` (p, K): the
         lasso's curvatures carried from the previous inner solve (:func:`_kept_curvatures`).
+        ``wP``: ``w P`` when already computed (:meth:`residuals`).
         """
-        wP = P * self.weights
+        if wP is None:
+            wP = P * self.weights
         K = self.n_classes
         blocks = (
             not group
@@ -435,6 +468,24 @@ class SparseSolution:
     P: FloatArray | None = field(default=None, repr=False)
 
 
+def _residuals(
+    data: ColumnData, penalty: SparsePenalty, alpha: float, W: FloatArray, G: FloatArray,
+    features: IntArray,
+) -> FloatArray:  # fmt: skip
+    """The standardized KKT residuals (m,) of ``features`` (m,): ``penalty.residuals`` over
+    the columns' RMS, in one compiled pass (:func:`kkt_residuals`)."""
+    lam1, lam2 = penalty.strengths(alpha)
+    out = np.empty(features.size)
+    kkt_residuals(features, W, G, lam1, lam2, penalty.group, data.rms, out)
+    return out
+
+
+def _value(penalty: SparsePenalty, W: FloatArray, alpha: float) -> float:
+    """``penalty.value(W, alpha)`` in one compiled pass (:func:`penalty_value`)."""
+    lam1, lam2 = penalty.strengths(alpha)
+    return float(penalty_value(W, lam1, lam2, penalty.group))
+
+
 def _kkt(
     data: ColumnData,
     penalty: SparsePenalty,
@@ -445,7 +496,7 @@ def _kkt(
     features: IntArray,
 ) -> float:
     """The largest standardized KKT residual over ``features`` and the intercepts."""
-    res = penalty.residuals(W[features], G[features], alpha, features) / data.rms[features]
+    res = _residuals(data, penalty, alpha, W, G, features)
     worst = float(res.max()) if res.size else 0.0
     if data.fit_intercept:
         worst = max(worst, float(np.abs(g0).max()))
@@ -468,7 +519,7 @@ def _line_search(
     while True:
         Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
         loss, P = data.loss(eta_t)
-        ft = loss + penalty.value(Wt, alpha)
+        ft = loss + _value(penalty, Wt, alpha)
         if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
             return Wt, bt, eta_t, (loss, P)
         t *= 0.5
@@ -514,11 +565,10 @@ def _newton_steps(
     kept: tuple[FloatArray, FloatArray] | None = None
     loss, P = (state.loss, state.P) if state.P is not None else data.loss(eta)
     while True:
-        M = data.residual_matrix(P)
+        M, wP, g0 = data.residuals(P)
         complete = data.products(strong, M, G)
-        g0 = M.sum(axis=1) if data.fit_intercept else np.zeros(data.n_classes)
         kkt = _kkt(data, penalty, alpha, W, G, g0, strong)
-        value = penalty.value(W, alpha)
+        value = _value(penalty, W, alpha)
         objective = loss + value
         if kkt <= tol or n_iter >= max_iter:
             return SparseSolution(
@@ -534,10 +584,10 @@ def _newton_steps(
         inner_tol = max(floor * tol, fraction * kkt)
         kept = _kept_curvatures(P, G.shape, kept) if reuse else None
         h = None if kept is None else kept[0]
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h)
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, wP)
         dW, db = Wn - W, bn - b
         slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
-        slope += penalty.value(Wn, alpha) - value
+        slope += _value(penalty, Wn, alpha) - value
         W, b, eta, (loss, P) = _line_search(
             data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope
         )
@@ -575,7 +625,7 @@ def _solve_alpha(
                 M = data.residual_matrix(data.loss(start.eta)[1])
             data.products(rest, M, start.G)
             start.complete = True
-        res = penalty.residuals(start.W[rest], start.G[rest], alpha, rest) / data.rms[rest]
+        res = _residuals(data, penalty, alpha, start.W, start.G, rest)
         violators = rest[res > tol]
         if violators.size == 0 or start.n_iter >= max_iter:
             start.kkt = max(start.kkt, float(res.max()))
@@ -643,7 +693,7 @@ def _predicted_start(
             W[clip] = 0.0
             eta -= data.eta(cut, np.zeros(data.n_classes))
     loss, P = data.loss(eta)
-    if not loss + penalty.value(W, alpha) < state.loss + penalty.value(state.W, alpha):
+    if not loss + _value(penalty, W, alpha) < state.loss + _value(penalty, state.W, alpha):
         return state  # (state.loss: the loss at W_1, kept)
     return SparseSolution(W, b, state.G, loss, 0.0, np.inf, False, 0, eta, False, P=P)
 

@@ -1,0 +1,111 @@
+"""The compiled kernels of the proximal Newton steps (``solvers/outer_kernels.py`` and the
+one-pass sparse gradient products) against the NumPy definitions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import softmax
+
+from mnlogit.objective.sparse_penalties import SparsePenalty
+from mnlogit.solvers.coordinate_descent import column_products
+from mnlogit.solvers.outer_kernels import kkt_residuals, penalty_value, weighted_residuals
+from mnlogit.solvers.proximal_newton import ColumnData
+
+
+def _coefficients(rng, p, K):
+    W = rng.standard_normal((p, K))
+    W[rng.random((p, K)) < 0.4] = 0.0
+    W[0] = 0.0  # a zero row
+    W[1, :] = 0.0
+    W[1, 2] = -0.7  # one nonzero
+    return W
+
+
+@pytest.mark.parametrize(
+    ("kind", "l1_ratio"), [("l1", 1.0), ("elasticnet", 0.4), ("group", 1.0), ("group", 0.6)]
+)
+def test_penalty_value_and_kkt_residuals_equal_the_penalty(kind, l1_ratio):
+    rng = np.random.default_rng(4)
+    p, K = 23, 5
+    factor = rng.uniform(0.3, 2.0, p)
+    factor[3] = 0.0  # an unpenalized feature
+    penalty = SparsePenalty(kind, l1_ratio, factor)
+    W = _coefficients(rng, p, K)
+    alpha = 0.37
+    lam1, lam2 = penalty.strengths(alpha)
+    assert penalty_value(W, lam1, lam2, penalty.group) == pytest.approx(
+        penalty.value(W, alpha), rel=1e-14
+    )
+    G = 0.5 * rng.standard_normal((p, K))
+    # gradients at the subdifferential's boundary and inside it: residual 0 there
+    G[0] = 0.1 * lam1[0] / np.sqrt(K)
+    G[1] = 0.1 * lam1[1] / np.sqrt(K)
+    G[1, 2] = lam1[1] - lam2[1] * W[1, 2]
+    rms = rng.uniform(0.5, 2.0, p)
+    for features in (np.arange(p), np.sort(rng.permutation(p)[:9])):
+        features = features.astype(np.intp)
+        out = np.full(features.size, np.nan)
+        kkt_residuals(features, W, G, lam1, lam2, penalty.group, rms, out)
+        ref = penalty.residuals(W[features], G[features], alpha, features) / rms[features]
+        np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-15)
+        if features.size == p:  # the zero row under its threshold and the boundary case
+            assert out[0] == 0.0 and (out[1] < 1e-15 or kind == "group")
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_residuals_equal_the_residual_matrix(fit_intercept):
+    rng = np.random.default_rng(6)
+    n, p, K = 57, 8, 4
+    X = sp.random(n, p, density=0.3, random_state=1, format="csr")
+    codes = rng.integers(0, K, n)
+    sw = rng.uniform(0.2, 3.0, n)
+    sw[5] = 0.0
+    data = ColumnData.from_arrays(X, codes, K, sw, fit_intercept)
+    P = data.empty_predictor()
+    P[:] = softmax(rng.standard_normal((K, n)), axis=0)
+    M, wP, g0 = data.residuals(P)
+    ref = data.residual_matrix(P)
+    np.testing.assert_allclose(M, ref, rtol=1e-15, atol=1e-18)
+    assert wP is not None
+    np.testing.assert_allclose(wP, P * data.weights, rtol=1e-15, atol=0)
+    expected = ref.sum(axis=1) if fit_intercept else np.zeros(K)
+    np.testing.assert_allclose(g0, expected, rtol=1e-12, atol=1e-16)
+    # the kernel itself on either layout
+    for layout in (np.ascontiguousarray(P), np.asfortranarray(P)):
+        outs = np.empty((K, n)), np.empty((K, n)), np.empty(K)
+        weighted_residuals(layout, data.codes, data.weights, *outs)
+        np.testing.assert_allclose(outs[1], ref, rtol=1e-15, atol=1e-18)
+        np.testing.assert_allclose(outs[2], ref.sum(axis=1), rtol=1e-12, atol=1e-16)
+
+
+def test_dense_residuals_leave_w_p_to_the_inner_solve():
+    rng = np.random.default_rng(7)
+    n, K = 30, 3
+    data = ColumnData.from_arrays(rng.standard_normal((n, 4)), rng.integers(0, K, n), K, None, True)
+    P = softmax(rng.standard_normal((K, n)), axis=0)
+    M, wP, g0 = data.residuals(P)
+    assert wP is None
+    np.testing.assert_allclose(M, data.residual_matrix(P), rtol=0, atol=0)
+    np.testing.assert_allclose(g0, M.sum(axis=1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_products_in_one_pass_over_each_column(dtype):
+    # the row-major (K, n) arrays of sparse X and a subset of the features: only their rows
+    # of ``out`` are written
+    rng = np.random.default_rng(8)
+    n, p, K = 64, 11, 6
+    X = sp.random(n, p, density=0.25, random_state=2, format="csr", dtype=dtype)
+    data = ColumnData.from_arrays(X, rng.integers(0, K, n), K, None, True)
+    M = data.empty_predictor()
+    M[:] = rng.standard_normal((K, n))
+    assert not M.flags.c_contiguous
+    ref = np.asarray(X.toarray(), dtype=np.float64).T @ M.T
+    features = np.array([0, 3, 4, 10], dtype=np.intp)
+    out = np.full((p, K), np.nan)
+    column_products(data.Xd, data.indptr, data.indices, data.data, True, features, M, out)
+    np.testing.assert_allclose(out[features], ref[features], rtol=1e-12, atol=1e-14)
+    rest = np.setdiff1d(np.arange(p), features)
+    assert np.isnan(out[rest]).all()
