@@ -10,7 +10,7 @@ from scipy.special import softmax
 
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers.coordinate_descent import column_products
-from mnlogit.solvers.outer_kernels import kkt_residuals, penalty_value, weighted_residuals
+from mnlogit.solvers.outer_kernels import weighted_residuals
 from mnlogit.solvers.proximal_newton import ColumnData
 
 
@@ -23,10 +23,33 @@ def _coefficients(rng, p, K):
     return W
 
 
+def _numpy_value(W, lam1, lam2, group):
+    """The penalty's definition, by NumPy (module docstring of sparse_penalties)."""
+    sq = np.einsum("jk,jk->j", W, W)
+    first = np.sqrt(sq) if group else np.abs(W).sum(axis=1)
+    return float(lam1 @ first + 0.5 * (lam2 @ sq))
+
+
+def _numpy_residuals(W, G, lam1, lam2, group):
+    """The KKT residuals' definition, by NumPy: the distance from ``-G_j`` to the
+    subdifferential of the penalty at ``W_j`` (max-norm for the lasso, 2-norm for the group)."""
+    lam1, lam2 = lam1[:, None], lam2[:, None]
+    r = G + lam2 * W
+    if group:
+        norm_w = np.sqrt(np.einsum("jk,jk->j", W, W))[:, None]
+        nz = norm_w[:, 0] > 0
+        out = np.maximum(np.sqrt(np.einsum("jk,jk->j", r, r)) - lam1[:, 0], 0.0)
+        moved = r[nz] + lam1[nz] * W[nz] / norm_w[nz]
+        out[nz] = np.sqrt(np.einsum("jk,jk->j", moved, moved))
+        return out
+    res = np.where(W != 0, np.abs(r + lam1 * np.sign(W)), np.maximum(np.abs(r) - lam1, 0.0))
+    return res.max(axis=1)
+
+
 @pytest.mark.parametrize(
     ("kind", "l1_ratio"), [("l1", 1.0), ("elasticnet", 0.4), ("group", 1.0), ("group", 0.6)]
 )
-def test_penalty_value_and_kkt_residuals_equal_the_penalty(kind, l1_ratio):
+def test_penalty_value_and_kkt_residuals_equal_their_definitions(kind, l1_ratio):
     rng = np.random.default_rng(4)
     p, K = 23, 5
     factor = rng.uniform(0.3, 2.0, p)
@@ -35,8 +58,8 @@ def test_penalty_value_and_kkt_residuals_equal_the_penalty(kind, l1_ratio):
     W = _coefficients(rng, p, K)
     alpha = 0.37
     lam1, lam2 = penalty.strengths(alpha)
-    assert penalty_value(W, lam1, lam2, penalty.group) == pytest.approx(
-        penalty.value(W, alpha), rel=1e-14
+    assert penalty.value(W, alpha) == pytest.approx(
+        _numpy_value(W, lam1, lam2, penalty.group), rel=1e-14
     )
     G = 0.5 * rng.standard_normal((p, K))
     # gradients at the subdifferential's boundary and inside it: residual 0 there
@@ -44,14 +67,32 @@ def test_penalty_value_and_kkt_residuals_equal_the_penalty(kind, l1_ratio):
     G[1] = 0.1 * lam1[1] / np.sqrt(K)
     G[1, 2] = lam1[1] - lam2[1] * W[1, 2]
     rms = rng.uniform(0.5, 2.0, p)
+    full = _numpy_residuals(W, G, lam1, lam2, penalty.group)
+    np.testing.assert_allclose(penalty.residuals(W, G, alpha), full, rtol=1e-13, atol=1e-15)
     for features in (np.arange(p), np.sort(rng.permutation(p)[:9])):
         features = features.astype(np.intp)
-        out = np.full(features.size, np.nan)
-        kkt_residuals(features, W, G, lam1, lam2, penalty.group, rms, out)
-        ref = penalty.residuals(W[features], G[features], alpha, features) / rms[features]
+        out = penalty.residuals(W, G, alpha, features, scale=rms)
+        ref = full[features] / rms[features]
         np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-15)
         if features.size == p:  # the zero row under its threshold and the boundary case
             assert out[0] == 0.0 and (out[1] < 1e-15 or kind == "group")
+
+
+@pytest.mark.parametrize("kind", ["l1", "group"])
+def test_kkt_residuals_carry_nan(kind):
+    """A NaN gradient (a diverged step) must not read as a zero residual (converged)."""
+    rng = np.random.default_rng(5)
+    p, K = 6, 4
+    penalty = SparsePenalty(kind, 1.0, np.ones(p))
+    W = _coefficients(rng, p, K)
+    G = rng.standard_normal((p, K))
+    G[0, 1] = np.nan  # a zero row
+    G[2, 3] = np.nan
+    W[4, 0] = np.nan
+    out = penalty.residuals(W, G, 0.3)
+    assert np.isnan(out[[0, 2, 4]]).all()
+    assert np.isfinite(out[[1, 3, 5]]).all()
+    assert np.isnan(penalty.value(W, 0.3))
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -76,6 +117,7 @@ def test_weighted_residuals_equal_the_residual_matrix(fit_intercept):
     for layout in (np.ascontiguousarray(P), np.asfortranarray(P)):
         outs = np.empty((K, n)), np.empty((K, n)), np.empty(K)
         weighted_residuals(layout, data.codes, data.weights, *outs)
+        np.testing.assert_allclose(outs[0], P * data.weights, rtol=1e-15, atol=0)
         np.testing.assert_allclose(outs[1], ref, rtol=1e-15, atol=1e-18)
         np.testing.assert_allclose(outs[2], ref.sum(axis=1), rtol=1e-12, atol=1e-16)
 

@@ -15,7 +15,8 @@ not depend on which class would be called the reference (for the group and ridge
 penalties that shift makes ``sum_k W_jk = 0``; for the lasso it is a median).
 
 :class:`SparsePenalty` holds the parameters and computes the value, the KKT residual the
-solver stops on, the strong-rule screen and ``alpha_max``.
+solver stops on (both by compiled loops, :mod:`mnlogit.objective.sparse_penalty_kernels`),
+the strong-rule screen and ``alpha_max``.
 """
 
 from __future__ import annotations
@@ -71,16 +72,21 @@ class SparsePenalty:
         return base * self.l1_ratio, base * (1.0 - self.l1_ratio)
 
     def value(self, W: FloatArray, alpha: float) -> float:
-        """``alpha * penalty(W)``.
+        """``alpha * penalty(W)`` (one compiled pass,
+        :func:`~mnlogit.objective.sparse_penalty_kernels.penalty_value`).
 
         Parameters
         ----------
         W : ndarray of shape (p, K)
+
+        Returns
+        -------
+        float
         """
+        from mnlogit.objective.sparse_penalty_kernels import penalty_value
+
         lam1, lam2 = self.strengths(alpha)
-        sq = np.einsum("jk,jk->j", W, W)
-        first = np.sqrt(sq) if self.group else np.abs(W).sum(axis=1)
-        return float(lam1 @ first + 0.5 * (lam2 @ sq))
+        return float(penalty_value(np.asarray(W, dtype=np.float64), lam1, lam2, self.group))
 
     def dual_norms(self, G: FloatArray) -> FloatArray:
         """Per feature, the dual norm of the penalty's L1 part: ``max_k |G_jk|`` (lasso) or
@@ -127,40 +133,42 @@ class SparsePenalty:
         G: FloatArray,
         alpha: float,
         features: NDArray[np.intp] | None = None,
+        scale: FloatArray | None = None,
     ) -> FloatArray:
         """Per feature, the distance from ``-G_j`` to ``alpha``'s subdifferential at ``W_j``.
 
         The optimality (KKT) condition is ``0 in G_j + alpha * d penalty_j(W_j)``; the
         residual is the smallest norm of ``G_j + alpha * s`` over subgradients ``s``
-        (max-norm over the class coordinates for the lasso, 2-norm for the group).
+        (max-norm over the class coordinates for the lasso, 2-norm for the group). One
+        compiled pass (:func:`~mnlogit.objective.sparse_penalty_kernels.kkt_residuals`);
+        NaN in ``W`` or ``G`` gives NaN.
 
         Parameters
         ----------
-        W, G : ndarray of shape (m, K)
-            Coefficients and the mean loss's gradient for ``m`` features.
+        W, G : ndarray of shape (p, K)
+            Coefficients and the mean loss's gradient of all ``p`` features.
         alpha : float
         features : ndarray of shape (m,) of int, optional
-            Which features the rows are (default: all ``p``, ``m == p``).
+            The features whose residuals are wanted (default: all ``p``, ``m == p``).
+        scale : ndarray of shape (p,), optional
+            Each residual is divided by its feature's entry (the solver's standardized
+            residuals: the columns' RMS); default 1.
 
         Returns
         -------
         ndarray of shape (m,)
         """
-        m = W.shape[0]
+        from mnlogit.objective.sparse_penalty_kernels import kkt_residuals
+
+        p = W.shape[0]
         lam1, lam2 = self.strengths(alpha)
-        if features is not None:
-            lam1, lam2 = lam1[features], lam2[features]
-        lam1, lam2 = lam1[:, None], lam2[:, None]
-        r = G + lam2 * W
-        if self.group:
-            norm_w = np.sqrt(np.einsum("jk,jk->j", W, W))[:, None]
-            nz = norm_w[:, 0] > 0
-            out = np.maximum(np.sqrt(np.einsum("jk,jk->j", r, r)) - lam1[:, 0], 0.0)
-            moved = r[nz] + lam1[nz] * W[nz] / norm_w[nz]
-            out[nz] = np.sqrt(np.einsum("jk,jk->j", moved, moved))
-            return out
-        res = np.where(W != 0, np.abs(r + lam1 * np.sign(W)), np.maximum(np.abs(r) - lam1, 0.0))
-        return res.max(axis=1) if res.shape[1] else np.zeros(m)
+        idx = np.arange(p, dtype=np.intp) if features is None else np.asarray(features, np.intp)
+        rms = np.ones(p) if scale is None else np.asarray(scale, dtype=np.float64)
+        out = np.empty(idx.size)
+        W64 = np.asarray(W, dtype=np.float64)
+        G64 = np.asarray(G, dtype=np.float64)
+        kkt_residuals(idx, W64, G64, lam1, lam2, self.group, rms, out)
+        return out
 
 
 def resolve_l1_ratio(kind: str, l1_ratio: Any) -> float:

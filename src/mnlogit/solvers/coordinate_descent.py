@@ -783,8 +783,10 @@ def _group_step(
     return (mu[K - 1] + lam2) * np.sqrt(change)
 
 
-#: ``h[j, k]`` of a coordinate whose curvature is not computed yet (dense X, per-class steps:
-#: :func:`_lasso_steps` computes it at the coordinate's first step that needs it).
+#: ``h[j, k]`` of a coordinate whose curvature is not computed yet: :func:`_lasso_steps`
+#: (per-class steps) computes it at the coordinate's first step that needs it, the sparse
+#: block steps (:func:`_lasso_block_steps`) take all ``K`` from the diagonal of the
+#: feature's block Hessian when they first form it.
 LAZY_CURVATURE = -1.0
 
 
@@ -1065,14 +1067,17 @@ def _lasso_block(
                 A[k, t] = c * wP[k, i]
                 B[k, t] = P[k, i]
         for k in range(K):
-            diagonal = 0.0
+            # the diagonal as sum a (1 - p), not sum a - sum a p: no cancellation where
+            # p is near 1 (the per-class curvatures' c p (1 - p), which it now serves)
+            s = 0.0
             for t in range(r):
-                diagonal += A[k, t]
-            for m in range(k, K):
+                s += A[k, t] * (1.0 - B[k, t])
+            H[k, k] = s
+            for m in range(k + 1, K):
                 s = 0.0
                 for t in range(r):
                     s += A[k, t] * B[m, t]
-                H[k, m] = (diagonal if m == k else 0.0) - s
+                H[k, m] = -s
     else:
         H[:] = 0.0
         for i in range(P.shape[1]):
@@ -1082,8 +1087,8 @@ def _lasso_block(
                 continue
             for k in range(K):
                 a = c * wP[k, i]
-                H[k, k] += a
-                for m in range(k, K):
+                H[k, k] += a * (1.0 - P[k, i])
+                for m in range(k + 1, K):
                     H[k, m] -= a * P[m, i]
     for k in range(K):
         for m in range(k + 1, K):

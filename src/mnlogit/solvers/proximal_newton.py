@@ -51,7 +51,7 @@ from mnlogit.solvers.coordinate_descent import (
     linear_predictor,
     softmax_loss,
 )
-from mnlogit.solvers.outer_kernels import kkt_residuals, penalty_value, weighted_residuals
+from mnlogit.solvers.outer_kernels import weighted_residuals
 
 __all__ = ["ColumnData", "SparseSolution", "null_model", "solve_path"]
 
@@ -472,18 +472,9 @@ def _residuals(
     data: ColumnData, penalty: SparsePenalty, alpha: float, W: FloatArray, G: FloatArray,
     features: IntArray,
 ) -> FloatArray:  # fmt: skip
-    """The standardized KKT residuals (m,) of ``features`` (m,): ``penalty.residuals`` over
-    the columns' RMS, in one compiled pass (:func:`kkt_residuals`)."""
-    lam1, lam2 = penalty.strengths(alpha)
-    out = np.empty(features.size)
-    kkt_residuals(features, W, G, lam1, lam2, penalty.group, data.rms, out)
-    return out
-
-
-def _value(penalty: SparsePenalty, W: FloatArray, alpha: float) -> float:
-    """``penalty.value(W, alpha)`` in one compiled pass (:func:`penalty_value`)."""
-    lam1, lam2 = penalty.strengths(alpha)
-    return float(penalty_value(W, lam1, lam2, penalty.group))
+    """The standardized KKT residuals (m,) of ``features`` (m,): ``penalty.residuals``
+    over the columns' RMS."""
+    return penalty.residuals(W, G, alpha, features, scale=data.rms)
 
 
 def _kkt(
@@ -519,7 +510,7 @@ def _line_search(
     while True:
         Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
         loss, P = data.loss(eta_t)
-        ft = loss + _value(penalty, Wt, alpha)
+        ft = loss + penalty.value(Wt, alpha)
         if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
             return Wt, bt, eta_t, (loss, P)
         t *= 0.5
@@ -568,7 +559,7 @@ def _newton_steps(
         M, wP, g0 = data.residuals(P)
         complete = data.products(strong, M, G)
         kkt = _kkt(data, penalty, alpha, W, G, g0, strong)
-        value = _value(penalty, W, alpha)
+        value = penalty.value(W, alpha)
         objective = loss + value
         if kkt <= tol or n_iter >= max_iter:
             return SparseSolution(
@@ -587,7 +578,7 @@ def _newton_steps(
         data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, wP)
         dW, db = Wn - W, bn - b
         slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
-        slope += _value(penalty, Wn, alpha) - value
+        slope += penalty.value(Wn, alpha) - value
         W, b, eta, (loss, P) = _line_search(
             data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope
         )
@@ -693,7 +684,7 @@ def _predicted_start(
             W[clip] = 0.0
             eta -= data.eta(cut, np.zeros(data.n_classes))
     loss, P = data.loss(eta)
-    if not loss + _value(penalty, W, alpha) < state.loss + _value(penalty, state.W, alpha):
+    if not loss + penalty.value(W, alpha) < state.loss + penalty.value(state.W, alpha):
         return state  # (state.loss: the loss at W_1, kept)
     return SparseSolution(W, b, state.G, loss, 0.0, np.inf, False, 0, eta, False, P=P)
 
