@@ -65,9 +65,9 @@ _FOLD_ROWS_MIN, _FOLD_ROWS_MAX = 32, 256
 ROW_SAMPLE_STEP = 16
 #: :func:`column_maxabs_and_gram` with ``gram="sample"`` reads a C-contiguous float64 ``X``
 #: of at least this many numbers by the compiled one-pass kernels
-#: (:mod:`mnlogit.identification.column_kernels`; measured in docs/benchmarks.md, the
-#: twelfth pass: 1M x 50 0.10 -> 0.05 s, 100k x 20 3.9 -> 1.1 ms, one thread), and each
-#: thread's rows hold at least this many numbers.
+#: (:mod:`mnlogit.identification.column_kernels`; docs/benchmarks.md, the lead's runs of
+#: the twelfth pass: 1M x 50 0.103 -> 0.054 s, 100k x 20 5.1 -> 1.8 ms, one thread), and
+#: each thread's rows hold at least this many numbers.
 COMPILED_READ_MIN_ELEMENTS = 2**20
 #: Numbers per copy of sampled rows whose Gram matrix one ``syrk`` adds (the compiled read).
 SAMPLE_CHUNK_ELEMENTS = 2**16
