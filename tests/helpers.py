@@ -79,3 +79,19 @@ def rare_indicator_problem(seed: int = 0, n: int = 10_001) -> tuple[np.ndarray, 
     indicator[rows] = 1.0
     y[rows] = 2
     return np.column_stack([X, indicator]), y
+
+
+def assert_exact_newtons_fit(model, X: np.ndarray, y: np.ndarray) -> None:
+    """``model`` (a default fit) reached the fit of exact Newton at ``tol=1e-10`` on the same
+    data: the objective to 1e-12, the coefficients to 1e-5 and the standard errors to 1e-5."""
+    import pytest
+    from numpy.testing import assert_allclose
+
+    from mnlogit import MultinomialLogit
+
+    newton = MultinomialLogit(solver="newton", tol=1e-10).fit(X, y)
+    assert model.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
+    assert_allclose(model.coef_, newton.coef_, rtol=1e-5, atol=1e-7)
+    se = np.sqrt(np.diag(model.cov_params().to_numpy()))
+    se_newton = np.sqrt(np.diag(newton.cov_params().to_numpy()))
+    assert_allclose(se, se_newton, rtol=1e-5)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 from tests.solvers.test_hand_over import _illconditioned
 
 import mnlogit.objective.multinomial as multinomial
+from helpers import assert_exact_newtons_fit
 from mnlogit import MultinomialLogit
 from mnlogit.exceptions import ConvergenceWarning
 from mnlogit.solvers import subsample_newton
@@ -82,15 +82,6 @@ def _traced_fit(
     return model, trace
 
 
-def _assert_newtons_fit(model: MultinomialLogit, X: np.ndarray, y: np.ndarray) -> None:
-    newton = MultinomialLogit(solver="newton", tol=1e-10).fit(X, y)
-    assert model.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
-    assert_allclose(model.coef_, newton.coef_, rtol=1e-5, atol=1e-7)
-    se = np.sqrt(np.diag(model.cov_params().to_numpy()))
-    se_newton = np.sqrt(np.diag(newton.cov_params().to_numpy()))
-    assert_allclose(se, se_newton, rtol=1e-5)
-
-
 def _first_contraction(model: MultinomialLogit) -> float:
     history = model.convergence_.history
     return history[0].gradient / history[1].gradient
@@ -111,7 +102,7 @@ def test_slow_first_iteration_forms_the_hessian_again(monkeypatch: pytest.Monkey
     assert sub and np.array_equal(trace.full_points[0], trace.warm_start)
     assert any(np.array_equal(sub[0][1], x) for x in trace.full_points[1:])
     assert sub[0][0] == -(-n // (n // rows))
-    _assert_newtons_fit(model, X, y)
+    assert_exact_newtons_fit(model, X, y)
 
 
 def test_fast_first_iteration_keeps_the_preconditioner(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +115,7 @@ def test_fast_first_iteration_keeps_the_preconditioner(monkeypatch: pytest.Monke
     sub = [(r, x) for r, x in trace.hessians if r < n]
     assert len(sub) == 1 and trace.warm_start is not None
     assert np.array_equal(sub[0][1], trace.warm_start)
-    _assert_newtons_fit(model, X, y)
+    assert_exact_newtons_fit(model, X, y)
 
 
 def test_costly_subsample_hessian_is_not_formed_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,4 +131,4 @@ def test_costly_subsample_hessian_is_not_formed_again(monkeypatch: pytest.Monkey
     x1 = [x for x, f in zip(trace.full_points, trace.full_values, strict=True) if f == first]
     assert x1
     assert not any(r < n and np.array_equal(x, x1[0]) for r, x in trace.hessians)
-    _assert_newtons_fit(model, X, y)
+    assert_exact_newtons_fit(model, X, y)

@@ -13,6 +13,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import mnlogit.objective.multinomial as multinomial
+from helpers import assert_exact_newtons_fit
 from mnlogit import MultinomialLogit
 from mnlogit.exceptions import ConvergenceWarning
 from mnlogit.solvers import subsample_newton
@@ -67,12 +68,7 @@ def test_hand_over_starts_on_a_subsample_and_reaches_newtons_fit(
     assert rows[0] == first
     assert rows == sorted(rows) and rows[-1] == n
     monkeypatch.undo()
-    newton = MultinomialLogit(solver="newton", tol=1e-10).fit(X, y)
-    assert auto.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
-    assert_allclose(auto.coef_, newton.coef_, rtol=1e-5, atol=1e-7)
-    se = np.sqrt(np.diag(auto.cov_params().to_numpy()))
-    se_newton = np.sqrt(np.diag(newton.cov_params().to_numpy()))
-    assert_allclose(se, se_newton, rtol=1e-5)
+    assert_exact_newtons_fit(auto, X, y)
 
 
 def test_hand_over_in_the_float32_phase_reaches_newtons_fit() -> None:

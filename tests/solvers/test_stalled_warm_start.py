@@ -11,10 +11,10 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 from tests.solvers.test_hand_over import _illconditioned
 
 import mnlogit.objective.multinomial as multinomial
+from helpers import assert_exact_newtons_fit
 from mnlogit import MultinomialLogit
 from mnlogit.exceptions import ConvergenceWarning
 from mnlogit.solvers import subsample_newton
@@ -64,12 +64,7 @@ def test_stalled_subsample_fit_is_the_warm_start(monkeypatch: pytest.MonkeyPatch
     # (an abandoned warm start starts from zero with the full data's)
     assert auto.convergence_.history[0].gradient < 0.1 * sub.history[0].gradient
     assert hessian_rows[after[0] :].count(n) <= 1  # the covariance's, at most
-    newton = MultinomialLogit(solver="newton", tol=1e-10).fit(X, y)
-    assert auto.convergence_.objective == pytest.approx(newton.convergence_.objective, rel=1e-12)
-    assert_allclose(auto.coef_, newton.coef_, rtol=1e-5, atol=1e-7)
-    se = np.sqrt(np.diag(auto.cov_params().to_numpy()))
-    se_newton = np.sqrt(np.diag(newton.cov_params().to_numpy()))
-    assert_allclose(se, se_newton, rtol=1e-5)
+    assert_exact_newtons_fit(auto, X, y)
 
 
 def _subsample_fit(gradient: float, converged: bool) -> SolverResult:

@@ -20,61 +20,35 @@ from numpy.typing import NDArray
 
 from mnlogit.objective.compiled import compiled
 
-__all__ = ["class_column_sums_and_extremes", "column_sums_and_extremes", "load_compiled_kernels"]
+__all__ = ["column_sums_and_extremes", "load_compiled_kernels"]
 
 
 @compiled
 def column_sums_and_extremes(
     X: NDArray[np.float64],
+    codes: NDArray[np.intp],
     high: NDArray[np.float64],
     low: NDArray[np.float64],
     sums: NDArray[np.float64],
 ) -> None:  # pragma: no cover - compiled
-    """Fold rows of ``X`` into each column's largest and smallest value and sum, in place.
+    """Fold rows of ``X`` into each column's largest and smallest value and its sums (each
+    class's, or all rows'), in place.
 
     Parameters
     ----------
     X : ndarray of shape (n, p), float64, C-contiguous
+    codes : ndarray of int of shape (n,) or (0,)
+        Each row's class, ``0 .. K-1``; empty: every row counts in ``sums[0]``.
     high, low : ndarray of shape (p,), float64
         Running maximum and minimum (start at ``-inf`` / ``inf``); NaN is skipped.
-    sums : ndarray of shape (p,), float64
-        Running column sums.
-    """
-    n, p = X.shape
-    for i in range(n):
-        row = X[i]
-        for j in range(p):
-            v = row[j]
-            if v > high[j]:
-                high[j] = v
-            if v < low[j]:
-                low[j] = v
-            sums[j] += v
-
-
-@compiled
-def class_column_sums_and_extremes(
-    X: NDArray[np.float64],
-    codes: NDArray[np.intp],
-    high: NDArray[np.float64],
-    low: NDArray[np.float64],
-    class_sums: NDArray[np.float64],
-) -> None:  # pragma: no cover - compiled
-    """As :func:`column_sums_and_extremes`, the sums kept per class of the rows.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, p), float64, C-contiguous
-    codes : ndarray of int of shape (n,)
-        Each row's class, ``0 .. K-1``.
-    high, low : ndarray of shape (p,), float64
-    class_sums : ndarray of shape (K, p), float64
+    sums : ndarray of shape (K, p) or (1, p), float64
         Running sums of each class's rows (the column sums are their sum over classes).
     """
     n, p = X.shape
+    by_class = codes.shape[0] > 0
     for i in range(n):
         row = X[i]
-        acc = class_sums[codes[i]]
+        acc = sums[codes[i] if by_class else 0]
         for j in range(p):
             v = row[j]
             if v > high[j]:
@@ -103,6 +77,6 @@ def load_compiled_kernels() -> bool:
         return False
     X = np.ones((2, 3))
     high, low = np.full(3, -np.inf), np.full(3, np.inf)
-    column_sums_and_extremes(X, high, low, np.zeros(3))
-    class_column_sums_and_extremes(X, np.zeros(2, dtype=np.intp), high, low, np.zeros((1, 3)))
+    for codes in (np.empty(0, dtype=np.intp), np.zeros(2, dtype=np.intp)):
+        column_sums_and_extremes(X, codes, high, low, np.zeros((1, 3)))
     return True

@@ -321,10 +321,7 @@ def _compiled_sample_read(
     or its sums overflow): the caller then reads ``X`` by NumPy, whose extremes carry
     them exactly.
     """
-    from mnlogit.identification.column_kernels import (
-        class_column_sums_and_extremes,
-        column_sums_and_extremes,
-    )
+    from mnlogit.identification.column_kernels import column_sums_and_extremes
     from mnlogit.objective.threads import map_row_ranges, row_threads
 
     n, p = X.shape
@@ -333,12 +330,9 @@ def _compiled_sample_read(
     def part(start: int, stop: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         high = np.full(p, -np.inf)
         low = np.full(p, np.inf)
-        if codes is None:
-            sums = np.zeros((1, p))
-            column_sums_and_extremes(X[start:stop], high, low, sums[0])
-        else:
-            sums = np.zeros((K, p))
-            class_column_sums_and_extremes(X[start:stop], codes[start:stop], high, low, sums)
+        sums = np.zeros((max(K, 1), p))
+        rows = np.empty(0, dtype=np.intp) if codes is None else codes[start:stop]
+        column_sums_and_extremes(X[start:stop], rows, high, low, sums)
         return high, low, sums
 
     parts = map_row_ranges(part, n, row_threads(), COMPILED_READ_MIN_ELEMENTS // max(p, 1))
