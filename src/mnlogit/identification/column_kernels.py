@@ -4,10 +4,11 @@ The preparation reads a large dense ``X`` once for each column's largest absolut
 (the scales and the deferred finite check), its column sums and each class's column sums
 (the constant part of the loss's gradient). By NumPy that read is several passes over
 each row block (a maximum, a minimum, a product with ones, a one-hot product: 1M x 50,
-one thread, 0.10 s); the loops below make it one pass over the rows, each row's values
-compared and added while in registers (0.04 s: about the time of ``X.sum(axis=0)``).
+one thread, 0.10 s); :func:`column_sums_and_extremes` makes it one pass over the rows,
+each row's values compared and added while in registers (0.05 s: about the time of
+``X.sum(axis=0)``).
 
-The kernels skip NaN in the extremes (``v > high`` is false for NaN); a NaN or an
+The kernel skips NaN in the extremes (``v > high`` is false for NaN); a NaN or an
 infinite value still reaches the sums, which the caller checks: when a sum is not finite
 it reads ``X`` again by NumPy, whose results carry NaN and infinities exactly as
 ``np.abs(X).max(axis=0)`` does.
