@@ -129,6 +129,19 @@ def test_objective_hessian_against_finite_differences(K, p):
     assert_allclose(H, fd, rtol=1e-6, atol=1e-8 * max(1.0, np.abs(fd).max()))
 
 
+def _narrow_calls(monkeypatch) -> list[int]:
+    """The rows of every call of the compiled kernel from now on (a spy around it)."""
+    calls: list[int] = []
+    real = hessian_module.narrow_pair_sums
+
+    def spy(*args):
+        calls.append(args[0].shape[0])
+        return real(*args)
+
+    monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
+    return calls
+
+
 def _narrow_case(seed, n=613, p=5, K=4):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, p))
@@ -164,14 +177,7 @@ def test_narrow_kernel_is_the_default_for_narrow_x(monkeypatch):
     if not hessian_module.HAVE_NUMBA:
         pytest.skip("numba not installed")
     X, P1, w = _narrow_case(9, p=hessian_module.NARROW_MAX_COLUMNS - 1)
-    calls = []
-    real = hessian_module.narrow_pair_sums
-
-    def spy(*args):
-        calls.append(args[0].shape[0])
-        return real(*args)
-
-    monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
+    calls = _narrow_calls(monkeypatch)
     hessian_module.loss_hessian(X, P1, w, intercept=True)  # too little work: BLAS
     hessian_module.loss_hessian(X, P1, w, intercept=True, float32=True)
     assert calls == []
@@ -320,14 +326,7 @@ def test_subsample_takes_the_compiled_kernel_when_the_full_data_does(monkeypatch
     full_work = n * (obj.n_params + obj.p1) ** 2
     threshold = full_work if parent_reaches else full_work + 1
     monkeypatch.setattr(multinomial_module, "NARROW_MIN_WORK", threshold)
-    calls = []
-    real = hessian_module.narrow_pair_sums
-
-    def spy(*args):
-        calls.append(args[0].shape[0])
-        return real(*args)
-
-    monkeypatch.setattr(hessian_module, "narrow_pair_sums", spy)
+    calls = _narrow_calls(monkeypatch)
     sub = obj.subsample(8)
     subsub = sub.subsample(2)
     theta = rng.normal(scale=0.3, size=obj.n_params)
