@@ -41,6 +41,7 @@ from mnlogit.objective.protocol import (
     IRLS,
     KRONECKER,
     LAST_PASS,
+    ROW_VIEW,
     SUBSAMPLE,
     Inverse,
 )
@@ -127,7 +128,7 @@ class MultinomialObjective:
     take whole matrices, from the start.
     """
 
-    capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER, LAST_PASS})
+    capabilities = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER, LAST_PASS, ROW_VIEW})
 
     def __init__(
         self,
@@ -191,12 +192,26 @@ class MultinomialObjective:
             if self._blockwise
             else block_rows(n_classes, 64)
         )
-        # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K).
-        if class_rows is None:
-            sums = kernels.class_sums(X, self.y, ws, n_classes, intercept=fit_intercept)
-        else:
-            sums = kernels.class_sums_from_rows(class_rows, self.y, ws, intercept=fit_intercept)
-        self._class_sums = self._scaled_sums(sums)
+        # sum_i (s_i/S) onehot(y_i) [1, x_i]: the constant part of the gradient, (p1, K),
+        # summed at the first gradient (_gradient_constant): an objective asked only for
+        # Hessians (a row_view preconditioner) never reads X for it
+        self._class_rows = class_rows
+        self._class_sums: FloatArray | None = None
+
+    def _gradient_constant(self) -> FloatArray:
+        """``sum_i (s_i/S) onehot(y_i) [1, x̃_i]`` of shape ``(p1, K)`` (scaled features),
+        summed once, at the first call: one read of ``X`` unless the preparation's
+        ``class_rows`` were given."""
+        if self._class_sums is None:
+            ws, intercept = self._weights, self.fit_intercept
+            if self._class_rows is None:
+                sums = kernels.class_sums(self.X, self.y, ws, self.n_classes, intercept=intercept)
+            else:
+                sums = kernels.class_sums_from_rows(
+                    self._class_rows, self.y, ws, intercept=intercept
+                )
+            self._class_sums = self._scaled_sums(sums)
+        return self._class_sums
 
     # ------------------------------------------------------------------ public views
     @property
@@ -273,18 +288,54 @@ class MultinomialObjective:
         """
         X = self.X[::stride]
         X = X.tocsr() if self.sparse else np.ascontiguousarray(X, dtype=np.float32)
+        # the labels and weights copied contiguous too (the same numbers): every sweep
+        # and Hessian of the warm start reads them (2M x 10, K = 4: the warm start 47 ->
+        # 42 ms; issue-tall8)
+        return self._on_rows(
+            X,
+            np.ascontiguousarray(self.y[::stride]),
+            np.ascontiguousarray(self.sample_weight[::stride]),
+        )
+
+    def row_view(self, stride: int) -> MultinomialObjective:
+        """The same objective on every ``stride``-th row, read in place (``"row-view"``).
+
+        Unlike :meth:`subsample`, dense ``X`` is not copied: the new objective reads the
+        strided view ``X[::stride]`` (labels and weights likewise), in ``X``'s dtype and
+        this objective's precision mode; sparse ``X``'s selected rows are gathered (CSR).
+        Weights are renormalized over the selected rows, as in :meth:`subsample`. For
+        Hessians of more rows than the subsample copy holds, at the cost of the Hessian
+        alone (``subsample-newton``'s refresh): its gradient's constant part is summed
+        only if a gradient is asked for.
+
+        Parameters
+        ----------
+        stride : int
+            Keep rows ``0, stride, 2 stride, ...``.
+
+        Returns
+        -------
+        MultinomialObjective
+        """
+        X = self.X[::stride]
+        view = self._on_rows(
+            X.tocsr() if self.sparse else X, self.y[::stride], self.sample_weight[::stride]
+        )
+        view.set_exact(self.exact)
+        return view
+
+    def _on_rows(self, X: Any, y: IntArray, sample_weight: FloatArray) -> MultinomialObjective:
+        """This objective's model (parameterization, penalty, intercept, feature scaling)
+        on other rows ``X``, ``y`` (``(r,)``) and ``sample_weight`` (``(r,)``)."""
         # the full data's Hessian loads the compiled kernel: the subsample's take it too
         work = self.n_samples * (self.n_params + self.p1) ** 2
         compiled = self._compiled_hessian or work >= NARROW_MIN_WORK
         scale = None if self._inv_scale is None else 1.0 / self._inv_scale
-        # the labels and weights copied contiguous too (the same numbers): every sweep
-        # and Hessian of the warm start reads them (2M x 10, K = 4: the warm start 47 ->
-        # 42 ms; issue-tall8)
         return MultinomialObjective(
             X,
-            np.ascontiguousarray(self.y[::stride]),
+            y,
             self.n_classes,
-            np.ascontiguousarray(self.sample_weight[::stride]),
+            sample_weight,
             self.param,
             self.penalty,
             self.fit_intercept,
@@ -545,7 +596,7 @@ class MultinomialObjective:
         point = self._evaluate(theta, gradient=True)
         assert point.gradient_sums is not None
         R = point.gradient_sums * -(self._common_weight if self._kernel_weights is None else 1.0)
-        R += self._class_sums
+        R += self._gradient_constant()
         return R
 
     def probabilities(self, theta: FloatArray) -> FloatArray:
@@ -581,7 +632,7 @@ class MultinomialObjective:
             XtP = self._gradient_sums(point)
         if self._kernel_weights is None:
             XtP *= self._common_weight if self.n_samples else 0.0
-        XtP -= self._class_sums
+        XtP -= self._gradient_constant()
         grad = self.param.free_gradient(XtP)
         Theta = self.param.theta_matrix(theta, self.p1)
         grad += self._flat(self.penalty.gradient(Theta))
@@ -658,16 +709,23 @@ class MultinomialObjective:
         return self._loss_hessian(theta, None)
 
     def _loss_hessian(self, theta: FloatArray, T: FloatArray | None) -> FloatArray:
-        point = self._evaluate(theta)
-        kept = point.loss_hessian
-        if kept is not None and point.hessian_free == (T is not None):
-            point.loss_hessian = None  # handed over: the caller may change it in place
-            return kept
+        point = self._point
+        if point is not None and np.array_equal(theta, point.theta):
+            kept = point.loss_hessian
+            if kept is not None and point.hessian_free == (T is not None):
+                point.loss_hessian = None  # handed over: the caller may change it in place
+                return kept
+        else:
+            point = None
+        B = self.full_coefficients(theta)
+        if self._blockwise and not np.any(B[int(self.fit_intercept) :]):
+            return self._null_loss_hessian(B, T)
         probabilities: Any
-        if self._blockwise and not point.prob_kept:
-            # dense X without a kept buffer: each sub-block's probabilities are formed
-            # just before its syrk (no n x K array; the same products as a sweep)
-            probabilities = self._probability_rows(point.theta)
+        if self._blockwise and not (point is not None and point.prob_kept):
+            # dense X without kept probabilities at theta: each sub-block's are formed
+            # just before its products (no n x K array; the same products as a sweep),
+            # and a point not cached is not evaluated first (its loss is not needed)
+            probabilities = self._probability_rows(theta)
         else:
             probabilities = self._probabilities_at(theta)[:, 1:]
         return loss_hessian(
@@ -681,6 +739,27 @@ class MultinomialObjective:
             free_classes=self.n_classes - 1,
             compiled=self._compiled_hessian,
         )
+
+    def _null_loss_hessian(self, B: FloatArray, T: FloatArray | None) -> FloatArray:
+        """The loss Hessian where every feature's coefficients are zero (``B`` ``(p1, K)``,
+        the null model: the start of a fit), exactly: all rows share the probabilities
+        ``p = softmax(b)``, so block ``(a, c)`` (reference-0 classes ``1 .. K-1``) is
+        ``M_ac G`` with ``M = diag(p) - p pᵀ`` and ``G = sum_i w_i y_i y_iᵀ``
+        (:meth:`weighted_gram` of the normalized weights): ``(T M Tᵀ) ⊗ G``, one Gram
+        matrix (a ``syrk`` of ``X``) instead of the ``K(K-1)/2`` pair products.
+
+        Returns
+        -------
+        ndarray of shape ((K-1) * p1, (K-1) * p1), float64
+        """
+        eta = B[0] if self.fit_intercept else np.zeros(self.n_classes)
+        p = np.exp(eta - eta.max())
+        p = (p / p.sum())[1:]
+        M = np.diag(p) - np.outer(p, p)
+        if T is not None:
+            M = T @ M @ T.T
+            M = np.triu(M) + np.triu(M, 1).T  # exactly symmetric, as the kernels' results
+        return np.kron(M, self.weighted_gram(self._weights))
 
     def _probability_rows(self, theta: FloatArray) -> ProbabilityRows:
         """``rows(start, stop)``: the probabilities of classes ``1 .. K-1`` of those rows

@@ -26,6 +26,11 @@ Every objective gives a value and a gradient. Everything else a solver may use i
     at a new point form the Hessian there in the same pass (:func:`as_last_pass` gives
     the objective as one). A separate protocol, so that the objectives without it (the
     Dask and device engines) need no method they would not use.
+``"row-view"``
+    The objective is also a :class:`RowView`: the same objective on every ``s``-th row
+    read in place (no copy of ``X``), for a preconditioner's Hessian on more rows than
+    a :meth:`~SolverObjective.subsample` copy holds (:func:`as_row_view`; a separate
+    protocol, as ``"last-pass"``).
 
 Methods of a capability an objective does not declare still exist (so every objective
 satisfies the one protocol, checked by mypy) but are not called; those that can decline
@@ -52,11 +57,14 @@ __all__ = [
     "IRLS",
     "KRONECKER",
     "LAST_PASS",
+    "ROW_VIEW",
     "SUBSAMPLE",
     "Inverse",
     "LastPass",
+    "RowView",
     "SolverObjective",
     "as_last_pass",
+    "as_row_view",
     "check_requirements",
     "hessian_with_next_gradient",
 ]
@@ -71,7 +79,8 @@ IRLS = "irls"
 SUBSAMPLE = "subsample"
 KRONECKER = "kronecker"
 LAST_PASS = "last-pass"
-CAPABILITIES = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER, LAST_PASS})
+ROW_VIEW = "row-view"
+CAPABILITIES = frozenset({HESSIAN, HESSP, IRLS, SUBSAMPLE, KRONECKER, LAST_PASS, ROW_VIEW})
 
 
 class SolverObjective(Protocol):
@@ -183,6 +192,22 @@ def as_last_pass(objective: SolverObjective) -> LastPass | None:
     """``objective`` as a :class:`LastPass` when it declares ``"last-pass"``, else None."""
     if LAST_PASS in objective.capabilities:
         return cast(LastPass, objective)
+    return None
+
+
+class RowView(Protocol):
+    """``"row-view"``: the objective on a row subsample, read in place."""
+
+    def row_view(self, stride: int) -> SolverObjective:
+        """The same objective on every ``stride``-th row (weights renormalized over them),
+        reading the data in place, in its own dtype and precision mode."""
+        ...
+
+
+def as_row_view(objective: SolverObjective) -> RowView | None:
+    """``objective`` as a :class:`RowView` when it declares ``"row-view"``, else None."""
+    if ROW_VIEW in objective.capabilities:
+        return cast(RowView, objective)
     return None
 
 
