@@ -4,7 +4,8 @@ After a warm start, the warm start fit's last Hessian (of all the subsample's ro
 the first preconditioner when it was formed close enough to the warm start; else the
 subsample's Hessian is formed at the warm start. A first full-data iteration that
 shrinks ``max|g|`` by less than ``_FIRST_CONTRACTION`` forms it again at its end, where
-that Hessian is cheap (``r m <= _REFRESH_MAX_WORK n``).
+that Hessian is cheap (``r m <= _REFRESH_MAX_WORK n``), on ``_REFRESH_DENSER`` times the
+rows, read in place (issue-speed13).
 References: exact Newton on the same data (objective, coefficients, standard errors)."""
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class _Trace:
     hessians: list[tuple[int, np.ndarray]] = field(default_factory=list)
     full_points: list[np.ndarray] = field(default_factory=list)
     full_values: list[float] = field(default_factory=list)
+    in_place: list[bool] = field(default_factory=list)  # each Hessian's rows a view of X
 
 
 def _traced_fit(
@@ -61,6 +63,7 @@ def _traced_fit(
     def hessian(self, x):  # type: ignore[no-untyped-def]
         if trace.warm_start is not None:
             trace.hessians.append((int(self.n_samples), np.array(x, copy=True)))
+            trace.in_place.append(bool(np.shares_memory(self.X, X)))
         return inner_hessian(self, x)
 
     def value_and_gradient(self, x):  # type: ignore[no-untyped-def]
@@ -101,7 +104,12 @@ def test_slow_first_iteration_forms_the_hessian_again(monkeypatch: pytest.Monkey
     # ... and the first one formed is at the first full-data iterate
     assert sub and np.array_equal(trace.full_points[0], trace.warm_start)
     assert any(np.array_equal(sub[0][1], x) for x in trace.full_points[1:])
-    assert sub[0][0] == -(-n // (n // rows))
+    # on twice the warm start's rows (every 8th, not 16th), read in place (issue-speed13)
+    stride = n // rows
+    assert stride // subsample_newton._REFRESH_DENSER > 1
+    assert sub[0][0] == -(-n // (stride // subsample_newton._REFRESH_DENSER))
+    first = next(k for k, (r, _) in enumerate(trace.hessians) if r < n)
+    assert trace.in_place[first]
     assert_exact_newtons_fit(model, X, y)
 
 

@@ -64,6 +64,7 @@ from mnlogit.objective.protocol import (
     SUBSAMPLE,
     Inverse,
     SolverObjective,
+    as_row_view,
     check_requirements,
     hessian_with_next_gradient,
 )
@@ -120,6 +121,10 @@ _FIRST_CONTRACTION = 20.0
 # a sweep's: 0.43 at r m / n = 5.3 (dense-100k-20-5), 0.83 at 16 (illcond-200k-50-6, 10 ->
 # 9 iterations, no faster), 1.5 at 41 (dense-200k-100-10, 10 -> 9 iterations, 3% slower).
 _REFRESH_MAX_WORK = 8
+# ... and on this many times the warm start's rows (its stride divided by this), read in
+# place (the objective's row view: no copy, the extra Hessian work alone). Measured
+# (issue-speed13, docs/solvers.md, fourteenth pass): dense-100k-20-5 6 -> 5 iterations.
+_REFRESH_DENSER = 2
 # The warm start fit's last Hessian is the first preconditioner (no Hessian formed again
 # at the warm start) when that fit's max|g| where it was formed is at most 1/_REUSE_CLOSER
 # of the full data's at the warm start. A Hessian formed at the subsample fit's start
@@ -241,6 +246,19 @@ class _Curvature:
         if full:
             self.rows = self.obj.n_samples
         return inverse
+
+    def refresh(self, x: FloatArray) -> Inverse:
+        """The warm start's preconditioner formed again at ``x`` after the first full-data
+        iteration, on every ``s / _REFRESH_DENSER``-th row of the full data (``s`` the
+        warm start's stride) read in place where ``obj`` offers a row view, else on the
+        warm start's subsample copy."""
+        view = as_row_view(self.obj)
+        stride = self.obj.n_samples // max(self.rows, 1) // _REFRESH_DENSER
+        if view is not None and stride > 1:
+            self.curvature = view.row_view(stride)
+            self.rows = int(self.curvature.n_samples)
+            self.cap = max(self.cap, self.rows)
+        return self.form(x)
 
     def grow(self, x: FloatArray, factor: int = 4) -> Inverse:
         """``factor`` times as many rows (up to ``cap``; the full data once there), formed
@@ -450,7 +468,7 @@ def solve(
             refresh_first = False
             if cur.rows < n and float(np.max(np.abs(g))) > gmax / _FIRST_CONTRACTION:
                 pairs.clear()
-                inverse, fresh = cur.form(x), True
+                inverse, fresh = cur.refresh(x), True
                 continue
         slow = slow + 1 if float(np.max(np.abs(g))) > _SLOW * gmax else 0
         if slow < 2:
