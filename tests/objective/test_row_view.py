@@ -61,7 +61,7 @@ def test_null_model_hessian_is_the_kronecker_product(
 ) -> None:
     """At zero feature coefficients (intercepts arbitrary) the Hessian equals its
     definition to rounding -- penalty, feature scaling, weights, free coordinates -- and
-    no pair kernel (``loss_hessian``) is called."""
+    no pair kernel (``loss_hessian``) is called (it is for ``loss_hessian_ref0``)."""
     reference = None if reference is None else min(reference, K - 1)
     X, y, w = _problem(K + 10 * intercept, 1500, 7, K)
     w = w if weighted else np.ones_like(w)
@@ -93,8 +93,11 @@ def test_null_model_hessian_is_the_kronecker_product(
     assert not calls
     assert_allclose(H, expected, rtol=1e-12, atol=1e-13 * np.abs(expected).max())
     assert np.array_equal(H, H.T)
+    # the loss Hessian alone (Firth's information) keeps the kernels, to rounding the same
     ref0 = obj.loss_hessian_ref0(theta)
+    assert calls
     assert_allclose(ref0, hessian_by_definition(Y, P[:, 1:], w / w.sum()), rtol=1e-12, atol=1e-14)
+    calls.clear()
     # one feature coefficient not zero: the general kernel again
     B[-1, -1] = 1e-3
     obj.hessian(obj.param.from_full(B))
