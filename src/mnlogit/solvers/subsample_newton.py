@@ -22,7 +22,9 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
    search guards every step. A first iteration after a warm start that shrinks the
    gradient by less than 20x forms the subsample Hessian again at its end, where that
    Hessian costs under about half a sweep (``r m <= 8 n``; not the Kronecker model): its
-   error came from where it was formed (the warm start), not from its rows.
+   error came from where it was formed (the warm start), not from its rows. That one is
+   of twice the rows (every ``s/2``-th), read in place through the objective's row view
+   (``"row-view"``) where it offers one: the extra Hessian work, no copy.
 
 If an iteration shrinks the gradient's largest entry by less than half, the Hessian is
 formed again at the current point on four times as many rows (the full data at most,
