@@ -55,8 +55,8 @@ def _traced_fit(
     inner_hessian = multinomial.MultinomialObjective.hessian
     inner_gradient = multinomial.MultinomialObjective.value_and_gradient
 
-    def solve(objective, x0, options, state=None):  # type: ignore[no-untyped-def]
-        result = inner_solve(objective, x0, options, state)
+    def solve(objective, x0, options, state=None, **kw):  # type: ignore[no-untyped-def]
+        result = inner_solve(objective, x0, options, state, **kw)
         trace.warm_start = np.array(result.x, copy=True)
         return result
 
@@ -114,10 +114,18 @@ def test_slow_first_iteration_forms_the_hessian_again(monkeypatch: pytest.Monkey
 
 
 def test_fast_first_iteration_keeps_the_preconditioner(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An easy problem: the warm start fit's only Hessian is at its own start, far from
-    the warm start, so not reused; the first iteration is fast, so not formed again."""
+    """An easy problem: the first iteration is fast, so its preconditioner is not formed
+    again. With the warm start fit's Hessian formed again once close (``_NESTED_REFORM``)
+    that fit's last Hessian is reused: none formed after the warm start. Without (the
+    rule off), its only Hessian is at its own start, far from the warm start, so not
+    reused: formed at the warm start."""
     X, y = _dense(200_000, 3, 2, signal=0.5)
     n = X.shape[0]
+    model, trace = _traced_fit(monkeypatch, X, y)
+    assert _first_contraction(model) >= subsample_newton._FIRST_CONTRACTION
+    assert trace.warm_start is not None and not [r for r, _ in trace.hessians if r < n]
+    assert_exact_newtons_fit(model, X, y)
+    monkeypatch.setattr(subsample_newton, "_NESTED_REFORM", 0.0)
     model, trace = _traced_fit(monkeypatch, X, y)
     assert _first_contraction(model) >= subsample_newton._FIRST_CONTRACTION
     sub = [(r, x) for r, x in trace.hessians if r < n]
@@ -139,4 +147,41 @@ def test_costly_subsample_hessian_is_not_formed_again(monkeypatch: pytest.Monkey
     x1 = [x for x, f in zip(trace.full_points, trace.full_values, strict=True) if f == first]
     assert x1
     assert not any(r < n and np.array_equal(x, x1[0]) for r, x in trace.hessians)
+    assert_exact_newtons_fit(model, X, y)
+
+
+def _nested_fit(monkeypatch: pytest.MonkeyPatch, X: np.ndarray, y: np.ndarray) -> tuple:
+    """A default fit and its warm start's own fit (the ``nested=True`` solve)."""
+    nested = []
+    inner_solve = subsample_newton.solve
+
+    def solve(objective, x0, options, state=None, **kw):  # type: ignore[no-untyped-def]
+        result = inner_solve(objective, x0, options, state, **kw)
+        if kw.get("nested"):
+            nested.append(result)
+        return result
+
+    monkeypatch.setattr(subsample_newton, "solve", solve)
+    model = MultinomialLogit(tol=1e-8).fit(X, y)
+    monkeypatch.undo()
+    assert model.converged_ and len(nested) == 1
+    return model, nested[0]
+
+
+def test_nested_fit_forms_its_hessian_again_once_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm start's own fit (exact Hessians, from the null model's) forms its Hessian
+    again once ``max|g| <= _NESTED_REFORM``: fewer iterations than with the null model's
+    corrected by L-BFGS, and that last Hessian, formed within ``_NESTED_REFORM``, is the
+    full data's first preconditioner (issue-speed13)."""
+    X, y = _dense(100_000, 20, 5, signal=1.5)
+    model, inner = _nested_fit(monkeypatch, X, y)
+    assert inner.state is not None
+    formed = inner.state.formed_gradient
+    gradients = [h.gradient for h in inner.history]
+    assert formed <= subsample_newton._NESTED_REFORM < gradients[0] / subsample_newton._NESTED_FAR
+    assert formed in gradients
+    assert model.convergence_.history[0].gradient >= subsample_newton._REUSE_CLOSER * formed
+    monkeypatch.setattr(subsample_newton, "_NESTED_REFORM", 0.0)  # the rule off
+    _, without = _nested_fit(monkeypatch, X, y)
+    assert len(inner.history) < len(without.history)
     assert_exact_newtons_fit(model, X, y)

@@ -31,8 +31,8 @@ def test_stalled_subsample_fit_is_the_warm_start(monkeypatch: pytest.MonkeyPatch
     after: list[int] = []  # Hessians formed when the subsample fit returned
     inner_solve = subsample_newton.solve
 
-    def recorded_solve(objective, x0, options, state=None):  # type: ignore[no-untyped-def]
-        result = inner_solve(objective, x0, options, state)
+    def recorded_solve(objective, x0, options, state=None, **kw):  # type: ignore[no-untyped-def]
+        result = inner_solve(objective, x0, options, state, **kw)
         nested.append((int(objective.n_samples), result))
         after.append(len(hessian_rows))
         return result

@@ -127,6 +127,15 @@ _REFRESH_MAX_WORK = 8
 # place (the objective's row view: no copy, the extra Hessian work alone). Measured
 # (issue-speed13, docs/solvers.md, fourteenth pass): dense-100k-20-5 6 -> 5 iterations.
 _REFRESH_DENSER = 2
+# A warm start's own fit on all its rows (exact Hessians, from the null model's: a poor
+# preconditioner far from it, about 2x an iteration) forms its Hessian again once its
+# max|g| is at most this, when the one it has was formed at least _NESTED_FAR times farther
+# out: then that last Hessian is close enough to be the full data's first preconditioner
+# (_REUSE_CLOSER, with full-data max|g| of 1e-2 or more at the warm start). Measured
+# (issue-speed13, docs/solvers.md): dense-100k-20-5's 6,250-row fit 9 -> 6 iterations,
+# its one Hessian formed at max|g| 8.4e-4 instead of 1.4e-4 (slow iterations), reused.
+_NESTED_REFORM = 1e-3
+_NESTED_FAR = 10.0
 # The warm start fit's last Hessian is the first preconditioner (no Hessian formed again
 # at the warm start) when that fit's max|g| where it was formed is at most 1/_REUSE_CLOSER
 # of the full data's at the warm start. A Hessian formed at the subsample fit's start
@@ -311,7 +320,7 @@ def _warm_start(
         stop_on_stall=True,
         stall_rtol=max(options.stall_rtol, FLOAT32_STALL_RTOL),
     )
-    res = solve(sub, x0, sub_options)
+    res = solve(sub, x0, sub_options, nested=True)
     # converged at its own tolerance (which a loose tol may put above _SUB_STALLED_TOL),
     # else stopped close enough (``not <=`` also refuses a NaN gradient)
     close = bool(res.history) and res.history[-1].gradient <= _SUB_STALLED_TOL
@@ -346,6 +355,31 @@ def _first_preconditioner(
     if warm is not None and not cur.kron and warm.formed_gradient * _REUSE_CLOSER <= gmax:
         return warm.inverse, False
     return cur.form(x), True
+
+
+def _formed_again(
+    cur: _Curvature,
+    x: FloatArray,
+    gnow: float,
+    gmax: float,
+    first: bool,
+    nested: bool,
+    formed_gradient: float,
+) -> Inverse | None:
+    """The preconditioner formed again at ``x`` after an iteration from ``max|g| = gmax``
+    to ``gnow``, or None (then only slow iterations form it again).
+
+    ``first`` (the first full-data iteration after a warm start, where that Hessian is
+    cheap): formed again, on more rows (:meth:`_Curvature.refresh`), when the iteration
+    shrank ``max|g|`` by less than ``_FIRST_CONTRACTION``. ``nested`` (a warm start's fit
+    on all its rows, exact Hessians): formed again once ``gnow <= _NESTED_REFORM`` when
+    the preconditioner was formed at least ``_NESTED_FAR`` times farther out.
+    """
+    if first and cur.rows < cur.obj.n_samples and gnow > gmax / _FIRST_CONTRACTION:
+        return cur.refresh(x)
+    if nested and gnow <= _NESTED_REFORM and formed_gradient > _NESTED_FAR * gnow:
+        return cur.form(x)
+    return None
 
 
 def _after_slow_iterations(
@@ -384,13 +418,16 @@ def solve(
     x0: FloatArray,
     options: SolverOptions,
     state: _State | None = None,
+    *,
+    nested: bool = False,
 ) -> SolverResult:
     """Minimize ``objective`` from ``x0`` by subsample-Hessian Newton (module docstring).
 
     ``state``, the ``state`` of an earlier result on the same objective (the float32
     phase of a fit, resumed by :func:`mnlogit.solvers.precision.solve_in_precision`),
     skips step 1 and reuses that result's preconditioner and correction pairs: ``x0``
-    is already close.
+    is already close. ``nested``: the fit of a warm start (:func:`_warm_start`), whose
+    last Hessian may become the full data's first preconditioner (:func:`_formed_again`).
     """
     check_requirements("subsample-newton", objective, REQUIRES)
     obj = objective
@@ -426,6 +463,8 @@ def solve(
     # formed again after the first full-data iteration when that one was slow: the
     # warm start is where the preconditioner's error comes from (issue-speed12)
     refresh_first = sub is not None and not kron and cur.rows * m <= _REFRESH_MAX_WORK * n
+    # a warm start's own fit on all its rows: formed again once close (_formed_again)
+    reform = nested and sub is None and state is None and not kron
     cur.cap = cur.rows if cur.rows >= n else max(cur.rows, n // _MAX_FRACTION)
     if switched:  # resumed after the hand-over: its subsample grows to the full data
         cur.cap = n
@@ -466,13 +505,14 @@ def solve(
         if monitor.record(x, f, g, ls.step):
             break
         fresh = False
-        if refresh_first:
-            refresh_first = False
-            if cur.rows < n and float(np.max(np.abs(g))) > gmax / _FIRST_CONTRACTION:
-                pairs.clear()
-                inverse, fresh = cur.refresh(x), True
-                continue
-        slow = slow + 1 if float(np.max(np.abs(g))) > _SLOW * gmax else 0
+        gnow = float(np.max(np.abs(g)))
+        formed = _formed_again(cur, x, gnow, gmax, refresh_first, reform, formed_gradient)
+        refresh_first, reform = False, reform and gnow > _NESTED_REFORM
+        if formed is not None:
+            pairs.clear()
+            inverse, fresh, slow = formed, True, 0
+            continue
+        slow = slow + 1 if gnow > _SLOW * gmax else 0
         if slow < 2:
             continue
         formed, kron, switched = _after_slow_iterations(cur, x, slow, kron, switched, m)
