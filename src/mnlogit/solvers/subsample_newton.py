@@ -14,7 +14,8 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
 2. forms and factors (Cholesky) the Hessian of the subsample objective at that point --
    or reuses the subsample fit's last one, when that fit formed it on all the
    subsample's rows where its gradient was at most a tenth of the full data's at the
-   warm start;
+   warm start (such a fit forms its Hessian again once its gradient is at most ``1e-3``,
+   when the one it has was formed ten times farther out: the null model's);
 3. iterates on the full data by L-BFGS whose initial matrix is that Hessian: the first
    step is ``x - t H_r^{-1} g(x)``, later ones correct ``H_r`` with up to 10 pairs of
    full-data steps and gradient changes. One gradient pass per iteration; the gradient
