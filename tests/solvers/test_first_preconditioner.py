@@ -21,6 +21,7 @@ import mnlogit.objective.multinomial as multinomial
 from helpers import assert_exact_newtons_fit
 from mnlogit import MultinomialLogit
 from mnlogit.exceptions import ConvergenceWarning
+from mnlogit.objective.protocol import ROW_VIEW
 from mnlogit.solvers import subsample_newton
 
 
@@ -110,6 +111,24 @@ def test_slow_first_iteration_forms_the_hessian_again(monkeypatch: pytest.Monkey
     assert sub[0][0] == -(-n // (stride // subsample_newton._REFRESH_DENSER))
     first = next(k for k, (r, _) in enumerate(trace.hessians) if r < n)
     assert trace.in_place[first]
+    assert_exact_newtons_fit(model, X, y)
+
+
+def test_refresh_without_a_row_view_uses_the_subsample_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An objective without ``"row-view"`` (the Dask and device engines) forms the first
+    iteration's refresh on the warm start's own subsample copy (its rows, not X's)."""
+    X, y = _dense(100_000, 20, 5, signal=1.5)
+    n, m = X.shape[0], 4 * 21
+    rows = subsample_newton.subsample_rows(n, m)
+    without = multinomial.MultinomialObjective.capabilities - {ROW_VIEW}
+    monkeypatch.setattr(multinomial.MultinomialObjective, "capabilities", without)
+    model, trace = _traced_fit(monkeypatch, X, y)
+    assert _first_contraction(model) < subsample_newton._FIRST_CONTRACTION
+    first = next(k for k, (r, _) in enumerate(trace.hessians) if r < n)
+    assert trace.hessians[first][0] == -(-n // (n // rows))
+    assert not trace.in_place[first]
     assert_exact_newtons_fit(model, X, y)
 
 

@@ -15,17 +15,21 @@ formed on ``r << n`` rows is nearly as good: its relative error is of order
    or reuses the subsample fit's last one, when that fit formed it on all the
    subsample's rows where its gradient was at most a tenth of the full data's at the
    warm start (such a fit forms its Hessian again once its gradient is at most ``1e-3``,
-   when the one it has was formed ten times farther out: the null model's);
+   when the one it has was formed at least ten times farther out, typically the null
+   model's);
 3. iterates on the full data by L-BFGS whose initial matrix is that Hessian: the first
    step is ``x - t H_r^{-1} g(x)``, later ones correct ``H_r`` with up to 10 pairs of
    full-data steps and gradient changes. One gradient pass per iteration; the gradient
    shrinks by a factor of about ``sqrt(m / r)`` or better each time; a backtracking line
    search guards every step. A first iteration after a warm start that shrinks the
-   gradient by less than 20x forms the subsample Hessian again at its end, where that
-   Hessian costs under about half a sweep (``r m <= 8 n``; not the Kronecker model): its
-   error came from where it was formed (the warm start), not from its rows. That one is
-   of twice the rows (every ``s/2``-th), read in place through the objective's row view
-   (``"row-view"``) where it offers one: the extra Hessian work, no copy.
+   gradient by less than 20x forms the subsample Hessian again at its end, where the
+   subsample's ``r`` rows satisfy ``r m <= 8 n`` (not the Kronecker model): its error came
+   from where it was formed (the warm start), not from its rows. That one is of twice the
+   rows (every ``s/2``-th), read in place through the objective's row view
+   (``"row-view"``) where it offers one (dense X: no copy; sparse X: the rows gathered),
+   so it costs about ``2 r m / n`` times a sweep's work (``dense-100k-20-5``: 4.1 ms
+   against a 5 ms sweep; a wide binary problem beyond the compiled kernel, 200k x 100,
+   about two sweeps, still faster overall: 9 -> 8 iterations).
 
 If an iteration shrinks the gradient's largest entry by less than half, the Hessian is
 formed again at the current point on four times as many rows (the full data at most,
@@ -119,10 +123,13 @@ _SLOW = 0.5
 # last contraction was not predicted, so the covariance's Hessian lost its fused pass:
 # 0.55 -> 0.66 s) nor on dense-1m-50-3 (27x; 5 iterations either way, 4% slower).
 _FIRST_CONTRACTION = 20.0
-# ... only where that Hessian of r rows costs under about half a full-data sweep,
-# r m <= 8 n (it saves about one iteration). Measured, the subsample Hessian's time over
-# a sweep's: 0.43 at r m / n = 5.3 (dense-100k-20-5), 0.83 at 16 (illcond-200k-50-6, 10 ->
-# 9 iterations, no faster), 1.5 at 41 (dense-200k-100-10, 10 -> 9 iterations, 3% slower).
+# ... only where the warm start's r rows satisfy r m <= 8 n (it saves about one
+# iteration). Measured (issue-speed12, the refresh then on the r-row float32 copy), that
+# Hessian's time over a sweep's: 0.43 at r m / n = 5.3 (dense-100k-20-5), 0.83 at 16
+# (illcond-200k-50-6, 10 -> 9 iterations, no faster), 1.5 at 41 (dense-200k-100-10, 10 ->
+# 9 iterations, 3% slower). On 2 r float64 rows since issue-speed13 (below) it costs about
+# twice that: 0.8 of a sweep on dense-100k-20-5 (4.1 against 5 ms), about 2 sweeps on a
+# binary 200k x 100 (beyond the compiled kernel; that fit still 9 -> 8 iterations, faster).
 _REFRESH_MAX_WORK = 8
 # ... and on this many times the warm start's rows (its stride divided by this), read in
 # place (the objective's row view: no copy, the extra Hessian work alone). Measured
