@@ -36,7 +36,9 @@ matrix's ``(indptr, indices, data)``; any float dtype of ``X`` works and every s
 accumulated in float64. Arrays over rows and classes are indexed ``[k, i]`` (shape
 ``(K, n)``): class-major for dense X (a class's column is contiguous), the transpose of a
 row-major ``(n, K)`` array for sparse X (a row's ``K`` classes share cache lines; see
-``ColumnData.empty_predictor``).
+``ColumnData.empty_predictor``). The sparse lasso's block steps keep, for the inner solve,
+each row's ``d_i``, ``w_i p_i``, ``p_i . d_i`` and ``1 / w_i`` in one 64-byte aligned record
+(:func:`_row_records`); the other kernels read those through strided views.
 """
 
 from __future__ import annotations
@@ -494,7 +496,8 @@ LINE_DOUBLES = 8
 def records_buffer(n: int, K: int) -> Any:
     """Room for the row records of ``n`` rows and ``K`` classes (:func:`_row_records`), to
     be kept and passed to every :func:`cd_quadratic` of a fit (memory mapped once: a fresh
-    3.8 MB array per inner solve cost 1.4 ms in page faults on the sparse benchmark).
+    3.8 MB array per inner solve cost 1.6-1.8 ms in page faults on the sparse benchmark,
+    0.2 ms to fill a reused one).
 
     Returns
     -------
@@ -541,8 +544,8 @@ def _row_records(wP: Any, winv: Any, store: Any = None) -> Any:
 
 
 #: Row visits ahead whose records the block steps' gradient pass prefetches
-#: (:func:`_record_gradient`; 6, 8, 12, 16 measured: 3.66, 3.58, 3.48, 3.64 ms for the
-#: passes over the sparse benchmark's 5,000 columns, 4.8-5.1 ms without).
+#: (:func:`_record_gradient`; 6, 8, 12, 16 measured: 3.6-3.7, 3.5-3.7, 3.5-3.6, 3.6-3.7 ms
+#: for the two passes over the sparse benchmark's 5,000 columns, 4.7-5.1 ms without).
 PREFETCH_AHEAD = 8
 
 
