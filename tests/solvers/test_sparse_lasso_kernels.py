@@ -11,9 +11,11 @@ from helpers import hessian_by_definition
 from lasso_checks import model_centre
 from mnlogit.solvers.coordinate_descent import (
     LAZY_CURVATURE,
+    _inverse_weights,
     _lasso_block,
     _lasso_block_steps,
     _model_curvatures,
+    _row_records,
 )
 
 
@@ -50,13 +52,17 @@ def test_block_hessian_is_the_loss_hessian_of_the_feature(sparse, dtype, weighte
     K, p = P.shape[0], X64.shape[1]
     wP = P * data.weights
     H = np.full((K, K), np.nan)
-    for j in range(p):
-        _lasso_block(data.Xd, data.indptr, data.indices, data.data, data.sparse, j, wP, P, H)
-        ref = hessian_by_definition(X64[:, [j]], P.T, data.weights)
-        scale = max(np.abs(ref).max(), 1e-300)
-        np.testing.assert_allclose(H, ref, rtol=0, atol=1e-13 * scale)
-        assert np.array_equal(H, H.T)
-    assert np.abs(ref).max() > 0.0  # the last column is not empty
+    # sparse X: also from the row records (w p gathered from them; wP their view)
+    R = _row_records(wP, _inverse_weights(data.weights)) if sparse else np.zeros((0, 0))
+    for rec, wPr in [(np.zeros((0, 0)), wP)] + ([(R, R[:, K : 2 * K].T)] if sparse else []):
+        for j in range(p):
+            args = (data.Xd, data.indptr, data.indices, data.data, data.sparse, j, wPr, P, H, rec)
+            _lasso_block(*args)
+            ref = hessian_by_definition(X64[:, [j]], P.T, data.weights)
+            scale = max(np.abs(ref).max(), 1e-300)
+            np.testing.assert_allclose(H, ref, rtol=0, atol=1e-13 * scale)
+            assert np.array_equal(H, H.T)
+        assert np.abs(ref).max() > 0.0  # the last column is not empty
 
 
 @pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
@@ -107,6 +113,7 @@ def test_lazy_block_steps_take_the_curvatures_from_the_block_hessian(sparse, dty
         change = _lasso_block_steps(
             *args, j, False, 0.0, P, wP, G, lam1[j], 0.0, h, blocks[t], ready[t : t + 1],
             winv, W, D, pd, np.empty((3, K)), np.empty(K, dtype=np.int64), 10, 0.0,
+            np.zeros((0, 0)),
         )  # fmt: skip
         if j == 0:
             assert ready[t] and change > 0.0

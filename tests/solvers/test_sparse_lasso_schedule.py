@@ -126,9 +126,9 @@ def _model_value(X64, P, w, G, g0, W0, b0, W, b, lam1, lam2):
     return first + 0.5 * quad + pen
 
 
-@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(("sparse", "records"), [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("towards", [True, False])
-def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, towards):
+def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, records, towards):
     # three iterates: converging geometrically to the model's minimizer (the extrapolation
     # finds it, lowers the model: taken), or the minimizer itself last after two random
     # points (any other combination is higher: not taken, the current iterate stays)
@@ -147,15 +147,22 @@ def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, towards):
         iterates = [(Ws + E[1], bs + e[1]), (Ws + E[2], bs + e[2]), (Ws, bs)]
     w, wP = data.weights, P * data.weights
 
+    R = cd._row_records(wP, cd._inverse_weights(w)) if records else np.zeros((0, 0))
+
     def state(Wt, bt):  # type: ignore[no-untyped-def]
-        D = data.empty_predictor()
+        # (records: D and pd as the views of the row records cd_quadratic passes)
+        D = R[:, :K].T if records else data.empty_predictor()
         D[:] = (X64 @ (Wt - W0) + (bt - b0)).T
-        return Wt.copy(), bt.copy(), D, (P * D).sum(axis=0)
+        pd = R[:, 2 * K] if records else np.empty(data.n_rows)
+        pd[:] = (P * D).sum(axis=0)
+        return Wt.copy(), bt.copy(), D, pd, R
 
     for slot, (Wt, bt) in enumerate(iterates):
         cd._snapshot(features, *state(Wt, bt), slot, snaps)
-    W, b, D, pd = state(*iterates[-1])
-    took = cd._anderson(features, w, wP, G, g0, lam1, lam2, False, W, b, D, pd, start, snaps)
+    W, b, D, pd, _ = state(*iterates[-1])
+    if records:
+        wP = R[:, K : 2 * K].T
+    took = cd._anderson(features, w, wP, G, g0, lam1, lam2, False, W, b, D, pd, R, start, snaps)
     U = np.array(
         [np.r_[(Wn - Wo).ravel(), bn - bo] for (Wo, bo), (Wn, bn) in itertools.pairwise(iterates)]
     )
@@ -171,6 +178,11 @@ def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, towards):
     Wx, bx = (We, be) if took else iterates[-1]
     np.testing.assert_allclose(W, Wx, rtol=0, atol=1e-12)
     np.testing.assert_allclose(b, bx, rtol=0, atol=1e-12)
+    # the predictor change and p . d moved with the coefficients (the extrapolated or the
+    # restored ones), in the records too
+    Dx = (X64 @ (Wx - W0) + (bx - b0)).T
+    np.testing.assert_allclose(D, Dx, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(pd, (P * Dx).sum(axis=0), rtol=0, atol=1e-12)
     if not took:
         np.testing.assert_array_equal(W, iterates[-1][0])
     np.testing.assert_allclose(D, (X64 @ (Wx - W0) + (bx - b0)).T, rtol=0, atol=1e-12)

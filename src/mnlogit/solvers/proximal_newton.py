@@ -49,6 +49,7 @@ from mnlogit.solvers.coordinate_descent import (
     curvatures_close,
     dense_products,
     linear_predictor,
+    records_buffer,
     softmax_loss,
 )
 from mnlogit.solvers.outer_kernels import weighted_residuals
@@ -167,6 +168,9 @@ class ColumnData:
         ``codes * n + arange(n)``: each row's own class in the flattened class-major
         ``(K, n)`` arrays of dense X (a gather with one flat index instead of a pair:
         the same values, a fifth of the time; row-major arrays use the pair).
+    records : ndarray
+        Sparse X: room for the lasso's row records, reused by every inner solve
+        (:func:`~mnlogit.solvers.coordinate_descent.records_buffer`); else empty.
     """
 
     Xd: Any
@@ -181,6 +185,7 @@ class ColumnData:
     fit_intercept: bool
     rms: FloatArray = field(repr=False)
     picks: IntArray = field(repr=False)
+    records: FloatArray = field(repr=False)
 
     @classmethod
     def from_arrays(
@@ -231,6 +236,7 @@ class ColumnData:
             fit_intercept=bool(fit_intercept),
             rms=rms,
             picks=codes * n + np.arange(n, dtype=np.intp),
+            records=records_buffer(n, int(n_classes)) if sp.issparse(X) else np.empty(0),
         )
 
     @property
@@ -416,7 +422,7 @@ class ColumnData:
             self.fit_intercept, lam[0], lam[1], group, passes,
             curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
             SUPPORT_NEWTON and (self.sparse or SUPPORT_NEWTON_DENSE), self.empty_predictor(),
-            np.zeros((0, K)) if kept is None else kept,
+            np.zeros((0, K)) if kept is None else kept, self.records,
         )  # fmt: skip
         return int(sweeps)
 
