@@ -162,6 +162,26 @@ def test_separation_is_found_past_the_size_cliff(n) -> None:
         model.coef_table()
 
 
+def test_separation_with_run_off_coefficients_past_the_size_cliff() -> None:
+    """A converged fit whose separated coefficients ran far off (probabilities exactly 0:
+    "suspected", so the subset LP is not tried first) past the full LP's size caps: the
+    full LP declines, and the subset LP must still decide (it was skipped once)."""
+    from mnlogit.identification.separation_check import find_separation
+
+    X, y = rare_indicator(110_000)
+    B = np.zeros((3, 3))
+    B[2, 2] = 9.0e5  # the indicator's class-2 coefficient run off, as a fit can leave it
+    eta = np.column_stack([np.ones(len(y)), X]) @ B
+    P = np.exp(eta - eta.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    with pytest.warns(SeparationWarning, match="x1"):
+        found = find_separation(
+            X, y, 3, np.ones(len(y)), True, ["x0", "x1"], np.array([0, 1, 2]), 0,
+            probabilities=P, subset_first=False,
+        )  # fmt: skip
+    assert found is not None and found.kind == "quasi-complete"
+
+
 def test_large_fits_without_separation_stay_quiet() -> None:
     X, y, _ = make_data(n=15_000, p=3, K=3, seed=8)
     with warnings.catch_warnings():

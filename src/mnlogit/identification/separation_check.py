@@ -305,7 +305,8 @@ def find_separation(
     subset_first : bool, default=False
         With ``probabilities``: when the certificate does not decide, try the LP on a
         growing subset of rows before the full LP (a large fit without signs of
-        separation).
+        separation). Without it, the subset LP is still tried after the full LP when that
+        one is over its size caps (a fit with signs of separation past the size cliff).
     column_factor : ndarray of shape (p,), optional
         The fit's column scaling (conditioning of the certificate's products).
 
@@ -328,20 +329,28 @@ def find_separation(
             X, codes, sample_weight, probabilities, fit_intercept, column_factor, samples
         ):
             return None
-    if subset_first and probabilities is not None:
-        # only now: the certificate may have decided
+    def reduced() -> SeparationResult | bool | None:
+        assert probabilities is not None
         if isinstance(probabilities, FitProbabilities):
             scores = probabilities.row_minimum()
         else:
             scores = probabilities.min(axis=1)
-        found = _reduced_separation(
+        return _reduced_separation(
             X, codes, K, sample_weight, fit_intercept, names, labels, ref, scores
         )
+
+    if subset_first and probabilities is not None:
+        # only now: the certificate may have decided
+        found = reduced()
         if found is False:
             return None
     result = detect_separation(
         X, codes, K, sample_weight, fit_intercept, names, labels, reference=ref
     )
+    if not result.checked and found is None and probabilities is not None and not subset_first:
+        # the full LP is over its size caps and the subset was not tried (a fit with signs
+        # of separation past the size cliff, e.g. coefficients run off to 1e5): try it now
+        found = reduced()
     if not result.checked and isinstance(found, SeparationResult):
         result = found  # the full LP is over its size caps: the subset's finding stands
     if not (result.checked and result.separated):
