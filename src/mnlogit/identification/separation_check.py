@@ -329,6 +329,7 @@ def find_separation(
             X, codes, sample_weight, probabilities, fit_intercept, column_factor, samples
         ):
             return None
+
     def reduced() -> SeparationResult | bool | None:
         assert probabilities is not None
         if isinstance(probabilities, FitProbabilities):
