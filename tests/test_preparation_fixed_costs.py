@@ -80,10 +80,16 @@ def test_model_file_written_by_main_passes_its_refit_check(golden, case) -> None
         load(GOLDEN / f"model_{case}.mnlogit").compute_covariance(
             X, np.roll(y, 1), sample_weight=weights
         )
-    # this tree's fit reaches main's coefficients (bit for bit on the machine that wrote
-    # them; other BLAS builds round differently, hence the tolerance)
+    # this tree's fit reaches main's coefficients: closer to them than main's own fit is
+    # to the optimum (a Newton fit to 1e-13). Not bit for bit: both stop at tol = 1e-8 on
+    # the gradient, which determines the coefficients to about 1e-8 here, and a solver
+    # path that changes (issue-speed13's refresh: 6 -> 5 iterations elsewhere) stops
+    # at another point within it (2.5e-9 from main's, which is 1.3e-8 from the optimum)
     fit = MultinomialLogit().fit(X, y, sample_weight=weights)
-    np.testing.assert_allclose(fit.coef_, saved.coef_, rtol=1e-9, atol=1e-12)
+    optimum = MultinomialLogit(solver="newton", tol=1e-13).fit(X, y, sample_weight=weights)
+    accuracy = float(np.abs(saved.coef_ - optimum.coef_).max())
+    assert 0.0 < accuracy < 1e-7
+    assert float(np.abs(fit.coef_ - saved.coef_).max()) <= accuracy
 
 
 def test_unit_class_totals_are_the_weighted_bincount() -> None:

@@ -134,3 +134,46 @@ def test_inner_solve_with_records_is_the_one_without(weighted):
     assert (Wr != 0).sum() > p  # a real support, not all zero
     nonzero, zero, intercepts = model_kkt(data, X64, P, G, g0, W0, b0, Wr, br, lam1, lam2)
     assert max(nonzero, zero, intercepts) <= 1e-9
+
+
+def test_a_reused_buffer_carries_nothing_between_solves():
+    # the records' memory is reused by every inner solve of a fit (ColumnData.records):
+    # filled with NaN and passed through different problems (K = 10 and K = 4, elastic
+    # net, no intercepts, support solves, a capped sweep count), every solve equals the
+    # same solve on fresh memory bit for bit; a buffer too small for the problem and a
+    # misaligned one are not used (fresh records then)
+    problems = [_centre(K=10, seed=3), _centre(K=10, seed=8), _centre(K=4, seed=11)]
+    n, p = problems[0][0].n_rows, problems[0][5].shape[0]
+    store = cd.records_buffer(n, 10)
+    store[:] = np.nan
+
+    def solve(centre, buffer, newton, intercepts, lam2, sweeps):  # type: ignore[no-untyped-def]
+        data, _, P, G, g0, W0, b0 = centre
+        K = P.shape[0]
+        W, b, D = W0.copy(), b0.copy(), data.empty_predictor()
+        D[:] = 0.0
+        args = (
+            data.Xd, data.indptr, data.indices, data.data, True, np.arange(p, dtype=np.intp),
+            data.weights, P, P * data.weights, G, g0, intercepts, np.full(p, 0.004),
+            np.full(p, lam2), False, 10, np.zeros((0, K, K)), data.rms, W, b, D, 1e-12,
+            sweeps, newton, data.empty_predictor(), np.zeros((0, K)),
+        )  # fmt: skip
+        out = cd.cd_quadratic(*args) if buffer is None else cd.cd_quadratic(*args, buffer)
+        return W, b, np.asarray(D), out
+
+    for newton, intercepts, lam2, sweeps in [
+        (False, True, 0.0, 10_000),
+        (True, False, 0.003, 10_000),
+        (False, True, 0.003, 3),
+    ]:
+        for centre in problems + problems[:1]:
+            fresh = solve(centre, None, newton, intercepts, lam2, sweeps)
+            reused = solve(centre, store, newton, intercepts, lam2, sweeps)
+            assert fresh[3] == reused[3]
+            for a, c in zip(fresh[:3], reused[:3], strict=True):
+                np.testing.assert_array_equal(a, c)
+    fresh = solve(problems[0], None, True, True, 0.0, 10_000)
+    for buffer in (np.full(10, np.nan), np.full(n * 24 + 16, np.nan)[1:]):
+        other = solve(problems[0], buffer, True, True, 0.0, 10_000)
+        for a, c in zip(fresh[:3], other[:3], strict=True):
+            np.testing.assert_array_equal(a, c)

@@ -1993,7 +1993,8 @@ def cd_quadratic(
 
     Notes
     -----
-    The lasso's block steps with sparse X (``lasso_blocks`` > 0, not ``group``) keep the
+    The lasso's block steps with sparse X (``lasso_blocks`` > 0, not ``group``, more than
+    ``BLOCK_MIN_CLASSES`` classes) keep the
     numbers a row visit reads in one row-major record per row (:func:`_row_records`):
     ``wP`` is copied in, the predictor change out into ``D`` at the end; every other
     kernel reads the records through strided views of the same array.
@@ -2001,7 +2002,9 @@ def cd_quadratic(
     n = P.shape[1]
     K = P.shape[0]
     winv = _inverse_weights(w)
-    if sparse and lasso_blocks > 0 and not group:
+    # (K <= BLOCK_MIN_CLASSES: every feature takes the per-class steps, which the records
+    # only slow: binary 40k x 4,000 paths 7-10% slower in the lead's review)
+    if sparse and lasso_blocks > 0 and not group and K > BLOCK_MIN_CLASSES:
         R = _row_records(wP, winv, store)
         Dr = R[:, :K].T
         out = _descend(

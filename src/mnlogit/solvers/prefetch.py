@@ -10,6 +10,9 @@ docs/penalties.md, "Thirteenth pass").
 
 With numba, an intrinsic emitting LLVM's ``llvm.prefetch`` (a hint: no effect on any
 value, no fault on any address); without numba, a Python function that does nothing.
+The hint asks for the line to be written (``rw = 1``: the move pass after the class steps
+writes the same records when the feature moves). numba's disk cache keys a kernel on its
+own file: after a change here, delete the caches of the modules that call it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ __all__ = ["prefetch"]
 
 
 if HAVE_NUMBA:  # pragma: no branch - exercised by whichever is installed
+    from llvmlite import ir
     from numba.core import cgutils, types
-    from numba.core.cgutils import ir  # (llvmlite's IR builder, as numba's code uses it)
     from numba.extending import intrinsic
 
     @intrinsic

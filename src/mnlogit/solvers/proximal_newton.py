@@ -170,7 +170,10 @@ class ColumnData:
         the same values, a fifth of the time; row-major arrays use the pair).
     records : ndarray
         Sparse X: room for the lasso's row records, reused by every inner solve
-        (:func:`~mnlogit.solvers.coordinate_descent.records_buffer`); else empty.
+        (:func:`~mnlogit.solvers.coordinate_descent.records_buffer`); else empty. Every
+        inner solve writes it, so one ``ColumnData`` must not serve two solves at once
+        (each :func:`~mnlogit.path.regularization_path` call, so each CV fold, builds its
+        own).
     """
 
     Xd: Any
