@@ -25,7 +25,7 @@ __all__ = ["prefetch"]
 
 
 if HAVE_NUMBA:  # pragma: no branch - exercised by whichever is installed
-    from llvmlite import ir  # type: ignore[import-untyped]
+    from llvmlite import ir
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 
