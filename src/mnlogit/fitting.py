@@ -406,15 +406,21 @@ def _separation_check(
     the full LP runs for small fits and fits that show signs of separation
     (:func:`separation_suspected`), else the LP on a subset of rows grown until it
     decides (starting from the rows with the smallest fitted probabilities, where
-    separated cells show first).
+    separated cells show first). Where the full LP is over its size caps, the subset LP
+    decides for every fit, the suspected ones and those that did not converge included
+    (their probabilities at the last iterate order the rows; they certify nothing).
     """
     if result.converged and _hessian_certifies(data, objective, result.x):
         return None
-    probabilities: FloatArray | FitProbabilities | None = None
     if result.converged:
         # every converged fit tries the certificate first, small ones too (an LP over
         # 5,000 cells and 255 variables took 1-2 s)
-        probabilities = _fit_probabilities(objective, result.x)
+        probabilities: FloatArray | FitProbabilities = _fit_probabilities(objective, result.x)
+    else:
+        # no certificate; the probabilities order the rows of the subset LP, which decides
+        # where the full LP is over its size caps (past them a fit stopped at max_iter on
+        # separated data reported nothing before)
+        probabilities = objective.probabilities(result.x)
     # a large converged fit without signs of separation (so with probabilities) may let
     # the LP on a subset of rows decide
     suspected = separation_suspected(
@@ -435,6 +441,7 @@ def _separation_check(
         probabilities=probabilities,
         subset_first=not suspected,
         column_factor=1.0 / data.column_scale,
+        certify=result.converged,
     )
 
 

@@ -182,6 +182,20 @@ def test_separation_with_run_off_coefficients_past_the_size_cliff() -> None:
     assert found is not None and found.kind == "quasi-complete"
 
 
+def test_separation_is_found_past_the_size_cliff_when_the_fit_stops_early() -> None:
+    """A fit stopped at max_iter (no converged probabilities, so no certificate) past the
+    full LP's size caps: the subset LP, its rows ordered by the last iterate's
+    probabilities, still finds the separation (it reported nothing before)."""
+    X, y = rare_indicator(110_000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = MultinomialLogit(max_iter=1).fit(X, y)
+    assert not model.converged_
+    found = [w for w in caught if issubclass(w.category, SeparationWarning)]
+    assert found and "x1" in str(found[0].message)
+    assert model.separation_ is not None and model.separation_.kind == "quasi-complete"
+
+
 def test_large_fits_without_separation_stay_quiet() -> None:
     X, y, _ = make_data(n=15_000, p=3, K=3, seed=8)
     with warnings.catch_warnings():

@@ -271,6 +271,7 @@ def find_separation(
     probabilities: FloatArray | FitProbabilities | None = None,
     subset_first: bool = False,
     column_factor: FloatArray | None = None,
+    certify: bool = True,
 ) -> SeparationResult | None:
     """Run the separation LP; warn and return the result when the classes are separated.
 
@@ -309,6 +310,10 @@ def find_separation(
         one is over its size caps (a fit with signs of separation past the size cliff).
     column_factor : ndarray of shape (p,), optional
         The fit's column scaling (conditioning of the certificate's products).
+    certify : bool, default=True
+        Look for the certificate with ``probabilities`` (a converged fit's). False: they
+        only order the rows of the subset LP (a fit that did not converge, whose
+        probabilities prove nothing but still point at the separated cells).
 
     Returns
     -------
@@ -323,7 +328,7 @@ def find_separation(
     labels = [str(c) for c in classes.tolist()]
     ref = 0 if reference is None else reference
     found: SeparationResult | bool | None = None
-    if probabilities is not None:
+    if probabilities is not None and certify:
         samples = certificate_samples(X, K, fit_intercept)
         if samples and not_separated(
             X, codes, sample_weight, probabilities, fit_intercept, column_factor, samples
