@@ -345,3 +345,37 @@ def test_subsample_takes_the_compiled_kernel_when_the_full_data_does(monkeypatch
         expected = hessian_by_definition(Y, P[:, 1:], objective.normalized_weights)
         tol = 1e-12 if parent_reaches else 1e-4
         assert_allclose(H, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("p", "off"), [(1, 1), (2, 0), (4, 1), (20, 1), (10, 1), (7, 0)])
+@pytest.mark.parametrize("tile", [8, 13, 192])
+def test_narrow_pair_sums_row_groups_and_column_groups(dtype, p, off, tile):
+    """The kernel's pieces (issue-hess14): the transposed copy in groups of eight rows
+    (tiles of 8, 13 and 192 rows over 411 rows: whole groups, a partial group, a short
+    last tile), the four rows ``h Y_j`` per group of four columns, the strips and the
+    last columns' own triangle (``p1`` = 2, 2, 5, 21, 11 and 7: no ``4 x 4`` tile, one
+    or two columns past a multiple of four, padded tiles), float32 rows summed in
+    float64 and a row-strided ``X`` (read in place), against ``Yᵀ diag(h_ab) Y`` by
+    NumPy."""
+    rng = np.random.default_rng(p + 31 * off)
+    n, K = 411, 5
+    X = rng.normal(size=(2 * n, p))[::2].astype(dtype)  # rows 2p apart
+    P1 = rng.dirichlet(np.ones(K), n)[:, 1:]
+    w = rng.uniform(0.2, 3.0, n)
+    cf = rng.uniform(0.5, 2.0, p)
+    Xs = X.astype(np.float64) * cf
+    Y = np.column_stack([np.ones(n), Xs]) if off else Xs
+    p1 = Y.shape[1]
+    width = -(-p1 // 4) * 4
+    acc = np.zeros((10, width, width))
+    hessian_module.narrow_pair_sums(X, cf, P1, w, off, tile, acc)
+    assert not acc[:, p1:].any() and not acc[:, :, p1:].any()
+    q = 0
+    for a in range(K - 1):
+        for b in range(a, K - 1):
+            h = w * P1[:, a] * ((a == b) - P1[:, b])
+            expected = Y.T @ (h[:, None] * Y)
+            scale = np.abs(expected).max()
+            assert_allclose(np.triu(acc[q, :p1, :p1]), np.triu(expected), rtol=1e-12, atol=1e-14 * scale)
+            q += 1

@@ -123,8 +123,13 @@ NARROW_BINARY_MAX_COLUMNS = 48
 #: it can gain. 2M x 10, K = 4 is 3.9e9; 100k x 20, K = 5 1.6e9; 20k x 50, K = 6 1.9e9.
 NARROW_MIN_WORK = 10**9
 #: Rows of the compiled kernel's tiles (``Y`` transposed, ``(p1, tile)``, and the pair
-#: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them).
-NARROW_TILE_ROWS = 128
+#: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them). 128 before
+#: issue-hess14, whose kernel holds four rows of ``h Y`` rather than ``p1``: kernel alone,
+#: one thread, min of 6 rounds, 128 / 192 / 256 rows: 100k x 20, K = 5 17.7 / 16.9 /
+#: 17.1 ms; 12.5k x 20, K = 5 1.96 / 1.89 / 1.91; float32 62.5k x 50, K = 3 16.6 / 15.7 /
+#: 15.3; float32 125k x 10, K = 4 5.99 / 5.60 / 5.61 (the kernel before: 18.2, 2.02,
+#: 19.0, 6.30).
+NARROW_TILE_ROWS = 192
 #: Rows are split over :func:`~mnlogit.objective.threads.row_threads` Python threads
 #: (each its own partial sum) only when every thread gets at least this many sub-blocks.
 SPLIT_MIN_BLOCKS = 8
@@ -584,29 +589,79 @@ _STRIP_MAX_REMAINDER = 2
 
 
 @compiled
-def _remainder_columns(T: Any, Y: Any, m: int, full: int, p1: int, acc: Any) -> None:
-    """:func:`narrow_pair_sums`' columns ``full .. p1-1`` (the last ``p1 % 4``) of one pair:
-    strips of four rows ``T_j`` against each column ``Y_c`` (four sums, five loads), then
-    their own upper triangle -- not ``4 x 4`` tiles over the zero padding. Adds to
-    ``acc`` (``(q, q)``) entries ``(j, c)``, ``j <= c``, over the first ``m`` rows."""
+def _transposed_tile(X: Any, scale: Any, s: int, m: int, off: int, Y: Any) -> None:
+    """Rows ``s .. s+m-1`` of ``X``, columns scaled, into ``Y[off:off+p, :m]`` (transposed,
+    float64), eight rows at a time: each column's eight values go to eight consecutive
+    entries of its row of ``Y`` (one row at a time wrote a value per row of ``Y``, 1 KiB
+    apart: 100k x 20 1.4 -> 0.8 ms, 400k x 10 7.0 -> 2.8 ms, 200k x 50 18 -> 11 ms)."""
+    p = X.shape[1]
+    m8 = m - m % 8
+    for r0 in range(0, m8, 8):
+        b = s + r0
+        for j in range(p):
+            f = scale[j]
+            row = j + off
+            Y[row, r0] = X[b, j] * f
+            Y[row, r0 + 1] = X[b + 1, j] * f
+            Y[row, r0 + 2] = X[b + 2, j] * f
+            Y[row, r0 + 3] = X[b + 3, j] * f
+            Y[row, r0 + 4] = X[b + 4, j] * f
+            Y[row, r0 + 5] = X[b + 5, j] * f
+            Y[row, r0 + 6] = X[b + 6, j] * f
+            Y[row, r0 + 7] = X[b + 7, j] * f
+    for r in range(m8, m):
+        for j in range(p):
+            Y[j + off, r] = X[s + r, j] * scale[j]
+
+
+@compiled
+def _pair_weights(P: Any, w: Any, s: int, m: int, h: Any) -> None:
+    """``h[q, :m]``: the weights ``w P_a (δ_ab − P_b)`` of rows ``s .. s+m-1`` for each pair
+    ``a <= b`` (row-major order ``q``)."""
+    k1 = P.shape[1]
+    q = 0
+    for a in range(k1):
+        for b in range(a, k1):
+            if a == b:
+                for r in range(m):
+                    pa = P[s + r, a]
+                    h[q, r] = w[s + r] * pa * (1.0 - pa)
+            else:
+                for r in range(m):
+                    h[q, r] = -w[s + r] * P[s + r, a] * P[s + r, b]
+            q += 1
+
+
+@compiled
+def _remainder_strips(T: Any, Y: Any, m: int, j: int, full: int, p1: int, acc: Any) -> None:
+    """:func:`narrow_pair_sums`' columns ``full .. p1-1`` (the last ``p1 % 4``) against the
+    four rows ``T`` (``h Y_j .. h Y_{j+3}`` of one pair): a strip of four sums (five loads)
+    for each such column ``Y_c``, not ``4 x 4`` tiles over the zero padding. Adds to ``acc``
+    (``(q, q)``) entries ``(j .. j+3, c)`` over the first ``m`` rows."""
     for c in range(full, p1):
-        for j in range(0, full, 4):
-            c0 = c1 = c2 = c3 = 0.0
-            for r in range(m):
-                y = Y[c, r]
-                c0 += T[j, r] * y
-                c1 += T[j + 1, r] * y
-                c2 += T[j + 2, r] * y
-                c3 += T[j + 3, r] * y
-            acc[j, c] += c0
-            acc[j + 1, c] += c1
-            acc[j + 2, c] += c2
-            acc[j + 3, c] += c3
-        for j in range(full, c + 1):
+        c0 = c1 = c2 = c3 = 0.0
+        for r in range(m):
+            y = Y[c, r]
+            c0 += T[0, r] * y
+            c1 += T[1, r] * y
+            c2 += T[2, r] * y
+            c3 += T[3, r] * y
+        acc[j, c] += c0
+        acc[j + 1, c] += c1
+        acc[j + 2, c] += c2
+        acc[j + 3, c] += c3
+
+
+@compiled
+def _remainder_triangle(hq: Any, Y: Any, m: int, full: int, p1: int, acc: Any) -> None:
+    """The upper triangle of the last ``p1 - full`` columns of one pair, ``Σ h Y_i Y_c``
+    (``full <= i <= c < p1``) over the first ``m`` rows, added to ``acc`` (``(q, q)``)."""
+    for i in range(full, p1):
+        for c in range(i, p1):
             c0 = 0.0
             for r in range(m):
-                c0 += T[j, r] * Y[c, r]
-            acc[j, c] += c0
+                c0 += hq[r] * Y[i, r] * Y[c, r]
+            acc[i, c] += c0
 
 
 @compiled
@@ -617,15 +672,18 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
     ``h_aa = w P_a (1 - P_a)``, ``h_ab = -w P_a P_b``. The rows are walked in tiles of
     ``tile`` rows: each tile's ``Y`` is copied transposed and scaled (float64 whatever
     ``X``'s float dtype; scaled before the products, as in the wide kernel, so that a
-    column near 1e200 with its factor near 1e-200 does not overflow) beside its pair
-    weights; then for each pair, ``T = h_ab Y`` and the products ``T_j · Y_l`` along the
-    tile's rows (contiguous, vectorized by the compiler) for ``4 x 4`` tiles of ``(j, l)``
-    on and above the diagonal, sixteen sums kept in registers (eight loads for sixteen
-    multiply-adds; written out, as a call per tile measured 5-10% slower). When
-    ``p1 % 4`` is 1 or 2 (:data:`_STRIP_MAX_REMAINDER`), the last columns take strips of
-    four rows by one column and their own upper triangle (:func:`_remainder_columns`), not
-    tiles over zero padding (``p1 = 21``: 261 products a row and pair instead of 336;
-    issue-speed11); otherwise the columns are padded with zeros to a multiple of four.
+    column near 1e200 with its factor near 1e-200 does not overflow;
+    :func:`_transposed_tile`) beside its pair weights; then for each pair and each group
+    of four columns ``j``, ``T = h_ab Y_j`` (four rows) and the products ``T_i · Y_l``
+    along the tile's rows (contiguous, vectorized by the compiler) for the ``4 x 4``
+    tiles of ``(j, l)`` on and above the diagonal, sixteen sums kept in registers (eight
+    loads for sixteen multiply-adds; written out, as a call per tile measured 5-10%
+    slower). ``T`` holds four rows, not the pair's ``p1`` (issue-hess14: less of L1
+    taken beside ``Y``). When ``p1 % 4`` is 1 or 2 (:data:`_STRIP_MAX_REMAINDER`), the
+    last columns take strips of four rows by one column and their own upper triangle
+    (:func:`_remainder_strips`, :func:`_remainder_triangle`), not tiles over zero padding (``p1 = 21``: 261 products
+    a row and pair instead of 336; issue-speed11); otherwise the columns are padded with
+    zeros to a multiple of four.
 
     Parameters
     ----------
@@ -657,36 +715,24 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
     full = p1 - p1 % 4 if p1 % 4 <= _STRIP_MAX_REMAINDER else width
     Y = np.zeros((width, tile))  # rows >= p1 stay zero
     h = np.empty((npair, tile))
-    T = np.zeros((width, tile))
+    T = np.empty((4, tile))
     for s in range(0, n, tile):
         m = min(tile, n - s)
         if off:
             Y[0, :m] = 1.0
-        for r in range(m):
-            for j in range(p):
-                Y[j + off, r] = X[s + r, j] * scale[j]
-        q = 0
-        for a in range(k1):
-            for b in range(a, k1):
-                if a == b:
-                    for r in range(m):
-                        pa = P[s + r, a]
-                        h[q, r] = w[s + r] * pa * (1.0 - pa)
-                else:
-                    for r in range(m):
-                        h[q, r] = -w[s + r] * P[s + r, a] * P[s + r, b]
-                q += 1
+        _transposed_tile(X, scale, s, m, off, Y)
+        _pair_weights(P, w, s, m, h)
         for q in range(npair):
-            for j in range(p1):
-                for r in range(m):
-                    T[j, r] = h[q, r] * Y[j, r]
             for j in range(0, full, 4):
+                for i in range(4):
+                    for r in range(m):
+                        T[i, r] = h[q, r] * Y[j + i, r]
                 for l in range(j, full, 4):
                     c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
                     c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0
                     for r in range(m):
                         y0, y1, y2, y3 = Y[l, r], Y[l + 1, r], Y[l + 2, r], Y[l + 3, r]
-                        t0, t1, t2, t3 = T[j, r], T[j + 1, r], T[j + 2, r], T[j + 3, r]
+                        t0, t1, t2, t3 = T[0, r], T[1, r], T[2, r], T[3, r]
                         c00 += t0 * y0
                         c01 += t0 * y1
                         c02 += t0 * y2
@@ -719,4 +765,5 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
                     acc[q, j + 3, l + 1] += c31
                     acc[q, j + 3, l + 2] += c32
                     acc[q, j + 3, l + 3] += c33
-            _remainder_columns(T, Y, m, full, p1, acc[q])
+                _remainder_strips(T, Y, m, j, full, p1, acc[q])
+            _remainder_triangle(h[q], Y, m, full, p1, acc[q])
