@@ -377,5 +377,7 @@ def test_narrow_pair_sums_row_groups_and_column_groups(dtype, p, off, tile):
             h = w * P1[:, a] * ((a == b) - P1[:, b])
             expected = Y.T @ (h[:, None] * Y)
             scale = np.abs(expected).max()
-            assert_allclose(np.triu(acc[q, :p1, :p1]), np.triu(expected), rtol=1e-12, atol=1e-14 * scale)
+            assert_allclose(
+                np.triu(acc[q, :p1, :p1]), np.triu(expected), rtol=1e-12, atol=1e-14 * scale
+            )
             q += 1
