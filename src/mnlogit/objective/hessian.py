@@ -535,15 +535,17 @@ def _narrow_loss_hessian(
     acc = parts[0]
     for part in parts[1:]:
         acc += part
+    # every pair's upper triangle mirrored at once (not two triu calls a pair: 0.2 ms of a
+    # 6,250-row Hessian with K = 5, p = 20; issue-hess14)
+    upper = np.triu(acc[:, :p1, :p1])
+    blocks = upper + np.triu(upper, 1).transpose(0, 2, 1)
     H = np.empty((m, m))
+    H4 = H.reshape(k1, p1, k1, p1)
     for q, (a, b) in enumerate(pairs):
-        upper = np.triu(acc[q, :p1, :p1])
-        block = upper + np.triu(upper, 1).T
-        H[a * p1 : (a + 1) * p1, b * p1 : (b + 1) * p1] = block
-        H[b * p1 : (b + 1) * p1, a * p1 : (a + 1) * p1] = block
+        H4[a, :, b] = blocks[q]
+        H4[b, :, a] = blocks[q]
     if T is None:
         return H
-    H4 = H.reshape(k1, p1, k1, p1)
     out = np.asarray(np.einsum("ac,cidj,bd->aibj", T, H4, T, optimize=True)).reshape(m, m)
     upper = np.triu(out)  # exactly symmetric, as the other kernels' results
     return upper + np.triu(upper, 1).T
