@@ -350,7 +350,9 @@ def test_subsample_takes_the_compiled_kernel_when_the_full_data_does(monkeypatch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(("p", "off"), [(1, 1), (2, 0), (4, 1), (20, 1), (10, 1), (7, 0)])
 @pytest.mark.parametrize("tile", [8, 13, 192])
-def test_narrow_pair_sums_row_groups_and_column_groups(dtype, p, off, tile):
+def test_narrow_pair_sums_row_groups_and_column_groups(
+    dtype: type, p: int, off: int, tile: int
+) -> None:
     """The kernel's pieces (issue-hess14): the transposed copy in groups of eight rows
     (tiles of 8, 13 and 192 rows over 411 rows: whole groups, a partial group, a short
     last tile), the four rows ``h Y_j`` per group of four columns, the strips and the
