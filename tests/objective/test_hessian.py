@@ -362,7 +362,8 @@ def test_narrow_pair_sums_row_groups_and_column_groups(
     NumPy."""
     rng = np.random.default_rng(p + 31 * off)
     n, K = 411, 5
-    X = rng.normal(size=(2 * n, p))[::2].astype(dtype)  # rows 2p apart
+    X: np.ndarray = rng.normal(size=(2 * n, p)).astype(dtype)[::2]  # rows 2p apart
+    assert not X.flags.c_contiguous
     P1 = rng.dirichlet(np.ones(K), n)[:, 1:]
     w = rng.uniform(0.2, 3.0, n)
     cf = rng.uniform(0.5, 2.0, p)
