@@ -278,11 +278,11 @@ def test_load_compiled_kernel_loads_it_without_changing_results(monkeypatch):
 @pytest.mark.parametrize("p", [3, 4, 5, 6, 9, 10])
 @pytest.mark.parametrize("intercept", [False, True])
 def test_narrow_kernel_every_column_remainder(p, intercept):
-    """Every ``p1 % 4`` (the last columns by strips for 1 and 2, by padded tiles for 3)
-    against the definition (numpy, block by block), with a column scaling and weights."""
-    from mnlogit.objective.hessian import _STRIP_MAX_REMAINDER, _narrow_loss_hessian, _row_slices
+    """Every ``p1 % 4`` (the last column with each group's last tile for 1, by strips for
+    2, by ``4 x 3`` tiles and a triangle of three for 3) against the definition (numpy,
+    block by block), with a column scaling and weights."""
+    from mnlogit.objective.hessian import _narrow_loss_hessian, _row_slices
 
-    assert _STRIP_MAX_REMAINDER == 2
     rng = np.random.default_rng(p)
     n, K = 301, 4
     X = rng.normal(size=(n, p))
@@ -348,7 +348,9 @@ def test_subsample_takes_the_compiled_kernel_when_the_full_data_does(monkeypatch
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("p", "off"), [(1, 1), (2, 0), (4, 1), (20, 1), (10, 1), (7, 0)])
+@pytest.mark.parametrize(
+    ("p", "off"), [(1, 1), (2, 0), (4, 1), (20, 1), (10, 1), (7, 0), (3, 0), (6, 1)]
+)
 @pytest.mark.parametrize("tile", [8, 13, 192])
 def test_narrow_pair_sums_row_groups_and_column_groups(
     dtype: type, p: int, off: int, tile: int
@@ -356,8 +358,8 @@ def test_narrow_pair_sums_row_groups_and_column_groups(
     """The kernel's pieces (issue-hess14): the transposed copy in groups of eight rows
     (tiles of 8, 13 and 192 rows over 411 rows: whole groups, a partial group, a short
     last tile), the four rows ``h Y_j`` per group of four columns, the strips and the
-    last columns' own triangle (``p1`` = 2, 2, 5, 21, 11 and 7: no ``4 x 4`` tile, one
-    or two columns past a multiple of four, padded tiles), float32 rows summed in
+    last columns' own triangle (``p1`` = 2, 2, 5, 21, 11, 7, 3 and 7: no ``4 x 4`` tile,
+    one, two or three columns past a multiple of four), float32 rows summed in
     float64 and a row-strided ``X`` (read in place), against ``Yᵀ diag(h_ab) Y`` by
     NumPy."""
     rng = np.random.default_rng(p + 31 * off)

@@ -582,14 +582,6 @@ def _row_slices(P: FloatArray) -> ProbabilityRows:
     return lambda start, stop: P[start:stop]
 
 
-#: :func:`narrow_pair_sums` takes the last ``p1 % 4`` columns by strips when there are at
-#: most this many, else ``4 x 4`` tiles over the zero padding as before issue-speed11
-#: (kernel alone, one thread, best of 3: 100k x 20, K = 5 (``p1 % 4 = 1``) 0.019 -> 0.016 s;
-#: 100k x 21 (2) 0.019 -> 0.018; with strips for three columns 2M x 10, K = 4 0.092 -> 0.096
-#: and 400k x 50, K = 3 0.110 -> 0.112: slower). A module constant: numba compiles it in.
-_STRIP_MAX_REMAINDER = 2
-
-
 @compiled
 def _transposed_tile(X: Any, scale: Any, s: int, m: int, off: int, Y: Any) -> None:
     """Rows ``s .. s+m-1`` of ``X``, columns scaled, into ``Y[off:off+p, :m]`` (transposed,
@@ -715,6 +707,60 @@ def _remainder_triangle(hq: Any, Y: Any, m: int, full: int, p1: int, acc: Any) -
 
 
 @compiled
+def _tile_and_three(T: Any, Y: Any, m: int, j: int, l: int, acc: Any) -> None:
+    """:func:`narrow_pair_sums`' group of four columns ``j`` against the three columns
+    ``l .. l+2 = p1-3 .. p1-1`` past a multiple of four: twelve sums from seven loads, not a
+    ``4 x 4`` tile over a zero column (issue-hess14). Adds to ``acc`` (``(q, q)``) over the
+    first ``m`` rows."""
+    c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = 0.0
+    for r in range(m):
+        y0, y1, y2 = Y[l, r], Y[l + 1, r], Y[l + 2, r]
+        t0, t1, t2, t3 = T[0, r], T[1, r], T[2, r], T[3, r]
+        c00 += t0 * y0
+        c01 += t0 * y1
+        c02 += t0 * y2
+        c10 += t1 * y0
+        c11 += t1 * y1
+        c12 += t1 * y2
+        c20 += t2 * y0
+        c21 += t2 * y1
+        c22 += t2 * y2
+        c30 += t3 * y0
+        c31 += t3 * y1
+        c32 += t3 * y2
+    for i, (s0, s1, s2) in enumerate(
+        ((c00, c01, c02), (c10, c11, c12), (c20, c21, c22), (c30, c31, c32))
+    ):
+        acc[j + i, l] += s0
+        acc[j + i, l + 1] += s1
+        acc[j + i, l + 2] += s2
+
+
+@compiled
+def _triangle_of_three(hq: Any, Y: Any, m: int, l: int, acc: Any) -> None:
+    """The upper triangle of the last three columns ``l .. l+2`` of one pair,
+    ``Σ h Y_i Y_c``, six sums in one pass over the first ``m`` rows (not a ``4 x 4`` tile
+    over a zero column), added to ``acc`` (``(q, q)``)."""
+    c00 = c01 = c02 = c11 = c12 = c22 = 0.0
+    for r in range(m):
+        y0, y1, y2 = Y[l, r], Y[l + 1, r], Y[l + 2, r]
+        h = hq[r]
+        t0, t1, t2 = h * y0, h * y1, h * y2
+        c00 += t0 * y0
+        c01 += t0 * y1
+        c02 += t0 * y2
+        c11 += t1 * y1
+        c12 += t1 * y2
+        c22 += t2 * y2
+    acc[l, l] += c00
+    acc[l, l + 1] += c01
+    acc[l, l + 2] += c02
+    acc[l + 1, l + 1] += c11
+    acc[l + 1, l + 2] += c12
+    acc[l + 2, l + 2] += c22
+
+
+@compiled
 def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, acc: Any) -> None:
     """Add ``Yᵀ diag(h_ab) Y`` of a block of rows to ``acc`` (at least the upper triangles).
 
@@ -729,13 +775,13 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
     tiles of ``(j, l)`` on and above the diagonal, sixteen sums kept in registers (eight
     loads for sixteen multiply-adds; written out, as a call per tile measured 5-10%
     slower). ``T`` holds four rows, not the pair's ``p1`` (issue-hess14: less of L1
-    taken beside ``Y``). When ``p1 % 4`` is 2 (:data:`_STRIP_MAX_REMAINDER`), the last
-    columns take strips of four rows by one column (:func:`_remainder_strips`) and their
-    own upper triangle (:func:`_remainder_triangle`), not tiles over zero padding
-    (issue-speed11); when it is 1, the last column is summed with each group's last
-    tile (:func:`_tile_and_column`, issue-hess14; ``p1 = 21``: 261 products a row and
-    pair instead of 336); when it is 3, the columns are padded with zeros to a multiple
-    of four.
+    taken beside ``Y``). The last ``p1 % 4`` columns take no ``4 x 4`` tiles over zero
+    padding: one is summed with each group's last tile (:func:`_tile_and_column`,
+    issue-hess14; ``p1 = 21``: 261 products a row and pair instead of 336); two take
+    strips of four rows by one column (:func:`_remainder_strips`, issue-speed11) and their
+    own upper triangle (:func:`_remainder_triangle`); three a ``4 x 3`` tile per group
+    (:func:`_tile_and_three`) and their triangle in one pass
+    (:func:`_triangle_of_three`, issue-hess14; before, padded tiles).
 
     Parameters
     ----------
@@ -764,8 +810,9 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
         raise ValueError("acc must be (K(K-1)/2, q, q) with q >= p1 a multiple of 4")
     p1 = p + off
     # columns in whole 4 x 4 tiles; the rest by strips where that saves products
-    full = p1 - p1 % 4 if p1 % 4 <= _STRIP_MAX_REMAINDER else width
-    Y = np.zeros((width, tile))  # rows >= p1 stay zero
+    full = p1 - p1 % 4
+    three = p1 % 4 == 3
+    Y = np.zeros((width, tile))  # rows >= p1 are never read
     h = np.empty((npair, tile))
     T = np.empty((4, tile))
     for s in range(0, n, tile):
@@ -821,6 +868,11 @@ def narrow_pair_sums(X: Any, scale: Any, P: Any, w: Any, off: int, tile: int, ac
                     acc[q, j + 3, l + 3] += c33
                 if lend < full:
                     _tile_and_column(T, Y, m, j, lend, full, acc[q])
+                elif three:
+                    _tile_and_three(T, Y, m, j, full, acc[q])
                 else:
                     _remainder_strips(T, Y, m, j, full, p1, acc[q])
-            _remainder_triangle(h[q], Y, m, full, p1, acc[q])
+            if three:
+                _triangle_of_three(h[q], Y, m, full, acc[q])
+            else:
+                _remainder_triangle(h[q], Y, m, full, p1, acc[q])
