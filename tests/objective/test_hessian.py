@@ -386,3 +386,39 @@ def test_narrow_pair_sums_row_groups_and_column_groups(
                 np.triu(acc[q, :p1, :p1]), np.triu(expected), rtol=1e-12, atol=1e-14 * scale
             )
             q += 1
+
+
+@pytest.mark.parametrize(("p", "off"), [(1, 0), (7, 1), (8, 0), (12, 0)])
+@pytest.mark.parametrize("n", [1, 5, 8, 203])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_narrow_pair_sums_whole_groups_few_rows_and_zero_weights(
+    p: int, off: int, n: int, order: str
+) -> None:
+    """The cases the row- and column-group test leaves out (the review of issue-hess14):
+    ``p1 = 1`` (one column, no tile), ``p1`` a multiple of four (whole ``4 x 4`` tiles
+    only), fewer rows than one group of eight, a Fortran-ordered ``X`` and rows of zero
+    weight, against ``Yᵀ diag(h_ab) Y`` by NumPy; the padding is left as it was."""
+    rng = np.random.default_rng(7 * p + n + off)
+    K = 4
+    X = np.asarray(rng.normal(size=(n, p)), order=order)
+    P1 = rng.dirichlet(np.ones(K), n)[:, 1:]
+    w = rng.uniform(0.2, 3.0, n)
+    w[::3] = 0.0
+    cf = rng.uniform(0.5, 2.0, p)
+    Y = np.column_stack([np.ones(n), X * cf]) if off else X * cf
+    p1 = Y.shape[1]
+    width = -(-p1 // 4) * 4 + 4  # wider than needed: the padding must stay as it was
+    acc = np.full((6, width, width), 7.0)
+    acc[:, :p1, :p1] = 0.0
+    hessian_module.narrow_pair_sums(X, cf, P1, w, off, 192, acc)
+    assert np.all(acc[:, p1:] == 7.0) and np.all(acc[:, :, p1:] == 7.0)
+    q = 0
+    for a in range(K - 1):
+        for b in range(a, K - 1):
+            h = w * P1[:, a] * ((a == b) - P1[:, b])
+            expected = Y.T @ (h[:, None] * Y)
+            scale = max(np.abs(expected).max(), 1e-300)
+            assert_allclose(
+                np.triu(acc[q, :p1, :p1]), np.triu(expected), rtol=1e-12, atol=1e-14 * scale
+            )
+            q += 1

@@ -122,8 +122,9 @@ NARROW_BINARY_MAX_COLUMNS = 48
 #: the BLAS kernels take about 25 ms or less, so a small one-off fit would pay more than
 #: it can gain. 2M x 10, K = 4 is 3.9e9; 100k x 20, K = 5 1.6e9; 20k x 50, K = 6 1.9e9.
 NARROW_MIN_WORK = 10**9
-#: Rows of the compiled kernel's tiles (``Y`` transposed, ``(p1, tile)``, and the pair
-#: weights ``(pairs, tile)`` stay in L1/L2 while every product reads them). 128 before
+#: Rows of the compiled kernel's tiles (``Y`` transposed, ``(width, tile)``, the four
+#: rows ``h Y_j`` of a column group, ``(4, tile)``, and the pair weights ``(pairs, tile)``
+#: stay in L1/L2 while every product reads them). 128 before
 #: issue-hess14, whose kernel holds four rows of ``h Y`` rather than ``p1``: kernel alone,
 #: one thread, min of 6 rounds, 128 / 192 / 256 rows: 100k x 20, K = 5 17.7 / 16.9 /
 #: 17.1 ms; 12.5k x 20, K = 5 1.96 / 1.89 / 1.91; float32 62.5k x 50, K = 3 16.6 / 15.7 /
@@ -535,8 +536,8 @@ def _narrow_loss_hessian(
     acc = parts[0]
     for part in parts[1:]:
         acc += part
-    # every pair's upper triangle mirrored at once (not two triu calls a pair: 0.2 ms of a
-    # 6,250-row Hessian with K = 5, p = 20; issue-hess14)
+    # every pair's upper triangle mirrored at once (not two triu calls a pair: 0.12-0.13
+    # -> 0.03-0.06 ms a Hessian with K = 5, p = 20; issue-hess14)
     upper = np.triu(acc[:, :p1, :p1])
     blocks = upper + np.triu(upper, 1).transpose(0, 2, 1)
     H = np.empty((m, m))
