@@ -1183,10 +1183,11 @@ def _pair_products(AB: Any, K: int, H: Any) -> None:
     """The upper triangle of ``H`` (K, K) from ``AB`` (2 E, r) (:func:`_lasso_block`'s rows
     ``a_k`` = ``AB[k]`` and ``b_k`` = ``AB[E + k]``, ``E`` even, the rows from ``K`` on
     zero): ``H[k, k] = sum a_k (1 - b_k)`` (not ``sum a_k - sum a_k b_k``: no cancellation
-    where ``p`` is near 1), ``H[k, m] = -sum a_k b_m`` for ``m > k``. Two rows of ``a``
-    against two of ``b`` per pass over the ``r`` columns: four sums per two pairs of loads
-    (the 5,000 block Hessians of the sparse benchmark's captured call 96, timed alone:
-    7.7-8.0 -> 5.8-6.2 ms, with one gathered array instead of two)."""
+    where ``p`` is near 1; it is the curvature ``h[j, k]`` too), ``H[k, m] = -sum a_k b_m``
+    for ``m > k``. Two rows of ``a`` against two of ``b`` per pass over the ``r`` columns:
+    four products per four loads instead of one per two (the 5,000 block Hessians of the
+    sparse benchmark's captured call 96, timed alone: 7.7-8.6 -> 5.8-6.3 ms, with one
+    gathered array instead of two; docs/penalties.md, "Fourteenth pass")."""
     E = AB.shape[0] // 2
     r = AB.shape[1]
     for k in range(0, E, 2):
