@@ -120,7 +120,9 @@ def test_inner_solve_with_records_is_the_one_without(weighted):
             sweeps, _ = cd.cd_quadratic(*args, wP, *rest, *tail)
         else:
             pd, winv = np.zeros(n), cd._inverse_weights(data.weights)
-            sweeps, _ = cd._descend(*args, wP, *rest, *tail, pd, winv, np.zeros((0, 0)))
+            sweeps, _ = cd._descend(
+                *args, wP, *rest, *tail, pd, winv, np.zeros((0, 0)), np.zeros(0)
+            )
         return W, b, np.asarray(D), int(sweeps)
 
     Wr, br, Dr, sr = solve(True)
@@ -137,14 +139,17 @@ def test_inner_solve_with_records_is_the_one_without(weighted):
 
 
 def test_a_reused_buffer_carries_nothing_between_solves():
-    # the records' memory is reused by every inner solve of a fit (ColumnData.records):
-    # filled with NaN and passed through different problems (K = 10 and K = 4, elastic
-    # net, no intercepts, support solves, a capped sweep count), every solve equals the
-    # same solve on fresh memory bit for bit; a buffer too small for the problem and a
-    # misaligned one are not used (fresh records then)
+    # the records' memory, and after it the snapshots' and block Hessians' (the scratch),
+    # is reused by every inner solve of a fit (ColumnData.records): filled with NaN and
+    # passed through different problems (K = 10 and K = 4, elastic net, no intercepts,
+    # support solves, a capped sweep count), every solve equals the same solve on fresh
+    # memory bit for bit; a buffer too small for the problem and a misaligned one are not
+    # used (fresh records then), nor the scratch's part too small for the block Hessians
     problems = [_centre(K=10, seed=3), _centre(K=10, seed=8), _centre(K=4, seed=11)]
     n, p = problems[0][0].n_rows, problems[0][5].shape[0]
-    store = cd.records_buffer(n, 10)
+    store = cd.records_buffer(n, 10, p, p)
+    scratch = store[n * 24 + 8 :]
+    assert scratch.size == 3 * (10 * n + n + p * 10) + p * 100
     store[:] = np.nan
 
     def solve(centre, buffer, newton, intercepts, lam2, sweeps):  # type: ignore[no-untyped-def]
@@ -172,8 +177,14 @@ def test_a_reused_buffer_carries_nothing_between_solves():
             assert fresh[3] == reused[3]
             for a, c in zip(fresh[:3], reused[:3], strict=True):
                 np.testing.assert_array_equal(a, c)
+    # the snapshots (D's and pd's at the start, then W's) and the block Hessians (at the
+    # scratch's end) were written there, not in fresh memory
+    assert not np.isnan(scratch[: 3 * 10 * n]).any()
+    assert not np.isnan(scratch[-p * 100 :]).all()
     fresh = solve(problems[0], None, True, True, 0.0, 10_000)
-    for buffer in (np.full(10, np.nan), np.full(n * 24 + 16, np.nan)[1:]):
+    short = np.full(n * 24 + 8 + 3 * (10 * n + n + p * 10) + p * 100 - 1, np.nan)
+    for buffer in (np.full(10, np.nan), np.full(n * 24 + 16, np.nan)[1:], short):
         other = solve(problems[0], buffer, True, True, 0.0, 10_000)
         for a, c in zip(fresh[:3], other[:3], strict=True):
             np.testing.assert_array_equal(a, c)
+    assert np.isnan(short[-p * 100 + 1 :]).all()  # the block Hessians did not fit: fresh

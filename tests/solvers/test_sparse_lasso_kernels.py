@@ -46,10 +46,11 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("K", [6, 5, 3])  # (odd K: the products' padding row)
 @pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
-def test_block_hessian_is_the_loss_hessian_of_the_feature(sparse, dtype, weighted):
-    data, X64, P = _centre(sparse, dtype, weighted)
-    K, p = P.shape[0], X64.shape[1]
+def test_block_hessian_is_the_loss_hessian_of_the_feature(sparse, dtype, weighted, K):
+    data, X64, P = _centre(sparse, dtype, weighted, K=K)
+    p = X64.shape[1]
     wP = P * data.weights
     H = np.full((K, K), np.nan)
     # sparse X: also from the row records (w p gathered from them; wP their view)

@@ -493,18 +493,36 @@ def _block_move_weighted(
 LINE_DOUBLES = 8
 
 
-def records_buffer(n: int, K: int) -> Any:
+def records_buffer(n: int, K: int, p: int = 0, blocks: int = 0) -> Any:
     """Room for the row records of ``n`` rows and ``K`` classes (:func:`_row_records`), to
     be kept and passed to every :func:`cd_quadratic` of a fit (memory mapped once: a fresh
     3.8 MB array per inner solve cost 1.6-1.8 ms in page faults on the sparse benchmark,
-    0.2 ms to fill a reused one).
+    0.2 ms to fill a reused one); after them, room for the inner solve's other large
+    arrays (:func:`_scratch_size`): the snapshots of Anderson's extrapolation for up to
+    ``p`` features and the block Hessians of up to ``blocks`` features (the sparse
+    benchmark's late inner solves took about 2,400 fresh pages, 10 MB, each for these).
 
     Returns
     -------
-    ndarray of shape (n * r + LINE_DOUBLES,)
-        Uninitialized float64.
+    ndarray of shape (n * r + LINE_DOUBLES + s,)
+        Uninitialized float64 (untouched memory costs nothing until used).
     """
-    return np.empty(n * _record_width(K) + LINE_DOUBLES)
+    return np.empty(n * _record_width(K) + LINE_DOUBLES + _scratch_size(n, K, p, blocks))
+
+
+def _scratch_size(n: int, K: int, p: int, blocks: int) -> int:
+    """Doubles of the inner solve's reusable arrays (:func:`_start_and_snapshots`,
+    :func:`_model_curvatures`): ``ANDERSON_DEPTH + 1`` snapshots of ``D`` (K n), ``pd``
+    (n) and ``p`` features' coefficients (p K), then ``blocks`` block Hessians (K K)."""
+    return (ANDERSON_DEPTH + 1) * (K * n + n + p * K) + blocks * K * K
+
+
+@compiled
+def _room(scratch: Any, at: int, size: int) -> Any:
+    """``scratch[at : at + size]`` (size,) when it lies inside ``scratch``, else a new array."""
+    if at >= 0 and at + size <= scratch.shape[0]:
+        return scratch[at : at + size]
+    return np.empty(size)
 
 
 @compiled
@@ -1161,6 +1179,47 @@ def _lasso_block_steps(
 
 
 @compiled
+def _pair_products(AB: Any, K: int, H: Any) -> None:
+    """The upper triangle of ``H`` (K, K) from ``AB`` (2 E, r) (:func:`_lasso_block`'s rows
+    ``a_k`` = ``AB[k]`` and ``b_k`` = ``AB[E + k]``, ``E`` even, the rows from ``K`` on
+    zero): ``H[k, k] = sum a_k (1 - b_k)`` (not ``sum a_k - sum a_k b_k``: no cancellation
+    where ``p`` is near 1; it is the curvature ``h[j, k]`` too), ``H[k, m] = -sum a_k b_m``
+    for ``m > k``. Two rows of ``a`` against two of ``b`` per pass over the ``r`` columns:
+    four products per four loads instead of one per two (the 5,000 block Hessians of the
+    sparse benchmark's captured call 96, timed alone: 7.7-8.6 -> 5.8-6.3 ms, with one
+    gathered array instead of two; docs/penalties.md, "Fourteenth pass")."""
+    E = AB.shape[0] // 2
+    r = AB.shape[1]
+    for k in range(0, E, 2):
+        s0, s1, s01 = 0.0, 0.0, 0.0
+        for t in range(r):
+            a0, a1 = AB[k, t], AB[k + 1, t]
+            s0 += a0 * (1.0 - AB[E + k, t])
+            s1 += a1 * (1.0 - AB[E + k + 1, t])
+            s01 += a0 * AB[E + k + 1, t]
+        H[k, k] = s0
+        if k + 1 < K:
+            H[k + 1, k + 1] = s1
+            H[k, k + 1] = -s01
+        for m in range(k + 2, E, 2):
+            s00, s01, s10, s11 = 0.0, 0.0, 0.0, 0.0
+            for t in range(r):
+                a0, a1 = AB[k, t], AB[k + 1, t]
+                b0, b1 = AB[E + m, t], AB[E + m + 1, t]
+                s00 += a0 * b0
+                s01 += a0 * b1
+                s10 += a1 * b0
+                s11 += a1 * b1
+            H[k, m] = -s00
+            if m + 1 < K:
+                H[k, m + 1] = -s01
+            if k + 1 < K:
+                H[k + 1, m] = -s10
+                if m + 1 < K:
+                    H[k + 1, m + 1] = -s11
+
+
+@compiled
 def _lasso_block(
     Xd: Any,
     indptr: Any,
@@ -1175,44 +1234,41 @@ def _lasso_block(
 ) -> None:
     """Feature ``j``'s block Hessian ``H = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)`` (K, K).
 
-    Sparse X: the column's rows of ``x_ij^2 w_i p_i`` and ``p_i`` are gathered into two
-    class-major (K, r) arrays (r stored values), then each entry of the upper triangle is
-    one contiguous dot product over the ``r`` rows (vectorized; the triangular loop over a
-    row's classes did not vectorize: 2.3x slower on the sparse benchmark's columns). Dense
-    X: a compiled loop over the rows. The upper triangle is mirrored. ``rec`` (n, r): the row
-    records (:func:`_row_records`; ``wP`` its view), from which ``w_i p_i`` is gathered
-    (the strided view's loop took 15% longer), or an empty (0, 0) array."""
+    Sparse X: the column's rows of ``x_ij^2 w_i p_i`` and ``p_i`` are gathered into one
+    class-major array (2 E, r) (r stored values, ``E`` = K rounded up to even, a padding
+    row of zeros), then the upper triangle's entries are contiguous dot products over the
+    ``r`` rows, two classes against two at a time (:func:`_pair_products`; the triangular
+    loop over a row's classes did not vectorize: 2.3x slower on the sparse benchmark's
+    columns). Dense X: a compiled loop over the rows. The upper triangle is mirrored.
+    ``rec`` (n, r): the row records (:func:`_row_records`; ``wP`` its view), from which
+    ``w_i p_i`` is gathered (the strided view's loop took 15% longer) and ``p_i`` as
+    ``(w_i p_i) (1 / w_i)`` (no read of ``P``'s row: a row of weight 0, stored as ``1 / w_i
+    = 0``, adds 0 either way), or an empty (0, 0) array."""
     K = P.shape[0]
     if sparse:
         lo = indptr[j]
         r = indptr[j + 1] - lo
-        A = np.empty((K, r))
-        B = np.empty((K, r))
+        E = K + K % 2
+        AB = np.empty((2 * E, r))  # rows [0, E): x_ij^2 w_i p_ik; [E, 2 E): p_ik
         for t in range(r):
             i = indices[lo + t]
             x = 1.0 * data[lo + t]  # float64 (X may be float32)
             c = x * x
             if rec.shape[0]:
                 row = rec[i]
+                v = row[2 * K + 1]
                 for k in range(K):
-                    A[k, t] = c * row[K + k]
-                    B[k, t] = P[k, i]
+                    a = row[K + k]
+                    AB[k, t] = c * a
+                    AB[E + k, t] = a * v
                 continue
             for k in range(K):
-                A[k, t] = c * wP[k, i]
-                B[k, t] = P[k, i]
-        for k in range(K):
-            # the diagonal as sum a (1 - p), not sum a - sum a p: no cancellation where
-            # p is near 1 (the per-class curvatures' c p (1 - p), which it now serves)
-            s = 0.0
-            for t in range(r):
-                s += A[k, t] * (1.0 - B[k, t])
-            H[k, k] = s
-            for m in range(k + 1, K):
-                s = 0.0
-                for t in range(r):
-                    s += A[k, t] * B[m, t]
-                H[k, m] = -s
+                AB[k, t] = c * wP[k, i]
+                AB[E + k, t] = P[k, i]
+        for k in range(K, E):
+            AB[k] = 0.0
+            AB[E + k] = 0.0
+        _pair_products(AB, K, H)
     else:
         H[:] = 0.0
         for i in range(P.shape[1]):
@@ -1769,6 +1825,7 @@ def _model_curvatures(
     p: int,
     lazy: bool,
     kept: Any,
+    scratch: Any = None,
 ) -> tuple[Any, Any, Any, Any, Any]:
     """The quadratic model's curvatures for :func:`cd_quadratic`: the lasso's per-coordinate
     ``h`` (p, K) and, with ``lasso_blocks``, room for its block Hessians (m, K, K) (filled
@@ -1778,7 +1835,9 @@ def _model_curvatures(
     the columns; the lasso's per-class ``h`` left ``LAZY_CURVATURE`` when ``lazy`` (computed
     by the sweeps as they need them), or, with a ``kept`` array of shape (p, K), that array
     itself: the curvatures an earlier inner solve computed, reused (``LAZY_CURVATURE``
-    where it computed none; the caller decides when they are still close enough)."""
+    where it computed none; the caller decides when they are still close enough). The
+    block Hessians' room lies in ``scratch`` (s,) where it fits (:func:`_scratch_size`,
+    after the snapshots), else is new."""
     K = P.shape[0]
     nf = features.shape[0]
     given = curvatures.shape[0] == nf
@@ -1806,7 +1865,9 @@ def _model_curvatures(
     else:
         _curvatures(Xd, indptr, indices, data, sparse, features, w, P, h)
     if lasso_blocks and not given and not group:
-        blocks = np.empty((nf, K, K))
+        at = (ANDERSON_DEPTH + 1) * (K * P.shape[1] + P.shape[1] + p * K)
+        room = np.empty(0) if scratch is None else scratch
+        blocks = _room(room, at, nf * K * K).reshape((nf, K, K))
     return h, evals, evecs, blocks, np.zeros(blocks.shape[0], dtype=np.bool_)
 
 
@@ -1855,21 +1916,25 @@ SUPPORT_CG_TOL = 0.5
 
 
 @compiled
-def _start_and_snapshots(features: Any, W: Any, b: Any, n: int) -> tuple[Any, Any, Any]:
+def _start_and_snapshots(
+    features: Any, W: Any, b: Any, n: int, scratch: Any = None
+) -> tuple[Any, Any, Any]:
     """The model's centre ``(W0 (m, K), b0 (K,))``, empty snapshot arrays ``(Ws, bs, Ds,
-    pds)`` of ``ANDERSON_DEPTH + 1`` iterates, and the sign patterns' store (m, K) of
-    :func:`_signs_settled`."""
+    pds)`` of ``ANDERSON_DEPTH + 1`` iterates (``Ds``, ``pds`` and ``Ws`` in ``scratch``
+    (s,), laid out as :func:`_scratch_size` says, where they fit; else new), and the sign
+    patterns' store (m, K) of :func:`_signs_settled`."""
     nf = features.shape[0]
     K = W.shape[1]
     depth = ANDERSON_DEPTH + 1
     W0 = np.empty((nf, K))
     for t in range(nf):
         W0[t] = W[features[t]]
-    snaps = (
-        np.empty((depth, nf, K)),
+    room = np.empty(0) if scratch is None else scratch
+    snaps = (  # (Ws at its place for p features: the blocks' room after it does not move)
+        _room(room, depth * (K * n + n), depth * nf * K).reshape((depth, nf, K)),
         np.empty((depth, K)),
-        np.empty((depth, K * n)),
-        np.empty((depth, n)),
+        _room(room, 0, depth * K * n).reshape((depth, K * n)),
+        _room(room, depth * K * n, depth * n).reshape((depth, n)),
     )
     signs = np.zeros((nf, K), dtype=np.int8)
     return (W0, b.copy()), snaps, signs
@@ -1982,8 +2047,9 @@ def cd_quadratic(
     support_newton, work : bool, ndarray of shape (K, n)
         Lasso: support solves (:func:`_support_solve`) when the signs settle; scratch.
     store : ndarray of shape (s,), optional
-        Room for the row records (:func:`records_buffer`, kept across inner solves), or
-        none (then allocated here when needed).
+        Room for the row records and, after them, the snapshots and block Hessians
+        (:func:`records_buffer`, kept across inner solves), or none (then allocated here
+        when needed; so is whatever does not fit).
 
     Returns
     -------
@@ -2013,14 +2079,22 @@ def cd_quadratic(
             Xd, indptr, indices, data, sparse, features, w, P, R[:, K : 2 * K].T, G, g0,
             fit_intercept, lam1, lam2, group, lasso_blocks, curvatures, rms, W, b, Dr, tol,
             max_sweeps, support_newton, work, kept, R[:, 2 * K], R[:, 2 * K + 1], R,
+            _scratch(store, n, K),
         )  # fmt: skip
         D[:] = Dr
         return out
     return _descend(
         Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0, fit_intercept, lam1,
         lam2, group, lasso_blocks, curvatures, rms, W, b, D, tol, max_sweeps, support_newton,
-        work, kept, np.zeros(n), winv, np.zeros((0, 0)),
+        work, kept, np.zeros(n), winv, np.zeros((0, 0)), np.zeros(0),
     )  # fmt: skip
+
+
+def _scratch(store: Any, n: int, K: int) -> Any:
+    """The part of ``store`` (:func:`records_buffer`) after the row records of ``n`` rows and
+    ``K`` classes, or an empty array."""
+    need = n * _record_width(K) + LINE_DOUBLES
+    return np.zeros(0) if store is None or store.shape[0] < need else store[need:]
 
 
 @compiled
@@ -2054,17 +2128,19 @@ def _descend(
     pd: Any,
     winv: Any,
     rec: Any,
+    scratch: Any,
 ) -> tuple[int, int]:
     """:func:`cd_quadratic`'s sweeps, with ``pd`` (n,) zero, ``winv`` (n,) the inverse
-    weights (:func:`_inverse_weights`) and ``rec`` the row records (n, r) of which ``wP``,
-    ``D``, ``pd`` and ``winv`` are views, or an empty (0, 0) array."""
+    weights (:func:`_inverse_weights`), ``rec`` the row records (n, r) of which ``wP``,
+    ``D``, ``pd`` and ``winv`` are views, or an empty (0, 0) array, and ``scratch`` (s,)
+    room for the snapshots and block Hessians (:func:`_scratch_size`), or empty."""
     n, p = P.shape[1], W.shape[0]
     newton = support_newton and not group
     h, evals, evecs, blocks, ready = _model_curvatures(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
-        not newton and (lasso_blocks > 0 or (LAZY_DENSE and not sparse)), kept,
+        not newton and (lasso_blocks > 0 or (LAZY_DENSE and not sparse)), kept, scratch,
     )  # fmt: skip
-    start, snaps, signs = _start_and_snapshots(features, W, b, n)
+    start, snaps, signs = _start_and_snapshots(features, W, b, n, scratch)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
     products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:

@@ -143,6 +143,13 @@ CURVATURE_DRIFT = 0.5
 PRODUCTS_MAX_CLASSES = 12
 
 
+def _records(n: int, K: int, p: int) -> FloatArray:
+    """Sparse X's :func:`~mnlogit.solvers.coordinate_descent.records_buffer`: the row records,
+    the snapshots of ``p`` features, and the block Hessians of as many features as
+    ``LASSO_BLOCKS_BYTES`` allows (memory untouched until an inner solve uses it)."""
+    return records_buffer(n, K, p, min(p, LASSO_BLOCKS_BYTES // (8 * K * K)))
+
+
 @dataclass(frozen=True, eq=False)
 class ColumnData:
     """The data in the column-major form the coordinate kernels read.
@@ -169,7 +176,8 @@ class ColumnData:
         ``(K, n)`` arrays of dense X (a gather with one flat index instead of a pair:
         the same values, a fifth of the time; row-major arrays use the pair).
     records : ndarray
-        Sparse X: room for the lasso's row records, reused by every inner solve
+        Sparse X: room for the lasso's row records, Anderson's snapshots and the block
+        Hessians, reused by every inner solve
         (:func:`~mnlogit.solvers.coordinate_descent.records_buffer`); else empty. Every
         inner solve writes it, so one ``ColumnData`` must not serve two solves at once
         (each :func:`~mnlogit.path.regularization_path` call, so each CV fold, builds its
@@ -239,7 +247,7 @@ class ColumnData:
             fit_intercept=bool(fit_intercept),
             rms=rms,
             picks=codes * n + np.arange(n, dtype=np.intp),
-            records=records_buffer(n, int(n_classes)) if sp.issparse(X) else np.empty(0),
+            records=_records(n, int(n_classes), p) if sp.issparse(X) else np.empty(0),
         )
 
     @property
