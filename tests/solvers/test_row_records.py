@@ -143,8 +143,9 @@ def test_a_reused_buffer_carries_nothing_between_solves():
     # is reused by every inner solve of a fit (ColumnData.records): filled with NaN and
     # passed through different problems (K = 10 and K = 4, elastic net, no intercepts,
     # support solves, a capped sweep count), every solve equals the same solve on fresh
-    # memory bit for bit; a buffer too small for the problem and a misaligned one are not
-    # used (fresh records then), nor the scratch's part too small for the block Hessians
+    # memory bit for bit; a buffer too small for the problem is not used (fresh records
+    # then), a misaligned one is used from its next 64-byte line on (records and scratch),
+    # and a scratch too small for the block Hessians leaves them in fresh memory
     problems = [_centre(K=10, seed=3), _centre(K=10, seed=8), _centre(K=4, seed=11)]
     n, p = problems[0][0].n_rows, problems[0][5].shape[0]
     store = cd.records_buffer(n, 10, p, p)

@@ -66,6 +66,38 @@ def test_block_hessian_is_the_loss_hessian_of_the_feature(sparse, dtype, weighte
         assert np.abs(ref).max() > 0.0  # the last column is not empty
 
 
+@pytest.mark.parametrize("gap", [1e-9, 1e-12, 1e-14, 0.0])
+@pytest.mark.parametrize("K", [2, 5])
+def test_block_hessian_diagonal_where_one_class_takes_nearly_all(gap, K):
+    # one class with probability 1 - gap on every row (the review of issue-slasso14): the
+    # diagonal sum a (1 - p) is within a few ulps of 1 times sum a of the model's (1 - p
+    # summed exactly from the other classes), from P's rows and from the row records
+    # (where p is read back as (w p) (1 / w), an ulp or two from P's): the rounding of p
+    # itself, not a cancellation relative to the whole sum
+    rng = np.random.default_rng(int(gap * 1e15) + K)
+    n = 200
+    rest = rng.dirichlet(np.ones(K - 1), n).T * gap  # (K-1, n), each column sums to gap
+    P = np.vstack([1.0 - rest.sum(axis=0), rest])
+    w = rng.uniform(0.3, 3.0, n)
+    x = rng.uniform(0.5, 2.0, n)
+    indptr = np.array([0, n], dtype=np.intp)
+    indices = np.arange(n, dtype=np.intp)
+    wP = P * w
+    R = _row_records(wP, _inverse_weights(w))
+    a0 = x * x * w * P[0]
+    exact = float(np.sum(a0 * rest.sum(axis=0)))
+    for rec, wPr in [(np.zeros((0, 0)), wP), (R, R[:, K : 2 * K].T)]:
+        H = np.full((K, K), np.nan)
+        _lasso_block(np.zeros((0, 0)), indptr, indices, x, True, 0, wPr, P, H, rec)
+        assert abs(H[0, 0] - exact) <= 8 * np.finfo(float).eps * a0.sum()
+        if gap == 0.0 and rec.shape[0] == 0:
+            assert H[0, 0] == 0.0  # 1 - P[0, i] = 0 exactly
+        # the rest as by the definition (whose own 1 - p_0 rounds as the kernel's)
+        ref = hessian_by_definition(x[:, None], P.T, w)
+        ref[0, 0] = H[0, 0]
+        np.testing.assert_allclose(H, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
 @pytest.mark.parametrize(("sparse", "dtype", "weighted"), CASES)
 def test_diagonal_curvatures_are_the_hessian_diagonal(sparse, dtype, weighted):
     data, X64, P = _centre(sparse, dtype, weighted, seed=1)
