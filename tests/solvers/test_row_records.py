@@ -12,6 +12,7 @@ import pytest
 
 from lasso_checks import model_centre, model_kkt
 from mnlogit.solvers import coordinate_descent as cd
+from mnlogit.solvers.local_array import LOCAL_DOUBLES
 
 
 def _centre(K=7, n=150, p=9, seed=0, weighted=True):
@@ -44,8 +45,10 @@ def test_records_are_aligned_padded_and_hold_the_rows(K):
     np.testing.assert_array_equal(R[:, 2 * K + 2 :], 0.0)
 
 
-def test_record_passes_equal_the_separate_arrays_passes():
-    data, _, P, *_ = _centre(K=10)
+@pytest.mark.parametrize("K", [10, 17])  # (17: more classes than the gradient's local sums)
+def test_record_passes_equal_the_separate_arrays_passes(K):
+    assert (K <= LOCAL_DOUBLES) == (K == 10)
+    data, _, P, *_ = _centre(K=K)
     K, n = P.shape
     rng = np.random.default_rng(2)
     wP = P * data.weights

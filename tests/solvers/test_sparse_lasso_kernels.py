@@ -10,6 +10,7 @@ import pytest
 from helpers import hessian_by_definition
 from lasso_checks import model_centre
 from mnlogit.solvers.coordinate_descent import (
+    BLOCK_MIN_CLASSES,
     LAZY_CURVATURE,
     _inverse_weights,
     _lasso_block,
@@ -216,3 +217,47 @@ def test_sparse_and_dense_column_data_have_the_same_loss():
     np.testing.assert_allclose(Ps, Pd, rtol=0, atol=1e-15)
     np.testing.assert_allclose(sparse.value(eta_s), dense.value(eta_d), rtol=1e-13)
     assert Ps.strides == eta_s.strides  # the sparse layout kept
+
+
+@pytest.mark.parametrize("nonzero", [1, 2])
+def test_with_the_records_a_feature_of_few_classes_takes_the_block_step(nonzero):
+    # with the row records, a feature with at most BLOCK_MIN_CLASSES coordinates to step
+    # takes the two passes over the records and its block Hessian (not one pass per class
+    # over the records' strided views); one pass over its classes is the per-class steps
+    data, X64, P = _centre(True, np.float64, True, K=6, seed=4)
+    K, p, n = P.shape[0], X64.shape[1], data.n_rows
+    assert nonzero <= BLOCK_MIN_CLASSES
+    j = 0
+    wP = P * data.weights
+    winv = _inverse_weights(data.weights)
+    rng = np.random.default_rng(5)
+    G = rng.standard_normal((p, K)) * 0.05
+    W = np.zeros((p, K))
+    W[j, :nonzero] = rng.standard_normal(nonzero)  # only these are stepped (only_nonzero)
+    args = (data.Xd, data.indptr, data.indices, data.data, True)
+    order = np.empty(K, dtype=np.int64)
+    # per class, the separate arrays (no records)
+    Wa, Da, pda, ha = W.copy(), np.zeros((K, n)), np.zeros(n), np.full((p, K), LAZY_CURVATURE)
+    ready_a = np.zeros(1, dtype=np.bool_)
+    big_a = _lasso_block_steps(
+        *args, j, True, 0.0, P, wP, G, 0.01, 0.0, ha, np.empty((K, K)), ready_a, winv, Wa,
+        Da, pda, np.empty((3, K)), order, 1, 0.0, np.zeros((0, 0)),
+    )  # fmt: skip
+    assert not ready_a[0]  # (the per-class steps: no block Hessian)
+    R = _row_records(wP, winv)
+    Dr, pdr = R[:, :K].T, R[:, 2 * K]
+    Wb, hb, Hb = W.copy(), np.full((p, K), LAZY_CURVATURE), np.empty((K, K))
+    ready_b = np.zeros(1, dtype=np.bool_)
+    big_b = _lasso_block_steps(
+        *args, j, True, 0.0, P, R[:, K : 2 * K].T, G, 0.01, 0.0, hb, Hb, ready_b,
+        R[:, 2 * K + 1], Wb, Dr, pdr, np.empty((3, K)), order, 1, 0.0, R,
+    )  # fmt: skip
+    assert ready_b[0]  # the block step: its block Hessian computed
+    H = hessian_by_definition(X64[:, [j]], P.T, data.weights)
+    np.testing.assert_allclose(Hb, H, rtol=0, atol=1e-13 * np.abs(H).max())
+    assert big_a > 0.0 and big_b == pytest.approx(big_a, rel=1e-10)
+    np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-12)
+    assert (Wb[j, nonzero:] == 0.0).all()
+    np.testing.assert_allclose(Dr, Da, rtol=0, atol=1e-12)
+    used = data.weights > 0
+    np.testing.assert_allclose(pdr[used], pda[used], rtol=0, atol=1e-12)
