@@ -66,3 +66,29 @@ def test_local_arrays_are_separate_within_and_across_calls():
     np.testing.assert_array_equal(out, A[rows])  # one row each, weight 1: no sums carried
     ramp = sum(range(LOCAL_DOUBLES)) - LOCAL_DOUBLES
     assert np.isclose(total, A[rows, 0].sum() + ramp, rtol=1e-13, atol=1e-13)
+
+
+def test_the_gradient_pass_never_indexes_past_the_local_room():
+    # the review of issue-slasso14b: _record_gradient must hand K > LOCAL_DOUBLES classes
+    # to its fallback; compiled again with bounds checks, a wrong threshold raises
+    # IndexError on the local array instead of silently writing past it on the stack
+    import numba
+    import scipy.sparse as sp
+
+    from mnlogit.solvers.coordinate_descent import _record_gradient, _record_width
+
+    checked = numba.njit(boundscheck=True)(_record_gradient.py_func)
+    rng = np.random.default_rng(2)
+    n = 30
+    X = sp.random(n, 3, density=0.5, format="csc", random_state=3)
+    for K in (LOCAL_DOUBLES - 1, LOCAL_DOUBLES, LOCAL_DOUBLES + 1, LOCAL_DOUBLES + 4):
+        R = rng.standard_normal((n, _record_width(K)))
+        for j in range(3):
+            lo, hi = X.indptr[j], X.indptr[j + 1]
+            rows, x = X.indices[lo:hi], X.data[lo:hi]
+            expected = (x[:, None] * R[rows, K : 2 * K] * (R[rows, :K] - R[rows, 2 * K, None])).sum(
+                axis=0
+            )
+            out = np.full(K, np.nan)
+            checked(X.indptr, X.indices, X.data, j, R, out)
+            np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-13)
