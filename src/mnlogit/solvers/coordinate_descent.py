@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from mnlogit.objective.compiled import HAVE_NUMBA, compiled
+from mnlogit.solvers.inlined import inlined
 from mnlogit.solvers.local_array import LOCAL_DOUBLES, local_doubles
 from mnlogit.solvers.prefetch import prefetch
 from mnlogit.solvers.support_cg import support_cg
@@ -568,7 +569,7 @@ def _row_records(wP: Any, winv: Any, store: Any = None) -> Any:
 PREFETCH_AHEAD = 8
 
 
-@compiled
+@inlined
 def _record_gradient(indptr: Any, indices: Any, data: Any, j: int, R: Any, out: Any) -> None:
     """:func:`_block_gradient` (sparse X) reading the row records ``R`` (n, r) of
     :func:`_row_records`: ``out[k] = sum_i x_ij (w_i p_ik) (d_ik - pd_i)`` (K,). (A row
@@ -629,7 +630,7 @@ def _record_gradient_into(indptr: Any, indices: Any, data: Any, j: int, R: Any, 
             out[k] += x * row[K + k] * (row[k] - e)
 
 
-@compiled
+@inlined
 def _record_move(indptr: Any, indices: Any, data: Any, j: int, steps: Any, R: Any) -> None:
     """:func:`_block_move_weighted` (sparse X) on the row records ``R`` (n, r): ``d_ik +=
     x_ij steps_k`` and ``pd_i += x_ij (sum_k (w_i p_ik) steps_k) / w_i``. (The product is
@@ -1098,7 +1099,7 @@ BLOCK_PASS_TOL = 0.01
 BLOCK_PASS_FLOOR = 0.1
 
 
-@compiled
+@inlined
 def _lasso_block_steps(
     Xd: Any,
     indptr: Any,
@@ -1370,7 +1371,9 @@ def _sweep(
     steps on a feature take two passes over its column when ``blocks`` holds the block
     Hessians of ``features`` (:func:`_lasso_block_steps`, with ``passes`` over its
     classes, cut short below ``BLOCK_PASS_FLOOR * tol``, reading the row records ``rec``
-    when not empty), else one pass per class. With the block steps, the next feature's block
+    when not empty; inlined here with its two passes,
+    :func:`~mnlogit.solvers.inlined.inlined`: no call and no reference counts of its 17
+    arrays per feature), else one pass per class. With the block steps, the next feature's block
     Hessian is prefetched before a feature's steps (its lines are read after this feature's
     gradient pass has filled the cache with records: the replicated nonzero sweep at the
     sparse benchmark's captured call 96 took 0.2-0.5 ms less)."""
