@@ -1,5 +1,5 @@
-"""Kernels inlined into their compiled callers (:mod:`mnlogit.solvers.inlined`): the sparse
-lasso's per-feature kernels carry numba's ``inline="always"``, and called from a compiled
+"""Kernels inlined into their compiled callers (:func:`mnlogit.objective.compiled.inlined`):
+the sparse lasso's per-feature kernels carry numba's ``inline="always"``, and called from a compiled
 kernel (inlined there: the local array, the early return with more classes than it holds)
 they give what they give called from Python (a compiled kernel of their own), bit for bit."""
 

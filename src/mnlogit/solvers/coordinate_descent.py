@@ -47,8 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from mnlogit.objective.compiled import HAVE_NUMBA, compiled
-from mnlogit.solvers.inlined import inlined
+from mnlogit.objective.compiled import HAVE_NUMBA, compiled, inlined
 from mnlogit.solvers.local_array import LOCAL_DOUBLES, local_doubles
 from mnlogit.solvers.prefetch import prefetch
 from mnlogit.solvers.support_cg import support_cg
@@ -1372,7 +1371,7 @@ def _sweep(
     Hessians of ``features`` (:func:`_lasso_block_steps`, with ``passes`` over its
     classes, cut short below ``BLOCK_PASS_FLOOR * tol``, reading the row records ``rec``
     when not empty; inlined here with its two passes,
-    :func:`~mnlogit.solvers.inlined.inlined`: no call and no reference counts of its 17
+    :func:`~mnlogit.objective.compiled.inlined`: no call and no reference counts of its 17
     arrays per feature), else one pass per class. With the block steps, the next feature's block
     Hessian is prefetched before a feature's steps (its lines are read after this feature's
     gradient pass has filled the cache with records: the replicated nonzero sweep at the
