@@ -394,7 +394,7 @@ class ColumnData:
 
     def loss(self, eta: FloatArray) -> tuple[float, FloatArray]:
         """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``, new
-        arrays); for sparse X in one compiled pass (:func:`softmax_pass`)."""
+        arrays); for sparse X by :func:`softmax_pass`."""
         if self.sparse:
             shape = (self.n_rows, self.n_classes)
             P, wP, M, nll = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape[0])
@@ -436,7 +436,7 @@ class ColumnData:
         self, eta: FloatArray, step: tuple[FloatArray, float] | None = None
     ) -> tuple[FloatArray, LossPass]:
         """The point ``eta + t D`` (``step = (D, t)``; ``eta`` itself without a step) and the
-        loss's pass there (:class:`LossPass`): for sparse X in one compiled pass over the
+        loss's pass there (:class:`LossPass`): for sparse X in compiled passes over the
         rows (:func:`softmax_pass`) into this object's own arrays (``work``), so the pass
         returned is valid until the next :meth:`evaluate`; for dense X NumPy's loss and
         residual matrix, new arrays.
