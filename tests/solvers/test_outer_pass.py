@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from scipy.special import logsumexp, softmax
 
 from mnlogit.solvers.local_array import LOCAL_DOUBLES
-from mnlogit.solvers.outer_kernels import gradient_products
+from mnlogit.solvers.outer_kernels import gradient_products, step_slope
 from mnlogit.solvers.proximal_newton import ColumnData
 
 
@@ -153,3 +153,13 @@ def test_extrapolated_predictor_equals_its_definition(clipped):
         np.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-14)
         assert got.strides == data.empty_predictor().strides  # the data's layout
         assert not np.shares_memory(got, e1) and not np.shares_memory(got, e2)
+
+
+def test_step_slope_equals_numpy():
+    rng = np.random.default_rng(4)
+    p, K = 40, 7
+    G, W, Wn = (rng.standard_normal((p, K)) for _ in range(3))
+    for features in (np.arange(p), np.sort(rng.permutation(p)[:11]), np.zeros(0, np.intp)):
+        features = features.astype(np.intp)
+        ref = float(np.sum(G[features] * (Wn - W)[features]))
+        assert step_slope(features, G, Wn, W) == pytest.approx(ref, rel=1e-13, abs=1e-15)

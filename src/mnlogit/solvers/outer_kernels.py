@@ -1,4 +1,4 @@
-"""The lasso family's outer (proximal Newton) steps on sparse X, compiled.
+"""The lasso family's outer (proximal Newton) steps, compiled (most for sparse X).
 
 Each outer step of :mod:`mnlogit.solvers.proximal_newton` evaluates the loss at a trial
 point (the line search's ``eta + t D``, the path's predicted start), and at the accepted
@@ -9,9 +9,9 @@ row-major ``(K, n)`` arrays of sparse X, NumPy took a pass and a temporary for e
 probabilities, its rows' NLL and the residuals in three passes over the rows, with
 NumPy's vectorized ``exp`` between two compiled loops; :func:`gradient_products` sums a
 column's ``K`` products in a local array; :func:`extrapolate` and
-:func:`subtract_columns` make the path's predicted start (docs/penalties.md, "Seventeenth
-pass"). (The penalty's value and KKT residuals are compiled beside the penalty:
-:mod:`mnlogit.objective.sparse_penalty_kernels`.)
+:func:`subtract_columns` make the path's predicted start, :func:`step_slope` the line
+search's slope (docs/penalties.md, "Seventeenth pass"). (The penalty's value and KKT
+residuals are compiled beside the penalty: :mod:`mnlogit.objective.sparse_penalty_kernels`.)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "extrapolate",
     "gradient_products",
     "softmax_pass",
+    "step_slope",
     "subtract_columns",
 ]
 
@@ -207,3 +208,26 @@ def subtract_columns(indptr: Any, indices: Any, data: Any, features: Any, C: Any
             row = out[indices[q]]
             for k in range(K):
                 row[k] -= x * c[k]
+
+
+@compiled
+def step_slope(features: Any, G: Any, W_new: Any, W: Any) -> float:
+    """``sum_{j in features} G_j . (W_new_j - W_j)``: the loss's directional derivative along
+    an outer step over the strong set (NumPy gathered two ``m x K`` copies for it).
+
+    Parameters
+    ----------
+    features : ndarray of shape (m,) of int
+    G, W_new, W : ndarrays of shape (p, K)
+
+    Returns
+    -------
+    float
+    """
+    K = G.shape[1]
+    total = 0.0
+    for t in range(features.shape[0]):
+        j = features[t]
+        for k in range(K):
+            total += G[j, k] * (W_new[j, k] - W[j, k])
+    return total

@@ -54,6 +54,7 @@ from mnlogit.solvers.outer_kernels import (
     extrapolate,
     gradient_products,
     softmax_pass,
+    step_slope,
     subtract_columns,
 )
 
@@ -709,7 +710,7 @@ def _newton_steps(
         h = None if kept is None else kept[0]
         data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, point.wP)
         dW, db = Wn - W, bn - b
-        slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
+        slope = step_slope(strong, G, Wn, W) + float(g0 @ db)
         slope += penalty.value(Wn, alpha) - value
         W, b, eta, point = _line_search(
             data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope
