@@ -163,3 +163,35 @@ def test_step_slope_equals_numpy():
         features = features.astype(np.intp)
         ref = float(np.sum(G[features] * (Wn - W)[features]))
         assert step_slope(features, G, Wn, W) == pytest.approx(ref, rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_solutions_keep_their_own_linear_predictors_along_a_sparse_path(fit_intercept):
+    # the passes' arrays are reused by every outer step; each solution's linear predictor
+    # (the next alphas' predicted starts read two of them) must stay its own and current
+    from mnlogit.objective.sparse_penalties import SparsePenalty
+    from mnlogit.solvers.proximal_newton import null_model, solve_path
+
+    rng = np.random.default_rng(5)
+    n, p, K = 150, 30, 4
+    X = sp.random(n, p, density=0.3, random_state=5, format="csr")
+    W_true = rng.standard_normal((p, K)) * (rng.random((p, 1)) < 0.3)
+    codes = np.argmax(X @ W_true + rng.gumbel(size=(n, K)), axis=1)
+    data = ColumnData.from_arrays(X, codes, K, rng.uniform(0.5, 2.0, n), fit_intercept)
+    penalty = SparsePenalty("l1", 1.0, np.ones(p))
+    null = null_model(data, penalty, 1e-8, 100)
+    top = penalty.alpha_max(null.G)
+    alphas = top * np.geomspace(0.9, 0.02, 12)
+    solutions = solve_path(data, penalty, alphas, 1e-8, 100, null, top)
+    assert sum(s.n_iter for s in solutions) > 12  # outer steps taken (line searches)
+    for s in solutions:
+        assert s.converged
+        np.testing.assert_allclose(s.eta, data.eta(s.W, s.b), rtol=0, atol=1e-12)
+        assert not np.shares_memory(s.eta, data.work)
+        loss, _ = data.loss(s.eta)
+        assert s.loss == pytest.approx(loss, rel=1e-13)
+    for a in range(len(solutions)):
+        for b in range(a + 1, len(solutions)):
+            assert not np.shares_memory(solutions[a].eta, solutions[b].eta) or (
+                solutions[a].eta is solutions[b].eta and solutions[b].n_iter == 0
+            )

@@ -40,8 +40,9 @@ def softmax_pass(
     probabilities and NLL, ``w P``, the residual matrix and the intercepts' gradient, in
     three passes over the rows: the trial point, its row maxima and ``eta - max``
     (:func:`_shifted_rows`); NumPy's ``exp`` over them in place (vectorized: 0.11-0.15 ms
-    for the sparse benchmark's 200,000 values, where numba's scalar ``exp`` took 1.4 ms in
-    a loop); the sums, probabilities, NLL and residuals (:func:`_normalized_rows`).
+    for the sparse benchmark's 200,000 values, where a compiled softmax with numba's scalar
+    ``exp`` took 1.4 ms); the sums, probabilities, NLL and residuals
+    (:func:`_normalized_rows`).
 
     The arrays are the row-major ``(n, K)`` arrays of sparse X (the transposes of its
     ``(K, n)`` views), C-contiguous.
