@@ -580,7 +580,8 @@ class SparseSolution:
     residual : ndarray of shape (K, n) or None
         The residual matrix at ``eta`` (:meth:`ColumnData.residual_matrix`) as the last
         outer step computed it, for the KKT check on the features outside the strong set
-        (no second softmax pass); dropped (``None``) once the ``alpha`` is solved.
+        (no second softmax pass; for sparse X in the data's own memory, valid until its
+        next :meth:`ColumnData.evaluate`); dropped (``None``) once the ``alpha`` is solved.
     P : LossPass or None
         A predicted start's loss pass at ``eta`` (computed when its objective was
         compared: :func:`_predicted_start`), which its first outer step takes instead of a
