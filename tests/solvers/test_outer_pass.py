@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from scipy.special import logsumexp, softmax
 
 from mnlogit.solvers.local_array import LOCAL_DOUBLES
-from mnlogit.solvers.outer_kernels import gradient_products, step_slope
+from mnlogit.solvers.outer_kernels import gradient_products, predicted_coefficients, step_slope
 from mnlogit.solvers.proximal_newton import ColumnData
 
 
@@ -195,3 +195,25 @@ def test_solutions_keep_their_own_linear_predictors_along_a_sparse_path(fit_inte
             assert not np.shares_memory(solutions[a].eta, solutions[b].eta) or (
                 solutions[a].eta is solutions[b].eta and solutions[b].n_iter == 0
             )
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_predicted_coefficients_equal_the_clipped_line(group):
+    rng = np.random.default_rng(6)
+    p, K = 30, 5
+    W1, W2 = rng.standard_normal((p, K)), rng.standard_normal((p, K))
+    W1[rng.random((p, K)) < 0.3] = 0.0  # zero in W_1: kept zero
+    W2[:4] = -3.0 * W1[:4]  # the line flips these signs
+    factor = np.ones(p)
+    factor[7] = 0.0  # unpenalized: never clipped
+    W1[7, 0] = 0.0
+    t = 0.7
+    line = W1 + t * (W1 - W2)
+    clip = (factor > 0)[:, None] & ((W1 == 0) | (line * W1 < 0)) & (not group)
+    clip_rows = (factor > 0) & (not group)
+    W, cut = np.full((p, K), np.nan), np.full((p, K), np.nan)
+    clipped = predicted_coefficients(W1, W2, t, clip_rows, W, cut)
+    assert clipped == bool(clip.any()) and clipped != group
+    np.testing.assert_allclose(W, np.where(clip, 0.0, line), rtol=0, atol=1e-14)  # (an FMA)
+    np.testing.assert_allclose(cut, np.where(clip, line, 0.0), rtol=0, atol=1e-14)
+    assert W[7, 0] != 0.0 and not clip[7].any()

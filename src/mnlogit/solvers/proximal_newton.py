@@ -53,6 +53,7 @@ from mnlogit.solvers.coordinate_descent import (
 from mnlogit.solvers.outer_kernels import (
     extrapolate,
     gradient_products,
+    predicted_coefficients,
     softmax_pass,
     step_slope,
     subtract_columns,
@@ -807,16 +808,11 @@ def _predicted_start(
     if penalty.group and np.any(np.any(older.W != 0, axis=1) & ~np.any(state.W != 0, axis=1)):
         return state
     t = min(np.log(alpha_1 / alpha) / np.log(alpha_2 / alpha_1), PREDICTOR_MAX_STEP)
-    W = state.W + t * (state.W - older.W)
+    W, cut = np.empty_like(state.W), np.empty_like(state.W)
+    clip_rows = (penalty.factor > 0) & (not penalty.group)
+    clipped = predicted_coefficients(state.W, older.W, t, clip_rows, W, cut)
     b = state.b + t * (state.b - older.b)
-    cut = None
-    if not penalty.group:
-        penalized = (penalty.factor > 0)[:, None]
-        clip = penalized & ((state.W == 0) | (W * state.W < 0))
-        if clip.any():
-            cut = np.where(clip, W, 0.0)
-            W[clip] = 0.0
-    eta, point = data.evaluate(data.extrapolated(state.eta, older.eta, t, cut))
+    eta, point = data.evaluate(data.extrapolated(state.eta, older.eta, t, cut if clipped else None))
     if not point.loss + penalty.value(W, alpha) < state.loss + penalty.value(state.W, alpha):
         return state  # (state.loss: the loss at W_1, kept)
     return SparseSolution(W, b, state.G, point.loss, 0.0, np.inf, False, 0, eta, False, P=point)
