@@ -1,16 +1,15 @@
-"""The compiled kernels of the proximal Newton steps (``solvers/outer_kernels.py`` and the
-one-pass sparse gradient products) against the NumPy definitions they replace."""
+"""The compiled kernels of the proximal Newton steps (the penalty's value and KKT residuals,
+the one-pass sparse gradient products) against the NumPy definitions they replace; the
+loss's pass and the products of ``solvers/outer_kernels.py``: ``test_outer_pass.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import softmax
 
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers.coordinate_descent import column_products
-from mnlogit.solvers.outer_kernels import weighted_residuals
 from mnlogit.solvers.proximal_newton import ColumnData
 
 
@@ -93,44 +92,6 @@ def test_kkt_residuals_carry_nan(kind):
     assert np.isnan(out[[0, 2, 4]]).all()
     assert np.isfinite(out[[1, 3, 5]]).all()
     assert np.isnan(penalty.value(W, 0.3))
-
-
-@pytest.mark.parametrize("fit_intercept", [True, False])
-def test_weighted_residuals_equal_the_residual_matrix(fit_intercept):
-    rng = np.random.default_rng(6)
-    n, p, K = 57, 8, 4
-    X = sp.random(n, p, density=0.3, random_state=1, format="csr")
-    codes = rng.integers(0, K, n)
-    sw = rng.uniform(0.2, 3.0, n)
-    sw[5] = 0.0
-    data = ColumnData.from_arrays(X, codes, K, sw, fit_intercept)
-    P = data.empty_predictor()
-    P[:] = softmax(rng.standard_normal((K, n)), axis=0)
-    M, wP, g0 = data.residuals(P)
-    ref = data.residual_matrix(P)
-    np.testing.assert_allclose(M, ref, rtol=1e-15, atol=1e-18)
-    assert wP is not None
-    np.testing.assert_allclose(wP, P * data.weights, rtol=1e-15, atol=0)
-    expected = ref.sum(axis=1) if fit_intercept else np.zeros(K)
-    np.testing.assert_allclose(g0, expected, rtol=1e-12, atol=1e-16)
-    # the kernel itself on either layout
-    for layout in (np.ascontiguousarray(P), np.asfortranarray(P)):
-        outs = np.empty((K, n)), np.empty((K, n)), np.empty(K)
-        weighted_residuals(layout, data.codes, data.weights, *outs)
-        np.testing.assert_allclose(outs[0], P * data.weights, rtol=1e-15, atol=0)
-        np.testing.assert_allclose(outs[1], ref, rtol=1e-15, atol=1e-18)
-        np.testing.assert_allclose(outs[2], ref.sum(axis=1), rtol=1e-12, atol=1e-16)
-
-
-def test_dense_residuals_leave_w_p_to_the_inner_solve():
-    rng = np.random.default_rng(7)
-    n, K = 30, 3
-    data = ColumnData.from_arrays(rng.standard_normal((n, 4)), rng.integers(0, K, n), K, None, True)
-    P = softmax(rng.standard_normal((K, n)), axis=0)
-    M, wP, g0 = data.residuals(P)
-    assert wP is None
-    np.testing.assert_allclose(M, data.residual_matrix(P), rtol=0, atol=0)
-    np.testing.assert_allclose(g0, M.sum(axis=1), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -44,17 +44,22 @@ from mnlogit.solvers.coordinate_descent import (
     LAZY_CURVATURE,
     block_hessians,
     cd_quadratic,
-    column_products,
     column_rms,
     curvatures_close,
     dense_products,
     linear_predictor,
     records_buffer,
-    softmax_loss,
 )
-from mnlogit.solvers.outer_kernels import weighted_residuals
+from mnlogit.solvers.outer_kernels import (
+    extrapolate,
+    gradient_products,
+    predicted_coefficients,
+    softmax_pass,
+    step_slope,
+    subtract_columns,
+)
 
-__all__ = ["ColumnData", "SparseSolution", "null_model", "solve_path"]
+__all__ = ["ColumnData", "LossPass", "SparseSolution", "null_model", "solve_path"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -150,6 +155,44 @@ def _records(n: int, K: int, p: int) -> FloatArray:
     return records_buffer(n, K, p, min(p, LASSO_BLOCKS_BYTES // (8 * K * K)))
 
 
+def _rows(A: FloatArray) -> FloatArray:
+    """The row-major ``(n, K)`` array behind a ``(K, n)`` array of sparse X (a copy only
+    when it is not C-contiguous)."""
+    return np.ascontiguousarray(A.T)
+
+
+@dataclass(frozen=True, eq=False)
+class LossPass:
+    """The loss's pass at one point: what an outer step reads there.
+
+    For sparse X the arrays are :class:`ColumnData`'s own (``work``), overwritten by its
+    next :meth:`ColumnData.evaluate`: a pass is read before the next point is evaluated
+    (the outer step reads its centre's pass for the gradient products, the inner solve and
+    the KKT check, then the line search evaluates the next point; the residual matrix
+    handed to the KKT check of the features outside the strong set is read before the
+    next outer step).
+
+    Attributes
+    ----------
+    loss : float
+        The mean weighted NLL.
+    P : ndarray of shape (K, n)
+        The probabilities.
+    M : ndarray of shape (K, n)
+        The residual matrix ``w (P - Y)`` (:meth:`ColumnData.residual_matrix`).
+    wP : ndarray of shape (K, n) or None
+        ``w P`` (sparse X; ``None`` for dense X, whose :meth:`ColumnData.cd` computes it).
+    g0 : ndarray of shape (K,)
+        The intercepts' gradient (``M``'s row sums; zeros without intercepts).
+    """
+
+    loss: float
+    P: FloatArray
+    M: FloatArray
+    wP: FloatArray | None
+    g0: FloatArray
+
+
 @dataclass(frozen=True, eq=False)
 class ColumnData:
     """The data in the column-major form the coordinate kernels read.
@@ -182,6 +225,13 @@ class ColumnData:
         inner solve writes it, so one ``ColumnData`` must not serve two solves at once
         (each :func:`~mnlogit.path.regularization_path` call, so each CV fold, builds its
         own).
+    work : ndarray
+        Sparse X: the outer steps' own arrays, reused by every step (:meth:`evaluate`,
+        :meth:`zero_step`: the probabilities, ``w P``, the residual matrix and the step
+        ``D``, each ``(n, K)`` row-major, and the rows' NLL; no fresh 1.6 MB arrays and
+        their page faults per step on the sparse benchmark); else empty. What they hold is
+        valid until the next call that writes them (module docstring of
+        :class:`LossPass`).
     """
 
     Xd: Any
@@ -197,6 +247,7 @@ class ColumnData:
     rms: FloatArray = field(repr=False)
     picks: IntArray = field(repr=False)
     records: FloatArray = field(repr=False)
+    work: FloatArray = field(repr=False)
 
     @classmethod
     def from_arrays(
@@ -248,6 +299,7 @@ class ColumnData:
             rms=rms,
             picks=codes * n + np.arange(n, dtype=np.intp),
             records=_records(n, int(n_classes), p) if sp.issparse(X) else np.empty(0),
+            work=np.empty(4 * n * int(n_classes) + n) if sp.issparse(X) else np.empty(0),
         )
 
     @property
@@ -272,7 +324,7 @@ class ColumnData:
         at the end of an ``alpha``), except for float64 X with more than
         :data:`PRODUCTS_MAX_CLASSES` classes and at least three quarters of the columns
         asked for: then BLAS's ``M @ X`` for every column (no copy of X); sparse X: the
-        compiled column loop.
+        compiled column loop (:func:`gradient_products`, ``M`` row-major there).
 
         Returns
         -------
@@ -280,7 +332,7 @@ class ColumnData:
             Whether every row of ``out`` was written.
         """
         if self.sparse:
-            column_products(*self._args(), features, M, out)
+            gradient_products(self.indptr, self.indices, self.data, features, M.T, out)
         elif (
             self.Xd.dtype == np.float64
             and M.shape[0] > PRODUCTS_MAX_CLASSES
@@ -317,13 +369,43 @@ class ColumnData:
         linear_predictor(*self._args(), features, W, b, out)
         return out
 
-    def loss(self, eta: FloatArray) -> tuple[float, FloatArray]:
-        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``); for
-        sparse X (row-major arrays) in one compiled pass (:func:`softmax_loss`)."""
+    def extrapolated(
+        self, eta_1: FloatArray, eta_2: FloatArray, t: float, cut: FloatArray | None
+    ) -> FloatArray:
+        """``eta_1 + t (eta_1 - eta_2) - (X cut)^T``: the linear predictor on the line
+        through two others, less the columns ``cut`` (p, K) clips (none when ``None``);
+        for sparse X in one compiled pass and a pass over the clipped columns
+        (:func:`extrapolate`, :func:`subtract_columns`).
+
+        Returns
+        -------
+        ndarray of shape (K, n)
+            A new array.
+        """
         if self.sparse:
-            P, nll = self.empty_predictor(), np.empty(self.n_rows)
-            softmax_loss(eta, self.codes, P, nll)
-            return float(self.weights @ nll), P
+            out = self.empty_predictor()
+            extrapolate(_rows(eta_1), _rows(eta_2), t, out.T)
+            if cut is not None:
+                features = np.flatnonzero(np.any(cut != 0, axis=1)).astype(np.intp)
+                subtract_columns(self.indptr, self.indices, self.data, features, cut, out.T)
+            return out
+        eta = eta_1 + t * (eta_1 - eta_2)
+        if cut is not None:
+            eta -= self.eta(cut, np.zeros(self.n_classes))
+        return eta
+
+    def loss(self, eta: FloatArray) -> tuple[float, FloatArray]:
+        """The mean weighted NLL and the probabilities at ``eta`` (shape ``(K, n)``, new
+        arrays); for sparse X by :func:`softmax_pass`."""
+        if self.sparse:
+            shape = (self.n_rows, self.n_classes)
+            P, wP, M, nll = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape[0])
+            rows = _rows(eta)
+            softmax_pass(
+                rows, rows, 0.0, False, self.codes, self.weights, rows, P, nll, wP, M,
+                np.empty(self.n_classes),
+            )  # fmt: skip
+            return float(self.weights @ nll), P.T
         top = eta.max(axis=0)
         Z = eta - top
         np.exp(Z, out=Z)
@@ -352,33 +434,68 @@ class ColumnData:
             M[self.codes, np.arange(self.n_rows)] -= self.weights
         return M
 
-    def residuals(self, P: FloatArray) -> tuple[FloatArray, FloatArray | None, FloatArray]:
-        """The residual matrix ``M`` (:meth:`residual_matrix`), ``w P`` for the inner solve
-        (sparse X; ``None`` for dense X, whose :meth:`cd` computes it) and the intercepts'
-        gradient ``g0`` (K,) (``M``'s row sums; zeros without intercepts), for sparse X in
-        one compiled pass over the rows (:func:`weighted_residuals`).
+    def evaluate(
+        self, eta: FloatArray, step: tuple[FloatArray, float] | None = None
+    ) -> tuple[FloatArray, LossPass]:
+        """The point ``eta + t D`` (``step = (D, t)``; ``eta`` itself without a step) and the
+        loss's pass there (:class:`LossPass`): for sparse X in compiled passes over the
+        rows (:func:`softmax_pass`) into this object's own arrays (``work``), so the pass
+        returned is valid until the next :meth:`evaluate`; for dense X NumPy's loss and
+        residual matrix, new arrays.
 
         Parameters
         ----------
-        P : ndarray of shape (K, n)
-            Probabilities.
+        eta : ndarray of shape (K, n)
+        step : tuple of (ndarray of shape (K, n), float), optional
 
         Returns
         -------
-        M : ndarray of shape (K, n)
-        wP : ndarray of shape (K, n) or None
-        g0 : ndarray of shape (K,)
+        eta : ndarray of shape (K, n)
+            The point (a new array when there is a step; ``eta`` itself otherwise).
+        LossPass
         """
-        wP: FloatArray | None = None
-        if self.sparse:
-            M, wP, g0 = self.empty_predictor(), self.empty_predictor(), np.empty(self.n_classes)
-            weighted_residuals(P, self.codes, self.weights, wP, M, g0)
-        else:
+        if not self.sparse:
+            if step is not None:
+                eta = eta + step[1] * step[0]
+            loss, P = self.loss(eta)
             M = self.residual_matrix(P)
-            g0 = M.sum(axis=1)
+            g0 = M.sum(axis=1) if self.fit_intercept else np.zeros(self.n_classes)
+            return eta, LossPass(loss, P, M, None, g0)
+        P, wP, M, _, nll = self._work()
+        g0 = np.empty(self.n_classes)
+        start = _rows(eta)
+        if step is None:
+            softmax_pass(
+                start, start, 0.0, False, self.codes, self.weights, start, P.T, nll, wP.T,
+                M.T, g0,
+            )  # fmt: skip
+        else:
+            out = self.empty_predictor()
+            softmax_pass(
+                start, _rows(step[0]), step[1], True, self.codes, self.weights, out.T, P.T,
+                nll, wP.T, M.T, g0,
+            )  # fmt: skip
+            eta = out
         if not self.fit_intercept:
-            g0 = np.zeros(self.n_classes)
-        return M, wP, g0
+            g0[:] = 0.0
+        return eta, LossPass(float(self.weights @ nll), P, M, wP, g0)
+
+    def zero_step(self) -> FloatArray:
+        """A ``(K, n)`` array of zeros for an inner solve's change of the linear predictor:
+        for sparse X this object's own (``work``; valid until the next :meth:`zero_step`),
+        else a new one."""
+        if not self.sparse:
+            return np.zeros((self.n_classes, self.n_rows))
+        D = self._work()[3]
+        D.fill(0.0)
+        return D
+
+    def _work(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Sparse X: ``work`` as the probabilities, ``w P``, the residual matrix and the step
+        (each ``(K, n)``, the transposes of row-major arrays) and the rows' NLL ``(n,)``."""
+        n, K = self.n_rows, self.n_classes
+        blocks = self.work[: 4 * n * K].reshape(4, n, K)
+        return blocks[0].T, blocks[1].T, blocks[2].T, blocks[3].T, self.work[4 * n * K :]
 
     def _picked(self, A: FloatArray) -> FloatArray:
         """``A[y_i, i]`` (n,) of a ``(K, n)`` array."""
@@ -413,7 +530,7 @@ class ColumnData:
         ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
         pass over a feature's classes and with ``LASSO_BLOCK_PASSES``). ``kept`` (p, K): the
         lasso's curvatures carried from the previous inner solve (:func:`_kept_curvatures`).
-        ``wP``: ``w P`` when already computed (:meth:`residuals`).
+        ``wP``: ``w P`` when already computed (:meth:`evaluate`).
         """
         if wP is None:
             wP = P * self.weights
@@ -464,11 +581,12 @@ class SparseSolution:
     residual : ndarray of shape (K, n) or None
         The residual matrix at ``eta`` (:meth:`ColumnData.residual_matrix`) as the last
         outer step computed it, for the KKT check on the features outside the strong set
-        (no second softmax pass); dropped (``None``) once the ``alpha`` is solved.
-    P : ndarray of shape (K, n) or None
-        A predicted start's probabilities at ``eta`` (with ``loss``, computed when its
-        objective was compared: :func:`_predicted_start`), which its first outer step
-        takes instead of a second softmax pass; ``None`` for a solution.
+        (no second softmax pass; for sparse X in the data's own memory, valid until its
+        next :meth:`ColumnData.evaluate`); dropped (``None``) once the ``alpha`` is solved.
+    P : LossPass or None
+        A predicted start's loss pass at ``eta`` (computed when its objective was
+        compared: :func:`_predicted_start`), which its first outer step takes instead of a
+        second softmax pass; ``None`` for a solution.
     """
 
     W: FloatArray
@@ -482,7 +600,7 @@ class SparseSolution:
     eta: FloatArray = field(repr=False)
     complete: bool = False
     residual: FloatArray | None = field(default=None, repr=False)
-    P: FloatArray | None = field(default=None, repr=False)
+    P: LossPass | None = field(default=None, repr=False)
 
 
 def _residuals(
@@ -518,18 +636,18 @@ def _line_search(
     start: tuple[FloatArray, FloatArray, FloatArray, float],
     step: tuple[FloatArray, FloatArray, FloatArray],
     slope: float,
-) -> tuple[FloatArray, FloatArray, FloatArray, tuple[float, FloatArray]]:
+) -> tuple[FloatArray, FloatArray, FloatArray, LossPass]:
     """Backtrack from the full step until Armijo's condition holds on the true objective;
-    returns the accepted point and its loss and probabilities (the next step's start)."""
+    returns the accepted point and its loss pass (the next step's start)."""
     W, b, eta, f0 = start
     dW, db, D = step
     t = 1.0
     while True:
-        Wt, bt, eta_t = W + t * dW, b + t * db, eta + t * D
-        loss, P = data.loss(eta_t)
-        ft = loss + penalty.value(Wt, alpha)
+        Wt, bt = W + t * dW, b + t * db
+        eta_t, point = data.evaluate(eta, (D, t))
+        ft = point.loss + penalty.value(Wt, alpha)
         if ft <= f0 + ARMIJO * t * slope + 1e-15 * abs(f0) or t < 1e-12:
-            return Wt, bt, eta_t, (loss, P)
+            return Wt, bt, eta_t, point
         t *= 0.5
 
 
@@ -571,20 +689,20 @@ def _newton_steps(
     n_iter = state.n_iter
     reuse = CURVATURE_REUSE and not (penalty.group or data.sparse)
     kept: tuple[FloatArray, FloatArray] | None = None
-    loss, P = (state.loss, state.P) if state.P is not None else data.loss(eta)
+    point = state.P if state.P is not None else data.evaluate(eta)[1]
     while True:
-        M, wP, g0 = data.residuals(P)
+        P, M, g0 = point.P, point.M, point.g0
         complete = data.products(strong, M, G)
         kkt = _kkt(data, penalty, alpha, W, G, g0, strong)
         value = penalty.value(W, alpha)
-        objective = loss + value
+        objective = point.loss + value
         if kkt <= tol or n_iter >= max_iter:
             return SparseSolution(
-                W, b, G, loss, objective, kkt, kkt <= tol, n_iter, eta, complete, M
+                W, b, G, point.loss, objective, kkt, kkt <= tol, n_iter, eta, complete, M
             )
         n_iter += 1
         Wn, bn = W.copy(), b.copy()
-        D = np.zeros_like(eta)
+        D = data.zero_step()
         floor = INNER_FLOOR if penalty.group or data.sparse else INNER_FLOOR_DENSE_LASSO
         fraction = INNER_FRACTION_SPARSE_GROUP if penalty.group and data.sparse else INNER_FRACTION
         if data.sparse and not penalty.group and n_iter == 1:
@@ -592,11 +710,11 @@ def _newton_steps(
         inner_tol = max(floor * tol, fraction * kkt)
         kept = _kept_curvatures(P, G.shape, kept) if reuse else None
         h = None if kept is None else kept[0]
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, wP)
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, point.wP)
         dW, db = Wn - W, bn - b
-        slope = float(np.sum(G[strong] * dW[strong]) + g0 @ db)
+        slope = step_slope(strong, G, Wn, W) + float(g0 @ db)
         slope += penalty.value(Wn, alpha) - value
-        W, b, eta, (loss, P) = _line_search(
+        W, b, eta, point = _line_search(
             data, penalty, alpha, (W, b, eta, objective), (dW, db, D), slope
         )
 
@@ -630,7 +748,7 @@ def _solve_alpha(
             return start
         if not start.complete:  # the rest's gradient at the strong set's solution
             if M is None:
-                M = data.residual_matrix(data.loss(start.eta)[1])
+                M = data.evaluate(start.eta)[1].M
             data.products(rest, M, start.G)
             start.complete = True
         res = _residuals(data, penalty, alpha, start.W, start.G, rest)
@@ -690,20 +808,14 @@ def _predicted_start(
     if penalty.group and np.any(np.any(older.W != 0, axis=1) & ~np.any(state.W != 0, axis=1)):
         return state
     t = min(np.log(alpha_1 / alpha) / np.log(alpha_2 / alpha_1), PREDICTOR_MAX_STEP)
-    W = state.W + t * (state.W - older.W)
+    W, cut = np.empty_like(state.W), np.empty_like(state.W)
+    clip_rows = (penalty.factor > 0) & (not penalty.group)
+    clipped = predicted_coefficients(state.W, older.W, t, clip_rows, W, cut)
     b = state.b + t * (state.b - older.b)
-    eta = state.eta + t * (state.eta - older.eta)
-    if not penalty.group:
-        penalized = (penalty.factor > 0)[:, None]
-        clip = penalized & ((state.W == 0) | (W * state.W < 0))
-        if clip.any():
-            cut = np.where(clip, W, 0.0)
-            W[clip] = 0.0
-            eta -= data.eta(cut, np.zeros(data.n_classes))
-    loss, P = data.loss(eta)
-    if not loss + penalty.value(W, alpha) < state.loss + penalty.value(state.W, alpha):
+    eta, point = data.evaluate(data.extrapolated(state.eta, older.eta, t, cut if clipped else None))
+    if not point.loss + penalty.value(W, alpha) < state.loss + penalty.value(state.W, alpha):
         return state  # (state.loss: the loss at W_1, kept)
-    return SparseSolution(W, b, state.G, loss, 0.0, np.inf, False, 0, eta, False, P=P)
+    return SparseSolution(W, b, state.G, point.loss, 0.0, np.inf, False, 0, eta, False, P=point)
 
 
 def null_model(
@@ -727,7 +839,7 @@ def null_model(
     state = _newton_steps(data, penalty, 0.0, state, free, tol, max_iter)
     M, state.residual = state.residual, None
     if M is None:
-        M = data.residual_matrix(data.loss(state.eta)[1])
+        M = data.evaluate(state.eta)[1].M
     data.products(np.arange(p, dtype=np.intp), M, state.G)
     return state
 
