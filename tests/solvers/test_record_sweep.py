@@ -6,6 +6,8 @@ coefficients, records, curvatures, block Hessians and their flags, and the large
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from mnlogit.solvers import coordinate_descent as cd
 from mnlogit.solvers.local_array import LOCAL_DOUBLES
 
 
-def _problem(K: int, seed: int):
+def _problem(K: int, seed: int) -> Any:
     rng = np.random.default_rng(seed)
     n, p = 300, 14
     X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
@@ -39,15 +41,16 @@ def _problem(K: int, seed: int):
     return (np.zeros((1, 1)), indptr, indices, data), features, P, w, G, W, lam1, lam2, rms
 
 
-def _state(K, P, w, p, nf):
+def _state(K: int, P: Any, w: Any, p: int, nf: int) -> Any:
     winv = cd._inverse_weights(w)
     R = cd._row_records(P * w, winv)
     h = np.full((p, K), cd.LAZY_CURVATURE)
     return R, h, np.full((nf, K, K), np.nan), np.zeros(nf, dtype=np.bool_)
 
 
-def _reference_sweep(X, features, only_nonzero, screen, P, G, lam1, lam2, h, blocks, ready,
-                     passes, tol, rms, W, R):  # fmt: skip
+def _reference_sweep(X: Any, features: Any, only_nonzero: bool, screen: float, P: Any, G: Any,
+                     lam1: Any, lam2: Any, h: Any, blocks: Any, ready: Any, passes: int,
+                     tol: float, rms: Any, W: Any, R: Any) -> float:  # fmt: skip
     K = P.shape[0]
     work, order = np.empty((3, K)), np.empty(K, dtype=np.int64)
     biggest = 0.0
@@ -69,7 +72,7 @@ SWEEPS = [(False, cd.FIRST_SWEEP_SCREEN), (False, 0.0), (True, 0.0), (True, 0.0)
 
 @pytest.mark.parametrize("K", [3, 10, LOCAL_DOUBLES])
 @pytest.mark.parametrize("passes", [1, 10])
-def test_record_sweep_takes_the_block_steps_bit_for_bit(K, passes):
+def test_record_sweep_takes_the_block_steps_bit_for_bit(K: int, passes: int) -> None:
     X, features, P, w, G, W0, lam1, lam2, rms = _problem(K, seed=K + passes)
     p, nf = W0.shape[0], features.size
     ref = _state(K, P, w, p, nf)
@@ -97,7 +100,7 @@ def test_record_sweep_takes_the_block_steps_bit_for_bit(K, passes):
 
 
 @pytest.mark.parametrize("K", [10, LOCAL_DOUBLES + 1])
-def test_sweep_hands_the_records_path_to_the_record_sweep(K):
+def test_sweep_hands_the_records_path_to_the_record_sweep(K: int) -> None:
     # _sweep with the records: _record_sweep up to LOCAL_DOUBLES classes, its general loop
     # beyond (the local arrays' room); the same steps either way
     X, features, P, w, G, W0, lam1, lam2, rms = _problem(K, seed=3)

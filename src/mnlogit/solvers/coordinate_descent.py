@@ -38,7 +38,9 @@ accumulated in float64. Arrays over rows and classes are indexed ``[k, i]`` (sha
 row-major ``(n, K)`` array for sparse X (a row's ``K`` classes share cache lines; see
 ``ColumnData.empty_predictor``). The sparse lasso's block steps keep, for the inner solve,
 each row's ``d_i``, ``w_i p_i``, ``p_i . d_i`` and ``1 / w_i`` in one 64-byte aligned record
-(:func:`_row_records`); the other kernels read those through strided views.
+(:func:`_row_records`); the other kernels read those through strided views. Their
+sweeps run in a kernel of their own (:func:`_record_sweep`), with nothing of the other
+paths in its loop.
 """
 
 from __future__ import annotations
@@ -593,20 +595,22 @@ def _record_sums(indptr: Any, indices: Any, data: Any, j: int, R: Any, K: int, a
     longer) from the row records ``R`` (n, r). (A row taken as a contiguous slice: the
     compiled loop over its classes vectorizes.) The records of the rows ``PREFETCH_AHEAD``
     visits ahead are prefetched (random rows: the hardware cannot guess them); the move
-    pass after the steps finds them in the cache."""
+    pass after the steps finds them in the cache. The positions and row indices are taken
+    as unsigned (``np.uintp``: no test for a negative index to wrap around, on every
+    visit; a CSR matrix's are never negative)."""
     r = R.shape[1]
-    lo, hi = indptr[j], indptr[j + 1]
+    lo, hi = np.uintp(indptr[j]), np.uintp(indptr[j + 1])
     for k in range(K):
         acc[k] = 0.0
     for q in range(lo, min(lo + PREFETCH_AHEAD, hi)):
         for c in range(0, r, LINE_DOUBLES):
-            prefetch(R, indices[q], c)
+            prefetch(R, np.uintp(indices[q]), c)
     for q in range(lo, hi):
         if q + PREFETCH_AHEAD < hi:
-            ahead = indices[q + PREFETCH_AHEAD]
+            ahead = np.uintp(indices[q + PREFETCH_AHEAD])
             for c in range(0, r, LINE_DOUBLES):
                 prefetch(R, ahead, c)
-        row = R[indices[q]]
+        row = R[np.uintp(indices[q])]
         x = data[q]
         e = row[2 * K]
         for k in range(K):
@@ -632,9 +636,9 @@ def _record_move(indptr: Any, indices: Any, data: Any, j: int, steps: Any, R: An
 def _record_steps(indptr: Any, indices: Any, data: Any, j: int, K: int, steps: Any, R: Any) -> None:
     """:func:`_record_move` with the first ``K`` of ``steps``. (The product is summed before
     the moves are stored: a loop that stored ``d_ik`` between the reads of the row took 15%
-    longer over the sweep's columns.)"""
-    for q in range(indptr[j], indptr[j + 1]):
-        row = R[indices[q]]
+    longer over the sweep's columns; unsigned positions and row indices as there.)"""
+    for q in range(np.uintp(indptr[j]), np.uintp(indptr[j + 1])):
+        row = R[np.uintp(indices[q])]
         x = data[q]
         e = 0.0
         for k in range(K):
@@ -1372,7 +1376,10 @@ def _sweep(
     arrays per feature), else one pass per class. With the block steps, the next feature's block
     Hessian is prefetched before a feature's steps (its lines are read after this feature's
     gradient pass has filled the cache with records: the replicated nonzero sweep at the
-    sparse benchmark's captured call 96 took 0.2-0.5 ms less)."""
+    sparse benchmark's captured call 96 took 0.2-0.5 ms less). With the row records, the
+    block steps for every feature and at most ``LOCAL_DOUBLES`` classes, the sweep is
+    :func:`_record_sweep`'s (the same steps; that nonzero sweep 5.2-5.3 -> 4.3-4.4 ms,
+    docs/penalties.md, "Seventeenth pass")."""
     K = P.shape[0]
     by_block = blocks.shape[0] == features.shape[0]
     if by_block and rec.shape[0] and K <= LOCAL_DOUBLES:
