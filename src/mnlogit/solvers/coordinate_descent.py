@@ -38,7 +38,9 @@ accumulated in float64. Arrays over rows and classes are indexed ``[k, i]`` (sha
 row-major ``(n, K)`` array for sparse X (a row's ``K`` classes share cache lines; see
 ``ColumnData.empty_predictor``). The sparse lasso's block steps keep, for the inner solve,
 each row's ``d_i``, ``w_i p_i``, ``p_i . d_i`` and ``1 / w_i`` in one 64-byte aligned record
-(:func:`_row_records`); the other kernels read those through strided views.
+(:func:`_row_records`); the other kernels read those through strided views. Their
+sweeps run in a kernel of their own (:func:`_record_sweep`), with nothing of the other
+paths in its loop.
 """
 
 from __future__ import annotations
@@ -571,73 +573,72 @@ PREFETCH_AHEAD = 8
 @inlined
 def _record_gradient(indptr: Any, indices: Any, data: Any, j: int, R: Any, out: Any) -> None:
     """:func:`_block_gradient` (sparse X) reading the row records ``R`` (n, r) of
-    :func:`_row_records`: ``out[k] = sum_i x_ij (w_i p_ik) (d_ik - pd_i)`` (K,). (A row
-    taken as a contiguous slice: the compiled loop over its classes vectorizes.) The
-    records of the rows ``PREFETCH_AHEAD`` visits ahead are prefetched (random rows: the
-    hardware cannot guess them); the move pass after the steps finds them in the cache.
-    The sums go to a local array (:func:`~mnlogit.solvers.local_array.local_doubles`, which
-    cannot alias ``R``: kept in registers, not stored at every row; the gradient pass over
-    the sparse benchmark's columns 3.1-3.4 -> 1.6-1.9 ms), copied to ``out`` at the end;
-    with more than ``LOCAL_DOUBLES`` classes, summed in ``out`` itself."""
+    :func:`_row_records`: ``out[k] = sum_i x_ij (w_i p_ik) (d_ik - pd_i)`` (K,)
+    (:func:`_record_sums`). The sums go to a local array
+    (:func:`~mnlogit.solvers.local_array.local_doubles`, which cannot alias ``R``: kept in
+    registers, not stored at every row; the gradient pass over the sparse benchmark's
+    columns 3.1-3.4 -> 1.6-1.9 ms), copied to ``out`` at the end; with more than
+    ``LOCAL_DOUBLES`` classes, summed in ``out`` itself."""
     K = out.shape[0]
     if K > LOCAL_DOUBLES:
         _record_gradient_into(indptr, indices, data, j, R, out)
         return
     acc = local_doubles()
+    _record_sums(indptr, indices, data, j, R, K, acc)
+    for k in range(K):
+        out[k] = acc[k]
+
+
+@inlined
+def _record_sums(indptr: Any, indices: Any, data: Any, j: int, R: Any, K: int, acc: Any) -> None:
+    """``acc[k] = sum_i x_ij (w_i p_ik) (d_ik - pd_i)`` for ``k < K`` (``acc`` (K,) or
+    longer) from the row records ``R`` (n, r). (A row taken as a contiguous slice: the
+    compiled loop over its classes vectorizes.) The records of the rows ``PREFETCH_AHEAD``
+    visits ahead are prefetched (random rows: the hardware cannot guess them); the move
+    pass after the steps finds them in the cache. The positions and row indices are taken
+    as unsigned (``np.uintp``: no test for a negative index to wrap around, on every
+    visit; a CSR matrix's are never negative)."""
     r = R.shape[1]
-    lo, hi = indptr[j], indptr[j + 1]
+    lo, hi = np.uintp(indptr[j]), np.uintp(indptr[j + 1])
     for k in range(K):
         acc[k] = 0.0
     for q in range(lo, min(lo + PREFETCH_AHEAD, hi)):
         for c in range(0, r, LINE_DOUBLES):
-            prefetch(R, indices[q], c)
+            prefetch(R, np.uintp(indices[q]), c)
     for q in range(lo, hi):
         if q + PREFETCH_AHEAD < hi:
-            ahead = indices[q + PREFETCH_AHEAD]
+            ahead = np.uintp(indices[q + PREFETCH_AHEAD])
             for c in range(0, r, LINE_DOUBLES):
                 prefetch(R, ahead, c)
-        row = R[indices[q]]
+        row = R[np.uintp(indices[q])]
         x = data[q]
         e = row[2 * K]
         for k in range(K):
             acc[k] += x * row[K + k] * (row[k] - e)
-    for k in range(K):
-        out[k] = acc[k]
 
 
 @compiled
 def _record_gradient_into(indptr: Any, indices: Any, data: Any, j: int, R: Any, out: Any) -> None:
     """:func:`_record_gradient` summing in ``out`` (K,) itself (more than
     ``LOCAL_DOUBLES`` classes)."""
-    K = out.shape[0]
-    r = R.shape[1]
-    lo, hi = indptr[j], indptr[j + 1]
-    for k in range(K):
-        out[k] = 0.0
-    for q in range(lo, min(lo + PREFETCH_AHEAD, hi)):
-        for c in range(0, r, LINE_DOUBLES):
-            prefetch(R, indices[q], c)
-    for q in range(lo, hi):
-        if q + PREFETCH_AHEAD < hi:
-            ahead = indices[q + PREFETCH_AHEAD]
-            for c in range(0, r, LINE_DOUBLES):
-                prefetch(R, ahead, c)
-        row = R[indices[q]]
-        x = data[q]
-        e = row[2 * K]
-        for k in range(K):
-            out[k] += x * row[K + k] * (row[k] - e)
+    _record_sums(indptr, indices, data, j, R, out.shape[0], out)
 
 
 @inlined
 def _record_move(indptr: Any, indices: Any, data: Any, j: int, steps: Any, R: Any) -> None:
     """:func:`_block_move_weighted` (sparse X) on the row records ``R`` (n, r): ``d_ik +=
-    x_ij steps_k`` and ``pd_i += x_ij (sum_k (w_i p_ik) steps_k) / w_i``. (The product is
-    summed before the moves are stored: a loop that stored ``d_ik`` between the reads of
-    the row took 15% longer over the sweep's columns.)"""
-    K = steps.shape[0]
-    for q in range(indptr[j], indptr[j + 1]):
-        row = R[indices[q]]
+    x_ij steps_k`` and ``pd_i += x_ij (sum_k (w_i p_ik) steps_k) / w_i`` (K,) of ``steps``
+    (:func:`_record_steps`)."""
+    _record_steps(indptr, indices, data, j, steps.shape[0], steps, R)
+
+
+@inlined
+def _record_steps(indptr: Any, indices: Any, data: Any, j: int, K: int, steps: Any, R: Any) -> None:
+    """:func:`_record_move` with the first ``K`` of ``steps``. (The product is summed before
+    the moves are stored: a loop that stored ``d_ik`` between the reads of the row took 15%
+    longer over the sweep's columns; unsigned positions and row indices as there.)"""
+    for q in range(np.uintp(indptr[j]), np.uintp(indptr[j + 1])):
+        row = R[np.uintp(indices[q])]
         x = data[q]
         e = 0.0
         for k in range(K):
@@ -1375,12 +1376,20 @@ def _sweep(
     arrays per feature), else one pass per class. With the block steps, the next feature's block
     Hessian is prefetched before a feature's steps (its lines are read after this feature's
     gradient pass has filled the cache with records: the replicated nonzero sweep at the
-    sparse benchmark's captured call 96 took 0.2-0.5 ms less)."""
+    sparse benchmark's captured call 96 took 0.2-0.5 ms less). With the row records, the
+    block steps for every feature and at most ``LOCAL_DOUBLES`` classes, the sweep is
+    :func:`_record_sweep`'s (the same steps; that nonzero sweep 5.2-5.3 -> 4.3-4.4 ms,
+    docs/penalties.md, "Seventeenth pass")."""
     K = P.shape[0]
+    by_block = blocks.shape[0] == features.shape[0]
+    if by_block and rec.shape[0] and K <= LOCAL_DOUBLES:
+        return _record_sweep(
+            Xd, indptr, indices, data, features, only_nonzero, screen, P, wP, G, lam1, lam2,
+            h, blocks, ready, passes, tol, rms, W, rec,
+        )  # fmt: skip
     biggest = 0.0
     work = np.empty((3, K))
     order = np.empty(K, dtype=np.int64)
-    by_block = blocks.shape[0] == features.shape[0]
     flat = blocks.reshape((blocks.shape[0], K * K))
     for t in range(features.shape[0]):
         j = features[t]
@@ -1413,6 +1422,107 @@ def _sweep(
         change /= rms[j]
         if change > biggest:
             biggest = change
+    return biggest
+
+
+@compiled
+def _record_sweep(
+    Xd: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    features: Any,
+    only_nonzero: bool,
+    screen: float,
+    P: Any,
+    wP: Any,
+    G: Any,
+    lam1: Any,
+    lam2: Any,
+    h: Any,
+    blocks: Any,
+    ready: Any,
+    passes: int,
+    tol: float,
+    rms: Any,
+    W: Any,
+    rec: Any,
+) -> float:
+    """:func:`_sweep` on the sparse lasso's row records with the block steps (``rec`` (n, r)
+    not empty, ``blocks`` (m, K, K) a block Hessian per feature of ``features`` (m,),
+    ``K <= LOCAL_DOUBLES``): the same steps in the same order as
+    :func:`_lasso_block_steps` with the records, written out in one loop with nothing else
+    in it. The class gradients and steps live in local arrays
+    (:func:`~mnlogit.solvers.local_array.local_doubles`), the block Hessian and the flag are
+    indexed ``blocks[t, k, m]`` and ``ready[t]`` (no per-feature array views, so no
+    reference counts per feature), and the group's, dense X's and per-class steps are not
+    in its compiled body."""
+    K = P.shape[0]
+    nf = features.shape[0]
+    q, steps = local_doubles(), local_doubles()
+    flat = blocks.reshape((nf, K * K))
+    biggest = 0.0
+    for t in range(nf):
+        j = features[t]
+        if t + 1 < nf:  # the next block Hessian, towards L1
+            for c in range(0, K * K + LINE_DOUBLES - 1, LINE_DOUBLES):
+                prefetch(flat, t + 1, min(c, K * K - 1))
+        lam1j, lam2j = lam1[j], lam2[j]
+        count = 0
+        for k in range(K):
+            if _stepped(h[j, k], W[j, k], G[j, k], only_nonzero, screen, lam1j):
+                count += 1
+        if count == 0:  # (with only_nonzero: every coordinate zero)
+            continue
+        _record_sums(indptr, indices, data, j, rec, K, q)
+        if not ready[t]:  # the block Hessian, and the curvatures from its diagonal, if needed
+            needed = False
+            for k in range(K):
+                if W[j, k] != 0.0 or abs(G[j, k] + q[k]) > lam1j:
+                    needed = True
+            if not needed:
+                continue
+            _lasso_block(Xd, indptr, indices, data, True, j, wP, P, blocks[t], rec)
+            ready[t] = True
+            for k in range(K):
+                if h[j, k] == LAZY_CURVATURE:
+                    h[j, k] = max(blocks[t, k, k], 0.0)
+        floor = BLOCK_PASS_FLOOR * tol * rms[j]
+        big = 0.0
+        moved = False
+        for k in range(K):
+            steps[k] = 0.0
+        for rep in range(passes):
+            last = 0.0
+            for k in range(K):
+                hk = h[j, k]
+                if not _stepped(hk, W[j, k], G[j, k], only_nonzero, screen, lam1j):
+                    continue
+                new = _soft_threshold(hk * W[j, k] - (G[j, k] + q[k]), lam1j, hk + lam2j)
+                step = new - W[j, k]
+                if step == 0.0:
+                    continue
+                W[j, k] = new
+                steps[k] += step
+                moved = True
+                for m in range(K):
+                    q[m] += blocks[t, k, m] * step
+                change = (hk + lam2j) * abs(step)
+                if change > last:
+                    last = change
+            if rep == 0:
+                big = last
+            if not moved or last <= max(BLOCK_PASS_TOL * big, floor):
+                break
+        for k in range(K):
+            change = (h[j, k] + lam2j) * abs(steps[k])
+            if change > big:
+                big = change
+        if moved:
+            _record_steps(indptr, indices, data, j, K, steps, rec)
+        big /= rms[j]
+        if big > biggest:
+            biggest = big
     return biggest
 
 
