@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from mnlogit.objective.sparse_penalties import SparsePenalty
-from mnlogit.solvers.coordinate_descent import column_products
+from mnlogit.solvers.outer_kernels import gradient_products
 from mnlogit.solvers.proximal_newton import ColumnData
 
 
@@ -96,7 +96,8 @@ def test_kkt_residuals_carry_nan(kind):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sparse_products_in_one_pass_over_each_column(dtype):
-    # the row-major (K, n) arrays of sparse X and a subset of the features: only their rows
+    # the row-major (K, n) arrays of sparse X (their (n, K) transposes to the kernel) and a
+    # subset of the features: only their rows
     # of ``out`` are written
     rng = np.random.default_rng(8)
     n, p, K = 64, 11, 6
@@ -108,7 +109,7 @@ def test_sparse_products_in_one_pass_over_each_column(dtype):
     ref = np.asarray(X.toarray(), dtype=np.float64).T @ M.T
     features = np.array([0, 3, 4, 10], dtype=np.intp)
     out = np.full((p, K), np.nan)
-    column_products(data.Xd, data.indptr, data.indices, data.data, True, features, M, out)
+    gradient_products(data.indptr, data.indices, data.data, features, M.T, out)
     np.testing.assert_allclose(out[features], ref[features], rtol=1e-12, atol=1e-14)
     rest = np.setdiff1d(np.arange(p), features)
     assert np.isnan(out[rest]).all()

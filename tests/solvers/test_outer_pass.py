@@ -217,3 +217,25 @@ def test_predicted_coefficients_equal_the_clipped_line(group):
     np.testing.assert_allclose(W, np.where(clip, 0.0, line), rtol=0, atol=1e-14)  # (an FMA)
     np.testing.assert_allclose(cut, np.where(clip, line, 0.0), rtol=0, atol=1e-14)
     assert W[7, 0] != 0.0 and not clip[7].any()
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_probability_underflowing_to_zero_is_not_an_error(sparse):
+    # the loss's exp runs under errstate(under="ignore"): a user's np.seterr(under="raise")
+    # must not turn a probability of 0 (eta - max below about -745) into an error
+    rng = np.random.default_rng(3)
+    n, p, K = 30, 6, 3
+    X = sp.random(n, p, density=0.5, random_state=1, format="csr")
+    data = ColumnData.from_arrays(
+        X if sparse else X.toarray(), rng.integers(0, K, n), K, None, True
+    )
+    eta = data.empty_predictor()
+    eta[:] = 0.0
+    eta[0] = 800.0
+    with np.errstate(all="raise"):
+        loss, P = data.loss(eta)
+        _, point = data.evaluate(eta)
+    assert np.all(P[1:] == 0.0) and np.all(P[0] == 1.0)
+    np.testing.assert_allclose(point.P[0], 1.0)
+    picked = (data.codes != 0).astype(float)
+    assert loss == pytest.approx(800.0 * float(data.weights @ picked), rel=1e-12)

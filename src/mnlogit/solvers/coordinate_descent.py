@@ -60,63 +60,12 @@ __all__ = [
     "best_shift",
     "block_hessians",
     "cd_quadratic",
-    "column_products",
     "column_rms",
     "curvatures_close",
     "dense_products",
     "linear_predictor",
     "records_buffer",
-    "softmax_loss",
 ]
-
-
-@compiled
-def column_products(
-    Xd: Any,
-    indptr: Any,
-    indices: Any,
-    data: Any,
-    sparse: bool,
-    features: Any,
-    M: Any,
-    out: Any,
-) -> None:
-    """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` (others untouched).
-
-    Sparse X: one pass over each column for all ``K`` classes (``M`` is the (K, n) view of a
-    row-major array there, so a row's classes share cache lines; a pass per class read the
-    column's random rows ``K`` times).
-
-    Parameters
-    ----------
-    Xd : ndarray of shape (n, p), column-major (unused when ``sparse``)
-    indptr, indices, data : ndarrays
-        The CSC arrays of X (unused unless ``sparse``).
-    sparse : bool
-    features : ndarray of shape (m,) of int
-    M : ndarray of shape (K, n), float64
-    out : ndarray of shape (p, K), float64
-    """
-    K = M.shape[0]
-    n = M.shape[1]
-    sums = np.empty(K)
-    for t in range(features.shape[0]):
-        j = features[t]
-        if sparse:
-            sums[:] = 0.0
-            for q in range(indptr[j], indptr[j + 1]):
-                i = indices[q]
-                x = data[q]
-                for k in range(K):
-                    sums[k] += x * M[k, i]
-            for k in range(K):
-                out[j, k] = sums[k]
-            continue
-        for k in range(K):
-            s = 0.0
-            for i in range(n):
-                s += Xd[i, j] * M[k, i]
-            out[j, k] = s
 
 
 #: :func:`dense_products`: rows per block (a block of ``M``, ``K`` of them, stays in L1) ...
@@ -130,7 +79,7 @@ assert PRODUCT_COLUMNS == 8, "dense_products is unrolled for eight columns"
 @compiled
 def dense_products(Xd: Any, features: Any, M: Any, out: Any) -> None:
     """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` of dense ``X`` (others
-    untouched), as :func:`column_products` but blocked: ``PRODUCT_ROWS`` rows at a time, and
+    untouched), blocked: ``PRODUCT_ROWS`` rows at a time, and
     within them ``PRODUCT_COLUMNS`` columns against each class's block of ``M`` (one
     vectorized loop with that many sums), so ``X`` is read once from memory and ``M`` from
     L1. Faster than BLAS's ``M @ X`` for the ``K`` (2-10) rows of ``M`` here (measured in
@@ -209,8 +158,11 @@ def linear_predictor(
 
     Parameters
     ----------
-    Xd, indptr, indices, data, sparse, features
-        As in :func:`column_products`.
+    Xd : ndarray of shape (n, p), column-major (unused when ``sparse``)
+    indptr, indices, data : ndarrays
+        The CSC arrays of X (unused unless ``sparse``).
+    sparse : bool
+    features : ndarray of shape (m,) of int
     W : ndarray of shape (p, K)
     b : ndarray of shape (K,)
     out : ndarray of shape (K, n), float64
@@ -232,40 +184,6 @@ def linear_predictor(
             else:
                 for i in range(n):
                     out[k, i] += Xd[i, j] * c
-
-
-@compiled
-def softmax_loss(eta: Any, codes: Any, P: Any, nll: Any) -> None:
-    """Each row's NLL ``logsumexp_k eta_ki - eta_{y_i, i}`` and the probabilities, in one
-    pass over the rows (for the row-major ``(K, n)`` views of sparse X, where a row's
-    classes are adjacent; NumPy's reductions over the ``K`` classes of each row took
-    several passes). The weighted sum is left to the caller (a BLAS dot: a sequential sum
-    here carried rounding noise above the line search's ``1e-15`` relative slack, and
-    tight fits stalled).
-
-    Parameters
-    ----------
-    eta : ndarray of shape (K, n)
-    codes : ndarray of shape (n,) of int
-    P : ndarray of shape (K, n)
-        Out: ``softmax(eta)`` per row.
-    nll : ndarray of shape (n,)
-        Out: each row's NLL.
-    """
-    K = eta.shape[0]
-    for i in range(eta.shape[1]):
-        top = eta[0, i]
-        for k in range(1, K):
-            if eta[k, i] > top:
-                top = eta[k, i]
-        s = 0.0
-        for k in range(K):
-            e = np.exp(eta[k, i] - top)
-            P[k, i] = e
-            s += e
-        for k in range(K):
-            P[k, i] /= s
-        nll[i] = top + np.log(s) - eta[codes[i], i]
 
 
 @compiled
@@ -2189,7 +2107,7 @@ def cd_quadratic(
     Parameters
     ----------
     Xd, indptr, indices, data, sparse
-        X as in :func:`column_products`.
+        X as in :func:`linear_predictor`.
     features : ndarray of shape (m,) of int
         The columns that may move (the strong set).
     w, P, wP : ndarrays of shape (n,), (K, n), (K, n)

@@ -71,7 +71,8 @@ def softmax_pass(
         Out: ``sum_i M_ik``.
     """
     _shifted_rows(eta0, D, t, move, eta, P, nll)
-    np.exp(P, out=P)
+    with np.errstate(under="ignore"):  # (exp of a very negative eta - max is 0: meant)
+        np.exp(P, out=P)
     _normalized_rows(eta if move else eta0, codes, w, P, nll, wP, M, g0)
 
 

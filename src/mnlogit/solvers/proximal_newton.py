@@ -230,7 +230,7 @@ class ColumnData:
         :meth:`zero_step`: the probabilities, ``w P``, the residual matrix and the step
         ``D``, each ``(n, K)`` row-major, and the rows' NLL; no fresh 1.6 MB arrays and
         their page faults per step on the sparse benchmark); else empty. What they hold is
-        valid until the next call that writes them (module docstring of
+        valid until the next call that writes them (the docstring of
         :class:`LossPass`).
     """
 
@@ -324,7 +324,9 @@ class ColumnData:
         at the end of an ``alpha``), except for float64 X with more than
         :data:`PRODUCTS_MAX_CLASSES` classes and at least three quarters of the columns
         asked for: then BLAS's ``M @ X`` for every column (no copy of X); sparse X: the
-        compiled column loop (:func:`gradient_products`, ``M`` row-major there).
+        compiled column loop (:func:`gradient_products`, ``M`` row-major there: the
+        transpose of :meth:`empty_predictor`'s layout, as :meth:`evaluate` writes it; another
+        layout gives the same sums through a second, strided compilation of the kernel).
 
         Returns
         -------
@@ -408,7 +410,8 @@ class ColumnData:
             return float(self.weights @ nll), P.T
         top = eta.max(axis=0)
         Z = eta - top
-        np.exp(Z, out=Z)
+        with np.errstate(under="ignore"):  # (a probability underflowing to 0 is meant)
+            np.exp(Z, out=Z)
         total = Z.sum(axis=0)
         lse = np.log(total)
         lse += top
@@ -421,7 +424,8 @@ class ColumnData:
         if self.sparse:
             return self.loss(eta)[0]
         top = eta.max(axis=0)
-        lse = top + np.log(np.exp(eta - top).sum(axis=0))
+        with np.errstate(under="ignore"):
+            lse = top + np.log(np.exp(eta - top).sum(axis=0))
         return float(self.weights @ (lse - self._picked(eta)))
 
     def residual_matrix(self, P: FloatArray) -> FloatArray:

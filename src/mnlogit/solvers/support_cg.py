@@ -318,7 +318,7 @@ def support_cg(
     Parameters
     ----------
     Xd, indptr, indices, data, sparse
-        X as in :func:`mnlogit.solvers.coordinate_descent.column_products`.
+        X as in :func:`mnlogit.solvers.coordinate_descent.linear_predictor`.
     features : ndarray of shape (m,) of int
         The features whose nonzero coefficients move.
     w : ndarray of shape (n,)
