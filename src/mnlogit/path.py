@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from mnlogit.exceptions import InvalidInputError
@@ -115,10 +116,14 @@ def _validated(
     """``(X, classes, codes, weights, names)`` after scikit-learn's and mnlogit's checks."""
     from sklearn.utils.validation import check_array, check_consistent_length
 
-    from mnlogit.identification import check_weights, encode_labels
+    from mnlogit.identification import check_sparse_structure, check_weights, encode_labels
 
     columns = getattr(X, "columns", None)
+    if sp.issparse(X):
+        check_sparse_structure(X)
     Xv = check_array(X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
+    if sp.issparse(Xv):
+        check_sparse_structure(Xv)
     yv = np.asarray(y)
     if yv.ndim != 1:
         raise InvalidInputError(f"y must be one-dimensional, got shape {yv.shape}")

@@ -410,6 +410,7 @@ def check_feature_values(X: Any, feature_names: Any = None, check_finite: bool =
     InvalidInputError
     """
     if sp.issparse(X):
+        check_sparse_structure(X)
         if check_finite:
             _check_sparse_values(X)
         return
@@ -432,6 +433,39 @@ def check_feature_values(X: Any, feature_names: Any = None, check_finite: bool =
             else [f"x{j}" for j in range(values.shape[1])]
         )
     raise InvalidInputError(_nonfinite_message(values, names))
+
+
+def check_sparse_structure(X: Any) -> None:
+    """Refuse a sparse ``X`` whose index arrays do not describe a matrix of its shape.
+
+    scipy builds a CSR / CSC matrix from given arrays without looking at their values (its
+    ``check_format`` by default checks their lengths only), so a row index of -1 or ``n``
+    can reach the compiled kernels, which read and write by it without bounds checks (one
+    O(nnz) pass; issue 14's review: the sparse lasso's record passes take the indices as
+    unsigned, and a -1 would have moved a record row before the array). Other formats
+    are checked after their conversion by scikit-learn.
+
+    Parameters
+    ----------
+    X : sparse matrix or array of shape (n, p)
+
+    Raises
+    ------
+    InvalidInputError
+    """
+    fmt = getattr(X, "format", None)
+    try:
+        if fmt in ("csr", "csc", "bsr"):
+            X.check_format(full_check=True)
+        elif fmt == "coo":
+            rows, cols = np.asarray(X.row), np.asarray(X.col)
+            n, p = X.shape
+            if rows.size and not (
+                rows.min() >= 0 and rows.max() < n and cols.min() >= 0 and cols.max() < p
+            ):
+                raise ValueError("row or column indices out of range")
+    except ValueError as err:
+        raise InvalidInputError(f"X is not a valid sparse matrix: {err}") from None
 
 
 def _check_sparse_values(X: Any) -> None:

@@ -515,17 +515,21 @@ def _record_sums(indptr: Any, indices: Any, data: Any, j: int, R: Any, K: int, a
     visits ahead are prefetched (random rows: the hardware cannot guess them); the move
     pass after the steps finds them in the cache. The positions and row indices are taken
     as unsigned (``np.uintp``: no test for a negative index to wrap around, on every
-    visit; a CSR matrix's are never negative)."""
+    visit; the input's validation refuses a sparse matrix with indices outside its shape,
+    :func:`~mnlogit.identification.check_sparse_structure`)."""
     r = R.shape[1]
+    step = np.uintp(PREFETCH_AHEAD)  # (unsigned + unsigned stays unsigned: compiled, and in
+    # NumPy 1.x without numba, where np.uintp + a Python int is a float64)
     lo, hi = np.uintp(indptr[j]), np.uintp(indptr[j + 1])
     for k in range(K):
         acc[k] = 0.0
-    for q in range(lo, min(lo + PREFETCH_AHEAD, hi)):
+    for q in range(lo, min(lo + step, hi)):
         for c in range(0, r, LINE_DOUBLES):
             prefetch(R, np.uintp(indices[q]), c)
     for q in range(lo, hi):
-        if q + PREFETCH_AHEAD < hi:
-            ahead = np.uintp(indices[q + PREFETCH_AHEAD])
+        later = np.uintp(q) + step
+        if later < hi:
+            ahead = np.uintp(indices[later])
             for c in range(0, r, LINE_DOUBLES):
                 prefetch(R, ahead, c)
         row = R[np.uintp(indices[q])]
@@ -1300,7 +1304,7 @@ def _sweep(
     docs/penalties.md, "Seventeenth pass")."""
     K = P.shape[0]
     by_block = blocks.shape[0] == features.shape[0]
-    if by_block and rec.shape[0] and K <= LOCAL_DOUBLES:
+    if by_block and rec.shape[0] and K <= LOCAL_DOUBLES and not group:
         return _record_sweep(
             Xd, indptr, indices, data, features, only_nonzero, screen, P, wP, G, lam1, lam2,
             h, blocks, ready, passes, tol, rms, W, rec,
@@ -1376,6 +1380,8 @@ def _record_sweep(
     reference counts per feature), and the group's, dense X's and per-class steps are not
     in its compiled body."""
     K = P.shape[0]
+    if K > LOCAL_DOUBLES:  # (its local arrays hold LOCAL_DOUBLES classes; _sweep checks)
+        raise ValueError("_record_sweep: more classes than LOCAL_DOUBLES")
     nf = features.shape[0]
     q, steps = local_doubles(), local_doubles()
     flat = blocks.reshape((nf, K * K))
