@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lasso_checks import model_centre
-from mnlogit.solvers.coordinate_descent import _group_step
+from mnlogit.solvers.coordinate_descent import _group_step, _row_records
 
 
 def _state(sparse: bool, dtype: Any, seed: int = 0, n=150, p=6, K=5):
@@ -33,10 +33,10 @@ def _state(sparse: bool, dtype: Any, seed: int = 0, n=150, p=6, K=5):
     return data, X64, P, G, W0, W, D, pd
 
 
-@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize(("sparse", "records"), [(True, False), (True, True), (False, False)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(("lam1", "lam2"), [(0.002, 0.0), (0.01, 0.003), (0.0, 0.004), (10.0, 0)])
-def test_group_step_reaches_the_block_optimum(sparse, dtype, lam1, lam2):
+def test_group_step_reaches_the_block_optimum(sparse, records, dtype, lam1, lam2):
     data, X64, P, G, W0, W, D, pd = _state(sparse, dtype)
     j, K = 3, data.n_classes
     w = data.weights
@@ -49,9 +49,15 @@ def test_group_step_reaches_the_block_optimum(sparse, dtype, lam1, lam2):
     g = G[j] + X64[:, j] @ (wP * (D - pd)).T
     z = W[j].copy()
     D_before = np.array(D)
+    winv, rec = 1.0 / w, np.zeros((0, 0))
+    if records:  # the row records (n, r): D, wP, pd and 1 / w as its strided views
+        rec = _row_records(np.ascontiguousarray(wP), winv)
+        rec[:, :K] = np.asarray(D).T
+        rec[:, 2 * K] = pd
+        D, wP, pd, winv = rec[:, :K].T, rec[:, K : 2 * K].T, rec[:, 2 * K], rec[:, 2 * K + 1]
     change = _group_step(
         data.Xd, data.indptr, data.indices, data.data, data.sparse, j, P, wP, G, lam1, lam2,
-        mu, np.ascontiguousarray(V), W, D, pd, np.empty((3, K)), 1.0 / w,
+        mu, np.ascontiguousarray(V), W, D, pd, np.empty((3, K)), winv, rec,
     )  # fmt: skip
     u = W[j]
     grad = g + H @ (u - z) + lam2 * u  # the smooth part's gradient at the new block

@@ -835,11 +835,18 @@ def _group_step(
     pd: Any,
     work: Any,
     winv: Any,
+    rec: Any,
 ) -> float:
-    """Feature ``j``'s block set to its exact optimum; returns the scaled change."""
+    """Feature ``j``'s block set to its exact optimum; returns the scaled change. With the
+    row records ``rec`` (n, r) (sparse X; :func:`_row_records`, of which ``D``, ``wP``,
+    ``pd`` and ``winv`` are then views) the two passes over the column read them
+    (:func:`_record_gradient`, :func:`_record_move`: the same sums in the same order),
+    else the separate arrays."""
     K = P.shape[0]
     q, up, cp = work[0], work[1], work[2]
-    if sparse:
+    if rec.shape[0]:
+        _record_gradient(indptr, indices, data, j, rec, q)
+    elif sparse:
         _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
     else:
         _dense_group_gradient(Xd, j, wP, D, pd, q)
@@ -862,7 +869,9 @@ def _group_step(
         steps[k] = u - W[j, k]
         W[j, k] = u
         change += steps[k] * steps[k]
-    if change > 0.0 and sparse:
+    if change > 0.0 and rec.shape[0]:
+        _record_move(indptr, indices, data, j, steps, rec)
+    elif change > 0.0 and sparse:
         _block_move_weighted(Xd, indptr, indices, data, sparse, j, steps, wP, winv, D, pd)
     elif change > 0.0:
         _dense_group_move(Xd, j, steps, P, D, pd)
@@ -1328,7 +1337,7 @@ def _sweep(
         if group:
             change = _group_step(
                 Xd, indptr, indices, data, sparse, j, P, wP, G, lam1[j], lam2[j],
-                evals[j], evecs[j], W, D, pd, work, winv,
+                evals[j], evecs[j], W, D, pd, work, winv, rec,
             )  # fmt: skip
         elif by_block:
             change = _lasso_block_steps(
@@ -2151,8 +2160,8 @@ def cd_quadratic(
 
     Notes
     -----
-    The lasso's block steps with sparse X (``lasso_blocks`` > 0, not ``group``, more than
-    ``BLOCK_MIN_CLASSES`` classes) keep the
+    The lasso's block steps with sparse X (``lasso_blocks`` > 0, more than
+    ``BLOCK_MIN_CLASSES`` classes) and the group penalty's steps with sparse X keep the
     numbers a row visit reads in one row-major record per row (:func:`_row_records`):
     ``wP`` is copied in, the predictor change out into ``D`` at the end; every other
     kernel reads the records through strided views of the same array. This dispatch is
@@ -2165,7 +2174,7 @@ def cd_quadratic(
     winv = _inverse_weights(w)
     # (K <= BLOCK_MIN_CLASSES: every feature takes the per-class steps, which the records
     # only slow: binary 40k x 4,000 paths 7-10% slower in the lead's review)
-    if sparse and lasso_blocks > 0 and not group and K > BLOCK_MIN_CLASSES:
+    if sparse and (group or (lasso_blocks > 0 and K > BLOCK_MIN_CLASSES)):
         R = _row_records(wP, winv, store)
         Dr = R[:, :K].T
         out = _descend(

@@ -219,7 +219,7 @@ class ColumnData:
         ``(K, n)`` arrays of dense X (a gather with one flat index instead of a pair:
         the same values, a fifth of the time; row-major arrays use the pair).
     records : ndarray
-        Sparse X: room for the lasso's row records, Anderson's snapshots and the block
+        Sparse X: room for the row records (lasso and group), Anderson's snapshots and the block
         Hessians, reused by every inner solve
         (:func:`~mnlogit.solvers.coordinate_descent.records_buffer`); else empty. Every
         inner solve writes it, so one ``ColumnData`` must not serve two solves at once
