@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mnlogit.objective.compiled import compiled
+from mnlogit.objective.compiled import compiled, inlined
 from mnlogit.solvers.local_array import LOCAL_DOUBLES, local_doubles
 
 __all__ = [
@@ -150,23 +150,25 @@ def gradient_products(
         j = features[t]
         dest = out[j]
         if K > LOCAL_DOUBLES:
-            for k in range(K):
-                dest[k] = 0.0
-            for q in range(indptr[j], indptr[j + 1]):
-                x = data[q]
-                row = M[indices[q]]
-                for k in range(K):
-                    dest[k] += x * row[k]
+            _column_sums(indptr, indices, data, j, M, K, dest)
             continue
-        for k in range(K):
-            acc[k] = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            x = data[q]
-            row = M[indices[q]]
-            for k in range(K):
-                acc[k] += x * row[k]
+        _column_sums(indptr, indices, data, j, M, K, acc)
         for k in range(K):
             dest[k] = acc[k]
+
+
+@inlined
+def _column_sums(indptr: Any, indices: Any, data: Any, j: int, M: Any, K: int, acc: Any) -> None:
+    """``acc[k] = sum_i X_ij M[i, k]`` for ``k < K`` over column ``j``'s stored values
+    (:func:`gradient_products`' pass, into its local array or, with more than
+    ``LOCAL_DOUBLES`` classes, into ``out``'s row)."""
+    for k in range(K):
+        acc[k] = 0.0
+    for q in range(indptr[j], indptr[j + 1]):
+        x = data[q]
+        row = M[indices[q]]
+        for k in range(K):
+            acc[k] += x * row[k]
 
 
 @compiled
