@@ -119,11 +119,9 @@ def _validated(
     from mnlogit.identification import check_sparse_structure, check_weights, encode_labels
 
     columns = getattr(X, "columns", None)
-    if sp.issparse(X):
+    if sp.issparse(X):  # (before check_array converts it: a valid matrix converts to one)
         check_sparse_structure(X)
     Xv = check_array(X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
-    if sp.issparse(Xv):
-        check_sparse_structure(Xv)
     yv = np.asarray(y)
     if yv.ndim != 1:
         raise InvalidInputError(f"y must be one-dimensional, got shape {yv.shape}")
