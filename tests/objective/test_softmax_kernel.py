@@ -183,6 +183,8 @@ def _sweep_data(n, p, K, seed, dtype, weights):
 @pytest.mark.parametrize("weights", [None, "zeros"])
 @pytest.mark.parametrize("intercept", [True, False])
 def test_the_sweep_compiled_equals_the_numpy_sweep(p, K, dtype, weights, intercept, monkeypatch):
+    # the softmax kernel between BLAS products (the compiled products: test_dense_sweep.py)
+    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 0)
     X, y, w, W, b = _sweep_data(3000, p, K, seed=p + K, dtype=dtype, weights=weights)
     X[::11] *= 300.0  # rows whose linear predictor overflows exp() without the shift
     bb = b if intercept else None
@@ -214,6 +216,7 @@ def test_the_sweep_compiled_equals_the_numpy_sweep(p, K, dtype, weights, interce
 def test_the_last_pass_compiled_equals_the_numpy_last_pass(dtype, monkeypatch):
     X, y, w, W, b = _sweep_data(2500, 8, 4, seed=9, dtype=dtype, weights="zeros")
     assert w is not None
+    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 0)  # BLAS products
     monkeypatch.setattr(loss_module, "COMPILED_MIN_ENTRIES", 10**12)
     plain, H_plain = loss_and_hessian(X, y, w, w, W, b)
     monkeypatch.setattr(loss_module, "COMPILED_MIN_ENTRIES", 1)
@@ -237,6 +240,7 @@ def test_compiled_where_the_sweep_is_large_enough(monkeypatch):
 
     monkeypatch.setattr(loss_module, "softmax_sums", spy)
     monkeypatch.setattr(loss_module, "COMPILED_MIN_ENTRIES", 600)
+    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 0)  # BLAS products
     X, y, _, W, b = _sweep_data(200, 4, 3, seed=1, dtype=np.float64, weights=None)
     sweep_loss(X[:199], y[:199], None, W, b, gradient=True)  # 597 < 600
     assert calls == []
@@ -265,10 +269,13 @@ def test_load_compiled_kernel_loads_it_without_changing_results():
         assert {"C", "F"} <= layouts
 
 
+@pytest.mark.parametrize("narrow", [True, False])
 @pytest.mark.parametrize("weights", [None, "zeros"])
-def test_the_compiled_sweep_split_over_threads_adds_up(weights, monkeypatch):
+def test_the_compiled_sweep_split_over_threads_adds_up(weights, narrow, monkeypatch):
     """Rows split over three Python threads (the kernel releases the GIL): the sums of one
-    range, the same probabilities."""
+    range, the same probabilities; with the compiled products (``narrow``) and BLAS's."""
+    if not narrow:
+        monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 0)
     X, y, w, W, b = _sweep_data(2000, 7, 4, seed=11, dtype=np.float64, weights=weights)
     monkeypatch.setattr(loss_module, "COMPILED_MIN_ENTRIES", 1)
     P_one, P_split = np.empty((2000, 4)), np.empty((2000, 4))

@@ -19,7 +19,13 @@ Two kernels with one contract (see :mod:`mnlogit.objective.kernels` for the voca
     (:func:`mnlogit.objective.softmax_kernel.softmax_sums`) where numba is installed, the
     products are float64 and the sweep's ``n K`` reaches :data:`COMPILED_MIN_ENTRIES`;
     elsewhere about a dozen numpy operations over the ``(K, rows)`` arrays (the same
-    numbers to rounding; docs/benchmarks.md, issue-sweep12).
+    numbers to rounding; docs/benchmarks.md, issue-sweep12). For narrow ``X``
+    (:data:`NARROW_MAX_FEATURES`, :data:`NARROW_MAX_CLASSES`, C-ordered) a compiled sweep
+    forms both products by compiled loops as well
+    (:func:`mnlogit.objective.softmax_kernel.dense_sweep`, issue-sweep16): one call for
+    all of a thread's rows in tiles of ``SWEEP_TILE_ROWS`` (or one a sub-block where a
+    visitor or the last pass needs each sub-block's probabilities), float32 rows read as
+    they are; OpenBLAS runs these ``K``-wide products at a fraction of its speed.
 :func:`softmax_loss`
     Any ``X_b`` (sparse, or dense when the probabilities are wanted whole): the linear
     predictor formed by one product into a ``(m, K)`` buffer and turned into the
@@ -40,11 +46,12 @@ from numpy.typing import NDArray
 from mnlogit.objective.blocks import block_rows
 from mnlogit.objective.compiled import HAVE_NUMBA
 from mnlogit.objective.kernels import linear_predictor, row_max
-from mnlogit.objective.softmax_kernel import TILE_ROWS, softmax_sums
+from mnlogit.objective.softmax_kernel import SWEEP_TILE_ROWS, TILE_ROWS, dense_sweep, softmax_sums
 from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
     "COMPILED_MIN_ENTRIES",
+    "NARROW_MAX_FEATURES",
     "SWEEP_SPLIT_MIN_BLOCKS",
     "TRANSPOSED_MIN_FEATURES",
     "BlockLoss",
@@ -78,6 +85,15 @@ _SWEEP_MIN_ROWS = 64
 #: are already loaded, about 0.2 s where it is the first (numba's runtime), against about
 #: 2 ns per ``n K`` saved per sweep; below this a sweep's whole softmax costs under 1 ms.
 COMPILED_MIN_ENTRIES = 2**16
+#: A compiled sweep (:func:`compiled_sweep`) with at most this many features and
+#: :data:`NARROW_MAX_CLASSES` classes forms its products by compiled loops too
+#: (:func:`~mnlogit.objective.softmax_kernel.dense_sweep`), C-ordered ``X`` only: the
+#: sweep alone, one thread, 0.65-0.92x of the BLAS products' time for p = 4 to 24 and
+#: K = 2 to 100; at p = 32 and 40 it lost for K <= 3 (1.05-1.09x) and gained for
+#: K >= 16 only (docs/solvers.md, "Sixteenth pass").
+NARROW_MAX_FEATURES = 24
+#: The most classes measured (:data:`NARROW_MAX_FEATURES`): 0.68-0.86x at K = 60 and 100.
+NARROW_MAX_CLASSES = 100
 
 
 class BlockLoss(NamedTuple):
@@ -211,6 +227,8 @@ def _sweep_range(
         W, b, p, X_b.dtype, gradient=gradient, fast=fast, compiled=compiled,
         all_positive=w_b is None or bool(np.all(w_b > 0)), rows=min(step, n),
     )  # fmt: skip
+    if sums.narrow and visit is None and sums.whole_range(X_b, y_b, w_b, prob_out):
+        return sums.result()
     for a in range(0, n, step):
         sl = slice(a, min(a + step, n))
         probT = sums.add(X_b[sl], y_b[sl], None if w_b is None else w_b[sl])
@@ -289,12 +307,22 @@ class SweepSums:
         self.pmin = float("inf")
         self.nll = 0.0
         self.compiled = compiled and HAVE_NUMBA and not self.fast32
+        self.narrow = (
+            self.compiled and n_features <= NARROW_MAX_FEATURES and K <= NARROW_MAX_CLASSES
+        )
         if self.compiled:
             # a writable copy: numba compiles a variant per read-only flag
             self.b_vec = np.zeros(K) if b is None else np.array(b, dtype=np.float64)
             self.tile = np.empty((K + 4, TILE_ROWS))
             self.no_weights = np.empty(0)
             self.gx_part = np.empty((K, n_features))
+        if self.narrow:  # dense_sweep's operands (F-ordered rows take the products above)
+            self.WT = np.ascontiguousarray(W.T, dtype=np.float64)
+            self.sweep_tile = np.empty((K + 4, SWEEP_TILE_ROWS))
+            self.Y = np.empty((n_features, SWEEP_TILE_ROWS))
+            self.no_rows = np.empty((0, K))
+            # the kernel adds G X to GX; (0, p): no gradient sums
+            self.gx_target = self.GX if self.GX is not None else np.empty((0, n_features))
         self._grow(max(rows, 1))
 
     def _grow(self, rows: int) -> None:
@@ -316,6 +344,8 @@ class SweepSums:
         K = self.colsum.size
         if m > self.arange.size:
             self._grow(m)
+        if self.narrow and Xs.flags.c_contiguous:
+            return self._add_narrow(Xs, ys, ws)
         if self.convert:
             Xs = Xs.astype(np.float64)
         if self.compiled:
@@ -347,6 +377,71 @@ class SweepSums:
             self.GX += (G.astype(np.float32) if self.fast32 else G) @ Xs
         return probT
 
+    def _add_narrow(
+        self, Xs: NDArray[Any], ys: NDArray[np.intp], ws: FloatArray | None
+    ) -> FloatArray:
+        """:meth:`add` by one :func:`~mnlogit.objective.softmax_kernel.dense_sweep` call
+        (float32 rows read as they are)."""
+        m = Xs.shape[0]
+        K = self.colsum.size
+        eta = self.eta_scratch[: K * m].reshape(K, m)
+        probT = self.prob_scratch[: K * m].reshape(K, m)
+        G, w = self._weighted(probT, ws, m)
+        nll, pmin = dense_sweep(
+            Xs, self.WT, self.b_vec, _kernel_array(ys, np.intp), w, eta, probT, G,
+            self.colsum, self.gx_target, self.sweep_tile, self.Y, self.no_rows,
+        )  # fmt: skip
+        self.nll += nll
+        self.pmin = min(self.pmin, pmin)
+        return probT
+
+    def whole_range(
+        self,
+        X_b: NDArray[Any],
+        y_b: NDArray[np.intp],
+        w_b: FloatArray | None,
+        prob_out: FloatArray | None,
+    ) -> bool:
+        """Add all rows of ``X_b`` by one :func:`~mnlogit.objective.softmax_kernel.dense_sweep`
+        call over tile-sized scratch (no Python per sub-block), ``prob_out`` filled, when
+        the arrays allow it (:attr:`narrow`, C-ordered ``X_b`` and ``prob_out``).
+
+        Returns
+        -------
+        bool
+            Whether the rows were added (else nothing was done).
+        """
+        K = self.colsum.size
+        if self.arange.size < SWEEP_TILE_ROWS:
+            self._grow(SWEEP_TILE_ROWS)
+        out = self.no_rows if prob_out is None else prob_out
+        if not X_b.flags.c_contiguous or not (
+            out.dtype == np.float64 and out.flags.c_contiguous and out.flags.writeable
+        ):
+            return False
+        eta = self.eta_scratch[: K * SWEEP_TILE_ROWS].reshape(K, SWEEP_TILE_ROWS)
+        prob = self.prob_scratch[: K * SWEEP_TILE_ROWS].reshape(K, SWEEP_TILE_ROWS)
+        G, w = self._weighted(prob, w_b, SWEEP_TILE_ROWS)
+        nll, pmin = dense_sweep(
+            X_b, self.WT, self.b_vec, _kernel_array(y_b, np.intp), w, eta, prob, G,
+            self.colsum, self.gx_target, self.sweep_tile, self.Y, out,
+        )  # fmt: skip
+        self.nll += nll
+        self.pmin = min(self.pmin, pmin)
+        return True
+
+    def _weighted(
+        self, probT: FloatArray, ws: FloatArray | None, m: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """The compiled kernels' ``G`` (``probT`` itself without weights, else scratch for
+        ``w * P``) and weights (an empty array for none)."""
+        if ws is None:
+            return probT, self.no_weights
+        if self.g_scratch is None:
+            self.g_scratch = np.empty_like(self.prob_scratch)
+        K = probT.shape[0]
+        return self.g_scratch[: K * m].reshape(K, m), _kernel_array(ws, np.float64)
+
     def _add_compiled(
         self, Xs: FloatArray, ys: NDArray[np.intp], ws: FloatArray | None
     ) -> FloatArray:
@@ -361,12 +456,7 @@ class SweepSums:
             np.matmul(Xs, self.Wf, out=eta_rows)
             eta = eta_rows.T
         probT = self.prob_scratch[: K * m].reshape(K, m)
-        if ws is None:
-            G, w = probT, self.no_weights
-        else:
-            if self.g_scratch is None:
-                self.g_scratch = np.empty_like(self.prob_scratch)
-            G, w = self.g_scratch[: K * m].reshape(K, m), _kernel_array(ws, np.float64)
+        G, w = self._weighted(probT, ws, m)
         # codes are not checked here (the callers validate them: 0 .. K-1)
         codes = _kernel_array(ys, np.intp)
         nll, pmin = softmax_sums(eta, self.b_vec, codes, w, probT, G, self.colsum, self.tile)

@@ -26,6 +26,12 @@ reason), so the kernel has its own, written in operations the compiler vectorize
     rounding of ``u`` touches only the small terms). Within about one ulp of numpy's
     ``log`` (measured and tested in ulps of the result).
 
+For narrow ``X`` the products go too: :func:`dense_sweep` walks a sweep's rows in tiles of
+:data:`SWEEP_TILE_ROWS`, copies each tile of ``X`` transposed (float64 whatever ``X``'s
+float dtype), forms the linear predictor and ``G Xᵀ`` by compiled loops with the rows
+innermost, and runs the same softmax helpers between them (issue-sweep16; OpenBLAS runs the
+``K``-wide products at 5-7 GFMA/s, the compiled loops at 13-20).
+
 numba checks every float division for a zero divisor (``ZeroDivisionError``), and the
 check stops the compiler from vectorizing the loop; a divisor written ``max(d, 1.0)``
 where ``d >= 1`` anyway lets it prove the check away.
@@ -44,10 +50,12 @@ from typing import Any
 
 import numpy as np
 
-from mnlogit.objective.compiled import HAVE_NUMBA, compiled
+from mnlogit.objective.compiled import HAVE_NUMBA, compiled, inlined
 
 __all__ = [
+    "SWEEP_TILE_ROWS",
     "TILE_ROWS",
+    "dense_sweep",
     "exp_nonpositive",
     "load_compiled_kernel",
     "log_at_least_one",
@@ -57,6 +65,9 @@ __all__ = [
 #: Rows of :func:`softmax_sums`' tiles: a tile's ``(K, rows)`` probabilities and its row
 #: maxima and sums stay in the 48 KiB L1 cache for ``K`` up to about 10.
 TILE_ROWS = 512
+#: Rows of :func:`dense_sweep`'s tiles: the tile's rows of ``X`` transposed (``p`` of them)
+#: and its ``(K, rows)`` arrays stay in the L1 cache for the narrow ``X`` it is used for.
+SWEEP_TILE_ROWS = 128
 
 _LOG2E = 1.4426950408889634
 _LN2 = 0.6931471805599453
@@ -337,10 +348,258 @@ def _normalised_tile(
     return part
 
 
+@compiled
+def dense_sweep(
+    X: Any,
+    WT: Any,
+    b: Any,
+    y: Any,
+    w: Any,
+    eta: Any,
+    prob: Any,
+    G: Any,
+    colsum: Any,
+    GX: Any,
+    scratch: Any,
+    Y: Any,
+    prob_out: Any,
+) -> tuple[float, float]:
+    """A dense sweep's rows, products included: linear predictor, softmax, loss, smallest
+    probability, class sums and gradient sums, in tiles of rows, without BLAS.
+
+    Per tile of ``c`` rows (``c = scratch.shape[1]``): the rows of ``X`` copied transposed
+    into ``Y`` (float64 whatever ``X``'s float dtype; :func:`_transposed_rows`), the linear
+    predictor ``Wᵀ Y`` with the rows innermost and four features a pass
+    (:func:`_forward_tile`), the softmax of :func:`softmax_sums` (its own
+    :func:`_shifted_tile` and :func:`_normalised_tile`), and ``GX += G Yᵀ`` by ``4 x 4``
+    register tiles of classes by features along the tile's rows
+    (:func:`_gradient_tile`). For narrow ``X`` (few features and classes), where OpenBLAS
+    runs these ``K``-wide products slowly; :mod:`mnlogit.objective.loss` decides where.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), float64 or float32, C order
+    WT : ndarray of shape (K, p), float64
+        The coefficients, transposed.
+    b : ndarray of shape (K,), float64
+        Intercepts (zeros for none).
+    y : ndarray of shape (n,), intp
+        Class codes ``0 .. K-1``, not checked: the callers validate them.
+    w : ndarray of shape (n,) or (0,), float64
+        Row weights; an empty array for none.
+    eta, prob, G : ndarray of shape (K, c2), float64, C order
+        ``c2`` is ``n`` (``prob`` then holds every row's probabilities, class-major) or
+        ``c`` (scratch, reused per tile). ``G`` is filled with ``w * prob`` with weights and
+        is not touched without (pass ``prob``).
+    colsum : ndarray of shape (K,), float64
+        ``sum_i G_ki`` is added to it.
+    GX : ndarray of shape (K, p) or (0, p), float64
+        ``G X`` is added to it; ``(0, p)``: no gradient sums.
+    scratch : ndarray of shape (K + 4, c), float64
+        As for :func:`softmax_sums`; its columns are the tile's rows.
+    Y : ndarray of shape (p, c), float64
+        Scratch: the tile's rows, transposed.
+    prob_out : ndarray of shape (n, K) or (0, K), float64
+        Filled with the probabilities, row-major, unless empty.
+
+    Returns
+    -------
+    nll : float
+        ``sum_i w_i (log sum_k exp(eta_ik + b_k) - eta_i,y_i - b_y_i)``.
+    min_prob : float
+        As for :func:`softmax_sums`.
+    """
+    n = X.shape[0]
+    K = WT.shape[0]
+    tile = scratch.shape[1]
+    width = eta.shape[1]
+    weighted = w.shape[0] > 0
+    lanes = scratch[K + 3, :8]  # eight running minima over rows
+    lanes[:] = np.inf
+    nll = 0.0
+    for s in range(0, n, tile):
+        t = min(tile, n - s)
+        o = s % width  # the tile's first column in eta, prob and G
+        _transposed_rows(X, s, t, Y)
+        _forward_tile(WT, Y, t, eta, o, scratch[K + 1])  # free until the softmax
+        ys = y[s - o :]  # so that ys[o + i] = y[s + i], as the softmax helpers index
+        ws = w[s - o :] if weighted else w
+        nll -= _shifted_tile(eta, b, ys, ws, o, t, scratch)
+        nll += _normalised_tile(ws, o, t, prob, G, colsum, scratch)
+        if GX.shape[0] > 0:
+            _gradient_tile(G, o, t, Y, GX)
+        if prob_out.shape[0] > 0:
+            for i in range(t):
+                for k in range(K):
+                    prob_out[s + i, k] = prob[k, o + i]
+    pmin = lanes[0]
+    for j in range(1, 8):
+        pmin = min(pmin, lanes[j])
+    return nll, pmin
+
+
+@inlined
+def _transposed_rows(X: Any, s: int, t: int, Y: Any) -> None:
+    """Rows ``s .. s+t-1`` of ``X`` into ``Y[:p, :t]``, transposed, float64, eight rows at a
+    time (as :func:`mnlogit.objective.hessian`'s ``_transposed_tile``, without its column
+    scaling): each column's eight values go to eight consecutive entries of its row of
+    ``Y``."""
+    p = X.shape[1]
+    t8 = t - t % 8
+    for r0 in range(0, t8, 8):
+        a = s + r0
+        for j in range(p):
+            Y[j, r0] = X[a, j]
+            Y[j, r0 + 1] = X[a + 1, j]
+            Y[j, r0 + 2] = X[a + 2, j]
+            Y[j, r0 + 3] = X[a + 3, j]
+            Y[j, r0 + 4] = X[a + 4, j]
+            Y[j, r0 + 5] = X[a + 5, j]
+            Y[j, r0 + 6] = X[a + 6, j]
+            Y[j, r0 + 7] = X[a + 7, j]
+    for r in range(t8, t):
+        for j in range(p):
+            Y[j, r] = X[s + r, j]
+
+
+@inlined
+def _forward_tile(WT: Any, Y: Any, t: int, eta: Any, o: int, spare: Any) -> None:
+    """``eta[:, o:o+t] = WT Y[:, :t]``: the rows innermost (vectorized), two classes and four
+    features a pass (six loads and two stores for eight multiply-adds a row); an odd last
+    class paired with itself, its copy written to ``spare`` (a scratch row of ``t``)."""
+    K, p = WT.shape
+    full = p - p % 4
+    for k in range(0, K, 2):
+        pair = k + 1 < K
+        k1 = k + 1 if pair else k
+        e0 = eta[k, o : o + t]
+        e1 = eta[k1, o : o + t] if pair else spare[:t]
+        a, c = WT[k], WT[k1]
+        for j in range(0, full, 4):
+            a0, a1, a2, a3 = a[j], a[j + 1], a[j + 2], a[j + 3]
+            c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
+            y0, y1, y2, y3 = Y[j], Y[j + 1], Y[j + 2], Y[j + 3]
+            if j == 0:
+                for i in range(t):
+                    v0, v1, v2, v3 = y0[i], y1[i], y2[i], y3[i]
+                    e0[i] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                    e1[i] = c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+            else:
+                for i in range(t):
+                    v0, v1, v2, v3 = y0[i], y1[i], y2[i], y3[i]
+                    e0[i] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                    e1[i] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+        if full == 0:
+            e0[:] = 0.0
+            e1[:] = 0.0
+        for j in range(full, p):
+            aj, cj = a[j], c[j]
+            yj = Y[j]
+            for i in range(t):
+                v = yj[i]
+                e0[i] += aj * v
+                e1[i] += cj * v
+
+
+@inlined
+def _gradient_tile(G: Any, o: int, t: int, Y: Any, GX: Any) -> None:
+    """``GX += G[:, o:o+t] Y[:, :t]ᵀ``: ``4 x 4`` register tiles of classes by features,
+    summed along the rows (eight loads for sixteen multiply-adds a row); a last group of
+    two or three classes padded to four, one last class (``K % 4 == 1``) by strips of
+    four features; the last ``p % 4`` features one at a time."""
+    K, p = GX.shape
+    # classes in groups of four; a last group of two or three padded by repeating its
+    # last class (its sums are not written): fewer loads than strips of one class
+    kfull = K - K % 4 if K % 4 < 2 else K
+    full = p - p % 4
+    for k in range(0, kfull, 4):
+        k1, k2, k3 = min(k + 1, K - 1), min(k + 2, K - 1), min(k + 3, K - 1)
+        g0, g1, g2, g3 = G[k, o : o + t], G[k1, o : o + t], G[k2, o : o + t], G[k3, o : o + t]
+        rows = min(4, K - k)
+        for j in range(0, full, 4):
+            y0, y1, y2, y3 = Y[j], Y[j + 1], Y[j + 2], Y[j + 3]
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
+            c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0
+            for i in range(t):
+                a0, a1, a2, a3 = g0[i], g1[i], g2[i], g3[i]
+                v0, v1, v2, v3 = y0[i], y1[i], y2[i], y3[i]
+                c00 += a0 * v0
+                c01 += a0 * v1
+                c02 += a0 * v2
+                c03 += a0 * v3
+                c10 += a1 * v0
+                c11 += a1 * v1
+                c12 += a1 * v2
+                c13 += a1 * v3
+                c20 += a2 * v0
+                c21 += a2 * v1
+                c22 += a2 * v2
+                c23 += a2 * v3
+                c30 += a3 * v0
+                c31 += a3 * v1
+                c32 += a3 * v2
+                c33 += a3 * v3
+            GX[k, j] += c00
+            GX[k, j + 1] += c01
+            GX[k, j + 2] += c02
+            GX[k, j + 3] += c03
+            GX[k + 1, j] += c10
+            GX[k + 1, j + 1] += c11
+            GX[k + 1, j + 2] += c12
+            GX[k + 1, j + 3] += c13
+            if rows > 2:
+                GX[k + 2, j] += c20
+                GX[k + 2, j + 1] += c21
+                GX[k + 2, j + 2] += c22
+                GX[k + 2, j + 3] += c23
+            if rows > 3:
+                GX[k + 3, j] += c30
+                GX[k + 3, j + 1] += c31
+                GX[k + 3, j + 2] += c32
+                GX[k + 3, j + 3] += c33
+        for j in range(full, p):
+            yj = Y[j]
+            c0 = c1 = c2 = c3 = 0.0
+            for i in range(t):
+                v = yj[i]
+                c0 += g0[i] * v
+                c1 += g1[i] * v
+                c2 += g2[i] * v
+                c3 += g3[i] * v
+            GX[k, j] += c0
+            GX[k + 1, j] += c1
+            if rows > 2:
+                GX[k + 2, j] += c2
+            if rows > 3:
+                GX[k + 3, j] += c3
+    for k in range(kfull, K):
+        gk = G[k, o : o + t]
+        for j in range(0, full, 4):
+            y0, y1, y2, y3 = Y[j], Y[j + 1], Y[j + 2], Y[j + 3]
+            c0 = c1 = c2 = c3 = 0.0
+            for i in range(t):
+                a = gk[i]
+                c0 += a * y0[i]
+                c1 += a * y1[i]
+                c2 += a * y2[i]
+                c3 += a * y3[i]
+            GX[k, j] += c0
+            GX[k, j + 1] += c1
+            GX[k, j + 2] += c2
+            GX[k, j + 3] += c3
+        for j in range(full, p):
+            yj = Y[j]
+            c = 0.0
+            for i in range(t):
+                c += gk[i] * yj[i]
+            GX[k, j] += c
+
+
 def load_compiled_kernel() -> bool:
     """Load :func:`softmax_sums`' machine code now (numba's on-disk cache; compiled the
-    first time) for both layouts the sweep passes, rather than in the first sweep that
-    takes it (:func:`mnlogit.objective.loss.compiled_sweep`): about 10 ms once per process
+    first time) for both layouts the sweep passes, and :func:`dense_sweep`'s for float64
+    and float32 rows, rather than in the first sweep that takes them
+    (:func:`mnlogit.objective.loss.compiled_sweep`): about 10 ms once per process
     where numba's runtime is up, about 0.2 s where it is not.
 
     For timings of steady-state fits (the benchmarks' warm-up, beside
@@ -353,7 +612,15 @@ def load_compiled_kernel() -> bool:
     """
     if not HAVE_NUMBA:
         return False
-    K, m = 2, 3
+    K, m, p = 2, 3, 2
+    for dtype in (np.float64, np.float32):  # dense_sweep: float32 rows are read as they are
+        prob = np.empty((K, m))
+        dense_sweep(
+            np.zeros((m, p), dtype=dtype), np.zeros((K, p)), np.zeros(K),
+            np.zeros(m, dtype=np.intp), np.empty(0), np.empty((K, m)), prob, prob, np.zeros(K),
+            np.zeros((K, p)), np.empty((K + 4, SWEEP_TILE_ROWS)),
+            np.empty((p, SWEEP_TILE_ROWS)), np.empty((0, K)),
+        )  # fmt: skip
     rows_first = np.zeros((m, K))
     for eta in (rows_first.T, np.zeros((K, m))):  # (X_s W)ᵀ, and Wᵀ X_sᵀ
         prob = np.empty((K, m))
