@@ -141,7 +141,7 @@ def test_the_narrow_sweep_equals_the_blas_sweep(
     monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 0)
     blas_out = np.empty((n, K))
     blas = sweep_loss(X, y, w, W, bb, gradient=True, prob_out=blas_out)
-    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 24)
+    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 24)  # p = 21 too
     calls = _spy(monkeypatch)
     out = np.empty((n, K))
     seen = np.full((n, K), np.nan)
@@ -201,7 +201,7 @@ def test_the_narrow_last_pass_equals_the_blas_last_pass(dtype, monkeypatch):
     monkeypatch.setattr(loss_module, "COMPILED_MIN_ENTRIES", 1)
     monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 0)
     plain, H_plain = loss_and_hessian(X, y, w, w, W, b)
-    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 24)
+    monkeypatch.setattr(loss_module, "NARROW_MAX_FEATURES", 20)
     calls = _spy(monkeypatch)
     found, H = loss_and_hessian(X, y, w, w, W, b)
     assert sum(calls) == 2500

@@ -88,10 +88,10 @@ COMPILED_MIN_ENTRIES = 2**16
 #: A compiled sweep (:func:`compiled_sweep`) with at most this many features and
 #: :data:`NARROW_MAX_CLASSES` classes forms its products by compiled loops too
 #: (:func:`~mnlogit.objective.softmax_kernel.dense_sweep`), C-ordered ``X`` only: the
-#: sweep alone, one thread, 0.65-0.92x of the BLAS products' time for p = 4 to 24 and
-#: K = 2 to 100; at p = 32 and 40 it lost for K <= 3 (1.05-1.09x) and gained for
-#: K >= 16 only (docs/solvers.md, "Sixteenth pass").
-NARROW_MAX_FEATURES = 24
+#: sweep alone, one thread, 0.65-0.96x of the BLAS products' time for p = 4 to 20 and
+#: K = 2 to 100; at p = 24 it lost with K = 2 (1.04-1.15x), at p = 32 and 40 with
+#: K <= 3 (docs/solvers.md, "Sixteenth pass").
+NARROW_MAX_FEATURES = 20
 #: The most classes measured (:data:`NARROW_MAX_FEATURES`): 0.68-0.86x at K = 60 and 100.
 NARROW_MAX_CLASSES = 100
 
