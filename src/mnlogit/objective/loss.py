@@ -51,6 +51,7 @@ from mnlogit.objective.threads import map_row_ranges, row_threads
 
 __all__ = [
     "COMPILED_MIN_ENTRIES",
+    "NARROW_MAX_CLASSES",
     "NARROW_MAX_FEATURES",
     "SWEEP_SPLIT_MIN_BLOCKS",
     "TRANSPOSED_MIN_FEATURES",
@@ -89,8 +90,8 @@ COMPILED_MIN_ENTRIES = 2**16
 #: :data:`NARROW_MAX_CLASSES` classes forms its products by compiled loops too
 #: (:func:`~mnlogit.objective.softmax_kernel.dense_sweep`), C-ordered ``X`` only: the
 #: sweep alone, one thread, 0.65-0.96x of the BLAS products' time for p = 4 to 20 and
-#: K = 2 to 100; at p = 24 it lost with K = 2 (1.04-1.15x), at p = 32 and 40 with
-#: K <= 3 (docs/solvers.md, "Sixteenth pass").
+#: K = 2 to 100; at p = 24 it lost with K = 2 in one measurement (1.03-1.15x, 0.92-0.97x in
+#: another), at p = 32 and 40 with K <= 3 (docs/solvers.md, "Sixteenth pass").
 NARROW_MAX_FEATURES = 20
 #: The most classes measured (:data:`NARROW_MAX_FEATURES`): 0.68-0.86x at K = 60 and 100.
 NARROW_MAX_CLASSES = 100
@@ -257,7 +258,10 @@ class SweepSums:
     compiled :func:`~mnlogit.objective.softmax_kernel.softmax_sums` when ``compiled``);
     :meth:`result` gives the :class:`BlockLoss` of all rows added. The sweep calls it on
     its own sub-blocks; :mod:`mnlogit.objective.last_pass` on the Hessian's, so the
-    Hessian reads the probabilities the gradient was formed from.
+    Hessian reads the probabilities the gradient was formed from. Where :attr:`narrow`
+    (a compiled sweep within :data:`NARROW_MAX_FEATURES` and :data:`NARROW_MAX_CLASSES`),
+    C-ordered rows take :func:`~mnlogit.objective.softmax_kernel.dense_sweep` instead of
+    the BLAS products, and :meth:`whole_range` adds all of a sweep's rows in one call.
 
     Parameters
     ----------
@@ -412,13 +416,13 @@ class SweepSums:
             Whether the rows were added (else nothing was done).
         """
         K = self.colsum.size
-        if self.arange.size < SWEEP_TILE_ROWS:
-            self._grow(SWEEP_TILE_ROWS)
         out = self.no_rows if prob_out is None else prob_out
         if not X_b.flags.c_contiguous or not (
             out.dtype == np.float64 and out.flags.c_contiguous and out.flags.writeable
         ):
             return False
+        if self.arange.size < SWEEP_TILE_ROWS:
+            self._grow(SWEEP_TILE_ROWS)
         eta = self.eta_scratch[: K * SWEEP_TILE_ROWS].reshape(K, SWEEP_TILE_ROWS)
         prob = self.prob_scratch[: K * SWEEP_TILE_ROWS].reshape(K, SWEEP_TILE_ROWS)
         G, w = self._weighted(prob, w_b, SWEEP_TILE_ROWS)
