@@ -245,8 +245,58 @@ def test_where_the_sweep_takes_the_compiled_products(monkeypatch):
     assert not sums.narrow
 
 
-def test_load_compiled_kernel_loads_the_narrow_sweep():
-    """The benchmarks' warm-up loads :func:`dense_sweep` for float64 and float32 ``X``."""
+def test_load_compiled_kernel_loads_the_narrow_sweep(monkeypatch):
+    """The benchmarks' warm-up calls :func:`dense_sweep` on float64 and float32 ``X``."""
+    seen: list[str] = []
+
+    def spy(X, *args):
+        seen.append(str(X.dtype))
+        return dense_sweep(X, *args)
+
+    monkeypatch.setattr(kernel_module, "dense_sweep", spy)
     assert kernel_module.load_compiled_kernel()
-    dtypes = {str(sig[0].dtype) for sig in dense_sweep.signatures}
-    assert {"float64", "float32"} <= dtypes
+    assert {"float64", "float32"} <= set(seen)
+
+
+def test_the_narrow_sweep_refuses_a_prob_out_of_another_shape():
+    """The kernel checks no bounds: a ``prob_out`` of too few rows is refused before it
+    runs (as the sub-block path's assignment refuses it), and nothing outside it is written."""
+    X, y, _, W, b = _data(30_000, 5, 3, seed=4)  # n K above COMPILED_MIN_ENTRIES
+    big = np.zeros((60_000, 3))
+    with pytest.raises(ValueError, match="prob_out"):
+        sweep_loss(X, y, None, W, b, gradient=True, prob_out=big[:15_000])
+    assert not big.any()
+
+
+def test_dense_sweep_refuses_inconsistent_operands():
+    """Called directly with operands whose shapes disagree, the kernel raises instead of
+    reading or writing outside them."""
+    X, y, _, W, b = _data(300, 5, 3, seed=5)
+    K, p, c = 3, 5, SWEEP_TILE_ROWS
+    eta, prob = np.empty((K, c)), np.empty((K, c))
+    args = [X, np.ascontiguousarray(W.T), b, y, np.empty(0), eta, prob, prob, np.zeros(K),
+            np.zeros((K, p)), np.empty((K + 4, c)), np.empty((p, c)), np.empty((0, K))]  # fmt: skip
+    dense_sweep(*args)  # consistent: runs
+    for index, bad in [
+        (3, y[:100]),  # fewer codes than rows
+        (4, np.ones(100)),  # weights of another length
+        (5, np.empty((K, c - 1))),  # eta neither n nor the tile wide
+        (9, np.zeros((K, p + 1))),  # gradient sums of another width
+        (11, np.empty((p - 1, c))),  # Y too small
+        (12, np.empty((299, K))),  # prob_out of too few rows
+    ]:
+        wrong = list(args)
+        wrong[index] = bad
+        with pytest.raises(ValueError, match="dense_sweep"):
+            dense_sweep(*wrong)
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4"])
+def test_the_sweep_of_another_byte_order_takes_the_blas_path(dtype):
+    """X in non-native byte order is converted as before (the kernel would not type it)."""
+    X, y, _, W, b = _data(70_000, 5, 3, seed=6)  # n K above COMPILED_MIN_ENTRIES
+    native = X.astype(np.dtype(dtype).newbyteorder("="))
+    expected = sweep_loss(native, y, None, W, b, gradient=True)
+    got = sweep_loss(X.astype(dtype), y, None, W, b, gradient=True)
+    assert_allclose(got.nll, expected.nll, rtol=1e-12)
+    assert_allclose(got.gradient_sums, expected.gradient_sums, rtol=1e-12, atol=1e-9)

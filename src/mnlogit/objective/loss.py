@@ -83,18 +83,23 @@ _SWEEP_MIN_ROWS = 64
 #: The sub-blocks' softmax is the compiled :func:`~mnlogit.objective.softmax_kernel.softmax_sums`
 #: (when numba is installed, for float64 products) where the sweep's ``n K`` is at least this.
 #: Its first call in a process loads machine code: about 10 ms where numba's other kernels
-#: are already loaded, about 0.2 s where it is the first (numba's runtime), against about
+#: are already loaded (the narrow :func:`~mnlogit.objective.softmax_kernel.dense_sweep`
+#: about 30 ms more, measured under load), about 0.2 s where it is the first (numba's
+#: runtime), against about
 #: 2 ns per ``n K`` saved per sweep; below this a sweep's whole softmax costs under 1 ms.
 COMPILED_MIN_ENTRIES = 2**16
 #: A compiled sweep (:func:`compiled_sweep`) with at most this many features and
 #: :data:`NARROW_MAX_CLASSES` classes forms its products by compiled loops too
-#: (:func:`~mnlogit.objective.softmax_kernel.dense_sweep`), C-ordered ``X`` only: the
-#: sweep alone, one thread, 0.65-0.96x of the BLAS products' time for p = 4 to 20 and
-#: K = 2 to 100; at p = 24 it lost with K = 2 in one measurement (1.03-1.15x, 0.92-0.97x in
-#: another), at p = 32 and 40 with K <= 3 (docs/solvers.md, "Sixteenth pass").
+#: (:func:`~mnlogit.objective.softmax_kernel.dense_sweep`), C-ordered native float64 or
+#: float32 ``X`` only: the sweep alone, one thread, about 0.66-0.94x of the BLAS products'
+#: time for p = 4 to 20 and K = 2 to 100; at p = 24 with K = 2 it lost in one measurement
+#: (1.05-1.15x) and won in another (0.74-0.92x over the p = 24 grid), at p = 32 and 40 it
+#: lost with K <= 3 (docs/solvers.md, "Sixteenth pass").
 NARROW_MAX_FEATURES = 20
 #: The most classes measured (:data:`NARROW_MAX_FEATURES`): 0.68-0.86x at K = 60 and 100.
 NARROW_MAX_CLASSES = 100
+# The dtypes dense_sweep reads (native byte order).
+_NARROW_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 class BlockLoss(NamedTuple):
@@ -311,8 +316,13 @@ class SweepSums:
         self.pmin = float("inf")
         self.nll = 0.0
         self.compiled = compiled and HAVE_NUMBA and not self.fast32
+        # native float64 / float32 rows only: the kernel reads X as it is (another byte
+        # order would not type, an integer X would compile a variant of its own)
         self.narrow = (
-            self.compiled and n_features <= NARROW_MAX_FEATURES and K <= NARROW_MAX_CLASSES
+            self.compiled
+            and n_features <= NARROW_MAX_FEATURES
+            and K <= NARROW_MAX_CLASSES
+            and np.dtype(dtype) in _NARROW_DTYPES
         )
         if self.compiled:
             # a writable copy: numba compiles a variant per read-only flag
@@ -421,6 +431,14 @@ class SweepSums:
             out.dtype == np.float64 and out.flags.c_contiguous and out.flags.writeable
         ):
             return False
+        # the kernel writes every row's probabilities into a non-empty out and checks no
+        # bounds: a prob_out of another shape is refused here, as the sub-block path's
+        # assignment refuses it
+        n = X_b.shape[0]
+        if prob_out is not None and prob_out.shape != (n, K):
+            raise ValueError(f"prob_out has shape {prob_out.shape}, expected {(n, K)}")
+        if y_b.shape != (n,) or (w_b is not None and w_b.shape != (n,)):
+            raise ValueError("y_b and w_b must have one entry per row of X_b")
         if self.arange.size < SWEEP_TILE_ROWS:
             self._grow(SWEEP_TILE_ROWS)
         eta = self.eta_scratch[: K * SWEEP_TILE_ROWS].reshape(K, SWEEP_TILE_ROWS)
