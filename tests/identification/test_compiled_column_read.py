@@ -112,3 +112,44 @@ def test_default_fit_with_the_compiled_read_equals_the_numpy_read(monkeypatch) -
     cov = reference.cov_params().to_numpy()
     # both fits stop within tol of the optimum, by different roundings of the class sums
     assert_allclose(compiled.cov_params().to_numpy(), cov, rtol=1e-6, atol=1e-8 * np.abs(cov).max())
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 1000), (5, 1000), (17, 18), (3, 15)])
+def test_kernel_copies_the_sampled_rows_it_passes(start, stop) -> None:
+    from mnlogit.identification.column_kernels import column_sums_and_extremes
+
+    X, codes = _data(1000, 6, 3, seed=13)
+    step = ROW_SAMPLE_STEP
+    expected = X[start + (-start % step) : stop : step]
+    sample = np.full((expected.shape[0], 6), np.nan)
+    high, low, sums = np.full(6, -np.inf), np.full(6, np.inf), np.zeros((3, 6))
+    column_sums_and_extremes(
+        X[start:stop], codes[start:stop], high, low, sums, sample, -start % step, step
+    )
+    assert_array_equal(sample, expected)
+    assert_array_equal(high, X[start:stop].max(axis=0))
+    assert_array_equal(low, X[start:stop].min(axis=0))
+
+
+@pytest.mark.parametrize("threads_allowed", [1, 3])
+def test_sample_gram_equals_the_strided_gathers(
+    compiled_calls, monkeypatch, threads_allowed
+) -> None:
+    # the kernel's copies are the rows the read gathered from X before (same chunks, same
+    # syrk calls): the sample's Gram matrix and sums are the same numbers, bit for bit
+    from scipy.linalg.blas import dsyrk
+
+    monkeypatch.setattr(threads, "row_threads", lambda: threads_allowed)
+    monkeypatch.setattr(scales, "SAMPLE_CHUNK_ELEMENTS", 64)
+    n, p = 9001, 5
+    X, codes = _data(n, p, 4, seed=14)
+    got = column_maxabs_and_gram(X, codes, 4, 1.0 / n, gram="sample")
+    assert compiled_calls == [True] and got.sample is not None
+    step, chunk = ROW_SAMPLE_STEP, 256  # max(256, 64 // p) rows a chunk
+    upper, colsum = np.zeros((p, p), order="F"), np.zeros(p)
+    for start in range(0, n, step * chunk):
+        sub = np.ascontiguousarray(X[start : min(start + step * chunk, n) : step])
+        upper = dsyrk(1.0, sub.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
+        colsum += sub.sum(axis=0)
+    assert_array_equal(got.sample.gram, np.triu(upper) + np.triu(upper, 1).T)
+    assert_array_equal(got.sample.colsum, colsum)
