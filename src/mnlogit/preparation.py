@@ -695,7 +695,9 @@ def prepare(
     Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
     # a refit hashes in the scheme the fit recorded (a model file's may be older)
     scheme = scheme_for(None if fitted is None else fitted.fingerprint)
-    fingerprint = DataFingerprint.of(Xv, classes, codes, sw, scheme=scheme)
+    # a new fit's digests of a large dense X are taken when first read (a model file, a
+    # refit's check): its sampled rows and codes are copied now (docs/solvers.md)
+    fingerprint = DataFingerprint.of(Xv, classes, codes, sw, scheme=scheme, deferred=fitted is None)
     if fitted is not None and not np.array_equal(classes, fitted.classes):
         foreign = [c for c in classes.tolist() if c not in set(fitted.classes.tolist())]
         raise InvalidInputError(
