@@ -57,6 +57,7 @@ full data; iterations are full-data iterations.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -496,7 +497,7 @@ def solve(
     stop_reason = None
     formed_gradient = float("inf")
     for _ in range(options.max_iter):
-        gmax = float(np.max(np.abs(g)))
+        gmax = monitor.history[-1].gradient  # max|g| of this g, recorded
         if fresh:
             formed_gradient = gmax
         # the Kronecker model's overall scale is only approximate, so it is corrected
@@ -523,13 +524,15 @@ def solve(
             continue
         s_k, y_k = ls.x - x, ls.g - g
         sy = float(s_k @ y_k)
-        if sy > 1e-12 * float(np.linalg.norm(s_k) * np.linalg.norm(y_k)):
+        # ||s|| ||y||, each as np.linalg.norm forms it (sqrt of the dot), without its
+        # dispatch
+        if sy > 1e-12 * (math.sqrt(float(s_k @ s_k)) * math.sqrt(float(y_k @ y_k))):
             pairs.append((s_k, y_k, 1.0 / sy))
         x, f, g = ls.x, ls.f, ls.g
         if monitor.record(x, f, g, ls.step):
             break
         fresh = False
-        gnow = float(np.max(np.abs(g)))
+        gnow = monitor.history[-1].gradient  # max|g|
         formed = _formed_again(cur, x, gnow, gmax, refresh_first, reform, formed_gradient)
         refresh_first, reform = False, reform and gnow > _NESTED_REFORM
         if formed is not None:
