@@ -1,6 +1,7 @@
-"""subsample-newton's Cholesky preconditioner by LAPACK directly equals scipy's
-cho_factor / cho_solve (the same factor and solutions, bit for bit), and refuses the
-Hessians cho_factor's path refused (not positive definite, pivot ratio below 1e-7)."""
+"""subsample-newton's fixed costs (issue-fixed16): the Cholesky preconditioner by LAPACK
+directly equals scipy's cho_factor / cho_solve (the same factor and solutions, bit for
+bit) and refuses the Hessians cho_factor's path refused (not positive definite, pivot ratio
+below 1e-7); a subsample missing a class (found by counting) gives no warm start."""
 
 from __future__ import annotations
 
@@ -49,3 +50,27 @@ def test_refuses_what_cho_factor_refused() -> None:
     with_nan = np.array(H)
     with_nan[0, 0] = np.nan
     assert _cholesky_inverse(with_nan.T) is None
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_a_subsample_missing_a_class_gives_no_warm_start(missing) -> None:
+    from mnlogit.objective import MultinomialObjective
+    from mnlogit.objective.penalties import make_penalty
+    from mnlogit.parameterization import Parameterization
+    from mnlogit.solvers.monitor import SolverOptions
+    from mnlogit.solvers.subsample_newton import _warm_start
+
+    rng = np.random.default_rng(7)
+    n, K = 4_000, 3
+    X = rng.normal(size=(n, 2))
+    y = rng.integers(0, K, n)
+    if missing:  # class 2 only on rows the stride-4 subsample skips
+        y[y == 2] = 1
+        y[1::4] = 2
+    objective = MultinomialObjective(
+        X, y, K, np.ones(n), Parameterization(K, 0), make_penalty(None, 0.0, True)
+    )
+    x0 = np.zeros(objective.n_params)
+    x, sub, _ = _warm_start(objective, x0, SolverOptions(tol=1e-6), rows=1000)
+    assert (sub is None) == missing
+    assert np.array_equal(x, x0) == missing

@@ -331,7 +331,8 @@ def _warm_start(
     fit stopped unconverged with a gradient above ``_SUB_STALLED_TOL``).
     """
     sub = _subsample(obj, rows)
-    if np.unique(sub.y).size < obj.n_classes:
+    # every class present: by counting the codes 0 .. K-1 (np.unique sorted them)
+    if np.count_nonzero(np.bincount(sub.y, minlength=obj.n_classes)) < obj.n_classes:
         return x0, None, None
     # The subsample estimate is a warm start within sampling error of the full-data
     # one (a full-data gradient of order sqrt(1 / r)); solving it more exactly is waste.
