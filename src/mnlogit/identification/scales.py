@@ -314,9 +314,8 @@ def _compiled_sample_read(
 ) -> ColumnSums | None:
     """:func:`column_maxabs_and_gram` with ``gram="sample"`` by the compiled one-pass
     kernels (:mod:`mnlogit.identification.column_kernels`; the rows split over the
-    threads :func:`~mnlogit.objective.threads.row_threads` allows, the sampled rows
-    copied by them) and the sampled rows' Gram matrix by ``syrk``, a few
-    thousand of them at a time.
+    threads :func:`~mnlogit.objective.threads.row_threads` allows) and the sampled
+    rows' Gram matrix by ``syrk`` on copies of a few thousand of them at a time.
 
     Returns ``None`` when a column sum is not finite (``X`` holds a NaN or an infinity,
     or its sums overflow): the caller then reads ``X`` by NumPy, whose extremes carry
@@ -327,18 +326,13 @@ def _compiled_sample_read(
 
     n, p = X.shape
     K = n_classes if codes is not None else 0
-    step = ROW_SAMPLE_STEP
-    # rows 0, step, 2 step, ... of X, copied by the compiled kernels (NumPy's strided
-    # gathers cost more: docs/solvers.md, "Sixteenth pass")
-    sampled = np.empty((-(-n // step), p))
 
     def part(start: int, stop: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         high = np.full(p, -np.inf)
         low = np.full(p, np.inf)
         sums = np.zeros((max(K, 1), p))
         rows = np.empty(0, dtype=np.intp) if codes is None else codes[start:stop]
-        mine = sampled[-(-start // step) : -(-stop // step)]
-        column_sums_and_extremes(X[start:stop], rows, high, low, sums, mine, -start % step, step)
+        column_sums_and_extremes(X[start:stop], rows, high, low, sums)
         return high, low, sums
 
     parts = map_row_ranges(part, n, row_threads(), COMPILED_READ_MIN_ELEMENTS // max(p, 1))
@@ -351,11 +345,12 @@ def _compiled_sample_read(
     if not np.all(np.isfinite(colsum)):
         return None
     maxabs = np.maximum(high, -low)
+    step = ROW_SAMPLE_STEP
     upper = np.zeros((p, p), order="F")
     sample_colsum = np.zeros(p)
     chunk_rows = max(256, SAMPLE_CHUNK_ELEMENTS // max(p, 1))
-    for start in range(0, sampled.shape[0], chunk_rows):
-        sub = sampled[start : start + chunk_rows]  # the rows, chunks and sums as before
+    for start in range(0, n, step * chunk_rows):
+        sub = np.ascontiguousarray(X[start : min(start + step * chunk_rows, n) : step])
         upper = _syrk(1.0, sub.T, beta=1.0, c=upper, trans=0, overwrite_c=1)
         sample_colsum += sub.sum(axis=0)
     full = np.triu(upper) + np.triu(upper, 1).T
