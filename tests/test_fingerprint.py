@@ -412,3 +412,78 @@ def test_the_golden_files_are_mnlogit_0_1_files() -> None:
             meta = json.loads(zf.read("model.json"))
         assert meta["format_version"] == 1 and "scheme" not in meta["data_fingerprint"]
         assert mnlogit.load(golden / f"model_{name}.mnlogit").fitted_.fingerprint.scheme == 1
+
+
+# ------------------------------------------------------------ deferred digests
+_SHA256 = hashlib.sha256
+
+
+class _CountingSha:
+    """hashlib.sha256 that tallies the bytes hashed."""
+
+    hashed = 0
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._h = _SHA256()
+        self.update(data)
+
+    def update(self, data: Any) -> None:
+        _CountingSha.hashed += memoryview(data).nbytes
+        self._h.update(data)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_new_fit_hashes_x_and_labels_when_first_read(big, monkeypatch, weighted) -> None:
+    import pickle
+    from dataclasses import replace
+
+    import mnlogit.fingerprint as fingerprint_module
+
+    rng = np.random.default_rng(5)
+    X = big.copy()
+    y = (X[:, 0] + rng.standard_normal(X.shape[0]) > 0).astype(int)
+    w = rng.integers(1, 3, X.shape[0]).astype(np.float64) if weighted else None
+    monkeypatch.setattr(fingerprint_module.hashlib, "sha256", _CountingSha)
+    _CountingSha.hashed = 0
+    fitted = MultinomialLogit().fit(X, y, sample_weight=w).fitted_
+    # the fit hashed no row of X and no label (the weights: in full when not all ones)
+    assert _CountingSha.hashed < (8 * X.shape[0] + 100 if weighted else 100)
+    X_at_fit, y_at_fit = X.copy(), y.copy()
+    X[:] = 0.0  # the digests are of the data at the fit (copied), not of X now
+    y[:] = 1 - y
+    fp = fitted.fingerprint
+    assert fp is not None
+    codes = y_at_fit.astype(np.intp)  # classes 0, 1
+    weights = np.ones(X.shape[0]) if w is None else w
+    eager = DataFingerprint.of(X_at_fit, np.array([0, 1]), codes, weights)
+    assert (fp.features, fp.labels, fp.weights) == (eager.features, eager.labels, eager.weights)
+    assert fp == eager and hash(fp) == hash(eager)
+    assert _CountingSha.hashed > SAMPLE_BYTES  # hashed when read
+    again = pickle.loads(pickle.dumps(fp))
+    assert again == fp and "_pending" not in vars(again) and "_pending" not in vars(fp)
+    assert replace(fp, labels="f" * 64).labels == "f" * 64
+
+
+def test_a_deferred_fingerprint_is_read_once_by_racing_threads(big) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = big.shape[0]
+    codes = (big[:, 0] > 0).astype(np.intp)
+    eager = DataFingerprint.of(big, np.array([0, 1]), codes, np.ones(n))
+    for _ in range(5):
+        fp = DataFingerprint.of(big, np.array([0, 1]), codes, np.ones(n), deferred=True)
+        assert "_pending" in vars(fp)
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(getattr, [fp] * 8, ["features", "labels"] * 4))
+        assert got == [eager.features, eager.labels] * 4
+
+
+def test_small_or_sparse_x_is_hashed_at_once() -> None:
+    X = np.random.default_rng(6).normal(size=(50, 4))
+    codes = np.arange(50) % 2
+    for data in (X, sp.csr_matrix(X)):
+        fp = DataFingerprint.of(data, np.array([0, 1]), codes, np.ones(50), deferred=True)
+        assert "_pending" not in vars(fp) and "features" in vars(fp)

@@ -189,3 +189,32 @@ def test_subsample_copies_labels_and_weights_contiguous() -> None:
     f1, g1 = sub.value_and_gradient(theta)
     f2, g2 = strided.value_and_gradient(theta)
     assert f1 == f2 and np.array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("unit", [False, True])
+def test_weight_summary_from_known_counts_and_unit_weights(unit) -> None:
+    codes = np.array([0, 0, 1, 2, 2, 3, 3], dtype=np.intp)
+    weights = np.ones(7) if unit else np.array([0.5, 1, 1, 2, 1, 1, 1])
+    counts = np.bincount(codes, minlength=4)
+    known = summarize_weights(weights, codes, 4, counts=counts, unit=unit)
+    counted = summarize_weights(weights, codes, 4)
+    assert (known.low, known.high) == (counted.low, counted.high)
+    assert np.array_equal(known.counts, counted.counts)
+    assert known.counts is counts  # not counted again
+
+
+@pytest.mark.parametrize("weighting", ["none", "sample", "class"])
+def test_prepared_summary_equals_the_counted_one(weighting) -> None:
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 3))
+    y = rng.integers(0, 3, 300)
+    w = rng.integers(1, 3, 300).astype(np.float64) if weighting == "sample" else None
+    model = MultinomialLogit(class_weight="balanced" if weighting == "class" else None)
+    settings = FitSettings.from_params(model.get_params())
+    data = prepare(clone(model), settings, X, y, w, None)
+    counted = summarize_weights(data.sample_weight, data.codes, 3)
+    expected_unit = counted.unit_totals()
+    got_unit = data.unit_class_totals
+    assert (got_unit is None) == (expected_unit is None)
+    if expected_unit is not None:
+        assert got_unit is not None and np.array_equal(got_unit, expected_unit)

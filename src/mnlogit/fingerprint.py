@@ -58,7 +58,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -283,9 +283,37 @@ def _digest_features(X: Any, budget: int) -> str:
     return h.hexdigest()
 
 
+class _Pending:
+    """The bytes a deferred :class:`DataFingerprint` hashes when first read: the sampled
+    rows of ``X`` (a copy) with ``X``'s header, and the label codes as hashed (a copy)."""
+
+    __slots__ = ("codes", "header", "prefix", "rows")
+
+    def __init__(
+        self, header: bytes, rows: NDArray[Any], prefix: bytes, codes: NDArray[Any]
+    ) -> None:
+        self.header, self.rows, self.prefix, self.codes = header, rows, prefix, codes
+
+    def digests(self) -> tuple[str, str]:
+        """``(features, labels)``: what :meth:`DataFingerprint.of` computes."""
+        features = hashlib.sha256(self.header)
+        features.update(self.rows.data.cast("B"))
+        labels = hashlib.sha256(self.prefix)
+        _update_array(labels, self.codes)
+        return features.hexdigest(), labels.hexdigest()
+
+
 @dataclass(frozen=True)
 class DataFingerprint:
     """SHA-256 digests (hex) of a fit's features, labels and weights, and their scheme.
+
+    A new fit's digests of a large dense ``X`` and of the labels are *deferred*
+    (:meth:`of` with ``deferred=True``): the bytes they hash are copied at the fit (the
+    sampled rows of ``X``, about :data:`SAMPLE_BYTES`, and the label codes, ``n`` bytes for
+    ``K <= 256``) and hashed when ``features`` or ``labels`` is first read (a model file
+    written, a refit checked, two fingerprints compared), so a fit that is never saved
+    or checked does not pay for SHA-256 (docs/solvers.md, "Sixteenth pass"). The digests
+    are those of the data at the fit either way.
 
     Attributes
     ----------
@@ -308,6 +336,42 @@ class DataFingerprint:
         _check_scheme(self.scheme)
 
     @classmethod
+    def _deferred(
+        cls, n_rows: int, weights: str, scheme: int, pending: _Pending
+    ) -> DataFingerprint:
+        """A fingerprint whose ``features`` and ``labels`` are ``pending``'s digests, taken
+        when first read (:meth:`__getattr__`)."""
+        _check_scheme(scheme)
+        fingerprint = cls.__new__(cls)
+        for name, value in (("n_rows", n_rows), ("weights", weights), ("scheme", scheme)):
+            object.__setattr__(fingerprint, name, value)
+        object.__setattr__(fingerprint, "_pending", pending)
+        return fingerprint
+
+    if not TYPE_CHECKING:  # (mypy would type every unknown attribute by it)
+
+        def __getattr__(self, name: str) -> Any:
+            """``features`` and ``labels`` of a deferred fingerprint, hashed now (called
+            only while they are not set)."""
+            if name not in ("features", "labels"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            state = self.__dict__
+            pending = state.get("_pending")
+            if pending is not None:
+                features, labels = pending.digests()
+                object.__setattr__(self, "features", features)
+                object.__setattr__(self, "labels", labels)
+                state.pop("_pending", None)  # the copies are no longer needed
+            return state[name]  # (set by another thread if it resolved them first)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied with its digests (the deferred copies are not carried)."""
+        return (
+            type(self),
+            (self.n_rows, self.features, self.labels, self.weights, self.scheme),
+        )
+
+    @classmethod
     def of(
         cls,
         X: Any,
@@ -315,6 +379,7 @@ class DataFingerprint:
         codes: NDArray[np.intp],
         weights: NDArray[np.float64],
         scheme: int = SCHEME,
+        deferred: bool = False,
     ) -> DataFingerprint:
         """The fingerprint of prepared data.
 
@@ -328,6 +393,10 @@ class DataFingerprint:
         scheme : int, default=SCHEME
             A refit checked against a recorded fingerprint passes its scheme
             (:func:`scheme_for`).
+        deferred : bool, default=False
+            Where ``X`` is a dense array hashed on a row sample: copy the sampled rows
+            and the label codes now and hash them when a digest is first read (the
+            same digests; a new fit's, which nothing may compare yet).
 
         Returns
         -------
@@ -335,8 +404,6 @@ class DataFingerprint:
         """
         _check_scheme(scheme)
         n = int(codes.shape[0])
-        labels = hashlib.sha256(labels_prefix(classes))
-        _update_as(labels, np.asarray(codes), code_dtype(classes.size, scheme))
         w = np.asarray(weights, dtype=np.float64)
         if scheme >= 2 and _all_ones(w):
             w_digest = unit_weights_digest(n)
@@ -344,6 +411,21 @@ class DataFingerprint:
             h = hashlib.sha256()
             _update_array(h, w)
             w_digest = h.hexdigest()
+        code_type = code_dtype(classes.size, scheme)
+        if deferred and not sp.issparse(X):
+            A = np.asarray(X)
+            rows = sampled_rows(A.shape[0], A.shape[1] * A.dtype.itemsize, hashed_bytes(scheme))
+            if rows is not None:
+                # np.take: a new C-ordered array, the bytes _digest_features hashes
+                pending = _Pending(
+                    f"{A.dtype.str}{A.shape}".encode(),
+                    np.ascontiguousarray(np.take(A, rows, axis=0)),
+                    labels_prefix(classes),
+                    np.asarray(codes).astype(code_type),
+                )
+                return cls._deferred(n, w_digest, scheme, pending)
+        labels = hashlib.sha256(labels_prefix(classes))
+        _update_as(labels, np.asarray(codes), code_type)
         features = _digest_features(X, hashed_bytes(scheme))
         return cls(n, features, labels.hexdigest(), w_digest, scheme)
 

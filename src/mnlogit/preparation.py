@@ -49,7 +49,7 @@ from mnlogit.identification import (
     column_maxabs_and_gram,
     column_scales,
     drop_aliased,
-    encode_labels,
+    encode_labels_and_counts,
 )
 from mnlogit.identification.aliasing import MAX_COLLINEARITY_COLUMNS
 from mnlogit.inference.covariance import COV_TYPES
@@ -493,9 +493,11 @@ def _validated(
     settings: FitSettings,
     inputs: ModelInputs,
     fitted: FittedModel | None,
-) -> tuple[Any, NDArray[Any], NDArray[np.intp], FloatArray]:
-    """``(X, classes, codes, weights)`` after scikit-learn's and this model's checks
-    (the finiteness of ``X`` left to :func:`prepare` where :func:`_defers_finite_check`)."""
+) -> tuple[Any, NDArray[Any], NDArray[np.intp], FloatArray, WeightSummary]:
+    """``(X, classes, codes, weights, summary)`` after scikit-learn's and this model's
+    checks (the finiteness of ``X`` left to :func:`prepare` where
+    :func:`_defers_finite_check`); ``summary`` from the label encoding's class counts and,
+    without sample and class weights, the weights known to be ones (not read again)."""
     deferred = _defers_finite_check(inputs.X, fitted)
     check_feature_values(
         inputs.X, None if fitted is None else fitted.feature_names_in, check_finite=not deferred
@@ -522,9 +524,11 @@ def _validated(
     order = category_order(inputs.y)
     if order is None and fitted is not None:
         order = list(fitted.classes.tolist())  # a refit keeps the fitted model's order
-    classes, codes = encode_labels(yv, order)
+    classes, codes, counts = encode_labels_and_counts(yv, order)
     sw = check_weights(inputs.sample_weight, Xv, yv, classes, codes, settings.class_weight)
-    return Xv, classes, codes, sw
+    unit = inputs.sample_weight is None and settings.class_weight is None
+    summary = summarize_weights(sw, codes, int(classes.size), counts=counts, unit=unit)
+    return Xv, classes, codes, sw, summary
 
 
 def _column_reads(
@@ -582,8 +586,9 @@ def _one_read_gram(X: Any, weights: WeightSummary) -> bool:
 
 class WeightSummary(NamedTuple):
     """What the preparation needs to know of the effective weights and the class codes,
-    found once (:func:`summarize_weights`: two reductions of the weights and one
-    ``bincount`` of the codes, where each check used to make its own mask or copy).
+    found once (:func:`summarize_weights`: two reductions of the weights, none where they
+    are known to be ones, and the label encoding's class counts, where each check used to
+    make its own mask or copy).
 
     Attributes
     ----------
@@ -635,7 +640,12 @@ def _warn_single_observations(
 
 
 def summarize_weights(
-    sample_weight: FloatArray, codes: NDArray[np.intp], n_classes: int
+    sample_weight: FloatArray,
+    codes: NDArray[np.intp],
+    n_classes: int,
+    *,
+    counts: NDArray[np.intp] | None = None,
+    unit: bool = False,
 ) -> WeightSummary:
     """:class:`WeightSummary` of validated weights and class codes.
 
@@ -646,14 +656,23 @@ def summarize_weights(
     codes : ndarray of shape (n,)
         Class codes ``0 .. n_classes - 1``.
     n_classes : int
+    counts : ndarray of int of shape (n_classes,), optional
+        ``np.bincount(codes, minlength=n_classes)`` when already known (the label
+        encoding's), else counted here.
+    unit : bool, default=False
+        Every weight is known to be 1 (no sample or class weights given): the weights
+        are not read.
 
     Returns
     -------
     WeightSummary
     """
-    counts = np.bincount(codes, minlength=n_classes)
+    if counts is None:
+        counts = np.bincount(codes, minlength=n_classes)
     if sample_weight.size == 0:
         return WeightSummary(0.0, 0.0, counts)
+    if unit:
+        return WeightSummary(1.0, 1.0, counts)
     return WeightSummary(float(sample_weight.min()), float(sample_weight.max()), counts)
 
 
@@ -692,10 +711,12 @@ def prepare(
     if fitted is not None and sample_weight is None:
         sample_weight = fitted.sample_weight  # a refit reuses the fit's weights
     inputs = model_inputs(settings, X, y, sample_weight, groups, fitted)
-    Xv, classes, codes, sw = _validated(validator, settings, inputs, fitted)
+    Xv, classes, codes, sw, weights = _validated(validator, settings, inputs, fitted)
     # a refit hashes in the scheme the fit recorded (a model file's may be older)
     scheme = scheme_for(None if fitted is None else fitted.fingerprint)
-    fingerprint = DataFingerprint.of(Xv, classes, codes, sw, scheme=scheme)
+    # a new fit's digests of a large dense X are taken when first read (a model file, a
+    # refit's check): its sampled rows and codes are copied now (docs/solvers.md)
+    fingerprint = DataFingerprint.of(Xv, classes, codes, sw, scheme=scheme, deferred=fitted is None)
     if fitted is not None and not np.array_equal(classes, fitted.classes):
         foreign = [c for c in classes.tolist() if c not in set(fitted.classes.tolist())]
         raise InvalidInputError(
@@ -705,7 +726,6 @@ def prepare(
     if fitted is not None and fitted.fingerprint is not None:
         check_same_data(fitted.fingerprint, fingerprint, "a refit (compute_covariance, term_tests)")
     checks_aliasing = settings.penalty in (None, "firth") or settings.maximum_likelihood
-    weights = summarize_weights(sw, codes, int(classes.size))
     maxabs, column_sums = _column_reads(
         Xv, sw, fitted is None and checks_aliasing, codes, classes, weights
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnlogit.exceptions import InvalidInputError
-from mnlogit.identification.validation import encode_labels
+from mnlogit.identification.validation import encode_labels, encode_labels_and_counts
 
 _rng = np.random.default_rng(5)
 
@@ -43,3 +43,23 @@ def test_order_and_single_class() -> None:
     assert codes.tolist() == [1, 2, 1, 0]
     with pytest.raises(InvalidInputError, match="only one class"):
         encode_labels(np.array([4, 4, 4]))
+
+
+@pytest.mark.parametrize(
+    ("y", "order"),
+    [
+        (np.array([3, 1, 3, 7, 1, 3]), None),  # counting
+        (np.array([3, 1, 3, 7, 1, 3]), [7, 3]),  # counting, reordered
+        (np.array([3, 1, 3, 7, 1, 3], dtype=np.uint8), [3]),
+        (np.array([2.5, 1.0, 2.5, 9.0]), None),  # sorted
+        (np.array(["b", "a", "b", "c"]), ["c", "b"]),  # sorted, reordered
+        (np.array([10**9, 0, 10**9, 5]), [5]),  # too wide to count
+    ],
+)
+def test_counts_are_the_rows_of_each_class(y, order) -> None:
+    classes, codes, counts = encode_labels_and_counts(y, order)
+    expected_classes, expected_codes = encode_labels(y, order)
+    assert np.array_equal(classes, expected_classes) and np.array_equal(codes, expected_codes)
+    assert counts.dtype == np.intp
+    assert np.array_equal(counts, np.bincount(codes, minlength=classes.size))
+    assert [int(c) for c in counts] == [int(np.sum(y == k)) for k in classes]

@@ -55,6 +55,7 @@ from mnlogit.identification.validation import (
     check_sparse_structure,
     check_weights,
     encode_labels,
+    encode_labels_and_counts,
     label_codes,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "detect_separation",
     "drop_aliased",
     "encode_labels",
+    "encode_labels_and_counts",
     "expand_coefficients",
     "expand_covariance",
     "find_separation",

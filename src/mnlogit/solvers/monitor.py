@@ -237,13 +237,15 @@ class ConvergenceMonitor:
         """Record the state after an iteration; return True when converged."""
         if not math.isfinite(f):
             raise FloatingPointError(f"{self.solver}: the objective became {f}")
-        gnorm = float(np.max(np.abs(g))) if g.size else 0.0
+        # the ndarray methods: np.max(a) costs a dispatch of its own (1.5 of 3 us on a
+        # vector of 84; the same numbers)
+        gnorm = float(np.abs(g).max()) if g.size else 0.0
         scale = self.options.gradient_scale
-        guser = gnorm if scale is None or not g.size else float(np.max(np.abs(g * scale)))
+        guser = gnorm if scale is None or not g.size else float(np.abs(g * scale).max())
         if self._prev_x is None or self._prev_f is None:
             dpar = dll = float("nan")
         else:
-            dpar = float(np.max(np.abs(x - self._prev_x))) / (1.0 + float(np.max(np.abs(x))))
+            dpar = float(np.abs(x - self._prev_x).max()) / (1.0 + float(np.abs(x).max()))
             dll = abs(f - self._prev_f) / (abs(f) + 0.1)
         rec = IterationRecord(len(self.history), float(f), gnorm, dpar, dll, float(step), guser)
         self.history.append(rec)

@@ -57,9 +57,11 @@ full data; iterations are full-data iterations.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import scipy.linalg
@@ -178,6 +180,34 @@ def subsample_rows(n_samples: int, n_params: int) -> int:
     return min(cap, max(floor, int(_HESSIAN_BUDGET * n_samples / m)))
 
 
+def _cholesky_inverse(H: NDArray[np.floating[Any]]) -> Inverse | None:
+    """``g -> H^{-1} g`` by the Cholesky factor of the symmetric ``H`` (overwritten), or
+    None when it fails or its pivot ratio is below 1e-7.
+
+    LAPACK's ``potrf`` and ``potrs`` are called as scipy's ``cho_factor`` and ``cho_solve``
+    call them (the same factor and solutions), without their batching wrapper (about
+    30 us a call, a dozen calls a fit; docs/solvers.md, "Sixteenth pass").
+    """
+    potrf, potrs = cast(tuple[Any, Any], scipy.linalg.get_lapack_funcs(("potrf", "potrs"), (H,)))
+    factor, info = potrf(H, lower=0, overwrite_a=1, clean=0)
+    if info < 0:
+        raise ValueError(f'LAPACK reported an illegal value in {-info}-th argument of "POTRF"')
+    if info != 0 or not np.all(np.isfinite(factor)):
+        return None
+    d = np.abs(np.diag(factor))
+    if not d.min() > 1e-7 * d.max():
+        return None
+    dtype = factor.dtype  # float32 for a fast-mode subsample Hessian
+
+    def solve_with(g: FloatArray) -> FloatArray:
+        z, failed = potrs(factor, g.astype(dtype), lower=0)
+        if failed != 0:
+            raise ValueError(f"illegal value in {-failed}th argument of internal potrs")
+        return np.asarray(z, dtype=np.float64)
+
+    return solve_with
+
+
 def _factor(objective: SolverObjective, x: FloatArray) -> tuple[Inverse, bool]:
     """A solver ``g -> H^{-1} g`` for the Hessian ``H`` of ``objective`` at ``x``.
 
@@ -188,22 +218,9 @@ def _factor(objective: SolverObjective, x: FloatArray) -> tuple[Inverse, bool]:
     Hessian that is singular (a column zero on every sampled row, say) is no
     preconditioner.
     """
-    H = objective.hessian(x).T  # symmetric; the F-ordered view lets LAPACK work in place
-    try:
-        factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False, overwrite_a=True)
-        if np.all(np.isfinite(factor[0])):
-            d = np.abs(np.diag(factor[0]))
-            if d.min() > 1e-7 * d.max():
-                dtype = factor[0].dtype  # float32 for a fast-mode subsample Hessian
-
-                def solve_with(g: FloatArray) -> FloatArray:
-                    z = scipy.linalg.cho_solve(factor, g.astype(dtype), check_finite=False)
-                    return np.asarray(z, dtype=np.float64)
-
-                return solve_with, True
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        pass
-    del H
+    inverse = _cholesky_inverse(objective.hessian(x).T)  # F-ordered view: in place
+    if inverse is not None:
+        return inverse, True
     w, V = scipy.linalg.eigh(objective.hessian(x), check_finite=False, overwrite_a=True)
     w = np.maximum(w, max(float(np.max(np.abs(w))), 1e-300) * 1e-10)
     return (lambda g: np.asarray(V @ ((V.T @ g) / w))), False
@@ -314,7 +331,8 @@ def _warm_start(
     fit stopped unconverged with a gradient above ``_SUB_STALLED_TOL``).
     """
     sub = _subsample(obj, rows)
-    if np.unique(sub.y).size < obj.n_classes:
+    # every class present: by counting the codes 0 .. K-1 (np.unique sorted them)
+    if np.count_nonzero(np.bincount(sub.y, minlength=obj.n_classes)) < obj.n_classes:
         return x0, None, None
     # The subsample estimate is a warm start within sampling error of the full-data
     # one (a full-data gradient of order sqrt(1 / r)); solving it more exactly is waste.
@@ -480,7 +498,7 @@ def solve(
     stop_reason = None
     formed_gradient = float("inf")
     for _ in range(options.max_iter):
-        gmax = float(np.max(np.abs(g)))
+        gmax = monitor.history[-1].gradient  # max|g| of this g, recorded
         if fresh:
             formed_gradient = gmax
         # the Kronecker model's overall scale is only approximate, so it is corrected
@@ -507,13 +525,15 @@ def solve(
             continue
         s_k, y_k = ls.x - x, ls.g - g
         sy = float(s_k @ y_k)
-        if sy > 1e-12 * float(np.linalg.norm(s_k) * np.linalg.norm(y_k)):
+        # ||s|| ||y||, each as np.linalg.norm forms it (sqrt of the dot), without its
+        # dispatch
+        if sy > 1e-12 * (math.sqrt(float(s_k @ s_k)) * math.sqrt(float(y_k @ y_k))):
             pairs.append((s_k, y_k, 1.0 / sy))
         x, f, g = ls.x, ls.f, ls.g
         if monitor.record(x, f, g, ls.step):
             break
         fresh = False
-        gnow = float(np.max(np.abs(g)))
+        gnow = monitor.history[-1].gradient  # max|g|
         formed = _formed_again(cur, x, gnow, gmax, refresh_first, reform, formed_gradient)
         refresh_first, reform = False, reform and gnow > _NESTED_REFORM
         if formed is not None:
