@@ -436,7 +436,7 @@ class _CountingSha:
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_a_new_fit_hashes_x_and_labels_when_first_read(big, monkeypatch, weighted) -> None:
+def test_a_new_fit_hashes_x_when_first_read(big, monkeypatch, weighted) -> None:
     import pickle
     from dataclasses import replace
 
@@ -449,8 +449,11 @@ def test_a_new_fit_hashes_x_and_labels_when_first_read(big, monkeypatch, weighte
     monkeypatch.setattr(fingerprint_module.hashlib, "sha256", _CountingSha)
     _CountingSha.hashed = 0
     fitted = MultinomialLogit().fit(X, y, sample_weight=w).fitted_
-    # the fit hashed no row of X and no label (the weights: in full when not all ones)
-    assert _CountingSha.hashed < (8 * X.shape[0] + 100 if weighted else 100)
+    # the fit hashed no row of X: the labels (a byte each) and the weights (in full when
+    # not all ones) only
+    n = X.shape[0]
+    assert _CountingSha.hashed < (9 * n + 100 if weighted else n + 100)
+    assert "labels" in vars(fitted.fingerprint)  # hashed at once: no n codes held
     X_at_fit, y_at_fit = X.copy(), y.copy()
     X[:] = 0.0  # the digests are of the data at the fit (copied), not of X now
     y[:] = 1 - y
@@ -467,7 +470,7 @@ def test_a_new_fit_hashes_x_and_labels_when_first_read(big, monkeypatch, weighte
     assert replace(fp, labels="f" * 64).labels == "f" * 64
 
 
-def test_a_deferred_fingerprint_is_read_once_by_racing_threads(big) -> None:
+def test_a_deferred_fingerprint_read_by_racing_threads_agrees(big) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     n = big.shape[0]
@@ -479,6 +482,13 @@ def test_a_deferred_fingerprint_is_read_once_by_racing_threads(big) -> None:
         with ThreadPoolExecutor(4) as pool:
             got = list(pool.map(getattr, [fp] * 8, ["features", "labels"] * 4))
         assert got == [eager.features, eager.labels] * 4
+
+
+def test_an_unknown_attribute_of_a_fingerprint_is_an_attribute_error() -> None:
+    """``hasattr`` / ``getattr(..., default)`` work on a fingerprint without its digests."""
+    bare = DataFingerprint.__new__(DataFingerprint)
+    assert not hasattr(bare, "features") and not hasattr(bare, "n_rows")
+    assert getattr(bare, "labels", None) is None
 
 
 def test_small_or_sparse_x_is_hashed_at_once() -> None:

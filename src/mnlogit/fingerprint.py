@@ -285,35 +285,34 @@ def _digest_features(X: Any, budget: int) -> str:
 
 class _Pending:
     """The bytes a deferred :class:`DataFingerprint` hashes when first read: the sampled
-    rows of ``X`` (a copy) with ``X``'s header, and the label codes as hashed (a copy)."""
+    rows of ``X`` (a read-only copy, at most about :data:`SAMPLE_BYTES`) with ``X``'s
+    header."""
 
-    __slots__ = ("codes", "header", "prefix", "rows")
+    __slots__ = ("header", "rows")
 
-    def __init__(
-        self, header: bytes, rows: NDArray[Any], prefix: bytes, codes: NDArray[Any]
-    ) -> None:
-        self.header, self.rows, self.prefix, self.codes = header, rows, prefix, codes
+    def __init__(self, header: bytes, rows: NDArray[Any]) -> None:
+        rows.setflags(write=False)
+        self.header, self.rows = header, rows
 
-    def digests(self) -> tuple[str, str]:
-        """``(features, labels)``: what :meth:`DataFingerprint.of` computes."""
+    def digest(self) -> str:
+        """The ``features`` digest :meth:`DataFingerprint.of` computes."""
         features = hashlib.sha256(self.header)
         features.update(self.rows.data.cast("B"))
-        labels = hashlib.sha256(self.prefix)
-        _update_array(labels, self.codes)
-        return features.hexdigest(), labels.hexdigest()
+        return features.hexdigest()
 
 
 @dataclass(frozen=True)
 class DataFingerprint:
     """SHA-256 digests (hex) of a fit's features, labels and weights, and their scheme.
 
-    A new fit's digests of a large dense ``X`` and of the labels are *deferred*
-    (:meth:`of` with ``deferred=True``): the bytes they hash are copied at the fit (the
-    sampled rows of ``X``, about :data:`SAMPLE_BYTES`, and the label codes, ``n`` bytes for
-    ``K <= 256``) and hashed when ``features`` or ``labels`` is first read (a model file
-    written, a refit checked, two fingerprints compared), so a fit that is never saved
-    or checked does not pay for SHA-256 (docs/solvers.md, "Sixteenth pass"). The digests
-    are those of the data at the fit either way.
+    A new fit's digest of a large dense ``X`` is *deferred* (:meth:`of` with
+    ``deferred=True``): the sampled rows it hashes are copied at the fit (about
+    :data:`SAMPLE_BYTES`, whatever ``n``) and hashed when ``features`` is first read (a
+    model file written, a refit checked, two fingerprints compared), so a fit that is never
+    saved or checked does not pay for SHA-256 of them (docs/solvers.md, "Sixteenth pass").
+    The labels and weights are hashed at once (deferring them would hold ``n`` codes in
+    the fitted model). The digest is that of the data at the fit either way; threads that
+    read it first at the same time may each hash the copy, and all get the same value.
 
     Attributes
     ----------
@@ -337,13 +336,15 @@ class DataFingerprint:
 
     @classmethod
     def _deferred(
-        cls, n_rows: int, weights: str, scheme: int, pending: _Pending
+        cls, n_rows: int, labels: str, weights: str, scheme: int, pending: _Pending
     ) -> DataFingerprint:
-        """A fingerprint whose ``features`` and ``labels`` are ``pending``'s digests, taken
-        when first read (:meth:`__getattr__`)."""
+        """A fingerprint whose ``features`` is ``pending``'s digest, taken when first read
+        (:meth:`__getattr__`)."""
         _check_scheme(scheme)
         fingerprint = cls.__new__(cls)
-        for name, value in (("n_rows", n_rows), ("weights", weights), ("scheme", scheme)):
+        for name, value in (
+            ("n_rows", n_rows), ("labels", labels), ("weights", weights), ("scheme", scheme)
+        ):  # fmt: skip
             object.__setattr__(fingerprint, name, value)
         object.__setattr__(fingerprint, "_pending", pending)
         return fingerprint
@@ -351,18 +352,19 @@ class DataFingerprint:
     if not TYPE_CHECKING:  # (mypy would type every unknown attribute by it)
 
         def __getattr__(self, name: str) -> Any:
-            """``features`` and ``labels`` of a deferred fingerprint, hashed now (called
-            only while they are not set)."""
-            if name not in ("features", "labels"):
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            """``features`` of a deferred fingerprint, hashed now (called only while it is
+            not set)."""
             state = self.__dict__
             pending = state.get("_pending")
-            if pending is not None:
-                features, labels = pending.digests()
-                object.__setattr__(self, "features", features)
-                object.__setattr__(self, "labels", labels)
-                state.pop("_pending", None)  # the copies are no longer needed
-            return state[name]  # (set by another thread if it resolved them first)
+            if name == "features" and pending is not None:
+                object.__setattr__(self, "features", pending.digest())
+                state.pop("_pending", None)  # the copy is no longer needed
+            try:
+                return state[name]  # (set by another thread if it hashed first)
+            except KeyError:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}"
+                ) from None
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled and copied with its digests (the deferred copies are not carried)."""
@@ -395,8 +397,8 @@ class DataFingerprint:
             (:func:`scheme_for`).
         deferred : bool, default=False
             Where ``X`` is a dense array hashed on a row sample: copy the sampled rows
-            and the label codes now and hash them when a digest is first read (the
-            same digests; a new fit's, which nothing may compare yet).
+            now and hash them when ``features`` is first read (the same digest; a new
+            fit's, which nothing may compare yet).
 
         Returns
         -------
@@ -411,7 +413,8 @@ class DataFingerprint:
             h = hashlib.sha256()
             _update_array(h, w)
             w_digest = h.hexdigest()
-        code_type = code_dtype(classes.size, scheme)
+        labels = hashlib.sha256(labels_prefix(classes))
+        _update_as(labels, np.asarray(codes), code_dtype(classes.size, scheme))
         if deferred and not sp.issparse(X):
             A = np.asarray(X)
             rows = sampled_rows(A.shape[0], A.shape[1] * A.dtype.itemsize, hashed_bytes(scheme))
@@ -420,12 +423,8 @@ class DataFingerprint:
                 pending = _Pending(
                     f"{A.dtype.str}{A.shape}".encode(),
                     np.ascontiguousarray(np.take(A, rows, axis=0)),
-                    labels_prefix(classes),
-                    np.asarray(codes).astype(code_type),
                 )
-                return cls._deferred(n, w_digest, scheme, pending)
-        labels = hashlib.sha256(labels_prefix(classes))
-        _update_as(labels, np.asarray(codes), code_type)
+                return cls._deferred(n, labels.hexdigest(), w_digest, scheme, pending)
         features = _digest_features(X, hashed_bytes(scheme))
         return cls(n, features, labels.hexdigest(), w_digest, scheme)
 
