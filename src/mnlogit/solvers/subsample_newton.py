@@ -239,11 +239,27 @@ def _preconditioner(
     return _factor(obj, x)[0], True
 
 
+def _class_weights(obj: SolverObjective, stride: int) -> NDArray[np.float64] | None:
+    """The total weight of each class on every ``stride``-th row of ``obj`` (what
+    :meth:`~SolverObjective.subsample` keeps), or None where the weights are not a NumPy
+    array (a device objective's)."""
+    w = obj.normalized_weights
+    if not isinstance(w, np.ndarray):
+        return None
+    return np.bincount(obj.y[::stride], weights=w[::stride], minlength=obj.n_classes)
+
+
 def _subsample(obj: SolverObjective, rows: int) -> SolverObjective:
-    """``obj`` on about ``rows`` of its rows (``obj`` itself for more than half of them)."""
-    if obj.n_samples // max(rows, 1) <= 1:
+    """``obj`` on about ``rows`` of its rows (``obj`` itself for more than half of them,
+    and where the rows kept would all have weight zero: zero weights in a pattern of the
+    stride's, whose subsample has no objective)."""
+    stride = obj.n_samples // max(rows, 1)
+    if stride <= 1:
         return obj
-    sub = obj.subsample(max(1, obj.n_samples // rows))
+    totals = _class_weights(obj, stride)
+    if totals is not None and not totals.sum() > 0.0:
+        return obj
+    sub = obj.subsample(stride)
     if sub is None:  # not offered: REQUIRES has SUBSAMPLE, so only a broken objective
         raise TypeError(f"{type(obj).__name__}.subsample returned None")
     return sub
@@ -327,9 +343,17 @@ def _warm_start(
     subsample fit's final state when its preconditioner is the exact Hessian of all the
     subsample's rows (else None: the Kronecker model, or the subsample's own subsample).
 
-    Returns ``(x0, None, None)`` when the subsample is unusable (a class missing, or its
-    fit stopped unconverged with a gradient above ``_SUB_STALLED_TOL``).
+    Returns ``(x0, None, None)`` when the subsample is unusable (a class missing or of
+    weight zero in it, or its fit stopped unconverged with a gradient above
+    ``_SUB_STALLED_TOL``).
     """
+    # every class present with a positive weight in the rows kept (zero weights in a
+    # pattern of the stride's could leave a class, or every row, without any), checked
+    # before the subsample is made
+    stride = obj.n_samples // max(rows, 1)
+    totals = _class_weights(obj, stride)
+    if totals is not None and not np.all(totals > 0.0):
+        return x0, None, None
     sub = _subsample(obj, rows)
     # every class present: by counting the codes 0 .. K-1 (np.unique sorted them)
     if np.count_nonzero(np.bincount(sub.y, minlength=obj.n_classes)) < obj.n_classes:
