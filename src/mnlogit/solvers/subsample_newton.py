@@ -246,7 +246,10 @@ def _class_weights(obj: SolverObjective, stride: int) -> NDArray[np.float64] | N
     w = obj.normalized_weights
     if not isinstance(w, np.ndarray):
         return None
-    return np.bincount(obj.y[::stride], weights=w[::stride], minlength=obj.n_classes)
+    totals: NDArray[np.float64] = np.bincount(
+        obj.y[::stride], weights=w[::stride], minlength=obj.n_classes
+    ).astype(np.float64, copy=False)
+    return totals
 
 
 def _subsample(obj: SolverObjective, rows: int) -> SolverObjective:
