@@ -74,9 +74,9 @@ def test_record_passes_equal_the_separate_arrays_passes(K):
     H0 = cd._intercept_hessian(data.weights, P, True)
     g0 = rng.standard_normal(K) * 0.01
     b, br = np.zeros(K), np.zeros(K)
-    big = cd._intercepts(data.weights, P, wP, g0, H0, b, D, pd, np.zeros((0, 0)))
+    big = cd._intercepts(data.weights, P, wP, g0, H0, b, D, pd, np.zeros((0, 0)), np.zeros(0))
     Dr, pdr = R[:, :K].T, R[:, 2 * K]
-    got = cd._intercepts(data.weights, P, R[:, K : 2 * K].T, g0, H0, br, Dr, pdr, R)
+    got = cd._intercepts(data.weights, P, R[:, K : 2 * K].T, g0, H0, br, Dr, pdr, R, np.zeros(0))
     assert got == pytest.approx(big, rel=1e-12) and big > 0.0
     np.testing.assert_allclose(br, b, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(Dr, D, rtol=0, atol=1e-13)

@@ -1608,14 +1608,17 @@ def _intercept_hessian(w: Any, P: Any, use: bool) -> Any:
 
 @compiled
 def _intercepts(
-    w: Any, P: Any, wP: Any, g0: Any, H0: Any, b: Any, D: Any, pd: Any, rec: Any
+    w: Any, P: Any, wP: Any, g0: Any, H0: Any, b: Any, D: Any, pd: Any, rec: Any, lift: Any
 ) -> float:
     """:func:`_intercept_sweep`, or with the intercepts' block Hessian ``H0`` (K, K) (when
     given, not (0, 0)) the same steps in two passes over the rows instead of two per class
     (as :func:`_lasso_block_steps`: all gradients, the steps in class order each updating
     the later gradients through ``H0``, all moves; with the row records ``rec`` (n, r), of
     which ``wP``, ``D`` and ``pd`` are views, the passes read the records, ``p_ik`` as
-    ``(w_i p_ik) / w_i``)."""
+    ``(w_i p_ik) / w_i``). With the records and ``lift`` (K,) (not empty) the move is left
+    to the caller: the steps are written to ``lift``, and the records must be moved by them
+    (:func:`_record_intercept_move`, or :func:`_record_snapshot` in its pass) before they
+    are read again."""
     K = P.shape[0]
     if H0.shape[0] != K:
         return _intercept_sweep(w, P, g0, b, D, pd)
@@ -1640,6 +1643,9 @@ def _intercepts(
             q[m] += H0[k, m] * step
         if hk * abs(step) > biggest:
             biggest = hk * abs(step)
+    if rec.shape[0] and lift.shape[0] == K:
+        lift[:] = steps
+        return biggest
     if rec.shape[0]:
         _record_intercept_move(rec, steps)
         return biggest
@@ -1650,6 +1656,17 @@ def _intercepts(
             e += P[k, i] * steps[k]
         pd[i] += e
     return biggest
+
+
+@compiled
+def _lift(rec: Any, lift: Any) -> None:
+    """Move the row records ``rec`` (n, r) by the intercepts' pending steps ``lift`` (K,)
+    (:func:`_intercepts`), if any, and zero them."""
+    for k in range(lift.shape[0]):
+        if lift[k] != 0.0:
+            _record_intercept_move(rec, lift)
+            break
+    lift[:] = 0.0
 
 
 @compiled
@@ -1736,6 +1753,34 @@ def _model_value(
     pd: Any,
 ) -> float:
     """The quadratic model plus the penalty at ``(W, b)`` (``D``, ``pd`` its predictor change)."""
+    total = _model_linear(features, G, g0, lam1, lam2, group, W, W0, b, b0)
+    K = W.shape[1]
+    quad = 0.0
+    for i in range(w.shape[0]):
+        s = -w[i] * pd[i] * pd[i]
+        for k in range(K):
+            s += wP[k, i] * D[k, i] * D[k, i]
+        quad += s
+    return total + 0.5 * quad
+
+
+@compiled
+def _model_linear(
+    features: Any,
+    G: Any,
+    g0: Any,
+    lam1: Any,
+    lam2: Any,
+    group: bool,
+    W: Any,
+    W0: Any,
+    b: Any,
+    b0: Any,
+) -> float:
+    """:func:`_model_value` without its quadratic term: the gradient's linear term plus the
+    penalty (the quadratic term ``0.5 sum_i (sum_k w_i p_ik d_ik^2 - w_i pd_i^2)`` is summed
+    row by row, with the row records in the passes that already read every row:
+    :func:`_record_snapshot`, :func:`_anderson`)."""
     K = W.shape[1]
     total = 0.0
     for t in range(features.shape[0]):
@@ -1752,13 +1797,7 @@ def _model_value(
         total += lam1[j] * first + 0.5 * lam2[j] * sq
     for k in range(K):
         total += g0[k] * (b[k] - b0[k])
-    quad = 0.0
-    for i in range(w.shape[0]):
-        s = -w[i] * pd[i] * pd[i]
-        for k in range(K):
-            s += wP[k, i] * D[k, i] * D[k, i]
-        quad += s
-    return total + 0.5 * quad
+    return total
 
 
 @compiled
@@ -1823,6 +1862,56 @@ def _snapshot(
 
 
 @compiled
+def _record_snapshot(
+    features: Any,
+    W: Any,
+    b: Any,
+    w: Any,
+    rec: Any,
+    slot: int,
+    snaps: Any,
+    lift: Any,
+    value: bool,
+) -> float:
+    """:func:`_snapshot` with the row records ``rec`` (n, r), in the same pass over them the
+    intercepts' pending move ``lift`` (K,) (:func:`_intercepts`; each row moved as
+    :func:`_record_intercept_move` moves it, before it is copied; ``lift`` is zeroed) and,
+    when ``value``, the model's quadratic term at the stored iterate (as
+    :func:`_model_value` sums it), returned (else 0). One pass instead of up to three (the
+    move, the copy, :func:`_anderson`'s model value) over the records."""
+    Ws, bs, Ds, pds = snaps
+    for t in range(features.shape[0]):
+        Ws[slot, t] = W[features[t]]
+    bs[slot] = b
+    K = lift.shape[0]
+    flat, pflat = Ds[slot], pds[slot]
+    lifting = False
+    for k in range(K):
+        if lift[k] != 0.0:
+            lifting = True
+    quad = 0.0
+    for i in range(rec.shape[0]):
+        row = rec[i]
+        if lifting:
+            e = 0.0
+            for k in range(K):
+                e += row[K + k] * lift[k]
+            for k in range(K):
+                row[k] += lift[k]
+            row[2 * K] += e * row[2 * K + 1]
+        for k in range(K):
+            flat[i * K + k] = row[k]
+        pflat[i] = row[2 * K]
+        if value:
+            s = -w[i] * row[2 * K] * row[2 * K]
+            for k in range(K):
+                s += row[K + k] * row[k] * row[k]
+            quad += s
+    lift[:] = 0.0
+    return quad
+
+
+@compiled
 def _restore(
     features: Any, W: Any, b: Any, D: Any, pd: Any, rec: Any, snaps: Any, slot: int
 ) -> None:
@@ -1851,6 +1940,7 @@ def _anderson(
     rec: Any,
     start: Any,
     snaps: Any,
+    now: float,
 ) -> bool:
     """Anderson extrapolation of the last ``ANDERSON_DEPTH + 1`` iterates, kept when it
     lowers the model's value (Bertrand and Massias 2021, for coordinate descent).
@@ -1859,7 +1949,11 @@ def _anderson(
     the extrapolation is written over it and, when it does not lower the model, that slot
     is put back. The model's predictor change is linear in the coefficients, so the
     extrapolated ``D`` and ``pd`` are the same combination of the stored ones (``rec``:
-    the row records, :func:`_copy_iterate`).
+    the row records, :func:`_copy_iterate`; with them the combination is written straight
+    into the records and the model's value summed in the same pass,
+    :func:`_record_extrapolate`). ``now``: the model's value at the current iterate
+    (:func:`_record_snapshot`'s quadratic term plus :func:`_model_linear`), or NaN
+    (then computed here).
     """
     Ws, bs, Ds, pds = snaps
     W0, b0 = start
@@ -1879,7 +1973,8 @@ def _anderson(
     A += (1e-10 * np.trace(A) + 1e-300) * np.eye(M)
     z = np.linalg.solve(A, np.ones(M))
     c = z / z.sum()
-    now = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
+    if np.isnan(now):
+        now = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
     for t in range(nf):
         for k in range(K):
             v = 0.0
@@ -1891,24 +1986,55 @@ def _anderson(
         for m in range(M):
             v += c[m] * bs[m + 1, k]
         b[k] = v
-    flat = Ds[0]  # (slot 0 is no longer needed: the extrapolated D is built there)
-    for q in range(flat.shape[0]):
-        v = 0.0
-        for m in range(M):
-            v += c[m] * Ds[m + 1, q]
-        flat[q] = v
-    pflat = pds[0]
-    for i in range(pflat.shape[0]):
-        v = 0.0
-        for m in range(M):
-            v += c[m] * pds[m + 1, i]
-        pflat[i] = v
-    _copy_iterate(D, pd, rec, flat, pflat, True)
-    tried = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
+    if rec.shape[0]:
+        tried = _model_linear(features, G, g0, lam1, lam2, group, W, W0, b, b0)
+        tried += 0.5 * _record_extrapolate(c, Ds, pds, w, rec)
+    else:
+        flat = Ds[0]  # (slot 0 is no longer needed: the extrapolated D is built there)
+        for q in range(flat.shape[0]):
+            v = 0.0
+            for m in range(M):
+                v += c[m] * Ds[m + 1, q]
+            flat[q] = v
+        pflat = pds[0]
+        for i in range(pflat.shape[0]):
+            v = 0.0
+            for m in range(M):
+                v += c[m] * pds[m + 1, i]
+            pflat[i] = v
+        _copy_iterate(D, pd, rec, flat, pflat, True)
+        tried = _model_value(features, w, wP, G, g0, lam1, lam2, group, W, W0, b, b0, D, pd)
     if tried < now:
         return True
     _restore(features, W, b, D, pd, rec, snaps, M)
     return False
+
+
+@compiled
+def _record_extrapolate(c: Any, Ds: Any, pds: Any, w: Any, rec: Any) -> float:
+    """Write ``sum_m c_m`` of the snapshots ``1 ..`` of ``D`` and ``pd`` (``Ds`` (depth, n K)
+    row-major, ``pds`` (depth, n); ``c`` (depth - 1,)) into the row records ``rec`` (n, r)
+    and return the model's quadratic term there (as :func:`_model_value` sums it): the
+    extrapolation, its copy into the records and the model's value in one pass."""
+    M = c.shape[0]
+    K = Ds.shape[1] // rec.shape[0] if rec.shape[0] else 0
+    quad = 0.0
+    for i in range(rec.shape[0]):
+        row = rec[i]
+        for k in range(K):
+            v = 0.0
+            for m in range(M):
+                v += c[m] * Ds[m + 1, i * K + k]
+            row[k] = v
+        v = 0.0
+        for m in range(M):
+            v += c[m] * pds[m + 1, i]
+        row[2 * K] = v
+        s = -w[i] * row[2 * K] * row[2 * K]
+        for k in range(K):
+            s += row[K + k] * row[k] * row[k]
+        quad += s
+    return quad
 
 
 @compiled
@@ -2244,6 +2370,7 @@ def _descend(
     )  # fmt: skip
     start, snaps, signs = _start_and_snapshots(features, W, b, n, scratch)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))
+    lift = np.zeros(P.shape[0] if rec.shape[0] else 0)  # (the intercepts' pending move)
     products, calls, sweeps, settled = 0, 0, 0, False
     while sweeps < max_sweeps:
         sweeps += 1
@@ -2257,7 +2384,7 @@ def _descend(
         if not group:
             _center_rows(Xd, indptr, indices, data, sparse, features, lam1, lam2, W, D, pd)
         if fit_intercept:
-            big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd, rec))
+            big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd, rec, np.zeros(0)))
         if big <= tol and screen == 0.0:  # (after a screened sweep, a full sweep decides)
             break
         filled, settled = 0, group  # the loop below ends settled or out of sweeps
@@ -2268,11 +2395,14 @@ def _descend(
                 group, h, evals, evecs, rms, blocks, ready, lasso_blocks, tol, winv, W, D, pd,
                 rec,
             )  # fmt: skip
-            if each_sweep:  # (the intercepts read all n rows: with few nonzeros, wait)
-                big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd, rec))
+            if each_sweep:  # (the intercepts read all n rows: with few nonzeros, wait;
+                # with the records, their move is left to the snapshot's pass)
+                big = max(big, _intercepts(w, P, wP, g0, H0, b, D, pd, rec, lift))
             if big <= tol:
+                _lift(rec, lift)
                 break
             if newton and calls < SUPPORT_CG_CALLS and _signs_settled(features, W, signs):
+                _lift(rec, lift)
                 calls += 1
                 got = _support_solve(
                     Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0,
@@ -2284,9 +2414,22 @@ def _descend(
                     calls = SUPPORT_CG_CALLS
                 filled = 0
                 continue
-            _snapshot(features, W, b, D, pd, rec, filled, snaps)
+            now = np.nan  # (the model's value at the last snapshot, from its pass)
+            if rec.shape[0]:
+                quad = _record_snapshot(
+                    features, W, b, w, rec, filled, snaps, lift, filled == ANDERSON_DEPTH
+                )  # fmt: skip
+                if filled == ANDERSON_DEPTH:
+                    now = _model_linear(
+                        features, G, g0, lam1, lam2, group, W, start[0], b, start[1]
+                    )
+                    now += 0.5 * quad
+            else:
+                _snapshot(features, W, b, D, pd, rec, filled, snaps)
             filled += 1
             if filled == ANDERSON_DEPTH + 1:
-                _anderson(features, w, wP, G, g0, lam1, lam2, group, W, b, D, pd, rec, start, snaps)
+                _anderson(
+                    features, w, wP, G, g0, lam1, lam2, group, W, b, D, pd, rec, start, snaps, now
+                )  # fmt: skip
                 filled = 0
     return sweeps, products
