@@ -1904,10 +1904,8 @@ def _record_snapshot(
     bs[slot] = b
     K = lift.shape[0]
     flat, pflat = Ds[slot], pds[slot]
-    steps = local_doubles()  # (not the records' memory: loaded once, not at every row)
     lifting = False
     for k in range(K):
-        steps[k] = lift[k]
         if lift[k] != 0.0:
             lifting = True
     copy = slot > 0
@@ -1916,9 +1914,9 @@ def _record_snapshot(
         if lifting:
             e = 0.0
             for k in range(K):
-                e += rec[i, K + k] * steps[k]
+                e += rec[i, K + k] * lift[k]
             for k in range(K):
-                rec[i, k] += steps[k]
+                rec[i, k] += lift[k]
             rec[i, 2 * K] += e * rec[i, 2 * K + 1]
         if copy:
             for k in range(K):
