@@ -1476,10 +1476,7 @@ def best_shift(row: Any, a: float) -> float:
             above += 1
     if a <= 0.0:
         return total / K
-    if a >= 1.0 and below <= K // 2 and above <= K - 1 - (K - 1) // 2:
-        # 0 lies in the median interval (at most K // 2 values below 0: its upper end is
-        # >= 0; at most K - 1 - (K - 1) // 2 above: its lower end is <= 0): no shift, the
-        # common case once the rows are centred, found without sorting
+    if a >= 1.0 and _median_holds_zero(K, below, above):
         return 0.0
     w = np.sort(row)
     if a >= 1.0:
@@ -1510,6 +1507,16 @@ def best_shift(row: Any, a: float) -> float:
 
 
 @compiled
+def _median_holds_zero(K: int, below: int, above: int) -> bool:
+    """Whether 0 lies in the median interval of ``K`` values of which ``below`` are below 0
+    and ``above`` above (at most ``K // 2`` below: its upper end is >= 0; at most ``K - 1 -
+    (K - 1) // 2`` above: its lower end is <= 0): then the lasso's row needs no shift
+    (:func:`best_shift`), the common case once the rows are centred, found without
+    sorting."""
+    return below <= K // 2 and above <= K - 1 - (K - 1) // 2
+
+
+@compiled
 def _center_rows(
     Xd: Any,
     indptr: Any,
@@ -1529,19 +1536,29 @@ def _center_rows(
     feature's ``K`` coefficients (the linear predictor moves by the same amount in every
     class), so the shift only lowers the penalty. Coordinate steps cannot find it along
     that flat direction: glmnet re-centres the same way. ``D`` moves with ``W``
-    (``d_ik -= x_ij c`` in every class, ``pd_i -= x_ij c``).
+    (``d_ik -= x_ij c`` in every class, ``pd_i -= x_ij c``). The lasso's no-shift case is
+    found here, before :func:`best_shift`'s call and its row view (a sweep's 5,000 rows of
+    the sparse benchmark's captured call 96: 0.19-0.20 -> 0.12-0.13 ms).
     """
     K = W.shape[1]
     for t in range(features.shape[0]):
         j = features[t]
-        nz = False
+        nz, below, above = False, 0, 0
         for k in range(K):
-            if W[j, k] != 0.0:
+            v = W[j, k]
+            if v != 0.0:
                 nz = True
+            if v < 0.0:
+                below += 1
+            elif v > 0.0:
+                above += 1
         if not nz:
             continue
         strength = lam1[j] + lam2[j]
-        c = best_shift(W[j], lam1[j] / strength if strength > 0.0 else 0.0)
+        a = lam1[j] / strength if strength > 0.0 else 0.0
+        if a >= 1.0 and _median_holds_zero(K, below, above):
+            continue
+        c = best_shift(W[j], a)
         if c == 0.0:
             continue
         for k in range(K):
