@@ -74,9 +74,9 @@ def test_record_passes_equal_the_separate_arrays_passes(K):
     H0 = cd._intercept_hessian(data.weights, P, True)
     g0 = rng.standard_normal(K) * 0.01
     b, br = np.zeros(K), np.zeros(K)
-    big = cd._intercepts(data.weights, P, wP, g0, H0, b, D, pd, np.zeros((0, 0)))
+    big = cd._intercepts(data.weights, P, wP, g0, H0, b, D, pd, np.zeros((0, 0)), np.zeros(0))
     Dr, pdr = R[:, :K].T, R[:, 2 * K]
-    got = cd._intercepts(data.weights, P, R[:, K : 2 * K].T, g0, H0, br, Dr, pdr, R)
+    got = cd._intercepts(data.weights, P, R[:, K : 2 * K].T, g0, H0, br, Dr, pdr, R, np.zeros(0))
     assert got == pytest.approx(big, rel=1e-12) and big > 0.0
     np.testing.assert_allclose(br, b, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(Dr, D, rtol=0, atol=1e-13)
@@ -192,3 +192,72 @@ def test_a_reused_buffer_carries_nothing_between_solves():
         for a, c in zip(fresh[:3], other[:3], strict=True):
             np.testing.assert_array_equal(a, c)
     assert np.isnan(short[-p * 100 + 1 :]).all()  # the block Hessians did not fit: fresh
+
+
+@pytest.mark.parametrize("K", [10, 17])  # (17: the intercepts' gradient summed in q itself)
+def test_snapshot_pass_moves_copies_and_values_as_the_separate_passes(K):
+    # _record_snapshot: the intercepts' pending move (left by _intercepts with a lift
+    # array), the copy and the model's quadratic term in one pass over the records; each
+    # against the separate kernels on a copy of the same records, bit for bit
+    data, _, P, *_ = _centre(K=K, seed=8)
+    K, n = P.shape
+    rng = np.random.default_rng(9)
+    w, wP = data.weights, P * data.weights
+    R = cd._row_records(wP, cd._inverse_weights(w))
+    R[:, :K] = rng.standard_normal((n, K))
+    R[:, 2 * K] = (P * R[:, :K].T).sum(axis=0)
+    H0 = cd._intercept_hessian(w, P, True)
+    g0 = rng.standard_normal(K) * 0.01
+    ref = R.copy()
+    b, bref = np.zeros(K), np.zeros(K)
+    lift = np.zeros(K)
+    big = cd._intercepts(w, P, R[:, K : 2 * K].T, g0, H0, b, R[:, :K].T, R[:, 2 * K], R, lift)
+    np.testing.assert_array_equal(R, ref)  # the move is left pending (to slot 0's pass)
+    got = cd._intercepts(
+        w, P, ref[:, K : 2 * K].T, g0, H0, bref, ref[:, :K].T, ref[:, 2 * K], ref, np.zeros(0)
+    )
+    assert big == got and big > 0.0
+    np.testing.assert_array_equal(b, bref)
+    np.testing.assert_array_equal(lift, bref)  # (from b = 0: the steps are the intercepts)
+    p = 4
+    features = np.arange(p, dtype=np.intp)
+    Wc = rng.standard_normal((p, K))
+    W0 = Wc + 0.1
+    start, snaps, _ = cd._start_and_snapshots(features, W0, np.zeros(K), n)
+    refsnaps = cd._start_and_snapshots(features, W0, np.zeros(K), n)[1]
+    lam1, lam2 = np.full(p, 0.01), np.full(p, 0.002)
+    G = rng.standard_normal((p, K)) * 0.01
+    for slot in range(cd.ANDERSON_DEPTH + 1):
+        last = slot == cd.ANDERSON_DEPTH
+        quad = cd._record_snapshot(features, Wc, b, w, R, slot, snaps, lift, last)
+        cd._snapshot(features, Wc, b, ref[:, :K].T, ref[:, 2 * K], ref, slot, refsnaps)
+        np.testing.assert_array_equal(lift, 0.0)  # consumed: moved once
+        np.testing.assert_array_equal(R, ref)
+        np.testing.assert_array_equal(snaps[0][slot], refsnaps[0][slot])
+        np.testing.assert_array_equal(snaps[1][slot], refsnaps[1][slot])
+        if slot > 0:  # (slot 0's predictor is not read back with the records)
+            np.testing.assert_array_equal(snaps[2][slot], refsnaps[2][slot])
+            np.testing.assert_array_equal(snaps[3][slot], refsnaps[3][slot])
+        if last:  # the model's value from the pass, as _model_value sums it
+            args = (features, w, ref[:, K : 2 * K].T, G, g0, lam1, lam2, False, Wc, start[0])
+            value = cd._model_value(*args, b, start[1], ref[:, :K].T, ref[:, 2 * K])
+            linear = cd._model_linear(features, G, g0, lam1, lam2, False, Wc, start[0], b, start[1])
+            assert linear + 0.5 * quad == value
+            assert quad == pytest.approx(
+                float(np.sum(wP.T * ref[:, :K] ** 2) - w @ ref[:, 2 * K] ** 2), rel=1e-12
+            )
+        else:
+            assert quad == 0.0
+    # with no pending move, slot 0 leaves the records as they are
+    before = R.copy()
+    assert cd._record_snapshot(features, Wc, b, w, R, 0, snaps, lift, False) == 0.0
+    np.testing.assert_array_equal(R, before)
+    # the extrapolation written into the records with its quadratic term
+    c = np.array([0.3, 0.7])
+    quad = cd._record_extrapolate(c, snaps[2], snaps[3], w, R)
+    Dx = c[0] * snaps[2][1].reshape(n, K) + c[1] * snaps[2][2].reshape(n, K)
+    np.testing.assert_allclose(R[:, :K], Dx, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(R[:, 2 * K], c[0] * snaps[3][1] + c[1] * snaps[3][2], atol=1e-14)
+    assert quad == pytest.approx(
+        float(np.sum(wP.T * R[:, :K] ** 2) - w @ R[:, 2 * K] ** 2), rel=1e-12
+    )

@@ -162,7 +162,9 @@ def test_anderson_extrapolates_or_keeps_the_current_iterate(sparse, records, tow
     W, b, D, pd, _ = state(*iterates[-1])
     if records:
         wP = R[:, K : 2 * K].T
-    took = cd._anderson(features, w, wP, G, g0, lam1, lam2, False, W, b, D, pd, R, start, snaps)
+    took = cd._anderson(
+        features, w, wP, G, g0, lam1, lam2, False, W, b, D, pd, R, start, snaps, np.nan
+    )
     U = np.array(
         [np.r_[(Wn - Wo).ravel(), bn - bo] for (Wo, bo), (Wn, bn) in itertools.pairwise(iterates)]
     )
