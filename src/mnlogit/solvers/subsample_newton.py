@@ -242,8 +242,11 @@ def _preconditioner(
 def _class_weights(obj: SolverObjective, stride: int) -> NDArray[np.float64] | None:
     """The total weight of each class on every ``stride``-th row of ``obj`` (what
     :meth:`~SolverObjective.subsample` keeps), or None where the weights are not a NumPy
-    array (a device objective's)."""
-    w = obj.normalized_weights
+    array here (a device objective's; a Dask objective's stay on the workers)."""
+    try:
+        w = obj.normalized_weights
+    except NotImplementedError:
+        return None
     if not isinstance(w, np.ndarray):
         return None
     totals: NDArray[np.float64] = np.bincount(
