@@ -1633,7 +1633,8 @@ def _intercepts(
     the later gradients through ``H0``, all moves; with the row records ``rec`` (n, r), of
     which ``wP``, ``D`` and ``pd`` are views, the passes read the records, ``p_ik`` as
     ``(w_i p_ik) / w_i``). With the records and ``lift`` (K,) (not empty) the move is left
-    to the caller: the steps are written to ``lift``, and the records must be moved by them
+    to the caller: the steps are written to ``lift`` (overwritten, not added: the caller
+    applies and clears it between two calls), and the records must be moved by them
     (:func:`_record_intercept_move`, or :func:`_record_snapshot` in its pass) before they
     are read again."""
     K = P.shape[0]
@@ -1690,8 +1691,8 @@ def _lift(rec: Any, lift: Any) -> None:
 def _record_intercept_gradient(R: Any, q: Any) -> None:
     """Add ``sum_i (w_i p_ik) (d_ik - pd_i)`` over all rows of the records ``R`` (n, r) to
     ``q`` (K,) (summed in a local array, :func:`~mnlogit.solvers.local_array.local_doubles`,
-    with more than ``LOCAL_DOUBLES`` classes in ``q``: the same sums; the benchmark's
-    20,000 records 0.17-0.18 -> 0.14-0.15 ms)."""
+    for at most ``LOCAL_DOUBLES`` classes, in ``q`` itself for more: the same sums; the
+    benchmark's 20,000 records 0.17-0.18 -> 0.14-0.15 ms)."""
     K = q.shape[0]
     if K > LOCAL_DOUBLES:
         _record_column_sums(R, K, q)
