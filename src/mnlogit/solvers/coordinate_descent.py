@@ -64,6 +64,7 @@ __all__ = [
     "curvatures_close",
     "dense_products",
     "linear_predictor",
+    "probabilities_close",
     "records_buffer",
 ]
 
@@ -739,12 +740,16 @@ def block_hessians(Xd: Any, features: Any, wP: Any, P: Any, rows: int = 2048) ->
     return H
 
 
-@compiled
-def _group_optimum(mu: Any, cp: Any, lam1: float, lam2: float, out: Any) -> None:
+@inlined
+def _group_optimum(mu: Any, cp: Any, lam1: float, lam2: float, out: Any, r0: float = 0.0) -> None:
     """In the eigenbasis of the block Hessian ``V diag(mu) V^T``: ``out = V^T u`` (K,) of the
     ``u`` with ``(V diag(mu) V^T + lam2 + lam1 / ||u||) u = c``, given ``cp = V^T c`` (K,)
-    (``u = 0`` when ``||c|| <= lam1``)."""
-    K = cp.shape[0]
+    (``u = 0`` when ``||c|| <= lam1``). ``r0 >= 0``: where Newton's search for ``||u||``
+    starts (the block's current norm in a sweep: within a few percent of the answer once
+    the sweeps settle, 4.3-4.9 -> 3.0-3.2 iterations on the sparse benchmark's group path;
+    0: from the left). (``cp`` and ``out`` may be longer than ``mu`` (K,): their first
+    ``K`` are read and written.)"""
+    K = mu.shape[0]
     norm = 0.0
     for m in range(K):
         norm += cp[m] * cp[m]
@@ -760,21 +765,24 @@ def _group_optimum(mu: Any, cp: Any, lam1: float, lam2: float, out: Any) -> None
             out[m] = cp[m] / a if a > 1e-12 * top else 0.0
         return
     # phi(r) = S(r)^(-1/2) - 1, S(r) = sum_m cp_m^2 / (r a_m + lam1)^2: increasing in r,
-    # phi(0) < 0; Newton from the left
-    r = 0.0
+    # phi(0) < 0; Newton (a start right of the root steps left of it, or halves, and goes
+    # on from there)
+    r = r0 if r0 > 0.0 else 0.0
     for _ in range(100):
         S = 0.0
         dS = 0.0
         for m in range(K):
             a = mu[m] + lam2
-            den = r * a + lam1
-            S += cp[m] * cp[m] / (den * den)
-            dS -= 2.0 * cp[m] * cp[m] * a / (den * den * den)
+            inv = 1.0 / (r * a + lam1)
+            t = cp[m] * cp[m] * inv * inv
+            S += t
+            dS -= 2.0 * t * a * inv
         phi = 1.0 / np.sqrt(S) - 1.0
         if abs(phi) <= 1e-14:
             break
         dphi = -0.5 * dS / (S * np.sqrt(S))
-        if dphi <= 0.0:
+        if dphi <= 0.0:  # (c only where a_m = 0: phi is constant, above 0; from any start)
+            r = 0.0
             break
         step = -phi / dphi
         r = max(r + step, 0.5 * r)
@@ -815,6 +823,62 @@ def _dense_group_move(Xd: Any, j: int, steps: Any, P: Any, D: Any, pd: Any) -> N
             pd[i] += P[k, i] * v
 
 
+@inlined
+def _group_block(
+    j: int,
+    q: Any,
+    G: Any,
+    W: Any,
+    mu: Any,
+    V: Any,
+    lam1: float,
+    lam2: float,
+    cp: Any,
+    up: Any,
+    steps: Any,
+) -> float:
+    """Feature ``j``'s block ``z = W[j]`` set to the exact optimum of its model, given the
+    column pass's sums ``q`` (the data part of the model's gradient at ``z``; ``G[j]`` is
+    added to it in place), the block Hessian's eigenvalues ``mu`` (K,) and eigenvectors
+    ``V`` (K, K) as columns; returns ``||u - z||^2`` with the steps ``u - z`` in ``steps``
+    (0: no move, ``steps`` then unwritten). ``cp``, ``up``: scratch of ``K`` or more
+    (``steps`` may be ``cp``). A zero block whose gradient stays within ``lam1`` stays
+    without the products in the eigenbasis (``c = -g`` there: :func:`_group_optimum` would
+    return 0). Shared by :func:`_group_step` and :func:`_group_record_sweep`: the same
+    steps in the same order."""
+    K = W.shape[1]
+    radius = 0.0
+    zero = True
+    for k in range(K):
+        q[k] += G[j, k]  # the model's gradient g at the block's current value z = W[j]
+        radius += W[j, k] * W[j, k]
+        if W[j, k] != 0.0:
+            zero = False
+    if zero:
+        norm = 0.0
+        for k in range(K):
+            norm += q[k] * q[k]
+        if np.sqrt(norm) <= lam1:
+            return 0.0
+    for m in range(K):  # c = H_j z - g in the eigenbasis: mu * (V^T z) - V^T g
+        sz = 0.0
+        sg = 0.0
+        for k in range(K):
+            sz += V[k, m] * W[j, k]
+            sg += V[k, m] * q[k]
+        cp[m] = mu[m] * sz - sg
+    _group_optimum(mu, cp, lam1, lam2, up, np.sqrt(radius))
+    change = 0.0
+    for k in range(K):
+        u = 0.0
+        for m in range(K):
+            u += V[k, m] * up[m]
+        steps[k] = u - W[j, k]
+        W[j, k] = u
+        change += steps[k] * steps[k]
+    return change
+
+
 @compiled
 def _group_step(
     Xd: Any,
@@ -850,25 +914,8 @@ def _group_step(
         _block_gradient(Xd, indptr, indices, data, sparse, j, wP, D, pd, q)
     else:
         _dense_group_gradient(Xd, j, wP, D, pd, q)
-    for k in range(K):
-        q[k] += G[j, k]  # the model's gradient g at the block's current value z = W[j]
-    for m in range(K):  # c = H_j z - g in the eigenbasis: mu * (V^T z) - V^T g
-        sz = 0.0
-        sg = 0.0
-        for k in range(K):
-            sz += V[k, m] * W[j, k]
-            sg += V[k, m] * q[k]
-        cp[m] = mu[m] * sz - sg
-    _group_optimum(mu, cp, lam1, lam2, up)
-    steps = cp  # (V^T c is read no more)
-    change = 0.0
-    for k in range(K):
-        u = 0.0
-        for m in range(K):
-            u += V[k, m] * up[m]
-        steps[k] = u - W[j, k]
-        W[j, k] = u
-        change += steps[k] * steps[k]
+    steps = cp  # (V^T c is read no more once the steps are written)
+    change = _group_block(j, q, G, W, mu, V, lam1, lam2, cp, up, steps)
     if change > 0.0 and rec.shape[0]:
         _record_move(indptr, indices, data, j, steps, rec)
     elif change > 0.0 and sparse:
@@ -895,6 +942,20 @@ def curvatures_close(P: Any, P0: Any, drift: float) -> bool:
         for i in range(P.shape[1]):
             v0 = P0[k, i] * (1.0 - P0[k, i])
             if abs(P[k, i] * (1.0 - P[k, i]) - v0) > drift * v0:
+                return False
+    return True
+
+
+@compiled
+def probabilities_close(P: Any, P0: Any, drift: float) -> bool:
+    """Whether every ``P_ik`` is within ``drift`` (relative) of ``P0_ik`` (arrays (K, n),
+    any layout; stops at the first entry that moved further). Then every block Hessian
+    ``H_j = sum_i w_i x_ij^2 (diag(p_i) - p_i p_i^T)`` at ``P`` lies between ``1 - drift``
+    and ``1 + drift`` times the one at ``P0`` (``v^T (diag(p) - p p^T) v`` is the variance
+    of ``v`` under ``p``, ``min_c sum_k p_k (v_k - c)^2``, which moves with the ``p_k``)."""
+    for k in range(P.shape[0]):
+        for i in range(P.shape[1]):
+            if abs(P[k, i] - P0[k, i]) > drift * P0[k, i]:
                 return False
     return True
 
@@ -1312,6 +1373,11 @@ def _sweep(
     :func:`_record_sweep`'s (the same steps; that nonzero sweep 5.2-5.3 -> 4.3-4.4 ms,
     docs/penalties.md, "Seventeenth pass")."""
     K = P.shape[0]
+    if group and rec.shape[0] and K <= LOCAL_DOUBLES:
+        return _group_record_sweep(
+            indptr, indices, data, features, only_nonzero, G, lam1, lam2, evals, evecs, rms, W,
+            rec,
+        )  # fmt: skip
     by_block = blocks.shape[0] == features.shape[0]
     if by_block and rec.shape[0] and K <= LOCAL_DOUBLES and not group:
         return _record_sweep(
@@ -1454,6 +1520,53 @@ def _record_sweep(
         if moved:
             _record_steps(indptr, indices, data, j, K, steps, rec)
         big /= rms[j]
+        if big > biggest:
+            biggest = big
+    return biggest
+
+
+@compiled
+def _group_record_sweep(
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    features: Any,
+    only_nonzero: bool,
+    G: Any,
+    lam1: Any,
+    lam2: Any,
+    evals: Any,
+    evecs: Any,
+    rms: Any,
+    W: Any,
+    rec: Any,
+) -> float:
+    """:func:`_sweep` for the group penalty on sparse X's row records (``rec`` (n, r) of
+    :func:`_row_records`, ``K <= LOCAL_DOUBLES``): the steps of :func:`_group_step` in the
+    same order (:func:`_group_block`), in one loop as :func:`_record_sweep` is for the
+    lasso: the block's gradient, its eigenbasis vectors and its step live in local arrays
+    (:func:`~mnlogit.solvers.local_array.local_doubles`, which the compiler keeps out of
+    the records' way), not in rows of a work array passed in."""
+    K = W.shape[1]
+    if K > LOCAL_DOUBLES:  # (its local arrays hold LOCAL_DOUBLES classes; _sweep checks)
+        raise ValueError("_group_record_sweep: more classes than LOCAL_DOUBLES")
+    q, cp, up = local_doubles(), local_doubles(), local_doubles()
+    biggest = 0.0
+    for t in range(features.shape[0]):
+        j = features[t]
+        if only_nonzero:
+            zero = True
+            for k in range(K):
+                if W[j, k] != 0.0:
+                    zero = False
+            if zero:
+                continue
+        _record_sums(indptr, indices, data, j, rec, K, q)
+        lam2j = lam2[j]
+        change = _group_block(j, q, G, W, evals[j], evecs[j], lam1[j], lam2j, cp, up, cp)
+        if change > 0.0:
+            _record_steps(indptr, indices, data, j, K, cp, rec)
+        big = (evals[j, K - 1] + lam2j) * np.sqrt(change) / rms[j]
         if big > biggest:
             biggest = big
     return biggest
@@ -2091,6 +2204,7 @@ def _model_curvatures(
     lazy: bool,
     kept: Any,
     scratch: Any = None,
+    eigen: tuple[Any, Any, Any] | None = None,
 ) -> tuple[Any, Any, Any, Any, Any]:
     """The quadratic model's curvatures for :func:`cd_quadratic`: the lasso's per-coordinate
     ``h`` (p, K) and, with ``lasso_blocks``, room for its block Hessians (m, K, K) (filled
@@ -2102,15 +2216,32 @@ def _model_curvatures(
     itself: the curvatures an earlier inner solve computed, reused (``LAZY_CURVATURE``
     where it computed none; the caller decides when they are still close enough). The
     block Hessians' room lies in ``scratch`` (s,) where it fits (:func:`_scratch_size`,
-    after the snapshots), else is new."""
+    after the snapshots), else is new. The group's ``eigen`` ``(evals (p, K), evecs (p, K,
+    K), fresh (p,) of bool)``, when given with a row per feature of X: kept across inner
+    solves, ``fresh[j]`` where feature ``j``'s pair holds a decomposition to use as it is
+    (:func:`_block_curvatures` computes the others and sets their flags; the caller
+    clears the flags when the centre has moved too far)."""
     K = P.shape[0]
     nf = features.shape[0]
     given = curvatures.shape[0] == nf
     reuse = lazy and not (lasso_blocks or group or given) and kept.shape[0] == p
     h = kept if reuse else np.zeros((p, K))
+    blocks = np.zeros((0, K, K))
+    if group and not given and eigen is not None and eigen[2].shape[0] == p:
+        evals, evecs, fresh = eigen
+        todo = np.empty(nf, dtype=features.dtype)
+        count = 0
+        for t in range(nf):
+            if not fresh[features[t]]:
+                todo[count] = features[t]
+                count += 1
+        todo = todo[:count]
+        _block_curvatures(Xd, indptr, indices, data, sparse, todo, w, P, evals, evecs)
+        for t in range(count):
+            fresh[todo[t]] = True
+        return h, evals, evecs, blocks, np.zeros(0, dtype=np.bool_)
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))
-    blocks = np.zeros((0, K, K))
     if group and given:
         _block_eigen(features, curvatures, evals, evecs)
     elif group:
@@ -2279,6 +2410,7 @@ def cd_quadratic(
     work: Any,
     kept: Any,
     store: Any = None,
+    eigen: tuple[Any, Any, Any] | None = None,
 ) -> tuple[int, int]:
     """Minimize the quadratic model plus the penalty over ``features`` (and the intercepts).
 
@@ -2315,6 +2447,10 @@ def cd_quadratic(
         Room for the row records and, after them, the snapshots and block Hessians
         (:func:`records_buffer`, kept across inner solves), or none (then allocated here
         when needed; so is whatever does not fit).
+    eigen : tuple of ndarrays of shapes (p, K), (p, K, K) and (p,) of bool, optional
+        The group penalty's block Hessians' eigenvalues and eigenvectors kept across inner
+        solves, and the flags of the features whose pair is used as it is (the others are
+        computed and flagged; :func:`_model_curvatures`). None: all computed afresh.
 
     Returns
     -------
@@ -2344,15 +2480,22 @@ def cd_quadratic(
             Xd, indptr, indices, data, sparse, features, w, P, R[:, K : 2 * K].T, G, g0,
             fit_intercept, lam1, lam2, group, lasso_blocks, curvatures, rms, W, b, Dr, tol,
             max_sweeps, support_newton, work, kept, R[:, 2 * K], R[:, 2 * K + 1], R,
-            _scratch(store, n, K),
+            _scratch(store, n, K), _eigen(eigen, K),
         )  # fmt: skip
         D[:] = Dr
         return out
     return _descend(
         Xd, indptr, indices, data, sparse, features, w, P, wP, G, g0, fit_intercept, lam1,
         lam2, group, lasso_blocks, curvatures, rms, W, b, D, tol, max_sweeps, support_newton,
-        work, kept, np.zeros(n), winv, np.zeros((0, 0)), np.zeros(0),
+        work, kept, np.zeros(n), winv, np.zeros((0, 0)), np.zeros(0), _eigen(eigen, K),
     )  # fmt: skip
+
+
+def _eigen(eigen: tuple[Any, Any, Any] | None, K: int) -> tuple[Any, Any, Any]:
+    """``eigen`` (:func:`cd_quadratic`), or arrays with no rows in its place."""
+    if eigen is None:
+        return np.zeros((0, K)), np.zeros((0, K, K)), np.zeros(0, dtype=np.bool_)
+    return eigen
 
 
 def _scratch(store: Any, n: int, K: int) -> Any:
@@ -2394,16 +2537,19 @@ def _descend(
     winv: Any,
     rec: Any,
     scratch: Any,
+    eigen: tuple[Any, Any, Any],
 ) -> tuple[int, int]:
     """:func:`cd_quadratic`'s sweeps, with ``pd`` (n,) zero, ``winv`` (n,) the inverse
     weights (:func:`_inverse_weights`), ``rec`` the row records (n, r) of which ``wP``,
-    ``D``, ``pd`` and ``winv`` are views, or an empty (0, 0) array, and ``scratch`` (s,)
-    room for the snapshots and block Hessians (:func:`_scratch_size`), or empty."""
+    ``D``, ``pd`` and ``winv`` are views, or an empty (0, 0) array, ``scratch`` (s,)
+    room for the snapshots and block Hessians (:func:`_scratch_size`), or empty, and
+    ``eigen`` the group's kept block decompositions (:func:`_model_curvatures`; arrays with
+    no rows when none are kept)."""
     n, p = P.shape[1], W.shape[0]
     newton = support_newton and not group
     h, evals, evecs, blocks, ready = _model_curvatures(
         Xd, indptr, indices, data, sparse, features, w, P, group, lasso_blocks > 0, curvatures, p,
-        not newton and (lasso_blocks > 0 or (LAZY_DENSE and not sparse)), kept, scratch,
+        not newton and (lasso_blocks > 0 or (LAZY_DENSE and not sparse)), kept, scratch, eigen,
     )  # fmt: skip
     start, snaps, signs = _start_and_snapshots(features, W, b, n, scratch)
     H0 = _intercept_hessian(w, P, fit_intercept and (lasso_blocks > 0 or (group and sparse)))

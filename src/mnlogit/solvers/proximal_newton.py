@@ -48,6 +48,7 @@ from mnlogit.solvers.coordinate_descent import (
     curvatures_close,
     dense_products,
     linear_predictor,
+    probabilities_close,
     records_buffer,
 )
 from mnlogit.solvers.outer_kernels import (
@@ -141,6 +142,10 @@ CURVATURE_REUSE = True
 #: ... by at most this fraction of every ``p_ik (1 - p_ik)`` (below 1: a step with a
 #: carried curvature is an exact one scaled by less than 2).
 CURVATURE_DRIFT = 0.5
+#: Group penalty with sparse X: an inner solve reuses the block Hessians' eigendecompositions
+#: the previous one (of the same ``alpha``) computed, when every probability moved by at
+#: most ``CURVATURE_DRIFT`` of itself in between (:func:`_kept_eigen`) ...
+EIGEN_REUSE = True
 #: Dense X: above this many classes the compiled gradient product costs about 1.3x BLAS's
 #: per column (10k x 200, one thread: K = 5 0.96 against 1.33 ms for every column, K = 20
 #: 2.73 against 2.08, K = 50 10.7 against 7.96; the lead's review of issue-dlasso10), so
@@ -225,6 +230,10 @@ class ColumnData:
         inner solve writes it, so one ``ColumnData`` must not serve two solves at once
         (each :func:`~mnlogit.path.regularization_path` call, so each CV fold, builds its
         own).
+    eigen, fresh : ndarrays of shapes (p K (K + 1),) and (p,) of bool
+        Sparse X: room for the group penalty's block eigendecompositions kept across inner
+        solves, and their flags (:meth:`block_eigen`; memory untouched by the lasso); else
+        empty.
     work : ndarray
         Sparse X: the outer steps' own arrays, reused by every step (:meth:`evaluate`,
         :meth:`zero_step`: the probabilities, ``w P``, the residual matrix and the step
@@ -248,6 +257,8 @@ class ColumnData:
     picks: IntArray = field(repr=False)
     records: FloatArray = field(repr=False)
     work: FloatArray = field(repr=False)
+    eigen: FloatArray = field(repr=False)
+    fresh: NDArray[np.bool_] = field(repr=False)
 
     @classmethod
     def from_arrays(
@@ -300,6 +311,19 @@ class ColumnData:
             picks=codes * n + np.arange(n, dtype=np.intp),
             records=_records(n, int(n_classes), p) if sp.issparse(X) else np.empty(0),
             work=np.empty(4 * n * int(n_classes) + n) if sp.issparse(X) else np.empty(0),
+            eigen=np.empty(p * int(n_classes) * (int(n_classes) + 1) if sp.issparse(X) else 0),
+            fresh=np.zeros(p if sp.issparse(X) else 0, dtype=np.bool_),
+        )
+
+    def block_eigen(self) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+        """The group penalty's kept block decompositions (sparse X): eigenvalues (p, K),
+        eigenvectors (p, K, K) and the flags (p,) of the features whose pair holds one
+        (:func:`~mnlogit.solvers.coordinate_descent.cd_quadratic`'s ``eigen``)."""
+        p, K = self.n_features, self.n_classes
+        return (
+            self.eigen[: p * K].reshape((p, K)),
+            self.eigen[p * K :].reshape((p, K, K)),
+            self.fresh,
         )
 
     @property
@@ -521,6 +545,7 @@ class ColumnData:
         tol: float,
         kept: FloatArray | None = None,
         wP: FloatArray | None = None,
+        eigen: tuple[FloatArray, FloatArray, NDArray[np.bool_]] | None = None,
     ) -> int:
         """Coordinate descent on the quadratic model (:func:`cd_quadratic`).
 
@@ -534,7 +559,8 @@ class ColumnData:
         ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
         pass over a feature's classes and with ``LASSO_BLOCK_PASSES``). ``kept`` (p, K): the
         lasso's curvatures carried from the previous inner solve (:func:`_kept_curvatures`).
-        ``wP``: ``w P`` when already computed (:meth:`evaluate`).
+        ``wP``: ``w P`` when already computed (:meth:`evaluate`). ``eigen``: the group's
+        kept block decompositions (:meth:`block_eigen`, :func:`_kept_eigen`).
         """
         if wP is None:
             wP = P * self.weights
@@ -554,7 +580,7 @@ class ColumnData:
             self.fit_intercept, lam[0], lam[1], group, passes,
             curvatures, self.rms, W, b, D, tol, MAX_SWEEPS,
             SUPPORT_NEWTON and (self.sparse or SUPPORT_NEWTON_DENSE), self.empty_predictor(),
-            np.zeros((0, K)) if kept is None else kept, self.records,
+            np.zeros((0, K)) if kept is None else kept, self.records, eigen,
         )  # fmt: skip
         return int(sweeps)
 
@@ -677,6 +703,31 @@ def _kept_curvatures(
     return np.full(shape, LAZY_CURVATURE), P
 
 
+def _kept_eigen(
+    data: ColumnData, P: FloatArray, centre: FloatArray | None
+) -> tuple[tuple[FloatArray, FloatArray, NDArray[np.bool_]], FloatArray | None]:
+    """The group's block decompositions for the next inner solve (sparse X) and the centre
+    to pass to the one after: those of the previous inner solve, carried once when every
+    probability at the new centre ``P`` (K, n) is within ``CURVATURE_DRIFT`` (relative) of
+    those at ``centre``, where they were computed (:func:`probabilities_close`; then the
+    next centre is None: they are not carried twice); else all flagged for computing, with
+    a copy of ``P``.
+
+    Every block Hessian then lies between ``1 - CURVATURE_DRIFT`` and ``1 +
+    CURVATURE_DRIFT`` times the carried one, so a block step with the carried one still
+    lowers the model (a step with curvature ``H~`` does whenever ``H~`` exceeds half the
+    true ``H``) and the sweeps converge to the same minimizer of the model: the fixed point
+    of the block steps does not depend on the curvature. Each carried inner solve saves a
+    pass over the strong columns and an eigendecomposition per feature (measured in
+    docs/penalties.md, "Nineteenth pass: the grouped lasso's sweeps").
+    """
+    eigen = data.block_eigen()
+    if centre is not None and probabilities_close(P, centre, CURVATURE_DRIFT):
+        return eigen, None
+    eigen[2][:] = False
+    return eigen, P.copy()
+
+
 def _newton_steps(
     data: ColumnData,
     penalty: SparsePenalty,
@@ -693,6 +744,9 @@ def _newton_steps(
     n_iter = state.n_iter
     reuse = CURVATURE_REUSE and not (penalty.group or data.sparse)
     kept: tuple[FloatArray, FloatArray] | None = None
+    carry = EIGEN_REUSE and penalty.group and data.sparse
+    centre: FloatArray | None = None
+    eigen = None
     point = state.P if state.P is not None else data.evaluate(eta)[1]
     while True:
         P, M, g0 = point.P, point.M, point.g0
@@ -714,7 +768,9 @@ def _newton_steps(
         inner_tol = max(floor * tol, fraction * kkt)
         kept = _kept_curvatures(P, G.shape, kept) if reuse else None
         h = None if kept is None else kept[0]
-        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, point.wP)
+        if carry:
+            eigen, centre = _kept_eigen(data, P, centre)
+        data.cd(strong, P, G, g0, lam, penalty.group, Wn, bn, D, inner_tol, h, point.wP, eigen)
         dW, db = Wn - W, bn - b
         slope = step_slope(strong, G, Wn, W) + float(g0 @ db)
         slope += penalty.value(Wn, alpha) - value

@@ -1,0 +1,108 @@
+"""The grouped lasso on sparse X carries its block decompositions from one inner solve to the
+next of the same alpha when the probabilities moved little (``proximal_newton._kept_eigen``,
+issue 14, the nineteenth pass): the carry happens on a path, once at a time, and the path is
+the one computed without it (KKT conditions in NumPy at every alpha, objectives equal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import softmax
+
+from mnlogit import regularization_path
+from mnlogit.solvers import proximal_newton
+from mnlogit.solvers.proximal_newton import ColumnData, _kept_eigen
+
+
+def _data(n: int, p: int, K: int, seed: int) -> tuple[Any, Any]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, p)
+    X[rng.random(X.shape) < 0.7] = 0.0
+    B = np.zeros((p, K))
+    B[:6] = rng.standard_normal((6, K)) * 1.5
+    eta = X @ B + rng.standard_normal(K) * 0.3
+    y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
+    return sp.csr_matrix(X), y
+
+
+def _objective(X: Any, y: Any, W: Any, b: Any, alpha: float, sw: Any) -> float:
+    eta = np.asarray(X @ W) + b
+    top = eta.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
+    loss = float(sw @ (lse - eta[np.arange(y.size), y]) / sw.sum())
+    return loss + alpha * float(np.linalg.norm(W, axis=1).sum())
+
+
+def _kkt(X: Any, y: Any, W: Any, b: Any, alpha: float, sw: Any) -> float:
+    """Largest standardized group KKT residual and intercept gradient, from scratch."""
+    K = W.shape[1]
+    w = sw / sw.sum()
+    P = softmax(np.asarray(X @ W) + b, axis=1)
+    R = (P - np.eye(K)[y]) * w[:, None]
+    G = np.asarray(X.T @ R)
+    nw = np.linalg.norm(W, axis=1)
+    v = np.maximum(np.linalg.norm(G, axis=1) - alpha, 0.0)
+    nz = nw > 0
+    v[nz] = np.linalg.norm(G[nz] + alpha * W[nz] / nw[nz, None], axis=1)
+    scale = np.sqrt(np.asarray(X.multiply(X).T @ w).ravel())
+    scale[scale == 0] = 1.0
+    return max(float((v / scale).max()), float(np.abs(R.sum(axis=0)).max()))
+
+
+@pytest.mark.parametrize(("K", "weighted"), [(3, False), (6, True)])
+def test_group_path_carrying_decompositions_equals_the_path_without(monkeypatch, K, weighted):
+    X, y = _data(n=600, p=25, K=K, seed=K)
+    sw = np.random.default_rng(1).uniform(0.3, 2.0, y.size) if weighted else np.ones(y.size)
+    kwargs = dict(penalty="group", n_alphas=20, alpha_min_ratio=0.01, tol=1e-8)
+    carried = []
+    real = proximal_newton._kept_eigen
+
+    def spy(data: Any, P: Any, centre: Any) -> Any:
+        eigen, after = real(data, P, centre)
+        carried.append(after is None)
+        return eigen, after
+
+    monkeypatch.setattr(proximal_newton, "_kept_eigen", spy)
+    on = regularization_path(X, y, sample_weight=sw if weighted else None, **kwargs)
+    assert any(carried) and not all(carried)
+    assert not any(a and b for a, b in zip(carried, carried[1:], strict=False))  # never twice
+    carried.clear()
+    monkeypatch.setattr(proximal_newton, "EIGEN_REUSE", False)
+    off = regularization_path(X, y, sample_weight=sw if weighted else None, **kwargs)
+    assert not carried  # (off: never asked)
+    assert on.converged.all() and off.converged.all()
+    for i, alpha in enumerate(on.alphas):
+        W, b = on.coef[i].T, on.intercept[i]
+        assert _kkt(X, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
+        mine = _objective(X, y, W, b, alpha, sw)
+        other = _objective(X, y, off.coef[i].T, off.intercept[i], alpha, sw)
+        assert abs(mine - other) <= 1e-12
+    assert np.array_equal(on.n_nonzero, off.n_nonzero)
+
+
+def test_kept_eigen_carries_once_and_only_when_close():
+    X, y = _data(n=200, p=8, K=4, seed=2)
+    data = ColumnData.from_arrays(X, y, 4, None, True)
+    evals, evecs, fresh = data.block_eigen()
+    assert evals.shape == (8, 4) and evecs.shape == (8, 4, 4) and fresh.shape == (8,)
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(4), 200).T
+    fresh[:] = True
+    eigen, centre = _kept_eigen(data, P, None)  # nothing kept: all to compute
+    assert not fresh.any() and centre is not None and centre is not P
+    np.testing.assert_array_equal(centre, P)
+    assert eigen[0] is not None and np.shares_memory(eigen[1], data.eigen)
+    fresh[[1, 4]] = True  # (as an inner solve leaves them)
+    near = P * (1.0 + 0.1 * rng.uniform(-1, 1, P.shape))
+    near /= near.sum(axis=0)
+    _, after = _kept_eigen(data, near, centre)  # close: carried, flags kept, not again
+    assert after is None and fresh[[1, 4]].all()
+    _, after = _kept_eigen(data, near, after)
+    assert after is not None and not fresh.any()
+    fresh[2] = True
+    far = np.roll(P, 1, axis=0)
+    _, after2 = _kept_eigen(data, far, after)  # moved too far: all to compute
+    assert after2 is not None and not fresh.any()
