@@ -5,6 +5,7 @@ the one computed without it (KKT conditions in NumPy at every alpha, objectives 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_group_path_carrying_decompositions_equals_the_path_without(monkeypatch,
     monkeypatch.setattr(proximal_newton, "_kept_eigen", spy)
     on = regularization_path(X, y, sample_weight=sw if weighted else None, **kwargs)
     assert any(carried) and not all(carried)
-    assert not any(a and b for a, b in zip(carried, carried[1:], strict=False))  # never twice
+    assert not any(a and b for a, b in itertools.pairwise(carried))  # never twice
     carried.clear()
     monkeypatch.setattr(proximal_newton, "EIGEN_REUSE", False)
     off = regularization_path(X, y, sample_weight=sw if weighted else None, **kwargs)

@@ -58,8 +58,10 @@ def _problem(K: int, seed: int) -> Any:
     return Xs, X, features, P, w, G, W, lam1, lam2, rms, evals, evecs
 
 
-def _reference_sweep(Xs: Any, features: Any, only_nonzero: bool, P: Any, G: Any, lam1: Any,
-                     lam2: Any, evals: Any, evecs: Any, rms: Any, W: Any, R: Any) -> float:  # fmt: skip
+def _reference_sweep(
+    Xs: Any, features: Any, only_nonzero: bool, P: Any, G: Any, lam1: Any, lam2: Any,
+    evals: Any, evecs: Any, rms: Any, W: Any, R: Any,
+) -> float:  # fmt: skip
     K = P.shape[0]
     work = np.empty((3, K))
     biggest = 0.0
