@@ -87,15 +87,19 @@ def test_group_path_carrying_decompositions_equals_the_path_without(monkeypatch,
 def test_kept_eigen_carries_once_and_only_when_close():
     X, y = _data(n=200, p=8, K=4, seed=2)
     data = ColumnData.from_arrays(X, y, 4, None, True)
+    assert data.eigen == []  # (no room reserved until the group asks)
     evals, evecs, fresh = data.block_eigen()
     assert evals.shape == (8, 4) and evecs.shape == (8, 4, 4) and fresh.shape == (8,)
+    assert not fresh.any()
+    again = data.block_eigen()
+    assert again[0] is evals and again[1] is evecs and again[2] is fresh  # kept
     rng = np.random.default_rng(0)
     P = rng.dirichlet(np.ones(4), 200).T
     fresh[:] = True
     eigen, centre = _kept_eigen(data, P, None)  # nothing kept: all to compute
     assert not fresh.any() and centre is not None and centre is not P
     np.testing.assert_array_equal(centre, P)
-    assert eigen[0] is not None and np.shares_memory(eigen[1], data.eigen)
+    assert eigen[0] is evals and eigen[1] is evecs and eigen[2] is fresh
     fresh[[1, 4]] = True  # (as an inner solve leaves them)
     near = P * (1.0 + 0.1 * rng.uniform(-1, 1, P.shape))
     near /= near.sum(axis=0)
@@ -107,3 +111,23 @@ def test_kept_eigen_carries_once_and_only_when_close():
     far = np.roll(P, 1, axis=0)
     _, after2 = _kept_eigen(data, far, after)  # moved too far: all to compute
     assert after2 is not None and not fresh.any()
+
+
+def test_the_lasso_reserves_no_room_for_decompositions(monkeypatch):
+    """Only the group penalty asks for the room (``p K (K + 1)`` doubles: for a wide sparse
+    X with many classes more than a system may let a process reserve; the review of
+    issue-group17 saw a MemoryError for 200,000 features and 150 classes)."""
+    X, y = _data(n=200, p=8, K=4, seed=3)
+    calls = []
+    real = ColumnData.block_eigen
+
+    def spy(self: Any) -> Any:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(ColumnData, "block_eigen", spy)
+    regularization_path(X, y, penalty="l1", n_alphas=5)
+    regularization_path(X, y, penalty="elasticnet", l1_ratio=0.5, n_alphas=5)
+    assert not calls
+    regularization_path(X, y, penalty="group", n_alphas=5)
+    assert calls

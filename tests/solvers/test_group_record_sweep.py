@@ -101,9 +101,10 @@ def test_group_record_sweep_takes_the_general_sweeps_block_steps(K: int) -> None
 
 
 @pytest.mark.parametrize("K", [10, LOCAL_DOUBLES + 1])
-def test_sweep_hands_the_group_records_path_to_the_group_record_sweep(K: int) -> None:
+def test_sweep_hands_the_group_records_path_to_the_group_record_sweep(K: int, monkeypatch) -> None:
     # _sweep with the records and the group: the record sweep up to LOCAL_DOUBLES classes,
-    # its general loop beyond; the same steps either way
+    # its general loop beyond; the same steps either way (which one ran: _sweep's Python
+    # body with spies on the two, below)
     Xs, _, features, P, w, G, W0, lam1, lam2, rms, evals, evecs = _problem(K, seed=5)
     winv = cd._inverse_weights(w)
     R_ref = cd._row_records(P * w, winv)
@@ -125,6 +126,20 @@ def test_sweep_hands_the_group_records_path_to_the_group_record_sweep(K: int) ->
         scale = np.abs(R_ref).max()
         np.testing.assert_allclose(R_got, R_ref, rtol=1e-12, atol=1e-14 * scale)
     assert not np.array_equal(W_ref, W0)
+    ran = []
+    for name in ("_group_record_sweep", "_group_step"):
+        real = getattr(cd, name)
+        monkeypatch.setattr(cd, name, lambda *a, _f=real, _n=name: ran.append(_n) or _f(*a))
+    W_got, R_got = W_ref.copy(), R_ref.copy()
+    cd._sweep.py_func(
+        *Xs, True, features, False, 0.0, P, R_got[:, K : 2 * K].T, G, lam1, lam2, True,
+        np.zeros((p, K)), evals, evecs, rms, np.zeros((0, K, K)), np.zeros(0, dtype=np.bool_), 0,
+        1e-6, R_got[:, 2 * K + 1], W_got, R_got[:, :K].T, R_got[:, 2 * K], R_got,
+    )  # fmt: skip
+    if K <= LOCAL_DOUBLES:
+        assert ran == ["_group_record_sweep"]
+    else:
+        assert set(ran) == {"_group_step"} and len(ran) == features.size
 
 
 def _block_problem(K: int, seed: int) -> Any:
@@ -153,6 +168,15 @@ def test_group_optimum_from_a_warm_start_meets_the_optimality_condition(seed, la
         warm = np.empty(K)
         cd._group_optimum(mu, cp, lam1, lam2, warm, start)
         np.testing.assert_allclose(warm, cold, rtol=1e-12, atol=1e-14 * r)
+
+
+@pytest.mark.parametrize("start", [0.0, 1.0, 1e6])
+def test_group_optimum_without_a_finite_optimum_takes_no_step_from_any_start(start):
+    """``c`` beyond ``lam1`` in the block Hessian's null space with no ridge (phi below 0
+    everywhere: no root): no step, whatever the start (a warm start used to stop there)."""
+    out = np.full(2, np.nan)
+    cd._group_optimum(np.zeros(2), np.array([1.0, 0.0]), 0.5, 0.0, out, start)
+    assert np.array_equal(out, np.zeros(2))
 
 
 def test_kept_decompositions_are_used_and_the_others_computed() -> None:

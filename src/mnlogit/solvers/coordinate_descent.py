@@ -781,7 +781,8 @@ def _group_optimum(mu: Any, cp: Any, lam1: float, lam2: float, out: Any, r0: flo
         if abs(phi) <= 1e-14:
             break
         dphi = -0.5 * dS / (S * np.sqrt(S))
-        if dphi <= 0.0:  # (c only where a_m = 0: phi is constant, above 0; from any start)
+        if dphi <= 0.0:  # (c only where a_m = 0: phi is constant, below 0, no root; from
+            # any start)
             r = 0.0
             break
         step = -phi / dphi
@@ -2235,10 +2236,11 @@ def _model_curvatures(
             if not fresh[features[t]]:
                 todo[count] = features[t]
                 count += 1
-        todo = todo[:count]
-        _block_curvatures(Xd, indptr, indices, data, sparse, todo, w, P, evals, evecs)
-        for t in range(count):
-            fresh[todo[t]] = True
+        if count:
+            todo = todo[:count]
+            _block_curvatures(Xd, indptr, indices, data, sparse, todo, w, P, evals, evecs)
+            for t in range(count):
+                fresh[todo[t]] = True
         return h, evals, evecs, blocks, np.zeros(0, dtype=np.bool_)
     evals = np.zeros((p if group else 0, K))
     evecs = np.zeros((p if group else 0, K, K))

@@ -230,10 +230,12 @@ class ColumnData:
         inner solve writes it, so one ``ColumnData`` must not serve two solves at once
         (each :func:`~mnlogit.path.regularization_path` call, so each CV fold, builds its
         own).
-    eigen, fresh : ndarrays of shapes (p K (K + 1),) and (p,) of bool
-        Sparse X: room for the group penalty's block eigendecompositions kept across inner
-        solves, and their flags (:meth:`block_eigen`; memory untouched by the lasso); else
-        empty.
+    eigen : list
+        Empty until the group penalty's first inner solve on sparse X asks for room for its
+        block eigendecompositions kept across inner solves (:meth:`block_eigen`: then the
+        room, ``p K (K + 1)`` doubles, and the flags, ``p`` booleans; reserved only then:
+        ``p K^2`` doubles that the lasso never needs can exceed what the system lets a
+        process reserve, e.g. 200,000 features and 150 classes, 34 GB).
     work : ndarray
         Sparse X: the outer steps' own arrays, reused by every step (:meth:`evaluate`,
         :meth:`zero_step`: the probabilities, ``w P``, the residual matrix and the step
@@ -257,8 +259,7 @@ class ColumnData:
     picks: IntArray = field(repr=False)
     records: FloatArray = field(repr=False)
     work: FloatArray = field(repr=False)
-    eigen: FloatArray = field(repr=False)
-    fresh: NDArray[np.bool_] = field(repr=False)
+    eigen: list[Any] = field(repr=False, default_factory=list)
 
     @classmethod
     def from_arrays(
@@ -311,20 +312,21 @@ class ColumnData:
             picks=codes * n + np.arange(n, dtype=np.intp),
             records=_records(n, int(n_classes), p) if sp.issparse(X) else np.empty(0),
             work=np.empty(4 * n * int(n_classes) + n) if sp.issparse(X) else np.empty(0),
-            eigen=np.empty(p * int(n_classes) * (int(n_classes) + 1) if sp.issparse(X) else 0),
-            fresh=np.zeros(p if sp.issparse(X) else 0, dtype=np.bool_),
         )
 
     def block_eigen(self) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
         """The group penalty's kept block decompositions (sparse X): eigenvalues (p, K),
         eigenvectors (p, K, K) and the flags (p,) of the features whose pair holds one
-        (:func:`~mnlogit.solvers.coordinate_descent.cd_quadratic`'s ``eigen``)."""
+        (:func:`~mnlogit.solvers.coordinate_descent.cd_quadratic`'s ``eigen``), in room
+        reserved at the first call (the flags all off then) and kept for the next."""
         p, K = self.n_features, self.n_classes
-        return (
-            self.eigen[: p * K].reshape((p, K)),
-            self.eigen[p * K :].reshape((p, K, K)),
-            self.fresh,
-        )
+        if not self.eigen:
+            room = np.empty(p * K * (K + 1))
+            self.eigen.extend(
+                (room[: p * K].reshape((p, K)), room[p * K :].reshape((p, K, K)), np.zeros(p, bool))
+            )
+        evals, evecs, fresh = self.eigen
+        return evals, evecs, fresh
 
     @property
     def n_features(self) -> int:
