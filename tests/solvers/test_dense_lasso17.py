@@ -1,0 +1,51 @@
+"""The dense lasso's kernels after issue-dense17 (docs/penalties.md, "Nineteenth pass"):
+``coordinate_descent.dense_products`` with its tile of eight columns and two classes
+against NumPy, for even and odd ``K`` (an odd ``K``'s last class takes the one-class
+loop), a column count not a multiple of the tile, float32 and float64 X in either memory
+order, and rows whose weight (so whose ``M`` column) is zero."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnlogit.solvers.coordinate_descent import PRODUCT_COLUMNS, PRODUCT_ROWS, dense_products
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 7])
+def test_dense_products_tile_equals_numpy(K, dtype, order):
+    rng = np.random.default_rng(K)
+    n, p = 2 * PRODUCT_ROWS + 77, 3 * PRODUCT_COLUMNS + 5
+    X = (rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)).astype(dtype)
+    X = np.asarray(X, order=order)
+    M = rng.standard_normal((K, n))
+    M[:, rng.random(n) < 0.2] = 0.0  # rows of weight zero
+    ref = X.astype(np.float64).T @ M.T
+    for features in (
+        np.arange(p),  # three full tiles and five columns left over
+        rng.permutation(p)[: 2 * PRODUCT_COLUMNS + 1],  # any order
+        rng.permutation(p)[:PRODUCT_COLUMNS],  # exactly one tile
+        np.array([p - 1]),
+        np.zeros(0, int),
+    ):
+        features = features.astype(np.intp)
+        out = np.full((p, K), np.nan)
+        dense_products(X, features, M, out)
+        np.testing.assert_allclose(out[features], ref[features], rtol=1e-12, atol=1e-12)
+        rest = np.setdiff1d(np.arange(p), features)
+        assert np.isnan(out[rest]).all()  # the columns not asked for are left alone
+
+
+def test_dense_products_sums_each_class_apart():
+    # a wrong class index in the tile (k and k + 1 swapped, or the odd class skipped) gives
+    # a different column here: each class of M is a different multiple of one vector
+    rng = np.random.default_rng(7)
+    n, p, K = 600, 11, 5
+    X = np.asfortranarray(rng.standard_normal((n, p)))
+    base = rng.standard_normal(n)
+    M = np.vstack([(k + 1.0) * base for k in range(K)])
+    out = np.zeros((p, K))
+    dense_products(X, np.arange(p, dtype=np.intp), M, out)
+    np.testing.assert_allclose(out / out[:, :1], np.tile(np.arange(1.0, K + 1), (p, 1)), rtol=1e-12)
