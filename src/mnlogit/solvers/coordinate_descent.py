@@ -63,6 +63,8 @@ __all__ = [
     "column_rms",
     "curvatures_close",
     "dense_products",
+    "dense_shifted",
+    "dense_softmax_finish",
     "linear_predictor",
     "records_buffer",
 ]
@@ -192,6 +194,89 @@ def _add_eight(
     out[f[5], k] += s5
     out[f[6], k] += s6
     out[f[7], k] += s7
+
+
+@compiled
+def dense_shifted(eta: Any, D: Any, t: float, point: Any, Z: Any, top: Any) -> None:
+    """The start of the dense loss's pass at ``eta + t D``: ``point = eta + t D`` (when
+    ``D`` has ``K`` rows; else ``point`` is not written and ``eta`` is the point), the rows'
+    largest predictor ``top_i = max_k point_ki`` and ``Z = point - top``. The caller takes
+    ``exp(Z)``, its column sums and their logarithms in NumPy (vectorized; numba's scalar
+    ``exp`` is slower, docs/penalties.md, "Tenth pass") and ends with
+    :func:`dense_softmax_finish`.
+
+    Parameters
+    ----------
+    eta : ndarray of shape (K, n)
+    D : ndarray of shape (K, n) or (0, 0)
+    t : float
+    point, Z : ndarrays of shape (K, n), written
+    top : ndarray of shape (n,), written
+    """
+    K, n = eta.shape
+    if D.shape[0] == K:
+        for k in range(K):
+            for i in range(n):
+                point[k, i] = eta[k, i] + t * D[k, i]
+        src = point
+    else:
+        src = eta
+    for i in range(n):
+        top[i] = src[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            top[i] = max(top[i], src[k, i])
+    for k in range(K):
+        for i in range(n):
+            Z[k, i] = src[k, i] - top[i]
+
+
+@compiled
+def dense_softmax_finish(
+    point: Any,
+    top: Any,
+    total: Any,
+    logs: Any,
+    w: Any,
+    codes: Any,
+    PZ: Any,
+    wP: Any,
+    M: Any,
+    g0: Any,
+) -> float:
+    """The end of the dense loss's pass (:func:`dense_shifted`): from ``PZ = exp(point -
+    top)``, its column sums ``total`` and their logarithms ``logs``, the probabilities
+    ``P = PZ / total`` (in place), ``w P``, the residual matrix ``M = w (P - Y)`` and its row
+    sums ``g0``; returns the mean weighted NLL ``sum_i w_i (logs_i + top_i - point_{y_i i})``.
+    ``total`` is overwritten by its reciprocals.
+
+    Parameters
+    ----------
+    point : ndarray of shape (K, n)
+    top, total, logs, w : ndarrays of shape (n,) (``total`` overwritten)
+    codes : ndarray of shape (n,) of int
+    PZ, wP, M : ndarrays of shape (K, n) (``PZ`` overwritten; ``wP``, ``M`` written)
+    g0 : ndarray of shape (K,), written
+    """
+    K, n = PZ.shape
+    loss = 0.0
+    for i in range(n):
+        loss += w[i] * (logs[i] + top[i] - point[codes[i], i])
+        total[i] = 1.0 / total[i]  # (a product per entry below, not a division)
+    for k in range(K):
+        s = 0.0
+        for i in range(n):
+            p = PZ[k, i] * total[i]
+            PZ[k, i] = p
+            v = w[i] * p
+            wP[k, i] = v
+            M[k, i] = v
+            s += v
+        g0[k] = s
+    for i in range(n):
+        M[codes[i], i] -= w[i]
+        g0[codes[i]] -= w[i]
+    return loss
 
 
 @compiled
