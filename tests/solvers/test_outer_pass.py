@@ -66,10 +66,7 @@ def test_a_pass_equals_its_definitions(sparse, K, fit_intercept):
         np.testing.assert_allclose(got.P.sum(axis=0), 1.0, rtol=1e-15)
         np.testing.assert_allclose(got.M, M, rtol=1e-14, atol=1e-18)
         np.testing.assert_allclose(got.g0, g0, rtol=1e-12, atol=1e-16)
-        if sparse:
-            np.testing.assert_allclose(got.wP, wP, rtol=1e-14, atol=1e-300)
-        else:
-            assert got.wP is None  # (dense X: the inner solve forms it)
+        np.testing.assert_allclose(got.wP, wP, rtol=1e-14, atol=1e-300)
         assert (got.P == 0.0).any()  # some underflowed (exp of below -745)
     # the plain loss: new arrays, the same values
     loss, P = data.loss(eta)

@@ -63,6 +63,8 @@ __all__ = [
     "column_rms",
     "curvatures_close",
     "dense_products",
+    "dense_shifted",
+    "dense_softmax_finish",
     "linear_predictor",
     "probabilities_close",
     "records_buffer",
@@ -72,7 +74,7 @@ __all__ = [
 #: :func:`dense_products`: rows per block (a block of ``M``, ``K`` of them, stays in L1) ...
 PRODUCT_ROWS = 512
 #: ... and columns per group (one read of a block of ``M`` serves this many columns). Not a
-#: setting: the kernel's body is written out for exactly eight columns.
+#: setting: the kernel's body is written out for exactly eight columns and two classes.
 PRODUCT_COLUMNS = 8
 assert PRODUCT_COLUMNS == 8, "dense_products is unrolled for eight columns"
 
@@ -80,11 +82,13 @@ assert PRODUCT_COLUMNS == 8, "dense_products is unrolled for eight columns"
 @compiled
 def dense_products(Xd: Any, features: Any, M: Any, out: Any) -> None:
     """``out[j, k] = sum_i X_ij M[k, i]`` for ``j`` in ``features`` of dense ``X`` (others
-    untouched), blocked: ``PRODUCT_ROWS`` rows at a time, and
-    within them ``PRODUCT_COLUMNS`` columns against each class's block of ``M`` (one
-    vectorized loop with that many sums), so ``X`` is read once from memory and ``M`` from
-    L1. Faster than BLAS's ``M @ X`` for the ``K`` (2-10) rows of ``M`` here (measured in
-    docs/penalties.md, "Tenth pass"); float32 or float64 ``X``, float64 sums.
+    untouched), blocked: ``PRODUCT_ROWS`` rows at a time, and within them a tile of
+    ``PRODUCT_COLUMNS`` columns and two classes of ``M`` (one vectorized loop with 16 sums:
+    each row's eight values of ``X`` serve two classes; an odd ``K``'s last class takes the
+    eight-sum loop), so ``X`` is read once from memory and ``M`` from L1. Faster than BLAS's
+    ``M @ X`` for the ``K`` (2-10) rows of ``M`` here (docs/penalties.md, "Tenth pass"; the
+    two-class tile 16-20% faster than one class at a time, "Nineteenth pass"); float32 or
+    float64 ``X``, float64 sums.
 
     Parameters
     ----------
@@ -100,20 +104,52 @@ def dense_products(Xd: Any, features: Any, M: Any, out: Any) -> None:
             out[features[t], k] = 0.0
     for start in range(0, n, PRODUCT_ROWS):
         stop = min(start + PRODUCT_ROWS, n)
+        rows = stop - start
         t = 0
         while t + PRODUCT_COLUMNS <= m:
-            x0 = Xd[start:stop, features[t]]
-            x1 = Xd[start:stop, features[t + 1]]
-            x2 = Xd[start:stop, features[t + 2]]
-            x3 = Xd[start:stop, features[t + 3]]
-            x4 = Xd[start:stop, features[t + 4]]
-            x5 = Xd[start:stop, features[t + 5]]
-            x6 = Xd[start:stop, features[t + 6]]
-            x7 = Xd[start:stop, features[t + 7]]
-            for k in range(K):
+            f = features[t : t + PRODUCT_COLUMNS]
+            x0 = Xd[start:stop, f[0]]
+            x1 = Xd[start:stop, f[1]]
+            x2 = Xd[start:stop, f[2]]
+            x3 = Xd[start:stop, f[3]]
+            x4 = Xd[start:stop, f[4]]
+            x5 = Xd[start:stop, f[5]]
+            x6 = Xd[start:stop, f[6]]
+            x7 = Xd[start:stop, f[7]]
+            k = 0
+            while k + 2 <= K:
+                ma = M[k, start:stop]
+                mb = M[k + 1, start:stop]
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+                b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
+                for i in range(rows):
+                    u = ma[i]
+                    v = mb[i]
+                    y0, y1, y2, y3 = x0[i], x1[i], x2[i], x3[i]
+                    y4, y5, y6, y7 = x4[i], x5[i], x6[i], x7[i]
+                    a0 += y0 * u
+                    a1 += y1 * u
+                    a2 += y2 * u
+                    a3 += y3 * u
+                    a4 += y4 * u
+                    a5 += y5 * u
+                    a6 += y6 * u
+                    a7 += y7 * u
+                    b0 += y0 * v
+                    b1 += y1 * v
+                    b2 += y2 * v
+                    b3 += y3 * v
+                    b4 += y4 * v
+                    b5 += y5 * v
+                    b6 += y6 * v
+                    b7 += y7 * v
+                _add_eight(out, f, k, a0, a1, a2, a3, a4, a5, a6, a7)
+                _add_eight(out, f, k + 1, b0, b1, b2, b3, b4, b5, b6, b7)
+                k += 2
+            if k < K:
                 mk = M[k, start:stop]
                 s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-                for i in range(stop - start):
+                for i in range(rows):
                     v = mk[i]
                     s0 += x0[i] * v
                     s1 += x1[i] * v
@@ -123,24 +159,125 @@ def dense_products(Xd: Any, features: Any, M: Any, out: Any) -> None:
                     s5 += x5[i] * v
                     s6 += x6[i] * v
                     s7 += x7[i] * v
-                out[features[t], k] += s0
-                out[features[t + 1], k] += s1
-                out[features[t + 2], k] += s2
-                out[features[t + 3], k] += s3
-                out[features[t + 4], k] += s4
-                out[features[t + 5], k] += s5
-                out[features[t + 6], k] += s6
-                out[features[t + 7], k] += s7
+                _add_eight(out, f, k, s0, s1, s2, s3, s4, s5, s6, s7)
             t += PRODUCT_COLUMNS
         while t < m:
             x0 = Xd[start:stop, features[t]]
             for k in range(K):
                 mk = M[k, start:stop]
                 s0 = 0.0
-                for i in range(stop - start):
+                for i in range(rows):
                     s0 += x0[i] * mk[i]
                 out[features[t], k] += s0
             t += 1
+
+
+@inlined
+def _add_eight(
+    out: Any,
+    f: Any,
+    k: int,
+    s0: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    s5: float,
+    s6: float,
+    s7: float,
+) -> None:
+    """``out[f[c], k] += s_c`` for the eight columns ``f`` of :func:`dense_products`' tile."""
+    out[f[0], k] += s0
+    out[f[1], k] += s1
+    out[f[2], k] += s2
+    out[f[3], k] += s3
+    out[f[4], k] += s4
+    out[f[5], k] += s5
+    out[f[6], k] += s6
+    out[f[7], k] += s7
+
+
+@compiled
+def dense_shifted(eta: Any, D: Any, t: float, point: Any, Z: Any, top: Any) -> None:
+    """The start of the dense loss's pass at ``eta + t D``: ``point = eta + t D`` (when
+    ``D`` has ``K`` rows; else ``point`` is not written and ``eta`` is the point), the rows'
+    largest predictor ``top_i = max_k point_ki`` and ``Z = point - top``. The caller takes
+    ``exp(Z)``, its column sums and their logarithms in NumPy (vectorized; numba's scalar
+    ``exp`` is slower, docs/penalties.md, "Tenth pass") and ends with
+    :func:`dense_softmax_finish`.
+
+    Parameters
+    ----------
+    eta : ndarray of shape (K, n)
+    D : ndarray of shape (K, n) or (0, 0)
+    t : float
+    point, Z : ndarrays of shape (K, n), written
+    top : ndarray of shape (n,), written
+    """
+    K, n = eta.shape
+    if D.shape[0] == K:
+        for k in range(K):
+            for i in range(n):
+                point[k, i] = eta[k, i] + t * D[k, i]
+        src = point
+    else:
+        src = eta
+    for i in range(n):
+        top[i] = src[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            top[i] = max(top[i], src[k, i])
+    for k in range(K):
+        for i in range(n):
+            Z[k, i] = src[k, i] - top[i]
+
+
+@compiled
+def dense_softmax_finish(
+    point: Any,
+    top: Any,
+    total: Any,
+    logs: Any,
+    w: Any,
+    codes: Any,
+    PZ: Any,
+    wP: Any,
+    M: Any,
+    g0: Any,
+) -> float:
+    """The end of the dense loss's pass (:func:`dense_shifted`): from ``PZ = exp(point -
+    top)``, its column sums ``total`` and their logarithms ``logs``, the probabilities
+    ``P = PZ / total`` (in place), ``w P``, the residual matrix ``M = w (P - Y)`` and its row
+    sums ``g0``; returns the mean weighted NLL ``sum_i w_i (logs_i + top_i - point_{y_i i})``.
+    ``total`` is overwritten by its reciprocals.
+
+    Parameters
+    ----------
+    point : ndarray of shape (K, n)
+    top, total, logs, w : ndarrays of shape (n,) (``total`` overwritten)
+    codes : ndarray of shape (n,) of int
+    PZ, wP, M : ndarrays of shape (K, n) (``PZ`` overwritten; ``wP``, ``M`` written)
+    g0 : ndarray of shape (K,), written
+    """
+    K, n = PZ.shape
+    loss = 0.0
+    for i in range(n):
+        loss += w[i] * (logs[i] + top[i] - point[codes[i], i])
+        total[i] = 1.0 / total[i]  # (a product per entry below, not a division)
+    for k in range(K):
+        s = 0.0
+        for i in range(n):
+            p = PZ[k, i] * total[i]
+            PZ[k, i] = p
+            v = w[i] * p
+            wP[k, i] = v
+            M[k, i] = v
+            s += v
+        g0[k] = s
+    for i in range(n):
+        M[codes[i], i] -= w[i]
+        g0[codes[i]] -= w[i]
+    return loss
 
 
 @compiled
