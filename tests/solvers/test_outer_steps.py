@@ -69,7 +69,7 @@ def test_column_data_products_equal_numpy(dtype, K):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_residual_matrix_and_loss_equal_scratch(sparse):
+def test_loss_pass_residual_matrix_and_loss_equal_scratch(sparse):
     X, y = sparse_truth_data(n=120, p=6, K=4, seed=3)
     w = np.random.default_rng(1).uniform(0.2, 2.0, y.size)
     data = ColumnData.from_arrays(sp.csr_matrix(X) if sparse else X, y, 4, w, True)
@@ -83,10 +83,9 @@ def test_residual_matrix_and_loss_equal_scratch(sparse):
     assert data.value(eta) == pytest.approx(float(ws @ nll), rel=1e-13)
     np.testing.assert_allclose(P, softmax(eta, axis=0), rtol=1e-13, atol=1e-16)
     ref = (softmax(eta, axis=0) - np.eye(4)[y].T) * ws
-    np.testing.assert_allclose(data.residual_matrix(P), ref, rtol=1e-13, atol=1e-16)
-    # either layout of the input (the flat index only where it is C-contiguous)
-    other = np.asfortranarray(P) if P.flags.c_contiguous else np.ascontiguousarray(P)
-    np.testing.assert_allclose(data.residual_matrix(other), ref, rtol=1e-13, atol=1e-16)
+    point = data.evaluate(eta)[1]
+    np.testing.assert_allclose(point.M, ref, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(point.wP, softmax(eta, axis=0) * ws, rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(data.value(np.asfortranarray(eta)), loss, rtol=1e-13)
 
 

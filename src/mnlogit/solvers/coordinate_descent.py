@@ -87,7 +87,7 @@ def dense_products(Xd: Any, features: Any, M: Any, out: Any) -> None:
     each row's eight values of ``X`` serve two classes; an odd ``K``'s last class takes the
     eight-sum loop), so ``X`` is read once from memory and ``M`` from L1. Faster than BLAS's
     ``M @ X`` for the ``K`` (2-10) rows of ``M`` here (docs/penalties.md, "Tenth pass"; the
-    two-class tile 16-20% faster than one class at a time, "Nineteenth pass"); float32 or
+    two-class tile 13-20% faster than one class at a time, "Nineteenth pass"); float32 or
     float64 ``X``, float64 sums.
 
     Parameters

@@ -186,7 +186,8 @@ class LossPass:
     P : ndarray of shape (K, n)
         The probabilities.
     M : ndarray of shape (K, n)
-        The residual matrix ``w (P - Y)`` (:meth:`ColumnData.residual_matrix`).
+        The residual matrix ``M[k, i] = w_i (P_ik - [y_i = k])`` (``X^T M^T`` is the
+        gradient).
     wP : ndarray of shape (K, n)
         ``w P``.
     g0 : ndarray of shape (K,)
@@ -448,24 +449,14 @@ class ColumnData:
             lse = top + np.log(np.exp(eta - top).sum(axis=0))
         return float(self.weights @ (lse - self._picked(eta)))
 
-    def residual_matrix(self, P: FloatArray) -> FloatArray:
-        """``M[k, i] = w_i (P_ik - [y_i = k])``: ``X^T M^T`` is the gradient."""
-        M = P * self.weights
-        if M.flags.c_contiguous:
-            flat = M.reshape(-1)
-            flat[self.picks] -= self.weights
-        else:
-            M[self.codes, np.arange(self.n_rows)] -= self.weights
-        return M
-
     def evaluate(
         self, eta: FloatArray, step: tuple[FloatArray, float] | None = None
     ) -> tuple[FloatArray, LossPass]:
         """The point ``eta + t D`` (``step = (D, t)``; ``eta`` itself without a step) and the
         loss's pass there (:class:`LossPass`): for sparse X in compiled passes over the
         rows (:func:`softmax_pass`) into this object's own arrays (``work``), so the pass
-        returned is valid until the next :meth:`evaluate`; for dense X NumPy's loss and
-        residual matrix, new arrays.
+        returned is valid until the next :meth:`evaluate`; for dense X in two compiled passes
+        around NumPy's ``exp`` and ``log`` (:meth:`_dense_pass`), new arrays.
 
         Parameters
         ----------
@@ -507,7 +498,7 @@ class ColumnData:
         probabilities, ``w P``, the residual matrix and ``g0`` written in them, not in a
         chain of NumPy temporaries, and ``w P`` not formed again for the inner solve: a
         trial point's pass 0.25 -> 0.20 ms on ``5 x 10,000``, docs/penalties.md,
-        "Nineteenth pass"); new arrays."""
+        "Nineteenth pass"); new arrays, but for the point: ``eta`` itself without a step."""
         K, n = self.n_classes, self.n_rows
         point = eta if step is None else self.empty_predictor()
         D, t = (np.zeros((0, 0)), 0.0) if step is None else step
@@ -559,8 +550,8 @@ class ColumnData:
         b: FloatArray,
         D: FloatArray,
         tol: float,
-        kept: FloatArray | None = None,
-        wP: FloatArray | None = None,
+        kept: FloatArray | None,
+        wP: FloatArray,
         eigen: tuple[FloatArray, FloatArray, NDArray[np.bool_]] | None = None,
     ) -> int:
         """Coordinate descent on the quadratic model (:func:`cd_quadratic`).
@@ -575,11 +566,9 @@ class ColumnData:
         ``LASSO_BLOCKS_DENSE`` (measured in docs/penalties.md: slower on dense X with one
         pass over a feature's classes and with ``LASSO_BLOCK_PASSES``). ``kept`` (p, K): the
         lasso's curvatures carried from the previous inner solve (:func:`_kept_curvatures`).
-        ``wP``: ``w P`` when already computed (:meth:`evaluate`). ``eigen``: the group's
+        ``wP``: ``w P``, as :meth:`evaluate` computed it. ``eigen``: the group's
         kept block decompositions (:meth:`block_eigen`, :func:`_kept_eigen`).
         """
-        if wP is None:
-            wP = P * self.weights
         K = self.n_classes
         blocks = (
             not group
@@ -625,7 +614,7 @@ class SparseSolution:
         Whether ``G`` holds every feature's gradient at this point (else only the strong
         set's rows are current).
     residual : ndarray of shape (K, n) or None
-        The residual matrix at ``eta`` (:meth:`ColumnData.residual_matrix`) as the last
+        The residual matrix at ``eta`` (:attr:`LossPass.M`) as the last
         outer step computed it, for the KKT check on the features outside the strong set
         (no second softmax pass; for sparse X in the data's own memory, valid until its
         next :meth:`ColumnData.evaluate`); dropped (``None``) once the ``alpha`` is solved.
