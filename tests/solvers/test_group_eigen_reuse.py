@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
+from lasso_checks import group_kkt, group_objective
 from mnlogit import regularization_path
 from mnlogit.solvers import proximal_newton
 from mnlogit.solvers.proximal_newton import ColumnData, _kept_eigen
@@ -27,30 +28,6 @@ def _data(n: int, p: int, K: int, seed: int) -> tuple[Any, Any]:
     eta = X @ B + rng.standard_normal(K) * 0.3
     y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
     return sp.csr_matrix(X), y
-
-
-def _objective(X: Any, y: Any, W: Any, b: Any, alpha: float, sw: Any) -> float:
-    eta = np.asarray(X @ W) + b
-    top = eta.max(axis=1, keepdims=True)
-    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
-    loss = float(sw @ (lse - eta[np.arange(y.size), y]) / sw.sum())
-    return loss + alpha * float(np.linalg.norm(W, axis=1).sum())
-
-
-def _kkt(X: Any, y: Any, W: Any, b: Any, alpha: float, sw: Any) -> float:
-    """Largest standardized group KKT residual and intercept gradient, from scratch."""
-    K = W.shape[1]
-    w = sw / sw.sum()
-    P = softmax(np.asarray(X @ W) + b, axis=1)
-    R = (P - np.eye(K)[y]) * w[:, None]
-    G = np.asarray(X.T @ R)
-    nw = np.linalg.norm(W, axis=1)
-    v = np.maximum(np.linalg.norm(G, axis=1) - alpha, 0.0)
-    nz = nw > 0
-    v[nz] = np.linalg.norm(G[nz] + alpha * W[nz] / nw[nz, None], axis=1)
-    scale = np.sqrt(np.asarray(X.multiply(X).T @ w).ravel())
-    scale[scale == 0] = 1.0
-    return max(float((v / scale).max()), float(np.abs(R.sum(axis=0)).max()))
 
 
 @pytest.mark.parametrize(("K", "weighted"), [(3, False), (6, True)])
@@ -77,9 +54,9 @@ def test_group_path_carrying_decompositions_equals_the_path_without(monkeypatch,
     assert on.converged.all() and off.converged.all()
     for i, alpha in enumerate(on.alphas):
         W, b = on.coef[i].T, on.intercept[i]
-        assert _kkt(X, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
-        mine = _objective(X, y, W, b, alpha, sw)
-        other = _objective(X, y, off.coef[i].T, off.intercept[i], alpha, sw)
+        assert group_kkt(X, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
+        mine = group_objective(X, y, W, b, alpha, sw)
+        other = group_objective(X, y, off.coef[i].T, off.intercept[i], alpha, sw)
         assert abs(mine - other) <= 1e-12
     assert np.array_equal(on.n_nonzero, off.n_nonzero)
 

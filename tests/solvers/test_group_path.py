@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
+from lasso_checks import group_kkt, group_objective
 from mnlogit import regularization_path
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers import proximal_newton
@@ -26,32 +27,6 @@ def _data(n=400, p=15, K=4, seed=0):
     eta = X @ B + rng.standard_normal(K) * 0.3
     y = np.array([rng.choice(K, p=q) for q in softmax(eta, axis=1)])
     return X, y
-
-
-def _objective(X: Any, y, W, b, alpha, sw=None):
-    """Mean weighted NLL + alpha * sum_j ||W_j||, from scratch."""
-    sw = np.ones(y.size) if sw is None else sw
-    eta = np.asarray(X @ W) + b
-    top = eta.max(axis=1, keepdims=True)
-    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
-    loss = float(sw @ (lse - eta[np.arange(y.size), y]) / sw.sum())
-    return loss + alpha * float(np.linalg.norm(W, axis=1).sum())
-
-
-def _kkt(X: Any, y, W, b, alpha, sw):
-    """Largest standardized group KKT residual and intercept gradient, from scratch."""
-    K = W.shape[1]
-    w = sw / sw.sum()
-    P = softmax(np.asarray(X @ W) + b, axis=1)
-    R = (P - np.eye(K)[y]) * w[:, None]
-    G = np.asarray(X.T @ R)
-    nw = np.linalg.norm(W, axis=1)
-    v = np.maximum(np.linalg.norm(G, axis=1) - alpha, 0.0)
-    nz = nw > 0
-    v[nz] = np.linalg.norm(G[nz] + alpha * W[nz] / nw[nz, None], axis=1)
-    Xsq = X.multiply(X) if sp.issparse(X) else X * X
-    scale = np.sqrt(np.asarray(Xsq.T @ w).ravel())
-    return max(float((v / scale).max()), float(np.abs(R.sum(axis=0)).max()))
 
 
 def _two_solutions(X, y, alphas):
@@ -77,8 +52,8 @@ def test_predicted_start_is_the_line_through_the_two_solutions(monkeypatch):
     np.testing.assert_allclose(start.b, state.b + c * (state.b - before.b), rtol=1e-14)
     np.testing.assert_allclose(start.eta, (X @ start.W + start.b).T, rtol=1e-10, atol=1e-12)
     assert start.G is state.G  # the strong rule reads the previous solution's gradient
-    here = _objective(X, y, start.W, start.b, alphas[2])
-    assert here < _objective(X, y, state.W, state.b, alphas[2])
+    here = group_objective(X, y, start.W, start.b, alphas[2])
+    assert here < group_objective(X, y, state.W, state.b, alphas[2])
 
 
 def test_predicted_start_falls_back_to_the_previous_solution(monkeypatch):
@@ -127,9 +102,9 @@ def test_group_path_with_extrapolation_equals_the_plain_path(monkeypatch, sparse
     X64 = Xc.astype(np.float64)
     for i, alpha in enumerate(fast.alphas):
         W, b = fast.coef[i].T, fast.intercept[i]
-        assert _kkt(X64, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
-        mine = _objective(X64, y, W, b, alpha, sw)
-        other = _objective(X64, y, plain.coef[i].T, plain.intercept[i], alpha, sw)
+        assert group_kkt(X64, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
+        mine = group_objective(X64, y, W, b, alpha, sw)
+        other = group_objective(X64, y, plain.coef[i].T, plain.intercept[i], alpha, sw)
         assert abs(mine - other) <= 1e-12
     assert np.array_equal(fast.n_nonzero, plain.n_nonzero)
 
@@ -151,6 +126,6 @@ def test_sparse_group_path_extrapolates_by_default(monkeypatch):
     sw = np.ones(y.size)
     for i, alpha in enumerate(default.alphas):
         W, b = default.coef[i].T, default.intercept[i]
-        assert _kkt(Xs, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
-        other = _objective(Xs, y, plain.coef[i].T, plain.intercept[i], alpha)
-        assert abs(_objective(Xs, y, W, b, alpha) - other) <= 1e-12
+        assert group_kkt(Xs, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
+        other = group_objective(Xs, y, plain.coef[i].T, plain.intercept[i], alpha)
+        assert abs(group_objective(Xs, y, W, b, alpha) - other) <= 1e-12
