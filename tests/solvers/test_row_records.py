@@ -124,8 +124,9 @@ def test_inner_solve_with_records_is_the_one_without(weighted):
         else:
             pd, winv = np.zeros(n), cd._inverse_weights(data.weights)
             sweeps, _ = cd._descend(
-                *args, wP, *rest, *tail, pd, winv, np.zeros((0, 0)), np.zeros(0)
-            )
+                *args, wP, *rest, *tail, pd, winv, np.zeros((0, 0)), np.zeros(0),
+                cd._eigen(None, K),
+            )  # fmt: skip
         return W, b, np.asarray(D), int(sweeps)
 
     Wr, br, Dr, sr = solve(True)
