@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from scipy.special import softmax
 
 __all__ = [
+    "csc_arrays",
     "group_kkt",
     "group_objective",
     "inner_solve",
@@ -48,6 +49,16 @@ def penalized_objective(X, y, W, b, alpha, factor, l1_ratio, w):
     first = np.abs(W).sum(axis=1)
     sq = (W * W).sum(axis=1)
     return loss + alpha * float(factor @ (l1_ratio * first + 0.5 * (1 - l1_ratio) * sq))
+
+
+def csc_arrays(X):
+    """The CSC arrays ``(indptr, indices, data)`` of dense ``X`` (n, p), int32 indices, as the
+    sparse kernels take them, built column by column (no scipy in between)."""
+    cols = [np.flatnonzero(X[:, j]) for j in range(X.shape[1])]
+    indptr = np.concatenate([[0], np.cumsum([c.size for c in cols])]).astype(np.int32)
+    indices = np.concatenate(cols).astype(np.int32)
+    data = np.concatenate([X[c, j] for j, c in enumerate(cols)])
+    return indptr, indices, data
 
 
 def group_objective(X, y, W, b, alpha, sw=None):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lasso_checks import csc_arrays
 from mnlogit.solvers import coordinate_descent as cd
 from mnlogit.solvers.local_array import LOCAL_DOUBLES
 
@@ -34,10 +35,7 @@ def _problem(K: int, seed: int) -> Any:
     X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
     X[rng.random(X.shape) < 0.85] = 0.0
     X[:, 5] = 0.0  # a column without stored values
-    cols = [np.flatnonzero(X[:, j]) for j in range(p)]
-    indptr = np.concatenate([[0], np.cumsum([c.size for c in cols])]).astype(np.int32)
-    indices = np.concatenate(cols).astype(np.int32)
-    data = np.concatenate([X[c, j] for j, c in enumerate(cols)])
+    indptr, indices, data = csc_arrays(X)
     P = rng.dirichlet(np.ones(K), n).T
     w = rng.uniform(0.5, 2.0, n) / n
     w[::11] = 0.0  # rows of weight 0
