@@ -1,7 +1,7 @@
 """The eleventh pass on the sparse lasso (docs/penalties.md): the looser first outer step of
-an alpha (``INNER_FRACTION_SPARSE_FIRST``) and Anderson's extrapolation written over the current
-iterate — checked against the model's optimality conditions, an independent gradient and
-NumPy."""
+an alpha (``INNER_FRACTION_SPARSE_FIRST``; with dense X ``INNER_FRACTION_DENSE_FIRST``, the
+twentieth pass) and Anderson's extrapolation written over the current iterate — checked
+against the model's optimality conditions, an independent gradient and NumPy."""
 
 from __future__ import annotations
 
@@ -27,17 +27,22 @@ def _centre(sparse: bool, dtype: Any, weighted: bool, seed: int = 0):
     return lasso_centre(sparse, dtype, weighted, seed=seed, n=160, p=10, K=5)
 
 
+@pytest.mark.parametrize("sparse", [True, False])
 @pytest.mark.parametrize(
     ("dtype", "weighted", "penalty"),
     [(np.float64, False, "l1"), (np.float32, True, "l1"), (np.float64, True, "elasticnet")],
 )
-def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, dtype, weighted, penalty):
+def test_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, sparse, dtype, weighted, penalty):
     # the looser first outer step against the previous setting (0.1 of the KKT residual)
     # at the default tol: both paths
     # satisfy the KKT conditions from an independent gradient at every alpha, objectives
     # within 1e-8
-    X, y = sparse_truth_data(n=500, p=80, K=5, seed=12, density=0.08, informative=30)
+    X, y = sparse_truth_data(
+        n=500, p=80, K=5, seed=12, density=0.08 if sparse else None, informative=30
+    )
     X = X.astype(dtype)
+    name = "INNER_FRACTION_SPARSE_FIRST" if sparse else "INNER_FRACTION_DENSE_FIRST"
+    floor = proximal_newton.INNER_FLOOR if sparse else proximal_newton.INNER_FLOOR_DENSE_LASSO
     sw = np.random.default_rng(13).uniform(0.5, 2.0, y.size) if weighted else None
     w = np.ones(y.size) if sw is None else sw
     ratio = 0.6 if penalty == "elasticnet" else 1.0
@@ -67,10 +72,11 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, dtype, 
     monkeypatch.setattr(proximal_newton, "cd_quadratic", spy)
     monkeypatch.setattr(proximal_newton, "_kkt", kkt_spy)
     monkeypatch.setattr(proximal_newton, "_newton_steps", steps_spy)
-    assert proximal_newton.INNER_FRACTION_SPARSE_FIRST > proximal_newton.INNER_FRACTION
+    assert getattr(proximal_newton, name) > proximal_newton.INNER_FRACTION
     got = regularization_path(X, y, **kw)
     # each inner solve's tolerance: the first of a Newton-steps call at 0.3 of the KKT
-    # residual before it, the later ones at 0.1 (both above the floor 0.5 tol here)
+    # residual before it, the later ones at 0.1 (or the floor, 0.5 tol for sparse X, 2 tol
+    # for dense)
     firsts = laters = 0
     first, last_kkt = False, np.nan
     for kind, value in events:
@@ -79,17 +85,13 @@ def test_sparse_paths_with_the_schedule_keep_the_kkt_answer(monkeypatch, dtype, 
         elif kind == "kkt":
             last_kkt = value
         else:
-            fraction = (
-                proximal_newton.INNER_FRACTION_SPARSE_FIRST
-                if first
-                else proximal_newton.INNER_FRACTION
-            )
-            expected = max(proximal_newton.INNER_FLOOR * 1e-6, fraction * last_kkt)
+            fraction = getattr(proximal_newton, name) if first else proximal_newton.INNER_FRACTION
+            expected = max(floor * 1e-6, fraction * last_kkt)
             assert value == pytest.approx(expected, rel=1e-12)
             firsts, laters = firsts + first, laters + (not first)
             first = False
     assert firsts >= 10 and laters >= 5
-    monkeypatch.setattr(proximal_newton, "INNER_FRACTION_SPARSE_FIRST", 0.1)
+    monkeypatch.setattr(proximal_newton, name, proximal_newton.INNER_FRACTION)
     ref = regularization_path(X, y, **kw)
     assert got.converged.all() and ref.converged.all()
     assert got.n_nonzero[-1] > 25
