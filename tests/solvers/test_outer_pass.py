@@ -6,6 +6,8 @@ data's own memory, a trial point is a new array)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,7 +15,7 @@ from scipy.special import logsumexp, softmax
 
 from mnlogit.solvers.local_array import LOCAL_DOUBLES
 from mnlogit.solvers.outer_kernels import gradient_products, predicted_coefficients, step_slope
-from mnlogit.solvers.proximal_newton import ColumnData
+from mnlogit.solvers.proximal_newton import ColumnData, _weighted_sum
 
 
 def _data(n, p, K, sparse, fit_intercept=True, seed=0):
@@ -72,6 +74,22 @@ def test_a_pass_equals_its_definitions(sparse, K, fit_intercept):
     loss, P = data.loss(eta)
     assert loss == pytest.approx(_definitions(data, eta)[0], rel=1e-14)
     np.testing.assert_allclose(P, softmax(eta, axis=0), rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_the_loss_over_more_rows_than_blas_splits_equals_its_definition(sparse):
+    # the weighted sum of the rows' losses is NumPy's own loop (OpenBLAS runs a dot of more
+    # than 10,000 entries on its threads, which then spin): the same value to rounding
+    n = 12_001
+    data = _data(n, 5, 4, sparse, seed=7)
+    eta = _predictor(data, np.random.default_rng(2), 4.0)
+    loss = _definitions(data, eta)[0]
+    assert data.evaluate(eta)[1].loss == pytest.approx(loss, rel=1e-14)
+    assert data.loss(eta)[0] == pytest.approx(loss, rel=1e-14)
+    assert data.value(eta) == pytest.approx(loss, rel=1e-14)
+    rng = np.random.default_rng(4)
+    w, v = rng.uniform(0.0, 2.0, 25_000), 10.0 * rng.standard_normal(25_000)
+    assert _weighted_sum(w, v) == pytest.approx(math.fsum(w * v), rel=1e-12, abs=1e-10)
 
 
 def test_a_pass_lives_in_the_datas_own_arrays_and_a_trial_point_is_new():
