@@ -61,6 +61,35 @@ def csc_arrays(X):
     return indptr, indices, data
 
 
+def sparse_sweep_problem(K, seed, n=300, p=14):
+    """The common start of the sparse sweep kernels' test problems: X (n, p) with 85% zeros
+    and column 5 empty, its CSC arrays (:func:`csc_arrays`), probabilities P (K, n), row
+    weights w (n,) with every 11th row 0, and a gradient G (p, K); returned with the
+    generator, which the rest of a problem draws from."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
+    X[rng.random(X.shape) < 0.85] = 0.0
+    X[:, 5] = 0.0  # a column without stored values
+    csc = csc_arrays(X)
+    P = rng.dirichlet(np.ones(K), n).T
+    w = rng.uniform(0.5, 2.0, n) / n
+    w[::11] = 0.0  # rows of weight 0
+    G = rng.standard_normal((p, K)) * 0.02
+    return rng, X, csc, P, w, G
+
+
+def assert_same_group_paths(X, y, path, other, sw):
+    """Every alpha of the group path ``path`` meets the KKT conditions to 1e-8 (from
+    :func:`group_kkt`) with the objective of ``other`` to 1e-12, and the supports agree."""
+    for i, alpha in enumerate(path.alphas):
+        W, b = path.coef[i].T, path.intercept[i]
+        assert group_kkt(X, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
+        mine = group_objective(X, y, W, b, alpha, sw)
+        theirs = group_objective(X, y, other.coef[i].T, other.intercept[i], alpha, sw)
+        assert abs(mine - theirs) <= 1e-12
+    assert np.array_equal(path.n_nonzero, other.n_nonzero)
+
+
 def group_objective(X, y, W, b, alpha, sw=None):
     """Mean weighted NLL + alpha * sum_j ||W_j|| (the group lasso's objective), from scratch."""
     sw = np.ones(y.size) if sw is None else sw

@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
-from lasso_checks import group_kkt, group_objective
+from lasso_checks import assert_same_group_paths
 from mnlogit import regularization_path
 from mnlogit.solvers import proximal_newton
 from mnlogit.solvers.proximal_newton import ColumnData, _kept_eigen
@@ -52,13 +52,7 @@ def test_group_path_carrying_decompositions_equals_the_path_without(monkeypatch,
     off = regularization_path(X, y, sample_weight=sw if weighted else None, **kwargs)
     assert not carried  # (off: never asked)
     assert on.converged.all() and off.converged.all()
-    for i, alpha in enumerate(on.alphas):
-        W, b = on.coef[i].T, on.intercept[i]
-        assert group_kkt(X, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
-        mine = group_objective(X, y, W, b, alpha, sw)
-        other = group_objective(X, y, off.coef[i].T, off.intercept[i], alpha, sw)
-        assert abs(mine - other) <= 1e-12
-    assert np.array_equal(on.n_nonzero, off.n_nonzero)
+    assert_same_group_paths(X, y, on, off, sw)
 
 
 def test_kept_eigen_carries_once_and_only_when_close():

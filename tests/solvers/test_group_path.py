@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
-from lasso_checks import group_kkt, group_objective
+from lasso_checks import assert_same_group_paths, group_objective
 from mnlogit import regularization_path
 from mnlogit.objective.sparse_penalties import SparsePenalty
 from mnlogit.solvers import proximal_newton
@@ -100,13 +100,7 @@ def test_group_path_with_extrapolation_equals_the_plain_path(monkeypatch, sparse
     assert fast.converged.all() and plain.converged.all()
     assert fast.n_iter.sum() < plain.n_iter.sum()  # the point of it: fewer outer steps
     X64 = Xc.astype(np.float64)
-    for i, alpha in enumerate(fast.alphas):
-        W, b = fast.coef[i].T, fast.intercept[i]
-        assert group_kkt(X64, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
-        mine = group_objective(X64, y, W, b, alpha, sw)
-        other = group_objective(X64, y, plain.coef[i].T, plain.intercept[i], alpha, sw)
-        assert abs(mine - other) <= 1e-12
-    assert np.array_equal(fast.n_nonzero, plain.n_nonzero)
+    assert_same_group_paths(X64, y, fast, plain, sw)
 
 
 def test_sparse_group_path_extrapolates_by_default(monkeypatch):
@@ -123,9 +117,4 @@ def test_sparse_group_path_extrapolates_by_default(monkeypatch):
     plain = regularization_path(Xs, y, **kwargs)
     assert default.n_iter.sum() < plain.n_iter.sum()
     assert default.converged.all() and plain.converged.all()
-    sw = np.ones(y.size)
-    for i, alpha in enumerate(default.alphas):
-        W, b = default.coef[i].T, default.intercept[i]
-        assert group_kkt(Xs, y, W, b, alpha, sw) <= 1e-8 * (1 + 1e-6)
-        other = group_objective(Xs, y, plain.coef[i].T, plain.intercept[i], alpha)
-        assert abs(group_objective(Xs, y, W, b, alpha) - other) <= 1e-12
+    assert_same_group_paths(Xs, y, default, plain, np.ones(y.size))

@@ -11,22 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lasso_checks import csc_arrays
+from lasso_checks import sparse_sweep_problem
 from mnlogit.solvers import coordinate_descent as cd
 from mnlogit.solvers.local_array import LOCAL_DOUBLES
 
 
 def _problem(K: int, seed: int) -> Any:
-    rng = np.random.default_rng(seed)
-    n, p = 300, 14
-    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p)
-    X[rng.random(X.shape) < 0.85] = 0.0
-    X[:, 5] = 0.0  # a column without stored values
-    indptr, indices, data = csc_arrays(X)
-    P = rng.dirichlet(np.ones(K), n).T
-    w = rng.uniform(0.5, 2.0, n) / n
-    w[::11] = 0.0  # rows of weight 0
-    G = rng.standard_normal((p, K)) * 0.02
+    rng, X, (indptr, indices, data), P, w, G = sparse_sweep_problem(K, seed)
+    p = X.shape[1]
     W = rng.standard_normal((p, K)) * (rng.random((p, K)) < 0.4)
     W[[1, 6]] = 0.0  # zero features: under the threshold, or stepping from zero
     G[1] = 0.0
